@@ -1,0 +1,58 @@
+/**
+ * One error class with a stable `code`. Callers and tests switch on the code, never on message prose.
+ * Every code is listed in {@link ERROR_CODES} and documented in README.md ("Error codes"); a test keeps
+ * the two in step.
+ */
+export const ERROR_CODES = {
+  ERR_JSONRPC_INVALID: 'message is not a valid JSON-RPC 2.0 object',
+  ERR_JSONRPC_VERSION: 'jsonrpc member is not "2.0"',
+  ERR_JSONRPC_ID: 'id is missing or not a string/integer',
+  ERR_JSONRPC_METHOD: 'method is not a non-empty string',
+  ERR_JSONRPC_PARAMS: 'params is not an object or array',
+  ERR_JSONRPC_ERROR_OBJECT: 'error member is not {code: integer, message: string}',
+  ERR_MESSAGE_TOO_LARGE: 'message exceeds the configured size limit',
+  ERR_TOOL_CALL_PARAMS: 'tools/call params lack a string name or object arguments',
+  ERR_UNMATCHED_RESPONSE: 'response id matches no pending request (spoofed or replayed)',
+  ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
+  ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',
+  ERR_CALL_DENIED: 'the call was denied by policy',
+  ERR_REAUTH_REQUIRED: 'the call needs re-authorization and no approver granted it',
+  ERR_SESSION_HALTED: 'the session was halted by policy; no further messages are accepted',
+  ERR_SESSION_CLOSED: 'the session is closed',
+  ERR_POLICY_FAILED: 'the policy threw while deciding; failing closed',
+  ERR_POLICY_TIMEOUT: 'the policy did not decide in time; failing closed',
+  ERR_INTENT_INVALID: 'the declared intent is malformed',
+  ERR_BUNDLE_LINE: 'a session bundle line is malformed',
+  ERR_DURATION: 'a duration string is malformed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class IntentGuardError extends Error {
+  override readonly name = 'IntentGuardError';
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, data?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code]);
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/**
+ * JSON-RPC error codes intentguard puts on the wire. They sit in the implementation-defined server
+ * range (-32000..-32099) away from the codes the MCP SDK and spec use (-32000..-32002, -32042).
+ */
+export const RPC_CODES = {
+  /** The request was refused by policy (deny, or reauthorize that was not approved). */
+  DENIED: -32080,
+  /** The session was halted; every in-flight and later request gets this. */
+  HALTED: -32081,
+  /** The message was malformed or too large and was not forwarded. */
+  REFUSED: -32082,
+  /** The monitor could not decide (policy error or timeout): fail closed. */
+  MONITOR_FAILURE: -32083,
+  /** JSON-RPC standard invalid request. */
+  INVALID_REQUEST: -32600,
+} as const;

@@ -1,0 +1,52 @@
+import { IntentGuardError, type ErrorCode } from '../errors.js';
+
+/** The shape of a JSON-RPC 2.0 message after validation. */
+export type ValidMessage =
+  | { kind: 'request'; id: string | number; method: string; params?: unknown }
+  | { kind: 'notification'; method: string; params?: unknown }
+  | { kind: 'response'; id: string | number; result: unknown }
+  | { kind: 'error'; id: string | number | null; error: { code: number; message: string; data?: unknown } };
+
+const fail = (code: ErrorCode, message: string): never => {
+  throw new IntentGuardError(code, message);
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const validId = (id: unknown): id is string | number =>
+  typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id));
+
+/**
+ * Classify and check one JSON-RPC 2.0 message; throws {@link IntentGuardError} with a specific code.
+ * @example classifyMessage({ jsonrpc: '2.0', id: 1, method: 'ping' }).kind // 'request'
+ */
+export function classifyMessage(msg: unknown): ValidMessage {
+  if (!isObject(msg)) return fail('ERR_JSONRPC_INVALID', `expected a JSON object, got ${Array.isArray(msg) ? 'array' : typeof msg}`);
+  if (msg.jsonrpc !== '2.0') return fail('ERR_JSONRPC_VERSION', `jsonrpc must be "2.0", got ${JSON.stringify(msg.jsonrpc)}`);
+  if ('method' in msg) {
+    if (typeof msg.method !== 'string' || msg.method.length === 0) return fail('ERR_JSONRPC_METHOD', 'method must be a non-empty string');
+    if ('params' in msg && msg.params !== undefined && typeof msg.params !== 'object') {
+      return fail('ERR_JSONRPC_PARAMS', `params must be an object or array, got ${typeof msg.params}`);
+    }
+    if (msg.params === null) return fail('ERR_JSONRPC_PARAMS', 'params must be an object or array, got null');
+    if ('result' in msg || 'error' in msg) return fail('ERR_JSONRPC_INVALID', 'a message cannot carry both method and result/error');
+    if (!('id' in msg)) return { kind: 'notification', method: msg.method, params: msg.params };
+    if (!validId(msg.id)) return fail('ERR_JSONRPC_ID', `request id must be a string or integer, got ${JSON.stringify(msg.id)}`);
+    return { kind: 'request', id: msg.id, method: msg.method, params: msg.params };
+  }
+  if ('result' in msg) {
+    if ('error' in msg) return fail('ERR_JSONRPC_INVALID', 'a response cannot carry both result and error');
+    if (!validId(msg.id)) return fail('ERR_JSONRPC_ID', `response id must be a string or integer, got ${JSON.stringify(msg.id)}`);
+    return { kind: 'response', id: msg.id, result: msg.result };
+  }
+  if ('error' in msg) {
+    const e = msg.error;
+    if (!isObject(e) || typeof e.code !== 'number' || !Number.isInteger(e.code) || typeof e.message !== 'string') {
+      return fail('ERR_JSONRPC_ERROR_OBJECT', 'error must be {code: integer, message: string, data?}');
+    }
+    if (msg.id !== null && !validId(msg.id)) return fail('ERR_JSONRPC_ID', `error id must be a string, integer or null, got ${JSON.stringify(msg.id)}`);
+    return { kind: 'error', id: msg.id as string | number | null, error: e as { code: number; message: string; data?: unknown } };
+  }
+  return fail('ERR_JSONRPC_INVALID', 'message has neither method, result nor error');
+}

@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Subject, asapScheduler, catchError, concatMap, filter, finalize, from, groupBy, map, mergeMap, of, race, scan, timer,
+  type Observable, type SchedulerLike,
+} from 'rxjs';
+import type { Direction, Identity, SessionEvent } from '../events/types.js';
+import { digest } from '../lib/canonical.js';
+import { combinePolicies } from '../policy/combine.js';
+import { intentPolicy } from '../policy/intent-policy.js';
+import { ALLOW, verdictOf, type Policy, type Verdict } from '../policy/types.js';
+import { coreFindings } from './core-checks.js';
+import { createSession, type SessionCore, type SessionHandle } from './session.js';
+import { advance, initialState, type Incoming, type SessionState } from './state.js';
+import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
+
+export interface MonitorOptions {
+  /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */
+  readonly policy?: Policy<any> | readonly Policy<any>[];
+  /** Milliseconds since the epoch. Default `Date.now`. Tests inject a frozen clock. */
+  readonly clock?: () => number;
+  /** `enforce` (default) applies decisions; `monitor` only observes and alerts. */
+  readonly mode?: 'enforce' | 'monitor';
+  /** A policy that has not answered after this many ms is a deny. Default 2000. */
+  readonly decisionTimeoutMs?: number;
+  /** Largest accepted message in bytes. Default 4 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Most requests in flight per session. Default 1024. */
+  readonly maxPending?: number;
+  /** Asked on `reauthorize`; without one, `reauthorize` is a deny. */
+  readonly approver?: Approver;
+  /** How long an approver may take before the call is denied. Default 60000 ms. */
+  readonly approvalTimeoutMs?: number;
+  /** Scheduler for decision and approval timeouts (tests use a virtual one). */
+  readonly scheduler?: SchedulerLike;
+}
+
+export interface Monitor {
+  /** Every event of every session, in per-session order, before it is delivered. */
+  readonly events$: Observable<SessionEvent>;
+  /** One decision per event. */
+  readonly decisions$: Observable<Decision>;
+  /** One alert per finding at `alert` or stronger. */
+  readonly alerts$: Observable<Alert>;
+  /** Sessions opened and not yet ended (halted sessions stay until closed). */
+  readonly sessionEnded$: Observable<SessionState>;
+  readonly options: ResolvedMonitorOptions;
+  /** Bind a new session to an approved intent (and identity, when verified). */
+  open(options: OpenSessionOptions): SessionHandle;
+  /** Current state of every live session. */
+  sessions(): SessionState[];
+  session(id: string): SessionHandle | undefined;
+  /** Live counts, for tests that prove teardown. */
+  stats(): { sessions: number; groups: number };
+  /** Stop the monitor: every live session is closed. */
+  close(): void;
+}
+
+export interface ResolvedMonitorOptions {
+  readonly clock: () => number;
+  readonly mode: 'enforce' | 'monitor';
+  readonly decisionTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly maxPending: number;
+  readonly approvalTimeoutMs: number;
+  readonly approver?: Approver;
+  readonly scheduler: SchedulerLike;
+}
+
+/** A message travelling into the decision pipeline, with the callback that returns its decision. */
+export interface Submission {
+  readonly session: SessionCore;
+  readonly incoming: Incoming;
+  readonly resolve: (step: Step) => void;
+}
+
+export interface Step {
+  readonly event: SessionEvent;
+  readonly state: SessionState;
+  readonly decision: Decision;
+}
+
+interface Scanned {
+  readonly state: SessionState | undefined;
+  readonly event?: SessionEvent;
+  readonly sub?: Submission;
+}
+
+const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
+
+/**
+ * Create a monitor: the event streams, the per-session reducer and the decision pipeline.
+ * @example
+ * const monitor = createMonitor();
+ * monitor.alerts$.subscribe((a) => console.error(a.reason));
+ * const guarded = tap(transport, monitor, { side: 'client', intent });
+ */
+export function createMonitor(options: MonitorOptions = {}): Monitor {
+  const opts: ResolvedMonitorOptions = {
+    clock: options.clock ?? Date.now,
+    mode: options.mode ?? 'enforce',
+    decisionTimeoutMs: options.decisionTimeoutMs ?? 2000,
+    maxMessageBytes: options.maxMessageBytes ?? 4 * 1024 * 1024,
+    maxPending: options.maxPending ?? 1024,
+    approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
+    scheduler: options.scheduler ?? asapScheduler,
+    ...(options.approver && { approver: options.approver }),
+  };
+  const policies = options.policy === undefined ? [intentPolicy()] : Array.isArray(options.policy) ? options.policy : [options.policy as Policy<any>];
+  const policy: Policy<any> = combinePolicies(policies);
+
+  const events$ = new Subject<SessionEvent>();
+  const decisions$ = new Subject<Decision>();
+  const alerts$ = new Subject<Alert>();
+  const sessionEnded$ = new Subject<SessionState>();
+  const input$ = new Subject<Submission>();
+  const ended$ = new Subject<string>();
+  const live = new Map<string, SessionCore>();
+  let groups = 0;
+
+  const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Observable<Verdict> => {
+    if (event.synthetic) return of(ALLOW);
+    const protocol = coreFindings(event, state, opts.maxPending);
+    if (protocol.length > 0) return of(verdictOf(protocol));
+    const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict => verdictOf([{
+      rule: 'core/policy-failure', action: 'deny', severity: 'high', code,
+      reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
+    }]);
+    let result: Verdict | PromiseLike<Verdict>;
+    try {
+      result = policy.evaluate({ event, session: state, state: core.policyState });
+    } catch (e) {
+      return of(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e)));
+    }
+    if (!isThenable(result)) return of(result);
+    return race(
+      from(result),
+      timer(opts.decisionTimeoutMs, opts.scheduler).pipe(map(() => failClosed('ERR_POLICY_TIMEOUT', `no answer within ${opts.decisionTimeoutMs} ms`))),
+    ).pipe(catchError((e: unknown) => of(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e)))));
+  };
+
+  const publish = (sub: Submission, state: SessionState, event: SessionEvent, verdict: Verdict): Step => {
+    const decision: Decision = {
+      id: randomUUID(),
+      session: event.session, seq: event.seq, time: event.time,
+      action: verdict.action, findings: verdict.findings, dir: event.dir, kind: event.kind,
+      ...(event.method !== undefined && { method: event.method }),
+      ...(event.tool !== undefined && { tool: event.tool }),
+      ...(event.call !== undefined && { call: event.call }),
+      ...(state.identity && { identity: state.identity }),
+      intentVersion: state.intent.version,
+      enforced: opts.mode === 'enforce' && verdict.action !== 'allow' && verdict.action !== 'alert',
+    };
+    decisions$.next(decision);
+    for (const f of verdict.findings) {
+      if (f.action === 'allow') continue;
+      alerts$.next({
+        id: randomUUID(), time: event.time, session: event.session, decision: decision.id, seq: event.seq,
+        rule: f.rule, ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action,
+        outcome: verdict.action, reason: f.reason, ...(f.code !== undefined && { code: f.code }),
+        ...(event.method !== undefined && { method: event.method }),
+        ...(event.tool !== undefined && { tool: event.tool }),
+        ...(event.call !== undefined && { call: event.call }),
+        ...(state.identity && { identity: state.identity }),
+        intent: { purpose: state.intent.purpose, version: state.intent.version, ...(state.intent.id !== undefined && { id: state.intent.id }) },
+        ...(f.evidence && { evidence: f.evidence }),
+      });
+    }
+    const step = { event, state, decision };
+    sub.resolve(step);
+    return step;
+  };
+
+  const pipeline = input$.pipe(
+    groupBy((sub) => sub.session.id, { duration: (g) => ended$.pipe(filter((id) => id === g.key)) }),
+    mergeMap((group) => {
+      groups++;
+      let core: SessionCore | undefined;
+      return group.pipe(
+        scan<Submission, Scanned>((acc, sub) => {
+          core ??= sub.session;
+          const { state, event } = advance(acc.state ?? sub.session.state, sub.incoming);
+          return { state, event, sub };
+        }, { state: undefined }),
+        concatMap(({ state, event, sub }) => {
+          const s = state!, e = event!, submission = sub!;
+          submission.session.state = s;
+          events$.next(e);
+          return decide(s, e, submission.session).pipe(map((verdict) => publish(submission, s, e, verdict)));
+        }),
+        finalize(() => {
+          groups--;
+          if (core) policy.disposeState?.(core.policyState);
+        }),
+      );
+    }),
+  );
+  const subscription = pipeline.subscribe({
+    error: (e: unknown) => {
+      // The pipeline never errors by construction; if it does, every live session is closed (fail closed).
+      for (const s of live.values()) s.handle.close(`monitor failure: ${(e as Error)?.message ?? String(e)}`);
+    },
+  });
+
+  const monitor: Monitor = {
+    events$: events$.asObservable(),
+    decisions$: decisions$.asObservable(),
+    alerts$: alerts$.asObservable(),
+    sessionEnded$: sessionEnded$.asObservable(),
+    options: opts,
+    open(o: OpenSessionOptions) {
+      const id = o.id ?? `ig-${randomUUID()}`;
+      if (live.has(id)) throw new Error(`session ${id} is already open`);
+      const identity: Identity | undefined = o.identity;
+      const state = initialState({
+        id,
+        key: `${identity?.sub ?? 'anonymous'}#${digest(o.intent)}`,
+        intent: o.intent,
+        startedAt: opts.clock(),
+        ...(identity && { identity }),
+        ...(o.transport !== undefined && { transport: o.transport }),
+        ...(o.transportSessionId !== undefined && { transportSessionId: o.transportSessionId }),
+      });
+      const core = createSession({
+        state,
+        policyState: policy.createState?.(state),
+        options: opts,
+        submit: (sub) => input$.next(sub),
+        onEnd: (final) => {
+          live.delete(id);
+          ended$.next(id);
+          sessionEnded$.next(final);
+        },
+      });
+      live.set(id, core);
+      return core.handle;
+    },
+    sessions: () => [...live.values()].map((s) => s.state),
+    session: (id) => live.get(id)?.handle,
+    stats: () => ({ sessions: live.size, groups }),
+    close() {
+      for (const s of [...live.values()]) s.handle.close('monitor closed');
+      subscription.unsubscribe();
+      for (const s of [events$, decisions$, alerts$, sessionEnded$, input$, ended$]) s.complete();
+    },
+  };
+  return monitor;
+}
+
+export type { Direction };

@@ -1,0 +1,248 @@
+import { firstValueFrom, from, map, race, timer } from 'rxjs';
+import { RPC_CODES, type ErrorCode } from '../errors.js';
+import type { Direction, SessionEvent } from '../events/types.js';
+import { classifyMessage } from '../events/validate.js';
+import type { ResolvedMonitorOptions, Step, Submission } from './create.js';
+import { opposite, pendingKey, withStatus, type Incoming, type SessionState, type SessionStatus } from './state.js';
+import type { Decision, Outcome } from './types.js';
+
+/** Where a session's messages go: the tap (or proxy) that carries them. */
+export interface SessionEndpoint {
+  /** Deliver a message travelling in `dir` (`c2s` reaches the server, `s2c` the client). */
+  deliver(dir: Direction, message: unknown): void | Promise<void>;
+  /** Close both sides. */
+  close(): void | Promise<void>;
+}
+
+/** A live session: feed it messages, get back what to deliver. */
+export interface SessionHandle {
+  readonly id: string;
+  readonly status: SessionStatus;
+  state(): SessionState;
+  /**
+   * Show the monitor one message. Resolves once it has decided, with what to forward and what to
+   * answer. Never rejects: faults become refusals.
+   */
+  observe(dir: Direction, raw: unknown, bytes?: number): Promise<Outcome>;
+  /** Connect the carrier that halts answer through. */
+  attach(endpoint: SessionEndpoint): void;
+  /** Answer every in-flight request with an error, close both sides, refuse everything after. */
+  halt(reason: string, decision?: Decision): Promise<void>;
+  /** End the session normally (transport closed). */
+  close(reason?: string): void;
+}
+
+export interface SessionCore {
+  readonly id: string;
+  state: SessionState;
+  readonly policyState: unknown;
+  readonly handle: SessionHandle;
+}
+
+interface CreateSessionInit {
+  state: SessionState;
+  policyState: unknown;
+  options: ResolvedMonitorOptions;
+  submit(sub: Submission): void;
+  onEnd(final: SessionState): void;
+}
+
+const idOf = (raw: unknown): string | number | undefined => {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
+};
+
+const isRequestLike = (raw: unknown): boolean =>
+  typeof (raw as { method?: unknown } | null)?.method === 'string' && idOf(raw) !== undefined;
+
+export function errorResponse(id: string | number, code: number, message: string, data: Record<string, unknown>): unknown {
+  return { jsonrpc: '2.0', id, error: { code, message, data } };
+}
+
+function measure(raw: unknown, bytes: number | undefined, max: number): Omit<Incoming, 'dir' | 'time'> {
+  let size = bytes;
+  if (size === undefined) {
+    try {
+      const text = JSON.stringify(raw);
+      size = text === undefined ? 0 : Buffer.byteLength(text);
+    } catch (e) {
+      return { raw: String(raw), bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not serializable: ${(e as Error).message}` } };
+    }
+  }
+  if (size > max) {
+    const id = idOf(raw);
+    const method = (raw as { method?: unknown } | null)?.method;
+    return {
+      // Keep only what identifies the message; the oversized body is not retained.
+      raw: { oversize: true, ...(id !== undefined && { id }), ...(typeof method === 'string' && { method: method.slice(0, 200) }) }, bytes: size,
+      fault: { code: 'ERR_MESSAGE_TOO_LARGE', message: `message of ${size} bytes exceeds the ${max}-byte limit` },
+    };
+  }
+  try {
+    return { raw, bytes: size, message: classifyMessage(raw) };
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    return { raw, bytes: size, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
+  }
+}
+
+function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string } {
+  const first = decision.findings.find((f) => f.action === decision.action) ?? decision.findings[0];
+  if (first?.rule === 'core/invalid-message') {
+    return { rpc: first.code === 'ERR_MESSAGE_TOO_LARGE' ? RPC_CODES.REFUSED : RPC_CODES.INVALID_REQUEST, code: first.code ?? 'ERR_JSONRPC_INVALID' };
+  }
+  if (first?.rule === 'core/policy-failure') return { rpc: RPC_CODES.MONITOR_FAILURE, code: first.code ?? 'ERR_POLICY_FAILED' };
+  if (first?.code && first.rule.startsWith('core/')) return { rpc: RPC_CODES.REFUSED, code: first.code };
+  return { rpc: RPC_CODES.DENIED, code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED' };
+}
+
+/** Build the error `data` every intentguard refusal carries. */
+export function refusalData(decision: Decision, code: string): Record<string, unknown> {
+  const enforcing = decision.findings.filter((f) => f.action === decision.action);
+  return {
+    code,
+    decision: decision.id,
+    session: decision.session,
+    action: decision.action,
+    rules: enforcing.map((f) => f.rule),
+    reason: enforcing.map((f) => f.reason).join('; '),
+  };
+}
+
+export function createSession(init: CreateSessionInit): SessionCore {
+  const { options: opts } = init;
+  let status: SessionStatus = 'open';
+  let endpoint: SessionEndpoint | undefined;
+  let halting: Promise<void> | undefined;
+  const answeredByHalt = new Set<string>();
+
+  const submit = (incoming: Incoming): Promise<Step> =>
+    new Promise<Step>((resolve) => init.submit({ session: core, incoming, resolve }));
+
+  const observeSynthetic = (dir: Direction, message: unknown): Promise<Step> =>
+    submit({ dir, raw: message, bytes: 0, time: opts.clock(), message: classifyMessage(message), synthetic: true });
+
+  /** Refuse a message: requests get an error answer (itself observed); others are dropped. */
+  const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
+    const { rpc, code } = rpcCodeFor(decision);
+    const data = refusalData(decision, code);
+    const message = `intentguard: ${data.reason || decision.action}`;
+    const id = event.id ?? idOf(event.raw);
+    if ((event.kind === 'request' || (event.kind === 'invalid' && isRequestLike(event.raw))) && id !== undefined) {
+      const answer = errorResponse(id, rpc, message, data);
+      if (status === 'open') await observeSynthetic(opposite(event.dir), answer);
+      return { event, decision, answer };
+    }
+    if ((event.kind === 'response' || event.kind === 'error') && event.request && id !== undefined) {
+      const forward = errorResponse(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
+      if (status === 'open') await observeSynthetic(event.dir, forward);
+      return { event, decision, forward };
+    }
+    return { event, decision };
+  };
+
+  const approve = async (step: Step): Promise<boolean> => {
+    const approver = opts.approver;
+    if (!approver) return false;
+    const controller = new AbortController();
+    try {
+      return await firstValueFrom(race(
+        from(approver({ session: core.id, decision: step.decision, event: step.event, intent: step.state.intent, signal: controller.signal })),
+        timer(opts.approvalTimeoutMs, opts.scheduler).pipe(map(() => false)),
+      ));
+    } catch {
+      return false;
+    } finally {
+      controller.abort();
+    }
+  };
+
+  /** After a halt or close nothing passes; requests are answered so their senders do not hang. */
+  const refuseEnded = (raw: unknown, step?: Step): Outcome => {
+    const id = idOf(raw);
+    const base = step ? { event: step.event, decision: step.decision } : {};
+    if (!isRequestLike(raw) || id === undefined) return base;
+    if (step && answeredByHalt.has(pendingKey(step.event.dir, id))) return base;
+    const code = status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED';
+    return { ...base, answer: errorResponse(id, RPC_CODES.HALTED, `intentguard: session ${status}`, { code, session: core.id }) };
+  };
+
+  const settle = async (step: Step): Promise<Outcome> => {
+    const { event, decision } = step;
+    if (status !== 'open' && !event.synthetic) return refuseEnded(event.raw, step);
+    if (opts.mode === 'monitor' || decision.action === 'allow' || decision.action === 'alert') {
+      return { event, decision, forward: event.raw };
+    }
+    if (decision.action === 'halt') {
+      await handle.halt(decision.findings.find((f) => f.action === 'halt')?.reason ?? 'halted by policy', decision);
+      return { event, decision };
+    }
+    if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
+      // A halt may have answered this request while it waited.
+      if (status !== 'open') return { event, decision };
+      return { event, decision, forward: event.raw };
+    }
+    return refuse(event, decision);
+  };
+
+  const handle: SessionHandle = {
+    get id() {
+      return core.id;
+    },
+    get status() {
+      return status;
+    },
+    state: () => core.state,
+    async observe(dir, raw, bytes) {
+      if (status !== 'open') return refuseEnded(raw);
+      const step = await submit({ dir, time: opts.clock(), ...measure(raw, bytes, opts.maxMessageBytes) });
+      return settle(step);
+    },
+    attach(e) {
+      endpoint = e;
+    },
+    halt(reason, decision) {
+      if (halting) return halting;
+      if (status !== 'open') return Promise.resolve();
+      status = 'halted';
+      halting = (async () => {
+        const pending = [...core.state.pending.values()];
+        const data = { code: 'ERR_SESSION_HALTED', session: core.id, reason, ...(decision && { decision: decision.id, rules: decision.findings.filter((f) => f.action === 'halt').map((f) => f.rule) }) };
+        for (const p of pending) answeredByHalt.add(pendingKey(p.dir, p.id));
+        for (const p of pending) {
+          const answer = errorResponse(p.id, RPC_CODES.HALTED, `intentguard: session halted: ${reason}`, data);
+          await observeSynthetic(opposite(p.dir), answer);
+          try {
+            await endpoint?.deliver(opposite(p.dir), answer);
+          } catch {
+            // the peer is already gone; nothing left to answer
+          }
+        }
+        core.state = withStatus(core.state, 'halted');
+        try {
+          await endpoint?.close();
+        } finally {
+          end('halted');
+        }
+      })();
+      return halting;
+    },
+    close() {
+      // A halt ends the session itself once its answers are out.
+      if (status !== 'open') return;
+      status = 'closed';
+      end('closed');
+    },
+  };
+
+  let ended = false;
+  const end = (final: SessionStatus) => {
+    if (ended) return;
+    ended = true;
+    core.state = withStatus(core.state, final);
+    init.onEnd(core.state);
+  };
+
+  const core: SessionCore = { id: init.state.id, state: init.state, policyState: init.policyState, handle };
+  return core;
+}

@@ -1,0 +1,34 @@
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from './types.js';
+
+const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
+
+/**
+ * Run several policies as one: every finding is kept, the strongest action wins. Stays synchronous
+ * when every policy answers synchronously.
+ * @example combinePolicies([intentPolicy(), rulesPolicy])
+ */
+export function combinePolicies(policies: readonly Policy<any>[]): Policy<unknown[]> {
+  if (policies.length === 1) {
+    const [only] = policies as [Policy<unknown>];
+    return {
+      name: only.name,
+      createState: (s) => [only.createState?.(s)],
+      evaluate: ({ event, session, state }) => only.evaluate({ event, session, state: state[0] }),
+      disposeState: (state) => only.disposeState?.(state[0]),
+    };
+  }
+  return {
+    name: policies.map((p) => p.name).join('+'),
+    createState: (s) => policies.map((p) => p.createState?.(s)),
+    evaluate({ event, session, state }) {
+      const results = policies.map((p, i) => p.evaluate({ event, session, state: state[i] }));
+      const merge = (verdicts: readonly Verdict[]): Verdict => {
+        const findings: Finding[] = [];
+        for (const v of verdicts) findings.push(...v.findings);
+        return findings.length === 0 ? ALLOW : verdictOf(findings);
+      };
+      return results.some(isThenable) ? Promise.all(results).then(merge) : merge(results as Verdict[]);
+    },
+    disposeState: (state) => policies.forEach((p, i) => p.disposeState?.(state[i])),
+  };
+}

@@ -1,0 +1,86 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { IntentGuardError } from '../errors.js';
+import type { Direction, Identity } from '../events/types.js';
+import { parseIntent } from '../intent/parse.js';
+import type { Intent } from '../intent/types.js';
+
+/** One recorded session, as stored one-per-line in a bundle file (the `../shared/corpora/` format). */
+export interface SessionBundle {
+  readonly id: string;
+  readonly intent: Intent;
+  readonly identity?: Identity;
+  readonly events: readonly { readonly dir: Direction; readonly msg: unknown; readonly t?: number }[];
+  /** For scoring only: replay never reads `label` or `meta`. */
+  readonly label?: string;
+  readonly meta?: unknown;
+}
+
+/** A line that could not be read as a session bundle. */
+export interface BundleLineError {
+  readonly line: number;
+  readonly error: IntentGuardError;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Parse one bundle line. Throws `ERR_BUNDLE_LINE` (or `ERR_INTENT_INVALID`) naming what is wrong.
+ * `label` and `meta` are carried through untouched for scorers; nothing in replay reads them.
+ */
+export function parseBundleLine(text: string): SessionBundle {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new IntentGuardError('ERR_BUNDLE_LINE', `not JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(v)) throw new IntentGuardError('ERR_BUNDLE_LINE', 'a bundle line must be a JSON object');
+  if (typeof v.id !== 'string' || v.id === '') throw new IntentGuardError('ERR_BUNDLE_LINE', 'missing string "id"');
+  if (!Array.isArray(v.events)) throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: "events" must be a list`);
+  v.events.forEach((e, i) => {
+    if (!isObject(e) || (e.dir !== 'c2s' && e.dir !== 's2c') || !('msg' in e)) {
+      throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}] must be {dir: "c2s"|"s2c", msg, t?}`);
+    }
+    if (e.t !== undefined && typeof e.t !== 'number') throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}].t must be a number (ms)`);
+  });
+  let identity: Identity | undefined;
+  if (v.identity !== undefined) {
+    if (!isObject(v.identity) || typeof v.identity.sub !== 'string') throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: identity must be {sub, ...}`);
+    identity = v.identity as unknown as Identity;
+  }
+  const intent = parseIntent(v.intent);
+  return {
+    id: v.id, intent, events: v.events as SessionBundle['events'],
+    ...(identity && { identity }),
+    ...(typeof v.label === 'string' && { label: v.label }),
+    ...(v.meta !== undefined && { meta: v.meta }),
+  };
+}
+
+/**
+ * Read a bundle file (plain or gzipped JSON lines), yielding sessions and line errors in file order.
+ * Blank lines are skipped.
+ */
+export async function* readBundles(path: string): AsyncGenerator<SessionBundle | BundleLineError> {
+  const head = await new Promise<Buffer>((resolve, reject) => {
+    const s = createReadStream(path, { start: 0, end: 1 });
+    const parts: Buffer[] = [];
+    s.on('data', (c) => parts.push(c as Buffer)).on('end', () => resolve(Buffer.concat(parts))).on('error', reject);
+  });
+  const raw = createReadStream(path);
+  const input = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  for await (const text of lines) {
+    n++;
+    if (text.trim() === '') continue;
+    try {
+      yield parseBundleLine(text);
+    } catch (e) {
+      const error = e instanceof IntentGuardError ? e : new IntentGuardError('ERR_BUNDLE_LINE', (e as Error).message);
+      yield { line: n, error };
+    }
+  }
+}

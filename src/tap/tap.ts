@@ -1,0 +1,77 @@
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type { Direction } from '../events/types.js';
+import type { Monitor } from '../monitor/create.js';
+import type { SessionHandle } from '../monitor/session.js';
+import type { OpenSessionOptions, Outcome } from '../monitor/types.js';
+
+export interface TapOptions extends OpenSessionOptions {
+  /**
+   * Which peer holds the wrapped transport: `client` when an SDK `Client` connects through the tap
+   * (its sends are client-to-server), `server` when an SDK `Server`/`McpServer` does.
+   */
+  readonly side: 'client' | 'server';
+}
+
+/** An SDK `Transport` that shows every message to the monitor before it is delivered. */
+export interface TappedTransport extends Transport {
+  readonly session: SessionHandle;
+}
+
+/**
+ * Wrap any SDK transport so that every JSON-RPC message, in both directions, becomes a session event
+ * and is delivered only as the monitor decides. The wrapped transport is not modified beyond taking
+ * its handlers; connect your `Client` or `Server` to the returned transport instead.
+ * @example
+ * const guarded = tap(new StdioClientTransport({ command: 'mcp-server' }), monitor, { side: 'client', intent });
+ * await new Client({ name: 'agent', version: '1' }).connect(guarded);
+ */
+export function tap(inner: Transport, monitor: Monitor, options: TapOptions): TappedTransport {
+  const outbound: Direction = options.side === 'client' ? 'c2s' : 's2c';
+  const inbound: Direction = outbound === 'c2s' ? 's2c' : 'c2s';
+  const { side: _side, ...open } = options;
+  const session = monitor.open({ transport: inner.constructor?.name ?? 'transport', ...open });
+
+  const toLocal = (message: unknown, extra?: MessageExtraInfo) => wrapper.onmessage?.(message as JSONRPCMessage, extra);
+  const toRemote = (message: unknown, opts?: TransportSendOptions) => inner.send(message as JSONRPCMessage, opts);
+
+  // Inbound messages are delivered in arrival order, each after its decision.
+  let inboundQueue: Promise<unknown> = Promise.resolve();
+  const applyInbound = async (outcome: Outcome, extra?: MessageExtraInfo) => {
+    if (outcome.answer !== undefined) await toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
+    if (outcome.forward !== undefined) toLocal(outcome.forward, extra);
+  };
+
+  const wrapper: TappedTransport = {
+    session,
+    start: () => inner.start(),
+    async send(message: JSONRPCMessage, opts?: TransportSendOptions) {
+      const outcome = await session.observe(outbound, message);
+      if (outcome.answer !== undefined) toLocal(outcome.answer);
+      if (outcome.forward !== undefined) await toRemote(outcome.forward, opts);
+    },
+    async close() {
+      session.close('closed by local peer');
+      await inner.close();
+    },
+    get sessionId() {
+      return inner.sessionId;
+    },
+    setProtocolVersion: (version: string) => inner.setProtocolVersion?.(version),
+  };
+
+  inner.onmessage = (message, extra) => {
+    const decided = session.observe(inbound, message);
+    inboundQueue = inboundQueue.then(() => decided).then((o) => applyInbound(o, extra));
+  };
+  inner.onerror = (error) => wrapper.onerror?.(error);
+  inner.onclose = () => {
+    session.close('transport closed');
+    wrapper.onclose?.();
+  };
+  session.attach({
+    deliver: (dir, message) => (dir === inbound ? toLocal(message) : toRemote(message)),
+    close: () => inner.close(),
+  });
+  return wrapper;
+}
