@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
@@ -59,20 +59,27 @@ export function parseBundleLine(text: string): SessionBundle {
   };
 }
 
+/** The lines of a text file, gunzipped on the fly when it starts with the gzip magic bytes. */
+export function readLines(path: string): AsyncIterable<string> {
+  const head = Buffer.alloc(2);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 2, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const raw = createReadStream(path);
+  const input = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  return createInterface({ input, crlfDelay: Infinity });
+}
+
 /**
  * Read a bundle file (plain or gzipped JSON lines), yielding sessions and line errors in file order.
  * Blank lines are skipped.
  */
 export async function* readBundles(path: string): AsyncGenerator<SessionBundle | BundleLineError> {
-  const head = await new Promise<Buffer>((resolve, reject) => {
-    const s = createReadStream(path, { start: 0, end: 1 });
-    const parts: Buffer[] = [];
-    s.on('data', (c) => parts.push(c as Buffer)).on('end', () => resolve(Buffer.concat(parts))).on('error', reject);
-  });
-  const raw = createReadStream(path);
-  const input = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
-  const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
+  const lines = readLines(path);
   for await (const text of lines) {
     n++;
     if (text.trim() === '') continue;
