@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Subject, asapScheduler, catchError, concatMap, filter, finalize, from, groupBy, map, mergeMap, of, race, scan, timer,
-  type Observable, type SchedulerLike,
-} from 'rxjs';
+import { Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan, type Observable, type SchedulerLike } from 'rxjs';
 import type { Direction, Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import { ALLOW, verdictOf, type Policy, type Verdict } from '../policy/types.js';
 import { coreFindings } from './core-checks.js';
+import { concatMapEager } from './operators/concat-map-eager.js';
+import type { Step, Submission } from './submission.js';
 import { createSession, type SessionCore, type SessionHandle } from './session.js';
-import { advance, initialState, type Incoming, type SessionState } from './state.js';
+import { advance, initialState, type SessionState } from './state.js';
 import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
 
 export interface MonitorOptions {
@@ -66,24 +65,15 @@ export interface ResolvedMonitorOptions {
   readonly scheduler: SchedulerLike;
 }
 
-/** A message travelling into the decision pipeline, with the callback that returns its decision. */
-export interface Submission {
-  readonly session: SessionCore;
-  readonly incoming: Incoming;
-  readonly resolve: (step: Step) => void;
-}
-
-export interface Step {
-  readonly event: SessionEvent;
-  readonly state: SessionState;
-  readonly decision: Decision;
-}
 
 interface Scanned {
-  readonly state: SessionState | undefined;
-  readonly event?: SessionEvent;
-  readonly sub?: Submission;
+  readonly state: SessionState;
+  readonly event: SessionEvent;
+  readonly sub: Submission;
 }
+
+/** The seed of each session's `scan`: the first submission starts from its session's initial state. */
+const SEED = Object.freeze({}) as Scanned;
 
 const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
 
@@ -116,37 +106,43 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const ended$ = new Subject<string>();
   const live = new Map<string, SessionCore>();
   let groups = 0;
+  // Decision/alert ids: a random per-monitor prefix plus a counter (unique, and cheap on the hot path).
+  const idBase = randomUUID().replaceAll('-', '').slice(0, 16);
+  let idCounter = 0;
+  const nextId = (kind: 'd' | 'a') => `${kind}-${idBase}-${(idCounter++).toString(36)}`;
 
-  const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Observable<Verdict> => {
-    if (event.synthetic) return of(ALLOW);
+  const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict => verdictOf([{
+    rule: 'core/policy-failure', action: 'deny', severity: 'high', code,
+    reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
+  }]);
+
+  /** Decide one event: synchronously when every policy does, else a promise bounded by the timeout. */
+  const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Verdict | Promise<Verdict> => {
+    if (event.synthetic) return ALLOW;
     const protocol = coreFindings(event, state, opts.maxPending);
-    if (protocol.length > 0) return of(verdictOf(protocol));
-    const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict => verdictOf([{
-      rule: 'core/policy-failure', action: 'deny', severity: 'high', code,
-      reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
-    }]);
+    if (protocol.length > 0) return verdictOf(protocol);
     let result: Verdict | PromiseLike<Verdict>;
     try {
       result = policy.evaluate({ event, session: state, state: core.policyState });
     } catch (e) {
-      return of(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e)));
+      return failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e));
     }
-    if (!isThenable(result)) return of(result);
-    return race(
-      from(result),
-      timer(opts.decisionTimeoutMs, opts.scheduler).pipe(map(() => failClosed('ERR_POLICY_TIMEOUT', `no answer within ${opts.decisionTimeoutMs} ms`))),
-    ).pipe(catchError((e: unknown) => of(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e)))));
+    if (!isThenable(result)) return result;
+    const pending = result;
+    return new Promise<Verdict>((resolve) => {
+      const timeout = opts.scheduler.schedule(() => resolve(failClosed('ERR_POLICY_TIMEOUT', `no answer within ${opts.decisionTimeoutMs} ms`)), opts.decisionTimeoutMs);
+      pending.then(
+        (v) => { timeout.unsubscribe(); resolve(v); },
+        (e: unknown) => { timeout.unsubscribe(); resolve(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e))); },
+      );
+    });
   };
 
-  const publish = (sub: Submission, state: SessionState, event: SessionEvent, verdict: Verdict): Step => {
+  const publish = ({ sub, state, event }: Scanned, verdict: Verdict): Step => {
     const decision: Decision = {
-      id: randomUUID(),
-      session: event.session, seq: event.seq, time: event.time,
+      id: nextId('d'), session: event.session, seq: event.seq, time: event.time,
       action: verdict.action, findings: verdict.findings, dir: event.dir, kind: event.kind,
-      ...(event.method !== undefined && { method: event.method }),
-      ...(event.tool !== undefined && { tool: event.tool }),
-      ...(event.call !== undefined && { call: event.call }),
-      ...(state.identity && { identity: state.identity }),
+      method: event.method, tool: event.tool, call: event.call, identity: state.identity,
       intentVersion: state.intent.version,
       enforced: opts.mode === 'enforce' && verdict.action !== 'allow' && verdict.action !== 'alert',
     };
@@ -154,7 +150,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
-        id: randomUUID(), time: event.time, session: event.session, decision: decision.id, seq: event.seq,
+        id: nextId('a'), time: event.time, session: event.session, decision: decision.id, seq: event.seq,
         rule: f.rule, ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action,
         outcome: verdict.action, reason: f.reason, ...(f.code !== undefined && { code: f.code }),
         ...(event.method !== undefined && { method: event.method }),
@@ -178,14 +174,14 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       return group.pipe(
         scan<Submission, Scanned>((acc, sub) => {
           core ??= sub.session;
-          const { state, event } = advance(acc.state ?? sub.session.state, sub.incoming);
+          const { state, event } = advance(acc === SEED ? sub.session.state : acc.state, sub.incoming);
           return { state, event, sub };
-        }, { state: undefined }),
-        concatMap(({ state, event, sub }) => {
-          const s = state!, e = event!, submission = sub!;
-          submission.session.state = s;
-          events$.next(e);
-          return decide(s, e, submission.session).pipe(map((verdict) => publish(submission, s, e, verdict)));
+        }, SEED),
+        concatMapEager((step) => {
+          step.sub.session.state = step.state;
+          events$.next(step.event);
+          const verdict = decide(step.state, step.event, step.sub.session);
+          return isThenable(verdict) ? verdict.then((v) => publish(step, v)) : publish(step, verdict);
         }),
         finalize(() => {
           groups--;

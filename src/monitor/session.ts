@@ -1,8 +1,10 @@
 import { firstValueFrom, from, map, race, timer } from 'rxjs';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
 import type { Direction, SessionEvent } from '../events/types.js';
+import { jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
-import type { ResolvedMonitorOptions, Step, Submission } from './create.js';
+import type { ResolvedMonitorOptions } from './create.js';
+import { Submission, type Step } from './submission.js';
 import { opposite, pendingKey, withStatus, type Incoming, type SessionState, type SessionStatus } from './state.js';
 import type { Decision, Outcome } from './types.js';
 
@@ -20,10 +22,11 @@ export interface SessionHandle {
   readonly status: SessionStatus;
   state(): SessionState;
   /**
-   * Show the monitor one message. Resolves once it has decided, with what to forward and what to
-   * answer. Never rejects: faults become refusals.
+   * Show the monitor one message and get what to forward and what to answer. Returns the outcome
+   * directly when the decision was synchronous and lets the message pass; a promise otherwise (held,
+   * refused or halted). `await` works for both. Never rejects: faults become refusals.
    */
-  observe(dir: Direction, raw: unknown, bytes?: number): Promise<Outcome>;
+  observe(dir: Direction, raw: unknown, bytes?: number): Outcome | Promise<Outcome>;
   /** Connect the carrier that halts answer through. */
   attach(endpoint: SessionEndpoint): void;
   /** Answer every in-flight request with an error, close both sides, refuse everything after. */
@@ -52,6 +55,8 @@ const idOf = (raw: unknown): string | number | undefined => {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
 };
 
+const isStep = (v: Step | Promise<Step>): v is Step => !(v instanceof Promise);
+
 const isRequestLike = (raw: unknown): boolean =>
   typeof (raw as { method?: unknown } | null)?.method === 'string' && idOf(raw) !== undefined;
 
@@ -59,14 +64,13 @@ export function errorResponse(id: string | number, code: number, message: string
   return { jsonrpc: '2.0', id, error: { code, message, data } };
 }
 
-function measure(raw: unknown, bytes: number | undefined, max: number): Omit<Incoming, 'dir' | 'time'> {
+function measure(dir: Direction, time: number, raw: unknown, bytes: number | undefined, max: number): Incoming {
   let size = bytes;
   if (size === undefined) {
     try {
-      const text = JSON.stringify(raw);
-      size = text === undefined ? 0 : Buffer.byteLength(text);
+      size = jsonSize(raw, max);
     } catch (e) {
-      return { raw: String(raw), bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not serializable: ${(e as Error).message}` } };
+      return { dir, time, raw: '[unserializable]', bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not representable as JSON: ${(e as Error).message}` } };
     }
   }
   if (size > max) {
@@ -74,15 +78,15 @@ function measure(raw: unknown, bytes: number | undefined, max: number): Omit<Inc
     const method = (raw as { method?: unknown } | null)?.method;
     return {
       // Keep only what identifies the message; the oversized body is not retained.
-      raw: { oversize: true, ...(id !== undefined && { id }), ...(typeof method === 'string' && { method: method.slice(0, 200) }) }, bytes: size,
+      dir, time, raw: { oversize: true, ...(id !== undefined && { id }), ...(typeof method === 'string' && { method: method.slice(0, 200) }) }, bytes: size,
       fault: { code: 'ERR_MESSAGE_TOO_LARGE', message: `message of ${size} bytes exceeds the ${max}-byte limit` },
     };
   }
   try {
-    return { raw, bytes: size, message: classifyMessage(raw) };
+    return { dir, time, raw, bytes: size, message: classifyMessage(raw) };
   } catch (e) {
     const err = e as { code?: string; message: string };
-    return { raw, bytes: size, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
+    return { dir, time, raw, bytes: size, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
   }
 }
 
@@ -116,8 +120,16 @@ export function createSession(init: CreateSessionInit): SessionCore {
   let halting: Promise<void> | undefined;
   const answeredByHalt = new Set<string>();
 
-  const submit = (incoming: Incoming): Promise<Step> =>
-    new Promise<Step>((resolve) => init.submit({ session: core, incoming, resolve }));
+  /**
+   * Push one message into the decision pipeline. When the pipeline is idle and the policies answer
+   * synchronously, the step comes back synchronously (no promise, no microtask hop on the hot path).
+   */
+  const submitNow = (incoming: Incoming): Step | Promise<Step> => {
+    const sub = new Submission(core, incoming);
+    init.submit(sub);
+    return sub.step ?? new Promise<Step>((resolve) => { sub.waiter = resolve; });
+  };
+  const submit = async (incoming: Incoming): Promise<Step> => submitNow(incoming);
 
   const observeSynthetic = (dir: Direction, message: unknown): Promise<Step> =>
     submit({ dir, raw: message, bytes: 0, time: opts.clock(), message: classifyMessage(message), synthetic: true });
@@ -167,12 +179,18 @@ export function createSession(init: CreateSessionInit): SessionCore {
     return { ...base, answer: errorResponse(id, RPC_CODES.HALTED, `intentguard: session ${status}`, { code, session: core.id }) };
   };
 
-  const settle = async (step: Step): Promise<Outcome> => {
+  /** Apply a decision: synchronous for what passes, asynchronous for refusals, approvals and halts. */
+  const settle = (step: Step): Outcome | Promise<Outcome> => {
     const { event, decision } = step;
     if (status !== 'open' && !event.synthetic) return refuseEnded(event.raw, step);
     if (opts.mode === 'monitor' || decision.action === 'allow' || decision.action === 'alert') {
       return { event, decision, forward: event.raw };
     }
+    return enforce(step);
+  };
+
+  const enforce = async (step: Step): Promise<Outcome> => {
+    const { event, decision } = step;
     if (decision.action === 'halt') {
       await handle.halt(decision.findings.find((f) => f.action === 'halt')?.reason ?? 'halted by policy', decision);
       return { event, decision };
@@ -193,10 +211,10 @@ export function createSession(init: CreateSessionInit): SessionCore {
       return status;
     },
     state: () => core.state,
-    async observe(dir, raw, bytes) {
+    observe(dir, raw, bytes) {
       if (status !== 'open') return refuseEnded(raw);
-      const step = await submit({ dir, time: opts.clock(), ...measure(raw, bytes, opts.maxMessageBytes) });
-      return settle(step);
+      const step = submitNow(measure(dir, opts.clock(), raw, bytes, opts.maxMessageBytes));
+      return isStep(step) ? settle(step) : step.then(settle);
     },
     attach(e) {
       endpoint = e;

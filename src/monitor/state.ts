@@ -1,6 +1,7 @@
-import type { CorrelatedRequest, Direction, EventKind, Identity, SessionEvent } from '../events/types.js';
+import type { CorrelatedRequest, Direction, Identity, SessionEvent } from '../events/types.js';
 import type { ValidMessage } from '../events/validate.js';
 import type { Intent } from '../intent/types.js';
+import { SmallMap } from '../lib/small-map.js';
 
 export type SessionStatus = 'open' | 'halted' | 'closed';
 
@@ -41,8 +42,8 @@ export interface SessionState {
   readonly seq: number;
   /** Number of `tools/call` requests seen (the next call's index). */
   readonly calls: number;
-  readonly toolsUsed: ReadonlyMap<string, number>;
-  readonly pending: ReadonlyMap<string, PendingRequest>;
+  readonly toolsUsed: SmallMap<string, number>;
+  readonly pending: SmallMap<string, PendingRequest>;
   readonly tools: ReadonlyMap<string, ToolInfo>;
   /** How many `tools/list` answers changed an already-known tool definition. */
   readonly toolDefinitionChanges: number;
@@ -65,40 +66,23 @@ export function initialState(init: {
   id: string;
   key: string;
   intent: Intent;
-  identity?: Identity;
-  transport?: string;
-  transportSessionId?: string;
+  identity?: Identity | undefined;
+  transport?: string | undefined;
+  transportSessionId?: string | undefined;
   startedAt: number;
 }): SessionState {
-  return {
-    ...init,
-    lastTime: init.startedAt,
-    seq: 0,
-    calls: 0,
-    toolsUsed: new Map(),
-    pending: new Map(),
-    tools: new Map(),
-    toolDefinitionChanges: 0,
-    status: 'open',
-  };
+  return copyState({
+    id: init.id, key: init.key, identity: init.identity, intent: init.intent, transport: init.transport,
+    transportSessionId: init.transportSessionId, startedAt: init.startedAt, lastTime: init.startedAt, seq: 0,
+    calls: 0, toolsUsed: SmallMap.empty(), pending: SmallMap.empty(), tools: new Map(), toolDefinitionChanges: 0,
+    clientCapabilities: undefined, status: 'open',
+  });
 }
 
 export const opposite = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 export const pendingKey = (requester: Direction, id: string | number): string => `${requester}|${typeof id}|${id}`;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V): Map<K, V> {
-  const next = new Map(map);
-  next.set(key, value);
-  return next;
-}
-
-function withoutEntry<K, V>(map: ReadonlyMap<K, V>, key: K): Map<K, V> {
-  const next = new Map(map);
-  next.delete(key);
-  return next;
-}
 
 function learnTools(state: SessionState, result: unknown): Pick<SessionState, 'tools' | 'toolDefinitionChanges'> {
   if (!isObject(result) || !Array.isArray(result.tools)) return state;
@@ -125,90 +109,94 @@ function learnTools(state: SessionState, result: unknown): Pick<SessionState, 't
  * their requests, count tool calls, learn tool definitions. Pure: returns the new state and the event.
  */
 export function advance(state: SessionState, input: Incoming): { state: SessionState; event: SessionEvent } {
-  const base = {
-    session: state.id,
-    seq: state.seq,
-    time: input.time,
-    dir: input.dir,
-    bytes: input.bytes,
-    raw: input.raw,
-    ...(state.identity && { identity: state.identity }),
-    ...(input.synthetic && { synthetic: true }),
+  // Hot path: objects are built as literals of one fixed shape (no conditional spreads), which keeps
+  // V8 on fast monomorphic paths. Absent fields are `undefined`.
+  const event: Mutable<SessionEvent> = {
+    session: state.id, seq: state.seq, time: input.time, dir: input.dir, kind: 'invalid',
+    id: undefined, method: undefined, tool: undefined, args: undefined, call: undefined,
+    result: undefined, error: undefined, request: undefined, unmatched: undefined, duplicate: undefined,
+    fault: input.fault, synthetic: input.synthetic, bytes: input.bytes, identity: state.identity, raw: input.raw,
   };
-  const next: { -readonly [K in keyof SessionState]: SessionState[K] } = { ...state, seq: state.seq + 1, lastTime: input.time };
+  const next = copyState(state);
+  next.seq = state.seq + 1;
+  next.lastTime = input.time;
   const m = input.message;
-  if (!m) {
-    return { state: next, event: { ...base, kind: 'invalid', ...(input.fault && { fault: input.fault }) } };
-  }
-  let event: SessionEvent;
+  if (!m) return { state: next, event };
+  event.kind = m.kind;
   switch (m.kind) {
     case 'request': {
+      event.id = m.id;
+      event.method = m.method;
       const key = pendingKey(input.dir, m.id);
       if (state.pending.has(key)) {
-        event = { ...base, kind: 'request', id: m.id, method: m.method, duplicate: true };
+        event.duplicate = true;
         break;
       }
-      let tool: string | undefined;
-      let args: Record<string, unknown> | undefined;
-      let call: number | undefined;
-      if (m.method === 'tools/call' && isObject(m.params) && typeof m.params.name === 'string') {
-        tool = m.params.name;
-        args = isObject(m.params.arguments) ? m.params.arguments : {};
-        call = state.calls;
+      const params = m.params;
+      if (m.method === 'tools/call' && isObject(params) && typeof params.name === 'string') {
+        event.tool = params.name;
+        event.args = isObject(params.arguments) ? params.arguments : {};
+        event.call = state.calls;
         next.calls = state.calls + 1;
-        next.toolsUsed = withEntry(state.toolsUsed, tool, (state.toolsUsed.get(tool) ?? 0) + 1);
-      }
-      if (m.method === 'initialize' && isObject(m.params) && isObject(m.params.capabilities)) {
-        next.clientCapabilities = m.params.capabilities;
+        next.toolsUsed = state.toolsUsed.with(params.name, (state.toolsUsed.get(params.name) ?? 0) + 1);
+      } else if (m.method === 'initialize' && isObject(params) && isObject(params.capabilities)) {
+        next.clientCapabilities = params.capabilities;
       }
       const pending: PendingRequest = {
         dir: input.dir, id: m.id, seq: state.seq, method: m.method, time: input.time,
-        ...(tool !== undefined && { tool }), ...(call !== undefined && { call }),
+        tool: event.tool, call: event.call, cancelled: undefined,
       };
-      next.pending = withEntry(state.pending, key, pending);
-      event = {
-        ...base, kind: 'request', id: m.id, method: m.method,
-        ...(tool !== undefined && { tool, args: args!, call: call! }),
-      };
+      next.pending = state.pending.with(key, pending);
       break;
     }
     case 'notification': {
+      event.method = m.method;
       if (m.method === 'notifications/cancelled' && isObject(m.params)) {
         const rid = m.params.requestId;
         const key = (typeof rid === 'string' || typeof rid === 'number') ? pendingKey(input.dir, rid) : undefined;
         const p = key !== undefined ? state.pending.get(key) : undefined;
-        if (key !== undefined && p) next.pending = withEntry(state.pending, key, { ...p, cancelled: true });
+        if (key !== undefined && p) next.pending = state.pending.with(key, { ...p, cancelled: true });
       }
-      event = { ...base, kind: 'notification', method: m.method };
       break;
     }
     case 'response':
     case 'error': {
-      const kind: EventKind = m.kind;
+      if (m.id !== null) event.id = m.id;
+      if (m.kind === 'response') event.result = m.result;
+      else event.error = m.error;
       const key = m.id === null ? undefined : pendingKey(opposite(input.dir), m.id);
       const req = key === undefined ? undefined : state.pending.get(key);
-      if (req && key !== undefined) {
-        next.pending = withoutEntry(state.pending, key);
-        if (m.kind === 'response' && req.method === 'tools/list') Object.assign(next, learnTools(state, m.result));
+      if (!req || key === undefined) {
+        event.unmatched = true;
+        break;
       }
-      const request: CorrelatedRequest | undefined = req && {
-        seq: req.seq, method: req.method, time: req.time,
-        ...(req.tool !== undefined && { tool: req.tool }), ...(req.call !== undefined && { call: req.call }),
-      };
-      event = {
-        ...base, kind,
-        ...(m.id !== null && { id: m.id }),
-        ...(request ? { request, method: request.method } : { unmatched: true }),
-        ...(request?.tool !== undefined && { tool: request.tool, call: request.call! }),
-        ...(m.kind === 'response' ? { result: m.result } : { error: m.error }),
-      };
+      next.pending = state.pending.without(key);
+      if (m.kind === 'response' && req.method === 'tools/list') Object.assign(next, learnTools(state, m.result));
+      event.request = req;
+      event.method = req.method;
+      event.tool = req.tool;
+      event.call = req.call;
       break;
     }
   }
   return { state: next, event };
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function copyState(s: SessionState): Mutable<SessionState> {
+  return {
+    id: s.id, key: s.key, identity: s.identity, intent: s.intent, transport: s.transport,
+    transportSessionId: s.transportSessionId, startedAt: s.startedAt, lastTime: s.lastTime, seq: s.seq,
+    calls: s.calls, toolsUsed: s.toolsUsed, pending: s.pending, tools: s.tools,
+    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, status: s.status,
+  };
+}
+
 /** The state after the session is halted or closed. */
 export function withStatus(state: SessionState, status: SessionStatus): SessionState {
-  return state.status === status ? state : { ...state, status };
+  if (state.status === status) return state;
+  const next = copyState(state);
+  next.status = status;
+  return next;
 }

@@ -35,20 +35,30 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
   const toLocal = (message: unknown, extra?: MessageExtraInfo) => wrapper.onmessage?.(message as JSONRPCMessage, extra);
   const toRemote = (message: unknown, opts?: TransportSendOptions) => inner.send(message as JSONRPCMessage, opts);
 
-  // Inbound messages are delivered in arrival order, each after its decision.
-  let inboundQueue: Promise<unknown> = Promise.resolve();
-  const applyInbound = async (outcome: Outcome, extra?: MessageExtraInfo) => {
-    if (outcome.answer !== undefined) await toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
+  // Inbound messages are delivered in arrival order, each after its decision: synchronously while
+  // nothing is held, queued behind a held message otherwise.
+  let inboundQueue: Promise<void> | undefined;
+  const applyInbound = (outcome: Outcome, extra?: MessageExtraInfo): void => {
+    if (outcome.answer !== undefined) toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
     if (outcome.forward !== undefined) toLocal(outcome.forward, extra);
+  };
+  const applyOutbound = (outcome: Outcome, opts?: TransportSendOptions): Promise<void> | undefined => {
+    if (outcome.answer !== undefined) toLocal(outcome.answer);
+    return outcome.forward !== undefined ? toRemote(outcome.forward, opts) : undefined;
   };
 
   const wrapper: TappedTransport = {
     session,
     start: () => inner.start(),
-    async send(message: JSONRPCMessage, opts?: TransportSendOptions) {
-      const outcome = await session.observe(outbound, message);
-      if (outcome.answer !== undefined) toLocal(outcome.answer);
-      if (outcome.forward !== undefined) await toRemote(outcome.forward, opts);
+    send(message: JSONRPCMessage, opts?: TransportSendOptions): Promise<void> {
+      // Not an async function: an allowed message goes straight to the inner send, no extra hop.
+      try {
+        const outcome = session.observe(outbound, message);
+        if (outcome instanceof Promise) return outcome.then((o) => applyOutbound(o, opts));
+        return applyOutbound(outcome, opts) ?? Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
     },
     async close() {
       session.close('closed by local peer');
@@ -62,7 +72,12 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
 
   inner.onmessage = (message, extra) => {
     const decided = session.observe(inbound, message);
-    inboundQueue = inboundQueue.then(() => decided).then((o) => applyInbound(o, extra));
+    if (!inboundQueue && !(decided instanceof Promise)) return applyInbound(decided, extra);
+    const queue: Promise<void> = (inboundQueue ?? Promise.resolve()).then(() => decided).then((o) => {
+      applyInbound(o, extra);
+      if (inboundQueue === queue) inboundQueue = undefined;
+    });
+    inboundQueue = queue;
   };
   inner.onerror = (error) => wrapper.onerror?.(error);
   inner.onclose = () => {

@@ -1,0 +1,74 @@
+/** Nesting deeper than this is refused (deeply nested JSON is a denial-of-service shape). */
+export const MAX_DEPTH = 256;
+
+export class SizeError extends Error {}
+
+/**
+ * The UTF-8 size of `value` serialized as JSON, computed by walking it (no string is built), stopping
+ * early once it exceeds `limit`. Exact for values whose strings need no escape sequences; escapes
+ * (quotes, backslashes, control characters) are not counted. Throws {@link SizeError} for values JSON
+ * cannot represent faithfully (bigint, cycles, nesting deeper than {@link MAX_DEPTH}).
+ * @example jsonSize({ a: 'é' }, 1024) // 10, as Buffer.byteLength(JSON.stringify({ a: 'é' }))
+ */
+export function jsonSize(value: unknown, limit = Infinity): number {
+  return walk(value, 0, limit, 0);
+}
+
+/** UTF-8 length; short strings are counted in JS (cheaper than crossing into the native call). */
+function utf8Length(s: string): number {
+  if (s.length > 32) return Buffer.byteLength(s);
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) { n += 2; i++; }
+    else n += 2;
+  }
+  return n;
+}
+
+function walk(v: unknown, depth: number, limit: number, acc: number): number {
+  if (acc > limit) return acc;
+  switch (typeof v) {
+    case 'string':
+      return acc + utf8Length(v) + 2;
+    case 'number':
+      return acc + (Number.isFinite(v) ? String(v).length : 4);
+    case 'boolean':
+      return acc + (v ? 4 : 5);
+    case 'bigint':
+      throw new SizeError('bigint values cannot be serialized as JSON');
+    case 'object': {
+      if (v === null) return acc + 4;
+      if (depth >= MAX_DEPTH) throw new SizeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+        const text = JSON.stringify(v);
+        return acc + (text === undefined ? 4 : Buffer.byteLength(text));
+      }
+      if (Array.isArray(v)) {
+        acc += 2 + Math.max(0, v.length - 1);
+        for (let i = 0; i < v.length && acc <= limit; i++) {
+          const item: unknown = v[i];
+          acc = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? acc + 4 : walk(item, depth + 1, limit, acc);
+        }
+        return acc;
+      }
+      acc += 2;
+      let first = true;
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const item = (v as Record<string, unknown>)[key];
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+        acc += utf8Length(key) + 3 + (first ? 0 : 1);
+        first = false;
+        acc = walk(item, depth + 1, limit, acc);
+        if (acc > limit) return acc;
+      }
+      return acc;
+    }
+    default:
+      return acc;
+  }
+}

@@ -1,0 +1,26 @@
+import type { SessionEvent } from '../events/types.js';
+import type { SessionCore } from './session.js';
+import type { Incoming, SessionState } from './state.js';
+import type { Decision } from './types.js';
+
+export interface Step {
+  readonly event: SessionEvent;
+  readonly state: SessionState;
+  readonly decision: Decision;
+}
+
+/**
+ * A message travelling into the decision pipeline. The pipeline calls `resolve` with its step; the
+ * submitter reads `step` at once (synchronous decision) or waits through `waiter`. A class, so the hot
+ * path allocates no closure per message.
+ */
+export class Submission {
+  step: Step | undefined = undefined;
+  waiter: ((step: Step) => void) | undefined = undefined;
+  constructor(readonly session: SessionCore, readonly incoming: Incoming) {}
+  resolve(step: Step): void {
+    this.step = step;
+    this.waiter?.(step);
+  }
+}
+
