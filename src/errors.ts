@@ -24,6 +24,16 @@ export const ERROR_CODES = {
   ERR_INTENT_INVALID: 'the declared intent is malformed',
   ERR_BUNDLE_LINE: 'a session bundle line is malformed',
   ERR_DURATION: 'a duration string is malformed',
+  ERR_RULE_PARSE: 'a rule file is not valid YAML',
+  ERR_RULE_SCHEMA: 'a rule file does not have the documented shape',
+  ERR_RULE_EXPRESSION: 'a rule expression does not parse or type-check',
+  ERR_RULE_UNKNOWN_FIELD: 'a rule expression reads a field outside the documented vocabulary',
+  ERR_RULE_UNKNOWN_FUNCTION: 'a rule expression calls a function outside the closed function table',
+  ERR_RULE_UNSAFE_REGEX: 'a rule uses a backtracking regex; use re2()',
+  ERR_RULE_DUPLICATE_ID: 'two rules share an id',
+  ERR_RULE_OVERRIDE: 'an override names no rule, or weakens on_error without unsafe_override',
+  ERR_RULE_EVAL: 'a rule failed while evaluating; enforcing rules fail closed',
+  ERR_RULE_FIXTURE: 'a rule fixture file is malformed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,10 @@ import type { Action } from './types.js';
 import { ALLOW, verdictOf, type Finding, type Policy } from './types.js';
 
 export interface IntentPolicyOptions {
-  /** What happens to a call of a tool outside the approved tools. Default `reauthorize` (a deny when no approver is configured). */
+  /**
+   * What happens to a call of a tool outside the approved tools. Default `reauthorize` (a deny when no
+   * approver is configured); `allow` leaves the decision to the rule pack (IG-INT-001/002).
+   */
   readonly outsideTools?: Action;
   /** What happens when an argument breaks the approved constraints. Default `deny`. */
   readonly argumentViolation?: Action;
@@ -43,7 +46,7 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<Grants> 
         });
       }
       if (!grants.approves(event.tool)) {
-        findings.push({
+        if (outside !== 'allow') findings.push({
           rule: 'intent/tool-not-approved', action: outside, severity: 'medium',
           reason: `outside approved tools: "${event.tool}" is not among the tools approved for "${session.intent.purpose}"`,
         });

@@ -1,0 +1,80 @@
+import { SENSITIVITY_LEVELS, type Sensitivity } from '../intent/types.js';
+
+/** Data labels attached to text (tool results, call arguments). */
+export type DataLabel = 'secret' | 'credential' | 'personal' | 'financial';
+
+interface Detector {
+  readonly label: DataLabel;
+  readonly name: string;
+  readonly re: RegExp;
+  readonly check?: (m: string) => boolean;
+}
+
+const luhn = (digits: string): boolean => {
+  const d = digits.replace(/\D/g, '');
+  if (d.length < 13 || d.length > 19) return false;
+  let sum = 0;
+  for (let i = 0; i < d.length; i++) {
+    let n = Number(d[d.length - 1 - i]);
+    if (i % 2 === 1) {
+      n *= 2;
+      if (n > 9) n -= 9;
+    }
+    sum += n;
+  }
+  return sum % 10 === 0;
+};
+
+// Fixed, linear-time patterns (no nested quantifiers).
+const DETECTORS: readonly Detector[] = [
+  { label: 'secret', name: 'private-key', re: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/ },
+  { label: 'secret', name: 'aws-access-key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/ },
+  { label: 'secret', name: 'aws-secret-key', re: /\baws_?secret_?access_?key\s*[:=]\s*\S{20,}/i },
+  { label: 'secret', name: 'github-token', re: /\bgh[pousr]_[A-Za-z0-9]{30,}\b/ },
+  { label: 'secret', name: 'slack-token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/ },
+  { label: 'secret', name: 'openai-style-key', re: /\bsk-[A-Za-z0-9_-]{20,}\b/ },
+  { label: 'secret', name: 'jwt', re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/ },
+  { label: 'credential', name: 'password-assignment', re: /\b(?:password|passwd|pwd|passphrase|api[_-]?key|secret|token)\s*[:=]\s*\S{4,}/i },
+  { label: 'credential', name: 'bearer', re: /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/ },
+  { label: 'financial', name: 'iban', re: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/ },
+  { label: 'financial', name: 'card-number', re: /\b\d(?:[ -]?\d){12,18}\b/, check: luhn },
+  { label: 'personal', name: 'email', re: /\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,63}\b/i },
+  { label: 'personal', name: 'us-ssn', re: /\b\d{3}-\d{2}-\d{4}\b/ },
+  { label: 'personal', name: 'phone', re: /(?:\+\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b/ },
+];
+
+export interface LabelReport {
+  readonly labels: readonly DataLabel[];
+  /** Detector names that fired, e.g. `aws-access-key`. */
+  readonly kinds: readonly string[];
+  readonly sensitivity: Sensitivity;
+}
+
+const EMPTY: LabelReport = Object.freeze({ labels: [], kinds: [], sensitivity: 'public' });
+
+/**
+ * Label a text: secrets, credentials, personal and financial data, and the sensitivity they imply
+ * (secret > restricted for credentials > confidential for financial > internal for personal).
+ */
+export function labelText(text: string): LabelReport {
+  if (text.length < 6) return EMPTY;
+  const labels = new Set<DataLabel>();
+  const kinds: string[] = [];
+  for (const d of DETECTORS) {
+    if (labels.has(d.label) && d.label !== 'secret') continue;
+    const m = d.re.exec(text);
+    if (m && (!d.check || d.check(m[0]))) {
+      labels.add(d.label);
+      kinds.push(d.name);
+    }
+  }
+  if (labels.size === 0) return EMPTY;
+  const sensitivity: Sensitivity = labels.has('secret') ? 'secret' : labels.has('credential') ? 'restricted' : labels.has('financial') ? 'confidential' : 'internal';
+  return { labels: [...labels].sort(), kinds, sensitivity };
+}
+
+/** Compare two sensitivity levels. */
+export function sensitivityRank(s: string): number {
+  const i = SENSITIVITY_LEVELS.indexOf(s as Sensitivity);
+  return i < 0 ? 0 : i;
+}

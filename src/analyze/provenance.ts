@@ -1,0 +1,126 @@
+import type { Sensitivity } from '../intent/types.js';
+import type { Target } from './targets.js';
+
+/** Where a piece of data came from: one earlier tool result. */
+export interface Source {
+  /** Index of the `tools/call` whose result this is (-1 for other server answers). */
+  readonly call: number;
+  readonly tool: string;
+  readonly seq: number;
+  readonly time: number;
+  /** The result carried instruction-like content. */
+  readonly injected: boolean;
+  readonly sensitivity: Sensitivity;
+}
+
+/** Shingle length: argument text sharing a run of at least SHINGLE + STEP - 1 characters with a result is found. */
+export const SHINGLE = 16;
+const STEP = 4;
+/** Bounds per session (see README, "Memory per session"). */
+export const LIMITS = { shingles: 32_768, tokens: 16_384, targets: 4_096, sources: 1_024 } as const;
+
+const fnv1a = (s: string, from: number, to: number): number => {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+};
+
+/** Two generations: when the current one is full it becomes the old one and the oldest is dropped. */
+class Generational<K, V> {
+  private cur = new Map<K, V>();
+  private old = new Map<K, V>();
+  constructor(private readonly cap: number) {}
+  get(k: K): V | undefined {
+    return this.cur.get(k) ?? this.old.get(k);
+  }
+  set(k: K, v: V): void {
+    if (this.cur.size >= this.cap / 2) {
+      this.old = this.cur;
+      this.cur = new Map();
+    }
+    this.cur.set(k, v);
+  }
+  get size(): number {
+    return this.cur.size + this.old.size;
+  }
+}
+
+const TOKEN_RE = /[^\s"'`<>()[\]{},;]{6,200}/g;
+const normalizeText = (s: string) => s.toLowerCase().replace(/\s+/g, ' ');
+
+/**
+ * Per-session index of what earlier tool results contained: their targets (exact, normalized), their
+ * tokens (whole values such as `new_password`), and sampled text shingles (fragments). Memory is bounded
+ * by {@link LIMITS}; old entries are dropped first. Updated in place: it is the incremental part of the
+ * session state, so per-event cost does not grow with session length.
+ */
+export class ProvenanceIndex {
+  private readonly sources: Source[] = [];
+  private readonly targets = new Generational<string, number[]>(LIMITS.targets);
+  private readonly tokens = new Generational<string, number>(LIMITS.tokens);
+  private readonly shingles = new Generational<number, number>(LIMITS.shingles);
+  private base = 0;
+
+  /** Record a result: its source, the targets it names and its text. */
+  add(source: Source, text: string, targets: Iterable<Target>): void {
+    if (this.sources.length >= LIMITS.sources) {
+      this.sources.shift();
+      this.base++;
+    }
+    const id = this.base + this.sources.length;
+    this.sources.push(source);
+    for (const t of targets) {
+      const key = `${t.kind}:${t.value}`;
+      const list = this.targets.get(key);
+      if (list) {
+        if (list.length < 8) list.push(id);
+      } else this.targets.set(key, [id]);
+    }
+    const norm = normalizeText(text);
+    for (const m of norm.matchAll(TOKEN_RE)) this.tokens.set(m[0], id);
+    for (let i = 0; i + SHINGLE <= norm.length; i += STEP) this.shingles.set(fnv1a(norm, i, i + SHINGLE), id);
+  }
+
+  private source(id: number): Source | undefined {
+    return this.sources[id - this.base];
+  }
+
+  /** Results that named this target. */
+  targetSources(t: Target): Source[] {
+    const ids = this.targets.get(`${t.kind}:${t.value}`) ?? [];
+    return ids.map((i) => this.source(i)).filter((s): s is Source => s !== undefined);
+  }
+
+  /** The result a whole argument value (6+ characters) appeared in as a token, if any. */
+  valueSource(value: string): Source | undefined {
+    const id = this.tokens.get(normalizeText(value.trim()));
+    return id === undefined ? undefined : this.source(id);
+  }
+
+  /**
+   * Results sharing a text fragment with `text`: every offset of the query is checked against the
+   * sampled shingles, and a source needs two hits (a shared run of about 24+ characters), which also
+   * keeps 32-bit hash collisions from producing false provenance.
+   */
+  fragmentSources(text: string): Source[] {
+    const norm = normalizeText(text);
+    const hits = new Map<number, number>();
+    for (let i = 0; i + SHINGLE <= norm.length; i++) {
+      const id = this.shingles.get(fnv1a(norm, i, i + SHINGLE));
+      if (id !== undefined) hits.set(id, (hits.get(id) ?? 0) + 1);
+    }
+    const out: Source[] = [];
+    for (const [id, n] of hits) {
+      const s = n >= 2 ? this.source(id) : undefined;
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  get size(): { sources: number; targets: number; tokens: number; shingles: number } {
+    return { sources: this.sources.length, targets: this.targets.size, tokens: this.tokens.size, shingles: this.shingles.size };
+  }
+}

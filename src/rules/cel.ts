@@ -1,0 +1,179 @@
+import { Environment } from '@marcbachmann/cel-js';
+import picomatch from 'picomatch';
+import { RE2JS } from 're2js';
+import { normalizeHost } from '../analyze/targets.js';
+import { sensitivityRank } from '../analyze/labels.js';
+import { ROOTS, knownPath } from './vocabulary.js';
+
+/** A compiled rule expression: call it with the event context. */
+export type Compiled = (ctx: Record<string, unknown>) => unknown;
+
+/** Where in the expression text something is wrong. */
+export class ExpressionError extends Error {
+  constructor(readonly code: 'ERR_RULE_EXPRESSION' | 'ERR_RULE_UNKNOWN_FIELD' | 'ERR_RULE_UNSAFE_REGEX' | 'ERR_RULE_UNKNOWN_FUNCTION', message: string, readonly pos: number) {
+    super(message);
+  }
+}
+
+const re2Cache = new Map<string, RE2JS>();
+const compileRe2 = (pattern: string): RE2JS => {
+  let re = re2Cache.get(pattern);
+  if (!re) {
+    re = RE2JS.compile(pattern);
+    if (re2Cache.size > 4096) re2Cache.clear();
+    re2Cache.set(pattern, re);
+  }
+  return re;
+};
+
+const globCache = new Map<string, (s: string) => boolean>();
+const compileGlob = (pattern: string) => {
+  let m = globCache.get(pattern);
+  if (!m) {
+    m = picomatch(pattern, { dot: true, nocase: true });
+    if (globCache.size > 4096) globCache.clear();
+    globCache.set(pattern, m);
+  }
+  return m;
+};
+
+const ipv4ToInt = (ip: string): number | undefined => {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    n = n * 256 + Number(p);
+  }
+  return n;
+};
+
+/**
+ * Does `host` fall inside `zone`? `example.com` covers itself and its subdomains, `*.example.com` only
+ * subdomains, `10.0.0.0/8` is a CIDR, anything else must match exactly. Both sides are normalized.
+ */
+export function hostInZone(host: string, zone: string): boolean {
+  const h = normalizeHost(host);
+  if (!h) return false;
+  const z = zone.trim().toLowerCase();
+  if (z.includes('/')) {
+    const [net, bits] = z.split('/');
+    const hi = ipv4ToInt(h), ni = ipv4ToInt(net ?? '');
+    const b = Number(bits);
+    if (hi === undefined || ni === undefined || !Number.isInteger(b) || b < 0 || b > 32) return false;
+    const mask = b === 0 ? 0 : (~0 << (32 - b)) >>> 0;
+    return ((hi & mask) >>> 0) === ((ni & mask) >>> 0);
+  }
+  if (z.startsWith('*.')) {
+    const base = normalizeHost(z.slice(2));
+    return base !== undefined && h.endsWith(`.${base}`);
+  }
+  const base = normalizeHost(z);
+  return base !== undefined && (h === base || h.endsWith(`.${base}`));
+}
+
+/** The CEL environment: the vocabulary roots as dynamic maps, and intentguard's closed function table. */
+export function createEnvironment(extraVariables: readonly string[] = []): Environment {
+  let env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false, limits: { maxAstNodes: 2000, maxDepth: 64 } });
+  for (const root of ROOTS) env = env.registerVariable(root, 'map');
+  for (const v of extraVariables) env = env.registerVariable(v, 'map');
+  return env
+    .registerFunction('re2(string, string): bool', (text: string, pattern: string) => compileRe2(pattern).matcher(text).find())
+    .registerFunction('glob(string, string): bool', (text: string, pattern: string) => compileGlob(pattern)(text))
+    .registerFunction('host_in(string, list): bool', (host: string, zones: unknown[]) => zones.some((z) => typeof z === 'string' && hostInZone(host, z)))
+    .registerFunction('all_in_zones(list, list): bool', (hosts: unknown[], zones: unknown[]) =>
+      hosts.every((h) => typeof h === 'string' && zones.some((z) => typeof z === 'string' && hostInZone(h, z))))
+    .registerFunction('sensitivity_at_least(string, string): bool', (level: string, min: string) => sensitivityRank(level) >= sensitivityRank(min))
+    .registerFunction('hour_between(double, int, int): bool', (hour: number, from: bigint, to: bigint) => {
+      const f = Number(from), t = Number(to);
+      return f <= t ? hour >= f && hour < t : hour >= f || hour < t;
+    })
+    .registerFunction('contains_any(string, list): bool', (text: string, needles: unknown[]) => {
+      const lower = text.toLowerCase();
+      return needles.some((n) => typeof n === 'string' && n !== '' && lower.includes(n.toLowerCase()));
+    })
+    .registerFunction('intersects(list, list): bool', (a: unknown[], b: unknown[]) => a.some((x) => b.includes(x)));
+}
+
+const ALLOWED_FUNCTIONS = new Set([
+  // CEL built-ins we allow (no `matches`: it is a backtracking regex in this engine).
+  'size', 'has', 'exists', 'all', 'exists_one', 'map', 'filter', 'contains', 'startsWith', 'endsWith', 'lowerAscii', 'upperAscii',
+  'int', 'double', 'string', 'bool', 'dyn', 'type', 'indexOf', 'lastIndexOf', 'substring', 'join', 'split', 'trim',
+  're2', 'glob', 'host_in', 'all_in_zones', 'sensitivity_at_least', 'hour_between', 'contains_any', 'intersects',
+]);
+const BINDING_MACROS = new Set(['exists', 'all', 'exists_one', 'map', 'filter']);
+
+interface AstNode {
+  op: string;
+  args: unknown;
+  pos: number;
+}
+
+const isNode = (v: unknown): v is AstNode => typeof v === 'object' && v !== null && typeof (v as AstNode).op === 'string';
+
+/** Walk the AST: reject unknown fields, unknown functions and backtracking regexes; pre-compile literal re2 patterns. */
+function checkAst(node: unknown, bound: ReadonlySet<string>, extra: ReadonlySet<string>): void {
+  if (Array.isArray(node)) {
+    for (const n of node) checkAst(n, bound, extra);
+    return;
+  }
+  if (!isNode(node)) return;
+  const { op, args } = node;
+  if (op === '.' || op === 'id') {
+    const path: string[] = [];
+    let cur: unknown = node;
+    while (isNode(cur) && cur.op === '.') {
+      const [obj, field] = cur.args as [unknown, string];
+      path.unshift(field);
+      cur = obj;
+    }
+    if (isNode(cur) && cur.op === 'id') {
+      const root = cur.args as string;
+      if (bound.has(root) || extra.has(root)) return;
+      if (root === 'lists' || root === 'macros') return;
+      if (!ROOTS.has(root)) throw new ExpressionError('ERR_RULE_UNKNOWN_FIELD', `unknown name "${root}"`, cur.pos);
+      if (!knownPath([root, ...path])) throw new ExpressionError('ERR_RULE_UNKNOWN_FIELD', `unknown field "${[root, ...path].join('.')}"`, node.pos);
+      return;
+    }
+    checkAst(cur, bound, extra);
+    return;
+  }
+  if (op === 'rcall' || op === 'call') {
+    const [name, a, b] = args as [string, unknown, unknown];
+    if (name === 'matches') throw new ExpressionError('ERR_RULE_UNSAFE_REGEX', 'matches() uses a backtracking regex engine; use re2(text, pattern)', node.pos);
+    if (!ALLOWED_FUNCTIONS.has(name)) throw new ExpressionError('ERR_RULE_UNKNOWN_FUNCTION', `unknown function ${name}()`, node.pos);
+    const callArgs = (op === 'rcall' ? b : a) as unknown[];
+    if (op === 'rcall') checkAst(a, bound, extra);
+    if (op === 'rcall' && BINDING_MACROS.has(name) && Array.isArray(callArgs) && isNode(callArgs[0]) && callArgs[0].op === 'id') {
+      const inner = new Set(bound).add(callArgs[0].args as string);
+      checkAst(callArgs.slice(1), inner, extra);
+      return;
+    }
+    if (name === 're2' && Array.isArray(callArgs) && isNode(callArgs[1]) && callArgs[1].op === 'value' && typeof callArgs[1].args === 'string') {
+      try {
+        compileRe2(callArgs[1].args);
+      } catch (e) {
+        throw new ExpressionError('ERR_RULE_EXPRESSION', `invalid re2 pattern: ${(e as Error).message}`, callArgs[1].pos);
+      }
+    }
+    checkAst(callArgs, bound, extra);
+    return;
+  }
+  checkAst(args, bound, extra);
+}
+
+/**
+ * Compile a rule expression once: parse, check every field and function against the vocabulary,
+ * and return the evaluator closure. Throws {@link ExpressionError} with the offset of the problem.
+ */
+export function compileExpression(env: Environment, text: string, extraNames: readonly string[] = []): Compiled {
+  let parsed: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown };
+  try {
+    parsed = env.parse(text) as typeof parsed;
+  } catch (e) {
+    const err = e as Error & { node?: { pos?: number } };
+    throw new ExpressionError('ERR_RULE_EXPRESSION', err.message.split('\n')[0] ?? 'parse error', err.node?.pos ?? 0);
+  }
+  checkAst(parsed.ast, new Set(), new Set(extraNames));
+  return parsed;
+}

@@ -1,0 +1,353 @@
+import { profileTool, type ToolProfile } from '../analyze/categories.js';
+import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
+import { labelText, sensitivityRank } from '../analyze/labels.js';
+import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { collectStrings, extractTargets, type Target } from '../analyze/targets.js';
+import type { SessionEvent } from '../events/types.js';
+import type { Sensitivity } from '../intent/types.js';
+import type { SessionState } from '../monitor/state.js';
+import { hostInZone } from './cel.js';
+import type { EventKindName } from './types.js';
+
+/**
+ * The rule engine's incremental per-session state: provenance index, counters, tool profiles. It is
+ * updated in place by {@link observeEvent} (copying a 64k-entry index per event would make cost grow
+ * with session length); memory is bounded (see `LIMITS` in provenance.ts and README).
+ */
+export interface Analysis {
+  readonly prov: ProvenanceIndex;
+  readonly intentTargets: ReadonlySet<string>;
+  readonly intentHosts: readonly string[];
+  readonly intentText: string;
+  readonly intentCtx: Record<string, unknown>;
+  readonly principalCtx: Record<string, unknown>;
+  unverified: Record<string, unknown>;
+  server: string;
+  injectionSeen: boolean;
+  untrustedSeen: boolean;
+  maxSensitivity: Sensitivity;
+  outOfIntent: number;
+  outOfIntentSideEffects: number;
+  sideEffects: number;
+  unapprovedTargetUses: number;
+  injectedUses: number;
+  serverRequests: number;
+  readonly callTimes: number[];
+  lastTool: string;
+  streak: number;
+  listCount: number;
+  readonly firstListTools: Set<string>;
+  readonly toolDigests: Map<string, string>;
+  readonly profiles: Map<string, ToolProfile>;
+  /** Per call index: the arguments, so results can be paired with what was asked. */
+  readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function createAnalysis(session: SessionState): Analysis {
+  const intent = session.intent;
+  const intentText = [intent.purpose, ...intent.recipients, ...intent.zones].join('\n');
+  const targets = extractTargets(intentText);
+  for (const r of intent.recipients) for (const t of extractTargets(r).values()) targets.set(`${t.kind}:${t.value}`, t);
+  const tools = intent.tools === '*' ? ['*'] : intent.tools.map((t) => t.name);
+  return {
+    prov: new ProvenanceIndex(),
+    intentTargets: new Set(targets.keys()),
+    intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
+    intentText: intentText.toLowerCase(),
+    intentCtx: {
+      id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
+      sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
+    },
+    principalCtx: {
+      sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),
+    },
+    unverified: { client_name: '', client_version: '', protocol_version: '' },
+    server: '',
+    injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
+    outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, unapprovedTargetUses: 0, injectedUses: 0, serverRequests: 0,
+    callTimes: [], lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
+  };
+}
+
+function profile(a: Analysis, session: SessionState, name: string): ToolProfile {
+  let p = a.profiles.get(name);
+  if (!p) {
+    p = profileTool(name, session.tools.get(name)?.annotations);
+    if (a.profiles.size < 4096) a.profiles.set(name, p);
+  }
+  return p;
+}
+
+/** Text of an MCP result: text parts, embedded resource text, and structured content. */
+export function resultText(result: unknown): string {
+  if (!isObject(result)) return '';
+  const parts: string[] = [];
+  if (Array.isArray(result.content)) {
+    for (const c of result.content) {
+      if (!isObject(c)) continue;
+      if (typeof c.text === 'string') parts.push(c.text);
+      if (isObject(c.resource) && typeof c.resource.text === 'string') parts.push(c.resource.text);
+    }
+  }
+  if (Array.isArray(result.contents)) for (const c of result.contents) if (isObject(c) && typeof c.text === 'string') parts.push(c.text);
+  if (Array.isArray(result.messages)) parts.push(...collectStrings(result.messages));
+  if (result.structuredContent !== undefined) parts.push(...collectStrings(result.structuredContent));
+  if (parts.length === 0 && result.content === undefined) parts.push(...collectStrings(result));
+  return parts.join('\n');
+}
+
+const inIntent = (a: Analysis, t: Target): boolean => {
+  if (a.intentTargets.has(`${t.kind}:${t.value}`)) return true;
+  const host = t.kind === 'host' || t.kind === 'ip' ? t.value : t.host;
+  if (host && a.intentHosts.some((z) => hostInZone(host, z))) return t.kind !== 'email' || a.intentText.includes(t.value);
+  return a.intentText.includes(t.value.toLowerCase());
+};
+
+const maxSens = (a: Sensitivity, b: Sensitivity): Sensitivity => (sensitivityRank(b) > sensitivityRank(a) ? b : a);
+
+/** Which rule event kind an event is. */
+export function eventKind(event: SessionEvent): EventKindName {
+  if (event.kind === 'request') {
+    if (event.dir === 's2c') return 'server_request';
+    return event.method === 'tools/call' ? 'tool_call' : 'request';
+  }
+  if (event.kind === 'response' || event.kind === 'error') {
+    if (event.method === 'tools/call') return 'tool_result';
+    if (event.method === 'tools/list' && event.kind === 'response') return 'tools_list';
+    return 'response';
+  }
+  return 'notification';
+}
+
+function provenanceFor(a: Analysis, args: Readonly<Record<string, unknown>>, targets: Map<string, Target>, sideEffecting: boolean) {
+  const list: Record<string, unknown>[] = [];
+  const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
+  let fromInjected = false;
+  const seen = new Set<Source>();
+  for (const t of targets.values()) {
+    // A host named inside an approved URL/email is covered by that target's own approval.
+    const approved = inIntent(a, t);
+    const sources = approved ? [] : a.prov.targetSources(t);
+    const inj = sources.some((s) => s.injected);
+    for (const src of sources) seen.add(src);
+    list.push({ value: t.value, kind: t.kind, in_intent: approved, from_result: sources.length > 0, from_injected: inj });
+    if (approved) continue;
+    unapproved.push(t.value);
+    if (sources.length > 0) fromResult.push(t.value);
+    else invented.push(t.value);
+    if (inj) {
+      injected.push(t.value);
+      fromInjected = true;
+    }
+  }
+  const strings = collectStrings(args, [], { left: 64 * 1024 });
+  const fragments: Record<string, unknown>[] = [];
+  const fragSeen = new Set<Source>();
+  let maxSource: Sensitivity = 'public';
+  for (const s of strings) {
+    const v = s.trim();
+    if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
+      const src = a.prov.valueSource(v);
+      if (src) seen.add(src);
+      if (src?.injected) {
+        injectedValues.push(v);
+        fromInjected = true;
+      }
+    }
+    if (s.length >= 24) {
+      for (const src of a.prov.fragmentSources(s)) {
+        if (fragSeen.has(src)) continue;
+        fragSeen.add(src);
+        seen.add(src);
+        maxSource = maxSens(maxSource, src.sensitivity);
+        fragments.push({ call: src.call, tool: src.tool, injected: src.injected, sensitivity: src.sensitivity });
+      }
+    }
+  }
+  if (sideEffecting) {
+    a.unapprovedTargetUses += unapproved.length > 0 ? 1 : 0;
+    a.injectedUses += fromInjected ? 1 : 0;
+  }
+  return {
+    ctx: {
+      targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
+      injected_values: injectedValues, fragments, from_injected: fromInjected, max_source_sensitivity: maxSource,
+    },
+    sources: seen,
+  };
+}
+
+/** Drift score 0..1: 1 - Π(1 - w) over the session's drift signals (weights in README). */
+export function driftScore(a: Analysis): number {
+  const keep = (1 - 0.3) ** a.outOfIntentSideEffects * (1 - 0.1) ** (a.outOfIntent - a.outOfIntentSideEffects)
+    * (1 - 0.2) ** a.unapprovedTargetUses * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** a.injectedUses;
+  return Math.round((1 - keep) * 1000) / 1000;
+}
+
+export interface EventContext {
+  readonly kind: EventKindName;
+  readonly ctx: Record<string, unknown>;
+  /** For results: the source record to index after the rules ran (flow rules tag it). */
+  readonly source?: Source & { flows: Set<string> };
+  readonly resultText?: string;
+  /** For tool calls: the result sources the arguments carry content from. */
+  readonly argSources?: ReadonlySet<Source>;
+}
+
+const timeCtx = (time: number, timeZone: string | undefined) => {
+  if (!timeZone || timeZone === 'UTC') {
+    const d = new Date(time);
+    return { now: time, hour: d.getUTCHours(), weekday: d.getUTCDay() };
+  }
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', hourCycle: 'h23', weekday: 'short' }).formatToParts(new Date(time));
+  const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? 0);
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.find((p) => p.type === 'weekday')?.value ?? 'Sun');
+  return { now: time, hour, weekday };
+}
+
+const SECRET_ASK = /\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i;
+
+/**
+ * Update the analysis with one event and build the context its rules see. Counters include the
+ * current event ("this one included").
+ */
+export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string): EventContext {
+  const kind = eventKind(event);
+  const base = {
+    principal: a.principalCtx, unverified: a.unverified, intent: a.intentCtx,
+    event: { kind, dir: event.dir, method: event.method ?? '' },
+    time: timeCtx(event.time, timeZone),
+  };
+  const sessionCtx = (extra: Record<string, unknown> = {}) => ({
+    id: session.id, calls: session.calls, elapsed_ms: event.time - session.startedAt, tools_used: [...session.toolsUsed.keys()],
+    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, untrusted_seen: a.untrustedSeen,
+    max_sensitivity: a.maxSensitivity, drift_score: driftScore(a), calls_last_minute: a.callTimes.length, same_tool_streak: a.streak,
+    tool_definition_changes: session.toolDefinitionChanges, server_requests: a.serverRequests, ...extra,
+  });
+
+  if (kind === 'request' && event.method === 'initialize' && isObject((event.raw as { params?: unknown }).params)) {
+    const p = (event.raw as { params: Record<string, unknown> }).params;
+    const info = isObject(p.clientInfo) ? p.clientInfo : {};
+    a.unverified = { client_name: String(info.name ?? ''), client_version: String(info.version ?? ''), protocol_version: String(p.protocolVersion ?? '') };
+  }
+  if (kind === 'response' && event.method === 'initialize' && isObject(event.result) && isObject(event.result.serverInfo)) {
+    a.server = String(event.result.serverInfo.name ?? '');
+  }
+
+  if (kind === 'tool_call') {
+    const tool = event.tool!;
+    const args = event.args ?? {};
+    const p = profile(a, session, tool);
+    const approved = session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool);
+    if (!approved) {
+      a.outOfIntent++;
+      if (p.sideEffecting) a.outOfIntentSideEffects++;
+    }
+    if (p.sideEffecting) a.sideEffects++;
+    const times = a.callTimes;
+    times.push(event.time);
+    while (times.length > 0 && times[0]! <= event.time - 60_000) times.shift();
+    if (times.length > 10_000) times.splice(0, times.length - 10_000);
+    a.streak = a.lastTool === tool ? a.streak + 1 : 1;
+    a.lastTool = tool;
+    if (event.call !== undefined && a.callArgs.size < 4096) a.callArgs.set(event.call, args);
+    const strings = collectStrings(args, [], { left: 64 * 1024 });
+    const targets = new Map<string, Target>();
+    for (const s of strings) extractTargets(s, targets);
+    const byKind = (k: string) => [...targets.values()].filter((t) => t.kind === k).map((t) => t.value);
+    const labels = labelText(strings.join('\n'));
+    const prov = provenanceFor(a, args, targets, p.sideEffecting);
+    const info = session.tools.get(tool);
+    return {
+      kind,
+      ctx: {
+        ...base,
+        call: { tool, args, index: event.call ?? -1, server: a.server },
+        tool: {
+          name: tool, known: session.tools.has(tool), approved, side_effecting: p.sideEffecting, read_only: p.readOnly, categories: p.categories,
+          description: info?.description ?? '', annotations: info?.annotations ?? {},
+        },
+        net: { hosts: byKind('host'), urls: byKind('url'), emails: byKind('email'), accounts: byKind('account'), ips: byKind('ip'), targets: [...targets.values()].map((t) => t.value) },
+        data: { labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity },
+        provenance: prov.ctx,
+        session: sessionCtx(),
+      },
+      argSources: prov.sources,
+    };
+  }
+
+  if (kind === 'tool_result' || kind === 'response') {
+    const text = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const injection = detectInjection(text);
+    const labels = labelText(text);
+    const injected = injection.score >= INJECTION_THRESHOLD;
+    const tool = event.tool ?? event.method ?? '';
+    const p = event.tool ? profile(a, session, event.tool) : undefined;
+    a.injectionSeen ||= injected;
+    a.untrustedSeen ||= injected || Boolean(p?.categories.includes('network')) || Boolean(session.tools.get(tool)?.annotations?.openWorldHint);
+    a.maxSensitivity = maxSens(a.maxSensitivity, labels.sensitivity);
+    const ctx = {
+      ...base,
+      call: { tool, args: (event.call !== undefined ? a.callArgs.get(event.call) : undefined) ?? {}, index: event.call ?? -1, server: a.server },
+      tool: {
+        name: tool, known: session.tools.has(tool), approved: session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool),
+        side_effecting: p?.sideEffecting ?? false, read_only: p?.readOnly ?? true, categories: p?.categories ?? [],
+        description: session.tools.get(tool)?.description ?? '', annotations: session.tools.get(tool)?.annotations ?? {},
+      },
+      result: {
+        text, is_error: event.kind === 'error' || (isObject(event.result) && event.result.isError === true),
+        labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity,
+        injection: injected, injection_score: injection.score, injection_families: injection.families,
+      },
+      session: sessionCtx(),
+    };
+    const source = { call: event.call ?? -1, tool, seq: event.seq, time: event.time, injected, sensitivity: labels.sensitivity, flows: new Set<string>() };
+    return { kind, ctx, source, resultText: text };
+  }
+
+  if (kind === 'tools_list') {
+    const listed = isObject(event.result) && Array.isArray(event.result.tools) ? event.result.tools.filter(isObject) : [];
+    const changed: string[] = [], added: string[] = [], injected: string[] = [];
+    a.listCount++;
+    for (const t of listed) {
+      const name = String(t.name ?? '');
+      const digest = JSON.stringify([t.description ?? '', t.inputSchema ?? null, t.annotations ?? null]);
+      const before = a.toolDigests.get(name);
+      if (before !== undefined && before !== digest) changed.push(name);
+      if (a.listCount === 1) a.firstListTools.add(name);
+      else if (!a.firstListTools.has(name)) added.push(name);
+      if (a.toolDigests.size < 4096) a.toolDigests.set(name, digest);
+      const described = `${String(t.description ?? '')}\n${JSON.stringify(t.inputSchema ?? '')}`;
+      if (detectInjection(described).score >= INJECTION_THRESHOLD) injected.push(name);
+      a.profiles.delete(name);
+    }
+    return { kind, ctx: { ...base, tools_list: { changed, added_after_first: added, injected }, session: sessionCtx() } };
+  }
+
+  if (kind === 'server_request') {
+    a.serverRequests++;
+    const params = (event.raw as { params?: unknown }).params;
+    const text = collectStrings(params, [], { left: 64 * 1024 }).join('\n');
+    const schemaText = isObject(params) && isObject(params.requestedSchema) ? JSON.stringify(params.requestedSchema) : '';
+    return {
+      kind,
+      ctx: {
+        ...base,
+        request: {
+          method: event.method ?? '', text, injection: detectInjection(text).score >= INJECTION_THRESHOLD,
+          asks_secret: event.method === 'elicitation/create' && SECRET_ASK.test(`${text}\n${schemaText}`),
+        },
+        session: sessionCtx(),
+      },
+    };
+  }
+  return { kind, ctx: { ...base, session: sessionCtx() } };
+}
+
+/** After the rules ran on a result: index it so later calls can trace their arguments to it. */
+export function indexResult(a: Analysis, ec: EventContext): void {
+  if (!ec.source || ec.resultText === undefined) return;
+  a.prov.add(ec.source, ec.resultText, extractTargets(ec.resultText).values());
+}

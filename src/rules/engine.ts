@@ -1,0 +1,182 @@
+import type { Source } from '../analyze/provenance.js';
+import { ALLOW, verdictOf, type Finding, type Policy } from '../policy/types.js';
+import type { Compiled } from './cel.js';
+import { createAnalysis, indexResult, observeEvent, type Analysis, type EventContext } from './context.js';
+import { redactValue, renderMessage } from './template.js';
+import type { CompiledRule, EventKindName, FlowRule, MatchRule, RateRule, RuleSet, SequenceRule } from './types.js';
+
+interface Partial {
+  readonly step: number;
+  readonly started: number;
+  readonly bound: Record<string, Record<string, unknown>>;
+}
+
+/** Per-session state of the rules policy. */
+export interface RulesState {
+  readonly analysis: Analysis;
+  readonly partials: Map<string, Partial[]>;
+  readonly rates: Map<string, number[]>;
+}
+
+export interface RulesPolicyOptions {
+  /** IANA time zone for `time.hour` / `time.weekday`. Default UTC. */
+  readonly timeZone?: string;
+  /** Test hook: make these rules throw while evaluating (proves fail-closed behaviour in fixtures). */
+  readonly faultRules?: ReadonlySet<string>;
+}
+
+const kindMatches = (on: readonly EventKindName[], kind: EventKindName): boolean =>
+  on.includes(kind) || on.includes('any') || (on.includes('request') && kind === 'tool_call') || (on.includes('response') && (kind === 'tool_result' || kind === 'tools_list'));
+
+class RuleFault extends Error {}
+
+/**
+ * The rules engine as a {@link Policy}: every enabled rule of the set is evaluated against every event
+ * it applies to; all matching rules are reported and the strongest action wins. Expressions were
+ * compiled at load; here only closures run.
+ * @example createMonitor({ policy: [intentPolicy(), rulesPolicy(loadRules(['rules']))] })
+ */
+export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Policy<RulesState> {
+  const rules = set.rules.filter((r) => r.enabled);
+  // Macros are lazy fields of one shared object; they read the context being evaluated right now
+  // (evaluation is synchronous) and are cached for that event.
+  let current: Record<string, unknown> = {};
+  let macroCache = new Map<string, unknown>();
+  const macros: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(set.macros)) {
+    Object.defineProperty(macros, name, {
+      enumerable: true,
+      get: () => {
+        if (!macroCache.has(name)) macroCache.set(name, fn(current));
+        return macroCache.get(name);
+      },
+    });
+  }
+  const lists = set.lists;
+
+  const run = (rule: CompiledRule, fn: Compiled, ctx: Record<string, unknown>): boolean => {
+    if (options.faultRules?.has(rule.id)) throw new RuleFault(`injected fault in ${rule.id}`);
+    current = ctx;
+    return fn(ctx) === true;
+  };
+
+  const excepted = (rule: CompiledRule, ctx: Record<string, unknown>): string | undefined => {
+    for (const x of rule.exceptions) {
+      try {
+        if (run(rule, x.when, ctx)) return x.name;
+      } catch {
+        // An exception that cannot be evaluated does not excuse the event (fail closed).
+      }
+    }
+    return undefined;
+  };
+
+  const finding = (rule: CompiledRule, ctx: Record<string, unknown>, evidence: Record<string, unknown> = {}): Finding => {
+    const call = ctx.call as { tool?: string; index?: number; args?: unknown } | undefined;
+    return {
+      rule: rule.id, title: rule.title, action: rule.action, severity: rule.severity,
+      reason: renderMessage(rule.message, ctx, rule.redact),
+      evidence: {
+        ...(call?.tool && { tool: call.tool, call: call.index, args: redactValue(call.args, 'call.args', rule.redact) }),
+        ...evidence,
+      },
+    };
+  };
+
+  const errorFinding = (rule: CompiledRule, e: unknown): Finding => ({
+    rule: rule.id, title: rule.title, severity: rule.severity, code: 'ERR_RULE_EVAL',
+    action: rule.onError === 'fail_closed' ? rule.action : 'alert',
+    reason: `rule ${rule.id} failed while evaluating (${(e as Error)?.message?.split('\n')[0] ?? String(e)}); ${rule.onError === 'fail_closed' ? 'failing closed' : 'skipped'}`,
+  });
+
+  const evalMatch = (rule: MatchRule, ec: EventContext, out: Finding[]) => {
+    if (!kindMatches(rule.on, ec.kind)) return;
+    if (run(rule, rule.when, ec.ctx) && !excepted(rule, ec.ctx)) out.push(finding(rule, ec.ctx));
+  };
+
+  const evalRate = (rule: RateRule, ec: EventContext, s: RulesState, now: number, out: Finding[]) => {
+    if (!kindMatches(rule.on, ec.kind)) return;
+    if (rule.when && !run(rule, rule.when, ec.ctx)) return;
+    let times = s.rates.get(rule.id);
+    if (!times) s.rates.set(rule.id, (times = []));
+    times.push(now);
+    while (times.length > 0 && times[0]! <= now - rule.withinMs) times.shift();
+    if (times.length > rule.threshold * 4) times.splice(0, times.length - rule.threshold * 4);
+    if (times.length >= rule.threshold && !excepted(rule, ec.ctx)) out.push(finding(rule, ec.ctx, { count: times.length, window_ms: rule.withinMs }));
+  };
+
+  const evalFlowFrom = (rule: FlowRule, ec: EventContext) => {
+    if (!ec.source || !kindMatches(rule.from.on, ec.kind)) return;
+    if (!rule.from.when || run(rule, rule.from.when, ec.ctx)) ec.source.flows.add(rule.id);
+  };
+
+  const evalFlowTo = (rule: FlowRule, ec: EventContext, now: number, out: Finding[]) => {
+    if (!ec.argSources || ec.argSources.size === 0 || !kindMatches(rule.to.on, ec.kind)) return;
+    const hits: Source[] = [];
+    for (const src of ec.argSources) {
+      if ((src as Source & { flows?: Set<string> }).flows?.has(rule.id) && now - src.time <= rule.withinMs) hits.push(src);
+    }
+    if (hits.length === 0) return;
+    if (rule.to.when && !run(rule, rule.to.when, ec.ctx)) return;
+    if (!excepted(rule, ec.ctx)) out.push(finding(rule, ec.ctx, { sources: hits.map((h) => ({ call: h.call, tool: h.tool, injected: h.injected, sensitivity: h.sensitivity })) }));
+  };
+
+  const evalSequence = (rule: SequenceRule, ec: EventContext, s: RulesState, now: number, out: Finding[]) => {
+    const list = (s.partials.get(rule.id) ?? []).filter((p) => now - p.started <= rule.withinMs);
+    const next: Partial[] = [];
+    let fired = false;
+    for (const p of list) {
+      const step = rule.steps[p.step]!;
+      if (!fired && kindMatches(step.on, ec.kind)) {
+        const ctx = { ...ec.ctx, ...p.bound };
+        if (!step.when || run(rule, step.when, ctx)) {
+          const bound = { ...p.bound, [step.as]: ec.ctx };
+          if (p.step + 1 === rule.steps.length) {
+            if (!excepted(rule, ctx)) {
+              out.push(finding(rule, { ...ctx, ...bound }, { steps: rule.steps.map((st) => st.as) }));
+              fired = true;
+            }
+            continue;
+          }
+          next.push({ step: p.step + 1, started: p.started, bound });
+          continue;
+        }
+      }
+      next.push(p);
+    }
+    const first = rule.steps[0]!;
+    if (kindMatches(first.on, ec.kind) && (!first.when || run(rule, first.when, ec.ctx))) {
+      next.push({ step: 1, started: now, bound: { [first.as]: ec.ctx } });
+    }
+    // Bounded: keep the newest partial matches.
+    s.partials.set(rule.id, next.length > rule.maxPending ? next.slice(next.length - rule.maxPending) : next);
+  };
+
+  return {
+    name: 'rules',
+    createState: (session) => ({ analysis: createAnalysis(session), partials: new Map(), rates: new Map() }),
+    evaluate({ event, session, state }) {
+      if (event.synthetic || event.kind === 'invalid') return ALLOW;
+      const ec = observeEvent(state.analysis, session, event, options.timeZone);
+      const ctx = ec.ctx;
+      ctx.lists = lists;
+      ctx.macros = macros;
+      macroCache = new Map();
+      const out: Finding[] = [];
+      for (const rule of rules) {
+        try {
+          switch (rule.kind) {
+            case 'match': evalMatch(rule, ec, out); break;
+            case 'rate': evalRate(rule, ec, state, event.time, out); break;
+            case 'flow': evalFlowTo(rule, ec, event.time, out); evalFlowFrom(rule, ec); break;
+            case 'sequence': evalSequence(rule, ec, state, event.time, out); break;
+          }
+        } catch (e) {
+          out.push(errorFinding(rule, e));
+        }
+      }
+      indexResult(state.analysis, ec);
+      return out.length === 0 ? ALLOW : verdictOf(out);
+    },
+  };
+}

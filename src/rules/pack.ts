@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { intentPolicy } from '../policy/intent-policy.js';
+import type { Policy } from '../policy/types.js';
+import { rulesPolicy, type RulesPolicyOptions } from './engine.js';
+import { loadRules } from './loader.js';
+import type { RuleSet } from './types.js';
+
+/** The shipped rule pack directory (`rules/` at the package root). */
+export const SHIPPED_RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
+
+/** Load the shipped pack followed by site directories (overrides and extra rules). */
+export function loadRulePack(siteDirs: readonly string[] = [], options: { shipped?: boolean } = {}): RuleSet {
+  const dirs = [...(options.shipped === false ? [] : [SHIPPED_RULES_DIR]), ...siteDirs.filter((d) => d !== SHIPPED_RULES_DIR)];
+  for (const d of dirs) if (!existsSync(d)) throw new Error(`rules directory not found: ${d}`);
+  return loadRules(dirs);
+}
+
+/**
+ * The policies a monitor runs with a rule pack: the built-in intent policy for argument constraints
+ * and budgets (tool allow-listing is left to IG-INT-001/002), and the rules engine.
+ */
+export function packPolicies(set: RuleSet, options: RulesPolicyOptions = {}): Policy<any>[] {
+  return [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(set, options)];
+}
