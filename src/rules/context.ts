@@ -121,19 +121,62 @@ export function eventKind(event: SessionEvent): EventKindName {
   return 'notification';
 }
 
-function provenanceFor(a: Analysis, args: Readonly<Record<string, unknown>>, targets: Map<string, Target>, sideEffecting: boolean) {
+/** Argument names that say where a call sends or writes to (as opposed to what it sends). */
+const DESTINATION_ARG = /^(?:to|cc|bcc|recipients?|receivers?|emails?|mail|address(?:es)?|url|uri|link|href|endpoint|webhook(?:_url)?|host(?:name)?|domain|server|channel|account(?:_number)?|iban|destination|dest|target|users?|user_?name|user_?email|phone(?:_number)?|number|repo(?:sitory)?|bucket|to_email|email_address)$/i;
+
+/** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
+function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[]; targets: Map<string, Target>; destinations: Map<string, Target> } {
+  const strings: string[] = [];
+  const targets = new Map<string, Target>();
+  const destinations = new Map<string, Target>();
+  let destinationArgs = 0;
+  let budget = 64 * 1024;
+  const walk = (v: unknown, key: string, depth: number) => {
+    if (budget <= 0 || depth > 16) return;
+    if (typeof v === 'string') {
+      const s = v.length > budget ? v.slice(0, budget) : v;
+      budget -= s.length;
+      strings.push(s);
+      const found = extractTargets(s);
+      const isDest = DESTINATION_ARG.test(key);
+      if (isDest) destinationArgs++;
+      for (const [k, t] of found) {
+        targets.set(k, t);
+        if (isDest) destinations.set(k, t);
+      }
+    } else if (Array.isArray(v)) {
+      for (const x of v) walk(x, key, depth + 1);
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) walk(x, k, depth + 1);
+    }
+  };
+  walk(args, '', 0);
+  // No argument is named like a destination: every target may be one.
+  return { strings, targets, destinations: destinationArgs === 0 ? targets : destinations };
+}
+
+function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean) {
+  const { strings, targets, destinations } = scan;
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
+  const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[] };
   let fromInjected = false;
   const seen = new Set<Source>();
-  for (const t of targets.values()) {
+  for (const [key, t] of targets) {
     // A host named inside an approved URL/email is covered by that target's own approval.
     const approved = inIntent(a, t);
     const sources = approved ? [] : a.prov.targetSources(t);
     const inj = sources.some((s) => s.injected);
     for (const src of sources) seen.add(src);
-    list.push({ value: t.value, kind: t.kind, in_intent: approved, from_result: sources.length > 0, from_injected: inj });
+    const isDest = destinations.has(key);
+    list.push({ value: t.value, kind: t.kind, in_intent: approved, from_result: sources.length > 0, from_injected: inj, destination: isDest });
+    if (isDest) dest.all.push(t.value);
     if (approved) continue;
+    if (isDest) {
+      dest.unapproved.push(t.value);
+      if (inj) dest.injected.push(t.value);
+      if (sources.length === 0) dest.invented.push(t.value);
+    }
     unapproved.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
     else invented.push(t.value);
@@ -142,7 +185,6 @@ function provenanceFor(a: Analysis, args: Readonly<Record<string, unknown>>, tar
       fromInjected = true;
     }
   }
-  const strings = collectStrings(args, [], { left: 64 * 1024 });
   const fragments: Record<string, unknown>[] = [];
   const fragSeen = new Set<Source>();
   let maxSource: Sensitivity = 'public';
@@ -174,6 +216,7 @@ function provenanceFor(a: Analysis, args: Readonly<Record<string, unknown>>, tar
     ctx: {
       targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
       injected_values: injectedValues, fragments, from_injected: fromInjected, max_source_sensitivity: maxSource,
+      destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
     },
     sources: seen,
   };
@@ -253,12 +296,11 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     a.streak = a.lastTool === tool ? a.streak + 1 : 1;
     a.lastTool = tool;
     if (event.call !== undefined && a.callArgs.size < 4096) a.callArgs.set(event.call, args);
-    const strings = collectStrings(args, [], { left: 64 * 1024 });
-    const targets = new Map<string, Target>();
-    for (const s of strings) extractTargets(s, targets);
+    const scan = scanArgs(args);
+    const { strings, targets } = scan;
     const byKind = (k: string) => [...targets.values()].filter((t) => t.kind === k).map((t) => t.value);
     const labels = labelText(strings.join('\n'));
-    const prov = provenanceFor(a, args, targets, p.sideEffecting);
+    const prov = provenanceFor(a, scan, p.sideEffecting);
     const info = session.tools.get(tool);
     return {
       kind,
