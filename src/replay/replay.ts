@@ -26,7 +26,7 @@ export interface ReplayClock {
   set(ms: number): void;
 }
 
-export function createReplayClock(start = Date.parse('2026-01-01T00:00:00Z')): ReplayClock {
+export function createReplayClock(start = Date.parse('2026-01-01T12:00:00Z')): ReplayClock {
   let t = start;
   return { now: () => t, set: (ms) => { t = ms; } };
 }

@@ -30,6 +30,16 @@ const kindMatches = (on: readonly EventKindName[], kind: EventKindName): boolean
 
 class RuleFault extends Error {}
 
+/** Could this rule react to an event of this kind? */
+function appliesTo(rule: CompiledRule, kind: EventKindName): boolean {
+  switch (rule.kind) {
+    case 'match':
+    case 'rate': return kindMatches(rule.on, kind);
+    case 'flow': return kindMatches(rule.to.on, kind);
+    case 'sequence': return rule.steps.some((s) => kindMatches(s.on, kind));
+  }
+}
+
 /**
  * The rules engine as a {@link Policy}: every enabled rule of the set is evaluated against every event
  * it applies to; all matching rules are reported and the strongest action wins. Expressions were
@@ -54,8 +64,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   }
   const lists = set.lists;
 
-  const run = (rule: CompiledRule, fn: Compiled, ctx: Record<string, unknown>): boolean => {
-    if (options.faultRules?.has(rule.id)) throw new RuleFault(`injected fault in ${rule.id}`);
+  const run = (_rule: CompiledRule, fn: Compiled, ctx: Record<string, unknown>): boolean => {
     current = ctx;
     return fn(ctx) === true;
   };
@@ -165,6 +174,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       const out: Finding[] = [];
       for (const rule of rules) {
         try {
+          if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
           switch (rule.kind) {
             case 'match': evalMatch(rule, ec, out); break;
             case 'rate': evalRate(rule, ec, state, event.time, out); break;
