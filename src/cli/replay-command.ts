@@ -9,6 +9,8 @@ export interface ReplayCommandOptions {
   readonly json?: boolean;
   /** Extra policies (the rules engine) to run beside the built-in intent policy. */
   readonly policies?: readonly Policy<any>[];
+  /** With a rule pack the pack decides on tools outside the intent (IG-INT-001/002). */
+  readonly pack?: boolean;
   readonly out?: NodeJS.WritableStream;
   readonly err?: NodeJS.WritableStream;
 }
@@ -32,7 +34,7 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
   const clock = createReplayClock();
-  const monitor = createMonitor({ policy: [intentPolicy(), ...(options.policies ?? [])], clock: clock.now });
+  const monitor = createMonitor({ policy: [intentPolicy(options.pack ? { outsideTools: 'allow' } : {}), ...(options.policies ?? [])], clock: clock.now });
   const bar = progress(process.stderr.isTTY ? await countLines(file) : undefined, 'replaying');
   const tally = new Map<string, number>();
   let bad = 0;
