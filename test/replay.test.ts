@@ -82,9 +82,12 @@ describe('replay', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; outcome: string; stopped_at_call: number | null; findings: unknown[] });
     assert.deepEqual(lines.map((l) => [l.id, l.outcome, l.stopped_at_call]), [['s-honest', 'allow', null], ['s-drift', 'reauthorize', 1]]);
     assert.match(r.stderr, /:3: ERR_BUNDLE_LINE: not JSON/);
-    const plain = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)])]);
+    const plain = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)]), '--no-pack']);
     assert.match(plain.stdout, /reauthorize\s+stopped_at_call=1/);
     assert.match(plain.stdout, /intent\/tool-not-approved\(reauthorize@1\)/);
+    // With the shipped pack (the default) the same drift is held by IG-INT-001.
+    const packed = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)])]);
+    assert.match(packed.stdout, /IG-INT-001\(reauthorize@1\)/);
   });
 
   it('rejects a bundle whose intent is malformed, naming the path', () => {

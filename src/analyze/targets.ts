@@ -27,7 +27,7 @@ const IPV4_RE = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)
 // IBAN-shaped account numbers (2 letters, 2 check digits, 11-30 alphanumerics, optional spaces in groups of 4).
 const IBAN_RE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g;
 // Long digit runs (card, account and routing numbers); 9+ digits, optionally grouped by spaces or dashes.
-const DIGITS_RE = /(?<![\d.,])\d(?:[ -]?\d){8,22}(?![\d.,])/g;
+const DIGITS_RE = /(?<!\d[.,]?)\d(?:[ -]?\d){8,22}(?![.,]?\d)/g;
 
 /** Normalize a host: IDN to punycode, lower case, no trailing dot, no leading `www.`. IPv4 forms are canonicalized. */
 export function normalizeHost(input: string): string | undefined {
