@@ -50,6 +50,9 @@ export interface LabelReport {
   readonly sensitivity: Sensitivity;
 }
 
+// Every detector needs one of these; text without any of them skips all detectors.
+const HINT = /@|\d{3}|-----BEGIN|AKIA|ASIA|gh[pousr]_|xox|sk-|eyJ|pass|pwd|api[_-]?key|secret|token|bearer|[A-Z]{2}\d{2}/i;
+
 const EMPTY: LabelReport = Object.freeze({ labels: [], kinds: [], sensitivity: 'public' });
 
 /**
@@ -57,7 +60,7 @@ const EMPTY: LabelReport = Object.freeze({ labels: [], kinds: [], sensitivity: '
  * (secret > restricted for credentials > confidential for financial > internal for personal).
  */
 export function labelText(text: string): LabelReport {
-  if (text.length < 6) return EMPTY;
+  if (text.length < 6 || !HINT.test(text)) return EMPTY;
   const labels = new Set<DataLabel>();
   const kinds: string[] = [];
   for (const d of DETECTORS) {

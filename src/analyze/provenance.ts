@@ -19,14 +19,27 @@ const STEP = 4;
 /** Bounds per session (see README, "Memory per session"). */
 export const LIMITS = { shingles: 32_768, tokens: 16_384, targets: 4_096, sources: 1_024 } as const;
 
-const fnv1a = (s: string, from: number, to: number): number => {
-  let h = 0x811c9dc5;
-  for (let i = from; i < to; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+// Polynomial rolling hash over SHINGLE characters (mod 2^32): O(1) per offset.
+const BASE = 0x01000193;
+const BASE_POW = (() => {
+  let p = 1;
+  for (let i = 0; i < SHINGLE - 1; i++) p = Math.imul(p, BASE);
+  return p;
+})();
+
+/** The hashes of every SHINGLE-long window of `s`, every `step`-th offset (no callbacks: hot path). */
+function shingles(s: string, step: number): number[] {
+  const out: number[] = [];
+  if (s.length < SHINGLE) return out;
+  let h = 0;
+  for (let i = 0; i < SHINGLE; i++) h = (Math.imul(h, BASE) + s.charCodeAt(i)) | 0;
+  for (let i = 0; ; i++) {
+    if (i % step === 0) out.push(h >>> 0);
+    if (i + SHINGLE >= s.length) break;
+    h = (Math.imul(h - Math.imul(s.charCodeAt(i), BASE_POW), BASE) + s.charCodeAt(i + SHINGLE)) | 0;
   }
-  return h >>> 0;
-};
+  return out;
+}
 
 /** Two generations: when the current one is full it becomes the old one and the oldest is dropped. */
 class Generational<K, V> {
@@ -81,7 +94,7 @@ export class ProvenanceIndex {
     }
     const norm = normalizeText(text);
     for (const m of norm.matchAll(TOKEN_RE)) this.tokens.set(m[0], id);
-    for (let i = 0; i + SHINGLE <= norm.length; i += STEP) this.shingles.set(fnv1a(norm, i, i + SHINGLE), id);
+    for (const h of shingles(norm, STEP)) this.shingles.set(h, id);
   }
 
   private source(id: number): Source | undefined {
@@ -108,8 +121,9 @@ export class ProvenanceIndex {
   fragmentSources(text: string): Source[] {
     const norm = normalizeText(text);
     const hits = new Map<number, number>();
-    for (let i = 0; i + SHINGLE <= norm.length; i++) {
-      const id = this.shingles.get(fnv1a(norm, i, i + SHINGLE));
+    if (this.shingles.size === 0) return [];
+    for (const h of shingles(norm, 1)) {
+      const id = this.shingles.get(h);
       if (id !== undefined) hits.set(id, (hits.get(id) ?? 0) + 1);
     }
     const out: Source[] = [];

@@ -29,8 +29,22 @@ const IBAN_RE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g;
 // Long digit runs (card, account and routing numbers); 9+ digits, optionally grouped by spaces or dashes.
 const DIGITS_RE = /(?<!\d[.,]?)\d(?:[ -]?\d){8,22}(?![.,]?\d)/g;
 
+// Hosts and URLs repeat across a session: remember recent normalizations (bounded).
+const hostCache = new Map<string, string | undefined>();
+const urlCache = new Map<string, { url: string; host: string } | undefined>();
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= 4096) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** Normalize a host: IDN to punycode, lower case, no trailing dot, no leading `www.`. IPv4 forms are canonicalized. */
 export function normalizeHost(input: string): string | undefined {
+  if (hostCache.has(input)) return hostCache.get(input);
+  return remember(hostCache, input, normalizeHostUncached(input));
+}
+
+function normalizeHostUncached(input: string): string | undefined {
   let host = input.trim().toLowerCase().replace(/\.+$/, '');
   if (host === '') return undefined;
   try {
@@ -47,6 +61,11 @@ export function normalizeHost(input: string): string | undefined {
 
 /** Parse a URL-ish string (with or without scheme) into a normalized URL target and its host. */
 export function normalizeUrl(input: string): { url: string; host: string } | undefined {
+  if (urlCache.has(input)) return urlCache.get(input);
+  return remember(urlCache, input, normalizeUrlUncached(input));
+}
+
+function normalizeUrlUncached(input: string): { url: string; host: string } | undefined {
   const text = input.replace(/[.,;:!?]+$/, '');
   try {
     const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
@@ -69,46 +88,61 @@ const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.startsWith('[
  */
 export function extractTargets(text: string, out: Map<string, Target> = new Map()): Map<string, Target> {
   if (text.length < 4) return out;
-  const add = (t: Target) => {
-    const key = `${t.kind}:${t.value}`;
-    if (!out.has(key)) out.set(key, t);
-  };
-  const addHost = (host: string) => add({ kind: isIp(host) ? 'ip' : 'host', value: host });
-  const covered: [number, number][] = [];
-  for (const m of text.matchAll(URL_RE)) {
-    const n = normalizeUrl(m[0]);
-    if (!n) continue;
-    covered.push([m.index!, m.index! + m[0].length]);
-    add({ kind: 'url', value: n.url, host: n.host });
-    addHost(n.host);
+  let covered: [number, number][] | undefined;
+  // Cheap pre-checks keep the regexes off text that cannot match them.
+  if (text.includes('://') || WWW_HINT.test(text)) {
+    for (const m of text.matchAll(URL_RE)) {
+      const n = normalizeUrl(m[0]);
+      if (!n) continue;
+      (covered ??= []).push([m.index!, m.index! + m[0].length]);
+      addTarget(out, { kind: 'url', value: n.url, host: n.host });
+      addHost(out, n.host);
+    }
   }
   if (text.includes('@')) {
     for (const m of text.matchAll(EMAIL_RE)) {
       const value = m[0].toLowerCase();
       const host = normalizeHost(value.slice(value.lastIndexOf('@') + 1));
-      covered.push([m.index!, m.index! + m[0].length]);
-      add({ kind: 'email', value, ...(host && { host }) });
-      if (host) addHost(host);
+      (covered ??= []).push([m.index!, m.index! + m[0].length]);
+      addTarget(out, host ? { kind: 'email', value, host } : { kind: 'email', value });
+      if (host) addHost(out, host);
     }
   }
-  if (text.includes('.')) {
+  if (DOMAIN_HINT.test(text)) {
     for (const m of text.matchAll(BARE_DOMAIN_RE)) {
       const start = m.index!;
-      if (covered.some(([a, b]) => start >= a && start < b)) continue;
+      if (covered?.some(([a, b]) => start >= a && start < b)) continue;
       if (!BARE_TLDS.has(m[2]!.toLowerCase())) continue;
       const n = normalizeUrl(m[0]);
       if (!n) continue;
-      if (m[3]) add({ kind: 'url', value: n.url, host: n.host });
-      addHost(n.host);
+      if (m[3]) addTarget(out, { kind: 'url', value: n.url, host: n.host });
+      addHost(out, n.host);
     }
-    for (const m of text.matchAll(IPV4_RE)) addHost(m[0]);
   }
-  for (const m of text.matchAll(IBAN_RE)) add({ kind: 'account', value: m[0].replace(/ /g, '') });
-  for (const m of text.matchAll(DIGITS_RE)) {
-    const digits = m[0].replace(/[ -]/g, '');
-    if (digits.length >= 9) add({ kind: 'account', value: digits });
+  if (IP_HINT.test(text)) for (const m of text.matchAll(IPV4_RE)) addHost(out, m[0]);
+  if (IBAN_HINT.test(text)) for (const m of text.matchAll(IBAN_RE)) addTarget(out, { kind: 'account', value: m[0].replace(/ /g, '') });
+  if (DIGITS_HINT.test(text)) {
+    for (const m of text.matchAll(DIGITS_RE)) {
+      const digits = m[0].replace(/[ -]/g, '');
+      if (digits.length >= 9) addTarget(out, { kind: 'account', value: digits });
+    }
   }
   return out;
+}
+
+const WWW_HINT = /www\./i;
+const DOMAIN_HINT = /[a-z0-9]\.[a-z]{2}/i;
+const IP_HINT = /\d\.\d/;
+const IBAN_HINT = /[A-Z]{2}\d{2}/;
+const DIGITS_HINT = /\d{4}/;
+
+function addTarget(out: Map<string, Target>, t: Target): void {
+  const key = `${t.kind}:${t.value}`;
+  if (!out.has(key)) out.set(key, t);
+}
+
+function addHost(out: Map<string, Target>, host: string): void {
+  addTarget(out, { kind: isIp(host) ? 'ip' : 'host', value: host });
 }
 
 /** Collect every string inside a JSON value (keys excluded), up to a total length budget. */

@@ -2,7 +2,7 @@ import { profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
 import { labelText, sensitivityRank } from '../analyze/labels.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
-import { collectStrings, extractTargets, type Target } from '../analyze/targets.js';
+import { collectStrings, extractTargets, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
 import type { SessionState } from '../monitor/state.js';
@@ -33,6 +33,10 @@ export interface Analysis {
   injectedUses: number;
   serverRequests: number;
   readonly callTimes: number[];
+  /** Index of the first call time still inside the one-minute window. */
+  callTimesStart: number;
+  /** Cached `session.tools_used` list (rebuilt when a new tool appears). */
+  toolsUsedList: string[];
   lastTool: string;
   streak: number;
   listCount: number;
@@ -67,7 +71,7 @@ export function createAnalysis(session: SessionState): Analysis {
     server: '',
     injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, unapprovedTargetUses: 0, injectedUses: 0, serverRequests: 0,
-    callTimes: [], lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
+    callTimes: [], callTimesStart: 0, toolsUsedList: [], lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
   };
 }
 
@@ -125,34 +129,41 @@ export function eventKind(event: SessionEvent): EventKindName {
 const DESTINATION_ARG = /^(?:to|cc|bcc|recipients?|receivers?|emails?|mail|address(?:es)?|url|uri|link|href|endpoint|webhook(?:_url)?|host(?:name)?|domain|server|channel|account(?:_number)?|iban|destination|dest|target|users?|user_?name|user_?email|phone(?:_number)?|number|repo(?:sitory)?|bucket|to_email|email_address)$/i;
 
 /** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
-function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[]; targets: Map<string, Target>; destinations: Map<string, Target> } {
-  const strings: string[] = [];
-  const targets = new Map<string, Target>();
-  const destinations = new Map<string, Target>();
-  let destinationArgs = 0;
-  let budget = 64 * 1024;
-  const walk = (v: unknown, key: string, depth: number) => {
-    if (budget <= 0 || depth > 16) return;
-    if (typeof v === 'string') {
-      const s = v.length > budget ? v.slice(0, budget) : v;
-      budget -= s.length;
-      strings.push(s);
-      const found = extractTargets(s);
-      const isDest = DESTINATION_ARG.test(key);
-      if (isDest) destinationArgs++;
-      for (const [k, t] of found) {
-        targets.set(k, t);
-        if (isDest) destinations.set(k, t);
-      }
-    } else if (Array.isArray(v)) {
-      for (const x of v) walk(x, key, depth + 1);
-    } else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) walk(x, k, depth + 1);
+interface ArgScan {
+  strings: string[];
+  targets: Map<string, Target>;
+  destinations: Map<string, Target>;
+  destinationArgs: number;
+  budget: number;
+}
+
+function walkArgs(scan: ArgScan, v: unknown, key: string, depth: number): void {
+  if (scan.budget <= 0 || depth > 16) return;
+  if (typeof v === 'string') {
+    const s = v.length > scan.budget ? v.slice(0, scan.budget) : v;
+    scan.budget -= s.length;
+    scan.strings.push(s);
+    const isDest = DESTINATION_ARG.test(key);
+    if (isDest) scan.destinationArgs++;
+    if (s.length < 4) return;
+    const found = extractTargets(s);
+    for (const [k, t] of found) {
+      scan.targets.set(k, t);
+      if (isDest) scan.destinations.set(k, t);
     }
-  };
-  walk(args, '', 0);
+  } else if (Array.isArray(v)) {
+    for (const x of v) walkArgs(scan, x, key, depth + 1);
+  } else if (v && typeof v === 'object') {
+    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) walkArgs(scan, (v as Record<string, unknown>)[k], k, depth + 1);
+  }
+}
+
+/** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
+function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[]; targets: Map<string, Target>; destinations: Map<string, Target> } {
+  const scan: ArgScan = { strings: [], targets: new Map(), destinations: new Map(), destinationArgs: 0, budget: 64 * 1024 };
+  walkArgs(scan, args, '', 0);
   // No argument is named like a destination: every target may be one.
-  return { strings, targets, destinations: destinationArgs === 0 ? targets : destinations };
+  return { strings: scan.strings, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
 function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean) {
@@ -185,9 +196,6 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
       fromInjected = true;
     }
   }
-  const fragments: Record<string, unknown>[] = [];
-  const fragSeen = new Set<Source>();
-  let maxSource: Sensitivity = 'public';
   for (const s of strings) {
     const v = s.trim();
     if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
@@ -198,28 +206,37 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
         fromInjected = true;
       }
     }
-    if (s.length >= 24) {
+  }
+  // Text fragments are the costly part: computed on first use (a rule reading provenance.fragments or
+  // max_source_sensitivity, or a flow rule whose destination condition already holds).
+  const lazy = { done: false, fragments: [] as Record<string, unknown>[], max: 'public' as Sensitivity };
+  const fragmentsNow = () => {
+    if (lazy.done) return;
+    lazy.done = true;
+    const fragSeen = new Set<Source>();
+    for (const s of strings) {
+      if (s.length < 24) continue;
       for (const src of a.prov.fragmentSources(s)) {
         if (fragSeen.has(src)) continue;
         fragSeen.add(src);
         seen.add(src);
-        maxSource = maxSens(maxSource, src.sensitivity);
-        fragments.push({ call: src.call, tool: src.tool, injected: src.injected, sensitivity: src.sensitivity });
+        lazy.max = maxSens(lazy.max, src.sensitivity);
+        lazy.fragments.push({ call: src.call, tool: src.tool, injected: src.injected, sensitivity: src.sensitivity });
       }
     }
-  }
+  };
   if (sideEffecting) {
     a.unapprovedTargetUses += unapproved.length > 0 ? 1 : 0;
     a.injectedUses += fromInjected ? 1 : 0;
   }
-  return {
-    ctx: {
-      targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
-      injected_values: injectedValues, fragments, from_injected: fromInjected, max_source_sensitivity: maxSource,
-      destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    },
-    sources: seen,
+  const ctx: Record<string, unknown> = {
+    targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
+    injected_values: injectedValues, from_injected: fromInjected,
+    destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
   };
+  Object.defineProperty(ctx, 'fragments', { enumerable: true, get: () => (fragmentsNow(), lazy.fragments) });
+  Object.defineProperty(ctx, 'max_source_sensitivity', { enumerable: true, get: () => (fragmentsNow(), lazy.max) });
+  return { ctx, sources: () => (fragmentsNow(), seen) };
 }
 
 /** Drift score 0..1: 1 - Π(1 - w) over the session's drift signals (weights in README). */
@@ -235,14 +252,14 @@ export interface EventContext {
   /** For results: the source record to index after the rules ran (flow rules tag it). */
   readonly source?: Source & { flows: Set<string> };
   readonly resultText?: string;
-  /** For tool calls: the result sources the arguments carry content from. */
-  readonly argSources?: ReadonlySet<Source>;
+  /** For tool calls: the result sources the arguments carry content from (computed on first call). */
+  readonly argSources?: () => ReadonlySet<Source>;
 }
 
 const timeCtx = (time: number, timeZone: string | undefined) => {
   if (!timeZone || timeZone === 'UTC') {
-    const d = new Date(time);
-    return { now: time, hour: d.getUTCHours(), weekday: d.getUTCDay() };
+    const days = Math.floor(time / 86_400_000);
+    return { now: time, hour: Math.floor((time - days * 86_400_000) / 3_600_000), weekday: (((days + 4) % 7) + 7) % 7 };
   }
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', hourCycle: 'h23', weekday: 'short' }).formatToParts(new Date(time));
   const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? 0);
@@ -252,23 +269,34 @@ const timeCtx = (time: number, timeZone: string | undefined) => {
 
 const SECRET_ASK = /\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i;
 
+function sessionCtx(a: Analysis, session: SessionState, event: SessionEvent): Record<string, unknown> {
+  if (a.toolsUsedList.length !== session.toolsUsed.size) a.toolsUsedList = [...session.toolsUsed.keys()];
+  return {
+    id: session.id, calls: session.calls, elapsed_ms: event.time - session.startedAt, tools_used: a.toolsUsedList,
+    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, untrusted_seen: a.untrustedSeen,
+    max_sensitivity: a.maxSensitivity, drift_score: driftScore(a), calls_last_minute: a.callTimes.length - a.callTimesStart, same_tool_streak: a.streak,
+    tool_definition_changes: session.toolDefinitionChanges, server_requests: a.serverRequests,
+  };
+}
+
+/** Every context has the same roots for what all events share (identity, intent, event, time, session); no spreads. */
+function withCommon(extra: Record<string, unknown>, a: Analysis, session: SessionState, event: SessionEvent, kind: EventKindName, timeZone: string | undefined): Record<string, unknown> {
+  extra.principal = a.principalCtx;
+  extra.unverified = a.unverified;
+  extra.intent = a.intentCtx;
+  extra.event = { kind, dir: event.dir, method: event.method ?? '' };
+  extra.time = timeCtx(event.time, timeZone);
+  extra.session = sessionCtx(a, session, event);
+  return extra;
+}
+
 /**
  * Update the analysis with one event and build the context its rules see. Counters include the
  * current event ("this one included").
  */
 export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string): EventContext {
   const kind = eventKind(event);
-  const base = {
-    principal: a.principalCtx, unverified: a.unverified, intent: a.intentCtx,
-    event: { kind, dir: event.dir, method: event.method ?? '' },
-    time: timeCtx(event.time, timeZone),
-  };
-  const sessionCtx = (extra: Record<string, unknown> = {}) => ({
-    id: session.id, calls: session.calls, elapsed_ms: event.time - session.startedAt, tools_used: [...session.toolsUsed.keys()],
-    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, untrusted_seen: a.untrustedSeen,
-    max_sensitivity: a.maxSensitivity, drift_score: driftScore(a), calls_last_minute: a.callTimes.length, same_tool_streak: a.streak,
-    tool_definition_changes: session.toolDefinitionChanges, server_requests: a.serverRequests, ...extra,
-  });
+  const ctxOf = (extra: Record<string, unknown>) => withCommon(extra, a, session, event, kind, timeZone);
 
   if (kind === 'request' && event.method === 'initialize' && isObject((event.raw as { params?: unknown }).params)) {
     const p = (event.raw as { params: Record<string, unknown> }).params;
@@ -289,33 +317,40 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       if (p.sideEffecting) a.outOfIntentSideEffects++;
     }
     if (p.sideEffecting) a.sideEffects++;
+    // Sliding one-minute window of call times: a start index instead of shift(), compacted now and then.
     const times = a.callTimes;
     times.push(event.time);
-    while (times.length > 0 && times[0]! <= event.time - 60_000) times.shift();
-    if (times.length > 10_000) times.splice(0, times.length - 10_000);
+    while (a.callTimesStart < times.length && times[a.callTimesStart]! <= event.time - 60_000) a.callTimesStart++;
+    if (a.callTimesStart > 1024) {
+      times.splice(0, a.callTimesStart);
+      a.callTimesStart = 0;
+    }
     a.streak = a.lastTool === tool ? a.streak + 1 : 1;
     a.lastTool = tool;
     if (event.call !== undefined && a.callArgs.size < 4096) a.callArgs.set(event.call, args);
     const scan = scanArgs(args);
     const { strings, targets } = scan;
-    const byKind = (k: string) => [...targets.values()].filter((t) => t.kind === k).map((t) => t.value);
+    const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
+    const all: string[] = [];
+    for (const t of targets.values()) {
+      net[t.kind].push(t.value);
+      all.push(t.value);
+    }
     const labels = labelText(strings.join('\n'));
     const prov = provenanceFor(a, scan, p.sideEffecting);
     const info = session.tools.get(tool);
     return {
       kind,
-      ctx: {
-        ...base,
+      ctx: ctxOf({
         call: { tool, args, index: event.call ?? -1, server: a.server },
         tool: {
           name: tool, known: session.tools.has(tool), approved, side_effecting: p.sideEffecting, read_only: p.readOnly, categories: p.categories,
           description: info?.description ?? '', annotations: info?.annotations ?? {},
         },
-        net: { hosts: byKind('host'), urls: byKind('url'), emails: byKind('email'), accounts: byKind('account'), ips: byKind('ip'), targets: [...targets.values()].map((t) => t.value) },
+        net: { hosts: net.host, urls: net.url, emails: net.email, accounts: net.account, ips: net.ip, targets: all },
         data: { labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity },
         provenance: prov.ctx,
-        session: sessionCtx(),
-      },
+      }),
       argSources: prov.sources,
     };
   }
@@ -330,8 +365,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     a.injectionSeen ||= injected;
     a.untrustedSeen ||= injected || Boolean(p?.categories.includes('network')) || Boolean(session.tools.get(tool)?.annotations?.openWorldHint);
     a.maxSensitivity = maxSens(a.maxSensitivity, labels.sensitivity);
-    const ctx = {
-      ...base,
+    const ctx = ctxOf({
       call: { tool, args: (event.call !== undefined ? a.callArgs.get(event.call) : undefined) ?? {}, index: event.call ?? -1, server: a.server },
       tool: {
         name: tool, known: session.tools.has(tool), approved: session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool),
@@ -343,8 +377,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
         labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity,
         injection: injected, injection_score: injection.score, injection_families: injection.families,
       },
-      session: sessionCtx(),
-    };
+    });
     const source = { call: event.call ?? -1, tool, seq: event.seq, time: event.time, injected, sensitivity: labels.sensitivity, flows: new Set<string>() };
     return { kind, ctx, source, resultText: text };
   }
@@ -365,7 +398,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       if (detectInjection(described).score >= INJECTION_THRESHOLD) injected.push(name);
       a.profiles.delete(name);
     }
-    return { kind, ctx: { ...base, tools_list: { changed, added_after_first: added, injected }, session: sessionCtx() } };
+    return { kind, ctx: ctxOf({ tools_list: { changed, added_after_first: added, injected } }) };
   }
 
   if (kind === 'server_request') {
@@ -375,17 +408,15 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const schemaText = isObject(params) && isObject(params.requestedSchema) ? JSON.stringify(params.requestedSchema) : '';
     return {
       kind,
-      ctx: {
-        ...base,
+      ctx: ctxOf({
         request: {
           method: event.method ?? '', text, injection: detectInjection(text).score >= INJECTION_THRESHOLD,
           asks_secret: event.method === 'elicitation/create' && SECRET_ASK.test(`${text}\n${schemaText}`),
         },
-        session: sessionCtx(),
-      },
+      }),
     };
   }
-  return { kind, ctx: { ...base, session: sessionCtx() } };
+  return { kind, ctx: ctxOf({}) };
 }
 
 /** After the rules ran on a result: index it so later calls can trace their arguments to it. */

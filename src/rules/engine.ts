@@ -120,13 +120,14 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   };
 
   const evalFlowTo = (rule: FlowRule, ec: EventContext, now: number, out: Finding[]) => {
-    if (!ec.argSources || ec.argSources.size === 0 || !kindMatches(rule.to.on, ec.kind)) return;
+    if (!ec.argSources || !kindMatches(rule.to.on, ec.kind)) return;
+    // The destination condition is cheap; the provenance of argument text is not: check it first.
+    if (rule.to.when && !run(rule, rule.to.when, ec.ctx)) return;
     const hits: Source[] = [];
-    for (const src of ec.argSources) {
+    for (const src of ec.argSources()) {
       if ((src as Source & { flows?: Set<string> }).flows?.has(rule.id) && now - src.time <= rule.withinMs) hits.push(src);
     }
     if (hits.length === 0) return;
-    if (rule.to.when && !run(rule, rule.to.when, ec.ctx)) return;
     if (!excepted(rule, ec.ctx)) out.push(finding(rule, ec.ctx, { sources: hits.map((h) => ({ call: h.call, tool: h.tool, injected: h.injected, sensitivity: h.sensitivity })) }));
   };
 

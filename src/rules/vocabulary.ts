@@ -65,7 +65,7 @@ export const VOCABULARY: Readonly<Record<string, FieldDoc>> = {
   'provenance.invented_targets': { type: 'list<string>', doc: 'unapproved targets seen neither in the intent nor in any result' },
   'provenance.injected_values': { type: 'list<string>', doc: 'argument values (whole strings) found in an instruction-carrying result and not in the intent' },
   'provenance.fragments': { type: 'list<map>', doc: 'earlier results sharing a text fragment with the arguments: {call, tool, injected, sensitivity}' },
-  'provenance.from_injected': { type: 'bool', doc: 'any argument content traces back to an instruction-carrying result' },
+  'provenance.from_injected': { type: 'bool', doc: 'a target or whole argument value traces back to an instruction-carrying result (fragments: see provenance.fragments)' },
   'provenance.max_source_sensitivity': { type: 'string', doc: 'highest sensitivity of the results the arguments carry fragments of' },
   'result.text': { type: 'string', doc: 'text of a tool result (content text parts joined)' },
   'result.is_error': { type: 'bool', doc: 'the tool reported an error' },
