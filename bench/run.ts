@@ -1,5 +1,10 @@
-// All benchmarks, one run: `npm run bench`. Each prints ratios measured side by side.
+// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection`). Each prints
+// figures measured side by side in this run; nothing here asserts a time.
+import { benchDetection } from './detection.js';
+import { benchRules } from './rules.js';
 import { benchTap } from './tap.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
+if (!only || only === 'rules') benchRules();
+if (!only || only === 'detection') await benchDetection();
