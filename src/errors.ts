@@ -34,6 +34,10 @@ export const ERROR_CODES = {
   ERR_RULE_OVERRIDE: 'an override names no rule, or weakens on_error without unsafe_override',
   ERR_RULE_EVAL: 'a rule failed while evaluating; enforcing rules fail closed',
   ERR_RULE_FIXTURE: 'a rule fixture file is malformed',
+  ERR_STORE: 'the recording database failed',
+  ERR_STORE_FULL: 'the recording database is out of disk space',
+  ERR_STORE_LOCKED: 'the recording database is locked by another writer',
+  ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -40,7 +40,9 @@ export interface Monitor {
   readonly decisions$: Observable<Decision>;
   /** One alert per finding at `alert` or stronger. */
   readonly alerts$: Observable<Alert>;
-  /** Sessions opened and not yet ended (halted sessions stay until closed). */
+  /** Each session as it opens (its initial state: identity, intent, transport). */
+  readonly sessionOpened$: Observable<SessionState>;
+  /** Each session as it ends (halted or closed), with its final state. */
   readonly sessionEnded$: Observable<SessionState>;
   readonly options: ResolvedMonitorOptions;
   /** Bind a new session to an approved intent (and identity, when verified). */
@@ -102,6 +104,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const decisions$ = new Subject<Decision>();
   const alerts$ = new Subject<Alert>();
   const sessionEnded$ = new Subject<SessionState>();
+  const sessionOpened$ = new Subject<SessionState>();
   const input$ = new Subject<Submission>();
   const ended$ = new Subject<string>();
   const live = new Map<string, SessionCore>();
@@ -202,6 +205,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     decisions$: decisions$.asObservable(),
     alerts$: alerts$.asObservable(),
     sessionEnded$: sessionEnded$.asObservable(),
+    sessionOpened$: sessionOpened$.asObservable(),
     options: opts,
     open(o: OpenSessionOptions) {
       const id = o.id ?? `ig-${randomUUID()}`;
@@ -228,6 +232,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         },
       });
       live.set(id, core);
+      sessionOpened$.next(state);
       return core.handle;
     },
     sessions: () => [...live.values()].map((s) => s.state),
@@ -236,7 +241,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     close() {
       for (const s of [...live.values()]) s.handle.close('monitor closed');
       subscription.unsubscribe();
-      for (const s of [events$, decisions$, alerts$, sessionEnded$, input$, ended$]) s.complete();
+      for (const s of [events$, decisions$, alerts$, sessionEnded$, sessionOpened$, input$, ended$]) s.complete();
     },
   };
   return monitor;

@@ -1,0 +1,39 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** Hash of nothing: the first link of the sessions chain. */
+export const GENESIS = '0'.repeat(64);
+
+/**
+ * The audit key: HMAC-SHA256 makes the chain tamper-evident against someone who can edit the database
+ * but not read the key file (`<db>.key`, mode 0600, created on first use). An in-memory database gets a
+ * random key that lives as long as the process.
+ */
+export function loadAuditKey(dbPath: string, create = true): Buffer {
+  if (dbPath === ':memory:') return randomBytes(32);
+  const path = `${dbPath}.key`;
+  if (existsSync(path)) return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
+  if (!create) throw new Error(`audit key ${path} not found`);
+  const key = randomBytes(32);
+  writeFileSync(path, `${key.toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return key;
+}
+
+/** One link: HMAC(key, prev || fields), fields joined by a separator that cannot occur in JSON text. */
+export function link(key: Buffer, prev: string, fields: readonly unknown[]): string {
+  const h = createHmac('sha256', key).update(prev);
+  for (const f of fields) h.update('\u0000').update(f === null || f === undefined ? '\u0001' : String(f));
+  return h.digest('hex');
+}
+
+/** The fields of each table that its hash covers, in order. */
+export const HASHED = {
+  sessions: ['id', 'key', 'sub', 'iss', 'act', 'jti', 'intent_json', 'intent_version', 'transport', 'transport_session_id', 'started_at'],
+  sessionEnd: ['ended_at', 'outcome', 'calls', 'drift', 'status'],
+  events: ['session_id', 'seq', 'time', 'dir', 'kind', 'method', 'tool', 'call', 'msg_id', 'bytes', 'synthetic', 'raw'],
+  decisions: ['id', 'session_id', 'seq', 'time', 'action', 'enforced', 'call', 'tool', 'sub', 'intent_version', 'findings_json', 'approver'],
+  anchors: ['kind', 'at', 'detail', 'session_prev_hash'],
+} as const;
+
+export const fieldsOf = (row: Record<string, unknown>, names: readonly string[]) => names.map((n) => row[n]);

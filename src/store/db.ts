@@ -1,0 +1,44 @@
+import Database from 'better-sqlite3';
+import { IntentGuardError } from '../errors.js';
+import { loadAuditKey } from './chain.js';
+import { migrate } from './migrations.js';
+
+/** The embedded default database file. */
+export const DEFAULT_DB = './intentguard.db';
+
+export interface Store {
+  readonly db: Database.Database;
+  readonly path: string;
+  readonly key: Buffer;
+  close(): void;
+}
+
+/**
+ * Open (and migrate) an intentguard database: WAL, `synchronous=NORMAL` (a committed transaction
+ * survives the process being killed; `durability: 'full'` also survives power loss), a busy timeout.
+ */
+export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number } = {}): Store {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  } catch (e) {
+    throw storeError(e, `cannot open ${path}`);
+  }
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    migrate(db);
+  }
+  const key = loadAuditKey(path, !options.readonly);
+  return { db, path, key, close: () => db.close() };
+}
+
+/** Turn a SQLite failure into a clear, coded error. */
+export function storeError(e: unknown, context: string): IntentGuardError {
+  const code = (e as { code?: string })?.code ?? '';
+  const message = (e as Error)?.message ?? String(e);
+  if (code.startsWith('SQLITE_FULL')) return new IntentGuardError('ERR_STORE_FULL', `${context}: disk full (${message})`, { sqlite: code });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new IntentGuardError('ERR_STORE_LOCKED', `${context}: database is locked (${message})`, { sqlite: code });
+  return new IntentGuardError('ERR_STORE', `${context}: ${message}`, { sqlite: code });
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { createMonitor, intentPolicy } from '../src/index.js';
+import { pruneSessions, verifyAudit } from '../src/store/audit.js';
+import { openStore } from '../src/store/db.js';
+import { recordingGuard } from '../src/store/guard.js';
+import { listSessions, sessionTimeline } from '../src/store/queries.js';
+import { createRecorder } from '../src/store/recorder.js';
+import { driveSession } from './helpers/session.js';
+import { waitFor } from './helpers/wait.js';
+
+const tempDb = () => join(mkdtempSync(join(tmpdir(), 'ig-db-')), 'intentguard.db');
+
+async function recordSessions(path: string, n = 2) {
+  const store = openStore(path);
+  const monitor = createMonitor();
+  const recorder = createRecorder(store, monitor);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await driveSession(monitor, { sub: `agent:${i}` }));
+  await recorder.flush();
+  await recorder.close();
+  monitor.close();
+  store.close();
+  return ids;
+}
+
+describe('recording into SQLite', () => {
+  it('records sessions, events with raw messages, decisions and alerts, and the outcome', async () => {
+    const path = tempDb();
+    const [id] = await recordSessions(path, 1);
+    const store = openStore(path);
+    const [row] = listSessions(store);
+    assert.equal(row!.id, id);
+    assert.equal(row!.sub, 'agent:0');
+    assert.equal(row!.purpose, 'summarise my notes');
+    assert.equal(row!.outcome, 'reauthorize');
+    assert.equal(row!.calls, 4);
+    assert.equal(row!.status, 'closed');
+    const t = sessionTimeline(store, id!)!;
+    assert.deepEqual(t.entries.map((e) => e.seq), t.entries.map((_, i) => i));
+    const call = t.entries.find((e) => e.tool === 'send_email' && e.kind === 'request')!;
+    assert.equal(call.action, 'reauthorize');
+    assert.equal(call.findings[0]!.rule, 'intent/tool-not-approved');
+    assert.equal((call.raw as { params: { name: string } }).params.name, 'send_email');
+    assert.equal((store.db.prepare('SELECT count(*) n FROM alerts').get() as { n: number }).n, 1);
+    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(store.db.pragma('user_version', { simple: true }), 1);
+    assert.deepEqual(verifyAudit(store).ok, true);
+    store.close();
+  });
+
+  describe('tamper-evident audit: edits behind intentguard\'s back are found', () => {
+    const tamper = async (sql: string, expect: { table: string; kind: string }) => {
+      const path = tempDb();
+      await recordSessions(path, 3);
+      const raw = new Database(path);
+      raw.exec(sql);
+      raw.close();
+      const store = openStore(path, { readonly: true });
+      const report = verifyAudit(store);
+      store.close();
+      assert.equal(report.ok, false);
+      assert.equal(report.problem!.table, expect.table);
+      assert.equal(report.problem!.kind, expect.kind);
+      return report.problem!;
+    };
+    it('an altered event', async () => {
+      const p = await tamper(`UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE rowid = (SELECT rowid FROM events WHERE raw LIKE '%hello 1%' LIMIT 1)`, { table: 'events', kind: 'altered' });
+      assert.ok(p.rowid > 0 && p.seq !== undefined);
+    });
+    it('a deleted event', async () => {
+      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`, { table: 'events', kind: 'missing' });
+      assert.equal(p.seq, 4);
+    });
+    it('an altered decision (allow rewritten)', async () => {
+      await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, { table: 'decisions', kind: 'altered' });
+    });
+    it('an inserted decision (a copy of a genuine row, replayed later in the chain)', async () => {
+      const p = await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
+        SELECT 'forged', session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash
+        FROM decisions WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1) ORDER BY rowid LIMIT 1`, { table: 'decisions', kind: 'inserted-or-deleted' });
+      assert.ok(p.rowid > 1);
+    });
+    it('a forged decision appended at the head of the chain', async () => {
+      await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, intent_version, findings_json, hash, prev_hash)
+        SELECT 'forged', session_id, seq, time, 'allow', 0, 1, '[]', hash, hash FROM decisions ORDER BY rowid DESC LIMIT 1`, { table: 'decisions', kind: 'altered' });
+    });
+    it('a deleted session', async () => {
+      await tamper(`DELETE FROM sessions WHERE rowid = 2`, { table: 'sessions', kind: 'inserted-or-deleted' });
+    });
+    it('a rewritten session outcome', async () => {
+      await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, { table: 'sessions', kind: 'altered' });
+    });
+  });
+
+  it('prune removes old sessions and leaves a chain that still verifies', async () => {
+    const path = tempDb();
+    await recordSessions(path, 3);
+    const store = openStore(path);
+    const removed = pruneSessions(store, Date.now() + 1000, Date.now());
+    assert.equal(removed, 3);
+    assert.equal(verifyAudit(store).ok, true);
+    store.close();
+    await recordSessions(path, 1);
+    const again = openStore(path);
+    assert.equal(verifyAudit(again).ok, true);
+    assert.equal(listSessions(again).length, 1);
+    again.close();
+  });
+
+  it('a full disk is reported clearly and calls are denied, not run unrecorded; recording resumes', async () => {
+    const path = tempDb();
+    const store = openStore(path);
+    let recorderRef: ReturnType<typeof createRecorder> | undefined;
+    const guard = recordingGuard({ get healthy() { return recorderRef?.healthy ?? true; }, get lastError() { return recorderRef?.lastError; } });
+    const monitor = createMonitor({ policy: [intentPolicy(), guard] });
+    const recorder = createRecorder(store, monitor, { retryMs: 20 });
+    recorderRef = recorder;
+    const errors: Error[] = [];
+    recorder.errors$.subscribe((e) => errors.push(e));
+    await driveSession(monitor, { drift: false, calls: 1 });
+    await recorder.flush();
+    // Cap the database at its current size: the next pages it needs are not there (SQLITE_FULL).
+    store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
+    let failure: { code?: string } | undefined;
+    for (let i = 0; i < 200 && !failure; i++) {
+      await driveSession(monitor, { drift: false, calls: 5 }).catch(() => undefined);
+      await recorder.flush().catch((e: { code?: string }) => { failure = e; });
+    }
+    assert.equal(failure?.code, 'ERR_STORE_FULL');
+    assert.equal(recorder.healthy, false);
+    assert.match(errors[0]!.message, /disk full/);
+    const denied = await driveSession(monitor, { drift: false, calls: 1 }).then(() => 'ran', (e: unknown) => String((e as { data?: { code?: string } }).data?.code ?? e));
+    assert.equal(denied, 'ERR_RECORD_FAILED');
+    store.db.pragma('max_page_count = 1073741823');
+    await waitFor(() => recorder.healthy, 'recording to resume');
+    assert.equal(await driveSession(monitor, { drift: false, calls: 1 }).then(() => 'ran'), 'ran');
+    await recorder.close();
+    // Nothing was lost: every session the monitor saw is recorded, and the chain verifies.
+    assert.equal(verifyAudit(store).ok, true);
+    monitor.close();
+    store.close();
+  });
+});
