@@ -1,0 +1,66 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Alert } from '../monitor/types.js';
+import { toOcsf } from './ocsf.js';
+
+export interface AlertStreamOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Consoles must present this token: `Authorization: Bearer <token>` or `?token=` (for browsers). */
+  readonly token: string;
+}
+
+export interface AlertStream {
+  readonly url: string;
+  readonly clients: number;
+  close(): Promise<void>;
+}
+
+const tokenOf = (req: IncomingMessage): string | undefined => {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7);
+  return new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? undefined;
+};
+
+const same = (a: string, b: string) => {
+  const x = Buffer.from(a), y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * A WebSocket stream of alerts (OCSF JSON, one message each) for consoles. Connections without the
+ * right token are refused during the upgrade with HTTP 401.
+ */
+export async function alertStream(alerts$: Observable<Alert>, options: AlertStreamOptions): Promise<AlertStream> {
+  const server: Server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'));
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const token = tokenOf(req);
+    if (!token || !same(token, options.token)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard-alerts"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+  });
+  const sub: Subscription = alerts$.subscribe((a) => {
+    const text = JSON.stringify(toOcsf(a));
+    for (const client of wss.clients) if (client.readyState === client.OPEN) client.send(text);
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://${options.host ?? '127.0.0.1'}:${port}/`,
+    get clients() {
+      return wss.clients.size;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        sub.unsubscribe();
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  };
+}
