@@ -8,13 +8,16 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { parseIntent } from '../intent/parse.js';
 import { createMonitor } from '../monitor/create.js';
 import { tap } from '../tap/tap.js';
+import { loadRulePack, packPolicies } from '../rules/pack.js';
+import { openStore } from '../store/db.js';
+import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief } from './format.js';
 
 /**
  * `intentguard demo`: a real `@modelcontextprotocol/server-filesystem` on a temporary folder, an SDK
  * client behind the tap, an approved task, then drift. Prints every call with its decision.
  */
-export async function demoCommand(out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function demoCommand(out: NodeJS.WritableStream = process.stdout, options: { db?: string } = {}): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'intentguard-demo-'));
   mkdirSync(join(root, 'project'));
   mkdirSync(join(root, 'private'));
@@ -29,7 +32,9 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout): 
   });
   const require = createRequire(import.meta.url);
   const serverEntry = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
-  const monitor = createMonitor();
+  const monitor = createMonitor({ policy: packPolicies(loadRulePack()) });
+  const store = options.db ? openStore(options.db) : undefined;
+  const recorder = store && createRecorder(store, monitor);
   monitor.decisions$.subscribe((d) => {
     if (d.kind !== 'request' || d.tool === undefined) return;
     const why = d.findings.map((f) => `${f.rule}: ${f.reason}`).join('; ');
@@ -63,8 +68,12 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout): 
     const written = existsSync(join(root, 'exfil.txt'));
     out.write(`\nsession halted: ${transport.session.status === 'halted'}; exfil.txt written: ${written}\n`);
     await client.close().catch(() => {});
+    await Promise.race([transport.session.whenEnded(), new Promise((r) => setTimeout(r, 3000))]);
+    await recorder?.close();
     monitor.close();
+    store?.close();
     rmSync(root, { recursive: true, force: true });
+    if (options.db) out.write(`recorded in ${options.db} as session ${transport.session.id}\n  see it:   intentguard show ${transport.session.id} --db ${options.db}\n  verify:   intentguard audit verify ${options.db}\n`);
   }
   return 0;
 }

@@ -33,6 +33,8 @@ export interface SessionHandle {
   halt(reason: string, decision?: Decision): Promise<void>;
   /** End the session normally (transport closed). */
   close(reason?: string): void;
+  /** Resolves with the final state once the session has ended (closed, or halted and torn down). */
+  whenEnded(): Promise<SessionState>;
 }
 
 export interface SessionCore {
@@ -245,6 +247,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
       })();
       return halting;
     },
+    whenEnded: () => endedPromise,
     close() {
       // A halt ends the session itself once its answers are out.
       if (status !== 'open') return;
@@ -254,11 +257,14 @@ export function createSession(init: CreateSessionInit): SessionCore {
   };
 
   let ended = false;
+  let resolveEnded: (s: SessionState) => void = () => {};
+  const endedPromise = new Promise<SessionState>((r) => { resolveEnded = r; });
   const end = (final: SessionStatus) => {
     if (ended) return;
     ended = true;
     core.state = withStatus(core.state, final);
     init.onEnd(core.state);
+    resolveEnded(core.state);
   };
 
   const core: SessionCore = { id: init.state.id, state: init.state, policyState: init.policyState, handle };

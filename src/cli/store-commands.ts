@@ -1,0 +1,252 @@
+import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
+import { createGzip } from 'node:zlib';
+import { IntentGuardError } from '../errors.js';
+import { parseDuration } from '../lib/duration.js';
+import { createMonitor } from '../monitor/create.js';
+import type { Decision } from '../monitor/types.js';
+import type { Policy } from '../policy/types.js';
+import { ACTION_RANK } from '../policy/types.js';
+import { readBundles } from '../replay/bundle.js';
+import { createReplayClock, replayBundle } from '../replay/replay.js';
+import { pruneSessions, verifyAudit } from '../store/audit.js';
+import { openStore } from '../store/db.js';
+import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
+import { createRecorder } from '../store/recorder.js';
+import { actionLabel, brief } from './format.js';
+import { progress } from './progress.js';
+
+type Out = NodeJS.WritableStream;
+
+/** Is this file a SQLite database (rather than a bundle file)? */
+export function isSqliteFile(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    readSync(fd, head, 0, 16, 0);
+    return head.toString('latin1') === 'SQLite format 3\u0000';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `--since`: an ISO time, or a duration ago (`24h`, `7d`). */
+export function parseSince(text: string | undefined, now = Date.now()): number {
+  if (!text) return 0;
+  if (/^\d+(ms|s|m|h|d)/.test(text)) return now - parseDuration(text);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new IntentGuardError('ERR_DURATION', `--since takes an ISO time or a duration such as 24h, got "${text}"`);
+  return t;
+}
+
+const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString().replace('T', ' ').slice(0, 19));
+
+function sessionLine(r: SessionRow, out: Out): string {
+  const outcome = (r.outcome ?? (r.status === 'open' ? 'live' : '')) as string;
+  const label = outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
+  return `${r.id.padEnd(42)} ${iso(r.started_at)}  ${(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
+}
+
+/** `intentguard sessions [--live]`. */
+export async function sessionsCommand(opts: { db: string; limit: number; json?: boolean; live?: boolean }, out: Out = process.stdout): Promise<number> {
+  const store = openStore(opts.db, { readonly: true });
+  try {
+    const render = () => {
+      const rows = listSessions(store, { limit: opts.limit });
+      if (opts.json) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+      return `${rows.length} sessions (newest first) in ${opts.db}\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
+    };
+    if (!opts.live) {
+      out.write(render());
+      return 0;
+    }
+    const tty = (out as NodeJS.WriteStream).isTTY;
+    for (;;) {
+      out.write(`${tty ? '\x1b[2J\x1b[H' : ''}${render()}${tty ? '' : '\n'}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    if (!opts.live) store.close();
+  }
+}
+
+/** `intentguard show SESSION`: the timeline of calls with their decisions and reasons. */
+export function showCommand(id: string, opts: { db: string; json?: boolean }, out: Out = process.stdout): number {
+  const store = openStore(opts.db, { readonly: true });
+  try {
+    const t = sessionTimeline(store, id);
+    if (!t) throw new IntentGuardError('ERR_STORE', `no session ${id} in ${opts.db}`);
+    if (opts.json) {
+      out.write(`${JSON.stringify(t)}\n`);
+      return 0;
+    }
+    const s = t.session;
+    out.write(`session ${s.id}\n  identity ${s.sub ?? 'unverified'}${s.jti ? ` (grant ${s.jti})` : ''}\n  purpose  ${s.purpose}\n  started  ${iso(s.started_at as number)}  ended ${iso(s.ended_at as number | null) || '(live)'}  outcome ${s.outcome ?? '-'}\n\n`);
+    for (const e of t.entries) {
+      if (e.kind === 'notification' && !e.findings.length) continue;
+      const what = e.tool ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${e.tool}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}` : `${e.kind} ${e.method ?? ''}`;
+      const action = e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
+      out.write(`${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`);
+      for (const f of e.findings) out.write(`        ${f.rule} (${f.action}): ${f.reason}\n`);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `intentguard audit verify [DB]`. */
+export function auditVerifyCommand(db: string, out: Out = process.stdout): number {
+  const store = openStore(db, { readonly: true });
+  try {
+    const r = verifyAudit(store);
+    const counts = `${r.checked.sessions} sessions, ${r.checked.events} events, ${r.checked.decisions} decisions, ${r.checked.anchors} anchors`;
+    if (r.ok) {
+      out.write(`audit ok: ${counts} verified in ${db}\n`);
+      return 0;
+    }
+    const p = r.problem!;
+    out.write(`audit FAILED: ${p.table} row ${p.rowid}${p.session ? ` (session ${p.session}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${p.detail}\nchecked before it: ${counts}\n`);
+    return 1;
+  } finally {
+    store.close();
+  }
+}
+
+/** `intentguard prune --older-than 30d`. */
+export function pruneCommand(opts: { db: string; olderThan: string }, out: Out = process.stdout): number {
+  const store = openStore(opts.db);
+  try {
+    const now = Date.now();
+    const n = pruneSessions(store, now - parseDuration(opts.olderThan), now);
+    out.write(`pruned ${n} ended sessions older than ${opts.olderThan} from ${opts.db}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `intentguard export`: recorded sessions as bundles (gzipped when the file name ends in .gz). */
+export async function exportCommand(opts: { db: string; session?: string; since?: string; out?: string }, stdout: Out = process.stdout): Promise<number> {
+  const store = openStore(opts.db, { readonly: true });
+  let target: NodeJS.WritableStream = stdout;
+  let file: NodeJS.WritableStream | undefined;
+  if (opts.out) {
+    file = createWriteStream(opts.out);
+    if (opts.out.endsWith('.gz')) {
+      const gz = createGzip();
+      gz.pipe(file);
+      target = gz;
+    } else target = file;
+  }
+  let n = 0;
+  try {
+    for (const b of sessionBundles(store, { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) })) {
+      const { recorded: _r, ...bundle } = b;
+      target.write(`${JSON.stringify(bundle)}\n`);
+      n++;
+    }
+  } finally {
+    store.close();
+  }
+  if (file) await new Promise<void>((resolve) => { file!.on('finish', () => resolve()); target.end(); });
+  if (opts.out) stdout.write(`exported ${n} sessions to ${opts.out}\n`);
+  return 0;
+}
+
+/** `intentguard import FILE`: run bundles through the monitor and record them. */
+export async function importCommand(file: string, opts: { db: string; policies: Policy<any>[] }, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  const store = openStore(opts.db);
+  const clock = createReplayClock();
+  const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
+  const recorder = createRecorder(store, monitor);
+  let n = 0, bad = 0;
+  try {
+    for await (const item of readBundles(file)) {
+      if ('error' in item) {
+        bad++;
+        err.write(`${file}:${item.line}: ${item.error.code}: ${item.error.message}\n`);
+        continue;
+      }
+      clock.set(Date.now());
+      await replayBundle(monitor, item, { clock });
+      n++;
+    }
+    await recorder.close();
+  } finally {
+    monitor.close();
+    store.close();
+  }
+  out.write(`imported ${n} sessions into ${opts.db}${bad ? `; ${bad} malformed lines` : ''}\n`);
+  return bad > 0 ? 1 : 0;
+}
+
+const eventKey = (dir: string, raw: unknown, kind: string) => {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return `${dir}|${kind}|${id === undefined ? (raw as { method?: string } | null)?.method ?? '' : JSON.stringify(id)}`;
+};
+
+export interface DiffLine {
+  readonly session: string;
+  readonly call: number | null;
+  readonly tool: string | null;
+  readonly before: string;
+  readonly after: string;
+  readonly rules: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * `intentguard replay DB --diff`: re-evaluate recorded sessions with the current rules and report
+ * every event whose decision would change, and why.
+ */
+export async function replayDbCommand(
+  db: string,
+  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; policies: Policy<any>[] },
+  out: Out = process.stdout,
+): Promise<number> {
+  const store = openStore(db, { readonly: true });
+  const clock = createReplayClock();
+  const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
+  const total = (store.db.prepare('SELECT count(*) n FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ?').get(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as { n: number }).n;
+  const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? total : undefined, 'replaying');
+  let changed = 0, sessions = 0;
+  const keyBySeq = new Map<number, string>();
+  monitor.events$.subscribe((e) => keyBySeq.set(e.seq, eventKey(e.dir, e.raw, e.kind)));
+  const decisions: Decision[] = [];
+  monitor.decisions$.subscribe((d) => decisions.push(d));
+  try {
+    for (const bundle of sessionBundles(store, { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) })) {
+      bar.tick();
+      sessions++;
+      const recordedByKey = new Map<string, { action: string; call: number | null; tool: string | null }>();
+      const rows = store.db.prepare('SELECT e.seq, e.dir, e.kind, e.raw, e.call, e.tool, d.action FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? AND e.synthetic = 0').all(bundle.id) as { dir: string; kind: string; raw: string; call: number | null; tool: string | null; action: string | null }[];
+      for (const r of rows) recordedByKey.set(eventKey(r.dir, JSON.parse(r.raw), r.kind), { action: r.action ?? 'allow', call: r.call, tool: r.tool });
+      keyBySeq.clear();
+      decisions.length = 0;
+      const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });
+      if (!opts.diff) {
+        out.write(`${JSON.stringify({ ...result, id: bundle.id })}\n`);
+        continue;
+      }
+      for (const d of decisions) {
+        if (d.kind === 'invalid') continue;
+        const key = keyBySeq.get(d.seq);
+        const before = key ? recordedByKey.get(key) : undefined;
+        const was = before?.action ?? 'allow';
+        if (was === d.action) continue;
+        changed++;
+        const line: DiffLine = {
+          session: bundle.id, call: d.call ?? before?.call ?? null, tool: d.tool ?? before?.tool ?? null, before: was, after: d.action,
+          rules: d.findings.filter((f) => f.action === d.action).map((f) => f.rule), reason: d.findings.map((f) => f.reason).join('; ') || 'no rule fires now',
+        };
+        out.write(opts.json ? `${JSON.stringify(line)}\n` : `${bundle.id} ${line.call === null ? '' : `call #${line.call} `}${line.tool ?? d.method ?? ''}: ${line.before} → ${line.after}${line.rules.length ? ` [${line.rules.join(', ')}]` : ''} ${line.reason}\n`);
+      }
+    }
+  } finally {
+    bar.done();
+    monitor.close();
+    store.close();
+  }
+  if (opts.diff && !opts.json) out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);
+  return 0;
+}

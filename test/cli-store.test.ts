@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { createMonitor } from '../src/index.js';
+import { openStore } from '../src/store/db.js';
+import { createRecorder } from '../src/store/recorder.js';
+import { driveSession } from './helpers/session.js';
+
+const exec = promisify(execFile);
+const cli = (args: string[]) => exec(process.execPath, ['bin/intentguard.js', ...args]).catch((e: { code: number; stdout: string; stderr: string }) => e);
+
+async function recorded(): Promise<{ db: string; ids: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-cli-'));
+  const db = join(dir, 'intentguard.db');
+  const store = openStore(db);
+  const monitor = createMonitor();
+  const recorder = createRecorder(store, monitor);
+  const ids = [await driveSession(monitor, { sub: 'agent:one' }), await driveSession(monitor, { sub: 'agent:two', drift: false })];
+  await recorder.close();
+  monitor.close();
+  store.close();
+  return { db, ids };
+}
+
+describe('CLI over a recorded database', () => {
+  it('sessions lists identity, purpose, calls, outcome and drift; show prints the timeline', async () => {
+    const { db, ids } = await recorded();
+    const list = await cli(['sessions', '--db', db]);
+    assert.match(list.stdout, /2 sessions/);
+    assert.match(list.stdout, /agent:one\s+calls=4\s+REAUTHORIZE\s+drift=0\.25/);
+    assert.match(list.stdout, /agent:two\s+calls=3\s+ALLOW/);
+    const json = (await cli(['sessions', '--db', db, '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(json.length, 2);
+    const show = await cli(['show', ids[0]!, '--db', db]);
+    assert.match(show.stdout, /call send_email .*REAUTHORIZE/);
+    assert.match(show.stdout, /intent\/tool-not-approved \(reauthorize\): outside approved tools/);
+    assert.ok(!show.stdout.includes('\x1b['), 'plain when piped');
+    const showJson = JSON.parse((await cli(['show', ids[0]!, '--db', db, '--json'])).stdout);
+    assert.equal(showJson.session.id, ids[0]);
+    const missing = await cli(['show', 'nope', '--db', db]);
+    assert.equal((missing as { code?: number }).code, 2);
+    assert.match(missing.stderr, /ERR_STORE: no session nope/);
+  });
+
+  it('audit verify passes, then names the row edited behind its back', async () => {
+    const { db } = await recorded();
+    assert.match((await cli(['audit', 'verify', db])).stdout, /audit ok: 2 sessions, \d+ events, \d+ decisions/);
+    const raw = new Database(db);
+    raw.prepare("UPDATE events SET raw = replace(raw, 'hello 2', 'hello X') WHERE raw LIKE '%hello 2%'").run();
+    raw.close();
+    const r = await cli(['audit', 'verify', db]);
+    assert.equal((r as { code?: number }).code, 1);
+    assert.match(r.stdout, /audit FAILED: events row \d+ \(session ig-[\w-]+ seq \d+\): altered/);
+  });
+
+  it('export writes bundles that import and replay read back', async () => {
+    const { db } = await recorded();
+    const dir = mkdtempSync(join(tmpdir(), 'ig-exp-'));
+    const file = join(dir, 'sessions.jsonl.gz');
+    assert.match((await cli(['export', '--db', db, '--out', file])).stdout, /exported 2 sessions/);
+    const replayed = (await cli(['replay', file, '--json', '--no-pack'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(replayed.map((r) => r.outcome).sort(), ['allow', 'reauthorize']);
+    const db2 = join(dir, 'imported.db');
+    assert.match((await cli(['import', file, '--db', db2, '--no-pack'])).stdout, /imported 2 sessions/);
+    assert.match((await cli(['sessions', '--db', db2])).stdout, /2 sessions/);
+    assert.match((await cli(['audit', 'verify', db2])).stdout, /audit ok/);
+  });
+
+  it('replay DB --diff shows which recorded decisions change under new rules, and why', async () => {
+    const { db } = await recorded();
+    const same = await cli(['replay', db, '--diff', '--no-pack']);
+    assert.match(same.stdout, /2 sessions replayed; 0 decisions would change/);
+    const site = mkdtempSync(join(tmpdir(), 'ig-site-'));
+    mkdirSync(join(site, 'tests'));
+    writeFileSync(join(site, 'SITE-ECHO-001.yaml'), 'id: SITE-ECHO-001\ntitle: No echo on Fridays\ndescription: a site rule that halts the echo tool\nseverity: high\nmatch:\n  on: tool_call\n  when: call.tool == "echo"\naction: halt\n');
+    const changed = await cli(['replay', db, '--diff', '--rules', site]);
+    assert.match(changed.stdout, /call #0 echo: allow → halt \[SITE-ECHO-001\]/);
+    assert.match(changed.stdout, /decisions would change/);
+    const asJson = (await cli(['replay', db, '--diff', '--json', '--rules', site])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(asJson.some((d) => d.before === 'allow' && d.after === 'halt' && d.rules.includes('SITE-ECHO-001')));
+  });
+
+  it('prune removes old sessions and keeps the audit chain valid', async () => {
+    const { db } = await recorded();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.match((await cli(['prune', '--older-than', '1ms', '--db', db])).stdout, /pruned 2 ended sessions/);
+    assert.match((await cli(['audit', 'verify', db])).stdout, /audit ok: 0 sessions, 0 events, 0 decisions, 1 anchors/);
+    const bad = await cli(['prune', '--older-than', 'soon', '--db', db]);
+    assert.match(bad.stderr, /ERR_DURATION/);
+  });
+});
