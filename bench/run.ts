@@ -2,9 +2,11 @@
 // figures measured side by side in this run; nothing here asserts a time.
 import { benchDetection } from './detection.js';
 import { benchRules } from './rules.js';
+import { benchStore } from './store.js';
 import { benchTap } from './tap.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
 if (!only || only === 'rules') benchRules();
+if (!only || only === 'store') await benchStore();
 if (!only || only === 'detection') await benchDetection();

@@ -71,7 +71,7 @@ describe('alerts', () => {
     const sink = webhookSink(alerts$, { url, secret: 's3cret', baseDelayMs: 10 });
     const [alert] = (await realAlerts()).filter((a) => a.rule === 'IG-INT-001');
     alerts$.next(alert!);
-    await waitFor(() => received.length === 1, 'delivery after retries');
+    await waitFor(() => received.length === 1 && sink.delivered === 1, 'delivery after retries');
     assert.equal(received[0]!.sig, signWebhook('s3cret', received[0]!.ts, received[0]!.body));
     assert.equal(JSON.parse(received[0]!.body).finding_info.analytic.uid, 'IG-INT-001');
     assert.equal(sink.delivered, 1);

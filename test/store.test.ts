@@ -76,6 +76,10 @@ describe('recording into SQLite', () => {
       const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`, { table: 'events', kind: 'missing' });
       assert.equal(p.seq, 4);
     });
+    it('events truncated from the end of an ended session', async () => {
+      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT max(rowid) FROM events WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1))`, { table: 'events', kind: 'missing' });
+      assert.match(p.detail, /deleted from the end/);
+    });
     it('an altered decision (allow rewritten)', async () => {
       await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, { table: 'decisions', kind: 'altered' });
     });

@@ -65,12 +65,18 @@ export function verifyAudit(store: Store): AuditReport {
       ePrev = e.hash;
       expectSeq++;
     }
+    if (s.end_hash !== null && (s.events !== expectSeq || s.last_event_hash !== ePrev)) {
+      return fail({ table: 'events', rowid: s.rowid, session: s.id, seq: expectSeq, kind: 'missing', detail: `the session ended with ${s.events} events; ${expectSeq} are present (events deleted from the end)` });
+    }
     let dPrev = s.hash as string;
     for (const d of decisions.iterate(s.id) as IterableIterator<Record<string, any>>) {
       checked.decisions++;
       if (d.prev_hash !== dPrev) return fail({ table: 'decisions', rowid: d.rowid, session: s.id, seq: d.seq, kind: 'inserted-or-deleted', detail: 'decision does not follow the previous decision of its session' });
       if (link(key, dPrev, fieldsOf(d, HASHED.decisions)) !== d.hash) return fail({ table: 'decisions', rowid: d.rowid, session: s.id, seq: d.seq, kind: 'altered', detail: 'decision row does not match its hash' });
       dPrev = d.hash;
+    }
+    if (s.end_hash !== null && s.last_decision_hash !== dPrev) {
+      return fail({ table: 'decisions', rowid: s.rowid, session: s.id, kind: 'missing', detail: 'decisions were deleted from the end of the session' });
     }
   }
   // Rows whose session is gone (a session row deleted with its chain intact elsewhere).

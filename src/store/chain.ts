@@ -20,17 +20,20 @@ export function loadAuditKey(dbPath: string, create = true): Buffer {
   return key;
 }
 
-/** One link: HMAC(key, prev || fields), fields joined by a separator that cannot occur in JSON text. */
+/**
+ * One link: HMAC-SHA256(key, prev ‖ fields), fields joined by NUL (which JSON text never contains
+ * unescaped) with SOH standing for null. One update call: cheaper than one per field.
+ */
 export function link(key: Buffer, prev: string, fields: readonly unknown[]): string {
-  const h = createHmac('sha256', key).update(prev);
-  for (const f of fields) h.update('\u0000').update(f === null || f === undefined ? '\u0001' : String(f));
-  return h.digest('hex');
+  let text = prev;
+  for (const f of fields) text += f === null || f === undefined ? '\u0000\u0001' : `\u0000${String(f)}`;
+  return createHmac('sha256', key).update(text).digest('hex');
 }
 
 /** The fields of each table that its hash covers, in order. */
 export const HASHED = {
   sessions: ['id', 'key', 'sub', 'iss', 'act', 'jti', 'intent_json', 'intent_version', 'transport', 'transport_session_id', 'started_at'],
-  sessionEnd: ['ended_at', 'outcome', 'calls', 'drift', 'status'],
+  sessionEnd: ['ended_at', 'outcome', 'calls', 'drift', 'status', 'events', 'last_event_hash', 'last_decision_hash'],
   events: ['session_id', 'seq', 'time', 'dir', 'kind', 'method', 'tool', 'call', 'msg_id', 'bytes', 'synthetic', 'raw'],
   decisions: ['id', 'session_id', 'seq', 'time', 'action', 'enforced', 'call', 'tool', 'sub', 'intent_version', 'findings_json', 'approver'],
   anchors: ['kind', 'at', 'detail', 'session_prev_hash'],

@@ -19,6 +19,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
         transport TEXT, transport_session_id TEXT,
         started_at INTEGER NOT NULL,
         ended_at INTEGER, outcome TEXT, calls INTEGER, drift REAL, status TEXT,
+        events INTEGER, last_event_hash TEXT, last_decision_hash TEXT,
         hash TEXT NOT NULL, prev_hash TEXT NOT NULL,
         end_hash TEXT
       );

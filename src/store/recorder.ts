@@ -47,6 +47,7 @@ export interface RecorderOptions {
 interface Chains {
   event: string;
   decision: string;
+  events: number;
   strongest: Action;
   calls: number;
   flagged: number;
@@ -78,10 +79,12 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
 
   const insSession = db.prepare(`INSERT INTO sessions (id, key, sub, iss, act, jti, intent_json, intent_version, purpose, transport, transport_session_id, started_at, status, hash, prev_hash)
     VALUES (@id, @key, @sub, @iss, @act, @jti, @intent_json, @intent_version, @purpose, @transport, @transport_session_id, @started_at, 'open', @hash, @prev_hash)`);
-  const endSession = db.prepare('UPDATE sessions SET ended_at = @ended_at, outcome = @outcome, calls = @calls, drift = @drift, status = @status, end_hash = @end_hash WHERE id = @id');
+  const endSession = db.prepare(`UPDATE sessions SET ended_at = @ended_at, outcome = @outcome, calls = @calls, drift = @drift, status = @status,
+    events = @events, last_event_hash = @last_event_hash, last_decision_hash = @last_decision_hash, end_hash = @end_hash WHERE id = @id`);
   const sessionHash = db.prepare('SELECT hash FROM sessions WHERE id = ?');
+  // Positional parameters, in HASHED.events order then hash, prev_hash: binding arrays is cheaper than objects.
   const insEvent = db.prepare(`INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, synthetic, raw, hash, prev_hash)
-    VALUES (@session_id, @seq, @time, @dir, @kind, @method, @tool, @call, @msg_id, @bytes, @synthetic, @raw, @hash, @prev_hash)`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insDecision = db.prepare(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
     VALUES (@id, @session_id, @seq, @time, @action, @enforced, @call, @tool, @sub, @intent_version, @findings_json, @approver, @hash, @prev_hash)`);
   const insAlert = db.prepare('INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
@@ -93,7 +96,8 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
       const h = (sessionHash.get(session) as { hash: string } | undefined)?.hash ?? GENESIS;
       const le = db.prepare('SELECT hash FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1').get(session) as { hash: string } | undefined;
       const ld = db.prepare('SELECT hash FROM decisions WHERE session_id = ? ORDER BY rowid DESC LIMIT 1').get(session) as { hash: string } | undefined;
-      c = { event: le?.hash ?? h, decision: ld?.hash ?? h, strongest: 'allow', calls: 0, flagged: 0 };
+      const n = (db.prepare('SELECT count(*) AS n FROM events WHERE session_id = ?').get(session) as { n: number }).n;
+      c = { event: le?.hash ?? h, decision: ld?.hash ?? h, events: n, strongest: 'allow', calls: 0, flagged: 0 };
       chains.set(session, c);
     }
     return c;
@@ -112,21 +116,22 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
         row.hash = link(key, sessionChain, fieldsOf(row, HASHED.sessions));
         insSession.run(row);
         sessionChain = row.hash as string;
-        chains.set(s.id, { event: row.hash as string, decision: row.hash as string, strongest: 'allow', calls: 0, flagged: 0 });
+        chains.set(s.id, { event: row.hash as string, decision: row.hash as string, events: 0, strongest: 'allow', calls: 0, flagged: 0 });
         return;
       }
       case 'event': {
         const e = op.e;
         const c = chainOf(e.session);
-        const row: Record<string, unknown> = {
-          session_id: e.session, seq: e.seq, time: e.time, dir: e.dir, kind: e.kind, method: e.method ?? null, tool: e.tool ?? null,
-          call: e.call ?? null, msg_id: e.id === undefined ? null : JSON.stringify(e.id), bytes: e.bytes, synthetic: e.synthetic ? 1 : 0,
-          raw: JSON.stringify(e.raw) ?? 'null',
-        };
-        row.prev_hash = c.event;
-        row.hash = link(key, c.event, fieldsOf(row, HASHED.events));
-        insEvent.run(row);
-        c.event = row.hash as string;
+        const values: unknown[] = [
+          e.session, e.seq, e.time, e.dir, e.kind, e.method ?? null, e.tool ?? null, e.call ?? null,
+          e.id === undefined ? null : typeof e.id === 'number' ? String(e.id) : JSON.stringify(e.id), e.bytes, e.synthetic ? 1 : 0,
+          JSON.stringify(e.raw) ?? 'null',
+        ];
+        const hash = link(key, c.event, values);
+        values.push(hash, c.event);
+        insEvent.run(values);
+        c.event = hash;
+        c.events++;
         if (e.kind === 'request' && e.tool !== undefined) c.calls++;
         tally.events++;
         tally.lastSeq.set(e.session, e.seq);
@@ -135,6 +140,10 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
       case 'decision': {
         const d = op.d;
         const c = chainOf(d.session);
+        if (d.call !== undefined && d.kind === 'request' && d.action !== 'allow') c.flagged++;
+        if (ACTION_RANK[d.action] > ACTION_RANK[c.strongest]) c.strongest = d.action;
+        // Only decisions that did something are stored: an event with no decision row was allowed.
+        if (d.action === 'allow' && d.findings.length === 0) return;
         const row: Record<string, unknown> = {
           id: d.id, session_id: d.session, seq: d.seq, time: d.time, action: d.action, enforced: d.enforced ? 1 : 0, call: d.call ?? null,
           tool: d.tool ?? null, sub: d.identity?.sub ?? null, intent_version: d.intentVersion, findings_json: JSON.stringify(d.findings), approver: null,
@@ -143,8 +152,6 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
         row.hash = link(key, c.decision, fieldsOf(row, HASHED.decisions));
         insDecision.run(row);
         c.decision = row.hash as string;
-        if (ACTION_RANK[d.action] > ACTION_RANK[c.strongest]) c.strongest = d.action;
-        if (d.call !== undefined && d.kind === 'request' && d.action !== 'allow') c.flagged++;
         tally.decisions++;
         return;
       }
@@ -161,6 +168,7 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
         const row: Record<string, unknown> = {
           id: s.id, ended_at: s.lastTime, outcome: c.strongest, calls: s.calls,
           drift: s.calls === 0 ? 0 : Math.round((c.flagged / s.calls) * 1000) / 1000, status: s.status,
+          events: c.events, last_event_hash: c.event, last_decision_hash: c.decision,
         };
         row.end_hash = link(key, base, fieldsOf(row, HASHED.sessionEnd));
         endSession.run(row);
