@@ -3,8 +3,11 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 /** Which way a message travels: client to server, or server to client. */
 export type Direction = 'c2s' | 's2c';
 
-/** What a message is. `invalid` marks a message that failed validation and was not forwarded. */
-export type EventKind = 'request' | 'response' | 'notification' | 'error' | 'invalid';
+/**
+ * What a message is. `invalid` marks a message that failed validation and was not forwarded;
+ * `control` marks intentguard's own session changes (an approved change of intent), never on the wire.
+ */
+export type EventKind = 'request' | 'response' | 'notification' | 'error' | 'invalid' | 'control';
 
 /** A verified agent identity (filled from a signed grant once identity lands; `sub` is the agent). */
 export interface Identity {
@@ -13,6 +16,8 @@ export interface Identity {
   /** The user the agent acts for (RFC 8693 `act`). */
   readonly act?: { readonly sub: string };
   readonly jti?: string;
+  /** When the grant expires (ms since the epoch). */
+  readonly expiresAt?: number;
 }
 
 /** The request a response answers, as the monitor correlated it. */

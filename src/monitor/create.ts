@@ -4,7 +4,7 @@ import type { Direction, Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import { ALLOW, verdictOf, type Policy, type Verdict } from '../policy/types.js';
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../policy/types.js';
 import { coreFindings } from './core-checks.js';
 import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
@@ -52,6 +52,8 @@ export interface Monitor {
   session(id: string): SessionHandle | undefined;
   /** Live counts, for tests that prove teardown. */
   stats(): { sessions: number; groups: number };
+  /** Raise an alert about a session that no single event explains (a shared credential, a revoked grant). */
+  report(session: string, finding: Finding): void;
   /** Stop the monitor: every live session is closed. */
   close(): void;
 }
@@ -121,7 +123,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
   /** Decide one event: synchronously when every policy does, else a promise bounded by the timeout. */
   const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Verdict | Promise<Verdict> => {
-    if (event.synthetic) return ALLOW;
+    if (event.synthetic || event.kind === 'control') return ALLOW;
     const protocol = coreFindings(event, state, opts.maxPending);
     if (protocol.length > 0) return verdictOf(protocol);
     let result: Verdict | PromiseLike<Verdict>;
@@ -238,6 +240,16 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     sessions: () => [...live.values()].map((s) => s.state),
     session: (id) => live.get(id)?.handle,
     stats: () => ({ sessions: live.size, groups }),
+    report(sessionId, f) {
+      const state = live.get(sessionId)?.state;
+      alerts$.next({
+        id: nextId('a'), time: opts.clock(), session: sessionId, decision: '', seq: state?.seq ?? -1, rule: f.rule,
+        ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action, outcome: f.action, reason: f.reason,
+        ...(f.code !== undefined && { code: f.code }), ...(state?.identity && { identity: state.identity }),
+        intent: state ? { purpose: state.intent.purpose, version: state.intent.version, ...(state.intent.id !== undefined && { id: state.intent.id }) } : { purpose: '', version: 0 },
+        ...(f.evidence && { evidence: f.evidence }),
+      });
+    },
     close() {
       for (const s of [...live.values()]) s.handle.close('monitor closed');
       subscription.unsubscribe();

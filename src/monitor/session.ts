@@ -7,6 +7,7 @@ import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
 import { opposite, pendingKey, withStatus, type Incoming, type SessionState, type SessionStatus } from './state.js';
 import type { Decision, Outcome } from './types.js';
+import type { Intent } from '../intent/types.js';
 
 /** Where a session's messages go: the tap (or proxy) that carries them. */
 export interface SessionEndpoint {
@@ -14,6 +15,8 @@ export interface SessionEndpoint {
   deliver(dir: Direction, message: unknown): void | Promise<void>;
   /** Close both sides. */
   close(): void | Promise<void>;
+  /** Send a request to the client and wait for its answer (intentguard's own prompts). */
+  ask?(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
 }
 
 /** A live session: feed it messages, get back what to deliver. */
@@ -35,6 +38,12 @@ export interface SessionHandle {
   close(reason?: string): void;
   /** Resolves with the final state once the session has ended (closed, or halted and torn down). */
   whenEnded(): Promise<SessionState>;
+  /** Continue under a wider, approved intent (a new version); recorded as a control event. */
+  amendIntent(intent: Intent, approvedBy: string): Promise<SessionState>;
+  /** Show the monitor a message intentguard itself sends or intercepts (approval prompts). */
+  record(dir: Direction, message: unknown): Promise<void>;
+  /** Ask the client over this session (an elicitation). Rejects when the carrier cannot. */
+  askClient(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
 }
 
 export interface SessionCore {
@@ -248,6 +257,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
       return halting;
     },
     whenEnded: () => endedPromise,
+    async amendIntent(intent, approvedBy) {
+      const step = await submit({ dir: 'c2s', raw: null, bytes: 0, time: opts.clock(), synthetic: true, control: { intent, by: approvedBy } });
+      return step.state;
+    },
+    askClient(method, params, signal) {
+      if (!endpoint?.ask) return Promise.reject(new Error('this session cannot ask its client'));
+      return endpoint.ask(method, params, signal);
+    },
+    async record(dir, message) {
+      await observeSynthetic(dir, message);
+    },
     close() {
       // A halt ends the session itself once its answers are out.
       if (status !== 'open') return;

@@ -60,6 +60,8 @@ export interface Incoming {
   readonly message?: ValidMessage;
   readonly fault?: { readonly code: string; readonly message: string };
   readonly synthetic?: boolean;
+  /** An approved change of intent: the session continues under this intent (its version is bumped). */
+  readonly control?: { readonly intent: Intent; readonly by: string };
 }
 
 export function initialState(init: {
@@ -120,6 +122,13 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
   const next = copyState(state);
   next.seq = state.seq + 1;
   next.lastTime = input.time;
+  if (input.control) {
+    next.intent = { ...input.control.intent, version: state.intent.version + 1 };
+    event.kind = 'control';
+    event.method = 'intentguard/intent-amended';
+    event.raw = { intent: next.intent, approvedBy: input.control.by };
+    return { state: next, event };
+  }
   const m = input.message;
   if (!m) return { state: next, event };
   event.kind = m.kind;

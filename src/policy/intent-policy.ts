@@ -14,7 +14,7 @@ export interface IntentPolicyOptions {
   readonly budgetExceeded?: Action;
 }
 
-type Grants = ReturnType<typeof compileToolGrants>;
+type Grants = { intent: unknown; compiled: ReturnType<typeof compileToolGrants> };
 
 /**
  * The built-in policy that makes the monitor useful without a rule pack: tools outside the intent are
@@ -27,9 +27,15 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<Grants> 
   const budget = options.budgetExceeded ?? 'halt';
   return {
     name: 'intent',
-    createState: (session) => compileToolGrants(session.intent),
-    evaluate({ event, session, state: grants }) {
+    createState: (session) => ({ intent: session.intent, compiled: compileToolGrants(session.intent) }),
+    evaluate({ event, session, state }) {
       if (event.kind !== 'request' || event.dir !== 'c2s') return ALLOW;
+      // An approved change of intent replaces the session's intent: recompile once.
+      if (state.intent !== session.intent) {
+        state.intent = session.intent;
+        state.compiled = compileToolGrants(session.intent);
+      }
+      const grants = state.compiled;
       const findings: Finding[] = [];
       const { budget: limits } = session.intent;
       if (limits?.durationMs !== undefined && event.time - session.startedAt > limits.durationMs) {

@@ -16,10 +16,12 @@ import type { EventKindName } from './types.js';
  */
 export interface Analysis {
   readonly prov: ProvenanceIndex;
-  readonly intentTargets: ReadonlySet<string>;
-  readonly intentHosts: readonly string[];
-  readonly intentText: string;
-  readonly intentCtx: Record<string, unknown>;
+  /** The intent the fields below were derived from (an approved change replaces it). */
+  intentSource: unknown;
+  intentTargets: ReadonlySet<string>;
+  intentHosts: readonly string[];
+  intentText: string;
+  intentCtx: Record<string, unknown>;
   readonly principalCtx: Record<string, unknown>;
   unverified: Record<string, unknown>;
   server: string;
@@ -49,14 +51,14 @@ export interface Analysis {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function createAnalysis(session: SessionState): Analysis {
+function intentFields(session: SessionState) {
   const intent = session.intent;
   const intentText = [intent.purpose, ...intent.recipients, ...intent.zones].join('\n');
   const targets = extractTargets(intentText);
   for (const r of intent.recipients) for (const t of extractTargets(r).values()) targets.set(`${t.kind}:${t.value}`, t);
   const tools = intent.tools === '*' ? ['*'] : intent.tools.map((t) => t.name);
   return {
-    prov: new ProvenanceIndex(),
+    intentSource: intent,
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
@@ -64,6 +66,13 @@ export function createAnalysis(session: SessionState): Analysis {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
     },
+  };
+}
+
+export function createAnalysis(session: SessionState): Analysis {
+  return {
+    prov: new ProvenanceIndex(),
+    ...intentFields(session),
     principalCtx: {
       sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),
     },
@@ -296,6 +305,7 @@ function withCommon(extra: Record<string, unknown>, a: Analysis, session: Sessio
  */
 export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string): EventContext {
   const kind = eventKind(event);
+  if (a.intentSource !== session.intent) Object.assign(a, intentFields(session));
   const ctxOf = (extra: Record<string, unknown>) => withCommon(extra, a, session, event, kind, timeZone);
 
   if (kind === 'request' && event.method === 'initialize' && isObject((event.raw as { params?: unknown }).params)) {

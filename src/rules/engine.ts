@@ -166,7 +166,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     name: 'rules',
     createState: (session) => ({ analysis: createAnalysis(session), partials: new Map(), rates: new Map() }),
     evaluate({ event, session, state }) {
-      if (event.synthetic || event.kind === 'invalid') return ALLOW;
+      if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
       const ec = observeEvent(state.analysis, session, event, options.timeZone);
       const ctx = ec.ctx;
       ctx.lists = lists;

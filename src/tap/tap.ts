@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { Direction } from '../events/types.js';
@@ -53,6 +54,7 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     send(message: JSONRPCMessage, opts?: TransportSendOptions): Promise<void> {
       // Not an async function: an allowed message goes straight to the inner send, no extra hop.
       try {
+        if (outbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return Promise.resolve();
         const outcome = session.observe(outbound, message);
         if (outcome instanceof Promise) return outcome.then((o) => applyOutbound(o, opts));
         return applyOutbound(outcome, opts) ?? Promise.resolve();
@@ -71,6 +73,7 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
   };
 
   inner.onmessage = (message, extra) => {
+    if (inbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return;
     const decided = session.observe(inbound, message);
     if (!inboundQueue && !(decided instanceof Promise)) return applyInbound(decided, extra);
     const queue: Promise<void> = (inboundQueue ?? Promise.resolve()).then(() => decided).then((o) => {
@@ -84,9 +87,33 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     session.close('transport closed');
     wrapper.onclose?.();
   };
+  // intentguard's own requests to the client (approval prompts): their answers are taken here, not forwarded.
+  const clientBound: Direction = 's2c';
+  const asks = new Map<string, (answer: unknown) => void>();
+  const takeAnswer = (message: unknown): boolean => {
+    const id = (message as { id?: unknown }).id;
+    if (typeof id !== 'string' || !asks.has(id) || !('result' in (message as object) || 'error' in (message as object))) return false;
+    const resolve = asks.get(id)!;
+    asks.delete(id);
+    void session.record('c2s', message);
+    resolve(message);
+    return true;
+  };
   session.attach({
     deliver: (dir, message) => (dir === inbound ? toLocal(message) : toRemote(message)),
     close: () => inner.close(),
+    ask: async (method, params, signal) => {
+      const id = `intentguard-${randomUUID()}`;
+      const request = { jsonrpc: '2.0', id, method, params };
+      const answer = new Promise<unknown>((resolve, reject) => {
+        asks.set(id, resolve);
+        signal.addEventListener('abort', () => { asks.delete(id); reject(new Error('approval prompt aborted')); }, { once: true });
+      });
+      await session.record(clientBound, request);
+      if (clientBound === inbound) toLocal(request);
+      else await toRemote(request);
+      return answer;
+    },
   });
   return wrapper;
 }

@@ -1,0 +1,231 @@
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { canonicalJson, digest } from '../lib/canonical.js';
+import type { Intent } from '../intent/types.js';
+import type { Monitor } from '../monitor/create.js';
+import type { ApprovalRequest, Approver } from '../monitor/types.js';
+import { redactValue, renderMessage } from '../rules/template.js';
+import type { Store } from '../store/db.js';
+
+/** What an approver is asked: one held call, bound to who, where, what and which approval version. */
+export interface PendingApproval {
+  readonly id: string;
+  readonly session: string;
+  readonly sub: string;
+  readonly tool: string;
+  /** SHA-256 of the canonical JSON of the arguments: an approval covers exactly these arguments. */
+  readonly argsDigest: string;
+  /** The arguments with secrets and long values masked, for people to read. */
+  readonly argsSummary: unknown;
+  readonly intentVersion: number;
+  readonly purpose: string;
+  readonly reason: string;
+  readonly rules: readonly string[];
+  readonly requestedAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * An approver's answer. `scope`: `once` (this call), `session` (this tool for the rest of the session,
+ * at this intent version), `intent` (widen the intent with this tool: a new intent version).
+ */
+export interface ApprovalAnswer {
+  readonly approved: boolean;
+  readonly approver: string;
+  readonly scope?: 'once' | 'session' | 'intent';
+  /** When given, must name this approval and these arguments (a replayed answer is refused). */
+  readonly approvalId?: string;
+  readonly argsDigest?: string;
+  readonly reason?: string;
+}
+
+/** A way of asking someone: resolves with an answer, or never (another channel or the timeout wins). */
+export type ApprovalChannel = (pending: PendingApproval, context: { monitor: Monitor; signal: AbortSignal }) => Promise<ApprovalAnswer | undefined>;
+
+export interface Approvals {
+  /** Give this to `createMonitor({ approver })`. */
+  readonly approver: Approver;
+  /** Decide a pending approval from outside (CLI, console). */
+  decide(id: string, answer: ApprovalAnswer): void;
+  pending(): PendingApproval[];
+  /** Approvals decided so far (who approved what), newest last. */
+  history(): (PendingApproval & { status: 'approved' | 'denied' | 'expired' | 'rejected'; approver: string; decidedAt: number })[];
+}
+
+export interface ApprovalsOptions {
+  readonly channels: readonly ApprovalChannel[];
+  readonly store?: Store;
+  readonly clock?: () => number;
+  /** How long an approval may take to be answered; also the expiry stamped on it. Default 60 s. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Re-authorization: hold the call, ask the channels (elicitation to the client's user, a signed webhook,
+ * the `intentguard approve` command), and let it through only on an answer bound to this very call.
+ * Session-scoped approvals let the same tool through for the rest of the session at the same intent
+ * version; an intent-scoped approval widens the intent (a new version later rules evaluate against).
+ */
+export function createApprovals(monitor: () => Monitor, options: ApprovalsOptions): Approvals {
+  const clock = options.clock ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const db = options.store?.db;
+  const waiting = new Map<string, { pending: PendingApproval; resolve: (a: ApprovalAnswer) => void }>();
+  const decided: ReturnType<Approvals['history']> = [];
+  const sessionGrants = new Set<string>();
+  const insert = db?.prepare(`INSERT INTO approvals (id, session_id, decision_id, sub, tool, args_digest, intent_version, scope, status, reason, requested_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, ?)`);
+  const finish = db?.prepare('UPDATE approvals SET status = ?, approver = ?, scope = ?, decided_at = ? WHERE id = ?');
+
+  const record = (p: PendingApproval, status: 'approved' | 'denied' | 'expired' | 'rejected', approver: string, scope: string | null) => {
+    const at = clock();
+    finish?.run(status, approver, scope, at, p.id);
+    decided.push({ ...p, status, approver, decidedAt: at });
+    if (decided.length > 10_000) decided.shift();
+  };
+
+  const approver: Approver = async (req: ApprovalRequest) => {
+    const event = req.event;
+    const tool = event.tool ?? event.method ?? '';
+    const args = event.args ?? {};
+    const sub = event.identity?.sub ?? 'unverified';
+    const grantKey = `${req.session}\u0000${tool}\u0000${req.intent.version}`;
+    if (sessionGrants.has(grantKey)) return true;
+    const enforcing = req.decision.findings.filter((f) => f.action === req.decision.action);
+    const pending: PendingApproval = {
+      id: `apr-${randomUUID()}`, session: req.session, sub, tool, argsDigest: digest(args, 64),
+      argsSummary: redactValue(args, 'call.args', []), intentVersion: req.intent.version, purpose: req.intent.purpose,
+      reason: enforcing.map((f) => f.reason).join('; '), rules: enforcing.map((f) => f.rule),
+      requestedAt: clock(), expiresAt: clock() + timeoutMs,
+    };
+    insert?.run(pending.id, pending.session, req.decision.id, sub, tool, pending.argsDigest, pending.intentVersion, pending.reason, pending.requestedAt, pending.expiresAt);
+    const controller = new AbortController();
+    req.signal.addEventListener('abort', () => controller.abort(), { once: true });
+    const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));
+    const asked = options.channels.map((ch) => ch(pending, { monitor: monitor(), signal: controller.signal }).then((a) => a ?? new Promise<never>(() => {}), () => new Promise<never>(() => {})));
+    let answer: ApprovalAnswer | undefined;
+    try {
+      answer = await Promise.race([external, ...asked, new Promise<undefined>((r) => controller.signal.addEventListener('abort', () => r(undefined), { once: true }))]);
+    } finally {
+      waiting.delete(pending.id);
+      controller.abort();
+    }
+    if (!answer) {
+      record(pending, 'expired', 'timeout', null);
+      return false;
+    }
+    // An answer for another approval, or for other arguments, is refused: approvals cannot be replayed.
+    if ((answer.approvalId !== undefined && answer.approvalId !== pending.id) || (answer.argsDigest !== undefined && answer.argsDigest !== pending.argsDigest)) {
+      record(pending, 'rejected', answer.approver, null);
+      return false;
+    }
+    if (!answer.approved || clock() > pending.expiresAt) {
+      record(pending, answer.approved ? 'expired' : 'denied', answer.approver, null);
+      return false;
+    }
+    record(pending, 'approved', answer.approver, answer.scope ?? 'once');
+    if (answer.scope === 'session') sessionGrants.add(grantKey);
+    if (answer.scope === 'intent') {
+      const handle = monitor().session(req.session);
+      if (handle && req.intent.tools !== '*' && !req.intent.tools.some((t) => t.name === tool)) {
+        const widened: Intent = { ...req.intent, tools: [...req.intent.tools, { name: tool }] };
+        await handle.amendIntent(widened, answer.approver);
+      }
+    }
+    return true;
+  };
+
+  return {
+    approver,
+    decide(id, answer) {
+      const w = waiting.get(id);
+      if (!w) throw new Error(`no pending approval ${id}`);
+      w.resolve(answer);
+    },
+    pending: () => [...waiting.values()].map((w) => w.pending),
+    history: () => [...decided],
+  };
+}
+
+/** Ask the client's user with an MCP elicitation, when the client declared the capability. */
+export function elicitationChannel(): ApprovalChannel {
+  return async (p, { monitor, signal }) => {
+    const handle = monitor.session(p.session);
+    if (!handle || !handle.state().clientCapabilities?.elicitation) return undefined;
+    const message = renderMessage(
+      'intentguard: the agent {{sub}} wants to call {{tool}} with {{args}}. This exceeds its approval ("{{purpose}}"): {{reason}}. Allow it?',
+      { sub: p.sub, tool: p.tool, args: p.argsSummary, purpose: p.purpose, reason: p.reason }, [],
+    );
+    const answer = (await handle.askClient('elicitation/create', {
+      message,
+      requestedSchema: {
+        type: 'object',
+        properties: {
+          approve: { type: 'boolean', title: 'Allow this call', description: 'Let this one call through' },
+          scope: { type: 'string', title: 'For', enum: ['once', 'session'], enumNames: ['this call only', `${p.tool} for the rest of this session`] },
+        },
+        required: ['approve'],
+      },
+    }, signal)) as { result?: { action?: string; content?: { approve?: unknown; scope?: unknown } } };
+    const r = answer.result;
+    if (!r || r.action !== 'accept') return { approved: false, approver: 'user:elicitation', reason: r?.action ?? 'error' };
+    return {
+      approved: r.content?.approve === true, approver: 'user:elicitation',
+      scope: r.content?.scope === 'session' ? 'session' : 'once', approvalId: p.id, argsDigest: p.argsDigest,
+    };
+  };
+}
+
+const sign = (secret: string, ts: string, body: string) => `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
+const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/**
+ * Ask an HTTP endpoint: POST of the pending approval (signed `X-Intentguard-Signature`), answered with
+ * `{decision: "approve"|"deny", approver, scope?, approval_id, args_digest}` signed the same way.
+ */
+export function webhookChannel(url: string, secret: string, clock: () => number = Date.now): ApprovalChannel {
+  return async (p, { signal }) => {
+    const body = canonicalJson({
+      approval_id: p.id, session: p.session, sub: p.sub, tool: p.tool, args_summary: p.argsSummary, args_digest: p.argsDigest,
+      intent_version: p.intentVersion, purpose: p.purpose, reason: p.reason, rules: p.rules, expires_at: p.expiresAt,
+    });
+    const ts = String(Math.floor(clock() / 1000));
+    const res = await fetch(url, { method: 'POST', body, signal, headers: { 'content-type': 'application/json', 'x-intentguard-timestamp': ts, 'x-intentguard-signature': sign(secret, ts, body) } });
+    const text = await res.text();
+    const rts = res.headers.get('x-intentguard-timestamp') ?? '';
+    const rsig = res.headers.get('x-intentguard-signature') ?? '';
+    if (!res.ok || !same(rsig, sign(secret, rts, text))) return { approved: false, approver: `webhook:${url}`, reason: `unsigned or failed answer (HTTP ${res.status})` };
+    const a = JSON.parse(text) as { decision?: string; approver?: string; scope?: string; approval_id?: string; args_digest?: string };
+    return {
+      approved: a.decision === 'approve', approver: `webhook:${a.approver ?? url}`,
+      scope: a.scope === 'session' || a.scope === 'intent' ? a.scope : 'once',
+      ...(a.approval_id !== undefined && { approvalId: a.approval_id }),
+      ...(a.args_digest !== undefined && { argsDigest: a.args_digest }),
+    };
+  };
+}
+
+/** Wait for `intentguard approve|deny ID` (written to the approvals table) by polling the database. */
+export function databaseChannel(store: Store, pollMs = 250): ApprovalChannel {
+  const get = store.db.prepare('SELECT status, approver, scope FROM approvals WHERE id = ?');
+  return (p, { signal }) =>
+    new Promise<ApprovalAnswer | undefined>((resolve) => {
+      const timer = setInterval(() => {
+        const row = get.get(p.id) as { status: string; approver: string | null; scope: string | null } | undefined;
+        if (!row || row.status === 'pending') return;
+        clearInterval(timer);
+        if (row.status === 'cli-approved' || row.status === 'cli-denied') {
+          resolve({ approved: row.status === 'cli-approved', approver: row.approver ?? 'cli', scope: row.scope === 'session' ? 'session' : 'once', approvalId: p.id });
+        } else resolve(undefined);
+      }, pollMs);
+      signal.addEventListener('abort', () => { clearInterval(timer); resolve(undefined); }, { once: true });
+    });
+}
+
+/** `intentguard approve|deny ID`: mark a pending approval in the database for the waiting monitor. */
+export function decideInDatabase(store: Store, id: string, approve: boolean, approver: string, scope: 'once' | 'session' = 'once'): { tool: string; session: string } {
+  const row = store.db.prepare('SELECT status, tool, session_id FROM approvals WHERE id = ?').get(id) as { status: string; tool: string; session_id: string } | undefined;
+  if (!row) throw Object.assign(new Error(`no approval ${id}`), { code: 'ERR_APPROVAL_NOT_FOUND' });
+  if (row.status !== 'pending') throw Object.assign(new Error(`approval ${id} is already ${row.status}`), { code: 'ERR_APPROVAL_DONE' });
+  store.db.prepare('UPDATE approvals SET status = ?, approver = ?, scope = ? WHERE id = ? AND status = \'pending\'').run(approve ? 'cli-approved' : 'cli-denied', approver, scope, id);
+  return { tool: row.tool, session: row.session_id };
+}

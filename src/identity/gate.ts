@@ -1,0 +1,52 @@
+import type { Subscription } from 'rxjs';
+import type { Monitor } from '../monitor/create.js';
+import { verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
+import type { Revocations } from './revocations.js';
+
+export interface GrantGate {
+  /** Verify a presented token (revocations included). Throws GrantError. */
+  verify(token: string | undefined): Promise<VerifiedGrant>;
+  readonly revocations: Revocations;
+  close(): void;
+}
+
+/**
+ * Tie grants to the monitor: verification with the revocation list, a halted session's grant
+ * revoked (until it expires) so it opens no new session, and the same `jti` in two concurrent
+ * sessions reported as a shared credential.
+ */
+export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isRevoked'>, revocations: Revocations): GrantGate {
+  const active = new Map<string, Set<string>>();
+  const subs: Subscription[] = [
+    monitor.sessionOpened$.subscribe((s) => {
+      const jti = s.identity?.jti;
+      if (!jti) return;
+      const set = active.get(jti) ?? new Set<string>();
+      set.add(s.id);
+      active.set(jti, set);
+      if (set.size > 1) {
+        monitor.report(s.id, {
+          rule: 'identity/shared-credential', action: 'alert', severity: 'high', code: 'ERR_GRANT_SHARED',
+          reason: `grant ${jti} (sub ${s.identity?.sub}) is in use by ${set.size} concurrent sessions: ${[...set].join(', ')}`,
+          evidence: { jti, sessions: [...set] },
+        });
+      }
+    }),
+    monitor.sessionEnded$.subscribe((s) => {
+      const jti = s.identity?.jti;
+      if (jti) {
+        active.get(jti)?.delete(s.id);
+        if (active.get(jti)?.size === 0) active.delete(jti);
+      }
+      if (s.status === 'halted' && jti) {
+        revocations.revoke({ jti }, `session ${s.id} halted`, s.identity?.expiresAt);
+        monitor.report(s.id, { rule: 'identity/grant-revoked', action: 'alert', severity: 'high', reason: `session halted; grant ${jti} of ${s.identity?.sub} revoked` });
+      }
+    }),
+  ];
+  return {
+    verify: (token) => verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
+    revocations,
+    close: () => subs.forEach((s) => s.unsubscribe()),
+  };
+}

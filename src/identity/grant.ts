@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { IntentGuardError, type ErrorCode } from '../errors.js';
+import type { Identity } from '../events/types.js';
+import { parseIntent } from '../intent/parse.js';
+import type { Intent } from '../intent/types.js';
+import { parseDuration } from '../lib/duration.js';
+import { importSigningKey, type ResolvedKeys } from './keys.js';
+
+/** A verified grant: who the agent is and what it was approved to do. */
+export interface VerifiedGrant {
+  readonly identity: Identity;
+  readonly intent: Intent;
+  readonly claims: JWTPayload;
+  readonly expiresAt: number;
+  readonly token: string;
+}
+
+export interface GrantPolicy {
+  readonly keys: ResolvedKeys;
+  /** Trusted issuers. */
+  readonly issuers: readonly string[];
+  /** intentguard's own resource identifier: the `aud` every grant must carry. */
+  readonly audience: string;
+  /** Longest accepted lifetime (exp - iat). Default 15 minutes. */
+  readonly maxTtlMs?: number;
+  /** Clock skew tolerated on exp/nbf/iat. Default 30 s. */
+  readonly clockToleranceMs?: number;
+  /** Largest accepted token. Default 8 KiB. */
+  readonly maxTokenBytes?: number;
+  /** Used when a grant carries no `intent` claim. Without it such grants are refused. */
+  readonly defaultIntent?: Intent;
+  /** Is this jti or sub revoked? */
+  readonly isRevoked?: (jti: string, sub: string, now: number) => boolean;
+  readonly clock?: () => number;
+}
+
+/** A refused grant: a stable code, never forwarded. */
+export class GrantError extends IntentGuardError {}
+
+const fail = (code: ErrorCode, message: string): never => {
+  throw new GrantError(code, message);
+};
+
+function mapJoseError(e: unknown): never {
+  if (e instanceof GrantError) throw e;
+  const err = e as { code?: string; claim?: string; message?: string };
+  const msg = err.message ?? String(e);
+  switch (err.code) {
+    case joseErrors.JWTExpired.code: return fail('ERR_GRANT_EXPIRED', `grant expired: ${msg}`);
+    case joseErrors.JOSEAlgNotAllowed.code: return fail('ERR_GRANT_ALG', `algorithm not allowed: ${msg}`);
+    case joseErrors.JWSSignatureVerificationFailed.code: return fail('ERR_GRANT_SIGNATURE', 'signature verification failed');
+    case joseErrors.JWKSNoMatchingKey.code: return fail('ERR_GRANT_KEY_UNKNOWN', 'no configured key matches the grant header (kid/alg)');
+    case joseErrors.JWKSMultipleMatchingKeys.code: return fail('ERR_GRANT_KEY_UNKNOWN', 'several keys match and none verifies');
+    case joseErrors.JWTClaimValidationFailed.code: {
+      if (err.claim === 'iss') return fail('ERR_GRANT_ISSUER', `untrusted issuer: ${msg}`);
+      if (err.claim === 'aud') return fail('ERR_GRANT_AUDIENCE', `minted for another resource: ${msg}`);
+      if (err.claim === 'nbf' || err.claim === 'iat') return fail('ERR_GRANT_NOT_YET_VALID', `not valid yet: ${msg}`);
+      return fail('ERR_GRANT_CLAIM', `claim "${err.claim}": ${msg}`);
+    }
+    case joseErrors.JOSENotSupported.code:
+      return /crit|Extension Header Parameter/i.test(msg) ? fail('ERR_GRANT_CRIT', msg) : fail('ERR_GRANT_ALG', msg);
+    case joseErrors.JWSInvalid.code:
+      return /crit|Extension Header Parameter/i.test(msg) ? fail('ERR_GRANT_CRIT', msg) : fail('ERR_GRANT_MALFORMED', `malformed JWS: ${msg}`);
+    case joseErrors.JWTInvalid.code: return fail('ERR_GRANT_MALFORMED', `malformed JWT: ${msg}`);
+    case joseErrors.JWKSTimeout.code: return fail('ERR_KEY_SOURCE', `JWKS fetch timed out: ${msg}`);
+    default: return fail('ERR_GRANT_MALFORMED', msg);
+  }
+}
+
+/**
+ * Verify a grant and bind it to an identity and an intent. Every refusal is a {@link GrantError}
+ * with a stable code; nothing of the session is forwarded before this returns.
+ * @example const grant = await verifyGrant(token, { keys, issuers: ['https://idp.corp'], audience: 'https://intentguard.corp/mcp' })
+ */
+export async function verifyGrant(token: string | undefined, policy: GrantPolicy): Promise<VerifiedGrant> {
+  if (!token) return fail('ERR_GRANT_MISSING', 'no bearer token');
+  if (Buffer.byteLength(token) > (policy.maxTokenBytes ?? 8192)) fail('ERR_GRANT_TOO_LARGE', `token of ${Buffer.byteLength(token)} bytes exceeds ${policy.maxTokenBytes ?? 8192}`);
+  const parts = token.split('.');
+  if (parts.length === 5) fail('ERR_GRANT_JWE', 'an encrypted JWE was presented; grants must be signed JWS');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[0] || !parts[1]) fail('ERR_GRANT_MALFORMED', 'not a compact JWS (three base64url parts)');
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+    decodeJwt(token);
+  } catch (e) {
+    return fail('ERR_GRANT_MALFORMED', `cannot decode: ${(e as Error).message}`);
+  }
+  if (!header.alg || header.alg.toLowerCase() === 'none') fail('ERR_GRANT_ALG', 'alg "none" is never accepted');
+  if (!policy.keys.algorithms.includes(header.alg!)) fail('ERR_GRANT_ALG', `alg ${header.alg} is not among the allowed ${policy.keys.algorithms.join(', ')}`);
+  const now = policy.clock?.() ?? Date.now();
+  let payload: JWTPayload;
+  try {
+    const result = await jwtVerify(token, policy.keys.getKey as Parameters<typeof jwtVerify>[1], {
+      algorithms: [...policy.keys.algorithms],
+      issuer: [...policy.issuers],
+      audience: policy.audience,
+      clockTolerance: Math.round((policy.clockToleranceMs ?? 30_000) / 1000),
+      currentDate: new Date(now),
+      requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
+    });
+    payload = result.payload;
+  } catch (e) {
+    return mapJoseError(e);
+  }
+  if (payload.iat! * 1000 > now + (policy.clockToleranceMs ?? 30_000)) fail('ERR_GRANT_NOT_YET_VALID', `issued in the future (iat ${new Date(payload.iat! * 1000).toISOString()})`);
+  if (typeof payload.sub !== 'string' || payload.sub === '') fail('ERR_GRANT_CLAIM', 'sub must be a non-empty string');
+  if (typeof payload.jti !== 'string' || payload.jti === '') fail('ERR_GRANT_CLAIM', 'jti must be a non-empty string');
+  const ttl = (payload.exp! - payload.iat!) * 1000;
+  const maxTtl = policy.maxTtlMs ?? 15 * 60_000;
+  if (ttl > maxTtl) fail('ERR_GRANT_TTL', `grant lives ${Math.round(ttl / 1000)} s; the maximum is ${Math.round(maxTtl / 1000)} s`);
+  if (policy.isRevoked?.(payload.jti!, payload.sub!, now)) fail('ERR_GRANT_REVOKED', `grant ${payload.jti} (sub ${payload.sub}) is revoked`);
+  let intent: Intent;
+  try {
+    intent = payload.intent !== undefined ? parseIntent(payload.intent) : policy.defaultIntent ?? fail('ERR_GRANT_INTENT', 'the grant has no intent claim and no default intent is configured');
+  } catch (e) {
+    if (e instanceof GrantError) throw e;
+    return fail('ERR_GRANT_INTENT', `the intent claim is invalid: ${(e as Error).message}`);
+  }
+  const act = payload.act as { sub?: unknown } | undefined;
+  if (act !== undefined && (typeof act !== 'object' || typeof act.sub !== 'string')) fail('ERR_GRANT_CLAIM', 'act must be {sub: string}');
+  const identity: Identity = {
+    sub: payload.sub!, iss: payload.iss!, jti: payload.jti!, expiresAt: payload.exp! * 1000, ...(act && { act: { sub: act.sub as string } }),
+  };
+  return { identity, intent, claims: payload, expiresAt: payload.exp! * 1000, token };
+}
+
+export interface MintOptions {
+  readonly privateJwk: JWK;
+  readonly iss: string;
+  readonly aud: string;
+  readonly sub: string;
+  readonly ttl: string | number;
+  readonly intent?: unknown;
+  readonly act?: string;
+  readonly jti?: string;
+  readonly now?: number;
+}
+
+/** Mint a grant (development and tests). */
+export async function mintGrant(o: MintOptions): Promise<string> {
+  const { key, alg, kid } = await importSigningKey(o.privateJwk);
+  const now = Math.floor((o.now ?? Date.now()) / 1000);
+  const ttl = Math.floor(parseDuration(o.ttl) / 1000);
+  const claims: JWTPayload = { ...(o.intent !== undefined && { intent: o.intent }), ...(o.act && { act: { sub: o.act } }) };
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg, ...(kid && { kid }), typ: 'JWT' })
+    .setIssuer(o.iss).setAudience(o.aud).setSubject(o.sub)
+    .setIssuedAt(now).setExpirationTime(now + ttl).setJti(o.jti ?? randomUUID())
+    .sign(key);
+}
