@@ -3,7 +3,8 @@ import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
 import { rulesPolicy } from '../rules/engine.js';
 import { loadRulePack } from '../rules/pack.js';
-import { DEFAULT_DB } from '../store/db.js';
+import { DEFAULT_DB, openStore } from '../store/db.js';
+import { decideInDatabase } from '../approvals/approvals.js';
 import { demoCommand } from './demo.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
@@ -102,6 +103,24 @@ program.command('import')
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
   .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: policiesFor(opts) }); });
+
+for (const verb of ['approve', 'deny'] as const) {
+  program.command(verb)
+    .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
+    .argument('<id>', 'approval id (from the alert or intentguard sessions)')
+    .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+    .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
+    .option('--scope <scope>', 'once or session', 'once')
+    .action((id: string, opts: { db: string; by: string; scope: string }) => {
+      const store = openStore(opts.db);
+      try {
+        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope === 'session' ? 'session' : 'once');
+        process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);
+      } finally {
+        store.close();
+      }
+    });
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as { code?: string; message?: string };
