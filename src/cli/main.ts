@@ -5,6 +5,7 @@ import { rulesPolicy } from '../rules/engine.js';
 import { loadRulePack } from '../rules/pack.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
+import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { demoCommand } from './demo.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
@@ -103,6 +104,45 @@ program.command('import')
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
   .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: policiesFor(opts) }); });
+
+const keys = program.command('keys').description('signing keys for grants');
+keys.command('generate')
+  .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
+  .option('--out <dir>', 'where to write', './keys')
+  .option('--alg <alg>', 'ES256, ES384, EdDSA, RS256, PS256', 'ES256')
+  .action(async (opts: { out: string; alg: string }) => { process.exitCode = await keysGenerateCommand(opts); });
+
+const grant = program.command('grant').description('intent grants (signed JWTs)');
+grant.command('mint')
+  .description('mint a grant binding an agent identity to an intent (development and tests)')
+  .requiredOption('--intent <file>', 'intent YAML or JSON')
+  .requiredOption('--sub <sub>', 'agent identity, e.g. agent:summariser')
+  .option('--ttl <duration>', 'lifetime', '10m')
+  .option('--key <file>', 'private JWK', './keys/private.jwk.json')
+  .option('--iss <iss>', 'issuer', 'https://intentguard.local/issuer')
+  .option('--aud <aud>', "intentguard's resource identifier", 'https://intentguard.local/mcp')
+  .option('--act <user>', 'the user the agent acts for')
+  .action(async (opts: Parameters<typeof grantMintCommand>[0]) => { process.exitCode = await grantMintCommand(opts); });
+grant.command('inspect')
+  .description('decode a grant and verify it, or say exactly why it does not verify')
+  .argument('<token>', 'the JWT')
+  .option('--jwks <file>', 'JWKS file')
+  .option('--jwks-url <url>', 'JWKS URL')
+  .option('--pem <file>', 'PEM public key')
+  .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
+  .option('--iss <iss>', 'trusted issuer (repeatable; default: the token\'s own)', collect, [])
+  .option('--aud <aud>', 'expected audience (default: the token\'s own)')
+  .option('--max-ttl <duration>', 'longest accepted lifetime', '15m')
+  .option('--db <path>', 'check revocations in this database')
+  .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await grantInspectCommand(token, opts); });
+
+program.command('revoke')
+  .description('revoke a grant (jti) or an agent identity (sub): new sessions presenting it are refused')
+  .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
+  .option('--sub', 'treat the argument as a sub')
+  .option('--reason <text>', 'why', 'revoked by operator')
+  .option('--db <path>', 'database', DEFAULT_DB)
+  .action((target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = revokeCommand(target, opts); });
 
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)

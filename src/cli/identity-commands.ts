@@ -1,0 +1,94 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
+import { parse as parseYaml } from 'yaml';
+import { IntentGuardError } from '../errors.js';
+import { GrantError, mintGrant, verifyGrant } from '../identity/grant.js';
+import { DEFAULT_ALGORITHMS, generateKeys, resolveKeys, type KeySource } from '../identity/keys.js';
+import { createRevocations } from '../identity/revocations.js';
+import { parseIntent } from '../intent/parse.js';
+import { parseDuration } from '../lib/duration.js';
+import { openStore } from '../store/db.js';
+
+type Out = NodeJS.WritableStream;
+
+/** `intentguard keys generate`: a signing key pair for minting grants (development and tests). */
+export async function keysGenerateCommand(opts: { out: string; alg: string }, out: Out = process.stdout): Promise<number> {
+  const k = await generateKeys(opts.alg);
+  mkdirSync(opts.out, { recursive: true });
+  writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(opts.out, 'jwks.json'), `${JSON.stringify(k.publicJwks, null, 2)}\n`);
+  writeFileSync(join(opts.out, 'public.pem'), k.publicPem);
+  out.write(`generated ${k.alg} key ${k.kid}\n  private (keep secret): ${join(opts.out, 'private.jwk.json')}\n  public JWKS for intentguard: ${join(opts.out, 'jwks.json')}\n  public PEM: ${join(opts.out, 'public.pem')}\n`);
+  return 0;
+}
+
+const readIntent = (file: string): unknown => {
+  const text = readFileSync(file, 'utf8');
+  const value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  parseIntent(value);
+  return value;
+};
+
+/** `intentguard grant mint --intent intent.yaml --sub agent:x --ttl 10m`. */
+export async function grantMintCommand(opts: { intent: string; sub: string; ttl: string; key: string; iss: string; aud: string; act?: string }, out: Out = process.stdout): Promise<number> {
+  const jwk = JSON.parse(readFileSync(opts.key, 'utf8')) as JWK;
+  parseDuration(opts.ttl);
+  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntent(opts.intent), ...(opts.act && { act: opts.act }) })}\n`);
+  return 0;
+}
+
+export function keySourceFrom(opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string }): KeySource {
+  if (opts.jwksUrl) return { jwksUrl: opts.jwksUrl };
+  if (opts.jwks) return { jwksFile: opts.jwks };
+  if (opts.pem) return { pemFile: opts.pem, alg: opts.alg ?? 'ES256' };
+  throw new IntentGuardError('ERR_KEY_SOURCE', 'give --jwks FILE, --jwks-url URL or --pem FILE');
+}
+
+/** `intentguard grant inspect TOKEN`: decoded, then verified or the exact reason it is not. */
+export async function grantInspectCommand(token: string, opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string; iss?: string[]; aud?: string; maxTtl: string; db?: string }, out: Out = process.stdout): Promise<number> {
+  let header: unknown, payload: unknown;
+  try {
+    header = decodeProtectedHeader(token);
+    payload = decodeJwt(token);
+  } catch (e) {
+    out.write(`not decodable: ${(e as Error).message}\n`);
+  }
+  if (header) out.write(`header  ${JSON.stringify(header)}\npayload ${JSON.stringify(payload, null, 2)}\n`);
+  if (!opts.jwks && !opts.jwksUrl && !opts.pem) {
+    out.write('not verified: no key given (--jwks, --jwks-url or --pem)\n');
+    return 1;
+  }
+  const store = opts.db ? openStore(opts.db) : undefined;
+  try {
+    const revocations = createRevocations(store);
+    const p = payload as { iss?: string; aud?: string } | undefined;
+    const g = await verifyGrant(token, {
+      keys: await resolveKeys(keySourceFrom(opts), DEFAULT_ALGORITHMS), issuers: opts.iss?.length ? opts.iss : [p?.iss ?? ''],
+      audience: opts.aud ?? String(p?.aud ?? ''), maxTtlMs: parseDuration(opts.maxTtl), isRevoked: (j, s, n) => revocations.isRevoked(j, s, n),
+    });
+    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()}\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof GrantError) {
+      out.write(`not verified: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    store?.close();
+  }
+}
+
+/** `intentguard revoke JTI|SUB`: persisted; sessions presenting it are refused. */
+export function revokeCommand(target: string, opts: { db: string; sub?: boolean; reason: string }, out: Out = process.stdout): number {
+  const store = openStore(opts.db);
+  try {
+    const isSub = opts.sub || target.includes(':');
+    createRevocations(store).revoke(isSub ? { sub: target } : { jti: target }, opts.reason);
+    out.write(`revoked ${isSub ? 'subject' : 'grant'} ${target} in ${opts.db}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
