@@ -57,6 +57,10 @@ export interface ApprovalsOptions {
   readonly clock?: () => number;
   /** How long an approval may take to be answered; also the expiry stamped on it. Default 60 s. */
   readonly timeoutMs?: number;
+  /** Someone may call `decide()` (a console): wait for the timeout even when no channel can ask. */
+  readonly external?: boolean;
+  /** Told about every held call (to log how to approve it). */
+  readonly onPending?: (pending: PendingApproval) => void;
 }
 
 /**
@@ -101,16 +105,26 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     const controller = new AbortController();
     req.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));
-    const asked = options.channels.map((ch) => ch(pending, { monitor: monitor(), signal: controller.signal }).then((a) => a ?? new Promise<never>(() => {}), () => new Promise<never>(() => {})));
+    // A channel that cannot ask (no elicitation capability, say) answers undefined; when no channel can
+    // ask and nobody outside is waiting to decide, the call is denied at once instead of at the timeout.
+    let declined = 0;
+    let allDeclined: (v: undefined) => void = () => {};
+    const none = new Promise<undefined>((r) => { allDeclined = r; });
+    const asked = options.channels.map((ch) => ch(pending, { monitor: monitor(), signal: controller.signal }).then(
+      (a) => a ?? new Promise<never>(() => { if (++declined === options.channels.length && !options.external) allDeclined(undefined); }),
+      () => new Promise<never>(() => { if (++declined === options.channels.length && !options.external) allDeclined(undefined); }),
+    ));
+    if (options.channels.length === 0 && !options.external) allDeclined(undefined);
+    if (options.onPending) options.onPending(pending);
     let answer: ApprovalAnswer | undefined;
     try {
-      answer = await Promise.race([external, ...asked, new Promise<undefined>((r) => controller.signal.addEventListener('abort', () => r(undefined), { once: true }))]);
+      answer = await Promise.race([external, none, ...asked, new Promise<undefined>((r) => controller.signal.addEventListener('abort', () => r(undefined), { once: true }))]);
     } finally {
       waiting.delete(pending.id);
       controller.abort();
     }
     if (!answer) {
-      record(pending, 'expired', 'timeout', null);
+      record(pending, declined === options.channels.length && !options.external ? 'denied' : 'expired', declined === options.channels.length ? 'no approver available' : 'timeout', null);
       return false;
     }
     // An answer for another approval, or for other arguments, is refused: approvals cannot be replayed.

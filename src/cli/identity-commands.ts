@@ -2,9 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { parse as parseYaml } from 'yaml';
-import { IntentGuardError } from '../errors.js';
 import { GrantError, mintGrant, verifyGrant } from '../identity/grant.js';
-import { DEFAULT_ALGORITHMS, generateKeys, resolveKeys, type KeySource } from '../identity/keys.js';
+import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
 import { parseDuration } from '../lib/duration.js';
@@ -36,13 +35,6 @@ export async function grantMintCommand(opts: { intent: string; sub: string; ttl:
   parseDuration(opts.ttl);
   out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntent(opts.intent), ...(opts.act && { act: opts.act }) })}\n`);
   return 0;
-}
-
-export function keySourceFrom(opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string }): KeySource {
-  if (opts.jwksUrl) return { jwksUrl: opts.jwksUrl };
-  if (opts.jwks) return { jwksFile: opts.jwks };
-  if (opts.pem) return { pemFile: opts.pem, alg: opts.alg ?? 'ES256' };
-  throw new IntentGuardError('ERR_KEY_SOURCE', 'give --jwks FILE, --jwks-url URL or --pem FILE');
 }
 
 /** `intentguard grant inspect TOKEN`: decoded, then verified or the exact reason it is not. */

@@ -5,6 +5,7 @@ import { rulesPolicy } from '../rules/engine.js';
 import { loadRulePack } from '../rules/pack.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
+import { addProxyOptions, stdioCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { demoCommand } from './demo.js';
 import { replayCommand } from './replay-command.js';
@@ -104,6 +105,14 @@ program.command('import')
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
   .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: policiesFor(opts) }); });
+
+addProxyOptions(program.command('stdio')
+  .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
+  .argument('<command...>', 'the server command and its arguments (after --)'))
+  .action(async (command: string[], flags: ProxyFlags) => {
+    const code = await stdioCommand(command, flags);
+    process.exit(code);
+  });
 
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')

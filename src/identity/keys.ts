@@ -84,3 +84,12 @@ export async function importSigningKey(jwk: JWK): Promise<{ key: CryptoKey | Uin
   if (!jwk.alg) throw new IntentGuardError('ERR_KEY_SOURCE', 'the private JWK needs an "alg"');
   return { key: await importJWK(jwk, jwk.alg), alg: jwk.alg, ...(jwk.kid && { kid: jwk.kid }) };
 }
+
+/** The key source named by CLI-style options (`--jwks`, `--jwks-url`, `--pem` with `--alg`). */
+export function keySourceFrom(opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string }): KeySource {
+  if (opts.jwksUrl) return { jwksUrl: opts.jwksUrl };
+  if (opts.jwks) return { jwksFile: opts.jwks };
+  if (opts.pem) return { pemFile: opts.pem, alg: opts.alg ?? 'ES256' };
+  throw new IntentGuardError('ERR_KEY_SOURCE', 'give --jwks FILE, --jwks-url URL or --pem FILE');
+}
+

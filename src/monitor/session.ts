@@ -247,11 +247,11 @@ export function createSession(init: CreateSessionInit): SessionCore {
             // the peer is already gone; nothing left to answer
           }
         }
-        core.state = withStatus(core.state, 'halted');
+        core.state = withStatus(core.state, 'halted', `halted: ${reason}`);
         try {
           await endpoint?.close();
         } finally {
-          end('halted');
+          end('halted', `halted: ${reason}`);
         }
       })();
       return halting;
@@ -268,21 +268,21 @@ export function createSession(init: CreateSessionInit): SessionCore {
     async record(dir, message) {
       await observeSynthetic(dir, message);
     },
-    close() {
+    close(reason) {
       // A halt ends the session itself once its answers are out.
       if (status !== 'open') return;
       status = 'closed';
-      end('closed');
+      end('closed', reason);
     },
   };
 
   let ended = false;
   let resolveEnded: (s: SessionState) => void = () => {};
   const endedPromise = new Promise<SessionState>((r) => { resolveEnded = r; });
-  const end = (final: SessionStatus) => {
+  const end = (final: SessionStatus, reason?: string) => {
     if (ended) return;
     ended = true;
-    core.state = withStatus(core.state, final);
+    core.state = withStatus(core.state, final, reason);
     init.onEnd(core.state);
     resolveEnded(core.state);
   };

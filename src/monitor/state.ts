@@ -49,6 +49,8 @@ export interface SessionState {
   readonly toolDefinitionChanges: number;
   readonly clientCapabilities?: Readonly<Record<string, unknown>>;
   readonly status: SessionStatus;
+  /** Why the session ended (`closed by client`, `ended by upstream (exit 1)`, the halt reason). */
+  readonly endReason?: string;
 }
 
 /** What arrives at the reducer: a classified message (or a validation fault) with its metadata. */
@@ -77,7 +79,7 @@ export function initialState(init: {
     id: init.id, key: init.key, identity: init.identity, intent: init.intent, transport: init.transport,
     transportSessionId: init.transportSessionId, startedAt: init.startedAt, lastTime: init.startedAt, seq: 0,
     calls: 0, toolsUsed: SmallMap.empty(), pending: SmallMap.empty(), tools: new Map(), toolDefinitionChanges: 0,
-    clientCapabilities: undefined, status: 'open',
+    clientCapabilities: undefined, status: 'open', endReason: undefined,
   });
 }
 
@@ -198,14 +200,15 @@ function copyState(s: SessionState): Mutable<SessionState> {
     id: s.id, key: s.key, identity: s.identity, intent: s.intent, transport: s.transport,
     transportSessionId: s.transportSessionId, startedAt: s.startedAt, lastTime: s.lastTime, seq: s.seq,
     calls: s.calls, toolsUsed: s.toolsUsed, pending: s.pending, tools: s.tools,
-    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, status: s.status,
+    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, status: s.status, endReason: s.endReason,
   };
 }
 
 /** The state after the session is halted or closed. */
-export function withStatus(state: SessionState, status: SessionStatus): SessionState {
-  if (state.status === status) return state;
+export function withStatus(state: SessionState, status: SessionStatus, endReason?: string): SessionState {
+  if (state.status === status && endReason === undefined) return state;
   const next = copyState(state);
   next.status = status;
+  if (endReason !== undefined) next.endReason = endReason;
   return next;
 }

@@ -167,7 +167,7 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
         const base = (sessionHash.get(s.id) as { hash: string } | undefined)?.hash ?? GENESIS;
         const row: Record<string, unknown> = {
           id: s.id, ended_at: s.lastTime, outcome: c.strongest, calls: s.calls,
-          drift: s.calls === 0 ? 0 : Math.round((c.flagged / s.calls) * 1000) / 1000, status: s.status,
+          drift: s.calls === 0 ? 0 : Math.round((c.flagged / s.calls) * 1000) / 1000, status: s.endReason ? `${s.status} (${s.endReason})` : s.status,
           events: c.events, last_event_hash: c.event, last_decision_hash: c.decision,
         };
         row.end_hash = link(key, base, fieldsOf(row, HASHED.sessionEnd));

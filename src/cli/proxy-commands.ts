@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createRuntime, readConfigFile, type RuntimeOptions } from '../proxy/runtime.js';
+import { runStdioProxy } from '../proxy/stdio.js';
+import { DEFAULT_DB } from '../store/db.js';
+
+export interface ProxyFlags {
+  config?: string;
+  mode?: string;
+  db?: string;
+  record?: boolean;
+  pack?: boolean;
+  rules?: string[];
+  intent?: string;
+  grant?: string;
+  jwks?: string;
+  jwksUrl?: string;
+  pem?: string;
+  alg?: string;
+  issuer?: string[];
+  audience?: string;
+  maxTtl?: string;
+  alertsJsonl?: string;
+  alertsWebhook?: string;
+  alertsWebhookSecret?: string;
+  alertsWsPort?: string;
+  alertsWsToken?: string;
+  approvalWebhook?: string;
+  approvalWebhookSecret?: string;
+  approvalTimeout?: string;
+  approveCli?: boolean;
+  maxMessageBytes?: string;
+  failOpenOnRecordError?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The options every proxy takes (flags override intentguard.yaml, which overrides environment). */
+export function addProxyOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'intentguard.yaml (default: ./intentguard.yaml when present)')
+    .option('--mode <mode>', 'enforce (default) or monitor (observe and alert only)')
+    .option('--db <path>', `recording database (default ${DEFAULT_DB}; env INTENTGUARD_DB)`)
+    .option('--no-record', 'do not record sessions')
+    .option('--fail-open-on-record-error', 'keep calls flowing when recording fails (default in monitor mode only)')
+    .option('--no-pack', 'only the built-in intent policy (no rule pack)')
+    .option('--rules <dir>', 'site rule directory (repeatable)', collect)
+    .option('--intent <file>', 'approved intent for sessions whose grant has none (or without grants)')
+    .option('--grant <jwt>', 'stdio: the agent grant (env INTENTGUARD_GRANT)')
+    .option('--jwks <file>', 'verify grants with this JWKS file')
+    .option('--jwks-url <url>', 'verify grants with keys from this JWKS URL')
+    .option('--pem <file>', 'verify grants with this PEM public key')
+    .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
+    .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
+    .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
+    .option('--max-ttl <duration>', 'longest accepted grant lifetime', '15m')
+    .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
+    .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
+    .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
+    .option('--alerts-ws-port <port>', 'WebSocket alert stream for consoles')
+    .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
+    .option('--approval-webhook <url>', 're-authorization webhook')
+    .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
+    .option('--approval-timeout <duration>', 'no answer within this is a deny', '60s')
+    .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
+    .option('--max-message-bytes <n>', 'largest message accepted', String(4 * 1024 * 1024));
+}
+
+/** Merge flags, the config file and the environment into runtime options. */
+export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+  const configPath = flags.config ?? (existsSync('intentguard.yaml') ? 'intentguard.yaml' : undefined);
+  const file = configPath ? readConfigFile(configPath) : {};
+  const pick = <T>(flag: T | undefined, key: string, envName?: string): T | undefined =>
+    flag ?? (file[key] as T | undefined) ?? (envName ? (env[envName] as T | undefined) : undefined);
+  const mode = (pick(flags.mode, 'mode', 'INTENTGUARD_MODE') ?? 'enforce') as string;
+  if (mode !== 'enforce' && mode !== 'monitor') throw Object.assign(new Error(`--mode must be enforce or monitor, got ${mode}`), { code: 'ERR_CONFIG' });
+  const jwks = pick(flags.jwks, 'jwks', 'INTENTGUARD_JWKS');
+  const jwksUrl = pick(flags.jwksUrl, 'jwksUrl', 'INTENTGUARD_JWKS_URL');
+  const pem = pick(flags.pem, 'pem', 'INTENTGUARD_PEM');
+  const issuers = flags.issuer ?? (file.issuers as string[] | undefined) ?? (env.INTENTGUARD_ISSUER ? [env.INTENTGUARD_ISSUER] : []);
+  const audience = pick(flags.audience, 'audience', 'INTENTGUARD_AUDIENCE');
+  if ((jwks || jwksUrl || pem) && (!audience || issuers.length === 0)) {
+    throw Object.assign(new Error('grant verification needs --audience and at least one --issuer'), { code: 'ERR_CONFIG' });
+  }
+  const wsPort = pick(flags.alertsWsPort, 'alertsWsPort');
+  const alertsJsonl = pick(flags.alertsJsonl, 'alertsJsonl');
+  const alertsWebhook = pick(flags.alertsWebhook, 'alertsWebhook');
+  const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
+  const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
+  return {
+    mode,
+    db: flags.record === false ? false : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
+    failClosedOnRecordError: flags.failOpenOnRecordError ? false : mode === 'enforce',
+    pack: flags.pack !== false,
+    rules: flags.rules ?? (file.rules as string[] | undefined) ?? [],
+    ...(intentFile && { intentFile }),
+    ...((jwks || jwksUrl || pem) && {
+      auth: {
+        ...(jwks && { jwks }), ...(jwksUrl && { jwksUrl }), ...(pem && { pem }), alg: flags.alg ?? 'ES256',
+        issuers, audience: audience!, maxTtl: flags.maxTtl ?? '15m',
+      },
+    }),
+    alerts: {
+      ...(alertsJsonl && { jsonl: alertsJsonl }),
+      ...(alertsWebhook && { webhook: alertsWebhook, webhookSecret: pick(flags.alertsWebhookSecret, 'alertsWebhookSecret', 'INTENTGUARD_WEBHOOK_SECRET') ?? '' }),
+      ...(wsPort !== undefined && { wsPort: Number(wsPort), wsToken: pick(flags.alertsWsToken, 'alertsWsToken', 'INTENTGUARD_ALERTS_TOKEN') ?? '' }),
+    },
+    approvals: {
+      ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
+      timeout: flags.approvalTimeout ?? '60s',
+      cli: Boolean(flags.approveCli ?? file.approveCli),
+    },
+    maxMessageBytes: Number(flags.maxMessageBytes ?? 4 * 1024 * 1024),
+  };
+}
+
+/** `intentguard stdio [options] -- <server command and args>`. */
+export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
+  if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
+  const runtime = await createRuntime(runtimeOptions(flags));
+  try {
+    const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
+    return await runStdioProxy({ command: command[0]!, args: command.slice(1), runtime, ...(grant && { grant }) });
+  } finally {
+    await runtime.close();
+  }
+}

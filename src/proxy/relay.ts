@@ -1,0 +1,49 @@
+import type { Direction } from '../events/types.js';
+import type { SessionHandle } from '../monitor/session.js';
+import type { Outcome } from '../monitor/types.js';
+
+/** A serialized message plus what is known of it on the wire. */
+export interface WireMessage {
+  readonly text: string;
+  readonly bytes: number;
+}
+
+const PARSE_ERROR = (detail: string) => ({ jsonrpc: '2.0', id: null, error: { code: -32700, message: `intentguard: parse error: ${detail}`, data: { code: 'ERR_JSONRPC_INVALID' } } });
+
+/**
+ * The message-level core every proxy shares: parse one wire frame, show each message to the monitor,
+ * and return what to forward (the original text when unchanged, so unknown fields and formatting pass
+ * through byte for byte) and what to answer the sender.
+ */
+export async function relayFrame(session: SessionHandle, dir: Direction, frame: WireMessage): Promise<{ forward?: string; answers: unknown[] }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame.text);
+  } catch (e) {
+    // Still shown to the monitor (as an invalid event), never forwarded; the answer is recorded too.
+    await session.observe(dir, frame.text, frame.bytes);
+    const answer = PARSE_ERROR((e as Error).message);
+    if (session.status === 'open') await session.record(dir === 'c2s' ? 's2c' : 'c2s', answer);
+    return { answers: [answer] };
+  }
+  if (Array.isArray(parsed)) {
+    // A JSON-RPC batch: each element is decided; allowed ones travel on as a batch.
+    if (parsed.length === 0) {
+      await session.observe(dir, parsed, frame.bytes);
+      return { answers: [{ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'intentguard: empty batch', data: { code: 'ERR_JSONRPC_INVALID' } } }] };
+    }
+    const outcomes: Outcome[] = [];
+    for (const m of parsed) outcomes.push(await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length)));
+    const forward = outcomes.filter((o) => o.forward !== undefined).map((o) => o.forward);
+    const unchanged = forward.length === parsed.length && outcomes.every((o, i) => o.forward === parsed[i]);
+    return {
+      ...(forward.length > 0 && { forward: unchanged ? frame.text : JSON.stringify(forward) }),
+      answers: outcomes.filter((o) => o.answer !== undefined).map((o) => o.answer),
+    };
+  }
+  const o = await session.observe(dir, parsed, frame.bytes);
+  return {
+    ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
+    answers: o.answer !== undefined ? [o.answer] : [],
+  };
+}

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { jsonlSink } from '../alerts/jsonl.js';
+import { webhookSink } from '../alerts/webhook.js';
+import { alertStream, type AlertStream } from '../alerts/ws-stream.js';
+import { createApprovals, databaseChannel, elicitationChannel, webhookChannel, type ApprovalChannel, type Approvals } from '../approvals/approvals.js';
+import { createGrantGate, type GrantGate } from '../identity/gate.js';
+import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
+import { createRevocations } from '../identity/revocations.js';
+import { parseIntent } from '../intent/parse.js';
+import type { Intent } from '../intent/types.js';
+import { parseDuration } from '../lib/duration.js';
+import { createMonitor, type Monitor } from '../monitor/create.js';
+import { intentPolicy } from '../policy/intent-policy.js';
+import type { Policy } from '../policy/types.js';
+import { rulesPolicy } from '../rules/engine.js';
+import { loadRulePack } from '../rules/pack.js';
+import { openStore, type Store } from '../store/db.js';
+import { recordingGuard } from '../store/guard.js';
+import { createRecorder, type Recorder } from '../store/recorder.js';
+
+/** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
+export interface RuntimeOptions {
+  readonly mode: 'enforce' | 'monitor';
+  /** Database path, or false for no recording. */
+  readonly db: string | false;
+  readonly failClosedOnRecordError?: boolean;
+  readonly pack: boolean;
+  readonly rules: readonly string[];
+  /** The approved intent for sessions whose grant carries none (or with no grants configured). */
+  readonly intentFile?: string;
+  readonly auth?: {
+    readonly jwks?: string; readonly jwksUrl?: string; readonly pem?: string; readonly alg?: string;
+    readonly issuers: readonly string[]; readonly audience: string; readonly maxTtl?: string; readonly clockSkew?: string;
+  };
+  readonly alerts?: { readonly jsonl?: string; readonly webhook?: string; readonly webhookSecret?: string; readonly wsPort?: number; readonly wsToken?: string };
+  readonly approvals?: { readonly elicitation?: boolean; readonly webhook?: string; readonly webhookSecret?: string; readonly cli?: boolean; readonly timeout?: string };
+  /** Where to say how to approve a held call (stderr by default). */
+  readonly log?: (line: string) => void;
+  readonly maxMessageBytes?: number;
+}
+
+export interface Runtime {
+  readonly monitor: Monitor;
+  readonly gate?: GrantGate;
+  readonly store?: Store;
+  readonly recorder?: Recorder;
+  readonly approvals?: Approvals;
+  readonly alertStream?: AlertStream;
+  readonly defaultIntent?: Intent;
+  readonly options: RuntimeOptions;
+  close(): Promise<void>;
+}
+
+/** Read an intent file (YAML or JSON). */
+export function readIntentFile(file: string): Intent {
+  const text = readFileSync(file, 'utf8');
+  return parseIntent(file.endsWith('.json') ? JSON.parse(text) : parseYaml(text));
+}
+
+/** Read `intentguard.yaml` (if present): the same keys as the flags, in camelCase. */
+export function readConfigFile(file: string): Partial<RuntimeOptions> & Record<string, unknown> {
+  return (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Partial<RuntimeOptions>;
+}
+
+/** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
+export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const store = o.db ? openStore(o.db) : undefined;
+  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : undefined;
+  let monitor!: Monitor;
+  const channels: ApprovalChannel[] = [];
+  if (o.approvals?.elicitation !== false) channels.push(elicitationChannel());
+  if (o.approvals?.webhook) channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
+  if (store && o.approvals?.cli) channels.push(databaseChannel(store));
+  const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
+  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${line}\n`));
+  const approvals = createApprovals(() => monitor, {
+    channels, ...(store && { store }), timeoutMs,
+    onPending: (p) => log(`held ${p.tool} for ${p.sub} (session ${p.session}): ${p.reason}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
+  });
+  let recorder: Recorder | undefined;
+  const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack([...o.rules]))] : [intentPolicy()];
+  if (store && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
+    policies.push(recordingGuard({ get healthy() { return recorder?.healthy ?? true; }, get lastError() { return recorder?.lastError; } }));
+  }
+  monitor = createMonitor({
+    policy: policies, mode: o.mode, approver: approvals.approver, approvalTimeoutMs: timeoutMs,
+    ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
+  });
+  recorder = store ? createRecorder(store, monitor) : undefined;
+  let gate: GrantGate | undefined;
+  if (o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem)) {
+    gate = createGrantGate(monitor, {
+      keys: await resolveKeys(keySourceFrom(o.auth), o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS),
+      issuers: o.auth.issuers, audience: o.auth.audience,
+      ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
+      ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
+      ...(defaultIntent && { defaultIntent }),
+    }, createRevocations(store));
+  }
+  const sinks: { close(): Promise<void> }[] = [];
+  if (o.alerts?.jsonl) sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
+  if (o.alerts?.webhook) sinks.push(webhookSink(monitor.alerts$, { url: o.alerts.webhook, secret: o.alerts.webhookSecret ?? '', ...(store && { store }) }));
+  const stream = o.alerts?.wsPort !== undefined && o.alerts.wsToken ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken }) : undefined;
+  return {
+    monitor, ...(gate && { gate }), ...(store && { store }), ...(recorder && { recorder }), approvals, ...(stream && { alertStream: stream }),
+    ...(defaultIntent && { defaultIntent }), options: o,
+    async close() {
+      await Promise.allSettled(monitor.sessions().map((s) => monitor.session(s.id)?.whenEnded()).filter(Boolean).map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])));
+      await recorder?.close();
+      for (const s of sinks) await s.close();
+      await stream?.close();
+      gate?.close();
+      monitor.close();
+      store?.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { RPC_CODES } from '../errors.js';
+import type { Direction, Identity } from '../events/types.js';
+import type { GrantError } from '../identity/grant.js';
+import type { Intent } from '../intent/types.js';
+import { errorResponse } from '../monitor/session.js';
+import { LineFramer } from './lines.js';
+import { relayFrame } from './relay.js';
+import type { Runtime } from './runtime.js';
+
+export interface StdioProxyOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly runtime: Runtime;
+  /** The agent's grant (flag or INTENTGUARD_GRANT). Required when grants are configured. */
+  readonly grant?: string;
+  readonly input?: Readable;
+  readonly output?: Writable;
+  readonly log?: (line: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/;
+
+/**
+ * `intentguard stdio -- <server command>`: spawn the real server and sit between it and the client on
+ * stdin/stdout with our own line framing, so unknown fields, batches and `id: null` errors pass
+ * through unharmed. Server stderr passes through; signals are forwarded; the server's exit code
+ * becomes ours; on halt the server is stopped. Resolves with the exit code.
+ */
+export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
+  const input = o.input ?? process.stdin;
+  const output = o.output ?? process.stdout;
+  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${line}\n`));
+  const { monitor, gate, defaultIntent } = o.runtime;
+  const max = monitor.options.maxMessageBytes;
+  const writeClient = (m: unknown): void => {
+    output.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
+  };
+
+  let identity: Identity | undefined;
+  let intent: Intent | undefined = defaultIntent;
+  if (gate) {
+    try {
+      const g = await gate.verify(o.grant);
+      identity = g.identity;
+      intent = g.intent;
+    } catch (e) {
+      const err = e as GrantError;
+      log(`grant refused: ${err.code}: ${err.message}`);
+      return refuseAll(input, writeClient, err.code, err.message);
+    }
+  }
+  if (!intent) {
+    log('no intent: give --intent FILE or configure grants (--jwks ...) carrying an intent claim');
+    return refuseAll(input, writeClient, 'ERR_GRANT_INTENT', 'no approved intent for this session');
+  }
+
+  const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: o.env ?? process.env });
+  const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
+  let childExited = false;
+  const childDone = new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => {
+      childExited = true;
+      resolve(code ?? (signal ? 128 + (({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 } as Record<string, number>)[signal] ?? 1) : 1));
+    });
+    child.on('error', (e) => {
+      log(`cannot start ${o.command}: ${e.message}`);
+      childExited = true;
+      resolve(127);
+    });
+  });
+  const writeServer = (m: unknown) => {
+    if (!childExited && child.stdin.writable) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
+  };
+  const stopChild = () => {
+    if (childExited) return;
+    child.kill('SIGTERM');
+    setTimeout(() => { if (!childExited) child.kill('SIGKILL'); }, 2000).unref();
+  };
+  session.attach({
+    deliver: (dir, m) => (dir === 'c2s' ? writeServer(m) : writeClient(m)),
+    close: stopChild,
+  });
+
+  // Each direction is processed in order: a frame is decided before the next one is looked at.
+  const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
+  const handle = (dir: Direction, text: string, bytes: number) => {
+    queues[dir] = queues[dir].then(async () => {
+      const r = await relayFrame(session, dir, { text, bytes });
+      const toSender = dir === 'c2s' ? writeClient : writeServer;
+      const toReceiver = dir === 'c2s' ? writeServer : writeClient;
+      for (const a of r.answers) toSender(a);
+      if (r.forward !== undefined) toReceiver(r.forward);
+    }).catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
+  };
+  const oversize = (dir: Direction, head: string, bytes: number) => {
+    queues[dir] = queues[dir].then(async () => {
+      const idText = ID_RE.exec(head)?.[1];
+      const id = idText === undefined ? undefined : (JSON.parse(idText) as string | number);
+      const method = /"method"\s*:\s*"([^"]{1,200})"/.exec(head)?.[1];
+      const o2 = await session.observe(dir, { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) }, bytes);
+      for (const a of o2.answer !== undefined ? [o2.answer] : []) (dir === 'c2s' ? writeClient : writeServer)(a);
+    });
+  };
+  const fromClient = new LineFramer(max, (t, b) => handle('c2s', t, b), (h, b) => oversize('c2s', h, b));
+  const fromServer = new LineFramer(max, (t, b) => handle('s2c', t, b), (h, b) => oversize('s2c', h, b));
+  input.on('data', (c: Buffer) => fromClient.push(c));
+  input.on('end', () => {
+    fromClient.end();
+    void queues.c2s.then(() => child.stdin.end());
+  });
+  child.stdout.on('data', (c: Buffer) => fromServer.push(c));
+
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const forward = (sig: NodeJS.Signals) => () => { if (!childExited) child.kill(sig); };
+  const handlers = signals.map((sig) => [sig, forward(sig)] as const);
+  if (input === process.stdin) for (const [sig, h] of handlers) process.on(sig, h);
+
+  const code = await childDone;
+  fromServer.end();
+  await queues.s2c;
+  // The server is gone: every request still waiting for it gets an error now, not a hang.
+  if (session.status === 'open') {
+    for (const p of session.state().pending.values()) {
+      if (p.dir !== 'c2s') continue;
+      const answer = errorResponse(p.id, RPC_CODES.HALTED, `intentguard: the server exited (code ${code}) before answering`, { code: 'ERR_SESSION_CLOSED', session: session.id });
+      await session.record('s2c', answer);
+      writeClient(answer);
+    }
+    session.close(`ended by upstream (exit ${code})`);
+  }
+  for (const [sig, h] of handlers) process.off(sig, h);
+  input.removeAllListeners('data');
+  return code;
+}
+
+/** No session can be opened: answer every request with the reason, then exit 1 when the client leaves. */
+function refuseAll(input: Readable, write: (m: unknown) => void, code: string, message: string): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const framer = new LineFramer(1 << 20, (line) => {
+      try {
+        const m = JSON.parse(line) as { id?: unknown; method?: unknown };
+        if (m && (typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
+          write(errorResponse(m.id, -32001, `intentguard: ${code}: ${message}`, { code }));
+        }
+      } catch {
+        // not JSON: nothing to answer
+      }
+    }, () => undefined);
+    input.on('data', (c: Buffer) => framer.push(c));
+    input.on('end', () => resolve(1));
+  });
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { RPC_CODES } from '../src/index.js';
+import { generateKeys } from '../src/identity/keys.js';
+import { mintGrant } from '../src/identity/grant.js';
+import { openStore } from '../src/store/db.js';
+import { listSessions } from '../src/store/queries.js';
+import { waitFor } from './helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ig-stdio-'));
+const intentFile = join(dir, 'intent.yaml');
+writeFileSync(intentFile, 'purpose: echo things back\ntools: [echo, get-sum]\n');
+const everything = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
+
+/** The proxy as a raw child: write lines, read lines. */
+function rawProxy(extra: string[] = [], server = ['node', 'test/fixtures/raw-server.mjs'], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', join(dir, `raw-${Math.random()}.db`), ...extra, '--', ...server], { env: { ...process.env, ...env } }) as ChildProcessWithoutNullStreams;
+  const lines: string[] = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, lines, send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s), exit, stderr: () => stderr };
+}
+
+describe('intentguard stdio', () => {
+  it('a real SDK client drives server-everything through the proxy; a call outside the intent gets intentguard\'s error', async () => {
+    const db = join(dir, 'sdk.db');
+    const transport = new StdioClientTransport({ command: process.execPath, args: ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, '--', process.execPath, everything, 'stdio'], stderr: 'pipe' });
+    const client = new Client({ name: 'sdk-client', version: '1' });
+    await client.connect(transport);
+    const tools = await client.listTools();
+    assert.ok(tools.tools.some((t) => t.name === 'echo'));
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } })).content, [{ type: 'text', text: 'Echo: through the proxy' }]);
+    await assert.rejects(client.callTool({ name: 'toggle-simulated-logging', arguments: {} }), (e: unknown) => {
+      assert.equal((e as McpError).code, RPC_CODES.DENIED);
+      assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['IG-INT-001']);
+      return true;
+    });
+    await client.close();
+    await waitFor(() => { try { const s = openStore(db, { readonly: true }); const rows = listSessions(s); s.close(); return rows[0]?.status?.startsWith('closed') ?? false; } catch { return false; } }, 'the session to be recorded as closed');
+  });
+
+  it('passes unknown fields, batches and id:null errors through unharmed', async () => {
+    const p = rawProxy();
+    p.send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}},"x-client-field":{"k":[1,2]}}');
+    await waitFor(() => p.lines.length >= 1, 'initialize answer');
+    assert.deepEqual(JSON.parse(p.lines[0]!).result.serverInfo, { name: 'raw', version: '1' });
+    p.send('{"jsonrpc":"2.0","id":2,"method":"ping-like","params":{"a":1}}');
+    await waitFor(() => p.lines.length >= 2, 'echo');
+    assert.equal(p.lines[1], '{"jsonrpc":"2.0","id":2,"result":{"echo":{"a":1}},"x-unknown":"kept"}', 'byte for byte, unknown field kept');
+    p.send('[{"jsonrpc":"2.0","id":3,"method":"a"},{"jsonrpc":"2.0","id":4,"method":"b"}]');
+    await waitFor(() => p.lines.length >= 3, 'batch answer');
+    assert.deepEqual(JSON.parse(p.lines[2]!).map((r: { id: number }) => r.id), [3, 4]);
+    p.send('{"jsonrpc":"2.0","id":5,"method":"emit-null-error"}');
+    p.send('{"jsonrpc":"2.0","id":6,"method":"emit-batch"}');
+    await waitFor(() => p.lines.length >= 5, 'null error and server batch');
+    assert.ok(p.lines.includes('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"null id error"},"x-vendor":true}'));
+    assert.ok(p.lines.includes('[{"jsonrpc":"2.0","method":"n1","params":{"a":1}},{"jsonrpc":"2.0","method":"n2"}]'));
+    p.child.stdin.end();
+    assert.equal(await p.exit, 0);
+  });
+
+  it('garbage, binary, partial and over-long lines get clear errors and the session keeps working', async () => {
+    const p = rawProxy(['--max-message-bytes', '2048']);
+    p.send('this is not json');
+    p.send(Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x0a]));
+    p.send(`{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"text":"${'x'.repeat(5000)}"}}}`);
+    p.send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"small"}}}');
+    await waitFor(() => p.lines.some((l) => l.includes('"id":7')), 'the small call to pass');
+    const parsed = p.lines.map((l) => JSON.parse(l));
+    assert.equal(parsed.filter((m) => m.error?.code === -32700 && m.error.data?.code === 'ERR_JSONRPC_INVALID').length, 2);
+    const big = parsed.find((m) => m.id === 'big')!;
+    assert.equal(big.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    assert.equal(big.error.code, RPC_CODES.REFUSED);
+    p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"ec');
+    p.child.stdin.end();
+    await p.exit;
+    assert.ok(p.lines.map((l) => JSON.parse(l)).some((m) => m.id === null && m.error?.code === -32700), 'a partial last line is refused');
+  });
+
+  it('the server exit code becomes intentguard\'s; a server crash mid-call answers the pending request', async () => {
+    const p = rawProxy();
+    p.send('{"jsonrpc":"2.0","id":1,"method":"hang"}');
+    await new Promise((r) => setTimeout(r, 100));
+    p.send('{"jsonrpc":"2.0","id":2,"method":"exit","params":{"code":3}}');
+    assert.equal(await p.exit, 3);
+    const answers = p.lines.map((l) => JSON.parse(l));
+    const pending = answers.find((m) => m.id === 1)!;
+    assert.match(pending.error.message, /server exited \(code 3\)/);
+  });
+
+  it('with grants configured: a valid grant in INTENTGUARD_GRANT opens the session, a bad one is refused with its code', async () => {
+    const keys = await generateKeys();
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));
+    const auth = ['--jwks', join(dir, 'jwks.json'), '--issuer', 'https://idp.test', '--audience', 'https://ig.test/mcp'];
+    const good = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:stdio', ttl: '5m', intent: { purpose: 'p', tools: ['echo'] } });
+    const ok = rawProxy(auth, undefined, { INTENTGUARD_GRANT: good });
+    ok.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
+    await waitFor(() => ok.lines.length >= 1, 'answer');
+    assert.ok(JSON.parse(ok.lines[0]!).result);
+    ok.child.stdin.end();
+    await ok.exit;
+    const bad = rawProxy(auth, undefined, { INTENTGUARD_GRANT: good.slice(0, -4) + 'AAAA' });
+    bad.send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}');
+    await waitFor(() => bad.lines.length >= 1, 'refusal');
+    assert.equal(JSON.parse(bad.lines[0]!).error.data.code, 'ERR_GRANT_SIGNATURE');
+    bad.child.stdin.end();
+    assert.equal(await bad.exit, 1);
+    assert.match(bad.stderr(), /grant refused: ERR_GRANT_SIGNATURE/);
+  });
+
+  it('a halt stops the server and answers in-flight requests', async () => {
+    writeFileSync(join(dir, 'budget.yaml'), 'purpose: two calls\ntools: [echo]\nbudget: { calls: 1 }\n');
+    const p = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'budget.yaml'), '--no-record', '--', 'node', 'test/fixtures/raw-server.mjs']) as ChildProcessWithoutNullStreams;
+    const lines: string[] = [];
+    let buf = '';
+    p.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+    p.stdin.write('{"jsonrpc":"2.0","id":1,"method":"hang"}\n');
+    p.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
+    p.stdin.write('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
+    const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    const answers = lines.map((l) => JSON.parse(l));
+    assert.equal(answers.find((m) => m.id === 3)?.error?.code, RPC_CODES.HALTED);
+    assert.equal(answers.find((m) => m.id === 1)?.error?.code, RPC_CODES.HALTED, 'the hanging request is answered, not left to time out');
+    assert.notEqual(code, 0);
+  });
+});
