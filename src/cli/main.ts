@@ -5,7 +5,7 @@ import { rulesPolicy } from '../rules/engine.js';
 import { loadRulePack } from '../rules/pack.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
-import { addProxyOptions, stdioCommand, type ProxyFlags } from './proxy-commands.js';
+import { addProxyOptions, httpCommand, stdioCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { demoCommand } from './demo.js';
 import { replayCommand } from './replay-command.js';
@@ -113,6 +113,15 @@ addProxyOptions(program.command('stdio')
     const code = await stdioCommand(command, flags);
     process.exit(code);
   });
+
+addProxyOptions(program.command('http')
+  .description('a Streamable HTTP reverse proxy in front of an MCP server')
+  .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
+  .requiredOption('--upstream <url>', 'the MCP server URL')
+  .option('--path <path>', 'the MCP endpoint path clients use', '/mcp')
+  .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
+  .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, []))
+  .action(async (opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createRuntime, readConfigFile, type RuntimeOptions } from '../proxy/runtime.js';
 import { runStdioProxy } from '../proxy/stdio.js';
+import { startHttpProxy } from '../proxy/http.js';
 import { DEFAULT_DB } from '../store/db.js';
 
 export interface ProxyFlags {
@@ -124,4 +125,30 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
   } finally {
     await runtime.close();
   }
+}
+
+/** `intentguard http --listen 127.0.0.1:PORT --upstream URL`. Runs until SIGINT/SIGTERM. */
+export async function httpCommand(opts: ProxyFlags & { listen: string; upstream: string; path?: string; resource?: string; upstreamHeader?: string[] }): Promise<number> {
+  const [host, port] = splitListen(opts.listen);
+  const runtime = await createRuntime(runtimeOptions(opts));
+  const headers: Record<string, string> = {};
+  for (const h of opts.upstreamHeader ?? []) {
+    const i = h.indexOf(':');
+    if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
+    headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+  }
+  const proxy = await startHttpProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }), upstreamHeaders: headers });
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+  });
+  await proxy.close();
+  await runtime.close();
+  return 0;
+}
+
+export function splitListen(listen: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw Object.assign(new Error(`--listen takes HOST:PORT, got "${listen}"`), { code: 'ERR_CONFIG' });
+  return [m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
 }

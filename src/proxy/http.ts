@@ -1,0 +1,431 @@
+
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createParser } from 'eventsource-parser';
+import { RPC_CODES } from '../errors.js';
+import type { Identity } from '../events/types.js';
+import type { GrantError } from '../identity/grant.js';
+import type { Intent } from '../intent/types.js';
+import type { SessionHandle } from '../monitor/session.js';
+import type { Outcome } from '../monitor/types.js';
+import type { Runtime } from './runtime.js';
+
+export interface HttpProxyOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** The MCP endpoint path clients use (default `/mcp`). */
+  readonly path?: string;
+  readonly upstream: string;
+  readonly runtime: Runtime;
+  /** intentguard's public resource identifier (RFC 9728 `resource`); defaults to the listen URL + path. */
+  readonly resource?: string;
+  /** Headers sent upstream (upstream credentials); the client's own Authorization is never forwarded. */
+  readonly upstreamHeaders?: Readonly<Record<string, string>>;
+  readonly maxBodyBytes?: number;
+  /** A client must deliver its whole request within this (slowloris guard). Default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Answer a held call that needs a wider grant with HTTP 403 insufficient_scope (default when grants are on). */
+  readonly stepUp403?: boolean;
+}
+
+export interface HttpProxy {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+interface ProxySession {
+  readonly handle: SessionHandle;
+  readonly sub: string | undefined;
+  sid?: string;
+  /** HTTP exchanges waiting for the answer to a request id (a halt answers them directly). */
+  readonly waiters: Map<string, (answer: unknown) => void>;
+  /** The open GET stream, for messages that belong to no request. */
+  stream?: ServerResponse;
+  readonly upstreamRequests: Set<{ destroy(): void }>;
+}
+
+const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'accept'];
+
+const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
+const idKey = (id: unknown) => `${typeof id}:${String(id)}`;
+const isRequest = (m: unknown): m is { id: string | number; method: string } =>
+  typeof m === 'object' && m !== null && typeof (m as { method?: unknown }).method === 'string' && ((m as { id?: unknown }).id !== undefined && (m as { id?: unknown }).id !== null);
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) over = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * `intentguard http`: a Streamable HTTP reverse proxy in front of an MCP server. intentguard is its
+ * own resource server: it verifies the client's grant (401 with `WWW-Authenticate: Bearer` and RFC 9728
+ * metadata otherwise), never forwards the client's token upstream, taps every JSON-RPC message of
+ * JSON and SSE bodies (each SSE event as it streams), and applies decisions before anything is delivered.
+ */
+export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
+  const { monitor, gate, defaultIntent } = o.runtime;
+  const path = o.path ?? '/mcp';
+  const upstream = new URL(o.upstream);
+  const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
+  const sessions = new Map<string, ProxySession>();
+  let resource = o.resource ?? '';
+  let metadataUrl = '';
+
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    if (res.headersSent) return;
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
+  const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
+
+  const unauthorized = (res: ServerResponse, e: GrantError | undefined) => {
+    const challenge = e && e.code !== 'ERR_GRANT_MISSING'
+      ? `Bearer realm="intentguard", error="invalid_token", error_description=${quote(`${e.code}: ${e.message}`)}, resource_metadata=${quote(metadataUrl)}`
+      : `Bearer realm="intentguard", resource_metadata=${quote(metadataUrl)}`;
+    json(res, 401, rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, { code: e?.code ?? 'ERR_GRANT_MISSING' }), { 'www-authenticate': challenge });
+  };
+
+  const upstreamCall = (method: string, req: IncomingMessage, body: string | undefined, session: ProxySession | undefined): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}) };
+      for (const h of MCP_HEADERS) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
+      if (session?.sid) headers['mcp-session-id'] = session.sid;
+      if (req.headers.host) headers.host = req.headers.host;
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(body));
+      }
+      const target = new URL(upstream);
+      const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+      const up = send(target, { method, headers }, (r) => {
+        session?.upstreamRequests.delete(up);
+        resolve(r);
+      });
+      session?.upstreamRequests.add(up);
+      up.on('error', (e) => {
+        session?.upstreamRequests.delete(up);
+        reject(e);
+      });
+      if (body !== undefined) up.end(body);
+      else up.end();
+    });
+
+  const openSession = (identity: Identity | undefined, intent: Intent, transportSessionId?: string): ProxySession => {
+    const handle = monitor.open({ intent, ...(identity && { identity }), transport: 'http', ...(transportSessionId && { transportSessionId }) });
+    const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set() };
+    handle.attach({
+      deliver: (dir, m) => {
+        if (dir === 's2c') {
+          const w = s.waiters.get(idKey((m as { id?: unknown }).id));
+          if (w) return w(m);
+          if (s.stream && !s.stream.writableEnded) s.stream.write(`data: ${JSON.stringify(m)}\n\n`);
+          return undefined;
+        }
+        // An answer to a server-initiated request: post it upstream.
+        void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(m), s).then((r) => r.resume(), () => undefined);
+        return undefined;
+      },
+      close: () => {
+        for (const r of s.upstreamRequests) r.destroy();
+        if (s.stream && !s.stream.writableEnded) s.stream.end();
+        if (s.sid) {
+          void upstreamCall('DELETE', { headers: {} } as IncomingMessage, undefined, s).then((r) => r.resume(), () => undefined);
+        }
+      },
+    });
+    void handle.whenEnded().then(() => { if (s.sid && sessions.get(s.sid) === s) sessions.delete(s.sid); });
+    return s;
+  };
+
+  /** Decide every message of a client body; returns what to forward and what to answer. */
+  const decideClient = async (s: ProxySession, messages: unknown[]): Promise<{ forward: unknown[]; answers: unknown[]; outcomes: Outcome[] }> => {
+    const forward: unknown[] = [], answers: unknown[] = [], outcomes: Outcome[] = [];
+    for (const m of messages) {
+      const out = await s.handle.observe('c2s', m);
+      outcomes.push(out);
+      if (out.forward !== undefined) forward.push(out.forward);
+      if (out.answer !== undefined) answers.push(out.answer);
+    }
+    return { forward, answers, outcomes };
+  };
+
+  /** Decide one message from the server; returns the text to deliver (or nothing). */
+  const decideServer = async (s: ProxySession, m: unknown, raw: string): Promise<{ text?: string; answers: unknown[] }> => {
+    const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw));
+    // An answer to a refused server request goes back upstream.
+    if (out.answer !== undefined) void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(out.answer), s).then((r) => r.resume(), () => undefined);
+    return { ...(out.forward !== undefined && { text: out.forward === m ? raw : JSON.stringify(out.forward) }), answers: [] };
+  };
+
+  /** Relay an upstream SSE body, tapping each event as it streams. */
+  const relaySse = (s: ProxySession, up: IncomingMessage, res: ServerResponse, prefix: unknown[], onEnd: () => void) => {
+    let chain = Promise.resolve();
+    for (const a of prefix) res.write(`data: ${JSON.stringify(a)}\n\n`);
+    const parser = createParser({
+      onEvent: (ev) => {
+        chain = chain.then(async () => {
+          if (!ev.data) return;
+          let m: unknown;
+          try {
+            m = JSON.parse(ev.data);
+          } catch {
+            await s.handle.observe('s2c', ev.data);
+            return;
+          }
+          const d = await decideServer(s, m, ev.data);
+          if (d.text !== undefined && !res.writableEnded) res.write(`${ev.id !== undefined ? `id: ${ev.id}\n` : ''}${ev.event ? `event: ${ev.event}\n` : ''}data: ${d.text}\n\n`);
+        });
+      },
+      onRetry: (ms) => { if (!res.writableEnded) res.write(`retry: ${ms}\n\n`); },
+    });
+    up.setEncoding('utf8');
+    up.on('data', (c: string) => parser.feed(c));
+    up.on('end', () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); }));
+    up.on('error', () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); }));
+  };
+
+  const handlePost = async (req: IncomingMessage, res: ServerResponse, s: ProxySession, messages: unknown[], batch: boolean) => {
+    // A halt while these are being decided answers them here, on this POST.
+    const early: unknown[] = [];
+    for (const m of messages) if (isRequest(m)) s.waiters.set(idKey(m.id), (a) => early.push(a));
+    const decided = await decideClient(s, messages);
+    for (const m of messages) if (isRequest(m)) s.waiters.delete(idKey(m.id));
+    decided.answers.push(...early);
+    const requests = decided.forward.filter(isRequest);
+    // One held call, refused for lack of approval, from a client with a grant: ask it to step up.
+    const single = !batch && decided.outcomes[0];
+    if (single && single.decision?.action === 'reauthorize' && single.answer !== undefined && (o.stepUp403 ?? Boolean(gate)) && single.event?.tool) {
+      const data = (single.answer as { error: { data: { reason: string } } }).error.data;
+      json(res, 403, single.answer, {
+        'www-authenticate': `Bearer realm="intentguard", error="insufficient_scope", scope=${quote(`intent:tool:${single.event.tool}`)}, error_description=${quote(data.reason ?? 'outside the approved intent')}, resource_metadata=${quote(metadataUrl)}`,
+      });
+      return;
+    }
+    if (decided.forward.length === 0) {
+      if (decided.answers.length === 0) res.writeHead(202).end();
+      else json(res, 200, batch ? decided.answers : decided.answers[0]);
+      return;
+    }
+    const body = batch ? JSON.stringify(decided.forward) : JSON.stringify(decided.forward[0]);
+    // Answers for these requests may come from a halt before upstream replies.
+    let settled = false;
+    const halted: unknown[] = [];
+    for (const r of requests) {
+      s.waiters.set(idKey(r.id), (answer) => {
+        halted.push(answer);
+        if (!settled && halted.length === requests.length) {
+          settled = true;
+          json(res, 200, batch ? [...decided.answers, ...halted] : halted[0]);
+        }
+      });
+    }
+    const done = () => { for (const r of requests) s.waiters.delete(idKey(r.id)); };
+    let up: IncomingMessage;
+    try {
+      up = await upstreamCall('POST', req, body, s);
+    } catch (e) {
+      done();
+      if (settled) return;
+      settled = true;
+      const errs = requests.map((r) => rpcError(r.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
+      for (const a of errs) await s.handle.record('s2c', a);
+      json(res, 502, batch ? [...decided.answers, ...errs] : errs[0] ?? rpcError(null, -32603, 'upstream unavailable', { code: 'ERR_UPSTREAM' }));
+      return;
+    }
+    if (settled) {
+      up.resume();
+      done();
+      return;
+    }
+    const sid = up.headers['mcp-session-id'];
+    if (typeof sid === 'string' && !s.sid) {
+      s.sid = sid;
+      sessions.set(sid, s);
+    }
+    const headers: Record<string, string> = {};
+    for (const h of ['mcp-session-id', 'content-type', 'cache-control']) if (typeof up.headers[h] === 'string') headers[h] = up.headers[h] as string;
+    const type = String(up.headers['content-type'] ?? '');
+    if (type.includes('text/event-stream')) {
+      settled = true;
+      res.writeHead(up.statusCode ?? 200, headers);
+      // From now on a halt answers these requests inside the stream.
+      for (const r of requests) s.waiters.set(idKey(r.id), (a) => { if (!res.writableEnded) res.write(`data: ${JSON.stringify(a)}\n\n`); });
+      relaySse(s, up, res, decided.answers, done);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of up) chunks.push(c as Buffer);
+    done();
+    if (settled) return;
+    settled = true;
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (!type.includes('application/json') || text.trim() === '') {
+      res.writeHead(up.statusCode ?? 502, headers).end(text);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      await s.handle.observe('s2c', text);
+      json(res, 502, rpcError(null, -32603, 'intentguard: upstream sent invalid JSON', { code: 'ERR_JSONRPC_INVALID' }));
+      return;
+    }
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    const out: string[] = [];
+    let unchanged = true;
+    for (const m of list) {
+      const d = await decideServer(s, m, JSON.stringify(m));
+      if (d.text !== undefined) out.push(d.text);
+      else unchanged = false;
+    }
+    const all = [...decided.answers.map((a) => JSON.stringify(a)), ...out];
+    if (all.length === 0) {
+      res.writeHead(202, headers).end();
+      return;
+    }
+    const bodyOut = unchanged && decided.answers.length === 0 ? text : (batch || all.length > 1 ? `[${all.join(',')}]` : all[0]!);
+    res.writeHead(up.statusCode ?? 200, headers).end(bodyOut);
+  };
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
+        json(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
+        return;
+      }
+      if (url.pathname !== path) {
+        json(res, 404, rpcError(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, { code: 'ERR_NOT_FOUND' }));
+        return;
+      }
+      // Authentication first: nothing is forwarded for a request without a valid grant.
+      let identity: Identity | undefined;
+      let intent: Intent | undefined = defaultIntent;
+      if (gate) {
+        const auth = req.headers.authorization;
+        const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        try {
+          const g = await gate.verify(token);
+          identity = g.identity;
+          intent = g.intent;
+        } catch (e) {
+          req.resume();
+          unauthorized(res, token ? (e as GrantError) : undefined);
+          return;
+        }
+      }
+      const sid = req.headers['mcp-session-id'];
+      let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      if (typeof sid === 'string' && !s) {
+        req.resume();
+        json(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
+        return;
+      }
+      if (s && identity && s.sub !== identity.sub) {
+        req.resume();
+        json(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }), {
+          'www-authenticate': `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quote(metadataUrl)}`,
+        });
+        return;
+      }
+      if (req.method === 'POST') {
+        if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
+          req.resume();
+          json(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
+          return;
+        }
+        const body = await readBody(req, maxBody);
+        if (body === 'too-large') {
+          json(res, 413, rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, { code: 'ERR_MESSAGE_TOO_LARGE' }));
+          return;
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch (e) {
+          json(res, 400, rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, { code: 'ERR_JSONRPC_INVALID' }));
+          return;
+        }
+        if (!intent) {
+          json(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+          return;
+        }
+        s ??= openSession(identity, intent);
+        if (s.handle.status !== 'open') {
+          json(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
+          return;
+        }
+        const batch = Array.isArray(parsed);
+        const messages = batch ? (parsed as unknown[]) : [parsed];
+        if (messages.length === 0) {
+          json(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+          return;
+        }
+        await handlePost(req, res, s, messages, batch);
+        return;
+      }
+      if (req.method === 'GET') {
+        if (!s) {
+          json(res, 400, rpcError(null, -32600, 'intentguard: GET needs an Mcp-Session-Id', { code: 'ERR_SESSION_CLOSED' }));
+          return;
+        }
+        const session = s;
+        const up = await upstreamCall('GET', req, undefined, session);
+        const headers: Record<string, string> = {};
+        for (const h of ['content-type', 'cache-control', 'mcp-session-id']) if (typeof up.headers[h] === 'string') headers[h] = up.headers[h] as string;
+        res.writeHead(up.statusCode ?? 200, headers);
+        if (!String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
+          up.pipe(res);
+          return;
+        }
+        session.stream = res;
+        res.on('close', () => up.destroy());
+        relaySse(session, up, res, [], () => { if (session.stream === res) session.stream = undefined; });
+        return;
+      }
+      if (req.method === 'DELETE') {
+        if (!s) {
+          json(res, 404, rpcError(null, -32001, 'intentguard: unknown session', { code: 'ERR_SESSION_CLOSED' }));
+          return;
+        }
+        const up = await upstreamCall('DELETE', req, undefined, s);
+        res.writeHead(up.statusCode ?? 200, { 'content-type': String(up.headers['content-type'] ?? 'text/plain') });
+        up.pipe(res);
+        s.handle.close('closed by client (DELETE)');
+        return;
+      }
+      res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+    } catch (e) {
+      json(res, 502, rpcError(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
+    }
+  });
+  server.requestTimeout = o.requestTimeoutMs ?? 30_000;
+  server.headersTimeout = Math.min(server.requestTimeout, 10_000);
+  await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
+  const addr = server.address() as { port: number };
+  const base = `http://${o.host ?? '127.0.0.1'}:${addr.port}`;
+  resource ||= `${base}${path}`;
+  metadataUrl = `${base}/.well-known/oauth-protected-resource${path}`;
+  return {
+    url: `${base}${path}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions.values()) s.handle.close('proxy shut down');
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { demoServer } from './servers.js';
+
+/** A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it. */
+export async function httpUpstream(): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const seen: { method: string; headers: IncomingHttpHeaders; body: string }[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    seen.push({ method: req.method ?? '', headers: req.headers, body });
+    const sid = req.headers['mcp-session-id'];
+    let t = typeof sid === 'string' ? transports.get(sid) : undefined;
+    if (!t) {
+      t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { transports.set(id, t!); } });
+      await demoServer().connect(t);
+    }
+    await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, server, seen,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

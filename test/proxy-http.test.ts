@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { RPC_CODES } from '../src/index.js';
+import { mintGrant } from '../src/identity/grant.js';
+import { generateKeys } from '../src/identity/keys.js';
+import { startHttpProxy } from '../src/proxy/http.js';
+import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
+import { httpUpstream } from './helpers/http-upstream.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ig-http-'));
+writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [echo, read_notes, slow]\n');
+const ISS = 'https://idp.test';
+const AUD = 'https://intentguard.test/mcp';
+
+async function stack(extra: Partial<RuntimeOptions> = {}) {
+  const upstream = await httpUpstream();
+  const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, ...extra });
+  const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: AUD });
+  return { upstream, runtime, proxy, async close() { await proxy.close(); await runtime.close(); await upstream.close(); } };
+}
+
+const connectClient = async (url: string, token?: string) => {
+  const client = new Client({ name: 'http-agent', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : undefined));
+  return client;
+};
+
+describe('intentguard http', () => {
+  it('a real SDK client reaches a real SDK server through the proxy; a drifting call gets intentguard\'s error', async () => {
+    const s = await stack();
+    const client = await connectClient(s.proxy.url);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'over http' } })).content, [{ type: 'text', text: 'over http' }]);
+    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'notes' } }), (e: unknown) => {
+      assert.equal((e as McpError).code, RPC_CODES.DENIED);
+      return true;
+    });
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('send_email')), 'the denied call never reached the server');
+    const [session] = s.runtime.monitor.sessions();
+    assert.equal(session!.transport, 'http');
+    assert.ok(session!.transportSessionId === undefined || typeof session!.transportSessionId === 'string');
+    await client.close();
+    await s.close();
+  });
+
+  it('requires a grant: 401 with WWW-Authenticate and RFC 9728 metadata; never forwards the client token; 403 insufficient_scope on step-up', async () => {
+    const keys = await generateKeys();
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));
+    const s = await stack({ auth: { jwks: join(dir, 'jwks.json'), issuers: [ISS], audience: AUD } });
+    const meta = await (await fetch(s.proxy.url.replace('/mcp', '/.well-known/oauth-protected-resource/mcp'))).json() as { resource: string; authorization_servers: string[] };
+    assert.deepEqual(meta, { resource: AUD, authorization_servers: [ISS], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const post = (headers: Record<string, string>) => fetch(s.proxy.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(init) });
+    const none = await post({});
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate')!, /^Bearer realm="intentguard", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"$/);
+    const expired = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:x', ttl: '5m', intent: { purpose: 'p', tools: ['echo'] }, now: Date.now() - 3_600_000 });
+    const bad = await post({ authorization: `Bearer ${expired}` });
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get('www-authenticate')!, /error="invalid_token", error_description="ERR_GRANT_EXPIRED: grant expired: (?:[^"\\]|\\.)*", resource_metadata=/);
+    assert.equal(((await bad.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_GRANT_EXPIRED');
+    const forged = await post({ authorization: 'Bearer "quoted\\evil"' });
+    assert.equal(forged.status, 401);
+    assert.ok(!s.upstream.seen.length, 'nothing reached the server');
+    const good = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:x', ttl: '5m', intent: { purpose: 'echo things', tools: ['echo'] } });
+    const client = await connectClient(s.proxy.url, good);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'granted' } })).content, [{ type: 'text', text: 'granted' }]);
+    assert.ok(s.upstream.seen.length > 0 && s.upstream.seen.every((r) => r.headers.authorization === undefined), 'the client token is never forwarded');
+    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'a@b.test', body: 'x' } }), /Error POSTing to endpoint.*ERR_REAUTH_REQUIRED/);
+    const raw = await fetch(s.proxy.url, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${good}`, 'mcp-session-id': s.upstream.seen.find((r) => r.headers['mcp-session-id'])!.headers['mcp-session-id'] as string, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'a@b.test', body: 'x' } } }),
+    });
+    assert.equal(raw.status, 403);
+    assert.match(raw.headers.get('www-authenticate')!, /error="insufficient_scope", scope="intent:tool:send_email"/);
+    await client.close();
+    await s.close();
+  });
+
+  it('bad input: wrong content type 415, oversized body 413, garbage 400, slow client cut off; the proxy keeps serving', async () => {
+    const s = await stack({ maxMessageBytes: 4096 });
+    const post = (body: string, type = 'application/json') => fetch(s.proxy.url, { method: 'POST', headers: { 'content-type': type, accept: 'application/json, text/event-stream' }, body });
+    assert.equal((await post('{}', 'text/plain')).status, 415);
+    assert.equal((await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(10_000) } }))).status, 413);
+    const garbage = await post('{not json');
+    assert.equal(garbage.status, 400);
+    assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
+    s.proxy.server.requestTimeout = 300;
+    const port = Number(new URL(s.proxy.url).port);
+    const cut = await new Promise<string>((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => sock.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'));
+      let data = '';
+      sock.on('data', (c) => (data += c));
+      sock.on('close', () => resolve(data));
+    });
+    assert.match(cut, /408|^$/);
+    const client = await connectClient(s.proxy.url);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still up' } })).content, [{ type: 'text', text: 'still up' }]);
+    await client.close();
+    await s.close();
+  });
+
+  it('many sessions at once each get their own monitor session', async () => {
+    const s = await stack();
+    const clients = await Promise.all(Array.from({ length: 20 }, () => connectClient(s.proxy.url)));
+    const results = await Promise.all(clients.map((c, i) => c.callTool({ name: 'echo', arguments: { text: `c${i}` } })));
+    assert.deepEqual(results.map((r) => (r.content as { text: string }[])[0]!.text), clients.map((_, i) => `c${i}`));
+    assert.equal(s.runtime.monitor.stats().sessions, 20);
+    await Promise.all(clients.map((c) => c.close()));
+    await s.close();
+  });
+
+  it('a halt answers the in-flight request and later requests on the session are refused', async () => {
+    writeFileSync(join(dir, 'budget.yaml'), 'purpose: p\ntools: [echo, slow]\nbudget: { calls: 1 }\n');
+    const s = await stack({ intentFile: join(dir, 'budget.yaml') });
+    const client = await connectClient(s.proxy.url);
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 20_000 } }, undefined, { timeout: 60_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'two' } }), (e: unknown) => { assert.equal((e as McpError).code, RPC_CODES.HALTED, String(e)); return true; });
+    await assert.rejects(slow, (e: unknown) => { assert.equal((e as McpError).code, RPC_CODES.HALTED, String(e)); return true; });
+    assert.ok(Date.now() - started < 10_000);
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'three' } }));
+    await s.close();
+  });
+});
