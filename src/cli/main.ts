@@ -5,7 +5,7 @@ import { rulesPolicy } from '../rules/engine.js';
 import { loadRulePack } from '../rules/pack.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
-import { addProxyOptions, httpCommand, stdioCommand, type ProxyFlags } from './proxy-commands.js';
+import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { demoCommand } from './demo.js';
 import { replayCommand } from './replay-command.js';
@@ -122,6 +122,12 @@ addProxyOptions(program.command('http')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, []))
   .action(async (opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts); });
+
+addProxyOptions(program.command('ws')
+  .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
+  .requiredOption('--listen <host:port>', 'where to listen')
+  .requiredOption('--upstream <url>', 'the upstream ws:// URL'))
+  .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')

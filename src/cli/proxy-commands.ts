@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createRuntime, readConfigFile, type RuntimeOptions } from '../proxy/runtime.js';
 import { runStdioProxy } from '../proxy/stdio.js';
 import { startHttpProxy } from '../proxy/http.js';
+import { startWsProxy } from '../proxy/ws.js';
 import { DEFAULT_DB } from '../store/db.js';
 
 export interface ProxyFlags {
@@ -151,4 +152,18 @@ export function splitListen(listen: string): [string, number] {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw Object.assign(new Error(`--listen takes HOST:PORT, got "${listen}"`), { code: 'ERR_CONFIG' });
   return [m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
+}
+
+/** `intentguard ws --listen HOST:PORT --upstream ws://...`. Runs until SIGINT/SIGTERM. */
+export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string }): Promise<number> {
+  const [host, port] = splitListen(opts.listen);
+  const runtime = await createRuntime(runtimeOptions(opts));
+  const proxy = await startWsProxy({ host, port, upstream: opts.upstream, runtime });
+  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+  });
+  await proxy.close();
+  await runtime.close();
+  return 0;
 }

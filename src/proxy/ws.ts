@@ -1,0 +1,86 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Direction, Identity } from '../events/types.js';
+import type { GrantError } from '../identity/grant.js';
+import type { Intent } from '../intent/types.js';
+import { relayFrame } from './relay.js';
+import type { Runtime } from './runtime.js';
+
+export interface WsProxyOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly upstream: string;
+  readonly runtime: Runtime;
+}
+
+const tokenOf = (req: IncomingMessage): string | undefined => {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  return new URL(req.url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined;
+};
+
+/**
+ * `intentguard ws`: a WebSocket proxy (subprotocol `mcp`). The grant is checked during the upgrade
+ * (401 otherwise); then every text frame in either direction is decided before it is passed on.
+ */
+export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const { monitor, gate, defaultIntent } = o.runtime;
+  const server = createServer((_q, res) => res.writeHead(426).end('WebSocket upgrade required\n'));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: monitor.options.maxMessageBytes, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  server.on('upgrade', async (req, socket, head) => {
+    let identity: Identity | undefined;
+    let intent: Intent | undefined = defaultIntent;
+    if (gate) {
+      try {
+        const g = await gate.verify(tokenOf(req));
+        identity = g.identity;
+        intent = g.intent;
+      } catch (e) {
+        const err = e as GrantError;
+        const desc = `${err.code}: ${err.message}`.replace(/["\\\r\n]/g, ' ');
+        socket.end(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard", error="invalid_token", error_description="${desc}"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+    }
+    if (!intent) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const approved = intent;
+    wss.handleUpgrade(req, socket, head, (client) => {
+      const session = monitor.open({ intent: approved, ...(identity && { identity }), transport: 'websocket' });
+      const upstream = new WebSocket(o.upstream, 'mcp');
+      const backlog: string[] = [];
+      const toUpstream = (text: string): void => {
+        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
+        else backlog.push(text);
+      };
+      const toClient = (text: string) => { if (client.readyState === WebSocket.OPEN) client.send(text); };
+      upstream.on('open', () => { for (const t of backlog.splice(0)) upstream.send(t); });
+      session.attach({
+        deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
+        close: () => { client.close(1008, 'session halted by intentguard'); upstream.close(); },
+      });
+      const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
+      const relay = (dir: Direction, data: WebSocket.RawData) => {
+        const text = String(data);
+        queues[dir] = queues[dir].then(async () => {
+          const r = await relayFrame(session, dir, { text, bytes: Buffer.byteLength(text) });
+          for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
+          if (r.forward !== undefined) (dir === 'c2s' ? toUpstream : toClient)(r.forward);
+        });
+      };
+      client.on('message', (d) => relay('c2s', d));
+      upstream.on('message', (d) => relay('s2c', d));
+      client.on('close', () => { upstream.close(); session.close('client disconnected'); });
+      upstream.on('close', () => { client.close(1011, 'upstream closed'); session.close('ended by upstream'); });
+      upstream.on('error', () => { client.close(1011, 'upstream unavailable'); session.close('upstream unavailable'); });
+    });
+  });
+  await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://${o.host ?? '127.0.0.1'}:${port}`,
+    close: () => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(); server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
