@@ -1,0 +1,50 @@
+// The MCP conformance server suite against server-everything, directly and through `intentguard http`:
+// every check must come out the same (transparency).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { startHttpProxy } from '../src/proxy/http.js';
+import { createRuntime } from '../src/proxy/runtime.js';
+import { everythingHttp } from './helpers/everything-http.js';
+
+const run = promisify(execFile);
+
+async function conformance(url: string): Promise<Map<string, string>> {
+  const out = mkdtempSync(join(tmpdir(), 'ig-conf-'));
+  await run(process.execPath, ['--import', './test/support/node20-globsync.mjs', 'node_modules/@modelcontextprotocol/conformance/dist/index.js', 'server', '--url', url, '-o', out], { timeout: 240_000 }).catch((e: { code?: number }) => {
+    // The suite exits non-zero when checks fail; server-everything fails some of them either way.
+    if (typeof e.code !== 'number') throw e;
+  });
+  const results = new Map<string, string>();
+  for (const d of readdirSync(out)) {
+    const scenario = d.replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
+    const checks = JSON.parse(readFileSync(join(out, d, 'checks.json'), 'utf8')) as { id: string; status: string }[];
+    checks.forEach((c, i) => results.set(`${scenario}/${i}/${c.id}`, c.status));
+  }
+  return results;
+}
+
+describe('conformance', () => {
+  it('gives identical per-check results directly and through intentguard http', async () => {
+    const upstream = await everythingHttp();
+    const dir = mkdtempSync(join(tmpdir(), 'ig-conf-intent-'));
+    writeFileSync(join(dir, 'intent.yaml'), "purpose: run the conformance suite\ntools: '*'\n");
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    try {
+      const direct = await conformance(upstream.url);
+      const proxied = await conformance(proxy.url);
+      assert.ok(direct.size >= 20, `only ${direct.size} checks ran`);
+      assert.deepEqual([...proxied.entries()].sort(), [...direct.entries()].sort());
+      assert.ok(runtime.monitor.stats().sessions >= 0);
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      upstream.stop();
+    }
+  });
+});

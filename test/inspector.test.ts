@@ -1,0 +1,50 @@
+// A real third-party client, @modelcontextprotocol/inspector-cli, drives the proxies.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { startHttpProxy } from '../src/proxy/http.js';
+import { createRuntime } from '../src/proxy/runtime.js';
+import { everythingHttp } from './helpers/everything-http.js';
+
+const exec = promisify(execFile);
+const root = resolve('.');
+// The inspector looks for its package.json at ../package.json relative to the working directory.
+const cwd = join(root, 'node_modules/@modelcontextprotocol/inspector-cli/build');
+const inspector = (args: string[]) => exec(process.execPath, ['index.js', ...args], { cwd, timeout: 60_000 }).catch((e: { stdout: string; stderr: string }) => e);
+const dir = mkdtempSync(join(tmpdir(), 'ig-insp-'));
+writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo things\ntools: [echo]\n');
+const everything = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const proxyCmd = [process.execPath, join(root, 'bin/intentguard.js'), 'stdio', '--intent', join(dir, 'intent.yaml'), '--db', join(dir, 'i.db')];
+
+describe('inspector-cli through the proxies', () => {
+  it('lists and calls tools through intentguard stdio; a denied call shows intentguard\'s error', async () => {
+    const list = await inspector(['--method', 'tools/list', ...proxyCmd, '--', '--', process.execPath, everything, 'stdio']);
+    assert.match(list.stdout, /"name": "echo"/);
+    const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', ...proxyCmd, '--tool-arg', 'message=inspected', '--', '--', process.execPath, everything, 'stdio']);
+    assert.match(call.stdout, /Echo: inspected/);
+    const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-simulated-logging', ...proxyCmd, '--', '--', process.execPath, everything, 'stdio']);
+    assert.match(denied.stdout + denied.stderr, /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/);
+  });
+
+  it('lists and calls tools through intentguard http', async () => {
+    const upstream = await everythingHttp();
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    try {
+      const list = await inspector(['--method', 'tools/list', proxy.url]);
+      assert.match(list.stdout, /"name": "echo"/);
+      const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', proxy.url, '--tool-arg', 'message=over-http']);
+      assert.match(call.stdout, /Echo: over-http/);
+      const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-subscriber-updates', proxy.url]);
+      assert.match(denied.stdout + denied.stderr, /intentguard: toggle-subscriber-updates .* outside the approved tools/);
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      upstream.stop();
+    }
+  });
+});
