@@ -1,79 +1,106 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { parseIntent } from '../intent/parse.js';
-import { createMonitor } from '../monitor/create.js';
-import { tap } from '../tap/tap.js';
-import { loadRulePack, packPolicies } from '../rules/pack.js';
+import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { mintGrant } from '../identity/grant.js';
+import { generateKeys } from '../identity/keys.js';
 import { openStore } from '../store/db.js';
-import { createRecorder } from '../store/recorder.js';
+import { listSessions, sessionTimeline } from '../store/queries.js';
 import { actionLabel, brief } from './format.js';
 
+const ISS = 'https://idp.demo.local';
+const AUD = 'https://intentguard.demo.local/mcp';
+
 /**
- * `intentguard demo`: a real `@modelcontextprotocol/server-filesystem` on a temporary folder, an SDK
- * client behind the tap, an approved task, then drift. Prints every call with its decision.
+ * `intentguard demo` (`npm start`): the real `@modelcontextprotocol/server-filesystem` on a temporary
+ * folder behind `intentguard stdio`; an SDK client with a minted grant does the approved task, then
+ * drifts. Prints every call with its decision, the re-authorization, the halt, and where it was recorded.
  */
 export async function demoCommand(out: NodeJS.WritableStream = process.stdout, options: { db?: string } = {}): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'intentguard-demo-'));
-  mkdirSync(join(root, 'project'));
-  mkdirSync(join(root, 'private'));
-  writeFileSync(join(root, 'project', 'notes.md'), '# Q3 notes\nShip the beta on Friday.\n');
-  writeFileSync(join(root, 'private', 'credentials.env'), 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n');
   const project = join(root, 'project');
-  const intent = parseIntent({
+  mkdirSync(project);
+  mkdirSync(join(root, 'private'));
+  writeFileSync(join(project, 'notes.md'), '# Q3 notes\nShip the beta on Friday.\n');
+  writeFileSync(join(root, 'private', 'credentials.env'), 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n');
+  const db = resolve(options.db ?? './intentguard.db');
+  const keys = await generateKeys('ES256');
+  writeFileSync(join(root, 'jwks.json'), JSON.stringify(keys.publicJwks));
+  const alertsFile = join(root, 'alerts.jsonl');
+  const intent = {
     id: 'demo-summarise-notes',
     purpose: 'Summarise the project notes in project/notes.md',
-    tools: ['list_directory', { name: 'read_text_file', args: { path: { prefix: [project + '/'] } } }],
-    budget: { calls: 5 },
-  });
+    tools: ['list_directory', { name: 'read_text_file', args: { path: { prefix: [`${project}/`] } } }],
+    budget: { calls: 6 },
+  };
+  const grant = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:demo-summariser', act: 'user:alice', ttl: '10m', intent });
   const require = createRequire(import.meta.url);
   const serverEntry = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
-  const monitor = createMonitor({ policy: packPolicies(loadRulePack()) });
-  const store = options.db ? openStore(options.db) : undefined;
-  const recorder = store && createRecorder(store, monitor);
-  monitor.decisions$.subscribe((d) => {
-    if (d.kind !== 'request' || d.tool === undefined) return;
-    const why = d.findings.map((f) => `${f.rule}: ${f.reason}`).join('; ');
-    out.write(`  → ${actionLabel(d.action, out)}${why ? ` ${why}` : ''}\n`);
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'intentguard.js');
+  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--', process.execPath, serverEntry, root];
+
+  out.write(`intentguard demo\n  server:  @modelcontextprotocol/server-filesystem on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`);
+  out.write(`  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory, read_text_file under project/ — budget 6 calls\n\n`);
+  const client = new Client({ name: 'demo-agent', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+  // The "user" behind the client: asked to re-authorize, they refuse.
+  client.setRequestHandler(ElicitRequestSchema, async (req) => {
+    out.write(`  ? re-authorization asked over elicitation:\n      ${brief(req.params.message, 150)}\n    user answers: no\n`);
+    return { action: 'accept', content: { approve: false } };
   });
-  out.write(`intentguard demo — server-filesystem on ${root}\napproved intent: "${intent.purpose}" (tools: list_directory, read_text_file under project/; budget 5 calls)\n\n`);
-  const transport = tap(new StdioClientTransport({ command: process.execPath, args: [serverEntry, root], stderr: 'ignore' }), monitor, {
-    side: 'client', intent, identity: { sub: 'agent:demo-summariser' },
-  });
-  const client = new Client({ name: 'demo-agent', version: '1.0.0' });
+  const transport = new StdioClientTransport({ command: process.execPath, args: proxyArgs, env: { ...process.env as Record<string, string>, INTENTGUARD_GRANT: grant }, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
   await client.connect(transport);
   const call = async (label: string, name: string, args: Record<string, unknown>) => {
-    out.write(`${label}\n  call ${name} ${brief(args)}\n`);
+    out.write(`${label}\n  call ${name} ${brief(args, 90)}\n`);
     try {
       const r = await client.callTool({ name, arguments: args });
-      out.write(`  ← ${brief(r.content, 70)}\n`);
+      out.write(`  → ${actionLabel('allow', out)} ← ${brief(r.content, 70)}\n`);
     } catch (e) {
-      const data = (e as McpError).data as { code?: string } | undefined;
-      out.write(`  ← error ${(e as McpError).code ?? ''} ${data?.code ?? (e as Error).message}\n`);
+      const err = e as McpError;
+      const data = err.data as { code?: string; action?: 'deny' | 'halt' | 'reauthorize'; rules?: string[]; reason?: string } | undefined;
+      const action = data?.code === 'ERR_SESSION_HALTED' ? 'halt' : data?.action ?? 'deny';
+      out.write(`  → ${actionLabel(action, out)} ${data?.code ?? ''} ${data?.rules?.length ? `[${data.rules.join(', ')}] ` : ''}${brief(data?.reason ?? err.message, 140)}\n`);
     }
   };
   try {
     await call('1. the approved task: look around', 'list_directory', { path: project });
     await call('2. the approved task: read the notes', 'read_text_file', { path: join(project, 'notes.md') });
     await call('3. drift: read a secret outside the task', 'read_text_file', { path: join(root, 'private', 'credentials.env') });
-    await call('4. drift: write the secret out of the approved folder', 'write_file', { path: join(root, 'exfil.txt'), content: 'AWS_SECRET_ACCESS_KEY=…' });
+    await call('4. drift: write the secret out of the approved folder', 'write_file', { path: join(root, 'exfil.txt'), content: 'AWS_SECRET_ACCESS_KEY=...' });
     await call('5. keeps going', 'list_directory', { path: root });
-    await call('6. over budget', 'read_text_file', { path: join(project, 'notes.md') });
-    await call('7. after the halt', 'list_directory', { path: project });
+    await call('6. still the task', 'read_text_file', { path: join(project, 'notes.md') });
+    await call('7. over budget', 'read_text_file', { path: join(project, 'notes.md') });
+    await call('8. after the halt', 'list_directory', { path: project });
   } finally {
-    const written = existsSync(join(root, 'exfil.txt'));
-    out.write(`\nsession halted: ${transport.session.status === 'halted'}; exfil.txt written: ${written}\n`);
     await client.close().catch(() => {});
-    await Promise.race([transport.session.whenEnded(), new Promise((r) => setTimeout(r, 3000))]);
-    await recorder?.close();
-    monitor.close();
-    store?.close();
-    rmSync(root, { recursive: true, force: true });
-    if (options.db) out.write(`recorded in ${options.db} as session ${transport.session.id}\n  see it:   intentguard show ${transport.session.id} --db ${options.db}\n  verify:   intentguard audit verify ${options.db}\n`);
   }
+  // The halted session's grant was revoked: presenting it again opens nothing.
+  const again = new Client({ name: 'demo-agent', version: '1.0.0' });
+  const retry = await again.connect(new StdioClientTransport({ command: process.execPath, args: proxyArgs, env: { ...process.env as Record<string, string>, INTENTGUARD_GRANT: grant }, stderr: 'ignore' }))
+    .then(() => 'connected', (e: Error) => e.message);
+  await again.close().catch(() => {});
+  out.write(`\nsame grant, new session: ${brief(retry, 120)}\n`);
+  out.write(`exfil.txt written: ${existsSync(join(root, 'exfil.txt'))}\n`);
+  const alerts = existsSync(alertsFile) ? readFileSync(alertsFile, 'utf8').trim().split('\n').filter(Boolean) : [];
+  out.write(`alerts (OCSF, ${alertsFile}): ${alerts.length} — ${[...new Set(alerts.map((l) => (JSON.parse(l) as { finding_info: { analytic: { uid: string } } }).finding_info.analytic.uid))].join(', ')}\n`);
+  const store = openStore(db, { readonly: true });
+  try {
+    const [session] = listSessions(store, { limit: 2 }).filter((s) => s.sub === 'agent:demo-summariser' && s.calls);
+    if (session) {
+      const t = sessionTimeline(store, session.id)!;
+      const stops = t.entries.filter((e) => e.action && e.action !== 'allow' && e.action !== 'alert');
+      out.write(`recorded in ${db} as session ${session.id}: ${session.calls} calls, outcome ${session.outcome}, ${stops.length} calls stopped\n`);
+      out.write(`  see it:   node bin/intentguard.js show ${session.id} --db ${db}\n  verify:   node bin/intentguard.js audit verify ${db}\n`);
+    }
+  } finally {
+    store.close();
+  }
+  if (process.env.INTENTGUARD_DEMO_DEBUG) out.write(stderr);
+  rmSync(root, { recursive: true, force: true });
   return 0;
 }

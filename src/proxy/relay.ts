@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Direction } from '../events/types.js';
 import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
@@ -45,5 +46,42 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
   return {
     ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
     answers: o.answer !== undefined ? [o.answer] : [],
+  };
+}
+
+/**
+ * intentguard's own requests to the client (approval prompts) on a proxied session: `ask` sends one
+ * and waits; `take` recognises the client's answer (by our id), records it, and keeps it from the server.
+ */
+export function clientAsker(session: SessionHandle, sendToClient: (message: unknown) => void) {
+  const waiting = new Map<string, (answer: unknown) => void>();
+  return {
+    async ask(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+      const id = `intentguard-${randomUUID()}`;
+      const request = { jsonrpc: '2.0', id, method, params };
+      const answer = new Promise<unknown>((resolve, reject) => {
+        waiting.set(id, resolve);
+        signal.addEventListener('abort', () => { waiting.delete(id); reject(new Error('approval prompt aborted')); }, { once: true });
+      });
+      await session.record('s2c', request);
+      sendToClient(request);
+      return answer;
+    },
+    /** Is this client frame the answer to one of our prompts? Then it is consumed here. */
+    take(text: string): boolean {
+      if (waiting.size === 0 || !text.includes('intentguard-')) return false;
+      let m: { id?: unknown } | undefined;
+      try {
+        m = JSON.parse(text) as { id?: unknown };
+      } catch {
+        return false;
+      }
+      if (typeof m?.id !== 'string' || !waiting.has(m.id) || !('result' in m || 'error' in m)) return false;
+      const resolve = waiting.get(m.id)!;
+      waiting.delete(m.id);
+      void session.record('c2s', m);
+      resolve(m);
+      return true;
+    },
   };
 }

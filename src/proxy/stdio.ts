@@ -6,7 +6,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { errorResponse } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { relayFrame } from './relay.js';
+import { clientAsker, relayFrame } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -79,14 +79,18 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     child.kill('SIGTERM');
     setTimeout(() => { if (!childExited) child.kill('SIGKILL'); }, 2000).unref();
   };
+  const asker = clientAsker(session, writeClient);
   session.attach({
     deliver: (dir, m) => (dir === 'c2s' ? writeServer(m) : writeClient(m)),
     close: stopChild,
+    ask: asker.ask,
   });
 
   // Each direction is processed in order: a frame is decided before the next one is looked at.
   const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
   const handle = (dir: Direction, text: string, bytes: number) => {
+    // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
+    if (dir === 'c2s' && asker.take(text)) return;
     queues[dir] = queues[dir].then(async () => {
       const r = await relayFrame(session, dir, { text, bytes });
       const toSender = dir === 'c2s' ? writeClient : writeServer;

@@ -3,7 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
-import { relayFrame } from './relay.js';
+import { clientAsker, relayFrame } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
@@ -57,9 +57,11 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       };
       const toClient = (text: string) => { if (client.readyState === WebSocket.OPEN) client.send(text); };
       upstream.on('open', () => { for (const t of backlog.splice(0)) upstream.send(t); });
+      const asker = clientAsker(session, (m) => toClient(JSON.stringify(m)));
       session.attach({
         deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
         close: () => { client.close(1008, 'session halted by intentguard'); upstream.close(); },
+        ask: asker.ask,
       });
       const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
       const relay = (dir: Direction, data: WebSocket.RawData) => {
@@ -70,7 +72,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
           if (r.forward !== undefined) (dir === 'c2s' ? toUpstream : toClient)(r.forward);
         });
       };
-      client.on('message', (d) => relay('c2s', d));
+      client.on('message', (d) => { if (!asker.take(String(d))) relay('c2s', d); });
       upstream.on('message', (d) => relay('s2c', d));
       client.on('close', () => { upstream.close(); session.close('client disconnected'); });
       upstream.on('close', () => { client.close(1011, 'upstream closed'); session.close('ended by upstream'); });
