@@ -93,11 +93,14 @@ describe('alerts', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const n = (store.db.prepare('SELECT count(*) n FROM outbox').get() as { n: number }).n;
     const second = webhookSink(new Subject<Alert>(), { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, secret: 'k', store, baseDelayMs: 10, name: 'soc', clock: () => Date.now() + 3_600_000 });
-    await waitFor(() => received.length === n, 'outbox delivery');
-    assert.equal(second.pending(), 0);
-    await second.close();
-    server.close();
-    store.close();
+    try {
+      await waitFor(() => received.length === n && second.pending() === 0, 'outbox delivery');
+      assert.equal(second.delivered, n);
+    } finally {
+      await second.close();
+      server.close();
+      store.close();
+    }
   });
 
   it('WebSocket stream: refused without the token, streams OCSF alerts with it', async () => {

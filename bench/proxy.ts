@@ -1,0 +1,126 @@
+// Proxy benchmarks, side by side in one run. stdio: direct vs intentguard stdio vs a null relay (the
+// floor). HTTP: direct Streamable HTTP vs intentguard http, and the stdio-to-HTTP gateways mcp-proxy and
+// supergateway in front of the same trivial server. Then a soak: many concurrent HTTP sessions.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { startHttpProxy } from '../src/proxy/http.js';
+import { createRuntime } from '../src/proxy/runtime.js';
+import { freePort } from '../test/helpers/everything-http.js';
+import { fmt, printTable, summarise, type Sample } from './lib.js';
+
+const SERVER = ['bench/fixtures/trivial-server.mjs'];
+const node = process.execPath;
+
+async function timeCalls(transport: Transport, n: number, label: string): Promise<Sample> {
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(transport);
+  for (let i = 0; i < 100; i++) await client.callTool({ name: 'noop', arguments: {} });
+  const lat: number[] = [];
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const s = process.hrtime.bigint();
+    await client.callTool({ name: 'noop', arguments: {} });
+    lat.push(Number(process.hrtime.bigint() - s));
+  }
+  const el = Number(process.hrtime.bigint() - t0);
+  await client.close();
+  return summarise(label, lat, el);
+}
+
+async function waitHttp(url: string) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+const spawnBg = (cmd: string, args: string[]): ChildProcess => spawn(cmd, args, { stdio: 'ignore' });
+
+const rows = (samples: Sample[]) => samples.map((s) => ({
+  path: s.label, 'calls/s': fmt(s.opsPerSec, 0), 'p50 ms': fmt(s.p50us / 1000, 3), 'p99 ms': fmt(s.p99us / 1000, 3),
+  'throughput vs direct': `${(s.opsPerSec / samples[0]!.opsPerSec).toFixed(2)}x`, 'added p50': `${fmt((s.p50us - samples[0]!.p50us) / 1000, 3)} ms`,
+}));
+
+export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 2000)): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-proxy-'));
+  writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop]\n');
+  const stdio: Sample[] = [];
+  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }), n, 'direct stdio'));
+  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }), n, 'null relay (byte copy, the floor)'));
+  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), '--db', join(dir, 'stdio.db'), '--', node, ...SERVER, 'stdio'] }), n, 'intentguard stdio (rule pack, recording)'));
+  printTable(`stdio: ${n} sequential tools/call of a trivial tool (target: intentguard >= 0.7x direct)`, rows(stdio));
+
+  const children: ChildProcess[] = [];
+  try {
+    const upPort = await freePort();
+    children.push(spawnBg(node, [...SERVER, 'http', String(upPort)]));
+    const upstream = `http://127.0.0.1:${upPort}/mcp`;
+    await waitHttp(upstream);
+    const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ upstream, runtime });
+    const mpPort = await freePort();
+    children.push(spawnBg(node, ['node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', '--port', String(mpPort), '--host', '127.0.0.1', '--endpoint', '/mcp', '--', node, ...SERVER, 'stdio']));
+    const sgPort = await freePort();
+    children.push(spawnBg(node, ['node_modules/supergateway/dist/index.js', '--stdio', `${node} ${SERVER[0]} stdio`, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(sgPort), '--logLevel', 'none']));
+    await waitHttp(`http://127.0.0.1:${mpPort}/mcp`);
+    await waitHttp(`http://127.0.0.1:${sgPort}/mcp`);
+    const http: Sample[] = [];
+    const h = (url: string) => new StreamableHTTPClientTransport(new URL(url));
+    http.push(await timeCalls(h(upstream), n, 'direct Streamable HTTP'));
+    http.push(await timeCalls(h(proxy.url), n, 'intentguard http (rule pack, recording)'));
+    http.push(await timeCalls(h(`http://127.0.0.1:${mpPort}/mcp`), n, 'mcp-proxy (HTTP -> stdio server)'));
+    http.push(await timeCalls(h(`http://127.0.0.1:${sgPort}/mcp`), n, 'supergateway (HTTP -> stdio server)'));
+    printTable(`Streamable HTTP: ${n} sequential tools/call (targets: intentguard adds <= 0.5 ms at p50; faster than mcp-proxy and supergateway)`, rows(http));
+
+    // Soak: concurrent sessions through intentguard http, every call must succeed and be seen.
+    const sessions = Number(process.env.BENCH_SOAK_SESSIONS ?? 200);
+    const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 30);
+    let seen = 0;
+    const sub = runtime.monitor.events$.subscribe((e) => { if (e.kind === 'request' && e.tool === 'noop') seen++; });
+    const clients = await Promise.all(Array.from({ length: sessions }, async () => {
+      const c = new Client({ name: 'soak', version: '1' });
+      await c.connect(h(proxy.url));
+      return c;
+    }));
+    const lat: number[] = [];
+    let errors = 0, calls = 0;
+    const until = Date.now() + seconds * 1000;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(clients.map(async (c) => {
+      while (Date.now() < until) {
+        const s = process.hrtime.bigint();
+        try {
+          await c.callTool({ name: 'noop', arguments: {} });
+          lat.push(Number(process.hrtime.bigint() - s));
+        } catch {
+          errors++;
+        }
+        calls++;
+      }
+    }));
+    const soak = summarise('soak', lat, Number(process.hrtime.bigint() - t0));
+    await Promise.all(clients.map((c) => c.close()));
+    sub.unsubscribe();
+    printTable(`soak: ${sessions} concurrent HTTP sessions for ${seconds} s through intentguard http (target: no errors, no lost events)`, [
+      { calls, errors, 'events seen by the monitor': seen, lost: calls - seen, 'calls/s': fmt(soak.opsPerSec, 0), 'p50 ms': fmt(soak.p50us / 1000, 2), 'p99 ms': fmt(soak.p99us / 1000, 2) },
+    ]);
+    await proxy.close();
+    await runtime.close();
+  } finally {
+    for (const c of children) c.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchProxy();
