@@ -2,7 +2,7 @@
 // floor). HTTP: direct Streamable HTTP vs intentguard http, and the stdio-to-HTTP gateways mcp-proxy and
 // supergateway in front of the same trivial server. Then a soak: many concurrent HTTP sessions.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -55,10 +55,15 @@ const rows = (samples: Sample[]) => samples.map((s) => ({
 export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 2000)): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ig-bench-proxy-'));
   writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop]\n');
+  // Thousands of calls a second is exactly what the rate rules exist to stop: switch them off here
+  // (a site override, as an operator would) so the figures measure the proxy, not a held call.
+  const site = join(dir, 'site-rules');
+  mkdirSync(site);
+  for (const id of ['IG-RATE-001', 'IG-RATE-002']) writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
   const stdio: Sample[] = [];
   stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }), n, 'direct stdio'));
   stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }), n, 'null relay (byte copy, the floor)'));
-  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), '--db', join(dir, 'stdio.db'), '--', node, ...SERVER, 'stdio'] }), n, 'intentguard stdio (rule pack, recording)'));
+  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), '--rules', site, '--db', join(dir, 'stdio.db'), '--', node, ...SERVER, 'stdio'] }), n, 'intentguard stdio (rule pack, recording)'));
   printTable(`stdio: ${n} sequential tools/call of a trivial tool (target: intentguard >= 0.7x direct)`, rows(stdio));
 
   const children: ChildProcess[] = [];
@@ -67,7 +72,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     children.push(spawnBg(node, [...SERVER, 'http', String(upPort)]));
     const upstream = `http://127.0.0.1:${upPort}/mcp`;
     await waitHttp(upstream);
-    const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
     const proxy = await startHttpProxy({ upstream, runtime });
     const mpPort = await freePort();
     children.push(spawnBg(node, ['node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', '--port', String(mpPort), '--host', '127.0.0.1', '--endpoint', '/mcp', '--', node, ...SERVER, 'stdio']));

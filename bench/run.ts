@@ -3,10 +3,12 @@
 import { benchDetection } from './detection.js';
 import { benchRules } from './rules.js';
 import { benchStore } from './store.js';
+import { benchProxy } from './proxy.js';
 import { benchTap } from './tap.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
 if (!only || only === 'rules') benchRules();
 if (!only || only === 'store') await benchStore();
+if (!only || only === 'proxy') await benchProxy();
 if (!only || only === 'detection') await benchDetection();

@@ -38,8 +38,10 @@ export interface Recorder {
 }
 
 export interface RecorderOptions {
-  /** Flush synchronously once this many ops are queued (default 2048); otherwise on the next tick. */
+  /** Flush synchronously once this many ops are queued (default 2048). */
   readonly maxBatch?: number;
+  /** Otherwise flush this long after the first queued op (default 5 ms): one transaction per batch. */
+  readonly flushDelayMs?: number;
   /** After a failure, retry every this many ms (default 1000). */
   readonly retryMs?: number;
 }
@@ -64,6 +66,7 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
   const { db, key } = store;
   const maxBatch = options.maxBatch ?? 2048;
   const retryMs = options.retryMs ?? 1000;
+  const flushDelayMs = options.flushDelayMs ?? 5;
   const queue: Op[] = [];
   const chains = new Map<string, Chains>();
   const commits$ = new Subject<Commit>();
@@ -219,9 +222,10 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
         // reported on errors$; the guard policy denies calls while unhealthy
       }
     } else if (!scheduled) {
-      scheduled = setImmediate(() => {
+      const run = () => {
         try { flushNow(); } catch { /* reported on errors$ */ }
-      });
+      };
+      scheduled = flushDelayMs > 0 ? setTimeout(run, flushDelayMs) : setImmediate(run);
     }
   };
 
