@@ -93,4 +93,16 @@ describe('CLI over a recorded database', () => {
     const bad = await cli(['prune', '--older-than', 'soon', '--db', db]);
     assert.match(bad.stderr, /ERR_DURATION/);
   });
+
+  it('sessions --live refreshes the table until stopped', async () => {
+    const { db } = await recorded();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/intentguard.js', 'sessions', '--live', '--db', db]);
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c; });
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    assert.ok((out.match(/2 sessions \(newest first\)/g) ?? []).length >= 2, out);
+  });
 });

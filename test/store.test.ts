@@ -149,4 +149,24 @@ describe('recording into SQLite', () => {
     monitor.close();
     store.close();
   });
+
+  it('a locked database is reported clearly (ERR_STORE_LOCKED) and recording resumes when the lock goes', async () => {
+    const path = tempDb();
+    const store = openStore(path, { busyTimeoutMs: 20 });
+    const monitor = createMonitor();
+    const recorder = createRecorder(store, monitor, { retryMs: 20 });
+    const other = new Database(path);
+    other.exec('BEGIN EXCLUSIVE');
+    await driveSession(monitor, { drift: false, calls: 1 });
+    await assert.rejects(recorder.flush(), (e: { code?: string; message: string }) => e.code === 'ERR_STORE_LOCKED' && /database is locked/.test(e.message));
+    assert.equal(recorder.healthy, false);
+    other.exec('COMMIT');
+    other.close();
+    await waitFor(() => recorder.healthy && recorder.pending === 0, 'recording to resume');
+    assert.equal(listSessions(store).length, 1);
+    assert.equal(verifyAudit(store).ok, true);
+    await recorder.close();
+    monitor.close();
+    store.close();
+  });
 });
