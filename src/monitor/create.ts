@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan, type Observable, type SchedulerLike } from 'rxjs';
-import type { Direction, Identity, SessionEvent } from '../events/types.js';
+import type { Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
@@ -259,4 +259,3 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   return monitor;
 }
 
-export type { Direction };

@@ -160,11 +160,11 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   };
 
   /** Decide one message from the server; returns the text to deliver (or nothing). */
-  const decideServer = async (s: ProxySession, m: unknown, raw: string): Promise<{ text?: string; answers: unknown[] }> => {
+  const decideServer = async (s: ProxySession, m: unknown, raw: string): Promise<{ text?: string }> => {
     const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw));
     // An answer to a refused server request goes back upstream.
     if (out.answer !== undefined) void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(out.answer), s).then((r) => r.resume(), () => undefined);
-    return { ...(out.forward !== undefined && { text: out.forward === m ? raw : JSON.stringify(out.forward) }), answers: [] };
+    return out.forward !== undefined ? { text: out.forward === m ? raw : JSON.stringify(out.forward) } : {};
   };
 
   /** Relay an upstream SSE body, tapping each event as it streams. */
