@@ -129,4 +129,18 @@ describe('intentguard http', () => {
     await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'three' } }));
     await s.close();
   });
+
+  it('sessions of clients that vanish without DELETE are closed after the idle timeout', async () => {
+    const upstream = await httpUpstream();
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime, idleTimeoutMs: 200 });
+    const client = await connectClient(proxy.url);
+    await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    assert.equal(runtime.monitor.stats().sessions, 1);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(runtime.monitor.stats().sessions, 0, 'the idle session was closed');
+    await proxy.close();
+    await runtime.close();
+    await upstream.close();
+  });
 });

@@ -26,6 +26,8 @@ export interface HttpProxyOptions {
   readonly requestTimeoutMs?: number;
   /** Answer a held call that needs a wider grant with HTTP 403 insufficient_scope (default when grants are on). */
   readonly stepUp403?: boolean;
+  /** Close sessions no request has touched for this long (clients that vanish without DELETE). Default 30 min. */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface HttpProxy {
@@ -36,6 +38,7 @@ export interface HttpProxy {
 
 interface ProxySession {
   readonly handle: SessionHandle;
+  lastSeen: number;
   readonly sub: string | undefined;
   sid?: string;
   /** HTTP exchanges waiting for the answer to a request id (a halt answers them directly). */
@@ -122,7 +125,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   const openSession = (identity: Identity | undefined, intent: Intent, transportSessionId?: string): ProxySession => {
     const handle = monitor.open({ intent, ...(identity && { identity }), transport: 'http', ...(transportSessionId && { transportSessionId }) });
-    const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set() };
+    const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set(), lastSeen: Date.now() };
     handle.attach({
       deliver: (dir, m) => {
         if (dir === 's2c') {
@@ -332,6 +335,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         json(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
         return;
       }
+      if (s) s.lastSeen = Date.now();
       if (s && identity && s.sub !== identity.sub) {
         req.resume();
         json(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }), {
@@ -410,6 +414,12 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       json(res, 502, rpcError(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
     }
   });
+  const idle = o.idleTimeoutMs ?? 30 * 60_000;
+  const sweeper = setInterval(() => {
+    const cutoff = Date.now() - idle;
+    for (const s of sessions.values()) if (s.lastSeen < cutoff && s.waiters.size === 0) s.handle.close('idle timeout');
+  }, Math.min(idle, 60_000));
+  sweeper.unref();
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
@@ -422,6 +432,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     server,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(sweeper);
         for (const s of sessions.values()) s.handle.close('proxy shut down');
         server.closeAllConnections();
         server.close(() => resolve());
