@@ -1,9 +1,14 @@
 // Rules engine cost: per-call cost early and late in one long session (must not grow with session
 // length), and tool-call evaluations per second with the whole shipped pack on one core.
-import { advance, classifyMessage, initialState, parseIntent, type SessionState } from '../src/index.js';
-import { packPolicies, loadRulePack } from '../src/rules/pack.js';
-import { combinePolicies } from '../src/policy/combine.js';
+import { existsSync } from 'node:fs';
+import type { SessionState } from '../src/index.js';
 import { fmt, printTable } from './lib.js';
+
+// Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
+type Lib = typeof import('../src/index.js');
+const lib: Lib = existsSync(new URL('../dist/index.js', import.meta.url)) ? await import(new URL('../dist/index.js', import.meta.url).href) as Lib : await import('../src/index.js');
+const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } = lib;
+const built = lib !== undefined && existsSync(new URL('../dist/index.js', import.meta.url));
 
 const intent = parseIntent({ purpose: 'Summarise the notes and email them to team@corp.example.com', tools: ['read_notes', 'send_email'] });
 
@@ -58,7 +63,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   }
   const perSec = loops / (spent / 1e9);
   const mem = process.memoryUsage().heapUsed / 1024 / 1024;
-  printTable(`rules engine: shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`, [
+  printTable(`rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`, [
     { measure: 'per-call cost at call 10 (median of calls 5-15, us)', value: fmt(early, 2) },
     { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
     { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },

@@ -81,3 +81,30 @@ export function sensitivityRank(s: string): number {
   const i = SENSITIVITY_LEVELS.indexOf(s as Sensitivity);
   return i < 0 ? 0 : i;
 }
+
+const labelCache = new Map<string, LabelReport>();
+
+/**
+ * Labels of several values (call arguments), each value's labels memoized (bounded): the same
+ * recipients and paths come back call after call.
+ */
+export function labelValues(values: readonly string[]): LabelReport {
+  let out: LabelReport = EMPTY;
+  for (const v of values) {
+    let r = v.length <= 512 ? labelCache.get(v) : undefined;
+    if (!r) {
+      r = labelText(v);
+      if (v.length <= 512) {
+        if (labelCache.size >= 8192) labelCache.clear();
+        labelCache.set(v, r);
+      }
+    }
+    if (r === EMPTY) continue;
+    out = out === EMPTY ? r : {
+      labels: [...new Set([...out.labels, ...r.labels])].sort(),
+      kinds: [...new Set([...out.kinds, ...r.kinds])],
+      sensitivity: sensitivityRank(r.sensitivity) > sensitivityRank(out.sensitivity) ? r.sensitivity : out.sensitivity,
+    };
+  }
+  return out;
+}

@@ -62,7 +62,10 @@ class Generational<K, V> {
 }
 
 const TOKEN_RE = /[^\s"'`<>()[\]{},;]{6,200}/g;
-const normalizeText = (s: string) => s.toLowerCase().replace(/\s+/g, ' ');
+const normalizeText = (s: string) => {
+  const lower = s.toLowerCase();
+  return /\s\s|[\t\n\r\f\v]/.test(lower) ? lower.replace(/\s+/g, ' ') : lower;
+};
 
 /**
  * Per-session index of what earlier tool results contained: their targets (exact, normalized), their

@@ -145,6 +145,23 @@ function addHost(out: Map<string, Target>, host: string): void {
   addTarget(out, { kind: isIp(host) ? 'ip' : 'host', value: host });
 }
 
+const extractCache = new Map<string, ReadonlyMap<string, Target>>();
+
+/**
+ * {@link extractTargets} for one argument value, memoized (bounded): agents repeat the same paths,
+ * recipients and URLs call after call. The returned map must not be modified.
+ */
+export function targetsOf(text: string): ReadonlyMap<string, Target> {
+  if (text.length > 512) return extractTargets(text);
+  let found = extractCache.get(text);
+  if (!found) {
+    found = extractTargets(text);
+    if (extractCache.size >= 8192) extractCache.clear();
+    extractCache.set(text, found);
+  }
+  return found;
+}
+
 /** Collect every string inside a JSON value (keys excluded), up to a total length budget. */
 export function collectStrings(value: unknown, out: string[] = [], budget = { left: 1 << 20 }, depth = 0): string[] {
   if (budget.left <= 0 || depth > 64) return out;

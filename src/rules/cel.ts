@@ -162,6 +162,59 @@ function checkAst(node: unknown, bound: ReadonlySet<string>, extra: ReadonlySet<
   checkAst(args, bound, extra);
 }
 
+/** The field path of a `.` chain rooted at a vocabulary name (`tool.side_effecting` → ['tool', 'side_effecting']). */
+function fieldPath(node: unknown): string[] | undefined {
+  const path: string[] = [];
+  let cur: unknown = node;
+  while (isNode(cur) && cur.op === '.') {
+    const [obj, field] = cur.args as [unknown, string];
+    path.unshift(field);
+    cur = obj;
+  }
+  if (!isNode(cur) || cur.op !== 'id' || !ROOTS.has(cur.args as string) || cur.args === 'macros' || cur.args === 'lists') return undefined;
+  path.unshift(cur.args as string);
+  return path.length > 1 ? path : undefined;
+}
+
+const read = (ctx: Record<string, unknown>, path: readonly string[]): unknown => {
+  let v: unknown = ctx;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+};
+
+/**
+ * A cheap JS pre-check for `A && …` where A is a boolean field, its negation, or `'x' in list`: when A
+ * is certainly false the whole expression is false (CEL's `&&` is false whenever either side is), so
+ * the CEL evaluator need not run. Returns undefined when no such prefix exists.
+ */
+function guardOf(ast: unknown): ((ctx: Record<string, unknown>) => boolean) | undefined {
+  let first: unknown = ast;
+  while (isNode(first) && first.op === '&&') first = (first.args as unknown[])[0];
+  if (!isNode(first)) return undefined;
+  if (first.op === '.') {
+    const path = fieldPath(first);
+    return path && ((ctx) => read(ctx, path) !== false);
+  }
+  if (first.op === '!_') {
+    const path = fieldPath(first.args);
+    return path && ((ctx) => read(ctx, path) !== true);
+  }
+  if (first.op === 'in') {
+    const [needle, hay] = first.args as [unknown, unknown];
+    const path = fieldPath(hay);
+    if (!path || !isNode(needle) || needle.op !== 'value' || typeof needle.args !== 'string') return undefined;
+    const lit = needle.args;
+    return (ctx) => {
+      const v = read(ctx, path);
+      return !Array.isArray(v) || v.includes(lit);
+    };
+  }
+  return undefined;
+}
+
 /**
  * Compile a rule expression once: parse, check every field and function against the vocabulary,
  * and return the evaluator closure. Throws {@link ExpressionError} with the offset of the problem.
@@ -175,5 +228,6 @@ export function compileExpression(env: Environment, text: string, extraNames: re
     throw new ExpressionError('ERR_RULE_EXPRESSION', err.message.split('\n')[0] ?? 'parse error', err.node?.pos ?? 0);
   }
   checkAst(parsed.ast, new Set(), new Set(extraNames));
-  return parsed;
+  const guard = guardOf(parsed.ast);
+  return guard ? (ctx) => (guard(ctx) ? parsed(ctx) : false) : parsed;
 }

@@ -1,8 +1,8 @@
 import { profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
-import { labelText, sensitivityRank } from '../analyze/labels.js';
+import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
-import { collectStrings, extractTargets, type Target, type TargetKind } from '../analyze/targets.js';
+import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
 import type { SessionState } from '../monitor/state.js';
@@ -39,6 +39,9 @@ export interface Analysis {
   callTimesStart: number;
   /** Cached `session.tools_used` list (rebuilt when a new tool appears). */
   toolsUsedList: string[];
+  /** Cached drift score and the counters it was computed from. */
+  drift: number;
+  driftKey: string;
   lastTool: string;
   streak: number;
   listCount: number;
@@ -80,7 +83,7 @@ export function createAnalysis(session: SessionState): Analysis {
     server: '',
     injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, unapprovedTargetUses: 0, injectedUses: 0, serverRequests: 0,
-    callTimes: [], callTimesStart: 0, toolsUsedList: [], lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
+    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
   };
 }
 
@@ -155,7 +158,7 @@ function walkArgs(scan: ArgScan, v: unknown, key: string, depth: number): void {
     const isDest = DESTINATION_ARG.test(key);
     if (isDest) scan.destinationArgs++;
     if (s.length < 4) return;
-    const found = extractTargets(s);
+    const found = targetsOf(s);
     for (const [k, t] of found) {
       scan.targets.set(k, t);
       if (isDest) scan.destinations.set(k, t);
@@ -250,9 +253,13 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
 
 /** Drift score 0..1: 1 - Π(1 - w) over the session's drift signals (weights in README). */
 export function driftScore(a: Analysis): number {
+  const key = `${a.outOfIntentSideEffects}/${a.outOfIntent}/${a.unapprovedTargetUses}/${a.injectionSeen}/${a.injectedUses}`;
+  if (a.driftKey === key) return a.drift;
+  a.driftKey = key;
   const keep = (1 - 0.3) ** a.outOfIntentSideEffects * (1 - 0.1) ** (a.outOfIntent - a.outOfIntentSideEffects)
     * (1 - 0.2) ** a.unapprovedTargetUses * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** a.injectedUses;
-  return Math.round((1 - keep) * 1000) / 1000;
+  a.drift = Math.round((1 - keep) * 1000) / 1000;
+  return a.drift;
 }
 
 export interface EventContext {
@@ -346,7 +353,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       net[t.kind].push(t.value);
       all.push(t.value);
     }
-    const labels = labelText(strings.join('\n'));
+    const labels = labelValues(strings);
     const prov = provenanceFor(a, scan, p.sideEffecting);
     const info = session.tools.get(tool);
     return {

@@ -48,6 +48,9 @@ function appliesTo(rule: CompiledRule, kind: EventKindName): boolean {
  */
 export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Policy<RulesState> {
   const rules = set.rules.filter((r) => r.enabled);
+  // Rules indexed by the event kinds they can react to: the hot path never looks at the others.
+  const KINDS: EventKindName[] = ['tool_call', 'tool_result', 'tools_list', 'server_request', 'request', 'response', 'notification'];
+  const byKind = new Map<EventKindName, CompiledRule[]>(KINDS.map((k) => [k, rules.filter((r) => appliesTo(r, k) || (r.kind === 'flow' && kindMatches(r.from.on, k)))]));
   // Macros are lazy fields of one shared object; they read the context being evaluated right now
   // (evaluation is synchronous) and are cached for that event.
   let current: Record<string, unknown> = {};
@@ -173,7 +176,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       ctx.macros = macros;
       macroCache = new Map();
       const out: Finding[] = [];
-      for (const rule of rules) {
+      for (const rule of byKind.get(ec.kind) ?? rules) {
         try {
           if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
           switch (rule.kind) {
