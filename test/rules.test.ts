@@ -174,4 +174,28 @@ describe('rules engine semantics', () => {
     }
     assert.equal(state.partials.get('IG-T-001')!.length, 3);
   });
+
+  it('pre-checks never change a result: guarded and plain evaluation agree, errors included', async () => {
+    const { compileExpression, createEnvironment } = await import('../src/rules/cel.js');
+    const env = createEnvironment();
+    const exprs = [
+      'tool.side_effecting && size(provenance.injected_targets) > 0',
+      '!tool.approved && tool.side_effecting',
+      "'egress' in tool.categories && call.args.n + 1 > 2",
+      "'secret' in data.labels || 'credential' in data.labels",
+      'size(intent.zones) > 0 && size(net.hosts) > 0',
+      '(intent.budget_calls >= 0.0 && session.calls > intent.budget_calls) || (intent.budget_duration_ms >= 0.0 && session.elapsed_ms > intent.budget_duration_ms)',
+    ];
+    const contexts = [
+      { tool: { side_effecting: true, approved: false, categories: ['egress'] }, provenance: { injected_targets: ['x'] }, data: { labels: ['secret'] }, intent: { zones: ['a'], budget_calls: 2, budget_duration_ms: -1 }, net: { hosts: ['h'] }, session: { calls: 3, elapsed_ms: 5 }, call: { args: { n: 1 } } },
+      { tool: { side_effecting: false, approved: true, categories: [] }, provenance: { injected_targets: [] }, data: { labels: [] }, intent: { zones: [], budget_calls: -1, budget_duration_ms: -1 }, net: { hosts: [] }, session: { calls: 1, elapsed_ms: 1 }, call: { args: { n: 1 } } },
+      { tool: { side_effecting: true, approved: true, categories: ['egress'] }, provenance: { injected_targets: [] }, data: { labels: ['credential'] }, intent: { zones: ['a'], budget_calls: 5, budget_duration_ms: 10 }, net: { hosts: [] }, session: { calls: 1, elapsed_ms: 50 }, call: { args: { n: 'str' } } },
+    ];
+    const outcome = (f: () => unknown) => { try { return f(); } catch { return 'error'; } };
+    for (const e of exprs) {
+      const guarded = compileExpression(env, e);
+      const plain = env.parse(e) as unknown as (c: unknown) => unknown;
+      for (const c of contexts) assert.deepEqual(outcome(() => guarded(c)), outcome(() => plain(c)), `${e} on ${JSON.stringify(c)}`);
+    }
+  });
 });

@@ -191,19 +191,30 @@ const read = (ctx: Record<string, unknown>, path: readonly string[]): unknown =>
  * the CEL evaluator need not run. Returns undefined when no such prefix exists.
  */
 function guardOf(ast: unknown): ((ctx: Record<string, unknown>) => boolean) | undefined {
-  let first: unknown = ast;
-  while (isNode(first) && first.op === '&&') first = (first.args as unknown[])[0];
-  if (!isNode(first)) return undefined;
-  if (first.op === '.') {
-    const path = fieldPath(first);
+  if (!isNode(ast)) return undefined;
+  // `A || B`: false only when both sides are certainly false.
+  if (ast.op === '||') {
+    const [a, b] = ast.args as [unknown, unknown];
+    const ga = guardOf(a), gb = guardOf(b);
+    return ga && gb ? (ctx) => ga(ctx) || gb(ctx) : undefined;
+  }
+  // `A && …`: false whenever A is.
+  if (ast.op === '&&') return guardOf((ast.args as unknown[])[0]);
+  return atomGuard(ast);
+}
+
+/** A pre-check for one simple condition: true means "may hold", false means "certainly false". */
+function atomGuard(node: AstNode): ((ctx: Record<string, unknown>) => boolean) | undefined {
+  if (node.op === '.') {
+    const path = fieldPath(node);
     return path && ((ctx) => read(ctx, path) !== false);
   }
-  if (first.op === '!_') {
-    const path = fieldPath(first.args);
+  if (node.op === '!_') {
+    const path = fieldPath(node.args);
     return path && ((ctx) => read(ctx, path) !== true);
   }
-  if (first.op === 'in') {
-    const [needle, hay] = first.args as [unknown, unknown];
+  if (node.op === 'in') {
+    const [needle, hay] = node.args as [unknown, unknown];
     const path = fieldPath(hay);
     if (!path || !isNode(needle) || needle.op !== 'value' || typeof needle.args !== 'string') return undefined;
     const lit = needle.args;
@@ -211,6 +222,26 @@ function guardOf(ast: unknown): ((ctx: Record<string, unknown>) => boolean) | un
       const v = read(ctx, path);
       return !Array.isArray(v) || v.includes(lit);
     };
+  }
+  if (node.op === '>' || node.op === '>=') {
+    const [left, right] = node.args as [unknown, unknown];
+    if (!isNode(right) || right.op !== 'value' || (typeof right.args !== 'number' && typeof right.args !== 'bigint')) return undefined;
+    const lit = Number(right.args);
+    const strict = node.op === '>';
+    // `size(path) > n`
+    if (isNode(left) && left.op === 'call' && (left.args as [string, unknown[]])[0] === 'size') {
+      const path = fieldPath((left.args as [string, unknown[]])[1][0]);
+      return path && ((ctx) => {
+        const v = read(ctx, path);
+        return !Array.isArray(v) || (strict ? v.length > lit : v.length >= lit);
+      });
+    }
+    // `path >= n`
+    const path = fieldPath(left);
+    return path && ((ctx) => {
+      const v = read(ctx, path);
+      return typeof v !== 'number' || (strict ? v > lit : v >= lit);
+    });
   }
   return undefined;
 }
