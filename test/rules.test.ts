@@ -198,4 +198,12 @@ describe('rules engine semantics', () => {
       for (const c of contexts) assert.deepEqual(outcome(() => guarded(c)), outcome(() => plain(c)), `${e} on ${JSON.stringify(c)}`);
     }
   });
+
+  it('provenance.fragments is there for rules that read it (and only computed then)', async () => {
+    const set = loadRules([ruleDir({ 'f.yaml': RULE('IG-T-001', '"provenance.fragments.exists(f, f.call == 0.0) && provenance.max_source_sensitivity == \'public\'"') })]);
+    const text = 'The quarterly revenue was 4.2 million, up eleven percent on last year.';
+    const { r } = await replay(set, [{ call: 'a', args: {}, result: text }, { call: 'b', args: { body: `copy: ${text}` } }]);
+    assert.equal(r.outcome, 'deny');
+    assert.equal(r.stopped_at_call, 1);
+  });
 });

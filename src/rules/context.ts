@@ -178,7 +178,7 @@ function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[];
   return { strings: scan.strings, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
-function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean) {
+function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean, fragmentFields: boolean) {
   const { strings, targets, destinations } = scan;
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
@@ -246,8 +246,11 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
   };
-  Object.defineProperty(ctx, 'fragments', { enumerable: true, get: () => (fragmentsNow(), lazy.fragments) });
-  Object.defineProperty(ctx, 'max_source_sensitivity', { enumerable: true, get: () => (fragmentsNow(), lazy.max) });
+  // Defining getters costs on every call: only when some rule reads these fields.
+  if (fragmentFields) {
+    Object.defineProperty(ctx, 'fragments', { enumerable: true, get: () => (fragmentsNow(), lazy.fragments) });
+    Object.defineProperty(ctx, 'max_source_sensitivity', { enumerable: true, get: () => (fragmentsNow(), lazy.max) });
+  }
   return { ctx, sources: () => (fragmentsNow(), seen) };
 }
 
@@ -310,7 +313,7 @@ function withCommon(extra: Record<string, unknown>, a: Analysis, session: Sessio
  * Update the analysis with one event and build the context its rules see. Counters include the
  * current event ("this one included").
  */
-export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string): EventContext {
+export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string, fragmentFields = true): EventContext {
   const kind = eventKind(event);
   if (a.intentSource !== session.intent) Object.assign(a, intentFields(session));
   const ctxOf = (extra: Record<string, unknown>) => withCommon(extra, a, session, event, kind, timeZone);
@@ -354,7 +357,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       all.push(t.value);
     }
     const labels = labelValues(strings);
-    const prov = provenanceFor(a, scan, p.sideEffecting);
+    const prov = provenanceFor(a, scan, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {
       kind,

@@ -48,6 +48,7 @@ function appliesTo(rule: CompiledRule, kind: EventKindName): boolean {
  */
 export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Policy<RulesState> {
   const rules = set.rules.filter((r) => r.enabled);
+  const fragmentFields = (set.texts ?? ['provenance.fragments']).some((t) => /provenance\.(fragments|max_source_sensitivity)/.test(t));
   // Rules indexed by the event kinds they can react to: the hot path never looks at the others.
   const KINDS: EventKindName[] = ['tool_call', 'tool_result', 'tools_list', 'server_request', 'request', 'response', 'notification'];
   const byKind = new Map<EventKindName, CompiledRule[]>(KINDS.map((k) => [k, rules.filter((r) => appliesTo(r, k) || (r.kind === 'flow' && kindMatches(r.from.on, k)))]));
@@ -170,7 +171,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     createState: (session) => ({ analysis: createAnalysis(session), partials: new Map(), rates: new Map() }),
     evaluate({ event, session, state }) {
       if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
-      const ec = observeEvent(state.analysis, session, event, options.timeZone);
+      const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);
       const ctx = ec.ctx;
       ctx.lists = lists;
       ctx.macros = macros;

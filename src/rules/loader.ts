@@ -208,5 +208,6 @@ export function loadRules(dirs: readonly string[]): RuleSet {
       exceptions: [...rule.exceptions, ...(doc.append_exceptions ?? []).map((x: { name: string; when: string }, i: number) => ({ name: x.name, when: compileAt(src, env, ['append_exceptions', i, 'when'], x.when) }))],
     });
   }
-  return { rules: [...rules.values()], lists, macros, files: files.map((f) => f.label) };
+  const texts = [...sources.map((src) => src.text)];
+  return { rules: [...rules.values()], lists, macros, files: files.map((f) => f.label), texts };
 }

@@ -66,4 +66,6 @@ export interface RuleSet {
   readonly macros: Readonly<Record<string, Compiled>>;
   /** Files read, in load order. */
   readonly files: readonly string[];
+  /** Every expression and message text of the set, so the engine can skip work no rule reads. */
+  readonly texts: readonly string[];
 }
