@@ -4,8 +4,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { createMonitor, parseIntent, tap } from '../src/index.js';
+import { existsSync } from 'node:fs';
 import { fmt, printTable, summarise } from './lib.js';
+
+// Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
+type Lib = typeof import('../src/index.js');
+const distUrl = new URL('../dist/index.js', import.meta.url);
+const built = existsSync(distUrl);
+const { createMonitor, parseIntent, tap }: Lib = built ? await import(distUrl.href) as Lib : await import('../src/index.js');
 
 async function connect(tapped: boolean) {
   const server = new McpServer({ name: 'bench', version: '1' });
@@ -43,7 +49,7 @@ export async function benchTap(calls = Number(process.env.BENCH_CALLS ?? 20_000)
   }
   const d = summarise('direct', latD, elD);
   const t = summarise('tapped', latT, elT);
-  printTable(`tap overhead: ${calls} tools/call round trips each, InMemory, SDK Client+McpServer (targets: throughput >= 0.9x, added p99 <= 50 us)`, [
+  printTable(`tap overhead (${built ? 'compiled dist/' : 'sources via tsx'}): ${calls} tools/call round trips each, InMemory, SDK Client+McpServer (targets: throughput >= 0.9x, added p99 <= 50 us)`, [
     { path: 'direct', 'calls/s': fmt(d.opsPerSec, 0), 'p50 us': fmt(d.p50us), 'p99 us': fmt(d.p99us), ratio: '1.00x' },
     { path: 'tapped (intent policy)', 'calls/s': fmt(t.opsPerSec, 0), 'p50 us': fmt(t.p50us), 'p99 us': fmt(t.p99us), ratio: `${(t.opsPerSec / d.opsPerSec).toFixed(2)}x` },
   ]);
