@@ -26,6 +26,16 @@ async function setup() {
   return { good, other, keys, policy, revocations, mint };
 }
 
+/** A real Client and McpServer, connected through a tap opened with this grant. */
+async function grantedClient(monitor: ReturnType<typeof createMonitor>, gate: ReturnType<typeof createGrantGate>, token: string) {
+  const [c, s] = InMemoryTransport.createLinkedPair();
+  await demoServer().connect(s);
+  const client = new Client({ name: 'a', version: '1' });
+  const transport = await tapWithGrant(c, monitor, gate, token, { side: 'client' });
+  await client.connect(transport);
+  return { client, transport };
+}
+
 const sign = async (jwk: Parameters<typeof importJWK>[0], header: Record<string, unknown>, payload: Record<string, unknown>) =>
   new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader(header as never)
     // Let the attacker's signer emit any crit extension it likes.
@@ -117,11 +127,7 @@ describe('JWT attack suite: every malicious grant is refused with its own code',
     assert.deepEqual(grant.intent.tools, [{ name: 'echo' }, { name: 'read_notes' }]);
     const monitor = createMonitor();
     const gate = createGrantGate(monitor, t.policy, t.revocations);
-    const [c, s] = InMemoryTransport.createLinkedPair();
-    await demoServer().connect(s);
-    const client = new Client({ name: 'a', version: '1' });
-    const transport = await tapWithGrant(c, monitor, gate, token, { side: 'client' });
-    await client.connect(transport);
+    const { client, transport } = await grantedClient(monitor, gate, token);
     const decisions: { identity?: { sub: string } }[] = [];
     monitor.decisions$.subscribe((d) => decisions.push(d));
     await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
@@ -138,11 +144,7 @@ describe('JWT attack suite: every malicious grant is refused with its own code',
     const alerts: Alert[] = [];
     monitor.alerts$.subscribe((a) => alerts.push(a));
     const gate = createGrantGate(monitor, t.policy, t.revocations);
-    for (let i = 0; i < 2; i++) {
-      const [c, s] = InMemoryTransport.createLinkedPair();
-      await demoServer().connect(s);
-      await new Client({ name: 'a', version: '1' }).connect(await tapWithGrant(c, monitor, gate, token, { side: 'client' }));
-    }
+    for (let i = 0; i < 2; i++) await grantedClient(monitor, gate, token);
     assert.ok(alerts.some((a) => a.rule === 'identity/shared-credential' && a.code === 'ERR_GRANT_SHARED'));
     monitor.close();
   });
@@ -152,11 +154,7 @@ describe('JWT attack suite: every malicious grant is refused with its own code',
     const token = await t.mint({ intent: { ...intent, budget: { calls: 1 } } });
     const monitor = createMonitor();
     const gate = createGrantGate(monitor, t.policy, t.revocations);
-    const [c, s] = InMemoryTransport.createLinkedPair();
-    await demoServer().connect(s);
-    const client = new Client({ name: 'a', version: '1' });
-    const transport = await tapWithGrant(c, monitor, gate, token, { side: 'client' });
-    await client.connect(transport);
+    const { client, transport } = await grantedClient(monitor, gate, token);
     await client.callTool({ name: 'echo', arguments: { text: '1' } });
     await assert.rejects(client.callTool({ name: 'echo', arguments: { text: '2' } }));
     await transport.session.whenEnded();

@@ -120,13 +120,7 @@ function checkAst(node: unknown, bound: ReadonlySet<string>, extra: ReadonlySet<
   if (!isNode(node)) return;
   const { op, args } = node;
   if (op === '.' || op === 'id') {
-    const path: string[] = [];
-    let cur: unknown = node;
-    while (isNode(cur) && cur.op === '.') {
-      const [obj, field] = cur.args as [unknown, string];
-      path.unshift(field);
-      cur = obj;
-    }
+    const { base: cur, path } = unwind(node);
     if (isNode(cur) && cur.op === 'id') {
       const root = cur.args as string;
       if (bound.has(root) || extra.has(root)) return;
@@ -162,8 +156,8 @@ function checkAst(node: unknown, bound: ReadonlySet<string>, extra: ReadonlySet<
   checkAst(args, bound, extra);
 }
 
-/** The field path of a `.` chain rooted at a vocabulary name (`tool.side_effecting` → ['tool', 'side_effecting']). */
-function fieldPath(node: unknown): string[] | undefined {
+/** Split a `.` chain into its base node and the field names after it. */
+function unwind(node: unknown): { base: unknown; path: string[] } {
   const path: string[] = [];
   let cur: unknown = node;
   while (isNode(cur) && cur.op === '.') {
@@ -171,6 +165,12 @@ function fieldPath(node: unknown): string[] | undefined {
     path.unshift(field);
     cur = obj;
   }
+  return { base: cur, path };
+}
+
+/** The field path of a `.` chain rooted at a vocabulary name (`tool.side_effecting` → ['tool', 'side_effecting']). */
+function fieldPath(node: unknown): string[] | undefined {
+  const { base: cur, path } = unwind(node);
   if (!isNode(cur) || cur.op !== 'id' || !ROOTS.has(cur.args as string) || cur.args === 'macros' || cur.args === 'lists') return undefined;
   path.unshift(cur.args as string);
   return path.length > 1 ? path : undefined;
