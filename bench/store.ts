@@ -1,7 +1,7 @@
 // Recording benchmarks, side by side in one run: the recorder against a bare better-sqlite3 insert
 // loop (the floor), replay throughput from the database with the shipped rules, and tap throughput
 // with and without recording.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -9,12 +9,17 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Subject } from 'rxjs';
 import { z } from 'zod';
-import { advance, classifyMessage, createMonitor, createReplayClock, initialState, parseIntent, replayBundle, tap, type Monitor, type SessionEvent, type SessionState } from '../src/index.js';
-import { loadRulePack, packPolicies } from '../src/rules/pack.js';
-import { openStore } from '../src/store/db.js';
-import { sessionBundles } from '../src/store/queries.js';
-import { createRecorder } from '../src/store/recorder.js';
+import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
 import { fmt, printTable } from './lib.js';
+
+// Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
+type Lib = typeof import('../src/index.js');
+const distUrl = new URL('../dist/index.js', import.meta.url);
+const built = existsSync(distUrl);
+const {
+  advance, classifyMessage, createMonitor, createReplayClock, initialState, parseIntent, replayBundle, tap,
+  loadRulePack, packPolicies, openStore, sessionBundles, createRecorder,
+}: Lib = built ? await import(distUrl.href) as Lib : await import('../src/index.js');
 
 const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });
 
@@ -38,6 +43,7 @@ async function recorderRate(dir: string, n: number): Promise<number> {
   const fake = { sessionOpened$: opened$, events$, decisions$: new Subject(), alerts$: new Subject(), sessionEnded$: new Subject(), sessions: () => [] } as unknown as Monitor;
   const recorder = createRecorder(store, fake);
   const { state, events } = syntheticEvents(n);
+  await recorder.flush(); // the writer thread is up
   const t0 = process.hrtime.bigint();
   opened$.next(state);
   for (const e of events) events$.next(e);
@@ -135,7 +141,7 @@ export async function benchStore(): Promise<void> {
     const rec = await recorderRate(dir, n);
     const replay = await replayRate(dir);
     const tapR = await tapRates(dir, Number(process.env.BENCH_CALLS ?? 20_000));
-    printTable(`recording: ${n} events (targets: recorder >= 0.5x the bare insert floor and >= 50,000 events/s; replay >= 100,000 events/s; tap with recording >= 0.85x)`, [
+    printTable(`recording (${built ? 'compiled dist/' : 'sources via tsx'}): ${n} events (targets: recorder >= 0.5x the bare insert floor and >= 50,000 events/s; replay >= 100,000 events/s; tap with recording >= 0.85x)`, [
       { measure: 'bare better-sqlite3 insert loop, batched (floor)', value: `${fmt(floor, 0)} events/s`, ratio: '1.00x' },
       { measure: 'recorder: serialize + HMAC chain + batched insert', value: `${fmt(rec, 0)} events/s`, ratio: `${(rec / floor).toFixed(2)}x` },
       { measure: `replay from the database, shipped pack (${replay.events} events)`, value: `${fmt(replay.perSec, 0)} events/s`, ratio: '' },

@@ -122,7 +122,8 @@ describe('recording into SQLite', () => {
     let recorderRef: ReturnType<typeof createRecorder> | undefined;
     const guard = recordingGuard({ get healthy() { return recorderRef?.healthy ?? true; }, get lastError() { return recorderRef?.lastError; } });
     const monitor = createMonitor({ policy: [intentPolicy(), guard] });
-    const recorder = createRecorder(store, monitor, { retryMs: 20 });
+    // Inline: the page cap below is set on this connection; a worker has its own.
+    const recorder = createRecorder(store, monitor, { retryMs: 20, thread: 'inline' });
     recorderRef = recorder;
     const errors: Error[] = [];
     recorder.errors$.subscribe((e) => errors.push(e));

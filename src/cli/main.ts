@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
 import { rulesPolicy } from '../rules/engine.js';
@@ -115,10 +115,12 @@ addProxyOptions(program.command('stdio')
   });
 
 addProxyOptions(program.command('http')
-  .description('a Streamable HTTP reverse proxy in front of an MCP server')
+  .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
   .requiredOption('--upstream <url>', 'the MCP server URL')
-  .option('--path <path>', 'the MCP endpoint path clients use', '/mcp')
+  .addOption(new Option('--upstream-transport <kind>', 'streamable, or sse for a legacy HTTP+SSE server (default: sse when the URL ends in /sse)').choices(['streamable', 'sse']))
+  .option('--path <path>', 'the endpoint path clients use (default /mcp; /sse for a legacy upstream)')
+  .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, []))
   .action(async (opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts); });

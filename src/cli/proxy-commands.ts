@@ -129,7 +129,7 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
 }
 
 /** `intentguard http --listen 127.0.0.1:PORT --upstream URL`. Runs until SIGINT/SIGTERM. */
-export async function httpCommand(opts: ProxyFlags & { listen: string; upstream: string; path?: string; resource?: string; upstreamHeader?: string[] }): Promise<number> {
+export async function httpCommand(opts: ProxyFlags & { listen: string; upstream: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string }): Promise<number> {
   const [host, port] = splitListen(opts.listen);
   const runtime = await createRuntime(runtimeOptions(opts));
   const headers: Record<string, string> = {};
@@ -138,7 +138,10 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream:
     if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
-  const proxy = await startHttpProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }), upstreamHeaders: headers });
+  const proxy = await startHttpProxy({
+    host, port, upstream: opts.upstream, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
+    ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
+  });
   process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());

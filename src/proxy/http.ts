@@ -8,14 +8,23 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
+import { createLegacySse } from './legacy-sse.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
   readonly host?: string;
   readonly port?: number;
-  /** The MCP endpoint path clients use (default `/mcp`). */
+  /** The MCP endpoint path clients use (default `/mcp`; `/sse` for a legacy SSE upstream). */
   readonly path?: string;
   readonly upstream: string;
+  /**
+   * `streamable` (Streamable HTTP) or `sse` (the legacy HTTP+SSE transport of 2024-11-05: clients GET
+   * the SSE stream at `path` and POST to `messagesPath`). Default: `sse` when the upstream URL's path
+   * ends in `/sse`, else `streamable`.
+   */
+  readonly upstreamTransport?: 'streamable' | 'sse';
+  /** Where legacy SSE clients POST their messages (default `/messages`). */
+  readonly messagesPath?: string;
   readonly runtime: Runtime;
   /** intentguard's public resource identifier (RFC 9728 `resource`); defaults to the listen URL + path. */
   readonly resource?: string;
@@ -48,6 +57,7 @@ interface ProxySession {
   readonly upstreamRequests: Set<{ destroy(): void }>;
 }
 
+const NO_BODY = Symbol('no body');
 const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'accept'];
 
 const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
@@ -78,9 +88,13 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-larg
  */
 export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const { monitor, gate, defaultIntent } = o.runtime;
-  const path = o.path ?? '/mcp';
   const upstream = new URL(o.upstream);
   const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
+  const messagesPath = o.messagesPath ?? '/messages';
+  const legacy = (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
+    ? createLegacySse({ monitor, upstream, messagesPath, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
+    : undefined;
+  const path = o.path ?? (legacy ? '/sse' : '/mcp');
   const sessions = new Map<string, ProxySession>();
   let resource = o.resource ?? '';
   let metadataUrl = '';
@@ -301,6 +315,26 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     res.writeHead(up.statusCode ?? 200, headers).end(bodyOut);
   };
 
+  /** Read a POST body as JSON; on a wrong type (415), size (413) or syntax (400) answer and return NO_BODY. */
+  const readJsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+    if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
+      req.resume();
+      json(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
+      return NO_BODY;
+    }
+    const body = await readBody(req, maxBody);
+    if (body === 'too-large') {
+      json(res, 413, rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, { code: 'ERR_MESSAGE_TOO_LARGE' }));
+      return NO_BODY;
+    }
+    try {
+      return JSON.parse(body.toString('utf8')) as unknown;
+    } catch (e) {
+      json(res, 400, rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, { code: 'ERR_JSONRPC_INVALID' }));
+      return NO_BODY;
+    }
+  };
+
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -308,7 +342,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         json(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
         return;
       }
-      if (url.pathname !== path) {
+      if (url.pathname !== path && !(legacy && url.pathname === messagesPath)) {
         json(res, 404, rpcError(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, { code: 'ERR_NOT_FOUND' }));
         return;
       }
@@ -328,6 +362,24 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           return;
         }
       }
+      if (legacy) {
+        if (req.method === 'GET' && url.pathname === path) {
+          if (!intent) {
+            json(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+            return;
+          }
+          await legacy.stream(req, res, identity, intent);
+          return;
+        }
+        if (req.method === 'POST' && url.pathname === messagesPath) {
+          const body = await readJsonBody(req, res);
+          if (body !== NO_BODY) await legacy.post(req, res, url, identity, body);
+          return;
+        }
+        req.resume();
+        res.writeHead(405, { allow: url.pathname === path ? 'GET' : 'POST' }).end();
+        return;
+      }
       const sid = req.headers['mcp-session-id'];
       let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
       if (typeof sid === 'string' && !s) {
@@ -344,23 +396,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         return;
       }
       if (req.method === 'POST') {
-        if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
-          req.resume();
-          json(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
-          return;
-        }
-        const body = await readBody(req, maxBody);
-        if (body === 'too-large') {
-          json(res, 413, rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, { code: 'ERR_MESSAGE_TOO_LARGE' }));
-          return;
-        }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(body.toString('utf8'));
-        } catch (e) {
-          json(res, 400, rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, { code: 'ERR_JSONRPC_INVALID' }));
-          return;
-        }
+        const parsed = await readJsonBody(req, res);
+        if (parsed === NO_BODY) return;
         if (!intent) {
           json(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
           return;
@@ -434,6 +471,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       new Promise<void>((resolve) => {
         clearInterval(sweeper);
         for (const s of sessions.values()) s.handle.close('proxy shut down');
+        legacy?.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

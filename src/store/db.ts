@@ -10,6 +10,9 @@ export interface Store {
   readonly db: Database.Database;
   readonly path: string;
   readonly key: Buffer;
+  /** As opened: a recording worker opens its own connection the same way. */
+  readonly busyTimeoutMs: number;
+  readonly durability: 'normal' | 'full';
   close(): void;
 }
 
@@ -24,14 +27,16 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; dura
   } catch (e) {
     throw storeError(e, `cannot open ${path}`);
   }
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const durability = options.durability ?? 'normal';
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
     migrate(db);
   }
   const key = loadAuditKey(path, !options.readonly);
-  return { db, path, key, close: () => db.close() };
+  return { db, path, key, busyTimeoutMs, durability, close: () => db.close() };
 }
 
 /** Turn a SQLite failure into a clear, coded error. */

@@ -1,18 +1,11 @@
+import { Worker } from 'node:worker_threads';
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { SessionEvent } from '../events/types.js';
+import { IntentGuardError, type ErrorCode } from '../errors.js';
 import type { Monitor } from '../monitor/create.js';
-import type { SessionState } from '../monitor/state.js';
-import type { Alert, Decision } from '../monitor/types.js';
-import { ACTION_RANK, type Action } from '../policy/types.js';
-import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import { storeError, type Store } from './db.js';
-
-type Op =
-  | { readonly t: 'open'; readonly s: SessionState }
-  | { readonly t: 'event'; readonly e: SessionEvent }
-  | { readonly t: 'decision'; readonly d: Decision }
-  | { readonly t: 'alert'; readonly a: Alert }
-  | { readonly t: 'end'; readonly s: SessionState };
+import { pushAlert, pushDecision, pushEnd, pushEvent, pushSession, type Rows } from './rows.js';
+import type { FromWriter, ToWriter, WriterData } from './writer-worker.js';
+import { createWriter, type Tally } from './writer.js';
 
 /** What one flush committed: everything before it is durable. */
 export interface Commit {
@@ -24,13 +17,15 @@ export interface Commit {
 }
 
 export interface Recorder {
-  /** False after a write failed, until a later flush succeeds. */
+  /** False after a write failed, until a later commit succeeds. */
   readonly healthy: boolean;
   readonly lastError: Error | undefined;
   readonly commits$: Observable<Commit>;
   readonly errors$: Observable<Error>;
-  /** Ops queued and not yet committed. */
+  /** Rows queued or in flight and not yet committed. */
   readonly pending: number;
+  /** Where the writes run. */
+  readonly thread: 'worker' | 'inline';
   /** Commit everything queued now. Resolves when it is durable; rejects with the store error. */
   flush(): Promise<Commit>;
   /** Flush and stop listening (the store stays open). */
@@ -38,205 +33,121 @@ export interface Recorder {
 }
 
 export interface RecorderOptions {
-  /** Flush synchronously once this many ops are queued (default 2048). */
+  /** Hand rows to the writer at once when this many are queued (default 2048). */
   readonly maxBatch?: number;
-  /** Otherwise flush this long after the first queued op (default 5 ms): one transaction per batch. */
+  /** Otherwise this long after the first queued row (default 5 ms): one transaction per batch. */
   readonly flushDelayMs?: number;
   /** After a failure, retry every this many ms (default 1000). */
   readonly retryMs?: number;
+  /**
+   * `worker` (default for a database file): HMAC chaining and SQLite writes run on a worker thread with
+   * its own connection, and the traffic thread only serializes. `inline`: on this thread (the only
+   * choice for `:memory:`, whose database another connection cannot see).
+   */
+  readonly thread?: 'worker' | 'inline';
+  /**
+   * Most rows handed to the worker and not yet committed (default 16384). Beyond it the traffic thread
+   * waits for the writer (back-pressure, bounded memory) rather than queueing without limit; while
+   * writes fail it does not wait: the recorder is unhealthy and the guard denies calls instead.
+   */
+  readonly maxInFlight?: number;
 }
 
-interface Chains {
-  event: string;
-  decision: string;
-  events: number;
-  strongest: Action;
-  calls: number;
-  flagged: number;
+/** Where encoded rows go: a worker thread or an inline writer. */
+interface Sink {
+  /** Hand over a batch of `records` records. */
+  send(rows: Rows, records: number, flush?: number): void;
+  close(): Promise<void>;
 }
+
+const EMPTY: Commit = Object.freeze({ events: 0, decisions: 0, alerts: 0, lastSeq: new Map() });
 
 /**
  * Record a monitor's sessions into the store: sessions (identity, intent, transport, start, end,
  * outcome), every event with its raw message, every decision and alert, each event and decision
- * HMAC-chained to the previous one of its session. Writes are queued by the stream subscriptions
- * (cheap, in order) and committed in batched transactions off the per-message path.
+ * HMAC-chained to the previous one of its session. The stream subscriptions only serialize rows (cheap,
+ * in order); chaining and batched transactions run off the per-message path, on a worker thread by default.
  * @example const recorder = createRecorder(openStore('intentguard.db'), monitor)
  */
 export function createRecorder(store: Store, monitor: Monitor, options: RecorderOptions = {}): Recorder {
-  const { db, key } = store;
   const maxBatch = options.maxBatch ?? 2048;
   const retryMs = options.retryMs ?? 1000;
   const flushDelayMs = options.flushDelayMs ?? 5;
-  const queue: Op[] = [];
-  const chains = new Map<string, Chains>();
+  const thread = store.path === ':memory:' ? 'inline' : options.thread ?? 'worker';
   const commits$ = new Subject<Commit>();
   const errors$ = new Subject<Error>();
+  let queue: Rows = [];
+  let queued = 0;
+  let inFlight = 0;
   let healthy = true;
   let lastError: Error | undefined;
   let scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   let closed = false;
+  let nextFlush = 0;
+  const waiting = new Map<number, { resolve(c: Commit): void; reject(e: Error): void }>();
 
-  const lastSession = db.prepare('SELECT hash FROM sessions ORDER BY rowid DESC LIMIT 1').get() as { hash: string } | undefined;
-  const lastAnchor = db.prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').get() as { session_prev_hash: string } | undefined;
-  let sessionChain = lastSession?.hash ?? lastAnchor?.session_prev_hash ?? GENESIS;
-
-  const insSession = db.prepare(`INSERT INTO sessions (id, key, sub, iss, act, jti, intent_json, intent_version, purpose, transport, transport_session_id, started_at, status, hash, prev_hash)
-    VALUES (@id, @key, @sub, @iss, @act, @jti, @intent_json, @intent_version, @purpose, @transport, @transport_session_id, @started_at, 'open', @hash, @prev_hash)`);
-  const endSession = db.prepare(`UPDATE sessions SET ended_at = @ended_at, outcome = @outcome, calls = @calls, drift = @drift, status = @status,
-    events = @events, last_event_hash = @last_event_hash, last_decision_hash = @last_decision_hash, end_hash = @end_hash WHERE id = @id`);
-  const sessionHash = db.prepare('SELECT hash FROM sessions WHERE id = ?');
-  // Positional parameters, in HASHED.events order then hash, prev_hash: binding arrays is cheaper than objects.
-  const insEvent = db.prepare(`INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, synthetic, raw, hash, prev_hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insDecision = db.prepare(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
-    VALUES (@id, @session_id, @seq, @time, @action, @enforced, @call, @tool, @sub, @intent_version, @findings_json, @approver, @hash, @prev_hash)`);
-  const insAlert = db.prepare('INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-
-  const chainOf = (session: string): Chains => {
-    let c = chains.get(session);
-    if (!c) {
-      // A session opened before this recorder started: continue from its stored chain ends.
-      const h = (sessionHash.get(session) as { hash: string } | undefined)?.hash ?? GENESIS;
-      const le = db.prepare('SELECT hash FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1').get(session) as { hash: string } | undefined;
-      const ld = db.prepare('SELECT hash FROM decisions WHERE session_id = ? ORDER BY rowid DESC LIMIT 1').get(session) as { hash: string } | undefined;
-      const n = (db.prepare('SELECT count(*) AS n FROM events WHERE session_id = ?').get(session) as { n: number }).n;
-      c = { event: le?.hash ?? h, decision: ld?.hash ?? h, events: n, strongest: 'allow', calls: 0, flagged: 0 };
-      chains.set(session, c);
+  const committed = (tally: Tally, rows: number, flushes: readonly number[]) => {
+    inFlight -= rows;
+    healthy = true;
+    const commit: Commit = { events: tally.events, decisions: tally.decisions, alerts: tally.alerts, lastSeq: new Map(tally.lastSeq) };
+    if (rows > 0) commits$.next(commit);
+    for (const id of flushes) {
+      waiting.get(id)?.resolve(commit);
+      waiting.delete(id);
     }
-    return c;
   };
-
-  const write = (op: Op, tally: { events: number; decisions: number; alerts: number; lastSeq: Map<string, number> }) => {
-    switch (op.t) {
-      case 'open': {
-        const s = op.s;
-        const row: Record<string, unknown> = {
-          id: s.id, key: s.key, sub: s.identity?.sub ?? null, iss: s.identity?.iss ?? null, act: s.identity?.act?.sub ?? null, jti: s.identity?.jti ?? null,
-          intent_json: JSON.stringify(s.intent), intent_version: s.intent.version, purpose: s.intent.purpose,
-          transport: s.transport ?? null, transport_session_id: s.transportSessionId ?? null, started_at: s.startedAt,
-        };
-        row.prev_hash = sessionChain;
-        row.hash = link(key, sessionChain, fieldsOf(row, HASHED.sessions));
-        insSession.run(row);
-        sessionChain = row.hash as string;
-        chains.set(s.id, { event: row.hash as string, decision: row.hash as string, events: 0, strongest: 'allow', calls: 0, flagged: 0 });
-        return;
-      }
-      case 'event': {
-        const e = op.e;
-        const c = chainOf(e.session);
-        const values: unknown[] = [
-          e.session, e.seq, e.time, e.dir, e.kind, e.method ?? null, e.tool ?? null, e.call ?? null,
-          e.id === undefined ? null : typeof e.id === 'number' ? String(e.id) : JSON.stringify(e.id), e.bytes, e.synthetic ? 1 : 0,
-          JSON.stringify(e.raw) ?? 'null',
-        ];
-        const hash = link(key, c.event, values);
-        values.push(hash, c.event);
-        insEvent.run(values);
-        c.event = hash;
-        c.events++;
-        if (e.kind === 'request' && e.tool !== undefined) c.calls++;
-        tally.events++;
-        tally.lastSeq.set(e.session, e.seq);
-        return;
-      }
-      case 'decision': {
-        const d = op.d;
-        const c = chainOf(d.session);
-        if (d.call !== undefined && d.kind === 'request' && d.action !== 'allow') c.flagged++;
-        if (ACTION_RANK[d.action] > ACTION_RANK[c.strongest]) c.strongest = d.action;
-        // Only decisions that did something are stored: an event with no decision row was allowed.
-        if (d.action === 'allow' && d.findings.length === 0) return;
-        const row: Record<string, unknown> = {
-          id: d.id, session_id: d.session, seq: d.seq, time: d.time, action: d.action, enforced: d.enforced ? 1 : 0, call: d.call ?? null,
-          tool: d.tool ?? null, sub: d.identity?.sub ?? null, intent_version: d.intentVersion, findings_json: JSON.stringify(d.findings), approver: null,
-        };
-        row.prev_hash = c.decision;
-        row.hash = link(key, c.decision, fieldsOf(row, HASHED.decisions));
-        insDecision.run(row);
-        c.decision = row.hash as string;
-        tally.decisions++;
-        return;
-      }
-      case 'alert': {
-        const a = op.a;
-        insAlert.run(a.id, a.session, a.decision, a.time, a.rule, a.severity, a.action, a.outcome, JSON.stringify(a));
-        tally.alerts++;
-        return;
-      }
-      case 'end': {
-        const s = op.s;
-        const c = chainOf(s.id);
-        const base = (sessionHash.get(s.id) as { hash: string } | undefined)?.hash ?? GENESIS;
-        const row: Record<string, unknown> = {
-          id: s.id, ended_at: s.lastTime, outcome: c.strongest, calls: s.calls,
-          drift: s.calls === 0 ? 0 : Math.round((c.flagged / s.calls) * 1000) / 1000, status: s.endReason ? `${s.status} (${s.endReason})` : s.status,
-          events: c.events, last_event_hash: c.event, last_decision_hash: c.decision,
-        };
-        row.end_hash = link(key, base, fieldsOf(row, HASHED.sessionEnd));
-        endSession.run(row);
-        chains.delete(s.id);
-        return;
-      }
+  const failed = (err: Error, flushes: readonly number[]) => {
+    healthy = false;
+    lastError = err;
+    errors$.next(err);
+    for (const id of flushes) {
+      waiting.get(id)?.reject(err);
+      waiting.delete(id);
     }
   };
 
-  const commitBatch = db.transaction((ops: Op[]) => {
-    const tally = { events: 0, decisions: 0, alerts: 0, lastSeq: new Map<string, number>() };
-    for (const op of ops) write(op, tally);
-    return tally;
-  });
+  const sink: Sink = thread === 'worker' ? workerSink(store, retryMs, options.maxInFlight ?? 16_384, committed, failed) : inlineSink(store, retryMs, committed, failed, () => closed);
 
-  const flushNow = (): Commit => {
-    scheduled = undefined;
-    if (queue.length === 0) return { events: 0, decisions: 0, alerts: 0, lastSeq: new Map() };
-    const batch = queue.splice(0, queue.length);
-    // Chain heads advance inside the transaction; keep a copy to restore if it rolls back.
-    const saved = new Map([...chains].map(([k, v]) => [k, { ...v }]));
-    const savedSession = sessionChain;
-    try {
-      const commit = commitBatch(batch);
-      if (!healthy) healthy = true;
-      commits$.next(commit);
-      return commit;
-    } catch (e) {
-      chains.clear();
-      for (const [k, v] of saved) chains.set(k, v);
-      sessionChain = savedSession;
-      queue.unshift(...batch);
-      const err = storeError(e, 'recording');
-      healthy = false;
-      lastError = err;
-      errors$.next(err);
-      if (!closed) scheduled = setTimeout(() => { try { flushNow(); } catch { /* reported on errors$ */ } }, retryMs);
-      throw err;
+  const dispatch = (flush?: number) => {
+    if (scheduled) {
+      // Each with its own clear: clearImmediate on a Timeout corrupts Node's count of live immediates.
+      if (flushDelayMs > 0) clearTimeout(scheduled as NodeJS.Timeout);
+      else clearImmediate(scheduled as NodeJS.Immediate);
+      scheduled = undefined;
     }
+    if (queued === 0 && flush === undefined) return;
+    const rows = queue;
+    const records = queued;
+    queue = [];
+    queued = 0;
+    inFlight += records;
+    sink.send(rows, records, flush);
   };
 
-  const enqueue = (op: Op) => {
-    queue.push(op);
-    if (queue.length >= maxBatch) {
-      try {
-        flushNow();
-      } catch {
-        // reported on errors$; the guard policy denies calls while unhealthy
-      }
-    } else if (!scheduled) {
-      const run = () => {
-        try { flushNow(); } catch { /* reported on errors$ */ }
-      };
-      scheduled = flushDelayMs > 0 ? setTimeout(run, flushDelayMs) : setImmediate(run);
-    }
+  const enqueue = <T>(push: (out: Rows, value: T) => void, value: T) => {
+    const before = queue.length;
+    push(queue, value);
+    if (queue.length === before) return;
+    if (++queued >= maxBatch) dispatch();
+    else if (!scheduled) scheduled = flushDelayMs > 0 ? setTimeout(dispatch, flushDelayMs) : setImmediate(dispatch);
   };
 
   const subs: Subscription[] = [
-    monitor.sessionOpened$.subscribe((s) => enqueue({ t: 'open', s })),
-    monitor.events$.subscribe((e) => enqueue({ t: 'event', e })),
-    monitor.decisions$.subscribe((d) => enqueue({ t: 'decision', d })),
-    monitor.alerts$.subscribe((a) => enqueue({ t: 'alert', a })),
-    monitor.sessionEnded$.subscribe((s) => enqueue({ t: 'end', s })),
+    monitor.sessionOpened$.subscribe((s) => enqueue(pushSession, s)),
+    monitor.events$.subscribe((e) => enqueue(pushEvent, e)),
+    monitor.decisions$.subscribe((d) => enqueue(pushDecision, d)),
+    monitor.alerts$.subscribe((a) => enqueue(pushAlert, a)),
+    monitor.sessionEnded$.subscribe((s) => enqueue(pushEnd, s)),
   ];
-  for (const s of monitor.sessions()) enqueue({ t: 'open', s });
+  for (const s of monitor.sessions()) enqueue(pushSession, s);
+
+  const flush = (): Promise<Commit> => {
+    if (closed) return Promise.resolve(EMPTY);
+    const id = nextFlush++;
+    const done = new Promise<Commit>((resolve, reject) => waiting.set(id, { resolve, reject }));
+    dispatch(id);
+    return done;
+  };
 
   return {
     get healthy() {
@@ -246,31 +157,123 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
       return lastError;
     },
     get pending() {
-      return queue.length;
+      return queued + inFlight;
     },
+    thread,
     commits$: commits$.asObservable(),
     errors$: errors$.asObservable(),
-    async flush() {
-      if (scheduled) {
-        clearImmediate(scheduled as NodeJS.Immediate);
-        clearTimeout(scheduled as NodeJS.Timeout);
-        scheduled = undefined;
-      }
-      return flushNow();
-    },
+    flush,
     async close() {
       for (const s of subs) s.unsubscribe();
       try {
-        if (scheduled) {
-          clearImmediate(scheduled as NodeJS.Immediate);
-          clearTimeout(scheduled as NodeJS.Timeout);
-        }
-        flushNow();
+        await flush();
       } finally {
         closed = true;
+        await sink.close();
         commits$.complete();
         errors$.complete();
       }
     },
   };
+}
+
+type Committed = (tally: Tally, rows: number, flushes: readonly number[]) => void;
+type Failed = (err: Error, flushes: readonly number[]) => void;
+
+/** Writes on this thread, one transaction per batch; a failed batch is kept and retried. */
+function inlineSink(store: Store, retryMs: number, committed: Committed, failed: Failed, isClosed: () => boolean): Sink {
+  const writer = createWriter(store.db, store.key);
+  let backlog: Rows = [];
+  let records = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const attempt = (flushes: number[]) => {
+    retry = undefined;
+    try {
+      const tally = writer.commit(backlog);
+      const n = records;
+      backlog = [];
+      records = 0;
+      committed(tally, n, flushes);
+    } catch (e) {
+      failed(storeError(e, 'recording'), flushes);
+      if (!isClosed()) retry = setTimeout(() => attempt([]), retryMs);
+    }
+  };
+  return {
+    send(rows, n, flush) {
+      for (const v of rows) backlog.push(v);
+      records += n;
+      if (retry) clearTimeout(retry);
+      attempt(flush === undefined ? [] : [flush]);
+    },
+    async close() {
+      if (retry) clearTimeout(retry);
+    },
+  };
+}
+
+/** Writes on a worker thread with its own connection (WAL lets both connections work at once). */
+function workerSink(store: Store, retryMs: number, maxInFlight: number, committed: Committed, failed: Failed): Sink {
+  const progress = new Int32Array(new SharedArrayBuffer(8));
+  const data: WriterData = { path: store.path, busyTimeoutMs: store.busyTimeoutMs, durability: store.durability, retryMs, progress: progress.buffer as SharedArrayBuffer };
+  const worker = startWorker(data);
+  let posted = 0;
+  /** Wait (blocking this thread) until the writer is at most half the limit behind, it fails, or 10 s pass. */
+  const keepUp = () => {
+    const deadline = Date.now() + 10_000 + store.busyTimeoutMs;
+    for (;;) {
+      const done = Atomics.load(progress, 0);
+      if (((posted - done) | 0) <= maxInFlight / 2 || Atomics.load(progress, 1) === 1 || exited) return;
+      if (Date.now() > deadline) {
+        failed(new IntentGuardError('ERR_STORE', `recording is ${(posted - done) | 0} rows behind and not catching up`), []);
+        return;
+      }
+      Atomics.wait(progress, 0, done, 100);
+    }
+  };
+  let exited = false;
+  let closing = false;
+  let outstanding = 0;
+  worker.on('message', (m: FromWriter) => {
+    // Keep the process alive while rows are on their way to the disk, not longer.
+    if (m.ok && (outstanding -= m.rows) === 0) worker.unref();
+    if (m.ok) committed(m.tally, m.rows, m.flushes);
+    else failed(new IntentGuardError(m.error.code as ErrorCode, m.error.message, m.error.data), m.flushes);
+  });
+  const gone = new Promise<void>((resolve) => worker.once('exit', () => { exited = true; resolve(); }));
+  worker.on('error', (e) => failed(new IntentGuardError('ERR_STORE', `recording worker failed: ${e.message}`), []));
+  // A worker that dies leaves the recorder unhealthy: the guard then denies calls (fail closed).
+  void gone.then(() => { if (!closing) failed(new IntentGuardError('ERR_STORE', 'recording worker exited'), []); });
+  worker.unref();
+  return {
+    send(rows, records, flush) {
+      if (exited) {
+        failed(new IntentGuardError('ERR_STORE', 'recording worker exited'), flush === undefined ? [] : [flush]);
+        return;
+      }
+      if (outstanding === 0) worker.ref();
+      outstanding += records;
+      worker.postMessage({ rows, ...(flush !== undefined && { flush }) } satisfies ToWriter);
+      posted = (posted + records) | 0;
+      if (((posted - Atomics.load(progress, 0)) | 0) > maxInFlight && Atomics.load(progress, 1) === 0) keepUp();
+    },
+    async close() {
+      closing = true;
+      worker.ref();
+      if (!exited) worker.postMessage({ close: true } satisfies ToWriter);
+      await gone;
+    },
+  };
+}
+
+/** The compiled worker runs as is; from the TypeScript sources it is loaded through tsx. */
+function startWorker(data: WriterData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./writer-worker.js', here), { workerData: data });
+  const boot = `const { workerData } = require('node:worker_threads');
+import(workerData.tsx).then((m) => m.register()).then(() => import(workerData.entry));`;
+  return new Worker(boot, {
+    eval: true,
+    workerData: { ...data, tsx: import.meta.resolve('tsx/esm/api'), entry: new URL('./writer-worker.ts', here).href },
+  });
 }

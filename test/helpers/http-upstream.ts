@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { demoServer } from './servers.js';
 
@@ -23,6 +24,35 @@ export async function httpUpstream(): Promise<{ url: string; server: Server; see
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, server, seen,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/** A real SDK McpServer behind the legacy SSEServerTransport (GET /sse, POST /messages) on 127.0.0.1. */
+export async function sseUpstream(): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+  const transports = new Map<string, SSEServerTransport>();
+  const seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[] = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      seen.push({ method: 'GET', url: req.url ?? '', headers: req.headers, body: '' });
+      const t = new SSEServerTransport('/messages', res);
+      transports.set(t.sessionId, t);
+      res.on('close', () => transports.delete(t.sessionId));
+      await demoServer().connect(t);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+    const t = transports.get(url.searchParams.get('sessionId') ?? '');
+    if (!t) return void res.writeHead(404).end('no such session');
+    await t.handlePostMessage(req, res, JSON.parse(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/sse`, seen,
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

