@@ -106,7 +106,13 @@ describe('provenance index', () => {
 
 describe('helpers', () => {
   it('jsonSize equals the UTF-8 length of JSON.stringify for escape-free values', () => {
-    for (const v of [{ a: 'é€😀', b: [1, 2.5, null, true, false], c: { d: 'x' }, u: undefined }, [], 'x', 12345]) {
+    class Point { constructor(readonly x: number, readonly y: number) {} }
+    const nullProto = Object.assign(Object.create(null) as object, { k: 'v', n: 7 });
+    const ownToJson = { secret: 'long long long value', toJSON: () => ({ short: 1 }) };
+    for (const v of [
+      { a: 'é€😀', b: [1, 2.5, null, true, false], c: { d: 'x' }, u: undefined }, [], {}, { e: {} }, 'x', 12345, -0, 1e21, 0.1, -42,
+      { when: new Date(0), p: new Point(1, 2), f: () => 1, s: Symbol('s') }, nullProto, ownToJson, { nested: ownToJson }, [undefined, () => 1],
+    ]) {
       assert.equal(jsonSize(v), Buffer.byteLength(JSON.stringify(v)));
     }
     assert.throws(() => jsonSize(10n));

@@ -28,13 +28,19 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** Length of a number as JSON writes it; small non-negative integers without building the string. */
+function numberLength(v: number): number {
+  if (v >= 0 && v < 1e6 && Number.isInteger(v)) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : v < 100_000 ? 5 : 6;
+  return Number.isFinite(v) ? String(v).length : 4;
+}
+
 function walk(v: unknown, depth: number, limit: number, acc: number): number {
   if (acc > limit) return acc;
   switch (typeof v) {
     case 'string':
       return acc + utf8Length(v) + 2;
     case 'number':
-      return acc + (Number.isFinite(v) ? String(v).length : 4);
+      return acc + numberLength(v);
     case 'boolean':
       return acc + (v ? 4 : 5);
     case 'bigint':
@@ -42,10 +48,6 @@ function walk(v: unknown, depth: number, limit: number, acc: number): number {
     case 'object': {
       if (v === null) return acc + 4;
       if (depth >= MAX_DEPTH) throw new SizeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
-      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-        const text = JSON.stringify(v);
-        return acc + (text === undefined ? 4 : Buffer.byteLength(text));
-      }
       if (Array.isArray(v)) {
         acc += 2 + Math.max(0, v.length - 1);
         for (let i = 0; i < v.length && acc <= limit; i++) {
@@ -54,14 +56,22 @@ function walk(v: unknown, depth: number, limit: number, acc: number): number {
         }
         return acc;
       }
+      // Plain objects (the usual case) skip the toJSON lookup, which is slow on objects of many shapes;
+      // an own toJSON is caught in the loop below.
+      if (Object.getPrototypeOf(v) !== Object.prototype && typeof (v as { toJSON?: unknown }).toJSON === 'function') return acc + stringified(v);
+      const start = acc;
       acc += 2;
       let first = true;
-      const keys = Object.keys(v);
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
+      // for-in: the enum cache, no key array per object. It would also count inherited enumerable keys,
+      // which JSON leaves out: an over-count, on the safe side of the limit.
+      for (const key in v) {
         const item = (v as Record<string, unknown>)[key];
-        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-        acc += utf8Length(key) + 3 + (first ? 0 : 1);
+        if (item === undefined || typeof item === 'symbol') continue;
+        if (typeof item === 'function') {
+          if (key === 'toJSON') return start + stringified(v);
+          continue;
+        }
+        acc += utf8Length(key) + (first ? 3 : 4);
         first = false;
         acc = walk(item, depth + 1, limit, acc);
         if (acc > limit) return acc;
@@ -71,4 +81,9 @@ function walk(v: unknown, depth: number, limit: number, acc: number): number {
     default:
       return acc;
   }
+}
+
+function stringified(v: unknown): number {
+  const text = JSON.stringify(v);
+  return text === undefined ? 4 : Buffer.byteLength(text);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan, type Observable, type SchedulerLike } from 'rxjs';
+import { Observable, Subject, asapScheduler, type Subscriber, filter, finalize, groupBy, mergeMap, scan, type SchedulerLike } from 'rxjs';
 import type { Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
@@ -70,14 +70,11 @@ export interface ResolvedMonitorOptions {
 }
 
 
-interface Scanned {
-  readonly state: SessionState;
-  readonly event: SessionEvent;
-  readonly sub: Submission;
-}
+/** A submission after `scan`: it carries its state and event (no wrapper object per message). */
+type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
-const SEED = Object.freeze({}) as Scanned;
+const SEED = undefined as Scanned | undefined;
 
 const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
 
@@ -107,14 +104,21 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const alerts$ = new Subject<Alert>();
   const sessionEnded$ = new Subject<SessionState>();
   const sessionOpened$ = new Subject<SessionState>();
-  const input$ = new Subject<Submission>();
+  // The pipeline's source: one subscriber (the pipeline), fed directly rather than through a Subject's
+  // observer list, which is a measurable share of the per-message cost.
+  let feed: Subscriber<Submission> | undefined;
+  const input$ = new Observable<Submission>((subscriber) => {
+    feed = subscriber;
+    return () => { feed = undefined; };
+  });
   const ended$ = new Subject<string>();
   const live = new Map<string, SessionCore>();
   let groups = 0;
   // Decision/alert ids: a random per-monitor prefix plus a counter (unique, and cheap on the hot path).
   const idBase = randomUUID().replaceAll('-', '').slice(0, 16);
   let idCounter = 0;
-  const nextId = (kind: 'd' | 'a') => `${kind}-${idBase}-${(idCounter++).toString(36)}`;
+  const prefix = { d: `d-${idBase}-`, a: `a-${idBase}-` } as const;
+  const nextId = (kind: 'd' | 'a') => prefix[kind] + (idCounter++).toString(36);
 
   const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict => verdictOf([{
     rule: 'core/policy-failure', action: 'deny', severity: 'high', code,
@@ -143,7 +147,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     });
   };
 
-  const publish = ({ sub, state, event }: Scanned, verdict: Verdict): Step => {
+  const publish = (sub: Scanned, verdict: Verdict): Step => {
+    const { state, event } = sub;
     const decision: Decision = {
       id: nextId('d'), session: event.session, seq: event.seq, time: event.time,
       action: verdict.action, findings: verdict.findings, dir: event.dir, kind: event.kind,
@@ -151,7 +156,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       intentVersion: state.intent.version,
       enforced: opts.mode === 'enforce' && verdict.action !== 'allow' && verdict.action !== 'alert',
     };
-    decisions$.next(decision);
+    // Emitting to a stream nobody watches still costs a Subject walk per message: skip it.
+    if (decisions$.observed) decisions$.next(decision);
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
@@ -177,15 +183,18 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       groups++;
       let core: SessionCore | undefined;
       return group.pipe(
-        scan<Submission, Scanned>((acc, sub) => {
+        scan<Submission, Scanned | undefined>((acc, sub) => {
           core ??= sub.session;
-          const { state, event } = advance(acc === SEED ? sub.session.state : acc.state, sub.incoming);
-          return { state, event, sub };
+          const { state, event } = advance(acc === undefined ? sub.session.state : acc.state, sub.incoming);
+          sub.state = state;
+          sub.event = event;
+          return sub as Scanned;
         }, SEED),
-        concatMapEager((step) => {
-          step.sub.session.state = step.state;
-          events$.next(step.event);
-          const verdict = decide(step.state, step.event, step.sub.session);
+        concatMapEager((scanned) => {
+          const step = scanned!;
+          step.session.state = step.state;
+          if (events$.observed) events$.next(step.event);
+          const verdict = decide(step.state, step.event, step.session);
           return isThenable(verdict) ? verdict.then((v) => publish(step, v)) : publish(step, verdict);
         }),
         finalize(() => {
@@ -226,7 +235,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         state,
         policyState: policy.createState?.(state),
         options: opts,
-        submit: (sub) => input$.next(sub),
+        submit: (sub) => feed?.next(sub),
         onEnd: (final) => {
           live.delete(id);
           ended$.next(id);
@@ -253,7 +262,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     close() {
       for (const s of [...live.values()]) s.handle.close('monitor closed');
       subscription.unsubscribe();
-      for (const s of [events$, decisions$, alerts$, sessionEnded$, sessionOpened$, input$, ended$]) s.complete();
+      feed?.complete();
+      for (const s of [events$, decisions$, alerts$, sessionEnded$, sessionOpened$, ended$]) s.complete();
     },
   };
   return monitor;

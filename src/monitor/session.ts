@@ -5,7 +5,7 @@ import { jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
-import { opposite, pendingKey, withStatus, type Incoming, type SessionState, type SessionStatus } from './state.js';
+import { opposite, pendingKey, withStatus, type Incoming, type PendingKey, type SessionState, type SessionStatus } from './state.js';
 import type { Decision, Outcome } from './types.js';
 import type { Intent } from '../intent/types.js';
 
@@ -94,7 +94,8 @@ function measure(dir: Direction, time: number, raw: unknown, bytes: number | und
     };
   }
   try {
-    return { dir, time, raw, bytes: size, message: classifyMessage(raw) };
+    // One object shape for every valid message keeps the reducer's reads monomorphic.
+    return { dir, time, raw, bytes: size, message: classifyMessage(raw), fault: undefined, synthetic: undefined, control: undefined };
   } catch (e) {
     const err = e as { code?: string; message: string };
     return { dir, time, raw, bytes: size, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
@@ -129,7 +130,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
   let status: SessionStatus = 'open';
   let endpoint: SessionEndpoint | undefined;
   let halting: Promise<void> | undefined;
-  const answeredByHalt = new Set<string>();
+  const answeredByHalt = new Set<PendingKey>();
 
   /**
    * Push one message into the decision pipeline. When the pipeline is idle and the policies answer

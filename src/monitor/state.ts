@@ -43,7 +43,7 @@ export interface SessionState {
   /** Number of `tools/call` requests seen (the next call's index). */
   readonly calls: number;
   readonly toolsUsed: SmallMap<string, number>;
-  readonly pending: SmallMap<string, PendingRequest>;
+  readonly pending: SmallMap<PendingKey, PendingRequest>;
   readonly tools: ReadonlyMap<string, ToolInfo>;
   /** How many `tools/list` answers changed an already-known tool definition. */
   readonly toolDefinitionChanges: number;
@@ -84,7 +84,15 @@ export function initialState(init: {
 }
 
 export const opposite = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
-export const pendingKey = (requester: Direction, id: string | number): string => `${requester}|${typeof id}|${id}`;
+/**
+ * The key of a request in flight: who sent it and its id. Integer ids (the common case) map to a number
+ * (even for client requests, odd for server requests), cheaper to build and compare than a string.
+ */
+export type PendingKey = string | number;
+export const pendingKey = (requester: Direction, id: string | number): PendingKey =>
+  typeof id === 'number' && Number.isSafeInteger(id) && Math.abs(id) < 2 ** 51
+    ? (requester === 'c2s' ? id * 2 : id * 2 + 1)
+    : `${requester}|${typeof id}|${id}`;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

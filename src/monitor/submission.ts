@@ -17,6 +17,9 @@ export interface Step {
 export class Submission {
   step: Step | undefined = undefined;
   waiter: ((step: Step) => void) | undefined = undefined;
+  /** Set by the pipeline's `scan`: the session state after this message, and its event. */
+  state: SessionState | undefined = undefined;
+  event: SessionEvent | undefined = undefined;
   constructor(readonly session: SessionCore, readonly incoming: Incoming) {}
   resolve(step: Step): void {
     this.step = step;

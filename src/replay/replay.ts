@@ -1,5 +1,5 @@
 import type { Monitor } from '../monitor/create.js';
-import { opposite, pendingKey } from '../monitor/state.js';
+import { opposite, pendingKey, type PendingKey } from '../monitor/state.js';
 import type { Decision } from '../monitor/types.js';
 import { ACTION_RANK, type Action } from '../policy/types.js';
 import type { SessionBundle } from './bundle.js';
@@ -47,7 +47,7 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
     ...(bundle.identity && { identity: bundle.identity }),
   });
   const decisions: Decision[] = [];
-  const refused = new Set<string>();
+  const refused = new Set<PendingKey>();
   let fed = 0;
   let skipped = 0;
   try {
