@@ -9,7 +9,8 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Subject } from 'rxjs';
 import { z } from 'zod';
-import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
+import { availableParallelism } from 'node:os';
+import type { Monitor, ReplayJob, SessionEvent, SessionState } from '../src/index.js';
 import { fmt, printTable } from './lib.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
@@ -17,8 +18,8 @@ type Lib = typeof import('../src/index.js');
 const distUrl = new URL('../dist/index.js', import.meta.url);
 const built = existsSync(distUrl);
 const {
-  advance, classifyMessage, createMonitor, createReplayClock, initialState, parseIntent, replayBundle, tap,
-  loadRulePack, packPolicies, openStore, sessionBundles, createRecorder,
+  advance, classifyMessage, createMonitor, initialState, parseIntent, tap,
+  loadRulePack, packPolicies, openStore, createRecorder, createReplayPool, replayInOrder,
 }: Lib = built ? await import(distUrl.href) as Lib : await import('../src/index.js');
 
 const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });
@@ -72,12 +73,15 @@ function floorRate(dir: string, n: number): number {
   return n / s;
 }
 
-async function replayRate(dir: string): Promise<{ events: number; perSec: number }> {
-  // Record 400 realistic sessions through the pack, then replay them all from the database.
+async function replayRates(dir: string): Promise<{ events: number; sessions: number; inThread: number; workers: number; jobs: number }> {
+  // Record realistic sessions through the pack, then replay them all from the database with the
+  // shipped pack: on this thread, and on worker threads (one per core). Each is warmed up first
+  // (steady-state throughput, not JIT warm-up or worker start-up).
   const store = openStore(join(dir, 'replay.db'));
   const monitor = createMonitor({ policy: packPolicies(loadRulePack()) });
   const recorder = createRecorder(store, monitor);
-  for (let s = 0; s < 400; s++) {
+  const sessions = Number(process.env.BENCH_REPLAY_SESSIONS ?? 1500);
+  for (let s = 0; s < sessions; s++) {
     const h = monitor.open({ intent: parseIntent({ purpose: 'Summarise the notes and mail them to team@corp.example.com', tools: ['read_notes', 'send_email'] }) });
     for (let i = 0; i < 10; i++) {
       const tool = i % 2 ? 'send_email' : 'read_notes';
@@ -88,18 +92,26 @@ async function replayRate(dir: string): Promise<{ events: number; perSec: number
   }
   await recorder.close();
   monitor.close();
-  const clock = createReplayClock();
-  const replayer = createMonitor({ policy: packPolicies(loadRulePack()), clock: clock.now });
-  let events = 0;
-  const t0 = process.hrtime.bigint();
-  for (const b of sessionBundles(store)) {
-    events += b.events.length;
-    await replayBundle(replayer, b, { clock });
-  }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  replayer.close();
+  // As `intentguard replay DB --jobs N` does: each job names a session; the replayer reads it itself.
+  const ids = store.db.prepare('SELECT id FROM sessions ORDER BY rowid').pluck().all() as string[];
+  const jobsOf = function* (limit = Infinity): Generator<ReplayJob> {
+    for (const session of ids.slice(0, limit)) yield { kind: 'stored', db: join(dir, 'replay.db'), session, diff: false };
+  };
+  const rate = async (jobs: number) => {
+    const pool = createReplayPool({ jobs, rules: [], pack: true });
+    await replayInOrder(pool, jobsOf(300 * jobs), () => undefined);
+    let events = 0;
+    const t0 = process.hrtime.bigint();
+    await replayInOrder(pool, jobsOf(), (o) => { if (o.kind === 'result') events += o.result.events; });
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    await pool.close();
+    return { events, perSec: events / s };
+  };
+  const one = await rate(1);
+  const jobs = Math.max(2, availableParallelism());
+  const many = await rate(jobs);
   store.close();
-  return { events, perSec: events / s };
+  return { events: one.events, sessions, inThread: one.perSec, workers: many.perSec, jobs };
 }
 
 async function tapRates(dir: string, calls: number): Promise<{ plain: number; recorded: number }> {
@@ -139,12 +151,13 @@ export async function benchStore(): Promise<void> {
     const n = Number(process.env.BENCH_RECORD_EVENTS ?? 100_000);
     const floor = floorRate(dir, n);
     const rec = await recorderRate(dir, n);
-    const replay = await replayRate(dir);
+    const replay = await replayRates(dir);
     const tapR = await tapRates(dir, Number(process.env.BENCH_CALLS ?? 20_000));
     printTable(`recording (${built ? 'compiled dist/' : 'sources via tsx'}): ${n} events (targets: recorder >= 0.5x the bare insert floor and >= 50,000 events/s; replay >= 100,000 events/s; tap with recording >= 0.85x)`, [
       { measure: 'bare better-sqlite3 insert loop, batched (floor)', value: `${fmt(floor, 0)} events/s`, ratio: '1.00x' },
       { measure: 'recorder: serialize + HMAC chain + batched insert', value: `${fmt(rec, 0)} events/s`, ratio: `${(rec / floor).toFixed(2)}x` },
-      { measure: `replay from the database, shipped pack (${replay.events} events)`, value: `${fmt(replay.perSec, 0)} events/s`, ratio: '' },
+      { measure: `replay from the database, shipped pack, this thread (${replay.sessions} sessions, ${replay.events} events)`, value: `${fmt(replay.inThread, 0)} events/s`, ratio: '' },
+      { measure: `replay from the database, shipped pack, --jobs ${replay.jobs} (worker threads)`, value: `${fmt(replay.workers, 0)} events/s`, ratio: `${(replay.workers / replay.inThread).toFixed(2)}x` },
       { measure: 'tap over InMemory, no recording', value: `${fmt(tapR.plain, 0)} calls/s`, ratio: '1.00x' },
       { measure: 'tap over InMemory, recording every event and decision', value: `${fmt(tapR.recorded, 0)} calls/s`, ratio: `${(tapR.recorded / tapR.plain).toFixed(2)}x` },
     ]);

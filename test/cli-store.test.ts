@@ -83,6 +83,11 @@ describe('CLI over a recorded database', () => {
     assert.match(changed.stdout, /decisions would change/);
     const asJson = (await cli(['replay', db, '--diff', '--json', '--rules', site])).stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.ok(asJson.some((d) => d.before === 'allow' && d.after === 'halt' && d.rules.includes('SITE-ECHO-001')));
+    // On worker threads: the same lines, in the same order.
+    const parallel = await cli(['replay', db, '--diff', '--json', '--rules', site, '--jobs', '2']);
+    assert.equal(parallel.stdout, (await cli(['replay', db, '--diff', '--json', '--rules', site])).stdout);
+    assert.equal((await cli(['replay', db, '--jobs', '2'])).stdout, (await cli(['replay', db])).stdout);
+    assert.match((await cli(['replay', db, '--jobs', '0'])).stderr, /--jobs.*positive integer/);
   });
 
   it('prune removes old sessions and keeps the audit chain valid', async () => {

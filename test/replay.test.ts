@@ -82,6 +82,13 @@ describe('replay', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; outcome: string; stopped_at_call: number | null; findings: unknown[] });
     assert.deepEqual(lines.map((l) => [l.id, l.outcome, l.stopped_at_call]), [['s-honest', 'allow', null], ['s-drift', 'reauthorize', 1]]);
     assert.match(r.stderr, /:3: ERR_BUNDLE_LINE: not JSON/);
+    // On worker threads: the same results in file order, the same error and exit code.
+    const many = bundleFile([...Array.from({ length: 12 }, (_, i) => JSON.stringify({ ...(i % 2 ? drifting : honest), id: `s-${i}` })), 'oops'], true);
+    const one = await run(process.execPath, ['bin/intentguard.js', 'replay', many, '--json']).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const four = await run(process.execPath, ['bin/intentguard.js', 'replay', many, '--json', '--jobs', '3']).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal(four.stdout, one.stdout);
+    assert.equal((four as { code?: number }).code, 1);
+    assert.match(four.stderr, /:13: ERR_BUNDLE_LINE: not JSON/);
     const plain = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)]), '--no-pack']);
     assert.match(plain.stdout, /reauthorize\s+stopped_at_call=1/);
     assert.match(plain.stdout, /intent\/tool-not-approved\(reauthorize@1\)/);

@@ -1,8 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../policy/types.js';
-import { rulesPolicy } from '../rules/engine.js';
-import { loadRulePack } from '../rules/pack.js';
+import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
 import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
@@ -22,8 +19,6 @@ const positiveInt = (v: string) => {
 };
 
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
-const policiesFor = (opts: { rules: string[]; pack: boolean }): Policy<any>[] =>
-  opts.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack(opts.rules))] : [intentPolicy()];
 
 const program = new Command()
   .name('intentguard')
@@ -44,12 +39,13 @@ program.command('replay')
   .option('--session <id>', 'database only: one session')
   .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)')
   .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
-  .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean }) => {
+  .option('--jobs <n>', 'replay on N worker threads (sessions are independent; output stays in order)', positiveInt, 1)
+  .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number }) => {
     if (isSqliteFile(file)) {
-      process.exitCode = await replayDbCommand(file, { ...opts, policies: policiesFor(opts) });
+      process.exitCode = await replayDbCommand(file, opts);
       return;
     }
-    process.exitCode = await replayCommand(file, { json: Boolean(opts.json), policies: opts.pack ? [rulesPolicy(loadRulePack(opts.rules))] : [], pack: opts.pack });
+    process.exitCode = await replayCommand(file, { json: Boolean(opts.json), rules: opts.rules, pack: opts.pack, jobs: opts.jobs });
   });
 
 const rules = program.command('rules').description('test and lint rule packs');
@@ -104,7 +100,7 @@ program.command('import')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
-  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: policiesFor(opts) }); });
+  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) }); });
 
 addProxyOptions(program.command('stdio')
   .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')

@@ -1,16 +1,17 @@
-import { createMonitor } from '../monitor/create.js';
-import type { Policy } from '../policy/types.js';
-import { intentPolicy } from '../policy/intent-policy.js';
-import { readLines } from '../replay/bundle.js';
-import { createReplayClock, readBundles, replayBundle, type ReplayResult } from '../replay/replay.js';
+import { numberedLines, readLines } from '../replay/bundle.js';
+import type { ReplayJob } from '../replay/jobs.js';
+import { createReplayPool, replayInOrder } from '../replay/pool.js';
+import type { ReplayResult } from '../replay/replay.js';
 import { progress } from './progress.js';
 
 export interface ReplayCommandOptions {
   readonly json?: boolean;
-  /** Extra policies (the rules engine) to run beside the built-in intent policy. */
-  readonly policies?: readonly Policy<any>[];
-  /** With a rule pack the pack decides on tools outside the intent (IG-INT-001/002). */
+  /** Site rule directories loaded after the shipped pack. */
+  readonly rules?: readonly string[];
+  /** With the rule pack (default true), or only the built-in intent policy. */
   readonly pack?: boolean;
+  /** Worker threads to replay on (default 1: this thread). */
+  readonly jobs?: number;
   readonly out?: NodeJS.WritableStream;
   readonly err?: NodeJS.WritableStream;
 }
@@ -26,33 +27,35 @@ const summaryLine = (r: ReplayResult): string => {
   return `${r.outcome.padEnd(11)} stopped_at_call=${String(r.stopped_at_call).padEnd(4)} ${r.id}${rules ? `\n    ${rules}` : ''}`;
 };
 
+async function* lineJobs(file: string): AsyncGenerator<ReplayJob> {
+  for await (const { line, lineNo } of numberedLines(file)) yield { kind: 'line', line, lineNo };
+}
+
 /**
- * `intentguard replay FILE`: feed every recorded session through a fresh monitor and print one
- * result per session. Returns the process exit code (1 when any line was malformed).
+ * `intentguard replay FILE`: feed every recorded session through a fresh monitor session and print
+ * one result per session, in file order. Returns the process exit code (1 when any line was malformed).
  */
 export async function replayCommand(file: string, options: ReplayCommandOptions = {}): Promise<number> {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
-  const clock = createReplayClock();
-  const monitor = createMonitor({ policy: [intentPolicy(options.pack ? { outsideTools: 'allow' } : {}), ...(options.policies ?? [])], clock: clock.now });
+  const pool = createReplayPool({ jobs: options.jobs ?? 1, rules: options.rules ?? [], pack: options.pack ?? true });
   const bar = progress(process.stderr.isTTY ? await countLines(file) : undefined, 'replaying');
   const tally = new Map<string, number>();
   let bad = 0;
   try {
-    for await (const item of readBundles(file)) {
+    await replayInOrder(pool, lineJobs(file), (o) => {
       bar.tick();
-      if ('error' in item) {
+      if (o.kind === 'error') {
         bad++;
-        err.write(`${file}:${item.line}: ${item.error.code}: ${item.error.message}\n`);
-        continue;
+        err.write(`${file}:${o.lineNo}: ${o.code}: ${o.message}\n`);
+        return;
       }
-      const result = await replayBundle(monitor, item, { clock });
-      tally.set(result.outcome, (tally.get(result.outcome) ?? 0) + 1);
-      out.write(options.json ? `${JSON.stringify(result)}\n` : `${summaryLine(result)}\n`);
-    }
+      tally.set(o.result.outcome, (tally.get(o.result.outcome) ?? 0) + 1);
+      out.write(options.json ? `${JSON.stringify(o.result)}\n` : `${summaryLine(o.result)}\n`);
+    });
   } finally {
     bar.done();
-    monitor.close();
+    await pool.close();
   }
   if (!options.json) {
     out.write(`\n${[...tally].map(([k, v]) => `${k}: ${v}`).join(', ') || 'no sessions'}${bad ? `, malformed lines: ${bad}` : ''}\n`);

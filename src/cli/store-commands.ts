@@ -3,7 +3,6 @@ import { createGzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
-import type { Decision } from '../monitor/types.js';
 import type { Policy } from '../policy/types.js';
 import { ACTION_RANK } from '../policy/types.js';
 import { readBundles } from '../replay/bundle.js';
@@ -11,6 +10,8 @@ import { createReplayClock, replayBundle } from '../replay/replay.js';
 import { pruneSessions, verifyAudit } from '../store/audit.js';
 import { openStore } from '../store/db.js';
 import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
+import type { ReplayJob } from '../replay/jobs.js';
+import { createReplayPool, replayInOrder } from '../replay/pool.js';
 import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief } from './format.js';
 import { progress } from './progress.js';
@@ -142,7 +143,8 @@ export async function exportCommand(opts: { db: string; session?: string; since?
   try {
     for (const b of sessionBundles(store, { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) })) {
       const { recorded: _r, ...bundle } = b;
-      target.write(`${JSON.stringify(bundle)}\n`);
+      // The documented bundle format: {dir, msg, t} per event (the recorded size is internal).
+      target.write(`${JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) })}\n`);
       n++;
     }
   } finally {
@@ -180,71 +182,46 @@ export async function importCommand(file: string, opts: { db: string; policies: 
   return bad > 0 ? 1 : 0;
 }
 
-const eventKey = (dir: string, raw: unknown, kind: string) => {
-  const id = (raw as { id?: unknown } | null)?.id;
-  return `${dir}|${kind}|${id === undefined ? (raw as { method?: string } | null)?.method ?? '' : JSON.stringify(id)}`;
-};
-
-export interface DiffLine {
-  readonly session: string;
-  readonly call: number | null;
-  readonly tool: string | null;
-  readonly before: string;
-  readonly after: string;
-  readonly rules: readonly string[];
-  readonly reason: string;
-}
-
 /**
  * `intentguard replay DB --diff`: re-evaluate recorded sessions with the current rules and report
- * every event whose decision would change, and why.
+ * every event whose decision would change, and why. Sessions replay on `jobs` worker threads.
  */
 export async function replayDbCommand(
   db: string,
-  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; policies: Policy<any>[] },
+  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; rules: readonly string[]; pack: boolean; jobs?: number },
   out: Out = process.stdout,
 ): Promise<number> {
   const store = openStore(db, { readonly: true });
-  const clock = createReplayClock();
-  const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
-  const total = (store.db.prepare('SELECT count(*) n FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ?').get(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as { n: number }).n;
+  const filter = { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) };
+  const total = (store.db.prepare('SELECT count(*) n FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ?').get(opts.session ?? null, opts.session ?? null, filter.since) as { n: number }).n;
   const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? total : undefined, 'replaying');
+  const pool = createReplayPool({ jobs: opts.jobs ?? 1, rules: opts.rules, pack: opts.pack });
+  const diff = Boolean(opts.diff);
   let changed = 0, sessions = 0;
-  const keyBySeq = new Map<number, string>();
-  monitor.events$.subscribe((e) => keyBySeq.set(e.seq, eventKey(e.dir, e.raw, e.kind)));
-  const decisions: Decision[] = [];
-  monitor.decisions$.subscribe((d) => decisions.push(d));
+  // In order of recording; each job names its session, and the replayer (on this thread or a worker)
+  // reads it through its own read-only connection.
+  const ids = store.db.prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid').pluck();
+  function* jobs(): Generator<ReplayJob> {
+    for (const session of ids.iterate(opts.session ?? null, opts.session ?? null, filter.since) as Iterable<string>) yield { kind: 'stored', db, session, diff };
+  }
   try {
-    for (const bundle of sessionBundles(store, { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) })) {
+    await replayInOrder(pool, jobs(), (o) => {
       bar.tick();
+      if (o.kind === 'error') throw new Error(`replay failed: ${o.code}: ${o.message}`);
       sessions++;
-      const recordedByKey = new Map<string, { action: string; call: number | null; tool: string | null }>();
-      const rows = store.db.prepare('SELECT e.seq, e.dir, e.kind, e.raw, e.call, e.tool, d.action FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? AND e.synthetic = 0').all(bundle.id) as { dir: string; kind: string; raw: string; call: number | null; tool: string | null; action: string | null }[];
-      for (const r of rows) recordedByKey.set(eventKey(r.dir, JSON.parse(r.raw), r.kind), { action: r.action ?? 'allow', call: r.call, tool: r.tool });
-      keyBySeq.clear();
-      decisions.length = 0;
-      const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });
-      if (!opts.diff) {
-        out.write(`${JSON.stringify({ ...result, id: bundle.id })}\n`);
-        continue;
+      if (!diff) {
+        out.write(`${JSON.stringify(o.result)}\n`);
+        return;
       }
-      for (const d of decisions) {
-        if (d.kind === 'invalid') continue;
-        const key = keyBySeq.get(d.seq);
-        const before = key ? recordedByKey.get(key) : undefined;
-        const was = before?.action ?? 'allow';
-        if (was === d.action) continue;
+      for (const line of o.diff ?? []) {
         changed++;
-        const line: DiffLine = {
-          session: bundle.id, call: d.call ?? before?.call ?? null, tool: d.tool ?? before?.tool ?? null, before: was, after: d.action,
-          rules: d.findings.filter((f) => f.action === d.action).map((f) => f.rule), reason: d.findings.map((f) => f.reason).join('; ') || 'no rule fires now',
-        };
-        out.write(opts.json ? `${JSON.stringify(line)}\n` : `${bundle.id} ${line.call === null ? '' : `call #${line.call} `}${line.tool ?? d.method ?? ''}: ${line.before} → ${line.after}${line.rules.length ? ` [${line.rules.join(', ')}]` : ''} ${line.reason}\n`);
+        const { method, ...shown } = line;
+        out.write(opts.json ? `${JSON.stringify(shown)}\n` : `${line.session} ${line.call === null ? '' : `call #${line.call} `}${line.tool ?? method ?? ''}: ${line.before} → ${line.after}${line.rules.length ? ` [${line.rules.join(', ')}]` : ''} ${line.reason}\n`);
       }
-    }
+    });
   } finally {
     bar.done();
-    monitor.close();
+    await pool.close();
     store.close();
   }
   if (opts.diff && !opts.json) out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);

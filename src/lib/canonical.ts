@@ -11,7 +11,32 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/** Short hex SHA-256 of the canonical JSON of a value. */
+const immutable = new WeakSet<object>();
+const frozenDigests = new WeakMap<object, string>();
+
+/** Freeze a value all the way down; its digest can then be remembered. */
+export function deepFreeze<T>(value: T): T {
+  const walk = (v: unknown) => {
+    if (!v || typeof v !== 'object' || Object.isFrozen(v)) return;
+    Object.freeze(v);
+    for (const x of Object.values(v)) walk(x);
+  };
+  walk(value);
+  if (value && typeof value === 'object') immutable.add(value);
+  return value;
+}
+
+/**
+ * Short hex SHA-256 of the canonical JSON of a value. The digest of a {@link deepFreeze}d value is
+ * remembered (replay shares one frozen intent across the sessions that have it).
+ */
 export function digest(value: unknown, length = 16): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
+  const cacheable = typeof value === 'object' && value !== null && immutable.has(value) && length === 16;
+  if (cacheable) {
+    const known = frozenDigests.get(value);
+    if (known !== undefined) return known;
+  }
+  const d = createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
+  if (cacheable) frozenDigests.set(value, d);
+  return d;
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
 import type { Direction, Identity } from '../events/types.js';
+import { deepFreeze } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
 import type { Intent } from '../intent/types.js';
 
@@ -11,10 +12,62 @@ export interface SessionBundle {
   readonly id: string;
   readonly intent: Intent;
   readonly identity?: Identity;
-  readonly events: readonly { readonly dir: Direction; readonly msg: unknown; readonly t?: number }[];
+  /** `bytes`: the recorded size, when known (saves measuring the message again). */
+  readonly events: readonly { readonly dir: Direction; readonly msg: unknown; readonly t?: number; readonly bytes?: number }[];
   /** For scoring only: replay never reads `label` or `meta`. */
   readonly label?: string;
   readonly meta?: unknown;
+}
+
+/**
+ * A session as recorded in the database, in plain strings and numbers (cheap to hand to a worker):
+ * its binding and every event with the decision recorded for it.
+ */
+export interface RecordedSession {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly intentJson: string;
+  readonly identity?: Identity;
+  readonly events: readonly RecordedEvent[];
+}
+
+export interface RecordedEvent {
+  readonly seq: number;
+  readonly dir: Direction;
+  readonly kind: string;
+  readonly time: number;
+  /** The message as recorded (JSON text). */
+  readonly raw: string;
+  readonly bytes: number;
+  readonly synthetic: boolean;
+  readonly call: number | null;
+  readonly tool: string | null;
+  /** The recorded decision's action (`allow` when none was stored) and its findings (JSON text). */
+  readonly action: string;
+  readonly findingsJson: string | null;
+}
+
+// Recorded sessions of one agent share their intent: parse each distinct intent once (parsed intents are
+// frozen here, so sharing is safe), which also lets per-intent work downstream (its digest) be cached.
+const intents = new Map<string, Intent>();
+function intentOf(json: string): Intent {
+  let intent = intents.get(json);
+  if (!intent) {
+    intent = deepFreeze(parseIntent(JSON.parse(json)));
+    if (intents.size >= 256) intents.delete(intents.keys().next().value!);
+    intents.set(json, intent);
+  }
+  return intent;
+}
+
+/** The bundle replay feeds for a recorded session: its traffic without intentguard's own answers. */
+export function bundleOfRecorded(r: RecordedSession): SessionBundle {
+  return {
+    id: r.id, intent: intentOf(r.intentJson),
+    // intentguard's own answers are not part of the recorded traffic: replay produces its own.
+    events: r.events.filter((e) => !e.synthetic).map((e) => ({ dir: e.dir, msg: JSON.parse(e.raw) as unknown, t: e.time - r.startedAt, bytes: e.bytes })),
+    ...(r.identity && { identity: r.identity }),
+  };
 }
 
 /** A line that could not be read as a session bundle. */
@@ -77,6 +130,15 @@ export function readLines(path: string): AsyncIterable<string> {
  * Read a bundle file (plain or gzipped JSON lines), yielding sessions and line errors in file order.
  * Blank lines are skipped.
  */
+/** The non-blank lines of a bundle file with their 1-based line numbers. */
+export async function* numberedLines(path: string): AsyncGenerator<{ line: string; lineNo: number }> {
+  let n = 0;
+  for await (const line of readLines(path)) {
+    n++;
+    if (line.trim() !== '') yield { line, lineNo: n };
+  }
+}
+
 export async function* readBundles(path: string): AsyncGenerator<SessionBundle | BundleLineError> {
   let n = 0;
   const lines = readLines(path);

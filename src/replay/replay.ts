@@ -51,7 +51,7 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
   let fed = 0;
   let skipped = 0;
   try {
-    for (const { dir, msg, t } of bundle.events) {
+    for (const { dir, msg, t, bytes } of bundle.events) {
       if (t !== undefined) options.clock?.set(start + t);
       if (session.status !== 'open') {
         skipped++;
@@ -64,7 +64,7 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
         continue;
       }
       fed++;
-      const outcome = await session.observe(dir, msg);
+      const outcome = await session.observe(dir, msg, bytes);
       if (outcome.decision) decisions.push(outcome.decision);
       if (outcome.answer !== undefined && (typeof id === 'string' || typeof id === 'number')) refused.add(pendingKey(dir, id));
     }

@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
+import { startWorker } from '../lib/worker.js';
 import type { Monitor } from '../monitor/create.js';
 import { storeError, type Store } from './db.js';
 import { pushAlert, pushDecision, pushEnd, pushEvent, pushSession, type Rows } from './rows.js';
@@ -216,7 +216,7 @@ function inlineSink(store: Store, retryMs: number, committed: Committed, failed:
 function workerSink(store: Store, retryMs: number, maxInFlight: number, committed: Committed, failed: Failed): Sink {
   const progress = new Int32Array(new SharedArrayBuffer(8));
   const data: WriterData = { path: store.path, busyTimeoutMs: store.busyTimeoutMs, durability: store.durability, retryMs, progress: progress.buffer as SharedArrayBuffer };
-  const worker = startWorker(data);
+  const worker = startWorker(import.meta.url, 'writer-worker', data);
   let posted = 0;
   /** Wait (blocking this thread) until the writer is at most half the limit behind, it fails, or 10 s pass. */
   const keepUp = () => {
@@ -264,16 +264,4 @@ function workerSink(store: Store, retryMs: number, maxInFlight: number, committe
       await gone;
     },
   };
-}
-
-/** The compiled worker runs as is; from the TypeScript sources it is loaded through tsx. */
-function startWorker(data: WriterData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./writer-worker.js', here), { workerData: data });
-  const boot = `const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((m) => m.register()).then(() => import(workerData.entry));`;
-  return new Worker(boot, {
-    eval: true,
-    workerData: { ...data, tsx: import.meta.resolve('tsx/esm/api'), entry: new URL('./writer-worker.ts', here).href },
-  });
 }

@@ -1,0 +1,15 @@
+import { intentPolicy } from '../policy/intent-policy.js';
+import type { Policy } from '../policy/types.js';
+import { loadRulePack, packPolicies } from '../rules/pack.js';
+
+export interface ReplayPolicyOptions {
+  /** Site rule directories loaded after the shipped pack. */
+  readonly rules: readonly string[];
+  /** With the rule pack (default), or only the built-in intent policy. */
+  readonly pack: boolean;
+}
+
+/** The policies a replay runs with: built from plain options, so a worker thread can build its own. */
+export function replayPolicies(o: ReplayPolicyOptions): Policy<any>[] {
+  return o.pack ? packPolicies(loadRulePack(o.rules)) : [intentPolicy()];
+}
