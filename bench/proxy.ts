@@ -60,18 +60,23 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
   const site = join(dir, 'site-rules');
   mkdirSync(site);
   for (const id of ['IG-RATE-001', 'IG-RATE-002']) writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
-  const stdio: Sample[] = [];
-  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }), n, 'direct stdio'));
-  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }), n, 'null relay (byte copy, the floor)'));
-  stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), '--rules', site, '--db', join(dir, 'stdio.db'), '--', node, ...SERVER, 'stdio'] }), n, 'intentguard stdio (rule pack, recording)'));
-  printTable(`stdio: ${n} sequential tools/call of a trivial tool (target: intentguard >= 0.7x direct)`, rows(stdio));
-
   const children: ChildProcess[] = [];
   try {
     const upPort = await freePort();
     children.push(spawnBg(node, [...SERVER, 'http', String(upPort)]));
     const upstream = `http://127.0.0.1:${upPort}/mcp`;
     await waitHttp(upstream);
+
+    const stdio: Sample[] = [];
+    const ig = (...flags: string[]) => new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), ...flags, '--', node, ...SERVER, 'stdio'] });
+    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }), n, 'direct stdio'));
+    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }), n, 'null relay (byte copy, the floor)'));
+    stdio.push(await timeCalls(ig('--rules', site, '--db', join(dir, 'stdio.db')), n, 'intentguard stdio (rule pack, recording)'));
+    stdio.push(await timeCalls(ig('--no-pack', '--no-record'), n, 'intentguard stdio (intent policy only, no recording)'));
+    // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
+    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'] }), n, 'supergateway (stdio -> HTTP server)'));
+    printTable(`stdio: ${n} sequential tools/call of a trivial tool (target: intentguard >= 0.7x direct)`, rows(stdio));
+
     const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
     const proxy = await startHttpProxy({ upstream, runtime });
     const mpPort = await freePort();
