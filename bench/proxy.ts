@@ -17,8 +17,11 @@ import { fmt, printTable, summarise, type Sample } from './lib.js';
 // The SDK's Streamable HTTP client leaves one abort listener per request on its transport's signal
 // until garbage collection; thousands of calls trip Node's leak warning. It is the client's, not the
 // proxy's (the direct path shows it too): keep it out of the figures, let every other warning through.
-process.removeAllListeners('warning');
-process.on('warning', (w) => { if (w.name !== 'MaxListenersExceededWarning') process.stderr.write(`${w.name}: ${w.message}\n`); });
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  if (/abort listeners added to \[AbortSignal\]/.test(typeof warning === 'string' ? warning : warning.message)) return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
 
 const SERVER = ['bench/fixtures/trivial-server.mjs'];
 const node = process.execPath;

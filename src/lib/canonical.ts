@@ -26,6 +26,9 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** True for a value {@link deepFreeze} froze: nothing in it can change, so derived data can be cached. */
+export const isImmutable = (value: unknown): boolean => typeof value === 'object' && value !== null && immutable.has(value);
+
 /**
  * Short hex SHA-256 of the canonical JSON of a value. The digest of a {@link deepFreeze}d value is
  * remembered (replay shares one frozen intent across the sessions that have it).

@@ -6,6 +6,7 @@ import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
 import type { SessionState } from '../monitor/state.js';
+import { isImmutable } from '../lib/canonical.js';
 import { hostInZone } from './cel.js';
 import type { EventKindName } from './types.js';
 
@@ -54,7 +55,22 @@ export interface Analysis {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function intentFields(session: SessionState) {
+// What the rules derive from an intent, per intent: an immutable intent (replay shares one across its
+// sessions) is analysed once. The fields are only read afterwards.
+const derived = new WeakMap<object, ReturnType<typeof deriveIntentFields>>();
+
+function intentFields(session: SessionState): ReturnType<typeof deriveIntentFields> {
+  const intent = session.intent;
+  if (!isImmutable(intent)) return deriveIntentFields(session);
+  let fields = derived.get(intent);
+  if (!fields) {
+    fields = deriveIntentFields(session);
+    derived.set(intent, fields);
+  }
+  return fields;
+}
+
+function deriveIntentFields(session: SessionState) {
   const intent = session.intent;
   const intentText = [intent.purpose, ...intent.recipients, ...intent.zones].join('\n');
   const targets = extractTargets(intentText);
