@@ -58,6 +58,25 @@ describe('intentguard http in front of a legacy HTTP+SSE server', () => {
     await s.close();
   });
 
+  it('an upstream that dies mid-call: the pending call gets an error at once and the session ends as ended by upstream', async () => {
+    const s = await stack();
+    const client = await connectClient(s.proxy.url);
+    const [session] = s.runtime.monitor.sessions();
+    const handle = s.runtime.monitor.session(session!.id)!;
+    const started = Date.now();
+    const call = client.callTool({ name: 'slow', arguments: { ms: 20_000 } }).then(() => 'answered', (e: McpError) => e);
+    await waitFor(() => s.upstream.seen.some((r) => r.body.includes('"slow"')), 'the call to reach the server');
+    await s.upstream.close();
+    const err = await call as McpError;
+    assert.notEqual(err, 'answered');
+    assert.match(err.message, /server closed its stream before answering/);
+    assert.ok(Date.now() - started < 10_000, 'the client did not wait for its own timeout');
+    assert.match((await handle.whenEnded()).endReason ?? '', /ended by upstream/);
+    await client.close();
+    await s.proxy.close();
+    await s.runtime.close();
+  });
+
   it('bad POSTs get clear errors and nothing is forwarded: unknown session 404, wrong type 415, garbage 400', async () => {
     const s = await stack();
     const base = s.proxy.url.replace(/\/sse$/, '');

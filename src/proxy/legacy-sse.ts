@@ -6,7 +6,7 @@ import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
+import { errorResponse, type SessionHandle } from '../monitor/session.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -141,7 +141,16 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       });
       up.setEncoding('utf8');
       up.on('data', (c: string) => parser.feed(c));
-      const ended = () => void chain.then(() => {
+      const ended = () => void chain.then(async () => {
+        // The server is gone: every request still waiting for it gets an error now, not a hang.
+        if (handle.status === 'open') {
+          for (const p of handle.state().pending.values()) {
+            if (p.dir !== 'c2s') continue;
+            const answer = errorResponse(p.id, RPC_CODES.HALTED, 'intentguard: the server closed its stream before answering', { code: 'ERR_SESSION_CLOSED', session: handle.id });
+            await handle.record('s2c', answer);
+            write(s, answer);
+          }
+        }
         handle.close('ended by upstream (SSE stream closed)');
         if (!res.writableEnded) res.end();
       });
