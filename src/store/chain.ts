@@ -24,9 +24,12 @@ export function loadAuditKey(dbPath: string, create = true): Buffer {
  * One link: HMAC-SHA256(key, prev ‖ fields), fields joined by NUL (which JSON text never contains
  * unescaped) with SOH standing for null. One update call: cheaper than one per field.
  */
-export function link(key: Buffer, prev: string, fields: readonly unknown[]): string {
+export function link(key: Buffer, prev: string, fields: readonly unknown[], from = 0, to = fields.length): string {
   let text = prev;
-  for (const f of fields) text += f === null || f === undefined ? '\u0000\u0001' : `\u0000${String(f)}`;
+  for (let i = from; i < to; i++) {
+    const f = fields[i];
+    text += f === null || f === undefined ? '\u0000\u0001' : `\u0000${String(f)}`;
+  }
   return createHmac('sha256', key).update(text).digest('hex');
 }
 

@@ -66,6 +66,8 @@ export function createWriter(db: Database.Database, key: Buffer): Writer {
     return c;
   };
 
+  const eventValues: unknown[] = new Array(EVENT_HASHED + 2).fill(null);
+
   /** Write the record at `i` (its tag) of a batch. */
   const write = (rows: Rows, i: number, tally: Tally, lastSeq: Map<string, number>): void => {
     switch (rows[i]) {
@@ -80,10 +82,12 @@ export function createWriter(db: Database.Database, key: Buffer): Writer {
       case EVENT: {
         const session = rows[i + 1] as string;
         const c = chainOf(session);
-        const values = rows.slice(i + 1, i + 1 + EVENT_HASHED);
-        const hash = link(key, c.event, values);
-        values.push(hash, c.event);
-        insEvent.run(values);
+        // One bind array, reused: hashed columns, then hash and prev_hash.
+        const hash = link(key, c.event, rows, i + 1, i + 1 + EVENT_HASHED);
+        for (let k = 0; k < EVENT_HASHED; k++) eventValues[k] = rows[i + 1 + k];
+        eventValues[EVENT_HASHED] = hash;
+        eventValues[EVENT_HASHED + 1] = c.event;
+        insEvent.run(eventValues);
         c.event = hash;
         c.events++;
         if (rows[i + 1 + EVENT_HASHED] === 1) c.calls++;
