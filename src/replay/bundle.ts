@@ -47,10 +47,11 @@ export interface RecordedEvent {
   readonly findingsJson: string | null;
 }
 
+/** The intent recorded as JSON, parsed once per distinct intent and frozen. */
 // Recorded sessions of one agent share their intent: parse each distinct intent once (parsed intents are
 // frozen here, so sharing is safe), which also lets per-intent work downstream (its digest) be cached.
 const intents = new Map<string, Intent>();
-function intentOf(json: string): Intent {
+export function intentOf(json: string): Intent {
   let intent = intents.get(json);
   if (!intent) {
     intent = deepFreeze(parseIntent(JSON.parse(json)));

@@ -2,8 +2,8 @@ import type { Decision } from '../monitor/types.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import type { Policy } from '../policy/types.js';
 import { openStore, type Store } from '../store/db.js';
-import { recordedSessions } from '../store/queries.js';
-import { bundleOfRecorded, parseBundleLine, type RecordedSession } from './bundle.js';
+import { recordedBundle, recordedSessions } from '../store/queries.js';
+import { bundleOfRecorded, parseBundleLine, type RecordedSession, type SessionBundle } from './bundle.js';
 import { createReplayClock, replayBundle, type ReplayResult } from './replay.js';
 
 /**
@@ -63,12 +63,15 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
     monitor.decisions$.subscribe((d) => decisions.push(d));
   };
 
+  /** Replay a recorded session under a distinct id (the recorded one may still be open in this process). */
+  const replayOne = async (bundle: SessionBundle): Promise<JobOutcome> => {
+    const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });
+    return { kind: 'result', result: { ...result, id: bundle.id } };
+  };
+
   const runRecorded = async (r: RecordedSession, diff: boolean): Promise<JobOutcome> => {
     const bundle = bundleOfRecorded(r);
-    if (!diff) {
-      const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });
-      return { kind: 'result', result: { ...result, id: bundle.id } };
-    }
+    if (!diff) return replayOne(bundle);
     watch();
     const before = new Map<string, { action: string; call: number | null; tool: string | null }>();
     for (const e of r.events) if (!e.synthetic) before.set(eventKey(e.dir, JSON.parse(e.raw), e.kind), { action: e.action, call: e.call, tool: e.tool });
@@ -98,9 +101,13 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
       store = openStore(db, { readonly: true });
       stores.set(db, store);
     }
+    const missing = { kind: 'error', lineNo: 0, code: 'ERR_SESSION_CLOSED', message: `session ${id} is not in ${db}` } as const;
+    if (!diff) {
+      const bundle = recordedBundle(store, id);
+      return bundle ? replayOne(bundle) : Promise.resolve(missing);
+    }
     const [session] = recordedSessions(store, { session: id });
-    if (!session) return Promise.resolve({ kind: 'error', lineNo: 0, code: 'ERR_SESSION_CLOSED', message: `session ${id} is not in ${db}` });
-    return runRecorded(session, diff);
+    return session ? runRecorded(session, diff) : Promise.resolve(missing);
   };
 
   return {

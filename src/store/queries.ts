@@ -1,6 +1,6 @@
 import type { Identity } from '../events/types.js';
 import type { Finding } from '../policy/types.js';
-import { bundleOfRecorded, type RecordedSession, type SessionBundle } from '../replay/bundle.js';
+import { bundleOfRecorded, intentOf, type RecordedSession, type SessionBundle } from '../replay/bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
 
@@ -57,7 +57,7 @@ export function sessionTimeline(store: Store, id: string): { session: Record<str
   };
 }
 
-const statements = new WeakMap<Store, { one: Statement; all: Statement; events: Statement }>();
+const statements = new WeakMap<Store, { one: Statement; all: Statement; events: Statement; traffic: Statement }>();
 
 /** Prepared once per store: replay reads one session at a time, thousands of times. */
 function replayStatements(store: Store) {
@@ -70,10 +70,30 @@ function replayStatements(store: Store) {
       // Rows as arrays (`raw()`): about half the cost of rows as objects, on replay's hottest read.
       events: store.db.prepare(`SELECT e.seq, e.dir, e.kind, e.time, e.raw, e.bytes, e.synthetic, e.call, e.tool, d.action, d.findings_json
         FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`).raw(),
+      // The traffic alone (intentguard's own answers left out: replay produces its own).
+      traffic: store.db.prepare('SELECT dir, time, raw, bytes FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq').raw(),
     };
     statements.set(store, q);
   }
   return q;
+}
+
+/**
+ * One recorded session as the bundle replay feeds (its traffic, without intentguard's own answers),
+ * read straight from the rows: the fast path when recorded decisions are not needed.
+ */
+export function recordedBundle(store: Store, id: string): SessionBundle | undefined {
+  const q = replayStatements(store);
+  const s = q.one.get(id, 0) as Record<string, any> | undefined;
+  if (!s) return undefined;
+  const rows = q.traffic.all(id) as [string, number, string, number][];
+  const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number; bytes: number }[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    events[i] = { dir: r[0] as 'c2s' | 's2c', msg: JSON.parse(r[2]) as unknown, t: r[1] - s.started_at, bytes: r[3] };
+  }
+  const identity: Identity | undefined = s.sub ? { sub: s.sub, ...(s.iss && { iss: s.iss }), ...(s.jti && { jti: s.jti }), ...(s.act && { act: { sub: s.act } }) } : undefined;
+  return { id: s.id, intent: intentOf(s.intent_json), events, ...(identity && { identity }) };
 }
 
 /** Recorded sessions, oldest first, each with its events and the decision recorded for each (plain rows). */
