@@ -183,7 +183,7 @@ type Failed = (err: Error, flushes: readonly number[]) => void;
 /** Writes on this thread, one transaction per batch; a failed batch is kept and retried. */
 function inlineSink(store: Store, retryMs: number, committed: Committed, failed: Failed, isClosed: () => boolean): Sink {
   const writer = createWriter(store.db, store.key);
-  let backlog: Rows = [];
+  let backlog: Rows[] = [];
   let records = 0;
   let retry: NodeJS.Timeout | undefined;
   const attempt = (flushes: number[]) => {
@@ -201,7 +201,7 @@ function inlineSink(store: Store, retryMs: number, committed: Committed, failed:
   };
   return {
     send(rows, n, flush) {
-      for (const v of rows) backlog.push(v);
+      if (rows.length > 0) backlog.push(rows);
       records += n;
       if (retry) clearTimeout(retry);
       attempt(flush === undefined ? [] : [flush]);

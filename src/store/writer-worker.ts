@@ -31,8 +31,9 @@ const store = openStore(data.path, { busyTimeoutMs: data.busyTimeoutMs, durabili
 const writer = createWriter(store.db, store.key);
 const progress = new Int32Array(data.progress);
 
-// Rows not yet committed, in arrival order (a failed batch stays at the front and is retried).
-let backlog: Rows = [];
+// Batches not yet committed, in arrival order (a failed commit keeps them and is retried).
+let backlog: Rows[] = [];
+let backlogRecords = 0;
 let flushes: number[] = [];
 let scheduled: NodeJS.Immediate | undefined;
 let retry: NodeJS.Timeout | undefined;
@@ -41,13 +42,14 @@ const commit = (): void => {
   scheduled = undefined;
   retry = undefined;
   if (backlog.length === 0 && flushes.length === 0) return;
-  const rows = backlog;
+  const batches = backlog;
   const settled = flushes;
   try {
-    const tally = writer.commit(rows);
+    const tally = writer.commit(batches);
+    const records = backlogRecords;
     backlog = [];
+    backlogRecords = 0;
     flushes = [];
-    const records = countRecords(rows);
     Atomics.add(progress, 0, records);
     Atomics.store(progress, 1, 0);
     Atomics.notify(progress, 0);
@@ -75,8 +77,10 @@ port.on('message', (m: ToWriter) => {
     port.close();
     return;
   }
-  if (backlog.length === 0) backlog = m.rows;
-  else for (const v of m.rows) backlog.push(v);
+  if (m.rows.length > 0) {
+    backlog.push(m.rows);
+    backlogRecords += countRecords(m.rows);
+  }
   if (m.flush !== undefined) flushes.push(m.flush);
   // Batches that arrive together are committed together: one transaction per turn of the loop. While
   // a failed batch waits for its retry, new rows join it.

@@ -13,8 +13,8 @@ export interface Tally {
 }
 
 export interface Writer {
-  /** Chain and insert a batch in one transaction; on failure nothing is written and the chains are as before. */
-  commit(rows: Rows): Tally;
+  /** Chain and insert batches, in order, in one transaction; on failure nothing is written and the chains are as before. */
+  commit(batches: readonly Rows[]): Tally;
 }
 
 interface Chains {
@@ -129,21 +129,23 @@ export function createWriter(db: Database.Database, key: Buffer): Writer {
     }
   };
 
-  const transaction = db.transaction((rows: Rows): Tally => {
+  const transaction = db.transaction((batches: readonly Rows[]): Tally => {
     const tally: Tally = { events: 0, decisions: 0, alerts: 0, lastSeq: [] };
     const lastSeq = new Map<string, number>();
-    for (let i = 0; i < rows.length; i += 1 + WIDTH[rows[i] as 0 | 1 | 2 | 3 | 4]) write(rows, i, tally, lastSeq);
+    for (const rows of batches) {
+      for (let i = 0; i < rows.length; i += 1 + WIDTH[rows[i] as 0 | 1 | 2 | 3 | 4]) write(rows, i, tally, lastSeq);
+    }
     tally.lastSeq = [...lastSeq];
     return tally;
   });
 
   return {
-    commit(rows) {
+    commit(batches) {
       // Chain heads advance inside the transaction; restore them if it rolls back.
       const saved = new Map([...chains].map(([k, v]) => [k, { ...v }]));
       const savedSession = sessionChain;
       try {
-        return transaction(rows);
+        return transaction(batches);
       } catch (e) {
         chains.clear();
         for (const [k, v] of saved) chains.set(k, v);
