@@ -21,14 +21,15 @@ const everything = 'node_modules/@modelcontextprotocol/server-everything/dist/in
 
 /** The proxy as a raw child: write lines, read lines. */
 function rawProxy(extra: string[] = [], server = ['node', 'test/fixtures/raw-server.mjs'], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', join(dir, `raw-${Math.random()}.db`), ...extra, '--', ...server], { env: { ...process.env, ...env } }) as ChildProcessWithoutNullStreams;
+  const db = join(dir, `raw-${Math.random()}.db`);
+  const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server], { env: { ...process.env, ...env } }) as ChildProcessWithoutNullStreams;
   const lines: string[] = [];
   let buf = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
   child.stderr.on('data', (c: Buffer) => { stderr += c; });
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, lines, send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s), exit, stderr: () => stderr };
+  return { child, lines, db, send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s), exit, stderr: () => stderr };
 }
 
 describe('intentguard stdio', () => {
@@ -67,6 +68,12 @@ describe('intentguard stdio', () => {
     assert.ok(p.lines.includes('[{"jsonrpc":"2.0","method":"n1","params":{"a":1}},{"jsonrpc":"2.0","method":"n2"}]'));
     p.child.stdin.end();
     assert.equal(await p.exit, 0);
+    // Recorded as it travelled: the wire text of each single message, not a re-serialization.
+    const store = openStore(p.db, { readonly: true });
+    const raws = store.db.prepare("SELECT raw FROM events WHERE synthetic = 0 AND kind != 'invalid' ORDER BY seq").pluck().all() as string[];
+    store.close();
+    assert.ok(raws.includes('{"jsonrpc":"2.0","id":2,"result":{"echo":{"a":1}},"x-unknown":"kept"}'));
+    assert.ok(raws.some((r) => r.endsWith(',"x-client-field":{"k":[1,2]}}')));
   });
 
   it('garbage, binary, partial and over-long lines get clear errors and the session keeps working', async () => {

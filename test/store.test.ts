@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { createMonitor, intentPolicy } from '../src/index.js';
+import { createMonitor, intentPolicy, parseIntent } from '../src/index.js';
 import { pruneSessions, verifyAudit } from '../src/store/audit.js';
 import { openStore } from '../src/store/db.js';
 import { recordingGuard } from '../src/store/guard.js';
@@ -99,6 +99,36 @@ describe('recording into SQLite', () => {
     it('a rewritten session outcome', async () => {
       await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, { table: 'sessions', kind: 'altered' });
     });
+  });
+
+  it('with a recorder attached each message is serialized once, and limits still hold: oversize, deep nesting, unserializable', async () => {
+    const path = tempDb();
+    const store = openStore(path);
+    const monitor = createMonitor({ maxMessageBytes: 2048 });
+    const recorder = createRecorder(store, monitor);
+    const seen: { text?: string; bytes: number; kind: string; fault?: { code: string } }[] = [];
+    monitor.events$.subscribe((e) => seen.push(e));
+    const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }) });
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'é "quoted" \n' } } };
+    await h.observe('c2s', call);
+    assert.equal(seen[0]!.text, JSON.stringify(call));
+    assert.equal(seen[0]!.bytes, Buffer.byteLength(JSON.stringify(call)), 'bytes of the exact text, escapes included');
+    const big = await h.observe('c2s', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(4096) } } });
+    assert.equal((big.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 300; i++) deep = { d: deep };
+    const nested = await h.observe('c2s', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: deep } });
+    assert.equal((nested.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_JSONRPC_INVALID');
+    const bigint = await h.observe('c2s', { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { n: 10n } } });
+    assert.equal(bigint.forward, undefined, 'a bigint is not forwarded');
+    assert.equal(seen.find((e) => e.kind === 'invalid' && e.fault?.code === 'ERR_MESSAGE_TOO_LARGE')?.text, undefined, 'an oversized body is not kept');
+    await recorder.flush();
+    const raws = store.db.prepare('SELECT raw FROM events WHERE seq = 0').pluck().all() as string[];
+    assert.deepEqual(raws, [JSON.stringify(call)]);
+    assert.equal(verifyAudit(store).ok, true);
+    await recorder.close();
+    monitor.close();
+    store.close();
   });
 
   it('prune removes old sessions and leaves a chain that still verifies', async () => {

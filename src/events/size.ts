@@ -87,3 +87,14 @@ function stringified(v: unknown): number {
   const text = JSON.stringify(v);
   return text === undefined ? 4 : Buffer.byteLength(text);
 }
+
+/** Throw {@link SizeError} when `value` nests deeper than {@link MAX_DEPTH} (strings are not looked at). */
+export function checkDepth(value: unknown, depth = 0): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (depth >= MAX_DEPTH) throw new SizeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkDepth(value[i], depth + 1);
+    return;
+  }
+  for (const key in value) checkDepth((value as Record<string, unknown>)[key], depth + 1);
+}

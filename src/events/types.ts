@@ -67,6 +67,12 @@ export interface SessionEvent {
   readonly identity?: Identity;
   /** The message exactly as received. */
   readonly raw: unknown;
+  /**
+   * The message as JSON text, when it is known without extra work: the frame as it came off the wire
+   * (proxies), or the one serialization the monitor makes when something consumes its events (the
+   * recorder). Absent otherwise; `JSON.stringify(raw)` is then the text.
+   */
+  readonly text?: string;
 }
 
 export type { JSONRPCMessage };

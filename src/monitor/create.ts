@@ -236,6 +236,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         policyState: policy.createState?.(state),
         options: opts,
         submit: (sub) => feed?.next(sub),
+        serialize: () => events$.observed,
         onEnd: (final) => {
           live.delete(id);
           ended$.next(id);

@@ -1,7 +1,7 @@
 import { firstValueFrom, from, map, race, timer } from 'rxjs';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
 import type { Direction, SessionEvent } from '../events/types.js';
-import { jsonSize } from '../events/size.js';
+import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
@@ -27,9 +27,11 @@ export interface SessionHandle {
   /**
    * Show the monitor one message and get what to forward and what to answer. Returns the outcome
    * directly when the decision was synchronous and lets the message pass; a promise otherwise (held,
-   * refused or halted). `await` works for both. Never rejects: faults become refusals.
+   * refused or halted). `await` works for both. Never rejects: faults become refusals. Carriers that
+   * read the message off the wire pass its size in `bytes` and, when `raw` is that whole text parsed,
+   * the `text` itself (recorded as received, never serialized again).
    */
-  observe(dir: Direction, raw: unknown, bytes?: number): Outcome | Promise<Outcome>;
+  observe(dir: Direction, raw: unknown, bytes?: number, text?: string): Outcome | Promise<Outcome>;
   /** Connect the carrier that halts answer through. */
   attach(endpoint: SessionEndpoint): void;
   /** Answer every in-flight request with an error, close both sides, refuse everything after. */
@@ -59,6 +61,8 @@ interface CreateSessionInit {
   options: ResolvedMonitorOptions;
   submit(sub: Submission): void;
   onEnd(final: SessionState): void;
+  /** True while something consumes the events: messages are then serialized once, when measured. */
+  serialize(): boolean;
 }
 
 const idOf = (raw: unknown): string | number | undefined => {
@@ -75,30 +79,47 @@ export function errorResponse(id: string | number, code: number, message: string
   return { jsonrpc: '2.0', id, error: { code, message, data } };
 }
 
-function measure(dir: Direction, time: number, raw: unknown, bytes: number | undefined, max: number): Incoming {
+/** What identifies a message (id, method) and nothing else: stands in for a body that is not kept. */
+function identifying(raw: unknown, mark: Record<string, true>): Record<string, unknown> {
+  const id = idOf(raw);
+  const method = (raw as { method?: unknown } | null)?.method;
+  return { ...mark, ...(typeof method === 'string' && { method: method.slice(0, 200) }), ...(id !== undefined && { id }) };
+}
+
+function measure(dir: Direction, time: number, raw: unknown, bytes: number | undefined, max: number, known: string | undefined, serialize: boolean): Incoming {
   let size = bytes;
+  let text = known;
   if (size === undefined) {
     try {
-      size = jsonSize(raw, max);
+      if (serialize) {
+        // The events are consumed (the recorder): serialize once, here, and count that text's bytes,
+        // rather than walk the message now and serialize it again later.
+        text ??= JSON.stringify(raw);
+        if (text === undefined) throw new SizeError(`${typeof raw} is not a JSON value`);
+        size = Buffer.byteLength(text);
+        // Nesting deeper than the limit needs at least two characters a level: only long texts can.
+        if (text.length >= 2 * MAX_DEPTH) checkDepth(raw);
+      } else {
+        size = jsonSize(raw, max);
+      }
     } catch (e) {
-      return { dir, time, raw: '[unserializable]', bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not representable as JSON: ${(e as Error).message}` } };
+      // Keep only what identifies the message, so a request still gets its error answer.
+      return { dir, time, raw: identifying(raw, { unserializable: true }), bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not representable as JSON: ${(e as Error).message}` } };
     }
   }
   if (size > max) {
-    const id = idOf(raw);
-    const method = (raw as { method?: unknown } | null)?.method;
     return {
       // Keep only what identifies the message; the oversized body is not retained.
-      dir, time, raw: { oversize: true, ...(id !== undefined && { id }), ...(typeof method === 'string' && { method: method.slice(0, 200) }) }, bytes: size,
+      dir, time, raw: identifying(raw, { oversize: true }), bytes: size,
       fault: { code: 'ERR_MESSAGE_TOO_LARGE', message: `message of ${size} bytes exceeds the ${max}-byte limit` },
     };
   }
   try {
     // One object shape for every valid message keeps the reducer's reads monomorphic.
-    return { dir, time, raw, bytes: size, message: classifyMessage(raw), fault: undefined, synthetic: undefined, control: undefined };
+    return { dir, time, raw, bytes: size, text, message: classifyMessage(raw), fault: undefined, synthetic: undefined, control: undefined };
   } catch (e) {
     const err = e as { code?: string; message: string };
-    return { dir, time, raw, bytes: size, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
+    return { dir, time, raw, bytes: size, text, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
   }
 }
 
@@ -223,9 +244,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
       return status;
     },
     state: () => core.state,
-    observe(dir, raw, bytes) {
+    observe(dir, raw, bytes, text) {
       if (status !== 'open') return refuseEnded(raw);
-      const step = submitNow(measure(dir, opts.clock(), raw, bytes, opts.maxMessageBytes));
+      const step = submitNow(measure(dir, opts.clock(), raw, bytes, opts.maxMessageBytes, text, init.serialize()));
       return isStep(step) ? settle(step) : step.then(settle);
     },
     attach(e) {

@@ -59,6 +59,8 @@ export interface Incoming {
   readonly raw: unknown;
   readonly bytes: number;
   readonly time: number;
+  /** The message as JSON text, when known (see `SessionEvent.text`). */
+  readonly text?: string | undefined;
   readonly message?: ValidMessage;
   readonly fault?: { readonly code: string; readonly message: string };
   readonly synthetic?: boolean;
@@ -128,6 +130,7 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
     id: undefined, method: undefined, tool: undefined, args: undefined, call: undefined,
     result: undefined, error: undefined, request: undefined, unmatched: undefined, duplicate: undefined,
     fault: input.fault, synthetic: input.synthetic, bytes: input.bytes, identity: state.identity, raw: input.raw,
+    text: input.text,
   };
   const next = copyState(state);
   next.seq = state.seq + 1;

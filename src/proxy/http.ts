@@ -178,7 +178,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   /** Decide one message from the server; returns the text to deliver (or nothing). */
   const decideServer = async (s: ProxySession, m: unknown, raw: string): Promise<{ text?: string }> => {
-    const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw));
+    const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw), raw);
     // An answer to a refused server request goes back upstream.
     if (out.answer !== undefined) void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(out.answer), s).then((r) => r.resume(), () => undefined);
     return out.forward !== undefined ? { text: out.forward === m ? raw : JSON.stringify(out.forward) } : {};

@@ -133,7 +133,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
               await handle.observe('s2c', ev.data);
               return;
             }
-            const out = await handle.observe('s2c', m, Buffer.byteLength(ev.data));
+            const out = await handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
             if (out.answer !== undefined) void postUpstream(s, JSON.stringify(out.answer), req.headers.host).catch(() => undefined);
             if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
           });

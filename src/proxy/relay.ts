@@ -42,7 +42,7 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
       answers: outcomes.filter((o) => o.answer !== undefined).map((o) => o.answer),
     };
   }
-  const o = await session.observe(dir, parsed, frame.bytes);
+  const o = await session.observe(dir, parsed, frame.bytes, frame.text);
   return {
     ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
     answers: o.answer !== undefined ? [o.answer] : [],

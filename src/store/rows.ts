@@ -52,7 +52,7 @@ export function pushEvent(out: Rows, e: SessionEvent): void {
   out.push(
     EVENT, e.session, e.seq, e.time, e.dir, e.kind, e.method ?? null, e.tool ?? null, e.call ?? null,
     e.id === undefined ? null : typeof e.id === 'number' ? String(e.id) : JSON.stringify(e.id), e.bytes, e.synthetic ? 1 : 0,
-    JSON.stringify(e.raw) ?? 'null', e.kind === 'request' && e.tool !== undefined ? 1 : 0,
+    e.text ?? JSON.stringify(e.raw) ?? 'null', e.kind === 'request' && e.tool !== undefined ? 1 : 0,
   );
 }
 
