@@ -97,9 +97,21 @@ describe('JSON-RPC validation codes', () => {
     [{ jsonrpc: '2.0', id: 1, error: { code: 'x', message: 'm' } }, 'ERR_JSONRPC_ERROR_OBJECT'],
     [{ jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'm' } }, 'ERR_JSONRPC_INVALID'],
     [{ jsonrpc: '2.0', id: 1 }, 'ERR_JSONRPC_INVALID'],
+    [{ jsonrpc: '2.0', id: 1, method: 'x', result: {} }, 'ERR_JSONRPC_INVALID'],
+    [{ jsonrpc: '2.0', id: 1, method: 'x', error: { code: 1, message: 'm' } }, 'ERR_JSONRPC_INVALID'],
+    [{ jsonrpc: '2.0', id: 'a', method: 7 }, 'ERR_JSONRPC_METHOD'],
+    [{ jsonrpc: '2.0', id: 1, method: 'x', params: null }, 'ERR_JSONRPC_PARAMS'],
+    [{ jsonrpc: '2.0', id: { a: 1 }, result: {} }, 'ERR_JSONRPC_ID'],
+    [{ jsonrpc: '2.0', result: {} }, 'ERR_JSONRPC_ID'],
   ];
   for (const [m, code] of cases) {
     it(`${JSON.stringify(m)} → ${code}`, () => assert.throws(() => classifyMessage(m), (e: { code: string }) => e.code === code));
   }
+  it('a member holding undefined is absent, as in the JSON the message stands for', () => {
+    assert.equal(classifyMessage({ jsonrpc: '2.0', method: 'n', id: undefined }).kind, 'notification');
+    assert.equal(classifyMessage({ jsonrpc: '2.0', id: 1, method: 'x', result: undefined, error: undefined }).kind, 'request');
+    assert.equal(classifyMessage({ jsonrpc: '2.0', id: 1, result: null, error: undefined }).kind, 'response');
+    assert.throws(() => classifyMessage({ jsonrpc: '2.0', id: 1, result: undefined }), (e: { code: string }) => e.code === 'ERR_JSONRPC_INVALID');
+  });
   it('accepts an error with id null (a peer parse error)', () => assert.equal(classifyMessage({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse' } }).kind, 'error'));
 });

@@ -45,42 +45,49 @@ function walk(v: unknown, depth: number, limit: number, acc: number): number {
       return acc + (v ? 4 : 5);
     case 'bigint':
       throw new SizeError('bigint values cannot be serialized as JSON');
-    case 'object': {
-      if (v === null) return acc + 4;
-      if (depth >= MAX_DEPTH) throw new SizeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
-      if (Array.isArray(v)) {
-        acc += 2 + Math.max(0, v.length - 1);
-        for (let i = 0; i < v.length && acc <= limit; i++) {
-          const item: unknown = v[i];
-          acc = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? acc + 4 : walk(item, depth + 1, limit, acc);
-        }
-        return acc;
-      }
-      // Plain objects (the usual case) skip the toJSON lookup, which is slow on objects of many shapes;
-      // an own toJSON is caught in the loop below.
-      if (Object.getPrototypeOf(v) !== Object.prototype && typeof (v as { toJSON?: unknown }).toJSON === 'function') return acc + stringified(v);
-      const start = acc;
-      acc += 2;
-      let first = true;
-      // for-in: the enum cache, no key array per object. It would also count inherited enumerable keys,
-      // which JSON leaves out: an over-count, on the safe side of the limit.
-      for (const key in v) {
-        const item = (v as Record<string, unknown>)[key];
-        if (item === undefined || typeof item === 'symbol') continue;
-        if (typeof item === 'function') {
-          if (key === 'toJSON') return start + stringified(v);
-          continue;
-        }
-        acc += utf8Length(key) + (first ? 3 : 4);
-        first = false;
-        acc = walk(item, depth + 1, limit, acc);
-        if (acc > limit) return acc;
-      }
-      return acc;
-    }
+    case 'object':
+      return v === null ? acc + 4 : container(v, depth, limit, acc);
     default:
       return acc;
   }
+}
+
+/** An object or array. Strings and numbers inside are counted in the loop, without a call each. */
+function container(v: object, depth: number, limit: number, acc: number): number {
+  if (depth >= MAX_DEPTH) throw new SizeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
+  if (Array.isArray(v)) {
+    acc += 2 + Math.max(0, v.length - 1);
+    for (let i = 0; i < v.length && acc <= limit; i++) {
+      const item: unknown = v[i];
+      if (typeof item === 'string') acc += utf8Length(item) + 2;
+      else if (typeof item === 'number') acc += numberLength(item);
+      else acc = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? acc + 4 : walk(item, depth + 1, limit, acc);
+    }
+    return acc;
+  }
+  // Plain objects (the usual case) skip the toJSON lookup, which is slow on objects of many shapes;
+  // an own toJSON is caught in the loop below.
+  if (Object.getPrototypeOf(v) !== Object.prototype && typeof (v as { toJSON?: unknown }).toJSON === 'function') return acc + stringified(v);
+  const start = acc;
+  acc += 2;
+  let first = true;
+  // for-in: the enum cache, no key array per object. It would also count inherited enumerable keys,
+  // which JSON leaves out: an over-count, on the safe side of the limit.
+  for (const key in v) {
+    const item = (v as Record<string, unknown>)[key];
+    if (typeof item === 'string') acc += utf8Length(key) + (first ? 3 : 4) + utf8Length(item) + 2;
+    else if (typeof item === 'number') acc += utf8Length(key) + (first ? 3 : 4) + numberLength(item);
+    else if (item === undefined || typeof item === 'symbol') continue;
+    else if (typeof item === 'function') {
+      if (key === 'toJSON') return start + stringified(v);
+      continue;
+    } else {
+      acc = walk(item, depth + 1, limit, acc + utf8Length(key) + (first ? 3 : 4));
+      if (acc > limit) return acc;
+    }
+    first = false;
+  }
+  return acc;
 }
 
 function stringified(v: unknown): number {
