@@ -27,7 +27,14 @@ export class SmallMap<K, V> implements ReadonlyMap<K, V> {
   /** A new map with `key` set to `value`. */
   with(key: K, value: V): SmallMap<K, V> {
     const i = this.ks.indexOf(key);
-    if (i < 0) return new SmallMap([...this.ks, key], [...this.vs, value]);
+    if (i < 0) {
+      const ks = this.ks.slice();
+      const vs = this.vs.slice();
+      ks.push(key);
+      vs.push(value);
+      return new SmallMap(ks, vs);
+    }
+    if (this.vs[i] === value) return this;
     const vs = this.vs.slice();
     vs[i] = value;
     return new SmallMap(this.ks, vs);
@@ -37,7 +44,14 @@ export class SmallMap<K, V> implements ReadonlyMap<K, V> {
   without(key: K): SmallMap<K, V> {
     const i = this.ks.indexOf(key);
     if (i < 0) return this;
-    return new SmallMap(this.ks.filter((_, j) => j !== i), this.vs.filter((_, j) => j !== i));
+    if (this.ks.length === 1) return SmallMap.empty();
+    const ks = this.ks.slice(0, i);
+    const vs = this.vs.slice(0, i);
+    for (let j = i + 1; j < this.ks.length; j++) {
+      ks.push(this.ks[j]!);
+      vs.push(this.vs[j]!);
+    }
+    return new SmallMap(ks, vs);
   }
 
   forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void): void {
