@@ -17,38 +17,48 @@ export function concatMapEager<T, R>(project: (value: T) => R | PromiseLike<R>):
       let sourceDone = false;
       let closed = false;
 
+      /** Project one value; false when the stream errored. */
+      const run = (value: T): boolean => {
+        let out: R | PromiseLike<R>;
+        try {
+          out = project(value);
+        } catch (e) {
+          subscriber.error(e);
+          return false;
+        }
+        if (!isThenable<R>(out)) {
+          subscriber.next(out);
+          return true;
+        }
+        waiting = true;
+        out.then(
+          (r) => {
+            if (closed) return;
+            waiting = false;
+            subscriber.next(r);
+            drain();
+          },
+          (e: unknown) => {
+            if (!closed) subscriber.error(e);
+          },
+        );
+        return true;
+      };
+
       const drain = (): void => {
         while (!waiting && !closed && queue.length > 0) {
-          const value = queue.shift()!;
-          let out: R | PromiseLike<R>;
-          try {
-            out = project(value);
-          } catch (e) {
-            subscriber.error(e);
-            return;
-          }
-          if (!isThenable<R>(out)) {
-            subscriber.next(out);
-            continue;
-          }
-          waiting = true;
-          out.then(
-            (r) => {
-              if (closed) return;
-              waiting = false;
-              subscriber.next(r);
-              drain();
-            },
-            (e: unknown) => {
-              if (!closed) subscriber.error(e);
-            },
-          );
+          if (!run(queue.shift()!)) return;
         }
         if (!waiting && sourceDone && queue.length === 0 && !closed) subscriber.complete();
       };
 
       const subscription = source.subscribe({
         next: (v) => {
+          // Nothing held and nothing queued (the usual case): straight through, no queue.
+          if (!waiting && queue.length === 0 && !closed) {
+            run(v);
+            return;
+          }
           queue.push(v);
           if (!waiting) drain();
         },
