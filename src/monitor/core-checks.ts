@@ -6,7 +6,9 @@ import type { SessionState } from './state.js';
  * Protocol-level checks the monitor makes before any policy: they do not depend on rules and cannot be
  * switched off. Returns the findings (empty when the event is well-formed).
  */
-export function coreFindings(event: SessionEvent, state: SessionState, maxPending: number): Finding[] {
+const NONE: readonly Finding[] = Object.freeze([]);
+
+export function coreFindings(event: SessionEvent, state: SessionState, maxPending: number): readonly Finding[] {
   switch (event.kind) {
     case 'invalid':
       return [{
@@ -23,7 +25,7 @@ export function coreFindings(event: SessionEvent, state: SessionState, maxPendin
       if (state.pending.size > maxPending) {
         return [{ rule: 'core/too-many-pending', action: 'deny', severity: 'medium', code: 'ERR_TOO_MANY_PENDING', reason: `more than ${maxPending} requests in flight` }];
       }
-      return [];
+      return NONE;
     case 'response':
     case 'error':
       if (event.unmatched && !(event.kind === 'error' && event.id === undefined)) {
@@ -32,8 +34,8 @@ export function coreFindings(event: SessionEvent, state: SessionState, maxPendin
           reason: `${event.kind} with id ${JSON.stringify(event.id)} answers no pending request (spoofed or replayed); not delivered`,
         }];
       }
-      return [];
+      return NONE;
     default:
-      return [];
+      return NONE;
   }
 }

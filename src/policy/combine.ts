@@ -7,16 +7,9 @@ const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as Promi
  * when every policy answers synchronously.
  * @example combinePolicies([intentPolicy(), rulesPolicy])
  */
-export function combinePolicies(policies: readonly Policy<any>[]): Policy<unknown[]> {
-  if (policies.length === 1) {
-    const [only] = policies as [Policy<unknown>];
-    return {
-      name: only.name,
-      createState: (s) => [only.createState?.(s)],
-      evaluate: ({ event, session, state }) => only.evaluate({ event, session, state: state[0] }),
-      disposeState: (state) => only.disposeState?.(state[0]),
-    };
-  }
+export function combinePolicies(policies: readonly Policy<any>[]): Policy<any> {
+  // One policy is itself: no wrapper state, no context object per event.
+  if (policies.length === 1) return policies[0]!;
   return {
     name: policies.map((p) => p.name).join('+'),
     createState: (s) => policies.map((p) => p.createState?.(s)),
