@@ -131,6 +131,30 @@ describe('recording into SQLite', () => {
     store.close();
   });
 
+  it('records every field exactly, whatever characters a tool name or method holds', async () => {
+    const path = tempDb();
+    const store = openStore(path);
+    const monitor = createMonitor({ policy: intentPolicy({ outsideTools: 'allow' }) });
+    const recorder = createRecorder(store, monitor);
+    const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: '*' }) });
+    const odd = 'tool\u0001with\u0002separators';
+    await h.observe('c2s', { jsonrpc: '2.0', id: 'a\u0001b', method: 'tools/call', params: { name: odd, arguments: { s: '\u0001' } } });
+    await h.observe('c2s', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'plain', arguments: {} } });
+    await h.observe('c2s', { jsonrpc: '2.0', method: 'notifications/x\u0002' });
+    await recorder.flush();
+    const rows = store.db.prepare('SELECT seq, kind, method, tool, call, msg_id, bytes, raw FROM events ORDER BY seq').all() as Record<string, unknown>[];
+    assert.deepEqual(rows.map((r) => [r.seq, r.kind, r.method, r.tool, r.call, r.msg_id]), [
+      [0, 'request', 'tools/call', odd, 0, JSON.stringify('a\u0001b')],
+      [1, 'request', 'tools/call', 'plain', 1, '7'],
+      [2, 'notification', 'notifications/x\u0002', null, null, null],
+    ]);
+    assert.deepEqual(JSON.parse(rows[0]!.raw as string).params.name, odd);
+    assert.equal(verifyAudit(store).ok, true);
+    await recorder.close();
+    monitor.close();
+    store.close();
+  });
+
   it('prune removes old sessions and leaves a chain that still verifies', async () => {
     const path = tempDb();
     await recordSessions(path, 3);
