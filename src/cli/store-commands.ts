@@ -192,20 +192,16 @@ export async function replayDbCommand(
   out: Out = process.stdout,
 ): Promise<number> {
   const store = openStore(db, { readonly: true });
-  const filter = { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) };
-  const total = (store.db.prepare('SELECT count(*) n FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ?').get(opts.session ?? null, opts.session ?? null, filter.since) as { n: number }).n;
-  const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? total : undefined, 'replaying');
+  // In order of recording; each job names its session, and the replayer (on this thread or a worker)
+  // reads it through its own read-only connection.
+  const ids = store.db.prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid').pluck()
+    .all(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as string[];
+  const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? ids.length : undefined, 'replaying');
   const pool = createReplayPool({ jobs: opts.jobs ?? 1, rules: opts.rules, pack: opts.pack });
   const diff = Boolean(opts.diff);
   let changed = 0, sessions = 0;
-  // In order of recording; each job names its session, and the replayer (on this thread or a worker)
-  // reads it through its own read-only connection.
-  const ids = store.db.prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid').pluck();
-  function* jobs(): Generator<ReplayJob> {
-    for (const session of ids.iterate(opts.session ?? null, opts.session ?? null, filter.since) as Iterable<string>) yield { kind: 'stored', db, session, diff };
-  }
   try {
-    await replayInOrder(pool, jobs(), (o) => {
+    await replayInOrder(pool, ids.map((session): ReplayJob => ({ kind: 'stored', db, session, diff })), (o) => {
       bar.tick();
       if (o.kind === 'error') throw new Error(`replay failed: ${o.code}: ${o.message}`);
       sessions++;

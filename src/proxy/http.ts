@@ -10,6 +10,7 @@ import type { Intent } from '../intent/types.js';
 import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
 import { createLegacySse } from './legacy-sse.js';
+import { answerUnreached, rpcError, sendJson } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
@@ -117,17 +118,12 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   let resource = o.resource ?? '';
   let metadataUrl = '';
 
-  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    if (res.headersSent) return;
-    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-  };
-  const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
 
   const unauthorized = (res: ServerResponse, e: GrantError | undefined) => {
     const challenge = e && e.code !== 'ERR_GRANT_MISSING'
       ? `Bearer realm="intentguard", error="invalid_token", error_description=${quote(`${e.code}: ${e.message}`)}, resource_metadata=${quote(metadataUrl)}`
       : `Bearer realm="intentguard", resource_metadata=${quote(metadataUrl)}`;
-    json(res, 401, rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, { code: e?.code ?? 'ERR_GRANT_MISSING' }), { 'www-authenticate': challenge });
+    sendJson(res, 401, rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, { code: e?.code ?? 'ERR_GRANT_MISSING' }), { 'www-authenticate': challenge });
   };
 
   const upstreamCall = (method: string, req: IncomingMessage, body: string | undefined, session: ProxySession | undefined): Promise<IncomingMessage> =>
@@ -219,6 +215,28 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     return out.forward !== undefined ? { text: out.forward === m ? raw : JSON.stringify(out.forward) } : {};
   };
 
+  /**
+   * Decide every message of an upstream JSON body: the texts to deliver, and whether all passed as they
+   * were. Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
+   */
+  const decideServerBody = async (s: ProxySession, text: string): Promise<{ texts: string[]; unchanged: boolean } | undefined> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      await s.handle.observe('s2c', text);
+      return undefined;
+    }
+    const texts: string[] = [];
+    let unchanged = true;
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+      const d = await decideServer(s, m, JSON.stringify(m));
+      if (d.text !== undefined) texts.push(d.text);
+      else unchanged = false;
+    }
+    return { texts, unchanged };
+  };
+
   /** Relay an upstream SSE body, tapping each event as it streams. */
   const relaySse = (s: ProxySession, up: IncomingMessage, res: ServerResponse, prefix: unknown[], onEnd: () => void) => {
     let chain = Promise.resolve();
@@ -264,11 +282,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       up = await upstreamCall('POST', req, JSON.stringify(batch ? decided.forward : decided.forward[0]), s);
     } catch (e) {
       done();
-      for (const r of requests) {
-        const answer = rpcError(r.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' });
-        await s.handle.record('s2c', answer);
-        res.write(sseEvent(answer));
-      }
+      for (const answer of await answerUnreached(s.handle, requests, e as Error)) res.write(sseEvent(answer));
       res.end();
       return;
     }
@@ -280,18 +294,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     for await (const c of up) chunks.push(c as Buffer);
     done();
     const text = Buffer.concat(chunks).toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = text.trim() === '' ? [] : JSON.parse(text);
-    } catch {
-      await s.handle.observe('s2c', text);
-      res.end();
-      return;
-    }
-    for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
-      const d = await decideServer(s, m, JSON.stringify(m));
-      if (d.text !== undefined && !res.writableEnded) res.write(sseEvent(d.text));
-    }
+    const decidedUp = text.trim() === '' ? { texts: [] } : await decideServerBody(s, text);
+    for (const t of decidedUp?.texts ?? []) if (!res.writableEnded) res.write(sseEvent(t));
     res.end();
   };
 
@@ -331,14 +335,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     const single = !batch && decided.outcomes[0];
     if (single && single.decision?.action === 'reauthorize' && single.answer !== undefined && (o.stepUp403 ?? Boolean(gate)) && single.event?.tool) {
       const data = (single.answer as { error: { data: { reason: string } } }).error.data;
-      json(res, 403, single.answer, {
+      sendJson(res, 403, single.answer, {
         'www-authenticate': `Bearer realm="intentguard", error="insufficient_scope", scope=${quote(`intent:tool:${single.event.tool}`)}, error_description=${quote(data.reason ?? 'outside the approved intent')}, resource_metadata=${quote(metadataUrl)}`,
       });
       return;
     }
     if (decided.forward.length === 0) {
       if (decided.answers.length === 0) res.writeHead(202).end();
-      else json(res, 200, batch ? decided.answers : decided.answers[0]);
+      else sendJson(res, 200, batch ? decided.answers : decided.answers[0]);
       return;
     }
     const body = batch ? JSON.stringify(decided.forward) : JSON.stringify(decided.forward[0]);
@@ -350,7 +354,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         halted.push(answer);
         if (!settled && halted.length === requests.length) {
           settled = true;
-          json(res, 200, batch ? [...decided.answers, ...halted] : halted[0]);
+          sendJson(res, 200, batch ? [...decided.answers, ...halted] : halted[0]);
         }
       });
     }
@@ -362,9 +366,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       done();
       if (settled) return;
       settled = true;
-      const errs = requests.map((r) => rpcError(r.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
-      for (const a of errs) await s.handle.record('s2c', a);
-      json(res, 502, batch ? [...decided.answers, ...errs] : errs[0] ?? rpcError(null, -32603, 'upstream unavailable', { code: 'ERR_UPSTREAM' }));
+      const errs = await answerUnreached(s.handle, requests, e as Error);
+      sendJson(res, 502, batch ? [...decided.answers, ...errs] : errs[0] ?? rpcError(null, -32603, 'upstream unavailable', { code: 'ERR_UPSTREAM' }));
       return;
     }
     if (settled) {
@@ -398,22 +401,12 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       res.writeHead(up.statusCode ?? 502, headers).end(text);
       return;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      await s.handle.observe('s2c', text);
-      json(res, 502, rpcError(null, -32603, 'intentguard: upstream sent invalid JSON', { code: 'ERR_JSONRPC_INVALID' }));
+    const fromUp = await decideServerBody(s, text);
+    if (!fromUp) {
+      sendJson(res, 502, rpcError(null, -32603, 'intentguard: upstream sent invalid JSON', { code: 'ERR_JSONRPC_INVALID' }));
       return;
     }
-    const list = Array.isArray(parsed) ? parsed : [parsed];
-    const out: string[] = [];
-    let unchanged = true;
-    for (const m of list) {
-      const d = await decideServer(s, m, JSON.stringify(m));
-      if (d.text !== undefined) out.push(d.text);
-      else unchanged = false;
-    }
+    const { texts: out, unchanged } = fromUp;
     const all = [...decided.answers.map((a) => JSON.stringify(a)), ...out];
     if (all.length === 0) {
       res.writeHead(202, headers).end();
@@ -427,18 +420,18 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const readJsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
     if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
       req.resume();
-      json(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
+      sendJson(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
       return NO_BODY;
     }
     const body = await readBody(req, maxBody);
     if (body === 'too-large') {
-      json(res, 413, rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, { code: 'ERR_MESSAGE_TOO_LARGE' }));
+      sendJson(res, 413, rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, { code: 'ERR_MESSAGE_TOO_LARGE' }));
       return NO_BODY;
     }
     try {
       return JSON.parse(body.toString('utf8')) as unknown;
     } catch (e) {
-      json(res, 400, rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, { code: 'ERR_JSONRPC_INVALID' }));
+      sendJson(res, 400, rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, { code: 'ERR_JSONRPC_INVALID' }));
       return NO_BODY;
     }
   };
@@ -447,11 +440,11 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
-        json(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
+        sendJson(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
         return;
       }
       if (url.pathname !== path && !(legacy && url.pathname === messagesPath)) {
-        json(res, 404, rpcError(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, { code: 'ERR_NOT_FOUND' }));
+        sendJson(res, 404, rpcError(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, { code: 'ERR_NOT_FOUND' }));
         return;
       }
       // Authentication first: nothing is forwarded for a request without a valid grant.
@@ -473,7 +466,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       if (legacy) {
         if (req.method === 'GET' && url.pathname === path) {
           if (!intent) {
-            json(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+            sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
             return;
           }
           await legacy.stream(req, res, identity, intent);
@@ -492,13 +485,13 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
       if (typeof sid === 'string' && !s) {
         req.resume();
-        json(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
+        sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
         return;
       }
       if (s) s.lastSeen = Date.now();
       if (s && identity && s.sub !== identity.sub) {
         req.resume();
-        json(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }), {
+        sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }), {
           'www-authenticate': `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quote(metadataUrl)}`,
         });
         return;
@@ -507,18 +500,18 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         const parsed = await readJsonBody(req, res);
         if (parsed === NO_BODY) return;
         if (!intent) {
-          json(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+          sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
           return;
         }
         s ??= openSession(identity, intent);
         if (s.handle.status !== 'open') {
-          json(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
+          sendJson(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
           return;
         }
         const batch = Array.isArray(parsed);
         const messages = batch ? (parsed as unknown[]) : [parsed];
         if (messages.length === 0) {
-          json(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+          sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
           return;
         }
         await handlePost(req, res, s, messages, batch);
@@ -526,7 +519,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       }
       if (req.method === 'GET') {
         if (!s) {
-          json(res, 400, rpcError(null, -32600, 'intentguard: GET needs an Mcp-Session-Id', { code: 'ERR_SESSION_CLOSED' }));
+          sendJson(res, 400, rpcError(null, -32600, 'intentguard: GET needs an Mcp-Session-Id', { code: 'ERR_SESSION_CLOSED' }));
           return;
         }
         const session = s;
@@ -545,7 +538,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       }
       if (req.method === 'DELETE') {
         if (!s) {
-          json(res, 404, rpcError(null, -32001, 'intentguard: unknown session', { code: 'ERR_SESSION_CLOSED' }));
+          sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown session', { code: 'ERR_SESSION_CLOSED' }));
           return;
         }
         const up = await upstreamCall('DELETE', req, undefined, s);
@@ -556,7 +549,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       }
       res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
     } catch (e) {
-      json(res, 502, rpcError(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
+      sendJson(res, 502, rpcError(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
     }
   });
   const idle = o.idleTimeoutMs ?? 30 * 60_000;

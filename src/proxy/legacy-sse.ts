@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
-import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
-import { errorResponse, type SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/session.js';
+import { answerUnreached, endedByUpstream, rpcError, sendJson } from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -43,15 +43,11 @@ interface LegacySession {
   upstream?: { destroy(): void };
 }
 
-const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
 
 export function createLegacySse(o: LegacySseOptions): LegacySse {
   const sessions = new Map<string, LegacySession>();
   const send = (target: URL) => (target.protocol === 'https:' ? httpsRequest : httpRequest);
 
-  const json = (res: ServerResponse, status: number, body: unknown) => {
-    if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  };
   const write = (s: LegacySession, m: unknown) => {
     // A data value with line breaks is sent as several data lines (the client joins them back).
     const text = typeof m === 'string' ? m.replace(/\r?\n/g, '\ndata: ') : JSON.stringify(m);
@@ -82,7 +78,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       });
       if (up.statusCode !== 200 || !String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
         up.resume();
-        json(res, 502, rpcError(null, -32603, `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`, { code: 'ERR_UPSTREAM' }));
+        sendJson(res, 502, rpcError(null, -32603, `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`, { code: 'ERR_UPSTREAM' }));
         return;
       }
       const id = randomUUID();
@@ -142,16 +138,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       up.setEncoding('utf8');
       up.on('data', (c: string) => parser.feed(c));
       const ended = () => void chain.then(async () => {
-        // The server is gone: every request still waiting for it gets an error now, not a hang.
-        if (handle.status === 'open') {
-          for (const p of handle.state().pending.values()) {
-            if (p.dir !== 'c2s') continue;
-            const answer = errorResponse(p.id, RPC_CODES.HALTED, 'intentguard: the server closed its stream before answering', { code: 'ERR_SESSION_CLOSED', session: handle.id });
-            await handle.record('s2c', answer);
-            write(s, answer);
-          }
-        }
-        handle.close('ended by upstream (SSE stream closed)');
+        await endedByUpstream(handle, 'intentguard: the server closed its stream before answering', 'ended by upstream (SSE stream closed)', (a) => write(s, a));
         if (!res.writableEnded) res.end();
       });
       up.on('end', ended);
@@ -161,16 +148,16 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
     async post(req, res, url, identity, body) {
       const s = sessions.get(url.searchParams.get('sessionId') ?? '');
       if (!s || s.handle.status !== 'open') {
-        json(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: s ? (s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED') : 'ERR_SESSION_CLOSED' }));
+        sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: s ? (s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED') : 'ERR_SESSION_CLOSED' }));
         return;
       }
       if (identity && s.sub !== identity.sub) {
-        json(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
+        sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
         return;
       }
       const messages = Array.isArray(body) ? body : [body];
       if (messages.length === 0) {
-        json(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+        sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
         return;
       }
       const forward: unknown[] = [];
@@ -190,14 +177,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         res.writeHead(status === 200 || status === 202 ? 202 : status).end(status === 200 || status === 202 ? 'Accepted' : 'upstream refused the message');
       } catch (e) {
         // Nothing reached the server: every forwarded request gets an error on the stream.
-        for (const m of forward) {
-          const mid = (m as { id?: unknown; method?: unknown }).id;
-          if (mid === undefined || (m as { method?: unknown }).method === undefined) continue;
-          const answer = rpcError(mid, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' });
-          await s.handle.record('s2c', answer);
-          write(s, answer);
-        }
-        json(res, 502, rpcError(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
+        for (const answer of await answerUnreached(s.handle, forward, e as Error)) write(s, answer);
+        sendJson(res, 502, rpcError(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
       }
     },
 

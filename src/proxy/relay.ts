@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../events/types.js';
-import type { SessionHandle } from '../monitor/session.js';
+import { errorResponse, type SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
 
 /** A serialized message plus what is known of it on the wire. */
@@ -84,4 +86,47 @@ export function clientAsker(session: SessionHandle, sendToClient: (message: unkn
       return true;
     },
   };
+}
+
+/** A JSON-RPC error object as the proxies answer with it (`id` null when no request is known). */
+export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) =>
+  ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
+
+/** Answer an HTTP request with a JSON body (nothing when the response has already started). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+const isRequestMessage = (m: unknown): m is { id: string | number; method: string } =>
+  typeof (m as { method?: unknown } | null)?.method === 'string' && (m as { id?: unknown }).id !== undefined && (m as { id?: unknown }).id !== null;
+
+/**
+ * The server could not be reached: each request among `messages` gets an error answer (shown to the
+ * monitor, so the record holds it). Returns the answers, for the carrier to deliver.
+ */
+export async function answerUnreached(session: SessionHandle, messages: readonly unknown[], error: Error): Promise<unknown[]> {
+  const answers: unknown[] = [];
+  for (const m of messages) {
+    if (!isRequestMessage(m)) continue;
+    const answer = rpcError(m.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${error.message}`, { code: 'ERR_UPSTREAM' });
+    await session.record('s2c', answer);
+    answers.push(answer);
+  }
+  return answers;
+}
+
+/**
+ * The server went away: every client request still waiting for it is answered with an error now (not
+ * left to the client's timeout), then the session ends as ended by upstream.
+ */
+export async function endedByUpstream(session: SessionHandle, message: string, reason: string, deliver: (answer: unknown) => void): Promise<void> {
+  if (session.status !== 'open') return;
+  for (const p of session.state().pending.values()) {
+    if (p.dir !== 'c2s') continue;
+    const answer = errorResponse(p.id, RPC_CODES.HALTED, message, { code: 'ERR_SESSION_CLOSED', session: session.id });
+    await session.record('s2c', answer);
+    deliver(answer);
+  }
+  session.close(reason);
 }

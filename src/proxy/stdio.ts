@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { RPC_CODES } from '../errors.js';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { errorResponse } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { clientAsker, relayFrame } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -125,16 +124,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const code = await childDone;
   fromServer.end();
   await queues.s2c;
-  // The server is gone: every request still waiting for it gets an error now, not a hang.
-  if (session.status === 'open') {
-    for (const p of session.state().pending.values()) {
-      if (p.dir !== 'c2s') continue;
-      const answer = errorResponse(p.id, RPC_CODES.HALTED, `intentguard: the server exited (code ${code}) before answering`, { code: 'ERR_SESSION_CLOSED', session: session.id });
-      await session.record('s2c', answer);
-      writeClient(answer);
-    }
-    session.close(`ended by upstream (exit ${code})`);
-  }
+  await endedByUpstream(session, `intentguard: the server exited (code ${code}) before answering`, `ended by upstream (exit ${code})`, writeClient);
   for (const [sig, h] of handlers) process.off(sig, h);
   input.removeAllListeners('data');
   return code;

@@ -74,7 +74,9 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
     if (!diff) return replayOne(bundle);
     watch();
     const before = new Map<string, { action: string; call: number | null; tool: string | null }>();
-    for (const e of r.events) if (!e.synthetic) before.set(eventKey(e.dir, JSON.parse(e.raw), e.kind), { action: e.action, call: e.call, tool: e.tool });
+    // The bundle's events are the recorded ones without intentguard's own, in order: their messages are already parsed.
+    let k = 0;
+    for (const e of r.events) if (!e.synthetic) before.set(eventKey(e.dir, bundle.events[k++]!.msg, e.kind), { action: e.action, call: e.call, tool: e.tool });
     keyBySeq.clear();
     decisions.length = 0;
     const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });

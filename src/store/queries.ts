@@ -57,6 +57,10 @@ export function sessionTimeline(store: Store, id: string): { session: Record<str
   };
 }
 
+/** The verified identity a session row was bound to, when it had one. */
+const identityOf = (s: Record<string, any>): Identity | undefined =>
+  s.sub ? { sub: s.sub, ...(s.iss && { iss: s.iss }), ...(s.jti && { jti: s.jti }), ...(s.act && { act: { sub: s.act } }) } : undefined;
+
 const statements = new WeakMap<Store, { one: Statement; all: Statement; events: Statement; traffic: Statement }>();
 
 /** Prepared once per store: replay reads one session at a time, thousands of times. */
@@ -92,7 +96,7 @@ export function recordedBundle(store: Store, id: string): SessionBundle | undefi
     const r = rows[i]!;
     events[i] = { dir: r[0] as 'c2s' | 's2c', msg: JSON.parse(r[2]) as unknown, t: r[1] - s.started_at, bytes: r[3] };
   }
-  const identity: Identity | undefined = s.sub ? { sub: s.sub, ...(s.iss && { iss: s.iss }), ...(s.jti && { jti: s.jti }), ...(s.act && { act: { sub: s.act } }) } : undefined;
+  const identity = identityOf(s);
   return { id: s.id, intent: intentOf(s.intent_json), events, ...(identity && { identity }) };
 }
 
@@ -102,7 +106,7 @@ export function* recordedSessions(store: Store, filter: { session?: string; sinc
   const sessions = (filter.session !== undefined ? q.one.all(filter.session, filter.since ?? 0) : q.all.all(filter.since ?? 0)) as Record<string, any>[];
   const events = q.events;
   for (const s of sessions) {
-    const identity: Identity | undefined = s.sub ? { sub: s.sub, ...(s.iss && { iss: s.iss }), ...(s.jti && { jti: s.jti }), ...(s.act && { act: { sub: s.act } }) } : undefined;
+    const identity = identityOf(s);
     yield {
       id: s.id, startedAt: s.started_at, intentJson: s.intent_json, ...(identity && { identity }),
       events: (events.all(s.id) as any[][]).map((e) => ({
