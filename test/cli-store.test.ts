@@ -87,7 +87,9 @@ describe('CLI over a recorded database', () => {
     const parallel = await cli(['replay', db, '--diff', '--json', '--rules', site, '--jobs', '2']);
     assert.equal(parallel.stdout, (await cli(['replay', db, '--diff', '--json', '--rules', site])).stdout);
     assert.equal((await cli(['replay', db, '--jobs', '2'])).stdout, (await cli(['replay', db])).stdout);
+    assert.equal((await cli(['replay', db, '--jobs', '1'])).stdout, (await cli(['replay', db, '--jobs', 'auto'])).stdout);
     assert.match((await cli(['replay', db, '--jobs', '0'])).stderr, /--jobs.*positive integer/);
+    assert.match((await cli(['replay', db, '--jobs', 'many'])).stderr, /--jobs.*positive integer/);
   });
 
   it('prune removes old sessions and keeps the audit chain valid', async () => {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { createMonitor, createReplayClock, parseBundleLine, parseIntent, replayBundle, readBundles } from '../src/index.js';
 import { callEvents } from './helpers/bundles.js';
+import { AUTO_JOBS_THRESHOLD, resolveJobs } from '../src/replay/pool.js';
 
 const run = promisify(execFile);
 
@@ -95,6 +96,13 @@ describe('replay', () => {
     // With the shipped pack (the default) the same drift is held by IG-INT-001.
     const packed = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)])]);
     assert.match(packed.stdout, /IG-INT-001\(reauthorize@1\)/);
+  });
+
+  it('--jobs auto replays on one thread per core for large inputs only', () => {
+    assert.equal(resolveJobs(3, 1), 3);
+    assert.equal(resolveJobs('auto', AUTO_JOBS_THRESHOLD - 1), 1);
+    assert.equal(resolveJobs('auto', AUTO_JOBS_THRESHOLD), Math.max(1, availableParallelism()));
+    assert.equal(resolveJobs(undefined, 10_000), Math.max(1, availableParallelism()));
   });
 
   it('rejects a bundle whose intent is malformed, naming the path', () => {

@@ -18,6 +18,8 @@ const positiveInt = (v: string) => {
   return n;
 };
 
+const jobsOption = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
 
 const program = new Command()
@@ -39,8 +41,8 @@ program.command('replay')
   .option('--session <id>', 'database only: one session')
   .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)')
   .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
-  .option('--jobs <n>', 'replay on N worker threads (sessions are independent; output stays in order)', positiveInt, 1)
-  .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number }) => {
+  .option('--jobs <n>', 'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)', jobsOption, 'auto')
+  .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number | 'auto' }) => {
     if (isSqliteFile(file)) {
       process.exitCode = await replayDbCommand(file, opts);
       return;

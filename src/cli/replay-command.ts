@@ -1,6 +1,6 @@
 import { numberedLines, readLines } from '../replay/bundle.js';
 import type { ReplayJob } from '../replay/jobs.js';
-import { createReplayPool, replayInOrder } from '../replay/pool.js';
+import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import type { ReplayResult } from '../replay/replay.js';
 import { progress } from './progress.js';
 
@@ -10,8 +10,8 @@ export interface ReplayCommandOptions {
   readonly rules?: readonly string[];
   /** With the rule pack (default true), or only the built-in intent policy. */
   readonly pack?: boolean;
-  /** Worker threads to replay on (default 1: this thread). */
-  readonly jobs?: number;
+  /** Worker threads to replay on, or `auto` (default 1: this thread; `auto` by the number of lines). */
+  readonly jobs?: number | 'auto';
   readonly out?: NodeJS.WritableStream;
   readonly err?: NodeJS.WritableStream;
 }
@@ -38,8 +38,10 @@ async function* lineJobs(file: string): AsyncGenerator<ReplayJob> {
 export async function replayCommand(file: string, options: ReplayCommandOptions = {}): Promise<number> {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
-  const pool = createReplayPool({ jobs: options.jobs ?? 1, rules: options.rules ?? [], pack: options.pack ?? true });
-  const bar = progress(process.stderr.isTTY ? await countLines(file) : undefined, 'replaying');
+  // Lines are counted when something needs the number: a progress bar, or `--jobs auto`.
+  const lines = process.stderr.isTTY || options.jobs === 'auto' ? await countLines(file) : undefined;
+  const pool = createReplayPool({ jobs: resolveJobs(options.jobs ?? 1, lines ?? 0), rules: options.rules ?? [], pack: options.pack ?? true });
+  const bar = progress(process.stderr.isTTY ? lines : undefined, 'replaying');
   const tally = new Map<string, number>();
   let bad = 0;
   try {

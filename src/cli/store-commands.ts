@@ -11,7 +11,7 @@ import { pruneSessions, verifyAudit } from '../store/audit.js';
 import { openStore } from '../store/db.js';
 import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
 import type { ReplayJob } from '../replay/jobs.js';
-import { createReplayPool, replayInOrder } from '../replay/pool.js';
+import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief } from './format.js';
 import { progress } from './progress.js';
@@ -188,7 +188,7 @@ export async function importCommand(file: string, opts: { db: string; policies: 
  */
 export async function replayDbCommand(
   db: string,
-  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; rules: readonly string[]; pack: boolean; jobs?: number },
+  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; rules: readonly string[]; pack: boolean; jobs?: number | 'auto' },
   out: Out = process.stdout,
 ): Promise<number> {
   const store = openStore(db, { readonly: true });
@@ -197,7 +197,7 @@ export async function replayDbCommand(
   const ids = store.db.prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid').pluck()
     .all(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as string[];
   const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? ids.length : undefined, 'replaying');
-  const pool = createReplayPool({ jobs: opts.jobs ?? 1, rules: opts.rules, pack: opts.pack });
+  const pool = createReplayPool({ jobs: resolveJobs(opts.jobs, ids.length), rules: opts.rules, pack: opts.pack });
   const diff = Boolean(opts.diff);
   let changed = 0, sessions = 0;
   try {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../lib/worker.js';
 import { createReplayer, type JobOutcome, type ReplayJob } from './jobs.js';
@@ -13,6 +14,18 @@ interface Lane {
   readonly worker: Worker;
   readonly waiting: Map<number, { resolve(o: JobOutcome): void; reject(e: Error): void }>;
   dead?: Error;
+}
+
+/** Below this many sessions, starting workers (each loads the rules and warms up) costs more than it saves. */
+export const AUTO_JOBS_THRESHOLD = 200;
+
+/**
+ * How many worker threads to replay on: a number as given, or `auto`: one per core once there are at
+ * least {@link AUTO_JOBS_THRESHOLD} sessions (`units`), else this thread alone.
+ */
+export function resolveJobs(jobs: number | 'auto' | undefined, units: number): number {
+  if (typeof jobs === 'number') return jobs;
+  return units >= AUTO_JOBS_THRESHOLD ? Math.max(1, availableParallelism()) : 1;
 }
 
 /**
