@@ -88,6 +88,9 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
 
     const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
     const proxy = await startHttpProxy({ upstream, runtime });
+    // The path mcp-proxy and supergateway serve: Streamable HTTP in front of a stdio server.
+    const bridgeRuntime = await createRuntime({ mode: 'enforce', db: join(dir, 'bridge.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const bridge = await startHttpProxy({ server: { command: node, args: [...SERVER, 'stdio'] }, runtime: bridgeRuntime });
     const mpPort = await freePort();
     children.push(spawnBg(node, ['node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', '--port', String(mpPort), '--host', '127.0.0.1', '--endpoint', '/mcp', '--', node, ...SERVER, 'stdio']));
     const sgPort = await freePort();
@@ -97,10 +100,11 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     const http: Sample[] = [];
     const h = (url: string) => new StreamableHTTPClientTransport(new URL(url));
     http.push(await timeCalls(h(upstream), n, 'direct Streamable HTTP'));
-    http.push(await timeCalls(h(proxy.url), n, 'intentguard http (rule pack, recording)'));
+    http.push(await timeCalls(h(proxy.url), n, 'intentguard http (-> HTTP server; rule pack, recording)'));
+    http.push(await timeCalls(h(bridge.url), n, 'intentguard http (-> stdio server; rule pack, recording)'));
     http.push(await timeCalls(h(`http://127.0.0.1:${mpPort}/mcp`), n, 'mcp-proxy (HTTP -> stdio server)'));
     http.push(await timeCalls(h(`http://127.0.0.1:${sgPort}/mcp`), n, 'supergateway (HTTP -> stdio server)'));
-    printTable(`Streamable HTTP: ${n} sequential tools/call (targets: intentguard adds <= 0.5 ms at p50; faster than mcp-proxy and supergateway)`, rows(http));
+    printTable(`Streamable HTTP: ${n} sequential tools/call (targets: intentguard adds <= 0.5 ms at p50; faster than mcp-proxy and supergateway on their path, HTTP -> stdio server)`, rows(http));
 
     // Soak: concurrent sessions through intentguard http, every call must succeed and be seen.
     const sessions = Number(process.env.BENCH_SOAK_SESSIONS ?? 200);
@@ -136,6 +140,8 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     ]);
     await proxy.close();
     await runtime.close();
+    await bridge.close();
+    await bridgeRuntime.close();
   } finally {
     for (const c of children) c.kill();
     rmSync(dir, { recursive: true, force: true });

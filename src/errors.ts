@@ -58,6 +58,11 @@ export const ERROR_CODES = {
   ERR_STORE_FULL: 'the recording database is out of disk space',
   ERR_STORE_LOCKED: 'the recording database is locked by another writer',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
+  ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',
+  ERR_NOT_FOUND: 'no MCP endpoint at the requested HTTP path',
+  ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
+  ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
+  ERR_STREAM_OPEN: 'the session already has an open GET stream',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -113,15 +113,16 @@ addProxyOptions(program.command('stdio')
   });
 
 addProxyOptions(program.command('http')
-  .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server')
+  .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
+  .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
-  .requiredOption('--upstream <url>', 'the MCP server URL')
+  .option('--upstream <url>', 'the MCP server URL')
   .addOption(new Option('--upstream-transport <kind>', 'streamable, or sse for a legacy HTTP+SSE server (default: sse when the URL ends in /sse)').choices(['streamable', 'sse']))
   .option('--path <path>', 'the endpoint path clients use (default /mcp; /sse for a legacy upstream)')
   .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, []))
-  .action(async (opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts); });
+  .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts, command); });
 
 addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')

@@ -128,8 +128,11 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
   }
 }
 
-/** `intentguard http --listen 127.0.0.1:PORT --upstream URL`. Runs until SIGINT/SIGTERM. */
-export async function httpCommand(opts: ProxyFlags & { listen: string; upstream: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string }): Promise<number> {
+/** `intentguard http --listen 127.0.0.1:PORT --upstream URL` (or `-- <stdio server command>`). Runs until SIGINT/SIGTERM. */
+export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string }, command: string[] = []): Promise<number> {
+  if ((opts.upstream === undefined) === (command.length === 0)) {
+    throw Object.assign(new Error('give either --upstream URL or a stdio server command after --, e.g. intentguard http --listen 127.0.0.1:8080 -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
+  }
   const [host, port] = splitListen(opts.listen);
   const runtime = await createRuntime(runtimeOptions(opts));
   const headers: Record<string, string> = {};
@@ -139,10 +142,11 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream:
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
   const proxy = await startHttpProxy({
-    host, port, upstream: opts.upstream, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
+    host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
+    ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
   });
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });

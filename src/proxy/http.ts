@@ -9,6 +9,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
+import { createStdioBridge } from './http-stdio.js';
 import { createLegacySse } from './legacy-sse.js';
 import { answerUnreached, rpcError, sendJson } from './relay.js';
 import type { Runtime } from './runtime.js';
@@ -18,7 +19,13 @@ export interface HttpProxyOptions {
   readonly port?: number;
   /** The MCP endpoint path clients use (default `/mcp`; `/sse` for a legacy SSE upstream). */
   readonly path?: string;
-  readonly upstream: string;
+  /** The upstream MCP server's URL; or give `server` instead, to front a stdio server. */
+  readonly upstream?: string;
+  /**
+   * A stdio server to front instead of an upstream URL (`intentguard http -- <command>`): each MCP
+   * session gets its own process.
+   */
+  readonly server?: { readonly command: string; readonly args: readonly string[]; readonly env?: NodeJS.ProcessEnv };
   /**
    * `streamable` (Streamable HTTP) or `sse` (the legacy HTTP+SSE transport of 2024-11-05: clients GET
    * the SSE stream at `path` and POST to `messagesPath`). Default: `sse` when the upstream URL's path
@@ -107,10 +114,12 @@ const isAnswerTo = (s: { asks: Map<string, unknown> }, m: unknown): boolean => {
  */
 export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const { monitor, gate, defaultIntent } = o.runtime;
-  const upstream = new URL(o.upstream);
+  if ((o.upstream === undefined) === (o.server === undefined)) throw new Error('give exactly one of upstream (a URL) and server (a stdio command)');
+  const upstream = new URL(o.upstream ?? 'http://stdio.invalid/');
   const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
   const messagesPath = o.messagesPath ?? '/messages';
-  const legacy = (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
+  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${line}\n`)) }) : undefined;
+  const legacy = !bridge && (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
     ? createLegacySse({ monitor, upstream, messagesPath, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
     : undefined;
   const path = o.path ?? (legacy ? '/sse' : '/mcp');
@@ -463,6 +472,11 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           return;
         }
       }
+      if (bridge) {
+        const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
+        if (body !== NO_BODY) await bridge.handle(req, res, identity, intent, body);
+        return;
+      }
       if (legacy) {
         if (req.method === 'GET' && url.pathname === path) {
           if (!intent) {
@@ -556,6 +570,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const sweeper = setInterval(() => {
     const cutoff = Date.now() - idle;
     for (const s of sessions.values()) if (s.lastSeen < cutoff && s.waiters.size === 0) s.handle.close('idle timeout');
+    for (const s of bridge?.sessions.values() ?? []) if (s.lastSeen < cutoff) s.handle.close('idle timeout');
   }, Math.min(idle, 60_000));
   sweeper.unref();
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
@@ -573,6 +588,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         clearInterval(sweeper);
         for (const s of sessions.values()) s.handle.close('proxy shut down');
         legacy?.close();
+        bridge?.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

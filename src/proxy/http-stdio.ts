@@ -1,0 +1,313 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
+import type { Identity } from '../events/types.js';
+import type { Intent } from '../intent/types.js';
+import type { Monitor } from '../monitor/create.js';
+import type { SessionHandle } from '../monitor/session.js';
+import { LineFramer } from './lines.js';
+import { endedByUpstream, relayFrame, rpcError, sendJson } from './relay.js';
+
+/**
+ * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
+ * and supergateway serve. Each MCP session (an `initialize` POST) gets its own server process, so agents
+ * never share a server's state. Every message is decided before it reaches the process or the client.
+ * A POST's requests are answered with one JSON body when nothing else has to travel with them first,
+ * and as an event stream when something does (progress, a server request, an approval prompt).
+ */
+export interface StdioBridgeOptions {
+  readonly monitor: Monitor;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+}
+
+export interface StdioBridge {
+  /** A POST, GET or DELETE on the MCP endpoint, after authentication; `body` is the parsed POST body. */
+  handle(req: IncomingMessage, res: ServerResponse, identity: Identity | undefined, intent: Intent | undefined, body: unknown): Promise<void>;
+  /** Sessions by Mcp-Session-Id (for the idle sweeper and tests). */
+  readonly sessions: ReadonlyMap<string, { readonly handle: SessionHandle; lastSeen: number }>;
+  close(): void;
+}
+
+/** One POST that carries requests: answered when every request it carries has its answer. */
+interface Exchange {
+  readonly res: ServerResponse;
+  readonly ids: Set<string>;
+  readonly batch: boolean;
+  /** Answers gathered for a JSON body, or undefined once the response became an event stream. */
+  json: string[] | undefined;
+}
+
+interface BridgeSession {
+  readonly id: string;
+  readonly handle: SessionHandle;
+  readonly sub: string | undefined;
+  readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  lastSeen: number;
+  exited: boolean;
+  /** Client request id (typed key) → the POST waiting for its answer. */
+  readonly waiting: Map<string, Exchange>;
+  /** Progress token (typed key) → client request id key, to put progress on the right stream. */
+  readonly progress: Map<string, string>;
+  /** The GET stream, for server messages that belong to no request. */
+  stream?: ServerResponse;
+  /** intentguard's own prompts to the client, by our request id. */
+  readonly asks: Map<string, (answer: unknown) => void>;
+  /** Each direction is decided in order. */
+  c2s: Promise<void>;
+  s2c: Promise<void>;
+}
+
+const key = (id: unknown) => `${typeof id}:${String(id)}`;
+const isObj = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null && !Array.isArray(m);
+const isRequest = (m: unknown): boolean => isObj(m) && typeof m.method === 'string' && m.id !== undefined && m.id !== null;
+const isResponse = (m: unknown): boolean => isObj(m) && m.method === undefined && ('result' in m || 'error' in m);
+const sse = (text: string) => `event: message\ndata: ${text}\n\n`;
+
+export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
+  const sessions = new Map<string, BridgeSession>();
+
+  /** Turn an exchange into an event stream (once), flushing what it had gathered for a JSON body. */
+  const toStream = (s: BridgeSession, x: Exchange) => {
+    if (x.json === undefined) return;
+    if (!x.res.headersSent) x.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id });
+    for (const t of x.json) x.res.write(sse(t));
+    x.json = undefined;
+  };
+
+  /** The exchange a server message belongs to, if any: its answer's request, its progress token's, or the latest open one. */
+  const exchangeFor = (s: BridgeSession, m: unknown, latest: boolean): { x: Exchange; answers?: string } | undefined => {
+    if (!isObj(m)) return undefined;
+    if (isResponse(m)) {
+      const k = key(m.id);
+      const x = s.waiting.get(k);
+      return x && { x, answers: k };
+    }
+    const token = isObj(m.params) ? m.params.progressToken : undefined;
+    if (token !== undefined) {
+      const x = s.waiting.get(s.progress.get(key(token)) ?? '');
+      if (x) return { x };
+    }
+    if (!latest) return undefined;
+    let last: Exchange | undefined;
+    for (const x of s.waiting.values()) last = x;
+    return last && { x: last };
+  };
+
+  /** Deliver one message to the client: on its POST (JSON or stream), else the GET stream. */
+  const toClient = (s: BridgeSession, m: unknown, text: string): void => {
+    const target = exchangeFor(s, m, isRequest(m) || !s.stream);
+    if (!target) {
+      if (s.stream && !s.stream.writableEnded) s.stream.write(sse(text));
+      else if (isRequest(m)) {
+        // A server request with no stream to carry it: answer the server rather than leave it waiting.
+        const answer = rpcError((m as { id: unknown }).id, -32603, 'intentguard: the client has no open stream for server requests', { code: 'ERR_NO_STREAM' });
+        void s.handle.record('c2s', answer).then(() => writeChild(s, JSON.stringify(answer)));
+      }
+      return;
+    }
+    const { x, answers } = target;
+    if (answers === undefined) toStream(s, x);
+    if (x.json !== undefined) x.json.push(text);
+    else if (!x.res.writableEnded) x.res.write(sse(text));
+    if (answers === undefined) return;
+    s.waiting.delete(answers);
+    x.ids.delete(answers);
+    if (x.ids.size > 0) return;
+    for (const [t, k] of s.progress) if (k === answers) s.progress.delete(t);
+    if (x.json === undefined) x.res.end();
+    else sendText(x.res, s.id, x.batch || x.json.length > 1 ? `[${x.json.join(',')}]` : x.json[0]!);
+  };
+
+  const sendText = (res: ServerResponse, sid: string, body: string) => {
+    if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': sid }).end(body);
+  };
+
+  const writeChild = (s: BridgeSession, text: string) => {
+    if (!s.exited && s.child.stdin.writable) s.child.stdin.write(`${text}\n`);
+  };
+
+  const open = (identity: Identity | undefined, intent: Intent): BridgeSession => {
+    const id = randomUUID();
+    const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: o.env ?? process.env });
+    const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http', transportSessionId: id });
+    const s: BridgeSession = {
+      id, handle, sub: identity?.sub, child, lastSeen: Date.now(), exited: false,
+      waiting: new Map(), progress: new Map(), asks: new Map(), c2s: Promise.resolve(), s2c: Promise.resolve(),
+    };
+    sessions.set(id, s);
+    handle.attach({
+      deliver: (dir, m) => (dir === 'c2s' ? writeChild(s, JSON.stringify(m)) : toClient(s, m, JSON.stringify(m))),
+      ask: async (method, params, signal) => {
+        const rid = `intentguard-${randomUUID()}`;
+        const request = { jsonrpc: '2.0', id: rid, method, params };
+        const answer = new Promise<unknown>((resolve, reject) => {
+          s.asks.set(rid, resolve);
+          signal.addEventListener('abort', () => { s.asks.delete(rid); reject(new Error('approval prompt aborted')); }, { once: true });
+        });
+        let last: Exchange | undefined;
+        for (const x of s.waiting.values()) last = x;
+        if (!last && !s.stream) throw new Error('no open request stream to ask the client on');
+        await handle.record('s2c', request);
+        if (last) {
+          toStream(s, last);
+          last.res.write(sse(JSON.stringify(request)));
+        } else s.stream!.write(sse(JSON.stringify(request)));
+        return answer;
+      },
+      close: () => {
+        if (!s.exited) child.kill('SIGTERM');
+        if (s.stream && !s.stream.writableEnded) s.stream.end();
+      },
+    });
+    const framer = new LineFramer(o.monitor.options.maxMessageBytes, (text, bytes) => {
+      s.s2c = s.s2c.then(async () => {
+        const r = await relayFrame(handle, 's2c', { text, bytes });
+        for (const a of r.answers) writeChild(s, JSON.stringify(a));
+        if (r.forward === undefined) return;
+        // A batch from the server is delivered message by message (each to its own exchange).
+        const parsed: unknown = JSON.parse(r.forward);
+        if (Array.isArray(parsed)) for (const m of parsed) toClient(s, m, JSON.stringify(m));
+        else toClient(s, parsed, r.forward);
+      }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
+    }, (_head, bytes) => {
+      s.s2c = s.s2c.then(async () => { await handle.observe('s2c', { jsonrpc: '2.0', oversize: true }, bytes); });
+    });
+    child.stdout.on('data', (c: Buffer) => framer.push(c));
+    child.on('error', (e) => o.log(`cannot start ${o.command}: ${e.message}`));
+    child.on('exit', (code, signal) => {
+      s.exited = true;
+      framer.end();
+      void s.s2c.then(() => endedByUpstream(handle, `intentguard: the server exited (${code ?? signal}) before answering`, `ended by upstream (exit ${code ?? signal})`, (a) => toClient(s, a, JSON.stringify(a))))
+        .finally(() => {
+          // Whatever is still open gets an end: no client waits for a process that is gone.
+          for (const x of new Set(s.waiting.values())) if (!x.res.writableEnded) { if (x.json === undefined) x.res.end(); else sendText(x.res, s.id, x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!); }
+          s.waiting.clear();
+          if (s.stream && !s.stream.writableEnded) s.stream.end();
+          if (handle.status === 'open') handle.close('server exited');
+        });
+    });
+    void handle.whenEnded().then(() => {
+      sessions.delete(id);
+      if (!s.exited) child.kill('SIGTERM');
+    });
+    return s;
+  };
+
+  const post = async (res: ServerResponse, s: BridgeSession, body: unknown) => {
+    const batch = Array.isArray(body);
+    let messages = batch ? (body as unknown[]) : [body];
+    // Answers to intentguard's own prompts stay here.
+    messages = messages.filter((m) => {
+      const id = isObj(m) ? m.id : undefined;
+      if (typeof id !== 'string' || !s.asks.has(id) || !isResponse(m)) return true;
+      const resolve = s.asks.get(id)!;
+      s.asks.delete(id);
+      void s.handle.record('c2s', m).then(() => resolve(m));
+      return false;
+    });
+    if (messages.length === 0) {
+      res.writeHead(202).end();
+      return;
+    }
+    const x: Exchange = { res, ids: new Set(), batch, json: [] };
+    for (const m of messages) {
+      if (!isRequest(m)) continue;
+      const k = key((m as { id: unknown }).id);
+      x.ids.add(k);
+      s.waiting.set(k, x);
+      const params = (m as { params?: unknown }).params;
+      const token = isObj(params) && isObj(params._meta) ? params._meta.progressToken : undefined;
+      if (token !== undefined) s.progress.set(key(token), k);
+    }
+    res.on('close', () => {
+      // The client went away: its requests' answers have nowhere to go (the session stays).
+      for (const k of x.ids) if (s.waiting.get(k) === x) s.waiting.delete(k);
+    });
+    const done = new Promise<void>((resolve) => {
+      s.c2s = s.c2s.then(async () => {
+        for (const m of messages) {
+          const text = JSON.stringify(m);
+          const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
+          for (const a of r.answers) toClient(s, a, JSON.stringify(a));
+          if (r.forward !== undefined) writeChild(s, r.forward);
+        }
+      }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)).finally(resolve);
+    });
+    await done;
+    if (x.ids.size === 0 && !res.headersSent) {
+      // Only notifications and responses: accepted. Refused requests were answered above.
+      if (x.json && x.json.length > 0) sendText(res, s.id, x.batch || x.json.length > 1 ? `[${x.json.join(',')}]` : x.json[0]!);
+      else res.writeHead(202, { 'mcp-session-id': s.id }).end();
+    }
+  };
+
+  return {
+    sessions,
+    async handle(req, res, identity, intent, body) {
+      const sid = req.headers['mcp-session-id'];
+      let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      if (typeof sid === 'string' && !s) {
+        sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
+        return;
+      }
+      if (s && identity && s.sub !== identity.sub) {
+        sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
+        return;
+      }
+      if (s) s.lastSeen = Date.now();
+      if (req.method === 'POST') {
+        if (!s) {
+          const first = Array.isArray(body) ? body[0] : body;
+          if (!isObj(first) || first.method !== 'initialize') {
+            sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
+            return;
+          }
+          if (!intent) {
+            sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+            return;
+          }
+          s = open(identity, intent);
+        }
+        if (s.handle.status !== 'open') {
+          sendJson(res, 404, rpcError(null, -32001, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
+          return;
+        }
+        if (Array.isArray(body) && body.length === 0) {
+          sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+          return;
+        }
+        await post(res, s, body);
+        return;
+      }
+      if (!s) {
+        sendJson(res, 400, rpcError(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, { code: 'ERR_SESSION_CLOSED' }));
+        return;
+      }
+      if (req.method === 'GET') {
+        if (s.stream && !s.stream.writableEnded) {
+          sendJson(res, 409, rpcError(null, -32600, 'intentguard: this session already has an open GET stream', { code: 'ERR_STREAM_OPEN' }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id });
+        res.flushHeaders();
+        const session = s;
+        session.stream = res;
+        res.on('close', () => { if (session.stream === res) session.stream = undefined; });
+        return;
+      }
+      if (req.method === 'DELETE') {
+        s.handle.close('closed by client (DELETE)');
+        res.writeHead(200).end();
+        return;
+      }
+      res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+    },
+    close() {
+      for (const s of [...sessions.values()]) s.handle.close('proxy shut down');
+    },
+  };
+}
