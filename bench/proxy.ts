@@ -2,6 +2,7 @@
 // floor). HTTP: direct Streamable HTTP vs intentguard http, and the stdio-to-HTTP gateways mcp-proxy and
 // supergateway in front of the same trivial server. Then a soak: many concurrent HTTP sessions.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,20 +17,28 @@ import { fmt, printTable, summarise, type Sample } from './lib.js';
 
 // The SDK's Streamable HTTP client leaves one abort listener per request on its transport's signal
 // until garbage collection; thousands of calls trip Node's leak warning. It is the client's, not the
-// proxy's (the direct path shows it too): keep it out of the figures, let every other warning through.
-const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if (/abort listeners added to \[AbortSignal\]/.test(typeof warning === 'string' ? warning : warning.message)) return;
-  emitWarning(warning, ...rest);
-}) as typeof process.emitWarning;
+// proxy's (the direct path shows it too): lift the limit for event targets created from here on.
+setMaxListeners(0);
 
 const SERVER = ['bench/fixtures/trivial-server.mjs'];
 const node = process.execPath;
 
 async function timeCalls(transport: Transport, n: number, label: string): Promise<Sample> {
+  const client = await connected(transport);
+  const sample = await measure(client, n, label);
+  await client.close();
+  return sample;
+}
+
+async function connected(transport: Transport): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
   for (let i = 0; i < 100; i++) await client.callTool({ name: 'noop', arguments: {} });
+  return client;
+}
+
+/** `n` sequential calls on a connected client, each timed. */
+async function measure(client: Client, n: number, label: string): Promise<Sample> {
   const lat: number[] = [];
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
@@ -37,9 +46,29 @@ async function timeCalls(transport: Transport, n: number, label: string): Promis
     await client.callTool({ name: 'noop', arguments: {} });
     lat.push(Number(process.hrtime.bigint() - s));
   }
-  const el = Number(process.hrtime.bigint() - t0);
-  await client.close();
-  return summarise(label, lat, el);
+  return summarise(label, lat, Number(process.hrtime.bigint() - t0));
+}
+
+/**
+ * Steady state: every path already warm (its first calls were the cold run), then rounds of calls
+ * taken in turn on each path, so drift on a shared machine falls on all of them alike.
+ */
+async function steady(clients: readonly { client: Client; label: string }[], rounds: number, perRound: number): Promise<Sample[]> {
+  const lat = clients.map(() => [] as number[]);
+  const elapsed = clients.map(() => 0);
+  for (const { client } of clients) await measure(client, 2 * perRound, '');
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < clients.length; i++) {
+      const t0 = process.hrtime.bigint();
+      for (let k = 0; k < perRound; k++) {
+        const s = process.hrtime.bigint();
+        await clients[i]!.client.callTool({ name: 'noop', arguments: {} });
+        lat[i]!.push(Number(process.hrtime.bigint() - s));
+      }
+      elapsed[i]! += Number(process.hrtime.bigint() - t0);
+    }
+  }
+  return clients.map((c, i) => summarise(c.label, lat[i]!, elapsed[i]!));
 }
 
 async function waitHttp(url: string) {
@@ -76,15 +105,31 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     const upstream = `http://127.0.0.1:${upPort}/mcp`;
     await waitHttp(upstream);
 
-    const stdio: Sample[] = [];
+    // Cold: the first 2,000 calls of fresh processes (after 100 to connect and settle), path by path.
     const ig = (...flags: string[]) => new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), ...flags, '--', node, ...SERVER, 'stdio'] });
-    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }), n, 'direct stdio'));
-    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }), n, 'null relay (byte copy, the floor)'));
-    stdio.push(await timeCalls(ig('--rules', site, '--db', join(dir, 'stdio.db')), n, 'intentguard stdio (rule pack, recording)'));
-    stdio.push(await timeCalls(ig('--no-pack', '--no-record'), n, 'intentguard stdio (intent policy only, no recording)'));
-    // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
-    stdio.push(await timeCalls(new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'] }), n, 'supergateway (stdio -> HTTP server)'));
-    printTable(`stdio: ${n} sequential tools/call of a trivial tool (target: intentguard >= 0.7x direct)`, rows(stdio));
+    const paths: { label: string; transport: () => Transport }[] = [
+      { label: 'direct stdio', transport: () => new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }) },
+      { label: 'null relay (byte copy, the floor)', transport: () => new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }) },
+      { label: 'intentguard stdio (rule pack, recording)', transport: () => ig('--rules', site, '--db', join(dir, 'stdio.db')) },
+      { label: 'intentguard stdio (intent policy only, no recording)', transport: () => ig('--no-pack', '--no-record') },
+      // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
+      { label: 'supergateway (stdio -> HTTP server)', transport: () => new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'] }) },
+    ];
+    const open: { client: Client; label: string }[] = [];
+    const stdio: Sample[] = [];
+    try {
+      for (const p of paths) {
+        const client = await connected(p.transport());
+        open.push({ client, label: p.label });
+        stdio.push(await measure(client, n, p.label));
+      }
+      printTable(`stdio, cold: the first ${n} sequential tools/call of a trivial tool in fresh processes (target: intentguard >= 0.7x direct)`, rows(stdio));
+      const rounds = Number(process.env.BENCH_STEADY_ROUNDS ?? 8);
+      const perRound = Number(process.env.BENCH_STEADY_CALLS ?? 500);
+      printTable(`stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path`, rows(await steady(open, rounds, perRound)));
+    } finally {
+      for (const o of open) await o.client.close();
+    }
 
     const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
     const proxy = await startHttpProxy({ upstream, runtime });
