@@ -141,6 +141,19 @@ describe('intentguard http in front of a stdio server', () => {
     await b.close();
   });
 
+  it('an answer from the server over the size limit is withheld: the call gets an error, the session goes on', async () => {
+    const b = await bridge(['test/fixtures/raw-server.mjs'], { maxMessageBytes: 2048 });
+    const sid = (await post(b.proxy.url, INIT)).headers.get('mcp-session-id')!;
+    const big = (await (await post(b.proxy.url, { jsonrpc: '2.0', id: 5, method: 'emit-big', params: { size: 5000 } }, { 'mcp-session-id': sid })).json()) as { id: number; error: { message: string; data: { code: string } } };
+    assert.equal(big.id, 5);
+    assert.equal(big.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    assert.match(big.error.message, /withheld/);
+    const next = (await (await post(b.proxy.url, { jsonrpc: '2.0', id: 6, method: 'emit-big', params: { size: 10 } }, { 'mcp-session-id': sid })).json()) as { id: number; result: unknown };
+    assert.equal(next.id, 6);
+    assert.ok(next.result);
+    await b.close();
+  });
+
   it('verifies the agent\'s grant before any process is started, and binds each session to its agent', async () => {
     const keys = await generateKeys('ES256');
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));

@@ -88,6 +88,14 @@ describe('intentguard stdio', () => {
     const big = parsed.find((m) => m.id === 'big')!;
     assert.equal(big.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
     assert.equal(big.error.code, RPC_CODES.REFUSED);
+    // An over-long answer from the server is not delivered, and the caller is not left waiting for it.
+    p.send('{"jsonrpc":"2.0","id":9,"method":"emit-big","params":{"size":5000}}');
+    await waitFor(() => p.lines.some((l) => l.includes('"id":9')), 'an answer to the call whose result is too large');
+    const withheld = JSON.parse(p.lines.find((l) => l.includes('"id":9'))!);
+    assert.equal(withheld.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    assert.match(withheld.error.message, /withheld/);
+    p.send('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}');
+    await waitFor(() => p.lines.some((l) => l.includes('"id":10')), 'the session to go on');
     p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"ec');
     p.child.stdin.end();
     await p.exit;

@@ -142,6 +142,25 @@ describe('tap over InMemory with a real Client and McpServer', () => {
     t.monitor.close();
   });
 
+  it('a message too large to keep is never delivered, in either mode: its sender gets an error, a waiting caller an error in place of the answer', async () => {
+    for (const mode of ['enforce', 'monitor'] as const) {
+      const monitor = createMonitor({ mode, maxMessageBytes: 1024 });
+      const s = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }) });
+      const big = await s.observe('c2s', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(2000) } } });
+      assert.equal(big.forward, undefined, mode);
+      assert.equal((big.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+      const call = await s.observe('c2s', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } });
+      assert.ok(call.forward, mode);
+      const answer = await s.observe('s2c', { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'y'.repeat(2000) }] } });
+      const withheld = answer.forward as { id: number; error: { message: string; data: { code: string } } };
+      assert.equal(withheld.id, 2, mode);
+      assert.equal(withheld.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+      assert.match(withheld.error.message, /result withheld/);
+      assert.equal(s.state().pending.size, 0, 'the call is answered: nothing left pending');
+      monitor.close();
+    }
+  });
+
   it('fails closed when the policy throws or does not answer in time', async () => {
     const throwing: Policy = { name: 'boom', evaluate: ({ event }) => { if (event.tool === 'echo') throw new Error('kaput'); return { action: 'allow', findings: [] }; } };
     const t = await setup({ policy: throwing });

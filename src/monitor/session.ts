@@ -79,6 +79,13 @@ export function errorResponse(id: string | number, code: number, message: string
   return { jsonrpc: '2.0', id, error: { code, message, data } };
 }
 
+/** An invalid event whose body was not kept: its raw is the stand-in {@link identifying} made. */
+const bodyDropped = (event: SessionEvent): boolean => {
+  if (event.kind !== 'invalid') return false;
+  const raw = event.raw as { oversize?: unknown; unserializable?: unknown } | null;
+  return raw?.oversize === true || raw?.unserializable === true;
+};
+
 /** What identifies a message (id, method) and nothing else: stands in for a body that is not kept. */
 function identifying(raw: unknown, mark: Record<string, true>): Record<string, unknown> {
   const id = idOf(raw);
@@ -178,7 +185,11 @@ export function createSession(init: CreateSessionInit): SessionCore {
       if (status === 'open') await observeSynthetic(opposite(event.dir), answer);
       return { event, decision, answer };
     }
-    if ((event.kind === 'response' || event.kind === 'error') && event.request && id !== undefined) {
+    // A refused answer — or a message that cannot be delivered (too large, malformed) but names a request
+    // still waiting for its answer — is replaced by an error answer, so the caller is not left waiting.
+    const answersPending = (event.kind === 'response' || event.kind === 'error') ? event.request !== undefined
+      : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw) && core.state.pending.has(pendingKey(opposite(event.dir), id));
+    if (answersPending && id !== undefined) {
       const forward = errorResponse(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
       if (status === 'open') await observeSynthetic(event.dir, forward);
       return { event, decision, forward };
@@ -217,7 +228,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
     const { event, decision } = step;
     if (status !== 'open' && !event.synthetic) return refuseEnded(event.raw, step);
     if (opts.mode === 'monitor' || decision.action === 'allow' || decision.action === 'alert') {
-      return { event, decision, forward: event.raw };
+      // A message whose body was not kept (too large, not serializable) cannot be delivered in any mode:
+      // its sender (or, for an answer, its caller) gets an error instead.
+      return bodyDropped(event) ? refuse(event, decision) : { event, decision, forward: event.raw };
     }
     return enforce(step);
   };

@@ -7,7 +7,7 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { endedByUpstream, relayFrame, rpcError, sendJson } from './relay.js';
+import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson } from './relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -173,8 +173,12 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         if (Array.isArray(parsed)) for (const m of parsed) toClient(s, m, JSON.stringify(m));
         else toClient(s, parsed, r.forward);
       }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
-    }, (_head, bytes) => {
-      s.s2c = s.s2c.then(async () => { await handle.observe('s2c', { jsonrpc: '2.0', oversize: true }, bytes); });
+    }, (head, bytes) => {
+      s.s2c = s.s2c.then(async () => {
+        const r = await relayOversize(handle, 's2c', head, bytes);
+        for (const a of r.answers) writeChild(s, JSON.stringify(a));
+        if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
+      }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
     });
     child.stdout.on('data', (c: Buffer) => framer.push(c));
     child.on('error', (e) => o.log(`cannot start ${o.command}: ${e.message}`));

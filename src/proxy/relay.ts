@@ -51,6 +51,27 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
   };
 }
 
+const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/;
+const METHOD_RE = /"method"\s*:\s*"([^"]{1,200})"/;
+
+/**
+ * A frame longer than the size limit, of which only its first bytes (`head`) were kept: the monitor
+ * sees what identifies it (id, method, size); it is never forwarded. Its sender gets an error answer,
+ * or, when it was the answer to a waiting request, the caller gets an error in its place.
+ */
+export async function relayOversize(session: SessionHandle, dir: Direction, head: string, bytes: number): Promise<{ forward?: string; answers: unknown[] }> {
+  const idText = ID_RE.exec(head)?.[1];
+  let id: string | number | undefined;
+  try {
+    id = idText === undefined ? undefined : (JSON.parse(idText) as string | number);
+  } catch {
+    id = undefined;
+  }
+  const method = METHOD_RE.exec(head)?.[1];
+  const o = await session.observe(dir, { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) }, bytes);
+  return { ...(o.forward !== undefined && { forward: JSON.stringify(o.forward) }), answers: o.answer !== undefined ? [o.answer] : [] };
+}
+
 /**
  * intentguard's own requests to the client (approval prompts) on a proxied session: `ask` sends one
  * and waits; `take` recognises the client's answer (by our id), records it, and keeps it from the server.

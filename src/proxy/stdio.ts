@@ -5,7 +5,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { errorResponse } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { clientAsker, endedByUpstream, relayFrame } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -19,8 +19,6 @@ export interface StdioProxyOptions {
   readonly log?: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
 }
-
-const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/;
 
 /**
  * `intentguard stdio -- <server command>`: spawn the real server and sit between it and the client on
@@ -100,12 +98,10 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   };
   const oversize = (dir: Direction, head: string, bytes: number) => {
     queues[dir] = queues[dir].then(async () => {
-      const idText = ID_RE.exec(head)?.[1];
-      const id = idText === undefined ? undefined : (JSON.parse(idText) as string | number);
-      const method = /"method"\s*:\s*"([^"]{1,200})"/.exec(head)?.[1];
-      const o2 = await session.observe(dir, { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) }, bytes);
-      for (const a of o2.answer !== undefined ? [o2.answer] : []) (dir === 'c2s' ? writeClient : writeServer)(a);
-    });
+      const r = await relayOversize(session, dir, head, bytes);
+      for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
+      if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
+    }).catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
   };
   const fromClient = new LineFramer(max, (t, b) => handle('c2s', t, b), (h, b) => oversize('c2s', h, b));
   const fromServer = new LineFramer(max, (t, b) => handle('s2c', t, b), (h, b) => oversize('s2c', h, b));
