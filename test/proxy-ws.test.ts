@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { RPC_CODES, createMonitor, parseIntent, tap } from '../src/index.js';
 import { createRuntime } from '../src/proxy/runtime.js';
 import { listenWebSocket } from '../src/proxy/ws-transport.js';
@@ -34,5 +34,39 @@ describe('WebSocket', () => {
     await runtime.close();
     await upstream.close();
     serverMonitor.close();
+  });
+
+  it('a server that closes mid-call: the pending call is answered with an error before the client\'s socket closes', async () => {
+    // A raw upstream: answers initialize, never answers "hang", closes the socket on "exit".
+    const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'mcp' });
+    await new Promise((r) => upstream.once('listening', r));
+    upstream.on('connection', (ws) => ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { id?: number; method?: string };
+      if (m.method === 'initialize') ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } }));
+      if (m.method === 'exit') ws.close();
+    }));
+    const dir = mkdtempSync(join(tmpdir(), 'ig-ws-'));
+    writeFileSync(join(dir, 'intent.yaml'), 'purpose: p\ntools: [echo]\n');
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startWsProxy({ upstream: `ws://127.0.0.1:${(upstream.address() as { port: number }).port}`, runtime });
+    const ended: string[] = [];
+    runtime.monitor.sessionEnded$.subscribe((st) => ended.push(st.endReason ?? ''));
+    const client = new WebSocket(proxy.url, 'mcp');
+    const got: { id?: number; error?: { code: number; data: { code: string } } }[] = [];
+    client.on('message', (d) => got.push(JSON.parse(String(d))));
+    const closed = new Promise<number>((r) => client.on('close', (code) => r(code)));
+    await new Promise((r) => client.once('open', r));
+    client.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } }));
+    client.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'hang' }));
+    client.send(JSON.stringify({ jsonrpc: '2.0', method: 'exit' }));
+    assert.equal(await closed, 1011);
+    const answer = got.find((m) => m.id === 2);
+    assert.ok(answer, 'the pending call was answered before the socket closed');
+    assert.equal(answer.error!.code, RPC_CODES.HALTED);
+    assert.equal(answer.error!.data.code, 'ERR_SESSION_CLOSED');
+    assert.deepEqual(ended, ['ended by upstream (the server closed the connection)']);
+    await proxy.close();
+    await runtime.close();
+    upstream.close();
   });
 });

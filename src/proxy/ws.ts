@@ -3,7 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
-import { clientAsker, relayFrame } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
@@ -70,13 +70,22 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
           const r = await relayFrame(session, dir, { text, bytes: Buffer.byteLength(text) });
           for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
           if (r.forward !== undefined) (dir === 'c2s' ? toUpstream : toClient)(r.forward);
-        });
+        }).catch(() => undefined);
       };
       client.on('message', (d) => { if (!asker.take(String(d))) relay('c2s', d); });
       upstream.on('message', (d) => relay('s2c', d));
       client.on('close', () => { upstream.close(); session.close('client disconnected'); });
-      upstream.on('close', () => { client.close(1011, 'upstream closed'); session.close('ended by upstream'); });
-      upstream.on('error', () => { client.close(1011, 'upstream unavailable'); session.close('upstream unavailable'); });
+      // The server went away: what it still owes the client is answered with errors first, then the
+      // client's socket closes (it would otherwise wait for answers that cannot come).
+      let gone = false;
+      const upstreamGone = (why: string) => {
+        if (gone) return;
+        gone = true;
+        void queues.s2c.then(() => endedByUpstream(session, `intentguard: ${why} before answering`, `ended by upstream (${why})`, (a) => toClient(JSON.stringify(a))))
+          .finally(() => client.close(1011, why));
+      };
+      upstream.on('close', () => upstreamGone('the server closed the connection'));
+      upstream.on('error', () => upstreamGone('the server is unavailable'));
     });
   });
   await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', r));
