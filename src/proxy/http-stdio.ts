@@ -28,7 +28,7 @@ export interface StdioBridge {
   /** A POST, GET or DELETE on the MCP endpoint, after authentication; `body` is the parsed POST body. */
   handle(req: IncomingMessage, res: ServerResponse, identity: Identity | undefined, intent: Intent | undefined, body: unknown): Promise<void>;
   /** Sessions by Mcp-Session-Id (for the idle sweeper and tests). */
-  readonly sessions: ReadonlyMap<string, { readonly handle: SessionHandle; lastSeen: number }>;
+  readonly sessions: ReadonlyMap<string, { readonly handle: SessionHandle; lastSeen: number; readonly waiting: ReadonlyMap<string, unknown> }>;
   close(): void;
 }
 
@@ -101,6 +101,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   const toClient = (s: BridgeSession, m: unknown, text: string): void => {
     const target = exchangeFor(s, m, isRequest(m) || !s.stream);
     if (!target) {
+      // An answer whose POST is gone (the client disconnected) has nowhere to go; it was recorded.
+      if (isResponse(m)) return;
       if (s.stream && !s.stream.writableEnded) s.stream.write(sse(text));
       else if (isRequest(m)) {
         // A server request with no stream to carry it: answer the server rather than leave it waiting.

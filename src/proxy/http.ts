@@ -570,7 +570,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const sweeper = setInterval(() => {
     const cutoff = Date.now() - idle;
     for (const s of sessions.values()) if (s.lastSeen < cutoff && s.waiters.size === 0) s.handle.close('idle timeout');
-    for (const s of bridge?.sessions.values() ?? []) if (s.lastSeen < cutoff) s.handle.close('idle timeout');
+    for (const s of bridge?.sessions.values() ?? []) if (s.lastSeen < cutoff && s.waiting.size === 0) s.handle.close('idle timeout');
   }, Math.min(idle, 60_000));
   sweeper.unref();
   server.requestTimeout = o.requestTimeoutMs ?? 30_000;
