@@ -113,7 +113,8 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
       { label: 'intentguard stdio (rule pack, recording)', transport: () => ig('--rules', site, '--db', join(dir, 'stdio.db')) },
       { label: 'intentguard stdio (intent policy only, no recording)', transport: () => ig('--no-pack', '--no-record') },
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
-      { label: 'supergateway (stdio -> HTTP server)', transport: () => new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'] }) },
+      // (Its stderr is dropped: its own fetch client warns about abort listeners thousands of times.)
+      { label: 'supergateway (stdio -> HTTP server)', transport: () => new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'], stderr: 'ignore' }) },
     ];
     const open: { client: Client; label: string }[] = [];
     const stdio: Sample[] = [];

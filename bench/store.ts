@@ -160,7 +160,7 @@ export async function benchStore(): Promise<void> {
       { measure: 'bare better-sqlite3 insert loop, batched (floor)', value: `${fmt(floor, 0)} events/s`, ratio: '1.00x' },
       { measure: 'recorder: serialize + HMAC chain + batched insert', value: `${fmt(rec, 0)} events/s`, ratio: `${(rec / floor).toFixed(2)}x` },
       { measure: `replay from the database, shipped pack, this thread (${replay.sessions} sessions; ${replay.events} events timed after a warm-up)`, value: `${fmt(replay.inThread, 0)} events/s`, ratio: '' },
-      { measure: `replay from the database, shipped pack, --jobs ${replay.jobs} (worker threads)`, value: `${fmt(replay.workers, 0)} events/s`, ratio: `${(replay.workers / replay.inThread).toFixed(2)}x` },
+      { measure: `replay from the database, shipped pack, --jobs auto (the CLI default: ${replay.jobs} worker threads here)`, value: `${fmt(replay.workers, 0)} events/s`, ratio: `${(replay.workers / replay.inThread).toFixed(2)}x` },
       { measure: 'tap over InMemory, no recording', value: `${fmt(tapR.plain, 0)} calls/s`, ratio: '1.00x' },
       { measure: 'tap over InMemory, recording every event and decision', value: `${fmt(tapR.recorded, 0)} calls/s`, ratio: `${(tapR.recorded / tapR.plain).toFixed(2)}x` },
     ]);
