@@ -6,7 +6,7 @@ import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
-import { answerUnreached, endedByUpstream, rpcError, sendJson } from './relay.js';
+import { answerUnreached, clientAsker, endedByUpstream, rpcError, sendJson } from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -41,6 +41,8 @@ interface LegacySession {
   endpoint?: URL;
   readonly endpointReady: Promise<URL>;
   upstream?: { destroy(): void };
+  /** intentguard's own prompts (approval elicitations), sent on the stream; answers arrive as POSTs. */
+  readonly asker: ReturnType<typeof clientAsker>;
 }
 
 
@@ -84,7 +86,11 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       const id = randomUUID();
       const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'sse', transportSessionId: id });
       let resolveEndpoint!: (u: URL) => void;
-      const s: LegacySession = { id, handle, sub: identity?.sub, res, endpointReady: new Promise<URL>((r) => { resolveEndpoint = r; }), upstream: up };
+      const s: LegacySession = {
+        id, handle, sub: identity?.sub, res, endpointReady: new Promise<URL>((r) => { resolveEndpoint = r; }), upstream: up,
+        // A server speaks to its client on the stream: so do intentguard's approval prompts.
+        asker: clientAsker(handle, (m) => write(s, m)),
+      };
       sessions.set(id, s);
       handle.attach({
         deliver: (dir, m) => {
@@ -96,6 +102,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
           up.destroy();
           if (!res.writableEnded) res.end();
         },
+        ask: (method, params, signal) => s.asker.ask(method, params, signal),
       });
       void handle.whenEnded().then(() => sessions.delete(id));
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
@@ -155,9 +162,15 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
         return;
       }
-      const messages = Array.isArray(body) ? body : [body];
-      if (messages.length === 0) {
+      if (Array.isArray(body) && body.length === 0) {
         sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+        return;
+      }
+      // Answers to intentguard's own prompts are taken here (the call they unblock may be this
+      // client's other, still open POST); they never reach the server.
+      const messages = (Array.isArray(body) ? body : [body]).filter((m) => !s.asker.take(JSON.stringify(m)));
+      if (messages.length === 0) {
+        res.writeHead(202).end('Accepted');
         return;
       }
       const forward: unknown[] = [];

@@ -11,6 +11,7 @@ export function demoServer(): McpServer {
   server.registerTool('send_email', { description: 'Send an email', inputSchema: { to: z.string(), body: z.string() } },
     async ({ to }) => ({ content: [{ type: 'text', text: `sent to ${to}` }] }));
   server.registerTool('slow', { description: 'Wait a while', inputSchema: { ms: z.number() } },
-    async ({ ms }) => { await new Promise((r) => setTimeout(r, ms)); return { content: [{ type: 'text', text: 'done' }] }; });
+    // unref: a test that ends while a slow call is still running does not wait for it.
+    async ({ ms }) => { await new Promise((r) => setTimeout(r, ms).unref()); return { content: [{ type: 'text', text: 'done' }] }; });
   return server;
 }
