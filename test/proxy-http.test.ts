@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { RPC_CODES } from '../src/index.js';
 import { mintGrant } from '../src/identity/grant.js';
 import { generateKeys } from '../src/identity/keys.js';
 import { startHttpProxy } from '../src/proxy/http.js';
 import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
+import { approvingClient } from './helpers/approving-client.js';
 import { httpUpstream } from './helpers/http-upstream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-http-'));
@@ -35,13 +36,8 @@ const connectClient = async (url: string, token?: string) => {
 describe('intentguard http: approval prompts', () => {
   it('a held call asks the client\'s user over elicitation on its own POST stream; approved, it proceeds; declined, it is refused and never reaches the server', async () => {
     const s = await stack();
-    const asked: string[] = [];
-    let answer: 'yes' | 'no' = 'yes';
-    const client = new Client({ name: 'http-agent', version: '1' }, { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      asked.push(req.params.message);
-      return (answer === 'yes' ? { action: 'accept', content: { approve: true, scope: 'once' } } : { action: 'decline' }) as never;
-    });
+    const { client, user } = approvingClient('http-agent');
+    const asked = user.asked;
     await client.connect(new StreamableHTTPClientTransport(new URL(s.proxy.url)));
     const ok = await client.callTool({ name: 'send_email', arguments: { to: 'team@corp.test', body: 'notes' } });
     assert.equal(asked.length, 1);
@@ -49,7 +45,7 @@ describe('intentguard http: approval prompts', () => {
     assert.ok(!ok.isError, 'approved: the call ran');
     assert.ok(s.upstream.seen.some((r) => r.body.includes('send_email')), 'the approved call reached the server');
     assert.ok(!s.upstream.seen.some((r) => r.body.includes('intentguard-')), 'the prompt and its answer never reach the server');
-    answer = 'no';
+    user.answer = 'decline';
     await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'secrets' } }), (e: unknown) => {
       assert.equal((e as McpError).code, RPC_CODES.DENIED);
       return true;

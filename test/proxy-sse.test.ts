@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { ElicitRequestSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { RPC_CODES } from '../src/index.js';
 import { mintGrant } from '../src/identity/grant.js';
 import { generateKeys } from '../src/identity/keys.js';
 import { startHttpProxy } from '../src/proxy/http.js';
 import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
+import { approvingClient } from './helpers/approving-client.js';
 import { sseUpstream } from './helpers/http-upstream.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -34,13 +35,8 @@ const connectClient = async (url: string, token?: string) => {
 describe('intentguard http in front of a legacy HTTP+SSE server', () => {
   it('a held call asks the client over elicitation on its stream; approved it proceeds, declined it is refused and never reaches the server', async () => {
     const s = await stack();
-    const asked: string[] = [];
-    let answer: 'accept' | 'decline' = 'accept';
-    const client = new Client({ name: 'sse-agent', version: '1' }, { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      asked.push(req.params.message);
-      return (answer === 'accept' ? { action: 'accept', content: { approve: true, scope: 'once' } } : { action: 'decline' }) as never;
-    });
+    const { client, user } = approvingClient('sse-agent');
+    const asked = user.asked;
     await client.connect(new SSEClientTransport(new URL(s.proxy.url)));
     const ok = await client.callTool({ name: 'send_email', arguments: { to: 'team@corp.test', body: 'notes' } });
     assert.equal(asked.length, 1);
@@ -48,7 +44,7 @@ describe('intentguard http in front of a legacy HTTP+SSE server', () => {
     assert.ok(!ok.isError, 'approved: the call ran');
     assert.ok(s.upstream.seen.some((r) => r.body.includes('team@corp.test')), 'the approved call reached the server');
     assert.ok(!s.upstream.seen.some((r) => r.body.includes('intentguard-')), 'the prompt\'s answer never reaches the server');
-    answer = 'decline';
+    user.answer = 'decline';
     await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'secrets' } }), (e: unknown) => (e as McpError).code === RPC_CODES.DENIED);
     assert.equal(asked.length, 2);
     assert.ok(!s.upstream.seen.some((r) => r.body.includes('x@evil.test')), 'the declined call never reached the server');
