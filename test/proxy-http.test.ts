@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +21,8 @@ writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [ec
 const ISS = 'https://idp.test';
 const AUD = 'https://intentguard.test/mcp';
 
-async function stack(extra: Partial<RuntimeOptions> = {}) {
-  const upstream = await httpUpstream();
+async function stack(extra: Partial<RuntimeOptions> = {}, upstreamOptions: { json?: boolean } = {}) {
+  const upstream = await httpUpstream(upstreamOptions);
   const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, ...extra });
   const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: AUD });
   return { upstream, runtime, proxy, async close() { await proxy.close(); await runtime.close(); await upstream.close(); } };
@@ -108,6 +109,64 @@ describe('intentguard http', () => {
     assert.match(raw.headers.get('www-authenticate')!, /error="insufficient_scope", scope="intent:tool:send_email"/);
     await client.close();
     await s.close();
+  });
+
+  it('an upstream answer over the size limit is withheld (JSON and event-stream answers): the call gets an error at once, the session goes on', async () => {
+    for (const json of [true, false]) {
+      const s = await stack({ maxMessageBytes: 600 }, { json });
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const init = await fetch(s.proxy.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }) });
+      assert.equal(init.status, 200);
+      await init.text();
+      const sid = init.headers.get('mcp-session-id')!;
+      const read = async (r: Response) => {
+        const t = await r.text();
+        return JSON.parse(r.headers.get('content-type')?.includes('event-stream') ? t.split('\n').find((l) => l.startsWith('data: '))!.slice(6) : t) as { id: number; error?: { message: string; data: { code: string } }; result?: unknown };
+      };
+      // tools/list answers with the four tools' definitions: more than 600 bytes.
+      const list = await read(await fetch(s.proxy.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) }));
+      assert.equal(list.id, 1, `json=${json}`);
+      assert.equal(list.error?.data.code, 'ERR_MESSAGE_TOO_LARGE');
+      assert.match(list.error!.message, /withheld/);
+      const ping = await read(await fetch(s.proxy.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) }));
+      assert.deepEqual([ping.id, ping.result], [2, {}]);
+      await s.close();
+    }
+  });
+
+  it('an upstream event stream whose event grows past the size limit is cut, not buffered: the call gets "result withheld"', async () => {
+    // A raw upstream: initialize answers as JSON; any other request gets an event stream whose one
+    // event never ends.
+    let streamed = 0;
+    const upstream = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: number; method: string };
+      if (m.method === 'initialize') {
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: message\ndata: {"jsonrpc":"2.0","id":${m.id},"result":{"blob":"`);
+      const pump = setInterval(() => { streamed += 16_384; res.write('x'.repeat(16_384)); }, 1);
+      res.on('close', () => clearInterval(pump));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, maxMessageBytes: 4096 });
+    const proxy = await startHttpProxy({ upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}/mcp`, runtime });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(proxy.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }) });
+    await init.text();
+    const r = await fetch(proxy.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')! }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const text = await r.text();
+    const answer = JSON.parse(text.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { id: number; error: { data: { code: string } } };
+    assert.equal(answer.id, 1);
+    assert.equal(answer.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    assert.ok(streamed < 1_000_000, `the proxy stopped reading early (${streamed} bytes streamed)`);
+    await proxy.close();
+    await runtime.close();
+    upstream.closeAllConnections();
+    upstream.close();
   });
 
   it('bad input: wrong content type 415, oversized body 413, garbage 400, slow client cut off; the proxy keeps serving', async () => {

@@ -11,7 +11,7 @@ import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
 import { createStdioBridge } from './http-stdio.js';
 import { createLegacySse } from './legacy-sse.js';
-import { answerUnreached, rpcError, sendJson } from './relay.js';
+import { answerUnreached, relayOversize, rpcError, sendJson } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
@@ -78,19 +78,40 @@ const idKey = (id: unknown) => `${typeof id}:${String(id)}`;
 const isRequest = (m: unknown): m is { id: string | number; method: string } =>
   typeof m === 'object' && m !== null && typeof (m as { method?: unknown }).method === 'string' && ((m as { id?: unknown }).id !== undefined && (m as { id?: unknown }).id !== null);
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too-large'> {
+/**
+ * Read a body of at most `max` bytes. Beyond it: 'too-large', after reading the rest (a client's
+ * request, to answer it properly) or at once, dropping the connection (`stopEarly`: an upstream's answer).
+ */
+function readBody(req: IncomingMessage, max: number, stopEarly = false): Promise<Buffer | 'too-large'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) over = true;
-      else chunks.push(c);
+      if (size <= max) chunks.push(c);
+      else if (!over) {
+        over = true;
+        chunks.length = 0;
+        if (stopEarly) {
+          req.destroy();
+          resolve('too-large');
+        }
+      }
     });
     req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', (e) => (over ? resolve('too-large') : reject(e)));
   });
+}
+
+/** An upstream answer over the size limit was dropped: each request it answered gets "result withheld". */
+async function withheld(s: { handle: SessionHandle }, requests: readonly { id: string | number }[], max: number): Promise<unknown[]> {
+  const answers: unknown[] = [];
+  for (const r of requests) {
+    const out = await relayOversize(s.handle, 's2c', JSON.stringify({ jsonrpc: '2.0', id: r.id }), max + 1);
+    if (out.forward !== undefined) answers.push(JSON.parse(out.forward));
+  }
+  return answers;
 }
 
 const sseEvent = (m: unknown) => `event: message\ndata: ${typeof m === 'string' ? m : JSON.stringify(m)}\n\n`;
@@ -247,11 +268,19 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   };
 
   /** Relay an upstream SSE body, tapping each event as it streams. */
-  const relaySse = (s: ProxySession, up: IncomingMessage, res: ServerResponse, prefix: unknown[], onEnd: () => void) => {
+  /**
+   * Relay an upstream SSE body, tapping each event as it streams. An event growing past the size limit
+   * is not buffered further: the upstream stream is cut, and the requests this stream still owes an
+   * answer (`requests`) get "result withheld" errors.
+   */
+  const relaySse = (s: ProxySession, up: IncomingMessage, res: ServerResponse, prefix: unknown[], onEnd: () => void, requests: readonly { id: string | number }[] = []) => {
     let chain = Promise.resolve();
+    let partial = 0;
+    let cut = false;
     for (const a of prefix) res.write(`data: ${JSON.stringify(a)}\n\n`);
     const parser = createParser({
       onEvent: (ev) => {
+        partial = 0;
         chain = chain.then(async () => {
           if (!ev.data) return;
           let m: unknown;
@@ -267,11 +296,27 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       },
       onRetry: (ms) => { if (!res.writableEnded) res.write(`retry: ${ms}\n\n`); },
     });
+    const finish = () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); });
     up.setEncoding('utf8');
-    up.on('data', (c: string) => parser.feed(c));
-    up.on('end', () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); }));
-    up.on('error', () => void chain.then(() => { if (!res.writableEnded) res.end(); onEnd(); }));
+    up.on('data', (c: string) => {
+      if (cut) return;
+      partial += Buffer.byteLength(c);
+      if (partial <= maxBody + 65_536) {
+        parser.feed(c);
+        return;
+      }
+      cut = true;
+      up.destroy();
+      chain = chain.then(async () => {
+        const owed = requests.filter((r) => [...s.handle.state().pending.values()].some((p) => p.dir === 'c2s' && p.id === r.id));
+        for (const a of await withheld(s, owed, maxBody)) if (!res.writableEnded) res.write(sseEvent(a));
+      });
+      finish();
+    });
+    up.on('end', () => { if (!cut) finish(); });
+    up.on('error', () => { if (!cut) finish(); });
   };
+
 
   /**
    * Finish a POST whose response is already an event stream (an approval prompt went down it): the
@@ -296,13 +341,17 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       return;
     }
     if (String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
-      relaySse(s, up, res, [], done);
+      relaySse(s, up, res, [], done, requests);
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of up) chunks.push(c as Buffer);
+    const body = await readBody(up, maxBody, true);
     done();
-    const text = Buffer.concat(chunks).toString('utf8');
+    if (body === 'too-large') {
+      for (const a of await withheld(s, requests, maxBody)) if (!res.writableEnded) res.write(sseEvent(a));
+      res.end();
+      return;
+    }
+    const text = body.toString('utf8');
     const decidedUp = text.trim() === '' ? { texts: [] } : await decideServerBody(s, text);
     for (const t of decidedUp?.texts ?? []) if (!res.writableEnded) res.write(sseEvent(t));
     res.end();
@@ -397,15 +446,19 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       res.writeHead(up.statusCode ?? 200, headers);
       // From now on a halt answers these requests inside the stream.
       for (const r of requests) s.waiters.set(idKey(r.id), (a) => { if (!res.writableEnded) res.write(`data: ${JSON.stringify(a)}\n\n`); });
-      relaySse(s, up, res, decided.answers, done);
+      relaySse(s, up, res, decided.answers, done, requests);
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of up) chunks.push(c as Buffer);
+    const upBody = await readBody(up, maxBody, true);
     done();
     if (settled) return;
     settled = true;
-    const text = Buffer.concat(chunks).toString('utf8');
+    if (upBody === 'too-large') {
+      const answers = [...decided.answers, ...(await withheld(s, requests, maxBody))];
+      sendJson(res, 200, batch || answers.length !== 1 ? answers : answers[0]);
+      return;
+    }
+    const text = upBody.toString('utf8');
     if (!type.includes('application/json') || text.trim() === '') {
       res.writeHead(up.statusCode ?? 502, headers).end(text);
       return;

@@ -115,6 +115,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       let chain = Promise.resolve();
       const parser = createParser({
         onEvent: (ev) => {
+          partial = 0;
           chain = chain.then(async () => {
             if (ev.event === 'endpoint') {
               try {
@@ -143,7 +144,14 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         },
       });
       up.setEncoding('utf8');
-      up.on('data', (c: string) => parser.feed(c));
+      // An event growing past the size limit is not buffered: the stream is cut (the session then
+      // ends as ended by upstream, and what the server still owed is answered with errors).
+      let partial = 0;
+      up.on('data', (c: string) => {
+        partial += Buffer.byteLength(c);
+        if (partial > o.monitor.options.maxMessageBytes + 65_536) up.destroy(new Error('an event exceeded the size limit'));
+        else parser.feed(c);
+      });
       const ended = () => void chain.then(async () => {
         await endedByUpstream(handle, 'intentguard: the server closed its stream before answering', 'ended by upstream (SSE stream closed)', (a) => write(s, a));
         if (!res.writableEnded) res.end();

@@ -4,8 +4,11 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { demoServer } from './servers.js';
 
-/** A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it. */
-export async function httpUpstream(): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+/**
+ * A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it.
+ * `json`: answer POSTs with JSON bodies instead of event streams.
+ */
+export async function httpUpstream(options: { json?: boolean } = {}): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const seen: { method: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer(async (req, res) => {
@@ -16,7 +19,7 @@ export async function httpUpstream(): Promise<{ url: string; server: Server; see
     const sid = req.headers['mcp-session-id'];
     let t = typeof sid === 'string' ? transports.get(sid) : undefined;
     if (!t) {
-      t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { transports.set(id, t!); } });
+      t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: options.json ?? false, onsessioninitialized: (id) => { transports.set(id, t!); } });
       await demoServer().connect(t);
     }
     await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
