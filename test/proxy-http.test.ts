@@ -21,10 +21,10 @@ writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [ec
 const ISS = 'https://idp.test';
 const AUD = 'https://intentguard.test/mcp';
 
-async function stack(extra: Partial<RuntimeOptions> = {}, upstreamOptions: { json?: boolean } = {}) {
+async function stack(extra: Partial<RuntimeOptions> = {}, upstreamOptions: { json?: boolean } = {}, proxyOptions: { requestTimeoutMs?: number } = {}) {
   const upstream = await httpUpstream(upstreamOptions);
   const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, ...extra });
-  const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: AUD });
+  const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: AUD, ...proxyOptions });
   return { upstream, runtime, proxy, async close() { await proxy.close(); await runtime.close(); await upstream.close(); } };
 }
 
@@ -170,14 +170,13 @@ describe('intentguard http', () => {
   });
 
   it('bad input: wrong content type 415, oversized body 413, garbage 400, slow client cut off; the proxy keeps serving', async () => {
-    const s = await stack({ maxMessageBytes: 4096 });
+    const s = await stack({ maxMessageBytes: 4096 }, {}, { requestTimeoutMs: 400 });
     const post = (body: string, type = 'application/json') => fetch(s.proxy.url, { method: 'POST', headers: { 'content-type': type, accept: 'application/json, text/event-stream' }, body });
     assert.equal((await post('{}', 'text/plain')).status, 415);
     assert.equal((await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(10_000) } }))).status, 413);
     const garbage = await post('{not json');
     assert.equal(garbage.status, 400);
     assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
-    s.proxy.server.requestTimeout = 300;
     const port = Number(new URL(s.proxy.url).port);
     const cut = await new Promise<string>((resolve) => {
       const sock = connect(port, '127.0.0.1', () => sock.write('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'));

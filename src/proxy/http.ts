@@ -498,7 +498,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     }
   };
 
-  const server = createServer(async (req, res) => {
+  const requestTimeout = o.requestTimeoutMs ?? 30_000;
+  // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often
+  // enough that a slow client is cut off near its deadline, not up to 30 s after it.
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(requestTimeout / 4))) }, async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
@@ -626,7 +629,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     for (const s of bridge?.sessions.values() ?? []) if (s.lastSeen < cutoff && s.waiting.size === 0) s.handle.close('idle timeout');
   }, Math.min(idle, 60_000));
   sweeper.unref();
-  server.requestTimeout = o.requestTimeoutMs ?? 30_000;
+  server.requestTimeout = requestTimeout;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
   const addr = server.address() as { port: number };
