@@ -30,21 +30,37 @@ describe('inspector-cli through the proxies', () => {
     assert.match(denied.stdout + denied.stderr, /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/);
   });
 
+  /** List, call, and be refused through an intentguard http URL. */
+  const overHttp = async (url: string) => {
+    const list = await inspector(['--method', 'tools/list', url]);
+    assert.match(list.stdout, /"name": "echo"/);
+    const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', url, '--tool-arg', 'message=over-http']);
+    assert.match(call.stdout, /Echo: over-http/);
+    const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-subscriber-updates', url]);
+    assert.match(denied.stdout + denied.stderr, /intentguard: toggle-subscriber-updates .* outside the approved tools/);
+  };
+
   it('lists and calls tools through intentguard http', async () => {
     const upstream = await everythingHttp();
     const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
-      const list = await inspector(['--method', 'tools/list', proxy.url]);
-      assert.match(list.stdout, /"name": "echo"/);
-      const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', proxy.url, '--tool-arg', 'message=over-http']);
-      assert.match(call.stdout, /Echo: over-http/);
-      const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-subscriber-updates', proxy.url]);
-      assert.match(denied.stdout + denied.stderr, /intentguard: toggle-subscriber-updates .* outside the approved tools/);
+      await overHttp(proxy.url);
     } finally {
       await proxy.close();
       await runtime.close();
       upstream.stop();
+    }
+  });
+
+  it('lists and calls tools through intentguard http in front of a stdio server', async () => {
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ server: { command: process.execPath, args: [everything, 'stdio'] }, runtime });
+    try {
+      await overHttp(proxy.url);
+    } finally {
+      await proxy.close();
+      await runtime.close();
     }
   });
 });
