@@ -114,6 +114,14 @@ describe('intentguard http in front of a stdio server', () => {
     assert.equal(gone.status, 404);
     assert.equal(((await gone.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_SESSION_CLOSED');
     assert.equal(((await (await call(two, 3)).json()) as { id: number }).id, 3);
+    // A batch: each request decided on its own, the answers come back together (the refused one from intentguard).
+    const batch = (await (await post(b.proxy.url, [
+      { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { text: 'in a batch' } } },
+      { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'x@evil.test', body: 'b' } } },
+    ], { 'mcp-session-id': two })).json()) as { id: number; result?: unknown; error?: { code: number } }[];
+    assert.deepEqual(batch.map((m) => m.id).sort(), [4, 5]);
+    assert.ok(batch.find((m) => m.id === 4)!.result);
+    assert.equal(batch.find((m) => m.id === 5)!.error!.code, RPC_CODES.DENIED);
     // Notifications alone are accepted (202); a session must start with initialize.
     assert.equal((await post(b.proxy.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': two })).status, 202);
     const noInit = await post(b.proxy.url, { jsonrpc: '2.0', id: 9, method: 'tools/list' });

@@ -118,14 +118,19 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     if (answers === undefined) return;
     s.waiting.delete(answers);
     x.ids.delete(answers);
-    if (x.ids.size > 0) return;
     for (const [t, k] of s.progress) if (k === answers) s.progress.delete(t);
-    if (x.json === undefined) x.res.end();
-    else sendText(x.res, s.id, x.batch || x.json.length > 1 ? `[${x.json.join(',')}]` : x.json[0]!);
+    if (x.ids.size === 0) finish(s, x);
   };
 
-  const sendText = (res: ServerResponse, sid: string, body: string) => {
-    if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': sid }).end(body);
+  /** End an exchange: close its event stream, or send what it gathered as one JSON body (an array for a batch). */
+  const finish = (s: BridgeSession, x: Exchange) => {
+    if (x.res.writableEnded) return;
+    if (x.json === undefined) {
+      x.res.end();
+      return;
+    }
+    const body = x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!;
+    if (!x.res.headersSent) x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(body);
   };
 
   const writeChild = (s: BridgeSession, text: string) => {
@@ -190,7 +195,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       void s.s2c.then(() => endedByUpstream(handle, `intentguard: the server exited (${code ?? signal}) before answering`, `ended by upstream (exit ${code ?? signal})`, (a) => toClient(s, a, JSON.stringify(a))))
         .finally(() => {
           // Whatever is still open gets an end: no client waits for a process that is gone.
-          for (const x of new Set(s.waiting.values())) if (!x.res.writableEnded) { if (x.json === undefined) x.res.end(); else sendText(x.res, s.id, x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!); }
+          for (const x of new Set(s.waiting.values())) finish(s, x);
           s.waiting.clear();
           if (s.stream && !s.stream.writableEnded) s.stream.end();
           if (handle.status === 'open') handle.close('server exited');
@@ -245,8 +250,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     await done;
     if (x.ids.size === 0 && !res.headersSent) {
-      // Only notifications and responses: accepted. Refused requests were answered above.
-      if (x.json && x.json.length > 0) sendText(res, s.id, x.batch || x.json.length > 1 ? `[${x.json.join(',')}]` : x.json[0]!);
+      // Every request refused (answered above), or only notifications and responses: accepted.
+      if (x.json && x.json.length > 0) finish(s, x);
       else res.writeHead(202, { 'mcp-session-id': s.id }).end();
     }
   };
