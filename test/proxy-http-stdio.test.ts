@@ -158,6 +158,19 @@ describe('intentguard http in front of a stdio server', () => {
     await b.close();
   });
 
+  it('a server command that cannot be started: the initialize call gets an error at once, nothing hangs', async () => {
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile, log: () => undefined });
+    const proxy = await startHttpProxy({ server: { command: join(dir, 'no-such-server'), args: [] }, runtime });
+    const r = await post(proxy.url, INIT);
+    const answer = (await r.json()) as { id: number; error: { code: number; message: string } };
+    assert.equal(answer.id, 0);
+    assert.equal(answer.error.code, RPC_CODES.HALTED);
+    assert.match(answer.error.message, /could not be started/);
+    await waitFor(() => runtime.monitor.sessions().length === 0, 'the session to end');
+    await proxy.close();
+    await runtime.close();
+  });
+
   it('verifies the agent\'s grant before any process is started, and binds each session to its agent', async () => {
     const keys = await generateKeys('ES256');
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));

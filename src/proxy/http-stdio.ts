@@ -188,11 +188,18 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
     });
     child.stdout.on('data', (c: Buffer) => framer.push(c));
-    child.on('error', (e) => o.log(`cannot start ${o.command}: ${e.message}`));
-    child.on('exit', (code, signal) => {
+    // A write racing the server's death fails with EPIPE: the exit (or spawn error) is handled below.
+    child.stdin.on('error', () => undefined);
+    let over = false;
+    /** The process is gone (or never started): answer what it owed, end every open exchange, end the session. */
+    const gone = (what: string) => {
+      if (over) return;
+      over = true;
       s.exited = true;
       framer.end();
-      void s.s2c.then(() => endedByUpstream(handle, `intentguard: the server exited (${code ?? signal}) before answering`, `ended by upstream (exit ${code ?? signal})`, (a) => toClient(s, a, JSON.stringify(a))))
+      // Messages already on their way in either direction are decided first, so their requests are owed answers too.
+      void Promise.all([s.c2s, s.s2c])
+        .then(() => endedByUpstream(handle, `intentguard: the server ${what} before answering`, `ended by upstream (${what})`, (a) => toClient(s, a, JSON.stringify(a))))
         .finally(() => {
           // Whatever is still open gets an end: no client waits for a process that is gone.
           for (const x of new Set(s.waiting.values())) finish(s, x);
@@ -200,7 +207,12 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           if (s.stream && !s.stream.writableEnded) s.stream.end();
           if (handle.status === 'open') handle.close('server exited');
         });
+    };
+    child.on('error', (e) => {
+      o.log(`cannot start ${o.command}: ${e.message}`);
+      gone(`could not be started (${e.message})`);
     });
+    child.on('exit', (code, signal) => gone(`exited (${code ?? signal})`));
     void handle.whenEnded().then(() => {
       sessions.delete(id);
       if (!s.exited) child.kill('SIGTERM');
@@ -283,7 +295,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           }
           s = open(identity, intent);
         }
-        if (s.handle.status !== 'open') {
+        if (s.exited || s.handle.status !== 'open') {
           sendJson(res, 404, rpcError(null, -32001, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
           return;
         }

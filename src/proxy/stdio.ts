@@ -68,6 +68,8 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
       resolve(127);
     });
   });
+  // A write racing the server's death fails with EPIPE: its exit is handled (pending calls answered) below.
+  child.stdin.on('error', () => undefined);
   const writeServer = (m: unknown) => {
     if (!childExited && child.stdin.writable) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
   };
