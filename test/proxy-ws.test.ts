@@ -36,6 +36,29 @@ describe('WebSocket', () => {
     serverMonitor.close();
   });
 
+  it('a frame over the size limit closes that client with 1009, is recorded as refused, and the proxy keeps serving', async () => {
+    const upstream = await listenWebSocket({}, (t) => void demoServer().connect(t));
+    const dir = mkdtempSync(join(tmpdir(), 'ig-ws-'));
+    writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo\ntools: [echo]\n');
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined, maxMessageBytes: 1024 });
+    const proxy = await startWsProxy({ upstream: upstream.url, runtime });
+    const refused: string[] = [];
+    runtime.monitor.events$.subscribe((e) => { if (e.kind === 'invalid') refused.push(e.fault?.code ?? ''); });
+    const raw = new WebSocket(proxy.url, 'mcp');
+    await new Promise((r) => raw.once('open', r));
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(5000) } } }));
+    assert.equal(await new Promise<number>((r) => raw.on('close', (code) => r(code))), 1009);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(refused, ['ERR_MESSAGE_TOO_LARGE']);
+    const client = new Client({ name: 'ws-agent', version: '1' });
+    await client.connect(new WebSocketClientTransport(new URL(proxy.url)));
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still up' } })).content, [{ type: 'text', text: 'still up' }]);
+    await client.close();
+    await proxy.close();
+    await runtime.close();
+    await upstream.close();
+  });
+
   it('a server that closes mid-call: the pending call is answered with an error before the client\'s socket closes', async () => {
     // A raw upstream: answers initialize, never answers "hang", closes the socket on "exit".
     const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'mcp' });

@@ -3,7 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
-import { clientAsker, endedByUpstream, relayFrame } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
@@ -75,6 +75,13 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       client.on('message', (d) => { if (!asker.take(String(d))) relay('c2s', d); });
       upstream.on('message', (d) => relay('s2c', d));
       client.on('close', () => { upstream.close(); session.close('client disconnected'); });
+      // A frame over the size limit (or a protocol error): ws closes the socket (1009/1002) and the
+      // monitor records what was refused; nothing of it is forwarded.
+      client.on('error', (e: Error & { code?: string }) => {
+        if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          queues.c2s = queues.c2s.then(() => relayOversize(session, 'c2s', '', monitor.options.maxMessageBytes + 1)).then(() => undefined, () => undefined);
+        }
+      });
       // The server went away: what it still owes the client is answered with errors first, then the
       // client's socket closes (it would otherwise wait for answers that cannot come).
       let gone = false;
