@@ -119,6 +119,14 @@ describe('alerts', () => {
     const f = JSON.parse(await got);
     assert.equal(f.class_uid, 2004);
     assert.equal(f.finding_info.analytic.uid, 'intent/tool-not-approved');
+    // A console that sends a frame over the limit is dropped (1009); the stream goes on for the others.
+    const rogue = new WebSocket(stream.url, { headers: { authorization: 'Bearer console-token' } });
+    await new Promise((r) => rogue.on('open', r));
+    rogue.send('x'.repeat(10_000));
+    assert.equal(await new Promise<number>((r) => rogue.on('close', (code) => r(code))), 1009);
+    const again = new Promise<string>((r) => ws.once('message', (m) => r(String(m))));
+    await driveSession(monitor);
+    assert.equal(JSON.parse(await again).class_uid, 2004);
     ws.close();
     await stream.close();
     monitor.close();

@@ -29,13 +29,19 @@ const same = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/** Bytes queued for one console before it is considered gone. */
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
 /**
  * A WebSocket stream of alerts (OCSF JSON, one message each) for consoles. Connections without the
  * right token are refused during the upgrade with HTTP 401.
  */
 export async function alertStream(alerts$: Observable<Alert>, options: AlertStreamOptions): Promise<AlertStream> {
   const server: Server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'));
-  const wss = new WebSocketServer({ noServer: true });
+  // Consoles only listen: a frame from one is never large, and one that is (or a protocol error) drops
+  // that console, never the process.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  wss.on('connection', (ws: WebSocket) => ws.on('error', () => ws.terminate()));
   server.on('upgrade', (req, socket, head) => {
     const token = tokenOf(req);
     if (!token || !same(token, options.token)) {
@@ -46,7 +52,13 @@ export async function alertStream(alerts$: Observable<Alert>, options: AlertStre
   });
   const sub: Subscription = alerts$.subscribe((a) => {
     const text = JSON.stringify(toOcsf(a));
-    for (const client of wss.clients) if (client.readyState === client.OPEN) client.send(text);
+    for (const client of wss.clients) {
+      if (client.readyState !== client.OPEN) continue;
+      // A console that stops reading is dropped rather than buffered for without bound (the alert
+      // still reaches every other sink).
+      if (client.bufferedAmount > MAX_BUFFERED) client.terminate();
+      else client.send(text);
+    }
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
