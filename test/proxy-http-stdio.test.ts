@@ -122,6 +122,15 @@ describe('intentguard http in front of a stdio server', () => {
     assert.deepEqual(batch.map((m) => m.id).sort(), [4, 5]);
     assert.ok(batch.find((m) => m.id === 4)!.result);
     assert.equal(batch.find((m) => m.id === 5)!.error!.code, RPC_CODES.DENIED);
+    // Invalid messages are answered, never silently accepted: 400 with null-id JSON-RPC errors saying why.
+    for (const bad of [null, 'x', {}, { jsonrpc: '2.0', id: 7 }, { jsonrpc: '2.0', id: { a: 1 }, method: 'ping' }]) {
+      const r = await post(b.proxy.url, bad, { 'mcp-session-id': two });
+      assert.equal(r.status, 400, JSON.stringify(bad));
+      const e = (await r.json()) as { id: null; error: { code: number; message: string; data: { code: string } } };
+      assert.equal(e.id, null);
+      assert.equal(e.error.code, -32600);
+      assert.match(e.error.data.code, /^ERR_JSONRPC_/);
+    }
     // Notifications alone are accepted (202); a session must start with initialize.
     assert.equal((await post(b.proxy.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': two })).status, 202);
     const noInit = await post(b.proxy.url, { jsonrpc: '2.0', id: 9, method: 'tools/list' });

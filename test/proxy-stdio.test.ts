@@ -96,6 +96,11 @@ describe('intentguard stdio', () => {
     assert.match(withheld.error.message, /withheld/);
     p.send('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}');
     await waitFor(() => p.lines.some((l) => l.includes('"id":10')), 'the session to go on');
+    // A JSON value that is not a JSON-RPC message gets an error with a null id, not silence.
+    p.send('{"jsonrpc":"2.0","id":{"not":"an id"},"method":"tools/call"}');
+    await waitFor(() => p.lines.some((l) => l.includes('request id must be a string or integer')), 'an answer to an invalid message');
+    const invalid = JSON.parse(p.lines.find((l) => l.includes('request id must be a string or integer'))!);
+    assert.deepEqual([invalid.id, invalid.error.code, invalid.error.data.code], [null, -32600, 'ERR_JSONRPC_ID']);
     p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"ec');
     p.child.stdin.end();
     await p.exit;

@@ -22,7 +22,7 @@ const validId = (id: unknown): id is string | number =>
  * @example classifyMessage({ jsonrpc: '2.0', id: 1, method: 'ping' }).kind // 'request'
  */
 export function classifyMessage(msg: unknown): ValidMessage {
-  if (!isObject(msg)) return fail('ERR_JSONRPC_INVALID', `expected a JSON object, got ${Array.isArray(msg) ? 'array' : typeof msg}`);
+  if (!isObject(msg)) return fail('ERR_JSONRPC_INVALID', `expected a JSON object, got ${msg === null ? 'null' : Array.isArray(msg) ? 'array' : typeof msg}`);
   if (msg.jsonrpc !== '2.0') return fail('ERR_JSONRPC_VERSION', `jsonrpc must be "2.0", got ${JSON.stringify(msg.jsonrpc)}`);
   // Members are read as values: one holding `undefined` is absent, as it is in the JSON the message
   // stands for (JSON.stringify drops it). Plain reads also stay fast on objects of many shapes.

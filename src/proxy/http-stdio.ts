@@ -63,7 +63,8 @@ interface BridgeSession {
 
 const key = (id: unknown) => `${typeof id}:${String(id)}`;
 const isObj = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null && !Array.isArray(m);
-const isRequest = (m: unknown): boolean => isObj(m) && typeof m.method === 'string' && m.id !== undefined && m.id !== null;
+/** A request with a usable id (string or integer): one that is owed an answer. */
+const isRequest = (m: unknown): boolean => isObj(m) && typeof m.method === 'string' && (typeof m.id === 'string' || Number.isInteger(m.id));
 const isResponse = (m: unknown): boolean => isObj(m) && m.method === undefined && ('result' in m || 'error' in m);
 const sse = (text: string) => `event: message\ndata: ${text}\n\n`;
 
@@ -250,22 +251,43 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       // The client went away: its requests' answers have nowhere to go (the session stays).
       for (const k of x.ids) if (s.waiting.get(k) === x) s.waiting.delete(k);
     });
+    let forwarded = 0;
+    const invalid: string[] = [];
     const done = new Promise<void>((resolve) => {
       s.c2s = s.c2s.then(async () => {
         for (const m of messages) {
           const text = JSON.stringify(m);
           const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
-          for (const a of r.answers) toClient(s, a, JSON.stringify(a));
-          if (r.forward !== undefined) writeChild(s, r.forward);
+          for (const a of r.answers) {
+            // An answer to a request goes where that request waits; an invalid message's (null id) to this POST.
+            if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));
+            else toClient(s, a, JSON.stringify(a));
+          }
+          if (r.forward !== undefined) {
+            forwarded++;
+            writeChild(s, r.forward);
+          }
         }
       }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)).finally(resolve);
     });
     await done;
-    if (x.ids.size === 0 && !res.headersSent) {
-      // Every request refused (answered above), or only notifications and responses: accepted.
-      if (x.json && x.json.length > 0) finish(s, x);
-      else res.writeHead(202, { 'mcp-session-id': s.id }).end();
+    if (res.headersSent) {
+      for (const t of invalid) if (!res.writableEnded) res.write(sse(t));
+      return;
     }
+    if (x.ids.size > 0) {
+      x.json?.push(...invalid);
+      return;
+    }
+    if (forwarded === 0 && (x.json?.length ?? 0) === 0 && invalid.length > 0) {
+      // Nothing in the body could be accepted: 400, with the JSON-RPC errors (null ids) that say why.
+      res.writeHead(400, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(batch || invalid.length > 1 ? `[${invalid.join(',')}]` : invalid[0]);
+      return;
+    }
+    x.json?.push(...invalid);
+    // Every request refused (answered above), or only notifications and responses: accepted.
+    if (x.json && x.json.length > 0) finish(s, x);
+    else res.writeHead(202, { 'mcp-session-id': s.id }).end();
   };
 
   return {

@@ -11,7 +11,7 @@ import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
 import { createStdioBridge } from './http-stdio.js';
 import { createLegacySse } from './legacy-sse.js';
-import { answerUnreached, relayOversize, rpcError, sendJson } from './relay.js';
+import { answerUnreached, invalidAnswer, relayOversize, rpcError, sendJson } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
@@ -75,8 +75,11 @@ const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 
 
 const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
 const idKey = (id: unknown) => `${typeof id}:${String(id)}`;
-const isRequest = (m: unknown): m is { id: string | number; method: string } =>
-  typeof m === 'object' && m !== null && typeof (m as { method?: unknown }).method === 'string' && ((m as { id?: unknown }).id !== undefined && (m as { id?: unknown }).id !== null);
+/** A request with a usable id (string or integer): one that is owed an answer. */
+const isRequest = (m: unknown): m is { id: string | number; method: string } => {
+  const id = (m as { id?: unknown } | null)?.id;
+  return typeof m === 'object' && m !== null && typeof (m as { method?: unknown }).method === 'string' && (typeof id === 'string' || Number.isInteger(id));
+};
 
 /**
  * Read a body of at most `max` bytes. Beyond it: 'too-large', after reading the rest (a client's
@@ -232,7 +235,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       const out = await s.handle.observe('c2s', m);
       outcomes.push(out);
       if (out.forward !== undefined) forward.push(out.forward);
-      if (out.answer !== undefined) answers.push(out.answer);
+      const answer = out.answer ?? (await invalidAnswer(s.handle, 'c2s', out));
+      if (answer !== undefined) answers.push(answer);
     }
     return { forward, answers, outcomes };
   };
@@ -400,7 +404,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     }
     if (decided.forward.length === 0) {
       if (decided.answers.length === 0) res.writeHead(202).end();
-      else sendJson(res, 200, batch ? decided.answers : decided.answers[0]);
+      // Nothing in the body could be accepted (only invalid messages): 400, with the null-id errors saying why.
+      else sendJson(res, decided.answers.every((a) => (a as { id?: unknown }).id === null) ? 400 : 200, batch ? decided.answers : decided.answers[0]);
       return;
     }
     const body = batch ? JSON.stringify(decided.forward) : JSON.stringify(decided.forward[0]);

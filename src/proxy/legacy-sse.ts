@@ -6,7 +6,7 @@ import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
-import { answerUnreached, clientAsker, endedByUpstream, rpcError, sendJson } from './relay.js';
+import { answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson } from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -185,7 +185,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
-        if (out.answer !== undefined) write(s, out.answer);
+        const answer = out.answer ?? (await invalidAnswer(s.handle, 'c2s', out));
+        if (answer !== undefined) write(s, answer);
         if (out.forward !== undefined) forward.push(out.forward);
       }
       if (forward.length === 0) {

@@ -14,6 +14,19 @@ export interface WireMessage {
 const PARSE_ERROR = (detail: string) => ({ jsonrpc: '2.0', id: null, error: { code: -32700, message: `intentguard: parse error: ${detail}`, data: { code: 'ERR_JSONRPC_INVALID' } } });
 
 /**
+ * A client's message refused as invalid with nothing to answer it by (no usable id): JSON-RPC's answer
+ * is an error with a null id, so the sender learns why instead of hearing nothing. Recorded like every
+ * answer intentguard makes. Undefined for anything else.
+ */
+export async function invalidAnswer(session: SessionHandle, dir: Direction, o: Outcome): Promise<unknown> {
+  if (dir !== 'c2s' || o.event?.kind !== 'invalid' || o.answer !== undefined || o.forward !== undefined) return undefined;
+  const fault = o.event.fault;
+  const answer = rpcError(null, RPC_CODES.INVALID_REQUEST, `intentguard: invalid message: ${fault?.message ?? 'not a JSON-RPC message'}`, { code: fault?.code ?? 'ERR_JSONRPC_INVALID' });
+  if (session.status === 'open') await session.record('s2c', answer);
+  return answer;
+}
+
+/**
  * The message-level core every proxy shares: parse one wire frame, show each message to the monitor,
  * and return what to forward (the original text when unchanged, so unknown fields and formatting pass
  * through byte for byte) and what to answer the sender.
@@ -36,18 +49,22 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
       return { answers: [{ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'intentguard: empty batch', data: { code: 'ERR_JSONRPC_INVALID' } } }] };
     }
     const outcomes: Outcome[] = [];
-    for (const m of parsed) outcomes.push(await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length)));
+    const answers: unknown[] = [];
+    for (const m of parsed) {
+      const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
+      outcomes.push(o);
+      const answer = o.answer ?? (await invalidAnswer(session, dir, o));
+      if (answer !== undefined) answers.push(answer);
+    }
     const forward = outcomes.filter((o) => o.forward !== undefined).map((o) => o.forward);
     const unchanged = forward.length === parsed.length && outcomes.every((o, i) => o.forward === parsed[i]);
-    return {
-      ...(forward.length > 0 && { forward: unchanged ? frame.text : JSON.stringify(forward) }),
-      answers: outcomes.filter((o) => o.answer !== undefined).map((o) => o.answer),
-    };
+    return { ...(forward.length > 0 && { forward: unchanged ? frame.text : JSON.stringify(forward) }), answers };
   }
   const o = await session.observe(dir, parsed, frame.bytes, frame.text);
+  const answer = o.answer ?? (await invalidAnswer(session, dir, o));
   return {
     ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
-    answers: o.answer !== undefined ? [o.answer] : [],
+    answers: answer !== undefined ? [answer] : [],
   };
 }
 
