@@ -96,6 +96,11 @@ describe('intentguard stdio', () => {
     assert.match(withheld.error.message, /withheld/);
     p.send('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}');
     await waitFor(() => p.lines.some((l) => l.includes('"id":10')), 'the session to go on');
+    // Nesting deeper than the limit is refused even though the line's size is within it.
+    p.send(`{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"x":${'['.repeat(300)}${']'.repeat(300)}}}}`);
+    await waitFor(() => p.lines.some((l) => l.includes('"id":"deep"')), 'an answer to the deeply nested call');
+    const deep = JSON.parse(p.lines.find((l) => l.includes('"id":"deep"'))!);
+    assert.match(deep.error.message, /nesting deeper than 256 levels/);
     // A JSON value that is not a JSON-RPC message gets an error with a null id, not silence.
     p.send('{"jsonrpc":"2.0","id":{"not":"an id"},"method":"tools/call"}');
     await waitFor(() => p.lines.some((l) => l.includes('request id must be a string or integer')), 'an answer to an invalid message');

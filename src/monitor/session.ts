@@ -121,6 +121,14 @@ function measure(dir: Direction, time: number, raw: unknown, bytes: number | und
       fault: { code: 'ERR_MESSAGE_TOO_LARGE', message: `message of ${size} bytes exceeds the ${max}-byte limit` },
     };
   }
+  if (bytes !== undefined && size >= 2 * MAX_DEPTH && typeof raw === 'object' && raw !== null) {
+    // Read off the wire, the size was known without a walk; nesting is still limited (only long texts can be deep).
+    try {
+      checkDepth(raw);
+    } catch (e) {
+      return { dir, time, raw: identifying(raw, { unserializable: true }), bytes: size, fault: { code: 'ERR_JSONRPC_INVALID', message: `not accepted: ${(e as Error).message}` } };
+    }
+  }
   try {
     // One object shape for every valid message keeps the reducer's reads monomorphic.
     return { dir, time, raw, bytes: size, text, message: classifyMessage(raw), fault: undefined, synthetic: undefined, control: undefined };
