@@ -62,12 +62,27 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text: `Notes ${i}: shipped the beta on Friday; ticket ${i}` }] } }, 's2c');
   }
   const perSec = loops / (spent / 1e9);
+  // Large answers: analysis must stay linear in the text (a quadratic step shows as the per-byte cost
+  // of a 4x larger answer growing 4x). Dense with addresses (the worst case for target extraction).
+  const dense = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@host${i}.example.com see https://h${i}.example.com/p `).join('');
+  const resultCost = (text: string) => {
+    fresh();
+    const rid = id++;
+    feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'big.md' } } }, 'c2s');
+    const t0 = process.hrtime.bigint();
+    feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
+    return Number(process.hrtime.bigint() - t0) / text.length; // ns per character
+  };
+  resultCost(dense(2_000));
+  const small = dense(5_000), large = dense(20_000);
+  const perByteSmall = resultCost(small), perByteLarge = resultCost(large);
   const mem = process.memoryUsage().heapUsed / 1024 / 1024;
   printTable(`rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`, [
     { measure: 'per-call cost at call 10 (median of calls 5-15, us)', value: fmt(early, 2) },
     { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
     { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },
     { measure: 'tool-call evaluations per second, one core', value: fmt(perSec, 0) },
+    { measure: `answer analysis, address-dense text: ns per character at ${fmt(small.length / 1e6, 2)} MB / at ${fmt(large.length / 1e6, 2)} MB`, value: `${fmt(perByteSmall, 0)} / ${fmt(perByteLarge, 0)} (${(perByteLarge / perByteSmall).toFixed(2)}x: linear is 1x)` },
     { measure: 'heap used after the run (MiB)', value: fmt(mem, 1) },
   ]);
 }

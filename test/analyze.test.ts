@@ -36,6 +36,16 @@ describe('network targets are normalized against tricks', () => {
     assert.ok(k.includes('url:docs.example.io/x'));
     assert.ok(!k.some((x) => x.includes('report-2024')));
   });
+  it('a bare domain inside an address or URL already found is not found again; one outside it is, however many addresses come first', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `u${i}@h${i}.example.com https://w${i}.example.org/p`).join(' ');
+    const k = keys(`${many} then docs.example.io/guide and mail z@last.example.net`);
+    assert.ok(k.includes('url:docs.example.io/guide'), 'a bare domain after thousands of addresses');
+    assert.ok(k.includes('email:z@last.example.net'));
+    assert.ok(k.includes('url:w2999.example.org/p'));
+    // An email's domain is a host, never a bare-domain URL of its own.
+    assert.ok(k.includes('host:h0.example.com'));
+    assert.ok(!k.some((x) => x.startsWith('url:h0.example.com')));
+  });
   it('zones: domains cover subdomains, *. only subdomains, CIDRs match IPs', () => {
     assert.ok(hostInZone('api.corp.example.com', 'corp.example.com'));
     assert.ok(hostInZone('corp.example.com', 'corp.example.com'));

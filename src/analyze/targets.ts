@@ -109,9 +109,16 @@ export function extractTargets(text: string, out: Map<string, Target> = new Map(
     }
   }
   if (DOMAIN_HINT.test(text)) {
+    // Matches come in increasing position: walk the covered spans (sorted by start) with one pointer,
+    // rather than test every span for every match (quadratic on a text with thousands of addresses).
+    covered?.sort((x, y) => x[0] - y[0]);
+    let p = 0;
     for (const m of text.matchAll(BARE_DOMAIN_RE)) {
       const start = m.index!;
-      if (covered?.some(([a, b]) => start >= a && start < b)) continue;
+      if (covered) {
+        while (p < covered.length && covered[p]![1] <= start) p++;
+        if (p < covered.length && covered[p]![0] <= start) continue;
+      }
       if (!BARE_TLDS.has(m[2]!.toLowerCase())) continue;
       const n = normalizeUrl(m[0]);
       if (!n) continue;
