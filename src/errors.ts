@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   ERR_STORE: 'the recording database failed',
   ERR_STORE_FULL: 'the recording database is out of disk space',
   ERR_STORE_LOCKED: 'the recording database is locked by another writer',
+  ERR_STORE_CORRUPT: 'a recorded row cannot be read back (altered or damaged after it was written); run intentguard audit verify',
+  ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
   ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',
   ERR_NOT_FOUND: 'no MCP endpoint at the requested HTTP path',

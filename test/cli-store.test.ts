@@ -92,6 +92,21 @@ describe('CLI over a recorded database', () => {
     assert.match((await cli(['replay', db, '--jobs', 'many'])).stderr, /--jobs.*positive integer/);
   });
 
+  it('a row altered behind intentguard\'s back so that it is no longer JSON: replay and show name the row and say what to run', async () => {
+    const { db, ids } = await recorded();
+    const raw = new Database(db);
+    const seq = (raw.prepare("SELECT seq FROM events WHERE session_id = ? AND synthetic = 0 AND kind = 'request' ORDER BY seq LIMIT 1").pluck().get(ids[0]) as number);
+    raw.prepare('UPDATE events SET raw = ? WHERE session_id = ? AND seq = ?').run('{not json', ids[0], seq);
+    raw.close();
+    const expected = new RegExp(`ERR_STORE_CORRUPT: event ${seq} of session ${ids[0]} cannot be read back .*run intentguard audit verify`);
+    for (const args of [['replay', db], ['replay', db, '--jobs', '2'], ['replay', db, '--diff'], ['show', ids[0]!, '--db', db]]) {
+      const r = await cli(args);
+      assert.notEqual(r.code ?? 0, 0, args.join(' '));
+      assert.match(r.stderr, expected, args.join(' '));
+    }
+    assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /altered/);
+  });
+
   it('prune removes old sessions and keeps the audit chain valid', async () => {
     const { db } = await recorded();
     await new Promise((r) => setTimeout(r, 20));

@@ -47,6 +47,18 @@ export interface RecordedEvent {
   readonly findingsJson: string | null;
 }
 
+/**
+ * JSON read back from a database row; text that does not parse was altered or damaged after it was
+ * written (intentguard only ever stores what it serialized), so the error says which row and what to run.
+ */
+export function readRecorded(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new IntentGuardError('ERR_STORE_CORRUPT', `${what} cannot be read back (${(e as Error).message}); run intentguard audit verify`);
+  }
+}
+
 /** The intent recorded as JSON, parsed once per distinct intent and frozen. */
 // Recorded sessions of one agent share their intent: parse each distinct intent once (parsed intents are
 // frozen here, so sharing is safe), which also lets per-intent work downstream (its digest) be cached.
@@ -54,7 +66,7 @@ const intents = new Map<string, Intent>();
 export function intentOf(json: string): Intent {
   let intent = intents.get(json);
   if (!intent) {
-    intent = deepFreeze(parseIntent(JSON.parse(json)));
+    intent = deepFreeze(parseIntent(readRecorded(json, 'a recorded intent')));
     if (intents.size >= 256) intents.delete(intents.keys().next().value!);
     intents.set(json, intent);
   }
@@ -66,7 +78,7 @@ export function bundleOfRecorded(r: RecordedSession): SessionBundle {
   return {
     id: r.id, intent: intentOf(r.intentJson),
     // intentguard's own answers are not part of the recorded traffic: replay produces its own.
-    events: r.events.filter((e) => !e.synthetic).map((e) => ({ dir: e.dir, msg: JSON.parse(e.raw) as unknown, t: e.time - r.startedAt, bytes: e.bytes })),
+    events: r.events.filter((e) => !e.synthetic).map((e) => ({ dir: e.dir, msg: readRecorded(e.raw, `event ${e.seq} of session ${r.id}`), t: e.time - r.startedAt, bytes: e.bytes })),
     ...(r.identity && { identity: r.identity }),
   };
 }

@@ -112,10 +112,20 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
     return session ? runRecorded(session, diff) : Promise.resolve(missing);
   };
 
+  /** A job that cannot be read back fails with its own code (the same on this thread and on workers). */
+  const failed = (e: unknown, lineNo = 0): JobOutcome => {
+    const err = e as { code?: string; message?: string };
+    return { kind: 'error', lineNo, code: typeof err?.code === 'string' && err.code.startsWith('ERR_') ? err.code : 'ERR_REPLAY', message: err?.message ?? String(e) };
+  };
+
   return {
     async run(job) {
-      if (job.kind === 'recorded') return runRecorded(job.session, job.diff);
-      if (job.kind === 'stored') return runStored(job.db, job.session, job.diff);
+      try {
+        if (job.kind === 'recorded') return await runRecorded(job.session, job.diff);
+        if (job.kind === 'stored') return await runStored(job.db, job.session, job.diff);
+      } catch (e) {
+        return failed(e);
+      }
       let bundle;
       try {
         bundle = parseBundleLine(job.line);

@@ -21,7 +21,8 @@ port.on('message', (m: { id: number; job: ReplayJob } | { close: true }) => {
     try {
       out = await replayer.run(m.job);
     } catch (e) {
-      out = { kind: 'error', lineNo: m.job.kind === 'line' ? m.job.lineNo : 0, code: 'ERR_REPLAY', message: (e as Error).message };
+      const code = (e as { code?: unknown })?.code;
+      out = { kind: 'error', lineNo: m.job.kind === 'line' ? m.job.lineNo : 0, code: typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_REPLAY', message: (e as Error).message };
     }
     port.postMessage({ id: m.id, out });
   });

@@ -1,6 +1,6 @@
 import type { Identity } from '../events/types.js';
 import type { Finding } from '../policy/types.js';
-import { bundleOfRecorded, intentOf, type RecordedSession, type SessionBundle } from '../replay/bundle.js';
+import { bundleOfRecorded, intentOf, readRecorded, type RecordedSession, type SessionBundle } from '../replay/bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
 
@@ -51,8 +51,8 @@ export function sessionTimeline(store: Store, id: string): { session: Record<str
   return {
     session,
     entries: rows.map((r) => ({
-      seq: r.seq, time: r.time, dir: r.dir, kind: r.kind, method: r.method, tool: r.tool, call: r.call, raw: JSON.parse(r.raw),
-      action: r.action ?? null, findings: r.findings_json ? (JSON.parse(r.findings_json) as Finding[]) : [],
+      seq: r.seq, time: r.time, dir: r.dir, kind: r.kind, method: r.method, tool: r.tool, call: r.call, raw: readRecorded(r.raw, `event ${r.seq} of session ${id}`),
+      action: r.action ?? null, findings: r.findings_json ? (readRecorded(r.findings_json, `the decision on event ${r.seq} of session ${id}`) as Finding[]) : [],
     })),
   };
 }
@@ -75,7 +75,7 @@ function replayStatements(store: Store) {
       events: store.db.prepare(`SELECT e.seq, e.dir, e.kind, e.time, e.raw, e.bytes, e.synthetic, e.call, e.tool, d.action, d.findings_json
         FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`).raw(),
       // The traffic alone (intentguard's own answers left out: replay produces its own).
-      traffic: store.db.prepare('SELECT dir, time, raw, bytes FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq').raw(),
+      traffic: store.db.prepare('SELECT dir, time, raw, bytes, seq FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq').raw(),
     };
     statements.set(store, q);
   }
@@ -90,11 +90,11 @@ export function recordedBundle(store: Store, id: string): SessionBundle | undefi
   const q = replayStatements(store);
   const s = q.one.get(id, 0) as Record<string, any> | undefined;
   if (!s) return undefined;
-  const rows = q.traffic.all(id) as [string, number, string, number][];
+  const rows = q.traffic.all(id) as [string, number, string, number, number][];
   const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number; bytes: number }[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    events[i] = { dir: r[0] as 'c2s' | 's2c', msg: JSON.parse(r[2]) as unknown, t: r[1] - s.started_at, bytes: r[3] };
+    events[i] = { dir: r[0] as 'c2s' | 's2c', msg: readRecorded(r[2], `event ${r[4]} of session ${id}`), t: r[1] - s.started_at, bytes: r[3] };
   }
   const identity = identityOf(s);
   return { id: s.id, intent: intentOf(s.intent_json), events, ...(identity && { identity }) };
@@ -121,7 +121,7 @@ export function* recordedSessions(store: Store, filter: { session?: string; sinc
 export function* sessionBundles(store: Store, filter: { session?: string; since?: number } = {}): Generator<SessionBundle & { recorded: Map<number, { action: string; findings: Finding[] }> }> {
   for (const r of recordedSessions(store, filter)) {
     const recorded = new Map<number, { action: string; findings: Finding[] }>();
-    for (const e of r.events) if (e.findingsJson !== null) recorded.set(e.seq, { action: e.action, findings: JSON.parse(e.findingsJson) as Finding[] });
+    for (const e of r.events) if (e.findingsJson !== null) recorded.set(e.seq, { action: e.action, findings: readRecorded(e.findingsJson, `the decision on event ${e.seq} of session ${r.id}`) as Finding[] });
     yield { ...bundleOfRecorded(r), recorded };
   }
 }
