@@ -101,7 +101,7 @@ describe('CLI over a recorded database', () => {
     const expected = new RegExp(`ERR_STORE_CORRUPT: event ${seq} of session ${ids[0]} cannot be read back .*run intentguard audit verify`);
     for (const args of [['replay', db], ['replay', db, '--jobs', '2'], ['replay', db, '--diff'], ['show', ids[0]!, '--db', db]]) {
       const r = await cli(args);
-      assert.notEqual(r.code ?? 0, 0, args.join(' '));
+      assert.notEqual((r as { code?: number }).code ?? 0, 0, args.join(' '));
       assert.match(r.stderr, expected, args.join(' '));
     }
     assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /altered/);

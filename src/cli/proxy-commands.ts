@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createRuntime, readConfigFile, type RuntimeOptions } from '../proxy/runtime.js';
+import { createRuntime, type RuntimeOptions } from '../proxy/runtime.js';
+import { intSetting, readConfigFile } from './config.js';
 import { runStdioProxy } from '../proxy/stdio.js';
 import { startHttpProxy } from '../proxy/http.js';
 import { startWsProxy } from '../proxy/ws.js';
@@ -52,10 +53,10 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--jwks <file>', 'verify grants with this JWKS file')
     .option('--jwks-url <url>', 'verify grants with keys from this JWKS URL')
     .option('--pem <file>', 'verify grants with this PEM public key')
-    .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
+    .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
     .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
     .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime', '15m')
+    .option('--max-ttl <duration>', 'longest accepted grant lifetime (default 15m)')
     .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
     .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
     .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
@@ -63,15 +64,15 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
     .option('--approval-webhook <url>', 're-authorization webhook')
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny', '60s')
+    .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--max-message-bytes <n>', 'largest message accepted', String(4 * 1024 * 1024));
+    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
 }
 
 /** Merge flags, the config file and the environment into runtime options. */
 export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
   const configPath = flags.config ?? (existsSync('intentguard.yaml') ? 'intentguard.yaml' : undefined);
-  const file = configPath ? readConfigFile(configPath) : {};
+  const file: Record<string, unknown> = configPath ? readConfigFile(configPath) : {};
   const pick = <T>(flag: T | undefined, key: string, envName?: string): T | undefined =>
     flag ?? (file[key] as T | undefined) ?? (envName ? (env[envName] as T | undefined) : undefined);
   const mode = (pick(flags.mode, 'mode', 'INTENTGUARD_MODE') ?? 'enforce') as string;
@@ -84,35 +85,36 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   if ((jwks || jwksUrl || pem) && (!audience || issuers.length === 0)) {
     throw Object.assign(new Error('grant verification needs --audience and at least one --issuer'), { code: 'ERR_CONFIG' });
   }
-  const wsPort = pick(flags.alertsWsPort, 'alertsWsPort');
+  const wsPortSetting = pick<unknown>(flags.alertsWsPort, 'alertsWsPort');
+  const wsPort = wsPortSetting === undefined ? undefined : intSetting(wsPortSetting, '--alerts-ws-port', 0, 65535);
   const alertsJsonl = pick(flags.alertsJsonl, 'alertsJsonl');
   const alertsWebhook = pick(flags.alertsWebhook, 'alertsWebhook');
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
   const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
   return {
     mode,
-    db: flags.record === false ? false : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
-    failClosedOnRecordError: flags.failOpenOnRecordError ? false : mode === 'enforce',
-    pack: flags.pack !== false,
+    db: flags.record === false || file.record === false ? false : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
+    failClosedOnRecordError: flags.failOpenOnRecordError || file.failOpenOnRecordError === true ? false : mode === 'enforce',
+    pack: flags.pack !== false && file.pack !== false,
     rules: flags.rules ?? (file.rules as string[] | undefined) ?? [],
     ...(intentFile && { intentFile }),
     ...((jwks || jwksUrl || pem) && {
       auth: {
-        ...(jwks && { jwks }), ...(jwksUrl && { jwksUrl }), ...(pem && { pem }), alg: flags.alg ?? 'ES256',
-        issuers, audience: audience!, maxTtl: flags.maxTtl ?? '15m',
+        ...(jwks && { jwks }), ...(jwksUrl && { jwksUrl }), ...(pem && { pem }), alg: pick(flags.alg, 'alg') ?? 'ES256',
+        issuers, audience: audience!, maxTtl: pick(flags.maxTtl, 'maxTtl') ?? '15m',
       },
     }),
     alerts: {
       ...(alertsJsonl && { jsonl: alertsJsonl }),
       ...(alertsWebhook && { webhook: alertsWebhook, webhookSecret: pick(flags.alertsWebhookSecret, 'alertsWebhookSecret', 'INTENTGUARD_WEBHOOK_SECRET') ?? '' }),
-      ...(wsPort !== undefined && { wsPort: Number(wsPort), wsToken: pick(flags.alertsWsToken, 'alertsWsToken', 'INTENTGUARD_ALERTS_TOKEN') ?? '' }),
+      ...(wsPort !== undefined && { wsPort, wsToken: pick(flags.alertsWsToken, 'alertsWsToken', 'INTENTGUARD_ALERTS_TOKEN') ?? '' }),
     },
     approvals: {
       ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
-      timeout: flags.approvalTimeout ?? '60s',
+      timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
     },
-    maxMessageBytes: Number(flags.maxMessageBytes ?? 4 * 1024 * 1024),
+    maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
   };
 }
 

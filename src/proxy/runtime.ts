@@ -58,11 +58,6 @@ export function readIntentFile(file: string): Intent {
   return parseIntent(file.endsWith('.json') ? JSON.parse(text) : parseYaml(text));
 }
 
-/** Read `intentguard.yaml` (if present): the same keys as the flags, in camelCase. */
-export function readConfigFile(file: string): Partial<RuntimeOptions> & Record<string, unknown> {
-  return (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Partial<RuntimeOptions>;
-}
-
 /** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const store = o.db ? openStore(o.db) : undefined;

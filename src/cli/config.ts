@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { IntentGuardError } from '../errors.js';
+
+const str = { type: 'string', minLength: 1 };
+const strings = { type: 'array', items: str };
+const duration = { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h|d))+$' };
+const positive = { type: 'integer', minimum: 1 };
+
+/**
+ * `intentguard.yaml`: the proxy flags in camelCase (`--alerts-ws-port` is `alertsWsPort`), plus
+ * `issuers` for the repeatable `--issuer`. Unknown keys and wrong types are errors, never ignored: a
+ * misspelt key would otherwise leave a setting silently off.
+ */
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { enum: ['enforce', 'monitor'] },
+    db: str,
+    record: { type: 'boolean' },
+    failOpenOnRecordError: { type: 'boolean' },
+    pack: { type: 'boolean' },
+    rules: strings,
+    intent: str,
+    jwks: str,
+    jwksUrl: str,
+    pem: str,
+    alg: str,
+    issuers: strings,
+    audience: str,
+    maxTtl: duration,
+    alertsJsonl: str,
+    alertsWebhook: str,
+    alertsWebhookSecret: str,
+    alertsWsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+    alertsWsToken: str,
+    approvalWebhook: str,
+    approvalWebhookSecret: str,
+    approvalTimeout: duration,
+    approveCli: { type: 'boolean' },
+    maxMessageBytes: positive,
+  },
+} as const;
+
+export type ConfigFile = Partial<Record<keyof typeof CONFIG_SCHEMA.properties, unknown>>;
+
+const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+
+/** Read and check `intentguard.yaml`; every problem is an `ERR_CONFIG` naming the file and the key. */
+export function readConfigFile(file: string): ConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (e) {
+    throw new IntentGuardError('ERR_CONFIG', `${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!validate(doc)) {
+    const err = validate.errors![0]!;
+    const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '';
+    const what = err.keyword === 'additionalProperties'
+      ? `unknown setting "${(err.params as { additionalProperty: string }).additionalProperty}" (settings are the proxy flags in camelCase)`
+      : `${where || 'the file'} ${err.message ?? 'is invalid'}`;
+    throw new IntentGuardError('ERR_CONFIG', `${file}: ${what}`);
+  }
+  return doc as ConfigFile;
+}
+
+/** A flag or setting that must be a whole number in a range (a typo must not switch a limit off). */
+export function intSetting(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new IntentGuardError('ERR_CONFIG', `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  return n;
+}
