@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runtimeOptions } from '../src/cli/proxy-commands.js';
+import { createMonitor } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-config-'));
 const config = (name: string, text: string) => {
@@ -51,6 +52,13 @@ describe('intentguard.yaml, flags and environment', () => {
     configError(() => runtimeOptions({ maxMessageBytes: 'abc' }, {}), /--max-message-bytes must be a whole number/);
     configError(() => runtimeOptions({ maxMessageBytes: '0' }, {}), /--max-message-bytes must be a whole number from 1/);
     configError(() => runtimeOptions({ alertsWsPort: '70000' }, {}), /--alerts-ws-port must be a whole number from 0 to 65535/);
+  });
+
+  it('the library refuses monitor limits that would switch a check off', () => {
+    for (const bad of [{ maxMessageBytes: Number.NaN }, { maxPending: 0 }, { decisionTimeoutMs: Infinity }, { approvalTimeoutMs: 2 ** 31 }, { maxMessageBytes: -1 }]) {
+      assert.throws(() => createMonitor(bad), (e: { code?: string }) => e.code === 'ERR_CONFIG', JSON.stringify(bad));
+    }
+    createMonitor({ maxMessageBytes: 1024, maxPending: 1, decisionTimeoutMs: 10, approvalTimeoutMs: 2 ** 31 - 1 }).close();
   });
 
   it('the CLI stops with the error and exit code 2 before starting anything', () => {

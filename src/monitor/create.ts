@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IntentGuardError } from '../errors.js';
 import { Observable, Subject, asapScheduler, type Subscriber, filter, finalize, groupBy, mergeMap, scan, type SchedulerLike } from 'rxjs';
 import type { Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
@@ -86,6 +87,15 @@ const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as Promi
  * const guarded = tap(transport, monitor, { side: 'client', intent });
  */
 export function createMonitor(options: MonitorOptions = {}): Monitor {
+  // A limit that is not a positive number would switch a check off (every comparison with NaN is false).
+  for (const k of ['decisionTimeoutMs', 'maxMessageBytes', 'maxPending', 'approvalTimeoutMs'] as const) {
+    const v = options[k];
+    // Timers take at most 2^31-1 ms (a longer delay fires at once).
+    const max = k.endsWith('Ms') ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= max)) {
+      throw new IntentGuardError('ERR_CONFIG', `createMonitor: ${k} must be a positive number up to ${max}, got ${String(v)}`);
+    }
+  }
   const opts: ResolvedMonitorOptions = {
     clock: options.clock ?? Date.now,
     mode: options.mode ?? 'enforce',
