@@ -235,7 +235,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       const out = await s.handle.observe('c2s', m);
       outcomes.push(out);
       if (out.forward !== undefined) forward.push(out.forward);
-      const answer = out.answer ?? (await invalidAnswer(s.handle, 'c2s', out));
+      const answer = out.answer ?? (out.event?.kind === 'invalid' ? await invalidAnswer(s.handle, 'c2s', out) : undefined);
       if (answer !== undefined) answers.push(answer);
     }
     return { forward, answers, outcomes };

@@ -185,7 +185,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
-        const answer = out.answer ?? (await invalidAnswer(s.handle, 'c2s', out));
+        const answer = out.answer ?? (out.event?.kind === 'invalid' ? await invalidAnswer(s.handle, 'c2s', out) : undefined);
         if (answer !== undefined) write(s, answer);
         if (out.forward !== undefined) forward.push(out.forward);
       }

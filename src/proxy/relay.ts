@@ -53,7 +53,7 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
     for (const m of parsed) {
       const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
       outcomes.push(o);
-      const answer = o.answer ?? (await invalidAnswer(session, dir, o));
+      const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
       if (answer !== undefined) answers.push(answer);
     }
     const forward = outcomes.filter((o) => o.forward !== undefined).map((o) => o.forward);
@@ -61,7 +61,7 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
     return { ...(forward.length > 0 && { forward: unchanged ? frame.text : JSON.stringify(forward) }), answers };
   }
   const o = await session.observe(dir, parsed, frame.bytes, frame.text);
-  const answer = o.answer ?? (await invalidAnswer(session, dir, o));
+  const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
   return {
     ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
     answers: answer !== undefined ? [answer] : [],
