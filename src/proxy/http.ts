@@ -465,6 +465,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     }
     const text = upBody.toString('utf8');
     if (!type.includes('application/json') || text.trim() === '') {
+      if (requests.length > 0) {
+        // Requests owed answers got something that is not MCP (an HTML error page, an empty body): it is
+        // not delivered; each request gets an error the monitor records, and the client a 502.
+        const why = new Error(`upstream answered HTTP ${up.statusCode ?? '?'} with ${type || 'no content type'}${text.trim() === '' ? ' and an empty body' : ''}`);
+        const errs = await answerUnreached(s.handle, requests, why);
+        sendJson(res, 502, batch ? [...decided.answers, ...errs] : errs[0]);
+        return;
+      }
+      // Only notifications and responses went up: the server's acknowledgement (202) passes as it is.
       res.writeHead(up.statusCode ?? 502, headers).end(text);
       return;
     }
