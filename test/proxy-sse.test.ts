@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -134,5 +135,44 @@ describe('intentguard http in front of a legacy HTTP+SSE server', () => {
     assert.ok(!s.upstream.seen.some((r) => r.body.includes('hijack')), 'another agent cannot post into the session');
     await client.close();
     await s.close();
+  });
+
+  it('a server that refuses a POST (HTTP 500): its requests are answered with errors on the client\'s stream, not left to time out', async () => {
+    let stream: import('node:http').ServerResponse | undefined;
+    const upstream = createServer(async (req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('event: endpoint\ndata: /messages?session=raw\n\n');
+        stream = res;
+        return;
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: number; method: string };
+      if (m.method !== 'initialize') return void res.writeHead(500).end('boom');
+      res.writeHead(202).end('Accepted');
+      stream!.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2024-11-05', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const proxy = await startHttpProxy({ upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}/sse`, runtime });
+    const events: string[] = [];
+    const sse = await fetch(proxy.url, { headers: { accept: 'text/event-stream' } });
+    const reader = sse.body!.pipeThrough(new TextDecoderStream()).getReader();
+    void (async () => { for (;;) { const { value, done } = await reader.read(); if (done) break; events.push(value); } })();
+    await waitFor(() => events.join('').includes('event: endpoint'), 'the endpoint event');
+    const endpoint = /data: (\S+)/.exec(events.join(''))![1]!;
+    const postTo = (body: unknown) => fetch(new URL(endpoint, proxy.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await postTo({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'c', version: '1' } } })).status, 202);
+    assert.equal((await postTo({ jsonrpc: '2.0', id: 1, method: 'tools/list' })).status, 500);
+    await waitFor(() => events.join('').includes('"id":1'), 'an answer to the refused request on the stream');
+    const answer = JSON.parse(events.join('').split('\n').find((l) => l.includes('"id":1'))!.slice(6)) as { error: { data: { code: string }; message: string } };
+    assert.equal(answer.error.data.code, 'ERR_UPSTREAM');
+    assert.match(answer.error.message, /HTTP 500/);
+    await reader.cancel();
+    await proxy.close();
+    await runtime.close();
+    upstream.closeAllConnections();
+    upstream.close();
   });
 });

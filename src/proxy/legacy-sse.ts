@@ -196,7 +196,14 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       const text = JSON.stringify(Array.isArray(body) ? forward : forward[0]);
       try {
         const status = await postUpstream(s, text, req.headers.host);
-        res.writeHead(status === 200 || status === 202 ? 202 : status).end(status === 200 || status === 202 ? 'Accepted' : 'upstream refused the message');
+        if (status >= 200 && status < 300) {
+          res.writeHead(202).end('Accepted');
+          return;
+        }
+        // The server refused the POST: its requests will never be answered on the stream, so they are
+        // answered with errors there now (recorded), rather than left to the client's timeout.
+        for (const answer of await answerUnreached(s.handle, forward, new Error(`upstream refused the message (HTTP ${status})`))) write(s, answer);
+        res.writeHead(status).end('upstream refused the message');
       } catch (e) {
         // Nothing reached the server: every forwarded request gets an error on the stream.
         for (const answer of await answerUnreached(s.handle, forward, e as Error)) write(s, answer);
