@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -108,6 +108,13 @@ describe('CLI over a recorded database', () => {
   });
 
   it('prune removes old sessions and keeps the audit chain valid', async () => {
+    // A mistyped path is an error, never a new empty database (and key) created there.
+    const missing = join(mkdtempSync(join(tmpdir(), 'ig-cli-')), 'typo.db');
+    for (const args of [['prune', '--older-than', '1d', '--db', missing], ['approve', 'apr-1', '--db', missing], ['sessions', '--db', missing]]) {
+      const r = await cli(args);
+      assert.match(r.stderr, /ERR_STORE: cannot open .*typo\.db/, args[0]);
+    }
+    assert.ok(!existsSync(missing) && !existsSync(`${missing}.key`), 'nothing was created');
     const { db } = await recorded();
     await new Promise((r) => setTimeout(r, 20));
     assert.match((await cli(['prune', '--older-than', '1ms', '--db', db])).stdout, /pruned 2 ended sessions/);

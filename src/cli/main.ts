@@ -177,7 +177,7 @@ for (const verb of ['approve', 'deny'] as const) {
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
     .option('--scope <scope>', 'once or session', 'once')
     .action((id: string, opts: { db: string; by: string; scope: string }) => {
-      const store = openStore(opts.db);
+      const store = openStore(opts.db, { mustExist: true });
       try {
         const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope === 'session' ? 'session' : 'once');
         process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);

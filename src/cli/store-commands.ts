@@ -115,7 +115,7 @@ export function auditVerifyCommand(db: string, out: Out = process.stdout): numbe
 
 /** `intentguard prune --older-than 30d`. */
 export function pruneCommand(opts: { db: string; olderThan: string }, out: Out = process.stdout): number {
-  const store = openStore(opts.db);
+  const store = openStore(opts.db, { mustExist: true });
   try {
     const now = Date.now();
     const n = pruneSessions(store, now - parseDuration(opts.olderThan), now);

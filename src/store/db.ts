@@ -20,10 +20,12 @@ export interface Store {
  * Open (and migrate) an intentguard database: WAL, `synchronous=NORMAL` (a committed transaction
  * survives the process being killed; `durability: 'full'` also survives power loss), a busy timeout.
  */
-export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number } = {}): Store {
+export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; mustExist?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number } = {}): Store {
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    // Commands that only act on existing records (read them, prune, decide approvals) must not create
+    // an empty database (and its key) at a mistyped path.
+    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: (options.readonly || options.mustExist) ?? false });
   } catch (e) {
     throw storeError(e, `cannot open ${path}`);
   }
