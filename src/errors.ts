@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
   ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',
+  ERR_FILE: 'a file or directory named on the command line or in intentguard.yaml cannot be read',
   ERR_NOT_FOUND: 'no MCP endpoint at the requested HTTP path',
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',

@@ -61,6 +61,16 @@ describe('intentguard.yaml, flags and environment', () => {
     createMonitor({ maxMessageBytes: 1024, maxPending: 1, decisionTimeoutMs: 10, approvalTimeoutMs: 2 ** 31 - 1 }).close();
   });
 
+  it('a file or directory that cannot be read is ERR_FILE naming it', () => {
+    const missing = join(dir, 'missing-intent.yaml');
+    const r = spawnSync(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', missing, '--no-record', '--', process.execPath, '-e', '0'], { encoding: 'utf8', input: '' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), `intentguard: ERR_FILE: cannot read ${missing}: no such file or directory`);
+    const rules = spawnSync(process.execPath, ['bin/intentguard.js', 'rules', 'lint', join(dir, 'no-rules')], { encoding: 'utf8' });
+    assert.equal(rules.status, 1);
+    assert.match(rules.stdout, /ERR_FILE: rules directory not found: .*no-rules/);
+  });
+
   it('the CLI stops with the error and exit code 2 before starting anything', () => {
     const file = config('cli.yaml', 'recrod: false\n');
     const r = spawnSync(process.execPath, ['bin/intentguard.js', 'stdio', '--config', file, '--', process.execPath, '-e', 'process.stdin.resume()'], { encoding: 'utf8', input: '' });

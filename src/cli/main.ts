@@ -187,8 +187,15 @@ for (const verb of ['approve', 'deny'] as const) {
     });
 }
 
+/** Node's file-system errors, under intentguard's own stable code. */
+const FS_REASONS: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', EPERM: 'operation not permitted' };
+
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string };
-  process.stderr.write(`intentguard: ${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}\n`);
+  const err = e as { code?: string; message?: string; path?: string };
+  const fsReason = err.code ? FS_REASONS[err.code] : undefined;
+  const line = fsReason && err.path
+    ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
+    : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
+  process.stderr.write(`intentguard: ${line}\n`);
   process.exitCode = 2;
 });

@@ -48,7 +48,7 @@ export function rulesLintCommand(dirs: readonly string[], out: NodeJS.WritableSt
     set = loadRulePack(dirs);
   } catch (e) {
     if (e instanceof IntentGuardError) {
-      out.write(`${e.message}\n`);
+      out.write(`${e.message.includes(e.code) ? '' : `${e.code}: `}${e.message}\n`);
       return 1;
     }
     throw e;

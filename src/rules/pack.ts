@@ -1,3 +1,4 @@
+import { IntentGuardError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ export const SHIPPED_RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '
 /** Load the shipped pack followed by site directories (overrides and extra rules). */
 export function loadRulePack(siteDirs: readonly string[] = [], options: { shipped?: boolean } = {}): RuleSet {
   const dirs = [...(options.shipped === false ? [] : [SHIPPED_RULES_DIR]), ...siteDirs.filter((d) => d !== SHIPPED_RULES_DIR)];
-  for (const d of dirs) if (!existsSync(d)) throw new Error(`rules directory not found: ${d}`);
+  for (const d of dirs) if (!existsSync(d)) throw new IntentGuardError('ERR_FILE', `rules directory not found: ${d}`);
   return loadRules(dirs);
 }
 
