@@ -13,6 +13,8 @@ export interface ReplayPool {
 interface Lane {
   readonly worker: Worker;
   readonly waiting: Map<number, { resolve(o: JobOutcome): void; reject(e: Error): void }>;
+  /** Jobs not yet posted: sent together once this turn of the event loop is over (one message, not one per job). */
+  outbox: { id: number; job: ReplayJob }[];
   dead?: Error;
 }
 
@@ -52,10 +54,13 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
   }
   let nextId = 0;
   const lanes: Lane[] = Array.from({ length: o.jobs }, () => {
-    const lane: Lane = { worker: startWorker(import.meta.url, 'worker', { rules: [...o.rules], pack: o.pack }), waiting: new Map() };
-    lane.worker.on('message', (m: { id: number; out: JobOutcome }) => {
-      lane.waiting.get(m.id)?.resolve(m.out);
-      lane.waiting.delete(m.id);
+    const lane: Lane = { worker: startWorker(import.meta.url, 'worker', { rules: [...o.rules], pack: o.pack }), waiting: new Map(), outbox: [] };
+    // Outcomes come back in batches too (see worker.ts).
+    lane.worker.on('message', (m: { outs: { id: number; out: JobOutcome }[] }) => {
+      for (const { id, out } of m.outs) {
+        lane.waiting.get(id)?.resolve(out);
+        lane.waiting.delete(id);
+      }
     });
     const fail = (e: Error) => {
       lane.dead ??= e;
@@ -74,7 +79,13 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
       const id = nextId++;
       return new Promise<JobOutcome>((resolve, reject) => {
         lane.waiting.set(id, { resolve, reject });
-        lane.worker.postMessage({ id, job });
+        if (lane.outbox.push({ id, job }) === 1) {
+          setImmediate(() => {
+            const jobs = lane.outbox;
+            lane.outbox = [];
+            if (!lane.dead) lane.worker.postMessage({ jobs });
+          });
+        }
       });
     },
     async close() {
