@@ -205,6 +205,36 @@ describe('intentguard http', () => {
     upstream.close();
   });
 
+  it('a stateless upstream (no session ids): intentguard keeps the session under its own id, so budgets and history still hold; stray POSTs leave no sessions behind', async () => {
+    const budget = join(dir, 'budget.yaml');
+    writeFileSync(budget, 'purpose: echo twice\ntools: [echo]\nbudget: {calls: 2}\n');
+    const upstream = await httpUpstream({ stateless: true, json: true });
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: budget, log: () => undefined });
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    try {
+      // Requests without a session id that are not initialize are refused before any session exists.
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(proxy.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/list' }) });
+        assert.equal(r.status, 400);
+        assert.match(await r.text(), /first request of a session must be initialize/);
+      }
+      assert.equal(runtime.monitor.sessions().length, 0, 'no session left behind');
+      const client = await connectClient(proxy.url);
+      assert.equal(runtime.monitor.sessions().length, 1);
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'one' } })).content, [{ type: 'text', text: 'one' }]);
+      assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'two' } })).content, [{ type: 'text', text: 'two' }]);
+      // The third call is over the session's budget: the calls were seen as one session.
+      await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'three' } }), (e: unknown) => (e as McpError).code === RPC_CODES.HALTED);
+      assert.ok(!upstream.seen.some((r) => r.body.includes('three')), 'the over-budget call never reached the server');
+      assert.ok(upstream.seen.every((r) => r.headers['mcp-session-id'] === undefined), 'upstream never sees intentguard\'s session id');
+      await client.close();
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
+    }
+  });
+
   it('bad input: wrong content type 415, oversized body 413, garbage 400, slow client cut off; the proxy keeps serving', async () => {
     const s = await stack({ maxMessageBytes: 4096 }, {}, { requestTimeoutMs: 400 });
     const post = (body: string, type = 'application/json') => fetch(s.proxy.url, { method: 'POST', headers: { 'content-type': type, accept: 'application/json, text/event-stream' }, body });

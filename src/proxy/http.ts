@@ -58,7 +58,10 @@ interface ProxySession {
   readonly handle: SessionHandle;
   lastSeen: number;
   readonly sub: string | undefined;
+  /** The Mcp-Session-Id the client uses: upstream's, or intentguard's own for a stateless upstream. */
   sid?: string;
+  /** The Mcp-Session-Id upstream gave, sent on every upstream request (none for a stateless upstream). */
+  upstreamSid?: string;
   /** HTTP exchanges waiting for the answer to a request id (a halt answers them directly). */
   readonly waiters: Map<string, (answer: unknown) => void>;
   /** The open GET stream, for messages that belong to no request. */
@@ -163,7 +166,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}) };
       for (const h of MCP_HEADERS) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
-      if (session?.sid) headers['mcp-session-id'] = session.sid;
+      // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
+      delete headers['mcp-session-id'];
+      if (session?.upstreamSid) headers['mcp-session-id'] = session.upstreamSid;
       if (req.headers.host) headers.host = req.headers.host;
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
@@ -219,7 +224,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       close: () => {
         for (const r of s.upstreamRequests) r.destroy();
         if (s.stream && !s.stream.writableEnded) s.stream.end();
-        if (s.sid) {
+        if (s.upstreamSid) {
           void upstreamCall('DELETE', { headers: {} } as IncomingMessage, undefined, s).then((r) => r.resume(), () => undefined);
         }
       },
@@ -438,13 +443,18 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       done();
       return;
     }
-    const sid = up.headers['mcp-session-id'];
-    if (typeof sid === 'string' && !s.sid) {
-      s.sid = sid;
-      sessions.set(sid, s);
-    }
     const headers: Record<string, string> = {};
-    for (const h of ['mcp-session-id', 'content-type', 'cache-control']) if (typeof up.headers[h] === 'string') headers[h] = up.headers[h] as string;
+    for (const h of ['content-type', 'cache-control']) if (typeof up.headers[h] === 'string') headers[h] = up.headers[h] as string;
+    if (!s.sid) {
+      // The session's first exchange: it is kept under upstream's session id, or, when upstream is
+      // stateless (gives none) and accepted the request, under one of intentguard's own, so the
+      // session's calls are still seen together (budgets, sequences, data flow).
+      const sid = up.headers['mcp-session-id'];
+      if (typeof sid === 'string') s.sid = s.upstreamSid = sid;
+      else if ((up.statusCode ?? 0) >= 200 && (up.statusCode ?? 0) < 300) s.sid = `ig-${randomUUID()}`;
+      if (s.sid) sessions.set(s.sid, s);
+    }
+    if (s.sid) headers['mcp-session-id'] = s.sid;
     const type = String(up.headers['content-type'] ?? '');
     if (type.includes('text/event-stream')) {
       settled = true;
@@ -587,6 +597,16 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
           return;
         }
+        if (!s) {
+          // A session starts with initialize; anything else without a session id is refused before a
+          // session (and its state) exists — otherwise every stray POST would leave one behind.
+          const first = Array.isArray(parsed) ? parsed[0] : parsed;
+          if ((first as { method?: unknown } | null)?.method !== 'initialize') {
+            sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
+            return;
+          }
+        }
+        const fresh = !s;
         s ??= openSession(identity, intent);
         if (s.handle.status !== 'open') {
           sendJson(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
@@ -598,7 +618,12 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
           return;
         }
-        await handlePost(req, res, s, messages, batch);
+        try {
+          await handlePost(req, res, s, messages, batch);
+        } finally {
+          // An initialize that did not open a session upstream (refused, failed) leaves nothing behind.
+          if (fresh && !s.sid) s.handle.close('the session did not start');
+        }
         return;
       }
       if (req.method === 'GET') {

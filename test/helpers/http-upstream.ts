@@ -8,7 +8,7 @@ import { demoServer } from './servers.js';
  * A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it.
  * `json`: answer POSTs with JSON bodies instead of event streams.
  */
-export async function httpUpstream(options: { json?: boolean } = {}): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+export async function httpUpstream(options: { json?: boolean; stateless?: boolean } = {}): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const seen: { method: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer(async (req, res) => {
@@ -16,6 +16,13 @@ export async function httpUpstream(options: { json?: boolean } = {}): Promise<{ 
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     seen.push({ method: req.method ?? '', headers: req.headers, body });
+    if (options.stateless) {
+      // Stateless: a fresh server and transport per request, no session ids at all.
+      const t = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: options.json ?? false });
+      await demoServer().connect(t);
+      await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
+      return;
+    }
     const sid = req.headers['mcp-session-id'];
     let t = typeof sid === 'string' ? transports.get(sid) : undefined;
     if (!t) {
