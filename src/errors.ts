@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
+  ERR_TOO_MANY_SESSIONS: 'the proxy already carries its maximum of concurrent sessions (--max-sessions); try again later',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

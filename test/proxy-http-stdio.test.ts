@@ -167,6 +167,23 @@ describe('intentguard http in front of a stdio server', () => {
     await b.close();
   });
 
+  it('at most maxSessions sessions (a process each) at once: one more gets 503 ERR_TOO_MANY_SESSIONS and starts nothing', async () => {
+    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile, log: () => undefined });
+    const proxy = await startHttpProxy({ server: { command: process.execPath, args: ['test/fixtures/raw-server.mjs'] }, runtime, maxSessions: 2 });
+    const sids = [];
+    for (let i = 0; i < 2; i++) sids.push((await post(proxy.url, INIT)).headers.get('mcp-session-id')!);
+    const third = await post(proxy.url, INIT);
+    assert.equal(third.status, 503);
+    assert.equal(third.headers.get('retry-after'), '5');
+    assert.equal(((await third.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_TOO_MANY_SESSIONS');
+    assert.equal(runtime.monitor.sessions().length, 2);
+    await fetch(proxy.url, { method: 'DELETE', headers: { 'mcp-session-id': sids[0]! } });
+    await waitFor(() => runtime.monitor.sessions().length === 1, 'the deleted session to end');
+    assert.equal((await post(proxy.url, INIT)).status, 200, 'room again after one ended');
+    await proxy.close();
+    await runtime.close();
+  });
+
   it('a server command that cannot be started: the initialize call gets an error at once, nothing hangs', async () => {
     const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile, log: () => undefined });
     const proxy = await startHttpProxy({ server: { command: join(dir, 'no-such-server'), args: [] }, runtime });

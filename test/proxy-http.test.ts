@@ -15,6 +15,7 @@ import { startHttpProxy } from '../src/proxy/http.js';
 import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
 import { approvingClient } from './helpers/approving-client.js';
 import { httpUpstream } from './helpers/http-upstream.js';
+import { waitFor } from './helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-http-'));
 writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [echo, read_notes, slow]\n');
@@ -219,6 +220,15 @@ describe('intentguard http', () => {
         assert.match(await r.text(), /first request of a session must be initialize/);
       }
       assert.equal(runtime.monitor.sessions().length, 0, 'no session left behind');
+      // A cap on sessions open at once (here 1 for the test: the default is 1024).
+      const capped = await startHttpProxy({ upstream: upstream.url, runtime, maxSessions: 1 });
+      const first = await connectClient(capped.url);
+      const second = await fetch(capped.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
+      assert.equal(second.status, 503);
+      assert.match(await second.text(), /ERR_TOO_MANY_SESSIONS/);
+      await first.close();
+      await capped.close();
+      await waitFor(() => runtime.monitor.sessions().length === 0, 'the capped proxy\'s session to end');
       const client = await connectClient(proxy.url);
       assert.equal(runtime.monitor.sessions().length, 1);
       assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'one' } })).content, [{ type: 'text', text: 'one' }]);

@@ -131,7 +131,7 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
 }
 
 /** `intentguard http --listen 127.0.0.1:PORT --upstream URL` (or `-- <stdio server command>`). Runs until SIGINT/SIGTERM. */
-export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string }, command: string[] = []): Promise<number> {
+export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string; maxSessions?: string }, command: string[] = []): Promise<number> {
   if ((opts.upstream === undefined) === (command.length === 0)) {
     throw Object.assign(new Error('give either --upstream URL or a stdio server command after --, e.g. intentguard http --listen 127.0.0.1:8080 -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
   }
@@ -146,6 +146,7 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
   const proxy = await startHttpProxy({
     host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
     ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),
+    ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
   });
   process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);

@@ -7,7 +7,7 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson } from './relay.js';
+import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, tooManySessions } from './relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -22,6 +22,8 @@ export interface StdioBridgeOptions {
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;
+  /** Most sessions (processes) at once; a new one beyond it gets 503 (default 32). */
+  readonly maxSessions?: number;
 }
 
 export interface StdioBridge {
@@ -313,6 +315,10 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           }
           if (!intent) {
             sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+            return;
+          }
+          if (sessions.size >= (o.maxSessions ?? 32)) {
+            tooManySessions(res, o.maxSessions ?? 32);
             return;
           }
           s = open(identity, intent);

@@ -11,7 +11,7 @@ import type { SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
 import { createStdioBridge } from './http-stdio.js';
 import { createLegacySse } from './legacy-sse.js';
-import { answerUnreached, invalidAnswer, relayOversize, rpcError, sendJson } from './relay.js';
+import { answerUnreached, invalidAnswer, relayOversize, rpcError, sendJson, tooManySessions } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
@@ -46,6 +46,11 @@ export interface HttpProxyOptions {
   readonly stepUp403?: boolean;
   /** Close sessions no request has touched for this long (clients that vanish without DELETE). Default 30 min. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Most sessions open at once; a new one beyond it gets 503 (ERR_TOO_MANY_SESSIONS). Default 1024, or
+   * 32 in front of a stdio server, where each session is a process.
+   */
+  readonly maxSessions?: number;
 }
 
 export interface HttpProxy {
@@ -145,12 +150,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const upstream = new URL(o.upstream ?? 'http://stdio.invalid/');
   const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
   const messagesPath = o.messagesPath ?? '/messages';
-  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${line}\n`)) }) : undefined;
+  const maxSessions = o.maxSessions ?? (o.server ? 32 : 1024);
+  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, maxSessions, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${line}\n`)) }) : undefined;
   const legacy = !bridge && (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
-    ? createLegacySse({ monitor, upstream, messagesPath, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
+    ? createLegacySse({ monitor, upstream, messagesPath, maxSessions: o.maxSessions ?? 1024, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
     : undefined;
   const path = o.path ?? (legacy ? '/sse' : '/mcp');
   const sessions = new Map<string, ProxySession>();
+  /** Sessions open now, including ones still waiting for upstream's session id. */
+  let open = 0;
   let resource = o.resource ?? '';
   let metadataUrl = '';
 
@@ -190,6 +198,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     });
 
   const openSession = (identity: Identity | undefined, intent: Intent, transportSessionId?: string): ProxySession => {
+    open++;
     const handle = monitor.open({ intent, ...(identity && { identity }), transport: 'http', ...(transportSessionId && { transportSessionId }) });
     const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set(), lastSeen: Date.now(), asks: new Map() };
     handle.attach({
@@ -229,7 +238,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         }
       },
     });
-    void handle.whenEnded().then(() => { if (s.sid && sessions.get(s.sid) === s) sessions.delete(s.sid); });
+    void handle.whenEnded().then(() => {
+      open--;
+      if (s.sid && sessions.get(s.sid) === s) sessions.delete(s.sid);
+    });
     return s;
   };
 
@@ -607,6 +619,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           }
         }
         const fresh = !s;
+        if (fresh && open >= maxSessions) {
+          tooManySessions(res, maxSessions);
+          return;
+        }
         s ??= openSession(identity, intent);
         if (s.handle.status !== 'open') {
           sendJson(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));

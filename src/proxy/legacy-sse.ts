@@ -6,7 +6,7 @@ import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
-import { answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson } from './relay.js';
+import { answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson, tooManySessions } from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -22,6 +22,8 @@ export interface LegacySseOptions {
   readonly upstreamHeaders?: Readonly<Record<string, string>>;
   /** Where clients POST messages (default `/messages`). */
   readonly messagesPath: string;
+  /** Most streams (sessions) at once; a new one beyond it gets 503. */
+  readonly maxSessions: number;
 }
 
 export interface LegacySse {
@@ -71,6 +73,10 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
 
   return {
     async stream(req, res, identity, intent) {
+      if (sessions.size >= o.maxSessions) {
+        tooManySessions(res, o.maxSessions);
+        return;
+      }
       const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}), accept: 'text/event-stream' };
       if (req.headers.host) headers.host = req.headers.host;
       const up = await new Promise<IncomingMessage>((resolve, reject) => {

@@ -130,6 +130,11 @@ export function clientAsker(session: SessionHandle, sendToClient: (message: unkn
 export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) =>
   ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
 
+/** A new session refused because the proxy carries its maximum already: 503, try again later. */
+export function tooManySessions(res: ServerResponse, max: number): void {
+  sendJson(res, 503, rpcError(null, -32001, `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`, { code: 'ERR_TOO_MANY_SESSIONS' }), { 'retry-after': '5' });
+}
+
 /** Answer an HTTP request with a JSON body (nothing when the response has already started). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
