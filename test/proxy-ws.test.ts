@@ -53,6 +53,18 @@ describe('WebSocket', () => {
     const client = new Client({ name: 'ws-agent', version: '1' });
     await client.connect(new WebSocketClientTransport(new URL(proxy.url)));
     assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still up' } })).content, [{ type: 'text', text: 'still up' }]);
+    // Connections are capped: with one open and a cap of one, the next upgrade is refused with 503.
+    const capped = await startWsProxy({ upstream: upstream.url, runtime, maxSessions: 1 });
+    const one = new WebSocket(capped.url, 'mcp');
+    await new Promise((r) => one.once('open', r));
+    const overCap = await new Promise<number>((resolve) => {
+      const two = new WebSocket(capped.url, 'mcp');
+      two.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      two.on('error', () => undefined);
+    });
+    assert.equal(overCap, 503);
+    one.close();
+    await capped.close();
     await client.close();
     await proxy.close();
     await runtime.close();

@@ -128,7 +128,8 @@ addProxyOptions(program.command('http')
 addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen')
-  .requiredOption('--upstream <url>', 'the upstream ws:// URL'))
+  .requiredOption('--upstream <url>', 'the upstream ws:// URL')
+  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');

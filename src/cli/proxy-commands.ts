@@ -165,10 +165,10 @@ export function splitListen(listen: string): [string, number] {
 }
 
 /** `intentguard ws --listen HOST:PORT --upstream ws://...`. Runs until SIGINT/SIGTERM. */
-export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string }): Promise<number> {
+export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string; maxSessions?: string }): Promise<number> {
   const [host, port] = splitListen(opts.listen);
   const runtime = await createRuntime(runtimeOptions(opts));
-  const proxy = await startWsProxy({ host, port, upstream: opts.upstream, runtime });
+  const proxy = await startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) });
   process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());

@@ -11,6 +11,8 @@ export interface WsProxyOptions {
   readonly port?: number;
   readonly upstream: string;
   readonly runtime: Runtime;
+  /** Most connections (sessions) at once; one more is refused with 503 (default 1024). */
+  readonly maxSessions?: number;
 }
 
 const tokenOf = (req: IncomingMessage): string | undefined => {
@@ -41,6 +43,10 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
         socket.end(`HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard", error="invalid_token", error_description="${desc}"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
         return;
       }
+    }
+    if (wss.clients.size >= (o.maxSessions ?? 1024)) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nERR_TOO_MANY_SESSIONS: try again later\n');
+      return;
     }
     if (!intent) {
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
