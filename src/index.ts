@@ -36,6 +36,7 @@ export type { KeySource, ResolvedKeys } from './identity/keys.js';
 export { createRevocations } from './identity/revocations.js';
 export type { Revocations } from './identity/revocations.js';
 export { createGrantGate } from './identity/gate.js';
+export { grantGuard } from './identity/grant-guard.js';
 export type { GrantGate } from './identity/gate.js';
 export { tapWithGrant } from './identity/tap-grant.js';
 export { createApprovals, elicitationChannel, webhookChannel, databaseChannel } from './approvals/approvals.js';

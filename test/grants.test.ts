@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { CompactEncrypt, CompactSign, SignJWT, base64url, generateKeyPair, importJWK } from 'jose';
-import { createMonitor, type Alert } from '../src/index.js';
+import { createMonitor, grantGuard, intentPolicy, type Alert } from '../src/index.js';
 import { createGrantGate } from '../src/identity/gate.js';
 import { GrantError, mintGrant, verifyGrant, type GrantPolicy } from '../src/identity/grant.js';
 import { generateKeys, resolveKeys } from '../src/identity/keys.js';
@@ -160,6 +160,32 @@ describe('JWT attack suite: every malicious grant is refused with its own code',
     await transport.session.whenEnded();
     const [c2] = InMemoryTransport.createLinkedPair();
     await assert.rejects(tapWithGrant(c2, monitor, gate, token, { side: 'client' }), (e: GrantError) => e.code === 'ERR_GRANT_REVOKED');
+    monitor.close();
+  });
+
+  it('a grant stays checked while its session lives: calls after its expiry are denied, and a revocation halts the session', async () => {
+    const t = await setup();
+    let now = NOW;
+    const monitor = createMonitor({ clock: () => now, policy: [intentPolicy(), grantGuard(t.revocations)] });
+    const gate = createGrantGate(monitor, t.policy, t.revocations);
+    const { client } = await grantedClient(monitor, gate, await t.mint({ ttl: '10m' }));
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'in time' } })).content, [{ type: 'text', text: 'in time' }]);
+    now = NOW + 10 * 60_000 + 1;
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'late' } }), (e: unknown) => {
+      assert.equal(((e as { data?: { code?: string } }).data)?.code, 'ERR_GRANT_EXPIRED');
+      return true;
+    });
+    now = NOW;
+    const second = await grantedClient(monitor, gate, await t.mint({ jti: 'j-live' } as never));
+    assert.ok(await second.client.callTool({ name: 'echo', arguments: { text: 'before' } }));
+    t.revocations.revoke({ jti: 'j-live' }, 'stolen laptop', NOW + 3_600_000);
+    await assert.rejects(second.client.callTool({ name: 'echo', arguments: { text: 'after' } }), (e: unknown) => {
+      assert.equal(((e as { data?: { code?: string } }).data)?.code, 'ERR_SESSION_HALTED');
+      return true;
+    });
+    const ended = await second.transport.session.whenEnded();
+    assert.equal(ended.status, 'halted');
+    assert.match(ended.endReason ?? '', /revoked while this session was open/);
     monitor.close();
   });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -14,6 +15,7 @@ import { openStore } from '../src/store/db.js';
 import { listSessions } from '../src/store/queries.js';
 import { waitFor } from './helpers/wait.js';
 
+const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'ig-stdio-'));
 const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, 'purpose: echo things back\ntools: [echo, get-sum]\n');
@@ -141,6 +143,21 @@ describe('intentguard stdio', () => {
     bad.child.stdin.end();
     assert.equal(await bad.exit, 1);
     assert.match(bad.stderr(), /grant refused: ERR_GRANT_SIGNATURE/);
+    // The grant stays checked for the life of the session: revoked from another process with
+    // `intentguard revoke`, the next call halts the session (and the server).
+    const live = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:stdio', ttl: '5m', jti: 'stdio-live', intent: { purpose: 'p', tools: ['echo'] } });
+    const running = rawProxy(auth, undefined, { INTENTGUARD_GRANT: live });
+    running.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
+    await waitFor(() => running.lines.length >= 1, 'the first answer');
+    assert.ok(JSON.parse(running.lines[0]!).result);
+    const revoked = await run(process.execPath, ['bin/intentguard.js', 'revoke', 'stdio-live', '--db', running.db, '--reason', 'laptop stolen']);
+    assert.match(revoked.stdout, /revoked/);
+    running.send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
+    await waitFor(() => running.lines.length >= 2, 'the answer after the revocation');
+    const halted = JSON.parse(running.lines[1]!);
+    assert.equal(halted.error.code, RPC_CODES.HALTED);
+    assert.match(halted.error.message, /revoked while this session was open/);
+    await running.exit;
   });
 
   it('a halt stops the server and answers in-flight requests', async () => {

@@ -145,6 +145,8 @@ function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string
   }
   if (first?.rule === 'core/policy-failure') return { rpc: RPC_CODES.MONITOR_FAILURE, code: first.code ?? 'ERR_POLICY_FAILED' };
   if (first?.code && first.rule.startsWith('core/')) return { rpc: RPC_CODES.REFUSED, code: first.code };
+  // The credential itself (expired, revoked): say so, so the agent knows a fresh grant is what it needs.
+  if (first?.code && first.rule.startsWith('identity/')) return { rpc: RPC_CODES.DENIED, code: first.code };
   return { rpc: RPC_CODES.DENIED, code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED' };
 }
 

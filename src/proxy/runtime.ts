@@ -6,6 +6,7 @@ import { alertStream, type AlertStream } from '../alerts/ws-stream.js';
 import { createApprovals, databaseChannel, elicitationChannel, webhookChannel, type ApprovalChannel, type Approvals } from '../approvals/approvals.js';
 import { createGrantGate, type GrantGate } from '../identity/gate.js';
 import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
+import { grantGuard } from '../identity/grant-guard.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
 import type { Intent } from '../intent/types.js';
@@ -75,6 +76,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
   let recorder: Recorder | undefined;
   const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack([...o.rules]))] : [intentPolicy()];
+  // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
+  const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
+  const revocations = grants ? createRevocations(store) : undefined;
+  if (revocations) policies.push(grantGuard(revocations));
   if (store && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
     policies.push(recordingGuard({ get healthy() { return recorder?.healthy ?? true; }, get lastError() { return recorder?.lastError; } }));
   }
@@ -84,14 +89,14 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
   recorder = store ? createRecorder(store, monitor) : undefined;
   let gate: GrantGate | undefined;
-  if (o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem)) {
+  if (o.auth && revocations) {
     gate = createGrantGate(monitor, {
       keys: await resolveKeys(keySourceFrom(o.auth), o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS),
       issuers: o.auth.issuers, audience: o.auth.audience,
       ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
       ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
       ...(defaultIntent && { defaultIntent }),
-    }, createRevocations(store));
+    }, revocations);
   }
   const sinks: { close(): Promise<void> }[] = [];
   if (o.alerts?.jsonl) sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
