@@ -59,6 +59,17 @@ describe('intentguard http: approval prompts', () => {
     await client.close();
     await s.close();
   });
+
+  it('with elicitation switched off, the client is never asked: a held call with no other channel is refused', async () => {
+    const s = await stack({ approvals: { elicitation: false } });
+    const { client, user } = approvingClient('autonomous-agent');
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.proxy.url)));
+    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'team@corp.test', body: 'notes' } }), (e: unknown) => (e as McpError).code === RPC_CODES.DENIED);
+    assert.equal(user.asked.length, 0, 'the agent\'s own client was not asked to approve');
+    assert.ok(!s.upstream.seen.some((r) => r.body.includes('send_email')));
+    await client.close();
+    await s.close();
+  });
 });
 
 describe('intentguard http', () => {

@@ -40,6 +40,7 @@ export const CONFIG_SCHEMA = {
     approvalWebhookSecret: str,
     approvalTimeout: duration,
     approveCli: { type: 'boolean' },
+    elicitation: { type: 'boolean' },
     maxMessageBytes: positive,
   },
 } as const;

@@ -32,6 +32,7 @@ export interface ProxyFlags {
   approvalWebhookSecret?: string;
   approvalTimeout?: string;
   approveCli?: boolean;
+  elicitation?: boolean;
   maxMessageBytes?: string;
   failOpenOnRecordError?: boolean;
 }
@@ -66,6 +67,7 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
     .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
+    .option('--no-elicitation', 'never ask the client to approve a held call (for autonomous agents, whose client could answer its own prompts): webhook or CLI approvals only')
     .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
 }
 
@@ -113,6 +115,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
+      elicitation: flags.elicitation !== false && file.elicitation !== false,
     },
     maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
   };
