@@ -146,10 +146,18 @@ describe('intentguard stdio', () => {
     // The grant stays checked for the life of the session: revoked from another process with
     // `intentguard revoke`, the next call halts the session (and the server).
     const live = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:stdio', ttl: '5m', jti: 'stdio-live', intent: { purpose: 'p', tools: ['echo'] } });
-    const running = rawProxy(auth, undefined, { INTENTGUARD_GRANT: live });
+    const running = rawProxy(auth, undefined, { INTENTGUARD_GRANT: live, SERVER_API_KEY: 'for-the-server' });
     running.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
     await waitFor(() => running.lines.length >= 1, 'the first answer');
     assert.ok(JSON.parse(running.lines[0]!).result);
+    // The server gets its own environment, never intentguard's settings and secrets (the agent's grant).
+    running.send('{"jsonrpc":"2.0","id":"e1","method":"env","params":{"name":"INTENTGUARD_GRANT"}}');
+    running.send('{"jsonrpc":"2.0","id":"e2","method":"env","params":{"name":"SERVER_API_KEY"}}');
+    await waitFor(() => running.lines.length >= 3, 'the environment answers');
+    const envOf = (id: string) => JSON.parse(running.lines.find((l) => l.includes(`"id":"${id}"`))!).result.value;
+    assert.equal(envOf('e1'), null);
+    assert.equal(envOf('e2'), 'for-the-server');
+    running.lines.splice(1);
     const revoked = await run(process.execPath, ['bin/intentguard.js', 'revoke', 'stdio-live', '--db', running.db, '--reason', 'laptop stolen']);
     assert.match(revoked.stdout, /revoked/);
     running.send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}');

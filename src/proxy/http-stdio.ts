@@ -7,7 +7,7 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, tooManySessions } from './relay.js';
+import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, serverEnv, tooManySessions } from './relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -142,7 +142,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
 
   const open = (identity: Identity | undefined, intent: Intent): BridgeSession => {
     const id = randomUUID();
-    const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: o.env ?? process.env });
+    const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
     const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http', transportSessionId: id });
     const s: BridgeSession = {
       id, handle, sub: identity?.sub, child, lastSeen: Date.now(), exited: false,

@@ -5,7 +5,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { errorResponse } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -54,7 +54,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     return refuseAll(input, writeClient, 'ERR_GRANT_INTENT', 'no approved intent for this session');
   }
 
-  const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: o.env ?? process.env });
+  const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   let childExited = false;
   const childDone = new Promise<number>((resolve) => {
