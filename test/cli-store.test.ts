@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { createMonitor } from '../src/index.js';
+import { createMonitor, parseIntent } from '../src/index.js';
 import { openStore } from '../src/store/db.js';
 import { createRecorder } from '../src/store/recorder.js';
 import { driveSession } from './helpers/session.js';
@@ -105,6 +105,23 @@ describe('CLI over a recorded database', () => {
       assert.match(r.stderr, expected, args.join(' '));
     }
     assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /altered/);
+  });
+
+  it('show prints what a session said with its control characters escaped: no terminal escape sequence from a tool name or argument reaches the operator\'s terminal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-cli-'));
+    const db = join(dir, 'intentguard.db');
+    const store = openStore(db);
+    const monitor = createMonitor();
+    const recorder = createRecorder(store, monitor);
+    const s = monitor.open({ intent: parseIntent({ purpose: 'notes \u001b]0;owned\u0007', tools: ['echo'] }) });
+    await s.observe('c2s', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'evil\u001b[2J\u202etool', arguments: { text: 'x' } } });
+    await recorder.close();
+    monitor.close();
+    store.close();
+    const shown = (await cli(['show', s.id, '--db', db])).stdout;
+    assert.ok(!/[\u001b\u0007\u202e]/.test(shown), 'no raw control or bidi character in the output');
+    assert.match(shown, /evil\\u001b\[2J\\u202etool/);
+    assert.match(shown, /purpose  notes \\u001b\]0;owned\\u0007/);
   });
 
   it('prune removes old sessions and keeps the audit chain valid', async () => {

@@ -16,3 +16,5 @@ export function brief(value: unknown, max = 80): string {
   const s = JSON.stringify(value) ?? '';
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
+
+export { printable } from '../lib/printable.js';

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { printable } from '../lib/printable.js';
 import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
@@ -198,6 +199,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   const line = fsReason && err.path
     ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
     : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
-  process.stderr.write(`intentguard: ${line}\n`);
+  // Messages may quote input (a YAML excerpt, a claim): each line shown escaped, the line breaks kept.
+  process.stderr.write(`intentguard: ${line.split('\n').map(printable).join('\n')}\n`);
   process.exitCode = 2;
 });

@@ -13,7 +13,7 @@ import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '
 import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import { createRecorder } from '../store/recorder.js';
-import { actionLabel, brief } from './format.js';
+import { actionLabel, brief, printable } from './format.js';
 import { progress } from './progress.js';
 
 type Out = NodeJS.WritableStream;
@@ -44,7 +44,7 @@ const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString().r
 function sessionLine(r: SessionRow, out: Out): string {
   const outcome = (r.outcome ?? (r.status === 'open' ? 'live' : '')) as string;
   const label = outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
-  return `${r.id.padEnd(42)} ${iso(r.started_at)}  ${(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
+  return `${printable(r.id).padEnd(42)} ${iso(r.started_at)}  ${printable(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
 }
 
 /** `intentguard sessions [--live]`. */
@@ -81,13 +81,13 @@ export function showCommand(id: string, opts: { db: string; json?: boolean }, ou
       return 0;
     }
     const s = t.session;
-    out.write(`session ${s.id}\n  identity ${s.sub ?? 'unverified'}${s.jti ? ` (grant ${s.jti})` : ''}\n  purpose  ${s.purpose}\n  started  ${iso(s.started_at as number)}  ended ${iso(s.ended_at as number | null) || '(live)'}  outcome ${s.outcome ?? '-'}\n\n`);
+    out.write(`session ${printable(s.id)}\n  identity ${printable(s.sub ?? 'unverified')}${s.jti ? ` (grant ${printable(s.jti)})` : ''}\n  purpose  ${printable(s.purpose)}\n  started  ${iso(s.started_at as number)}  ended ${iso(s.ended_at as number | null) || '(live)'}  outcome ${s.outcome ?? '-'}\n\n`);
     for (const e of t.entries) {
       if (e.kind === 'notification' && !e.findings.length) continue;
-      const what = e.tool ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${e.tool}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}` : `${e.kind} ${e.method ?? ''}`;
+      const what = e.tool ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${printable(e.tool)}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}` : `${e.kind} ${printable(e.method ?? '')}`;
       const action = e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
       out.write(`${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`);
-      for (const f of e.findings) out.write(`        ${f.rule} (${f.action}): ${f.reason}\n`);
+      for (const f of e.findings) out.write(`        ${printable(f.rule)} (${printable(f.action)}): ${printable(f.reason)}\n`);
     }
     return 0;
   } finally {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { printable } from '../lib/printable.js';
 
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -151,7 +152,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
   const messagesPath = o.messagesPath ?? '/messages';
   const maxSessions = o.maxSessions ?? (o.server ? 32 : 1024);
-  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, maxSessions, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${line}\n`)) }) : undefined;
+  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, maxSessions, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${printable(line)}\n`)) }) : undefined;
   const legacy = !bridge && (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
     ? createLegacySse({ monitor, upstream, messagesPath, maxSessions: o.maxSessions ?? 1024, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
     : undefined;

@@ -11,6 +11,7 @@ import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
 import type { Intent } from '../intent/types.js';
 import { parseDuration } from '../lib/duration.js';
+import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
@@ -69,10 +70,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.webhook) channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && o.approvals?.cli) channels.push(databaseChannel(store));
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
-  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${line}\n`));
+  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const approvals = createApprovals(() => monitor, {
     channels, ...(store && { store }), timeoutMs,
-    onPending: (p) => log(`held ${p.tool} for ${p.sub} (session ${p.session}): ${p.reason}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
+    // Tool names and reasons come from the session: shown escaped, never as terminal control sequences.
+    onPending: (p) => log(`held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
   });
   let recorder: Recorder | undefined;
   const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack([...o.rules]))] : [intentPolicy()];

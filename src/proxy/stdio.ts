@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { printable } from '../lib/printable.js';
 import type { Readable, Writable } from 'node:stream';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
@@ -29,7 +30,7 @@ export interface StdioProxyOptions {
 export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const input = o.input ?? process.stdin;
   const output = o.output ?? process.stdout;
-  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${line}\n`));
+  const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const { monitor, gate, defaultIntent } = o.runtime;
   const max = monitor.options.maxMessageBytes;
   const writeClient = (m: unknown): void => {
