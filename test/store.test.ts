@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -150,6 +150,22 @@ describe('recording into SQLite', () => {
     ]);
     assert.deepEqual(JSON.parse(rows[0]!.raw as string).params.name, odd);
     assert.equal(verifyAudit(store).ok, true);
+    await recorder.close();
+    monitor.close();
+    store.close();
+  });
+
+  it('a new database, its write-ahead log and its key are readable by their owner only (the record holds every message in full)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-perm-'));
+    const db = join(dir, 'ig.db');
+    const store = openStore(db);
+    const monitor = createMonitor();
+    const recorder = createRecorder(store, monitor);
+    await driveSession(monitor);
+    await recorder.flush();
+    const files = readdirSync(dir);
+    assert.ok(files.includes('ig.db-wal') && files.includes('ig.db.key'), files.join(', '));
+    for (const f of files) assert.equal((statSync(join(dir, f)).mode & 0o777).toString(8), '600', f);
     await recorder.close();
     monitor.close();
     store.close();

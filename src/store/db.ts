@@ -1,3 +1,4 @@
+import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { IntentGuardError } from '../errors.js';
 import { loadAuditKey } from './chain.js';
@@ -22,6 +23,7 @@ export interface Store {
  */
 export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; mustExist?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number } = {}): Store {
   let db: Database.Database;
+  const created = path !== ':memory:' && !options.readonly && !existsSync(path);
   try {
     // Commands that only act on existing records (read them, prune, decide approvals) must not create
     // an empty database (and its key) at a mistyped path.
@@ -29,6 +31,9 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; must
   } catch (e) {
     throw storeError(e, `cannot open ${path}`);
   }
+  // The record holds every message in full, secrets included: a new database is readable by its owner
+  // only, like its key (SQLite gives the -wal and -shm files the database file's permissions).
+  if (created) chmodSync(path, 0o600);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const durability = options.durability ?? 'normal';
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
