@@ -55,7 +55,9 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
     const approved = intent;
     wss.handleUpgrade(req, socket, head, (client) => {
       const session = monitor.open({ intent: approved, ...(identity && { identity }), transport: 'websocket' });
-      const upstream = new WebSocket(o.upstream, 'mcp');
+      // A server's frame over the limit is withheld (its caller gets an error); one so large that
+      // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
+      const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
       const backlog: string[] = [];
       const toUpstream = (text: string): void => {
         if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
