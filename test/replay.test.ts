@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { createMonitor, createReplayClock, parseBundleLine, parseIntent, replayBundle, readBundles } from '../src/index.js';
+import { numberedLines } from '../src/replay/bundle.js';
 import { callEvents } from './helpers/bundles.js';
 import { AUTO_JOBS_THRESHOLD, resolveJobs } from '../src/replay/pool.js';
 
@@ -96,6 +97,24 @@ describe('replay', () => {
     // With the shipped pack (the default) the same drift is held by IG-INT-001.
     const packed = await run(process.execPath, ['bin/intentguard.js', 'replay', bundleFile([JSON.stringify(drifting)])]);
     assert.match(packed.stdout, /IG-INT-001\(reauthorize@1\)/);
+  });
+
+  it('bundle files: lines keep their numbers across CRLF and gzip; a line over the cap stops the read with ERR_BUNDLE_LINE naming it', async () => {
+    const text = `${JSON.stringify(honest)}\r\n\r\n${JSON.stringify(drifting)}`;
+    for (const gz of [false, true]) {
+      const path = bundleFile(text.split('\n'), gz);
+      const got: string[] = [];
+      for await (const { line, lineNo } of numberedLines(path)) got.push(`${lineNo}:${(JSON.parse(line) as { id: string }).id}`);
+      assert.deepEqual(got, ['1:s-honest', '3:s-drift'], `gzip=${gz}`);
+    }
+    const long = bundleFile([JSON.stringify(honest), JSON.stringify({ ...drifting, meta: { pad: 'x'.repeat(5000) } })]);
+    const seen: unknown[] = [];
+    await assert.rejects((async () => { for await (const b of readBundles(long, 2048)) seen.push(b); })(), (e: { code?: string; message: string }) => {
+      assert.equal(e.code, 'ERR_BUNDLE_LINE');
+      assert.match(e.message, /:2: line longer than 2048 bytes/);
+      return true;
+    });
+    assert.equal(seen.length, 1, 'the lines before it were read');
   });
 
   it('--jobs auto replays on one thread per core for large inputs only', () => {

@@ -1,5 +1,4 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
 import type { Direction, Identity } from '../events/types.js';
@@ -125,8 +124,14 @@ export function parseBundleLine(text: string): SessionBundle {
   };
 }
 
-/** The lines of a text file, gunzipped on the fly when it starts with the gzip magic bytes. */
-export function readLines(path: string): AsyncIterable<string> {
+/** The longest bundle line read (one session): a longer one is an error, never held in memory. */
+export const MAX_BUNDLE_LINE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The lines of a text file, gunzipped on the fly when it starts with the gzip magic bytes. A line longer
+ * than `maxLineBytes` stops the read with `ERR_BUNDLE_LINE` naming it, rather than being buffered whole.
+ */
+export async function* readLines(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): AsyncGenerator<string> {
   const head = Buffer.alloc(2);
   const fd = openSync(path, 'r');
   try {
@@ -135,8 +140,31 @@ export function readLines(path: string): AsyncIterable<string> {
     closeSync(fd);
   }
   const raw = createReadStream(path);
-  const input = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
-  return createInterface({ input, crlfDelay: Infinity });
+  const input: AsyncIterable<Buffer> = head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  let parts: Buffer[] = [];
+  let size = 0;
+  let lineNo = 0;
+  const text = () => Buffer.concat(parts).toString('utf8').replace(/\r$/, '');
+  for await (const chunk of input) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl < 0 ? chunk.length : nl;
+      size += end - start;
+      if (size > maxLineBytes) {
+        raw.destroy();
+        throw new IntentGuardError('ERR_BUNDLE_LINE', `${path}:${lineNo + 1}: line longer than ${maxLineBytes} bytes`);
+      }
+      if (end > start) parts.push(chunk.subarray(start, end));
+      if (nl < 0) break;
+      lineNo++;
+      yield text();
+      parts = [];
+      size = 0;
+      start = nl + 1;
+    }
+  }
+  if (size > 0) yield text();
 }
 
 /**
@@ -144,17 +172,17 @@ export function readLines(path: string): AsyncIterable<string> {
  * Blank lines are skipped.
  */
 /** The non-blank lines of a bundle file with their 1-based line numbers. */
-export async function* numberedLines(path: string): AsyncGenerator<{ line: string; lineNo: number }> {
+export async function* numberedLines(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): AsyncGenerator<{ line: string; lineNo: number }> {
   let n = 0;
-  for await (const line of readLines(path)) {
+  for await (const line of readLines(path, maxLineBytes)) {
     n++;
     if (line.trim() !== '') yield { line, lineNo: n };
   }
 }
 
-export async function* readBundles(path: string): AsyncGenerator<SessionBundle | BundleLineError> {
+export async function* readBundles(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): AsyncGenerator<SessionBundle | BundleLineError> {
   let n = 0;
-  const lines = readLines(path);
+  const lines = readLines(path, maxLineBytes);
   for await (const text of lines) {
     n++;
     if (text.trim() === '') continue;
