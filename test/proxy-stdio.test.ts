@@ -168,6 +168,24 @@ describe('intentguard stdio', () => {
     await running.exit;
   });
 
+  it('back-pressure: while the server does not read, intentguard stops reading the client instead of buffering without bound', async () => {
+    const p = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--no-record', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']) as ChildProcessWithoutNullStreams;
+    p.stdin.on('error', () => undefined); // what is still buffered when the proxy is stopped
+    const line = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { pad: 'x'.repeat(1000) } })}\n`;
+    let accepted = 0;
+    const until = Date.now() + 3000;
+    // Write as fast as the pipe takes it (respecting its own back-pressure) for a while.
+    while (Date.now() < until && accepted < 20_000_000) {
+      if (p.stdin.write(line)) accepted += line.length;
+      else await new Promise((r) => setTimeout(r, 10));
+      if (accepted % 200_000 < line.length) await new Promise((r) => setImmediate(r));
+    }
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill();
+    await exited;
+    assert.ok(accepted < 5_000_000, `the proxy kept reading: ${accepted} bytes accepted from the client`);
+  });
+
   it('a halt stops the server and answers in-flight requests', async () => {
     writeFileSync(join(dir, 'budget.yaml'), 'purpose: two calls\ntools: [echo]\nbudget: { calls: 1 }\n');
     const p = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'budget.yaml'), '--no-record', '--', 'node', 'test/fixtures/raw-server.mjs']) as ChildProcessWithoutNullStreams;

@@ -71,8 +71,14 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   });
   // A write racing the server's death fails with EPIPE: its exit is handled (pending calls answered) below.
   child.stdin.on('error', () => undefined);
+  // Back-pressure: while the server is not reading what it is sent, the client is not read either (its
+  // messages would otherwise pile up here without bound). Writes to the client are synchronous on a pipe.
   const writeServer = (m: unknown) => {
-    if (!childExited && child.stdin.writable) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
+    if (childExited || !child.stdin.writable) return;
+    if (!child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`) && !input.isPaused()) {
+      input.pause();
+      child.stdin.once('drain', () => input.resume());
+    }
   };
   const stopChild = () => {
     if (childExited) return;
