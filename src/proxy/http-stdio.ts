@@ -136,9 +136,21 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     if (!x.res.headersSent) x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(body);
   };
 
-  const writeChild = (s: BridgeSession, text: string) => {
-    if (!s.exited && s.child.stdin.writable) s.child.stdin.write(`${text}\n`);
+  /** Write a line to the server; false when the pipe is full (wait for {@link drained} before the next). */
+  const writeChild = (s: BridgeSession, text: string): boolean => {
+    if (s.exited || !s.child.stdin.writable) return true;
+    return s.child.stdin.write(`${text}\n`);
   };
+  /** The server has read what it was sent (or is gone): back-pressure for the client's next messages. */
+  const drained = (s: BridgeSession) => new Promise<void>((resolve) => {
+    if (s.exited) return resolve();
+    const events = [[s.child.stdin, 'drain'], [s.child.stdin, 'close'], [s.child, 'exit'], [s.child, 'error']] as const;
+    const done = () => {
+      for (const [emitter, name] of events) emitter.off(name, done);
+      resolve();
+    };
+    for (const [emitter, name] of events) emitter.once(name, done);
+  });
 
   const open = (identity: Identity | undefined, intent: Intent): BridgeSession => {
     const id = randomUUID();
@@ -150,7 +162,10 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     };
     sessions.set(id, s);
     handle.attach({
-      deliver: (dir, m) => (dir === 'c2s' ? writeChild(s, JSON.stringify(m)) : toClient(s, m, JSON.stringify(m))),
+      deliver: (dir, m) => {
+        if (dir === 'c2s') writeChild(s, JSON.stringify(m));
+        else toClient(s, m, JSON.stringify(m));
+      },
       ask: async (method, params, signal) => {
         const rid = `intentguard-${randomUUID()}`;
         const request = { jsonrpc: '2.0', id: rid, method, params };
@@ -267,7 +282,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           }
           if (r.forward !== undefined) {
             forwarded++;
-            writeChild(s, r.forward);
+            // While the server is not reading, this session's next messages wait here (one POST at a time).
+            if (!writeChild(s, r.forward)) await drained(s);
           }
         }
       }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)).finally(resolve);
