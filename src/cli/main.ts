@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { printable } from '../lib/printable.js';
 import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
+import { printable } from '../lib/printable.js';
 import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { demoCommand } from './demo.js';

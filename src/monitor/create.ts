@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { IntentGuardError } from '../errors.js';
 import { Observable, Subject, asapScheduler, type Subscriber, filter, finalize, groupBy, mergeMap, scan, type SchedulerLike } from 'rxjs';
+import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';

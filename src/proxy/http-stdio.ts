@@ -7,7 +7,7 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
-import { endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, serverEnv, tooManySessions } from './relay.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, serverEnv, startsSession, tooManySessions } from './relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -56,8 +56,8 @@ interface BridgeSession {
   readonly progress: Map<string, string>;
   /** The GET stream, for server messages that belong to no request. */
   stream?: ServerResponse;
-  /** intentguard's own prompts to the client, by our request id. */
-  readonly asks: Map<string, (answer: unknown) => void>;
+  /** intentguard's own prompts to the client (approval elicitations) and their answers. */
+  readonly asker: ReturnType<typeof clientAsker>;
   /** Each direction is decided in order. */
   c2s: Promise<void>;
   s2c: Promise<void>;
@@ -156,9 +156,18 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     const id = randomUUID();
     const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
     const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http', transportSessionId: id });
+    // A prompt rides the stream of the latest open POST (the held call's), else the GET stream.
+    const prompt = (request: unknown) => {
+      let last: Exchange | undefined;
+      for (const x of s.waiting.values()) last = x;
+      if (last) {
+        toStream(s, last);
+        last.res.write(sse(JSON.stringify(request)));
+      } else s.stream!.write(sse(JSON.stringify(request)));
+    };
     const s: BridgeSession = {
       id, handle, sub: identity?.sub, child, lastSeen: Date.now(), exited: false,
-      waiting: new Map(), progress: new Map(), asks: new Map(), c2s: Promise.resolve(), s2c: Promise.resolve(),
+      waiting: new Map(), progress: new Map(), asker: clientAsker(handle, prompt), c2s: Promise.resolve(), s2c: Promise.resolve(),
     };
     sessions.set(id, s);
     handle.attach({
@@ -167,21 +176,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         else toClient(s, m, JSON.stringify(m));
       },
       ask: async (method, params, signal) => {
-        const rid = `intentguard-${randomUUID()}`;
-        const request = { jsonrpc: '2.0', id: rid, method, params };
-        const answer = new Promise<unknown>((resolve, reject) => {
-          s.asks.set(rid, resolve);
-          signal.addEventListener('abort', () => { s.asks.delete(rid); reject(new Error('approval prompt aborted')); }, { once: true });
-        });
-        let last: Exchange | undefined;
-        for (const x of s.waiting.values()) last = x;
-        if (!last && !s.stream) throw new Error('no open request stream to ask the client on');
-        await handle.record('s2c', request);
-        if (last) {
-          toStream(s, last);
-          last.res.write(sse(JSON.stringify(request)));
-        } else s.stream!.write(sse(JSON.stringify(request)));
-        return answer;
+        if (s.waiting.size === 0 && !s.stream) throw new Error('no open request stream to ask the client on');
+        return s.asker.ask(method, params, signal);
       },
       close: () => {
         if (!s.exited) child.kill('SIGTERM');
@@ -240,16 +236,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
 
   const post = async (res: ServerResponse, s: BridgeSession, body: unknown) => {
     const batch = Array.isArray(body);
-    let messages = batch ? (body as unknown[]) : [body];
     // Answers to intentguard's own prompts stay here.
-    messages = messages.filter((m) => {
-      const id = isObj(m) ? m.id : undefined;
-      if (typeof id !== 'string' || !s.asks.has(id) || !isResponse(m)) return true;
-      const resolve = s.asks.get(id)!;
-      s.asks.delete(id);
-      void s.handle.record('c2s', m).then(() => resolve(m));
-      return false;
-    });
+    const messages = (batch ? (body as unknown[]) : [body]).filter((m) => !s.asker.take(JSON.stringify(m)));
     if (messages.length === 0) {
       res.writeHead(202).end();
       return;
@@ -270,8 +258,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     let forwarded = 0;
     const invalid: string[] = [];
-    const done = new Promise<void>((resolve) => {
-      s.c2s = s.c2s.then(async () => {
+    const done = s.c2s = s.c2s.then(async () => {
         for (const m of messages) {
           const text = JSON.stringify(m);
           const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
@@ -286,8 +273,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
             if (!writeChild(s, r.forward)) await drained(s);
           }
         }
-      }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)).finally(resolve);
-    });
+      }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`));
     await done;
     if (res.headersSent) {
       for (const t of invalid) if (!res.writableEnded) res.write(sse(t));
@@ -324,11 +310,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       if (s) s.lastSeen = Date.now();
       if (req.method === 'POST') {
         if (!s) {
-          const first = Array.isArray(body) ? body[0] : body;
-          if (!isObj(first) || first.method !== 'initialize') {
-            sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
-            return;
-          }
+          if (!startsSession(res, body)) return;
           if (!intent) {
             sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
             return;

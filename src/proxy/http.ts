@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { printable } from '../lib/printable.js';
-
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
@@ -8,11 +6,13 @@ import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
+import { printable } from '../lib/printable.js';
 import type { SessionHandle } from '../monitor/session.js';
+import { pendingKey } from '../monitor/state.js';
 import type { Outcome } from '../monitor/types.js';
 import { createStdioBridge } from './http-stdio.js';
 import { createLegacySse } from './legacy-sse.js';
-import { answerUnreached, invalidAnswer, relayOversize, rpcError, sendJson, tooManySessions } from './relay.js';
+import { SSE_EVENT_SLACK, answerUnreached, invalidAnswer, rpcError, sendJson, startsSession, tooManySessions } from './relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface HttpProxyOptions {
@@ -116,12 +116,15 @@ function readBody(req: IncomingMessage, max: number, stopEarly = false): Promise
   });
 }
 
-/** An upstream answer over the size limit was dropped: each request it answered gets "result withheld". */
+/**
+ * An upstream answer over the size limit was dropped: the monitor sees it as an oversized answer to
+ * each request, and each request gets "result withheld" in its place.
+ */
 async function withheld(s: { handle: SessionHandle }, requests: readonly { id: string | number }[], max: number): Promise<unknown[]> {
   const answers: unknown[] = [];
   for (const r of requests) {
-    const out = await relayOversize(s.handle, 's2c', JSON.stringify({ jsonrpc: '2.0', id: r.id }), max + 1);
-    if (out.forward !== undefined) answers.push(JSON.parse(out.forward));
+    const out = await s.handle.observe('s2c', { jsonrpc: '2.0', id: r.id }, max + 1);
+    if (out.forward !== undefined) answers.push(out.forward);
   }
   return answers;
 }
@@ -289,7 +292,6 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     return { texts, unchanged };
   };
 
-  /** Relay an upstream SSE body, tapping each event as it streams. */
   /**
    * Relay an upstream SSE body, tapping each event as it streams. An event growing past the size limit
    * is not buffered further: the upstream stream is cut, and the requests this stream still owes an
@@ -323,14 +325,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     up.on('data', (c: string) => {
       if (cut) return;
       partial += Buffer.byteLength(c);
-      if (partial <= maxBody + 65_536) {
+      if (partial <= maxBody + SSE_EVENT_SLACK) {
         parser.feed(c);
         return;
       }
       cut = true;
       up.destroy();
       chain = chain.then(async () => {
-        const owed = requests.filter((r) => [...s.handle.state().pending.values()].some((p) => p.dir === 'c2s' && p.id === r.id));
+        const pending = s.handle.state().pending;
+        const owed = requests.filter((r) => pending.has(pendingKey('c2s', r.id)));
         for (const a of await withheld(s, owed, maxBody)) if (!res.writableEnded) res.write(sseEvent(a));
       });
       finish();
@@ -338,7 +341,6 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     up.on('end', () => { if (!cut) finish(); });
     up.on('error', () => { if (!cut) finish(); });
   };
-
 
   /**
    * Finish a POST whose response is already an event stream (an approval prompt went down it): the
@@ -610,15 +612,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
           return;
         }
-        if (!s) {
-          // A session starts with initialize; anything else without a session id is refused before a
-          // session (and its state) exists — otherwise every stray POST would leave one behind.
-          const first = Array.isArray(parsed) ? parsed[0] : parsed;
-          if ((first as { method?: unknown } | null)?.method !== 'initialize') {
-            sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
-            return;
-          }
-        }
+        // Without a session id only an initialize is taken: a stray POST must not leave a session behind.
+        if (!s && !startsSession(res, parsed)) return;
         const fresh = !s;
         if (fresh && open >= maxSessions) {
           tooManySessions(res, maxSessions);

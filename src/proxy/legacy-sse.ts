@@ -6,7 +6,7 @@ import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
-import { answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson, tooManySessions } from './relay.js';
+import { SSE_EVENT_SLACK, answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson, tooManySessions } from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -119,6 +119,9 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
 
       // Upstream events are decided one at a time, in order.
       let chain = Promise.resolve();
+      // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
+      // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
+      let partial = 0;
       const parser = createParser({
         onEvent: (ev) => {
           partial = 0;
@@ -150,12 +153,9 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         },
       });
       up.setEncoding('utf8');
-      // An event growing past the size limit is not buffered: the stream is cut (the session then
-      // ends as ended by upstream, and what the server still owed is answered with errors).
-      let partial = 0;
       up.on('data', (c: string) => {
         partial += Buffer.byteLength(c);
-        if (partial > o.monitor.options.maxMessageBytes + 65_536) up.destroy(new Error('an event exceeded the size limit'));
+        if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK) up.destroy(new Error('an event exceeded the size limit'));
         else parser.feed(c);
       });
       const ended = () => void chain.then(async () => {

@@ -141,6 +141,20 @@ export function clientAsker(session: SessionHandle, sendToClient: (message: unkn
 export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) =>
   ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
 
+/**
+ * A POST without a session id must open one with `initialize`; anything else is refused (400) before a
+ * session, its state or its process exists. Returns false when it answered.
+ */
+export function startsSession(res: ServerResponse, body: unknown): boolean {
+  const first = Array.isArray(body) ? body[0] : body;
+  if ((first as { method?: unknown } | null)?.method === 'initialize') return true;
+  sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
+  return false;
+}
+
+/** How far past the size limit an upstream SSE event may grow before its stream is cut. */
+export const SSE_EVENT_SLACK = 64 * 1024;
+
 /** A new session refused because the proxy carries its maximum already: 503, try again later. */
 export function tooManySessions(res: ServerResponse, max: number): void {
   sendJson(res, 503, rpcError(null, -32001, `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`, { code: 'ERR_TOO_MANY_SESSIONS' }), { 'retry-after': '5' });

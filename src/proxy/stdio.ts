@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { printable } from '../lib/printable.js';
 import type { Readable, Writable } from 'node:stream';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
+import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';

@@ -1,7 +1,7 @@
-import { IntentGuardError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IntentGuardError } from '../errors.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
 import { rulesPolicy, type RulesPolicyOptions } from './engine.js';
