@@ -106,7 +106,8 @@ export function createAnalysis(session: SessionState): Analysis {
 function profile(a: Analysis, session: SessionState, name: string): ToolProfile {
   let p = a.profiles.get(name);
   if (!p) {
-    p = profileTool(name, session.tools.get(name)?.annotations);
+    const info = session.tools.get(name);
+    p = profileTool(name, info?.annotations, info?.description);
     if (a.profiles.size < 4096) a.profiles.set(name, p);
   }
   return p;
