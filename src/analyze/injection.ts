@@ -1,3 +1,5 @@
+import { linearGroup, type LinearPattern } from './linear.js';
+
 /**
  * Instruction-like content in data: text that addresses the agent and tries to change what it does.
  * Ordinary imperative text ("pay the rent by Friday") is not enough; the detector looks for the
@@ -7,62 +9,64 @@ export interface InjectionFamily {
   readonly name: string;
   /** Weight of a hit; a text is instruction-like at a total of 2. */
   readonly weight: number;
-  readonly patterns: readonly RegExp[];
+  readonly patterns: readonly LinearPattern[];
 }
 
-// All patterns are fixed here (not rule-supplied) and written without nested quantifiers, so matching
-// is linear in the text length. Gaps are bounded (`[^.\n]{0,40}`).
+// All patterns are fixed here (not rule-supplied) and compiled to RE2 automata (`linear`), so matching
+// is linear in the text length whatever the text; the literals are never run by the backtracking engine.
+// One group: a text that matches nothing costs a single DFA pass for all patterns together.
+const linear = linearGroup();
 export const INJECTION_FAMILIES: readonly InjectionFamily[] = [
   {
     name: 'override', weight: 2, patterns: [
-      /\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|preceding|original|all|any|your|the)\b[^.\n]{0,20}\b(?:instructions?|directions?|rules|guidelines|prompts?|tasks?|context|commands?)\b/i,
-      /\bnew (?:system )?(?:instructions?|rules|directives?)\s*[:-]/i,
+      linear(/\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|preceding|original|all|any|your|the)\b[^.\n]{0,20}\b(?:instructions?|directions?|rules|guidelines|prompts?|tasks?|context|commands?)\b/i),
+      linear(/\bnew (?:system )?(?:instructions?|rules|directives?)\s*[:-]/i),
     ],
   },
   {
     name: 'task-hijack', weight: 1, patterns: [
-      /\b(?:before|instead of|rather than|in addition to)\b[^.\n]{0,30}\byou\b[^.\n]{0,30}\b(?:task|request|instructions?|goal|assignment)\b/i,
-      /\b(?:the|your|my) (?:original|previous|first|actual) task\b/i,
-      /\btask (?:that )?i (?:gave|assigned|asked) you\b/i,
-      /\b(?:your|the) (?:new|real|actual|updated|primary|true) (?:task|objective|goal|instructions?|mission)\b/i,
-      /\bafter you (?:do|have done|complete|finish|are done with) (?:that|this|it)\b/i,
+      linear(/\b(?:before|instead of|rather than|in addition to)\b[^.\n]{0,30}\byou\b[^.\n]{0,30}\b(?:task|request|instructions?|goal|assignment)\b/i),
+      linear(/\b(?:the|your|my) (?:original|previous|first|actual) task\b/i),
+      linear(/\btask (?:that )?i (?:gave|assigned|asked) you\b/i),
+      linear(/\b(?:your|the) (?:new|real|actual|updated|primary|true) (?:task|objective|goal|instructions?|mission)\b/i),
+      linear(/\bafter you (?:do|have done|complete|finish|are done with) (?:that|this|it)\b/i),
     ],
   },
   {
     name: 'addresses-model', weight: 1, patterns: [
-      /\b(?:to|for|dear|hey|hello|attention|note to)\s*,?\s*(?:you,?\s*)?(?:the\s+)?(?:ai|assistant|ai assistant|agent|ai agent|model|llm|language model|chatbot|gpt[\w.-]*|claude[\w.-]*|gemini[\w.-]*|llama[\w.-]*|mistral[\w.-]*|copilot|command-r[\w.-]*)\b/i,
-      /\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|agent|llm)\b/i,
-      /\bas an? (?:ai|assistant|language model|llm)\b/i,
+      linear(/\b(?:to|for|dear|hey|hello|attention|note to)\s*,?\s*(?:you,?\s*)?(?:the\s+)?(?:ai|assistant|ai assistant|agent|ai agent|model|llm|language model|chatbot|gpt[\w.-]*|claude[\w.-]*|gemini[\w.-]*|llama[\w.-]*|mistral[\w.-]*|copilot|command-r[\w.-]*)\b/i),
+      linear(/\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|agent|llm)\b/i),
+      linear(/\bas an? (?:ai|assistant|language model|llm)\b/i),
     ],
   },
   {
     name: 'authority', weight: 1, patterns: [
-      /\b(?:important|urgent|critical|mandatory|priority)\s+(?:message|instructions?|notice|update|request|directive)\b/i,
-      /\b(?:system|admin|administrator|developer|root|security)\s+(?:message|prompt|override|mode|instructions?|directive|notice)\b/i,
-      /\bthis is (?:an? )?(?:\w+ )?(?:message|note|request) from (?:me|the (?:system|admin|developer|user|owner))\b/i,
+      linear(/\b(?:important|urgent|critical|mandatory|priority)\s+(?:message|instructions?|notice|update|request|directive)\b/i),
+      linear(/\b(?:system|admin|administrator|developer|root|security)\s+(?:message|prompt|override|mode|instructions?|directive|notice)\b/i),
+      linear(/\bthis is (?:an? )?(?:\w+ )?(?:message|note|request) from (?:me|the (?:system|admin|developer|user|owner))\b/i),
     ],
   },
   {
     name: 'markup', weight: 1, patterns: [
-      /<\/?\s*(?:information|important|instructions?|system|admin|sys|prompt|override)\s*>/i,
-      /\[\/?(?:INST|SYSTEM|SYS)\]/,
-      /^\s*#{2,}\s*(?:system|instructions?|new task)\b/im,
+      linear(/<\/?\s*(?:information|important|instructions?|system|admin|sys|prompt|override)\s*>/i),
+      linear(/\[\/?(?:INST|SYSTEM|SYS)\]/),
+      linear(/^\s*#{2,}\s*(?:system|instructions?|new task)\b/im),
     ],
   },
   {
-    name: 'chat-template', weight: 2, patterns: [/<\|(?:im_start|im_end|system|endoftext|start_header_id|eot_id)\|>/i],
+    name: 'chat-template', weight: 2, patterns: [linear(/<\|(?:im_start|im_end|system|endoftext|start_header_id|eot_id)\|>/i)],
   },
   {
     name: 'secrecy', weight: 2, patterns: [
-      /\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|notify|alert|show)\b[^.\n]{0,20}\b(?:the user|user|anyone|the human|human)\b/i,
-      /\bwithout (?:telling|asking|informing|notifying|alerting) (?:the )?(?:user|human|anyone)\b/i,
+      linear(/\b(?:do not|don't|never)\s+(?:tell|inform|mention|reveal|notify|alert|show)\b[^.\n]{0,20}\b(?:the user|user|anyone|the human|human)\b/i),
+      linear(/\bwithout (?:telling|asking|informing|notifying|alerting) (?:the )?(?:user|human|anyone)\b/i),
     ],
   },
   {
     name: 'directive', weight: 1, patterns: [
-      /\bplease do the following\b/i,
-      /\b(?:call|use|invoke|execute) the (?:\w+ )?(?:tool|function)\b/i,
-      /\byou (?:must|should|need to|have to) (?:now |first |immediately )*(?:send|transfer|post|invite|forward|email|delete|remove|change|update|visit|open|download|run|execute|share|grant|pay)\b/i,
+      linear(/\bplease do the following\b/i),
+      linear(/\b(?:call|use|invoke|execute) the (?:\w+ )?(?:tool|function)\b/i),
+      linear(/\byou (?:must|should|need to|have to) (?:now |first |immediately )*(?:send|transfer|post|invite|forward|email|delete|remove|change|update|visit|open|download|run|execute|share|grant|pay)\b/i),
     ],
   },
 ];
