@@ -35,8 +35,8 @@ export interface Analysis {
   outOfIntent: number;
   outOfIntentSideEffects: number;
   sideEffects: number;
-  unapprovedTargetUses: number;
-  injectedUses: number;
+  /** Drift counts distinct signals (a tool, a set of targets), so an agent repeating one call does not drift. */
+  readonly drift_: { out: number; outSide: number; targets: number; injected: number; readonly seen: Set<string> };
   serverRequests: number;
   readonly callTimes: number[];
   /** Index of the first call time still inside the one-minute window. */
@@ -103,7 +103,8 @@ export function createAnalysis(session: SessionState): Analysis {
     unverified: { client_name: '', client_version: '', protocol_version: '' },
     server: '',
     injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
-    outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, unapprovedTargetUses: 0, injectedUses: 0, serverRequests: 0,
+    outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
+    drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
     callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
   };
 }
@@ -111,7 +112,8 @@ export function createAnalysis(session: SessionState): Analysis {
 function profile(a: Analysis, session: SessionState, name: string): ToolProfile {
   let p = a.profiles.get(name);
   if (!p) {
-    p = profileTool(name, session.tools.get(name)?.annotations);
+    const info = session.tools.get(name);
+    p = profileTool(name, info?.annotations, info?.description);
     if (a.profiles.size < 4096) a.profiles.set(name, p);
   }
   return p;
@@ -255,8 +257,15 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
     // A host named inside an approved URL/email is covered by that target's own approval.
-    const approved = inIntent(a, t);
-    const sources = approved ? [] : a.prov.targetSources(t);
+    let approved = inIntent(a, t);
+    let sources = approved ? [] : a.prov.targetSources(t);
+    // An address the agent composed from known parts (a name the approval gives, a domain a result or
+    // the approval names) has the provenance of those parts: not invented.
+    if (!approved && sources.length === 0 && t.kind === 'email' && t.host) {
+      const composed = composedFrom(a, t.value, t.host, strings);
+      if (composed === 'intent') approved = true;
+      else if (composed) sources = composed;
+    }
     const inj = sources.some((s) => s.injected);
     for (const src of sources) seen.add(src);
     const isDest = destinations.has(key);
@@ -306,8 +315,8 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     }
   };
   if (sideEffecting) {
-    a.unapprovedTargetUses += unapproved.length > 0 ? 1 : 0;
-    a.injectedUses += fromInjected ? 1 : 0;
+    if (unapproved.length > 0 && firstSignal(a, `u:${[...unapproved].sort().join(' ')}`)) a.drift_.targets++;
+    if (fromInjected && firstSignal(a, `i:${[...injected, ...injectedValues].sort().join(' ')}`)) a.drift_.injected++;
   }
   const ctx: Record<string, unknown> = {
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
@@ -322,13 +331,37 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   return { ctx, sources: () => (fragmentsNow(), seen) };
 }
 
-/** Drift score 0..1: 1 - Π(1 - w) over the session's drift signals (weights in README). */
+/** Is this drift signal new in the session? Past the bound every signal counts as new (fails towards drift). */
+function firstSignal(a: Analysis, key: string): boolean {
+  if (a.drift_.seen.has(key)) return false;
+  if (a.drift_.seen.size < 4096) a.drift_.seen.add(key);
+  return true;
+}
+
+/**
+ * Sources of an email address composed from known parts: every piece of its local part (`dora`,
+ * `dora.smith`) is named by the approval or by another argument of the call, and its domain by the
+ * approval ('intent') or by earlier results (their sources). Undefined when it was not so composed.
+ */
+function composedFrom(a: Analysis, email: string, host: string, strings: readonly string[]): Source[] | 'intent' | undefined {
+  const pieces = email.slice(0, email.lastIndexOf('@')).split(/[._+-]+/).filter((p) => p.length >= 2);
+  if (pieces.length === 0 || pieces.some((p) => !/^[a-z]+$/.test(p))) return undefined;
+  const others = strings.filter((s) => !s.toLowerCase().includes(email)).map((s) => s.toLowerCase());
+  if (!pieces.every((p) => a.intentText.includes(p) || others.some((s) => s.includes(p)))) return undefined;
+  const domain: Target = { kind: 'host', value: host };
+  if (inIntent(a, domain)) return pieces.every((p) => a.intentText.includes(p)) ? 'intent' : undefined;
+  const sources = a.prov.targetSources(domain);
+  return sources.length > 0 ? sources : undefined;
+}
+
+/** Drift score 0..1: 1 - Π(1 - w) over the session's distinct drift signals (weights in README). */
 export function driftScore(a: Analysis): number {
-  const key = `${a.outOfIntentSideEffects}/${a.outOfIntent}/${a.unapprovedTargetUses}/${a.injectionSeen}/${a.injectedUses}`;
+  const d = a.drift_;
+  const key = `${d.outSide}/${d.out}/${d.targets}/${a.injectionSeen}/${d.injected}`;
   if (a.driftKey === key) return a.drift;
   a.driftKey = key;
-  const keep = (1 - 0.3) ** a.outOfIntentSideEffects * (1 - 0.1) ** (a.outOfIntent - a.outOfIntentSideEffects)
-    * (1 - 0.2) ** a.unapprovedTargetUses * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** a.injectedUses;
+  const keep = (1 - 0.3) ** d.outSide * (1 - 0.1) ** (d.out - d.outSide)
+    * (1 - 0.2) ** d.targets * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** d.injected;
   a.drift = Math.round((1 - keep) * 1000) / 1000;
   return a.drift;
 }
@@ -405,6 +438,10 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     if (!approved) {
       a.outOfIntent++;
       if (p.sideEffecting) a.outOfIntentSideEffects++;
+      if (firstSignal(a, `t:${tool}`)) {
+        a.drift_.out++;
+        if (p.sideEffecting) a.drift_.outSide++;
+      }
     }
     if (p.sideEffecting) a.sideEffects++;
     // Sliding one-minute window of call times: a start index instead of shift(), compacted now and then.
