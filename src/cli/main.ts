@@ -10,7 +10,7 @@ import { exitStatus, failureText, reportUnhandled } from './report.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
 import {
-  auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
+  auditRotateKeyCommand, auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
 } from './store-commands.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -78,12 +78,17 @@ program.command('show')
   .option('--json', 'machine-readable')
   .action((id: string, opts: { db: string; json?: boolean }) => { process.exitCode = showCommand(id, opts); });
 
-program.command('audit')
-  .description('tamper-evident audit trail')
-  .command('verify')
-  .description('verify the hash chains; report the first altered, inserted or deleted row')
+const audit = program.command('audit')
+  .description('tamper-evident audit trail');
+audit.command('verify')
+  .description('verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)')
   .argument('[db]', 'database', DEFAULT_DB)
-  .action((db: string) => { process.exitCode = auditVerifyCommand(db); });
+  .option('--json', 'machine-readable report')
+  .action((db: string, opts: { json?: boolean }) => { process.exitCode = auditVerifyCommand(db, opts); });
+audit.command('rotate-key')
+  .description('start a new audit key; the old one is kept and a chained hand-over record lets older rows verify')
+  .argument('[db]', 'database', DEFAULT_DB)
+  .action((db: string) => { process.exitCode = auditRotateKeyCommand(db); });
 
 program.command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')

@@ -1,0 +1,161 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+
+/** The last row of an insertion-ordered chain. */
+export interface Head {
+  readonly rowid: number;
+  readonly hash: string;
+}
+
+/** A session still being recorded: its chain heads when the anchor was written, and who records it. */
+export interface OpenHead {
+  readonly pid: number;
+  readonly events: number;
+  readonly event: string;
+  readonly decisions: number;
+  readonly decision: string;
+  readonly alerts: number;
+  readonly alert: string;
+}
+
+/**
+ * The head anchor: kept beside the key (`<db>.anchor`), outside the database, HMAC'd with the audit
+ * key, rewritten inside every write transaction (so writers take turns under SQLite's write lock).
+ * A deleted newest row, a cut tail or a removed seal leaves the database behind its anchor.
+ */
+export interface Anchor {
+  v: 1;
+  epoch: number;
+  /** Heads of the insertion-ordered chains. */
+  heads: { sessions?: Head; approvals?: Head; revocations?: Head; anchors?: Head };
+  /** Sessions not sealed yet, by id. */
+  open: Record<string, OpenHead>;
+  /** Approvals (rowids) written and not decided yet. */
+  undecided: number[];
+  /** Revocations in force: [jti, sub, expires_at]; enforced even when their row is deleted. */
+  revoked: [string | null, string | null, number | null][];
+  /** Processes recording into the database. */
+  writers: number[];
+  /** A problem found with an earlier anchor file, carried forward so it stays visible. */
+  note?: string;
+}
+
+export const anchorPath = (dbPath: string): string => `${dbPath}.anchor`;
+
+const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(`intentguard anchor\u0000${body}`).digest('hex');
+
+export const emptyAnchor = (epoch: number): Anchor => ({ v: 1, epoch, heads: {}, open: {}, undecided: [], revoked: [], writers: [] });
+
+export type AnchorRead = { readonly anchor?: Anchor; readonly error?: string };
+
+const cache = new Map<string, { stamp: string; read: AnchorRead }>();
+
+const stampOf = (path: string): string => {
+  const st = statSync(path, { bigint: true });
+  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+};
+
+/**
+ * Read and authenticate the anchor file. No file: `{}`. A file that does not authenticate under any
+ * of the keys: `{ error }`. Parsed once per version of the file (by inode, size and mtime).
+ */
+export function readAnchor(dbPath: string, keys: ReadonlyMap<number, Buffer>): AnchorRead {
+  const path = anchorPath(dbPath);
+  let stamp: string;
+  try {
+    stamp = stampOf(path);
+  } catch {
+    cache.delete(path);
+    return {};
+  }
+  const hit = cache.get(path);
+  if (hit && hit.stamp === stamp) return hit.read;
+  const read = parseAnchor(readFileSync(path, 'utf8'), keys);
+  cache.set(path, { stamp, read });
+  return read;
+}
+
+function parseAnchor(text: string, keys: ReadonlyMap<number, Buffer>): AnchorRead {
+  const nl = text.indexOf('\n');
+  const body = text.slice(0, nl);
+  const tag = text.slice(nl + 1).trim();
+  let anchor: Anchor;
+  try {
+    anchor = JSON.parse(body) as Anchor;
+  } catch {
+    return { error: 'the head anchor file is not readable (altered or damaged)' };
+  }
+  const key = keys.get(anchor.epoch);
+  if (!key) return { error: `the head anchor file names key epoch ${anchor.epoch}, which is not beside the database` };
+  const want = Buffer.from(mac(key, body));
+  if (tag.length !== want.length || !timingSafeEqual(Buffer.from(tag), want)) return { error: 'the head anchor file does not authenticate (altered, or written without the key)' };
+  return { anchor };
+}
+
+/** Write the anchor file atomically (owner-only). */
+export function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
+  const path = anchorPath(dbPath);
+  const body = JSON.stringify(anchor);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${body}\n${mac(key, body)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+  cache.set(path, { stamp: stampOf(path), read: { anchor: structuredClone(anchor) } });
+}
+
+/** Heads of the insertion-ordered chains, as the database has them now. */
+export function currentHeads(db: Database.Database): Anchor['heads'] {
+  const head = (table: string) => db.prepare(`SELECT rowid, hash FROM ${table} WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1`).get() as Head | undefined;
+  const heads: Anchor['heads'] = {};
+  const s = head('sessions'), a = head('approvals'), r = head('revocations'), x = head('audit_anchors');
+  if (s) heads.sessions = { rowid: s.rowid, hash: s.hash };
+  if (a) heads.approvals = { rowid: a.rowid, hash: a.hash };
+  if (r) heads.revocations = { rowid: r.rowid, hash: r.hash };
+  if (x) heads.anchors = { rowid: x.rowid, hash: x.hash };
+  return heads;
+}
+
+/** Is this process alive (for a writer pid recorded in the anchor)? */
+export function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+export interface AnchorStore {
+  readonly path: string;
+  readonly key: Buffer;
+  readonly epoch: number;
+  readonly keys: ReadonlyMap<number, Buffer>;
+  readonly db: Database.Database;
+}
+
+/**
+ * Rewrite the anchor after a change: call inside the write transaction that made it (after its first
+ * write, so SQLite's write lock is held). Heads come from the database; `change` edits the rest.
+ * Returns a function that puts the previous file back (for a transaction that then rolls back).
+ * An in-memory database has no anchor.
+ */
+export function updateAnchor(store: AnchorStore, change: (a: Anchor) => void = () => {}): () => void {
+  if (store.path === ':memory:') return () => {};
+  const read = readAnchor(store.path, store.keys);
+  const before = read.anchor;
+  const a: Anchor = before ? structuredClone(before) : emptyAnchor(store.epoch);
+  if (read.error) a.note = read.error;
+  if (a.epoch !== store.epoch) {
+    if (a.epoch > store.epoch) throw Object.assign(new Error(`the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`), { code: 'ERR_STORE' });
+    a.epoch = store.epoch;
+  }
+  change(a);
+  a.heads = currentHeads(store.db);
+  writeAnchor(store.path, store.key, a);
+  return () => {
+    if (before) writeAnchor(store.path, store.keys.get(before.epoch) ?? store.key, before);
+    else rmSync(anchorPath(store.path), { force: true });
+  };
+}
