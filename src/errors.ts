@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ERR_SESSION_CLOSED: 'the session is closed',
   ERR_POLICY_FAILED: 'the policy threw while deciding; failing closed',
   ERR_POLICY_TIMEOUT: 'the policy did not decide in time; failing closed',
+  ERR_ANALYSIS_BUDGET: 'the message is too large or too deep to analyse within the per-message budget; failing closed',
   ERR_INTENT_INVALID: 'the declared intent is malformed',
   ERR_BUNDLE_LINE: 'a session bundle line is malformed',
   ERR_DURATION: 'a duration string is malformed',
