@@ -176,6 +176,14 @@ function nextAnchor(store: AnchorStore, change: (a: Anchor) => void): Anchor {
  * Take the anchor lock (exclusive creation of `<db>.anchor.lock`, holding this process's pid); a lock
  * left by a dead process is taken over. Returns its release. Waits at most `timeoutMs`.
  */
+const lockAge = (path: string): number => {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
 export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
   const path = `${anchorPath(dbPath)}.lock`;
   const me = `${process.pid} ${randomUUID()}`;
@@ -201,7 +209,9 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
       continue; // released meanwhile
     }
     const pid = Number(holder.split(' ')[0]);
-    if (holder !== '' && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
+    // A commit holds the lock for milliseconds: one held by a dead process, or for over 30 s (a thread
+    // terminated mid-commit), is stale.
+    if (holder !== '' && ((Number.isInteger(pid) && pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000)) {
       rmSync(path, { force: true });
       continue;
     }
