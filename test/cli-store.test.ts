@@ -55,7 +55,7 @@ describe('CLI over a recorded database', () => {
     raw.close();
     const r = await cli(['audit', 'verify', db]);
     assert.equal((r as { code?: number }).code, 1);
-    assert.match(r.stdout, /audit FAILED: events row \d+ \(session ig-[\w-]+ seq \d+\): altered/);
+    assert.match(r.stdout, /audit FAILED: events row \d+ \(session ig-[\w-]+ seq \d+\): edited/);
   });
 
   it('export writes bundles that import and replay read back', async () => {
@@ -104,7 +104,7 @@ describe('CLI over a recorded database', () => {
       assert.notEqual((r as { code?: number }).code ?? 0, 0, args.join(' '));
       assert.match(r.stderr, expected, args.join(' '));
     }
-    assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /altered/);
+    assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /edited/);
   });
 
   it('show prints what a session said with its control characters escaped: no terminal escape sequence from a tool name or argument reaches the operator\'s terminal', async () => {

@@ -8,6 +8,7 @@ import type { Monitor } from '../monitor/create.js';
 import type { ApprovalRequest, Approver } from '../monitor/types.js';
 import { redactValue, renderMessage } from '../rules/template.js';
 import type { Store } from '../store/db.js';
+import { appendApproval, sealApproval } from '../store/ledger.js';
 
 /** What an approver is asked: one held call, bound to who, where, what and which approval version. */
 export interface PendingApproval {
@@ -119,17 +120,15 @@ function coveredBy(g: SessionGrant, rules: readonly string[], where: ReturnType<
 export function createApprovals(monitor: () => Monitor, options: ApprovalsOptions): Approvals {
   const clock = options.clock ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const db = options.store?.db;
+  const store = options.store;
   const waiting = new Map<string, { pending: PendingApproval; resolve: (a: ApprovalAnswer) => void }>();
   const decided: ReturnType<Approvals['history']> = [];
   const sessionGrants = new Map<string, SessionGrant>();
-  const insert = db?.prepare(`INSERT INTO approvals (id, session_id, decision_id, sub, tool, args_digest, intent_version, scope, status, reason, requested_at, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, ?)`);
-  const finish = db?.prepare('UPDATE approvals SET status = ?, approver = ?, scope = ?, decided_at = ? WHERE id = ?');
 
   const record = (p: PendingApproval, status: 'approved' | 'denied' | 'expired' | 'rejected', approver: string, scope: string | null) => {
     const at = clock();
-    finish?.run(status, approver, scope, at, p.id);
+    // Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts).
+    if (store) sealApproval(store, p.id, { status, approver, scope, decided_at: at });
     decided.push({ ...p, status, approver, decidedAt: at });
     if (decided.length > 10_000) decided.shift();
   };
@@ -150,7 +149,12 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       reason: enforcing.map((f) => f.reason).join('; '), rules: enforcing.map((f) => f.rule),
       requestedAt: clock(), expiresAt: clock() + timeoutMs,
     };
-    insert?.run(pending.id, pending.session, req.decision.id, sub, tool, pending.argsDigest, pending.intentVersion, pending.reason, pending.requestedAt, pending.expiresAt);
+    if (store) {
+      appendApproval(store, {
+        id: pending.id, session_id: pending.session, decision_id: req.decision.id, sub, tool, args_digest: pending.argsDigest,
+        intent_version: pending.intentVersion, reason: pending.reason, requested_at: pending.requestedAt, expires_at: pending.expiresAt,
+      });
+    }
     const controller = new AbortController();
     req.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));

@@ -2,15 +2,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
-import { printable } from '../lib/printable.js';
-import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
+import { addListenOptions, addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
 import { taskDoneCommand } from '../identity/task-done.js';
 import { demoCommand } from './demo.js';
+import { handleClosedPipes } from './pipes.js';
+import { exitStatus, failureText, reportUnhandled } from './report.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
 import {
-  auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
+  auditRotateKeyCommand, auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
 } from './store-commands.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -21,6 +22,7 @@ const positiveInt = (v: string) => {
 };
 
 const jobsOption = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+const pipes = handleClosedPipes();
 
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
 
@@ -77,12 +79,17 @@ program.command('show')
   .option('--json', 'machine-readable')
   .action((id: string, opts: { db: string; json?: boolean }) => { process.exitCode = showCommand(id, opts); });
 
-program.command('audit')
-  .description('tamper-evident audit trail')
-  .command('verify')
-  .description('verify the hash chains; report the first altered, inserted or deleted row')
+const audit = program.command('audit')
+  .description('tamper-evident audit trail');
+audit.command('verify')
+  .description('verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)')
   .argument('[db]', 'database', DEFAULT_DB)
-  .action((db: string) => { process.exitCode = auditVerifyCommand(db); });
+  .option('--json', 'machine-readable report')
+  .action((db: string, opts: { json?: boolean }) => { process.exitCode = auditVerifyCommand(db, opts); });
+audit.command('rotate-key')
+  .description('start a new audit key; the old one is kept and a chained hand-over record lets older rows verify')
+  .argument('[db]', 'database', DEFAULT_DB)
+  .action((db: string) => { process.exitCode = auditRotateKeyCommand(db); });
 
 program.command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
@@ -110,11 +117,12 @@ addProxyOptions(program.command('stdio')
   .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
   .argument('<command...>', 'the server command and its arguments (after --)'))
   .action(async (command: string[], flags: ProxyFlags) => {
+    pipes.keepRunning();
     const code = await stdioCommand(command, flags);
     process.exit(code);
   });
 
-addProxyOptions(program.command('http')
+addListenOptions(addProxyOptions(program.command('http')
   .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
   .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
@@ -124,14 +132,14 @@ addProxyOptions(program.command('http')
   .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, [])
-  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)'))
+  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)')))
   .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts, command); });
 
-addProxyOptions(program.command('ws')
+addListenOptions(addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen')
   .requiredOption('--upstream <url>', 'the upstream ws:// URL')
-  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'))
+  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
@@ -199,16 +207,8 @@ for (const verb of ['approve', 'deny'] as const) {
     });
 }
 
-/** Node's file-system errors, under intentguard's own stable code. */
-const FS_REASONS: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', EPERM: 'operation not permitted' };
-
+reportUnhandled();
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string; path?: string };
-  const fsReason = err.code ? FS_REASONS[err.code] : undefined;
-  const line = fsReason && err.path
-    ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
-    : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
-  // Messages may quote input (a YAML excerpt, a claim): each line shown escaped, the line breaks kept.
-  process.stderr.write(`intentguard: ${line.split('\n').map(printable).join('\n')}\n`);
-  process.exitCode = 2;
+  process.stderr.write(failureText(e));
+  process.exitCode = exitStatus(e);
 });

@@ -2,6 +2,7 @@ import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
 import { ALLOW, verdictOf, type Finding, type Policy } from '../policy/types.js';
 import type { Compiled } from './cel.js';
+import { budgetFinding } from '../analyze/budget.js';
 import { createAnalysis, indexResult, observeEvent, type Analysis, type EventContext } from './context.js';
 import { redactValue, renderMessage } from './template.js';
 import type { CompiledRule, EventKindName, FlowRule, MatchRule, RateRule, RuleSet, SequenceRule } from './types.js';
@@ -181,7 +182,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       ctx.lists = lists;
       ctx.macros = macros;
       macroCache = new Map();
-      const out: Finding[] = [];
+      const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
       for (const rule of byKind.get(ec.kind) ?? rules) {
         try {
           if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
