@@ -42,6 +42,9 @@ export const CONFIG_SCHEMA = {
     approveCli: { type: 'boolean' },
     elicitation: { type: 'boolean' },
     maxMessageBytes: positive,
+    allowedOrigins: strings,
+    allowedHosts: strings,
+    maxSessionsPerAgent: positive,
   },
 } as const;
 

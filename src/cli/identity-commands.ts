@@ -1,18 +1,19 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { parse as parseYaml } from 'yaml';
 import { GrantError, mintGrant, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
-import { parseIntent } from '../intent/parse.js';
+import { readIntentDocument } from '../proxy/runtime.js';
 import { parseDuration } from '../lib/duration.js';
 import { openStore } from '../store/db.js';
+import { IntentGuardError } from '../errors.js';
 
 type Out = NodeJS.WritableStream;
 
 /** `intentguard keys generate`: a signing key pair for minting grants (development and tests). */
 export async function keysGenerateCommand(opts: { out: string; alg: string }, out: Out = process.stdout): Promise<number> {
+  if (!(DEFAULT_ALGORITHMS as readonly string[]).includes(opts.alg)) throw new IntentGuardError('ERR_CONFIG', `--alg must be one of ${DEFAULT_ALGORITHMS.join(', ')}, got ${opts.alg}`);
   const k = await generateKeys(opts.alg);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, { mode: 0o600 });
@@ -22,18 +23,22 @@ export async function keysGenerateCommand(opts: { out: string; alg: string }, ou
   return 0;
 }
 
-const readIntent = (file: string): unknown => {
+/** A private JWK file; one that is not JSON is `ERR_KEY_SOURCE` naming the file (not a parser excerpt). */
+function readJwk(file: string): JWK {
   const text = readFileSync(file, 'utf8');
-  const value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  parseIntent(value);
-  return value;
-};
+  try {
+    return JSON.parse(text) as JWK;
+  } catch {
+    throw new IntentGuardError('ERR_KEY_SOURCE', `${file}: not a JSON Web Key (not valid JSON)`);
+  }
+}
+
 
 /** `intentguard grant mint --intent intent.yaml --sub agent:x --ttl 10m`. */
 export async function grantMintCommand(opts: { intent: string; sub: string; ttl: string; key: string; iss: string; aud: string; act?: string }, out: Out = process.stdout): Promise<number> {
-  const jwk = JSON.parse(readFileSync(opts.key, 'utf8')) as JWK;
+  const jwk = readJwk(opts.key);
   parseDuration(opts.ttl);
-  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntent(opts.intent), ...(opts.act && { act: opts.act }) })}\n`);
+  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntentDocument(opts.intent).doc, ...(opts.act && { act: opts.act }) })}\n`);
   return 0;
 }
 

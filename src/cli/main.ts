@@ -2,10 +2,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
-import { printable } from '../lib/printable.js';
-import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
+import { addListenOptions, addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
+import { taskDoneCommand } from '../identity/task-done.js';
 import { demoCommand } from './demo.js';
+import { handleClosedPipes } from './pipes.js';
+import { exitStatus, failureText, reportUnhandled } from './report.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
 import {
@@ -20,6 +22,7 @@ const positiveInt = (v: string) => {
 };
 
 const jobsOption = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+const pipes = handleClosedPipes();
 
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
 
@@ -114,11 +117,12 @@ addProxyOptions(program.command('stdio')
   .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
   .argument('<command...>', 'the server command and its arguments (after --)'))
   .action(async (command: string[], flags: ProxyFlags) => {
+    pipes.keepRunning();
     const code = await stdioCommand(command, flags);
     process.exit(code);
   });
 
-addProxyOptions(program.command('http')
+addListenOptions(addProxyOptions(program.command('http')
   .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
   .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
@@ -128,14 +132,14 @@ addProxyOptions(program.command('http')
   .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, [])
-  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)'))
+  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)')))
   .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts, command); });
 
-addProxyOptions(program.command('ws')
+addListenOptions(addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen')
   .requiredOption('--upstream <url>', 'the upstream ws:// URL')
-  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'))
+  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
@@ -177,6 +181,14 @@ program.command('revoke')
   .option('--db <path>', 'database', DEFAULT_DB)
   .action((target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = revokeCommand(target, opts); });
 
+program.command('task')
+  .description('one-task grants (intent task: once)')
+  .command('done')
+  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .argument('<jti>', 'the grant id')
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .action((jti: string, opts: { db: string }) => { process.exitCode = taskDoneCommand(jti, opts); });
+
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)
     .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
@@ -195,16 +207,8 @@ for (const verb of ['approve', 'deny'] as const) {
     });
 }
 
-/** Node's file-system errors, under intentguard's own stable code. */
-const FS_REASONS: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', EPERM: 'operation not permitted' };
-
+reportUnhandled();
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string; path?: string };
-  const fsReason = err.code ? FS_REASONS[err.code] : undefined;
-  const line = fsReason && err.path
-    ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
-    : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
-  // Messages may quote input (a YAML excerpt, a claim): each line shown escaped, the line breaks kept.
-  process.stderr.write(`intentguard: ${line.split('\n').map(printable).join('\n')}\n`);
-  process.exitCode = 2;
+  process.stderr.write(failureText(e));
+  process.exitCode = exitStatus(e);
 });
