@@ -162,12 +162,16 @@ describe('HTTP front door: Origin, Host and Content-Type (issue 11 §4)', () => 
     }
   });
 
-  it('a browser Origin must be listed exactly (scheme, host, port), normalised; none is allowed by default', () => {
+  it('a browser Origin must be listed exactly (scheme, host, port), normalised; by default only intentguard\'s own origin passes', () => {
     const open = createFrontDoor({ listenHost: '127.0.0.1' });
     const listed = createFrontDoor({ listenHost: '127.0.0.1', allowedOrigins: ['https://app.example.com', 'vscode-webview://abc', 'http://localhost:6274'] });
     const check = (door: typeof open, origin: string | undefined) => door.check({ host: '127.0.0.1:9', ...(origin !== undefined && { origin }) }, 9)?.code;
     assert.equal(check(open, undefined), undefined, 'a non-browser client (no Origin) passes');
-    for (const origin of ['http://127.0.0.1:9', 'http://localhost:9', EVIL, 'null', 'file://']) assert.equal(check(open, origin), 'ERR_ORIGIN', `default refuses ${origin}`);
+    // Its own origin (same-origin: a page only intentguard itself could serve) passes; every other is refused.
+    for (const origin of ['http://127.0.0.1:9', 'http://localhost:9', 'http://[::1]:9']) assert.equal(check(open, origin), undefined, `own origin ${origin}`);
+    for (const origin of ['http://127.0.0.1:10', 'http://localhost:3000', 'https://localhost:9', 'http://evil.example:9', EVIL, 'null', 'file://']) {
+      assert.equal(check(open, origin), 'ERR_ORIGIN', `default refuses ${origin}`);
+    }
     for (const origin of ['https://app.example.com', 'https://APP.example.com:443', 'https://app.example.com/', 'vscode-webview://abc', 'http://localhost:6274']) {
       assert.equal(check(listed, origin), undefined, `listed: ${origin}`);
     }
