@@ -161,6 +161,25 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
   };
 }
 
+/**
+ * CORS for a request that passed the door: a browser at an allowed origin (or intentguard's own) may
+ * read the answers and send MCP's headers. Answers a preflight (`OPTIONS`) itself and returns true.
+ */
+export function corsFor(headers: IncomingHttpHeaders, method: string | undefined, res: ServerResponse): boolean {
+  if (headers.origin !== undefined) {
+    res.setHeader('access-control-allow-origin', headers.origin);
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', 'mcp-session-id, www-authenticate, retry-after');
+  }
+  if (method !== 'OPTIONS') return false;
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, DELETE',
+    'access-control-allow-headers': 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id',
+    'access-control-max-age': '600',
+  }).end();
+  return true;
+}
+
 const body = (r: DoorRefusal) => JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: `intentguard: ${r.code}: ${r.message}`, data: { code: r.code } } });
 
 /** Refuse an HTTP request at the door: 403 with a JSON-RPC error body (no id). */
