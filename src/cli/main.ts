@@ -4,6 +4,7 @@ import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
 import { addListenOptions, addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
+import { taskDoneCommand } from '../identity/task-done.js';
 import { demoCommand } from './demo.js';
 import { handleClosedPipes } from './pipes.js';
 import { exitStatus, failureText, reportUnhandled } from './report.js';
@@ -183,6 +184,14 @@ program.command('revoke')
   .option('--reason <text>', 'why', 'revoked by operator')
   .option('--db <path>', 'database', DEFAULT_DB)
   .action((target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = revokeCommand(target, opts); });
+
+program.command('task')
+  .description('one-task grants (intent task: once)')
+  .command('done')
+  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .argument('<jti>', 'the grant id')
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .action((jti: string, opts: { db: string }) => { process.exitCode = taskDoneCommand(jti, opts); });
 
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)

@@ -73,7 +73,8 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
     .option('--approval-timeout <duration>', 'no answer within this is a deny, with a unit (default 60s)', durationFlag('--approval-timeout'))
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--no-elicitation', 'never ask the client to approve a held call (for autonomous agents, whose client could answer its own prompts): webhook or CLI approvals only')
+    .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
+    .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
     .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
 }
 
@@ -136,7 +137,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
-      elicitation: flags.elicitation !== false && file.elicitation !== false,
+      elicitation: flags.elicitation ?? file.elicitation === true,
     },
     maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
     allowedOrigins: flags.allowedOrigins ?? (file.allowedOrigins as string[] | undefined) ?? [],
@@ -148,7 +149,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
-  const runtime = await createRuntime(runtimeOptions(flags));
+  const runtime = await createRuntime({ ...runtimeOptions(flags), localServer: true });
   try {
     const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
     return await runStdioProxy({ command: command[0]!, args: command.slice(1), runtime, ...(grant && { grant }) });
@@ -170,7 +171,7 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
-  const runtime = await createRuntime(runtimeOptions(opts));
+  const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
   const proxy = await closingOnFailure(runtime, () => startHttpProxy({
     host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
     ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),

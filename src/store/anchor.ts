@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
@@ -136,26 +136,86 @@ export interface AnchorStore {
 }
 
 /**
- * Rewrite the anchor after a change: call inside the write transaction that made it (after its first
- * write, so SQLite's write lock is held). Heads come from the database; `change` edits the rest.
- * Returns a function that puts the previous file back (for a transaction that then rolls back).
- * An in-memory database has no anchor.
+ * Run `body` in an immediate write transaction and bring the head anchor up to date with it: the new
+ * anchor is computed inside the transaction (heads from the database, `change` for the rest) and
+ * written once the transaction has committed, so the file is never ahead of the database (after a
+ * crash between the two it is one commit behind, which `audit verify` accepts as rows written after
+ * it). An anchor lock file (`<db>.anchor.lock`) makes writers in other threads and processes take
+ * turns, so none loses another's update. An in-memory database has no anchor.
  */
-export function updateAnchor(store: AnchorStore, change: (a: Anchor) => void = () => {}): () => void {
-  if (store.path === ':memory:') return () => {};
-  const read = readAnchor(store.path, store.keys);
-  const before = read.anchor;
-  const a: Anchor = before ? structuredClone(before) : emptyAnchor(store.epoch);
-  if (read.error) a.note = read.error;
-  if (a.epoch !== store.epoch) {
-    if (a.epoch > store.epoch) throw Object.assign(new Error(`the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`), { code: 'ERR_STORE' });
-    a.epoch = store.epoch;
+export function anchoredTransaction<T>(store: AnchorStore & { readonly busyTimeoutMs?: number }, body: () => T, change: (a: Anchor, result: T) => void = () => {}): T {
+  const { db } = store;
+  if (store.path === ':memory:') return db.transaction(body).immediate();
+  const release = lockAnchor(store.path, store.busyTimeoutMs ?? 5000);
+  try {
+    let next: Anchor | undefined;
+    const result = db.transaction(() => {
+      const r = body();
+      next = nextAnchor(store, (a) => change(a, r));
+      return r;
+    }).immediate();
+    if (next) writeAnchor(store.path, store.key, next);
+    return result;
+  } finally {
+    release();
   }
+}
+
+function nextAnchor(store: AnchorStore, change: (a: Anchor) => void): Anchor {
+  const read = readAnchor(store.path, store.keys);
+  const a: Anchor = read.anchor ? structuredClone(read.anchor) : emptyAnchor(store.epoch);
+  if (read.error) a.note = read.error;
+  if (a.epoch > store.epoch) throw Object.assign(new Error(`the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`), { code: 'ERR_STORE' });
+  a.epoch = store.epoch;
   change(a);
   a.heads = currentHeads(store.db);
-  writeAnchor(store.path, store.key, a);
-  return () => {
-    if (before) writeAnchor(store.path, store.keys.get(before.epoch) ?? store.key, before);
-    else rmSync(anchorPath(store.path), { force: true });
-  };
+  return a;
+}
+
+/**
+ * Take the anchor lock (exclusive creation of `<db>.anchor.lock`, holding this process's pid); a lock
+ * left by a dead process is taken over. Returns its release. Waits at most `timeoutMs`.
+ */
+const lockAge = (path: string): number => {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
+export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
+  const path = `${anchorPath(dbPath)}.lock`;
+  const me = `${process.pid} ${randomUUID()}`;
+  const until = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      writeFileSync(path, me, { flag: 'wx', mode: 0o600 });
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8') === me) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+    let holder = '';
+    try {
+      holder = readFileSync(path, 'utf8');
+    } catch {
+      continue; // released meanwhile
+    }
+    const pid = Number(holder.split(' ')[0]);
+    // A commit holds the lock for milliseconds: one held by a dead process, or for over 30 s (a thread
+    // terminated mid-commit), is stale.
+    if (holder !== '' && ((Number.isInteger(pid) && pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > until) throw Object.assign(new Error(`the head anchor of ${dbPath} is locked by ${holder || 'another writer'}`), { code: 'SQLITE_BUSY_ANCHOR' });
+    Atomics.wait(pause, 0, 0, 1);
+  }
 }

@@ -1,4 +1,4 @@
-import { alive, readAnchor, updateAnchor, type Anchor, type OpenHead } from './anchor.js';
+import { alive, anchoredTransaction, lockAnchor, readAnchor, type Anchor, type AnchorRead, type OpenHead } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import type { Store } from './db.js';
 
@@ -50,6 +50,32 @@ interface Rotation { epoch: number; sessions: number; approvals: number; revocat
  * @example verifyAudit(openStore('intentguard.db', { readonly: true })).problems
  */
 export function verifyAudit(store: Store): AuditReport {
+  const { db } = store;
+  if (db.inTransaction || store.path === ':memory:') return verifyWith(store, store.path === ':memory:' ? {} : readAnchor(store.path, store.keys));
+  // The anchor and a read snapshot of the database taken together, while no commit is in flight (under
+  // the anchor lock when this process may take it): the rows are then exactly those the anchor saw, or more.
+  let release: (() => void) | undefined;
+  try {
+    release = lockAnchor(store.path, store.busyTimeoutMs);
+  } catch {
+    release = undefined; // a read-only directory, or a writer holding on: verify what is there
+  }
+  let read: AnchorRead;
+  try {
+    read = readAnchor(store.path, store.keys);
+    db.exec('BEGIN');
+    db.prepare('SELECT count(*) FROM sessions').get();
+  } finally {
+    release?.();
+  }
+  try {
+    return verifyWith(store, read);
+  } finally {
+    if (db.inTransaction) db.exec('COMMIT');
+  }
+}
+
+function verifyWith(store: Store, read: AnchorRead): AuditReport {
   const { db, keys } = store;
   const checked = { sessions: 0, events: 0, decisions: 0, alerts: 0, approvals: 0, revocations: 0, anchors: 0 };
   const first = new Map<AuditTable, AuditProblem>();
@@ -57,7 +83,6 @@ export function verifyAudit(store: Store): AuditReport {
   const unsealed: AuditProblem[] = [];
   const live: string[] = [];
 
-  const read = store.path === ':memory:' ? {} : readAnchor(store.path, keys);
   const anchor = read.anchor;
   if (read.error) report({ table: 'anchor', rowid: 0, kind: 'edited', detail: read.error });
   if (anchor?.note) report({ table: 'anchor', rowid: 0, kind: 'edited', detail: `an earlier head anchor was bad: ${anchor.note}` });
@@ -221,7 +246,7 @@ function walk(
   const problem = (r: Row, kind: AuditKind, detail: string) => {
     if (bad) return;
     bad = true;
-    report({ table, rowid: r.rowid, ...at, ...(r.seq !== undefined && table !== 'decisions' && { seq: r.seq }), kind, detail });
+    report({ table, rowid: r.rowid, ...at, ...(table === 'sessions' && { session: r.id }), ...(r.seq !== undefined && table !== 'decisions' && { seq: r.seq }), kind, detail });
   };
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
@@ -306,7 +331,7 @@ function anchoredTails(tails: Record<'events' | 'decisions' | 'alerts', { rows: 
  */
 export function pruneSessions(store: Store, cutoff: number, now: number): number {
   const { db, key } = store;
-  return db.transaction(() => {
+  return anchoredTransaction(store, () => {
     const old = db.prepare('SELECT rowid, id FROM sessions WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY rowid').all(cutoff) as { rowid: number; id: string }[];
     if (old.length === 0) return 0;
     // Only a prefix of the sessions chain can be cut without breaking it.
@@ -321,9 +346,8 @@ export function pruneSessions(store: Store, cutoff: number, now: number): number
       db.prepare('DELETE FROM sessions WHERE rowid = ?').run(s.rowid);
     }
     appendAnchorRow(store, 'prune', now, JSON.stringify({ cutoff, sessions: removable.length }), lastRemoved.hash, key);
-    updateAnchor(store);
     return removable.length;
-  }).immediate();
+  });
 }
 
 /** Append a row to the anchors chain (prune points, key hand-overs), HMAC'd with `key`. */

@@ -1,4 +1,4 @@
-import { updateAnchor } from './anchor.js';
+import { anchoredTransaction } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import type { Store } from './db.js';
 
@@ -19,24 +19,23 @@ const headOf = (store: Store, table: 'approvals' | 'revocations') =>
  * anchor as undecided, in one transaction (writers in other processes take turns on SQLite's lock).
  */
 export function appendApproval(store: Store, a: ApprovalRecord): void {
-  store.db.transaction(() => {
+  anchoredTransaction(store, () => {
     const prev = headOf(store, 'approvals');
     const hash = link(store.key, prev, fieldsOf(a as unknown as Record<string, unknown>, HASHED.approvals));
-    const { lastInsertRowid } = store.db.prepare(`INSERT INTO approvals (id, session_id, decision_id, sub, tool, args_digest, intent_version, scope, status, reason, requested_at, expires_at, hash, prev_hash)
-      VALUES (@id, @session_id, @decision_id, @sub, @tool, @args_digest, @intent_version, NULL, 'pending', @reason, @requested_at, @expires_at, @hash, @prev_hash)`).run({ ...a, hash, prev_hash: prev });
-    updateAnchor(store, (x) => { x.undecided = [...x.undecided, Number(lastInsertRowid)]; });
-  }).immediate();
+    return Number(store.db.prepare(`INSERT INTO approvals (id, session_id, decision_id, sub, tool, args_digest, intent_version, scope, status, reason, requested_at, expires_at, hash, prev_hash)
+      VALUES (@id, @session_id, @decision_id, @sub, @tool, @args_digest, @intent_version, NULL, 'pending', @reason, @requested_at, @expires_at, @hash, @prev_hash)`).run({ ...a, hash, prev_hash: prev }).lastInsertRowid);
+  }, (x, rowid) => { x.undecided = [...x.undecided, rowid]; });
 }
 
 /** Seal an approval's decision (who, what scope, when) onto its row's hash; it leaves the anchor's undecided list. */
 export function sealApproval(store: Store, id: string, d: { status: string; approver: string; scope: string | null; decided_at: number }): void {
-  store.db.transaction(() => {
+  anchoredTransaction(store, () => {
     const row = store.db.prepare('SELECT rowid, hash FROM approvals WHERE id = ?').get(id) as { rowid: number; hash: string | null } | undefined;
-    if (!row) return;
+    if (!row) return undefined;
     const decision_hash = link(store.key, row.hash ?? GENESIS, fieldsOf(d, HASHED.approvalDecision));
     store.db.prepare('UPDATE approvals SET status = @status, approver = @approver, scope = @scope, decided_at = @decided_at, decision_hash = @decision_hash WHERE id = @id').run({ ...d, decision_hash, id });
-    updateAnchor(store, (x) => { x.undecided = x.undecided.filter((r) => r !== row.rowid); });
-  }).immediate();
+    return row.rowid;
+  }, (x, rowid) => { x.undecided = x.undecided.filter((r) => r !== rowid); });
 }
 
 /**
@@ -44,10 +43,9 @@ export function sealApproval(store: Store, id: string, d: { status: string; appr
  * in force (dropping expired ones), where a deleted row cannot undo it.
  */
 export function appendRevocation(store: Store, r: RevocationRecord, now: number): void {
-  store.db.transaction(() => {
+  anchoredTransaction(store, () => {
     const prev = headOf(store, 'revocations');
     const hash = link(store.key, prev, fieldsOf(r as unknown as Record<string, unknown>, HASHED.revocations));
     store.db.prepare('INSERT INTO revocations (jti, sub, reason, revoked_at, expires_at, hash, prev_hash) VALUES (@jti, @sub, @reason, @revoked_at, @expires_at, @hash, @prev_hash)').run({ ...r, hash, prev_hash: prev });
-    updateAnchor(store, (x) => { x.revoked = [...x.revoked.filter((v) => v[2] === null || v[2] > now), [r.jti, r.sub, r.expires_at]]; });
-  }).immediate();
+  }, (x) => { x.revoked = [...x.revoked.filter((v) => v[2] === null || v[2] > now), [r.jti, r.sub, r.expires_at]]; });
 }

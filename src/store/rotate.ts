@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, chmodSync } from 'node:fs';
 import { IntentGuardError } from '../errors.js';
-import { alive, currentHeads, readAnchor, updateAnchor } from './anchor.js';
+import { alive, anchoredTransaction, currentHeads, readAnchor } from './anchor.js';
 import { appendAnchorRow, verifyAudit } from './audit.js';
-import { fingerprint, writeKeyFile } from './chain.js';
+import { GENESIS, fingerprint, writeKeyFile } from './chain.js';
 import type { Store } from './db.js';
 
 /**
@@ -28,15 +28,14 @@ export function rotateAuditKey(store: Store, now: number): { epoch: number; fing
   const retired = `${store.path}.key.${store.epoch}`;
   copyFileSync(`${store.path}.key`, retired);
   chmodSync(retired, 0o600);
-  store.db.transaction(() => {
+  // The hand-over row is HMAC'd with the old key; the anchor written after it with the new one.
+  anchoredTransaction({ ...store, key: next, epoch, keys: new Map(store.keys).set(epoch, next) }, () => {
     const h = currentHeads(store.db);
     const detail = JSON.stringify({ epoch, from: store.epoch, fingerprint: fingerprint(next), heads: { sessions: h.sessions?.rowid ?? 0, approvals: h.approvals?.rowid ?? 0, revocations: h.revocations?.rowid ?? 0 }, hashes: h });
-    const sessionPrev = h.sessions?.hash ?? (store.db.prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').pluck().get() as string | undefined) ?? '0'.repeat(64);
+    const sessionPrev = h.sessions?.hash ?? (store.db.prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').pluck().get() as string | undefined) ?? GENESIS;
     appendAnchorRow(store, 'rotate', now, detail, sessionPrev, store.key);
     writeKeyFile(`${store.path}.key`, next, epoch);
-    const keys = new Map(store.keys).set(epoch, next);
-    updateAnchor({ ...store, key: next, epoch, keys });
-  }).immediate();
+  });
   store.close();
   return { epoch, fingerprint: fingerprint(next) };
 }

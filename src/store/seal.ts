@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ACTION_RANK, type Action } from '../policy/types.js';
-import { alive, readAnchor, updateAnchor, type AnchorStore, type OpenHead } from './anchor.js';
+import { alive, anchoredTransaction, readAnchor, type AnchorStore, type OpenHead } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 
 /** What a session's seal covers (chain version 2), besides the session row's own hash. */
@@ -37,22 +37,26 @@ export type SealStore = AnchorStore & { readonly keys: ReadonlyMap<number, Buffe
 export function sealAbandoned(store: SealStore, now: number): string[] {
   if (store.path === ':memory:') return [];
   const { db } = store;
-  const unsealed = () => db.prepare('SELECT id, hash, started_at FROM sessions WHERE end_hash IS NULL ORDER BY rowid').all() as { id: string; hash: string; started_at: number }[];
+  const unsealed = () => db.prepare('SELECT rowid, id, hash, started_at FROM sessions WHERE end_hash IS NULL ORDER BY rowid').all() as { rowid: number; id: string; hash: string; started_at: number }[];
   if (unsealed().length === 0) return [];
-  return db.transaction(() => {
+  return anchoredTransaction(store, () => {
     const read = readAnchor(store.path, store.keys);
+    // Without an authentic anchor nothing says which process records what (a deleted or forged
+    // anchor, or a database from before anchors): leave it to `audit verify` to report.
+    if (!read.anchor) return [];
+    const head = read.anchor.heads.sessions?.rowid ?? 0;
     const sealed: string[] = [];
     for (const s of unsealed()) {
-      // Without an authentic anchor nothing says which process records what (a deleted or forged
-      // anchor, or a database from before anchors): leave it to `audit verify` to report.
-      const entry = read.anchor?.open[s.id];
-      if (!entry || alive(entry.pid)) continue;
+      const entry = read.anchor.open[s.id];
+      // Listed as open: sealed when its process is gone. Not listed and newer than the anchor: written
+      // by a process that died between its commit and its anchor (the anchor lock is ours, so no
+      // commit is in flight). Not listed and older: its seal was removed — left for verify to report.
+      if (entry ? alive(entry.pid) : s.rowid <= head) continue;
       sealSession(db, store.key, s.hash, abandonedSeal(db, s, entry, now));
       sealed.push(s.id);
     }
-    if (sealed.length > 0) updateAnchor(store, (a) => { for (const id of sealed) delete a.open[id]; });
     return sealed;
-  }).immediate();
+  }, (a, sealed) => { for (const id of sealed) delete a.open[id]; });
 }
 
 function abandonedSeal(db: Database.Database, s: { id: string; hash: string; started_at: number }, entry: OpenHead | undefined, now: number): SealValues {

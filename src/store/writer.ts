@@ -1,5 +1,5 @@
 import { ACTION_RANK, type Action } from '../policy/types.js';
-import { alive, updateAnchor, type AnchorStore } from './anchor.js';
+import { alive, anchoredTransaction, type Anchor, type AnchorStore } from './anchor.js';
 import { CHAIN_V, GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import { ALERT, DECISION, END, EVENT, EVENT_HASHED, OPEN, WIDTH, type DecisionRow, type EndRow, type Rows, type SessionRow } from './rows.js';
 import { driftOf, sealSession } from './seal.js';
@@ -155,20 +155,17 @@ export function createWriter(store: AnchorStore): Writer {
     }
   };
 
-  /** The head anchor after this transaction: chain heads, and this process's open sessions as they now stand. */
-  const anchor = () =>
-    updateAnchor(store, (a) => {
-      for (const id of touched) {
-        const c = chains.get(id);
-        if (c) a.open[id] = { pid: process.pid, events: c.events, event: c.event, decisions: c.decisions, decision: c.decision, alerts: c.alerts, alert: c.alert };
-      }
-      for (const id of ended) delete a.open[id];
-      if (!a.writers.includes(process.pid)) a.writers = [...a.writers.filter(alive), process.pid];
-    });
+  /** The head anchor after a transaction: this process's open sessions as they now stand. */
+  const anchor = (a: Anchor) => {
+    for (const id of touched) {
+      const c = chains.get(id);
+      if (c) a.open[id] = { pid: process.pid, events: c.events, event: c.event, decisions: c.decisions, decision: c.decision, alerts: c.alerts, alert: c.alert };
+    }
+    for (const id of ended) delete a.open[id];
+    if (!a.writers.includes(process.pid)) a.writers = [...a.writers.filter(alive), process.pid];
+  };
 
-  /** Puts the anchor file back when the transaction that rewrote it rolls back. */
-  const undo: { restore: (() => void) | undefined } = { restore: undefined };
-  const transaction = db.transaction((batches: readonly Rows[]): Tally => {
+  const transaction = (batches: readonly Rows[]): Tally => {
     const tally: Tally = { events: 0, decisions: 0, alerts: 0, lastSeq: [] };
     const lastSeq = new Map<string, number>();
     touched.clear();
@@ -176,30 +173,27 @@ export function createWriter(store: AnchorStore): Writer {
     for (const rows of batches) {
       for (let i = 0; i < rows.length; i += 1 + WIDTH[rows[i] as 0 | 1 | 2 | 3 | 4]) write(rows, i, tally, lastSeq);
     }
-    if (touched.size > 0 || ended.size > 0) undo.restore = anchor();
     tally.lastSeq = [...lastSeq];
     return tally;
-  });
+  };
 
   return {
     commit(batches) {
-      // Chain heads advance inside the transaction; restore them (and the anchor) if it rolls back.
+      if (batches.length === 0) return { events: 0, decisions: 0, alerts: 0, lastSeq: [] };
+      // Chain heads advance inside the transaction; restore them if it rolls back.
       const saved = new Map([...chains].map(([k, v]) => [k, { ...v }]));
-      undo.restore = undefined;
       try {
-        return transaction(batches);
+        return anchoredTransaction(store, () => transaction(batches), anchor);
       } catch (e) {
         chains.clear();
         for (const [k, v] of saved) chains.set(k, v);
-        const restore = undo.restore as (() => void) | undefined;
-        restore?.();
         throw e;
       }
     },
     close() {
       if (store.path === ':memory:') return;
       try {
-        db.transaction(() => { updateAnchor(store, (a) => { a.writers = a.writers.filter((p) => p !== process.pid && alive(p)); }); }).immediate();
+        anchoredTransaction(store, () => undefined, (a) => { a.writers = a.writers.filter((p) => p !== process.pid && alive(p)); });
       } catch {
         // the anchor keeps a dead pid: harmless, it is dropped the next time a writer starts
       }
