@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createRuntime, type RuntimeOptions } from '../proxy/runtime.js';
 import { IntentGuardError } from '../errors.js';
-import { intSetting, readConfigFile } from './config.js';
+import { toleranceText } from '../identity/grant.js';
+import { durationFlag, intSetting, readConfigFile } from './config.js';
 import { runStdioProxy } from '../proxy/stdio.js';
 import { startHttpProxy } from '../proxy/http.js';
 import { startWsProxy } from '../proxy/ws.js';
@@ -62,7 +63,7 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
     .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
     .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime (default 15m)')
+    .option('--max-ttl <duration>', 'longest accepted grant lifetime, with a unit (default 15m)', durationFlag('--max-ttl'))
     .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
     .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
     .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
@@ -70,7 +71,7 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
     .option('--approval-webhook <url>', 're-authorization webhook')
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
+    .option('--approval-timeout <duration>', 'no answer within this is a deny, with a unit (default 60s)', durationFlag('--approval-timeout'))
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
     .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
     .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
@@ -177,7 +178,7 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
   }));
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
@@ -225,7 +226,7 @@ export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: s
   upstreamUrl(opts.upstream, ['ws:', 'wss:']);
   const runtime = await createRuntime(runtimeOptions(opts));
   const proxy = await closingOnFailure(runtime, () => startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) }));
-  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
+  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
