@@ -225,14 +225,18 @@ function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudge
   return { strings: scan.strings, sent: scan.sent, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
-/** Bounds of the per-destination trails (see README, "Bounds"). */
-const TRAIL = { chars: 4096, destinations: 256 } as const;
+/**
+ * Bounds of the per-destination trails (see README, "Bounds"). Only what crosses the junction between
+ * earlier calls and this one is new: the last `junction` characters sent there, joined with the first
+ * `junction` of this call's value, so a call costs O(1) extra whatever was sent before.
+ */
+const TRAIL = { junction: 256, destinations: 256 } as const;
 
 /**
  * The texts whose content the analysis looks at for one call: its strings, what they decode to
- * (base64, hex, percent-encoding, a few levels), and for each destination the tail of what earlier
- * calls sent there followed by what this one sends (a value split across calls is found whole).
- * Updates the trails.
+ * (base64, hex, percent-encoding, a few levels), and for each destination and argument the tail of
+ * what earlier calls sent there joined with the head of what this one sends (a value split across
+ * calls is found whole). Updates the trails.
  */
 function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
   const texts = [...scan.strings];
@@ -245,14 +249,14 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
     for (const [arg, value] of scan.sent) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
-      if (before !== undefined && budget.spend(before.length + value.length)) {
-        const joined = before + value;
+      if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
+        const joined = before + value.slice(0, TRAIL.junction);
         texts.push(joined);
         for (const d of decodedLayers(joined)) if (budget.spend(d.length)) texts.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
-      const next = (before ?? '') + value;
-      a.trails.set(key, next.length > TRAIL.chars ? next.slice(next.length - TRAIL.chars) : next);
+      const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
+      a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
     }
   }
   return texts;
