@@ -10,14 +10,19 @@ import { isDigit, isUpper, isWord } from './scan.js';
  * @example [...accountsIn('pay GB29 NWBK 6016 1331 9268 19 on 2024-05-19 16:00')] // ['GB29NWBK60161331926819']
  */
 export function* accountsIn(text: string): Generator<string> {
-  yield* ibansIn(text);
-  yield* digitRunsIn(text);
+  const spans: [number, number][] = [];
+  for (const [start, end] of ibansIn(text)) {
+    spans.push([start, end]);
+    yield text.slice(start, end).replaceAll(' ', '');
+  }
+  // The digit groups of an IBAN are not an account of their own.
+  yield* digitRunsIn(text, spans);
 }
 
 const isIbanChar = (c: number): boolean => isUpper(c) || isDigit(c);
 
 /** IBAN-shaped: 2 letters, 2 check digits, then 2–7 groups of 4 alphanumerics (a space allowed before each), and a last group of 1–4. */
-function* ibansIn(text: string): Generator<string> {
+function* ibansIn(text: string): Generator<[number, number]> {
   const n = text.length;
   for (let i = 0; i + 4 <= n; i++) {
     if (!isUpper(text.charCodeAt(i)) || !isUpper(text.charCodeAt(i + 1)) || !isDigit(text.charCodeAt(i + 2)) || !isDigit(text.charCodeAt(i + 3))) continue;
@@ -46,7 +51,7 @@ function* ibansIn(text: string): Generator<string> {
       }
     }
     if (match < 0) continue;
-    yield text.slice(i, match).replaceAll(' ', '');
+    yield [i, match];
     i = match - 1;
   }
 }
@@ -54,9 +59,10 @@ function* ibansIn(text: string): Generator<string> {
 const isSep = (c: number): boolean => c === 32 || c === 45;
 
 /** Maximal runs of digits joined by single spaces or dashes, split into their groups. */
-function* digitRunsIn(text: string): Generator<string> {
+function* digitRunsIn(text: string, skip: readonly [number, number][]): Generator<string> {
   const n = text.length;
   let i = 0;
+  let span = 0;
   while (i < n) {
     if (!isDigit(text.charCodeAt(i))) {
       i++;
@@ -80,6 +86,8 @@ function* digitRunsIn(text: string): Generator<string> {
     const before = start >= 2 && (text[start - 1] === '.' || text[start - 1] === ',') && isDigit(text.charCodeAt(start - 2));
     const after = i + 1 < n && (text[i] === '.' || text[i] === ',') && isDigit(text.charCodeAt(i + 1));
     if (before || after) continue;
+    while (span < skip.length && skip[span]![1] <= start) span++;
+    if (span < skip.length && skip[span]![0] <= start) continue;
     // An hour before `:` (`16:00`) is a time.
     if (text[i] === ':' && groups.length > 1 && groups[groups.length - 1]!.length <= 2) groups.pop();
     yield* numbersOf(groups, seps);

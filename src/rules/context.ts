@@ -5,6 +5,7 @@ import { decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { purposeWords, steeredTargets } from '../analyze/steering.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
@@ -30,6 +31,8 @@ export interface Analysis {
   unverified: Record<string, unknown>;
   server: string;
   injectionSeen: boolean;
+  /** An earlier result steered the reader towards a target unrelated to the purpose (see steering.ts). */
+  steeringSeen: boolean;
   untrustedSeen: boolean;
   maxSensitivity: Sensitivity;
   outOfIntent: number;
@@ -52,6 +55,10 @@ export interface Analysis {
   readonly firstListTools: Set<string>;
   readonly toolDigests: Map<string, string>;
   readonly profiles: Map<string, ToolProfile>;
+  /** Distinctive words of the approved purpose (see steering.ts). */
+  purposeWords: ReadonlySet<string>;
+  /** Targets (`kind:value`) some result steered the reader towards (see steering.ts). */
+  readonly steered: Set<string>;
   /** Per call index: the arguments, so results can be paired with what was asked. */
   readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
   /** Per destination: the tail of what earlier calls sent there, so a value split across calls is found whole. */
@@ -86,6 +93,7 @@ function deriveIntentFields(session: SessionState) {
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
+    purposeWords: purposeWords(intent.purpose),
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
@@ -93,19 +101,21 @@ function deriveIntentFields(session: SessionState) {
   };
 }
 
-export function createAnalysis(session: SessionState): Analysis {
+/** A fresh analysis; `prov` is the provenance index to use (shared by a grant's sessions), else a new one. */
+export function createAnalysis(session: SessionState, prov: ProvenanceIndex = new ProvenanceIndex()): Analysis {
   return {
-    prov: new ProvenanceIndex(),
+    prov,
     ...intentFields(session),
     principalCtx: {
       sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),
     },
     unverified: { client_name: '', client_version: '', protocol_version: '' },
     server: '',
-    injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
+    injectionSeen: false, steeringSeen: false, untrustedSeen: false, maxSensitivity: 'public',
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
     drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
     callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
+    steered: new Set(),
   };
 }
 
@@ -252,7 +262,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const { targets, destinations } = scan;
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
-  const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[] };
+  const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
@@ -276,6 +286,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       dest.unapproved.push(t.value);
       if (inj) dest.injected.push(t.value);
       if (sources.length === 0) dest.invented.push(t.value);
+      else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
@@ -322,6 +333,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
+    steered_destinations: dest.steered,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -395,7 +407,7 @@ function sessionCtx(a: Analysis, session: SessionState, event: SessionEvent): Re
   if (a.toolsUsedList.length !== session.toolsUsed.size) a.toolsUsedList = [...session.toolsUsed.keys()];
   return {
     id: session.id, calls: session.calls, elapsed_ms: event.time - session.startedAt, tools_used: a.toolsUsedList,
-    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, untrusted_seen: a.untrustedSeen,
+    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, steering_seen: a.steeringSeen, untrusted_seen: a.untrustedSeen,
     max_sensitivity: a.maxSensitivity, drift_score: driftScore(a), calls_last_minute: a.callTimes.length - a.callTimesStart, same_tool_streak: a.streak,
     tool_definition_changes: session.toolDefinitionChanges, server_requests: a.serverRequests,
   };
@@ -564,5 +576,11 @@ function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typ
 /** After the rules ran on a result: index it so later calls can trace their arguments to it. */
 export function indexResult(a: Analysis, ec: EventContext): void {
   if (!ec.source || ec.resultText === undefined) return;
-  a.prov.add(ec.source, ec.resultText, extractTargets(ec.resultText).values());
+  const targets = extractTargets(ec.resultText);
+  a.prov.add(ec.source, ec.resultText, targets.values());
+  if (targets.size === 0) return;
+  for (const k of steeredTargets(ec.resultText, targets, a.purposeWords)) {
+    a.steeringSeen = true;
+    if (a.steered.size < 4096) a.steered.add(k);
+  }
 }
