@@ -1,9 +1,12 @@
 import { RE2JS, RE2Set } from 're2js';
 
+/** A match: `[0]` the matched text, `[1]`… the groups, `index` where it starts. */
+export type LinearMatch = readonly (string | undefined)[] & { readonly index: number };
+
 /** A compiled pattern that matches in time linear in the input (RE2 automaton, no backtracking). */
 export interface LinearPattern {
-  /** First match in `text`, with its start offset, or null. */
-  exec(text: string): { readonly index: number } | null;
+  /** First match in `text` (the matched text and groups, as `RegExp.exec` gives them, and its start offset), or null. */
+  exec(text: string): LinearMatch | null;
   /** Whether the pattern occurs anywhere in `text`. */
   test(text: string): boolean;
 }
@@ -25,7 +28,7 @@ const re2Source = (re: RegExp): string => {
 export function linear(re: RegExp): LinearPattern {
   const compiled = RE2JS.compile(re2Source(re));
   return {
-    exec: (text) => compiled.exec(text) as unknown as { readonly index: number } | null,
+    exec: (text) => compiled.exec(text) as LinearMatch | null,
     test: (text) => compiled.test(text),
   };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { IntentGuardError } from '../errors.js';
+import { parseDuration } from '../lib/duration.js';
 
 const str = { type: 'string', minLength: 1 };
 const strings = { type: 'array', items: str };
@@ -42,6 +43,9 @@ export const CONFIG_SCHEMA = {
     approveCli: { type: 'boolean' },
     elicitation: { type: 'boolean' },
     maxMessageBytes: positive,
+    allowedOrigins: strings,
+    allowedHosts: strings,
+    maxSessionsPerAgent: positive,
   },
 } as const;
 
@@ -74,3 +78,33 @@ export function intSetting(value: unknown, name: string, min: number, max = Numb
   if (!Number.isInteger(n) || n < min || n > max) throw new IntentGuardError('ERR_CONFIG', `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
   return n;
 }
+
+const BARE_NUMBER = /^\d+(\.\d+)?$/;
+
+/**
+ * A duration flag (`--ttl 10m`): a unit is required, as in intentguard.yaml. A bare number is refused
+ * (`--ttl 600` minted a grant that expired at once: milliseconds, not the seconds meant).
+ * @example program.option('--ttl <duration>', 'lifetime', durationFlag('--ttl'), '10m')
+ */
+export const durationFlag = (name: string) => (value: string): string => {
+  const text = value.trim();
+  if (BARE_NUMBER.test(text)) throw new IntentGuardError('ERR_DURATION', `${name} needs a unit: "${value}" (write e.g. ${text}s, ${text}m or ${text}ms)`);
+  try {
+    parseDuration(text);
+  } catch (e) {
+    throw new IntentGuardError('ERR_DURATION', `${name}: ${(e as Error).message}`);
+  }
+  return text;
+};
+
+/** A time flag (`--since`): an ISO time or a duration ago, with its unit; a bare number is refused. */
+export const sinceFlag = (name: string) => (value: string): string => {
+  if (BARE_NUMBER.test(value.trim())) throw new IntentGuardError('ERR_DURATION', `${name} takes an ISO time or a duration with a unit (24h, 30m), got "${value}"`);
+  return value;
+};
+
+/** A flag limited to a few words (`approve --scope`): anything else is refused, never taken as the default. */
+export const choiceFlag = <T extends string>(name: string, choices: readonly T[], note = '') => (value: string): T => {
+  if (!(choices as readonly string[]).includes(value)) throw new IntentGuardError('ERR_CONFIG', `${name} must be ${choices.join(' or ')}${note}, got "${value}"`);
+  return value as T;
+};

@@ -41,7 +41,7 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout, o
   const require = createRequire(import.meta.url);
   const serverEntry = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'intentguard.js');
-  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--', process.execPath, serverEntry, root];
+  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--elicitation', '--', process.execPath, serverEntry, root];
 
   out.write(`intentguard demo\n  server:  @modelcontextprotocol/server-filesystem on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`);
   out.write(`  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory, read_text_file under project/ — budget 6 calls\n\n`);

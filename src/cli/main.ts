@@ -2,14 +2,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { replayPolicies } from '../replay/policies.js';
 import { DEFAULT_DB, openStore } from '../store/db.js';
 import { decideInDatabase } from '../approvals/approvals.js';
-import { printable } from '../lib/printable.js';
-import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
+import { addListenOptions, addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
 import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
+import { taskDoneCommand } from '../identity/task-done.js';
 import { demoCommand } from './demo.js';
+import { handleClosedPipes } from './pipes.js';
+import { exitStatus, failureText, reportUnhandled } from './report.js';
+import { choiceFlag, durationFlag, sinceFlag } from './config.js';
+import { packageVersion } from './version.js';
 import { replayCommand } from './replay-command.js';
 import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
 import {
-  auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
+  auditRotateKeyCommand, auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
 } from './store-commands.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -20,12 +24,14 @@ const positiveInt = (v: string) => {
 };
 
 const jobsOption = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+const pipes = handleClosedPipes();
 
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
 
 const program = new Command()
   .name('intentguard')
   .description('Intent-aware session monitor for MCP')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program.command('demo')
@@ -40,7 +46,7 @@ program.command('replay')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
   .option('--session <id>', 'database only: one session')
-  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)')
+  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
   .option('--jobs <n>', 'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)', jobsOption, 'auto')
   .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number | 'auto' }) => {
@@ -76,16 +82,21 @@ program.command('show')
   .option('--json', 'machine-readable')
   .action((id: string, opts: { db: string; json?: boolean }) => { process.exitCode = showCommand(id, opts); });
 
-program.command('audit')
-  .description('tamper-evident audit trail')
-  .command('verify')
-  .description('verify the hash chains; report the first altered, inserted or deleted row')
+const audit = program.command('audit')
+  .description('tamper-evident audit trail');
+audit.command('verify')
+  .description('verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)')
   .argument('[db]', 'database', DEFAULT_DB)
-  .action((db: string) => { process.exitCode = auditVerifyCommand(db); });
+  .option('--json', 'machine-readable report')
+  .action((db: string, opts: { json?: boolean }) => { process.exitCode = auditVerifyCommand(db, opts); });
+audit.command('rotate-key')
+  .description('start a new audit key; the old one is kept and a chained hand-over record lets older rows verify')
+  .argument('[db]', 'database', DEFAULT_DB)
+  .action((db: string) => { process.exitCode = auditRotateKeyCommand(db); });
 
 program.command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
-  .requiredOption('--older-than <duration>', 'e.g. 30d')
+  .requiredOption('--older-than <duration>', 'e.g. 30d', durationFlag('--older-than'))
   .option('--db <path>', 'database', DEFAULT_DB)
   .action((opts: { db: string; olderThan: string }) => { process.exitCode = pruneCommand(opts); });
 
@@ -93,7 +104,7 @@ program.command('export')
   .description('write recorded sessions as bundles (JSON lines; gzipped for .gz)')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--session <id>', 'one session')
-  .option('--since <time>', 'ISO time or a duration ago (24h)')
+  .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
   .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => { process.exitCode = await exportCommand(opts); });
 
@@ -109,11 +120,12 @@ addProxyOptions(program.command('stdio')
   .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
   .argument('<command...>', 'the server command and its arguments (after --)'))
   .action(async (command: string[], flags: ProxyFlags) => {
+    pipes.keepRunning();
     const code = await stdioCommand(command, flags);
     process.exit(code);
   });
 
-addProxyOptions(program.command('http')
+addListenOptions(addProxyOptions(program.command('http')
   .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
   .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
@@ -123,14 +135,14 @@ addProxyOptions(program.command('http')
   .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, [])
-  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)'))
+  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)')))
   .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts, command); });
 
-addProxyOptions(program.command('ws')
+addListenOptions(addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen')
   .requiredOption('--upstream <url>', 'the upstream ws:// URL')
-  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'))
+  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
@@ -138,14 +150,15 @@ keys.command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
   .option('--out <dir>', 'where to write', './keys')
   .option('--alg <alg>', 'ES256, ES384, EdDSA, RS256, PS256', 'ES256')
-  .action(async (opts: { out: string; alg: string }) => { process.exitCode = await keysGenerateCommand(opts); });
+  .option('--force', 'replace an existing private key (grants signed with it stop verifying)')
+  .action(async (opts: { out: string; alg: string; force?: boolean }) => { process.exitCode = await keysGenerateCommand(opts); });
 
 const grant = program.command('grant').description('intent grants (signed JWTs)');
 grant.command('mint')
   .description('mint a grant binding an agent identity to an intent (development and tests)')
   .requiredOption('--intent <file>', 'intent YAML or JSON')
   .requiredOption('--sub <sub>', 'agent identity, e.g. agent:summariser')
-  .option('--ttl <duration>', 'lifetime', '10m')
+  .option('--ttl <duration>', 'lifetime, with a unit (10m)', durationFlag('--ttl'), '10m')
   .option('--key <file>', 'private JWK', './keys/private.jwk.json')
   .option('--iss <iss>', 'issuer', 'https://intentguard.local/issuer')
   .option('--aud <aud>', "intentguard's resource identifier", 'https://intentguard.local/mcp')
@@ -160,7 +173,7 @@ grant.command('inspect')
   .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
   .option('--iss <iss>', 'trusted issuer (repeatable; default: the token\'s own)', collect, [])
   .option('--aud <aud>', 'expected audience (default: the token\'s own)')
-  .option('--max-ttl <duration>', 'longest accepted lifetime', '15m')
+  .option('--max-ttl <duration>', 'longest accepted lifetime, with a unit', durationFlag('--max-ttl'), '15m')
   .option('--db <path>', 'check revocations in this database')
   .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await grantInspectCommand(token, opts); });
 
@@ -172,17 +185,25 @@ program.command('revoke')
   .option('--db <path>', 'database', DEFAULT_DB)
   .action((target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = revokeCommand(target, opts); });
 
+program.command('task')
+  .description('one-task grants (intent task: once)')
+  .command('done')
+  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .argument('<jti>', 'the grant id')
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .action((jti: string, opts: { db: string }) => { process.exitCode = taskDoneCommand(jti, opts); });
+
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)
     .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
     .argument('<id>', 'approval id (from the alert or intentguard sessions)')
     .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
-    .option('--scope <scope>', 'once or session', 'once')
-    .action((id: string, opts: { db: string; by: string; scope: string }) => {
+    .option('--scope <scope>', 'once or session', choiceFlag('--scope', ['once', 'session'] as const, ' (widening the intent is not available from the CLI)'), 'once')
+    .action((id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
       const store = openStore(opts.db, { mustExist: true });
       try {
-        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope === 'session' ? 'session' : 'once');
+        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope);
         process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);
       } finally {
         store.close();
@@ -190,16 +211,8 @@ for (const verb of ['approve', 'deny'] as const) {
     });
 }
 
-/** Node's file-system errors, under intentguard's own stable code. */
-const FS_REASONS: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', EPERM: 'operation not permitted' };
-
+reportUnhandled();
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string; path?: string };
-  const fsReason = err.code ? FS_REASONS[err.code] : undefined;
-  const line = fsReason && err.path
-    ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
-    : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
-  // Messages may quote input (a YAML excerpt, a claim): each line shown escaped, the line breaks kept.
-  process.stderr.write(`intentguard: ${line.split('\n').map(printable).join('\n')}\n`);
-  process.exitCode = 2;
+  process.stderr.write(failureText(e));
+  process.exitCode = exitStatus(e);
 });

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createRuntime, type RuntimeOptions } from '../proxy/runtime.js';
-import { intSetting, readConfigFile } from './config.js';
+import { IntentGuardError } from '../errors.js';
+import { toleranceText } from '../identity/grant.js';
+import { durationFlag, intSetting, readConfigFile } from './config.js';
 import { runStdioProxy } from '../proxy/stdio.js';
 import { startHttpProxy } from '../proxy/http.js';
 import { startWsProxy } from '../proxy/ws.js';
 import { DEFAULT_DB } from '../store/db.js';
+import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../proxy/session-quota.js';
 
 export interface ProxyFlags {
   config?: string;
@@ -35,6 +38,9 @@ export interface ProxyFlags {
   elicitation?: boolean;
   maxMessageBytes?: string;
   failOpenOnRecordError?: boolean;
+  allowedOrigins?: string[];
+  allowedHosts?: string[];
+  maxSessionsPerAgent?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -57,7 +63,7 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
     .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
     .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime (default 15m)')
+    .option('--max-ttl <duration>', 'longest accepted grant lifetime, with a unit (default 15m)', durationFlag('--max-ttl'))
     .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
     .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
     .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
@@ -65,10 +71,22 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
     .option('--approval-webhook <url>', 're-authorization webhook')
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
+    .option('--approval-timeout <duration>', 'no answer within this is a deny, with a unit (default 60s)', durationFlag('--approval-timeout'))
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--no-elicitation', 'never ask the client to approve a held call (for autonomous agents, whose client could answer its own prompts): webhook or CLI approvals only')
+    .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
+    .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
     .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
+}
+
+/** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */
+const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
+/** The front-door options of the listening proxies (http, ws). */
+export function addListenOptions(cmd: Command): Command {
+  return cmd
+    .option('--allowed-origins <origins>', 'browser origins allowed to call, comma-separated (default: none; a request without Origin is a non-browser client\'s)', list)
+    .option('--allowed-hosts <hosts>', 'Host header values accepted besides the listen address (name for any port, or name:port), comma-separated', list)
+    .option('--max-sessions-per-agent <n>', 'most sessions one agent identity (grant sub) may hold open at once (default 16)');
 }
 
 /** Merge flags, the config file and the environment into runtime options. */
@@ -93,6 +111,10 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   const alertsWebhook = pick(flags.alertsWebhook, 'alertsWebhook');
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
   const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
+  // URLs are checked at start: a typo would otherwise surface only when the first alert or approval is sent.
+  if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
+  if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
+  if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
   return {
     mode,
     db: flags.record === false || file.record === false ? false : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
@@ -115,16 +137,19 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
-      elicitation: flags.elicitation !== false && file.elicitation !== false,
+      elicitation: flags.elicitation ?? file.elicitation === true,
     },
     maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
+    allowedOrigins: flags.allowedOrigins ?? (file.allowedOrigins as string[] | undefined) ?? [],
+    allowedHosts: flags.allowedHosts ?? (file.allowedHosts as string[] | undefined) ?? [],
+    maxSessionsPerAgent: intSetting(pick<unknown>(flags.maxSessionsPerAgent, 'maxSessionsPerAgent') ?? DEFAULT_MAX_SESSIONS_PER_AGENT, '--max-sessions-per-agent', 1),
   };
 }
 
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
-  const runtime = await createRuntime(runtimeOptions(flags));
+  const runtime = await createRuntime({ ...runtimeOptions(flags), localServer: true });
   try {
     const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
     return await runStdioProxy({ command: command[0]!, args: command.slice(1), runtime, ...(grant && { grant }) });
@@ -139,20 +164,21 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     throw Object.assign(new Error('give either --upstream URL or a stdio server command after --, e.g. intentguard http --listen 127.0.0.1:8080 -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
   }
   const [host, port] = splitListen(opts.listen);
-  const runtime = await createRuntime(runtimeOptions(opts));
+  if (opts.upstream !== undefined) upstreamUrl(opts.upstream, ['http:', 'https:']);
   const headers: Record<string, string> = {};
   for (const h of opts.upstreamHeader ?? []) {
     const i = h.indexOf(':');
     if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
-  const proxy = await startHttpProxy({
+  const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
+  const proxy = await closingOnFailure(runtime, () => startHttpProxy({
     host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
     ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),
     ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
-  });
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  }));
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
@@ -163,16 +189,44 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
 
 export function splitListen(listen: string): [string, number] {
   const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw Object.assign(new Error(`--listen takes HOST:PORT, got "${listen}"`), { code: 'ERR_CONFIG' });
+  if (!m || Number(m[2]) > 65535) throw Object.assign(new Error(`--listen takes HOST:PORT (port 0-65535), got "${listen}"`), { code: 'ERR_CONFIG' });
   return [m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
+}
+
+/** An upstream URL checked at start (a missing scheme would otherwise fail only at the first request). */
+const upstreamUrl = (value: string, schemes: readonly string[]): URL => urlSetting(value, '--upstream', schemes);
+
+/** A URL flag or setting with one of `schemes`, else `ERR_CONFIG` naming it. */
+function urlSetting(value: string, name: string, schemes: readonly string[]): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (!u || !schemes.includes(u.protocol)) {
+    throw new IntentGuardError('ERR_CONFIG', `${name} takes a ${schemes.map((p) => p.slice(0, -1)).join(' or ')} URL${name === '--upstream' ? ` (e.g. ${schemes[0]}//127.0.0.1:3000${schemes[0] === 'ws:' ? '' : '/mcp'})` : ''}, got "${value}"`);
+  }
+  return u;
+}
+
+/** Start a listener; when it cannot start (ERR_LISTEN, ERR_CONFIG) the runtime is closed first, so nothing is left running. */
+async function closingOnFailure<T>(runtime: { close(): Promise<void> }, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
 }
 
 /** `intentguard ws --listen HOST:PORT --upstream ws://...`. Runs until SIGINT/SIGTERM. */
 export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string; maxSessions?: string }): Promise<number> {
   const [host, port] = splitListen(opts.listen);
+  upstreamUrl(opts.upstream, ['ws:', 'wss:']);
   const runtime = await createRuntime(runtimeOptions(opts));
-  const proxy = await startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) });
-  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
+  const proxy = await closingOnFailure(runtime, () => startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) }));
+  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });

@@ -3,7 +3,10 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
+import { createFrontDoor, refuseUpgrade } from './front-door.js';
+import { listen } from '../lib/listen.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
+import { quotaExceededUpgrade } from './session-quota.js';
 import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
@@ -29,7 +32,11 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
   const { monitor, gate, defaultIntent } = o.runtime;
   const server = createServer((_q, res) => res.writeHead(426).end('WebSocket upgrade required\n'));
   const wss = new WebSocketServer({ noServer: true, maxPayload: monitor.options.maxMessageBytes, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   server.on('upgrade', async (req, socket, head) => {
+    // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
+    const refused = door.check(req.headers, req.socket.localPort);
+    if (refused) return refuseUpgrade(socket, refused);
     let identity: Identity | undefined;
     let intent: Intent | undefined = defaultIntent;
     if (gate) {
@@ -53,8 +60,12 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       return;
     }
     const approved = intent;
+    const release = o.runtime.sessionQuota.acquire(identity);
+    if (!release) return quotaExceededUpgrade(socket, o.runtime.sessionQuota.max);
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (client) => {
       const session = monitor.open({ intent: approved, ...(identity && { identity }), transport: 'websocket' });
+      void session.whenEnded().then(release);
       // A server's frame over the limit is withheld (its caller gets an error); one so large that
       // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
       const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
@@ -103,7 +114,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       upstream.on('error', () => upstreamGone('the server is unavailable'));
     });
   });
-  await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', r));
+  await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
   const { port } = server.address() as { port: number };
   return {
     url: `ws://${o.host ?? '127.0.0.1'}:${port}`,

@@ -1,6 +1,9 @@
 import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
+import { AnalysisBudget } from '../analyze/budget.js';
+import { decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
+import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
@@ -60,6 +63,8 @@ export interface Analysis {
   readonly steered: Set<string>;
   /** Per call index: the arguments, so results can be paired with what was asked. */
   readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
+  /** Per destination: the tail of what earlier calls sent there, so a value split across calls is found whole. */
+  readonly trails: Map<string, string>;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -98,9 +103,10 @@ function deriveIntentFields(session: SessionState) {
   };
 }
 
-export function createAnalysis(session: SessionState): Analysis {
+/** A fresh analysis; `prov` is the provenance index to use (shared by a grant's sessions), else a new one. */
+export function createAnalysis(session: SessionState, prov: ProvenanceIndex = new ProvenanceIndex()): Analysis {
   return {
-    prov: new ProvenanceIndex(),
+    prov,
     ...intentFields(session),
     principalCtx: {
       sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),
@@ -110,7 +116,7 @@ export function createAnalysis(session: SessionState): Analysis {
     injectionSeen: false, steeringSeen: false, untrustedSeen: false, maxSensitivity: 'public',
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
     drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
-    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
+    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
     steered: new Set(), toolWords: new Set(),
   };
 }
@@ -166,49 +172,96 @@ export function eventKind(event: SessionEvent): EventKindName {
   return 'notification';
 }
 
-/** Argument names that say where a call sends or writes to (as opposed to what it sends). */
-const DESTINATION_ARG = /^(?:to|cc|bcc|recipients?|receivers?|emails?|mail|address(?:es)?|url|uri|link|href|endpoint|webhook(?:_url)?|host(?:name)?|domain|server|channel|account(?:_number)?|iban|destination|dest|target|users?|user_?name|user_?email|phone(?:_number)?|number|repo(?:sitory)?|bucket|to_email|email_address)$/i;
+/** Argument names that say where a call sends or writes to (as opposed to what it sends); compared lower-cased, no regex. */
+const DESTINATION_ARGS = new Set(['to', 'cc', 'bcc', 'recipient', 'recipients', 'receiver', 'receivers', 'email', 'emails', 'mail', 'address', 'addresses',
+  'url', 'uri', 'link', 'href', 'endpoint', 'webhook', 'webhook_url', 'host', 'hostname', 'domain', 'server', 'channel', 'account', 'account_number',
+  'iban', 'destination', 'dest', 'target', 'user', 'users', 'username', 'user_name', 'useremail', 'user_email', 'phone', 'phone_number', 'number',
+  'repo', 'repository', 'bucket', 'to_email', 'email_address']);
+const isDestinationArg = (key: string): boolean => key.length <= 16 && DESTINATION_ARGS.has(key.toLowerCase());
 
 /** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
 interface ArgScan {
   strings: string[];
+  /** What is sent (strings not under destination-like names), by argument name, for per-destination trails. */
+  sent: [string, string][];
   targets: Map<string, Target>;
   destinations: Map<string, Target>;
   destinationArgs: number;
-  budget: number;
+  budget: AnalysisBudget;
 }
 
+function scanString(scan: ArgScan, s: string, key: string | undefined, isDest: boolean): void {
+  if (!scan.budget.read(s.length)) return;
+  scan.strings.push(s);
+  if (isDest) scan.destinationArgs++;
+  else if (key !== undefined) scan.sent.push([key, s]);
+  if (s.length < 4) return;
+  const found = targetsOf(s, isDest);
+  for (const [k, t] of found) {
+    scan.targets.set(k, t);
+    if (isDest) scan.destinations.set(k, t);
+  }
+}
+
+// Every string and every object key is scanned, to any depth the wire accepts; past the budget the
+// walk stops and the call is decided fail closed (never passed on unscanned).
 function walkArgs(scan: ArgScan, v: unknown, key: string, depth: number): void {
-  if (scan.budget <= 0 || depth > 16) return;
-  if (typeof v === 'string') {
-    const s = v.length > scan.budget ? v.slice(0, scan.budget) : v;
-    scan.budget -= s.length;
-    scan.strings.push(s);
-    const isDest = DESTINATION_ARG.test(key);
-    if (isDest) scan.destinationArgs++;
-    if (s.length < 4) return;
-    const found = targetsOf(s);
-    for (const [k, t] of found) {
-      scan.targets.set(k, t);
-      if (isDest) scan.destinations.set(k, t);
-    }
-  } else if (Array.isArray(v)) {
+  if (scan.budget.exceeded !== undefined || !scan.budget.deep(depth)) return;
+  if (typeof v === 'string') scanString(scan, v, key, isDestinationArg(key));
+  else if (Array.isArray(v)) {
     for (const x of v) walkArgs(scan, x, key, depth + 1);
   } else if (v && typeof v === 'object') {
-    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) walkArgs(scan, (v as Record<string, unknown>)[k], k, depth + 1);
+    for (const k in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+      scanString(scan, k, undefined, false);
+      walkArgs(scan, (v as Record<string, unknown>)[k], k, depth + 1);
+    }
   }
 }
 
 /** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
-function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[]; targets: Map<string, Target>; destinations: Map<string, Target> } {
-  const scan: ArgScan = { strings: [], targets: new Map(), destinations: new Map(), destinationArgs: 0, budget: 64 * 1024 };
+function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudget): { strings: string[]; sent: [string, string][]; targets: Map<string, Target>; destinations: Map<string, Target> } {
+  const scan: ArgScan = { strings: [], sent: [], targets: new Map(), destinations: new Map(), destinationArgs: 0, budget };
   walkArgs(scan, args, '', 0);
   // No argument is named like a destination: every target may be one.
-  return { strings: scan.strings, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
+  return { strings: scan.strings, sent: scan.sent, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
-function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean, fragmentFields: boolean) {
-  const { strings, targets, destinations } = scan;
+/** Bounds of the per-destination trails (see README, "Bounds"). */
+const TRAIL = { chars: 4096, destinations: 256 } as const;
+
+/**
+ * The texts whose content the analysis looks at for one call: its strings, what they decode to
+ * (base64, hex, percent-encoding, a few levels), and for each destination the tail of what earlier
+ * calls sent there followed by what this one sends (a value split across calls is found whole).
+ * Updates the trails.
+ */
+function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
+  const texts = [...scan.strings];
+  for (const s of scan.strings) {
+    if (s.length < 16) continue;
+    for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
+  }
+  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
+  for (const dest of scan.destinations.keys()) {
+    for (const [arg, value] of scan.sent) {
+      const key = `${dest}\u0000${arg}`;
+      const before = a.trails.get(key);
+      if (before !== undefined && budget.spend(before.length + value.length)) {
+        const joined = before + value;
+        texts.push(joined);
+        for (const d of decodedLayers(joined)) if (budget.spend(d.length)) texts.push(d);
+      }
+      if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
+      const next = (before ?? '') + value;
+      a.trails.set(key, next.length > TRAIL.chars ? next.slice(next.length - TRAIL.chars) : next);
+    }
+  }
+  return texts;
+}
+
+function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: readonly string[], sideEffecting: boolean, fragmentFields: boolean) {
+  const { targets, destinations } = scan;
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
   const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
@@ -335,6 +388,8 @@ export interface EventContext {
   readonly resultText?: string;
   /** For tool calls: the result sources the arguments carry content from (computed on first call). */
   readonly argSources?: () => ReadonlySet<Source>;
+  /** Set when the message was too large or too deep to analyse fully: it must be decided fail closed. */
+  readonly overBudget?: string;
 }
 
 const timeCtx = (time: number, timeZone: string | undefined) => {
@@ -348,7 +403,7 @@ const timeCtx = (time: number, timeZone: string | undefined) => {
   return { now: time, hour, weekday };
 }
 
-const SECRET_ASK = /\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i;
+const SECRET_ASK = linear(/\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i);
 
 function sessionCtx(a: Analysis, session: SessionState, event: SessionEvent): Record<string, unknown> {
   if (a.toolsUsedList.length !== session.toolsUsed.size) a.toolsUsedList = [...session.toolsUsed.keys()];
@@ -414,16 +469,18 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     a.streak = a.lastTool === tool ? a.streak + 1 : 1;
     a.lastTool = tool;
     if (event.call !== undefined && a.callArgs.size < 4096) a.callArgs.set(event.call, args);
-    const scan = scanArgs(args);
-    const { strings, targets } = scan;
+    const budget = new AnalysisBudget();
+    const scan = scanArgs(args, budget);
+    const { targets } = scan;
+    const texts = budget.exceeded === undefined ? contentTexts(a, scan, budget) : scan.strings;
     const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
       net[t.kind].push(t.value);
       all.push(t.value);
     }
-    const labels = labelValues(strings);
-    const prov = provenanceFor(a, scan, p.sideEffecting, fragmentFields);
+    const labels = labelValues(texts);
+    const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {
       kind,
@@ -438,13 +495,17 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
         provenance: prov.ctx,
       }),
       argSources: prov.sources,
+      ...(budget.exceeded !== undefined && { overBudget: budget.exceeded }),
     };
   }
 
   if (kind === 'tool_result' || kind === 'response') {
-    const text = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const full = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const budget = new AnalysisBudget();
+    // Over the budget, nothing is analysed: the result is withheld (overBudget), never delivered unscanned.
+    const text = budget.read(full.length) ? full : '';
     const injection = detectInjection(text);
-    const labels = labelText(text);
+    const labels = labelsWithDecoded(text, budget);
     const injected = injection.score >= INJECTION_THRESHOLD;
     const tool = event.tool ?? event.method ?? '';
     const p = event.tool ? profile(a, session, event.tool) : undefined;
@@ -465,6 +526,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       },
     });
     const source = { call: event.call ?? -1, tool, seq: event.seq, time: event.time, injected, sensitivity: labels.sensitivity, flows: new Set<string>() };
+    if (budget.exceeded !== undefined) return { kind, ctx, overBudget: budget.exceeded };
     return { kind, ctx, source, resultText: text };
   }
 
@@ -505,6 +567,14 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     };
   }
   return { kind, ctx: ctxOf({}) };
+}
+
+/** Labels of a text and of what it decodes to (a base64-encoded key is still a secret). */
+function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typeof labelText> {
+  const plain = labelText(text);
+  if (text.length < 16 || plain.sensitivity === 'secret') return plain;
+  const decoded = decodedLayers(text).filter((d) => budget.spend(d.length));
+  return decoded.length === 0 ? plain : labelValues([text, ...decoded]);
 }
 
 /** After the rules ran on a result: index it so later calls can trace their arguments to it. */
