@@ -144,11 +144,18 @@ describe('CLI over a recorded database', () => {
     const { db } = await recorded();
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['bin/intentguard.js', 'sessions', '--live', '--db', db]);
+    // Waits for the second refresh to arrive (an event), however slow the machine is: no deadline.
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c; });
-    await new Promise((r) => setTimeout(r, 2500));
+    const exited = new Promise((r) => child.on('exit', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c;
+        if ((out.match(/2 sessions \(newest first\)/g) ?? []).length >= 2) resolve();
+      });
+      child.on('exit', () => resolve());
+    });
     child.kill('SIGINT');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     assert.ok((out.match(/2 sessions \(newest first\)/g) ?? []).length >= 2, out);
   });
 });

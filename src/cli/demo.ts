@@ -39,7 +39,7 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout, o
   const grant = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:demo-summariser', act: 'user:alice', ttl: '10m', intent });
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'intentguard.js');
   // The server ships with intentguard (src/cli/demo-server.ts), so the demo runs from an install.
-  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--', process.execPath, bin, 'demo-server', root];
+  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--elicitation', '--', process.execPath, bin, 'demo-server', root];
 
   out.write(`intentguard demo\n  server:  a filesystem MCP server (stdio, list_directory/read_text_file/write_file) on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`);
   out.write(`  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory, read_text_file under project/ — budget 6 calls\n\n`);

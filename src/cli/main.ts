@@ -3,6 +3,8 @@ import { DEFAULT_DB } from '../store/paths.js';
 import { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 import { handleClosedPipes } from './pipes.js';
 import { exitStatus, failureText, reportUnhandled } from './report.js';
+import { choiceFlag, durationFlag, sinceFlag } from './config.js';
+import { packageVersion } from './version.js';
 import type { httpCommand, wsCommand } from './proxy-commands.js';
 import type { grantInspectCommand, grantMintCommand } from './identity-commands.js';
 
@@ -24,6 +26,7 @@ const pipes = handleClosedPipes();
 const program = new Command()
   .name('intentguard')
   .description('Intent-aware session monitor for MCP')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program.command('demo')
@@ -46,7 +49,7 @@ program.command('replay')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
   .option('--session <id>', 'database only: one session')
-  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)')
+  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
   .option('--jobs <n>', 'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)', jobsOption, 'auto')
   .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number | 'auto' }) => {
@@ -97,7 +100,7 @@ audit.command('rotate-key')
 
 program.command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
-  .requiredOption('--older-than <duration>', 'e.g. 30d')
+  .requiredOption('--older-than <duration>', 'e.g. 30d', durationFlag('--older-than'))
   .option('--db <path>', 'database', DEFAULT_DB)
   .action(async (opts: { db: string; olderThan: string }) => { process.exitCode = (await import('./store-commands.js')).pruneCommand(opts); });
 
@@ -105,7 +108,7 @@ program.command('export')
   .description('write recorded sessions as bundles (JSON lines; gzipped for .gz)')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--session <id>', 'one session')
-  .option('--since <time>', 'ISO time or a duration ago (24h)')
+  .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
   .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => { process.exitCode = await (await import('./store-commands.js')).exportCommand(opts); });
 
@@ -152,14 +155,15 @@ keys.command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
   .option('--out <dir>', 'where to write', './keys')
   .option('--alg <alg>', 'ES256, ES384, EdDSA, RS256, PS256', 'ES256')
-  .action(async (opts: { out: string; alg: string }) => { process.exitCode = await (await import('./identity-commands.js')).keysGenerateCommand(opts); });
+  .option('--force', 'replace an existing private key (grants signed with it stop verifying)')
+  .action(async (opts: { out: string; alg: string; force?: boolean }) => { process.exitCode = await (await import('./identity-commands.js')).keysGenerateCommand(opts); });
 
 const grant = program.command('grant').description('intent grants (signed JWTs)');
 grant.command('mint')
   .description('mint a grant binding an agent identity to an intent (development and tests)')
   .requiredOption('--intent <file>', 'intent YAML or JSON')
   .requiredOption('--sub <sub>', 'agent identity, e.g. agent:summariser')
-  .option('--ttl <duration>', 'lifetime', '10m')
+  .option('--ttl <duration>', 'lifetime, with a unit (10m)', durationFlag('--ttl'), '10m')
   .option('--key <file>', 'private JWK', './keys/private.jwk.json')
   .option('--iss <iss>', 'issuer', 'https://intentguard.local/issuer')
   .option('--aud <aud>', "intentguard's resource identifier", 'https://intentguard.local/mcp')
@@ -174,7 +178,7 @@ grant.command('inspect')
   .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
   .option('--iss <iss>', 'trusted issuer (repeatable; default: the token\'s own)', collect, [])
   .option('--aud <aud>', 'expected audience (default: the token\'s own)')
-  .option('--max-ttl <duration>', 'longest accepted lifetime', '15m')
+  .option('--max-ttl <duration>', 'longest accepted lifetime, with a unit', durationFlag('--max-ttl'), '15m')
   .option('--db <path>', 'check revocations in this database')
   .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await (await import('./identity-commands.js')).grantInspectCommand(token, opts); });
 
@@ -186,18 +190,26 @@ program.command('revoke')
   .option('--db <path>', 'database', DEFAULT_DB)
   .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts); });
 
+program.command('task')
+  .description('one-task grants (intent task: once)')
+  .command('done')
+  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .argument('<jti>', 'the grant id')
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .action(async (jti: string, opts: { db: string }) => { process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts); });
+
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)
     .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
     .argument('<id>', 'approval id (from the alert or intentguard sessions)')
     .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
-    .option('--scope <scope>', 'once or session', 'once')
-    .action(async (id: string, opts: { db: string; by: string; scope: string }) => {
+    .option('--scope <scope>', 'once or session', choiceFlag('--scope', ['once', 'session'] as const, ' (widening the intent is not available from the CLI)'), 'once')
+    .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
       const [{ decideInDatabase }, { openStore }] = await Promise.all([import('../approvals/approvals.js'), import('../store/db.js')]);
       const store = openStore(opts.db, { mustExist: true });
       try {
-        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope === 'session' ? 'session' : 'once');
+        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope);
         process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);
       } finally {
         store.close();

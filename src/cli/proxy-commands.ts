@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { RuntimeOptions } from '../proxy/runtime.js';
 import { IntentGuardError } from '../errors.js';
+import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
 import { DEFAULT_DB } from '../store/paths.js';
 import type { ProxyFlags } from './proxy-options.js';
@@ -59,7 +60,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
-      elicitation: flags.elicitation !== false && file.elicitation !== false,
+      elicitation: flags.elicitation ?? file.elicitation === true,
     },
     maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
     allowedOrigins: flags.allowedOrigins ?? (file.allowedOrigins as string[] | undefined) ?? [],
@@ -72,7 +73,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
   const [{ createRuntime }, { runStdioProxy }] = await Promise.all([runtimeModule(), import('../proxy/stdio.js')]);
-  const runtime = await createRuntime(runtimeOptions(flags));
+  const runtime = await createRuntime({ ...runtimeOptions(flags), localServer: true });
   try {
     const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
     return await runStdioProxy({ command: command[0]!, args: command.slice(1), runtime, ...(grant && { grant }) });
@@ -95,14 +96,14 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
   const [{ createRuntime }, { startHttpProxy }] = await Promise.all([runtimeModule(), import('../proxy/http.js')]);
-  const runtime = await createRuntime(runtimeOptions(opts));
+  const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
   const proxy = await closingOnFailure(runtime, () => startHttpProxy({
     host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
     ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),
     ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
   }));
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
@@ -151,7 +152,7 @@ export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: s
   const [{ createRuntime }, { startWsProxy }] = await Promise.all([runtimeModule(), import('../proxy/ws.js')]);
   const runtime = await createRuntime(runtimeOptions(opts));
   const proxy = await closingOnFailure(runtime, () => startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) }));
-  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
+  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_DB } from '../store/paths.js';
+import { durationFlag } from './config.js';
 
 // The proxy commands' options, apart from their implementation (proxy-commands.ts), so that declaring
-// the CLI (and `--help`) loads neither the proxies nor the config-file parser.
+// the CLI (and `--help`) loads neither the proxies nor the runtime.
 
 export interface ProxyFlags {
   config?: string;
@@ -57,7 +58,7 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
     .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
     .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime (default 15m)')
+    .option('--max-ttl <duration>', 'longest accepted grant lifetime, with a unit (default 15m)', durationFlag('--max-ttl'))
     .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
     .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
     .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
@@ -65,9 +66,10 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
     .option('--approval-webhook <url>', 're-authorization webhook')
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
+    .option('--approval-timeout <duration>', 'no answer within this is a deny, with a unit (default 60s)', durationFlag('--approval-timeout'))
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--no-elicitation', 'never ask the client to approve a held call (for autonomous agents, whose client could answer its own prompts): webhook or CLI approvals only')
+    .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
+    .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
     .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
 }
 

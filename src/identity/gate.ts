@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { Monitor } from '../monitor/create.js';
-import { verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
+import { GrantError, verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
 import type { Revocations } from './revocations.js';
 
 export interface GrantGate {
@@ -13,7 +13,9 @@ export interface GrantGate {
 /**
  * Tie grants to the monitor: verification with the revocation list, a halted session's grant
  * revoked (until it expires) so it opens no new session, and the same `jti` in two concurrent
- * sessions reported as a shared credential.
+ * sessions reported as a shared credential. A grant whose intent says `task: once` serves one session:
+ * a second one is refused while it is open (`ERR_GRANT_TASK_ACTIVE`), and the grant is revoked when it
+ * ends (or earlier by `intentguard task done JTI`).
  */
 export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isRevoked'>, revocations: Revocations): GrantGate {
   const active = new Map<string, Set<string>>();
@@ -41,11 +43,21 @@ export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isR
       if (s.status === 'halted' && jti) {
         revocations.revoke({ jti }, `session ${s.id} halted`, s.identity?.expiresAt);
         monitor.report(s.id, { rule: 'identity/grant-revoked', action: 'alert', severity: 'high', reason: `session halted; grant ${jti} of ${s.identity?.sub} revoked` });
+      } else if (s.intent.task === 'once' && jti) {
+        // A grant for one task ends with its session: presented again, it is refused (ERR_GRANT_REVOKED).
+        revocations.revoke({ jti }, `task done: session ${s.id} ended (${s.endReason ?? s.status})`, s.identity?.expiresAt);
+        monitor.report(s.id, { rule: 'identity/task-grant-ended', action: 'alert', severity: 'info', reason: `one-task grant ${jti} of ${s.identity?.sub} revoked: its session ended` });
       }
     }),
   ];
   return {
-    verify: (token) => verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
+    verify: async (token) => {
+      const grant = await verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) });
+      if (grant.intent.task === 'once' && active.has(grant.identity.jti!)) {
+        throw new GrantError('ERR_GRANT_TASK_ACTIVE', `grant ${grant.identity.jti} is for one task and is in use by session ${[...active.get(grant.identity.jti!)!].join(', ')}`);
+      }
+      return grant;
+    },
     revocations,
     close: () => subs.forEach((s) => s.unsubscribe()),
   };

@@ -10,7 +10,7 @@ import { printable } from '../lib/printable.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { pendingKey } from '../monitor/state.js';
 import type { Outcome } from '../monitor/types.js';
-import { createFrontDoor, refuseRequest } from './front-door.js';
+import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
 import { createStdioBridge } from './http-stdio.js';
 import { jsonContentTypeProblem } from './media-type.js';
 import { listen } from '../lib/listen.js';
@@ -559,6 +559,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         refuseRequest(res, refused);
         return;
       }
+      // Past the door: an allowed browser origin gets CORS (its preflight is answered here).
+      if (corsFor(req.headers, req.method, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
         sendJson(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });

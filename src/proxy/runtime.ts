@@ -10,14 +10,15 @@ import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys
 import { grantGuard } from '../identity/grant-guard.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
+import { localPathResolver } from '../intent/real-path.js';
+import { createGrantScopes } from '../policy/grant-scope.js';
 import type { Intent } from '../intent/types.js';
 import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
-import { rulesPolicy } from '../rules/engine.js';
-import { loadRulePack } from '../rules/pack.js';
+import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   /** Where to say how to approve a held call (stderr by default). */
   readonly log?: (line: string) => void;
   readonly maxMessageBytes?: number;
+  /** The server runs on this host (stdio, `http -- <command>`): path scopes are checked on real paths. */
+  readonly localServer?: boolean;
   /** HTTP and WebSocket proxies: browser origins allowed to call (none by default; see `createFrontDoor`). */
   readonly allowedOrigins?: readonly string[];
   /** HTTP and WebSocket proxies: names the `Host` header may carry besides the listen address. */
@@ -91,7 +94,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : undefined;
   let monitor!: Monitor;
   const channels: ApprovalChannel[] = [];
-  if (o.approvals?.elicitation !== false) channels.push(elicitationChannel());
+  // The gated agent's own client could answer an elicitation: only when switched on explicitly.
+  if (o.approvals?.elicitation === true) channels.push(elicitationChannel());
   if (o.approvals?.webhook) channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && o.approvals?.cli) channels.push(databaseChannel(store));
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
@@ -102,7 +106,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     onPending: (p) => log(`held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
   });
   let recorder: Recorder | undefined;
-  const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack([...o.rules]))] : [intentPolicy()];
+  // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.
+  const grantScopes = createGrantScopes();
+  const scoped = { grantScopes, ...(o.localServer && { pathResolver: localPathResolver() }) };
+  const policies: Policy<any>[] = o.pack ? packPolicies(loadRulePack([...o.rules]), scoped) : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   const revocations = grants ? createRevocations(store) : undefined;

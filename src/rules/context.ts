@@ -101,9 +101,10 @@ function deriveIntentFields(session: SessionState) {
   };
 }
 
-export function createAnalysis(session: SessionState): Analysis {
+/** A fresh analysis; `prov` is the provenance index to use (shared by a grant's sessions), else a new one. */
+export function createAnalysis(session: SessionState, prov: ProvenanceIndex = new ProvenanceIndex()): Analysis {
   return {
-    prov: new ProvenanceIndex(),
+    prov,
     ...intentFields(session),
     principalCtx: {
       sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),

@@ -1,4 +1,5 @@
-import type { Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
 import { ALLOW, verdictOf, type Finding, type Policy } from '../policy/types.js';
 import type { Compiled } from './cel.js';
 import { budgetFinding } from '../analyze/budget.js';
@@ -24,6 +25,8 @@ export interface RulesPolicyOptions {
   readonly timeZone?: string;
   /** Test hook: make these rules throw while evaluating (proves fail-closed behaviour in fixtures). */
   readonly faultRules?: ReadonlySet<string>;
+  /** Where data-flow provenance is kept: per grant (every session of a `jti`), see grant-scope.ts. Default: one registry per policy. */
+  readonly grantScopes?: GrantScopes;
 }
 
 const kindMatches = (on: readonly EventKindName[], kind: EventKindName): boolean =>
@@ -167,9 +170,11 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     s.partials.set(rule.id, next.length > rule.maxPending ? next.slice(next.length - rule.maxPending) : next);
   };
 
+  const scopes = options.grantScopes ?? createGrantScopes();
   return {
     name: 'rules',
-    createState: (session) => ({ analysis: createAnalysis(session), partials: new Map(), rates: new Map() }),
+    // What earlier results contained belongs to the grant: a read in one session taints a send in another.
+    createState: (session) => ({ analysis: createAnalysis(session, scopes.shared(session, 'provenance', () => new ProvenanceIndex())), partials: new Map(), rates: new Map() }),
     evaluate({ event, session, state }) {
       if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
       const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);

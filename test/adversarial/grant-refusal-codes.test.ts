@@ -72,7 +72,7 @@ describe('every grant refusal carries its own code (issue 11 §4)', () => {
   it('a claim of the wrong type, out of range or malformed is refused with the code for that claim (property over bad claims)', async () => {
     const junk = fc.oneof(
       fc.constantFrom(1e300, -1e300, -1, 0.5, 2 ** 53, Number.MAX_VALUE, 253_402_300_800, '', 'x', null, true, [], {}, [1], { sub: 5 }),
-      fc.double({ noNaN: true }), fc.string({ maxLength: 8 }), fc.array(fc.integer(), { maxLength: 2 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }) /* JSON has no infinities: jose refuses to sign them */, fc.string({ maxLength: 8 }), fc.array(fc.integer(), { maxLength: 2 }),
     );
     const expected: Record<string, (v: unknown) => readonly string[]> = {
       iat: () => ['ERR_GRANT_CLAIM', 'ERR_GRANT_NOT_YET_VALID', 'ERR_GRANT_TTL'],
