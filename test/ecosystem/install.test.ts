@@ -64,6 +64,9 @@ describe('installed from the packed tarball', () => {
     assert.match(r.stdout, /Usage: intentguard/);
     assert.match(r.stdout, /stdio \[options\] <command\.\.\.>/);
     assert.doesNotMatch(r.stdout, /demo-server/, 'the demo server is a hidden command');
+    const version = await run(cli, ['--version'], project);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version);
   });
 
   it('intentguard demo runs from an install (no dev dependencies present)', async () => {
