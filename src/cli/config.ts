@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
 import { IntentGuardError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 
@@ -51,16 +51,21 @@ export const CONFIG_SCHEMA = {
 
 export type ConfigFile = Partial<Record<keyof typeof CONFIG_SCHEMA.properties, unknown>>;
 
-const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+// Ajv and yaml are loaded on the first config file read, not by the CLI's flag parsers below (`--help` stays fast).
+const load = createRequire(import.meta.url);
+let compiled: ValidateFunction | undefined;
+const validator = (): ValidateFunction =>
+  (compiled ??= new (load('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA));
 
 /** Read and check `intentguard.yaml`; every problem is an `ERR_CONFIG` naming the file and the key. */
 export function readConfigFile(file: string): ConfigFile {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    doc = (load('yaml') as typeof import('yaml')).parse(readFileSync(file, 'utf8')) ?? {};
   } catch (e) {
     throw new IntentGuardError('ERR_CONFIG', `${file}: ${(e as Error).message.split('\n')[0]}`);
   }
+  const validate = validator();
   if (!validate(doc)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '';

@@ -1,13 +1,13 @@
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { IntentGuardError } from '../errors.js';
+import { DEFAULT_DB } from './paths.js';
 import { anchoredTransaction } from './anchor.js';
 import { loadAuditKeys } from './chain.js';
 import { migrate } from './migrations.js';
 import { adoptLegacyRows, sealAbandoned } from './seal.js';
 
-/** The embedded default database file. */
-export const DEFAULT_DB = './intentguard.db';
+export { DEFAULT_DB } from './paths.js';
 
 export interface Store {
   readonly db: Database.Database;
