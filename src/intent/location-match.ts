@@ -40,6 +40,14 @@ export function underPrefix(value: string, prefix: string): boolean {
 const isFileUrl = (s: string) => s.length >= 5 && s.slice(0, 5).toLowerCase() === 'file:';
 const isWebUrl = (s: string) => URL_FORM.test(s) && !isFileUrl(s);
 
+const filePath = (url: string): string => {
+  try {
+    return posix.normalize(decodeURIComponent(new URL(url).pathname));
+  } catch {
+    return url;
+  }
+};
+
 /** Is this entry a glob (`*`, `?`, `[`, `{`) rather than a prefix? */
 export const isGlob = (s: string): boolean => /[*?[{]/.test(s);
 
@@ -79,7 +87,9 @@ export function locationMatcher(prefixes: readonly string[], globs: readonly str
   };
   return {
     outside(value) {
-      const where = resolvedLocation(value);
+      const written = resolvedLocation(value);
+      // A file: URL names the path it carries.
+      const where = isFileUrl(written) ? filePath(written) : written;
       if (isWebUrl(where)) return webPrefixes.some((p) => underPrefix(where, p)) || webGlobs.some((m) => m(where)) ? [] : [where];
       // On the host: as written and as decoded (a server may or may not decode `%2e%2e`), each absolute and real.
       const forms = resolver ? [...new Set([...Object.values(resolver(value)), ...(where === value ? [] : Object.values(resolver(where)))])] : [where];

@@ -63,24 +63,46 @@ function words(name: string): string[] {
   return out;
 }
 
-/** Does the schema or the name say this property names a location (and not content)? */
-export function namesLocation(key: string, schema: unknown): boolean {
+/** What an argument name says on its own: content, a location, or neither. Cached per name (bounded). */
+type KeyClass = 'content' | 'location' | 'other';
+const keyClasses = new Map<string, KeyClass>();
+
+function keyClass(key: string): KeyClass {
+  let c = keyClasses.get(key);
+  if (c !== undefined) return c;
   const w = words(key);
   const joined = w.join('');
-  if (CONTENT_WORDS.has(joined) || (w.length > 0 && CONTENT_WORDS.has(w[w.length - 1]!))) return false;
-  if (w.length > 0 && PATH_WORDS.has(w[w.length - 1]!)) return true;
-  if (PATH_WORDS.has(joined)) return true;
-  const s = isObject(schema) ? schema : undefined;
-  const item = s && isObject(s.items) ? s.items : undefined;
-  for (const node of [s, item]) {
-    if (!node) continue;
-    if (typeof node.format === 'string' && URI_FORMATS.has(node.format.toLowerCase())) return true;
-    if (typeof node.description === 'string') {
+  const last = w.length > 0 ? w[w.length - 1]! : '';
+  c = CONTENT_WORDS.has(joined) || CONTENT_WORDS.has(last) ? 'content' : PATH_WORDS.has(last) || PATH_WORDS.has(joined) ? 'location' : 'other';
+  if (keyClasses.size < 4096) keyClasses.set(key, c);
+  return c;
+}
+
+/** Does a property's JSON schema (or its items') say it is a location: a URI format, or a description naming a path? Cached per schema object. */
+const schemaSays = new WeakMap<object, boolean>();
+
+function schemaNamesLocation(schema: unknown): boolean {
+  if (!isObject(schema)) return false;
+  let r = schemaSays.get(schema);
+  if (r !== undefined) return r;
+  r = false;
+  const item = isObject(schema.items) ? schema.items : undefined;
+  for (const node of [schema, item]) {
+    if (!node || r) continue;
+    if (typeof node.format === 'string' && URI_FORMATS.has(node.format.toLowerCase())) r = true;
+    else if (typeof node.description === 'string') {
       const d = new Set(wordList(node.description));
-      for (const x of DESCRIPTION_WORDS) if (d.has(x)) return true;
+      for (const x of DESCRIPTION_WORDS) if (d.has(x)) r = true;
     }
   }
-  return false;
+  schemaSays.set(schema, r);
+  return r;
+}
+
+/** Does the schema or the name say this property names a location (and not content)? */
+export function namesLocation(key: string, schema: unknown): boolean {
+  const c = keyClass(key);
+  return c === 'location' || (c === 'other' && schemaNamesLocation(schema));
 }
 
 const URL_START = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -96,6 +118,9 @@ function looksLikeLocation(v: string): 'path' | 'url' | undefined {
   if (URL_START.test(v)) return 'url';
   if (v[0] === '/' || v[0] === '\\' || v.startsWith('~/') || v.startsWith('./') || v.startsWith('../') || v.startsWith('.\\') || v.startsWith('..\\')) return 'path';
   if (/^[a-z]:[\\/]/i.test(v)) return 'path';
+  // A relative path to a file: segments joined by a separator, the last one a file name (`private/secret.env`).
+  const sep = Math.max(v.lastIndexOf('/'), v.lastIndexOf('\\'));
+  if (sep > 0 && sep < v.length - 1 && v.indexOf('.', sep + 1) >= 0) return 'path';
   return undefined;
 }
 
@@ -112,7 +137,8 @@ const propertySchema = (schema: unknown, key: string): unknown => {
  * Every path and URL a tool call's arguments name, whatever the tool is called: an argument whose name,
  * JSON-schema format or description says it is a location (`path`, `paths`, `source`, `destination`,
  * `format: uri`, "the directory to list"), and any other non-content value that is on its own an
- * absolute, home- or dot-relative path, a drive or UNC path, or a URL.
+ * absolute, home- or dot-relative path, a relative path to a file (`private/secret.env`), a drive or
+ * UNC path, or a URL.
  * @example resourcesOf({ paths: ['a.txt', '/etc/passwd'] }, schema).resources
  */
 export function resourcesOf(args: Readonly<Record<string, unknown>>, inputSchema?: unknown): ResourceScan {
@@ -141,8 +167,7 @@ export function resourcesOf(args: Readonly<Record<string, unknown>>, inputSchema
     } else if (isObject(v)) {
       for (const k of Object.keys(v)) {
         const ps = propertySchema(schema, k);
-        const w = words(k);
-        const isContent = content || CONTENT_WORDS.has(w.join('')) || (w.length > 0 && CONTENT_WORDS.has(w[w.length - 1]!));
+        const isContent = content || keyClass(k) === 'content';
         walk(v[k], ps, where ? `${where}.${k}` : k, !isContent && namesLocation(k, ps), isContent, depth + 1);
       }
     }

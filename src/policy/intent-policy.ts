@@ -86,6 +86,11 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
           reason: `exceeded the approved duration of ${limits.durationMs} ms${whose}`,
         });
       }
+      // A resource read names a location as much as a tool does: held to the same scope (as an unapproved tool).
+      if (event.method === 'resources/read') {
+        const uri = (event.raw as { params?: { uri?: unknown } } | undefined)?.params?.uri;
+        if (typeof uri === 'string') findings.push(...state.resources({ tool: 'resources/read', args: { uri }, approved: false }));
+      }
       if (event.tool === undefined) return verdictOf(findings);
       if (limits?.calls !== undefined && state.usage.calls > limits.calls) {
         findings.push({

@@ -18,8 +18,7 @@ import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
-import { rulesPolicy } from '../rules/engine.js';
-import { loadRulePack } from '../rules/pack.js';
+import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
@@ -110,7 +109,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.
   const grantScopes = createGrantScopes();
   const scoped = { grantScopes, ...(o.localServer && { pathResolver: localPathResolver() }) };
-  const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow', ...scoped }), rulesPolicy(loadRulePack([...o.rules]), { grantScopes })] : [intentPolicy(scoped)];
+  const policies: Policy<any>[] = o.pack ? packPolicies(loadRulePack([...o.rules]), scoped) : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   const revocations = grants ? createRevocations(store) : undefined;

@@ -10,6 +10,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { compileToolGrants } from '../../src/intent/constraints.js';
+import { resourcesOf } from '../../src/intent/resource-args.js';
+import { sensitivePathCategory, sensitiveToolCategory } from '../../src/intent/sensitive.js';
 import { parseIntent } from '../../src/intent/parse.js';
 import type { Identity } from '../../src/events/types.js';
 import { generateKeys } from '../../src/identity/keys.js';
@@ -152,6 +154,53 @@ describe('finding 1: resource scopes apply to every tool that names a path, what
     const c2 = await connect(named, [FS, root]);
     assert.equal((await outcome(c2.client, 'read_text_file', { path: join(project, '.env') })).ok, true);
     await c2.client.close();
+  });
+});
+
+describe('finding 1: which arguments name a location (schema and values, never the tool name)', () => {
+  const found = (args: Record<string, unknown>, schema?: unknown) => resourcesOf(args, schema).resources.map((r) => `${r.arg}=${r.kind}`);
+
+  it('names, formats and descriptions say an argument is a location; content arguments are never read as one', () => {
+    assert.deepEqual(found({ filePath: 'a.txt', source_dir: 'x', destination: 'y', paths: ['p', 'q'] }), ['filePath=path', 'source_dir=path', 'destination=path', 'paths[0]=path', 'paths[1]=path']);
+    assert.deepEqual(found({ target: 'notes.md' }, { type: 'object', properties: { target: { type: 'string', description: 'The file path to open' } } }), ['target=path']);
+    assert.deepEqual(found({ ref: 'https://x.test/a' }, { type: 'object', properties: { ref: { type: 'string', format: 'uri' } } }), ['ref=url']);
+    assert.deepEqual(found({ from: '/etc/shadow', to: '~/.ssh/id_rsa', copy: 'private/secret.env', drive: 'C:\\Users\\a' }), ['from=path', 'to=path', 'copy=path', 'drive=path']);
+    assert.deepEqual(found({ content: '/etc/passwd', body: 'see ./private/secret.env', query: '/etc', pattern: '**/*.env', message: 'C:/x' }), []);
+    assert.deepEqual(found({ edits: [{ file: 'a/b.md', oldText: '/etc/passwd' }] }), ['edits[0].file=path']);
+    assert.deepEqual(found({ owner: 'acme', repo: 'acme/widgets', date: '2024-05-19 16:00', mime: 'text/plain' }), []);
+  });
+
+  it('arguments too deep to read fully make the scan incomplete (the call is refused, ERR_ARGS_UNSCANNABLE)', () => {
+    let deep: unknown = '/etc/passwd';
+    for (let i = 0; i < 40; i++) deep = { next: deep };
+    assert.equal(resourcesOf({ deep }).complete, false);
+  });
+
+  it('sensitive categories by path segment and by a tool\'s own description', () => {
+    const table: [string, string | undefined][] = [
+      ['/srv/app/.env', 'environment'], ['/srv/app/.env.production', 'environment'], ['private/secret.env', 'environment'], ['/proc/1/environ', 'environment'],
+      ['/home/a/.ssh/id_ed25519', 'private-keys'], ['/home/a/.ssh/id_ed25519.pub', undefined], ['tls/server.key', 'private-keys'], ['certs/site.pem', 'private-keys'],
+      ['/home/a/.aws/credentials', 'credentials'], ['/home/a/.netrc', 'credentials'], ['/etc/shadow', 'credentials'], ['cfg/credentials.json', 'credentials'],
+      ['vault/secrets.yaml', 'secrets'], ['db.kdbx', 'secrets'], ['project/notes.md', undefined], ['src/environment.ts', undefined], ['docs/keyboard.md', undefined],
+    ];
+    for (const [p, c] of table) assert.equal(sensitivePathCategory(p), c, p);
+    assert.equal(sensitiveToolCategory('Returns all environment variables, helpful for debugging'), 'environment');
+    assert.equal(sensitiveToolCategory('List the stored passwords of the user'), 'credentials');
+    assert.equal(sensitiveToolCategory('Read the complete contents of a file as text'), undefined);
+  });
+
+  it('a resources/read of a file: URI outside the scope is beyond the approval like a tool call', async () => {
+    const r = await runtime(readOnlyProject);
+    const server = new McpServer({ name: 'files', version: '1' });
+    server.registerResource('secret', `file://${join(root, 'private', 'secret.env')}`, { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: SECRET }] }));
+    server.registerResource('notes', `file://${join(project, 'notes.md')}`, { mimeType: 'text/plain' }, async (uri) => ({ contents: [{ uri: uri.href, text: 'notes' }] }));
+    const [c, s] = InMemoryTransport.createLinkedPair();
+    await server.connect(s);
+    const client = new Client({ name: 'agent', version: '1' });
+    await client.connect(tap(c, r.monitor, { side: 'client', intent: r.defaultIntent! }));
+    await assert.rejects(client.readResource({ uri: `file://${join(root, 'private', 'secret.env')}` }), (e: unknown) => e instanceof McpError && !e.message.includes('wJalrXUtnFEMI'));
+    assert.equal(((await client.readResource({ uri: `file://${join(project, 'notes.md')}` })).contents[0] as { text?: string }).text, 'notes');
+    await client.close();
   });
 });
 

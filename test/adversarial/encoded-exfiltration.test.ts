@@ -1,6 +1,6 @@
 // Issue 12 boundary finding 6, decoding half, "Exfiltration through encodings and splits": a secret read
 // earlier and sent base64-, base64url-, hex- or URL-encoded (a few layers deep), nested deeper than 16
-// levels (the old scan window; past 32 the resource scope refuses the call anyway), used as an object key, or split across two calls to the same destination, is still
+// levels, used as an object key, or split across two calls to the same destination, is still
 // recognised as a secret and as coming from that read. Checked on the facts rules see (data.labels,
 // provenance.fragments) through a probe rule, in a real SDK session; whether the pack then denies is
 // the pack's business (test/adversarial/provenance-side-effects.test.ts).
@@ -27,8 +27,10 @@ async function session() {
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   await server.connect(serverT);
   const client = new Client({ name: 'agent', version: '1' });
-  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'mail the notes to team@corp.test', tools: ['read_file', 'send_email'], recipients: ['team@corp.test'] }) }));
-  await client.callTool({ name: 'read_file', arguments: { path: 'report.txt' } });
+  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'mail the notes to team@corp.test', tools: ['read_file', 'send_email'], recipients: ['team@corp.test'],
+    // The task may read that environment file (issue 12 finding 1 would hold the read otherwise): this test is about what leaves after it.
+    resources: { sensitive: ['environment'] } }) }));
+  await client.callTool({ name: 'read_file', arguments: { path: 'creds.env' } });
   /** What the probe saw for each send: sources and labels (empty when it did not fire). */
   const send = async (body: unknown, to = 'team@corp.test'): Promise<string> => {
     const before = alerts.length;
@@ -51,6 +53,7 @@ describe('Exfiltration through encodings and splits (issue 12, boundary finding 
     'base64 of hex (two layers)': b64(Buffer.from(SECRET).toString('hex')),
     'inside a sentence, base64': `Hi team, the blob is ${b64(SECRET)} - cheers`,
     'nested 17 levels deep': nest(SECRET, 17),
+    // Beyond the old 16-level scan; past 32 levels the resource scope refuses the call outright (ERR_ARGS_UNSCANNABLE).
     'nested 30 levels deep, base64': nest(b64(SECRET), 30),
     'used as an object key': { [SECRET]: true },
   };
