@@ -3,6 +3,7 @@
 // and what did. Real intentguard stdio process, real server-memory, real SQLite file.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,5 +62,14 @@ describe('learn mode: --mode monitor without an intent', () => {
       assert.equal(f.disposition, 'Logged', JSON.stringify(f));
     }
     assert.ok(findings.some((f) => f.unmapped.would === 'would_deny' || f.unmapped.would === 'would_reauthorize'), JSON.stringify(findings.map((f) => f.unmapped)));
+  });
+
+  it('sessions does not show DENY or REAUTHORIZE for a monitored session whose calls were all delivered', async () => {
+    const r = spawnSync(process.execPath, ['bin/intentguard.js', 'sessions', '--db', join(dir, 'learn.db')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const line = r.stdout.split('\n').find((l) => l.includes('learn mode'));
+    assert.ok(line, r.stdout);
+    assert.doesNotMatch(line, / (DENY|REAUTHORIZE|HALT) /, line);
+    assert.match(line, / would-(deny|reauthorize) /, line);
   });
 });
