@@ -20,8 +20,11 @@ export interface DoorRefusal {
 }
 
 export interface FrontDoor {
-  /** Check a request's `Origin`, `Sec-Fetch-Site` and `Host` (`localPort`: the port the connection came in on). */
-  check(headers: IncomingHttpHeaders, localPort: number | undefined): DoorRefusal | undefined;
+  /**
+   * Check a request's `Origin`, `Sec-Fetch-Site` and `Host` (`localPort`: the port the connection came
+   * in on; `distinct`: `req.headersDistinct`, so a second `Host`, which Node would drop, is refused).
+   */
+  check(headers: IncomingHttpHeaders, localPort: number | undefined, distinct?: NodeJS.Dict<string[]>): DoorRefusal | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -146,7 +149,9 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
   };
 
   return {
-    check(headers, localPort) {
+    check(headers, localPort, distinct) {
+      if ((distinct?.host?.length ?? 0) > 1) return { code: 'ERR_HOST', message: 'the request has more than one Host header' };
+      if ((distinct?.origin?.length ?? 0) > 1) return { code: 'ERR_ORIGIN', message: 'the request has more than one Origin header' };
       const origin = headers.origin;
       if (origin !== undefined) {
         const n = normalOrigin(origin);

@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
+import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { printable } from '../lib/printable.js';
@@ -553,7 +554,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(requestTimeout / 4))) }, async (req, res) => {
     try {
       // Origin and Host first (DNS rebinding, cross-site requests): before authentication or any path.
-      const refused = door.check(req.headers, req.socket.localPort);
+      const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
       if (refused) {
         req.resume();
         refuseRequest(res, refused);
@@ -574,15 +575,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       let identity: Identity | undefined;
       let intent: Intent | undefined = defaultIntent;
       if (gate) {
-        const auth = req.headers.authorization;
-        const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         try {
-          const g = await gate.verify(token);
+          const g = await gate.verify(bearerToken(req.headers.authorization));
           identity = g.identity;
           intent = g.intent;
         } catch (e) {
           req.resume();
-          unauthorized(res, token ? (e as GrantError) : undefined);
+          // Only an absent Authorization header is "missing"; whatever was presented is refused with its own code.
+          unauthorized(res, (e as GrantError).code === 'ERR_GRANT_MISSING' ? undefined : (e as GrantError));
           return;
         }
       }

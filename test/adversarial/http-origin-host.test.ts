@@ -18,7 +18,7 @@ import { listenWebSocket } from '../../src/proxy/ws-transport.js';
 import { startWsProxy } from '../../src/proxy/ws.js';
 import { httpUpstream, sseUpstream } from '../helpers/http-upstream.js';
 import { demoServer } from '../helpers/servers.js';
-import { INIT, JSON_HEADERS, raw } from './raw-http.js';
+import { INIT, JSON_HEADERS, raw, rawSocket } from './raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-door-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -174,6 +174,12 @@ describe('HTTP front door: Origin, Host and Content-Type (issue 11 §4)', () => 
         'mcp.corp.example', `mcp.corp.example:${port}`, 'MCP.corp.example.:443', 'gw.corp.example:8443']) {
         assert.equal(await status(host), 'passed', `accepted: ${host}`);
       }
+      // Node keeps the first of two Host headers: a second one is refused, not ignored.
+      const head = (extra: string) => `POST /mcp HTTP/1.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n${extra}`;
+      const twice = await rawSocket(proxy.url, head(`host: 127.0.0.1:${port}\r\nhost: rebind.evil.example`), JSON.stringify(INIT));
+      assert.deepEqual(twice, { status: 403, code: 'ERR_HOST' });
+      const twoOrigins = await rawSocket(proxy.url, head(`host: 127.0.0.1:${port}\r\norigin: http://127.0.0.1:${port}\r\norigin: ${EVIL}`), JSON.stringify(INIT));
+      assert.deepEqual(twoOrigins, { status: 403, code: 'ERR_ORIGIN' });
       for (const host of ['rebind.evil.example', `rebind.evil.example:${port}`, `127.0.0.1:${port + 1}`, 'localhost', `127.0.0.1.evil.example:${port}`,
         `localhost:${port}@evil.example`, 'gw.corp.example', 'gw.corp.example:443', `sub.mcp.corp.example:${port}`, `[::1`, `localhost:${port}:1`, '']) {
         assert.equal(await status(host), 403, `refused: ${JSON.stringify(host)}`);
