@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   ERR_HOST: 'the Host header names neither the address intentguard listens on nor an allowed host (--allowed-hosts)',
   ERR_CONTENT_TYPE: 'a POST body is not application/json (charset, if given, must be utf-8)',
   ERR_LISTEN: 'intentguard cannot listen on the given address (in use, not available, or not permitted)',
+  ERR_KEY_EXISTS: 'keys generate would overwrite an existing private key; give --force to replace it',
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',

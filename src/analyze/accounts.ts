@@ -7,22 +7,26 @@ import { isDigit, isUpper, isWord } from './scan.js';
  * loses the date, and an hour followed by `:` loses the hour, so `2024-05-19 16:00` names nothing.
  * Decimal numbers (`3.14159265358`) are not accounts either. Linear: each character is visited a
  * bounded number of times.
- * @example [...accountsIn('pay GB29 NWBK 6016 1331 9268 19 on 2024-05-19 16:00')] // ['GB29NWBK60161331926819']
+ * @example accountsIn('pay GB29 NWBK 6016 1331 9268 19 on 2024-05-19 16:00')] // ['GB29NWBK60161331926819']
  */
-export function* accountsIn(text: string): Generator<string> {
-  const spans: [number, number][] = [];
-  for (const [start, end] of ibansIn(text)) {
-    spans.push([start, end]);
-    yield text.slice(start, end).replaceAll(' ', '');
-  }
+export function accountsIn(text: string): string[] {
+  const out: string[] = [];
+  // Every account has at least 9 digits (an IBAN at least 10): fewer in the whole text, none.
+  let digits = 0;
+  for (let i = 0; i < text.length && digits < 9; i++) if (isDigit(text.charCodeAt(i))) digits++;
+  if (digits < 9) return out;
+  const spans = ibansIn(text);
+  for (const [start, end] of spans) out.push(text.slice(start, end).replaceAll(' ', ''));
   // The digit groups of an IBAN are not an account of their own.
-  yield* digitRunsIn(text, spans);
+  digitRunsIn(text, spans, out);
+  return out;
 }
 
 const isIbanChar = (c: number): boolean => isUpper(c) || isDigit(c);
 
 /** IBAN-shaped: 2 letters, 2 check digits, then 2–7 groups of 4 alphanumerics (a space allowed before each), and a last group of 1–4. */
-function* ibansIn(text: string): Generator<[number, number]> {
+function ibansIn(text: string): [number, number][] {
+  const found: [number, number][] = [];
   const n = text.length;
   for (let i = 0; i + 4 <= n; i++) {
     if (!isUpper(text.charCodeAt(i)) || !isUpper(text.charCodeAt(i + 1)) || !isDigit(text.charCodeAt(i + 2)) || !isDigit(text.charCodeAt(i + 3))) continue;
@@ -51,15 +55,16 @@ function* ibansIn(text: string): Generator<[number, number]> {
       }
     }
     if (match < 0) continue;
-    yield [i, match];
+    found.push([i, match]);
     i = match - 1;
   }
+  return found;
 }
 
 const isSep = (c: number): boolean => c === 32 || c === 45;
 
 /** Maximal runs of digits joined by single spaces or dashes, split into their groups. */
-function* digitRunsIn(text: string, skip: readonly [number, number][]): Generator<string> {
+function digitRunsIn(text: string, skip: readonly [number, number][], out: string[]): void {
   const n = text.length;
   let i = 0;
   let span = 0;
@@ -90,7 +95,7 @@ function* digitRunsIn(text: string, skip: readonly [number, number][]): Generato
     if (span < skip.length && skip[span]![0] <= start) continue;
     // An hour before `:` (`16:00`) is a time.
     if (text[i] === ':' && groups.length > 1 && groups[groups.length - 1]!.length <= 2) groups.pop();
-    yield* numbersOf(groups, seps);
+    numbersOf(groups, seps, out);
   }
 }
 
@@ -111,12 +116,12 @@ function dateAt(groups: readonly string[], seps: readonly number[], at: number):
 const isTime = (g: string): boolean => (g.length === 2 || g.length === 4 || g.length === 6) && +g.slice(0, 2) <= 23 && (g.length === 2 || +g.slice(2, 4) <= 59);
 
 /** The account numbers in one run's groups: dates (and a time right after one) removed, the rest joined per segment. */
-function* numbersOf(groups: readonly string[], seps: readonly number[]): Generator<string> {
+function numbersOf(groups: readonly string[], seps: readonly number[], out: string[]): void {
   let digits = '';
   for (let k = 0; k < groups.length;) {
     const date = dateAt(groups, seps, k);
     if (date > 0) {
-      yield* flush(digits);
+      flush(digits, out);
       digits = '';
       k += date;
       if (k < groups.length && isTime(groups[k]!) && k === groups.length - 1) k++;
@@ -124,15 +129,15 @@ function* numbersOf(groups: readonly string[], seps: readonly number[]): Generat
     }
     // Past 23 digits the run is cut at a group boundary into numbers of their own.
     if (digits.length > 0 && digits.length + groups[k]!.length > 23) {
-      yield* flush(digits);
+      flush(digits, out);
       digits = '';
     }
     digits += groups[k]!;
     k++;
   }
-  yield* flush(digits);
+  flush(digits, out);
 }
 
-function* flush(digits: string): Generator<string> {
-  if (digits.length >= 9 && digits.length <= 23) yield digits;
+function flush(digits: string, out: string[]): void {
+  if (digits.length >= 9 && digits.length <= 23) out.push(digits);
 }

@@ -1,9 +1,10 @@
-import { isAlnum, isDigit, trimEnd } from './scan.js';
+import { asciiTable, isAlnum, isDigit, trimEnd } from './scan.js';
 
 /** Bounds on decoding one value: nesting levels, shortest run worth decoding, and total output. */
 export const DECODE_LIMITS = { levels: 3, minRun: 16, outputFactor: 2 } as const;
 
-const isB64 = (c: number): boolean => isAlnum(c) || c === 43 || c === 47 || c === 45 || c === 95 || c === 61;
+const B64 = asciiTable((c) => isAlnum(c) || c === 43 || c === 47 || c === 45 || c === 95 || c === 61);
+const isB64 = (c: number): boolean => c < 128 && B64[c] === 1;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 const hexVal = (c: number): number => (isDigit(c) ? c - 48 : (c | 32) - 87);
 
@@ -84,9 +85,26 @@ function push(out: string[], s: string, left: { chars: number }): void {
  * (runs of 16+ characters that decode to readable text), up to {@link DECODE_LIMITS}.levels deep
  * (base64 of hex of a secret is found). Linear and bounded: the output is at most
  * `outputFactor` × the input's length, so decoding never costs more than a constant times reading.
+ * Short values are memoized (bounded): the returned array must not be modified.
  * @example decodedLayers('QUtJQUlPU0ZPRE5ON0VYQU1QTEU=') // ['AKIAIOSFODNN7EXAMPLE']
  */
 export function decodedLayers(value: string): string[] {
+  if (value.length <= 512) {
+    let hit = cache.get(value);
+    if (!hit) {
+      hit = decodeUncached(value);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(value, hit);
+    }
+    return hit;
+  }
+  return decodeUncached(value);
+}
+
+// Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded).
+const cache = new Map<string, string[]>();
+
+function decodeUncached(value: string): string[] {
   const out: string[] = [];
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
   let level = [value];

@@ -1,5 +1,5 @@
 import type { Sensitivity } from '../intent/types.js';
-import { collapseSpaces, isSpace } from './scan.js';
+import { asciiTable, collapseSpaces, isSpace } from './scan.js';
 import type { Target } from './targets.js';
 
 /** Where a piece of data came from: one earlier tool result. */
@@ -63,8 +63,9 @@ class Generational<K, V> {
 }
 
 // Token characters: anything but whitespace, quotes, brackets, `,` and `;`.
-const isTokenBreak = (c: number) => isSpace(c) || c === 34 || c === 39 || c === 96 || c === 60 || c === 62 || c === 40 || c === 41
-  || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59;
+const BREAK = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 96 || c === 60 || c === 62 || c === 40 || c === 41
+  || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59);
+const isTokenBreak = (c: number) => (c < 128 ? BREAK[c] === 1 : isSpace(c));
 
 /** Runs of 6+ token characters, cut every 200 (what `/[^\s"'`<>()[\]{},;]{6,200}/g` matches), by a hand scan. */
 function* tokensOf(s: string): Generator<string> {

@@ -17,6 +17,16 @@ export const isAlnum = (c: number): boolean => isDigit(c) || isAsciiLetter(c);
 /** A character of `\w` (ASCII letters, digits, underscore): what `\b` looks at. */
 export const isWord = (c: number): boolean => isAlnum(c) || c === 95;
 
+/**
+ * A lookup table for an ASCII character class: `table[c] === 1` for the members. Faster on hot loops
+ * than a chain of comparisons. Characters from 128 up are never members.
+ */
+export function asciiTable(member: (c: number) => boolean): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) t[c] = member(c) ? 1 : 0;
+  return t;
+}
+
 /** `s` without trailing characters for which `drop` holds (`s.replace(/[…]+$/, '')`, but linear). */
 export function trimEnd(s: string, drop: (c: number) => boolean): string {
   let e = s.length;

@@ -1,5 +1,5 @@
 import { parse as parseDomain } from 'tldts';
-import { isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
+import { asciiTable, isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
 
 /** What a scan of text found that names a network place, before normalization. */
 export type Place =
@@ -9,11 +9,15 @@ export type Place =
   | { readonly kind: 'ip'; readonly text: string };
 
 // Characters that end a token (what cannot be inside an unquoted URL): whitespace, quotes, brackets.
-const isDelim = (c: number): boolean => isSpace(c) || c === 34 || c === 39 || c === 60 || c === 62 || c === 40 || c === 41
-  || c === 91 || c === 93 || c === 123 || c === 125 || c === 96;
-const isSchemeChar = (c: number): boolean => isAlnum(c) || c === 43 || c === 46 || c === 45;
-const isHostChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 45;
-const isLocalChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+const DELIM = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 60 || c === 62 || c === 40 || c === 41
+  || c === 91 || c === 93 || c === 123 || c === 125 || c === 96);
+const isDelim = (c: number): boolean => (c < 128 ? DELIM[c] === 1 : isSpace(c));
+const SCHEME = asciiTable((c) => isAlnum(c) || c === 43 || c === 46 || c === 45);
+const isSchemeChar = (c: number): boolean => c < 128 && SCHEME[c] === 1;
+const HOST = asciiTable((c) => isAlnum(c) || c === 46 || c === 45);
+const isHostChar = (c: number): boolean => c < 128 && HOST[c] === 1;
+const LOCAL = asciiTable((c) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45);
+const isLocalChar = (c: number): boolean => c < 128 && LOCAL[c] === 1;
 const isSlash = (c: number): boolean => c === 47 || c === 92;
 
 // Schemes WHATWG parses as hierarchical even without `//` (`http:evil.test/x` reaches evil.test).
@@ -89,10 +93,23 @@ function domainEnd(text: string, s: number, e: number): number {
 }
 
 /** A dotted-quad IPv4 address, each part 0–255. */
-export const isDottedQuad = (h: string): boolean => {
-  const parts = h.split('.');
-  return parts.length === 4 && parts.every((p) => p.length >= 1 && p.length <= 3 && [...p].every((ch) => isDigit(ch.charCodeAt(0))) && Number(p) <= 255);
-};
+export function isDottedQuad(h: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= h.length; i++) {
+    const c = i < h.length ? h.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (isDigit(c) && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else return false;
+  }
+  return parts === 4;
+}
 
 // Public-suffix names that are also common file extensions: a bare `notes.md` or `setup.py` is a file,
 // not a host, unless something else says it is a place (a path after it, a scheme, `www.`, `@`).
@@ -155,6 +172,7 @@ function bareIn(text: string, s: number, e: number, found: Place[], spans: [numb
  */
 export function placesIn(text: string, asDestination = false): Place[] {
   const found: Place[] = [];
+  if (!mayNamePlace(text)) return found;
   const n = text.length;
   for (let i = 0; i < n;) {
     if (isDelim(text.charCodeAt(i))) {
@@ -166,6 +184,28 @@ export function placesIn(text: string, asDestination = false): Place[] {
     scanToken(text, s, i, found, asDestination);
   }
   return found;
+}
+
+/**
+ * Whether a text can name a place at all: every URL needs `:/`, a special scheme and `:`, two
+ * slashes or `www.`; every email `@`; every bare host or IP a dot between two host characters.
+ */
+function mayNamePlace(text: string): boolean {
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 64) return true;
+    if (c === 58 && (isSlash(text.charCodeAt(i + 1)) || specialBefore(text, i))) return true;
+    if ((c === 47 || c === 92) && isSlash(text.charCodeAt(i - 1))) return true;
+    if (c === 46 && i + 1 < text.length && isHostChar(text.charCodeAt(i - 1)) && isHostChar(text.charCodeAt(i + 1))) return true;
+  }
+  return false;
+}
+
+/** Whether a special scheme name (`http`, `ws`...) ends right before `colon`. */
+function specialBefore(text: string, colon: number): boolean {
+  let b = colon;
+  while (b > 0 && colon - b < 5 && isAsciiLetter(text.charCodeAt(b - 1))) b--;
+  return SPECIAL.has(text.slice(b, colon).toLowerCase());
 }
 
 function scanToken(text: string, s: number, e: number, found: Place[], asDestination: boolean): void {

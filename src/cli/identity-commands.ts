@@ -1,7 +1,7 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { GrantError, mintGrant, verifyGrant } from '../identity/grant.js';
+import { GrantError, mintGrant, toleranceText, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
 import { readIntentDocument } from '../proxy/runtime.js';
@@ -11,9 +11,15 @@ import { IntentGuardError } from '../errors.js';
 
 type Out = NodeJS.WritableStream;
 
+/** Where `keys generate` writes the public key set by default. */
+const DEFAULT_JWKS = join('keys', 'jwks.json');
+
 /** `intentguard keys generate`: a signing key pair for minting grants (development and tests). */
-export async function keysGenerateCommand(opts: { out: string; alg: string }, out: Out = process.stdout): Promise<number> {
+export async function keysGenerateCommand(opts: { out: string; alg: string; force?: boolean }, out: Out = process.stdout): Promise<number> {
   if (!(DEFAULT_ALGORITHMS as readonly string[]).includes(opts.alg)) throw new IntentGuardError('ERR_CONFIG', `--alg must be one of ${DEFAULT_ALGORITHMS.join(', ')}, got ${opts.alg}`);
+  // Replacing the private key silently would strand every grant signed with it: only on request.
+  const existing = join(opts.out, 'private.jwk.json');
+  if (existsSync(existing) && !opts.force) throw new IntentGuardError('ERR_KEY_EXISTS', `${existing} exists; give --force to replace it (grants signed with the old key stop verifying once its JWKS is replaced)`);
   const k = await generateKeys(opts.alg);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, { mode: 0o600 });
@@ -44,6 +50,11 @@ export async function grantMintCommand(opts: { intent: string; sub: string; ttl:
 
 /** `intentguard grant inspect TOKEN`: decoded, then verified or the exact reason it is not. */
 export async function grantInspectCommand(token: string, opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string; iss?: string[]; aud?: string; maxTtl: string; db?: string }, out: Out = process.stdout): Promise<number> {
+  // As `grant mint` uses ./keys/private.jwk.json, `grant inspect` uses the public half beside it.
+  if (!opts.jwks && !opts.jwksUrl && !opts.pem && existsSync(DEFAULT_JWKS)) {
+    opts = { ...opts, jwks: DEFAULT_JWKS };
+    out.write(`keys: ${DEFAULT_JWKS}\n`);
+  }
   let header: unknown, payload: unknown;
   try {
     header = decodeProtectedHeader(token);
@@ -64,11 +75,11 @@ export async function grantInspectCommand(token: string, opts: { jwks?: string; 
       keys: await resolveKeys(keySourceFrom(opts), DEFAULT_ALGORITHMS), issuers: opts.iss?.length ? opts.iss : [p?.iss ?? ''],
       audience: opts.aud ?? String(p?.aud ?? ''), maxTtlMs: parseDuration(opts.maxTtl), isRevoked: (j, s, n) => revocations.isRevoked(j, s, n),
     });
-    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()}\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
+    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()} (${toleranceText()}, as the proxy checks it)\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
     return 0;
   } catch (e) {
     if (e instanceof GrantError) {
-      out.write(`not verified: ${e.code}: ${e.message}\n`);
+      out.write(`not verified: ${e.code}: ${e.message} (${toleranceText()}, as the proxy checks it)\n`);
       return 1;
     }
     throw e;

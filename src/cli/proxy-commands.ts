@@ -1,92 +1,16 @@
 import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
-import { createRuntime, type RuntimeOptions } from '../proxy/runtime.js';
+import type { RuntimeOptions } from '../proxy/runtime.js';
 import { IntentGuardError } from '../errors.js';
+import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
-import { runStdioProxy } from '../proxy/stdio.js';
-import { startHttpProxy } from '../proxy/http.js';
-import { startWsProxy } from '../proxy/ws.js';
-import { DEFAULT_DB } from '../store/db.js';
+import { DEFAULT_DB } from '../store/paths.js';
+import type { ProxyFlags } from './proxy-options.js';
+
+// The proxies are imported when a command runs: `intentguard stdio` loads neither HTTP nor WebSocket.
+const runtimeModule = () => import('../proxy/runtime.js');
 import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../proxy/session-quota.js';
 
-export interface ProxyFlags {
-  config?: string;
-  mode?: string;
-  db?: string;
-  record?: boolean;
-  pack?: boolean;
-  rules?: string[];
-  intent?: string;
-  grant?: string;
-  jwks?: string;
-  jwksUrl?: string;
-  pem?: string;
-  alg?: string;
-  issuer?: string[];
-  audience?: string;
-  maxTtl?: string;
-  alertsJsonl?: string;
-  alertsWebhook?: string;
-  alertsWebhookSecret?: string;
-  alertsWsPort?: string;
-  alertsWsToken?: string;
-  approvalWebhook?: string;
-  approvalWebhookSecret?: string;
-  approvalTimeout?: string;
-  approveCli?: boolean;
-  elicitation?: boolean;
-  maxMessageBytes?: string;
-  failOpenOnRecordError?: boolean;
-  allowedOrigins?: string[];
-  allowedHosts?: string[];
-  maxSessionsPerAgent?: string;
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** The options every proxy takes (flags override intentguard.yaml, which overrides environment). */
-export function addProxyOptions(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'intentguard.yaml (default: ./intentguard.yaml when present)')
-    .option('--mode <mode>', 'enforce (default) or monitor (observe and alert only)')
-    .option('--db <path>', `recording database (default ${DEFAULT_DB}; env INTENTGUARD_DB)`)
-    .option('--no-record', 'do not record sessions')
-    .option('--fail-open-on-record-error', 'keep calls flowing when recording fails (default in monitor mode only)')
-    .option('--no-pack', 'only the built-in intent policy (no rule pack)')
-    .option('--rules <dir>', 'site rule directory (repeatable)', collect)
-    .option('--intent <file>', 'approved intent for sessions whose grant has none (or without grants)')
-    .option('--grant <jwt>', 'stdio: the agent grant (env INTENTGUARD_GRANT)')
-    .option('--jwks <file>', 'verify grants with this JWKS file')
-    .option('--jwks-url <url>', 'verify grants with keys from this JWKS URL')
-    .option('--pem <file>', 'verify grants with this PEM public key')
-    .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
-    .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
-    .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime (default 15m)')
-    .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
-    .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
-    .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
-    .option('--alerts-ws-port <port>', 'WebSocket alert stream for consoles')
-    .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
-    .option('--approval-webhook <url>', 're-authorization webhook')
-    .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny (default 60s)')
-    .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
-    .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
-    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
-}
-
-/** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
-
-/** The front-door options of the listening proxies (http, ws). */
-export function addListenOptions(cmd: Command): Command {
-  return cmd
-    .option('--allowed-origins <origins>', 'browser origins allowed to call, comma-separated (default: none; a request without Origin is a non-browser client\'s)', list)
-    .option('--allowed-hosts <hosts>', 'Host header values accepted besides the listen address (name for any port, or name:port), comma-separated', list)
-    .option('--max-sessions-per-agent <n>', 'most sessions one agent identity (grant sub) may hold open at once (default 16)');
-}
+export { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 
 /** Merge flags, the config file and the environment into runtime options. */
 export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
@@ -148,6 +72,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
+  const [{ createRuntime }, { runStdioProxy }] = await Promise.all([runtimeModule(), import('../proxy/stdio.js')]);
   const runtime = await createRuntime({ ...runtimeOptions(flags), localServer: true });
   try {
     const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
@@ -170,6 +95,7 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
+  const [{ createRuntime }, { startHttpProxy }] = await Promise.all([runtimeModule(), import('../proxy/http.js')]);
   const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
   const proxy = await closingOnFailure(runtime, () => startHttpProxy({
     host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
@@ -177,7 +103,7 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
     ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
     ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
   }));
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? ', grants required' : ''})\n`);
+  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
@@ -223,9 +149,10 @@ async function closingOnFailure<T>(runtime: { close(): Promise<void> }, start: (
 export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string; maxSessions?: string }): Promise<number> {
   const [host, port] = splitListen(opts.listen);
   upstreamUrl(opts.upstream, ['ws:', 'wss:']);
+  const [{ createRuntime }, { startWsProxy }] = await Promise.all([runtimeModule(), import('../proxy/ws.js')]);
   const runtime = await createRuntime(runtimeOptions(opts));
   const proxy = await closingOnFailure(runtime, () => startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) }));
-  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream}\n`);
+  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });

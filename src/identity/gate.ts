@@ -3,6 +3,23 @@ import type { Monitor } from '../monitor/create.js';
 import { verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
 import type { Revocations } from './revocations.js';
 
+/**
+ * The token of an `Authorization` header: undefined when there is none (`ERR_GRANT_MISSING` follows).
+ * The scheme is case-insensitive (RFC 9110: `bearer x` is `Bearer x`); any other scheme (`Basic …`)
+ * is a presented credential of the wrong kind: `ERR_GRANT_MALFORMED`, never "missing".
+ * @example bearerToken('Bearer eyJ...') // 'eyJ...'
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const text = header.trim();
+  const space = text.search(/[ \t]/);
+  const scheme = space < 0 ? text : text.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') throw new GrantError('ERR_GRANT_MALFORMED', `the Authorization header uses the ${scheme.slice(0, 20)} scheme; a Bearer grant is required`);
+  const token = space < 0 ? '' : text.slice(space + 1).trim();
+  if (token === '') throw new GrantError('ERR_GRANT_MALFORMED', 'the Authorization header says Bearer but carries no token');
+  return token;
+}
+
 export interface GrantGate {
   /** Verify a presented token (revocations included). Throws GrantError. */
   verify(token: string | undefined): Promise<VerifiedGrant>;

@@ -24,7 +24,7 @@ export interface GrantPolicy {
   readonly audience: string;
   /** Longest accepted lifetime (exp - iat). Default 15 minutes. */
   readonly maxTtlMs?: number;
-  /** Clock skew tolerated on exp/nbf/iat. Default 30 s. */
+  /** Clock skew tolerated on nbf/iat (an issuer's clock a little ahead). Default 30 s. Expiry is exact. */
   readonly clockToleranceMs?: number;
   /** Largest accepted token. Default 8 KiB. */
   readonly maxTokenBytes?: number;
@@ -34,6 +34,12 @@ export interface GrantPolicy {
   readonly isRevoked?: (jti: string, sub: string, now: number) => boolean;
   readonly clock?: () => number;
 }
+
+/** The clock tolerance on `nbf`/`iat` that the proxies and `grant inspect` share; `exp` has none. */
+export const CLOCK_TOLERANCE_MS = 30_000;
+
+/** The tolerance in words, for outputs that state it. */
+export const toleranceText = (ms = CLOCK_TOLERANCE_MS) => `clock tolerance ${Math.round(ms / 1000)} s on nbf/iat, none on exp`;
 
 /** A refused grant: a stable code, never forwarded. */
 export class GrantError extends IntentGuardError {}
@@ -144,7 +150,7 @@ async function verify(token: string | undefined, policy: GrantPolicy): Promise<V
       algorithms: [...policy.keys.algorithms],
       issuer: [...policy.issuers],
       audience: policy.audience,
-      clockTolerance: Math.round((policy.clockToleranceMs ?? 30_000) / 1000),
+      clockTolerance: Math.round((policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS) / 1000),
       currentDate: new Date(now),
       requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
     });
@@ -153,7 +159,10 @@ async function verify(token: string | undefined, policy: GrantPolicy): Promise<V
     return mapJoseError(e);
   }
   checkNumericDates(payload);
-  if (payload.iat! * 1000 > now + (policy.clockToleranceMs ?? 30_000)) fail('ERR_GRANT_NOT_YET_VALID', `issued in the future (iat ${new Date(payload.iat! * 1000).toISOString()})`);
+  // Expiry is exact, as the in-session check (grant-guard) has it: a grant is never accepted at the
+  // door only to have its first request refused as expired.
+  if (payload.exp! * 1000 <= now) fail('ERR_GRANT_EXPIRED', `grant expired at ${new Date(payload.exp! * 1000).toISOString()}`);
+  if (payload.iat! * 1000 > now + (policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS)) fail('ERR_GRANT_NOT_YET_VALID', `issued in the future (iat ${new Date(payload.iat! * 1000).toISOString()})`);
   if (typeof payload.sub !== 'string' || payload.sub === '') fail('ERR_GRANT_CLAIM', 'sub must be a non-empty string');
   if (typeof payload.jti !== 'string' || payload.jti === '') fail('ERR_GRANT_CLAIM', 'jti must be a non-empty string');
   const ttl = (payload.exp! - payload.iat!) * 1000;

@@ -7,7 +7,7 @@ import { IntentGuardError } from '../errors.js';
 export interface FrontDoorOptions {
   /** The address the proxy listens on, as configured (`127.0.0.1`, `localhost`, `0.0.0.0`, `::1`, a name). */
   readonly listenHost: string;
-  /** Browser origins allowed to call (`https://app.example.com`); any other `Origin` is refused. */
+  /** Browser origins allowed to call (`https://app.example.com`) besides intentguard's own; any other `Origin` is refused. */
   readonly allowedOrigins?: readonly string[];
   /** Extra names the `Host` header may carry (`mcp.corp.example` on any port, or `name:port`). */
   readonly allowedHosts?: readonly string[];
@@ -20,8 +20,11 @@ export interface DoorRefusal {
 }
 
 export interface FrontDoor {
-  /** Check a request's `Origin`, `Sec-Fetch-Site` and `Host` (`localPort`: the port the connection came in on). */
-  check(headers: IncomingHttpHeaders, localPort: number | undefined): DoorRefusal | undefined;
+  /**
+   * Check a request's `Origin`, `Sec-Fetch-Site` and `Host` (`localPort`: the port the connection came
+   * in on; `distinct`: `req.headersDistinct`, so a second `Host`, which Node would drop, is refused).
+   */
+  check(headers: IncomingHttpHeaders, localPort: number | undefined, distinct?: NodeJS.Dict<string[]>): DoorRefusal | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -87,8 +90,10 @@ const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' ||
 /**
  * The DNS-rebinding and cross-site guard every HTTP and WebSocket proxy runs before anything else
  * (the MCP transport spec requires servers to validate `Origin`):
- * - a browser `Origin` must be one of `allowedOrigins` (none by default); a request without one is
- *   a non-browser client's, unless the browser says it comes from another site (`Sec-Fetch-Site`);
+ * - a browser `Origin` must be intentguard's own (`http://` + a name of the listen address + the port
+ *   the request came in on: same-origin, which no other site can claim) or one of `allowedOrigins`;
+ *   a request without one is a non-browser client's, unless the browser says it comes from another
+ *   site (`Sec-Fetch-Site`);
  * - `Host` must name the address the proxy listens on, on the port the request came in on (any
  *   loopback name when it listens on loopback; this machine's addresses when on every interface), or
  *   one of `allowedHosts`. A rebinding page reaches the proxy under the attacker's name: refused.
@@ -126,6 +131,13 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
     if (isLoopback(listenHost)) for (const n of LOOPBACK_NAMES) own.add(n);
   }
 
+  /** `http://name:port` for a name of the listen address and the port the request came in on. */
+  const isOwnOrigin = (origin: string, localPort: number | undefined): boolean => {
+    if (!origin.startsWith('http://') || localPort === undefined) return false;
+    const hp = splitHostPort(origin.slice(7));
+    return hp !== undefined && own.has(hp.host) && (hp.port ?? 80) === localPort;
+  };
+
   const hostProblem = (value: string | undefined, localPort: number | undefined): string | undefined => {
     if (value === undefined) return 'the request has no Host header';
     const hp = splitHostPort(value);
@@ -137,11 +149,13 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
   };
 
   return {
-    check(headers, localPort) {
+    check(headers, localPort, distinct) {
+      if ((distinct?.host?.length ?? 0) > 1) return { code: 'ERR_HOST', message: 'the request has more than one Host header' };
+      if ((distinct?.origin?.length ?? 0) > 1) return { code: 'ERR_ORIGIN', message: 'the request has more than one Origin header' };
       const origin = headers.origin;
       if (origin !== undefined) {
         const n = normalOrigin(origin);
-        if (n === undefined || !origins.has(n)) return { code: 'ERR_ORIGIN', message: `Origin "${origin}" is not an allowed origin (--allowed-origins)` };
+        if (n === undefined || !(origins.has(n) || isOwnOrigin(n, localPort))) return { code: 'ERR_ORIGIN', message: `Origin "${origin}" is not an allowed origin (--allowed-origins)` };
       } else {
         const site = headers['sec-fetch-site'];
         if (site === 'cross-site' || site === 'same-site') return { code: 'ERR_ORIGIN', message: `a browser request from another site (Sec-Fetch-Site: ${site}) without an allowed Origin` };
@@ -150,6 +164,25 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
       return problem === undefined ? undefined : { code: 'ERR_HOST', message: problem };
     },
   };
+}
+
+/**
+ * CORS for a request that passed the door: a browser at an allowed origin (or intentguard's own) may
+ * read the answers and send MCP's headers. Answers a preflight (`OPTIONS`) itself and returns true.
+ */
+export function corsFor(headers: IncomingHttpHeaders, method: string | undefined, res: ServerResponse): boolean {
+  if (headers.origin !== undefined) {
+    res.setHeader('access-control-allow-origin', headers.origin);
+    res.setHeader('vary', 'Origin');
+    res.setHeader('access-control-expose-headers', 'mcp-session-id, www-authenticate, retry-after');
+  }
+  if (method !== 'OPTIONS') return false;
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, DELETE',
+    'access-control-allow-headers': 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id',
+    'access-control-max-age': '600',
+  }).end();
+  return true;
 }
 
 const body = (r: DoorRefusal) => JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: `intentguard: ${r.code}: ${r.message}`, data: { code: r.code } } });

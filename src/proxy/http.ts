@@ -4,13 +4,14 @@ import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
+import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { printable } from '../lib/printable.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { pendingKey } from '../monitor/state.js';
 import type { Outcome } from '../monitor/types.js';
-import { createFrontDoor, refuseRequest } from './front-door.js';
+import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
 import { createStdioBridge } from './http-stdio.js';
 import { jsonContentTypeProblem } from './media-type.js';
 import { listen } from '../lib/listen.js';
@@ -553,12 +554,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(requestTimeout / 4))) }, async (req, res) => {
     try {
       // Origin and Host first (DNS rebinding, cross-site requests): before authentication or any path.
-      const refused = door.check(req.headers, req.socket.localPort);
+      const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
       if (refused) {
         req.resume();
         refuseRequest(res, refused);
         return;
       }
+      // Past the door: an allowed browser origin gets CORS (its preflight is answered here).
+      if (corsFor(req.headers, req.method, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
         sendJson(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
@@ -572,15 +575,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       let identity: Identity | undefined;
       let intent: Intent | undefined = defaultIntent;
       if (gate) {
-        const auth = req.headers.authorization;
-        const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         try {
-          const g = await gate.verify(token);
+          const g = await gate.verify(bearerToken(req.headers.authorization));
           identity = g.identity;
           intent = g.intent;
         } catch (e) {
           req.resume();
-          unauthorized(res, token ? (e as GrantError) : undefined);
+          // Only an absent Authorization header is "missing"; whatever was presented is refused with its own code.
+          unauthorized(res, (e as GrantError).code === 'ERR_GRANT_MISSING' ? undefined : (e as GrantError));
           return;
         }
       }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
+import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { createFrontDoor, refuseUpgrade } from './front-door.js';
@@ -19,8 +20,7 @@ export interface WsProxyOptions {
 }
 
 const tokenOf = (req: IncomingMessage): string | undefined => {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (req.headers.authorization !== undefined) return bearerToken(req.headers.authorization);
   return new URL(req.url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined;
 };
 
@@ -35,7 +35,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
   const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   server.on('upgrade', async (req, socket, head) => {
     // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
-    const refused = door.check(req.headers, req.socket.localPort);
+    const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
     if (refused) return refuseUpgrade(socket, refused);
     let identity: Identity | undefined;
     let intent: Intent | undefined = defaultIntent;

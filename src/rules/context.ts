@@ -1,11 +1,11 @@
-import { profileTool, type ToolProfile } from '../analyze/categories.js';
+import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
 import { decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
-import { purposeWords, steeredTargets } from '../analyze/steering.js';
+import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
@@ -55,8 +55,10 @@ export interface Analysis {
   readonly firstListTools: Set<string>;
   readonly toolDigests: Map<string, string>;
   readonly profiles: Map<string, ToolProfile>;
-  /** Distinctive words of the approved purpose (see steering.ts). */
-  purposeWords: ReadonlySet<string>;
+  /** Distinctive words of the approved purpose, without the listed tools' name words (see steering.ts); computed on first use. */
+  purposeWords: ReadonlySet<string> | undefined;
+  /** Words of the listed tools' names. */
+  readonly toolWords: Set<string>;
   /** Targets (`kind:value`) some result steered the reader towards (see steering.ts). */
   readonly steered: Set<string>;
   /** Per call index: the arguments, so results can be paired with what was asked. */
@@ -93,7 +95,7 @@ function deriveIntentFields(session: SessionState) {
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
-    purposeWords: purposeWords(intent.purpose),
+    purposeWords: undefined as ReadonlySet<string> | undefined,
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
@@ -115,7 +117,7 @@ export function createAnalysis(session: SessionState, prov: ProvenanceIndex = ne
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
     drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
     callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
-    steered: new Set(),
+    steered: new Set(), toolWords: new Set(),
   };
 }
 
@@ -225,14 +227,18 @@ function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudge
   return { strings: scan.strings, sent: scan.sent, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
-/** Bounds of the per-destination trails (see README, "Bounds"). */
-const TRAIL = { chars: 4096, destinations: 256 } as const;
+/**
+ * Bounds of the per-destination trails (see README, "Bounds"). Only what crosses the junction between
+ * earlier calls and this one is new: the last `junction` characters sent there, joined with the first
+ * `junction` of this call's value, so a call costs O(1) extra whatever was sent before.
+ */
+const TRAIL = { junction: 256, destinations: 256 } as const;
 
 /**
  * The texts whose content the analysis looks at for one call: its strings, what they decode to
- * (base64, hex, percent-encoding, a few levels), and for each destination the tail of what earlier
- * calls sent there followed by what this one sends (a value split across calls is found whole).
- * Updates the trails.
+ * (base64, hex, percent-encoding, a few levels), and for each destination and argument the tail of
+ * what earlier calls sent there joined with the head of what this one sends (a value split across
+ * calls is found whole). Updates the trails.
  */
 function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
   const texts = [...scan.strings];
@@ -245,14 +251,14 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
     for (const [arg, value] of scan.sent) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
-      if (before !== undefined && budget.spend(before.length + value.length)) {
-        const joined = before + value;
+      if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
+        const joined = before + value.slice(0, TRAIL.junction);
         texts.push(joined);
         for (const d of decodedLayers(joined)) if (budget.spend(d.length)) texts.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
-      const next = (before ?? '') + value;
-      a.trails.set(key, next.length > TRAIL.chars ? next.slice(next.length - TRAIL.chars) : next);
+      const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
+      a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
     }
   }
   return texts;
@@ -543,6 +549,8 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       const described = `${String(t.description ?? '')}\n${JSON.stringify(t.inputSchema ?? '')}`;
       if (detectInjection(described).score >= INJECTION_THRESHOLD) injected.push(name);
       a.profiles.delete(name);
+      for (const w of nameWords(name)) if (a.toolWords.size < 4096) a.toolWords.add(toolNameWord(w));
+      a.purposeWords = undefined;
     }
     return { kind, ctx: ctxOf({ tools_list: { changed, added_after_first: added, injected } }) };
   }
@@ -579,7 +587,8 @@ export function indexResult(a: Analysis, ec: EventContext): void {
   const targets = extractTargets(ec.resultText);
   a.prov.add(ec.source, ec.resultText, targets.values());
   if (targets.size === 0) return;
-  for (const k of steeredTargets(ec.resultText, targets, a.purposeWords)) {
+  a.purposeWords ??= purposeWords(typeof a.intentCtx.purpose === 'string' ? a.intentCtx.purpose : '', a.toolWords);
+  for (const k of steeredTargets(ec.resultText, a.purposeWords)) {
     a.steeringSeen = true;
     if (a.steered.size < 4096) a.steered.add(k);
   }

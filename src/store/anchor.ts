@@ -1,5 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
 import type Database from 'better-sqlite3';
 
 /** The last row of an insertion-ordered chain. */
@@ -51,10 +51,9 @@ export type AnchorRead = { readonly anchor?: Anchor; readonly error?: string };
 
 const cache = new Map<string, { stamp: string; read: AnchorRead }>();
 
-const stampOf = (path: string): string => {
-  const st = statSync(path, { bigint: true });
-  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-};
+// The inode changes with every rewrite (a new file renamed over the old), the mtime to the nanosecond.
+const stamp = (st: BigIntStats): string => `${st.ino}:${st.size}:${st.mtimeNs}`;
+const stampOf = (path: string): string => stamp(statSync(path, { bigint: true }));
 
 /**
  * Read and authenticate the anchor file. No file: `{}`. A file that does not authenticate under any
@@ -98,10 +97,17 @@ export function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
   const path = anchorPath(dbPath);
   const body = JSON.stringify(anchor);
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${body}\n${mac(key, body)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
+  // Created owner-only (a umask can only take bits away); stamped before the rename, which keeps inode and mtime.
+  const fd = openSync(tmp, 'w', 0o600);
+  let written: string;
+  try {
+    writeSync(fd, `${body}\n${mac(key, body)}\n`);
+    written = stamp(fstatSync(fd, { bigint: true }));
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
-  cache.set(path, { stamp: stampOf(path), read: { anchor: structuredClone(anchor) } });
+  cache.set(path, { stamp: written, read: { anchor } });
 }
 
 /** Heads of the insertion-ordered chains, as the database has them now. */
@@ -163,7 +169,8 @@ export function anchoredTransaction<T>(store: AnchorStore & { readonly busyTimeo
 
 function nextAnchor(store: AnchorStore, change: (a: Anchor) => void): Anchor {
   const read = readAnchor(store.path, store.keys);
-  const a: Anchor = read.anchor ? structuredClone(read.anchor) : emptyAnchor(store.epoch);
+  // A new anchor object: `change` replaces entries and lists, never edits them, so copying the open map suffices.
+  const a: Anchor = read.anchor ? { ...read.anchor, open: { ...read.anchor.open } } : emptyAnchor(store.epoch);
   if (read.error) a.note = read.error;
   if (a.epoch > store.epoch) throw Object.assign(new Error(`the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`), { code: 'ERR_STORE' });
   a.epoch = store.epoch;
@@ -192,13 +199,7 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
   for (;;) {
     try {
       writeFileSync(path, me, { flag: 'wx', mode: 0o600 });
-      return () => {
-        try {
-          if (readFileSync(path, 'utf8') === me) rmSync(path, { force: true });
-        } catch {
-          // already gone
-        }
-      };
+      return () => rmSync(path, { force: true });
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
     }

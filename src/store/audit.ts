@@ -76,7 +76,7 @@ export function verifyAudit(store: Store): AuditReport {
 }
 
 function verifyWith(store: Store, read: AnchorRead): AuditReport {
-  const { db, keys } = store;
+  const { db } = store;
   const checked = { sessions: 0, events: 0, decisions: 0, alerts: 0, approvals: 0, revocations: 0, anchors: 0 };
   const first = new Map<AuditTable, AuditProblem>();
   const report = (p: AuditProblem) => { if (!first.has(p.table)) first.set(p.table, p); };
@@ -90,28 +90,8 @@ function verifyWith(store: Store, read: AnchorRead): AuditReport {
   if (!read.anchor && !read.error && recorded && store.path !== ':memory:') report({ table: 'anchor', rowid: 0, kind: 'deleted', detail: 'the head anchor file beside the database is missing (deleted): rows removed from the end cannot be ruled out' });
 
   // The anchors chain first: prune points and key hand-overs.
-  const rotations: Rotation[] = [];
-  let epoch = 0;
-  let sessionStart = GENESIS;
-  const anchorRows = db.prepare('SELECT rowid, * FROM audit_anchors ORDER BY rowid').all() as Row[];
-  walk('audit_anchors', anchorRows, GENESIS, HASHED.anchors, (r) => {
-    const key = keys.get(epoch);
-    // A hand-over is written with the old key; the rows after it with the new one.
-    if (r.kind === 'rotate') {
-      const d = safeJson(r.detail) as { epoch?: number; heads?: { sessions?: number; approvals?: number; revocations?: number } } | undefined;
-      if (d?.epoch !== undefined) rotations.push({ epoch: d.epoch, sessions: d.heads?.sessions ?? 0, approvals: d.heads?.approvals ?? 0, revocations: d.heads?.revocations ?? 0 });
-    }
-    return key;
-  }, (r) => {
-    checked.anchors++;
-    if (r.kind === 'rotate') epoch = rotations[rotations.length - 1]?.epoch ?? epoch;
-    if (r.kind === 'prune') sessionStart = r.session_prev_hash;
-  }, report, anchor?.heads.anchors);
-  const keyFor = (table: 'sessions' | 'approvals' | 'revocations', rowid: number) => {
-    let e = 0;
-    for (const r of rotations) if (rowid > r[table]) e = r.epoch;
-    return keys.get(e);
-  };
+  const { keyFor, sessionStart, count } = anchorsChain(store, anchor, report);
+  checked.anchors = count;
 
   // Sessions, and per session its events, decisions, alerts and seal.
   const sessions = db.prepare('SELECT rowid, * FROM sessions ORDER BY rowid').all() as Row[];
@@ -206,18 +186,71 @@ function verifyWith(store: Store, read: AnchorRead): AuditReport {
   }, report, anchor?.heads.approvals);
 
   // Revocations: in order, and every one the anchor holds in force must be in the table.
-  const revocations = db.prepare('SELECT rowid, * FROM revocations ORDER BY rowid').all() as Row[];
-  walk('revocations', revocations, GENESIS, HASHED.revocations, (r) => keyFor('revocations', r.rowid), () => { checked.revocations++; }, report, anchor?.heads.revocations);
+  checked.revocations = checkRevocations(store, anchor, keyFor, report);
+
+  const order: AuditTable[] = ['anchor', 'audit_anchors', 'sessions', 'events', 'decisions', 'alerts', 'approvals', 'revocations'];
+  const problems = order.flatMap((t) => (first.has(t) ? [first.get(t)!] : []));
+  return { ok: problems.length === 0 && unsealed.length === 0, checked, problems, ...(problems[0] && { problem: problems[0] }), unsealed, live };
+}
+
+type KeyFor = (table: 'sessions' | 'approvals' | 'revocations', rowid: number) => Buffer | undefined;
+
+/** Walk the anchors chain (prune points, key hand-overs): which key each row uses, and where the sessions chain starts. */
+function anchorsChain(store: Store, anchor: Anchor | undefined, report: (p: AuditProblem) => void): { keyFor: KeyFor; sessionStart: string; count: number } {
+  const { db, keys } = store;
+  const rotations: Rotation[] = [];
+  let epoch = 0;
+  let sessionStart = GENESIS;
+  let count = 0;
+  const rows = db.prepare('SELECT rowid, * FROM audit_anchors ORDER BY rowid').all() as Row[];
+  walk('audit_anchors', rows, GENESIS, HASHED.anchors, (r) => {
+    const key = keys.get(epoch);
+    // A hand-over is written with the old key; the rows after it with the new one.
+    if (r.kind === 'rotate') {
+      const d = safeJson(r.detail) as { epoch?: number; heads?: { sessions?: number; approvals?: number; revocations?: number } } | undefined;
+      if (d?.epoch !== undefined) rotations.push({ epoch: d.epoch, sessions: d.heads?.sessions ?? 0, approvals: d.heads?.approvals ?? 0, revocations: d.heads?.revocations ?? 0 });
+    }
+    return key;
+  }, (r) => {
+    count++;
+    if (r.kind === 'rotate') epoch = rotations[rotations.length - 1]?.epoch ?? epoch;
+    if (r.kind === 'prune') sessionStart = r.session_prev_hash;
+  }, report, anchor?.heads.anchors);
+  const keyFor: KeyFor = (table, rowid) => {
+    let e = 0;
+    for (const r of rotations) if (rowid > r[table]) e = r.epoch;
+    return keys.get(e);
+  };
+  return { keyFor, sessionStart, count };
+}
+
+function checkRevocations(store: Store, anchor: Anchor | undefined, keyFor: KeyFor, report: (p: AuditProblem) => void): number {
+  const revocations = store.db.prepare('SELECT rowid, * FROM revocations ORDER BY rowid').all() as Row[];
+  walk('revocations', revocations, GENESIS, HASHED.revocations, (r) => keyFor('revocations', r.rowid), () => {}, report, anchor?.heads.revocations);
   for (const [jti, sub, expires] of anchor?.revoked ?? []) {
     if (!revocations.some((r) => r.jti === jti && r.sub === sub && r.expires_at === expires)) {
       report({ table: 'revocations', rowid: 0, kind: 'deleted', detail: `the revocation of ${jti ? `grant ${jti}` : `subject ${sub}`} is in the head anchor but its row was deleted (it stays enforced)` });
       break;
     }
   }
+  return revocations.length;
+}
 
-  const order: AuditTable[] = ['anchor', 'audit_anchors', 'sessions', 'events', 'decisions', 'alerts', 'approvals', 'revocations'];
-  const problems = order.flatMap((t) => (first.has(t) ? [first.get(t)!] : []));
-  return { ok: problems.length === 0 && unsealed.length === 0, checked, problems, ...(problems[0] && { problem: problems[0] }), unsealed, live };
+/**
+ * The revocation record alone, as a proxy checks it before trusting it: its chain, the head anchor,
+ * and the revocations the anchor holds in force. Returns the first problem, or undefined when intact.
+ */
+export function revocationProblem(store: Store): AuditProblem | undefined {
+  if (store.path === ':memory:') return undefined;
+  const read = readAnchor(store.path, store.keys);
+  if (read.error) return { table: 'anchor', rowid: 0, kind: 'edited', detail: read.error };
+  const hashed = store.db.prepare('SELECT count(*) FROM revocations WHERE hash IS NOT NULL').pluck().get() as number;
+  if (!read.anchor && hashed > 0) return { table: 'anchor', rowid: 0, kind: 'deleted', detail: 'the head anchor file beside the database is missing (deleted)' };
+  let first: AuditProblem | undefined;
+  const report = (p: AuditProblem) => { first ??= p; };
+  const { keyFor } = anchorsChain(store, read.anchor, () => {});
+  checkRevocations(store, read.anchor, keyFor, report);
+  return first;
 }
 
 const safeJson = (text: unknown): unknown => {

@@ -1,12 +1,13 @@
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { IntentGuardError } from '../errors.js';
+import { DEFAULT_DB } from './paths.js';
+import { anchoredTransaction } from './anchor.js';
 import { loadAuditKeys } from './chain.js';
 import { migrate } from './migrations.js';
 import { adoptLegacyRows, sealAbandoned } from './seal.js';
 
-/** The embedded default database file. */
-export const DEFAULT_DB = './intentguard.db';
+export { DEFAULT_DB } from './paths.js';
 
 export interface Store {
   readonly db: Database.Database;
@@ -55,7 +56,12 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; must
   const base = { db, path, ...keys, busyTimeoutMs, durability, close: () => db.close() };
   if (options.readonly) return { ...base, sealedAtOpen: [] };
   try {
-    if (from > 0 && from < 2) adoptLegacyRows(db, keys.key);
+    if (from > 0 && from < 2) {
+      adoptLegacyRows(db, keys.key);
+      // The first head anchor: the chains as adopted, and the revocations in force.
+      anchoredTransaction(base, () => db.prepare('SELECT jti, sub, expires_at FROM revocations ORDER BY rowid').raw().all() as [string | null, string | null, number | null][],
+        (a, revoked) => { a.revoked = revoked; });
+    }
     // A session whose process died is sealed now, by whichever intentguard process opens the database next.
     return { ...base, sealedAtOpen: sealAbandoned(base, (options.clock ?? Date.now)()) };
   } catch (e) {

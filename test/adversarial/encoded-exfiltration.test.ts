@@ -27,7 +27,9 @@ async function session() {
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   await server.connect(serverT);
   const client = new Client({ name: 'agent', version: '1' });
-  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'mail the notes to team@corp.test', tools: ['read_file', 'send_email'], recipients: ['team@corp.test'] }) }));
+  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'mail the notes to team@corp.test', tools: ['read_file', 'send_email'], recipients: ['team@corp.test'],
+    // The task may read that environment file (issue 12 finding 1 would hold the read otherwise): this test is about what leaves after it.
+    resources: { sensitive: ['environment'] } }) }));
   await client.callTool({ name: 'read_file', arguments: { path: 'creds.env' } });
   /** What the probe saw for each send: sources and labels (empty when it did not fire). */
   const send = async (body: unknown, to = 'team@corp.test'): Promise<string> => {
@@ -51,7 +53,8 @@ describe('Exfiltration through encodings and splits (issue 12, boundary finding 
     'base64 of hex (two layers)': b64(Buffer.from(SECRET).toString('hex')),
     'inside a sentence, base64': `Hi team, the blob is ${b64(SECRET)} - cheers`,
     'nested 17 levels deep': nest(SECRET, 17),
-    'nested 40 levels deep, base64': nest(b64(SECRET), 40),
+    // Beyond the old 16-level scan; past 32 levels the resource scope refuses the call outright (ERR_ARGS_UNSCANNABLE).
+    'nested 30 levels deep, base64': nest(b64(SECRET), 30),
     'used as an object key': { [SECRET]: true },
   };
   for (const [name, body] of Object.entries(variants)) {

@@ -62,6 +62,15 @@ describe('every grant refusal carries its own code (issue 11 §4)', () => {
       assert.equal(upstream.seen.length, 0, 'nothing was forwarded');
       const missing = await raw(proxy.url, { headers: JSON_HEADERS, body: JSON.stringify(INIT) });
       assert.equal(missing.code, 'ERR_GRANT_MISSING', 'only an absent token is "missing"');
+      // A credential of another scheme, or a Bearer without a token, was presented: malformed, not missing.
+      for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer   ', 'Token abc', 'eyJhbGciOi']) {
+        const r = await raw(proxy.url, { headers: { ...JSON_HEADERS, authorization }, body: JSON.stringify(INIT) });
+        assert.equal(r.status, 401);
+        assert.equal(r.code, 'ERR_GRANT_MALFORMED', authorization);
+      }
+      // The scheme is case-insensitive (RFC 9110): a lower-case bearer is read, and its grant's own problem reported.
+      const lower = await raw(proxy.url, { headers: { ...JSON_HEADERS, authorization: `bearer ${await sign({ ...valid(), iat: 1e300 })}` }, body: JSON.stringify(INIT) });
+      assert.equal(lower.code, 'ERR_GRANT_CLAIM');
     } finally {
       await proxy.close();
       await runtime.close();

@@ -18,7 +18,7 @@ import { listenWebSocket } from '../../src/proxy/ws-transport.js';
 import { startWsProxy } from '../../src/proxy/ws.js';
 import { httpUpstream, sseUpstream } from '../helpers/http-upstream.js';
 import { demoServer } from '../helpers/servers.js';
-import { INIT, JSON_HEADERS, raw } from './raw-http.js';
+import { INIT, JSON_HEADERS, raw, rawSocket } from './raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-door-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -105,6 +105,17 @@ describe('HTTP front door: Origin, Host and Content-Type (issue 11 §4)', () => 
         assert.equal((await send({ host: `rebind.evil.example:${port}` })).code, 'ERR_HOST', `${url}: rebinding Host`);
         assert.equal((await send({ host: `localhost:${port}`, origin: 'https://app.example.com' })).status === 403, false, `${url}: listed Origin, loopback Host`);
       }
+      // A listed origin's browser can actually use the proxy: its preflight is answered and answers carry CORS.
+      const preflight = await raw(viaUpstream.url, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, mcp-session-id' } });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com');
+      assert.match(String(preflight.headers['access-control-allow-headers']), /mcp-session-id/);
+      const fromApp = await raw(viaUpstream.url, { headers: { ...JSON_HEADERS, origin: 'https://app.example.com' }, body: JSON.stringify(INIT) });
+      assert.equal(fromApp.headers['access-control-allow-origin'], 'https://app.example.com');
+      assert.match(String(fromApp.headers['access-control-expose-headers']), /mcp-session-id/);
+      const evilPreflight = await raw(viaUpstream.url, { method: 'OPTIONS', headers: { origin: EVIL, 'access-control-request-method': 'POST' } });
+      assert.equal(evilPreflight.status, 403);
+      assert.equal(evilPreflight.headers['access-control-allow-origin'], undefined);
       // Legacy SSE GET: the stream (and its upstream stream) is never opened for a foreign page.
       const sseGet = (h: Record<string, string>) => raw(viaSse.url, { method: 'GET', headers: { accept: 'text/event-stream', ...h } });
       assert.equal((await sseGet({ origin: EVIL })).code, 'ERR_ORIGIN');
@@ -146,11 +157,29 @@ describe('HTTP front door: Origin, Host and Content-Type (issue 11 §4)', () => 
       const r = await raw(proxy.url, { headers: { ...JSON_HEADERS, host }, body: JSON.stringify(INIT) });
       return r.status === 403 ? (assert.equal(r.code, 'ERR_HOST'), 403) : 'passed';
     };
+    // Bound to every interface: this machine's addresses and the loopback names; bound to [::1]: its names.
+    const wildcard = createFrontDoor({ listenHost: '0.0.0.0' });
+    assert.equal(wildcard.check({ host: '127.0.0.1:9' }, 9), undefined);
+    assert.equal(wildcard.check({ host: 'localhost:9' }, 9), undefined);
+    assert.equal(wildcard.check({ host: 'rebind.evil.example:9' }, 9)?.code, 'ERR_HOST');
+    const v6 = createFrontDoor({ listenHost: '::1' });
+    assert.equal(v6.check({ host: '[::1]:9' }, 9), undefined);
+    assert.equal(v6.check({ host: 'localhost:9' }, 9), undefined);
+    assert.equal(v6.check({ host: '[::2]:9' }, 9)?.code, 'ERR_HOST');
+    const named = createFrontDoor({ listenHost: 'gw.internal' });
+    assert.equal(named.check({ host: 'gw.internal:9' }, 9), undefined);
+    assert.equal(named.check({ host: 'localhost:9' }, 9)?.code, 'ERR_HOST', 'a named listen address is that name only');
     try {
       for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `localhost.:${port}`, `[::1]:${port}`, `[0:0:0:0:0:0:0:1]:${port}`,
         'mcp.corp.example', `mcp.corp.example:${port}`, 'MCP.corp.example.:443', 'gw.corp.example:8443']) {
         assert.equal(await status(host), 'passed', `accepted: ${host}`);
       }
+      // Node keeps the first of two Host headers: a second one is refused, not ignored.
+      const head = (extra: string) => `POST /mcp HTTP/1.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\n${extra}`;
+      const twice = await rawSocket(proxy.url, head(`host: 127.0.0.1:${port}\r\nhost: rebind.evil.example`), JSON.stringify(INIT));
+      assert.deepEqual(twice, { status: 403, code: 'ERR_HOST' });
+      const twoOrigins = await rawSocket(proxy.url, head(`host: 127.0.0.1:${port}\r\norigin: http://127.0.0.1:${port}\r\norigin: ${EVIL}`), JSON.stringify(INIT));
+      assert.deepEqual(twoOrigins, { status: 403, code: 'ERR_ORIGIN' });
       for (const host of ['rebind.evil.example', `rebind.evil.example:${port}`, `127.0.0.1:${port + 1}`, 'localhost', `127.0.0.1.evil.example:${port}`,
         `localhost:${port}@evil.example`, 'gw.corp.example', 'gw.corp.example:443', `sub.mcp.corp.example:${port}`, `[::1`, `localhost:${port}:1`, '']) {
         assert.equal(await status(host), 403, `refused: ${JSON.stringify(host)}`);
@@ -162,12 +191,16 @@ describe('HTTP front door: Origin, Host and Content-Type (issue 11 §4)', () => 
     }
   });
 
-  it('a browser Origin must be listed exactly (scheme, host, port), normalised; none is allowed by default', () => {
+  it('a browser Origin must be listed exactly (scheme, host, port), normalised; by default only intentguard\'s own origin passes', () => {
     const open = createFrontDoor({ listenHost: '127.0.0.1' });
     const listed = createFrontDoor({ listenHost: '127.0.0.1', allowedOrigins: ['https://app.example.com', 'vscode-webview://abc', 'http://localhost:6274'] });
     const check = (door: typeof open, origin: string | undefined) => door.check({ host: '127.0.0.1:9', ...(origin !== undefined && { origin }) }, 9)?.code;
     assert.equal(check(open, undefined), undefined, 'a non-browser client (no Origin) passes');
-    for (const origin of ['http://127.0.0.1:9', 'http://localhost:9', EVIL, 'null', 'file://']) assert.equal(check(open, origin), 'ERR_ORIGIN', `default refuses ${origin}`);
+    // Its own origin (same-origin: a page only intentguard itself could serve) passes; every other is refused.
+    for (const origin of ['http://127.0.0.1:9', 'http://localhost:9', 'http://[::1]:9']) assert.equal(check(open, origin), undefined, `own origin ${origin}`);
+    for (const origin of ['http://127.0.0.1:10', 'http://localhost:3000', 'https://localhost:9', 'http://evil.example:9', EVIL, 'null', 'file://']) {
+      assert.equal(check(open, origin), 'ERR_ORIGIN', `default refuses ${origin}`);
+    }
     for (const origin of ['https://app.example.com', 'https://APP.example.com:443', 'https://app.example.com/', 'vscode-webview://abc', 'http://localhost:6274']) {
       assert.equal(check(listed, origin), undefined, `listed: ${origin}`);
     }

@@ -87,3 +87,23 @@ describe('finding 7: destinations a result steered the agent towards are caught 
     for (const r of [a, b]) assert.ok(r.action === 'allow' || r.action === 'alert', JSON.stringify(r));
   });
 });
+
+describe('steering analysis stays linear in the result size', () => {
+  it('4x the address-dense text costs well under 16x (quadratic) the time', async () => {
+    const { steeredTargets, purposeWords } = await import('../../src/analyze/steering.js');
+    const dense = (n: number) => Array.from({ length: n }, (_, i) => `Send it to user${i}@host${i}.example.com now. Visit https://h${i}.example.com/p today.\n`).join('');
+    const pw = purposeWords('Pay the invoice');
+    const cost = (text: string) => {
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const t0 = process.hrtime.bigint();
+        steeredTargets(text, pw);
+        best = Math.min(best, Number(process.hrtime.bigint() - t0));
+      }
+      return best;
+    };
+    cost(dense(500));
+    const small = cost(dense(2_000)), large = cost(dense(8_000));
+    assert.ok(large / small < 10, `ratio ${(large / small).toFixed(1)} (linear 4, quadratic 16)`);
+  });
+});

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawAnswer {
   readonly status: number;
@@ -48,3 +49,19 @@ export function raw(url: string, o: { method?: string; headers?: Record<string, 
 
 export const INIT = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 export const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** A request written byte for byte on a socket (headers node:http will not send, such as two Host lines). */
+export function rawSocket(url: string, head: string, body = ''): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const socket = connect(Number(u.port), u.hostname, () => socket.end(`${head}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => { text += c; });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, code: /"code":"(ERR_[A-Z_]+)"/.exec(text)?.[1] });
+    });
+  });
+}

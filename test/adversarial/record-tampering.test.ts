@@ -4,12 +4,11 @@
 // before the fix (checked against 952e1a9).
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import Database from 'better-sqlite3';
 import { createApprovals } from '../../src/approvals/approvals.js';
@@ -205,26 +204,33 @@ describe('issue 13: tampering with the record is reported', () => {
 
   it('a revocation deleted: reported, and the revoked grant stays refused by a new gate on the same database', async () => {
     const path = tempDb();
-    const NOW = Date.parse('2026-11-26T10:00:00Z');
-    const keys = await generateKeys('ES256');
-    const token = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:x', ttl: '10m', intent: { purpose: 'notes', tools: ['echo'] }, now: NOW });
-    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+    const grant = await grantFor();
     const first = openStore(path);
-    createRevocations(first, () => NOW).revoke({ jti }, 'halted elsewhere');
+    createRevocations(first, () => NOW).revoke({ jti: grant.jti }, 'halted elsewhere');
     createRevocations(first, () => NOW).revoke({ sub: 'agent:other' }, 'operator');
     first.close();
-    sql(path, `DELETE FROM revocations WHERE jti = '${jti}'`);
+    sql(path, `DELETE FROM revocations WHERE jti = '${grant.jti}'`);
     reported(path, 'revocations', ['deleted']);
-    // A proxy started afterwards: its revocation list comes from the same database.
-    const store = openStore(path);
-    const monitor = createMonitor();
-    const gate = createGrantGate(monitor, { keys: await resolveKeys({ jwks: keys.publicJwks }), issuers: ['https://idp.test'], audience: 'https://ig.test/mcp', clock: () => NOW }, createRevocations(store, () => NOW));
-    const [c, s] = InMemoryTransport.createLinkedPair();
-    await demoServer().connect(s);
-    await assert.rejects(tapWithGrant(c, monitor, gate, token, { side: 'client' }), (e: { code?: string }) => e.code === 'ERR_GRANT_REVOKED');
-    monitor.close();
-    store.close();
-    void Client;
+    await refusedByNewGate(path, grant, 'row deleted');
+  });
+
+  it('a revocation deleted with the head anchor rolled back to an older copy, or deleted: the gap in the chain makes a new gate refuse the grant', async () => {
+    for (const anchorMove of ['rolled back', 'deleted'] as const) {
+      const path = tempDb();
+      const grant = await grantFor();
+      const first = openStore(path);
+      createRevocations(first, () => NOW).revoke({ sub: 'agent:earlier' }, 'operator');
+      const older = `${path}.older`;
+      if (existsSync(`${path}.anchor`)) copyFileSync(`${path}.anchor`, older);
+      createRevocations(first, () => NOW).revoke({ jti: grant.jti }, 'halted elsewhere');
+      createRevocations(first, () => NOW).revoke({ sub: 'agent:later' }, 'operator');
+      first.close();
+      sql(path, `DELETE FROM revocations WHERE jti = '${grant.jti}'`);
+      if (anchorMove === 'rolled back' && existsSync(older)) copyFileSync(older, `${path}.anchor`);
+      else rmSync(`${path}.anchor`, { force: true });
+      assert.equal(verify(path).ok, false, anchorMove);
+      await refusedByNewGate(path, grant, anchorMove);
+    }
   });
 
   it('unsealed sessions (the recording process was killed) are reported, not accepted silently; the CLI exits 2 and says so in --json', async () => {
@@ -257,6 +263,30 @@ describe('issue 13: tampering with the record is reported', () => {
     assert.deepEqual(r.problems.map((p) => [p.table, p.kind]), [['events', 'edited'], ['alerts', 'edited'], ['revocations', 'truncated']]);
   });
 });
+
+const NOW = Date.parse('2026-11-26T10:00:00Z');
+
+/** A signed grant for agent:x, its keys and its jti. */
+async function grantFor() {
+  const keys = await generateKeys('ES256');
+  const token = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:x', ttl: '10m', intent: { purpose: 'notes', tools: ['echo'] }, now: NOW });
+  return { keys, token, jti: JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string };
+}
+
+/** A proxy started afterwards on the same database (its revocation list from there) refuses the grant. */
+async function refusedByNewGate(path: string, grant: Awaited<ReturnType<typeof grantFor>>, what: string): Promise<void> {
+  const store = openStore(path);
+  const monitor = createMonitor();
+  try {
+    const gate = createGrantGate(monitor, { keys: await resolveKeys({ jwks: grant.keys.publicJwks }), issuers: ['https://idp.test'], audience: 'https://ig.test/mcp', clock: () => NOW }, createRevocations(store, () => NOW));
+    const [c, s] = InMemoryTransport.createLinkedPair();
+    await demoServer().connect(s);
+    await assert.rejects(tapWithGrant(c, monitor, gate, grant.token, { side: 'client' }), (e: { code?: string }) => e.code === 'ERR_GRANT_REVOKED', what);
+  } finally {
+    monitor.close();
+    store.close();
+  }
+}
 
 /** Record into `path` in a child process and kill it with SIGKILL mid-stream (no seal is written). */
 async function killedRecording(path: string): Promise<void> {

@@ -56,7 +56,8 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
   for (const [name, args] of Object.entries(outside)) {
     it(`denied: ${name}`, async () => {
       const s = await zoned();
-      assert.equal(await denied(s.call(args)), 'IG-NET-001');
+      // IG-NET-001 denies it; the intent's own resource scope may name it too.
+      assert.ok((await denied(s.call(args))).split(',').includes('IG-NET-001'));
       assert.deepEqual(s.fetched, [], 'never reached the server');
       await s.close();
     });
