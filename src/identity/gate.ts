@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { Monitor } from '../monitor/create.js';
-import { verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
+import { GrantError, verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
 import type { Revocations } from './revocations.js';
 
 /**
