@@ -31,8 +31,8 @@ export interface GrantGate {
  * Tie grants to the monitor: verification with the revocation list, a halted session's grant
  * revoked (until it expires) so it opens no new session, and the same `jti` in two concurrent
  * sessions reported as a shared credential. A grant whose intent says `task: once` serves one session:
- * a second one is refused while it is open (`ERR_GRANT_TASK_ACTIVE`), and the grant is revoked when it
- * ends (or earlier by `intentguard task done JTI`).
+ * a second session presenting it while it is open is closed at once (`ERR_GRANT_TASK_ACTIVE`), and the
+ * grant is revoked when a session of it ends (or earlier by `intentguard task done JTI`).
  */
 export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isRevoked'>, revocations: Revocations): GrantGate {
   const active = new Map<string, Set<string>>();
@@ -43,7 +43,13 @@ export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isR
       const set = active.get(jti) ?? new Set<string>();
       set.add(s.id);
       active.set(jti, set);
-      if (set.size > 1) {
+      if (set.size > 1 && s.intent.task === 'once') {
+        // A one-task grant in a second session was shared: that session is closed at once, and its end
+        // revokes the grant (the first session is halted at its next request).
+        const reason = `ERR_GRANT_TASK_ACTIVE: grant ${jti} is for one task and already in use by ${[...set].filter((id) => id !== s.id).join(', ')}`;
+        monitor.report(s.id, { rule: 'identity/task-grant-shared', action: 'halt', severity: 'high', code: 'ERR_GRANT_TASK_ACTIVE', reason, evidence: { jti, sessions: [...set] } });
+        queueMicrotask(() => monitor.session(s.id)?.close(reason));
+      } else if (set.size > 1) {
         monitor.report(s.id, {
           rule: 'identity/shared-credential', action: 'alert', severity: 'high', code: 'ERR_GRANT_SHARED',
           reason: `grant ${jti} (sub ${s.identity?.sub}) is in use by ${set.size} concurrent sessions: ${[...set].join(', ')}`,
@@ -68,13 +74,7 @@ export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isR
     }),
   ];
   return {
-    verify: async (token) => {
-      const grant = await verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) });
-      if (grant.intent.task === 'once' && active.has(grant.identity.jti!)) {
-        throw new GrantError('ERR_GRANT_TASK_ACTIVE', `grant ${grant.identity.jti} is for one task and is in use by session ${[...active.get(grant.identity.jti!)!].join(', ')}`);
-      }
-      return grant;
-    },
+    verify: (token) => verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
     revocations,
     close: () => subs.forEach((s) => s.unsubscribe()),
   };

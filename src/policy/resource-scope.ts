@@ -55,7 +55,8 @@ function exactlyApproved(grant: ToolGrant | undefined, r: NamedResource): boolea
  *  - `resources.paths` / `resources.hosts`: every path (URL host) any tool names must lie within them.
  *  - Without `resources.paths`, a tool the intent does not name is held to the paths the approved
  *    tools are limited to (their `prefix`/`glob` constraints), when there are any.
- *  - A location of a sensitive category (environment, credentials, secrets, private keys), or an
+ *  - A location of a sensitive category (environment, credentials, secrets, private keys) named by a
+ *    tool the intent does not name (by any tool once the intent declares `resources`), or an
  *    unapproved tool whose description says it returns one, is beyond the approval unless the intent
  *    lists the category in `resources.sensitive`, has `sensitivity: secret`, or the tool's grant names
  *    that exact value.
@@ -71,11 +72,13 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
   const hosts = intent.resources?.hosts;
   const allowed = new Set<SensitiveCategory>(intent.sensitivity === 'secret' ? ['environment', 'credentials', 'secrets', 'private-keys'] : intent.resources?.sensitive ?? []);
   const grants = new Map(intent.tools === '*' ? [] : intent.tools.map((t) => [t.name, t] as const));
-  const active = Boolean(explicitPaths || impliedPaths_ || hosts) || allowed.size < 4;
+  const declared = intent.resources !== undefined;
 
   return (call: ResourceCall): Finding[] => {
-    if (!active) return [];
     const out: Finding[] = [];
+    // Sensitive categories bind the tools the intent does not name, and every tool once the intent declares resources.
+    const sensitiveApplies = !call.approved || declared;
+    if (!sensitiveApplies && !explicitPaths && !hosts) return out;
     const scan = resourcesOf(call.args, call.inputSchema);
     if (!scan.complete) {
       out.push({
@@ -103,9 +106,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
             });
           }
         }
-        const forms = resolver ? [r.value, resolver(r.value).real] : [r.value];
+        const forms = !sensitiveApplies ? [] : resolver ? [r.value, resolver(r.value).real] : [r.value];
         const category = forms.map(sensitivePathCategory).find((c) => c !== undefined);
-        if (category && !allowed.has(category) && !exactlyApproved(grant, r)) {
+        if (sensitiveApplies && category && !allowed.has(category) && !exactlyApproved(grant, r)) {
           out.push({
             rule: 'intent/sensitive-resource', action: actions.sensitive, severity: 'high',
             reason: `beyond the approval: ${call.tool} argument "${r.arg}" names ${show(r.value)}, which holds ${category}; the intent does not name that category`,

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startHttpProxy } from '../../src/proxy/http.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -142,15 +144,21 @@ describe('finding 1: resource scopes apply to every tool that names a path, what
     await second.client.close();
   });
 
-  it('a sensitive file inside the approved folder needs the intent to name its category', async () => {
+  it('a sensitive file inside the approved folder: beyond an unapproved tool, and beyond an approved one once the intent declares resources, unless it names the category', async () => {
     writeFileSync(join(project, '.env'), `${SECRET}\n`);
-    const r = await runtime(readOnlyProject, { localServer: true });
+    const plain = await runtime(readOnlyProject, { localServer: true });
+    const c0 = await connect(plain, [FS, root]);
+    const unapproved = await outcome(c0.client, 'read_file', { path: join(project, '.env') });
+    assert.equal(unapproved.ok, false, unapproved.text);
+    assert.ok(unapproved.rules.includes('intent/sensitive-resource'));
+    await c0.client.close();
+    const r = await runtime({ ...readOnlyProject, resources: { paths: [project] } }, { localServer: true });
     const { client } = await connect(r, [FS, root]);
     const o = await outcome(client, 'read_text_file', { path: join(project, '.env') });
     assert.equal(o.ok, false, o.text);
     assert.ok(o.rules.includes('intent/sensitive-resource'));
     await client.close();
-    const named = await runtime({ ...readOnlyProject, resources: { sensitive: ['environment'] } }, { localServer: true });
+    const named = await runtime({ ...readOnlyProject, resources: { paths: [project], sensitive: ['environment'] } }, { localServer: true });
     const c2 = await connect(named, [FS, root]);
     assert.equal((await outcome(c2.client, 'read_text_file', { path: join(project, '.env') })).ok, true);
     await c2.client.close();
@@ -402,20 +410,29 @@ describe('finding 10: a grant for one task ends with its task', () => {
     await again.client.close();
   });
 
-  it('`intentguard task done JTI` revokes it; an open session is halted at its next request, and a concurrent second session is refused', async () => {
+  async function gatedRuntime() {
     const keys = await generateKeys('ES256');
     const jwks = join(root, `jwks-done-${Math.random()}.json`);
     writeFileSync(jwks, JSON.stringify(keys.publicJwks));
     const db = join(root, `task-done-${Math.random()}.db`);
     const rt = await runtime({ purpose: 'unused default', tools: [] }, { db, auth: { jwks, issuers: [ISS], audience: AUD } });
+    const mint = (jti: string) => mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:task', ttl: '10m', jti, intent: { purpose: 'read the notes', tools: ['read_text_file'], task: 'once' } });
+    const open = async (token: string) => {
+      const g = await rt.gate!.verify(token);
+      const client = new Client({ name: 'agent', version: '1' });
+      await client.connect(tap(new StdioClientTransport({ command: process.execPath, args: [FS, root], stderr: 'ignore' }), rt.monitor, { side: 'client', intent: g.intent, identity: g.identity }));
+      return client;
+    };
+    return { rt, db, mint, open };
+  }
+
+  it('`intentguard task done JTI` revokes it: the open session is halted at its next request, and the grant is refused afterwards', async () => {
+    const { rt, db, mint, open } = await gatedRuntime();
     const jti = `task-${Math.random().toString(36).slice(2)}`;
-    const token = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:task', ttl: '10m', jti, intent: { purpose: 'read the notes', tools: ['read_text_file'], task: 'once' } });
-    const g = await rt.gate!.verify(token);
+    const token = await mint(jti);
     const decisions: Decision[] = [];
     rt.monitor.decisions$.subscribe((d) => decisions.push(d));
-    const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(tap(new StdioClientTransport({ command: process.execPath, args: [FS, root], stderr: 'ignore' }), rt.monitor, { side: 'client', intent: g.intent, identity: g.identity }));
-    await assert.rejects(rt.gate!.verify(token), (e: { code?: string }) => e.code === 'ERR_GRANT_TASK_ACTIVE');
+    const client = await open(token);
     assert.equal((await outcome(client, 'read_text_file', { path: join(project, 'notes.md') })).ok, true);
     const { execFileSync } = await import('node:child_process');
     execFileSync(process.execPath, ['bin/intentguard.js', 'task', 'done', jti, '--db', db]);
@@ -423,6 +440,48 @@ describe('finding 10: a grant for one task ends with its task', () => {
     assert.equal(o.ok, false, o.text);
     assert.ok(decisions.some((d) => d.action === 'halt' && d.findings.some((f) => f.code === 'ERR_GRANT_REVOKED')));
     await client.close().catch(() => undefined);
+    await assert.rejects(rt.gate!.verify(token), (e: { code?: string }) => e.code === 'ERR_GRANT_REVOKED');
+  });
+
+  it('over HTTP (a grant presented on every POST) the one session runs all its requests; the next session is refused', async () => {
+    const { rt, mint } = await gatedRuntime();
+    const token = await mint(`task-${Math.random().toString(36).slice(2)}`);
+    const proxy = await startHttpProxy({ host: '127.0.0.1', port: 0, runtime: rt, resource: AUD, server: { command: process.execPath, args: [FS, root] } });
+    try {
+      const headers = { requestInit: { headers: { authorization: `Bearer ${token}` } } };
+      const client = new Client({ name: 'http-agent', version: '1' });
+      const transport = new StreamableHTTPClientTransport(new URL(proxy.url), headers);
+      await client.connect(transport);
+      await client.listTools();
+      for (let i = 0; i < 3; i++) assert.equal((await outcome(client, 'read_text_file', { path: join(project, 'notes.md') })).ok, true);
+      // The task is over: the client ends its MCP session (DELETE).
+      await transport.terminateSession();
+      await client.close();
+      const ended = rt.monitor.sessions().length === 0 ? Promise.resolve() : new Promise<void>((r) => { const sub = rt.monitor.sessionEnded$.subscribe(() => { if (rt.monitor.sessions().length === 0) { sub.unsubscribe(); r(); } }); });
+      await ended;
+      const again = new Client({ name: 'http-agent', version: '1' });
+      await assert.rejects(again.connect(new StreamableHTTPClientTransport(new URL(proxy.url), headers)), (e: unknown) => /ERR_GRANT_REVOKED|401/.test(String((e as Error).message)));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a second session presenting a one-task grant while the first is open is closed (ERR_GRANT_TASK_ACTIVE) and the shared grant revoked', async () => {
+    const { rt, mint, open } = await gatedRuntime();
+    const token = await mint(`task-${Math.random().toString(36).slice(2)}`);
+    const codes: string[] = [];
+    rt.monitor.alerts$.subscribe((a) => { if (a.code) codes.push(a.code); });
+    const first = await open(token);
+    assert.equal((await outcome(first, 'read_text_file', { path: join(project, 'notes.md') })).ok, true);
+    const second = await open(token).catch(() => undefined);
+    if (second) {
+      const o = await outcome(second, 'read_text_file', { path: join(project, 'notes.md') });
+      assert.equal(o.ok, false, o.text);
+      await second.close().catch(() => undefined);
+    }
+    assert.ok(codes.includes('ERR_GRANT_TASK_ACTIVE'), codes.join(', '));
+    assert.equal((await outcome(first, 'read_text_file', { path: join(project, 'notes.md') })).ok, false, 'the shared grant is revoked');
+    await first.close().catch(() => undefined);
     await assert.rejects(rt.gate!.verify(token), (e: { code?: string }) => e.code === 'ERR_GRANT_REVOKED');
   });
 });
