@@ -44,7 +44,9 @@ const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString().r
 
 function sessionLine(r: SessionRow, out: Out): string {
   const outcome = (r.outcome ?? (r.status === 'open' ? 'live' : '')) as string;
-  const label = outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
+  // A session only monitored delivered every call: its outcome is what would have happened.
+  const wouldOnly = (outcome === 'deny' || outcome === 'reauthorize' || outcome === 'halt') && r.enforced === 0;
+  const label = wouldOnly ? `would-${outcome}`.padEnd(11) : outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
   return `${printable(r.id).padEnd(42)} ${iso(r.started_at)}  ${printable(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
 }
 

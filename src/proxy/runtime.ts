@@ -88,10 +88,15 @@ export function readIntentDocument(file: string): { doc: unknown; intent: Intent
   }
 }
 
+/** The intent of a session monitored without one (`--mode monitor`, no `--intent`): nothing is approved. */
+export const LEARN_INTENT: Intent = parseIntent({ id: 'learn-mode', purpose: 'learn mode: no intent approved yet (every call is outside intent, alerted and passed)', tools: [] });
+
 /** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const store = o.db ? openStore(o.db) : undefined;
-  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : undefined;
+  // Learn mode: monitoring without an intent watches what agents do (every call is outside this empty
+  // intent: alerted, recorded, delivered) instead of refusing every session.
+  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : o.mode === 'monitor' ? LEARN_INTENT : undefined;
   let monitor!: Monitor;
   const channels: ApprovalChannel[] = [];
   // The gated agent's own client could answer an elicitation: only when switched on explicitly.
