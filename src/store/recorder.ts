@@ -2,6 +2,7 @@ import { Subject, type Observable, type Subscription } from 'rxjs';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import { startWorker } from '../lib/worker.js';
 import type { Monitor } from '../monitor/create.js';
+import type { SessionState } from '../monitor/state.js';
 import { storeError, type Store } from './db.js';
 import { pushAlert, pushDecision, pushEnd, pushEvent, pushSession, type Rows } from './rows.js';
 import type { FromWriter, ToWriter, WriterData } from './writer-worker.js';
@@ -132,17 +133,30 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
     else if (!scheduled) scheduled = flushDelayMs > 0 ? setTimeout(dispatch, flushDelayMs) : setImmediate(dispatch);
   };
 
+  let endsDue: SessionState[] = [];
+  const drainEnds = () => {
+    const ends = endsDue;
+    endsDue = [];
+    for (const s of ends) enqueue(pushEnd, s);
+  };
+
   const subs: Subscription[] = [
     monitor.sessionOpened$.subscribe((s) => enqueue(pushSession, s)),
     monitor.events$.subscribe((e) => enqueue(pushEvent, e)),
     monitor.decisions$.subscribe((d) => enqueue(pushDecision, d)),
     monitor.alerts$.subscribe((a) => enqueue(pushAlert, a)),
-    monitor.sessionEnded$.subscribe((s) => enqueue(pushEnd, s)),
+    // A session's seal waits for the end of the current turn: what other subscribers report as the session
+    // ends (the grant gate's `identity/grant-revoked`, a one-task grant's end) belongs to it and must be
+    // recorded before the seal that counts its alerts.
+    monitor.sessionEnded$.subscribe((s) => {
+      if (endsDue.push(s) === 1) queueMicrotask(drainEnds);
+    }),
   ];
   for (const s of monitor.sessions()) enqueue(pushSession, s);
 
   const flush = (): Promise<Commit> => {
     if (closed) return Promise.resolve(EMPTY);
+    drainEnds();
     const id = nextFlush++;
     const done = new Promise<Commit>((resolve, reject) => waiting.set(id, { resolve, reject }));
     dispatch(id);
