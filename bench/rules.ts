@@ -2,6 +2,7 @@
 // length), and tool-call evaluations per second with the whole shipped pack on one core.
 import { existsSync } from 'node:fs';
 import type { SessionState } from '../src/index.js';
+import { SHAPES, shaped } from '../test/adversarial/shapes.js';
 import { fmt, printTable } from './lib.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
@@ -74,7 +75,8 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     return Number(process.hrtime.bigint() - t0) / text.length; // ns per character
   };
   resultCost(dense(2_000));
-  const small = dense(5_000), large = dense(20_000);
+  // Under the per-message analysis budget (1 MiB of text; a larger answer is withheld unanalysed).
+  const small = dense(3_750), large = dense(15_000);
   const perByteSmall = resultCost(small), perByteLarge = resultCost(large);
   const mem = process.memoryUsage().heapUsed / 1024 / 1024;
   printTable(`rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`, [
@@ -87,4 +89,67 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   ]);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) benchRules();
+/**
+ * Issue 11 §1: ns per character of the pack's whole analysis of one message, for each pathological
+ * shape (test/adversarial/shapes.ts) at 64 KB and 1 MB: as a tool result (targets, labels, injection,
+ * provenance indexing) and as a call argument (targets, labels, decoding, provenance lookup). Growth
+ * 64 KB -> 1 MB should be ~1x (quadratic is 16x); each shape is compared with plain prose.
+ */
+export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_000]): void {
+  const policy = combinePolicies(packPolicies(loadRulePack()));
+  let n = 0;
+  const run = (raws: unknown[]): number => {
+    let session = initialState({ id: `shape${n++}`, key: 'k', intent, startedAt: 0 });
+    const state = policy.createState!(session);
+    let spent = 0;
+    raws.forEach((raw, i) => {
+      const step = advance(session, { dir: i % 2 === 0 ? 'c2s' : 's2c', raw, bytes: 100, time: 1000 * (i + 1), message: classifyMessage(raw) });
+      session = step.state;
+      const t0 = cpuNs();
+      policy.evaluate({ event: step.event, session, state });
+      if (i === raws.length - 1) spent = cpuNs() - t0;
+    });
+    return spent;
+  };
+  const call = (body: string) => ({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'team@corp.example.com', body } } });
+  const asResult = (text: string) => run([
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'big.md' } } },
+    { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } },
+  ]) / text.length;
+  const asArgument = (text: string) => run([
+    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'notes.md' } } },
+    { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'Notes: shipped the beta on Friday; contact ops@corp.example.com.' }] } },
+    call(text),
+  ]) / text.length;
+  const units: [string, string][] = [['prose (baseline)', PROSE], ...Object.entries(SHAPES)];
+  const rows: Record<string, string>[] = [];
+  let prose = { result: 1, call: 1 };
+  for (const [name, unit] of units) {
+    asResult(shaped(unit, sizes[0], 'w')); // warm
+    // Best of 3 at each size, in this process's CPU time (other processes on the cores do not count).
+    const r = sizes.map((size) => Math.min(...[0, 1, 2].map((j) => asResult(shaped(unit, size, `r${j}`)))));
+    const c = sizes.map((size) => Math.min(...[0, 1, 2].map((j) => asArgument(shaped(unit, size, `c${j}`)))));
+    if (name === 'prose (baseline)') prose = { result: r[1]!, call: c[1]! };
+    rows.push({
+      shape: name,
+      [`result ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(r[0]!, 0)} / ${fmt(r[1]!, 0)}`, growth: `${(r[1]! / r[0]!).toFixed(2)}x`, 'vs prose': `${(r[1]! / prose.result).toFixed(2)}x`,
+      [`argument ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(c[0]!, 0)} / ${fmt(c[1]!, 0)}`, 'growth ': `${(c[1]! / c[0]!).toFixed(2)}x`, 'vs prose ': `${(c[1]! / prose.call).toFixed(2)}x`,
+    });
+  }
+  printTable(`pathological shapes (${built ? 'compiled dist/' : 'sources via tsx'}): whole-pack analysis of one message, CPU ns per character, best of 3 (targets: growth <= 1.2x, <= 3x prose)`, rows);
+}
+
+/** This process's CPU time in ns (user + system). */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+// Plain prose with the usual sprinkling of numbers, names and punctuation.
+const PROSE = 'The quarterly review is on Friday. Revenue grew 4% over the last quarter, and the team shipped the beta to 120 customers; '
+  + 'two bugs are still open (see ticket 4471). Please read the attached notes before the meeting, and bring questions about the roadmap. ';
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  benchRules();
+  benchShapes();
+}

@@ -1,14 +1,19 @@
-// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection`). Each prints
+// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection|startup`). Each prints
 // figures measured side by side in this run; nothing here asserts a time.
 import { benchDetection } from './detection.js';
-import { benchRules } from './rules.js';
+import { benchRules, benchShapes } from './rules.js';
 import { benchStore } from './store.js';
 import { benchProxy } from './proxy.js';
 import { benchTap } from './tap.js';
+import { benchStartup } from './startup.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
-if (!only || only === 'rules') benchRules();
+if (!only || only === 'rules') {
+  benchRules();
+  benchShapes();
+}
 if (!only || only === 'store') await benchStore();
 if (!only || only === 'proxy') await benchProxy();
 if (!only || only === 'detection') await benchDetection();
+if (!only || only === 'startup') await benchStartup();

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Launcher: the compiled CLI (dist/, built by `npm ci` through the prepare script) when it is present
-// and not older than the sources; otherwise the TypeScript sources through tsx's loader.
+// Launcher. An installed package (no .git beside it) always runs the compiled CLI in dist/: the file
+// times of an unpacked tarball say nothing about which is newer (npm extracts src/ after dist/).
+// A git checkout (a developer's) runs dist/ when it is not older than the sources, the TypeScript
+// sources through tsx otherwise; INTENTGUARD_FROM_SOURCE=1 forces the sources.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -13,14 +15,16 @@ const newestSource = () => {
   }
   return newest;
 };
-const fresh = () => {
+const useBuilt = () => {
+  if (process.env.INTENTGUARD_FROM_SOURCE !== undefined || !existsSync(built)) return false;
+  if (!existsSync(`${root}.git`)) return true;
   try {
-    return process.env.INTENTGUARD_FROM_SOURCE === undefined && statSync(built).mtimeMs >= newestSource();
+    return statSync(built).mtimeMs >= newestSource();
   } catch {
     return false;
   }
 };
-if (existsSync(built) && fresh()) {
+if (useBuilt()) {
   await import(built);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -55,7 +55,7 @@ describe('CLI over a recorded database', () => {
     raw.close();
     const r = await cli(['audit', 'verify', db]);
     assert.equal((r as { code?: number }).code, 1);
-    assert.match(r.stdout, /audit FAILED: events row \d+ \(session ig-[\w-]+ seq \d+\): altered/);
+    assert.match(r.stdout, /audit FAILED: events row \d+ \(session ig-[\w-]+ seq \d+\): edited/);
   });
 
   it('export writes bundles that import and replay read back', async () => {
@@ -104,7 +104,7 @@ describe('CLI over a recorded database', () => {
       assert.notEqual((r as { code?: number }).code ?? 0, 0, args.join(' '));
       assert.match(r.stderr, expected, args.join(' '));
     }
-    assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /altered/);
+    assert.match((await cli(['audit', 'verify', db])).stdout + (await cli(['audit', 'verify', db])).stderr, /edited/);
   });
 
   it('show prints what a session said with its control characters escaped: no terminal escape sequence from a tool name or argument reaches the operator\'s terminal', async () => {
@@ -144,11 +144,18 @@ describe('CLI over a recorded database', () => {
     const { db } = await recorded();
     const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['bin/intentguard.js', 'sessions', '--live', '--db', db]);
+    // Waits for the second refresh to arrive (an event), however slow the machine is: no deadline.
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c; });
-    await new Promise((r) => setTimeout(r, 2500));
+    const exited = new Promise((r) => child.on('exit', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c;
+        if ((out.match(/2 sessions \(newest first\)/g) ?? []).length >= 2) resolve();
+      });
+      child.on('exit', () => resolve());
+    });
     child.kill('SIGINT');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     assert.ok((out.match(/2 sessions \(newest first\)/g) ?? []).length >= 2, out);
   });
 });

@@ -35,7 +35,9 @@ describe('intentguard.yaml, flags and environment', () => {
     assert.equal(o.approvals?.cli, true);
     assert.equal(o.pack, false);
     assert.equal(o.intentFile, '/etc/intent.yaml');
-    assert.equal(o.approvals?.elicitation, true, 'elicitation is on unless switched off');
+    assert.equal(o.approvals?.elicitation, false, 'elicitation is off unless switched on (the agent could answer its own prompts)');
+    assert.equal(runtimeOptions({ elicitation: true }, {}).approvals?.elicitation, true);
+    assert.equal(runtimeOptions({ config: config('elicit.yaml', 'elicitation: true\n') }, {}).approvals?.elicitation, true);
     assert.equal(runtimeOptions({ elicitation: false }, {}).approvals?.elicitation, false);
     assert.equal(runtimeOptions({ config: config('noelicit.yaml', 'elicitation: false\n') }, {}).approvals?.elicitation, false);
     const flagged = runtimeOptions({ config: file, mode: 'enforce', maxMessageBytes: '1024', db: 'other.db' }, {});

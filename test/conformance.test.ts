@@ -39,6 +39,17 @@ const direct = () => (directRun ??= (async () => {
   }
 })());
 
+/**
+ * The one check intentguard is meant to change: server-everything accepts a rebinding Host (FAILURE
+ * directly); intentguard's front door refuses it (SUCCESS). Both sides then compare without it.
+ */
+const rebindingRefused = (through: Map<string, string>, direct: Map<string, string>) => {
+  const key = 'server-dns-rebinding-protection/0/localhost-host-rebinding-rejected';
+  assert.equal(through.get(key), 'SUCCESS', 'intentguard refuses the rebinding Host');
+  through.delete(key);
+  direct.delete(key);
+};
+
 const intentFile = () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-conf-intent-'));
   writeFileSync(join(dir, 'intent.yaml'), "purpose: run the conformance suite\ntools: '*'\n");
@@ -51,9 +62,10 @@ describe('conformance', () => {
     const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: intentFile(), log: () => undefined });
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
-      const expected = await direct();
+      const expected = new Map(await direct());
       const proxied = await conformance(proxy.url);
       assert.ok(expected.size >= 20, `only ${expected.size} checks ran`);
+      rebindingRefused(proxied, expected);
       assert.deepEqual([...proxied.entries()].sort(), [...expected.entries()].sort());
     } finally {
       await proxy.close();
@@ -74,6 +86,7 @@ describe('conformance', () => {
       assert.equal(bridged.get(key), 'INFO');
       bridged.delete(key);
       expected.delete(key);
+      rebindingRefused(bridged, expected);
       assert.deepEqual([...bridged.entries()].sort(), [...expected.entries()].sort());
     } finally {
       await proxy.close();

@@ -74,7 +74,7 @@ describe('intentguard http in front of a stdio server', () => {
     const site = join(dir, 'site');
     mkdirSync(site, { recursive: true });
     writeFileSync(join(site, 'SITE-SUM-001.yaml'), 'id: SITE-SUM-001\ntitle: Sums need a person\ndescription: hold get-sum for approval\nseverity: medium\nmatch:\n  on: tool_call\n  when: call.tool == "get-sum"\naction: reauthorize\n');
-    const b = await bridge(everything, { rules: [site] });
+    const b = await bridge(everything, { rules: [site], approvals: { elicitation: true } });
     const { client, user } = approvingClient('http-agent');
     const asked = user.asked;
     await client.connect(new StreamableHTTPClientTransport(new URL(b.proxy.url)));

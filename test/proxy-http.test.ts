@@ -37,7 +37,7 @@ const connectClient = async (url: string, token?: string) => {
 
 describe('intentguard http: approval prompts', () => {
   it('a held call asks the client\'s user over elicitation on its own POST stream; approved, it proceeds; declined, it is refused and never reaches the server', async () => {
-    const s = await stack();
+    const s = await stack({ approvals: { elicitation: true } });
     const { client, user } = approvingClient('http-agent');
     const asked = user.asked;
     await client.connect(new StreamableHTTPClientTransport(new URL(s.proxy.url)));

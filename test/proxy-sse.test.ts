@@ -35,7 +35,7 @@ const connectClient = async (url: string, token?: string) => {
 
 describe('intentguard http in front of a legacy HTTP+SSE server', () => {
   it('a held call asks the client over elicitation on its stream; approved it proceeds, declined it is refused and never reaches the server', async () => {
-    const s = await stack();
+    const s = await stack({ approvals: { elicitation: true } });
     const { client, user } = approvingClient('sse-agent');
     const asked = user.asked;
     await client.connect(new SSEClientTransport(new URL(s.proxy.url)));

@@ -48,7 +48,7 @@ describe('recording into SQLite', () => {
     assert.equal((call.raw as { params: { name: string } }).params.name, 'send_email');
     assert.equal((store.db.prepare('SELECT count(*) n FROM alerts').get() as { n: number }).n, 1);
     assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(store.db.pragma('user_version', { simple: true }), 1);
+    assert.equal(store.db.pragma('user_version', { simple: true }), 2);
     assert.deepEqual(verifyAudit(store).ok, true);
     store.close();
   });
@@ -69,35 +69,35 @@ describe('recording into SQLite', () => {
       return report.problem!;
     };
     it('an altered event', async () => {
-      const p = await tamper(`UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE rowid = (SELECT rowid FROM events WHERE raw LIKE '%hello 1%' LIMIT 1)`, { table: 'events', kind: 'altered' });
+      const p = await tamper(`UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE rowid = (SELECT rowid FROM events WHERE raw LIKE '%hello 1%' LIMIT 1)`, { table: 'events', kind: 'edited' });
       assert.ok(p.rowid > 0 && p.seq !== undefined);
     });
     it('a deleted event', async () => {
-      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`, { table: 'events', kind: 'missing' });
+      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`, { table: 'events', kind: 'deleted' });
       assert.equal(p.seq, 4);
     });
     it('events truncated from the end of an ended session', async () => {
-      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT max(rowid) FROM events WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1))`, { table: 'events', kind: 'missing' });
-      assert.match(p.detail, /deleted from the end/);
+      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT max(rowid) FROM events WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1))`, { table: 'events', kind: 'truncated' });
+      assert.match(p.detail, /deleted from its end/);
     });
     it('an altered decision (allow rewritten)', async () => {
-      await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, { table: 'decisions', kind: 'altered' });
+      await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, { table: 'decisions', kind: 'edited' });
     });
     it('an inserted decision (a copy of a genuine row, replayed later in the chain)', async () => {
       const p = await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
         SELECT 'forged', session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash
-        FROM decisions WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1) ORDER BY rowid LIMIT 1`, { table: 'decisions', kind: 'inserted-or-deleted' });
+        FROM decisions WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1) ORDER BY rowid LIMIT 1`, { table: 'decisions', kind: 'inserted' });
       assert.ok(p.rowid > 1);
     });
     it('a forged decision appended at the head of the chain', async () => {
       await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, intent_version, findings_json, hash, prev_hash)
-        SELECT 'forged', session_id, seq, time, 'allow', 0, 1, '[]', hash, hash FROM decisions ORDER BY rowid DESC LIMIT 1`, { table: 'decisions', kind: 'altered' });
+        SELECT 'forged', session_id, seq, time, 'allow', 0, 1, '[]', hash, hash FROM decisions ORDER BY rowid DESC LIMIT 1`, { table: 'decisions', kind: 'inserted' });
     });
     it('a deleted session', async () => {
-      await tamper(`DELETE FROM sessions WHERE rowid = 2`, { table: 'sessions', kind: 'inserted-or-deleted' });
+      await tamper(`DELETE FROM sessions WHERE rowid = 2`, { table: 'sessions', kind: 'deleted' });
     });
     it('a rewritten session outcome', async () => {
-      await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, { table: 'sessions', kind: 'altered' });
+      await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, { table: 'sessions', kind: 'edited' });
     });
   });
 

@@ -45,15 +45,18 @@ export interface OcsfDetectionFinding {
  * redact paths plus secret masking, so alerts do not leak the secrets they report.
  */
 export function toOcsf(alert: Alert, version = '0.1.0'): OcsfDetectionFinding {
-  const enforced = alert.outcome === 'deny' || alert.outcome === 'halt' || alert.outcome === 'reauthorize';
+  const stopping = alert.outcome === 'deny' || alert.outcome === 'halt' || alert.outcome === 'reauthorize';
+  // In monitor mode the event was delivered: say what would have happened, and that it was only logged.
+  const enforced = stopping && alert.enforced !== false;
+  const would = stopping && !enforced ? `would_${alert.outcome}` : undefined;
   return {
     class_uid: 2004, class_name: 'Detection Finding', category_uid: 2, category_name: 'Findings', activity_id: 1, activity_name: 'Create', type_uid: 200401,
     time: alert.time,
     severity_id: SEVERITY_ID[alert.severity], severity: SEVERITY_NAME[alert.severity],
     status_id: 1, status: 'New',
     action_id: enforced ? 2 : 1, action: enforced ? 'Denied' : 'Allowed',
-    disposition_id: alert.outcome === 'alert' || alert.outcome === 'allow' ? 17 : enforced ? 2 : 1,
-    disposition: alert.outcome === 'halt' ? 'Blocked (session halted)' : alert.outcome === 'reauthorize' ? 'Blocked (re-authorization required)' : enforced ? 'Blocked' : 'Logged',
+    disposition_id: alert.outcome === 'alert' || alert.outcome === 'allow' || would ? 17 : enforced ? 2 : 1,
+    disposition: !enforced ? 'Logged' : alert.outcome === 'halt' ? 'Blocked (session halted)' : alert.outcome === 'reauthorize' ? 'Blocked (re-authorization required)' : 'Blocked',
     message: alert.reason,
     metadata: { version: '1.3.0', product: { name: 'intentguard', vendor_name: 'intentguard', version }, uid: alert.id, correlation_uid: alert.session },
     finding_info: {
@@ -66,7 +69,7 @@ export function toOcsf(alert: Alert, version = '0.1.0'): OcsfDetectionFinding {
       decision: alert.decision, ...(alert.evidence && { detail: redactValue(alert.evidence, 'evidence', []) }),
     }],
     unmapped: {
-      intent: alert.intent, rule_action: alert.action, outcome: alert.outcome, ...(alert.code && { code: alert.code }),
+      intent: alert.intent, rule_action: alert.action, outcome: alert.outcome, ...(would && { would }), ...(alert.code && { code: alert.code }),
       ...(alert.identity?.act && { on_behalf_of: alert.identity.act.sub }), ...(alert.identity?.jti && { grant_jti: alert.identity.jti }),
     },
   };

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Alert } from '../monitor/types.js';
+import { listen } from '../lib/listen.js';
 import { toOcsf } from './ocsf.js';
 
 export interface AlertStreamOptions {
@@ -60,7 +61,12 @@ export async function alertStream(alerts$: Observable<Alert>, options: AlertStre
       else client.send(text);
     }
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  try {
+    await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  } catch (e) {
+    sub.unsubscribe();
+    throw e;
+  }
   const { port } = server.address() as { port: number };
   return {
     url: `ws://${options.host ?? '127.0.0.1'}:${port}/`,

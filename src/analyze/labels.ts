@@ -1,4 +1,6 @@
 import { SENSITIVITY_LEVELS, type Sensitivity } from '../intent/types.js';
+import { linearGroup, type LinearPattern } from './linear.js';
+import { isDigit, isUpper } from './scan.js';
 
 /** Data labels attached to text (tool results, call arguments). */
 export type DataLabel = 'secret' | 'credential' | 'personal' | 'financial';
@@ -6,12 +8,13 @@ export type DataLabel = 'secret' | 'credential' | 'personal' | 'financial';
 interface Detector {
   readonly label: DataLabel;
   readonly name: string;
-  readonly re: RegExp;
+  readonly re: LinearPattern;
   readonly check?: (m: string) => boolean;
 }
 
 const luhn = (digits: string): boolean => {
-  const d = digits.replace(/\D/g, '');
+  let d = '';
+  for (let i = 0; i < digits.length; i++) if (isDigit(digits.charCodeAt(i))) d += digits[i];
   if (d.length < 13 || d.length > 19) return false;
   let sum = 0;
   for (let i = 0; i < d.length; i++) {
@@ -25,22 +28,24 @@ const luhn = (digits: string): boolean => {
   return sum % 10 === 0;
 };
 
-// Fixed, linear-time patterns (no nested quantifiers).
+// Fixed patterns compiled to RE2 (linear in the text, never run by the backtracking engine), matched as
+// one group: text that matches none of them costs one DFA pass.
+const re = linearGroup();
 const DETECTORS: readonly Detector[] = [
-  { label: 'secret', name: 'private-key', re: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/ },
-  { label: 'secret', name: 'aws-access-key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/ },
-  { label: 'secret', name: 'aws-secret-key', re: /\baws_?secret_?access_?key\s*[:=]\s*\S{20,}/i },
-  { label: 'secret', name: 'github-token', re: /\bgh[pousr]_[A-Za-z0-9]{30,}\b/ },
-  { label: 'secret', name: 'slack-token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/ },
-  { label: 'secret', name: 'openai-style-key', re: /\bsk-[A-Za-z0-9_-]{20,}\b/ },
-  { label: 'secret', name: 'jwt', re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/ },
-  { label: 'credential', name: 'password-assignment', re: /\b(?:password|passwd|pwd|passphrase|api[_-]?key|secret|token)\s*[:=]\s*\S{4,}/i },
-  { label: 'credential', name: 'bearer', re: /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/ },
-  { label: 'financial', name: 'iban', re: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/ },
-  { label: 'financial', name: 'card-number', re: /\b\d(?:[ -]?\d){12,18}\b/, check: luhn },
-  { label: 'personal', name: 'email', re: /\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,63}\b/i },
-  { label: 'personal', name: 'us-ssn', re: /\b\d{3}-\d{2}-\d{4}\b/ },
-  { label: 'personal', name: 'phone', re: /(?:\+\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b/ },
+  { label: 'secret', name: 'private-key', re: re(/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/) },
+  { label: 'secret', name: 'aws-access-key', re: re(/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/) },
+  { label: 'secret', name: 'aws-secret-key', re: re(/\baws_?secret_?access_?key\s*[:=]\s*\S{20,}/i) },
+  { label: 'secret', name: 'github-token', re: re(/\bgh[pousr]_[A-Za-z0-9]{30,}\b/) },
+  { label: 'secret', name: 'slack-token', re: re(/\bxox[abprs]-[A-Za-z0-9-]{10,}\b/) },
+  { label: 'secret', name: 'openai-style-key', re: re(/\bsk-[A-Za-z0-9_-]{20,}\b/) },
+  { label: 'secret', name: 'jwt', re: re(/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/) },
+  { label: 'credential', name: 'password-assignment', re: re(/\b(?:password|passwd|pwd|passphrase|api[_-]?key|secret|token)\s*[:=]\s*\S{4,}/i) },
+  { label: 'credential', name: 'bearer', re: re(/\bBearer\s+[A-Za-z0-9._~+/-]{16,}/) },
+  { label: 'financial', name: 'iban', re: re(/\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/) },
+  { label: 'financial', name: 'card-number', re: re(/\b\d(?:[ -]?\d){12,18}\b/), check: luhn },
+  { label: 'personal', name: 'email', re: re(/\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,63}\b/i) },
+  { label: 'personal', name: 'us-ssn', re: re(/\b\d{3}-\d{2}-\d{4}\b/) },
+  { label: 'personal', name: 'phone', re: re(/(?:\+\d{1,3}[ .-]?)?\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b/) },
 ];
 
 export interface LabelReport {
@@ -50,8 +55,24 @@ export interface LabelReport {
   readonly sensitivity: Sensitivity;
 }
 
-// Every detector needs one of these; text without any of them skips all detectors.
-const HINT = /@|\d{3}|-----BEGIN|AKIA|ASIA|gh[pousr]_|xox|sk-|eyJ|pass|pwd|api[_-]?key|secret|token|bearer|[A-Z]{2}\d{2}/i;
+
+// Every detector needs one of these; text with none of them skips the detectors (a hand scan plus
+// native substring searches, no regex): `@`, three digits in a row, two capitals then two digits
+// (IBAN), or one of the keywords the patterns start with.
+const KEYWORDS = ['-----begin', 'akia', 'asia', 'gh', 'xox', 'sk-', 'eyj', 'pass', 'pwd', 'api', 'secret', 'token', 'bearer'];
+function hinted(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 64) return true;
+    if (isDigit(c)) {
+      if (++digits === 3) return true;
+      if (digits === 2 && i >= 3 && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) return true;
+    } else digits = 0;
+  }
+  const lower = text.toLowerCase();
+  return KEYWORDS.some((k) => lower.includes(k));
+}
 
 const EMPTY: LabelReport = Object.freeze({ labels: [], kinds: [], sensitivity: 'public' });
 
@@ -60,13 +81,14 @@ const EMPTY: LabelReport = Object.freeze({ labels: [], kinds: [], sensitivity: '
  * (secret > restricted for credentials > confidential for financial > internal for personal).
  */
 export function labelText(text: string): LabelReport {
-  if (text.length < 6 || !HINT.test(text)) return EMPTY;
+  if (text.length < 6 || !hinted(text)) return EMPTY;
   const labels = new Set<DataLabel>();
   const kinds: string[] = [];
   for (const d of DETECTORS) {
     if (labels.has(d.label) && d.label !== 'secret') continue;
-    const m = d.re.exec(text);
-    if (m && (!d.check || d.check(m[0]))) {
+    // The group's one pass answers test(); only a detector with a check needs the match itself.
+    const hit = d.check ? (() => { const m = d.re.exec(text); return m !== null && d.check!(m[0] ?? ''); })() : d.re.test(text);
+    if (hit) {
       labels.add(d.label);
       kinds.push(d.name);
     }

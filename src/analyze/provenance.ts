@@ -1,4 +1,5 @@
 import type { Sensitivity } from '../intent/types.js';
+import { asciiTable, collapseSpaces, isSpace } from './scan.js';
 import type { Target } from './targets.js';
 
 /** Where a piece of data came from: one earlier tool result. */
@@ -61,11 +62,25 @@ class Generational<K, V> {
   }
 }
 
-const TOKEN_RE = /[^\s"'`<>()[\]{},;]{6,200}/g;
-const normalizeText = (s: string) => {
-  const lower = s.toLowerCase();
-  return /\s\s|[\t\n\r\f\v]/.test(lower) ? lower.replace(/\s+/g, ' ') : lower;
-};
+// Token characters: anything but whitespace, quotes, brackets, `,` and `;`.
+const BREAK = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 96 || c === 60 || c === 62 || c === 40 || c === 41
+  || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59);
+const isTokenBreak = (c: number) => (c < 128 ? BREAK[c] === 1 : isSpace(c));
+
+/** Runs of 6+ token characters, cut every 200 (what `/[^\s"'`<>()[\]{},;]{6,200}/g` matches), by a hand scan. */
+function* tokensOf(s: string): Generator<string> {
+  for (let i = 0; i < s.length;) {
+    if (isTokenBreak(s.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const b = i;
+    while (i < s.length && i - b < 200 && !isTokenBreak(s.charCodeAt(i))) i++;
+    if (i - b >= 6) yield s.slice(b, i);
+  }
+}
+
+const normalizeText = (s: string) => collapseSpaces(s.toLowerCase());
 
 /**
  * Per-session index of what earlier tool results contained: their targets (exact, normalized), their
@@ -96,7 +111,7 @@ export class ProvenanceIndex {
       } else this.targets.set(key, [id]);
     }
     const norm = normalizeText(text);
-    for (const m of norm.matchAll(TOKEN_RE)) this.tokens.set(m[0], id);
+    for (const t of tokensOf(norm)) this.tokens.set(t, id);
     for (const h of shingles(norm, STEP)) this.shingles.set(h, id);
   }
 

@@ -1,4 +1,7 @@
 import { domainToASCII } from 'node:url';
+import { accountsIn } from './accounts.js';
+import { trimEnd } from './scan.js';
+import { isDottedQuad, placesIn } from './urls.js';
 
 /** What kind of counterparty a value names. */
 export type TargetKind = 'host' | 'url' | 'email' | 'account' | 'ip';
@@ -12,31 +15,16 @@ export interface Target {
   readonly host?: string;
 }
 
-// Common top-level domains for bare domains without a scheme ("example.com/x"). With a scheme, `www.`
-// or an `@`, any TLD counts. File extensions that are also ccTLDs (.md, .py, .sh...) are not listed.
-const BARE_TLDS = new Set([
-  'com', 'net', 'org', 'io', 'ai', 'dev', 'app', 'co', 'info', 'biz', 'xyz', 'me', 'us', 'uk', 'de', 'fr', 'ch', 'eu', 'nl', 'ru', 'cn',
-  'jp', 'in', 'br', 'au', 'ca', 'es', 'it', 'se', 'no', 'pl', 'gov', 'edu', 'mil', 'int', 'site', 'online', 'tech', 'cloud', 'page', 'link',
-  'live', 'top', 'club', 'store', 'shop', 'blog', 'news', 'world', 'pro', 'tk', 'ml', 'ga', 'cf', 'gq', 'ly', 'to', 'cc', 'tv', 'ws', 'gg', 'sh',
-]);
-
-const URL_RE = /\b(?:[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'<>()[\]{}`]+|www\.[^\s"'<>()[\]{}`]+)/gi;
-const EMAIL_RE = /\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,63}\b/gi;
-const BARE_DOMAIN_RE = /\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24}))\.?(\/[^\s"'<>()[\]{}`]*)?/gi;
-const IPV4_RE = /\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b/g;
-// IBAN-shaped account numbers (2 letters, 2 check digits, 11-30 alphanumerics, optional spaces in groups of 4).
-const IBAN_RE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g;
-// Long digit runs (card, account and routing numbers); 9+ digits, optionally grouped by spaces or dashes.
-const DIGITS_RE = /(?<!\d[.,]?)\d(?:[ -]?\d){8,22}(?![.,]?\d)/g;
-
 // Hosts and URLs repeat across a session: remember recent normalizations (bounded).
 const hostCache = new Map<string, string | undefined>();
-const urlCache = new Map<string, { url: string; host: string } | undefined>();
+const urlCache = new Map<string, { url: string; host: string; also?: string } | undefined>();
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= 4096) cache.clear();
   cache.set(key, value);
   return value;
 }
+
+const isDot = (c: number) => c === 46;
 
 /** Normalize a host: IDN to punycode, lower case, no trailing dot, no leading `www.`. IPv4 forms are canonicalized. */
 export function normalizeHost(input: string): string | undefined {
@@ -45,7 +33,7 @@ export function normalizeHost(input: string): string | undefined {
 }
 
 function normalizeHostUncached(input: string): string | undefined {
-  let host = input.trim().toLowerCase().replace(/\.+$/, '');
+  let host = trimEnd(input.trim().toLowerCase(), isDot);
   if (host === '') return undefined;
   try {
     // The WHATWG URL parser canonicalizes IDN (punycode) and decimal/hex/octal IPv4 forms.
@@ -55,93 +43,104 @@ function normalizeHostUncached(input: string): string | undefined {
     if (!ascii) return undefined;
     host = ascii;
   }
-  host = host.replace(/\.+$/, '');
+  host = trimEnd(host, isDot);
   return host.startsWith('www.') ? host.slice(4) : host;
 }
 
-/** Parse a URL-ish string (with or without scheme) into a normalized URL target and its host. */
-export function normalizeUrl(input: string): { url: string; host: string } | undefined {
+const isTrailingPunct = (c: number) => c === 46 || c === 44 || c === 59 || c === 58 || c === 33 || c === 63;
+const isSlashCode = (c: number) => c === 47;
+
+/**
+ * Parse a URL-ish string into a normalized URL target and the host it reaches, the way WHATWG URL (what
+ * fetch and Node use) reads it: with a scheme (`http:evil.test/x` and `https:\\evil.test` included),
+ * protocol-relative (`//evil.test/x`), or bare (`evil.test/x`, read as http). `also` is the host an
+ * RFC 3986 parser (Python's urllib, curl) would reach instead, when the two disagree
+ * (`http://trusted.test\@evil.test/`): a call must be approved for both.
+ */
+export function normalizeUrl(input: string): { url: string; host: string; also?: string } | undefined {
   if (urlCache.has(input)) return urlCache.get(input);
   return remember(urlCache, input, normalizeUrlUncached(input));
 }
 
-function normalizeUrlUncached(input: string): { url: string; host: string } | undefined {
-  const text = input.replace(/[.,;:!?]+$/, '');
+function normalizeUrlUncached(input: string): { url: string; host: string; also?: string } | undefined {
+  const text = trimEnd(input, isTrailingPunct);
+  const c0 = text.charCodeAt(0), c1 = text.charCodeAt(1);
+  const slashes = (c0 === 47 || c0 === 92) && (c1 === 47 || c1 === 92);
+  const schemed = !slashes && /* scheme: */ schemeLength(text) > 0;
   try {
-    const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+    const u = new URL(slashes ? `http:${text}` : schemed ? text : `http://${text}`);
     if (!u.hostname) return undefined;
     const host = normalizeHost(u.hostname);
     if (!host) return undefined;
     // user-info (`trusted.com@evil.com`) is dropped: the host is what the request reaches.
-    const path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '');
-    return { url: `${host}${u.port ? `:${u.port}` : ''}${path}`, host };
+    const path = u.pathname === '/' ? '' : trimEnd(u.pathname, isSlashCode);
+    const rfc = rfcHost(slashes || schemed ? text : `//${text}`);
+    const also = rfc !== undefined && rfc !== host ? rfc : undefined;
+    return { url: `${host}${u.port ? `:${u.port}` : ''}${path}`, host, ...(also !== undefined && { also }) };
   } catch {
     return undefined;
   }
 }
 
-const isIp = (h: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.startsWith('[');
-
-/**
- * Find the hosts, URLs, emails, IPs and account numbers named in a text.
- * @example extractTargets('pay GB29 NWBK 6016 1331 9268 19 or see https://Example.COM./x')
- */
-export function extractTargets(text: string, out: Map<string, Target> = new Map()): Map<string, Target> {
-  if (text.length < 4) return out;
-  let covered: [number, number][] | undefined;
-  // Cheap pre-checks keep the regexes off text that cannot match them.
-  if (text.includes('://') || WWW_HINT.test(text)) {
-    for (const m of text.matchAll(URL_RE)) {
-      const n = normalizeUrl(m[0]);
-      if (!n) continue;
-      (covered ??= []).push([m.index!, m.index! + m[0].length]);
-      addTarget(out, { kind: 'url', value: n.url, host: n.host });
-      addHost(out, n.host);
-    }
+/** Length of a leading `scheme:` (letters, digits, `+.-`, starting with a letter), 0 if none. */
+function schemeLength(text: string): number {
+  const i = text.indexOf(':');
+  if (i <= 0 || i > 32) return 0;
+  const c = text.charCodeAt(0);
+  if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return 0;
+  for (let k = 1; k < i; k++) {
+    const d = text.charCodeAt(k);
+    if (!((d >= 65 && d <= 90) || (d >= 97 && d <= 122) || (d >= 48 && d <= 57) || d === 43 || d === 46 || d === 45)) return 0;
   }
-  if (text.includes('@')) {
-    for (const m of text.matchAll(EMAIL_RE)) {
-      const value = m[0].toLowerCase();
-      const host = normalizeHost(value.slice(value.lastIndexOf('@') + 1));
-      (covered ??= []).push([m.index!, m.index! + m[0].length]);
-      addTarget(out, host ? { kind: 'email', value, host } : { kind: 'email', value });
-      if (host) addHost(out, host);
-    }
-  }
-  if (DOMAIN_HINT.test(text)) {
-    // Matches come in increasing position: walk the covered spans (sorted by start) with one pointer,
-    // rather than test every span for every match (quadratic on a text with thousands of addresses).
-    covered?.sort((x, y) => x[0] - y[0]);
-    let p = 0;
-    for (const m of text.matchAll(BARE_DOMAIN_RE)) {
-      const start = m.index!;
-      if (covered) {
-        while (p < covered.length && covered[p]![1] <= start) p++;
-        if (p < covered.length && covered[p]![0] <= start) continue;
-      }
-      if (!BARE_TLDS.has(m[2]!.toLowerCase())) continue;
-      const n = normalizeUrl(m[0]);
-      if (!n) continue;
-      if (m[3]) addTarget(out, { kind: 'url', value: n.url, host: n.host });
-      addHost(out, n.host);
-    }
-  }
-  if (IP_HINT.test(text)) for (const m of text.matchAll(IPV4_RE)) addHost(out, m[0]);
-  if (IBAN_HINT.test(text)) for (const m of text.matchAll(IBAN_RE)) addTarget(out, { kind: 'account', value: m[0].replace(/ /g, '') });
-  if (DIGITS_HINT.test(text)) {
-    for (const m of text.matchAll(DIGITS_RE)) {
-      const digits = m[0].replace(/[ -]/g, '');
-      if (digits.length >= 9) addTarget(out, { kind: 'account', value: digits });
-    }
-  }
-  return out;
+  return i + 1;
 }
 
-const WWW_HINT = /www\./i;
-const DOMAIN_HINT = /[a-z0-9]\.[a-z]{2}/i;
-const IP_HINT = /\d\.\d/;
-const IBAN_HINT = /[A-Z]{2}\d{2}/;
-const DIGITS_HINT = /\d{4}/;
+/** The host an RFC 3986 reader finds: the authority after `//` runs to `/`, `?` or `#` (a backslash is not a separator), the host after its last `@`. */
+function rfcHost(text: string): string | undefined {
+  const from = text.indexOf('//');
+  if (from < 0) return undefined;
+  let end = from + 2;
+  while (end < text.length && !'/?#'.includes(text[end]!)) end++;
+  const authority = text.slice(from + 2, end);
+  if (!authority.includes('\\') ) return undefined;
+  let host = authority.slice(authority.lastIndexOf('@') + 1);
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0 && !host.endsWith(']')) host = host.slice(0, colon);
+  const bs = host.indexOf('\\');
+  if (bs >= 0) host = host.slice(0, bs);
+  return host ? normalizeHost(host) : undefined;
+}
+
+const isIp = (h: string) => h.startsWith('[') || isDottedQuad(h);
+
+/**
+ * Find the hosts, URLs, emails, IPs and account numbers named in a text. One linear scan finds the
+ * places ({@link placesIn}); accounts are found by shape ({@link accountsIn}: dates and times are not
+ * accounts). `asDestination`: the text is a destination argument's value (`to`, `url`...), so a bare
+ * name such as `evil.zip` is a host even though `.zip` is also a file extension.
+ * @example extractTargets('pay GB29 NWBK 6016 1331 9268 19 or see https://Example.COM./x')
+ */
+export function extractTargets(text: string, out: Map<string, Target> = new Map(), asDestination = false): Map<string, Target> {
+  if (text.length < 4) return out;
+  for (const p of placesIn(text, asDestination)) {
+    if (p.kind === 'email') {
+      const value = p.text.toLowerCase();
+      const host = normalizeHost(value.slice(value.lastIndexOf('@') + 1));
+      addTarget(out, host ? { kind: 'email', value, host } : { kind: 'email', value });
+      if (host) addHost(out, host);
+    } else if (p.kind === 'ip') {
+      addHost(out, p.text);
+    } else {
+      const n = normalizeUrl(p.text);
+      if (!n) continue;
+      if (p.kind === 'url' || p.path) addTarget(out, { kind: 'url', value: n.url, host: n.host });
+      addHost(out, n.host);
+      if (n.also) addHost(out, n.also);
+    }
+  }
+  for (const value of accountsIn(text)) addTarget(out, { kind: 'account', value });
+  return out;
+}
 
 function addTarget(out: Map<string, Target>, t: Target): void {
   const key = `${t.kind}:${t.value}`;
@@ -158,13 +157,14 @@ const extractCache = new Map<string, ReadonlyMap<string, Target>>();
  * {@link extractTargets} for one argument value, memoized (bounded): agents repeat the same paths,
  * recipients and URLs call after call. The returned map must not be modified.
  */
-export function targetsOf(text: string): ReadonlyMap<string, Target> {
-  if (text.length > 512) return extractTargets(text);
-  let found = extractCache.get(text);
+export function targetsOf(text: string, asDestination = false): ReadonlyMap<string, Target> {
+  if (text.length > 512) return extractTargets(text, new Map(), asDestination);
+  const key = asDestination ? `\u0000${text}` : text;
+  let found = extractCache.get(key);
   if (!found) {
-    found = extractTargets(text);
+    found = extractTargets(text, new Map(), asDestination);
     if (extractCache.size >= 8192) extractCache.clear();
-    extractCache.set(text, found);
+    extractCache.set(key, found);
   }
   return found;
 }

@@ -1,10 +1,14 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, digest } from '../lib/canonical.js';
+import { resolvedLocation, underPrefix } from '../intent/location-match.js';
+import { resourcesOf } from '../intent/resource-args.js';
 import type { Intent } from '../intent/types.js';
+import { RESOURCE_RULES } from '../policy/resource-scope.js';
 import type { Monitor } from '../monitor/create.js';
 import type { ApprovalRequest, Approver } from '../monitor/types.js';
 import { redactValue, renderMessage } from '../rules/template.js';
 import type { Store } from '../store/db.js';
+import { appendApproval, sealApproval } from '../store/ledger.js';
 
 /** What an approver is asked: one held call, bound to who, where, what and which approval version. */
 export interface PendingApproval {
@@ -63,26 +67,68 @@ export interface ApprovalsOptions {
   readonly onPending?: (pending: PendingApproval) => void;
 }
 
+/** What a session-scope approval covers: the tool, for the reasons it was held, within the folders and hosts of the approved call. */
+interface SessionGrant {
+  readonly rules: ReadonlySet<string>;
+  /** Folders of the paths the approved call named (`/srv/project/` for `/srv/project/a.md`). */
+  readonly dirs: readonly string[];
+  readonly hosts: ReadonlySet<string>;
+}
+
+const ARGUMENT_RULES = new Set<string>(RESOURCE_RULES);
+
+/** The folders and hosts a call's arguments name (as written, normalised). */
+function locationsOf(args: Readonly<Record<string, unknown>>, schema: unknown): { dirs: string[]; paths: string[]; hosts: string[]; complete: boolean } {
+  const scan = resourcesOf(args, schema);
+  const dirs: string[] = [], paths: string[] = [], hosts: string[] = [];
+  for (const r of scan.resources) {
+    if (r.kind === 'url') {
+      try {
+        hosts.push(new URL(r.value).host.toLowerCase());
+      } catch {
+        hosts.push(`unparsed:${r.value}`);
+      }
+      continue;
+    }
+    const p = resolvedLocation(r.value);
+    paths.push(p);
+    const cut = p.lastIndexOf('/');
+    dirs.push(cut < 0 ? '' : p.slice(0, cut + 1));
+  }
+  return { dirs, paths, hosts, complete: scan.complete };
+}
+
+/**
+ * Does a session-scope approval cover this later call? Only when it is held for reasons the approval
+ * was given for (never for a finding about its arguments: out of scope, sensitive, against a
+ * constraint), and every path it names lies in a folder the approved call named, every URL on a host
+ * it named. A later `write_file` into `private/` after an approval for `project/notes.md` is asked again.
+ */
+function coveredBy(g: SessionGrant, rules: readonly string[], where: ReturnType<typeof locationsOf>): boolean {
+  if (!where.complete) return false;
+  if (rules.some((r) => ARGUMENT_RULES.has(r) || !g.rules.has(r))) return false;
+  if (!where.paths.every((p) => g.dirs.some((d) => underPrefix(p, d)))) return false;
+  return where.hosts.every((h) => g.hosts.has(h));
+}
+
 /**
  * Re-authorization: hold the call, ask the channels (elicitation to the client's user, a signed webhook,
  * the `intentguard approve` command), and let it through only on an answer bound to this very call.
  * Session-scoped approvals let the same tool through for the rest of the session at the same intent
- * version; an intent-scoped approval widens the intent (a new version later rules evaluate against).
+ * version, for the same reasons and within the folders and hosts of the approved call; an intent-scoped approval widens the intent (a new version later rules evaluate against).
  */
 export function createApprovals(monitor: () => Monitor, options: ApprovalsOptions): Approvals {
   const clock = options.clock ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const db = options.store?.db;
+  const store = options.store;
   const waiting = new Map<string, { pending: PendingApproval; resolve: (a: ApprovalAnswer) => void }>();
   const decided: ReturnType<Approvals['history']> = [];
-  const sessionGrants = new Set<string>();
-  const insert = db?.prepare(`INSERT INTO approvals (id, session_id, decision_id, sub, tool, args_digest, intent_version, scope, status, reason, requested_at, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'pending', ?, ?, ?)`);
-  const finish = db?.prepare('UPDATE approvals SET status = ?, approver = ?, scope = ?, decided_at = ? WHERE id = ?');
+  const sessionGrants = new Map<string, SessionGrant>();
 
   const record = (p: PendingApproval, status: 'approved' | 'denied' | 'expired' | 'rejected', approver: string, scope: string | null) => {
     const at = clock();
-    finish?.run(status, approver, scope, at, p.id);
+    // Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts).
+    if (store) sealApproval(store, p.id, { status, approver, scope, decided_at: at });
     decided.push({ ...p, status, approver, decidedAt: at });
     if (decided.length > 10_000) decided.shift();
   };
@@ -93,15 +139,22 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     const args = event.args ?? {};
     const sub = event.identity?.sub ?? 'unverified';
     const grantKey = `${req.session}\u0000${tool}\u0000${req.intent.version}`;
-    if (sessionGrants.has(grantKey)) return true;
     const enforcing = req.decision.findings.filter((f) => f.action === req.decision.action);
+    const schema = monitor().session(req.session)?.state().tools.get(tool)?.inputSchema;
+    const covered = sessionGrants.get(grantKey);
+    if (covered && coveredBy(covered, enforcing.map((f) => f.rule), locationsOf(args, schema))) return true;
     const pending: PendingApproval = {
       id: `apr-${randomUUID()}`, session: req.session, sub, tool, argsDigest: digest(args, 64),
       argsSummary: redactValue(args, 'call.args', []), intentVersion: req.intent.version, purpose: req.intent.purpose,
       reason: enforcing.map((f) => f.reason).join('; '), rules: enforcing.map((f) => f.rule),
       requestedAt: clock(), expiresAt: clock() + timeoutMs,
     };
-    insert?.run(pending.id, pending.session, req.decision.id, sub, tool, pending.argsDigest, pending.intentVersion, pending.reason, pending.requestedAt, pending.expiresAt);
+    if (store) {
+      appendApproval(store, {
+        id: pending.id, session_id: pending.session, decision_id: req.decision.id, sub, tool, args_digest: pending.argsDigest,
+        intent_version: pending.intentVersion, reason: pending.reason, requested_at: pending.requestedAt, expires_at: pending.expiresAt,
+      });
+    }
     const controller = new AbortController();
     req.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));
@@ -137,7 +190,14 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       return false;
     }
     record(pending, 'approved', answer.approver, answer.scope ?? 'once');
-    if (answer.scope === 'session') sessionGrants.add(grantKey);
+    if (answer.scope === 'session') {
+      const earlier = sessionGrants.get(grantKey);
+      const where = locationsOf(args, schema);
+      sessionGrants.set(grantKey, {
+        rules: new Set([...(earlier?.rules ?? []), ...enforcing.map((f) => f.rule)]),
+        dirs: [...(earlier?.dirs ?? []), ...where.dirs], hosts: new Set([...(earlier?.hosts ?? []), ...where.hosts]),
+      });
+    }
     if (answer.scope === 'intent') {
       const handle = monitor().session(req.session);
       if (handle && req.intent.tools !== '*' && !req.intent.tools.some((t) => t.name === tool)) {

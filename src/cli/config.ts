@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
 import { IntentGuardError } from '../errors.js';
+import { parseDuration } from '../lib/duration.js';
 
 const str = { type: 'string', minLength: 1 };
 const strings = { type: 'array', items: str };
@@ -42,21 +43,29 @@ export const CONFIG_SCHEMA = {
     approveCli: { type: 'boolean' },
     elicitation: { type: 'boolean' },
     maxMessageBytes: positive,
+    allowedOrigins: strings,
+    allowedHosts: strings,
+    maxSessionsPerAgent: positive,
   },
 } as const;
 
 export type ConfigFile = Partial<Record<keyof typeof CONFIG_SCHEMA.properties, unknown>>;
 
-const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+// Ajv and yaml are loaded on the first config file read, not by the CLI's flag parsers below (`--help` stays fast).
+const load = createRequire(import.meta.url);
+let compiled: ValidateFunction | undefined;
+const validator = (): ValidateFunction =>
+  (compiled ??= new (load('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA));
 
 /** Read and check `intentguard.yaml`; every problem is an `ERR_CONFIG` naming the file and the key. */
 export function readConfigFile(file: string): ConfigFile {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    doc = (load('yaml') as typeof import('yaml')).parse(readFileSync(file, 'utf8')) ?? {};
   } catch (e) {
     throw new IntentGuardError('ERR_CONFIG', `${file}: ${(e as Error).message.split('\n')[0]}`);
   }
+  const validate = validator();
   if (!validate(doc)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '';
@@ -74,3 +83,33 @@ export function intSetting(value: unknown, name: string, min: number, max = Numb
   if (!Number.isInteger(n) || n < min || n > max) throw new IntentGuardError('ERR_CONFIG', `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
   return n;
 }
+
+const BARE_NUMBER = /^\d+(\.\d+)?$/;
+
+/**
+ * A duration flag (`--ttl 10m`): a unit is required, as in intentguard.yaml. A bare number is refused
+ * (`--ttl 600` minted a grant that expired at once: milliseconds, not the seconds meant).
+ * @example program.option('--ttl <duration>', 'lifetime', durationFlag('--ttl'), '10m')
+ */
+export const durationFlag = (name: string) => (value: string): string => {
+  const text = value.trim();
+  if (BARE_NUMBER.test(text)) throw new IntentGuardError('ERR_DURATION', `${name} needs a unit: "${value}" (write e.g. ${text}s, ${text}m or ${text}ms)`);
+  try {
+    parseDuration(text);
+  } catch (e) {
+    throw new IntentGuardError('ERR_DURATION', `${name}: ${(e as Error).message}`);
+  }
+  return text;
+};
+
+/** A time flag (`--since`): an ISO time or a duration ago, with its unit; a bare number is refused. */
+export const sinceFlag = (name: string) => (value: string): string => {
+  if (BARE_NUMBER.test(value.trim())) throw new IntentGuardError('ERR_DURATION', `${name} takes an ISO time or a duration with a unit (24h, 30m), got "${value}"`);
+  return value;
+};
+
+/** A flag limited to a few words (`approve --scope`): anything else is refused, never taken as the default. */
+export const choiceFlag = <T extends string>(name: string, choices: readonly T[], note = '') => (value: string): T => {
+  if (!(choices as readonly string[]).includes(value)) throw new IntentGuardError('ERR_CONFIG', `${name} must be ${choices.join(' or ')}${note}, got "${value}"`);
+  return value as T;
+};

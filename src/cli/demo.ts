@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +15,7 @@ const ISS = 'https://idp.demo.local';
 const AUD = 'https://intentguard.demo.local/mcp';
 
 /**
- * `intentguard demo` (`npm start`): the real `@modelcontextprotocol/server-filesystem` on a temporary
+ * `intentguard demo` (`npm start`): a real MCP filesystem server (`intentguard demo-server`) on a temporary
  * folder behind `intentguard stdio`; an SDK client with a minted grant does the approved task, then
  * drifts. Prints every call with its decision, the re-authorization, the halt, and where it was recorded.
  */
@@ -38,12 +37,11 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout, o
     budget: { calls: 6 },
   };
   const grant = await mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub: 'agent:demo-summariser', act: 'user:alice', ttl: '10m', intent });
-  const require = createRequire(import.meta.url);
-  const serverEntry = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
   const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'intentguard.js');
-  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--', process.execPath, serverEntry, root];
+  // The server ships with intentguard (src/cli/demo-server.ts), so the demo runs from an install.
+  const proxyArgs = [bin, 'stdio', '--jwks', join(root, 'jwks.json'), '--issuer', ISS, '--audience', AUD, '--db', db, '--alerts-jsonl', alertsFile, '--elicitation', '--', process.execPath, bin, 'demo-server', root];
 
-  out.write(`intentguard demo\n  server:  @modelcontextprotocol/server-filesystem on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`);
+  out.write(`intentguard demo\n  server:  a filesystem MCP server (stdio, list_directory/read_text_file/write_file) on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`);
   out.write(`  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory, read_text_file under project/ — budget 6 calls\n\n`);
   const client = new Client({ name: 'demo-agent', version: '1.0.0' }, { capabilities: { elicitation: {} } });
   // The "user" behind the client: asked to re-authorize, they refuse.
@@ -95,7 +93,9 @@ export async function demoCommand(out: NodeJS.WritableStream = process.stdout, o
       const t = sessionTimeline(store, session.id)!;
       const stops = t.entries.filter((e) => e.action && e.action !== 'allow' && e.action !== 'alert');
       out.write(`recorded in ${db} as session ${session.id}: ${session.calls} calls, outcome ${session.outcome}, ${stops.length} calls stopped\n`);
-      out.write(`  see it:   node bin/intentguard.js show ${session.id} --db ${db}\n  verify:   node bin/intentguard.js audit verify ${db}\n`);
+      // From a git checkout the CLI is `node bin/intentguard.js`; installed, it is the `intentguard` bin.
+      const cli = existsSync(join(dirname(bin), '..', '.git')) ? 'node bin/intentguard.js' : 'intentguard';
+      out.write(`  see it:   ${cli} show ${session.id} --db ${db}\n  verify:   ${cli} audit verify ${db}\n`);
     }
   } finally {
     store.close();

@@ -1,18 +1,25 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { parse as parseYaml } from 'yaml';
-import { GrantError, mintGrant, verifyGrant } from '../identity/grant.js';
+import { GrantError, mintGrant, toleranceText, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
-import { parseIntent } from '../intent/parse.js';
+import { readIntentDocument } from '../proxy/runtime.js';
 import { parseDuration } from '../lib/duration.js';
 import { openStore } from '../store/db.js';
+import { IntentGuardError } from '../errors.js';
 
 type Out = NodeJS.WritableStream;
 
+/** Where `keys generate` writes the public key set by default. */
+const DEFAULT_JWKS = join('keys', 'jwks.json');
+
 /** `intentguard keys generate`: a signing key pair for minting grants (development and tests). */
-export async function keysGenerateCommand(opts: { out: string; alg: string }, out: Out = process.stdout): Promise<number> {
+export async function keysGenerateCommand(opts: { out: string; alg: string; force?: boolean }, out: Out = process.stdout): Promise<number> {
+  if (!(DEFAULT_ALGORITHMS as readonly string[]).includes(opts.alg)) throw new IntentGuardError('ERR_CONFIG', `--alg must be one of ${DEFAULT_ALGORITHMS.join(', ')}, got ${opts.alg}`);
+  // Replacing the private key silently would strand every grant signed with it: only on request.
+  const existing = join(opts.out, 'private.jwk.json');
+  if (existsSync(existing) && !opts.force) throw new IntentGuardError('ERR_KEY_EXISTS', `${existing} exists; give --force to replace it (grants signed with the old key stop verifying once its JWKS is replaced)`);
   const k = await generateKeys(opts.alg);
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, { mode: 0o600 });
@@ -22,23 +29,32 @@ export async function keysGenerateCommand(opts: { out: string; alg: string }, ou
   return 0;
 }
 
-const readIntent = (file: string): unknown => {
+/** A private JWK file; one that is not JSON is `ERR_KEY_SOURCE` naming the file (not a parser excerpt). */
+function readJwk(file: string): JWK {
   const text = readFileSync(file, 'utf8');
-  const value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  parseIntent(value);
-  return value;
-};
+  try {
+    return JSON.parse(text) as JWK;
+  } catch {
+    throw new IntentGuardError('ERR_KEY_SOURCE', `${file}: not a JSON Web Key (not valid JSON)`);
+  }
+}
+
 
 /** `intentguard grant mint --intent intent.yaml --sub agent:x --ttl 10m`. */
 export async function grantMintCommand(opts: { intent: string; sub: string; ttl: string; key: string; iss: string; aud: string; act?: string }, out: Out = process.stdout): Promise<number> {
-  const jwk = JSON.parse(readFileSync(opts.key, 'utf8')) as JWK;
+  const jwk = readJwk(opts.key);
   parseDuration(opts.ttl);
-  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntent(opts.intent), ...(opts.act && { act: opts.act }) })}\n`);
+  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntentDocument(opts.intent).doc, ...(opts.act && { act: opts.act }) })}\n`);
   return 0;
 }
 
 /** `intentguard grant inspect TOKEN`: decoded, then verified or the exact reason it is not. */
 export async function grantInspectCommand(token: string, opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string; iss?: string[]; aud?: string; maxTtl: string; db?: string }, out: Out = process.stdout): Promise<number> {
+  // As `grant mint` uses ./keys/private.jwk.json, `grant inspect` uses the public half beside it.
+  if (!opts.jwks && !opts.jwksUrl && !opts.pem && existsSync(DEFAULT_JWKS)) {
+    opts = { ...opts, jwks: DEFAULT_JWKS };
+    out.write(`keys: ${DEFAULT_JWKS}\n`);
+  }
   let header: unknown, payload: unknown;
   try {
     header = decodeProtectedHeader(token);
@@ -59,11 +75,11 @@ export async function grantInspectCommand(token: string, opts: { jwks?: string; 
       keys: await resolveKeys(keySourceFrom(opts), DEFAULT_ALGORITHMS), issuers: opts.iss?.length ? opts.iss : [p?.iss ?? ''],
       audience: opts.aud ?? String(p?.aud ?? ''), maxTtlMs: parseDuration(opts.maxTtl), isRevoked: (j, s, n) => revocations.isRevoked(j, s, n),
     });
-    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()}\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
+    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()} (${toleranceText()}, as the proxy checks it)\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
     return 0;
   } catch (e) {
     if (e instanceof GrantError) {
-      out.write(`not verified: ${e.code}: ${e.message}\n`);
+      out.write(`not verified: ${e.code}: ${e.message} (${toleranceText()}, as the proxy checks it)\n`);
       return 1;
     }
     throw e;

@@ -1,16 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { replayPolicies } from '../replay/policies.js';
-import { DEFAULT_DB, openStore } from '../store/db.js';
-import { decideInDatabase } from '../approvals/approvals.js';
-import { printable } from '../lib/printable.js';
-import { addProxyOptions, httpCommand, stdioCommand, wsCommand, type ProxyFlags } from './proxy-commands.js';
-import { grantInspectCommand, grantMintCommand, keysGenerateCommand, revokeCommand } from './identity-commands.js';
-import { demoCommand } from './demo.js';
-import { replayCommand } from './replay-command.js';
-import { rulesLintCommand, rulesTestCommand } from './rules-command.js';
-import {
-  auditVerifyCommand, exportCommand, importCommand, isSqliteFile, pruneCommand, replayDbCommand, sessionsCommand, showCommand,
-} from './store-commands.js';
+import { DEFAULT_DB } from '../store/paths.js';
+import { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
+import { handleClosedPipes } from './pipes.js';
+import { exitStatus, failureText, reportUnhandled } from './report.js';
+import { choiceFlag, durationFlag, sinceFlag } from './config.js';
+import { packageVersion } from './version.js';
+import type { httpCommand, wsCommand } from './proxy-commands.js';
+import type { grantInspectCommand, grantMintCommand } from './identity-commands.js';
+
+// Each command imports its subsystem when it runs: `intentguard --help`, and a desktop client starting
+// a stdio proxy per server, load only what they use (bench: `npm run bench -- startup`).
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const positiveInt = (v: string) => {
@@ -20,18 +19,28 @@ const positiveInt = (v: string) => {
 };
 
 const jobsOption = (v: string): number | 'auto' => (v === 'auto' ? 'auto' : positiveInt(v));
+const pipes = handleClosedPipes();
 
 /** The policies a CLI command runs: the shipped pack plus site rules, or the intent policy alone. */
 
 const program = new Command()
   .name('intentguard')
   .description('Intent-aware session monitor for MCP')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program.command('demo')
   .description('run a real MCP server behind intentguard and watch a drifting agent get stopped')
   .option('--db <path>', 'record the demo session here', DEFAULT_DB)
-  .action(async (opts: { db: string }) => { process.exitCode = await demoCommand(process.stdout, { db: opts.db }); });
+  .action(async (opts: { db: string }) => { process.exitCode = await (await import('./demo.js')).demoCommand(process.stdout, { db: opts.db }); });
+
+// The demo's own MCP server (src/cli/demo-server.ts), started by `demo` behind `intentguard stdio`.
+program.command('demo-server', { hidden: true })
+  .argument('<folder>', 'the folder it serves')
+  .action(async (folder: string) => {
+    pipes.keepRunning();
+    await (await import('./demo-server.js')).demoServerCommand(folder);
+  });
 
 program.command('replay')
   .description('feed recorded sessions (a bundle file, plain or gzipped, or an intentguard database) through the monitor')
@@ -40,10 +49,11 @@ program.command('replay')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
   .option('--session <id>', 'database only: one session')
-  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)')
+  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
   .option('--jobs <n>', 'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)', jobsOption, 'auto')
   .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number | 'auto' }) => {
+    const [{ isSqliteFile, replayDbCommand }, { replayCommand }] = await Promise.all([import('./store-commands.js'), import('./replay-command.js')]);
     if (isSqliteFile(file)) {
       process.exitCode = await replayDbCommand(file, opts);
       return;
@@ -55,11 +65,11 @@ const rules = program.command('rules').description('test and lint rule packs');
 rules.command('test')
   .description('run every rule fixture (shipped pack plus DIRs) and the coverage gate')
   .argument('[dirs...]', 'site rule directories')
-  .action(async (dirs: string[]) => { process.exitCode = await rulesTestCommand(dirs); });
+  .action(async (dirs: string[]) => { process.exitCode = await (await import('./rules-command.js')).rulesTestCommand(dirs); });
 rules.command('lint')
   .description('load and lint rule files: syntax, schema, fields, functions, regexes, messages, fixtures')
   .argument('[dirs...]', 'site rule directories')
-  .action((dirs: string[]) => { process.exitCode = rulesLintCommand(dirs); });
+  .action(async (dirs: string[]) => { process.exitCode = (await import('./rules-command.js')).rulesLintCommand(dirs); });
 
 program.command('sessions')
   .description('list recorded sessions: identity, purpose, calls, outcome, drift')
@@ -67,35 +77,40 @@ program.command('sessions')
   .option('--limit <n>', 'how many', positiveInt, 50)
   .option('--json', 'one JSON object per session')
   .option('--live', 'refresh every second')
-  .action(async (opts: { db: string; limit: number; json?: boolean; live?: boolean }) => { process.exitCode = await sessionsCommand(opts); });
+  .action(async (opts: { db: string; limit: number; json?: boolean; live?: boolean }) => { process.exitCode = await (await import('./store-commands.js')).sessionsCommand(opts); });
 
 program.command('show')
   .description('the timeline of a session: calls, decisions and reasons')
   .argument('<session>', 'session id')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--json', 'machine-readable')
-  .action((id: string, opts: { db: string; json?: boolean }) => { process.exitCode = showCommand(id, opts); });
+  .action(async (id: string, opts: { db: string; json?: boolean }) => { process.exitCode = (await import('./store-commands.js')).showCommand(id, opts); });
 
-program.command('audit')
-  .description('tamper-evident audit trail')
-  .command('verify')
-  .description('verify the hash chains; report the first altered, inserted or deleted row')
+const audit = program.command('audit')
+  .description('tamper-evident audit trail');
+audit.command('verify')
+  .description('verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)')
   .argument('[db]', 'database', DEFAULT_DB)
-  .action((db: string) => { process.exitCode = auditVerifyCommand(db); });
+  .option('--json', 'machine-readable report')
+  .action(async (db: string, opts: { json?: boolean }) => { process.exitCode = (await import('./store-commands.js')).auditVerifyCommand(db, opts); });
+audit.command('rotate-key')
+  .description('start a new audit key; the old one is kept and a chained hand-over record lets older rows verify')
+  .argument('[db]', 'database', DEFAULT_DB)
+  .action(async (db: string) => { process.exitCode = (await import('./store-commands.js')).auditRotateKeyCommand(db); });
 
 program.command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
-  .requiredOption('--older-than <duration>', 'e.g. 30d')
+  .requiredOption('--older-than <duration>', 'e.g. 30d', durationFlag('--older-than'))
   .option('--db <path>', 'database', DEFAULT_DB)
-  .action((opts: { db: string; olderThan: string }) => { process.exitCode = pruneCommand(opts); });
+  .action(async (opts: { db: string; olderThan: string }) => { process.exitCode = (await import('./store-commands.js')).pruneCommand(opts); });
 
 program.command('export')
   .description('write recorded sessions as bundles (JSON lines; gzipped for .gz)')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--session <id>', 'one session')
-  .option('--since <time>', 'ISO time or a duration ago (24h)')
+  .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
-  .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => { process.exitCode = await exportCommand(opts); });
+  .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => { process.exitCode = await (await import('./store-commands.js')).exportCommand(opts); });
 
 program.command('import')
   .description('load bundles into the database (run through the monitor and recorded)')
@@ -103,17 +118,19 @@ program.command('import')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
-  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) }); });
+  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { const [{ importCommand }, { replayPolicies }] = await Promise.all([import('./store-commands.js'), import('../replay/policies.js')]);
+    process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) }); });
 
 addProxyOptions(program.command('stdio')
   .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
   .argument('<command...>', 'the server command and its arguments (after --)'))
   .action(async (command: string[], flags: ProxyFlags) => {
-    const code = await stdioCommand(command, flags);
+    pipes.keepRunning();
+    const code = await (await import('./proxy-commands.js')).stdioCommand(command, flags);
     process.exit(code);
   });
 
-addProxyOptions(program.command('http')
+addListenOptions(addProxyOptions(program.command('http')
   .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
   .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
@@ -123,34 +140,35 @@ addProxyOptions(program.command('http')
   .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
   .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
   .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, [])
-  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)'))
-  .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await httpCommand(opts, command); });
+  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)')))
+  .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).httpCommand(opts, command); });
 
-addProxyOptions(program.command('ws')
+addListenOptions(addProxyOptions(program.command('ws')
   .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
   .requiredOption('--listen <host:port>', 'where to listen')
   .requiredOption('--upstream <url>', 'the upstream ws:// URL')
-  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'))
-  .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await wsCommand(opts); });
+  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
+  .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).wsCommand(opts); });
 
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
   .option('--out <dir>', 'where to write', './keys')
   .option('--alg <alg>', 'ES256, ES384, EdDSA, RS256, PS256', 'ES256')
-  .action(async (opts: { out: string; alg: string }) => { process.exitCode = await keysGenerateCommand(opts); });
+  .option('--force', 'replace an existing private key (grants signed with it stop verifying)')
+  .action(async (opts: { out: string; alg: string; force?: boolean }) => { process.exitCode = await (await import('./identity-commands.js')).keysGenerateCommand(opts); });
 
 const grant = program.command('grant').description('intent grants (signed JWTs)');
 grant.command('mint')
   .description('mint a grant binding an agent identity to an intent (development and tests)')
   .requiredOption('--intent <file>', 'intent YAML or JSON')
   .requiredOption('--sub <sub>', 'agent identity, e.g. agent:summariser')
-  .option('--ttl <duration>', 'lifetime', '10m')
+  .option('--ttl <duration>', 'lifetime, with a unit (10m)', durationFlag('--ttl'), '10m')
   .option('--key <file>', 'private JWK', './keys/private.jwk.json')
   .option('--iss <iss>', 'issuer', 'https://intentguard.local/issuer')
   .option('--aud <aud>', "intentguard's resource identifier", 'https://intentguard.local/mcp')
   .option('--act <user>', 'the user the agent acts for')
-  .action(async (opts: Parameters<typeof grantMintCommand>[0]) => { process.exitCode = await grantMintCommand(opts); });
+  .action(async (opts: Parameters<typeof grantMintCommand>[0]) => { process.exitCode = await (await import('./identity-commands.js')).grantMintCommand(opts); });
 grant.command('inspect')
   .description('decode a grant and verify it, or say exactly why it does not verify')
   .argument('<token>', 'the JWT')
@@ -160,9 +178,9 @@ grant.command('inspect')
   .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
   .option('--iss <iss>', 'trusted issuer (repeatable; default: the token\'s own)', collect, [])
   .option('--aud <aud>', 'expected audience (default: the token\'s own)')
-  .option('--max-ttl <duration>', 'longest accepted lifetime', '15m')
+  .option('--max-ttl <duration>', 'longest accepted lifetime, with a unit', durationFlag('--max-ttl'), '15m')
   .option('--db <path>', 'check revocations in this database')
-  .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await grantInspectCommand(token, opts); });
+  .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await (await import('./identity-commands.js')).grantInspectCommand(token, opts); });
 
 program.command('revoke')
   .description('revoke a grant (jti) or an agent identity (sub): new sessions presenting it are refused')
@@ -170,7 +188,15 @@ program.command('revoke')
   .option('--sub', 'treat the argument as a sub')
   .option('--reason <text>', 'why', 'revoked by operator')
   .option('--db <path>', 'database', DEFAULT_DB)
-  .action((target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = revokeCommand(target, opts); });
+  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts); });
+
+program.command('task')
+  .description('one-task grants (intent task: once)')
+  .command('done')
+  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .argument('<jti>', 'the grant id')
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .action(async (jti: string, opts: { db: string }) => { process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts); });
 
 for (const verb of ['approve', 'deny'] as const) {
   program.command(verb)
@@ -178,11 +204,12 @@ for (const verb of ['approve', 'deny'] as const) {
     .argument('<id>', 'approval id (from the alert or intentguard sessions)')
     .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
-    .option('--scope <scope>', 'once or session', 'once')
-    .action((id: string, opts: { db: string; by: string; scope: string }) => {
+    .option('--scope <scope>', 'once or session', choiceFlag('--scope', ['once', 'session'] as const, ' (widening the intent is not available from the CLI)'), 'once')
+    .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
+      const [{ decideInDatabase }, { openStore }] = await Promise.all([import('../approvals/approvals.js'), import('../store/db.js')]);
       const store = openStore(opts.db, { mustExist: true });
       try {
-        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope === 'session' ? 'session' : 'once');
+        const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope);
         process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);
       } finally {
         store.close();
@@ -190,16 +217,8 @@ for (const verb of ['approve', 'deny'] as const) {
     });
 }
 
-/** Node's file-system errors, under intentguard's own stable code. */
-const FS_REASONS: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', EPERM: 'operation not permitted' };
-
+reportUnhandled();
 program.parseAsync(process.argv).catch((e: unknown) => {
-  const err = e as { code?: string; message?: string; path?: string };
-  const fsReason = err.code ? FS_REASONS[err.code] : undefined;
-  const line = fsReason && err.path
-    ? `ERR_FILE: cannot read ${err.path}: ${fsReason}`
-    : `${err.code && !err.message?.includes(err.code) ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
-  // Messages may quote input (a YAML excerpt, a claim): each line shown escaped, the line breaks kept.
-  process.stderr.write(`intentguard: ${line.split('\n').map(printable).join('\n')}\n`);
-  process.exitCode = 2;
+  process.stderr.write(failureText(e));
+  process.exitCode = exitStatus(e);
 });

@@ -7,7 +7,8 @@ import type { Policy } from '../policy/types.js';
 import { ACTION_RANK } from '../policy/types.js';
 import { readBundles } from '../replay/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
-import { pruneSessions, verifyAudit } from '../store/audit.js';
+import { pruneSessions, verifyAudit, type AuditProblem } from '../store/audit.js';
+import { rotateAuditKey } from '../store/rotate.js';
 import { openStore } from '../store/db.js';
 import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
 import type { ReplayJob } from '../replay/jobs.js';
@@ -43,7 +44,9 @@ const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString().r
 
 function sessionLine(r: SessionRow, out: Out): string {
   const outcome = (r.outcome ?? (r.status === 'open' ? 'live' : '')) as string;
-  const label = outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
+  // A session only monitored delivered every call: its outcome is what would have happened.
+  const wouldOnly = (outcome === 'deny' || outcome === 'reauthorize' || outcome === 'halt') && r.enforced === 0;
+  const label = wouldOnly ? `would-${outcome}`.padEnd(11) : outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
   return `${printable(r.id).padEnd(42)} ${iso(r.started_at)}  ${printable(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
 }
 
@@ -95,22 +98,40 @@ export function showCommand(id: string, opts: { db: string; json?: boolean }, ou
   }
 }
 
-/** `intentguard audit verify [DB]`. */
-export function auditVerifyCommand(db: string, out: Out = process.stdout): number {
+/**
+ * `intentguard audit verify [DB] [--json]`: exit 0 when everything verifies, 1 when a row was
+ * tampered with (the first bad row of each table is named, with the reason), 2 when the only findings
+ * are sessions that ended without their seal (a crash or `kill -9`).
+ */
+export function auditVerifyCommand(db: string, opts: { json?: boolean } = {}, out: Out = process.stdout): number {
   const store = openStore(db, { readonly: true });
   try {
     const r = verifyAudit(store);
-    const counts = `${r.checked.sessions} sessions, ${r.checked.events} events, ${r.checked.decisions} decisions, ${r.checked.anchors} anchors`;
-    if (r.ok) {
-      out.write(`audit ok: ${counts} verified in ${db}\n`);
-      return 0;
+    const code = r.problems.length > 0 ? 1 : r.unsealed.length > 0 ? 2 : 0;
+    if (opts.json) {
+      const { problem: _first, ...report } = r;
+      out.write(`${JSON.stringify({ db, exit: code, ...report })}\n`);
+      return code;
     }
-    const p = r.problem!;
-    out.write(`audit FAILED: ${p.table} row ${p.rowid}${p.session ? ` (session ${p.session}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${p.detail}\nchecked before it: ${counts}\n`);
-    return 1;
+    const c = r.checked;
+    const counts = `${c.sessions} sessions, ${c.events} events, ${c.decisions} decisions, ${c.anchors} anchors, ${c.alerts} alerts, ${c.approvals} approvals, ${c.revocations} revocations`;
+    const line = (p: AuditProblem) => `${p.table} row ${p.rowid}${p.session ? ` (session ${printable(p.session)}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${printable(p.detail)}\n`;
+    // The first bad row of each table; the first on the `audit FAILED` line.
+    r.problems.forEach((p, i) => out.write(`${i === 0 ? 'audit FAILED: ' : '              '}${line(p)}`));
+    r.unsealed.forEach((p, i) => out.write(`${i === 0 ? 'unsealed:     ' : '              '}${line(p)}`));
+    out.write(code === 0 ? `audit ok: ${counts} verified in ${db}${r.live.length ? ` (${r.live.length} live)` : ''}\n` : `checked: ${counts}\n`);
+    return code;
   } finally {
     store.close();
   }
+}
+
+/** `intentguard audit rotate-key [DB]`: a new audit key, with a chained hand-over record. */
+export function auditRotateKeyCommand(db: string, out: Out = process.stdout): number {
+  const store = openStore(db, { mustExist: true });
+  const r = rotateAuditKey(store, Date.now());
+  out.write(`audit key rotated in ${db}: epoch ${r.epoch} (fingerprint ${r.fingerprint}); the previous key is kept as ${db}.key.${r.epoch - 1}\n`);
+  return 0;
 }
 
 /** `intentguard prune --older-than 30d`. */

@@ -8,7 +8,7 @@ import type { Revocations } from './revocations.js';
  * because another session holding the same grant was halted — halts the session (`ERR_GRANT_REVOKED`).
  * Without it a stdio or WebSocket session, whose grant is presented once, would outlive both.
  */
-export function grantGuard(revocations: Pick<Revocations, 'isRevoked'>): Policy {
+export function grantGuard(revocations: Pick<Revocations, 'isRevoked'> & Partial<Pick<Revocations, 'tampered'>>): Policy {
   return {
     name: 'grant-guard',
     evaluate({ event, session }) {
@@ -17,7 +17,9 @@ export function grantGuard(revocations: Pick<Revocations, 'isRevoked'>): Policy 
       if (id.jti !== undefined && revocations.isRevoked(id.jti, id.sub, event.time)) {
         return verdictOf([{
           rule: 'identity/revoked-in-session', action: 'halt', severity: 'high', code: 'ERR_GRANT_REVOKED',
-          reason: `grant ${id.jti} of ${id.sub} was revoked while this session was open`,
+          reason: revocations.tampered?.()
+            ? `the revocation record was tampered with (${revocations.tampered()}); grants are refused until it verifies`
+            : `grant ${id.jti} of ${id.sub} was revoked while this session was open`,
         }]);
       }
       if (id.expiresAt !== undefined && event.time >= id.expiresAt) {

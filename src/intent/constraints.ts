@@ -1,6 +1,13 @@
-import { posix } from 'node:path';
-import picomatch from 'picomatch';
+import { locationMatcher, pathish } from './location-match.js';
+import type { PathResolver } from './real-path.js';
 import type { ArgConstraint, Intent } from './types.js';
+
+export { resolvedLocation, underPrefix } from './location-match.js';
+
+const resolvedNote = (v: string, forms: readonly string[]): string => {
+  const other = forms.find((f) => f !== v);
+  return other === undefined ? '' : ` (resolves to ${show(other)})`;
+};
 
 /** A compiled argument check: returns a reason when the value violates the constraint. */
 export type ArgCheck = (args: Readonly<Record<string, unknown>>) => string | undefined;
@@ -10,36 +17,11 @@ const show = (v: unknown): string => {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 
-/**
- * The location a path- or URL-like argument names, as a server will resolve it, so that `..`, `.`,
- * doubled separators, backslashes and percent-encoded dots or slashes cannot step outside an approved
- * prefix or glob (`/srv/project/../../etc/passwd` is `/etc/passwd`). URLs are resolved by the WHATWG
- * parser; anything else is treated as a path.
- */
-export function resolvedLocation(value: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    try {
-      return new URL(value).href;
-    } catch {
-      // not a URL after all: a path
-    }
-  }
-  const p = value.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '\\').replace(/\\/g, '/');
-  return p.includes('/') || p === '.' || p === '..' ? posix.normalize(p) : p;
-}
-
-/** Does `value` lie under `prefix`? A prefix naming a path or URL ends at a segment boundary. */
-function underPrefix(value: string, prefix: string): boolean {
-  if (!value.startsWith(prefix)) return false;
-  if (!prefix.includes('/') || prefix.endsWith('/') || value.length === prefix.length) return true;
-  const next = value[prefix.length];
-  return next === '/' || next === '?' || next === '#';
-}
-
-function compileOne(name: string, c: ArgConstraint): ArgCheck {
-  const globs = c.glob?.map((g) => picomatch(g, { dot: true }));
-  // A prefix written as a URL is compared with resolved URLs in the same canonical form.
-  const prefixes = c.prefix?.map((p) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? resolvedLocation(p).replace(/\/$/, p.endsWith('/') ? '/' : '') : p));
+function compileOne(name: string, c: ArgConstraint, resolver: PathResolver | undefined): ArgCheck {
+  // Path constraints are checked where the path really leads when the server shares this host.
+  const onHost = (list: readonly string[]) => (list.some(pathish) ? resolver : undefined);
+  const globs = c.glob && locationMatcher([], c.glob, onHost(c.glob));
+  const prefixes = c.prefix && locationMatcher(c.prefix, [], onHost(c.prefix));
   return (args) => {
     if (!(name in args) || args[name] === undefined) return c.required ? `argument "${name}" is required` : undefined;
     const v = args[name];
@@ -47,10 +29,10 @@ function compileOne(name: string, c: ArgConstraint): ArgCheck {
     if (c.oneOf && !c.oneOf.some((o) => JSON.stringify(o) === JSON.stringify(v))) return `argument "${name}" must be one of ${show(c.oneOf)}`;
     if (globs || prefixes) {
       if (typeof v !== 'string') return `argument "${name}" must be a string`;
-      const where = resolvedLocation(v);
-      const resolved = where === v ? '' : ` (resolves to ${show(where)})`;
-      if (globs && !globs.some((m) => m(where))) return `argument "${name}" is outside the approved patterns ${show(c.glob)}${resolved}`;
-      if (prefixes && !prefixes.some((p) => underPrefix(where, p))) return `argument "${name}" is outside the approved prefixes ${show(c.prefix)}${resolved}`;
+      const badGlob = globs?.outside(v) ?? [];
+      if (badGlob.length > 0) return `argument "${name}" is outside the approved patterns ${show(c.glob)}${resolvedNote(v, badGlob)}`;
+      const badPrefix = prefixes?.outside(v) ?? [];
+      if (badPrefix.length > 0) return `argument "${name}" is outside the approved prefixes ${show(c.prefix)}${resolvedNote(v, badPrefix)}`;
     }
     if (c.min !== undefined || c.max !== undefined) {
       if (typeof v !== 'number') return `argument "${name}" must be a number`;
@@ -66,14 +48,15 @@ function compileOne(name: string, c: ArgConstraint): ArgCheck {
 
 /**
  * Compile an intent's tool grants once into a lookup of per-tool argument checks.
- * `undefined` for a tool means the tool is not approved.
+ * `undefined` for a tool means the tool is not approved. With a `resolver` (the server runs on this
+ * host) path constraints hold for the real path, through symlinks.
  * @example compileToolGrants(intent).get('write_file')?.({ path: '/etc/passwd' })
  */
-export function compileToolGrants(intent: Intent): { approves(tool: string): boolean; check(tool: string, args: Readonly<Record<string, unknown>>): string[] } {
+export function compileToolGrants(intent: Intent, resolver?: PathResolver): { approves(tool: string): boolean; check(tool: string, args: Readonly<Record<string, unknown>>): string[] } {
   if (intent.tools === '*') return { approves: () => true, check: () => [] };
   const table = new Map<string, ArgCheck[]>();
   for (const t of intent.tools) {
-    const checks = Object.entries(t.args ?? {}).map(([k, c]) => compileOne(k, c));
+    const checks = Object.entries(t.args ?? {}).map(([k, c]) => compileOne(k, c, resolver));
     table.set(t.name, [...(table.get(t.name) ?? []), ...checks]);
   }
   return {

@@ -1,6 +1,6 @@
 import { IntentGuardError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { SENSITIVITY_LEVELS, type ArgConstraint, type Intent, type Sensitivity, type ToolGrant } from './types.js';
+import { SENSITIVE_CATEGORIES, SENSITIVITY_LEVELS, type ArgConstraint, type Intent, type ResourceScope, type SensitiveCategory, type Sensitivity, type ToolGrant } from './types.js';
 
 const bad = (path: string, why: string): never => {
   throw new IntentGuardError('ERR_INTENT_INVALID', `intent.${path}: ${why}`, { path });
@@ -49,6 +49,20 @@ function parseTool(v: unknown, path: string): ToolGrant {
   return { name: v.name, args };
 }
 
+const RESOURCE_KEYS = new Set(['paths', 'hosts', 'sensitive']);
+
+function parseResources(v: unknown): ResourceScope {
+  if (!isObject(v)) return bad('resources', 'must be {paths?, hosts?, sensitive?}');
+  for (const k of Object.keys(v)) if (!RESOURCE_KEYS.has(k)) bad(`resources.${k}`, `unknown key (known: ${[...RESOURCE_KEYS].join(', ')})`);
+  const sensitive = strings(v.sensitive, 'resources.sensitive');
+  for (const c of sensitive) if (!SENSITIVE_CATEGORIES.includes(c as SensitiveCategory)) bad('resources.sensitive', `unknown category "${c}" (known: ${SENSITIVE_CATEGORIES.join(', ')})`);
+  const paths = v.paths === undefined ? undefined : strings(v.paths, 'resources.paths');
+  const hosts = v.hosts === undefined ? undefined : strings(v.hosts, 'resources.hosts');
+  if (paths?.some((p) => p.trim() === '')) bad('resources.paths', 'must not contain an empty path');
+  if (hosts?.some((h) => h.trim() === '')) bad('resources.hosts', 'must not contain an empty host');
+  return { ...(paths && { paths }), ...(hosts && { hosts }), sensitive: sensitive as SensitiveCategory[] };
+}
+
 /**
  * Validate a declared intent (from YAML/JSON or a grant claim) into an {@link Intent}.
  * Throws `ERR_INTENT_INVALID` naming the offending path.
@@ -80,6 +94,9 @@ export function parseIntent(input: unknown): Intent {
   }
   if (input.version !== undefined && (typeof input.version !== 'number' || !Number.isInteger(input.version))) bad('version', 'must be an integer');
   if (input.id !== undefined && typeof input.id !== 'string') bad('id', 'must be a string');
+  if (input.statePer !== undefined && input.statePer !== 'grant' && input.statePer !== 'principal') bad('statePer', 'must be grant or principal');
+  if (input.task !== undefined && input.task !== 'once') bad('task', 'must be once (a grant for one task)');
+  const resources = input.resources === undefined ? undefined : parseResources(input.resources);
   return {
     ...(typeof input.id === 'string' && { id: input.id }),
     version: (input.version as number | undefined) ?? 1,
@@ -89,6 +106,9 @@ export function parseIntent(input: unknown): Intent {
     recipients: strings(input.recipients, 'recipients'),
     ...(sensitivity !== undefined && { sensitivity: sensitivity as Sensitivity }),
     ...(budget !== undefined && { budget }),
+    ...(resources !== undefined && { resources }),
+    ...(input.statePer !== undefined && { statePer: input.statePer as 'grant' | 'principal' }),
+    ...(input.task !== undefined && { task: 'once' as const }),
   };
 }
 

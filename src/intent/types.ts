@@ -18,6 +18,22 @@ export interface ArgConstraint {
   readonly required?: boolean;
 }
 
+/** Sensitive resource categories: a read of one is beyond an approval that does not name it. */
+export const SENSITIVE_CATEGORIES = ['environment', 'credentials', 'secrets', 'private-keys'] as const;
+export type SensitiveCategory = (typeof SENSITIVE_CATEGORIES)[number];
+
+/**
+ * The resources an approval covers, whatever tool names them: every argument that names a path must
+ * lie under `paths`, every URL's host in `hosts`; `sensitive` names the categories the task may read.
+ */
+export interface ResourceScope {
+  /** Path prefixes (a directory boundary) or globs (`*`, `?`, `[`, `{`). Absent: no explicit path scope. */
+  readonly paths?: readonly string[];
+  /** Hosts or domains (`example.com`, `*.corp.example`). Absent: no explicit host scope. */
+  readonly hosts?: readonly string[];
+  readonly sensitive: readonly SensitiveCategory[];
+}
+
 /** An approved tool, optionally with argument constraints. */
 export interface ToolGrant {
   readonly name: string;
@@ -44,9 +60,18 @@ export interface Intent {
   /** Highest data sensitivity the task may touch. */
   readonly sensitivity?: Sensitivity;
   readonly budget?: {
-    /** Maximum number of `tools/call` requests. */
+    /** Maximum number of `tools/call` requests, counted over every session of the grant (or principal). */
     readonly calls?: number;
-    /** Maximum session length in milliseconds. */
+    /** Maximum time in milliseconds from the first session of the grant (or principal). */
     readonly durationMs?: number;
   };
+  /** Resources every tool must stay within (see {@link ResourceScope}). */
+  readonly resources?: ResourceScope;
+  /**
+   * Whose budgets and data-flow state this is: `grant` (default: every session presenting the same
+   * `jti`) or `principal` (every grant of the same `iss`/`sub`).
+   */
+  readonly statePer?: 'grant' | 'principal';
+  /** `once`: the grant is for one task; it is revoked when its session ends or the task is marked done. */
+  readonly task?: 'once';
 }

@@ -175,7 +175,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       alerts$.next({
         id: nextId('a'), time: event.time, session: event.session, decision: decision.id, seq: event.seq,
         rule: f.rule, ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action,
-        outcome: verdict.action, reason: f.reason, ...(f.code !== undefined && { code: f.code }),
+        outcome: verdict.action, enforced: decision.enforced, reason: f.reason, ...(f.code !== undefined && { code: f.code }),
         ...(event.method !== undefined && { method: event.method }),
         ...(event.tool !== undefined && { tool: event.tool }),
         ...(event.call !== undefined && { call: event.call }),
@@ -267,7 +267,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       const state = live.get(sessionId)?.state;
       alerts$.next({
         id: nextId('a'), time: opts.clock(), session: sessionId, decision: '', seq: state?.seq ?? -1, rule: f.rule,
-        ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action, outcome: f.action, reason: f.reason,
+        ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action, outcome: f.action,
+        enforced: opts.mode === 'enforce' && f.action !== 'allow' && f.action !== 'alert', reason: f.reason,
         ...(f.code !== undefined && { code: f.code }), ...(state?.identity && { identity: state.identity }),
         intent: state ? { purpose: state.intent.purpose, version: state.intent.version, ...(state.intent.id !== undefined && { id: state.intent.id }) } : { purpose: '', version: 0 },
         ...(f.evidence && { evidence: f.evidence }),

@@ -37,6 +37,8 @@ export interface Alert {
   readonly action: Action;
   /** What the monitor did with the event (the decision's strongest action). */
   readonly outcome: Action;
+  /** Whether `outcome` was carried out: false in monitor mode, where the event was delivered all the same. */
+  readonly enforced?: boolean;
   readonly reason: string;
   readonly code?: string;
   readonly method?: string;

@@ -7,6 +7,7 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
+import { quotaExceeded, type SessionQuota } from './session-quota.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, serverEnv, startsSession, tooManySessions } from './relay.js';
 
 /**
@@ -24,6 +25,8 @@ export interface StdioBridgeOptions {
   readonly log: (line: string) => void;
   /** Most sessions (processes) at once; a new one beyond it gets 503 (default 32). */
   readonly maxSessions?: number;
+  /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before any process starts. */
+  readonly sessionQuota?: SessionQuota;
 }
 
 export interface StdioBridge {
@@ -157,7 +160,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     for (const [emitter, name] of events) emitter.once(name, done);
   });
 
-  const open = (identity: Identity | undefined, intent: Intent): BridgeSession => {
+  const open = (identity: Identity | undefined, intent: Intent, release: () => void): BridgeSession => {
     const id = randomUUID();
     const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
     const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http', transportSessionId: id });
@@ -230,6 +233,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     child.on('exit', (code, signal) => gone(`exited (${code ?? signal})`));
     void handle.whenEnded().then(() => {
+      release();
       sessions.delete(id);
       if (!s.exited) child.kill('SIGTERM');
     });
@@ -321,7 +325,12 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
             tooManySessions(res, o.maxSessions ?? 32);
             return;
           }
-          s = open(identity, intent);
+          const release = o.sessionQuota ? o.sessionQuota.acquire(identity) : () => undefined;
+          if (!release) {
+            quotaExceeded(res, o.sessionQuota!.max);
+            return;
+          }
+          s = open(identity, intent, release);
         }
         if (s.exited || s.handle.status !== 'open') {
           sendJson(res, 404, rpcError(null, -32001, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));

@@ -4,13 +4,18 @@ import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../errors.js';
 import type { Identity } from '../events/types.js';
+import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { printable } from '../lib/printable.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { pendingKey } from '../monitor/state.js';
 import type { Outcome } from '../monitor/types.js';
+import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
 import { createStdioBridge } from './http-stdio.js';
+import { jsonContentTypeProblem } from './media-type.js';
+import { listen } from '../lib/listen.js';
+import { quotaExceeded } from './session-quota.js';
 import { createLegacySse } from './legacy-sse.js';
 import { SSE_EVENT_SLACK, answerUnreached, invalidAnswer, rpcError, sendJson, startsSession, tooManySessions } from './relay.js';
 import type { Runtime } from './runtime.js';
@@ -149,15 +154,16 @@ const isAnswerTo = (s: { asks: Map<string, unknown> }, m: unknown): boolean => {
  * JSON and SSE bodies (each SSE event as it streams), and applies decisions before anything is delivered.
  */
 export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
-  const { monitor, gate, defaultIntent } = o.runtime;
+  const { monitor, gate, defaultIntent, sessionQuota } = o.runtime;
   if ((o.upstream === undefined) === (o.server === undefined)) throw new Error('give exactly one of upstream (a URL) and server (a stdio command)');
+  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   const upstream = new URL(o.upstream ?? 'http://stdio.invalid/');
   const maxBody = o.maxBodyBytes ?? monitor.options.maxMessageBytes;
   const messagesPath = o.messagesPath ?? '/messages';
   const maxSessions = o.maxSessions ?? (o.server ? 32 : 1024);
-  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, maxSessions, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${printable(line)}\n`)) }) : undefined;
+  const bridge = o.server ? createStdioBridge({ monitor, ...o.server, maxSessions, sessionQuota, log: o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${printable(line)}\n`)) }) : undefined;
   const legacy = !bridge && (o.upstreamTransport ?? (upstream.pathname.endsWith('/sse') ? 'sse' : 'streamable')) === 'sse'
-    ? createLegacySse({ monitor, upstream, messagesPath, maxSessions: o.maxSessions ?? 1024, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
+    ? createLegacySse({ monitor, upstream, messagesPath, maxSessions: o.maxSessions ?? 1024, sessionQuota, ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }) })
     : undefined;
   const path = o.path ?? (legacy ? '/sse' : '/mcp');
   const sessions = new Map<string, ProxySession>();
@@ -171,7 +177,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     const challenge = e && e.code !== 'ERR_GRANT_MISSING'
       ? `Bearer realm="intentguard", error="invalid_token", error_description=${quote(`${e.code}: ${e.message}`)}, resource_metadata=${quote(metadataUrl)}`
       : `Bearer realm="intentguard", resource_metadata=${quote(metadataUrl)}`;
-    sendJson(res, 401, rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, { code: e?.code ?? 'ERR_GRANT_MISSING' }), { 'www-authenticate': challenge });
+    sendJson(res, 401, rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, { code: e ? (e.code ?? 'ERR_GRANT_MALFORMED') : 'ERR_GRANT_MISSING' }), { 'www-authenticate': challenge });
   };
 
   const upstreamCall = (method: string, req: IncomingMessage, body: string | undefined, session: ProxySession | undefined): Promise<IncomingMessage> =>
@@ -201,7 +207,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       else up.end();
     });
 
-  const openSession = (identity: Identity | undefined, intent: Intent, transportSessionId?: string): ProxySession => {
+  const openSession = (identity: Identity | undefined, intent: Intent, release: () => void, transportSessionId?: string): ProxySession => {
     open++;
     const handle = monitor.open({ intent, ...(identity && { identity }), transport: 'http', ...(transportSessionId && { transportSessionId }) });
     const s: ProxySession = { handle, sub: identity?.sub, waiters: new Map(), upstreamRequests: new Set(), lastSeen: Date.now(), asks: new Map() };
@@ -244,6 +250,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     });
     void handle.whenEnded().then(() => {
       open--;
+      release();
       if (s.sid && sessions.get(s.sid) === s) sessions.delete(s.sid);
     });
     return s;
@@ -519,9 +526,13 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   /** Read a POST body as JSON; on a wrong type (415), size (413) or syntax (400) answer and return NO_BODY. */
   const readJsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
-    if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
+    // Parsed as a media type: `text/plain; x=application/json` (which a browser sends cross-site
+    // without a preflight) is not JSON; neither is a second Content-Type header.
+    const types = req.headersDistinct['content-type'] ?? [];
+    const problem = types.length > 1 ? 'more than one Content-Type header' : jsonContentTypeProblem(types[0]);
+    if (problem !== undefined) {
       req.resume();
-      sendJson(res, 415, rpcError(null, -32600, 'intentguard: POST bodies must be application/json', { code: 'ERR_JSONRPC_INVALID' }));
+      sendJson(res, 415, rpcError(null, -32600, `intentguard: ${problem}`, { code: 'ERR_CONTENT_TYPE' }));
       return NO_BODY;
     }
     const body = await readBody(req, maxBody);
@@ -542,6 +553,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   // enough that a slow client is cut off near its deadline, not up to 30 s after it.
   const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(requestTimeout / 4))) }, async (req, res) => {
     try {
+      // Origin and Host first (DNS rebinding, cross-site requests): before authentication or any path.
+      const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
+      if (refused) {
+        req.resume();
+        refuseRequest(res, refused);
+        return;
+      }
+      // Past the door: an allowed browser origin gets CORS (its preflight is answered here).
+      if (corsFor(req.headers, req.method, res)) return;
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
         sendJson(res, 200, { resource, authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])], bearer_methods_supported: ['header'], resource_name: 'intentguard MCP gateway' });
@@ -555,15 +575,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       let identity: Identity | undefined;
       let intent: Intent | undefined = defaultIntent;
       if (gate) {
-        const auth = req.headers.authorization;
-        const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
         try {
-          const g = await gate.verify(token);
+          const g = await gate.verify(bearerToken(req.headers.authorization));
           identity = g.identity;
           intent = g.intent;
         } catch (e) {
           req.resume();
-          unauthorized(res, token ? (e as GrantError) : undefined);
+          // Only an absent Authorization header is "missing"; whatever was presented is refused with its own code.
+          unauthorized(res, (e as GrantError).code === 'ERR_GRANT_MISSING' ? undefined : (e as GrantError));
           return;
         }
       }
@@ -619,7 +638,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           tooManySessions(res, maxSessions);
           return;
         }
-        s ??= openSession(identity, intent);
+        if (!s) {
+          const release = sessionQuota.acquire(identity);
+          if (!release) {
+            quotaExceeded(res, sessionQuota.max);
+            return;
+          }
+          s = openSession(identity, intent, release);
+        }
         if (s.handle.status !== 'open') {
           sendJson(res, 404, rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
           return;
@@ -682,7 +708,14 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   sweeper.unref();
   server.requestTimeout = requestTimeout;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
-  await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
+  try {
+    await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
+  } catch (e) {
+    clearInterval(sweeper);
+    legacy?.close();
+    bridge?.close();
+    throw e;
+  }
   const addr = server.address() as { port: number };
   const base = `http://${o.host ?? '127.0.0.1'}:${addr.port}`;
   resource ||= `${base}${path}`;

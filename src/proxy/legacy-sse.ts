@@ -6,6 +6,7 @@ import type { Identity } from '../events/types.js';
 import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
+import { quotaExceeded, type SessionQuota } from './session-quota.js';
 import { SSE_EVENT_SLACK, answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson, tooManySessions } from './relay.js';
 
 /**
@@ -24,6 +25,8 @@ export interface LegacySseOptions {
   readonly messagesPath: string;
   /** Most streams (sessions) at once; a new one beyond it gets 503. */
   readonly maxSessions: number;
+  /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before upstream is called. */
+  readonly sessionQuota?: SessionQuota;
 }
 
 export interface LegacySse {
@@ -77,14 +80,24 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         tooManySessions(res, o.maxSessions);
         return;
       }
+      // The agent's quota is reserved before upstream is called, so concurrent streams cannot overshoot it.
+      const release = o.sessionQuota ? o.sessionQuota.acquire(identity) : () => undefined;
+      if (!release) {
+        quotaExceeded(res, o.sessionQuota!.max);
+        return;
+      }
       const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}), accept: 'text/event-stream' };
       if (req.headers.host) headers.host = req.headers.host;
       const up = await new Promise<IncomingMessage>((resolve, reject) => {
         const r = send(o.upstream)(o.upstream, { method: 'GET', headers }, resolve);
         r.on('error', reject);
         r.end();
+      }).catch((e: unknown) => {
+        release();
+        throw e;
       });
       if (up.statusCode !== 200 || !String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
+        release();
         up.resume();
         sendJson(res, 502, rpcError(null, -32603, `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`, { code: 'ERR_UPSTREAM' }));
         return;
@@ -110,7 +123,10 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         },
         ask: (method, params, signal) => s.asker.ask(method, params, signal),
       });
-      void handle.whenEnded().then(() => sessions.delete(id));
+      void handle.whenEnded().then(() => {
+        release();
+        sessions.delete(id);
+      });
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
       res.on('close', () => {
         up.destroy();

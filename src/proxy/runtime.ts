@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { IntentGuardError } from '../errors.js';
 import { parse as parseYaml } from 'yaml';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
@@ -9,17 +10,19 @@ import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys
 import { grantGuard } from '../identity/grant-guard.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
+import { localPathResolver } from '../intent/real-path.js';
+import { createGrantScopes } from '../policy/grant-scope.js';
 import type { Intent } from '../intent/types.js';
 import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
-import { rulesPolicy } from '../rules/engine.js';
-import { loadRulePack } from '../rules/pack.js';
+import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
+import { createSessionQuota, type SessionQuota } from './session-quota.js';
 
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
 export interface RuntimeOptions {
@@ -40,6 +43,14 @@ export interface RuntimeOptions {
   /** Where to say how to approve a held call (stderr by default). */
   readonly log?: (line: string) => void;
   readonly maxMessageBytes?: number;
+  /** The server runs on this host (stdio, `http -- <command>`): path scopes are checked on real paths. */
+  readonly localServer?: boolean;
+  /** HTTP and WebSocket proxies: browser origins allowed to call (none by default; see `createFrontDoor`). */
+  readonly allowedOrigins?: readonly string[];
+  /** HTTP and WebSocket proxies: names the `Host` header may carry besides the listen address. */
+  readonly allowedHosts?: readonly string[];
+  /** Most sessions one agent identity (grant `sub`) may hold open at once (default 16). */
+  readonly maxSessionsPerAgent?: number;
 }
 
 export interface Runtime {
@@ -50,23 +61,46 @@ export interface Runtime {
   readonly approvals?: Approvals;
   readonly alertStream?: AlertStream;
   readonly defaultIntent?: Intent;
+  /** Sessions per agent identity, shared by every session-opening path of the proxy. */
+  readonly sessionQuota: SessionQuota;
   readonly options: RuntimeOptions;
   close(): Promise<void>;
 }
 
-/** Read an intent file (YAML or JSON). */
+/** Read an intent file (YAML or JSON); a file that does not parse, or is not an intent, is `ERR_INTENT_INVALID` naming it. */
 export function readIntentFile(file: string): Intent {
-  const text = readFileSync(file, 'utf8');
-  return parseIntent(file.endsWith('.json') ? JSON.parse(text) : parseYaml(text));
+  return readIntentDocument(file).intent;
 }
+
+/** An intent file as written (to embed in a grant) and as parsed. */
+export function readIntentDocument(file: string): { doc: unknown; intent: Intent } {
+  const text = readFileSync(file, 'utf8');
+  let doc: unknown;
+  try {
+    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new IntentGuardError('ERR_INTENT_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return { doc, intent: parseIntent(doc) };
+  } catch (e) {
+    throw new IntentGuardError('ERR_INTENT_INVALID', `${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The intent of a session monitored without one (`--mode monitor`, no `--intent`): nothing is approved. */
+export const LEARN_INTENT: Intent = parseIntent({ id: 'learn-mode', purpose: 'learn mode: no intent approved yet (every call is outside intent, alerted and passed)', tools: [] });
 
 /** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const store = o.db ? openStore(o.db) : undefined;
-  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : undefined;
+  // Learn mode: monitoring without an intent watches what agents do (every call is outside this empty
+  // intent: alerted, recorded, delivered) instead of refusing every session.
+  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : o.mode === 'monitor' ? LEARN_INTENT : undefined;
   let monitor!: Monitor;
   const channels: ApprovalChannel[] = [];
-  if (o.approvals?.elicitation !== false) channels.push(elicitationChannel());
+  // The gated agent's own client could answer an elicitation: only when switched on explicitly.
+  if (o.approvals?.elicitation === true) channels.push(elicitationChannel());
   if (o.approvals?.webhook) channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && o.approvals?.cli) channels.push(databaseChannel(store));
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
@@ -77,7 +111,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     onPending: (p) => log(`held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
   });
   let recorder: Recorder | undefined;
-  const policies: Policy<any>[] = o.pack ? [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(loadRulePack([...o.rules]))] : [intentPolicy()];
+  // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.
+  const grantScopes = createGrantScopes();
+  const scoped = { grantScopes, ...(o.localServer && { pathResolver: localPathResolver() }) };
+  const policies: Policy<any>[] = o.pack ? packPolicies(loadRulePack([...o.rules]), scoped) : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   const revocations = grants ? createRevocations(store) : undefined;
@@ -90,23 +127,35 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
   });
   recorder = store ? createRecorder(store, monitor) : undefined;
-  let gate: GrantGate | undefined;
-  if (o.auth && revocations) {
-    gate = createGrantGate(monitor, {
-      keys: await resolveKeys(keySourceFrom(o.auth), o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS),
-      issuers: o.auth.issuers, audience: o.auth.audience,
-      ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
-      ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
-      ...(defaultIntent && { defaultIntent }),
-    }, revocations);
-  }
   const sinks: { close(): Promise<void> }[] = [];
-  if (o.alerts?.jsonl) sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
-  if (o.alerts?.webhook) sinks.push(webhookSink(monitor.alerts$, { url: o.alerts.webhook, secret: o.alerts.webhookSecret ?? '', ...(store && { store }) }));
-  const stream = o.alerts?.wsPort !== undefined && o.alerts.wsToken ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken }) : undefined;
+  let gate: GrantGate | undefined;
+  let stream: AlertStream | undefined;
+  try {
+    if (o.auth && revocations) {
+      gate = createGrantGate(monitor, {
+        keys: await resolveKeys(keySourceFrom(o.auth), o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS),
+        issuers: o.auth.issuers, audience: o.auth.audience,
+        ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
+        ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
+        ...(defaultIntent && { defaultIntent }),
+      }, revocations);
+    }
+    if (o.alerts?.jsonl) sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
+    if (o.alerts?.webhook) sinks.push(webhookSink(monitor.alerts$, { url: o.alerts.webhook, secret: o.alerts.webhookSecret ?? '', ...(store && { store }) }));
+    stream = o.alerts?.wsPort !== undefined && o.alerts.wsToken ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken }) : undefined;
+  } catch (e) {
+    // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
+    // thread would otherwise keep the process alive after the error is reported).
+    await recorder?.close();
+    for (const s of sinks) await s.close();
+    gate?.close();
+    monitor.close();
+    store?.close();
+    throw e;
+  }
   return {
     monitor, ...(gate && { gate }), ...(store && { store }), ...(recorder && { recorder }), approvals, ...(stream && { alertStream: stream }),
-    ...(defaultIntent && { defaultIntent }), options: o,
+    ...(defaultIntent && { defaultIntent }), sessionQuota: createSessionQuota(o.maxSessionsPerAgent), options: o,
     async close() {
       await Promise.allSettled(monitor.sessions().map((s) => monitor.session(s.id)?.whenEnded()).filter(Boolean).map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])));
       await recorder?.close();

@@ -1,10 +1,14 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Direction, Identity } from '../events/types.js';
+import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { BatchAnswers } from './batches.js';
+import { createFrontDoor, refuseUpgrade } from './front-door.js';
+import { listen } from '../lib/listen.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
+import { quotaExceededUpgrade } from './session-quota.js';
 import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
@@ -17,8 +21,7 @@ export interface WsProxyOptions {
 }
 
 const tokenOf = (req: IncomingMessage): string | undefined => {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (req.headers.authorization !== undefined) return bearerToken(req.headers.authorization);
   return new URL(req.url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined;
 };
 
@@ -30,7 +33,11 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
   const { monitor, gate, defaultIntent } = o.runtime;
   const server = createServer((_q, res) => res.writeHead(426).end('WebSocket upgrade required\n'));
   const wss = new WebSocketServer({ noServer: true, maxPayload: monitor.options.maxMessageBytes, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   server.on('upgrade', async (req, socket, head) => {
+    // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
+    const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
+    if (refused) return refuseUpgrade(socket, refused);
     let identity: Identity | undefined;
     let intent: Intent | undefined = defaultIntent;
     if (gate) {
@@ -54,8 +61,12 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       return;
     }
     const approved = intent;
+    const release = o.runtime.sessionQuota.acquire(identity);
+    if (!release) return quotaExceededUpgrade(socket, o.runtime.sessionQuota.max);
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (client) => {
       const session = monitor.open({ intent: approved, ...(identity && { identity }), transport: 'websocket' });
+      void session.whenEnded().then(release);
       // A server's frame over the limit is withheld (its caller gets an error); one so large that
       // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
       const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
@@ -109,7 +120,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       upstream.on('error', () => upstreamGone('the server is unavailable'));
     });
   });
-  await new Promise<void>((r) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', r));
+  await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
   const { port } = server.address() as { port: number };
   return {
     url: `ws://${o.host ?? '127.0.0.1'}:${port}`,

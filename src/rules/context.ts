@@ -1,7 +1,11 @@
-import { profileTool, type ToolProfile } from '../analyze/categories.js';
+import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
+import { AnalysisBudget } from '../analyze/budget.js';
+import { decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
+import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../events/types.js';
 import type { Sensitivity } from '../intent/types.js';
@@ -27,13 +31,15 @@ export interface Analysis {
   unverified: Record<string, unknown>;
   server: string;
   injectionSeen: boolean;
+  /** An earlier result steered the reader towards a target unrelated to the purpose (see steering.ts). */
+  steeringSeen: boolean;
   untrustedSeen: boolean;
   maxSensitivity: Sensitivity;
   outOfIntent: number;
   outOfIntentSideEffects: number;
   sideEffects: number;
-  unapprovedTargetUses: number;
-  injectedUses: number;
+  /** Drift counts distinct signals (a tool, a set of targets), so an agent repeating one call does not drift. */
+  readonly drift_: { out: number; outSide: number; targets: number; injected: number; readonly seen: Set<string> };
   serverRequests: number;
   readonly callTimes: number[];
   /** Index of the first call time still inside the one-minute window. */
@@ -49,8 +55,16 @@ export interface Analysis {
   readonly firstListTools: Set<string>;
   readonly toolDigests: Map<string, string>;
   readonly profiles: Map<string, ToolProfile>;
+  /** Distinctive words of the approved purpose, without the listed tools' name words (see steering.ts); computed on first use. */
+  purposeWords: ReadonlySet<string> | undefined;
+  /** Words of the listed tools' names. */
+  readonly toolWords: Set<string>;
+  /** Targets (`kind:value`) some result steered the reader towards (see steering.ts). */
+  readonly steered: Set<string>;
   /** Per call index: the arguments, so results can be paired with what was asked. */
   readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
+  /** Per destination: the tail of what earlier calls sent there, so a value split across calls is found whole. */
+  readonly trails: Map<string, string>;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,6 +95,7 @@ function deriveIntentFields(session: SessionState) {
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
+    purposeWords: undefined as ReadonlySet<string> | undefined,
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
@@ -88,25 +103,29 @@ function deriveIntentFields(session: SessionState) {
   };
 }
 
-export function createAnalysis(session: SessionState): Analysis {
+/** A fresh analysis; `prov` is the provenance index to use (shared by a grant's sessions), else a new one. */
+export function createAnalysis(session: SessionState, prov: ProvenanceIndex = new ProvenanceIndex()): Analysis {
   return {
-    prov: new ProvenanceIndex(),
+    prov,
     ...intentFields(session),
     principalCtx: {
       sub: session.identity?.sub ?? '', iss: session.identity?.iss ?? '', act: session.identity?.act?.sub ?? '', verified: Boolean(session.identity?.sub),
     },
     unverified: { client_name: '', client_version: '', protocol_version: '' },
     server: '',
-    injectionSeen: false, untrustedSeen: false, maxSensitivity: 'public',
-    outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, unapprovedTargetUses: 0, injectedUses: 0, serverRequests: 0,
-    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(),
+    injectionSeen: false, steeringSeen: false, untrustedSeen: false, maxSensitivity: 'public',
+    outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
+    drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
+    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
+    steered: new Set(), toolWords: new Set(),
   };
 }
 
 function profile(a: Analysis, session: SessionState, name: string): ToolProfile {
   let p = a.profiles.get(name);
   if (!p) {
-    p = profileTool(name, session.tools.get(name)?.annotations);
+    const info = session.tools.get(name);
+    p = profileTool(name, info?.annotations, info?.description);
     if (a.profiles.size < 4096) a.profiles.set(name, p);
   }
   return p;
@@ -153,58 +172,116 @@ export function eventKind(event: SessionEvent): EventKindName {
   return 'notification';
 }
 
-/** Argument names that say where a call sends or writes to (as opposed to what it sends). */
-const DESTINATION_ARG = /^(?:to|cc|bcc|recipients?|receivers?|emails?|mail|address(?:es)?|url|uri|link|href|endpoint|webhook(?:_url)?|host(?:name)?|domain|server|channel|account(?:_number)?|iban|destination|dest|target|users?|user_?name|user_?email|phone(?:_number)?|number|repo(?:sitory)?|bucket|to_email|email_address)$/i;
+/** Argument names that say where a call sends or writes to (as opposed to what it sends); compared lower-cased, no regex. */
+const DESTINATION_ARGS = new Set(['to', 'cc', 'bcc', 'recipient', 'recipients', 'receiver', 'receivers', 'email', 'emails', 'mail', 'address', 'addresses',
+  'url', 'uri', 'link', 'href', 'endpoint', 'webhook', 'webhook_url', 'host', 'hostname', 'domain', 'server', 'channel', 'account', 'account_number',
+  'iban', 'destination', 'dest', 'target', 'user', 'users', 'username', 'user_name', 'useremail', 'user_email', 'phone', 'phone_number', 'number',
+  'repo', 'repository', 'bucket', 'to_email', 'email_address']);
+const isDestinationArg = (key: string): boolean => key.length <= 16 && DESTINATION_ARGS.has(key.toLowerCase());
 
 /** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
 interface ArgScan {
   strings: string[];
+  /** What is sent (strings not under destination-like names), by argument name, for per-destination trails. */
+  sent: [string, string][];
   targets: Map<string, Target>;
   destinations: Map<string, Target>;
   destinationArgs: number;
-  budget: number;
+  budget: AnalysisBudget;
 }
 
+function scanString(scan: ArgScan, s: string, key: string | undefined, isDest: boolean): void {
+  if (!scan.budget.read(s.length)) return;
+  scan.strings.push(s);
+  if (isDest) scan.destinationArgs++;
+  else if (key !== undefined) scan.sent.push([key, s]);
+  if (s.length < 4) return;
+  const found = targetsOf(s, isDest);
+  for (const [k, t] of found) {
+    scan.targets.set(k, t);
+    if (isDest) scan.destinations.set(k, t);
+  }
+}
+
+// Every string and every object key is scanned, to any depth the wire accepts; past the budget the
+// walk stops and the call is decided fail closed (never passed on unscanned).
 function walkArgs(scan: ArgScan, v: unknown, key: string, depth: number): void {
-  if (scan.budget <= 0 || depth > 16) return;
-  if (typeof v === 'string') {
-    const s = v.length > scan.budget ? v.slice(0, scan.budget) : v;
-    scan.budget -= s.length;
-    scan.strings.push(s);
-    const isDest = DESTINATION_ARG.test(key);
-    if (isDest) scan.destinationArgs++;
-    if (s.length < 4) return;
-    const found = targetsOf(s);
-    for (const [k, t] of found) {
-      scan.targets.set(k, t);
-      if (isDest) scan.destinations.set(k, t);
-    }
-  } else if (Array.isArray(v)) {
+  if (scan.budget.exceeded !== undefined || !scan.budget.deep(depth)) return;
+  if (typeof v === 'string') scanString(scan, v, key, isDestinationArg(key));
+  else if (Array.isArray(v)) {
     for (const x of v) walkArgs(scan, x, key, depth + 1);
   } else if (v && typeof v === 'object') {
-    for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) walkArgs(scan, (v as Record<string, unknown>)[k], k, depth + 1);
+    for (const k in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+      scanString(scan, k, undefined, false);
+      walkArgs(scan, (v as Record<string, unknown>)[k], k, depth + 1);
+    }
   }
 }
 
 /** Walk arguments collecting their strings, and the targets found under destination-like argument names. */
-function scanArgs(args: Readonly<Record<string, unknown>>): { strings: string[]; targets: Map<string, Target>; destinations: Map<string, Target> } {
-  const scan: ArgScan = { strings: [], targets: new Map(), destinations: new Map(), destinationArgs: 0, budget: 64 * 1024 };
+function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudget): { strings: string[]; sent: [string, string][]; targets: Map<string, Target>; destinations: Map<string, Target> } {
+  const scan: ArgScan = { strings: [], sent: [], targets: new Map(), destinations: new Map(), destinationArgs: 0, budget };
   walkArgs(scan, args, '', 0);
   // No argument is named like a destination: every target may be one.
-  return { strings: scan.strings, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
+  return { strings: scan.strings, sent: scan.sent, targets: scan.targets, destinations: scan.destinationArgs === 0 ? scan.targets : scan.destinations };
 }
 
-function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffecting: boolean, fragmentFields: boolean) {
-  const { strings, targets, destinations } = scan;
+/**
+ * Bounds of the per-destination trails (see README, "Bounds"). Only what crosses the junction between
+ * earlier calls and this one is new: the last `junction` characters sent there, joined with the first
+ * `junction` of this call's value, so a call costs O(1) extra whatever was sent before.
+ */
+const TRAIL = { junction: 256, destinations: 256 } as const;
+
+/**
+ * The texts whose content the analysis looks at for one call: its strings, what they decode to
+ * (base64, hex, percent-encoding, a few levels), and for each destination and argument the tail of
+ * what earlier calls sent there joined with the head of what this one sends (a value split across
+ * calls is found whole). Updates the trails.
+ */
+function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
+  const texts = [...scan.strings];
+  for (const s of scan.strings) {
+    if (s.length < 16) continue;
+    for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
+  }
+  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
+  for (const dest of scan.destinations.keys()) {
+    for (const [arg, value] of scan.sent) {
+      const key = `${dest}\u0000${arg}`;
+      const before = a.trails.get(key);
+      if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
+        const joined = before + value.slice(0, TRAIL.junction);
+        texts.push(joined);
+        for (const d of decodedLayers(joined)) if (budget.spend(d.length)) texts.push(d);
+      }
+      if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
+      const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
+      a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
+    }
+  }
+  return texts;
+}
+
+function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: readonly string[], sideEffecting: boolean, fragmentFields: boolean) {
+  const { targets, destinations } = scan;
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
-  const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[] };
+  const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
     // A host named inside an approved URL/email is covered by that target's own approval.
-    const approved = inIntent(a, t);
-    const sources = approved ? [] : a.prov.targetSources(t);
+    let approved = inIntent(a, t);
+    let sources = approved ? [] : a.prov.targetSources(t);
+    // An address the agent composed from known parts (a name the approval gives, a domain a result or
+    // the approval names) has the provenance of those parts: not invented.
+    if (!approved && sources.length === 0 && t.kind === 'email' && t.host) {
+      const composed = composedFrom(a, t.value, t.host, strings);
+      if (composed === 'intent') approved = true;
+      else if (composed) sources = composed;
+    }
     const inj = sources.some((s) => s.injected);
     for (const src of sources) seen.add(src);
     const isDest = destinations.has(key);
@@ -215,6 +292,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
       dest.unapproved.push(t.value);
       if (inj) dest.injected.push(t.value);
       if (sources.length === 0) dest.invented.push(t.value);
+      else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
@@ -254,13 +332,14 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
     }
   };
   if (sideEffecting) {
-    a.unapprovedTargetUses += unapproved.length > 0 ? 1 : 0;
-    a.injectedUses += fromInjected ? 1 : 0;
+    if (unapproved.length > 0 && firstSignal(a, `u:${[...unapproved].sort().join(' ')}`)) a.drift_.targets++;
+    if (fromInjected && firstSignal(a, `i:${[...injected, ...injectedValues].sort().join(' ')}`)) a.drift_.injected++;
   }
   const ctx: Record<string, unknown> = {
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
+    steered_destinations: dest.steered,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -270,13 +349,37 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, sideEffec
   return { ctx, sources: () => (fragmentsNow(), seen) };
 }
 
-/** Drift score 0..1: 1 - Π(1 - w) over the session's drift signals (weights in README). */
+/** Is this drift signal new in the session? Past the bound every signal counts as new (fails towards drift). */
+function firstSignal(a: Analysis, key: string): boolean {
+  if (a.drift_.seen.has(key)) return false;
+  if (a.drift_.seen.size < 4096) a.drift_.seen.add(key);
+  return true;
+}
+
+/**
+ * Sources of an email address composed from known parts: every piece of its local part (`dora`,
+ * `dora.smith`) is named by the approval or by another argument of the call, and its domain by the
+ * approval ('intent') or by earlier results (their sources). Undefined when it was not so composed.
+ */
+function composedFrom(a: Analysis, email: string, host: string, strings: readonly string[]): Source[] | 'intent' | undefined {
+  const pieces = email.slice(0, email.lastIndexOf('@')).split(/[._+-]+/).filter((p) => p.length >= 2);
+  if (pieces.length === 0 || pieces.some((p) => !/^[a-z]+$/.test(p))) return undefined;
+  const others = strings.filter((s) => !s.toLowerCase().includes(email)).map((s) => s.toLowerCase());
+  if (!pieces.every((p) => a.intentText.includes(p) || others.some((s) => s.includes(p)))) return undefined;
+  const domain: Target = { kind: 'host', value: host };
+  if (inIntent(a, domain)) return pieces.every((p) => a.intentText.includes(p)) ? 'intent' : undefined;
+  const sources = a.prov.targetSources(domain);
+  return sources.length > 0 ? sources : undefined;
+}
+
+/** Drift score 0..1: 1 - Π(1 - w) over the session's distinct drift signals (weights in README). */
 export function driftScore(a: Analysis): number {
-  const key = `${a.outOfIntentSideEffects}/${a.outOfIntent}/${a.unapprovedTargetUses}/${a.injectionSeen}/${a.injectedUses}`;
+  const d = a.drift_;
+  const key = `${d.outSide}/${d.out}/${d.targets}/${a.injectionSeen}/${d.injected}`;
   if (a.driftKey === key) return a.drift;
   a.driftKey = key;
-  const keep = (1 - 0.3) ** a.outOfIntentSideEffects * (1 - 0.1) ** (a.outOfIntent - a.outOfIntentSideEffects)
-    * (1 - 0.2) ** a.unapprovedTargetUses * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** a.injectedUses;
+  const keep = (1 - 0.3) ** d.outSide * (1 - 0.1) ** (d.out - d.outSide)
+    * (1 - 0.2) ** d.targets * (a.injectionSeen ? 1 - 0.2 : 1) * (1 - 0.5) ** d.injected;
   a.drift = Math.round((1 - keep) * 1000) / 1000;
   return a.drift;
 }
@@ -289,6 +392,8 @@ export interface EventContext {
   readonly resultText?: string;
   /** For tool calls: the result sources the arguments carry content from (computed on first call). */
   readonly argSources?: () => ReadonlySet<Source>;
+  /** Set when the message was too large or too deep to analyse fully: it must be decided fail closed. */
+  readonly overBudget?: string;
 }
 
 const timeCtx = (time: number, timeZone: string | undefined) => {
@@ -302,13 +407,13 @@ const timeCtx = (time: number, timeZone: string | undefined) => {
   return { now: time, hour, weekday };
 }
 
-const SECRET_ASK = /\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i;
+const SECRET_ASK = linear(/\b(password|passcode|passphrase|token|secret|api[ _-]?key|private key|credit card|card number|cvv|cvc|ssn|social security|iban|pin|otp|2fa|mfa)\b/i);
 
 function sessionCtx(a: Analysis, session: SessionState, event: SessionEvent): Record<string, unknown> {
   if (a.toolsUsedList.length !== session.toolsUsed.size) a.toolsUsedList = [...session.toolsUsed.keys()];
   return {
     id: session.id, calls: session.calls, elapsed_ms: event.time - session.startedAt, tools_used: a.toolsUsedList,
-    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, untrusted_seen: a.untrustedSeen,
+    out_of_intent_calls: a.outOfIntent, side_effect_calls: a.sideEffects, injection_seen: a.injectionSeen, steering_seen: a.steeringSeen, untrusted_seen: a.untrustedSeen,
     max_sensitivity: a.maxSensitivity, drift_score: driftScore(a), calls_last_minute: a.callTimes.length - a.callTimesStart, same_tool_streak: a.streak,
     tool_definition_changes: session.toolDefinitionChanges, server_requests: a.serverRequests,
   };
@@ -351,6 +456,10 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     if (!approved) {
       a.outOfIntent++;
       if (p.sideEffecting) a.outOfIntentSideEffects++;
+      if (firstSignal(a, `t:${tool}`)) {
+        a.drift_.out++;
+        if (p.sideEffecting) a.drift_.outSide++;
+      }
     }
     if (p.sideEffecting) a.sideEffects++;
     // Sliding one-minute window of call times: a start index instead of shift(), compacted now and then.
@@ -364,16 +473,18 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     a.streak = a.lastTool === tool ? a.streak + 1 : 1;
     a.lastTool = tool;
     if (event.call !== undefined && a.callArgs.size < 4096) a.callArgs.set(event.call, args);
-    const scan = scanArgs(args);
-    const { strings, targets } = scan;
+    const budget = new AnalysisBudget();
+    const scan = scanArgs(args, budget);
+    const { targets } = scan;
+    const texts = budget.exceeded === undefined ? contentTexts(a, scan, budget) : scan.strings;
     const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
       net[t.kind].push(t.value);
       all.push(t.value);
     }
-    const labels = labelValues(strings);
-    const prov = provenanceFor(a, scan, p.sideEffecting, fragmentFields);
+    const labels = labelValues(texts);
+    const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {
       kind,
@@ -388,13 +499,17 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
         provenance: prov.ctx,
       }),
       argSources: prov.sources,
+      ...(budget.exceeded !== undefined && { overBudget: budget.exceeded }),
     };
   }
 
   if (kind === 'tool_result' || kind === 'response') {
-    const text = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const full = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const budget = new AnalysisBudget();
+    // Over the budget, nothing is analysed: the result is withheld (overBudget), never delivered unscanned.
+    const text = budget.read(full.length) ? full : '';
     const injection = detectInjection(text);
-    const labels = labelText(text);
+    const labels = labelsWithDecoded(text, budget);
     const injected = injection.score >= INJECTION_THRESHOLD;
     const tool = event.tool ?? event.method ?? '';
     const p = event.tool ? profile(a, session, event.tool) : undefined;
@@ -415,6 +530,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       },
     });
     const source = { call: event.call ?? -1, tool, seq: event.seq, time: event.time, injected, sensitivity: labels.sensitivity, flows: new Set<string>() };
+    if (budget.exceeded !== undefined) return { kind, ctx, overBudget: budget.exceeded };
     return { kind, ctx, source, resultText: text };
   }
 
@@ -433,6 +549,8 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       const described = `${String(t.description ?? '')}\n${JSON.stringify(t.inputSchema ?? '')}`;
       if (detectInjection(described).score >= INJECTION_THRESHOLD) injected.push(name);
       a.profiles.delete(name);
+      for (const w of nameWords(name)) if (a.toolWords.size < 4096) a.toolWords.add(toolNameWord(w));
+      a.purposeWords = undefined;
     }
     return { kind, ctx: ctxOf({ tools_list: { changed, added_after_first: added, injected } }) };
   }
@@ -455,8 +573,23 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
   return { kind, ctx: ctxOf({}) };
 }
 
+/** Labels of a text and of what it decodes to (a base64-encoded key is still a secret). */
+function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typeof labelText> {
+  const plain = labelText(text);
+  if (text.length < 16 || plain.sensitivity === 'secret') return plain;
+  const decoded = decodedLayers(text).filter((d) => budget.spend(d.length));
+  return decoded.length === 0 ? plain : labelValues([text, ...decoded]);
+}
+
 /** After the rules ran on a result: index it so later calls can trace their arguments to it. */
 export function indexResult(a: Analysis, ec: EventContext): void {
   if (!ec.source || ec.resultText === undefined) return;
-  a.prov.add(ec.source, ec.resultText, extractTargets(ec.resultText).values());
+  const targets = extractTargets(ec.resultText);
+  a.prov.add(ec.source, ec.resultText, targets.values());
+  if (targets.size === 0) return;
+  a.purposeWords ??= purposeWords(typeof a.intentCtx.purpose === 'string' ? a.intentCtx.purpose : '', a.toolWords);
+  for (const k of steeredTargets(ec.resultText, a.purposeWords)) {
+    a.steeringSeen = true;
+    if (a.steered.size < 4096) a.steered.add(k);
+  }
 }

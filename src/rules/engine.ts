@@ -1,6 +1,8 @@
-import type { Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
 import { ALLOW, verdictOf, type Finding, type Policy } from '../policy/types.js';
 import type { Compiled } from './cel.js';
+import { budgetFinding } from '../analyze/budget.js';
 import { createAnalysis, indexResult, observeEvent, type Analysis, type EventContext } from './context.js';
 import { redactValue, renderMessage } from './template.js';
 import type { CompiledRule, EventKindName, FlowRule, MatchRule, RateRule, RuleSet, SequenceRule } from './types.js';
@@ -23,6 +25,8 @@ export interface RulesPolicyOptions {
   readonly timeZone?: string;
   /** Test hook: make these rules throw while evaluating (proves fail-closed behaviour in fixtures). */
   readonly faultRules?: ReadonlySet<string>;
+  /** Where data-flow provenance is kept: per grant (every session of a `jti`), see grant-scope.ts. Default: one registry per policy. */
+  readonly grantScopes?: GrantScopes;
 }
 
 const kindMatches = (on: readonly EventKindName[], kind: EventKindName): boolean =>
@@ -166,9 +170,11 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     s.partials.set(rule.id, next.length > rule.maxPending ? next.slice(next.length - rule.maxPending) : next);
   };
 
+  const scopes = options.grantScopes ?? createGrantScopes();
   return {
     name: 'rules',
-    createState: (session) => ({ analysis: createAnalysis(session), partials: new Map(), rates: new Map() }),
+    // What earlier results contained belongs to the grant: a read in one session taints a send in another.
+    createState: (session) => ({ analysis: createAnalysis(session, scopes.shared(session, 'provenance', () => new ProvenanceIndex())), partials: new Map(), rates: new Map() }),
     evaluate({ event, session, state }) {
       if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
       const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);
@@ -176,7 +182,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       ctx.lists = lists;
       ctx.macros = macros;
       macroCache = new Map();
-      const out: Finding[] = [];
+      const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
       for (const rule of byKind.get(ec.kind) ?? rules) {
         try {
           if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IntentGuardError } from '../errors.js';
+import type { PathResolver } from '../intent/real-path.js';
+import { createGrantScopes } from '../policy/grant-scope.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../policy/types.js';
 import { rulesPolicy, type RulesPolicyOptions } from './engine.js';
@@ -22,6 +24,9 @@ export function loadRulePack(siteDirs: readonly string[] = [], options: { shippe
  * The policies a monitor runs with a rule pack: the built-in intent policy for argument constraints
  * and budgets (tool allow-listing is left to IG-INT-001/002), and the rules engine.
  */
-export function packPolicies(set: RuleSet, options: RulesPolicyOptions = {}): Policy<any>[] {
-  return [intentPolicy({ outsideTools: 'allow' }), rulesPolicy(set, options)];
+export function packPolicies(set: RuleSet, options: RulesPolicyOptions & { readonly pathResolver?: PathResolver } = {}): Policy<any>[] {
+  // Both keep per-grant state (budgets; provenance) in one registry.
+  const { pathResolver, ...rest } = options;
+  const grantScopes = options.grantScopes ?? createGrantScopes();
+  return [intentPolicy({ outsideTools: 'allow', grantScopes, ...(pathResolver && { pathResolver }) }), rulesPolicy(set, { ...rest, grantScopes })];
 }

@@ -1,4 +1,5 @@
 import { labelText } from '../analyze/labels.js';
+import { collapseSpaces } from '../analyze/scan.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -47,12 +48,13 @@ export function redactValue(value: unknown, path: string, patterns: readonly str
  * @example renderMessage('{{tool.name}} to {{net.hosts}}', ctx, ['call.args.*'])
  */
 export function renderMessage(template: string, ctx: Record<string, unknown>, redact: readonly string[]): string {
-  return template.replace(/\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}/g, (_m, path: string) => {
+  // The template is the rule author's; the values are message content: spaces collapsed by a hand scan.
+  return collapseSpaces(template.replace(/\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}/g, (_m, path: string) => {
     if (isRedacted(path, redact)) return REDACTED;
     const v = readPath(ctx, path);
     if (v === undefined) return '';
     const text = typeof v === 'string' ? v : JSON.stringify(redactValue(v, path, redact)) ?? '';
     if (looksSecret(text)) return REDACTED;
     return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-  }).replace(/\s+/g, ' ').trim();
+  })).trim();
 }

@@ -1,16 +1,24 @@
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { IntentGuardError } from '../errors.js';
-import { loadAuditKey } from './chain.js';
+import { DEFAULT_DB } from './paths.js';
+import { anchoredTransaction } from './anchor.js';
+import { loadAuditKeys } from './chain.js';
 import { migrate } from './migrations.js';
+import { adoptLegacyRows, sealAbandoned } from './seal.js';
 
-/** The embedded default database file. */
-export const DEFAULT_DB = './intentguard.db';
+export { DEFAULT_DB } from './paths.js';
 
 export interface Store {
   readonly db: Database.Database;
   readonly path: string;
+  /** The current audit key, and its epoch (0 until `intentguard audit rotate-key`). */
   readonly key: Buffer;
+  readonly epoch: number;
+  /** Every audit key by epoch, retired ones included (older rows verify with theirs). */
+  readonly keys: ReadonlyMap<number, Buffer>;
+  /** Sessions sealed as "ended without seal" when this store was opened (their process had died). */
+  readonly sealedAtOpen: readonly string[];
   /** As opened: a recording worker opens its own connection the same way. */
   readonly busyTimeoutMs: number;
   readonly durability: 'normal' | 'full';
@@ -21,7 +29,7 @@ export interface Store {
  * Open (and migrate) an intentguard database: WAL, `synchronous=NORMAL` (a committed transaction
  * survives the process being killed; `durability: 'full'` also survives power loss), a busy timeout.
  */
-export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; mustExist?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number } = {}): Store {
+export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; mustExist?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number; clock?: () => number } = {}): Store {
   let db: Database.Database;
   const created = path !== ':memory:' && !options.readonly && !existsSync(path);
   try {
@@ -37,13 +45,29 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; must
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const durability = options.durability ?? 'normal';
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  let from = 0;
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    from = db.pragma('user_version', { simple: true }) as number;
     migrate(db);
   }
-  const key = loadAuditKey(path, !options.readonly);
-  return { db, path, key, busyTimeoutMs, durability, close: () => db.close() };
+  const keys = loadAuditKeys(path, !options.readonly);
+  const base = { db, path, ...keys, busyTimeoutMs, durability, close: () => db.close() };
+  if (options.readonly) return { ...base, sealedAtOpen: [] };
+  try {
+    if (from > 0 && from < 2) {
+      adoptLegacyRows(db, keys.key);
+      // The first head anchor: the chains as adopted, and the revocations in force.
+      anchoredTransaction(base, () => db.prepare('SELECT jti, sub, expires_at FROM revocations ORDER BY rowid').raw().all() as [string | null, string | null, number | null][],
+        (a, revoked) => { a.revoked = revoked; });
+    }
+    // A session whose process died is sealed now, by whichever intentguard process opens the database next.
+    return { ...base, sealedAtOpen: sealAbandoned(base, (options.clock ?? Date.now)()) };
+  } catch (e) {
+    db.close();
+    throw storeError(e, `cannot open ${path}`);
+  }
 }
 
 /** Turn a SQLite failure into a clear, coded error. */

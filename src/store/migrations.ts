@@ -97,6 +97,27 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
       );
     `,
   },
+  {
+    // Chain version 2: every row an auditor reads is chained or sealed (alerts per session, approvals
+    // and revocations in insertion order), and a session's seal also covers its decisions, alerts and
+    // how it ended (seal_note: sealed after the fact, at the next start, when its process died).
+    version: 2,
+    sql: `
+      ALTER TABLE sessions ADD COLUMN chain_v INTEGER;
+      ALTER TABLE sessions ADD COLUMN decisions INTEGER;
+      ALTER TABLE sessions ADD COLUMN alerts INTEGER;
+      ALTER TABLE sessions ADD COLUMN last_alert_hash TEXT;
+      ALTER TABLE sessions ADD COLUMN seal_note TEXT;
+      CREATE INDEX sessions_unsealed ON sessions(rowid) WHERE end_hash IS NULL;
+      ALTER TABLE alerts ADD COLUMN hash TEXT;
+      ALTER TABLE alerts ADD COLUMN prev_hash TEXT;
+      ALTER TABLE approvals ADD COLUMN hash TEXT;
+      ALTER TABLE approvals ADD COLUMN prev_hash TEXT;
+      ALTER TABLE approvals ADD COLUMN decision_hash TEXT;
+      ALTER TABLE revocations ADD COLUMN hash TEXT;
+      ALTER TABLE revocations ADD COLUMN prev_hash TEXT;
+    `,
+  },
 ];
 
 /** Bring a database to the latest schema version. Returns the version it is at. */

@@ -18,6 +18,8 @@ export interface SessionRow {
   readonly status: string | null;
   readonly events: number;
   readonly live_calls: number;
+  /** Decisions that were carried out (0 for a session monitored only: its outcome is what would have happened). */
+  readonly enforced: number;
 }
 
 /** Sessions, newest first, with counts; live sessions have no end yet. */
@@ -25,7 +27,8 @@ export function listSessions(store: Store, options: { limit?: number; since?: nu
   return store.db.prepare(`
     SELECT s.id, s.sub, s.jti, s.purpose, s.transport, s.started_at, s.ended_at, s.calls, s.outcome, s.drift, s.status,
       (SELECT count(*) FROM events e WHERE e.session_id = s.id) AS events,
-      (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls
+      (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
+      (SELECT count(*) FROM decisions d WHERE d.session_id = s.id AND d.enforced = 1) AS enforced
     FROM sessions s WHERE s.started_at >= ? ORDER BY s.rowid DESC LIMIT ?`).all(options.since ?? 0, options.limit ?? 50) as SessionRow[];
 }
 

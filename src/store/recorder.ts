@@ -182,7 +182,7 @@ type Failed = (err: Error, flushes: readonly number[]) => void;
 
 /** Writes on this thread, one transaction per batch; a failed batch is kept and retried. */
 function inlineSink(store: Store, retryMs: number, committed: Committed, failed: Failed, isClosed: () => boolean): Sink {
-  const writer = createWriter(store.db, store.key);
+  const writer = createWriter(store);
   let backlog: Rows[] = [];
   let records = 0;
   let retry: NodeJS.Timeout | undefined;
@@ -208,6 +208,7 @@ function inlineSink(store: Store, retryMs: number, committed: Committed, failed:
     },
     async close() {
       if (retry) clearTimeout(retry);
+      writer.close();
     },
   };
 }

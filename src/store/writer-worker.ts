@@ -28,7 +28,7 @@ export interface WriterData {
 const port = parentPort!;
 const data = workerData as WriterData;
 const store = openStore(data.path, { busyTimeoutMs: data.busyTimeoutMs, durability: data.durability });
-const writer = createWriter(store.db, store.key);
+const writer = createWriter(store);
 const progress = new Int32Array(data.progress);
 
 // Batches not yet committed, in arrival order (a failed commit keeps them and is retried).
@@ -73,6 +73,7 @@ port.on('message', (m: ToWriter) => {
     stop();
     commit();
     stop(); // no retries after close: what failed was reported
+    writer.close();
     store.close();
     port.close();
     return;

@@ -1,0 +1,225 @@
+import { parse as parseDomain } from 'tldts';
+import { asciiTable, isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
+
+/** What a scan of text found that names a network place, before normalization. */
+export type Place =
+  | { readonly kind: 'url'; readonly text: string }
+  | { readonly kind: 'email'; readonly text: string }
+  | { readonly kind: 'bare'; readonly text: string; readonly path: boolean }
+  | { readonly kind: 'ip'; readonly text: string };
+
+// Characters that end a token (what cannot be inside an unquoted URL): whitespace, quotes, brackets.
+const DELIM = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 60 || c === 62 || c === 40 || c === 41
+  || c === 91 || c === 93 || c === 123 || c === 125 || c === 96);
+const isDelim = (c: number): boolean => (c < 128 ? DELIM[c] === 1 : isSpace(c));
+const SCHEME = asciiTable((c) => isAlnum(c) || c === 43 || c === 46 || c === 45);
+const isSchemeChar = (c: number): boolean => c < 128 && SCHEME[c] === 1;
+const HOST = asciiTable((c) => isAlnum(c) || c === 46 || c === 45);
+const isHostChar = (c: number): boolean => c < 128 && HOST[c] === 1;
+const LOCAL = asciiTable((c) => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45);
+const isLocalChar = (c: number): boolean => c < 128 && LOCAL[c] === 1;
+const isSlash = (c: number): boolean => c === 47 || c === 92;
+
+// Schemes WHATWG parses as hierarchical even without `//` (`http:evil.test/x` reaches evil.test).
+const SPECIAL = new Set(['http', 'https', 'ws', 'wss', 'ftp']);
+
+/**
+ * URL starts in one token: `scheme://`, a special scheme with any number of slashes or backslashes
+ * (`http:evil.test`, `https:\\evil.test`), `www.`, or a token that begins with two slashes
+ * (`//evil.test/x`, protocol-relative). Returns [start, scheme length] pairs, in order.
+ */
+function urlStarts(text: string, s: number, e: number): number[] {
+  const out: number[] = [];
+  if (e - s > 2 && isSlash(text.charCodeAt(s)) && isSlash(text.charCodeAt(s + 1)) && isHostChar(text.charCodeAt(s + 2))) out.push(s);
+  for (let i = s; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 58 /* : */) {
+      // Walk back over the scheme (bounded: 16 characters).
+      let b = i;
+      while (b > s && i - b < 16 && isSchemeChar(text.charCodeAt(b - 1))) b--;
+      while (b < i && !isAsciiLetter(text.charCodeAt(b))) b++;
+      if (b === i) continue;
+      const scheme = text.slice(b, i).toLowerCase();
+      const slashes = text.startsWith('//', i + 1);
+      if (slashes || (SPECIAL.has(scheme) && i + 1 < e && (isSlash(text.charCodeAt(i + 1)) || isHostChar(text.charCodeAt(i + 1))))) {
+        if (out.length === 0 || out[out.length - 1]! < b) out.push(b);
+      }
+    } else if ((c === 119 || c === 87) && (i === s || !isWord(text.charCodeAt(i - 1))) && text.slice(i, i + 4).toLowerCase() === 'www.') {
+      if (out.length === 0 || out[out.length - 1]! < i) out.push(i);
+    }
+  }
+  return out;
+}
+
+/** Email addresses around each `@` of a token: a local part of up to 64 characters and a dotted domain. */
+function emailsIn(text: string, first: number, s: number, e: number, found: Place[], spans: [number, number][]): void {
+  for (let at = first; at < e; at++) {
+    if (text.charCodeAt(at) !== 64) continue;
+    let b = at;
+    while (b > s && at - b < 64 && isLocalChar(text.charCodeAt(b - 1))) b--;
+    while (b < at && !isWord(text.charCodeAt(b))) b++;
+    if (b === at) continue;
+    let d = at + 1;
+    while (d < e && isHostChar(text.charCodeAt(d))) d++;
+    const end = domainEnd(text, at + 1, d);
+    if (end < 0) continue;
+    found.push({ kind: 'email', text: text.slice(b, end) });
+    spans.push([b, end]);
+  }
+}
+
+/**
+ * End of the longest dotted domain starting at `s` within [s, e): labels of letters, digits and
+ * hyphens (up to 63), at least two, the last one letters only (2–63). -1 if none.
+ */
+function domainEnd(text: string, s: number, e: number): number {
+  let best = -1;
+  let labels = 0;
+  let labelStart = s;
+  let letters = true;
+  for (let i = s; i <= e; i++) {
+    const c = i < e ? text.charCodeAt(i) : 46;
+    if (c === 46 || i === e) {
+      const len = i - labelStart;
+      if (len < 1 || len > 63) break;
+      labels++;
+      if (labels >= 2 && letters && len >= 2 && (i === e || !isWord(text.charCodeAt(i)) || c === 46)) best = i;
+      labelStart = i + 1;
+      letters = true;
+      if (i === e) break;
+    } else if (!isAsciiLetter(c)) letters = false;
+  }
+  return best;
+}
+
+/** A dotted-quad IPv4 address, each part 0–255. */
+export function isDottedQuad(h: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= h.length; i++) {
+    const c = i < h.length ? h.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (isDigit(c) && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else return false;
+  }
+  return parts === 4;
+}
+
+// Public-suffix names that are also common file extensions: a bare `notes.md` or `setup.py` is a file,
+// not a host, unless something else says it is a place (a path after it, a scheme, `www.`, `@`).
+const FILE_EXTENSIONS = new Set(['md', 'py', 'sh', 'rs', 'pl', 'pm', 'ps', 'cc', 'mk', 'ml', 'am', 'in', 'so', 'zip', 'mov', 'app', 'ai', 'gs', 'sc', 'st', 'tf', 'cx']);
+// Special-use names (RFC 6761, 2606 and ICANN's private-use `internal`): hosts, though not public suffixes.
+const SPECIAL_USE = new Set(['test', 'example', 'invalid', 'localhost', 'local', 'onion', 'internal', 'lan', 'home']);
+
+/** Whether a bare dotted name ends in a real public suffix (Public Suffix List, ICANN section) or a special-use name. */
+export function isPublicHost(host: string): boolean {
+  const lower = host.toLowerCase();
+  const tld = lower.slice(lower.lastIndexOf('.') + 1);
+  if (SPECIAL_USE.has(tld)) return true;
+  const p = parseDomain(lower, { allowPrivateDomains: false, extractHostname: false });
+  return p.isIcann === true && p.domain !== null;
+}
+
+/** Bare names in a token: runs of host characters, dotted, ending in a known suffix; not path parts. */
+function bareIn(text: string, s: number, e: number, found: Place[], spans: [number, number][], asDestination: boolean): void {
+  let span = 0;
+  spans.sort((x, y) => x[0] - y[0]);
+  for (let i = s; i < e;) {
+    if (!isHostChar(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const run = i;
+    let b = i;
+    while (i < e && isHostChar(text.charCodeAt(i))) i++;
+    while (b < i && !isAlnum(text.charCodeAt(b))) b++;
+    if (b === i) continue;
+    while (span < spans.length && spans[span]![1] <= b) span++;
+    if (span < spans.length && spans[span]![0] <= b) continue;
+    const prev = run > s ? text.charCodeAt(run - 1) : 0;
+    // A name after a slash or backslash is part of a path (`docs/notes.md`), not a host of its own.
+    if (isSlash(prev)) continue;
+    const end = domainEnd(text, b, i);
+    let name = text.slice(b, end < 0 ? i : end);
+    while (name.endsWith('.') || name.endsWith('-')) name = name.slice(0, -1);
+    if (isDottedQuad(name)) {
+      found.push({ kind: 'ip', text: name });
+      continue;
+    }
+    if (end < 0 || !isPublicHost(name)) continue;
+    const path = end < e && isSlash(text.charCodeAt(end)) && end + 1 < e && !isSpace(text.charCodeAt(end + 1));
+    const port = end < e && text.charCodeAt(end) === 58 && end + 1 < e && isDigit(text.charCodeAt(end + 1));
+    const tld = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+    if (!asDestination && !path && !port && FILE_EXTENSIONS.has(tld) && name.indexOf('.') === name.lastIndexOf('.')) continue;
+    let stop = end;
+    if (path || port) while (stop < e && !isDelim(text.charCodeAt(stop))) stop++;
+    found.push({ kind: 'bare', text: text.slice(b, stop), path: path || port });
+  }
+}
+
+/**
+ * Every place a text names, by a linear scan: URLs in every form a client library accepts, emails,
+ * bare host names (Public Suffix List), dotted-quad IPs. A URL's text runs to the end of its token or
+ * to the next URL in it (`https://a.example/?next=https://b.example` names both). `asDestination`: the
+ * text is where a call goes, so a bare `name.zip` is a host, not a file.
+ * @example placesIn('see http:evil.test/x and mail a@b.example') // url 'http:evil.test/x', email 'a@b.example'
+ */
+export function placesIn(text: string, asDestination = false): Place[] {
+  const found: Place[] = [];
+  if (!mayNamePlace(text)) return found;
+  const n = text.length;
+  for (let i = 0; i < n;) {
+    if (isDelim(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const s = i;
+    while (i < n && !isDelim(text.charCodeAt(i))) i++;
+    scanToken(text, s, i, found, asDestination);
+  }
+  return found;
+}
+
+/**
+ * Whether a text can name a place at all: every URL needs `:/`, a special scheme and `:`, two
+ * slashes or `www.`; every email `@`; every bare host or IP a dot between two host characters.
+ */
+function mayNamePlace(text: string): boolean {
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 64) return true;
+    if (c === 58 && (isSlash(text.charCodeAt(i + 1)) || specialBefore(text, i))) return true;
+    if ((c === 47 || c === 92) && isSlash(text.charCodeAt(i - 1))) return true;
+    if (c === 46 && i + 1 < text.length && isHostChar(text.charCodeAt(i - 1)) && isHostChar(text.charCodeAt(i + 1))) return true;
+  }
+  return false;
+}
+
+/** Whether a special scheme name (`http`, `ws`...) ends right before `colon`. */
+function specialBefore(text: string, colon: number): boolean {
+  let b = colon;
+  while (b > 0 && colon - b < 5 && isAsciiLetter(text.charCodeAt(b - 1))) b--;
+  return SPECIAL.has(text.slice(b, colon).toLowerCase());
+}
+
+function scanToken(text: string, s: number, e: number, found: Place[], asDestination: boolean): void {
+  if (e - s < 4) return;
+  const spans: [number, number][] = [];
+  const starts = urlStarts(text, s, e);
+  for (let k = 0; k < starts.length; k++) {
+    const b = starts[k]!;
+    const end = k + 1 < starts.length ? starts[k + 1]! : e;
+    found.push({ kind: 'url', text: text.slice(b, end) });
+    spans.push([b, end]);
+  }
+  let at = s;
+  while (at < e && text.charCodeAt(at) !== 64) at++;
+  if (at < e) emailsIn(text, at, s, e, found, spans);
+  bareIn(text, s, e, found, spans, asDestination);
+}
