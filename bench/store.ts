@@ -83,7 +83,7 @@ async function replayRates(dir: string): Promise<{ events: number; sessions: num
   const recorder = createRecorder(store, monitor);
   const sessions = Number(process.env.BENCH_REPLAY_SESSIONS ?? 1500);
   for (let s = 0; s < sessions; s++) {
-    const h = monitor.open({ intent: parseIntent({ purpose: 'Summarise the notes and mail them to team@corp.example.com', tools: ['read_notes', 'send_email'] }) });
+    const h = monitor.open({ intent: parseIntent({ purpose: 'Summarise the notes and mail them to team@corp.example.com', tools: ['read_notes', 'send_email'] }), lifecycle: false });
     for (let i = 0; i < 10; i++) {
       const tool = i % 2 ? 'send_email' : 'read_notes';
       await h.observe('c2s', { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: tool, arguments: tool === 'send_email' ? { to: 'team@corp.example.com', body: `notes ${i}` } : { path: `n${i}.md` } } });

@@ -21,15 +21,19 @@ const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, 'purpose: echo things back\ntools: [echo, get-sum]\n');
 const everything = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 
-/** The proxy as a raw child: write lines, read lines. */
-function rawProxy(extra: string[] = [], server = ['node', 'test/fixtures/raw-server.mjs'], env: NodeJS.ProcessEnv = {}) {
+/** The MCP handshake a raw client starts with (intentguard refuses requests before it); its answer is not listed. */
+const INIT = '{"jsonrpc":"2.0","id":"raw-init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n';
+
+/** The proxy as a raw child: write lines, read lines. Initialized first unless `init` is false. */
+function rawProxy(extra: string[] = [], server = ['node', 'test/fixtures/raw-server.mjs'], env: NodeJS.ProcessEnv = {}, init = true) {
   const db = join(dir, `raw-${Math.random()}.db`);
   const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server], { env: { ...process.env, ...env } }) as ChildProcessWithoutNullStreams;
   const lines: string[] = [];
   let buf = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+  child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts.filter((l) => !l.includes('"id":"raw-init"'))); });
   child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  if (init) child.stdin.write(INIT);
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, lines, db, send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s), exit, stderr: () => stderr };
 }
@@ -53,7 +57,7 @@ describe('intentguard stdio', () => {
   });
 
   it('passes unknown fields, batches and id:null errors through unharmed', async () => {
-    const p = rawProxy();
+    const p = rawProxy([], undefined, {}, false);
     p.send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}},"x-client-field":{"k":[1,2]}}');
     await waitFor(() => p.lines.length >= 1, 'initialize answer');
     assert.deepEqual(JSON.parse(p.lines[0]!).result.serverInfo, { name: 'raw', version: '1' });
@@ -65,9 +69,10 @@ describe('intentguard stdio', () => {
     assert.deepEqual(JSON.parse(p.lines[2]!).map((r: { id: number }) => r.id), [3, 4]);
     p.send('{"jsonrpc":"2.0","id":5,"method":"emit-null-error"}');
     p.send('{"jsonrpc":"2.0","id":6,"method":"emit-batch"}');
-    await waitFor(() => p.lines.length >= 5, 'null error and server batch');
+    await waitFor(() => p.lines.length >= 6, 'null error and server batch');
     assert.ok(p.lines.includes('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"null id error"},"x-vendor":true}'));
-    assert.ok(p.lines.includes('[{"jsonrpc":"2.0","method":"n1","params":{"a":1}},{"jsonrpc":"2.0","method":"n2"}]'));
+    // A batch is never forwarded as one (MCP 2025-06-18 removed them; SDK peers drop arrays): its elements travel singly.
+    assert.ok(p.lines.includes('{"jsonrpc":"2.0","method":"n1","params":{"a":1}}') && p.lines.includes('{"jsonrpc":"2.0","method":"n2"}'));
     p.child.stdin.end();
     assert.equal(await p.exit, 0);
     // Recorded as it travelled: the wire text of each single message, not a re-serialization.
@@ -192,6 +197,7 @@ describe('intentguard stdio', () => {
     const lines: string[] = [];
     let buf = '';
     p.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+    p.stdin.write(INIT);
     p.stdin.write('{"jsonrpc":"2.0","id":1,"method":"hang"}\n');
     p.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
     p.stdin.write('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');

@@ -136,7 +136,7 @@ describe('recording into SQLite', () => {
     const store = openStore(path);
     const monitor = createMonitor({ policy: intentPolicy({ outsideTools: 'allow' }) });
     const recorder = createRecorder(store, monitor);
-    const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: '*' }) });
+    const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: '*' }), lifecycle: false });
     const odd = 'tool\u0001with\u0002separators';
     await h.observe('c2s', { jsonrpc: '2.0', id: 'a\u0001b', method: 'tools/call', params: { name: odd, arguments: { s: '\u0001' } } });
     await h.observe('c2s', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'plain', arguments: {} } });
@@ -146,8 +146,10 @@ describe('recording into SQLite', () => {
     assert.deepEqual(rows.map((r) => [r.seq, r.kind, r.method, r.tool, r.call, r.msg_id]), [
       [0, 'request', 'tools/call', odd, 0, JSON.stringify('a\u0001b')],
       [1, 'request', 'tools/call', 'plain', 1, '7'],
-      [2, 'notification', 'notifications/x\u0002', null, null, null],
+      // A method name with a control character is refused (a server might strip it), and recorded as it came.
+      [2, 'invalid', null, null, null, null],
     ]);
+    assert.equal(JSON.parse(rows[2]!.raw as string).method, 'notifications/x\u0002');
     assert.deepEqual(JSON.parse(rows[0]!.raw as string).params.name, odd);
     assert.equal(verifyAudit(store).ok, true);
     await recorder.close();

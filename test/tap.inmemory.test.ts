@@ -145,7 +145,7 @@ describe('tap over InMemory with a real Client and McpServer', () => {
   it('a message too large to keep is never delivered, in either mode: its sender gets an error, a waiting caller an error in place of the answer', async () => {
     for (const mode of ['enforce', 'monitor'] as const) {
       const monitor = createMonitor({ mode, maxMessageBytes: 1024 });
-      const s = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }) });
+      const s = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }), lifecycle: false });
       const big = await s.observe('c2s', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(2000) } } });
       assert.equal(big.forward, undefined, mode);
       assert.equal((big.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_MESSAGE_TOO_LARGE');

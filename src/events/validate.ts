@@ -1,4 +1,5 @@
 import { IntentGuardError, type ErrorCode } from '../errors.js';
+import { methodProblem } from './methods.js';
 
 /** The shape of a JSON-RPC 2.0 message after validation. */
 export type ValidMessage =
@@ -29,6 +30,8 @@ export function classifyMessage(msg: unknown): ValidMessage {
   const { method, result, error, id } = msg;
   if (method !== undefined) {
     if (typeof method !== 'string' || method.length === 0) return fail('ERR_JSONRPC_METHOD', 'method must be a non-empty string');
+    const problem = methodProblem(method);
+    if (problem !== undefined) return fail('ERR_METHOD_NOT_CANONICAL', `method ${JSON.stringify(method.slice(0, 100))} refused: ${problem}`);
     const params = msg.params;
     if (params !== undefined && typeof params !== 'object') {
       return fail('ERR_JSONRPC_PARAMS', `params must be an object or array, got ${typeof params}`);

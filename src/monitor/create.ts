@@ -137,8 +137,10 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
   /** Decide one event: synchronously when every policy does, else a promise bounded by the timeout. */
   const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Verdict | Promise<Verdict> => {
+    // An answer ends its request's forwarded mark (whoever made the answer).
+    const sent = event.request !== undefined && core.sent.delete(event.request.seq);
     if (event.synthetic || event.kind === 'control') return ALLOW;
-    const protocol = coreFindings(event, state, opts.maxPending);
+    const protocol = coreFindings(event, state, opts.maxPending, sent);
     if (protocol.length > 0) return verdictOf(protocol);
     let result: Verdict | PromiseLike<Verdict>;
     try {
@@ -240,6 +242,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         ...(identity && { identity }),
         ...(o.transport !== undefined && { transport: o.transport }),
         ...(o.transportSessionId !== undefined && { transportSessionId: o.transportSessionId }),
+        lifecycle: o.lifecycle,
       });
       const core = createSession({
         state,

@@ -51,6 +51,11 @@ export interface SessionHandle {
 export interface SessionCore {
   readonly id: string;
   state: SessionState;
+  /**
+   * The `seq` of every request forwarded to its peer and not answered yet: a response whose request is
+   * pending but was never forwarded (held, being refused) answers nothing the peer received.
+   */
+  readonly sent: Set<number>;
   readonly policyState: unknown;
   readonly handle: SessionHandle;
 }
@@ -181,8 +186,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
   };
   const submit = async (incoming: Incoming): Promise<Step> => submitNow(incoming);
 
-  const observeSynthetic = (dir: Direction, message: unknown): Promise<Step> =>
-    submit({ dir, raw: message, bytes: 0, time: opts.clock(), message: classifyMessage(message), synthetic: true });
+  /** Show the monitor intentguard's own message; `answers`: the seq of the refused message it answers. */
+  const observeSynthetic = (dir: Direction, message: unknown, answers?: number): Promise<Step> =>
+    submit({ dir, raw: message, bytes: 0, time: opts.clock(), message: classifyMessage(message), synthetic: true, answers });
 
   /** Refuse a message: requests get an error answer (itself observed); others are dropped. */
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
@@ -192,16 +198,18 @@ export function createSession(init: CreateSessionInit): SessionCore {
     const id = event.id ?? idOf(event.raw);
     if ((event.kind === 'request' || (event.kind === 'invalid' && isRequestLike(event.raw))) && id !== undefined) {
       const answer = errorResponse(id, rpc, message, data);
-      if (status === 'open') await observeSynthetic(opposite(event.dir), answer);
+      // Tagged with the refused message's seq: it ends that message's own entry, never another's.
+      if (status === 'open') await observeSynthetic(opposite(event.dir), answer, event.seq);
       return { event, decision, answer };
     }
     // A refused answer — or a message that cannot be delivered (too large, malformed) but names a request
     // still waiting for its answer — is replaced by an error answer, so the caller is not left waiting.
-    const answersPending = (event.kind === 'response' || event.kind === 'error') ? event.request !== undefined
-      : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw) && core.state.pending.has(pendingKey(opposite(event.dir), id));
-    if (answersPending && id !== undefined) {
+    const owed = (event.kind === 'response' || event.kind === 'error') ? event.request
+      : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw) ? core.state.pending.get(pendingKey(opposite(event.dir), id)) : undefined;
+    if (owed && id !== undefined) {
+      core.sent.delete(owed.seq);
       const forward = errorResponse(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
-      if (status === 'open') await observeSynthetic(event.dir, forward);
+      if (status === 'open') await observeSynthetic(event.dir, forward, owed.seq);
       return { event, decision, forward };
     }
     return { event, decision };
@@ -240,7 +248,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
     if (opts.mode === 'monitor' || decision.action === 'allow' || decision.action === 'alert') {
       // A message whose body was not kept (too large, not serializable) cannot be delivered in any mode:
       // its sender (or, for an answer, its caller) gets an error instead.
-      return bodyDropped(event) ? refuse(event, decision) : { event, decision, forward: event.raw };
+      if (bodyDropped(event)) return refuse(event, decision);
+      if (event.kind === 'request') core.sent.add(event.seq);
+      return { event, decision, forward: event.raw };
     }
     return enforce(step);
   };
@@ -252,8 +262,10 @@ export function createSession(init: CreateSessionInit): SessionCore {
       return { event, decision };
     }
     if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
-      // A halt may have answered this request while it waited.
-      if (status !== 'open') return { event, decision };
+      // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
+      // and replaced by an error: either way its sender has its one answer and nothing is sent.
+      if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq) return { event, decision };
+      core.sent.add(event.seq);
       return { event, decision, forward: event.raw };
     }
     return refuse(event, decision);
@@ -285,7 +297,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
         for (const p of pending) answeredByHalt.add(pendingKey(p.dir, p.id));
         for (const p of pending) {
           const answer = errorResponse(p.id, RPC_CODES.HALTED, `intentguard: session halted: ${reason}`, data);
-          await observeSynthetic(opposite(p.dir), answer);
+          await observeSynthetic(opposite(p.dir), answer, p.seq);
           try {
             await endpoint?.deliver(opposite(p.dir), answer);
           } catch {
@@ -332,6 +344,6 @@ export function createSession(init: CreateSessionInit): SessionCore {
     resolveEnded(core.state);
   };
 
-  const core: SessionCore = { id: init.state.id, state: init.state, policyState: init.policyState, handle };
+  const core: SessionCore = { id: init.state.id, state: init.state, sent: new Set(), policyState: init.policyState, handle };
   return core;
 }

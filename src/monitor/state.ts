@@ -48,6 +48,10 @@ export interface SessionState {
   /** How many `tools/list` answers changed an already-known tool definition. */
   readonly toolDefinitionChanges: number;
   readonly clientCapabilities?: Readonly<Record<string, unknown>>;
+  /** The MCP lifecycle is enforced: `initialize` first and once (see {@link advance}). */
+  readonly lifecycle: boolean;
+  /** The server answered this session's `initialize` with a result. */
+  readonly initialized: boolean;
   readonly status: SessionStatus;
   /** Why the session ended (`closed by client`, `ended by upstream (exit 1)`, the halt reason). */
   readonly endReason?: string;
@@ -64,6 +68,12 @@ export interface Incoming {
   readonly message?: ValidMessage;
   readonly fault?: { readonly code: string; readonly message: string };
   readonly synthetic?: boolean;
+  /**
+   * For intentguard's own answers to a message it refused: the `seq` of the message answered. Such an
+   * answer ends the pending request only when that request *is* the refused message (never another
+   * request that happens to share its id: the refusal of a duplicate leaves the original in flight).
+   */
+  readonly answers?: number | undefined;
   /** An approved change of intent: the session continues under this intent (its version is bumped). */
   readonly control?: { readonly intent: Intent; readonly by: string };
 }
@@ -76,12 +86,13 @@ export function initialState(init: {
   transport?: string | undefined;
   transportSessionId?: string | undefined;
   startedAt: number;
+  lifecycle?: boolean | undefined;
 }): SessionState {
   return copyState({
     id: init.id, key: init.key, identity: init.identity, intent: init.intent, transport: init.transport,
     transportSessionId: init.transportSessionId, startedAt: init.startedAt, lastTime: init.startedAt, seq: 0,
     calls: 0, toolsUsed: SmallMap.empty(), pending: SmallMap.empty(), tools: new Map(), toolDefinitionChanges: 0,
-    clientCapabilities: undefined, status: 'open', endReason: undefined,
+    clientCapabilities: undefined, lifecycle: init.lifecycle ?? true, initialized: false, status: 'open', endReason: undefined,
   });
 }
 
@@ -99,7 +110,8 @@ export const pendingKey = (requester: Direction, id: string | number): PendingKe
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function learnTools(state: SessionState, result: unknown): Pick<SessionState, 'tools' | 'toolDefinitionChanges'> {
-  if (!isObject(result) || !Array.isArray(result.tools)) return state;
+  // Only these two fields: the caller merges the return value into the next state.
+  if (!isObject(result) || !Array.isArray(result.tools)) return { tools: state.tools, toolDefinitionChanges: state.toolDefinitionChanges };
   const tools = new Map(state.tools);
   let changes = state.toolDefinitionChanges;
   for (const t of result.tools) {
@@ -121,6 +133,23 @@ function learnTools(state: SessionState, result: unknown): Pick<SessionState, 't
 /**
  * Apply one incoming message to the session: assign its sequence number, correlate responses with
  * their requests, count tool calls, learn tool definitions. Pure: returns the new state and the event.
+ *
+ * **The pending-table invariant.** `state.pending` holds, per direction and id, exactly the requests
+ * the peer may still answer: a request enters when it is seen and leaves when it is answered, and
+ * - a request whose id is already pending (a *duplicate*) is marked `duplicate`, refused, and changes
+ *   nothing: the entry keeps the request that was sent first;
+ * - intentguard's answer to a refused message carries the refused message's `seq` ({@link Incoming.answers})
+ *   and ends only that message's own entry (a refused new request: its entry; a refused duplicate or an
+ *   invalid message: nothing);
+ * - a cancelled request (`notifications/cancelled`) stays pending (marked `cancelled`): the server may
+ *   still answer it, so its id is not free for reuse until it does;
+ * - a response or error ends the entry of the request it names, and carries that request's `method`,
+ *   `tool` and `call`: the answer to a `tools/call` is always analysed as a tool result, because the
+ *   only entry its id can name is the `tools/call` that was forwarded under it.
+ * The monitor adds (outside this reducer, see `coreFindings`) that an answer to a request which was
+ * never forwarded (held, refused) is refused as unmatched: what the monitor expects to be answered is
+ * what the server received. `test/adversarial/pending-table.property.test.ts` checks this against a
+ * model of the server over random interleavings.
  */
 export function advance(state: SessionState, input: Incoming): { state: SessionState; event: SessionEvent } {
   // Hot path: objects are built as literals of one fixed shape (no conditional spreads), which keeps
@@ -155,9 +184,10 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
         break;
       }
       const params = m.params;
-      if (m.method === 'tools/call' && isObject(params) && typeof params.name === 'string') {
+      if (m.method === 'tools/call' && isObject(params) && typeof params.name === 'string' && (params.arguments === undefined || isObject(params.arguments))) {
+        // Absent arguments are `{}` (the SDK's schema makes them optional); any other non-object is refused.
         event.tool = params.name;
-        event.args = isObject(params.arguments) ? params.arguments : {};
+        event.args = params.arguments === undefined ? {} : params.arguments as Record<string, unknown>;
         event.call = state.calls;
         next.calls = state.calls + 1;
         next.toolsUsed = state.toolsUsed.with(params.name, (state.toolsUsed.get(params.name) ?? 0) + 1);
@@ -188,12 +218,16 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
       else event.error = m.error;
       const key = m.id === null ? undefined : pendingKey(opposite(input.dir), m.id);
       const req = key === undefined ? undefined : state.pending.get(key);
-      if (!req || key === undefined) {
+      // intentguard's answer to a refused message ends only that message's own entry.
+      if (!req || key === undefined || (input.answers !== undefined && req.seq !== input.answers)) {
         event.unmatched = true;
         break;
       }
       next.pending = state.pending.without(key);
-      if (m.kind === 'response' && req.method === 'tools/list') Object.assign(next, learnTools(state, m.result));
+      if (m.kind === 'response') {
+        if (req.method === 'tools/list') Object.assign(next, learnTools(state, m.result));
+        else if (req.method === 'initialize' && req.dir === 'c2s') next.initialized = true;
+      }
       event.request = req;
       event.method = req.method;
       event.tool = req.tool;
@@ -211,7 +245,8 @@ function copyState(s: SessionState): Mutable<SessionState> {
     id: s.id, key: s.key, identity: s.identity, intent: s.intent, transport: s.transport,
     transportSessionId: s.transportSessionId, startedAt: s.startedAt, lastTime: s.lastTime, seq: s.seq,
     calls: s.calls, toolsUsed: s.toolsUsed, pending: s.pending, tools: s.tools,
-    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, status: s.status, endReason: s.endReason,
+    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, lifecycle: s.lifecycle,
+    initialized: s.initialized, status: s.status, endReason: s.endReason,
   };
 }
 

@@ -79,4 +79,10 @@ export interface OpenSessionOptions {
   readonly transport?: string;
   /** The transport's own session id (`Mcp-Session-Id`): a hint, never the key. */
   readonly transportSessionId?: string;
+  /**
+   * Enforce the MCP lifecycle (default true): requests other than `ping` before `initialize` was
+   * answered are refused (`ERR_NOT_INITIALIZED`), and so is a second `initialize` (`ERR_ALREADY_INITIALIZED`).
+   * Replay turns it off (a recorded session may start mid-way).
+   */
+  readonly lifecycle?: boolean;
 }

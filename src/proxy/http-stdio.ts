@@ -40,7 +40,8 @@ export interface StdioBridge {
 /** One POST that carries requests: answered when every request it carries has its answer. */
 interface Exchange {
   readonly res: ServerResponse;
-  readonly ids: Set<string>;
+  /** The ids its requests still wait on, with how many requests share each (a batch may repeat one). */
+  readonly ids: Map<string, number>;
   readonly batch: boolean;
   /** Answers gathered for a JSON body, or undefined once the response became an event stream. */
   json: string[] | undefined;
@@ -122,9 +123,13 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     if (x.json !== undefined) x.json.push(text);
     else if (!x.res.writableEnded) x.res.write(sse(text));
     if (answers === undefined) return;
-    s.waiting.delete(answers);
-    x.ids.delete(answers);
-    for (const [t, k] of s.progress) if (k === answers) s.progress.delete(t);
+    const left = (x.ids.get(answers) ?? 1) - 1;
+    if (left > 0) x.ids.set(answers, left);
+    else {
+      s.waiting.delete(answers);
+      x.ids.delete(answers);
+      for (const [t, k] of s.progress) if (k === answers) s.progress.delete(t);
+    }
     if (x.ids.size === 0) finish(s, x);
   };
 
@@ -191,11 +196,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       s.s2c = s.s2c.then(async () => {
         const r = await relayFrame(handle, 's2c', { text, bytes });
         for (const a of r.answers) writeChild(s, JSON.stringify(a));
-        if (r.forward === undefined) return;
         // A batch from the server is delivered message by message (each to its own exchange).
-        const parsed: unknown = JSON.parse(r.forward);
-        if (Array.isArray(parsed)) for (const m of parsed) toClient(s, m, JSON.stringify(m));
-        else toClient(s, parsed, r.forward);
+        for (const f of r.forward) toClient(s, JSON.parse(f), f);
       }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
     }, (head, bytes) => {
       s.s2c = s.s2c.then(async () => {
@@ -246,11 +248,11 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       res.writeHead(202).end();
       return;
     }
-    const x: Exchange = { res, ids: new Set(), batch, json: [] };
+    const x: Exchange = { res, ids: new Map(), batch, json: [] };
     for (const m of messages) {
       if (!isRequest(m)) continue;
       const k = key((m as { id: unknown }).id);
-      x.ids.add(k);
+      x.ids.set(k, (x.ids.get(k) ?? 0) + 1);
       s.waiting.set(k, x);
       const params = (m as { params?: unknown }).params;
       const token = isObj(params) && isObj(params._meta) ? params._meta.progressToken : undefined;
@@ -258,7 +260,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     }
     res.on('close', () => {
       // The client went away: its requests' answers have nowhere to go (the session stays).
-      for (const k of x.ids) if (s.waiting.get(k) === x) s.waiting.delete(k);
+      for (const k of x.ids.keys()) if (s.waiting.get(k) === x) s.waiting.delete(k);
     });
     let forwarded = 0;
     const invalid: string[] = [];
@@ -271,10 +273,10 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
             if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));
             else toClient(s, a, JSON.stringify(a));
           }
-          if (r.forward !== undefined) {
+          for (const f of r.forward) {
             forwarded++;
             // While the server is not reading, this session's next messages wait here (one POST at a time).
-            if (!writeChild(s, r.forward)) await drained(s);
+            if (!writeChild(s, f)) await drained(s);
           }
         }
       }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`));

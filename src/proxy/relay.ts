@@ -4,6 +4,7 @@ import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../events/types.js';
 import { errorResponse, type SessionHandle } from '../monitor/session.js';
 import type { Outcome } from '../monitor/types.js';
+import { batchRequestIds, type BatchAnswers } from './batches.js';
 
 /**
  * The environment a proxied server process starts with: intentguard's own, minus intentguard's
@@ -40,9 +41,12 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
 /**
  * The message-level core every proxy shares: parse one wire frame, show each message to the monitor,
  * and return what to forward (the original text when unchanged, so unknown fields and formatting pass
- * through byte for byte) and what to answer the sender.
+ * through byte for byte) and what to answer the sender. A batch (a JSON array) is never forwarded as
+ * one: each element is decided on its own and each allowed element is forwarded as a single message;
+ * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
+ * one array (see {@link BatchAnswers}).
  */
-export async function relayFrame(session: SessionHandle, dir: Direction, frame: WireMessage): Promise<{ forward?: string; answers: unknown[] }> {
+export async function relayFrame(session: SessionHandle, dir: Direction, frame: WireMessage, batches?: BatchAnswers): Promise<{ forward: string[]; answers: unknown[] }> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.text);
@@ -51,30 +55,31 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
     await session.observe(dir, frame.text, frame.bytes);
     const answer = PARSE_ERROR((e as Error).message);
     if (session.status === 'open') await session.record(dir === 'c2s' ? 's2c' : 'c2s', answer);
-    return { answers: [answer] };
+    return { forward: [], answers: [answer] };
   }
   if (Array.isArray(parsed)) {
-    // A JSON-RPC batch: each element is decided; allowed ones travel on as a batch.
     if (parsed.length === 0) {
       await session.observe(dir, parsed, frame.bytes);
-      return { answers: [{ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'intentguard: empty batch', data: { code: 'ERR_JSONRPC_INVALID' } } }] };
+      return { forward: [], answers: [{ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'intentguard: empty batch', data: { code: 'ERR_JSONRPC_INVALID' } } }] };
     }
-    const outcomes: Outcome[] = [];
+    // Opened before any element is decided: a halt while deciding answers into it too.
+    const batch = batches?.open(batchRequestIds(parsed));
+    const forward: string[] = [];
     const answers: unknown[] = [];
+    const loose: unknown[] = [];
     for (const m of parsed) {
       const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
-      outcomes.push(o);
       const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
-      if (answer !== undefined) answers.push(answer);
+      if (answer !== undefined) (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
+      if (o.forward !== undefined) forward.push(JSON.stringify(o.forward));
     }
-    const forward = outcomes.filter((o) => o.forward !== undefined).map((o) => o.forward);
-    const unchanged = forward.length === parsed.length && outcomes.every((o, i) => o.forward === parsed[i]);
-    return { ...(forward.length > 0 && { forward: unchanged ? frame.text : JSON.stringify(forward) }), answers };
+    if (batch) batches!.seal(batch, loose);
+    return { forward, answers };
   }
   const o = await session.observe(dir, parsed, frame.bytes, frame.text);
   const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
   return {
-    ...(o.forward !== undefined && { forward: o.forward === parsed ? frame.text : JSON.stringify(o.forward) }),
+    forward: o.forward === undefined ? [] : [o.forward === parsed ? frame.text : JSON.stringify(o.forward)],
     answers: answer !== undefined ? [answer] : [],
   };
 }

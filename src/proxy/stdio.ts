@@ -5,6 +5,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
 import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
+import { BatchAnswers } from './batches.js';
 import { LineFramer } from './lines.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';
 import type { Runtime } from './runtime.js';
@@ -23,8 +24,8 @@ export interface StdioProxyOptions {
 
 /**
  * `intentguard stdio -- <server command>`: spawn the real server and sit between it and the client on
- * stdin/stdout with our own line framing, so unknown fields, batches and `id: null` errors pass
- * through unharmed. Server stderr passes through; signals are forwarded; the server's exit code
+ * stdin/stdout with our own line framing, so unknown fields and `id: null` errors pass through
+ * unharmed; a batch is decided element by element, forwarded as single messages and answered as one. Server stderr passes through; signals are forwarded; the server's exit code
  * becomes ours; on halt the server is stopped. Resolves with the exit code.
  */
 export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
@@ -33,8 +34,13 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const { monitor, gate, defaultIntent } = o.runtime;
   const max = monitor.options.maxMessageBytes;
-  const writeClient = (m: unknown): void => {
+  const rawWriteClient = (m: unknown): void => {
     output.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
+  };
+  // Answers to a client's batch go back as one array, whoever makes them (see BatchAnswers).
+  const clientBatches = new BatchAnswers(rawWriteClient);
+  const writeClient = (m: unknown): void => {
+    if (!clientBatches.take(m)) rawWriteClient(m);
   };
 
   let identity: Identity | undefined;
@@ -73,8 +79,10 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   child.stdin.on('error', () => undefined);
   // Back-pressure: while the server is not reading what it is sent, the client is not read either (its
   // messages would otherwise pile up here without bound). Writes to the client are synchronous on a pipe.
-  const writeServer = (m: unknown) => {
+  const serverBatches = new BatchAnswers((answers) => writeServer(answers, true));
+  const writeServer = (m: unknown, assembled = false) => {
     if (childExited || !child.stdin.writable) return;
+    if (!assembled && serverBatches.take(m)) return;
     if (!child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`) && !input.isPaused()) {
       input.pause();
       child.stdin.once('drain', () => input.resume());
@@ -98,11 +106,11 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
     if (dir === 'c2s' && asker.take(text)) return;
     queues[dir] = queues[dir].then(async () => {
-      const r = await relayFrame(session, dir, { text, bytes });
+      const r = await relayFrame(session, dir, { text, bytes }, dir === 'c2s' ? clientBatches : serverBatches);
       const toSender = dir === 'c2s' ? writeClient : writeServer;
       const toReceiver = dir === 'c2s' ? writeServer : writeClient;
       for (const a of r.answers) toSender(a);
-      if (r.forward !== undefined) toReceiver(r.forward);
+      for (const f of r.forward) toReceiver(f);
     }).catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
   };
   const oversize = (dir: Direction, head: string, bytes: number) => {

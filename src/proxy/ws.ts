@@ -4,6 +4,7 @@ import type { Direction, Identity } from '../events/types.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../intent/types.js';
+import { BatchAnswers } from './batches.js';
 import { createFrontDoor, refuseUpgrade } from './front-door.js';
 import { listen } from '../lib/listen.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
@@ -70,11 +71,16 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
       const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
       const backlog: string[] = [];
-      const toUpstream = (text: string): void => {
+      const rawToUpstream = (text: string): void => {
         if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
         else backlog.push(text);
       };
-      const toClient = (text: string) => { if (client.readyState === WebSocket.OPEN) client.send(text); };
+      const rawToClient = (text: string) => { if (client.readyState === WebSocket.OPEN) client.send(text); };
+      // Answers to a batch go back as one array, whoever makes them (see BatchAnswers).
+      const clientBatches = new BatchAnswers((answers) => rawToClient(JSON.stringify(answers)));
+      const serverBatches = new BatchAnswers((answers) => rawToUpstream(JSON.stringify(answers)));
+      const toClient = (text: string) => { if (!clientBatches.take(text)) rawToClient(text); };
+      const toUpstream = (text: string) => { if (!serverBatches.take(text)) rawToUpstream(text); };
       upstream.on('open', () => { for (const t of backlog.splice(0)) upstream.send(t); });
       const asker = clientAsker(session, (m) => toClient(JSON.stringify(m)));
       session.attach({
@@ -86,9 +92,9 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       const relay = (dir: Direction, data: WebSocket.RawData) => {
         const text = String(data);
         queues[dir] = queues[dir].then(async () => {
-          const r = await relayFrame(session, dir, { text, bytes: Buffer.byteLength(text) });
+          const r = await relayFrame(session, dir, { text, bytes: Buffer.byteLength(text) }, dir === 'c2s' ? clientBatches : serverBatches);
           for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
-          if (r.forward !== undefined) (dir === 'c2s' ? toUpstream : toClient)(r.forward);
+          for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);
         }).catch(() => undefined);
       };
       client.on('message', (d) => { if (!asker.take(String(d))) relay('c2s', d); });

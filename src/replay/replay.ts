@@ -43,7 +43,7 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
   const start = options.clock?.now() ?? 0;
   options.clock?.set(start);
   const session = monitor.open({
-    id: bundle.id, intent: bundle.intent, transport: 'replay',
+    id: bundle.id, intent: bundle.intent, transport: 'replay', lifecycle: false,
     ...(bundle.identity && { identity: bundle.identity }),
   });
   const decisions: Decision[] = [];
