@@ -18,9 +18,51 @@ const COMMON = new Set(('about above after again also among because been before 
   + 'file files email emails mail list following below above content contents details').split(' '));
 
 const stem = (w: string) => (w.length > 5 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w);
-// Words of a text, leaving out addresses (hosts, URLs, emails): a domain name is not a topic.
-const words = (s: string) => s.toLowerCase().split(/\s+/).filter((tok) => !/[\p{L}\p{N}][.@/:][\p{L}\p{N}]/u.test(tok))
-  .flatMap((tok) => tok.split(/[^\p{L}\p{N}]+/u)).filter(Boolean);
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+const SPACE = /\s/;
+/** A letter or digit: ASCII by char code, the rest through the Unicode property (rare in most text). */
+const isWordChar = (c: number, ch: string) =>
+  (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c > 127 && LETTER_OR_DIGIT.test(ch));
+const isSpaceAt = (c: number, ch: string) => c === 32 || (c >= 9 && c <= 13) || (c > 127 && SPACE.test(ch));
+const isJoiner = (c: number) => c === 46 || c === 64 || c === 47 || c === 58; // . @ / :
+
+/**
+ * Words of a text, lower case, leaving out addresses (a whitespace-separated token with a letter or digit
+ * on both sides of `.`, `@`, `/` or `:` — hosts, URLs, emails): a domain name is not a topic. One pass,
+ * by char code (the hot path of steering analysis).
+ */
+function words(text: string): string[] {
+  const s = text.toLowerCase();
+  const out: string[] = [];
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    while (i < n && isSpaceAt(s.charCodeAt(i), s[i]!)) i++;
+    const start = i;
+    let address = false;
+    let prevWord = false;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      const ch = s[i]!;
+      if (isSpaceAt(c, ch)) break;
+      const word = isWordChar(c, ch);
+      if (!address && prevWord && isJoiner(c) && i + 1 < n && isWordChar(s.charCodeAt(i + 1), s[i + 1]!)) address = true;
+      prevWord = word;
+      i++;
+    }
+    if (address) continue;
+    let w = -1;
+    for (let j = start; j <= i; j++) {
+      const inWord = j < i && isWordChar(s.charCodeAt(j), s[j]!);
+      if (inWord && w < 0) w = j;
+      else if (!inWord && w >= 0) {
+        out.push(s.slice(w, j));
+        w = -1;
+      }
+    }
+  }
+  return out;
+}
 
 /**
  * The purpose's distinctive words: lower case, 4+ letters or digits, not common function or task words,
@@ -56,7 +98,8 @@ const CJK_ACTIONS = ['发送', '发给', '转账', '转发', '支付', '付款',
 
 /** Does this sentence read as an instruction to its reader to act? */
 function imperative(sentence: string): boolean {
-  const ws = words(sentence);
+  // Only the first 8 words are read: a bounded prefix is enough (a long token cut short stays a token).
+  const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence);
   for (let i = 0; i < ws.length && i < 8; i++) {
     const w = ws[i]!;
     if (ACTIONS.has(w)) return true;
