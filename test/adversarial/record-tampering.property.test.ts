@@ -30,7 +30,7 @@ async function recordFixture(): Promise<string> {
   const recorder = createRecorder(store, monitor);
   const intent = parseIntent({ purpose: 'notes', tools: ['echo'], budget: { calls: 6 } });
   for (let s = 0; s < 4; s++) {
-    const h = monitor.open({ intent, identity: { sub: `agent:${s}`, jti: `j-${s}` } });
+    const h = monitor.open({ intent, identity: { sub: `agent:${s}`, jti: `j-${s}` }, lifecycle: false });
     let id = 0;
     const call = async (name: string) => {
       const r = await h.observe('c2s', { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name, arguments: { text: `${s}/${id}` } } });

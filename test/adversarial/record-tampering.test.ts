@@ -74,7 +74,7 @@ async function recordDb() {
   const recorder = createRecorder(store, monitor);
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push(await driveSession(monitor, { sub: `agent:${i}` }));
-  const h = monitor.open({ intent: parseIntent({ purpose: 'two calls at most', tools: ['echo'], budget: { calls: 2 } }), identity: { sub: 'agent:halted' } });
+  const h = monitor.open({ intent: parseIntent({ purpose: 'two calls at most', tools: ['echo'], budget: { calls: 2 } }), identity: { sub: 'agent:halted' }, lifecycle: false });
   for (let i = 0; i < 3; i++) await h.observe('c2s', { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { text: `${i}` } } });
   h.close();
   const revocations = createRevocations(store);
