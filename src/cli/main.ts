@@ -150,6 +150,15 @@ addListenOptions(addProxyOptions(program.command('ws')
   .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).wsCommand(opts); });
 
+program.command('intent').description('intents: learn one from recorded sessions')
+  .command('suggest')
+  .description('propose an intent YAML from recorded sessions (learn mode): tools, path prefixes, hosts, recipients, budget, sensitivity; flagged calls left out')
+  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--sub <agent>', "only this agent identity's sessions")
+  .option('--session <id>', 'only this session')
+  .option('--since <time>', 'sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
+  .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => { process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts); });
+
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
