@@ -65,6 +65,8 @@ export const ERROR_CODES = {
   ERR_STORE_FULL: 'the recording database is out of disk space',
   ERR_STORE_LOCKED: 'the recording database is locked by another writer',
   ERR_STORE_CORRUPT: 'a recorded row cannot be read back (altered or damaged after it was written); run intentguard audit verify',
+  ERR_SUGGEST_NO_SESSIONS: 'intent suggest found no recorded session matching its filter: nothing to learn from',
+  ERR_WRAP_CONFIG: 'a desktop client MCP configuration to wrap or unwrap is missing, not JSON, or not of that client\'s shape',
   ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
   ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',

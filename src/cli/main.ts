@@ -150,6 +150,29 @@ addListenOptions(addProxyOptions(program.command('ws')
   .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
   .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).wsCommand(opts); });
 
+program.command('intent').description('intents: learn one from recorded sessions')
+  .command('suggest')
+  .description('propose an intent YAML from recorded sessions (learn mode): tools, path prefixes, hosts, recipients, budget, sensitivity; flagged calls left out')
+  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--sub <agent>', "only this agent identity's sessions")
+  .option('--session <id>', 'only this session')
+  .option('--since <time>', 'sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
+  .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => { process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts); });
+
+for (const verb of ['wrap', 'unwrap'] as const) {
+  program.command(verb)
+    .description(verb === 'wrap'
+      ? "run every stdio server of a desktop client's MCP configuration through intentguard stdio in learn mode (a backup is kept; wrapping twice changes nothing)"
+      : 'give every wrapped server of a desktop client configuration its original entry back')
+    .option('--client <client>', 'claude, cursor, vscode or all', choiceFlag('--client', ['claude', 'cursor', 'vscode', 'all'] as const), 'all')
+    .option('--config <file>', "the configuration file (default: the client's own)")
+    .option('--dry-run', 'say what would change, change nothing')
+    .action(async (opts: { client: 'claude' | 'cursor' | 'vscode' | 'all'; config?: string; dryRun?: boolean }) => {
+      const { wrapCommand, unwrapCommand } = await import('./wrap.js');
+      process.exitCode = (verb === 'wrap' ? wrapCommand : unwrapCommand)({ client: opts.client, ...(opts.config !== undefined && { config: opts.config }), ...(opts.dryRun && { dryRun: true }) });
+    });
+}
+
 const keys = program.command('keys').description('signing keys for grants');
 keys.command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
