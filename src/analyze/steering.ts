@@ -105,8 +105,11 @@ function imperative(sentence: string): boolean {
     if (ACTIONS.has(w)) return true;
     if (!OPENERS.has(w)) break;
   }
-  const trimmed = sentence.trimStart().replace(/^(?:请|請|先|务必|麻烦|你|您)+/, '');
-  return CJK_ACTIONS.some((v) => trimmed.startsWith(v));
+  const trimmed = sentence.trimStart();
+  // Every CJK action and polite prefix starts with a non-ASCII character: ASCII text needs no look.
+  if (trimmed.length === 0 || trimmed.charCodeAt(0) < 0x80) return false;
+  const bare = trimmed.replace(/^(?:请|請|先|务必|麻烦|你|您)+/, '');
+  return CJK_ACTIONS.some((v) => bare.startsWith(v));
 }
 
 const isSpace = (c: string | undefined) => c === ' ' || c === '\t';
