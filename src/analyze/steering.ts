@@ -29,14 +29,14 @@ const isJoiner = (c: number) => c === 46 || c === 64 || c === 47 || c === 58; //
 /**
  * Words of a text, lower case, leaving out addresses (a whitespace-separated token with a letter or digit
  * on both sides of `.`, `@`, `/` or `:` — hosts, URLs, emails): a domain name is not a topic. One pass,
- * by char code (the hot path of steering analysis).
+ * by char code (the hot path of steering analysis). With `max`, stops once it has that many (the same first words).
  */
-function words(text: string): string[] {
+function words(text: string, max = Infinity): string[] {
   const s = text.toLowerCase();
   const out: string[] = [];
   let i = 0;
   const n = s.length;
-  while (i < n) {
+  while (i < n && out.length < max) {
     while (i < n && isSpaceAt(s.charCodeAt(i), s[i]!)) i++;
     const start = i;
     let address = false;
@@ -99,7 +99,7 @@ const CJK_ACTIONS = ['发送', '发给', '转账', '转发', '支付', '付款',
 /** Does this sentence read as an instruction to its reader to act? */
 function imperative(sentence: string): boolean {
   // Only the first 8 words are read: a bounded prefix is enough (a long token cut short stays a token).
-  const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence);
+  const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence, 8);
   for (let i = 0; i < ws.length && i < 8; i++) {
     const w = ws[i]!;
     if (ACTIONS.has(w)) return true;
