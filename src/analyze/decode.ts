@@ -104,7 +104,11 @@ export function decodedLayers(value: string): string[] {
 // Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded).
 const cache = new Map<string, string[]>();
 
-function decodeUncached(value: string): string[] {
+/**
+ * {@link decodedLayers} without the memo, for values seen once (a trail joined with a call's value):
+ * caching them would only evict the values that do repeat.
+ */
+export function decodeUncached(value: string): string[] {
   const out: string[] = [];
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
   let level = [value];

@@ -57,18 +57,26 @@ export interface LabelReport {
 
 
 // Every detector needs one of these; text with none of them skips the detectors (a hand scan plus
-// native substring searches, no regex): `@`, three digits in a row, two capitals then two digits
-// (IBAN), or one of the keywords the patterns start with.
-const KEYWORDS = ['-----begin', 'akia', 'asia', 'gh', 'xox', 'sk-', 'eyj', 'pass', 'pwd', 'api', 'secret', 'token', 'bearer'];
+// native substring searches, no regex): `@`; two capitals then two digits (IBAN); nine digits or more
+// chained by gaps of at most two of ` -.()` (the shortest SSN, phone or card number has such a chain:
+// 123-45-6789, 555) 123-4567); or one of the keywords the patterns start with (lower-cased: a superset).
+const KEYWORDS = ['-----begin', 'akia', 'asia', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'xox', 'sk-', 'eyj', 'pass', 'pwd', 'api', 'secret', 'token', 'bearer'];
+const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
 function hinted(text: string): boolean {
-  let digits = 0;
+  let digits = 0, chain = 0, gap = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 64) return true;
     if (isDigit(c)) {
-      if (++digits === 3) return true;
-      if (digits === 2 && i >= 3 && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) return true;
-    } else digits = 0;
+      chain = (gap <= 2 ? chain : 0) + 1;
+      gap = 0;
+      if (chain >= 9) return true;
+      if (++digits === 2 && i >= 3 && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) return true;
+    } else {
+      digits = 0;
+      if (chain > 0 && isNumberGap(c)) gap++;
+      else chain = gap = 0;
+    }
   }
   const lower = text.toLowerCase();
   return KEYWORDS.some((k) => lower.includes(k));

@@ -29,14 +29,14 @@ const isJoiner = (c: number) => c === 46 || c === 64 || c === 47 || c === 58; //
 /**
  * Words of a text, lower case, leaving out addresses (a whitespace-separated token with a letter or digit
  * on both sides of `.`, `@`, `/` or `:` — hosts, URLs, emails): a domain name is not a topic. One pass,
- * by char code (the hot path of steering analysis).
+ * by char code (the hot path of steering analysis). With `max`, stops once it has that many (the same first words).
  */
-function words(text: string): string[] {
+function words(text: string, max = Infinity): string[] {
   const s = text.toLowerCase();
   const out: string[] = [];
   let i = 0;
   const n = s.length;
-  while (i < n) {
+  while (i < n && out.length < max) {
     while (i < n && isSpaceAt(s.charCodeAt(i), s[i]!)) i++;
     const start = i;
     let address = false;
@@ -99,14 +99,17 @@ const CJK_ACTIONS = ['发送', '发给', '转账', '转发', '支付', '付款',
 /** Does this sentence read as an instruction to its reader to act? */
 function imperative(sentence: string): boolean {
   // Only the first 8 words are read: a bounded prefix is enough (a long token cut short stays a token).
-  const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence);
+  const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence, 8);
   for (let i = 0; i < ws.length && i < 8; i++) {
     const w = ws[i]!;
     if (ACTIONS.has(w)) return true;
     if (!OPENERS.has(w)) break;
   }
-  const trimmed = sentence.trimStart().replace(/^(?:请|請|先|务必|麻烦|你|您)+/, '');
-  return CJK_ACTIONS.some((v) => trimmed.startsWith(v));
+  const trimmed = sentence.trimStart();
+  // Every CJK action and polite prefix starts with a non-ASCII character: ASCII text needs no look.
+  if (trimmed.length === 0 || trimmed.charCodeAt(0) < 0x80) return false;
+  const bare = trimmed.replace(/^(?:请|請|先|务必|麻烦|你|您)+/, '');
+  return CJK_ACTIONS.some((v) => bare.startsWith(v));
 }
 
 const isSpace = (c: string | undefined) => c === ' ' || c === '\t';

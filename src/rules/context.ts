@@ -1,7 +1,7 @@
 import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
-import { decodedLayers } from '../analyze/decode.js';
+import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
@@ -254,7 +254,7 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
       if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
         const joined = before + value.slice(0, TRAIL.junction);
         texts.push(joined);
-        for (const d of decodedLayers(joined)) if (budget.spend(d.length)) texts.push(d);
+        for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
