@@ -13,7 +13,12 @@ export interface Sample {
 
 export function summarise(label: string, latenciesNs: number[], elapsedNs: number): Sample {
   const sorted = [...latenciesNs].sort((a, b) => a - b);
-  return { label, opsPerSec: latenciesNs.length / (elapsedNs / 1e9), p50us: percentile(sorted, 50) / 1000, p99us: percentile(sorted, 99) / 1000 };
+  return {
+    label,
+    opsPerSec: latenciesNs.length / (elapsedNs / 1e9),
+    p50us: percentile(sorted, 50) / 1000,
+    p99us: percentile(sorted, 99) / 1000,
+  };
 }
 
 export function printTable(title: string, rows: readonly Record<string, string | number>[]): void {
@@ -27,4 +32,5 @@ export function printTable(title: string, rows: readonly Record<string, string |
   for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
 }
 
-export const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 1): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

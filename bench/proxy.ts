@@ -53,7 +53,11 @@ async function measure(client: Client, n: number, label: string): Promise<Sample
  * Steady state: every path already warm (its first calls were the cold run), then rounds of calls
  * taken in turn on each path, so drift on a shared machine falls on all of them alike.
  */
-async function steady(clients: readonly { client: Client; label: string }[], rounds: number, perRound: number): Promise<Sample[]> {
+async function steady(
+  clients: readonly { client: Client; label: string }[],
+  rounds: number,
+  perRound: number,
+): Promise<Sample[]> {
   const lat = clients.map(() => [] as number[]);
   const elapsed = clients.map(() => 0);
   for (const { client } of clients) await measure(client, 2 * perRound, '');
@@ -74,7 +78,11 @@ async function steady(clients: readonly { client: Client; label: string }[], rou
 async function waitHttp(url: string) {
   for (let i = 0; i < 200; i++) {
     try {
-      await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+      await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{}',
+      });
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -85,10 +93,15 @@ async function waitHttp(url: string) {
 
 const spawnBg = (cmd: string, args: string[]): ChildProcess => spawn(cmd, args, { stdio: 'ignore' });
 
-const rows = (samples: Sample[]) => samples.map((s) => ({
-  path: s.label, 'calls/s': fmt(s.opsPerSec, 0), 'p50 ms': fmt(s.p50us / 1000, 3), 'p99 ms': fmt(s.p99us / 1000, 3),
-  'throughput vs direct': `${(s.opsPerSec / samples[0]!.opsPerSec).toFixed(2)}x`, 'added p50': `${fmt((s.p50us - samples[0]!.p50us) / 1000, 3)} ms`,
-}));
+const rows = (samples: Sample[]) =>
+  samples.map((s) => ({
+    path: s.label,
+    'calls/s': fmt(s.opsPerSec, 0),
+    'p50 ms': fmt(s.p50us / 1000, 3),
+    'p99 ms': fmt(s.p99us / 1000, 3),
+    'throughput vs direct': `${(s.opsPerSec / samples[0]!.opsPerSec).toFixed(2)}x`,
+    'added p50': `${fmt((s.p50us - samples[0]!.p50us) / 1000, 3)} ms`,
+  }));
 
 export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 2000)): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ig-bench-proxy-'));
@@ -97,7 +110,8 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
   // (a site override, as an operator would) so the figures measure the proxy, not a held call.
   const site = join(dir, 'site-rules');
   mkdirSync(site);
-  for (const id of ['IG-RATE-001', 'IG-RATE-002']) writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
+  for (const id of ['IG-RATE-001', 'IG-RATE-002'])
+    writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
   const children: ChildProcess[] = [];
   try {
     const upPort = await freePort();
@@ -106,15 +120,59 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     await waitHttp(upstream);
 
     // Cold: the first 2,000 calls of fresh processes (after 100 to connect and settle), path by path.
-    const ig = (...flags: string[]) => new StdioClientTransport({ command: node, args: ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'intent.yaml'), ...flags, '--', node, ...SERVER, 'stdio'] });
+    const ig = (...flags: string[]) =>
+      new StdioClientTransport({
+        command: node,
+        args: [
+          'bin/intentguard.js',
+          'stdio',
+          '--intent',
+          join(dir, 'intent.yaml'),
+          ...flags,
+          '--',
+          node,
+          ...SERVER,
+          'stdio',
+        ],
+      });
     const paths: { label: string; transport: () => Transport }[] = [
-      { label: 'direct stdio', transport: () => new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }) },
-      { label: 'null relay (byte copy, the floor)', transport: () => new StdioClientTransport({ command: node, args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'] }) },
-      { label: 'intentguard stdio (rule pack, recording)', transport: () => ig('--rules', site, '--db', join(dir, 'stdio.db')) },
-      { label: 'intentguard stdio (intent policy only, no recording)', transport: () => ig('--no-pack', '--no-record') },
+      {
+        label: 'direct stdio',
+        transport: () => new StdioClientTransport({ command: node, args: SERVER.concat('stdio') }),
+      },
+      {
+        label: 'null relay (byte copy, the floor)',
+        transport: () =>
+          new StdioClientTransport({
+            command: node,
+            args: ['bench/fixtures/null-relay.mjs', node, ...SERVER, 'stdio'],
+          }),
+      },
+      {
+        label: 'intentguard stdio (rule pack, recording)',
+        transport: () => ig('--rules', site, '--db', join(dir, 'stdio.db')),
+      },
+      {
+        label: 'intentguard stdio (intent policy only, no recording)',
+        transport: () => ig('--no-pack', '--no-record'),
+      },
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
       // (Its stderr is dropped: its own fetch client warns about abort listeners thousands of times.)
-      { label: 'supergateway (stdio -> HTTP server)', transport: () => new StdioClientTransport({ command: node, args: ['node_modules/supergateway/dist/index.js', '--streamableHttp', upstream, '--logLevel', 'none'], stderr: 'ignore' }) },
+      {
+        label: 'supergateway (stdio -> HTTP server)',
+        transport: () =>
+          new StdioClientTransport({
+            command: node,
+            args: [
+              'node_modules/supergateway/dist/index.js',
+              '--streamableHttp',
+              upstream,
+              '--logLevel',
+              'none',
+            ],
+            stderr: 'ignore',
+          }),
+      },
     ];
     const open: { client: Client; label: string }[] = [];
     const stdio: Sample[] = [];
@@ -124,23 +182,73 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         open.push({ client, label: p.label });
         stdio.push(await measure(client, n, p.label));
       }
-      printTable(`stdio, cold: the first ${n} sequential tools/call of a trivial tool in fresh processes (target: intentguard >= 0.7x direct)`, rows(stdio));
+      printTable(
+        `stdio, cold: the first ${n} sequential tools/call of a trivial tool in fresh processes (target: intentguard >= 0.7x direct)`,
+        rows(stdio),
+      );
       const rounds = Number(process.env.BENCH_STEADY_ROUNDS ?? 8);
       const perRound = Number(process.env.BENCH_STEADY_CALLS ?? 500);
-      printTable(`stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path`, rows(await steady(open, rounds, perRound)));
+      printTable(
+        `stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path`,
+        rows(await steady(open, rounds, perRound)),
+      );
     } finally {
       for (const o of open) await o.client.close();
     }
 
-    const runtime = await createRuntime({ mode: 'enforce', db: join(dir, 'http.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: join(dir, 'http.db'),
+      pack: true,
+      rules: [site],
+      intentFile: join(dir, 'intent.yaml'),
+      log: () => undefined,
+    });
     const proxy = await startHttpProxy({ upstream, runtime });
     // The path mcp-proxy and supergateway serve: Streamable HTTP in front of a stdio server.
-    const bridgeRuntime = await createRuntime({ mode: 'enforce', db: join(dir, 'bridge.db'), pack: true, rules: [site], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
-    const bridge = await startHttpProxy({ server: { command: node, args: [...SERVER, 'stdio'] }, runtime: bridgeRuntime });
+    const bridgeRuntime = await createRuntime({
+      mode: 'enforce',
+      db: join(dir, 'bridge.db'),
+      pack: true,
+      rules: [site],
+      intentFile: join(dir, 'intent.yaml'),
+      log: () => undefined,
+    });
+    const bridge = await startHttpProxy({
+      server: { command: node, args: [...SERVER, 'stdio'] },
+      runtime: bridgeRuntime,
+    });
     const mpPort = await freePort();
-    children.push(spawnBg(node, ['node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs', '--port', String(mpPort), '--host', '127.0.0.1', '--endpoint', '/mcp', '--', node, ...SERVER, 'stdio']));
+    children.push(
+      spawnBg(node, [
+        'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs',
+        '--port',
+        String(mpPort),
+        '--host',
+        '127.0.0.1',
+        '--endpoint',
+        '/mcp',
+        '--',
+        node,
+        ...SERVER,
+        'stdio',
+      ]),
+    );
     const sgPort = await freePort();
-    children.push(spawnBg(node, ['node_modules/supergateway/dist/index.js', '--stdio', `${node} ${SERVER[0]} stdio`, '--outputTransport', 'streamableHttp', '--stateful', '--port', String(sgPort), '--logLevel', 'none']));
+    children.push(
+      spawnBg(node, [
+        'node_modules/supergateway/dist/index.js',
+        '--stdio',
+        `${node} ${SERVER[0]} stdio`,
+        '--outputTransport',
+        'streamableHttp',
+        '--stateful',
+        '--port',
+        String(sgPort),
+        '--logLevel',
+        'none',
+      ]),
+    );
     await waitHttp(`http://127.0.0.1:${mpPort}/mcp`);
     await waitHttp(`http://127.0.0.1:${sgPort}/mcp`);
     const http: Sample[] = [];
@@ -150,40 +258,61 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     http.push(await timeCalls(h(bridge.url), n, 'intentguard http (-> stdio server; rule pack, recording)'));
     http.push(await timeCalls(h(`http://127.0.0.1:${mpPort}/mcp`), n, 'mcp-proxy (HTTP -> stdio server)'));
     http.push(await timeCalls(h(`http://127.0.0.1:${sgPort}/mcp`), n, 'supergateway (HTTP -> stdio server)'));
-    printTable(`Streamable HTTP: ${n} sequential tools/call (targets: intentguard adds <= 0.5 ms at p50; faster than mcp-proxy and supergateway on their path, HTTP -> stdio server)`, rows(http));
+    printTable(
+      `Streamable HTTP: ${n} sequential tools/call (targets: intentguard adds <= 0.5 ms at p50; faster than mcp-proxy and supergateway on their path, HTTP -> stdio server)`,
+      rows(http),
+    );
 
     // Soak: concurrent sessions through intentguard http, every call must succeed and be seen.
     const sessions = Number(process.env.BENCH_SOAK_SESSIONS ?? 200);
     const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 30);
     let seen = 0;
-    const sub = runtime.monitor.events$.subscribe((e) => { if (e.kind === 'request' && e.tool === 'noop') seen++; });
-    const clients = await Promise.all(Array.from({ length: sessions }, async () => {
-      const c = new Client({ name: 'soak', version: '1' });
-      await c.connect(h(proxy.url));
-      return c;
-    }));
+    const sub = runtime.monitor.events$.subscribe((e) => {
+      if (e.kind === 'request' && e.tool === 'noop') seen++;
+    });
+    const clients = await Promise.all(
+      Array.from({ length: sessions }, async () => {
+        const c = new Client({ name: 'soak', version: '1' });
+        await c.connect(h(proxy.url));
+        return c;
+      }),
+    );
     const lat: number[] = [];
-    let errors = 0, calls = 0;
+    let errors = 0,
+      calls = 0;
     const until = Date.now() + seconds * 1000;
     const t0 = process.hrtime.bigint();
-    await Promise.all(clients.map(async (c) => {
-      while (Date.now() < until) {
-        const s = process.hrtime.bigint();
-        try {
-          await c.callTool({ name: 'noop', arguments: {} });
-          lat.push(Number(process.hrtime.bigint() - s));
-        } catch {
-          errors++;
+    await Promise.all(
+      clients.map(async (c) => {
+        while (Date.now() < until) {
+          const s = process.hrtime.bigint();
+          try {
+            await c.callTool({ name: 'noop', arguments: {} });
+            lat.push(Number(process.hrtime.bigint() - s));
+          } catch {
+            errors++;
+          }
+          calls++;
         }
-        calls++;
-      }
-    }));
+      }),
+    );
     const soak = summarise('soak', lat, Number(process.hrtime.bigint() - t0));
     await Promise.all(clients.map((c) => c.close()));
     sub.unsubscribe();
-    printTable(`soak: ${sessions} concurrent HTTP sessions for ${seconds} s through intentguard http (target: no errors, no lost events)`, [
-      { calls, errors, 'events seen by the monitor': seen, lost: calls - seen, 'calls/s': fmt(soak.opsPerSec, 0), 'p50 ms': fmt(soak.p50us / 1000, 2), 'p99 ms': fmt(soak.p99us / 1000, 2) },
-    ]);
+    printTable(
+      `soak: ${sessions} concurrent HTTP sessions for ${seconds} s through intentguard http (target: no errors, no lost events)`,
+      [
+        {
+          calls,
+          errors,
+          'events seen by the monitor': seen,
+          lost: calls - seen,
+          'calls/s': fmt(soak.opsPerSec, 0),
+          'p50 ms': fmt(soak.p50us / 1000, 2),
+          'p99 ms': fmt(soak.p99us / 1000, 2),
+        },
+      ],
+    );
     await proxy.close();
     await runtime.close();
     await bridge.close();

@@ -7,11 +7,17 @@ import { fmt, printTable } from './lib.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
 type Lib = typeof import('../src/index.js');
-const lib: Lib = existsSync(new URL('../dist/index.js', import.meta.url)) ? await import(new URL('../dist/index.js', import.meta.url).href) as Lib : await import('../src/index.js');
-const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } = lib;
+const lib: Lib = existsSync(new URL('../dist/index.js', import.meta.url))
+  ? ((await import(new URL('../dist/index.js', import.meta.url).href)) as Lib)
+  : await import('../src/index.js');
+const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } =
+  lib;
 const built = lib !== undefined && existsSync(new URL('../dist/index.js', import.meta.url));
 
-const intent = parseIntent({ purpose: 'Summarise the notes and email them to team@corp.example.com', tools: ['read_notes', 'send_email'] });
+const intent = parseIntent({
+  purpose: 'Summarise the notes and email them to team@corp.example.com',
+  tools: ['read_notes', 'send_email'],
+});
 
 export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 10_000)): void {
   const policy = combinePolicies(packPolicies(loadRulePack()));
@@ -31,62 +37,124 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   const callCost: number[] = [];
   // Warm the JIT on a throw-away session, then measure a fresh one from its first call.
   for (const phase of ['warm-up', 'measured'] as const) {
-  fresh();
-  callCost.length = 0;
-  for (let i = 0; i < (phase === 'warm-up' ? 3000 : totalCalls); i++) {
-    const rid = id++;
-    const tool = i % 2 === 0 ? 'read_notes' : 'send_email';
-    const args = tool === 'read_notes' ? { path: `notes-${i % 7}.md` } : { to: 'team@corp.example.com', body: `Summary ${i}: shipped the beta, two bugs open, retro on Friday.` };
-    const t0 = process.hrtime.bigint();
-    feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } }, 'c2s');
-    callCost.push(Number(process.hrtime.bigint() - t0));
-    feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text: `Notes ${i}: shipped the beta on Friday; contact ops@corp.example.com; ticket ${i}` }] } }, 's2c');
-  }
+    fresh();
+    callCost.length = 0;
+    for (let i = 0; i < (phase === 'warm-up' ? 3000 : totalCalls); i++) {
+      const rid = id++;
+      const tool = i % 2 === 0 ? 'read_notes' : 'send_email';
+      const args =
+        tool === 'read_notes'
+          ? { path: `notes-${i % 7}.md` }
+          : {
+              to: 'team@corp.example.com',
+              body: `Summary ${i}: shipped the beta, two bugs open, retro on Friday.`,
+            };
+      const t0 = process.hrtime.bigint();
+      feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } }, 'c2s');
+      callCost.push(Number(process.hrtime.bigint() - t0));
+      feed(
+        {
+          jsonrpc: '2.0',
+          id: rid,
+          result: {
+            content: [
+              {
+                type: 'text',
+                text: `Notes ${i}: shipped the beta on Friday; contact ops@corp.example.com; ticket ${i}`,
+              },
+            ],
+          },
+        },
+        's2c',
+      );
+    }
   }
   // Median of the 11 calls around each point, so one GC pause does not decide the figure.
   const around = (k: number) => {
     const xs = callCost.slice(Math.max(0, k - 5), k + 6).sort((a, b) => a - b);
     return xs[Math.floor(xs.length / 2)]! / 1000;
   };
-  const early = around(10), late = around(totalCalls - 6);
+  const early = around(10),
+    late = around(totalCalls - 6);
   // Throughput: tool-call evaluations per second on one core (the call event only, results interleaved as above).
   const loops = 50_000;
   let spent = 0;
   for (let i = 0; i < loops; i++) {
     const rid = id++;
-    const raw = i % 2 === 0
-      ? { jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: 'read_notes', arguments: { path: `notes-${i % 7}.md` } } }
-      : { jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'team@corp.example.com', body: `Summary ${i}: shipped the beta.` } } };
+    const raw =
+      i % 2 === 0
+        ? {
+            jsonrpc: '2.0',
+            id: rid,
+            method: 'tools/call',
+            params: { name: 'read_notes', arguments: { path: `notes-${i % 7}.md` } },
+          }
+        : {
+            jsonrpc: '2.0',
+            id: rid,
+            method: 'tools/call',
+            params: {
+              name: 'send_email',
+              arguments: { to: 'team@corp.example.com', body: `Summary ${i}: shipped the beta.` },
+            },
+          };
     const t0 = process.hrtime.bigint();
     feed(raw, 'c2s');
     spent += Number(process.hrtime.bigint() - t0);
-    feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text: `Notes ${i}: shipped the beta on Friday; ticket ${i}` }] } }, 's2c');
+    feed(
+      {
+        jsonrpc: '2.0',
+        id: rid,
+        result: { content: [{ type: 'text', text: `Notes ${i}: shipped the beta on Friday; ticket ${i}` }] },
+      },
+      's2c',
+    );
   }
   const perSec = loops / (spent / 1e9);
   // Large answers: analysis must stay linear in the text (a quadratic step shows as the per-byte cost
   // of a 4x larger answer growing 4x). Dense with addresses (the worst case for target extraction).
-  const dense = (n: number) => Array.from({ length: n }, (_, i) => `user${i}@host${i}.example.com see https://h${i}.example.com/p `).join('');
+  const dense = (n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) => `user${i}@host${i}.example.com see https://h${i}.example.com/p `,
+    ).join('');
   const resultCost = (text: string) => {
     fresh();
     const rid = id++;
-    feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'big.md' } } }, 'c2s');
+    feed(
+      {
+        jsonrpc: '2.0',
+        id: rid,
+        method: 'tools/call',
+        params: { name: 'read_notes', arguments: { path: 'big.md' } },
+      },
+      'c2s',
+    );
     const t0 = process.hrtime.bigint();
     feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
     return Number(process.hrtime.bigint() - t0) / text.length; // ns per character
   };
   resultCost(dense(2_000));
   // Under the per-message analysis budget (1 MiB of text; a larger answer is withheld unanalysed).
-  const small = dense(3_750), large = dense(15_000);
-  const perByteSmall = resultCost(small), perByteLarge = resultCost(large);
+  const small = dense(3_750),
+    large = dense(15_000);
+  const perByteSmall = resultCost(small),
+    perByteLarge = resultCost(large);
   const mem = process.memoryUsage().heapUsed / 1024 / 1024;
-  printTable(`rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`, [
-    { measure: 'per-call cost at call 10 (median of calls 5-15, us)', value: fmt(early, 2) },
-    { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
-    { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },
-    { measure: 'tool-call evaluations per second, one core', value: fmt(perSec, 0) },
-    { measure: `answer analysis, address-dense text: ns per character at ${fmt(small.length / 1e6, 2)} MB / at ${fmt(large.length / 1e6, 2)} MB`, value: `${fmt(perByteSmall, 0)} / ${fmt(perByteLarge, 0)} (${(perByteLarge / perByteSmall).toFixed(2)}x: linear is 1x)` },
-    { measure: 'heap used after the run (MiB)', value: fmt(mem, 1) },
-  ]);
+  printTable(
+    `rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`,
+    [
+      { measure: 'per-call cost at call 10 (median of calls 5-15, us)', value: fmt(early, 2) },
+      { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
+      { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },
+      { measure: 'tool-call evaluations per second, one core', value: fmt(perSec, 0) },
+      {
+        measure: `answer analysis, address-dense text: ns per character at ${fmt(small.length / 1e6, 2)} MB / at ${fmt(large.length / 1e6, 2)} MB`,
+        value: `${fmt(perByteSmall, 0)} / ${fmt(perByteLarge, 0)} (${(perByteLarge / perByteSmall).toFixed(2)}x: linear is 1x)`,
+      },
+      { measure: 'heap used after the run (MiB)', value: fmt(mem, 1) },
+    ],
+  );
 }
 
 /**
@@ -103,7 +171,13 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
     const state = policy.createState!(session);
     let spent = 0;
     raws.forEach((raw, i) => {
-      const step = advance(session, { dir: i % 2 === 0 ? 'c2s' : 's2c', raw, bytes: 100, time: 1000 * (i + 1), message: classifyMessage(raw) });
+      const step = advance(session, {
+        dir: i % 2 === 0 ? 'c2s' : 's2c',
+        raw,
+        bytes: 100,
+        time: 1000 * (i + 1),
+        message: classifyMessage(raw),
+      });
       session = step.state;
       const t0 = cpuNs();
       policy.evaluate({ event: step.event, session, state });
@@ -111,16 +185,41 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
     });
     return spent;
   };
-  const call = (body: string) => ({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'send_email', arguments: { to: 'team@corp.example.com', body } } });
-  const asResult = (text: string) => run([
-    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'big.md' } } },
-    { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } },
-  ]) / text.length;
-  const asArgument = (text: string) => run([
-    { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'read_notes', arguments: { path: 'notes.md' } } },
-    { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'Notes: shipped the beta on Friday; contact ops@corp.example.com.' }] } },
-    call(text),
-  ]) / text.length;
+  const call = (body: string) => ({
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'tools/call',
+    params: { name: 'send_email', arguments: { to: 'team@corp.example.com', body } },
+  });
+  const asResult = (text: string) =>
+    run([
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'read_notes', arguments: { path: 'big.md' } },
+      },
+      { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } },
+    ]) / text.length;
+  const asArgument = (text: string) =>
+    run([
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'read_notes', arguments: { path: 'notes.md' } },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        result: {
+          content: [
+            { type: 'text', text: 'Notes: shipped the beta on Friday; contact ops@corp.example.com.' },
+          ],
+        },
+      },
+      call(text),
+    ]) / text.length;
   const units: [string, string][] = [['prose (baseline)', PROSE], ...Object.entries(SHAPES)];
   const rows: Record<string, string>[] = [];
   let prose = { result: 1, call: 1 };
@@ -132,11 +231,18 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
     if (name === 'prose (baseline)') prose = { result: r[1]!, call: c[1]! };
     rows.push({
       shape: name,
-      [`result ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(r[0]!, 0)} / ${fmt(r[1]!, 0)}`, growth: `${(r[1]! / r[0]!).toFixed(2)}x`, 'vs prose': `${(r[1]! / prose.result).toFixed(2)}x`,
-      [`argument ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(c[0]!, 0)} / ${fmt(c[1]!, 0)}`, 'growth ': `${(c[1]! / c[0]!).toFixed(2)}x`, 'vs prose ': `${(c[1]! / prose.call).toFixed(2)}x`,
+      [`result ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(r[0]!, 0)} / ${fmt(r[1]!, 0)}`,
+      growth: `${(r[1]! / r[0]!).toFixed(2)}x`,
+      'vs prose': `${(r[1]! / prose.result).toFixed(2)}x`,
+      [`argument ns/char ${sizes[0] / 1000} KB / 1 MB`]: `${fmt(c[0]!, 0)} / ${fmt(c[1]!, 0)}`,
+      'growth ': `${(c[1]! / c[0]!).toFixed(2)}x`,
+      'vs prose ': `${(c[1]! / prose.call).toFixed(2)}x`,
     });
   }
-  printTable(`pathological shapes (${built ? 'compiled dist/' : 'sources via tsx'}): whole-pack analysis of one message, CPU ns per character, best of 3 (targets: growth <= 1.2x, <= 3x prose)`, rows);
+  printTable(
+    `pathological shapes (${built ? 'compiled dist/' : 'sources via tsx'}): whole-pack analysis of one message, CPU ns per character, best of 3 (targets: growth <= 1.2x, <= 3x prose)`,
+    rows,
+  );
 }
 
 /** This process's CPU time in ns (user + system). */
@@ -146,8 +252,9 @@ function cpuNs(): number {
 }
 
 // Plain prose with the usual sprinkling of numbers, names and punctuation.
-const PROSE = 'The quarterly review is on Friday. Revenue grew 4% over the last quarter, and the team shipped the beta to 120 customers; '
-  + 'two bugs are still open (see ticket 4471). Please read the attached notes before the meeting, and bring questions about the roadmap. ';
+const PROSE =
+  'The quarterly review is on Friday. Revenue grew 4% over the last quarter, and the team shipped the beta to 120 customers; ' +
+  'two bugs are still open (see ticket 4471). Please read the attached notes before the meeting, and bring questions about the roadmap. ';
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   benchRules();

@@ -33,7 +33,9 @@ function timeFirstAnswer(args: string[]): Promise<number> {
       child.stdin.end();
       child.once('exit', () => resolve(ms));
     });
-    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })}\n`);
+    child.stdin.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })}\n`,
+    );
   });
 }
 
@@ -45,9 +47,24 @@ export async function benchStartup(): Promise<void> {
     let built = false;
     try {
       built = statSync(join(root, 'dist', 'cli', 'main.js')).isFile();
-    } catch { /* not built */ }
-    const proxy = [bin, 'stdio', '--intent', intent, '--db', join(dir, 'bench.db'), '--', process.execPath, rawServer];
-    const node0: number[] = []; const help: number[] = []; const server: number[] = []; const ready: number[] = [];
+    } catch {
+      /* not built */
+    }
+    const proxy = [
+      bin,
+      'stdio',
+      '--intent',
+      intent,
+      '--db',
+      join(dir, 'bench.db'),
+      '--',
+      process.execPath,
+      rawServer,
+    ];
+    const node0: number[] = [];
+    const help: number[] = [];
+    const server: number[] = [];
+    const ready: number[] = [];
     // Interleaved, so a change in machine load hits every row alike.
     for (let i = 0; i < RUNS; i++) {
       node0.push(timeExit(['-e', '0']));
@@ -56,13 +73,21 @@ export async function benchStartup(): Promise<void> {
       ready.push(await timeFirstAnswer(proxy));
     }
     const base = median(node0);
-    const row = (label: string, xs: number[], target: string) => ({ measure: label, 'median ms': fmt(median(xs), 0), 'x node -e 0': fmt(median(xs) / base, 2), target });
-    printTable(`start-up (median of ${RUNS}; ${built ? 'compiled CLI if dist/ is up to date' : 'dist/ missing: sources through tsx — run npm run build'})`, [
-      row('node -e 0', node0, ''),
-      row('intentguard --help', help, '≤ 3×'),
-      row('a bare stdio server answers initialize', server, ''),
-      row('intentguard stdio proxy answers initialize', ready, '≤ 6×'),
-    ]);
+    const row = (label: string, xs: number[], target: string) => ({
+      measure: label,
+      'median ms': fmt(median(xs), 0),
+      'x node -e 0': fmt(median(xs) / base, 2),
+      target,
+    });
+    printTable(
+      `start-up (median of ${RUNS}; ${built ? 'compiled CLI if dist/ is up to date' : 'dist/ missing: sources through tsx — run npm run build'})`,
+      [
+        row('node -e 0', node0, ''),
+        row('intentguard --help', help, '≤ 3×'),
+        row('a bare stdio server answers initialize', server, ''),
+        row('intentguard stdio proxy answers initialize', ready, '≤ 6×'),
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

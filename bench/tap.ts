@@ -11,18 +11,28 @@ import { fmt, printTable, summarise } from './lib.js';
 type Lib = typeof import('../src/index.js');
 const distUrl = new URL('../dist/index.js', import.meta.url);
 const built = existsSync(distUrl);
-const { createMonitor, parseIntent, tap }: Lib = built ? await import(distUrl.href) as Lib : await import('../src/index.js');
+const { createMonitor, parseIntent, tap }: Lib = built
+  ? ((await import(distUrl.href)) as Lib)
+  : await import('../src/index.js');
 
 async function connect(tapped: boolean) {
   const server = new McpServer({ name: 'bench', version: '1' });
-  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
   const client = new Client({ name: 'bench', version: '1' });
   const monitor = tapped ? createMonitor() : undefined;
   const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });
   await client.connect(monitor ? tap(c, monitor, { side: 'client', intent }) : c);
-  return { client, close: async () => { await client.close(); monitor?.close(); } };
+  return {
+    client,
+    close: async () => {
+      await client.close();
+      monitor?.close();
+    },
+  };
 }
 
 async function round(client: Client, n: number, lat: number[]): Promise<number> {
@@ -40,8 +50,10 @@ export async function benchTap(calls = Number(process.env.BENCH_CALLS ?? 20_000)
   const tapped = await connect(true);
   await round(direct.client, 2000, []);
   await round(tapped.client, 2000, []);
-  const latD: number[] = [], latT: number[] = [];
-  let elD = 0, elT = 0;
+  const latD: number[] = [],
+    latT: number[] = [];
+  let elD = 0,
+    elT = 0;
   const rounds = 10;
   for (let r = 0; r < rounds; r++) {
     elD += await round(direct.client, calls / rounds, latD);
@@ -49,10 +61,25 @@ export async function benchTap(calls = Number(process.env.BENCH_CALLS ?? 20_000)
   }
   const d = summarise('direct', latD, elD);
   const t = summarise('tapped', latT, elT);
-  printTable(`tap overhead (${built ? 'compiled dist/' : 'sources via tsx'}): ${calls} tools/call round trips each, InMemory, SDK Client+McpServer (targets: throughput >= 0.9x, added p99 <= 50 us)`, [
-    { path: 'direct', 'calls/s': fmt(d.opsPerSec, 0), 'p50 us': fmt(d.p50us), 'p99 us': fmt(d.p99us), ratio: '1.00x' },
-    { path: 'tapped (intent policy)', 'calls/s': fmt(t.opsPerSec, 0), 'p50 us': fmt(t.p50us), 'p99 us': fmt(t.p99us), ratio: `${(t.opsPerSec / d.opsPerSec).toFixed(2)}x` },
-  ]);
+  printTable(
+    `tap overhead (${built ? 'compiled dist/' : 'sources via tsx'}): ${calls} tools/call round trips each, InMemory, SDK Client+McpServer (targets: throughput >= 0.9x, added p99 <= 50 us)`,
+    [
+      {
+        path: 'direct',
+        'calls/s': fmt(d.opsPerSec, 0),
+        'p50 us': fmt(d.p50us),
+        'p99 us': fmt(d.p99us),
+        ratio: '1.00x',
+      },
+      {
+        path: 'tapped (intent policy)',
+        'calls/s': fmt(t.opsPerSec, 0),
+        'p50 us': fmt(t.p50us),
+        'p99 us': fmt(t.p99us),
+        ratio: `${(t.opsPerSec / d.opsPerSec).toFixed(2)}x`,
+      },
+    ],
+  );
   console.log(`added latency: p50 +${fmt(t.p50us - d.p50us)} us, p99 +${fmt(t.p99us - d.p99us)} us`);
   await direct.close();
   await tapped.close();

@@ -12,7 +12,8 @@ export const ERROR_CODES = {
   ERR_JSONRPC_ERROR_OBJECT: 'error member is not {code: integer, message: string}',
   ERR_MESSAGE_TOO_LARGE: 'message exceeds the configured size limit',
   ERR_TOOL_CALL_PARAMS: 'tools/call params lack a string name, or arguments are given and not an object',
-  ERR_METHOD_NOT_CANONICAL: 'method name is a variant of a known MCP method (case, whitespace, separators) or not printable ASCII',
+  ERR_METHOD_NOT_CANONICAL:
+    'method name is a variant of a known MCP method (case, whitespace, separators) or not printable ASCII',
   ERR_NOTIFICATION_METHOD: 'a notification (no id) names an MCP request method, such as tools/call',
   ERR_NOT_INITIALIZED: 'a request other than ping before the session was initialized',
   ERR_ALREADY_INITIALIZED: 'initialize on a session that is already initialized (or initializing)',
@@ -25,9 +26,11 @@ export const ERROR_CODES = {
   ERR_SESSION_CLOSED: 'the session is closed',
   ERR_POLICY_FAILED: 'the policy threw while deciding; failing closed',
   ERR_POLICY_TIMEOUT: 'the policy did not decide in time; failing closed',
-  ERR_ANALYSIS_BUDGET: 'the message is too large or too deep to analyse within the per-message budget; failing closed',
+  ERR_ANALYSIS_BUDGET:
+    'the message is too large or too deep to analyse within the per-message budget; failing closed',
   ERR_INTENT_INVALID: 'the declared intent is malformed',
-  ERR_ARGS_UNSCANNABLE: 'the arguments are too large or too deeply nested to check every location they name; the call is refused',
+  ERR_ARGS_UNSCANNABLE:
+    'the arguments are too large or too deeply nested to check every location they name; the call is refused',
   ERR_BUNDLE_LINE: 'a session bundle line is malformed',
   ERR_DURATION: 'a duration string is malformed',
   ERR_RULE_PARSE: 'a rule file is not valid YAML',
@@ -64,24 +67,31 @@ export const ERROR_CODES = {
   ERR_STORE: 'the recording database failed',
   ERR_STORE_FULL: 'the recording database is out of disk space',
   ERR_STORE_LOCKED: 'the recording database is locked by another writer',
-  ERR_STORE_CORRUPT: 'a recorded row cannot be read back (altered or damaged after it was written); run intentguard audit verify',
-  ERR_SUGGEST_NO_SESSIONS: 'intent suggest found no recorded session matching its filter: nothing to learn from',
-  ERR_WRAP_CONFIG: 'a desktop client MCP configuration to wrap or unwrap is missing, not JSON, or not of that client\'s shape',
+  ERR_STORE_CORRUPT:
+    'a recorded row cannot be read back (altered or damaged after it was written); run intentguard audit verify',
+  ERR_SUGGEST_NO_SESSIONS:
+    'intent suggest found no recorded session matching its filter: nothing to learn from',
+  ERR_WRAP_CONFIG:
+    "a desktop client MCP configuration to wrap or unwrap is missing, not JSON, or not of that client's shape",
   ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
   ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',
   ERR_FILE: 'a file or directory named on the command line or in intentguard.yaml cannot be read',
   ERR_NOT_FOUND: 'no MCP endpoint at the requested HTTP path',
-  ERR_SESSION_QUOTA: 'this agent identity already holds its maximum of concurrent sessions (--max-sessions-per-agent); try again later',
-  ERR_ORIGIN: 'the request carries a browser Origin that is not allowed (--allowed-origins), or comes from another site without one',
-  ERR_HOST: 'the Host header names neither the address intentguard listens on nor an allowed host (--allowed-hosts)',
+  ERR_SESSION_QUOTA:
+    'this agent identity already holds its maximum of concurrent sessions (--max-sessions-per-agent); try again later',
+  ERR_ORIGIN:
+    'the request carries a browser Origin that is not allowed (--allowed-origins), or comes from another site without one',
+  ERR_HOST:
+    'the Host header names neither the address intentguard listens on nor an allowed host (--allowed-hosts)',
   ERR_CONTENT_TYPE: 'a POST body is not application/json (charset, if given, must be utf-8)',
   ERR_LISTEN: 'intentguard cannot listen on the given address (in use, not available, or not permitted)',
   ERR_KEY_EXISTS: 'keys generate would overwrite an existing private key; give --force to replace it',
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
-  ERR_TOO_MANY_SESSIONS: 'the proxy already carries its maximum of concurrent sessions (--max-sessions); try again later',
+  ERR_TOO_MANY_SESSIONS:
+    'the proxy already carries its maximum of concurrent sessions (--max-sessions); try again later',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,14 @@ export type { Monitor, MonitorOptions } from './monitor/create.js';
 export type { SessionHandle, SessionEndpoint } from './monitor/session.js';
 export { advance, initialState } from './monitor/state.js';
 export type { SessionState, PendingRequest, ToolInfo, Incoming } from './monitor/state.js';
-export type { Decision, Alert, Outcome, Approver, ApprovalRequest, OpenSessionOptions } from './monitor/types.js';
+export type {
+  Decision,
+  Alert,
+  Outcome,
+  Approver,
+  ApprovalRequest,
+  OpenSessionOptions,
+} from './monitor/types.js';
 export { tap } from './tap/tap.js';
 export type { TapOptions, TappedTransport } from './tap/tap.js';
 export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './events/types.js';
@@ -39,7 +46,12 @@ export { createGrantGate } from './identity/gate.js';
 export { grantGuard } from './identity/grant-guard.js';
 export type { GrantGate } from './identity/gate.js';
 export { tapWithGrant } from './identity/tap-grant.js';
-export { createApprovals, elicitationChannel, webhookChannel, databaseChannel } from './approvals/approvals.js';
+export {
+  createApprovals,
+  elicitationChannel,
+  webhookChannel,
+  databaseChannel,
+} from './approvals/approvals.js';
 export type { Approvals, ApprovalChannel, ApprovalAnswer, PendingApproval } from './approvals/approvals.js';
 export { openStore, DEFAULT_DB } from './store/db.js';
 export type { Store } from './store/db.js';

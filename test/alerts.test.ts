@@ -25,9 +25,20 @@ async function realAlerts(): Promise<Alert[]> {
   const [c, s] = InMemoryTransport.createLinkedPair();
   await demoServer().connect(s);
   const client = new Client({ name: 'a', version: '1' });
-  await client.connect(tap(c, monitor, { side: 'client', intent: parseIntent({ purpose: 'echo', tools: ['echo'] }), identity: { sub: 'agent:alerts', jti: 'j-1' } }));
-  await client.callTool({ name: 'echo', arguments: { text: 'token: ghp_abcdefghijklmnopqrstuvwxyz0123456789AB' } });
-  await client.callTool({ name: 'send_email', arguments: { to: 'a@b.example', body: 'x' } }).catch(() => undefined);
+  await client.connect(
+    tap(c, monitor, {
+      side: 'client',
+      intent: parseIntent({ purpose: 'echo', tools: ['echo'] }),
+      identity: { sub: 'agent:alerts', jti: 'j-1' },
+    }),
+  );
+  await client.callTool({
+    name: 'echo',
+    arguments: { text: 'token: ghp_abcdefghijklmnopqrstuvwxyz0123456789AB' },
+  });
+  await client
+    .callTool({ name: 'send_email', arguments: { to: 'a@b.example', body: 'x' } })
+    .catch(() => undefined);
   await client.close();
   monitor.close();
   return alerts;
@@ -56,14 +67,20 @@ describe('alerts', () => {
     let failures = 2;
     const server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        if (failures-- > 0) {
-          res.writeHead(503).end();
-          return;
-        }
-        received.push({ body, sig: String(req.headers['x-intentguard-signature']), ts: String(req.headers['x-intentguard-timestamp']) });
-        res.writeHead(204).end();
-      });
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => {
+          if (failures-- > 0) {
+            res.writeHead(503).end();
+            return;
+          }
+          received.push({
+            body,
+            sig: String(req.headers['x-intentguard-signature']),
+            ts: String(req.headers['x-intentguard-timestamp']),
+          });
+          res.writeHead(204).end();
+        });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
@@ -89,10 +106,25 @@ describe('alerts', () => {
     assert.ok(first.pending() >= 2, 'kept in the outbox');
     await first.close();
     const received: string[] = [];
-    const server = createServer((req, res) => { let b = ''; req.on('data', (c) => (b += c)).on('end', () => { received.push(b); res.writeHead(200).end(); }); });
+    const server = createServer((req, res) => {
+      let b = '';
+      req
+        .on('data', (c) => (b += c))
+        .on('end', () => {
+          received.push(b);
+          res.writeHead(200).end();
+        });
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const n = (store.db.prepare('SELECT count(*) n FROM outbox').get() as { n: number }).n;
-    const second = webhookSink(new Subject<Alert>(), { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, secret: 'k', store, baseDelayMs: 10, name: 'soc', clock: () => Date.now() + 3_600_000 });
+    const second = webhookSink(new Subject<Alert>(), {
+      url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+      secret: 'k',
+      store,
+      baseDelayMs: 10,
+      name: 'soc',
+      clock: () => Date.now() + 3_600_000,
+    });
     try {
       await waitFor(() => received.length === n && second.pending() === 0, 'outbox delivery');
       assert.equal(second.delivered, n);

@@ -10,18 +10,42 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { createApprovals, databaseChannel, elicitationChannel, webhookChannel, type Approvals } from '../src/approvals/approvals.js';
-import { createMonitor, loadRulePack, packPolicies, parseIntent, tap, RPC_CODES, type Decision, type Monitor } from '../src/index.js';
+import {
+  createApprovals,
+  databaseChannel,
+  elicitationChannel,
+  webhookChannel,
+  type Approvals,
+} from '../src/approvals/approvals.js';
+import {
+  createMonitor,
+  loadRulePack,
+  packPolicies,
+  parseIntent,
+  tap,
+  RPC_CODES,
+  type Decision,
+  type Monitor,
+} from '../src/index.js';
 import { openStore } from '../src/store/db.js';
 import { demoServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
 const intent = parseIntent({ purpose: 'summarise my notes', tools: ['echo', 'read_notes'] });
 
-async function session(opts: { approvals: (m: () => Monitor) => Approvals; elicit?: (params: unknown) => Promise<unknown>; timeoutMs?: number; pack?: boolean }) {
+async function session(opts: {
+  approvals: (m: () => Monitor) => Approvals;
+  elicit?: (params: unknown) => Promise<unknown>;
+  timeoutMs?: number;
+  pack?: boolean;
+}) {
   let monitor!: Monitor;
   const approvals = opts.approvals(() => monitor);
-  monitor = createMonitor({ approver: approvals.approver, approvalTimeoutMs: opts.timeoutMs ?? 5000, ...(opts.pack && { policy: packPolicies(loadRulePack()) }) });
+  monitor = createMonitor({
+    approver: approvals.approver,
+    approvalTimeoutMs: opts.timeoutMs ?? 5000,
+    ...(opts.pack && { policy: packPolicies(loadRulePack()) }),
+  });
   const decisions: Decision[] = [];
   monitor.decisions$.subscribe((d) => decisions.push(d));
   const server = demoServer();
@@ -29,9 +53,17 @@ async function session(opts: { approvals: (m: () => Monitor) => Approvals; elici
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
   const prev = s.onmessage!;
-  s.onmessage = (m, e) => { if ('method' in m && m.method === 'tools/call') sent.push(JSON.stringify((m.params as { arguments: unknown }).arguments)); prev(m, e); };
-  const client = new Client({ name: 'agent', version: '1' }, { capabilities: opts.elicit ? { elicitation: {} } : {} });
-  if (opts.elicit) client.setRequestHandler(ElicitRequestSchema, async (req) => (await opts.elicit!(req.params)) as never);
+  s.onmessage = (m, e) => {
+    if ('method' in m && m.method === 'tools/call')
+      sent.push(JSON.stringify((m.params as { arguments: unknown }).arguments));
+    prev(m, e);
+  };
+  const client = new Client(
+    { name: 'agent', version: '1' },
+    { capabilities: opts.elicit ? { elicitation: {} } : {} },
+  );
+  if (opts.elicit)
+    client.setRequestHandler(ElicitRequestSchema, async (req) => (await opts.elicit!(req.params)) as never);
   const transport = tap(c, monitor, { side: 'client', intent, identity: { sub: 'agent:x' } });
   await client.connect(transport);
   return { monitor, approvals, client, transport, decisions, sent };
@@ -42,9 +74,15 @@ describe('re-authorization (step-up)', () => {
     const prompts: { message: string }[] = [];
     const t = await session({
       approvals: (m) => createApprovals(m, { channels: [elicitationChannel()] }),
-      elicit: async (params) => { prompts.push(params as { message: string }); return { action: 'accept', content: { approve: true, scope: 'once' } }; },
+      elicit: async (params) => {
+        prompts.push(params as { message: string });
+        return { action: 'accept', content: { approve: true, scope: 'once' } };
+      },
     });
-    const res = await t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'password: hunter2hunter2' } });
+    const res = await t.client.callTool({
+      name: 'send_email',
+      arguments: { to: 'boss@corp.test', body: 'password: hunter2hunter2' },
+    });
     assert.deepEqual(res.content, [{ type: 'text', text: 'sent to boss@corp.test' }]);
     assert.equal(t.sent.length, 1);
     assert.equal(prompts.length, 1);
@@ -68,11 +106,14 @@ describe('re-authorization (step-up)', () => {
       elicit: () => new Promise(() => {}),
       timeoutMs: 150,
     });
-    await assert.rejects(t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'hi' } }), (e: unknown) => {
-      assert.equal((e as McpError).code, RPC_CODES.DENIED);
-      assert.equal(((e as McpError).data as { code: string }).code, 'ERR_REAUTH_REQUIRED');
-      return true;
-    });
+    await assert.rejects(
+      t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'hi' } }),
+      (e: unknown) => {
+        assert.equal((e as McpError).code, RPC_CODES.DENIED);
+        assert.equal(((e as McpError).data as { code: string }).code, 'ERR_REAUTH_REQUIRED');
+        return true;
+      },
+    );
     assert.equal(t.sent.length, 0);
     assert.equal(t.approvals.history()[0]!.status, 'expired');
     await t.client.close();
@@ -85,27 +126,53 @@ describe('re-authorization (step-up)', () => {
     let first: { approval_id: string; args_digest: string } | undefined;
     const server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        const ts = String(req.headers['x-intentguard-timestamp']);
-        const expected = `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
-        assert.equal(req.headers['x-intentguard-signature'], expected, 'the request is signed');
-        const p = JSON.parse(body) as { approval_id: string; args_digest: string };
-        first ??= p;
-        last = p;
-        // Always answer with the FIRST approval's binding: fine once, a replay the second time.
-        const answer = JSON.stringify({ decision: 'approve', approver: 'soc:carol', approval_id: first.approval_id, args_digest: first.args_digest });
-        const rts = String(Math.floor(Date.now() / 1000));
-        res.writeHead(200, { 'content-type': 'application/json', 'x-intentguard-timestamp': rts, 'x-intentguard-signature': `sha256=${createHmac('sha256', secret).update(`${rts}.${answer}`).digest('hex')}` }).end(answer);
-      });
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => {
+          const ts = String(req.headers['x-intentguard-timestamp']);
+          const expected = `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
+          assert.equal(req.headers['x-intentguard-signature'], expected, 'the request is signed');
+          const p = JSON.parse(body) as { approval_id: string; args_digest: string };
+          first ??= p;
+          last = p;
+          // Always answer with the FIRST approval's binding: fine once, a replay the second time.
+          const answer = JSON.stringify({
+            decision: 'approve',
+            approver: 'soc:carol',
+            approval_id: first.approval_id,
+            args_digest: first.args_digest,
+          });
+          const rts = String(Math.floor(Date.now() / 1000));
+          res
+            .writeHead(200, {
+              'content-type': 'application/json',
+              'x-intentguard-timestamp': rts,
+              'x-intentguard-signature': `sha256=${createHmac('sha256', secret).update(`${rts}.${answer}`).digest('hex')}`,
+            })
+            .end(answer);
+        });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/approve`;
-    const t = await session({ approvals: (m) => createApprovals(m, { channels: [webhookChannel(url, secret)] }) });
-    const ok = await t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'report' } });
+    const t = await session({
+      approvals: (m) => createApprovals(m, { channels: [webhookChannel(url, secret)] }),
+    });
+    const ok = await t.client.callTool({
+      name: 'send_email',
+      arguments: { to: 'boss@corp.test', body: 'report' },
+    });
     assert.deepEqual(ok.content, [{ type: 'text', text: 'sent to boss@corp.test' }]);
-    await assert.rejects(t.client.callTool({ name: 'send_email', arguments: { to: 'eve@evil.test', body: 'report' } }));
+    await assert.rejects(
+      t.client.callTool({ name: 'send_email', arguments: { to: 'eve@evil.test', body: 'report' } }),
+    );
     assert.notEqual(last!.args_digest, first!.args_digest);
-    assert.deepEqual(t.approvals.history().map((h) => [h.status, h.approver]), [['approved', 'webhook:soc:carol'], ['rejected', 'webhook:soc:carol']]);
+    assert.deepEqual(
+      t.approvals.history().map((h) => [h.status, h.approver]),
+      [
+        ['approved', 'webhook:soc:carol'],
+        ['rejected', 'webhook:soc:carol'],
+      ],
+    );
     assert.equal(t.sent.length, 1);
     await t.client.close();
     t.monitor.close();
@@ -115,16 +182,35 @@ describe('re-authorization (step-up)', () => {
   it('intentguard approve ID (the command line, through the database) lets the held call through', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'ig-apr-')), 'intentguard.db');
     const store = openStore(db);
-    const t = await session({ approvals: (m) => createApprovals(m, { channels: [databaseChannel(store, 20)], store }) });
+    const t = await session({
+      approvals: (m) => createApprovals(m, { channels: [databaseChannel(store, 20)], store }),
+    });
     const call = t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'hi' } });
     await waitFor(() => t.approvals.pending().length === 1, 'a pending approval');
     const id = t.approvals.pending()[0]!.id;
-    const out = await promisify(execFile)(process.execPath, ['bin/intentguard.js', 'approve', id, '--db', db, '--by', 'alice']);
+    const out = await promisify(execFile)(process.execPath, [
+      'bin/intentguard.js',
+      'approve',
+      id,
+      '--db',
+      db,
+      '--by',
+      'alice',
+    ]);
     assert.match(out.stdout, new RegExp(`approved ${id} \\(send_email`));
     assert.deepEqual((await call).content, [{ type: 'text', text: 'sent to boss@corp.test' }]);
-    const row = store.db.prepare('SELECT status, approver FROM approvals WHERE id = ?').get(id) as { status: string; approver: string };
+    const row = store.db.prepare('SELECT status, approver FROM approvals WHERE id = ?').get(id) as {
+      status: string;
+      approver: string;
+    };
     assert.deepEqual(row, { status: 'approved', approver: 'alice' });
-    const again = await promisify(execFile)(process.execPath, ['bin/intentguard.js', 'deny', id, '--db', db]).catch((e: { stderr: string }) => e);
+    const again = await promisify(execFile)(process.execPath, [
+      'bin/intentguard.js',
+      'deny',
+      id,
+      '--db',
+      db,
+    ]).catch((e: { stderr: string }) => e);
     assert.match(again.stderr, /ERR_APPROVAL_DONE/);
     await t.client.close();
     t.monitor.close();
@@ -136,7 +222,15 @@ describe('re-authorization (step-up)', () => {
     const scope = { value: 'session' as 'session' | 'intent' };
     const t = await session({
       pack: true,
-      approvals: (m) => createApprovals(m, { channels: [async (p) => { asked++; return { approved: true, approver: 'bob', scope: scope.value, approvalId: p.id }; }] }),
+      approvals: (m) =>
+        createApprovals(m, {
+          channels: [
+            async (p) => {
+              asked++;
+              return { approved: true, approver: 'bob', scope: scope.value, approvalId: p.id };
+            },
+          ],
+        }),
     });
     await t.client.callTool({ name: 'send_email', arguments: { to: 'a@corp.test', body: '1' } });
     await t.client.callTool({ name: 'send_email', arguments: { to: 'b@corp.test', body: '2' } });
@@ -146,10 +240,23 @@ describe('re-authorization (step-up)', () => {
 
     asked = 0;
     scope.value = 'intent';
-    const u = await session({ pack: true, approvals: (m) => createApprovals(m, { channels: [async (p) => { asked++; return { approved: true, approver: 'bob', scope: 'intent', approvalId: p.id }; }] }) });
+    const u = await session({
+      pack: true,
+      approvals: (m) =>
+        createApprovals(m, {
+          channels: [
+            async (p) => {
+              asked++;
+              return { approved: true, approver: 'bob', scope: 'intent', approvalId: p.id };
+            },
+          ],
+        }),
+    });
     await u.client.callTool({ name: 'send_email', arguments: { to: 'a@corp.test', body: '1' } });
     assert.equal(u.transport.session.state().intent.version, 2);
-    assert.ok((u.transport.session.state().intent.tools as { name: string }[]).some((x) => x.name === 'send_email'));
+    assert.ok(
+      (u.transport.session.state().intent.tools as { name: string }[]).some((x) => x.name === 'send_email'),
+    );
     await u.client.callTool({ name: 'send_email', arguments: { to: 'b@corp.test', body: '2' } });
     assert.equal(asked, 1, 'the widened intent approves the tool');
     const last = u.decisions.filter((d) => d.tool === 'send_email' && d.kind === 'request').pop()!;

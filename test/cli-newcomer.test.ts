@@ -17,7 +17,10 @@ import { openStore } from '../src/store/db.js';
 const exec = promisify(execFile);
 const bin = resolve('bin/intentguard.js');
 const cli = (args: string[], cwd = process.cwd()) =>
-  exec(process.execPath, [bin, ...args], { cwd }).then((r) => ({ ...r, code: 0 }), (e: { code: number; stdout: string; stderr: string }) => e);
+  exec(process.execPath, [bin, ...args], { cwd }).then(
+    (r) => ({ ...r, code: 0 }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
 const dir = mkdtempSync(join(tmpdir(), 'ig-newcomer-'));
 const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, 'purpose: echo things\ntools: [echo]\n');
@@ -41,7 +44,10 @@ describe('CLI papercuts (issue 18)', () => {
   });
 
   it('a LICENSE file holds the Apache-2.0 text package.json names', () => {
-    assert.equal((JSON.parse(readFileSync('package.json', 'utf8')) as { license: string }).license, 'Apache-2.0');
+    assert.equal(
+      (JSON.parse(readFileSync('package.json', 'utf8')) as { license: string }).license,
+      'Apache-2.0',
+    );
     const text = readFileSync('LICENSE', 'utf8');
     // The canonical https://www.apache.org/licenses/LICENSE-2.0.txt, byte for byte.
     assert.equal(createHash('md5').update(text).digest('hex'), '3b83ef96387f14655fc854ddc3c6bd57');
@@ -50,19 +56,34 @@ describe('CLI papercuts (issue 18)', () => {
 
   it('durations on the command line need units: a bare number is ERR_DURATION naming the flag', async () => {
     for (const name of ['--ttl', '--max-ttl', '--approval-timeout', '--older-than']) {
-      assert.equal(codeOf(() => durationFlag(name)('600')), 'ERR_DURATION');
-      assert.equal(codeOf(() => durationFlag(name)('1.5')), 'ERR_DURATION');
-      assert.equal(codeOf(() => durationFlag(name)('10 minutes')), 'ERR_DURATION');
+      assert.equal(
+        codeOf(() => durationFlag(name)('600')),
+        'ERR_DURATION',
+      );
+      assert.equal(
+        codeOf(() => durationFlag(name)('1.5')),
+        'ERR_DURATION',
+      );
+      assert.equal(
+        codeOf(() => durationFlag(name)('10 minutes')),
+        'ERR_DURATION',
+      );
       assert.equal(durationFlag(name)('10m'), '10m');
       assert.equal(durationFlag(name)('1h30m'), '1h30m');
     }
-    assert.equal(codeOf(() => sinceFlag('--since')('24')), 'ERR_DURATION');
+    assert.equal(
+      codeOf(() => sinceFlag('--since')('24')),
+      'ERR_DURATION',
+    );
     assert.equal(sinceFlag('--since')('24h'), '24h');
     assert.equal(sinceFlag('--since')('2026-01-01T00:00:00Z'), '2026-01-01T00:00:00Z');
     // Through the CLI, for a grant's lifetime, a proxy's approval timeout and the prune cut-off.
     const cases: [string[], string][] = [
       [['grant', 'mint', '--intent', intentFile, '--sub', 'agent:x', '--ttl', '600'], '--ttl'],
-      [['stdio', '--no-record', '--intent', intentFile, '--approval-timeout', '5', '--', 'true'], '--approval-timeout'],
+      [
+        ['stdio', '--no-record', '--intent', intentFile, '--approval-timeout', '5', '--', 'true'],
+        '--approval-timeout',
+      ],
       [['prune', '--older-than', '30', '--db', join(dir, 'none.db')], '--older-than'],
       [['replay', join(dir, 'none.db'), '--since', '24'], '--since'],
     ];
@@ -75,16 +96,25 @@ describe('CLI papercuts (issue 18)', () => {
   });
 
   it('approve --scope refuses anything but once or session instead of recording it as once', async () => {
-    assert.equal(codeOf(() => choiceFlag('--scope', ['once', 'session'])('intent')), 'ERR_CONFIG');
+    assert.equal(
+      codeOf(() => choiceFlag('--scope', ['once', 'session'])('intent')),
+      'ERR_CONFIG',
+    );
     const db = join(dir, 'approvals.db');
     openStore(db).close();
     for (const scope of ['intent', 'sesion', 'ONCE']) {
       const r = await cli(['approve', 'a-1', '--db', db, '--scope', scope]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, new RegExp(`^intentguard: ERR_CONFIG: --scope must be once or session .*got "${scope}"`));
+      assert.match(
+        r.stderr,
+        new RegExp(`^intentguard: ERR_CONFIG: --scope must be once or session .*got "${scope}"`),
+      );
     }
     // A known scope gets as far as looking the approval up.
-    assert.match((await cli(['approve', 'a-1', '--db', db, '--scope', 'session'])).stderr, /ERR_APPROVAL_NOT_FOUND/);
+    assert.match(
+      (await cli(['approve', 'a-1', '--db', db, '--scope', 'session'])).stderr,
+      /ERR_APPROVAL_NOT_FOUND/,
+    );
   });
 
   it('keys generate refuses to overwrite an existing private key without --force', async () => {
@@ -100,40 +130,94 @@ describe('CLI papercuts (issue 18)', () => {
   });
 
   it('a bad --upstream (no scheme) is refused at start with ERR_CONFIG', async () => {
-    const r = await cli(['http', '--listen', '127.0.0.1:0', '--upstream', 'localhost:13001', '--no-record', '--intent', intentFile]);
+    const r = await cli([
+      'http',
+      '--listen',
+      '127.0.0.1:0',
+      '--upstream',
+      'localhost:13001',
+      '--no-record',
+      '--intent',
+      intentFile,
+    ]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^intentguard: ERR_CONFIG: --upstream takes a http or https URL .*"localhost:13001"/);
+    assert.match(
+      r.stderr,
+      /^intentguard: ERR_CONFIG: --upstream takes a http or https URL .*"localhost:13001"/,
+    );
   });
 
-  it('grant inspect uses the proxy\'s clock tolerance (exp exact), says so in both outputs, and finds ./keys/jwks.json', async () => {
+  it("grant inspect uses the proxy's clock tolerance (exp exact), says so in both outputs, and finds ./keys/jwks.json", async () => {
     const home = mkdtempSync(join(tmpdir(), 'ig-inspect-'));
     mkdirSync(join(home, 'keys'));
     const keys = await generateKeys();
     writeFileSync(join(home, 'keys', 'jwks.json'), JSON.stringify(keys.publicJwks));
-    const mint = (now: number) => mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:x', ttl: '10m', intent: { purpose: 'p', tools: ['echo'] }, now });
+    const mint = (now: number) =>
+      mintGrant({
+        privateJwk: keys.privateJwk,
+        iss: 'https://idp.test',
+        aud: 'https://ig.test/mcp',
+        sub: 'agent:x',
+        ttl: '10m',
+        intent: { purpose: 'p', tools: ['echo'] },
+        now,
+      });
     // Expired five seconds ago: inside the old 30 s skew, which made inspect say "verified" while the proxy refused it.
     const justExpired = await mint(Date.now() - 600_000 - 5_000);
     const r = await cli(['grant', 'inspect', justExpired], home);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^keys: keys[/\\]jwks\.json$/m);
-    assert.match(r.stdout, /not verified: ERR_GRANT_EXPIRED: .*\(clock tolerance 30 s on nbf\/iat, none on exp, as the proxy checks it\)/);
+    assert.match(
+      r.stdout,
+      /not verified: ERR_GRANT_EXPIRED: .*\(clock tolerance 30 s on nbf\/iat, none on exp, as the proxy checks it\)/,
+    );
     const ok = await cli(['grant', 'inspect', await mint(Date.now())], home);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /verified: agent:x, .*\(clock tolerance 30 s on nbf\/iat, none on exp, as the proxy checks it\)/);
+    assert.match(
+      ok.stdout,
+      /verified: agent:x, .*\(clock tolerance 30 s on nbf\/iat, none on exp, as the proxy checks it\)/,
+    );
     // The proxy refuses the same grant at the door, and says what tolerance it runs with.
-    const child = spawn(process.execPath, [bin, 'http', '--listen', '127.0.0.1:0', '--no-record', '--upstream', 'http://127.0.0.1:1/mcp',
-      '--jwks', join(home, 'keys', 'jwks.json'), '--issuer', 'https://idp.test', '--audience', 'https://ig.test/mcp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'http',
+        '--listen',
+        '127.0.0.1:0',
+        '--no-record',
+        '--upstream',
+        'http://127.0.0.1:1/mcp',
+        '--jwks',
+        join(home, 'keys', 'jwks.json'),
+        '--issuer',
+        'https://idp.test',
+        '--audience',
+        'https://ig.test/mcp',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     try {
       const line = await new Promise<string>((res, rej) => {
         let err = '';
-        child.stderr.on('data', (c: Buffer) => { err += c.toString(); if (err.includes('\n')) res(err); });
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+          if (err.includes('\n')) res(err);
+        });
         child.on('exit', () => rej(new Error(err)));
       });
       assert.match(line, /grants required: clock tolerance 30 s on nbf\/iat, none on exp/);
       const url = /(http:\/\/\S+)/.exec(line)![1]!;
-      const refused = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${justExpired}` }, body: '{}' });
+      const refused = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${justExpired}` },
+        body: '{}',
+      });
       assert.equal(refused.status, 401);
-      assert.equal(((await refused.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_GRANT_EXPIRED');
+      assert.equal(
+        ((await refused.json()) as { error: { data: { code: string } } }).error.data.code,
+        'ERR_GRANT_EXPIRED',
+      );
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

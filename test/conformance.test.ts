@@ -15,14 +15,30 @@ const run = promisify(execFile);
 
 async function conformance(url: string): Promise<Map<string, string>> {
   const out = mkdtempSync(join(tmpdir(), 'ig-conf-'));
-  await run(process.execPath, ['--import', './test/support/node20-globsync.mjs', 'node_modules/@modelcontextprotocol/conformance/dist/index.js', 'server', '--url', url, '-o', out], { timeout: 240_000 }).catch((e: { code?: number }) => {
+  await run(
+    process.execPath,
+    [
+      '--import',
+      './test/support/node20-globsync.mjs',
+      'node_modules/@modelcontextprotocol/conformance/dist/index.js',
+      'server',
+      '--url',
+      url,
+      '-o',
+      out,
+    ],
+    { timeout: 240_000 },
+  ).catch((e: { code?: number }) => {
     // The suite exits non-zero when checks fail; server-everything fails some of them either way.
     if (typeof e.code !== 'number') throw e;
   });
   const results = new Map<string, string>();
   for (const d of readdirSync(out)) {
     const scenario = d.replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
-    const checks = JSON.parse(readFileSync(join(out, d, 'checks.json'), 'utf8')) as { id: string; status: string }[];
+    const checks = JSON.parse(readFileSync(join(out, d, 'checks.json'), 'utf8')) as {
+      id: string;
+      status: string;
+    }[];
     checks.forEach((c, i) => results.set(`${scenario}/${i}/${c.id}`, c.status));
   }
   return results;
@@ -30,14 +46,15 @@ async function conformance(url: string): Promise<Map<string, string>> {
 
 /** The suite against server-everything over its own Streamable HTTP: what every proxied run is held to. */
 let directRun: Promise<Map<string, string>> | undefined;
-const direct = () => (directRun ??= (async () => {
-  const upstream = await everythingHttp();
-  try {
-    return await conformance(upstream.url);
-  } finally {
-    upstream.stop();
-  }
-})());
+const direct = () =>
+  (directRun ??= (async () => {
+    const upstream = await everythingHttp();
+    try {
+      return await conformance(upstream.url);
+    } finally {
+      upstream.stop();
+    }
+  })());
 
 /**
  * The one check intentguard is meant to change: server-everything accepts a rebinding Host (FAILURE
@@ -59,7 +76,14 @@ const intentFile = () => {
 describe('conformance', () => {
   it('gives identical per-check results directly and through intentguard http', async () => {
     const upstream = await everythingHttp();
-    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: intentFile(), log: () => undefined });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile: intentFile(),
+      log: () => undefined,
+    });
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
       const expected = new Map(await direct());
@@ -75,8 +99,21 @@ describe('conformance', () => {
   });
 
   it('server-everything over stdio behind intentguard http -- <command> gives the same results as over its own HTTP', async () => {
-    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: intentFile(), log: () => undefined });
-    const proxy = await startHttpProxy({ server: { command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'] }, runtime });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile: intentFile(),
+      log: () => undefined,
+    });
+    const proxy = await startHttpProxy({
+      server: {
+        command: process.execPath,
+        args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+      },
+      runtime,
+    });
     try {
       const expected = new Map(await direct());
       const bridged = await conformance(proxy.url);

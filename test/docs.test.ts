@@ -11,13 +11,17 @@ const section = (name: string) => {
   assert.ok(m, `README has a ${name} section`);
   return m[1]!;
 };
-const rows = (text: string) => [...text.matchAll(/^\| `([^`]+)` \|(.*)\|$/gm)].map((m) => [m[1]!, m[2]!.split('|').map((c) => c.trim())] as const);
+const rows = (text: string) =>
+  [...text.matchAll(/^\| `([^`]+)` \|(.*)\|$/gm)].map(
+    (m) => [m[1]!, m[2]!.split('|').map((c) => c.trim())] as const,
+  );
 
 describe('README reference tables', () => {
   it('lists every error code with its meaning, and no other', () => {
     const documented = new Map(rows(section('errors')).map(([code, cells]) => [code, cells[0]]));
     assert.deepEqual([...documented.keys()].sort(), Object.keys(ERROR_CODES).sort());
-    for (const [code, meaning] of Object.entries(ERROR_CODES)) assert.equal(documented.get(code), meaning, code);
+    for (const [code, meaning] of Object.entries(ERROR_CODES))
+      assert.equal(documented.get(code), meaning, code);
   });
 
   it('lists every rule field with its type and meaning, and no other', () => {

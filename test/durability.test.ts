@@ -10,7 +10,9 @@ import { openStore } from '../src/store/db.js';
 describe('durability', () => {
   it('every event the recorder acknowledged survives kill -9, and the database is intact', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'ig-kill-')), 'intentguard.db');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-child.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-child.ts', path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const acked = new Map<string, number>();
     let acks = 0;
     let buffer = '';
@@ -37,7 +39,9 @@ describe('durability', () => {
     assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
     let total = 0;
     for (const [session, seq] of acked) {
-      const row = store.db.prepare('SELECT count(*) n, max(seq) m FROM events WHERE session_id = ?').get(session) as { n: number; m: number };
+      const row = store.db
+        .prepare('SELECT count(*) n, max(seq) m FROM events WHERE session_id = ?')
+        .get(session) as { n: number; m: number };
       assert.ok(row.m >= seq, `${session}: acknowledged seq ${seq}, found up to ${row.m}`);
       assert.equal(row.n, row.m + 1, `${session}: events are gap-free`);
       total += seq + 1;
@@ -49,7 +53,10 @@ describe('durability', () => {
     assert.deepEqual(report.problems, []);
     for (const session of acked.keys()) {
       assert.ok(store.sealedAtOpen.includes(session), `${session} sealed at the next open`);
-      assert.match(report.unsealed.find((u) => u.session === session)?.detail ?? '', /ended without seal at event \d+/);
+      assert.match(
+        report.unsealed.find((u) => u.session === session)?.detail ?? '',
+        /ended without seal at event \d+/,
+      );
     }
     store.close();
   });

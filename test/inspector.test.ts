@@ -14,35 +14,106 @@ const exec = promisify(execFile);
 const root = resolve('.');
 // The inspector looks for its package.json at ../package.json relative to the working directory.
 const cwd = join(root, 'node_modules/@modelcontextprotocol/inspector-cli/build');
-const inspector = (args: string[]) => exec(process.execPath, ['index.js', ...args], { cwd, timeout: 60_000 }).catch((e: { stdout: string; stderr: string }) => e);
+const inspector = (args: string[]) =>
+  exec(process.execPath, ['index.js', ...args], { cwd, timeout: 60_000 }).catch(
+    (e: { stdout: string; stderr: string }) => e,
+  );
 const dir = mkdtempSync(join(tmpdir(), 'ig-insp-'));
 writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo things\ntools: [echo]\n');
 const everything = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-const proxyCmd = [process.execPath, join(root, 'bin/intentguard.js'), 'stdio', '--intent', join(dir, 'intent.yaml'), '--db', join(dir, 'i.db')];
+const proxyCmd = [
+  process.execPath,
+  join(root, 'bin/intentguard.js'),
+  'stdio',
+  '--intent',
+  join(dir, 'intent.yaml'),
+  '--db',
+  join(dir, 'i.db'),
+];
 
 describe('inspector-cli through the proxies', () => {
-  it('lists and calls tools through intentguard stdio; a denied call shows intentguard\'s error', async () => {
-    const list = await inspector(['--method', 'tools/list', ...proxyCmd, '--', '--', process.execPath, everything, 'stdio']);
+  it("lists and calls tools through intentguard stdio; a denied call shows intentguard's error", async () => {
+    const list = await inspector([
+      '--method',
+      'tools/list',
+      ...proxyCmd,
+      '--',
+      '--',
+      process.execPath,
+      everything,
+      'stdio',
+    ]);
     assert.match(list.stdout, /"name": "echo"/);
-    const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', ...proxyCmd, '--tool-arg', 'message=inspected', '--', '--', process.execPath, everything, 'stdio']);
+    const call = await inspector([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      ...proxyCmd,
+      '--tool-arg',
+      'message=inspected',
+      '--',
+      '--',
+      process.execPath,
+      everything,
+      'stdio',
+    ]);
     assert.match(call.stdout, /Echo: inspected/);
-    const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-simulated-logging', ...proxyCmd, '--', '--', process.execPath, everything, 'stdio']);
-    assert.match(denied.stdout + denied.stderr, /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/);
+    const denied = await inspector([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'toggle-simulated-logging',
+      ...proxyCmd,
+      '--',
+      '--',
+      process.execPath,
+      everything,
+      'stdio',
+    ]);
+    assert.match(
+      denied.stdout + denied.stderr,
+      /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/,
+    );
   });
 
   /** List, call, and be refused through an intentguard http URL. */
   const overHttp = async (url: string) => {
     const list = await inspector(['--method', 'tools/list', url]);
     assert.match(list.stdout, /"name": "echo"/);
-    const call = await inspector(['--method', 'tools/call', '--tool-name', 'echo', url, '--tool-arg', 'message=over-http']);
+    const call = await inspector([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'echo',
+      url,
+      '--tool-arg',
+      'message=over-http',
+    ]);
     assert.match(call.stdout, /Echo: over-http/);
-    const denied = await inspector(['--method', 'tools/call', '--tool-name', 'toggle-subscriber-updates', url]);
-    assert.match(denied.stdout + denied.stderr, /intentguard: toggle-subscriber-updates .* outside the approved tools/);
+    const denied = await inspector([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'toggle-subscriber-updates',
+      url,
+    ]);
+    assert.match(
+      denied.stdout + denied.stderr,
+      /intentguard: toggle-subscriber-updates .* outside the approved tools/,
+    );
   };
 
   it('lists and calls tools through intentguard http', async () => {
     const upstream = await everythingHttp();
-    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile: join(dir, 'intent.yaml'),
+      log: () => undefined,
+    });
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
       await overHttp(proxy.url);
@@ -54,8 +125,18 @@ describe('inspector-cli through the proxies', () => {
   });
 
   it('lists and calls tools through intentguard http in front of a stdio server', async () => {
-    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
-    const proxy = await startHttpProxy({ server: { command: process.execPath, args: [everything, 'stdio'] }, runtime });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile: join(dir, 'intent.yaml'),
+      log: () => undefined,
+    });
+    const proxy = await startHttpProxy({
+      server: { command: process.execPath, args: [everything, 'stdio'] },
+      runtime,
+    });
     try {
       await overHttp(proxy.url);
     } finally {

@@ -22,62 +22,135 @@ writeFileSync(intentFile, 'purpose: echo things back\ntools: [echo, get-sum]\n')
 const everything = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 
 /** The MCP handshake a raw client starts with (intentguard refuses requests before it); its answer is not listed. */
-const INIT = '{"jsonrpc":"2.0","id":"raw-init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n';
+const INIT =
+  '{"jsonrpc":"2.0","id":"raw-init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n';
 
 /** The proxy as a raw child: write lines, read lines. Initialized first unless `init` is false. */
-function rawProxy(extra: string[] = [], server = ['node', 'test/fixtures/raw-server.mjs'], env: NodeJS.ProcessEnv = {}, init = true) {
+function rawProxy(
+  extra: string[] = [],
+  server = ['node', 'test/fixtures/raw-server.mjs'],
+  env: NodeJS.ProcessEnv = {},
+  init = true,
+) {
   const db = join(dir, `raw-${Math.random()}.db`);
-  const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server], { env: { ...process.env, ...env } }) as ChildProcessWithoutNullStreams;
+  const child = spawn(
+    process.execPath,
+    ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server],
+    { env: { ...process.env, ...env } },
+  ) as ChildProcessWithoutNullStreams;
   const lines: string[] = [];
   let buf = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts.filter((l) => !l.includes('"id":"raw-init"'))); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c; });
+  child.stdout.on('data', (c: Buffer) => {
+    buf += c;
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts.filter((l) => !l.includes('"id":"raw-init"')));
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c;
+  });
   if (init) child.stdin.write(INIT);
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, lines, db, send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s), exit, stderr: () => stderr };
+  return {
+    child,
+    lines,
+    db,
+    send: (s: string | Buffer) => child.stdin.write(typeof s === 'string' ? `${s}\n` : s),
+    exit,
+    stderr: () => stderr,
+  };
 }
 
 describe('intentguard stdio', () => {
-  it('a real SDK client drives server-everything through the proxy; a call outside the intent gets intentguard\'s error', async () => {
+  it("a real SDK client drives server-everything through the proxy; a call outside the intent gets intentguard's error", async () => {
     const db = join(dir, 'sdk.db');
-    const transport = new StdioClientTransport({ command: process.execPath, args: ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, '--', process.execPath, everything, 'stdio'], stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [
+        'bin/intentguard.js',
+        'stdio',
+        '--intent',
+        intentFile,
+        '--db',
+        db,
+        '--',
+        process.execPath,
+        everything,
+        'stdio',
+      ],
+      stderr: 'pipe',
+    });
     const client = new Client({ name: 'sdk-client', version: '1' });
     await client.connect(transport);
     const tools = await client.listTools();
     assert.ok(tools.tools.some((t) => t.name === 'echo'));
-    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } })).content, [{ type: 'text', text: 'Echo: through the proxy' }]);
-    await assert.rejects(client.callTool({ name: 'toggle-simulated-logging', arguments: {} }), (e: unknown) => {
-      assert.equal((e as McpError).code, RPC_CODES.DENIED);
-      assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['IG-INT-001']);
-      return true;
-    });
+    assert.deepEqual(
+      (await client.callTool({ name: 'echo', arguments: { message: 'through the proxy' } })).content,
+      [{ type: 'text', text: 'Echo: through the proxy' }],
+    );
+    await assert.rejects(
+      client.callTool({ name: 'toggle-simulated-logging', arguments: {} }),
+      (e: unknown) => {
+        assert.equal((e as McpError).code, RPC_CODES.DENIED);
+        assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['IG-INT-001']);
+        return true;
+      },
+    );
     await client.close();
-    await waitFor(() => { try { const s = openStore(db, { readonly: true }); const rows = listSessions(s); s.close(); return rows[0]?.status?.startsWith('closed') ?? false; } catch { return false; } }, 'the session to be recorded as closed');
+    await waitFor(() => {
+      try {
+        const s = openStore(db, { readonly: true });
+        const rows = listSessions(s);
+        s.close();
+        return rows[0]?.status?.startsWith('closed') ?? false;
+      } catch {
+        return false;
+      }
+    }, 'the session to be recorded as closed');
   });
 
   it('passes unknown fields, batches and id:null errors through unharmed', async () => {
     const p = rawProxy([], undefined, {}, false);
-    p.send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}},"x-client-field":{"k":[1,2]}}');
+    p.send(
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}},"x-client-field":{"k":[1,2]}}',
+    );
     await waitFor(() => p.lines.length >= 1, 'initialize answer');
     assert.deepEqual(JSON.parse(p.lines[0]!).result.serverInfo, { name: 'raw', version: '1' });
     p.send('{"jsonrpc":"2.0","id":2,"method":"ping-like","params":{"a":1}}');
     await waitFor(() => p.lines.length >= 2, 'echo');
-    assert.equal(p.lines[1], '{"jsonrpc":"2.0","id":2,"result":{"echo":{"a":1}},"x-unknown":"kept"}', 'byte for byte, unknown field kept');
+    assert.equal(
+      p.lines[1],
+      '{"jsonrpc":"2.0","id":2,"result":{"echo":{"a":1}},"x-unknown":"kept"}',
+      'byte for byte, unknown field kept',
+    );
     p.send('[{"jsonrpc":"2.0","id":3,"method":"a"},{"jsonrpc":"2.0","id":4,"method":"b"}]');
     await waitFor(() => p.lines.length >= 3, 'batch answer');
-    assert.deepEqual(JSON.parse(p.lines[2]!).map((r: { id: number }) => r.id), [3, 4]);
+    assert.deepEqual(
+      JSON.parse(p.lines[2]!).map((r: { id: number }) => r.id),
+      [3, 4],
+    );
     p.send('{"jsonrpc":"2.0","id":5,"method":"emit-null-error"}');
     p.send('{"jsonrpc":"2.0","id":6,"method":"emit-batch"}');
     await waitFor(() => p.lines.length >= 6, 'null error and server batch');
-    assert.ok(p.lines.includes('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"null id error"},"x-vendor":true}'));
+    assert.ok(
+      p.lines.includes(
+        '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"null id error"},"x-vendor":true}',
+      ),
+    );
     // A batch is never forwarded as one (MCP 2025-06-18 removed them; SDK peers drop arrays): its elements travel singly.
-    assert.ok(p.lines.includes('{"jsonrpc":"2.0","method":"n1","params":{"a":1}}') && p.lines.includes('{"jsonrpc":"2.0","method":"n2"}'));
+    assert.ok(
+      p.lines.includes('{"jsonrpc":"2.0","method":"n1","params":{"a":1}}') &&
+        p.lines.includes('{"jsonrpc":"2.0","method":"n2"}'),
+    );
     p.child.stdin.end();
     assert.equal(await p.exit, 0);
     // Recorded as it travelled: the wire text of each single message, not a re-serialization.
     const store = openStore(p.db, { readonly: true });
-    const raws = store.db.prepare("SELECT raw FROM events WHERE synthetic = 0 AND kind != 'invalid' ORDER BY seq").pluck().all() as string[];
+    const raws = store.db
+      .prepare("SELECT raw FROM events WHERE synthetic = 0 AND kind != 'invalid' ORDER BY seq")
+      .pluck()
+      .all() as string[];
     store.close();
     assert.ok(raws.includes('{"jsonrpc":"2.0","id":2,"result":{"echo":{"a":1}},"x-unknown":"kept"}'));
     assert.ok(raws.some((r) => r.endsWith(',"x-client-field":{"k":[1,2]}}')));
@@ -87,39 +160,65 @@ describe('intentguard stdio', () => {
     const p = rawProxy(['--max-message-bytes', '2048']);
     p.send('this is not json');
     p.send(Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x0a]));
-    p.send(`{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"text":"${'x'.repeat(5000)}"}}}`);
-    p.send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"small"}}}');
+    p.send(
+      `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"echo","arguments":{"text":"${'x'.repeat(5000)}"}}}`,
+    );
+    p.send(
+      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"small"}}}',
+    );
     await waitFor(() => p.lines.some((l) => l.includes('"id":7')), 'the small call to pass');
     const parsed = p.lines.map((l) => JSON.parse(l));
-    assert.equal(parsed.filter((m) => m.error?.code === -32700 && m.error.data?.code === 'ERR_JSONRPC_INVALID').length, 2);
+    assert.equal(
+      parsed.filter((m) => m.error?.code === -32700 && m.error.data?.code === 'ERR_JSONRPC_INVALID').length,
+      2,
+    );
     const big = parsed.find((m) => m.id === 'big')!;
     assert.equal(big.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
     assert.equal(big.error.code, RPC_CODES.REFUSED);
     // An over-long answer from the server is not delivered, and the caller is not left waiting for it.
     p.send('{"jsonrpc":"2.0","id":9,"method":"emit-big","params":{"size":5000}}');
-    await waitFor(() => p.lines.some((l) => l.includes('"id":9')), 'an answer to the call whose result is too large');
+    await waitFor(
+      () => p.lines.some((l) => l.includes('"id":9')),
+      'an answer to the call whose result is too large',
+    );
     const withheld = JSON.parse(p.lines.find((l) => l.includes('"id":9'))!);
     assert.equal(withheld.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
     assert.match(withheld.error.message, /withheld/);
-    p.send('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}');
+    p.send(
+      '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}',
+    );
     await waitFor(() => p.lines.some((l) => l.includes('"id":10')), 'the session to go on');
     // Nesting deeper than the limit is refused even though the line's size is within it.
-    p.send(`{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"x":${'['.repeat(300)}${']'.repeat(300)}}}}`);
-    await waitFor(() => p.lines.some((l) => l.includes('"id":"deep"')), 'an answer to the deeply nested call');
+    p.send(
+      `{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"x":${'['.repeat(300)}${']'.repeat(300)}}}}`,
+    );
+    await waitFor(
+      () => p.lines.some((l) => l.includes('"id":"deep"')),
+      'an answer to the deeply nested call',
+    );
     const deep = JSON.parse(p.lines.find((l) => l.includes('"id":"deep"'))!);
     assert.match(deep.error.message, /nesting deeper than 256 levels/);
     // A JSON value that is not a JSON-RPC message gets an error with a null id, not silence.
     p.send('{"jsonrpc":"2.0","id":{"not":"an id"},"method":"tools/call"}');
-    await waitFor(() => p.lines.some((l) => l.includes('request id must be a string or integer')), 'an answer to an invalid message');
+    await waitFor(
+      () => p.lines.some((l) => l.includes('request id must be a string or integer')),
+      'an answer to an invalid message',
+    );
     const invalid = JSON.parse(p.lines.find((l) => l.includes('request id must be a string or integer'))!);
-    assert.deepEqual([invalid.id, invalid.error.code, invalid.error.data.code], [null, -32600, 'ERR_JSONRPC_ID']);
+    assert.deepEqual(
+      [invalid.id, invalid.error.code, invalid.error.data.code],
+      [null, -32600, 'ERR_JSONRPC_ID'],
+    );
     p.send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"ec');
     p.child.stdin.end();
     await p.exit;
-    assert.ok(p.lines.map((l) => JSON.parse(l)).some((m) => m.id === null && m.error?.code === -32700), 'a partial last line is refused');
+    assert.ok(
+      p.lines.map((l) => JSON.parse(l)).some((m) => m.id === null && m.error?.code === -32700),
+      'a partial last line is refused',
+    );
   });
 
-  it('the server exit code becomes intentguard\'s; a server crash mid-call answers the pending request', async () => {
+  it("the server exit code becomes intentguard's; a server crash mid-call answers the pending request", async () => {
     const p = rawProxy();
     p.send('{"jsonrpc":"2.0","id":1,"method":"hang"}');
     await new Promise((r) => setTimeout(r, 100));
@@ -133,8 +232,22 @@ describe('intentguard stdio', () => {
   it('with grants configured: a valid grant in INTENTGUARD_GRANT opens the session, a bad one is refused with its code', async () => {
     const keys = await generateKeys();
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));
-    const auth = ['--jwks', join(dir, 'jwks.json'), '--issuer', 'https://idp.test', '--audience', 'https://ig.test/mcp'];
-    const good = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:stdio', ttl: '5m', intent: { purpose: 'p', tools: ['echo'] } });
+    const auth = [
+      '--jwks',
+      join(dir, 'jwks.json'),
+      '--issuer',
+      'https://idp.test',
+      '--audience',
+      'https://ig.test/mcp',
+    ];
+    const good = await mintGrant({
+      privateJwk: keys.privateJwk,
+      iss: 'https://idp.test',
+      aud: 'https://ig.test/mcp',
+      sub: 'agent:stdio',
+      ttl: '5m',
+      intent: { purpose: 'p', tools: ['echo'] },
+    });
     const ok = rawProxy(auth, undefined, { INTENTGUARD_GRANT: good });
     ok.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
     await waitFor(() => ok.lines.length >= 1, 'answer');
@@ -150,7 +263,15 @@ describe('intentguard stdio', () => {
     assert.match(bad.stderr(), /grant refused: ERR_GRANT_SIGNATURE/);
     // The grant stays checked for the life of the session: revoked from another process with
     // `intentguard revoke`, the next call halts the session (and the server).
-    const live = await mintGrant({ privateJwk: keys.privateJwk, iss: 'https://idp.test', aud: 'https://ig.test/mcp', sub: 'agent:stdio', ttl: '5m', jti: 'stdio-live', intent: { purpose: 'p', tools: ['echo'] } });
+    const live = await mintGrant({
+      privateJwk: keys.privateJwk,
+      iss: 'https://idp.test',
+      aud: 'https://ig.test/mcp',
+      sub: 'agent:stdio',
+      ttl: '5m',
+      jti: 'stdio-live',
+      intent: { purpose: 'p', tools: ['echo'] },
+    });
     const running = rawProxy(auth, undefined, { INTENTGUARD_GRANT: live, SERVER_API_KEY: 'for-the-server' });
     running.send('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
     await waitFor(() => running.lines.length >= 1, 'the first answer');
@@ -159,11 +280,20 @@ describe('intentguard stdio', () => {
     running.send('{"jsonrpc":"2.0","id":"e1","method":"env","params":{"name":"INTENTGUARD_GRANT"}}');
     running.send('{"jsonrpc":"2.0","id":"e2","method":"env","params":{"name":"SERVER_API_KEY"}}');
     await waitFor(() => running.lines.length >= 3, 'the environment answers');
-    const envOf = (id: string) => JSON.parse(running.lines.find((l) => l.includes(`"id":"${id}"`))!).result.value;
+    const envOf = (id: string) =>
+      JSON.parse(running.lines.find((l) => l.includes(`"id":"${id}"`))!).result.value;
     assert.equal(envOf('e1'), null);
     assert.equal(envOf('e2'), 'for-the-server');
     running.lines.splice(1);
-    const revoked = await run(process.execPath, ['bin/intentguard.js', 'revoke', 'stdio-live', '--db', running.db, '--reason', 'laptop stolen']);
+    const revoked = await run(process.execPath, [
+      'bin/intentguard.js',
+      'revoke',
+      'stdio-live',
+      '--db',
+      running.db,
+      '--reason',
+      'laptop stolen',
+    ]);
     assert.match(revoked.stdout, /revoked/);
     running.send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}');
     await waitFor(() => running.lines.length >= 2, 'the answer after the revocation');
@@ -174,7 +304,17 @@ describe('intentguard stdio', () => {
   });
 
   it('back-pressure: while the server does not read, intentguard stops reading the client instead of buffering without bound', async () => {
-    const p = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--no-record', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']) as ChildProcessWithoutNullStreams;
+    const p = spawn(process.execPath, [
+      'bin/intentguard.js',
+      'stdio',
+      '--intent',
+      intentFile,
+      '--no-record',
+      '--',
+      process.execPath,
+      '-e',
+      'setInterval(() => {}, 1000)',
+    ]) as ChildProcessWithoutNullStreams;
     p.stdin.on('error', () => undefined); // what is still buffered when the proxy is stopped
     const line = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { pad: 'x'.repeat(1000) } })}\n`;
     let accepted = 0;
@@ -193,10 +333,24 @@ describe('intentguard stdio', () => {
 
   it('a halt stops the server and answers in-flight requests', async () => {
     writeFileSync(join(dir, 'budget.yaml'), 'purpose: two calls\ntools: [echo]\nbudget: { calls: 1 }\n');
-    const p = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', join(dir, 'budget.yaml'), '--no-record', '--', 'node', 'test/fixtures/raw-server.mjs']) as ChildProcessWithoutNullStreams;
+    const p = spawn(process.execPath, [
+      'bin/intentguard.js',
+      'stdio',
+      '--intent',
+      join(dir, 'budget.yaml'),
+      '--no-record',
+      '--',
+      'node',
+      'test/fixtures/raw-server.mjs',
+    ]) as ChildProcessWithoutNullStreams;
     const lines: string[] = [];
     let buf = '';
-    p.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+    p.stdout.on('data', (c: Buffer) => {
+      buf += c;
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+    });
     p.stdin.write(INIT);
     p.stdin.write('{"jsonrpc":"2.0","id":1,"method":"hang"}\n');
     p.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');
@@ -204,7 +358,11 @@ describe('intentguard stdio', () => {
     const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
     const answers = lines.map((l) => JSON.parse(l));
     assert.equal(answers.find((m) => m.id === 3)?.error?.code, RPC_CODES.HALTED);
-    assert.equal(answers.find((m) => m.id === 1)?.error?.code, RPC_CODES.HALTED, 'the hanging request is answered, not left to time out');
+    assert.equal(
+      answers.find((m) => m.id === 1)?.error?.code,
+      RPC_CODES.HALTED,
+      'the hanging request is answered, not left to time out',
+    );
     assert.notEqual(code, 0);
   });
 });

@@ -19,36 +19,67 @@ const fixtures = loadFixtures(['rules']);
 type ToolDef = { name: string; description?: string; annotations?: Record<string, unknown> };
 const toolDef = (t: string | ToolDef): ToolDef => (typeof t === 'string' ? { name: t } : t);
 
-async function runCase(rule: string, c: FixtureCase, intent: NonNullable<FixtureCase['intent']>): Promise<Decision[]> {
+async function runCase(
+  rule: string,
+  c: FixtureCase,
+  intent: NonNullable<FixtureCase['intent']>,
+): Promise<Decision[]> {
   let now = Date.parse('2026-01-01T12:00:00Z');
-  const monitor = createMonitor({ policy: packPolicies(set, c.fault ? { faultRules: new Set([rule]) } : {}), clock: () => now });
+  const monitor = createMonitor({
+    policy: packPolicies(set, c.fault ? { faultRules: new Set([rule]) } : {}),
+    clock: () => now,
+  });
   const decisions: Decision[] = [];
   monitor.decisions$.subscribe((d) => decisions.push(d));
-  const server = new McpServer({ name: 'fixture-server', version: '1' }, { capabilities: { tools: { listChanged: true } } });
+  const server = new McpServer(
+    { name: 'fixture-server', version: '1' },
+    { capabilities: { tools: { listChanged: true } } },
+  );
   // Scripted results, served in step order per tool.
   const results = new Map<string, { text: string; error: boolean }[]>();
   const registered = new Map<string, RegisteredTool>();
   const register = (def: ToolDef) => {
     const existing = registered.get(def.name);
     if (existing) {
-      existing.update({ ...(def.description !== undefined && { description: def.description }), ...(def.annotations && { annotations: def.annotations }) });
+      existing.update({
+        ...(def.description !== undefined && { description: def.description }),
+        ...(def.annotations && { annotations: def.annotations }),
+      });
       return;
     }
-    registered.set(def.name, server.registerTool(def.name, {
-      description: def.description ?? `${def.name} tool`, inputSchema: z.object({}).passthrough(), ...(def.annotations && { annotations: def.annotations }),
-    }, async () => {
-      const r = results.get(def.name)?.shift() ?? { text: 'ok', error: false };
-      return { content: [{ type: 'text', text: r.text }], isError: r.error };
-    }));
+    registered.set(
+      def.name,
+      server.registerTool(
+        def.name,
+        {
+          description: def.description ?? `${def.name} tool`,
+          inputSchema: z.object({}).passthrough(),
+          ...(def.annotations && { annotations: def.annotations }),
+        },
+        async () => {
+          const r = results.get(def.name)?.shift() ?? { text: 'ok', error: false };
+          return { content: [{ type: 'text', text: r.text }], isError: r.error };
+        },
+      ),
+    );
   };
-  const steps: FixtureStep[] = c.steps.flatMap((s) => ('call' in s && (s.repeat ?? 1) > 1 ? Array.from({ length: s.repeat! }, () => ({ ...s, repeat: 1 })) : [s]));
+  const steps: FixtureStep[] = c.steps.flatMap((s) =>
+    'call' in s && (s.repeat ?? 1) > 1 ? Array.from({ length: s.repeat! }, () => ({ ...s, repeat: 1 })) : [s],
+  );
   const firstTools = steps.find((s): s is Extract<FixtureStep, { tools: unknown }> => 'tools' in s);
   for (const t of firstTools?.tools ?? []) register(toolDef(t));
   for (const s of steps) if ('call' in s && !registered.has(s.call)) register({ name: s.call });
   const [ct, st] = InMemoryTransport.createLinkedPair();
   await server.connect(st);
-  const client = new Client({ name: 'fixture', version: '1' }, { capabilities: { sampling: {}, elicitation: {} } });
-  client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'm', content: { type: 'text', text: 'ok' } }));
+  const client = new Client(
+    { name: 'fixture', version: '1' },
+    { capabilities: { sampling: {}, elicitation: {} } },
+  );
+  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    role: 'assistant',
+    model: 'm',
+    content: { type: 'text', text: 'ok' },
+  }));
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' }));
   await client.connect(tap(ct, monitor, { side: 'client', intent }));
   let listed = 0;
@@ -60,12 +91,21 @@ async function runCase(rule: string, c: FixtureCase, intent: NonNullable<Fixture
       await client.listTools().catch(() => undefined);
     } else if ('server_request' in s) {
       const { method, params } = s.server_request;
-      const call = method === 'sampling/createMessage'
-        ? server.server.createMessage({ messages: [], maxTokens: 10, ...(params as object) } as never)
-        : server.server.elicitInput({ message: 'x', requestedSchema: { type: 'object', properties: {} }, ...(params as object) } as never);
+      const call =
+        method === 'sampling/createMessage'
+          ? server.server.createMessage({ messages: [], maxTokens: 10, ...(params as object) } as never)
+          : server.server.elicitInput({
+              message: 'x',
+              requestedSchema: { type: 'object', properties: {} },
+              ...(params as object),
+            } as never);
       await call.catch(() => undefined);
     } else {
-      if (s.result !== undefined || s.error) results.set(s.call, [...(results.get(s.call) ?? []), { text: s.result ?? 'error', error: Boolean(s.error) }]);
+      if (s.result !== undefined || s.error)
+        results.set(s.call, [
+          ...(results.get(s.call) ?? []),
+          { text: s.result ?? 'error', error: Boolean(s.error) },
+        ]);
       await client.callTool({ name: s.call, arguments: s.args ?? {} }).catch(() => undefined);
       now += 1000;
     }

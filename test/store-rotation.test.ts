@@ -54,16 +54,27 @@ describe('audit key rotation', () => {
     assert.deepEqual(problems(path), []);
     const store = openStore(path, { readonly: true });
     assert.equal(store.epoch, 1);
-    const handover = store.db.prepare("SELECT detail FROM audit_anchors WHERE kind = 'rotate'").pluck().get() as string;
+    const handover = store.db
+      .prepare("SELECT detail FROM audit_anchors WHERE kind = 'rotate'")
+      .pluck()
+      .get() as string;
     assert.equal(JSON.parse(handover).epoch, 1);
     store.close();
     // Tampering is found on both sides of the hand-over.
     const raw = new Database(path);
     raw.prepare('UPDATE sessions SET purpose = ? WHERE id = ?').run('nothing to see', old[0]);
-    raw.prepare('UPDATE events SET raw = replace(raw, \'hello 1\', \'hello X\') WHERE session_id = ?').run(fresh[1]);
+    raw
+      .prepare("UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE session_id = ?")
+      .run(fresh[1]);
     raw.close();
     const found = problems(path);
-    assert.deepEqual(found.map((p) => [p.table, p.kind, p.session]), [['sessions', 'edited', old[0]], ['events', 'edited', fresh[1]]]);
+    assert.deepEqual(
+      found.map((p) => [p.table, p.kind, p.session]),
+      [
+        ['sessions', 'edited', old[0]],
+        ['events', 'edited', fresh[1]],
+      ],
+    );
   });
 
   it('the hand-over row cannot be edited or removed, and a missing retired key is named', async () => {
@@ -72,11 +83,17 @@ describe('audit key rotation', () => {
     rotateAuditKey(openStore(path), Date.now());
     await record(path, 1, 'b');
     const edited = join(mkdtempSync(join(tmpdir(), 'ig-rot-')), 'intentguard.db');
-    for (const ext of ['', '.key', '.key.0', '.anchor']) if (existsSync(`${path}${ext}`)) copyFileSync(`${path}${ext}`, `${edited}${ext}`);
+    for (const ext of ['', '.key', '.key.0', '.anchor'])
+      if (existsSync(`${path}${ext}`)) copyFileSync(`${path}${ext}`, `${edited}${ext}`);
     const raw = new Database(edited);
-    raw.exec(`UPDATE audit_anchors SET detail = replace(detail, '"sessions":1', '"sessions":2') WHERE kind = 'rotate'`);
+    raw.exec(
+      `UPDATE audit_anchors SET detail = replace(detail, '"sessions":1', '"sessions":2') WHERE kind = 'rotate'`,
+    );
     raw.close();
-    assert.ok(problems(edited).some((p) => p.table === 'audit_anchors' && p.kind === 'edited'), JSON.stringify(problems(edited)));
+    assert.ok(
+      problems(edited).some((p) => p.table === 'audit_anchors' && p.kind === 'edited'),
+      JSON.stringify(problems(edited)),
+    );
     rmSync(`${path}.key.0`);
     const p = problems(path).find((x) => x.table === 'sessions');
     assert.match(p?.detail ?? '', /no audit key for this row's epoch/);
@@ -84,13 +101,21 @@ describe('audit key rotation', () => {
 
   it('rotate-key is refused while another process records into the database', async () => {
     const path = tempDb();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-hold-child.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-hold-child.ts', path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (c: Buffer) => { if (String(c).includes('READY')) resolve(); });
+        child.stdout.on('data', (c: Buffer) => {
+          if (String(c).includes('READY')) resolve();
+        });
         child.on('exit', (code) => reject(new Error(`child exited (${code})`)));
       });
-      assert.throws(() => rotateAuditKey(openStore(path), Date.now()), (e: { code?: string; message: string }) => e.code === 'ERR_STORE' && /are recording into/.test(e.message));
+      assert.throws(
+        () => rotateAuditKey(openStore(path), Date.now()),
+        (e: { code?: string; message: string }) =>
+          e.code === 'ERR_STORE' && /are recording into/.test(e.message),
+      );
       assert.ok(!existsSync(`${path}.key.0`), 'nothing rotated');
     } finally {
       const gone = new Promise((r) => child.once('exit', r));
@@ -105,6 +130,9 @@ describe('audit key rotation', () => {
     const raw = new Database(path);
     raw.exec(`UPDATE decisions SET action = 'allow'`);
     raw.close();
-    assert.throws(() => rotateAuditKey(openStore(path), Date.now()), (e: { code?: string; message: string }) => e.code === 'ERR_STORE' && /does not verify/.test(e.message));
+    assert.throws(
+      () => rotateAuditKey(openStore(path), Date.now()),
+      (e: { code?: string; message: string }) => e.code === 'ERR_STORE' && /does not verify/.test(e.message),
+    );
   });
 });

@@ -14,7 +14,9 @@ const tempDb = () => join(mkdtempSync(join(tmpdir(), 'ig-seal-')), 'intentguard.
 
 /** Start the child that records one held session; resolves with its session id once committed. */
 async function holding(path: string): Promise<{ child: ChildProcess; session: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-hold-child.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/record-hold-child.ts', path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const session = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -58,7 +60,10 @@ describe('sessions that ended without their seal', () => {
     const before = verifyAudit(ro);
     ro.close();
     assert.deepEqual(before.problems, []);
-    assert.deepEqual(before.unsealed.map((u) => u.session), [session]);
+    assert.deepEqual(
+      before.unsealed.map((u) => u.session),
+      [session],
+    );
     // Six events: three calls, two results, and intentguard's answer to the call it stopped.
     assert.match(before.unsealed[0]!.detail, /ended without seal at event 6: process \d+ died/);
     const store = openStore(path);
@@ -71,7 +76,10 @@ describe('sessions that ended without their seal', () => {
     const after = verifyAudit(store);
     assert.deepEqual(after.problems, []);
     assert.equal(after.ok, false, 'a session sealed after the fact stays reported');
-    assert.match(after.unsealed[0]!.detail, /ended without seal at event 6: its process ended without sealing it; sealed after the fact/);
+    assert.match(
+      after.unsealed[0]!.detail,
+      /ended without seal at event 6: its process ended without sealing it; sealed after the fact/,
+    );
     store.close();
     // Sealed once: the next open changes nothing.
     const again = openStore(path);

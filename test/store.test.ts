@@ -41,7 +41,10 @@ describe('recording into SQLite', () => {
     assert.equal(row!.calls, 4);
     assert.match(row!.status!, /^closed/);
     const t = sessionTimeline(store, id!)!;
-    assert.deepEqual(t.entries.map((e) => e.seq), t.entries.map((_, i) => i));
+    assert.deepEqual(
+      t.entries.map((e) => e.seq),
+      t.entries.map((_, i) => i),
+    );
     const call = t.entries.find((e) => e.tool === 'send_email' && e.kind === 'request')!;
     assert.equal(call.action, 'reauthorize');
     assert.equal(call.findings[0]!.rule, 'intent/tool-not-approved');
@@ -53,7 +56,7 @@ describe('recording into SQLite', () => {
     store.close();
   });
 
-  describe('tamper-evident audit: edits behind intentguard\'s back are found', () => {
+  describe("tamper-evident audit: edits behind intentguard's back are found", () => {
     const tamper = async (sql: string, expect: { table: string; kind: string }) => {
       const path = tempDb();
       await recordSessions(path, 3);
@@ -69,35 +72,56 @@ describe('recording into SQLite', () => {
       return report.problem!;
     };
     it('an altered event', async () => {
-      const p = await tamper(`UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE rowid = (SELECT rowid FROM events WHERE raw LIKE '%hello 1%' LIMIT 1)`, { table: 'events', kind: 'edited' });
+      const p = await tamper(
+        `UPDATE events SET raw = replace(raw, 'hello 1', 'hello X') WHERE rowid = (SELECT rowid FROM events WHERE raw LIKE '%hello 1%' LIMIT 1)`,
+        { table: 'events', kind: 'edited' },
+      );
       assert.ok(p.rowid > 0 && p.seq !== undefined);
     });
     it('a deleted event', async () => {
-      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`, { table: 'events', kind: 'deleted' });
+      const p = await tamper(
+        `DELETE FROM events WHERE rowid = (SELECT rowid FROM events WHERE seq = 4 LIMIT 1)`,
+        { table: 'events', kind: 'deleted' },
+      );
       assert.equal(p.seq, 4);
     });
     it('events truncated from the end of an ended session', async () => {
-      const p = await tamper(`DELETE FROM events WHERE rowid = (SELECT max(rowid) FROM events WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1))`, { table: 'events', kind: 'truncated' });
+      const p = await tamper(
+        `DELETE FROM events WHERE rowid = (SELECT max(rowid) FROM events WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1))`,
+        { table: 'events', kind: 'truncated' },
+      );
       assert.match(p.detail, /deleted from its end/);
     });
     it('an altered decision (allow rewritten)', async () => {
-      await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, { table: 'decisions', kind: 'edited' });
+      await tamper(`UPDATE decisions SET action = 'allow' WHERE action = 'reauthorize'`, {
+        table: 'decisions',
+        kind: 'edited',
+      });
     });
     it('an inserted decision (a copy of a genuine row, replayed later in the chain)', async () => {
-      const p = await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
+      const p = await tamper(
+        `INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
         SELECT 'forged', session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash
-        FROM decisions WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1) ORDER BY rowid LIMIT 1`, { table: 'decisions', kind: 'inserted' });
+        FROM decisions WHERE session_id = (SELECT id FROM sessions WHERE rowid = 1) ORDER BY rowid LIMIT 1`,
+        { table: 'decisions', kind: 'inserted' },
+      );
       assert.ok(p.rowid > 1);
     });
     it('a forged decision appended at the head of the chain', async () => {
-      await tamper(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, intent_version, findings_json, hash, prev_hash)
-        SELECT 'forged', session_id, seq, time, 'allow', 0, 1, '[]', hash, hash FROM decisions ORDER BY rowid DESC LIMIT 1`, { table: 'decisions', kind: 'inserted' });
+      await tamper(
+        `INSERT INTO decisions (id, session_id, seq, time, action, enforced, intent_version, findings_json, hash, prev_hash)
+        SELECT 'forged', session_id, seq, time, 'allow', 0, 1, '[]', hash, hash FROM decisions ORDER BY rowid DESC LIMIT 1`,
+        { table: 'decisions', kind: 'inserted' },
+      );
     });
     it('a deleted session', async () => {
       await tamper(`DELETE FROM sessions WHERE rowid = 2`, { table: 'sessions', kind: 'deleted' });
     });
     it('a rewritten session outcome', async () => {
-      await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, { table: 'sessions', kind: 'edited' });
+      await tamper(`UPDATE sessions SET outcome = 'allow' WHERE rowid = 1`, {
+        table: 'sessions',
+        kind: 'edited',
+      });
     });
   });
 
@@ -109,19 +133,53 @@ describe('recording into SQLite', () => {
     const seen: { text?: string; bytes: number; kind: string; fault?: { code: string } }[] = [];
     monitor.events$.subscribe((e) => seen.push(e));
     const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }) });
-    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'é "quoted" \n' } } };
+    const call = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'é "quoted" \n' } },
+    };
     await h.observe('c2s', call);
     assert.equal(seen[0]!.text, JSON.stringify(call));
-    assert.equal(seen[0]!.bytes, Buffer.byteLength(JSON.stringify(call)), 'bytes of the exact text, escapes included');
-    const big = await h.observe('c2s', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(4096) } } });
-    assert.equal((big.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_MESSAGE_TOO_LARGE');
+    assert.equal(
+      seen[0]!.bytes,
+      Buffer.byteLength(JSON.stringify(call)),
+      'bytes of the exact text, escapes included',
+    );
+    const big = await h.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'x'.repeat(4096) } },
+    });
+    assert.equal(
+      (big.answer as { error: { data: { code: string } } }).error.data.code,
+      'ERR_MESSAGE_TOO_LARGE',
+    );
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 300; i++) deep = { d: deep };
-    const nested = await h.observe('c2s', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'echo', arguments: deep } });
-    assert.equal((nested.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_JSONRPC_INVALID');
-    const bigint = await h.observe('c2s', { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'echo', arguments: { n: 10n } } });
+    const nested = await h.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: deep },
+    });
+    assert.equal(
+      (nested.answer as { error: { data: { code: string } } }).error.data.code,
+      'ERR_JSONRPC_INVALID',
+    );
+    const bigint = await h.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { n: 10n } },
+    });
     assert.equal(bigint.forward, undefined, 'a bigint is not forwarded');
-    assert.equal(seen.find((e) => e.kind === 'invalid' && e.fault?.code === 'ERR_MESSAGE_TOO_LARGE')?.text, undefined, 'an oversized body is not kept');
+    assert.equal(
+      seen.find((e) => e.kind === 'invalid' && e.fault?.code === 'ERR_MESSAGE_TOO_LARGE')?.text,
+      undefined,
+      'an oversized body is not kept',
+    );
     await recorder.flush();
     const raws = store.db.prepare('SELECT raw FROM events WHERE seq = 0').pluck().all() as string[];
     assert.deepEqual(raws, [JSON.stringify(call)]);
@@ -138,17 +196,32 @@ describe('recording into SQLite', () => {
     const recorder = createRecorder(store, monitor);
     const h = monitor.open({ intent: parseIntent({ purpose: 'p', tools: '*' }), lifecycle: false });
     const odd = 'tool\u0001with\u0002separators';
-    await h.observe('c2s', { jsonrpc: '2.0', id: 'a\u0001b', method: 'tools/call', params: { name: odd, arguments: { s: '\u0001' } } });
-    await h.observe('c2s', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'plain', arguments: {} } });
+    await h.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 'a\u0001b',
+      method: 'tools/call',
+      params: { name: odd, arguments: { s: '\u0001' } },
+    });
+    await h.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'plain', arguments: {} },
+    });
     await h.observe('c2s', { jsonrpc: '2.0', method: 'notifications/x\u0002' });
     await recorder.flush();
-    const rows = store.db.prepare('SELECT seq, kind, method, tool, call, msg_id, bytes, raw FROM events ORDER BY seq').all() as Record<string, unknown>[];
-    assert.deepEqual(rows.map((r) => [r.seq, r.kind, r.method, r.tool, r.call, r.msg_id]), [
-      [0, 'request', 'tools/call', odd, 0, JSON.stringify('a\u0001b')],
-      [1, 'request', 'tools/call', 'plain', 1, '7'],
-      // A method name with a control character is refused (a server might strip it), and recorded as it came.
-      [2, 'invalid', null, null, null, null],
-    ]);
+    const rows = store.db
+      .prepare('SELECT seq, kind, method, tool, call, msg_id, bytes, raw FROM events ORDER BY seq')
+      .all() as Record<string, unknown>[];
+    assert.deepEqual(
+      rows.map((r) => [r.seq, r.kind, r.method, r.tool, r.call, r.msg_id]),
+      [
+        [0, 'request', 'tools/call', odd, 0, JSON.stringify('a\u0001b')],
+        [1, 'request', 'tools/call', 'plain', 1, '7'],
+        // A method name with a control character is refused (a server might strip it), and recorded as it came.
+        [2, 'invalid', null, null, null, null],
+      ],
+    );
     assert.equal(JSON.parse(rows[2]!.raw as string).method, 'notifications/x\u0002');
     assert.deepEqual(JSON.parse(rows[0]!.raw as string).params.name, odd);
     assert.equal(verifyAudit(store).ok, true);
@@ -192,7 +265,14 @@ describe('recording into SQLite', () => {
     const path = tempDb();
     const store = openStore(path);
     let recorderRef: ReturnType<typeof createRecorder> | undefined;
-    const guard = recordingGuard({ get healthy() { return recorderRef?.healthy ?? true; }, get lastError() { return recorderRef?.lastError; } });
+    const guard = recordingGuard({
+      get healthy() {
+        return recorderRef?.healthy ?? true;
+      },
+      get lastError() {
+        return recorderRef?.lastError;
+      },
+    });
     const monitor = createMonitor({ policy: [intentPolicy(), guard] });
     // Inline: the page cap below is set on this connection; a worker has its own.
     const recorder = createRecorder(store, monitor, { retryMs: 20, thread: 'inline' });
@@ -206,12 +286,17 @@ describe('recording into SQLite', () => {
     let failure: { code?: string } | undefined;
     for (let i = 0; i < 200 && !failure; i++) {
       await driveSession(monitor, { drift: false, calls: 5 }).catch(() => undefined);
-      await recorder.flush().catch((e: { code?: string }) => { failure = e; });
+      await recorder.flush().catch((e: { code?: string }) => {
+        failure = e;
+      });
     }
     assert.equal(failure?.code, 'ERR_STORE_FULL');
     assert.equal(recorder.healthy, false);
     assert.match(errors[0]!.message, /disk full/);
-    const denied = await driveSession(monitor, { drift: false, calls: 1 }).then(() => 'ran', (e: unknown) => String((e as { data?: { code?: string } }).data?.code ?? e));
+    const denied = await driveSession(monitor, { drift: false, calls: 1 }).then(
+      () => 'ran',
+      (e: unknown) => String((e as { data?: { code?: string } }).data?.code ?? e),
+    );
     assert.equal(denied, 'ERR_RECORD_FAILED');
     store.db.pragma('max_page_count = 1073741823');
     await waitFor(() => recorder.healthy, 'recording to resume');
@@ -231,7 +316,11 @@ describe('recording into SQLite', () => {
     const other = new Database(path);
     other.exec('BEGIN EXCLUSIVE');
     await driveSession(monitor, { drift: false, calls: 1 });
-    await assert.rejects(recorder.flush(), (e: { code?: string; message: string }) => e.code === 'ERR_STORE_LOCKED' && /database is locked/.test(e.message));
+    await assert.rejects(
+      recorder.flush(),
+      (e: { code?: string; message: string }) =>
+        e.code === 'ERR_STORE_LOCKED' && /database is locked/.test(e.message),
+    );
     assert.equal(recorder.healthy, false);
     other.exec('COMMIT');
     other.close();

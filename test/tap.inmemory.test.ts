@@ -5,12 +5,23 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import {
-  RPC_CODES, createMonitor, parseIntent, tap,
-  type Alert, type Decision, type MonitorOptions, type Policy, type SessionEvent,
+  RPC_CODES,
+  createMonitor,
+  parseIntent,
+  tap,
+  type Alert,
+  type Decision,
+  type MonitorOptions,
+  type Policy,
+  type SessionEvent,
 } from '../src/index.js';
 import { demoServer } from './helpers/servers.js';
 
-const intent = parseIntent({ purpose: 'summarise my notes', tools: ['echo', 'read_notes', 'slow'], budget: { calls: 5 } });
+const intent = parseIntent({
+  purpose: 'summarise my notes',
+  tools: ['echo', 'read_notes', 'slow'],
+  budget: { calls: 5 },
+});
 
 async function setup(opts: MonitorOptions = {}, side: 'client' | 'server' = 'client', i = intent) {
   const monitor = createMonitor(opts);
@@ -24,12 +35,14 @@ async function setup(opts: MonitorOptions = {}, side: 'client' | 'server' = 'cli
   const server = demoServer();
   const seen: string[] = [];
   const clientSide = side === 'client' ? tap(clientT, monitor, { side: 'client', intent: i }) : clientT;
-  const serverSide: Transport = side === 'server' ? tap(serverT, monitor, { side: 'server', intent: i }) : serverT;
+  const serverSide: Transport =
+    side === 'server' ? tap(serverT, monitor, { side: 'server', intent: i }) : serverT;
   await server.connect(serverSide);
   // Record what reaches the server (after the tap on the server side, or from the wire on the client side).
   const serverOnMessage = serverSide.onmessage!;
   serverSide.onmessage = (m, extra) => {
-    if ('method' in m && typeof m.method === 'string') seen.push(m.method === 'tools/call' ? `call:${(m.params as { name: string }).name}` : m.method);
+    if ('method' in m && typeof m.method === 'string')
+      seen.push(m.method === 'tools/call' ? `call:${(m.params as { name: string }).name}` : m.method);
     serverOnMessage(m, extra);
   };
   const client = new Client({ name: 'test-agent', version: '1.0.0' });
@@ -54,8 +67,14 @@ describe('tap over InMemory with a real Client and McpServer', () => {
       assert.equal(result.call, 0);
       assert.deepEqual((result.result as { content: unknown }).content, [{ type: 'text', text: 'hi' }]);
       // Every event got exactly one decision, in order, with gap-free sequence numbers.
-      assert.deepEqual(t.events.map((e) => e.seq), t.events.map((_, i) => i));
-      assert.deepEqual(t.decisions.map((d) => d.seq), t.events.map((e) => e.seq));
+      assert.deepEqual(
+        t.events.map((e) => e.seq),
+        t.events.map((_, i) => i),
+      );
+      assert.deepEqual(
+        t.decisions.map((d) => d.seq),
+        t.events.map((e) => e.seq),
+      );
       assert.ok(t.events.every((e) => e.session === call.session));
       await t.client.close();
       t.monitor.close();
@@ -63,16 +82,19 @@ describe('tap over InMemory with a real Client and McpServer', () => {
 
     it(`denies a tool outside the intent without reaching the server (${side} side)`, async () => {
       const t = await setup({}, side);
-      await assert.rejects(t.client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'b' } }), (e: unknown) => {
-        assert.ok(e instanceof McpError);
-        assert.equal(e.code, RPC_CODES.DENIED);
-        const data = e.data as { code: string; rules: string[]; decision: string; reason: string };
-        assert.equal(data.code, 'ERR_REAUTH_REQUIRED');
-        assert.deepEqual(data.rules, ['intent/tool-not-approved']);
-        assert.match(data.reason, /outside approved tools/);
-        assert.ok(t.decisions.some((d) => d.id === data.decision && d.action === 'reauthorize'));
-        return true;
-      });
+      await assert.rejects(
+        t.client.callTool({ name: 'send_email', arguments: { to: 'x@evil.test', body: 'b' } }),
+        (e: unknown) => {
+          assert.ok(e instanceof McpError);
+          assert.equal(e.code, RPC_CODES.DENIED);
+          const data = e.data as { code: string; rules: string[]; decision: string; reason: string };
+          assert.equal(data.code, 'ERR_REAUTH_REQUIRED');
+          assert.deepEqual(data.rules, ['intent/tool-not-approved']);
+          assert.match(data.reason, /outside approved tools/);
+          assert.ok(t.decisions.some((d) => d.id === data.decision && d.action === 'reauthorize'));
+          return true;
+        },
+      );
       assert.ok(!t.seen.includes('call:send_email'), 'the denied call must not reach the server');
       assert.equal(t.alerts.length, 1);
       assert.equal(t.alerts[0]!.rule, 'intent/tool-not-approved');
@@ -86,10 +108,18 @@ describe('tap over InMemory with a real Client and McpServer', () => {
   }
 
   it('halts on budget overrun: in-flight requests get errors at once, both sides close, later calls refused', async () => {
-    const t = await setup({}, 'client', parseIntent({ purpose: 'p', tools: ['echo', 'slow'], budget: { calls: 1 } }));
+    const t = await setup(
+      {},
+      'client',
+      parseIntent({ purpose: 'p', tools: ['echo', 'slow'], budget: { calls: 1 } }),
+    );
     let closed = false;
-    t.client.onclose = () => { closed = true; };
-    const slow = t.client.callTool({ name: 'slow', arguments: { ms: 30_000 } }, undefined, { timeout: 60_000 });
+    t.client.onclose = () => {
+      closed = true;
+    };
+    const slow = t.client.callTool({ name: 'slow', arguments: { ms: 30_000 } }, undefined, {
+      timeout: 60_000,
+    });
     await new Promise((r) => setTimeout(r, 20));
     const started = Date.now();
     const second = t.client.callTool({ name: 'echo', arguments: { text: 'one too many' } });
@@ -99,9 +129,17 @@ describe('tap over InMemory with a real Client and McpServer', () => {
       assert.equal(r.status, 'rejected');
       assert.equal(((r as PromiseRejectedResult).reason as McpError).code, RPC_CODES.HALTED);
     }
-    assert.equal(((b as PromiseRejectedResult).reason as McpError).data && (((b as PromiseRejectedResult).reason as McpError).data as { code: string }).code, 'ERR_SESSION_HALTED');
+    assert.equal(
+      ((b as PromiseRejectedResult).reason as McpError).data &&
+        (((b as PromiseRejectedResult).reason as McpError).data as { code: string }).code,
+      'ERR_SESSION_HALTED',
+    );
     assert.ok(closed, 'client transport closed');
-    assert.ok(t.decisions.some((d) => d.action === 'halt' && d.findings.some((f) => f.rule === 'intent/budget-calls')));
+    assert.ok(
+      t.decisions.some(
+        (d) => d.action === 'halt' && d.findings.some((f) => f.rule === 'intent/budget-calls'),
+      ),
+    );
     await assert.rejects(t.client.callTool({ name: 'echo', arguments: { text: 'after' } }));
     assert.equal(t.monitor.stats().sessions, 0);
     t.monitor.close();
@@ -113,7 +151,9 @@ describe('tap over InMemory with a real Client and McpServer', () => {
     await t.client.ping();
     const unmatched = t.events.find((e) => e.unmatched);
     assert.ok(unmatched, 'the spoofed response was seen');
-    assert.ok(t.alerts.some((a) => a.rule === 'core/unmatched-response' && a.code === 'ERR_UNMATCHED_RESPONSE'));
+    assert.ok(
+      t.alerts.some((a) => a.rule === 'core/unmatched-response' && a.code === 'ERR_UNMATCHED_RESPONSE'),
+    );
     assert.ok(!t.clientErrors.some((e) => /unknown message ID/i.test(e.message)), 'the client never saw it');
     await t.client.close();
     t.monitor.close();
@@ -124,17 +164,25 @@ describe('tap over InMemory with a real Client and McpServer', () => {
     const answers: unknown[] = [];
     const serverRaw = t.serverT;
     const prev = serverRaw.onmessage!;
-    serverRaw.onmessage = (m: unknown, extra?: unknown) => { answers.push(m); prev(m as never, extra as never); };
+    serverRaw.onmessage = (m: unknown, extra?: unknown) => {
+      answers.push(m);
+      prev(m as never, extra as never);
+    };
     await serverRaw.send({ jsonrpc: '1.0', id: 7, method: 'sampling/createMessage' } as never);
     await new Promise((r) => setImmediate(r));
-    const refusal = answers.find((m) => (m as { id?: unknown }).id === 7) as { error: { code: number; data: { code: string } } };
+    const refusal = answers.find((m) => (m as { id?: unknown }).id === 7) as {
+      error: { code: number; data: { code: string } };
+    };
     assert.equal(refusal.error.code, RPC_CODES.INVALID_REQUEST);
     assert.equal(refusal.error.data.code, 'ERR_JSONRPC_VERSION');
-    await assert.rejects(t.client.callTool({ name: 'echo', arguments: { text: 'x'.repeat(10_000) } }), (e: unknown) => {
-      assert.equal((e as McpError).code, RPC_CODES.REFUSED);
-      assert.equal(((e as McpError).data as { code: string }).code, 'ERR_MESSAGE_TOO_LARGE');
-      return true;
-    });
+    await assert.rejects(
+      t.client.callTool({ name: 'echo', arguments: { text: 'x'.repeat(10_000) } }),
+      (e: unknown) => {
+        assert.equal((e as McpError).code, RPC_CODES.REFUSED);
+        assert.equal(((e as McpError).data as { code: string }).code, 'ERR_MESSAGE_TOO_LARGE');
+        return true;
+      },
+    );
     assert.ok(!t.seen.includes('call:echo'));
     const ok = await t.client.callTool({ name: 'echo', arguments: { text: 'small' } });
     assert.deepEqual(ok.content, [{ type: 'text', text: 'small' }]);
@@ -146,12 +194,29 @@ describe('tap over InMemory with a real Client and McpServer', () => {
     for (const mode of ['enforce', 'monitor'] as const) {
       const monitor = createMonitor({ mode, maxMessageBytes: 1024 });
       const s = monitor.open({ intent: parseIntent({ purpose: 'p', tools: ['echo'] }), lifecycle: false });
-      const big = await s.observe('c2s', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(2000) } } });
+      const big = await s.observe('c2s', {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'x'.repeat(2000) } },
+      });
       assert.equal(big.forward, undefined, mode);
-      assert.equal((big.answer as { error: { data: { code: string } } }).error.data.code, 'ERR_MESSAGE_TOO_LARGE');
-      const call = await s.observe('c2s', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } });
+      assert.equal(
+        (big.answer as { error: { data: { code: string } } }).error.data.code,
+        'ERR_MESSAGE_TOO_LARGE',
+      );
+      const call = await s.observe('c2s', {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'hi' } },
+      });
       assert.ok(call.forward, mode);
-      const answer = await s.observe('s2c', { jsonrpc: '2.0', id: 2, result: { content: [{ type: 'text', text: 'y'.repeat(2000) }] } });
+      const answer = await s.observe('s2c', {
+        jsonrpc: '2.0',
+        id: 2,
+        result: { content: [{ type: 'text', text: 'y'.repeat(2000) }] },
+      });
       const withheld = answer.forward as { id: number; error: { message: string; data: { code: string } } };
       assert.equal(withheld.id, 2, mode);
       assert.equal(withheld.error.data.code, 'ERR_MESSAGE_TOO_LARGE');
@@ -162,7 +227,13 @@ describe('tap over InMemory with a real Client and McpServer', () => {
   });
 
   it('fails closed when the policy throws or does not answer in time', async () => {
-    const throwing: Policy = { name: 'boom', evaluate: ({ event }) => { if (event.tool === 'echo') throw new Error('kaput'); return { action: 'allow', findings: [] }; } };
+    const throwing: Policy = {
+      name: 'boom',
+      evaluate: ({ event }) => {
+        if (event.tool === 'echo') throw new Error('kaput');
+        return { action: 'allow', findings: [] };
+      },
+    };
     const t = await setup({ policy: throwing });
     await assert.rejects(t.client.callTool({ name: 'echo', arguments: { text: 'x' } }), (e: unknown) => {
       assert.equal((e as McpError).code, RPC_CODES.MONITOR_FAILURE);
@@ -172,7 +243,11 @@ describe('tap over InMemory with a real Client and McpServer', () => {
     await t.client.close();
     t.monitor.close();
 
-    const never: Policy = { name: 'never', evaluate: ({ event }) => (event.tool === 'echo' ? new Promise(() => {}) : { action: 'allow', findings: [] }) };
+    const never: Policy = {
+      name: 'never',
+      evaluate: ({ event }) =>
+        event.tool === 'echo' ? new Promise(() => {}) : { action: 'allow', findings: [] },
+    };
     const u = await setup({ policy: never, decisionTimeoutMs: 50 });
     await assert.rejects(u.client.callTool({ name: 'echo', arguments: { text: 'x' } }), (e: unknown) => {
       assert.equal(((e as McpError).data as { code: string }).code, 'ERR_POLICY_TIMEOUT');
@@ -195,12 +270,25 @@ describe('tap over InMemory with a real Client and McpServer', () => {
 
   it('re-authorizes through an approver, and denies when it says no', async () => {
     const asked: string[] = [];
-    const t = await setup({ approver: async (r) => { asked.push(r.event.tool!); return r.event.tool === 'send_email' && (r.event.args as { to: string }).to === 'boss@corp.test'; } });
-    const ok = await t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'x' } });
+    const t = await setup({
+      approver: async (r) => {
+        asked.push(r.event.tool!);
+        return r.event.tool === 'send_email' && (r.event.args as { to: string }).to === 'boss@corp.test';
+      },
+    });
+    const ok = await t.client.callTool({
+      name: 'send_email',
+      arguments: { to: 'boss@corp.test', body: 'x' },
+    });
     assert.deepEqual(ok.content, [{ type: 'text', text: 'sent to boss@corp.test' }]);
-    await assert.rejects(t.client.callTool({ name: 'send_email', arguments: { to: 'eve@evil.test', body: 'x' } }));
+    await assert.rejects(
+      t.client.callTool({ name: 'send_email', arguments: { to: 'eve@evil.test', body: 'x' } }),
+    );
     assert.deepEqual(asked, ['send_email', 'send_email']);
-    assert.deepEqual(t.seen.filter((s) => s.startsWith('call:')), ['call:send_email']);
+    assert.deepEqual(
+      t.seen.filter((s) => s.startsWith('call:')),
+      ['call:send_email'],
+    );
     await t.client.close();
     t.monitor.close();
   });

@@ -21,43 +21,69 @@ describe('tap on stdio', () => {
     const monitor = createMonitor();
     const events: SessionEvent[] = [];
     monitor.events$.subscribe((e) => events.push(e));
-    const inner = new StdioClientTransport({ command: process.execPath, args: [...tsx, 'test/fixtures/stdio-server.ts'], stderr: 'pipe' });
+    const inner = new StdioClientTransport({
+      command: process.execPath,
+      args: [...tsx, 'test/fixtures/stdio-server.ts'],
+      stderr: 'pipe',
+    });
     const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(tap(inner, monitor, { side: 'client', intent: parseIntent({ purpose: 'echo', tools: ['echo'] }) }));
+    await client.connect(
+      tap(inner, monitor, { side: 'client', intent: parseIntent({ purpose: 'echo', tools: ['echo'] }) }),
+    );
     const res = await client.callTool({ name: 'echo', arguments: { text: 'over stdio' } });
     assert.deepEqual(res.content, [{ type: 'text', text: 'over stdio' }]);
-    await assert.rejects(client.callTool({ name: 'read_notes', arguments: {} }), (e: unknown) => (e as McpError).code === RPC_CODES.DENIED);
+    await assert.rejects(
+      client.callTool({ name: 'read_notes', arguments: {} }),
+      (e: unknown) => (e as McpError).code === RPC_CODES.DENIED,
+    );
     assert.ok(events.some((e) => e.kind === 'response' && e.tool === 'echo'));
     await client.close();
     monitor.close();
   });
 
   it('server side: the tap inside the server process denies what the intent does not allow', async () => {
-    const inner = new StdioClientTransport({ command: process.execPath, args: [...tsx, 'test/fixtures/stdio-server.ts'], stderr: 'pipe' });
+    const inner = new StdioClientTransport({
+      command: process.execPath,
+      args: [...tsx, 'test/fixtures/stdio-server.ts'],
+      stderr: 'pipe',
+    });
     let stderr = '';
-    inner.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+    inner.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const client = new Client({ name: 'agent', version: '1' });
     await client.connect(inner);
     const res = await client.callTool({ name: 'echo', arguments: { text: 'ok' } });
     assert.deepEqual(res.content, [{ type: 'text', text: 'ok' }]);
-    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'a@b.c', body: 'x' } }), (e: unknown) => {
-      assert.equal((e as McpError).code, RPC_CODES.DENIED);
-      assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['intent/tool-not-approved']);
-      return true;
-    });
+    await assert.rejects(
+      client.callTool({ name: 'send_email', arguments: { to: 'a@b.c', body: 'x' } }),
+      (e: unknown) => {
+        assert.equal((e as McpError).code, RPC_CODES.DENIED);
+        assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['intent/tool-not-approved']);
+        return true;
+      },
+    );
     await client.close();
     assert.match(stderr, /ALERT intent\/tool-not-approved send_email/);
   });
 });
 
 describe('tap on Streamable HTTP (127.0.0.1)', () => {
-  async function httpServer(monitor: ReturnType<typeof createMonitor>, intent = parseIntent({ purpose: 'echo', tools: ['echo'] })): Promise<{ url: URL; server: Server }> {
+  async function httpServer(
+    monitor: ReturnType<typeof createMonitor>,
+    intent = parseIntent({ purpose: 'echo', tools: ['echo'] }),
+  ): Promise<{ url: URL; server: Server }> {
     const transports = new Map<string, StreamableHTTPServerTransport>();
     const server = createServer(async (req, res) => {
       const sid = req.headers['mcp-session-id'];
       let transport = typeof sid === 'string' ? transports.get(sid) : undefined;
       if (!transport) {
-        transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { transports.set(id, transport!); } });
+        transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            transports.set(id, transport!);
+          },
+        });
         await demoServer().connect(tap(transport, monitor, { side: 'server', intent }));
       }
       await transport.handleRequest(req, res);
@@ -74,14 +100,25 @@ describe('tap on Streamable HTTP (127.0.0.1)', () => {
     const { url, server } = await httpServer(serverMonitor);
     const clientMonitor = createMonitor();
     const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(tap(new StreamableHTTPClientTransport(url), clientMonitor, { side: 'client', intent: parseIntent({ purpose: 'echo', tools: ['echo', 'read_notes'] }) }));
+    await client.connect(
+      tap(new StreamableHTTPClientTransport(url), clientMonitor, {
+        side: 'client',
+        intent: parseIntent({ purpose: 'echo', tools: ['echo', 'read_notes'] }),
+      }),
+    );
     const res = await client.callTool({ name: 'echo', arguments: { text: 'over http' } });
     assert.deepEqual(res.content, [{ type: 'text', text: 'over http' }]);
     // Allowed by the client-side intent, denied by the server-side one.
-    await assert.rejects(client.callTool({ name: 'read_notes', arguments: {} }), (e: unknown) => (e as McpError).code === RPC_CODES.DENIED);
+    await assert.rejects(
+      client.callTool({ name: 'read_notes', arguments: {} }),
+      (e: unknown) => (e as McpError).code === RPC_CODES.DENIED,
+    );
     // Denied by the client-side tap before it leaves the process.
     const before = serverEvents.length;
-    await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'x', body: 'y' } }), (e: unknown) => (e as McpError).code === RPC_CODES.DENIED);
+    await assert.rejects(
+      client.callTool({ name: 'send_email', arguments: { to: 'x', body: 'y' } }),
+      (e: unknown) => (e as McpError).code === RPC_CODES.DENIED,
+    );
     assert.equal(serverEvents.filter((e) => e.tool === 'send_email').length, 0);
     assert.ok(serverEvents.length >= before);
     const call = serverEvents.find((e) => e.kind === 'request' && e.tool === 'echo')!;
@@ -101,19 +138,34 @@ describe('tap with real MCP servers from npm', () => {
     const monitor = createMonitor();
     const events: SessionEvent[] = [];
     monitor.events$.subscribe((e) => events.push(e));
-    const inner = new StdioClientTransport({ command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-filesystem/dist/index.js', dir], stderr: 'pipe' });
-    const intent = parseIntent({ purpose: 'summarise notes.txt', tools: ['list_directory', { name: 'read_text_file', args: { path: { prefix: [dir] } } }] });
+    const inner = new StdioClientTransport({
+      command: process.execPath,
+      args: ['node_modules/@modelcontextprotocol/server-filesystem/dist/index.js', dir],
+      stderr: 'pipe',
+    });
+    const intent = parseIntent({
+      purpose: 'summarise notes.txt',
+      tools: ['list_directory', { name: 'read_text_file', args: { path: { prefix: [dir] } } }],
+    });
     const client = new Client({ name: 'agent', version: '1' });
     await client.connect(tap(inner, monitor, { side: 'client', intent }));
     const tools = await client.listTools();
     assert.ok(tools.tools.some((t) => t.name === 'write_file'));
-    const read = await client.callTool({ name: 'read_text_file', arguments: { path: join(dir, 'notes.txt') } });
-    assert.match(JSON.stringify(read.content), /quarterly numbers/);
-    await assert.rejects(client.callTool({ name: 'read_text_file', arguments: { path: '/etc/hostname' } }), (e: unknown) => {
-      assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['intent/argument-constraint']);
-      return true;
+    const read = await client.callTool({
+      name: 'read_text_file',
+      arguments: { path: join(dir, 'notes.txt') },
     });
-    await assert.rejects(client.callTool({ name: 'write_file', arguments: { path: join(dir, 'out.txt'), content: 'x' } }));
+    assert.match(JSON.stringify(read.content), /quarterly numbers/);
+    await assert.rejects(
+      client.callTool({ name: 'read_text_file', arguments: { path: '/etc/hostname' } }),
+      (e: unknown) => {
+        assert.deepEqual(((e as McpError).data as { rules: string[] }).rules, ['intent/argument-constraint']);
+        return true;
+      },
+    );
+    await assert.rejects(
+      client.callTool({ name: 'write_file', arguments: { path: join(dir, 'out.txt'), content: 'x' } }),
+    );
     assert.equal(existsSync(join(dir, 'out.txt')), false, 'the denied write never happened');
     const state = monitor.sessions()[0]!;
     assert.ok(state.tools.has('write_file'), 'tool definitions learned from tools/list');
@@ -123,13 +175,27 @@ describe('tap with real MCP servers from npm', () => {
 
   it('@modelcontextprotocol/server-everything over stdio: budget halt closes the real server session', async () => {
     const monitor = createMonitor();
-    const inner = new StdioClientTransport({ command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'], stderr: 'pipe' });
+    const inner = new StdioClientTransport({
+      command: process.execPath,
+      args: ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'],
+      stderr: 'pipe',
+    });
     const client = new Client({ name: 'agent', version: '1' });
     let closed = false;
-    client.onclose = () => { closed = true; };
-    await client.connect(tap(inner, monitor, { side: 'client', intent: parseIntent({ purpose: 'echo twice', tools: ['echo'], budget: { calls: 2 } }) }));
+    client.onclose = () => {
+      closed = true;
+    };
+    await client.connect(
+      tap(inner, monitor, {
+        side: 'client',
+        intent: parseIntent({ purpose: 'echo twice', tools: ['echo'], budget: { calls: 2 } }),
+      }),
+    );
     for (let i = 0; i < 2; i++) await client.callTool({ name: 'echo', arguments: { message: `m${i}` } });
-    await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'third' } }), (e: unknown) => (e as McpError).code === RPC_CODES.HALTED);
+    await assert.rejects(
+      client.callTool({ name: 'echo', arguments: { message: 'third' } }),
+      (e: unknown) => (e as McpError).code === RPC_CODES.HALTED,
+    );
     await waitFor(() => closed, 'the client to see the transport close');
     assert.equal(monitor.stats().sessions, 0);
     monitor.close();

@@ -7,7 +7,10 @@ import { toOcsf } from './ocsf.js';
  * Write every alert as one OCSF JSON line to a stream (stdout) or a file (appended).
  * @example jsonlSink(monitor.alerts$, process.stdout)
  */
-export function jsonlSink(alerts$: Observable<Alert>, target: NodeJS.WritableStream | string): { close(): Promise<void> } {
+export function jsonlSink(
+  alerts$: Observable<Alert>,
+  target: NodeJS.WritableStream | string,
+): { close(): Promise<void> } {
   const stream = typeof target === 'string' ? createWriteStream(target, { flags: 'a' }) : target;
   const sub: Subscription = alerts$.subscribe((a) => stream.write(`${JSON.stringify(toOcsf(a))}\n`));
   return {

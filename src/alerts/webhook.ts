@@ -49,23 +49,34 @@ export function webhookSink(alerts$: Observable<Alert>, options: WebhookOptions)
   const errors$ = new Subject<Error>();
   const memory: { id: string; body: string; attempts: number; due: number }[] = [];
   const db = options.store?.db;
-  const insert = db?.prepare('INSERT OR IGNORE INTO outbox (sink, alert_id, body, next_attempt_at) VALUES (?, ?, ?, ?)');
-  const due = db?.prepare('SELECT rowid, alert_id, body, attempts FROM outbox WHERE sink = ? AND next_attempt_at <= ? ORDER BY rowid LIMIT 100');
+  const insert = db?.prepare(
+    'INSERT OR IGNORE INTO outbox (sink, alert_id, body, next_attempt_at) VALUES (?, ?, ?, ?)',
+  );
+  const due = db?.prepare(
+    'SELECT rowid, alert_id, body, attempts FROM outbox WHERE sink = ? AND next_attempt_at <= ? ORDER BY rowid LIMIT 100',
+  );
   const done = db?.prepare('DELETE FROM outbox WHERE rowid = ?');
-  const retry = db?.prepare('UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE rowid = ?');
+  const retry = db?.prepare(
+    'UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE rowid = ?',
+  );
   const count = db?.prepare('SELECT count(*) AS n FROM outbox WHERE sink = ?');
   let delivered = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let closed = false;
 
-  const backoff = (attempts: number) => Math.min(max, base * 2 ** Math.max(0, attempts - 1)) * (0.5 + Math.random() / 2);
+  const backoff = (attempts: number) =>
+    Math.min(max, base * 2 ** Math.max(0, attempts - 1)) * (0.5 + Math.random() / 2);
 
   const post = async (body: string): Promise<void> => {
     const timestamp = String(Math.floor(clock() / 1000));
     const res = await fetch(options.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-intentguard-timestamp': timestamp, 'x-intentguard-signature': signWebhook(options.secret, timestamp, body) },
+      headers: {
+        'content-type': 'application/json',
+        'x-intentguard-timestamp': timestamp,
+        'x-intentguard-signature': signWebhook(options.secret, timestamp, body),
+      },
       body,
       signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
@@ -82,7 +93,12 @@ export function webhookSink(alerts$: Observable<Alert>, options: WebhookOptions)
 
   const drainOnce = async (): Promise<void> => {
     if (db) {
-      for (const row of due!.all(name, clock()) as { rowid: number; alert_id: string; body: string; attempts: number }[]) {
+      for (const row of due!.all(name, clock()) as {
+        rowid: number;
+        alert_id: string;
+        body: string;
+        attempts: number;
+      }[]) {
         try {
           await post(row.body);
           done!.run(row.rowid);
@@ -113,7 +129,9 @@ export function webhookSink(alerts$: Observable<Alert>, options: WebhookOptions)
   };
 
   const drain = (): Promise<void> => {
-    running ??= drainOnce().finally(() => { running = undefined; });
+    running ??= drainOnce().finally(() => {
+      running = undefined;
+    });
     return running;
   };
 
@@ -121,7 +139,11 @@ export function webhookSink(alerts$: Observable<Alert>, options: WebhookOptions)
     const body = JSON.stringify(toOcsf(alert));
     if (insert) insert.run(name, alert.id, body, clock());
     else if (memory.length >= maxQueue) {
-      errors$.next(new Error(`webhook queue full (${maxQueue}); alert ${alert.id} (${alert.rule}) not queued — configure a store to keep undelivered alerts`));
+      errors$.next(
+        new Error(
+          `webhook queue full (${maxQueue}); alert ${alert.id} (${alert.rule}) not queued — configure a store to keep undelivered alerts`,
+        ),
+      );
       process.stderr.write(`intentguard: webhook queue full, alert ${alert.id} ${alert.rule} refused\n`);
       return;
     } else memory.push({ id: alert.id, body, attempts: 0, due: clock() });

@@ -26,7 +26,8 @@ const tokenOf = (req: IncomingMessage): string | undefined => {
 };
 
 const same = (a: string, b: string) => {
-  const x = Buffer.from(a), y = Buffer.from(b);
+  const x = Buffer.from(a),
+    y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
@@ -37,8 +38,13 @@ const MAX_BUFFERED = 8 * 1024 * 1024;
  * A WebSocket stream of alerts (OCSF JSON, one message each) for consoles. Connections without the
  * right token are refused during the upgrade with HTTP 401.
  */
-export async function alertStream(alerts$: Observable<Alert>, options: AlertStreamOptions): Promise<AlertStream> {
-  const server: Server = createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'));
+export async function alertStream(
+  alerts$: Observable<Alert>,
+  options: AlertStreamOptions,
+): Promise<AlertStream> {
+  const server: Server = createServer((_req, res) =>
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket upgrade required\n'),
+  );
   // Consoles only listen: a frame from one is never large, and one that is (or a protocol error) drops
   // that console, never the process.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
@@ -46,7 +52,9 @@ export async function alertStream(alerts$: Observable<Alert>, options: AlertStre
   server.on('upgrade', (req, socket, head) => {
     const token = tokenOf(req);
     if (!token || !same(token, options.token)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard-alerts"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard-alerts"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));

@@ -29,7 +29,13 @@ function ibansIn(text: string): [number, number][] {
   const found: [number, number][] = [];
   const n = text.length;
   for (let i = 0; i + 4 <= n; i++) {
-    if (!isUpper(text.charCodeAt(i)) || !isUpper(text.charCodeAt(i + 1)) || !isDigit(text.charCodeAt(i + 2)) || !isDigit(text.charCodeAt(i + 3))) continue;
+    if (
+      !isUpper(text.charCodeAt(i)) ||
+      !isUpper(text.charCodeAt(i + 1)) ||
+      !isDigit(text.charCodeAt(i + 2)) ||
+      !isDigit(text.charCodeAt(i + 3))
+    )
+      continue;
     if (i > 0 && isWord(text.charCodeAt(i - 1))) continue;
     // Group ends after each full group of 4, then candidate ends with a trailing 1–4 group; longest first.
     const ends: number[] = [];
@@ -88,7 +94,10 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
       break;
     }
     // A decimal continuation on either side (`1.5`, `12,000`) makes the whole run a quantity.
-    const before = start >= 2 && (text[start - 1] === '.' || text[start - 1] === ',') && isDigit(text.charCodeAt(start - 2));
+    const before =
+      start >= 2 &&
+      (text[start - 1] === '.' || text[start - 1] === ',') &&
+      isDigit(text.charCodeAt(start - 2));
     const after = i + 1 < n && (text[i] === '.' || text[i] === ',') && isDigit(text.charCodeAt(i + 1));
     if (before || after) continue;
     while (span < skip.length && skip[span]![1] <= start) span++;
@@ -99,21 +108,33 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
   }
 }
 
-const validDate = (y: number, m: number, d: number): boolean => y >= 1800 && y <= 2200 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+const validDate = (y: number, m: number, d: number): boolean =>
+  y >= 1800 && y <= 2200 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 
 /** How many groups at `at` form a calendar date (0 if none): yyyy-mm-dd, dd-mm-yyyy, mm-dd-yyyy or yyyymmdd. */
 function dateAt(groups: readonly string[], seps: readonly number[], at: number): number {
   const g = groups[at]!;
-  if (g.length === 8 && (validDate(+g.slice(0, 4), +g.slice(4, 6), +g.slice(6)) || validDate(+g.slice(4), +g.slice(2, 4), +g.slice(0, 2)))) return 1;
+  if (
+    g.length === 8 &&
+    (validDate(+g.slice(0, 4), +g.slice(4, 6), +g.slice(6)) ||
+      validDate(+g.slice(4), +g.slice(2, 4), +g.slice(0, 2)))
+  )
+    return 1;
   if (at + 2 >= groups.length || seps[at] !== seps[at + 1]) return 0;
-  const a = groups[at]!, b = groups[at + 1]!, c = groups[at + 2]!;
+  const a = groups[at]!,
+    b = groups[at + 1]!,
+    c = groups[at + 2]!;
   if (a.length === 4 && b.length <= 2 && c.length <= 2 && validDate(+a, +b, +c)) return 3;
-  if (c.length === 4 && a.length <= 2 && b.length <= 2 && (validDate(+c, +b, +a) || validDate(+c, +a, +b))) return 3;
+  if (c.length === 4 && a.length <= 2 && b.length <= 2 && (validDate(+c, +b, +a) || validDate(+c, +a, +b)))
+    return 3;
   return 0;
 }
 
 /** A time right after a date: `16`, `1600`, `160000` (hh, hhmm, hhmmss). */
-const isTime = (g: string): boolean => (g.length === 2 || g.length === 4 || g.length === 6) && +g.slice(0, 2) <= 23 && (g.length === 2 || +g.slice(2, 4) <= 59);
+const isTime = (g: string): boolean =>
+  (g.length === 2 || g.length === 4 || g.length === 6) &&
+  +g.slice(0, 2) <= 23 &&
+  (g.length === 2 || +g.slice(2, 4) <= 59);
 
 /** The account numbers in one run's groups: dates (and a time right after one) removed, the rest joined per segment. */
 function numbersOf(groups: readonly string[], seps: readonly number[], out: string[]): void {

@@ -23,20 +23,23 @@ export class AnalysisBudget {
   read(n: number): boolean {
     this.bytes += n;
     this.work += n;
-    if (this.bytes > this.limits.bytes) this.exceeded ??= `more than ${this.limits.bytes} characters of message text to analyse`;
+    if (this.bytes > this.limits.bytes)
+      this.exceeded ??= `more than ${this.limits.bytes} characters of message text to analyse`;
     return this.exceeded === undefined;
   }
 
   /** Account for `n` units of extra analysis (decoded layers, fragments); false once over. */
   spend(n: number): boolean {
     this.work += n;
-    if (this.work > this.limits.work) this.exceeded ??= `more than ${this.limits.work} units of analysis work`;
+    if (this.work > this.limits.work)
+      this.exceeded ??= `more than ${this.limits.work} units of analysis work`;
     return this.exceeded === undefined;
   }
 
   /** Whether nesting `depth` may still be walked; false (and {@link exceeded} set) past the limit. */
   deep(depth: number): boolean {
-    if (depth > this.limits.depth) this.exceeded ??= `arguments nested deeper than ${this.limits.depth} levels`;
+    if (depth > this.limits.depth)
+      this.exceeded ??= `arguments nested deeper than ${this.limits.depth} levels`;
     return this.exceeded === undefined;
   }
 }
@@ -48,7 +51,10 @@ export class AnalysisBudget {
  */
 export function budgetFinding(why: string): Finding {
   return {
-    rule: 'core/analysis-budget', action: 'deny', severity: 'high', code: 'ERR_ANALYSIS_BUDGET',
+    rule: 'core/analysis-budget',
+    action: 'deny',
+    severity: 'high',
+    code: 'ERR_ANALYSIS_BUDGET',
     reason: `analysis budget exceeded (${why}); failing closed`,
   };
 }

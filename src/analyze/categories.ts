@@ -5,7 +5,16 @@
  * when nothing else says otherwise; a tool nothing says anything about stays side-effecting (cautious).
  */
 export const TOOL_CATEGORIES = [
-  'read', 'write', 'egress', 'destructive', 'code-execution', 'credential', 'privilege', 'sensitive-read', 'network', 'financial',
+  'read',
+  'write',
+  'egress',
+  'destructive',
+  'code-execution',
+  'credential',
+  'privilege',
+  'sensitive-read',
+  'network',
+  'financial',
 ] as const;
 export type ToolCategory = (typeof TOOL_CATEGORIES)[number];
 
@@ -16,78 +25,641 @@ export interface ToolProfile {
   readonly readOnly: boolean;
 }
 
-type Action = 'write' | 'egress' | 'destructive' | 'code-execution' | 'network' | 'financial' | 'privilege' | 'credential';
+type Action =
+  | 'write'
+  | 'egress'
+  | 'destructive'
+  | 'code-execution'
+  | 'network'
+  | 'financial'
+  | 'privilege'
+  | 'credential';
 
 // Verbs: a word that names what the tool does. Read verbs change nothing.
-const READ_VERBS = ['get', 'list', 'read', 'search', 'find', 'fetch', 'query', 'view', 'show', 'describe', 'lookup', 'look', 'browse', 'check', 'count',
-  'retrieve', 'inspect', 'stat', 'tail', 'cat', 'ls', 'print', 'download', 'open', 'load', 'summarize', 'summarise', 'explain', 'peek', 'watch', 'echo',
-  'ping', 'validate', 'verify', 'compute', 'calculate', 'return', 'estimate', 'analyze', 'analyse', 'preview', 'locate', 'display', 'detect', 'identify',
-  'translate', 'compare', 'recommend', 'suggest', 'predict', 'forecast', 'measure', 'select', 'scan', 'monitor', 'obtain', 'see', 'ask', 'think', 'access',
-  'discover', 'examine', 'review', 'poll', 'resolve', 'render', 'convert', 'format', 'parse', 'extract', 'filter', 'sort', 'diff', 'grep', 'glob', 'tree',
-  'test', 'lint', 'audit', 'report', 'visit', 'crawl', 'scrape'] as const;
+const READ_VERBS = [
+  'get',
+  'list',
+  'read',
+  'search',
+  'find',
+  'fetch',
+  'query',
+  'view',
+  'show',
+  'describe',
+  'lookup',
+  'look',
+  'browse',
+  'check',
+  'count',
+  'retrieve',
+  'inspect',
+  'stat',
+  'tail',
+  'cat',
+  'ls',
+  'print',
+  'download',
+  'open',
+  'load',
+  'summarize',
+  'summarise',
+  'explain',
+  'peek',
+  'watch',
+  'echo',
+  'ping',
+  'validate',
+  'verify',
+  'compute',
+  'calculate',
+  'return',
+  'estimate',
+  'analyze',
+  'analyse',
+  'preview',
+  'locate',
+  'display',
+  'detect',
+  'identify',
+  'translate',
+  'compare',
+  'recommend',
+  'suggest',
+  'predict',
+  'forecast',
+  'measure',
+  'select',
+  'scan',
+  'monitor',
+  'obtain',
+  'see',
+  'ask',
+  'think',
+  'access',
+  'discover',
+  'examine',
+  'review',
+  'poll',
+  'resolve',
+  'render',
+  'convert',
+  'format',
+  'parse',
+  'extract',
+  'filter',
+  'sort',
+  'diff',
+  'grep',
+  'glob',
+  'tree',
+  'test',
+  'lint',
+  'audit',
+  'report',
+  'visit',
+  'crawl',
+  'scrape',
+] as const;
 const ACTION_VERBS: Record<Action, readonly string[]> = {
-  write: ['create', 'update', 'set', 'write', 'edit', 'modify', 'change', 'add', 'insert', 'put', 'append', 'rename', 'move', 'copy', 'schedule', 'save',
-    'patch', 'merge', 'commit', 'book', 'reserve', 'register', 'upsert', 'store', 'replace', 'assign', 'mark', 'apply', 'configure', 'enable', 'disable',
-    'install', 'invite', 'lock', 'unlock', 'control', 'manage', 'handle', 'place', 'make', 'generate', 'organize', 'organise', 'archive', 'restore',
-    'join', 'leave', 'follow', 'unfollow', 'like', 'unlike', 'star', 'subscribe', 'unsubscribe', 'draft', 'consult', 'redirect', 'dispatch', 'request',
-    'play', 'pause', 'stop', 'start', 'toggle', 'turn', 'deploy', 'trigger', 'sync', 'import', 'upload', 'accept', 'approve', 'reject', 'decline',
-    'record', 'log', 'tag', 'label', 'pin', 'unpin', 'block', 'unblock', 'mute', 'flag', 'confirm', 'exchange', 'resume',
-    'launch', 'build', 'compile', 'provision', 'scale', 'restart', 'reboot', 'close', 'fill', 'sign', 'navigate', 'click', 'type', 'press', 'go'],
-  egress: ['send', 'post', 'publish', 'share', 'email', 'mail', 'message', 'forward', 'upload', 'notify', 'tweet', 'retweet', 'reply', 'comment', 'transfer',
-    'pay', 'wire', 'submit', 'export', 'push', 'sms', 'text', 'broadcast', 'webhook', 'dm', 'chat', 'invite', 'call', 'dial', 'contact', 'announce', 'tell',
-    'request', 'withdraw', 'deposit', 'leave'],
-  destructive: ['delete', 'remove', 'drop', 'destroy', 'purge', 'erase', 'wipe', 'truncate', 'kill', 'revoke', 'cancel', 'reset', 'uninstall',
-    'terminate', 'ban', 'kick', 'unlink', 'rm', 'overwrite', 'clear', 'shutdown', 'deactivate', 'unregister', 'empty'],
-  'code-execution': ['exec', 'execute', 'run', 'eval', 'shell', 'command', 'cmd', 'script', 'spawn', 'bash', 'sh', 'python', 'terminal', 'sql', 'evaluate', 'process'],
-  network: ['fetch', 'browse', 'download', 'crawl', 'scrape', 'curl', 'visit', 'http', 'https', 'webpage', 'web', 'url', 'website', 'page', 'request'],
-  financial: ['pay', 'wire', 'refund', 'charge', 'withdraw', 'deposit', 'trade', 'buy', 'sell', 'purchase', 'invest', 'order'],
+  write: [
+    'create',
+    'update',
+    'set',
+    'write',
+    'edit',
+    'modify',
+    'change',
+    'add',
+    'insert',
+    'put',
+    'append',
+    'rename',
+    'move',
+    'copy',
+    'schedule',
+    'save',
+    'patch',
+    'merge',
+    'commit',
+    'book',
+    'reserve',
+    'register',
+    'upsert',
+    'store',
+    'replace',
+    'assign',
+    'mark',
+    'apply',
+    'configure',
+    'enable',
+    'disable',
+    'install',
+    'invite',
+    'lock',
+    'unlock',
+    'control',
+    'manage',
+    'handle',
+    'place',
+    'make',
+    'generate',
+    'organize',
+    'organise',
+    'archive',
+    'restore',
+    'join',
+    'leave',
+    'follow',
+    'unfollow',
+    'like',
+    'unlike',
+    'star',
+    'subscribe',
+    'unsubscribe',
+    'draft',
+    'consult',
+    'redirect',
+    'dispatch',
+    'request',
+    'play',
+    'pause',
+    'stop',
+    'start',
+    'toggle',
+    'turn',
+    'deploy',
+    'trigger',
+    'sync',
+    'import',
+    'upload',
+    'accept',
+    'approve',
+    'reject',
+    'decline',
+    'record',
+    'log',
+    'tag',
+    'label',
+    'pin',
+    'unpin',
+    'block',
+    'unblock',
+    'mute',
+    'flag',
+    'confirm',
+    'exchange',
+    'resume',
+    'launch',
+    'build',
+    'compile',
+    'provision',
+    'scale',
+    'restart',
+    'reboot',
+    'close',
+    'fill',
+    'sign',
+    'navigate',
+    'click',
+    'type',
+    'press',
+    'go',
+  ],
+  egress: [
+    'send',
+    'post',
+    'publish',
+    'share',
+    'email',
+    'mail',
+    'message',
+    'forward',
+    'upload',
+    'notify',
+    'tweet',
+    'retweet',
+    'reply',
+    'comment',
+    'transfer',
+    'pay',
+    'wire',
+    'submit',
+    'export',
+    'push',
+    'sms',
+    'text',
+    'broadcast',
+    'webhook',
+    'dm',
+    'chat',
+    'invite',
+    'call',
+    'dial',
+    'contact',
+    'announce',
+    'tell',
+    'request',
+    'withdraw',
+    'deposit',
+    'leave',
+  ],
+  destructive: [
+    'delete',
+    'remove',
+    'drop',
+    'destroy',
+    'purge',
+    'erase',
+    'wipe',
+    'truncate',
+    'kill',
+    'revoke',
+    'cancel',
+    'reset',
+    'uninstall',
+    'terminate',
+    'ban',
+    'kick',
+    'unlink',
+    'rm',
+    'overwrite',
+    'clear',
+    'shutdown',
+    'deactivate',
+    'unregister',
+    'empty',
+  ],
+  'code-execution': [
+    'exec',
+    'execute',
+    'run',
+    'eval',
+    'shell',
+    'command',
+    'cmd',
+    'script',
+    'spawn',
+    'bash',
+    'sh',
+    'python',
+    'terminal',
+    'sql',
+    'evaluate',
+    'process',
+  ],
+  network: [
+    'fetch',
+    'browse',
+    'download',
+    'crawl',
+    'scrape',
+    'curl',
+    'visit',
+    'http',
+    'https',
+    'webpage',
+    'web',
+    'url',
+    'website',
+    'page',
+    'request',
+  ],
+  financial: [
+    'pay',
+    'wire',
+    'refund',
+    'charge',
+    'withdraw',
+    'deposit',
+    'trade',
+    'buy',
+    'sell',
+    'purchase',
+    'invest',
+    'order',
+  ],
   privilege: ['grant', 'promote', 'elevate', 'sudo'],
   credential: ['login', 'authenticate', 'authorize'],
 };
 // Words that are verbs at the head of a name and nouns after a verb ("post_tweet" vs "get_post").
-const AMBIGUOUS = new Set(['post', 'message', 'email', 'mail', 'text', 'chat', 'comment', 'reply', 'share', 'transfer', 'book', 'schedule', 'record',
-  'request', 'lock', 'place', 'order', 'tweet', 'like', 'control', 'call', 'contact', 'log', 'tag', 'label', 'pin', 'block', 'star', 'flag', 'sms', 'dm',
-  'process', 'command', 'script', 'shell', 'terminal', 'sql', 'page', 'web', 'url', 'http', 'https', 'webpage', 'website', 'type', 'play', 'stop', 'start',
-  'turn', 'go', 'draft', 'store', 'set', 'wire', 'charge', 'deposit', 'trade', 'exchange', 'sign', 'empty', 'clear', 'export', 'import', 'upload', 'build',
-  'merge', 'commit', 'patch', 'push', 'mark', 'run', 'leave', 'fill', 'key', 'bash', 'python', 'sh', 'cmd',
-  'review', 'report', 'access', 'test', 'audit', 'format', 'diff', 'filter', 'sort', 'select', 'display', 'show', 'view', 'tree', 'scan', 'monitor', 'watch',
-  'stat', 'tail', 'ls', 'cat']);
+const AMBIGUOUS = new Set([
+  'post',
+  'message',
+  'email',
+  'mail',
+  'text',
+  'chat',
+  'comment',
+  'reply',
+  'share',
+  'transfer',
+  'book',
+  'schedule',
+  'record',
+  'request',
+  'lock',
+  'place',
+  'order',
+  'tweet',
+  'like',
+  'control',
+  'call',
+  'contact',
+  'log',
+  'tag',
+  'label',
+  'pin',
+  'block',
+  'star',
+  'flag',
+  'sms',
+  'dm',
+  'process',
+  'command',
+  'script',
+  'shell',
+  'terminal',
+  'sql',
+  'page',
+  'web',
+  'url',
+  'http',
+  'https',
+  'webpage',
+  'website',
+  'type',
+  'play',
+  'stop',
+  'start',
+  'turn',
+  'go',
+  'draft',
+  'store',
+  'set',
+  'wire',
+  'charge',
+  'deposit',
+  'trade',
+  'exchange',
+  'sign',
+  'empty',
+  'clear',
+  'export',
+  'import',
+  'upload',
+  'build',
+  'merge',
+  'commit',
+  'patch',
+  'push',
+  'mark',
+  'run',
+  'leave',
+  'fill',
+  'key',
+  'bash',
+  'python',
+  'sh',
+  'cmd',
+  'review',
+  'report',
+  'access',
+  'test',
+  'audit',
+  'format',
+  'diff',
+  'filter',
+  'sort',
+  'select',
+  'display',
+  'show',
+  'view',
+  'tree',
+  'scan',
+  'monitor',
+  'watch',
+  'stat',
+  'tail',
+  'ls',
+  'cat',
+]);
 // Joining words: each part of `read_and_delete` is a clause with its own verb.
 const CONJUNCTIONS = new Set(['and', 'then', 'or', 'plus', 'also', 'after', 'before', 'with', 'n']);
 // Nouns that give a name's action a category of its own.
 const NOUNS: Partial<Record<Action | 'sensitive', readonly string[]>> = {
-  credential: ['password', 'passwd', 'credential', 'credentials', 'secret', 'secrets', 'token', 'tokens', 'apikey', 'key', 'keys', 'auth', 'mfa', '2fa', 'otp',
-    'ssh', 'certificate', 'cert', 'passcode', 'pin'],
-  privilege: ['permission', 'permissions', 'role', 'roles', 'admin', 'admins', 'member', 'members', 'membership', 'collaborator', 'collaborators', 'access', 'acl',
-    'acls', 'policy', 'owner', 'owners', 'privilege', 'privileges', 'guest', 'guests', 'sharing'],
-  financial: ['money', 'payment', 'payments', 'transaction', 'transactions', 'invoice', 'balance', 'iban', 'bank', 'refund', 'card', 'funds', 'fund', 'payee',
-    'bill', 'stock', 'stocks', 'crypto', 'order', 'orders', 'trade', 'wallet', 'loan', 'salary', 'payroll', 'deposit', 'withdrawal', 'investment', 'holdings'],
+  credential: [
+    'password',
+    'passwd',
+    'credential',
+    'credentials',
+    'secret',
+    'secrets',
+    'token',
+    'tokens',
+    'apikey',
+    'key',
+    'keys',
+    'auth',
+    'mfa',
+    '2fa',
+    'otp',
+    'ssh',
+    'certificate',
+    'cert',
+    'passcode',
+    'pin',
+  ],
+  privilege: [
+    'permission',
+    'permissions',
+    'role',
+    'roles',
+    'admin',
+    'admins',
+    'member',
+    'members',
+    'membership',
+    'collaborator',
+    'collaborators',
+    'access',
+    'acl',
+    'acls',
+    'policy',
+    'owner',
+    'owners',
+    'privilege',
+    'privileges',
+    'guest',
+    'guests',
+    'sharing',
+  ],
+  financial: [
+    'money',
+    'payment',
+    'payments',
+    'transaction',
+    'transactions',
+    'invoice',
+    'balance',
+    'iban',
+    'bank',
+    'refund',
+    'card',
+    'funds',
+    'fund',
+    'payee',
+    'bill',
+    'stock',
+    'stocks',
+    'crypto',
+    'order',
+    'orders',
+    'trade',
+    'wallet',
+    'loan',
+    'salary',
+    'payroll',
+    'deposit',
+    'withdrawal',
+    'investment',
+    'holdings',
+  ],
   // Writing to these publishes: others read them.
-  egress: ['issue', 'issues', 'gist', 'gists', 'wiki', 'page', 'pages', 'webpage', 'website', 'site', 'post', 'posts', 'comment', 'comments', 'review',
-    'reviews', 'tweet', 'tweets', 'blog', 'forum', 'discussion', 'story', 'release', 'pr', 'paste', 'snippet', 'message', 'messages', 'thread',
-    'announcement', 'invitation', 'invitations', 'reply', 'public', 'feed', 'gallery', 'listing'],
+  egress: [
+    'issue',
+    'issues',
+    'gist',
+    'gists',
+    'wiki',
+    'page',
+    'pages',
+    'webpage',
+    'website',
+    'site',
+    'post',
+    'posts',
+    'comment',
+    'comments',
+    'review',
+    'reviews',
+    'tweet',
+    'tweets',
+    'blog',
+    'forum',
+    'discussion',
+    'story',
+    'release',
+    'pr',
+    'paste',
+    'snippet',
+    'message',
+    'messages',
+    'thread',
+    'announcement',
+    'invitation',
+    'invitations',
+    'reply',
+    'public',
+    'feed',
+    'gallery',
+    'listing',
+  ],
   network: ['webpage', 'web', 'url', 'http', 'https', 'website', 'page', 'internet', 'online'],
-  sensitive: ['password', 'passwords', 'secret', 'secrets', 'credential', 'credentials', 'token', 'tokens', 'key', 'keys', 'user', 'userinfo', 'profile', 'contact',
-    'contacts', 'address', 'phone', 'ssn', 'iban', 'balance', 'transaction', 'transactions', 'inbox', 'messages', 'message', 'email', 'emails', 'mail',
-    'history', 'file', 'files', 'document', 'documents', 'account', 'accounts', 'payroll', 'salary', 'medical', 'health', 'customer', 'customers', 'env',
-    'environment', 'config', 'database', 'db', 'records', 'calendar', 'notes', 'drive', 'genetic', 'patient', 'patients', 'prescription', 'prescriptions'],
+  sensitive: [
+    'password',
+    'passwords',
+    'secret',
+    'secrets',
+    'credential',
+    'credentials',
+    'token',
+    'tokens',
+    'key',
+    'keys',
+    'user',
+    'userinfo',
+    'profile',
+    'contact',
+    'contacts',
+    'address',
+    'phone',
+    'ssn',
+    'iban',
+    'balance',
+    'transaction',
+    'transactions',
+    'inbox',
+    'messages',
+    'message',
+    'email',
+    'emails',
+    'mail',
+    'history',
+    'file',
+    'files',
+    'document',
+    'documents',
+    'account',
+    'accounts',
+    'payroll',
+    'salary',
+    'medical',
+    'health',
+    'customer',
+    'customers',
+    'env',
+    'environment',
+    'config',
+    'database',
+    'db',
+    'records',
+    'calendar',
+    'notes',
+    'drive',
+    'genetic',
+    'patient',
+    'patients',
+    'prescription',
+    'prescriptions',
+  ],
 };
 // A hand-off to a person (the safest exit an agent has) is not a side effect: `transfer_to_human_agents`.
 const HANDOFF_VERBS = new Set(['transfer', 'escalate', 'handoff', 'route', 'connect']);
-const HANDOFF_PEOPLE = new Set(['human', 'humans', 'person', 'agent', 'agents', 'representative', 'representatives', 'operator', 'operators', 'staff',
-  'supervisor', 'support', 'live']);
+const HANDOFF_PEOPLE = new Set([
+  'human',
+  'humans',
+  'person',
+  'agent',
+  'agents',
+  'representative',
+  'representatives',
+  'operator',
+  'operators',
+  'staff',
+  'supervisor',
+  'support',
+  'live',
+]);
 
 const READ = new Set<string>(READ_VERBS);
 const VERB_ACTIONS = new Map<string, Action[]>();
 for (const [cat, words] of Object.entries(ACTION_VERBS) as [Action, readonly string[]][]) {
-  for (const w of words) if (!VERB_ACTIONS.get(w)?.includes(cat)) VERB_ACTIONS.set(w, [...(VERB_ACTIONS.get(w) ?? []), cat]);
+  for (const w of words)
+    if (!VERB_ACTIONS.get(w)?.includes(cat)) VERB_ACTIONS.set(w, [...(VERB_ACTIONS.get(w) ?? []), cat]);
 }
 const NOUN_CATS = new Map<string, (Action | 'sensitive')[]>();
-for (const [cat, words] of Object.entries(NOUNS) as [Action | 'sensitive', readonly string[]][]) for (const w of words) NOUN_CATS.set(w, [...(NOUN_CATS.get(w) ?? []), cat]);
+for (const [cat, words] of Object.entries(NOUNS) as [Action | 'sensitive', readonly string[]][])
+  for (const w of words) NOUN_CATS.set(w, [...(NOUN_CATS.get(w) ?? []), cat]);
 
 /** Split `sendEmail`, `send_email`, `send-email`, `files.delete`, `EpicFHIRSearch` into lower-case words. */
 export function nameWords(name: string): string[] {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }
 
 const isVerb = (w: string) => READ.has(w) || VERB_ACTIONS.has(w);
@@ -99,7 +671,11 @@ function verbMeaning(w: string): { read: boolean; actions: readonly Action[] } {
   return { read: READ.has(w) && actions.every((a) => a === 'network'), actions };
 }
 
-interface Reading { verbs: number; read: boolean; actions: Set<Action> }
+interface Reading {
+  verbs: number;
+  read: boolean;
+  actions: Set<Action>;
+}
 
 /**
  * Read the verbs of a word list, clause by clause (clauses split at and/then/or): in each clause the
@@ -139,12 +715,46 @@ function stems(w: string): string[] {
   if (w.endsWith('ed')) out.push(w.slice(0, -2), w.slice(0, -1));
   return out;
 }
-const DESCRIPTION_FILLER = new Set(['use', 'uses', 'this', 'the', 'a', 'an', 'tool', 'function', 'method', 'endpoint', 'api', 'to', 'it', 'will', 'can', 'you',
-  'lets', 'allows', 'helps', 'please', 'simply', 'just', 'that', 'which', 'for', 'in', 'order', 'used', 'is', 'of', 'also']);
+const DESCRIPTION_FILLER = new Set([
+  'use',
+  'uses',
+  'this',
+  'the',
+  'a',
+  'an',
+  'tool',
+  'function',
+  'method',
+  'endpoint',
+  'api',
+  'to',
+  'it',
+  'will',
+  'can',
+  'you',
+  'lets',
+  'allows',
+  'helps',
+  'please',
+  'simply',
+  'just',
+  'that',
+  'which',
+  'for',
+  'in',
+  'order',
+  'used',
+  'is',
+  'of',
+  'also',
+]);
 
 /** The lead verbs of a description's first sentence (lower case): `Reads the file and deletes it` → read, delete. */
 function descriptionVerbs(first: string): string[] {
-  const words = first.split(/[^a-z0-9-]+/).filter(Boolean).slice(0, 40);
+  const words = first
+    .split(/[^a-z0-9-]+/)
+    .filter(Boolean)
+    .slice(0, 40);
   const out: string[] = [];
   let expectVerb = true;
   for (let i = 0; i < words.length; i++) {
@@ -160,8 +770,35 @@ function descriptionVerbs(first: string): string[] {
   return out;
 }
 
-const NEGATIONS = new Set(['not', 'never', 'no', 'nothing', 'without', "doesn't", "don't", "won't", 'cannot', "can't", 'none']);
-const CHANGE_STEMS = ['chang', 'modif', 'alter', 'writ', 'updat', 'affect', 'mutat', 'delet', 'side', 'persist', 'sav', 'stor', 'send', 'effect'];
+const NEGATIONS = new Set([
+  'not',
+  'never',
+  'no',
+  'nothing',
+  'without',
+  "doesn't",
+  "don't",
+  "won't",
+  'cannot',
+  "can't",
+  'none',
+]);
+const CHANGE_STEMS = [
+  'chang',
+  'modif',
+  'alter',
+  'writ',
+  'updat',
+  'affect',
+  'mutat',
+  'delet',
+  'side',
+  'persist',
+  'sav',
+  'stor',
+  'send',
+  'effect',
+];
 /** The description says the tool changes nothing ("does not modify", "read-only", "no side effects", "a no-op"). */
 export function claimsNoChange(description: string): boolean {
   const text = description.toLowerCase();
@@ -170,10 +807,12 @@ export function claimsNoChange(description: string): boolean {
     const words = sentence.split(/[^a-z0-9']+/).filter(Boolean);
     for (let i = 0; i < words.length; i++) {
       if (!NEGATIONS.has(words[i]!) && !words[i]!.endsWith("n't")) continue;
-      for (let j = i + 1; j < Math.min(words.length, i + 7); j++) if (CHANGE_STEMS.some((s) => words[j]!.startsWith(s))) return true;
+      for (let j = i + 1; j < Math.min(words.length, i + 7); j++)
+        if (CHANGE_STEMS.some((s) => words[j]!.startsWith(s))) return true;
     }
     // "changes nothing", "modifies nothing"
-    for (let i = 0; i + 1 < words.length; i++) if (CHANGE_STEMS.some((s) => words[i]!.startsWith(s)) && words[i + 1] === 'nothing') return true;
+    for (let i = 0; i + 1 < words.length; i++)
+      if (CHANGE_STEMS.some((s) => words[i]!.startsWith(s)) && words[i + 1] === 'nothing') return true;
   }
   return false;
 }
@@ -185,7 +824,8 @@ function isHandoff(words: readonly string[]): boolean {
   for (let i = 0; i < words.length; i++) {
     if (!HANDOFF_VERBS.has(words[i]!)) continue;
     const rest = words.slice(i + 1, i + 8);
-    if (rest.some((w) => HANDOFF_PEOPLE.has(w)) && !rest.some((w) => NOUN_CATS.get(w)?.includes('financial'))) return true;
+    if (rest.some((w) => HANDOFF_PEOPLE.has(w)) && !rest.some((w) => NOUN_CATS.get(w)?.includes('financial')))
+      return true;
   }
   return false;
 }
@@ -195,7 +835,11 @@ function isHandoff(words: readonly string[]): boolean {
  * @example profileTool('read_and_delete').sideEffecting // true
  * @example profileTool('TodoistSearchTasks', undefined, 'Searches tasks by keywords.').readOnly // true
  */
-export function profileTool(name: string, annotations?: Readonly<Record<string, unknown>>, description = ''): ToolProfile {
+export function profileTool(
+  name: string,
+  annotations?: Readonly<Record<string, unknown>>,
+  description = '',
+): ToolProfile {
   const r: Reading = { verbs: 0, read: false, actions: new Set() };
   const words = nameWords(name);
   readWords(words, r);
@@ -207,7 +851,8 @@ export function profileTool(name: string, annotations?: Readonly<Record<string, 
   const handoff = !money && (isHandoff(words) || isHandoff(lead.split(/[^a-z0-9]+/)));
   const cats = new Set<ToolCategory>();
   // A hand-off to a person moves the conversation, not data or money: not a side effect of its own.
-  const acting = r.actions.size > 0 && !(handoff && [...r.actions].every((a) => a === 'egress' || a === 'write'));
+  const acting =
+    r.actions.size > 0 && !(handoff && [...r.actions].every((a) => a === 'egress' || a === 'write'));
   if (acting) {
     for (const a of r.actions) if (a !== 'network') cats.add(a);
     if (nounCats.has('credential')) cats.add('credential');
@@ -215,16 +860,32 @@ export function profileTool(name: string, annotations?: Readonly<Record<string, 
     // A write to a place others read publishes: `create_issue`, `update_wiki_page`, `leave_review`.
     if (r.actions.has('write') && nounCats.has('egress')) cats.add('egress');
     // Access changes: granting, or adding/inviting/assigning a member, a guest, a role or a user.
-    if (nounCats.has('privilege') && (r.actions.has('write') || r.actions.has('egress'))) cats.add('privilege');
-    if (words.some((w) => w === 'user' || w === 'users') && words.some((w) => ['add', 'invite', 'grant', 'assign'].includes(w))) cats.add('privilege');
+    if (nounCats.has('privilege') && (r.actions.has('write') || r.actions.has('egress')))
+      cats.add('privilege');
+    if (
+      words.some((w) => w === 'user' || w === 'users') &&
+      words.some((w) => ['add', 'invite', 'grant', 'assign'].includes(w))
+    )
+      cats.add('privilege');
   }
   if (annotations?.destructiveHint === true) cats.add('destructive');
   // The server says explicitly that the tool is not read-only: the more dangerous reading wins.
   if (annotations?.readOnlyHint === false) cats.add('write');
   if (annotations?.openWorldHint === true && cats.size > 0) cats.add('egress');
   if (nounCats.has('network') || r.actions.has('network')) cats.add('network');
-  const writes = cats.has('write') || cats.has('egress') || cats.has('destructive') || cats.has('code-execution') || cats.has('financial') || cats.has('privilege') || cats.has('credential');
-  const readSignal = r.read || handoff || annotations?.readOnlyHint === true || (description !== '' && claimsNoChange(description));
+  const writes =
+    cats.has('write') ||
+    cats.has('egress') ||
+    cats.has('destructive') ||
+    cats.has('code-execution') ||
+    cats.has('financial') ||
+    cats.has('privilege') ||
+    cats.has('credential');
+  const readSignal =
+    r.read ||
+    handoff ||
+    annotations?.readOnlyHint === true ||
+    (description !== '' && claimsNoChange(description));
   // Nothing says what it does: cautious (side-effecting). A read signal and no action: read-only.
   const sideEffecting = writes || !readSignal;
   if (!sideEffecting) {

@@ -34,7 +34,8 @@ function fromHex(run: string): string | undefined {
   if (run.length % 2 !== 0) return undefined;
   if (run.length > 64 && fromHex(run.slice(0, 64)) === undefined) return undefined;
   const bytes = new Uint8Array(run.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = hexVal(run.charCodeAt(2 * i)) * 16 + hexVal(run.charCodeAt(2 * i + 1));
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = hexVal(run.charCodeAt(2 * i)) * 16 + hexVal(run.charCodeAt(2 * i + 1));
   return asText(bytes);
 }
 

@@ -39,7 +39,11 @@ const DETECTORS: readonly Detector[] = [
   { label: 'secret', name: 'slack-token', re: re(/\bxox[abprs]-[A-Za-z0-9-]{10,}\b/) },
   { label: 'secret', name: 'openai-style-key', re: re(/\bsk-[A-Za-z0-9_-]{20,}\b/) },
   { label: 'secret', name: 'jwt', re: re(/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/) },
-  { label: 'credential', name: 'password-assignment', re: re(/\b(?:password|passwd|pwd|passphrase|api[_-]?key|secret|token)\s*[:=]\s*\S{4,}/i) },
+  {
+    label: 'credential',
+    name: 'password-assignment',
+    re: re(/\b(?:password|passwd|pwd|passphrase|api[_-]?key|secret|token)\s*[:=]\s*\S{4,}/i),
+  },
   { label: 'credential', name: 'bearer', re: re(/\bBearer\s+[A-Za-z0-9._~+/-]{16,}/) },
   { label: 'financial', name: 'iban', re: re(/\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/) },
   { label: 'financial', name: 'card-number', re: re(/\b\d(?:[ -]?\d){12,18}\b/), check: luhn },
@@ -55,15 +59,34 @@ export interface LabelReport {
   readonly sensitivity: Sensitivity;
 }
 
-
 // Every detector needs one of these; text with none of them skips the detectors (a hand scan plus
 // native substring searches, no regex): `@`; two capitals then two digits (IBAN); nine digits or more
 // chained by gaps of at most two of ` -.()` (the shortest SSN, phone or card number has such a chain:
 // 123-45-6789, 555) 123-4567); or one of the keywords the patterns start with (lower-cased: a superset).
-const KEYWORDS = ['-----begin', 'akia', 'asia', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'xox', 'sk-', 'eyj', 'pass', 'pwd', 'api', 'secret', 'token', 'bearer'];
+const KEYWORDS = [
+  '-----begin',
+  'akia',
+  'asia',
+  'ghp_',
+  'gho_',
+  'ghu_',
+  'ghs_',
+  'ghr_',
+  'xox',
+  'sk-',
+  'eyj',
+  'pass',
+  'pwd',
+  'api',
+  'secret',
+  'token',
+  'bearer',
+];
 const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
 function hinted(text: string): boolean {
-  let digits = 0, chain = 0, gap = 0;
+  let digits = 0,
+    chain = 0,
+    gap = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 64) return true;
@@ -71,7 +94,8 @@ function hinted(text: string): boolean {
       chain = (gap <= 2 ? chain : 0) + 1;
       gap = 0;
       if (chain >= 9) return true;
-      if (++digits === 2 && i >= 3 && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3))) return true;
+      if (++digits === 2 && i >= 3 && isUpper(text.charCodeAt(i - 2)) && isUpper(text.charCodeAt(i - 3)))
+        return true;
     } else {
       digits = 0;
       if (chain > 0 && isNumberGap(c)) gap++;
@@ -95,14 +119,25 @@ export function labelText(text: string): LabelReport {
   for (const d of DETECTORS) {
     if (labels.has(d.label) && d.label !== 'secret') continue;
     // The group's one pass answers test(); only a detector with a check needs the match itself.
-    const hit = d.check ? (() => { const m = d.re.exec(text); return m !== null && d.check!(m[0] ?? ''); })() : d.re.test(text);
+    const hit = d.check
+      ? (() => {
+          const m = d.re.exec(text);
+          return m !== null && d.check!(m[0] ?? '');
+        })()
+      : d.re.test(text);
     if (hit) {
       labels.add(d.label);
       kinds.push(d.name);
     }
   }
   if (labels.size === 0) return EMPTY;
-  const sensitivity: Sensitivity = labels.has('secret') ? 'secret' : labels.has('credential') ? 'restricted' : labels.has('financial') ? 'confidential' : 'internal';
+  const sensitivity: Sensitivity = labels.has('secret')
+    ? 'secret'
+    : labels.has('credential')
+      ? 'restricted'
+      : labels.has('financial')
+        ? 'confidential'
+        : 'internal';
   return { labels: [...labels].sort(), kinds, sensitivity };
 }
 
@@ -130,11 +165,17 @@ export function labelValues(values: readonly string[]): LabelReport {
       }
     }
     if (r === EMPTY) continue;
-    out = out === EMPTY ? r : {
-      labels: [...new Set([...out.labels, ...r.labels])].sort(),
-      kinds: [...new Set([...out.kinds, ...r.kinds])],
-      sensitivity: sensitivityRank(r.sensitivity) > sensitivityRank(out.sensitivity) ? r.sensitivity : out.sensitivity,
-    };
+    out =
+      out === EMPTY
+        ? r
+        : {
+            labels: [...new Set([...out.labels, ...r.labels])].sort(),
+            kinds: [...new Set([...out.kinds, ...r.kinds])],
+            sensitivity:
+              sensitivityRank(r.sensitivity) > sensitivityRank(out.sensitivity)
+                ? r.sensitivity
+                : out.sensitivity,
+          };
   }
   return out;
 }

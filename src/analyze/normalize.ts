@@ -10,32 +10,118 @@
 // letters whose skeleton is a single Latin letter. NFKC handles full-width and mathematical forms.
 const CONFUSABLES: Readonly<Record<string, string>> = {
   // Cyrillic lower case
-  'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'һ': 'h', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'ӏ': 'l', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
-  'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'ɡ': 'g', 'ո': 'n', 'ս': 'u',
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  һ: 'h',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  к: 'k',
+  ӏ: 'l',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  ү: 'y',
+  ɡ: 'g',
+  ո: 'n',
+  ս: 'u',
   // Cyrillic upper case
-  'А': 'A', 'В': 'B', 'Е': 'E', 'Ё': 'E', 'Һ': 'H', 'І': 'I', 'Ї': 'I', 'Ј': 'J', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P', 'С': 'C',
-  'Т': 'T', 'У': 'Y', 'Х': 'X', 'Ѕ': 'S', 'Ԁ': 'D', 'Ԛ': 'Q', 'Ԝ': 'W', 'Ү': 'Y', 'Ӏ': 'I',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  Ё: 'E',
+  Һ: 'H',
+  І: 'I',
+  Ї: 'I',
+  Ј: 'J',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  У: 'Y',
+  Х: 'X',
+  Ѕ: 'S',
+  Ԁ: 'D',
+  Ԛ: 'Q',
+  Ԝ: 'W',
+  Ү: 'Y',
+  Ӏ: 'I',
   // Greek
-  'α': 'a', 'ο': 'o', 'ρ': 'p', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'υ': 'u', 'χ': 'x', 'γ': 'y', 'ε': 'e', 'τ': 't',
-  'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M', 'Ν': 'N', 'Ο': 'O', 'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X',
+  α: 'a',
+  ο: 'o',
+  ρ: 'p',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  υ: 'u',
+  χ: 'x',
+  γ: 'y',
+  ε: 'e',
+  τ: 't',
+  Α: 'A',
+  Β: 'B',
+  Ε: 'E',
+  Ζ: 'Z',
+  Η: 'H',
+  Ι: 'I',
+  Κ: 'K',
+  Μ: 'M',
+  Ν: 'N',
+  Ο: 'O',
+  Ρ: 'P',
+  Τ: 'T',
+  Υ: 'Y',
+  Χ: 'X',
 };
 
 /** Invisible code points a model reads through: zero-width, joiners, soft hyphen, bidi controls, BOM. */
 const invisible = (cp: number): boolean =>
-  cp === 0x00ad || cp === 0x034f || cp === 0x061c || cp === 0x180e || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e)
-  || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f) || cp === 0xfeff || (cp >= 0xfe00 && cp <= 0xfe0f);
+  cp === 0x00ad ||
+  cp === 0x034f ||
+  cp === 0x061c ||
+  cp === 0x180e ||
+  (cp >= 0x200b && cp <= 0x200f) ||
+  (cp >= 0x202a && cp <= 0x202e) ||
+  (cp >= 0x2060 && cp <= 0x2064) ||
+  (cp >= 0x2066 && cp <= 0x206f) ||
+  cp === 0xfeff ||
+  (cp >= 0xfe00 && cp <= 0xfe0f);
 
 /** Limits: base64 runs decoded per text, and decoded characters kept. */
 export const DECODE_LIMITS = { runs: 16, chars: 64 * 1024, minRun: 20 } as const;
 
-const B64 = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 45 || c === 95;
+const B64 = (c: number) =>
+  (c >= 65 && c <= 90) ||
+  (c >= 97 && c <= 122) ||
+  (c >= 48 && c <= 57) ||
+  c === 43 ||
+  c === 47 ||
+  c === 45 ||
+  c === 95;
 
 /** Base64 (or base64url) runs of `text` that decode to mostly printable text, decoded. */
 export function decodedBase64Runs(text: string): string[] {
   const out: string[] = [];
   let kept = 0;
   for (let i = 0; i < text.length && out.length < DECODE_LIMITS.runs && kept < DECODE_LIMITS.chars;) {
-    if (!B64(text.charCodeAt(i))) { i++; continue; }
+    if (!B64(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < text.length && B64(text.charCodeAt(j))) j++;
     let end = j;
@@ -71,12 +157,19 @@ function printable(s: string): boolean {
  */
 export function normalizedVariants(text: string): string[] {
   let ascii = true;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7e) { ascii = false; break; }
+  for (let i = 0; i < text.length; i++)
+    if (text.charCodeAt(i) > 0x7e) {
+      ascii = false;
+      break;
+    }
   if (ascii) {
     const decoded = decodedBase64Runs(text);
     return [decoded.length > 0 ? `${text}\n${decoded.join('\n')}` : text];
   }
-  let visible = '', tags = '', folded = '', confusable = false;
+  let visible = '',
+    tags = '',
+    folded = '',
+    confusable = false;
   for (const ch of text.normalize('NFKC')) {
     const cp = ch.codePointAt(0)!;
     if (cp >= 0xe0000 && cp <= 0xe007f) {

@@ -63,8 +63,23 @@ class Generational<K, V> {
 }
 
 // Token characters: anything but whitespace, quotes, brackets, `,` and `;`.
-const BREAK = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 96 || c === 60 || c === 62 || c === 40 || c === 41
-  || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59);
+const BREAK = asciiTable(
+  (c) =>
+    isSpace(c) ||
+    c === 34 ||
+    c === 39 ||
+    c === 96 ||
+    c === 60 ||
+    c === 62 ||
+    c === 40 ||
+    c === 41 ||
+    c === 91 ||
+    c === 93 ||
+    c === 123 ||
+    c === 125 ||
+    c === 44 ||
+    c === 59,
+);
 const isTokenBreak = (c: number) => (c < 128 ? BREAK[c] === 1 : isSpace(c));
 
 /** Runs of 6+ token characters, cut every 200 (what `/[^\s"'`<>()[\]{},;]{6,200}/g` matches), by a hand scan. */
@@ -153,6 +168,11 @@ export class ProvenanceIndex {
   }
 
   get size(): { sources: number; targets: number; tokens: number; shingles: number } {
-    return { sources: this.sources.length, targets: this.targets.size, tokens: this.tokens.size, shingles: this.shingles.size };
+    return {
+      sources: this.sources.length,
+      targets: this.targets.size,
+      tokens: this.tokens.size,
+      shingles: this.shingles.size,
+    };
   }
 }

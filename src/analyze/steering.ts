@@ -9,20 +9,27 @@
 import { extractTargets } from './targets.js';
 
 // Words too common to tie a passage to a task.
-const COMMON = new Set(('about above after again also among because been before being below between both but can could did does doing down during each few '
-  + 'for from further had has have having her here hers him his how into its just more most much must not now off once only other our ours out over own '
-  + 'please same she should some such than that the their theirs them then there these they this those through too under until very was were what when '
-  + 'where which while who whom why will with would you your yours are and any all may might shall let lets make made need needs want wants like '
-  + 'send sent get got give given take tell told show find check look read write create update delete add use using used help thanks thank hello dear '
-  + 'today tomorrow yesterday also well sure okay know done task tasks info information message messages user users everything something anything '
-  + 'file files email emails mail list following below above content contents details').split(' '));
+const COMMON = new Set(
+  (
+    'about above after again also among because been before being below between both but can could did does doing down during each few ' +
+    'for from further had has have having her here hers him his how into its just more most much must not now off once only other our ours out over own ' +
+    'please same she should some such than that the their theirs them then there these they this those through too under until very was were what when ' +
+    'where which while who whom why will with would you your yours are and any all may might shall let lets make made need needs want wants like ' +
+    'send sent get got give given take tell told show find check look read write create update delete add use using used help thanks thank hello dear ' +
+    'today tomorrow yesterday also well sure okay know done task tasks info information message messages user users everything something anything ' +
+    'file files email emails mail list following below above content contents details'
+  ).split(' '),
+);
 
 const stem = (w: string) => (w.length > 5 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w);
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 const SPACE = /\s/;
 /** A letter or digit: ASCII by char code, the rest through the Unicode property (rare in most text). */
 const isWordChar = (c: number, ch: string) =>
-  (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c > 127 && LETTER_OR_DIGIT.test(ch));
+  (c >= 97 && c <= 122) ||
+  (c >= 48 && c <= 57) ||
+  (c >= 65 && c <= 90) ||
+  (c > 127 && LETTER_OR_DIGIT.test(ch));
 const isSpaceAt = (c: number, ch: string) => c === 32 || (c >= 9 && c <= 13) || (c > 127 && SPACE.test(ch));
 const isJoiner = (c: number) => c === 46 || c === 64 || c === 47 || c === 58; // . @ / :
 
@@ -46,7 +53,8 @@ function words(text: string, max = Infinity): string[] {
       const ch = s[i]!;
       if (isSpaceAt(c, ch)) break;
       const word = isWordChar(c, ch);
-      if (!address && prevWord && isJoiner(c) && i + 1 < n && isWordChar(s.charCodeAt(i + 1), s[i + 1]!)) address = true;
+      if (!address && prevWord && isJoiner(c) && i + 1 < n && isWordChar(s.charCodeAt(i + 1), s[i + 1]!))
+        address = true;
       prevWord = word;
       i++;
     }
@@ -69,9 +77,13 @@ function words(text: string, max = Infinity): string[] {
  * and not words of the server's own tool names (`channel` when it has `send_channel_message`): those
  * describe the tool set, so injected text about the same tools shares them too.
  */
-export function purposeWords(purpose: string, toolWords: ReadonlySet<string> = new Set()): ReadonlySet<string> {
+export function purposeWords(
+  purpose: string,
+  toolWords: ReadonlySet<string> = new Set(),
+): ReadonlySet<string> {
   const out = new Set<string>();
-  for (const w of words(purpose)) if (w.length >= 4 && !COMMON.has(w) && !toolWords.has(stem(w))) out.add(stem(w));
+  for (const w of words(purpose))
+    if (w.length >= 4 && !COMMON.has(w) && !toolWords.has(stem(w))) out.add(stem(w));
   return out;
 }
 
@@ -79,22 +91,233 @@ export function purposeWords(purpose: string, toolWords: ReadonlySet<string> = n
 export const toolNameWord = (w: string): string => stem(w.toLowerCase());
 
 // Sentence openers before the verb: politeness, sequencing, modal framing ("you must", "can you").
-const OPENERS = new Set(['please', 'kindly', 'now', 'also', 'then', 'first', 'and', 'but', 'so', 'just', 'immediately', 'quickly', 'finally', 'next',
-  'afterwards', 'additionally', 'plus', 'you', 'must', 'should', 'need', 'to', 'can', 'could', 'would', 'will', 'i', 'want', 'ask', 'that', 'hey', 'hi',
-  'ok', 'okay', 'urgently', 'asap', 'right', 'away', 'ahead', 'merci', 'bitte', 'por', 'favor', 'пожалуйста', 'сначала', 'затем', 'also',
-  'have', 'be', 'sure', 'make', 'don', 't', 'do', 'not', 'forget', 'remember', 'always', 'vous', 'tu', 'du', 'sie', 'debes', 'devez', 'dois', 'musst', 'müssen']);
+const OPENERS = new Set([
+  'please',
+  'kindly',
+  'now',
+  'also',
+  'then',
+  'first',
+  'and',
+  'but',
+  'so',
+  'just',
+  'immediately',
+  'quickly',
+  'finally',
+  'next',
+  'afterwards',
+  'additionally',
+  'plus',
+  'you',
+  'must',
+  'should',
+  'need',
+  'to',
+  'can',
+  'could',
+  'would',
+  'will',
+  'i',
+  'want',
+  'ask',
+  'that',
+  'hey',
+  'hi',
+  'ok',
+  'okay',
+  'urgently',
+  'asap',
+  'right',
+  'away',
+  'ahead',
+  'merci',
+  'bitte',
+  'por',
+  'favor',
+  'пожалуйста',
+  'сначала',
+  'затем',
+  'also',
+  'have',
+  'be',
+  'sure',
+  'make',
+  'don',
+  't',
+  'do',
+  'not',
+  'forget',
+  'remember',
+  'always',
+  'vous',
+  'tu',
+  'du',
+  'sie',
+  'debes',
+  'devez',
+  'dois',
+  'musst',
+  'müssen',
+]);
 // Action verbs an imperative starts with (base and polite imperative forms; en, fr, de, es, it, pt, ru).
-const ACTIONS = new Set(['go', 'send', 'transfer', 'forward', 'pay', 'wire', 'email', 'mail', 'post', 'publish', 'share', 'upload', 'invite', 'add', 'visit',
-  'open', 'download', 'delete', 'remove', 'change', 'update', 'reset', 'set', 'create', 'write', 'concatenate', 'tweet', 'reply', 'message', 'text',
-  'call', 'grant', 'give', 'move', 'put', 'submit', 'buy', 'order', 'book', 'schedule', 'rename', 'modify', 'copy', 'include', 'attach', 'dm',
-  'notify', 'contact', 'leave', 'fetch', 'browse', 'navigate', 'click', 'follow', 'subscribe', 'register', 'sign', 'join', 'refund', 'deposit',
-  'envoie', 'envoyez', 'transfère', 'transférez', 'transfere', 'vire', 'virez', 'paie', 'payez', 'publie', 'publiez', 'partage', 'partagez', 'invitez',
-  'ajoute', 'ajoutez', 'visite', 'visitez', 'supprime', 'supprimez', 'transmets', 'transmettez', 'envoyer', 'transférer', 'payer', 'sende', 'senden',
-  'schicke', 'schicken', 'überweise', 'überweisen', 'leite', 'leiten', 'teile', 'teilen', 'lade', 'füge', 'besuche', 'lösche', 'envía', 'envia', 'envíe',
-  'transfiere', 'transfiera', 'reenvía', 'reenvia', 'paga', 'pague', 'publica', 'comparte', 'invita', 'añade', 'visita', 'borra', 'elimina', 'invia',
-  'inoltra', 'condividi', 'aggiungi', 'envie', 'encaminhe', 'отправь', 'отправьте', 'переведи', 'переведите', 'перешли', 'перешлите', 'оплати',
-  'оплатите', 'опубликуй', 'пригласи', 'добавь', 'удали', 'посети', 'зайди', 'напиши', 'напишите']);
-const CJK_ACTIONS = ['发送', '发给', '转账', '转发', '支付', '付款', '发布', '邀请', '添加', '删除', '访问', '打开', '送信', '転送', '送金', '招待'];
+const ACTIONS = new Set([
+  'go',
+  'send',
+  'transfer',
+  'forward',
+  'pay',
+  'wire',
+  'email',
+  'mail',
+  'post',
+  'publish',
+  'share',
+  'upload',
+  'invite',
+  'add',
+  'visit',
+  'open',
+  'download',
+  'delete',
+  'remove',
+  'change',
+  'update',
+  'reset',
+  'set',
+  'create',
+  'write',
+  'concatenate',
+  'tweet',
+  'reply',
+  'message',
+  'text',
+  'call',
+  'grant',
+  'give',
+  'move',
+  'put',
+  'submit',
+  'buy',
+  'order',
+  'book',
+  'schedule',
+  'rename',
+  'modify',
+  'copy',
+  'include',
+  'attach',
+  'dm',
+  'notify',
+  'contact',
+  'leave',
+  'fetch',
+  'browse',
+  'navigate',
+  'click',
+  'follow',
+  'subscribe',
+  'register',
+  'sign',
+  'join',
+  'refund',
+  'deposit',
+  'envoie',
+  'envoyez',
+  'transfère',
+  'transférez',
+  'transfere',
+  'vire',
+  'virez',
+  'paie',
+  'payez',
+  'publie',
+  'publiez',
+  'partage',
+  'partagez',
+  'invitez',
+  'ajoute',
+  'ajoutez',
+  'visite',
+  'visitez',
+  'supprime',
+  'supprimez',
+  'transmets',
+  'transmettez',
+  'envoyer',
+  'transférer',
+  'payer',
+  'sende',
+  'senden',
+  'schicke',
+  'schicken',
+  'überweise',
+  'überweisen',
+  'leite',
+  'leiten',
+  'teile',
+  'teilen',
+  'lade',
+  'füge',
+  'besuche',
+  'lösche',
+  'envía',
+  'envia',
+  'envíe',
+  'transfiere',
+  'transfiera',
+  'reenvía',
+  'reenvia',
+  'paga',
+  'pague',
+  'publica',
+  'comparte',
+  'invita',
+  'añade',
+  'visita',
+  'borra',
+  'elimina',
+  'invia',
+  'inoltra',
+  'condividi',
+  'aggiungi',
+  'envie',
+  'encaminhe',
+  'отправь',
+  'отправьте',
+  'переведи',
+  'переведите',
+  'перешли',
+  'перешлите',
+  'оплати',
+  'оплатите',
+  'опубликуй',
+  'пригласи',
+  'добавь',
+  'удали',
+  'посети',
+  'зайди',
+  'напиши',
+  'напишите',
+]);
+const CJK_ACTIONS = [
+  '发送',
+  '发给',
+  '转账',
+  '转发',
+  '支付',
+  '付款',
+  '发布',
+  '邀请',
+  '添加',
+  '删除',
+  '访问',
+  '打开',
+  '送信',
+  '転送',
+  '送金',
+  '招待',
+];
 
 /** Does this sentence read as an instruction to its reader to act? */
 function imperative(sentence: string): boolean {
@@ -115,7 +338,12 @@ function imperative(sentence: string): boolean {
 const isSpace = (c: string | undefined) => c === ' ' || c === '\t';
 const sentenceEnd = (text: string, i: number) => {
   const c = text[i];
-  return c === '。' || c === '！' || c === '？' || ((c === '.' || c === '!' || c === '?' || c === ';') && /\s/.test(text[i + 1] ?? ' '));
+  return (
+    c === '。' ||
+    c === '！' ||
+    c === '？' ||
+    ((c === '.' || c === '!' || c === '?' || c === ';') && /\s/.test(text[i + 1] ?? ' '))
+  );
 };
 
 /** The sentences of a line, cut at sentence punctuation. */
@@ -131,7 +359,8 @@ function sentences(line: string): string[] {
   return out;
 }
 
-const shares = (purpose: ReadonlySet<string>, text: string) => words(text).some((w) => w.length >= 4 && purpose.has(stem(w)));
+const shares = (purpose: ReadonlySet<string>, text: string) =>
+  words(text).some((w) => w.length >= 4 && purpose.has(stem(w)));
 
 /**
  * Which targets a result steers its reader towards: named in an imperative sentence whose line shares
@@ -154,7 +383,9 @@ export function steeredTargets(text: string, purpose: ReadonlySet<string>): Set<
     for (const sentence of sentences(line)) {
       if (!imperative(sentence)) continue;
       const short = words(sentence).filter((w) => !/\d{6}/.test(w)).length <= 3;
-      const tied = short ? (relatedWithPrevious ??= shares(purpose, `${previous}\n${line}`)) : (related ??= shares(purpose, line));
+      const tied = short
+        ? (relatedWithPrevious ??= shares(purpose, `${previous}\n${line}`))
+        : (related ??= shares(purpose, line));
       if (tied) continue;
       for (const key of extractTargets(sentence).keys()) out.add(key);
     }

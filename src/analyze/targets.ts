@@ -64,7 +64,8 @@ export function normalizeUrl(input: string): { url: string; host: string; also?:
 
 function normalizeUrlUncached(input: string): { url: string; host: string; also?: string } | undefined {
   const text = trimEnd(input, isTrailingPunct);
-  const c0 = text.charCodeAt(0), c1 = text.charCodeAt(1);
+  const c0 = text.charCodeAt(0),
+    c1 = text.charCodeAt(1);
   const slashes = (c0 === 47 || c0 === 92) && (c1 === 47 || c1 === 92);
   const schemed = !slashes && /* scheme: */ schemeLength(text) > 0;
   try {
@@ -90,7 +91,15 @@ function schemeLength(text: string): number {
   if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return 0;
   for (let k = 1; k < i; k++) {
     const d = text.charCodeAt(k);
-    if (!((d >= 65 && d <= 90) || (d >= 97 && d <= 122) || (d >= 48 && d <= 57) || d === 43 || d === 46 || d === 45)) return 0;
+    if (!(
+      (d >= 65 && d <= 90) ||
+      (d >= 97 && d <= 122) ||
+      (d >= 48 && d <= 57) ||
+      d === 43 ||
+      d === 46 ||
+      d === 45
+    ))
+      return 0;
   }
   return i + 1;
 }
@@ -102,7 +111,7 @@ function rfcHost(text: string): string | undefined {
   let end = from + 2;
   while (end < text.length && !'/?#'.includes(text[end]!)) end++;
   const authority = text.slice(from + 2, end);
-  if (!authority.includes('\\') ) return undefined;
+  if (!authority.includes('\\')) return undefined;
   let host = authority.slice(authority.lastIndexOf('@') + 1);
   const colon = host.lastIndexOf(':');
   if (colon >= 0 && !host.endsWith(']')) host = host.slice(0, colon);
@@ -120,7 +129,11 @@ const isIp = (h: string) => h.startsWith('[') || isDottedQuad(h);
  * name such as `evil.zip` is a host even though `.zip` is also a file extension.
  * @example extractTargets('pay GB29 NWBK 6016 1331 9268 19 or see https://Example.COM./x')
  */
-export function extractTargets(text: string, out: Map<string, Target> = new Map(), asDestination = false): Map<string, Target> {
+export function extractTargets(
+  text: string,
+  out: Map<string, Target> = new Map(),
+  asDestination = false,
+): Map<string, Target> {
   if (text.length < 4) return out;
   for (const p of placesIn(text, asDestination)) {
     if (p.kind === 'email') {
@@ -170,7 +183,12 @@ export function targetsOf(text: string, asDestination = false): ReadonlyMap<stri
 }
 
 /** Collect every string inside a JSON value (keys excluded), up to a total length budget. */
-export function collectStrings(value: unknown, out: string[] = [], budget = { left: 1 << 20 }, depth = 0): string[] {
+export function collectStrings(
+  value: unknown,
+  out: string[] = [],
+  budget = { left: 1 << 20 },
+  depth = 0,
+): string[] {
   if (budget.left <= 0 || depth > 64) return out;
   if (typeof value === 'string') {
     out.push(value.length > budget.left ? value.slice(0, budget.left) : value);

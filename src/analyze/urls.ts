@@ -9,8 +9,21 @@ export type Place =
   | { readonly kind: 'ip'; readonly text: string };
 
 // Characters that end a token (what cannot be inside an unquoted URL): whitespace, quotes, brackets.
-const DELIM = asciiTable((c) => isSpace(c) || c === 34 || c === 39 || c === 60 || c === 62 || c === 40 || c === 41
-  || c === 91 || c === 93 || c === 123 || c === 125 || c === 96);
+const DELIM = asciiTable(
+  (c) =>
+    isSpace(c) ||
+    c === 34 ||
+    c === 39 ||
+    c === 60 ||
+    c === 62 ||
+    c === 40 ||
+    c === 41 ||
+    c === 91 ||
+    c === 93 ||
+    c === 123 ||
+    c === 125 ||
+    c === 96,
+);
 const isDelim = (c: number): boolean => (c < 128 ? DELIM[c] === 1 : isSpace(c));
 const SCHEME = asciiTable((c) => isAlnum(c) || c === 43 || c === 46 || c === 45);
 const isSchemeChar = (c: number): boolean => c < 128 && SCHEME[c] === 1;
@@ -30,7 +43,13 @@ const SPECIAL = new Set(['http', 'https', 'ws', 'wss', 'ftp']);
  */
 function urlStarts(text: string, s: number, e: number): number[] {
   const out: number[] = [];
-  if (e - s > 2 && isSlash(text.charCodeAt(s)) && isSlash(text.charCodeAt(s + 1)) && isHostChar(text.charCodeAt(s + 2))) out.push(s);
+  if (
+    e - s > 2 &&
+    isSlash(text.charCodeAt(s)) &&
+    isSlash(text.charCodeAt(s + 1)) &&
+    isHostChar(text.charCodeAt(s + 2))
+  )
+    out.push(s);
   for (let i = s; i < e; i++) {
     const c = text.charCodeAt(i);
     if (c === 58 /* : */) {
@@ -41,10 +60,19 @@ function urlStarts(text: string, s: number, e: number): number[] {
       if (b === i) continue;
       const scheme = text.slice(b, i).toLowerCase();
       const slashes = text.startsWith('//', i + 1);
-      if (slashes || (SPECIAL.has(scheme) && i + 1 < e && (isSlash(text.charCodeAt(i + 1)) || isHostChar(text.charCodeAt(i + 1))))) {
+      if (
+        slashes ||
+        (SPECIAL.has(scheme) &&
+          i + 1 < e &&
+          (isSlash(text.charCodeAt(i + 1)) || isHostChar(text.charCodeAt(i + 1))))
+      ) {
         if (out.length === 0 || out[out.length - 1]! < b) out.push(b);
       }
-    } else if ((c === 119 || c === 87) && (i === s || !isWord(text.charCodeAt(i - 1))) && text.slice(i, i + 4).toLowerCase() === 'www.') {
+    } else if (
+      (c === 119 || c === 87) &&
+      (i === s || !isWord(text.charCodeAt(i - 1))) &&
+      text.slice(i, i + 4).toLowerCase() === 'www.'
+    ) {
       if (out.length === 0 || out[out.length - 1]! < i) out.push(i);
     }
   }
@@ -52,7 +80,14 @@ function urlStarts(text: string, s: number, e: number): number[] {
 }
 
 /** Email addresses around each `@` of a token: a local part of up to 64 characters and a dotted domain. */
-function emailsIn(text: string, first: number, s: number, e: number, found: Place[], spans: [number, number][]): void {
+function emailsIn(
+  text: string,
+  first: number,
+  s: number,
+  e: number,
+  found: Place[],
+  spans: [number, number][],
+): void {
   for (let at = first; at < e; at++) {
     if (text.charCodeAt(at) !== 64) continue;
     let b = at;
@@ -83,7 +118,8 @@ function domainEnd(text: string, s: number, e: number): number {
       const len = i - labelStart;
       if (len < 1 || len > 63) break;
       labels++;
-      if (labels >= 2 && letters && len >= 2 && (i === e || !isWord(text.charCodeAt(i)) || c === 46)) best = i;
+      if (labels >= 2 && letters && len >= 2 && (i === e || !isWord(text.charCodeAt(i)) || c === 46))
+        best = i;
       labelStart = i + 1;
       letters = true;
       if (i === e) break;
@@ -113,9 +149,42 @@ export function isDottedQuad(h: string): boolean {
 
 // Public-suffix names that are also common file extensions: a bare `notes.md` or `setup.py` is a file,
 // not a host, unless something else says it is a place (a path after it, a scheme, `www.`, `@`).
-const FILE_EXTENSIONS = new Set(['md', 'py', 'sh', 'rs', 'pl', 'pm', 'ps', 'cc', 'mk', 'ml', 'am', 'in', 'so', 'zip', 'mov', 'app', 'ai', 'gs', 'sc', 'st', 'tf', 'cx']);
+const FILE_EXTENSIONS = new Set([
+  'md',
+  'py',
+  'sh',
+  'rs',
+  'pl',
+  'pm',
+  'ps',
+  'cc',
+  'mk',
+  'ml',
+  'am',
+  'in',
+  'so',
+  'zip',
+  'mov',
+  'app',
+  'ai',
+  'gs',
+  'sc',
+  'st',
+  'tf',
+  'cx',
+]);
 // Special-use names (RFC 6761, 2606 and ICANN's private-use `internal`): hosts, though not public suffixes.
-const SPECIAL_USE = new Set(['test', 'example', 'invalid', 'localhost', 'local', 'onion', 'internal', 'lan', 'home']);
+const SPECIAL_USE = new Set([
+  'test',
+  'example',
+  'invalid',
+  'localhost',
+  'local',
+  'onion',
+  'internal',
+  'lan',
+  'home',
+]);
 
 /** Whether a bare dotted name ends in a real public suffix (Public Suffix List, ICANN section) or a special-use name. */
 export function isPublicHost(host: string): boolean {
@@ -127,7 +196,14 @@ export function isPublicHost(host: string): boolean {
 }
 
 /** Bare names in a token: runs of host characters, dotted, ending in a known suffix; not path parts. */
-function bareIn(text: string, s: number, e: number, found: Place[], spans: [number, number][], asDestination: boolean): void {
+function bareIn(
+  text: string,
+  s: number,
+  e: number,
+  found: Place[],
+  spans: [number, number][],
+  asDestination: boolean,
+): void {
   let span = 0;
   spans.sort((x, y) => x[0] - y[0]);
   for (let i = s; i < e;) {
@@ -153,10 +229,18 @@ function bareIn(text: string, s: number, e: number, found: Place[], spans: [numb
       continue;
     }
     if (end < 0 || !isPublicHost(name)) continue;
-    const path = end < e && isSlash(text.charCodeAt(end)) && end + 1 < e && !isSpace(text.charCodeAt(end + 1));
+    const path =
+      end < e && isSlash(text.charCodeAt(end)) && end + 1 < e && !isSpace(text.charCodeAt(end + 1));
     const port = end < e && text.charCodeAt(end) === 58 && end + 1 < e && isDigit(text.charCodeAt(end + 1));
     const tld = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
-    if (!asDestination && !path && !port && FILE_EXTENSIONS.has(tld) && name.indexOf('.') === name.lastIndexOf('.')) continue;
+    if (
+      !asDestination &&
+      !path &&
+      !port &&
+      FILE_EXTENSIONS.has(tld) &&
+      name.indexOf('.') === name.lastIndexOf('.')
+    )
+      continue;
     let stop = end;
     if (path || port) while (stop < e && !isDelim(text.charCodeAt(stop))) stop++;
     found.push({ kind: 'bare', text: text.slice(b, stop), path: path || port });
@@ -196,7 +280,13 @@ function mayNamePlace(text: string): boolean {
     if (c === 64) return true;
     if (c === 58 && (isSlash(text.charCodeAt(i + 1)) || specialBefore(text, i))) return true;
     if ((c === 47 || c === 92) && isSlash(text.charCodeAt(i - 1))) return true;
-    if (c === 46 && i + 1 < text.length && isHostChar(text.charCodeAt(i - 1)) && isHostChar(text.charCodeAt(i + 1))) return true;
+    if (
+      c === 46 &&
+      i + 1 < text.length &&
+      isHostChar(text.charCodeAt(i - 1)) &&
+      isHostChar(text.charCodeAt(i + 1))
+    )
+      return true;
   }
   return false;
 }

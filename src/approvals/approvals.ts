@@ -43,7 +43,10 @@ export interface ApprovalAnswer {
 }
 
 /** A way of asking someone: resolves with an answer, or never (another channel or the timeout wins). */
-export type ApprovalChannel = (pending: PendingApproval, context: { monitor: Monitor; signal: AbortSignal }) => Promise<ApprovalAnswer | undefined>;
+export type ApprovalChannel = (
+  pending: PendingApproval,
+  context: { monitor: Monitor; signal: AbortSignal },
+) => Promise<ApprovalAnswer | undefined>;
 
 export interface Approvals {
   /** Give this to `createMonitor({ approver })`. */
@@ -52,7 +55,11 @@ export interface Approvals {
   decide(id: string, answer: ApprovalAnswer): void;
   pending(): PendingApproval[];
   /** Approvals decided so far (who approved what), newest last. */
-  history(): (PendingApproval & { status: 'approved' | 'denied' | 'expired' | 'rejected'; approver: string; decidedAt: number })[];
+  history(): (PendingApproval & {
+    status: 'approved' | 'denied' | 'expired' | 'rejected';
+    approver: string;
+    decidedAt: number;
+  })[];
 }
 
 export interface ApprovalsOptions {
@@ -78,9 +85,14 @@ interface SessionGrant {
 const ARGUMENT_RULES = new Set<string>(RESOURCE_RULES);
 
 /** The folders and hosts a call's arguments name (as written, normalised). */
-function locationsOf(args: Readonly<Record<string, unknown>>, schema: unknown): { dirs: string[]; paths: string[]; hosts: string[]; complete: boolean } {
+function locationsOf(
+  args: Readonly<Record<string, unknown>>,
+  schema: unknown,
+): { dirs: string[]; paths: string[]; hosts: string[]; complete: boolean } {
   const scan = resourcesOf(args, schema);
-  const dirs: string[] = [], paths: string[] = [], hosts: string[] = [];
+  const dirs: string[] = [],
+    paths: string[] = [],
+    hosts: string[] = [];
   for (const r of scan.resources) {
     if (r.kind === 'url') {
       try {
@@ -104,7 +116,11 @@ function locationsOf(args: Readonly<Record<string, unknown>>, schema: unknown): 
  * constraint), and every path it names lies in a folder the approved call named, every URL on a host
  * it named. A later `write_file` into `private/` after an approval for `project/notes.md` is asked again.
  */
-function coveredBy(g: SessionGrant, rules: readonly string[], where: ReturnType<typeof locationsOf>): boolean {
+function coveredBy(
+  g: SessionGrant,
+  rules: readonly string[],
+  where: ReturnType<typeof locationsOf>,
+): boolean {
   if (!where.complete) return false;
   if (rules.some((r) => ARGUMENT_RULES.has(r) || !g.rules.has(r))) return false;
   if (!where.paths.every((p) => g.dirs.some((d) => underPrefix(p, d)))) return false;
@@ -125,7 +141,12 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
   const decided: ReturnType<Approvals['history']> = [];
   const sessionGrants = new Map<string, SessionGrant>();
 
-  const record = (p: PendingApproval, status: 'approved' | 'denied' | 'expired' | 'rejected', approver: string, scope: string | null) => {
+  const record = (
+    p: PendingApproval,
+    status: 'approved' | 'denied' | 'expired' | 'rejected',
+    approver: string,
+    scope: string | null,
+  ) => {
     const at = clock();
     // Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts).
     if (store) sealApproval(store, p.id, { status, approver, scope, decided_at: at });
@@ -142,17 +163,41 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     const enforcing = req.decision.findings.filter((f) => f.action === req.decision.action);
     const schema = monitor().session(req.session)?.state().tools.get(tool)?.inputSchema;
     const covered = sessionGrants.get(grantKey);
-    if (covered && coveredBy(covered, enforcing.map((f) => f.rule), locationsOf(args, schema))) return true;
+    if (
+      covered &&
+      coveredBy(
+        covered,
+        enforcing.map((f) => f.rule),
+        locationsOf(args, schema),
+      )
+    )
+      return true;
     const pending: PendingApproval = {
-      id: `apr-${randomUUID()}`, session: req.session, sub, tool, argsDigest: digest(args, 64),
-      argsSummary: redactValue(args, 'call.args', []), intentVersion: req.intent.version, purpose: req.intent.purpose,
-      reason: enforcing.map((f) => f.reason).join('; '), rules: enforcing.map((f) => f.rule),
-      requestedAt: clock(), expiresAt: clock() + timeoutMs,
+      id: `apr-${randomUUID()}`,
+      session: req.session,
+      sub,
+      tool,
+      argsDigest: digest(args, 64),
+      argsSummary: redactValue(args, 'call.args', []),
+      intentVersion: req.intent.version,
+      purpose: req.intent.purpose,
+      reason: enforcing.map((f) => f.reason).join('; '),
+      rules: enforcing.map((f) => f.rule),
+      requestedAt: clock(),
+      expiresAt: clock() + timeoutMs,
     };
     if (store) {
       appendApproval(store, {
-        id: pending.id, session_id: pending.session, decision_id: req.decision.id, sub, tool, args_digest: pending.argsDigest,
-        intent_version: pending.intentVersion, reason: pending.reason, requested_at: pending.requestedAt, expires_at: pending.expiresAt,
+        id: pending.id,
+        session_id: pending.session,
+        decision_id: req.decision.id,
+        sub,
+        tool,
+        args_digest: pending.argsDigest,
+        intent_version: pending.intentVersion,
+        reason: pending.reason,
+        requested_at: pending.requestedAt,
+        expires_at: pending.expiresAt,
       });
     }
     const controller = new AbortController();
@@ -162,26 +207,52 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     // ask and nobody outside is waiting to decide, the call is denied at once instead of at the timeout.
     let declined = 0;
     let allDeclined: (v: undefined) => void = () => {};
-    const none = new Promise<undefined>((r) => { allDeclined = r; });
-    const asked = options.channels.map((ch) => ch(pending, { monitor: monitor(), signal: controller.signal }).then(
-      (a) => a ?? new Promise<never>(() => { if (++declined === options.channels.length && !options.external) allDeclined(undefined); }),
-      () => new Promise<never>(() => { if (++declined === options.channels.length && !options.external) allDeclined(undefined); }),
-    ));
+    const none = new Promise<undefined>((r) => {
+      allDeclined = r;
+    });
+    const asked = options.channels.map((ch) =>
+      ch(pending, { monitor: monitor(), signal: controller.signal }).then(
+        (a) =>
+          a ??
+          new Promise<never>(() => {
+            if (++declined === options.channels.length && !options.external) allDeclined(undefined);
+          }),
+        () =>
+          new Promise<never>(() => {
+            if (++declined === options.channels.length && !options.external) allDeclined(undefined);
+          }),
+      ),
+    );
     if (options.channels.length === 0 && !options.external) allDeclined(undefined);
     if (options.onPending) options.onPending(pending);
     let answer: ApprovalAnswer | undefined;
     try {
-      answer = await Promise.race([external, none, ...asked, new Promise<undefined>((r) => controller.signal.addEventListener('abort', () => r(undefined), { once: true }))]);
+      answer = await Promise.race([
+        external,
+        none,
+        ...asked,
+        new Promise<undefined>((r) =>
+          controller.signal.addEventListener('abort', () => r(undefined), { once: true }),
+        ),
+      ]);
     } finally {
       waiting.delete(pending.id);
       controller.abort();
     }
     if (!answer) {
-      record(pending, declined === options.channels.length && !options.external ? 'denied' : 'expired', declined === options.channels.length ? 'no approver available' : 'timeout', null);
+      record(
+        pending,
+        declined === options.channels.length && !options.external ? 'denied' : 'expired',
+        declined === options.channels.length ? 'no approver available' : 'timeout',
+        null,
+      );
       return false;
     }
     // An answer for another approval, or for other arguments, is refused: approvals cannot be replayed.
-    if ((answer.approvalId !== undefined && answer.approvalId !== pending.id) || (answer.argsDigest !== undefined && answer.argsDigest !== pending.argsDigest)) {
+    if (
+      (answer.approvalId !== undefined && answer.approvalId !== pending.id) ||
+      (answer.argsDigest !== undefined && answer.argsDigest !== pending.argsDigest)
+    ) {
       record(pending, 'rejected', answer.approver, null);
       return false;
     }
@@ -195,7 +266,8 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       const where = locationsOf(args, schema);
       sessionGrants.set(grantKey, {
         rules: new Set([...(earlier?.rules ?? []), ...enforcing.map((f) => f.rule)]),
-        dirs: [...(earlier?.dirs ?? []), ...where.dirs], hosts: new Set([...(earlier?.hosts ?? []), ...where.hosts]),
+        dirs: [...(earlier?.dirs ?? []), ...where.dirs],
+        hosts: new Set([...(earlier?.hosts ?? []), ...where.hosts]),
       });
     }
     if (answer.scope === 'intent') {
@@ -227,30 +299,46 @@ export function elicitationChannel(): ApprovalChannel {
     if (!handle || !handle.state().clientCapabilities?.elicitation) return undefined;
     const message = renderMessage(
       'intentguard: the agent {{sub}} wants to call {{tool}} with {{args}}. This exceeds its approval ("{{purpose}}"): {{reason}}. Allow it?',
-      { sub: p.sub, tool: p.tool, args: p.argsSummary, purpose: p.purpose, reason: p.reason }, [],
+      { sub: p.sub, tool: p.tool, args: p.argsSummary, purpose: p.purpose, reason: p.reason },
+      [],
     );
-    const answer = (await handle.askClient('elicitation/create', {
-      message,
-      requestedSchema: {
-        type: 'object',
-        properties: {
-          approve: { type: 'boolean', title: 'Allow this call', description: 'Let this one call through' },
-          scope: { type: 'string', title: 'For', enum: ['once', 'session'], enumNames: ['this call only', `${p.tool} for the rest of this session`] },
+    const answer = (await handle.askClient(
+      'elicitation/create',
+      {
+        message,
+        requestedSchema: {
+          type: 'object',
+          properties: {
+            approve: { type: 'boolean', title: 'Allow this call', description: 'Let this one call through' },
+            scope: {
+              type: 'string',
+              title: 'For',
+              enum: ['once', 'session'],
+              enumNames: ['this call only', `${p.tool} for the rest of this session`],
+            },
+          },
+          required: ['approve'],
         },
-        required: ['approve'],
       },
-    }, signal)) as { result?: { action?: string; content?: { approve?: unknown; scope?: unknown } } };
+      signal,
+    )) as { result?: { action?: string; content?: { approve?: unknown; scope?: unknown } } };
     const r = answer.result;
-    if (!r || r.action !== 'accept') return { approved: false, approver: 'user:elicitation', reason: r?.action ?? 'error' };
+    if (!r || r.action !== 'accept')
+      return { approved: false, approver: 'user:elicitation', reason: r?.action ?? 'error' };
     return {
-      approved: r.content?.approve === true, approver: 'user:elicitation',
-      scope: r.content?.scope === 'session' ? 'session' : 'once', approvalId: p.id, argsDigest: p.argsDigest,
+      approved: r.content?.approve === true,
+      approver: 'user:elicitation',
+      scope: r.content?.scope === 'session' ? 'session' : 'once',
+      approvalId: p.id,
+      argsDigest: p.argsDigest,
     };
   };
 }
 
-const sign = (secret: string, ts: string, body: string) => `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
-const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const sign = (secret: string, ts: string, body: string) =>
+  `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`;
+const same = (a: string, b: string) =>
+  a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /**
  * Ask an HTTP endpoint: POST of the pending approval (signed `X-Intentguard-Signature`), answered with
@@ -259,18 +347,48 @@ const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(
 export function webhookChannel(url: string, secret: string, clock: () => number = Date.now): ApprovalChannel {
   return async (p, { signal }) => {
     const body = canonicalJson({
-      approval_id: p.id, session: p.session, sub: p.sub, tool: p.tool, args_summary: p.argsSummary, args_digest: p.argsDigest,
-      intent_version: p.intentVersion, purpose: p.purpose, reason: p.reason, rules: p.rules, expires_at: p.expiresAt,
+      approval_id: p.id,
+      session: p.session,
+      sub: p.sub,
+      tool: p.tool,
+      args_summary: p.argsSummary,
+      args_digest: p.argsDigest,
+      intent_version: p.intentVersion,
+      purpose: p.purpose,
+      reason: p.reason,
+      rules: p.rules,
+      expires_at: p.expiresAt,
     });
     const ts = String(Math.floor(clock() / 1000));
-    const res = await fetch(url, { method: 'POST', body, signal, headers: { 'content-type': 'application/json', 'x-intentguard-timestamp': ts, 'x-intentguard-signature': sign(secret, ts, body) } });
+    const res = await fetch(url, {
+      method: 'POST',
+      body,
+      signal,
+      headers: {
+        'content-type': 'application/json',
+        'x-intentguard-timestamp': ts,
+        'x-intentguard-signature': sign(secret, ts, body),
+      },
+    });
     const text = await res.text();
     const rts = res.headers.get('x-intentguard-timestamp') ?? '';
     const rsig = res.headers.get('x-intentguard-signature') ?? '';
-    if (!res.ok || !same(rsig, sign(secret, rts, text))) return { approved: false, approver: `webhook:${url}`, reason: `unsigned or failed answer (HTTP ${res.status})` };
-    const a = JSON.parse(text) as { decision?: string; approver?: string; scope?: string; approval_id?: string; args_digest?: string };
+    if (!res.ok || !same(rsig, sign(secret, rts, text)))
+      return {
+        approved: false,
+        approver: `webhook:${url}`,
+        reason: `unsigned or failed answer (HTTP ${res.status})`,
+      };
+    const a = JSON.parse(text) as {
+      decision?: string;
+      approver?: string;
+      scope?: string;
+      approval_id?: string;
+      args_digest?: string;
+    };
     return {
-      approved: a.decision === 'approve', approver: `webhook:${a.approver ?? url}`,
+      approved: a.decision === 'approve',
+      approver: `webhook:${a.approver ?? url}`,
       scope: a.scope === 'session' || a.scope === 'intent' ? a.scope : 'once',
       ...(a.approval_id !== undefined && { approvalId: a.approval_id }),
       ...(a.args_digest !== undefined && { argsDigest: a.args_digest }),
@@ -284,22 +402,45 @@ export function databaseChannel(store: Store, pollMs = 250): ApprovalChannel {
   return (p, { signal }) =>
     new Promise<ApprovalAnswer | undefined>((resolve) => {
       const timer = setInterval(() => {
-        const row = get.get(p.id) as { status: string; approver: string | null; scope: string | null } | undefined;
+        const row = get.get(p.id) as
+          { status: string; approver: string | null; scope: string | null } | undefined;
         if (!row || row.status === 'pending') return;
         clearInterval(timer);
         if (row.status === 'cli-approved' || row.status === 'cli-denied') {
-          resolve({ approved: row.status === 'cli-approved', approver: row.approver ?? 'cli', scope: row.scope === 'session' ? 'session' : 'once', approvalId: p.id });
+          resolve({
+            approved: row.status === 'cli-approved',
+            approver: row.approver ?? 'cli',
+            scope: row.scope === 'session' ? 'session' : 'once',
+            approvalId: p.id,
+          });
         } else resolve(undefined);
       }, pollMs);
-      signal.addEventListener('abort', () => { clearInterval(timer); resolve(undefined); }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearInterval(timer);
+          resolve(undefined);
+        },
+        { once: true },
+      );
     });
 }
 
 /** `intentguard approve|deny ID`: mark a pending approval in the database for the waiting monitor. */
-export function decideInDatabase(store: Store, id: string, approve: boolean, approver: string, scope: 'once' | 'session' = 'once'): { tool: string; session: string } {
-  const row = store.db.prepare('SELECT status, tool, session_id FROM approvals WHERE id = ?').get(id) as { status: string; tool: string; session_id: string } | undefined;
+export function decideInDatabase(
+  store: Store,
+  id: string,
+  approve: boolean,
+  approver: string,
+  scope: 'once' | 'session' = 'once',
+): { tool: string; session: string } {
+  const row = store.db.prepare('SELECT status, tool, session_id FROM approvals WHERE id = ?').get(id) as
+    { status: string; tool: string; session_id: string } | undefined;
   if (!row) throw Object.assign(new Error(`no approval ${id}`), { code: 'ERR_APPROVAL_NOT_FOUND' });
-  if (row.status !== 'pending') throw Object.assign(new Error(`approval ${id} is already ${row.status}`), { code: 'ERR_APPROVAL_DONE' });
-  store.db.prepare('UPDATE approvals SET status = ?, approver = ?, scope = ? WHERE id = ? AND status = \'pending\'').run(approve ? 'cli-approved' : 'cli-denied', approver, scope, id);
+  if (row.status !== 'pending')
+    throw Object.assign(new Error(`approval ${id} is already ${row.status}`), { code: 'ERR_APPROVAL_DONE' });
+  store.db
+    .prepare("UPDATE approvals SET status = ?, approver = ?, scope = ? WHERE id = ? AND status = 'pending'")
+    .run(approve ? 'cli-approved' : 'cli-denied', approver, scope, id);
   return { tool: row.tool, session: row.session_id };
 }

@@ -55,7 +55,9 @@ export type ConfigFile = Partial<Record<keyof typeof CONFIG_SCHEMA.properties, u
 const load = createRequire(import.meta.url);
 let compiled: ValidateFunction | undefined;
 const validator = (): ValidateFunction =>
-  (compiled ??= new (load('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA));
+  (compiled ??= new (load('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: true }).compile(
+    CONFIG_SCHEMA,
+  ));
 
 /** Read and check `intentguard.yaml`; every problem is an `ERR_CONFIG` naming the file and the key. */
 export function readConfigFile(file: string): ConfigFile {
@@ -69,9 +71,10 @@ export function readConfigFile(file: string): ConfigFile {
   if (!validate(doc)) {
     const err = validate.errors![0]!;
     const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '';
-    const what = err.keyword === 'additionalProperties'
-      ? `unknown setting "${(err.params as { additionalProperty: string }).additionalProperty}" (settings are the proxy flags in camelCase)`
-      : `${where || 'the file'} ${err.message ?? 'is invalid'}`;
+    const what =
+      err.keyword === 'additionalProperties'
+        ? `unknown setting "${(err.params as { additionalProperty: string }).additionalProperty}" (settings are the proxy flags in camelCase)`
+        : `${where || 'the file'} ${err.message ?? 'is invalid'}`;
     throw new IntentGuardError('ERR_CONFIG', `${file}: ${what}`);
   }
   return doc as ConfigFile;
@@ -80,7 +83,11 @@ export function readConfigFile(file: string): ConfigFile {
 /** A flag or setting that must be a whole number in a range (a typo must not switch a limit off). */
 export function intSetting(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new IntentGuardError('ERR_CONFIG', `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new IntentGuardError(
+      'ERR_CONFIG',
+      `${name} must be a whole number from ${min} to ${max}, got ${String(value)}`,
+    );
   return n;
 }
 
@@ -91,25 +98,43 @@ const BARE_NUMBER = /^\d+(\.\d+)?$/;
  * (`--ttl 600` minted a grant that expired at once: milliseconds, not the seconds meant).
  * @example program.option('--ttl <duration>', 'lifetime', durationFlag('--ttl'), '10m')
  */
-export const durationFlag = (name: string) => (value: string): string => {
-  const text = value.trim();
-  if (BARE_NUMBER.test(text)) throw new IntentGuardError('ERR_DURATION', `${name} needs a unit: "${value}" (write e.g. ${text}s, ${text}m or ${text}ms)`);
-  try {
-    parseDuration(text);
-  } catch (e) {
-    throw new IntentGuardError('ERR_DURATION', `${name}: ${(e as Error).message}`);
-  }
-  return text;
-};
+export const durationFlag =
+  (name: string) =>
+  (value: string): string => {
+    const text = value.trim();
+    if (BARE_NUMBER.test(text))
+      throw new IntentGuardError(
+        'ERR_DURATION',
+        `${name} needs a unit: "${value}" (write e.g. ${text}s, ${text}m or ${text}ms)`,
+      );
+    try {
+      parseDuration(text);
+    } catch (e) {
+      throw new IntentGuardError('ERR_DURATION', `${name}: ${(e as Error).message}`);
+    }
+    return text;
+  };
 
 /** A time flag (`--since`): an ISO time or a duration ago, with its unit; a bare number is refused. */
-export const sinceFlag = (name: string) => (value: string): string => {
-  if (BARE_NUMBER.test(value.trim())) throw new IntentGuardError('ERR_DURATION', `${name} takes an ISO time or a duration with a unit (24h, 30m), got "${value}"`);
-  return value;
-};
+export const sinceFlag =
+  (name: string) =>
+  (value: string): string => {
+    if (BARE_NUMBER.test(value.trim()))
+      throw new IntentGuardError(
+        'ERR_DURATION',
+        `${name} takes an ISO time or a duration with a unit (24h, 30m), got "${value}"`,
+      );
+    return value;
+  };
 
 /** A flag limited to a few words (`approve --scope`): anything else is refused, never taken as the default. */
-export const choiceFlag = <T extends string>(name: string, choices: readonly T[], note = '') => (value: string): T => {
-  if (!(choices as readonly string[]).includes(value)) throw new IntentGuardError('ERR_CONFIG', `${name} must be ${choices.join(' or ')}${note}, got "${value}"`);
-  return value as T;
-};
+export const choiceFlag =
+  <T extends string>(name: string, choices: readonly T[], note = '') =>
+  (value: string): T => {
+    if (!(choices as readonly string[]).includes(value))
+      throw new IntentGuardError(
+        'ERR_CONFIG',
+        `${name} must be ${choices.join(' or ')}${note}, got "${value}"`,
+      );
+    return value as T;
+  };

@@ -2,19 +2,39 @@ import { readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 
 const pathArg = { path: { type: 'string', description: 'absolute path inside the served folder' } } as const;
 const TOOLS = [
-  { name: 'list_directory', description: 'List the entries of a directory ([FILE] / [DIR] prefixes).', inputSchema: { type: 'object', properties: pathArg, required: ['path'] } },
-  { name: 'read_text_file', description: 'Read a UTF-8 text file.', inputSchema: { type: 'object', properties: pathArg, required: ['path'] } },
   {
-    name: 'write_file', description: 'Create or overwrite a text file.',
-    inputSchema: { type: 'object', properties: { ...pathArg, content: { type: 'string' } }, required: ['path', 'content'] },
+    name: 'list_directory',
+    description: 'List the entries of a directory ([FILE] / [DIR] prefixes).',
+    inputSchema: { type: 'object', properties: pathArg, required: ['path'] },
+  },
+  {
+    name: 'read_text_file',
+    description: 'Read a UTF-8 text file.',
+    inputSchema: { type: 'object', properties: pathArg, required: ['path'] },
+  },
+  {
+    name: 'write_file',
+    description: 'Create or overwrite a text file.',
+    inputSchema: {
+      type: 'object',
+      properties: { ...pathArg, content: { type: 'string' } },
+      required: ['path', 'content'],
+    },
   },
 ] as const;
 
-const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError } : {}) });
+const text = (t: string, isError = false): CallToolResult => ({
+  content: [{ type: 'text', text: t }],
+  ...(isError ? { isError } : {}),
+});
 
 /** The real path of `target` (or of its parent, for a file about to be written), if it lies inside `root`. */
 async function inside(root: string, target: unknown, forWrite: boolean): Promise<string> {
@@ -26,7 +46,8 @@ async function inside(root: string, target: unknown, forWrite: boolean): Promise
     return join(await realpath(dirname(abs)), basename(abs));
   });
   const rel = relative(root, real);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new Error(`access denied: ${target} is outside ${root}`);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+    throw new Error(`access denied: ${target} is outside ${root}`);
   return real;
 }
 
@@ -58,7 +79,10 @@ async function callTool(root: string, name: string, args: Record<string, unknown
  */
 export async function demoServerCommand(folder: string): Promise<void> {
   const root = await realpath(folder);
-  const server = new Server({ name: 'intentguard-demo-filesystem', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const server = new Server(
+    { name: 'intentguard-demo-filesystem', version: '1.0.0' },
+    { capabilities: { tools: {} } },
+  );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...TOOLS] }));
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
     try {

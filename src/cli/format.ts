@@ -3,7 +3,13 @@ import type { Action } from '../policy/types.js';
 const useColour = (stream: NodeJS.WritableStream): boolean =>
   Boolean((stream as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
 
-const CODES: Record<Action, string> = { allow: '32', alert: '33', reauthorize: '35', deny: '31', halt: '1;31' };
+const CODES: Record<Action, string> = {
+  allow: '32',
+  alert: '33',
+  reauthorize: '35',
+  deny: '31',
+  halt: '1;31',
+};
 
 /** An action word, coloured on a terminal, plain when piped. */
 export function actionLabel(action: Action, stream: NodeJS.WritableStream = process.stdout): string {

@@ -15,17 +15,32 @@ type Out = NodeJS.WritableStream;
 const DEFAULT_JWKS = join('keys', 'jwks.json');
 
 /** `intentguard keys generate`: a signing key pair for minting grants (development and tests). */
-export async function keysGenerateCommand(opts: { out: string; alg: string; force?: boolean }, out: Out = process.stdout): Promise<number> {
-  if (!(DEFAULT_ALGORITHMS as readonly string[]).includes(opts.alg)) throw new IntentGuardError('ERR_CONFIG', `--alg must be one of ${DEFAULT_ALGORITHMS.join(', ')}, got ${opts.alg}`);
+export async function keysGenerateCommand(
+  opts: { out: string; alg: string; force?: boolean },
+  out: Out = process.stdout,
+): Promise<number> {
+  if (!(DEFAULT_ALGORITHMS as readonly string[]).includes(opts.alg))
+    throw new IntentGuardError(
+      'ERR_CONFIG',
+      `--alg must be one of ${DEFAULT_ALGORITHMS.join(', ')}, got ${opts.alg}`,
+    );
   // Replacing the private key silently would strand every grant signed with it: only on request.
   const existing = join(opts.out, 'private.jwk.json');
-  if (existsSync(existing) && !opts.force) throw new IntentGuardError('ERR_KEY_EXISTS', `${existing} exists; give --force to replace it (grants signed with the old key stop verifying once its JWKS is replaced)`);
+  if (existsSync(existing) && !opts.force)
+    throw new IntentGuardError(
+      'ERR_KEY_EXISTS',
+      `${existing} exists; give --force to replace it (grants signed with the old key stop verifying once its JWKS is replaced)`,
+    );
   const k = await generateKeys(opts.alg);
   mkdirSync(opts.out, { recursive: true });
-  writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(opts.out, 'private.jwk.json'), `${JSON.stringify(k.privateJwk, null, 2)}\n`, {
+    mode: 0o600,
+  });
   writeFileSync(join(opts.out, 'jwks.json'), `${JSON.stringify(k.publicJwks, null, 2)}\n`);
   writeFileSync(join(opts.out, 'public.pem'), k.publicPem);
-  out.write(`generated ${k.alg} key ${k.kid}\n  private (keep secret): ${join(opts.out, 'private.jwk.json')}\n  public JWKS for intentguard: ${join(opts.out, 'jwks.json')}\n  public PEM: ${join(opts.out, 'public.pem')}\n`);
+  out.write(
+    `generated ${k.alg} key ${k.kid}\n  private (keep secret): ${join(opts.out, 'private.jwk.json')}\n  public JWKS for intentguard: ${join(opts.out, 'jwks.json')}\n  public PEM: ${join(opts.out, 'public.pem')}\n`,
+  );
   return 0;
 }
 
@@ -39,17 +54,34 @@ function readJwk(file: string): JWK {
   }
 }
 
-
 /** `intentguard grant mint --intent intent.yaml --sub agent:x --ttl 10m`. */
-export async function grantMintCommand(opts: { intent: string; sub: string; ttl: string; key: string; iss: string; aud: string; act?: string }, out: Out = process.stdout): Promise<number> {
+export async function grantMintCommand(
+  opts: { intent: string; sub: string; ttl: string; key: string; iss: string; aud: string; act?: string },
+  out: Out = process.stdout,
+): Promise<number> {
   const jwk = readJwk(opts.key);
   parseDuration(opts.ttl);
-  out.write(`${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntentDocument(opts.intent).doc, ...(opts.act && { act: opts.act }) })}\n`);
+  out.write(
+    `${await mintGrant({ privateJwk: jwk, iss: opts.iss, aud: opts.aud, sub: opts.sub, ttl: opts.ttl, intent: readIntentDocument(opts.intent).doc, ...(opts.act && { act: opts.act }) })}\n`,
+  );
   return 0;
 }
 
 /** `intentguard grant inspect TOKEN`: decoded, then verified or the exact reason it is not. */
-export async function grantInspectCommand(token: string, opts: { jwks?: string; jwksUrl?: string; pem?: string; alg?: string; iss?: string[]; aud?: string; maxTtl: string; db?: string }, out: Out = process.stdout): Promise<number> {
+export async function grantInspectCommand(
+  token: string,
+  opts: {
+    jwks?: string;
+    jwksUrl?: string;
+    pem?: string;
+    alg?: string;
+    iss?: string[];
+    aud?: string;
+    maxTtl: string;
+    db?: string;
+  },
+  out: Out = process.stdout,
+): Promise<number> {
   // As `grant mint` uses ./keys/private.jwk.json, `grant inspect` uses the public half beside it.
   if (!opts.jwks && !opts.jwksUrl && !opts.pem && existsSync(DEFAULT_JWKS)) {
     opts = { ...opts, jwks: DEFAULT_JWKS };
@@ -72,10 +104,15 @@ export async function grantInspectCommand(token: string, opts: { jwks?: string; 
     const revocations = createRevocations(store);
     const p = payload as { iss?: string; aud?: string } | undefined;
     const g = await verifyGrant(token, {
-      keys: await resolveKeys(keySourceFrom(opts), DEFAULT_ALGORITHMS), issuers: opts.iss?.length ? opts.iss : [p?.iss ?? ''],
-      audience: opts.aud ?? String(p?.aud ?? ''), maxTtlMs: parseDuration(opts.maxTtl), isRevoked: (j, s, n) => revocations.isRevoked(j, s, n),
+      keys: await resolveKeys(keySourceFrom(opts), DEFAULT_ALGORITHMS),
+      issuers: opts.iss?.length ? opts.iss : [p?.iss ?? ''],
+      audience: opts.aud ?? String(p?.aud ?? ''),
+      maxTtlMs: parseDuration(opts.maxTtl),
+      isRevoked: (j, s, n) => revocations.isRevoked(j, s, n),
     });
-    out.write(`verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()} (${toleranceText()}, as the proxy checks it)\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`);
+    out.write(
+      `verified: ${g.identity.sub}${g.identity.act ? ` acting for ${g.identity.act.sub}` : ''}, grant ${g.identity.jti}, expires ${new Date(g.expiresAt).toISOString()} (${toleranceText()}, as the proxy checks it)\n  intent: ${g.intent.purpose} (tools: ${g.intent.tools === '*' ? '*' : g.intent.tools.map((t) => t.name).join(', ')})\n`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof GrantError) {
@@ -89,7 +126,11 @@ export async function grantInspectCommand(token: string, opts: { jwks?: string; 
 }
 
 /** `intentguard revoke JTI|SUB`: persisted; sessions presenting it are refused. */
-export function revokeCommand(target: string, opts: { db: string; sub?: boolean; reason: string }, out: Out = process.stdout): number {
+export function revokeCommand(
+  target: string,
+  opts: { db: string; sub?: boolean; reason: string },
+  out: Out = process.stdout,
+): number {
   const store = openStore(opts.db);
   try {
     const isSub = opts.sub || target.includes(':');

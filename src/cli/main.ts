@@ -29,160 +29,295 @@ const program = new Command()
   .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
-program.command('demo')
+program
+  .command('demo')
   .description('run a real MCP server behind intentguard and watch a drifting agent get stopped')
   .option('--db <path>', 'record the demo session here', DEFAULT_DB)
-  .action(async (opts: { db: string }) => { process.exitCode = await (await import('./demo.js')).demoCommand(process.stdout, { db: opts.db }); });
+  .action(async (opts: { db: string }) => {
+    process.exitCode = await (await import('./demo.js')).demoCommand(process.stdout, { db: opts.db });
+  });
 
 // The demo's own MCP server (src/cli/demo-server.ts), started by `demo` behind `intentguard stdio`.
-program.command('demo-server', { hidden: true })
+program
+  .command('demo-server', { hidden: true })
   .argument('<folder>', 'the folder it serves')
   .action(async (folder: string) => {
     pipes.keepRunning();
     await (await import('./demo-server.js')).demoServerCommand(folder);
   });
 
-program.command('replay')
-  .description('feed recorded sessions (a bundle file, plain or gzipped, or an intentguard database) through the monitor')
+program
+  .command('replay')
+  .description(
+    'feed recorded sessions (a bundle file, plain or gzipped, or an intentguard database) through the monitor',
+  )
   .argument('<file>', 'session bundle file or intentguard.db')
   .option('--json', 'one JSON result per session')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
   .option('--session <id>', 'database only: one session')
-  .option('--since <time>', 'database only: sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
-  .option('--diff', 'database only: show which recorded decisions would change with the current rules, and why')
-  .option('--jobs <n>', 'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)', jobsOption, 'auto')
-  .action(async (file: string, opts: { json?: boolean; rules: string[]; pack: boolean; session?: string; since?: string; diff?: boolean; jobs: number | 'auto' }) => {
-    const [{ isSqliteFile, replayDbCommand }, { replayCommand }] = await Promise.all([import('./store-commands.js'), import('./replay-command.js')]);
-    if (isSqliteFile(file)) {
-      process.exitCode = await replayDbCommand(file, opts);
-      return;
-    }
-    process.exitCode = await replayCommand(file, { json: Boolean(opts.json), rules: opts.rules, pack: opts.pack, jobs: opts.jobs });
-  });
+  .option(
+    '--since <time>',
+    'database only: sessions started after an ISO time or a duration ago (24h)',
+    sinceFlag('--since'),
+  )
+  .option(
+    '--diff',
+    'database only: show which recorded decisions would change with the current rules, and why',
+  )
+  .option(
+    '--jobs <n>',
+    'replay on N worker threads, or "auto": one per core for large inputs (sessions are independent; output stays in order)',
+    jobsOption,
+    'auto',
+  )
+  .action(
+    async (
+      file: string,
+      opts: {
+        json?: boolean;
+        rules: string[];
+        pack: boolean;
+        session?: string;
+        since?: string;
+        diff?: boolean;
+        jobs: number | 'auto';
+      },
+    ) => {
+      const [{ isSqliteFile, replayDbCommand }, { replayCommand }] = await Promise.all([
+        import('./store-commands.js'),
+        import('./replay-command.js'),
+      ]);
+      if (isSqliteFile(file)) {
+        process.exitCode = await replayDbCommand(file, opts);
+        return;
+      }
+      process.exitCode = await replayCommand(file, {
+        json: Boolean(opts.json),
+        rules: opts.rules,
+        pack: opts.pack,
+        jobs: opts.jobs,
+      });
+    },
+  );
 
 const rules = program.command('rules').description('test and lint rule packs');
-rules.command('test')
+rules
+  .command('test')
   .description('run every rule fixture (shipped pack plus DIRs) and the coverage gate')
   .argument('[dirs...]', 'site rule directories')
-  .action(async (dirs: string[]) => { process.exitCode = await (await import('./rules-command.js')).rulesTestCommand(dirs); });
-rules.command('lint')
+  .action(async (dirs: string[]) => {
+    process.exitCode = await (await import('./rules-command.js')).rulesTestCommand(dirs);
+  });
+rules
+  .command('lint')
   .description('load and lint rule files: syntax, schema, fields, functions, regexes, messages, fixtures')
   .argument('[dirs...]', 'site rule directories')
-  .action(async (dirs: string[]) => { process.exitCode = (await import('./rules-command.js')).rulesLintCommand(dirs); });
+  .action(async (dirs: string[]) => {
+    process.exitCode = (await import('./rules-command.js')).rulesLintCommand(dirs);
+  });
 
-program.command('sessions')
+program
+  .command('sessions')
   .description('list recorded sessions: identity, purpose, calls, outcome, drift')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--limit <n>', 'how many', positiveInt, 50)
   .option('--json', 'one JSON object per session')
   .option('--live', 'refresh every second')
-  .action(async (opts: { db: string; limit: number; json?: boolean; live?: boolean }) => { process.exitCode = await (await import('./store-commands.js')).sessionsCommand(opts); });
+  .action(async (opts: { db: string; limit: number; json?: boolean; live?: boolean }) => {
+    process.exitCode = await (await import('./store-commands.js')).sessionsCommand(opts);
+  });
 
-program.command('show')
+program
+  .command('show')
   .description('the timeline of a session: calls, decisions and reasons')
   .argument('<session>', 'session id')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--json', 'machine-readable')
-  .action(async (id: string, opts: { db: string; json?: boolean }) => { process.exitCode = (await import('./store-commands.js')).showCommand(id, opts); });
+  .action(async (id: string, opts: { db: string; json?: boolean }) => {
+    process.exitCode = (await import('./store-commands.js')).showCommand(id, opts);
+  });
 
-const audit = program.command('audit')
-  .description('tamper-evident audit trail');
-audit.command('verify')
-  .description('verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)')
+const audit = program.command('audit').description('tamper-evident audit trail');
+audit
+  .command('verify')
+  .description(
+    'verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)',
+  )
   .argument('[db]', 'database', DEFAULT_DB)
   .option('--json', 'machine-readable report')
-  .action(async (db: string, opts: { json?: boolean }) => { process.exitCode = (await import('./store-commands.js')).auditVerifyCommand(db, opts); });
-audit.command('rotate-key')
-  .description('start a new audit key; the old one is kept and a chained hand-over record lets older rows verify')
+  .action(async (db: string, opts: { json?: boolean }) => {
+    process.exitCode = (await import('./store-commands.js')).auditVerifyCommand(db, opts);
+  });
+audit
+  .command('rotate-key')
+  .description(
+    'start a new audit key; the old one is kept and a chained hand-over record lets older rows verify',
+  )
   .argument('[db]', 'database', DEFAULT_DB)
-  .action(async (db: string) => { process.exitCode = (await import('./store-commands.js')).auditRotateKeyCommand(db); });
+  .action(async (db: string) => {
+    process.exitCode = (await import('./store-commands.js')).auditRotateKeyCommand(db);
+  });
 
-program.command('prune')
+program
+  .command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
   .requiredOption('--older-than <duration>', 'e.g. 30d', durationFlag('--older-than'))
   .option('--db <path>', 'database', DEFAULT_DB)
-  .action(async (opts: { db: string; olderThan: string }) => { process.exitCode = (await import('./store-commands.js')).pruneCommand(opts); });
+  .action(async (opts: { db: string; olderThan: string }) => {
+    process.exitCode = (await import('./store-commands.js')).pruneCommand(opts);
+  });
 
-program.command('export')
+program
+  .command('export')
   .description('write recorded sessions as bundles (JSON lines; gzipped for .gz)')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--session <id>', 'one session')
   .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
-  .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => { process.exitCode = await (await import('./store-commands.js')).exportCommand(opts); });
+  .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => {
+    process.exitCode = await (await import('./store-commands.js')).exportCommand(opts);
+  });
 
-program.command('import')
+program
+  .command('import')
   .description('load bundles into the database (run through the monitor and recorded)')
   .argument('<file>', 'bundle file')
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
-  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => { const [{ importCommand }, { replayPolicies }] = await Promise.all([import('./store-commands.js'), import('../replay/policies.js')]);
-    process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) }); });
-
-addProxyOptions(program.command('stdio')
-  .description('run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]')
-  .argument('<command...>', 'the server command and its arguments (after --)'))
-  .action(async (command: string[], flags: ProxyFlags) => {
-    pipes.keepRunning();
-    const code = await (await import('./proxy-commands.js')).stdioCommand(command, flags);
-    process.exit(code);
+  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => {
+    const [{ importCommand }, { replayPolicies }] = await Promise.all([
+      import('./store-commands.js'),
+      import('../replay/policies.js'),
+    ]);
+    process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) });
   });
 
-addListenOptions(addProxyOptions(program.command('http')
-  .description('a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server')
-  .argument('[command...]', 'a stdio server to front instead of --upstream (after --); each session gets its own process')
-  .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
-  .option('--upstream <url>', 'the MCP server URL')
-  .addOption(new Option('--upstream-transport <kind>', 'streamable, or sse for a legacy HTTP+SSE server (default: sse when the URL ends in /sse)').choices(['streamable', 'sse']))
-  .option('--path <path>', 'the endpoint path clients use (default /mcp; /sse for a legacy upstream)')
-  .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
-  .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
-  .option('--upstream-header <header>', 'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)', collect, [])
-  .option('--max-sessions <n>', 'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)')))
-  .action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).httpCommand(opts, command); });
+addProxyOptions(
+  program
+    .command('stdio')
+    .description(
+      'run an MCP server over stdio behind intentguard: intentguard stdio [options] -- <command> [args...]',
+    )
+    .argument('<command...>', 'the server command and its arguments (after --)'),
+).action(async (command: string[], flags: ProxyFlags) => {
+  pipes.keepRunning();
+  const code = await (await import('./proxy-commands.js')).stdioCommand(command, flags);
+  process.exit(code);
+});
 
-addListenOptions(addProxyOptions(program.command('ws')
-  .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
-  .requiredOption('--listen <host:port>', 'where to listen')
-  .requiredOption('--upstream <url>', 'the upstream ws:// URL')
-  .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)')))
-  .action(async (opts: Parameters<typeof wsCommand>[0]) => { process.exitCode = await (await import('./proxy-commands.js')).wsCommand(opts); });
+addListenOptions(
+  addProxyOptions(
+    program
+      .command('http')
+      .description(
+        'a Streamable HTTP (or legacy HTTP+SSE) reverse proxy in front of an MCP server: --upstream URL, or -- <command> [args...] for a stdio server',
+      )
+      .argument(
+        '[command...]',
+        'a stdio server to front instead of --upstream (after --); each session gets its own process',
+      )
+      .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
+      .option('--upstream <url>', 'the MCP server URL')
+      .addOption(
+        new Option(
+          '--upstream-transport <kind>',
+          'streamable, or sse for a legacy HTTP+SSE server (default: sse when the URL ends in /sse)',
+        ).choices(['streamable', 'sse']),
+      )
+      .option('--path <path>', 'the endpoint path clients use (default /mcp; /sse for a legacy upstream)')
+      .option('--messages-path <path>', 'where legacy SSE clients POST messages', '/messages')
+      .option('--resource <url>', "intentguard's public resource identifier (RFC 9728)")
+      .option(
+        '--upstream-header <header>',
+        'header sent upstream, e.g. "Authorization: Bearer X" (repeatable)',
+        collect,
+        [],
+      )
+      .option(
+        '--max-sessions <n>',
+        'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)',
+      ),
+  ),
+).action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => {
+  process.exitCode = await (await import('./proxy-commands.js')).httpCommand(opts, command);
+});
 
-program.command('intent').description('intents: learn one from recorded sessions')
+addListenOptions(
+  addProxyOptions(
+    program
+      .command('ws')
+      .description('a WebSocket proxy (subprotocol mcp) in front of an MCP server')
+      .requiredOption('--listen <host:port>', 'where to listen')
+      .requiredOption('--upstream <url>', 'the upstream ws:// URL')
+      .option('--max-sessions <n>', 'most connections open at once; more get 503 (default 1024)'),
+  ),
+).action(async (opts: Parameters<typeof wsCommand>[0]) => {
+  process.exitCode = await (await import('./proxy-commands.js')).wsCommand(opts);
+});
+
+program
+  .command('intent')
+  .description('intents: learn one from recorded sessions')
   .command('suggest')
-  .description('propose an intent YAML from recorded sessions (learn mode): tools, path prefixes, hosts, recipients, budget, sensitivity; flagged calls left out')
+  .description(
+    'propose an intent YAML from recorded sessions (learn mode): tools, path prefixes, hosts, recipients, budget, sensitivity; flagged calls left out',
+  )
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--sub <agent>', "only this agent identity's sessions")
   .option('--session <id>', 'only this session')
-  .option('--since <time>', 'sessions started after an ISO time or a duration ago (24h)', sinceFlag('--since'))
-  .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => { process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts); });
+  .option(
+    '--since <time>',
+    'sessions started after an ISO time or a duration ago (24h)',
+    sinceFlag('--since'),
+  )
+  .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => {
+    process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts);
+  });
 
 for (const verb of ['wrap', 'unwrap'] as const) {
-  program.command(verb)
-    .description(verb === 'wrap'
-      ? "run every stdio server of a desktop client's MCP configuration through intentguard stdio in learn mode (a backup is kept; wrapping twice changes nothing)"
-      : 'give every wrapped server of a desktop client configuration its original entry back')
-    .option('--client <client>', 'claude, cursor, vscode or all', choiceFlag('--client', ['claude', 'cursor', 'vscode', 'all'] as const), 'all')
+  program
+    .command(verb)
+    .description(
+      verb === 'wrap'
+        ? "run every stdio server of a desktop client's MCP configuration through intentguard stdio in learn mode (a backup is kept; wrapping twice changes nothing)"
+        : 'give every wrapped server of a desktop client configuration its original entry back',
+    )
+    .option(
+      '--client <client>',
+      'claude, cursor, vscode or all',
+      choiceFlag('--client', ['claude', 'cursor', 'vscode', 'all'] as const),
+      'all',
+    )
     .option('--config <file>', "the configuration file (default: the client's own)")
     .option('--dry-run', 'say what would change, change nothing')
-    .action(async (opts: { client: 'claude' | 'cursor' | 'vscode' | 'all'; config?: string; dryRun?: boolean }) => {
-      const { wrapCommand, unwrapCommand } = await import('./wrap.js');
-      process.exitCode = (verb === 'wrap' ? wrapCommand : unwrapCommand)({ client: opts.client, ...(opts.config !== undefined && { config: opts.config }), ...(opts.dryRun && { dryRun: true }) });
-    });
+    .action(
+      async (opts: { client: 'claude' | 'cursor' | 'vscode' | 'all'; config?: string; dryRun?: boolean }) => {
+        const { wrapCommand, unwrapCommand } = await import('./wrap.js');
+        process.exitCode = (verb === 'wrap' ? wrapCommand : unwrapCommand)({
+          client: opts.client,
+          ...(opts.config !== undefined && { config: opts.config }),
+          ...(opts.dryRun && { dryRun: true }),
+        });
+      },
+    );
 }
 
 const keys = program.command('keys').description('signing keys for grants');
-keys.command('generate')
+keys
+  .command('generate')
   .description('generate a key pair: private JWK (for minting), public JWKS and PEM (for intentguard)')
   .option('--out <dir>', 'where to write', './keys')
   .option('--alg <alg>', 'ES256, ES384, EdDSA, RS256, PS256', 'ES256')
   .option('--force', 'replace an existing private key (grants signed with it stop verifying)')
-  .action(async (opts: { out: string; alg: string; force?: boolean }) => { process.exitCode = await (await import('./identity-commands.js')).keysGenerateCommand(opts); });
+  .action(async (opts: { out: string; alg: string; force?: boolean }) => {
+    process.exitCode = await (await import('./identity-commands.js')).keysGenerateCommand(opts);
+  });
 
 const grant = program.command('grant').description('intent grants (signed JWTs)');
-grant.command('mint')
+grant
+  .command('mint')
   .description('mint a grant binding an agent identity to an intent (development and tests)')
   .requiredOption('--intent <file>', 'intent YAML or JSON')
   .requiredOption('--sub <sub>', 'agent identity, e.g. agent:summariser')
@@ -191,49 +326,77 @@ grant.command('mint')
   .option('--iss <iss>', 'issuer', 'https://intentguard.local/issuer')
   .option('--aud <aud>', "intentguard's resource identifier", 'https://intentguard.local/mcp')
   .option('--act <user>', 'the user the agent acts for')
-  .action(async (opts: Parameters<typeof grantMintCommand>[0]) => { process.exitCode = await (await import('./identity-commands.js')).grantMintCommand(opts); });
-grant.command('inspect')
+  .action(async (opts: Parameters<typeof grantMintCommand>[0]) => {
+    process.exitCode = await (await import('./identity-commands.js')).grantMintCommand(opts);
+  });
+grant
+  .command('inspect')
   .description('decode a grant and verify it, or say exactly why it does not verify')
   .argument('<token>', 'the JWT')
   .option('--jwks <file>', 'JWKS file')
   .option('--jwks-url <url>', 'JWKS URL')
   .option('--pem <file>', 'PEM public key')
   .option('--alg <alg>', 'algorithm of the PEM key', 'ES256')
-  .option('--iss <iss>', 'trusted issuer (repeatable; default: the token\'s own)', collect, [])
-  .option('--aud <aud>', 'expected audience (default: the token\'s own)')
+  .option('--iss <iss>', "trusted issuer (repeatable; default: the token's own)", collect, [])
+  .option('--aud <aud>', "expected audience (default: the token's own)")
   .option('--max-ttl <duration>', 'longest accepted lifetime, with a unit', durationFlag('--max-ttl'), '15m')
   .option('--db <path>', 'check revocations in this database')
-  .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => { process.exitCode = await (await import('./identity-commands.js')).grantInspectCommand(token, opts); });
+  .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => {
+    process.exitCode = await (await import('./identity-commands.js')).grantInspectCommand(token, opts);
+  });
 
-program.command('revoke')
+program
+  .command('revoke')
   .description('revoke a grant (jti) or an agent identity (sub): new sessions presenting it are refused')
   .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
   .option('--sub', 'treat the argument as a sub')
   .option('--reason <text>', 'why', 'revoked by operator')
   .option('--db <path>', 'database', DEFAULT_DB)
-  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => { process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts); });
+  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
+    process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts);
+  });
 
-program.command('task')
+program
+  .command('task')
   .description('one-task grants (intent task: once)')
   .command('done')
-  .description('mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request')
+  .description(
+    'mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request',
+  )
   .argument('<jti>', 'the grant id')
   .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
-  .action(async (jti: string, opts: { db: string }) => { process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts); });
+  .action(async (jti: string, opts: { db: string }) => {
+    process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts);
+  });
 
 for (const verb of ['approve', 'deny'] as const) {
-  program.command(verb)
+  program
+    .command(verb)
     .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
     .argument('<id>', 'approval id (from the alert or intentguard sessions)')
     .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
-    .option('--scope <scope>', 'once or session', choiceFlag('--scope', ['once', 'session'] as const, ' (widening the intent is not available from the CLI)'), 'once')
+    .option(
+      '--scope <scope>',
+      'once or session',
+      choiceFlag(
+        '--scope',
+        ['once', 'session'] as const,
+        ' (widening the intent is not available from the CLI)',
+      ),
+      'once',
+    )
     .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
-      const [{ decideInDatabase }, { openStore }] = await Promise.all([import('../approvals/approvals.js'), import('../store/db.js')]);
+      const [{ decideInDatabase }, { openStore }] = await Promise.all([
+        import('../approvals/approvals.js'),
+        import('../store/db.js'),
+      ]);
       const store = openStore(opts.db, { mustExist: true });
       try {
         const r = decideInDatabase(store, id, verb === 'approve', opts.by, opts.scope);
-        process.stdout.write(`${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`);
+        process.stdout.write(
+          `${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`,
+        );
       } finally {
         store.close();
       }

@@ -5,7 +5,9 @@
  * MCP channel: there a closed pipe means the client left, and the proxy ends when its stdin ends
  * (sessions closed and recorded), not in the middle of a write.
  */
-export function handleClosedPipes(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): { keepRunning(): void } {
+export function handleClosedPipes(
+  streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr],
+): { keepRunning(): void } {
   let exitOnEpipe = true;
   for (const stream of streams) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -17,5 +19,9 @@ export function handleClosedPipes(streams: readonly NodeJS.WriteStream[] = [proc
       process.exit(1);
     });
   }
-  return { keepRunning: () => { exitOnEpipe = false; } };
+  return {
+    keepRunning: () => {
+      exitOnEpipe = false;
+    },
+  };
 }

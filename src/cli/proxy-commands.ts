@@ -19,17 +19,24 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   const pick = <T>(flag: T | undefined, key: string, envName?: string): T | undefined =>
     flag ?? (file[key] as T | undefined) ?? (envName ? (env[envName] as T | undefined) : undefined);
   const mode = (pick(flags.mode, 'mode', 'INTENTGUARD_MODE') ?? 'enforce') as string;
-  if (mode !== 'enforce' && mode !== 'monitor') throw Object.assign(new Error(`--mode must be enforce or monitor, got ${mode}`), { code: 'ERR_CONFIG' });
+  if (mode !== 'enforce' && mode !== 'monitor')
+    throw Object.assign(new Error(`--mode must be enforce or monitor, got ${mode}`), { code: 'ERR_CONFIG' });
   const jwks = pick(flags.jwks, 'jwks', 'INTENTGUARD_JWKS');
   const jwksUrl = pick(flags.jwksUrl, 'jwksUrl', 'INTENTGUARD_JWKS_URL');
   const pem = pick(flags.pem, 'pem', 'INTENTGUARD_PEM');
-  const issuers = flags.issuer ?? (file.issuers as string[] | undefined) ?? (env.INTENTGUARD_ISSUER ? [env.INTENTGUARD_ISSUER] : []);
+  const issuers =
+    flags.issuer ??
+    (file.issuers as string[] | undefined) ??
+    (env.INTENTGUARD_ISSUER ? [env.INTENTGUARD_ISSUER] : []);
   const audience = pick(flags.audience, 'audience', 'INTENTGUARD_AUDIENCE');
   if ((jwks || jwksUrl || pem) && (!audience || issuers.length === 0)) {
-    throw Object.assign(new Error('grant verification needs --audience and at least one --issuer'), { code: 'ERR_CONFIG' });
+    throw Object.assign(new Error('grant verification needs --audience and at least one --issuer'), {
+      code: 'ERR_CONFIG',
+    });
   }
   const wsPortSetting = pick<unknown>(flags.alertsWsPort, 'alertsWsPort');
-  const wsPort = wsPortSetting === undefined ? undefined : intSetting(wsPortSetting, '--alerts-ws-port', 0, 65535);
+  const wsPort =
+    wsPortSetting === undefined ? undefined : intSetting(wsPortSetting, '--alerts-ws-port', 0, 65535);
   const alertsJsonl = pick(flags.alertsJsonl, 'alertsJsonl');
   const alertsWebhook = pick(flags.alertsWebhook, 'alertsWebhook');
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
@@ -40,70 +47,149 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
   return {
     mode,
-    db: flags.record === false || file.record === false ? false : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
-    failClosedOnRecordError: flags.failOpenOnRecordError || file.failOpenOnRecordError === true ? false : mode === 'enforce',
+    db:
+      flags.record === false || file.record === false
+        ? false
+        : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
+    failClosedOnRecordError:
+      flags.failOpenOnRecordError || file.failOpenOnRecordError === true ? false : mode === 'enforce',
     pack: flags.pack !== false && file.pack !== false,
     rules: flags.rules ?? (file.rules as string[] | undefined) ?? [],
     ...(intentFile && { intentFile }),
     ...((jwks || jwksUrl || pem) && {
       auth: {
-        ...(jwks && { jwks }), ...(jwksUrl && { jwksUrl }), ...(pem && { pem }), alg: pick(flags.alg, 'alg') ?? 'ES256',
-        issuers, audience: audience!, maxTtl: pick(flags.maxTtl, 'maxTtl') ?? '15m',
+        ...(jwks && { jwks }),
+        ...(jwksUrl && { jwksUrl }),
+        ...(pem && { pem }),
+        alg: pick(flags.alg, 'alg') ?? 'ES256',
+        issuers,
+        audience: audience!,
+        maxTtl: pick(flags.maxTtl, 'maxTtl') ?? '15m',
       },
     }),
     alerts: {
       ...(alertsJsonl && { jsonl: alertsJsonl }),
-      ...(alertsWebhook && { webhook: alertsWebhook, webhookSecret: pick(flags.alertsWebhookSecret, 'alertsWebhookSecret', 'INTENTGUARD_WEBHOOK_SECRET') ?? '' }),
-      ...(wsPort !== undefined && { wsPort, wsToken: pick(flags.alertsWsToken, 'alertsWsToken', 'INTENTGUARD_ALERTS_TOKEN') ?? '' }),
+      ...(alertsWebhook && {
+        webhook: alertsWebhook,
+        webhookSecret:
+          pick(flags.alertsWebhookSecret, 'alertsWebhookSecret', 'INTENTGUARD_WEBHOOK_SECRET') ?? '',
+      }),
+      ...(wsPort !== undefined && {
+        wsPort,
+        wsToken: pick(flags.alertsWsToken, 'alertsWsToken', 'INTENTGUARD_ALERTS_TOKEN') ?? '',
+      }),
     },
     approvals: {
-      ...(approvalWebhook && { webhook: approvalWebhook, webhookSecret: pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '' }),
+      ...(approvalWebhook && {
+        webhook: approvalWebhook,
+        webhookSecret:
+          pick(flags.approvalWebhookSecret, 'approvalWebhookSecret', 'INTENTGUARD_APPROVAL_SECRET') ?? '',
+      }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
       elicitation: flags.elicitation ?? file.elicitation === true,
     },
-    maxMessageBytes: intSetting(pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024, '--max-message-bytes', 1),
+    maxMessageBytes: intSetting(
+      pick<unknown>(flags.maxMessageBytes, 'maxMessageBytes') ?? 4 * 1024 * 1024,
+      '--max-message-bytes',
+      1,
+    ),
     allowedOrigins: flags.allowedOrigins ?? (file.allowedOrigins as string[] | undefined) ?? [],
     allowedHosts: flags.allowedHosts ?? (file.allowedHosts as string[] | undefined) ?? [],
-    maxSessionsPerAgent: intSetting(pick<unknown>(flags.maxSessionsPerAgent, 'maxSessionsPerAgent') ?? DEFAULT_MAX_SESSIONS_PER_AGENT, '--max-sessions-per-agent', 1),
+    maxSessionsPerAgent: intSetting(
+      pick<unknown>(flags.maxSessionsPerAgent, 'maxSessionsPerAgent') ?? DEFAULT_MAX_SESSIONS_PER_AGENT,
+      '--max-sessions-per-agent',
+      1,
+    ),
   };
 }
 
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
-  if (command.length === 0) throw Object.assign(new Error('give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
-  const [{ createRuntime }, { runStdioProxy }] = await Promise.all([runtimeModule(), import('../proxy/stdio.js')]);
+  if (command.length === 0)
+    throw Object.assign(
+      new Error(
+        'give the server command after --, e.g. intentguard stdio -- npx @modelcontextprotocol/server-memory',
+      ),
+      { code: 'ERR_CONFIG' },
+    );
+  const [{ createRuntime }, { runStdioProxy }] = await Promise.all([
+    runtimeModule(),
+    import('../proxy/stdio.js'),
+  ]);
   const runtime = await createRuntime({ ...runtimeOptions(flags), localServer: true });
   try {
     const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
-    return await runStdioProxy({ command: command[0]!, args: command.slice(1), runtime, ...(grant && { grant }) });
+    return await runStdioProxy({
+      command: command[0]!,
+      args: command.slice(1),
+      runtime,
+      ...(grant && { grant }),
+    });
   } finally {
     await runtime.close();
   }
 }
 
 /** `intentguard http --listen 127.0.0.1:PORT --upstream URL` (or `-- <stdio server command>`). Runs until SIGINT/SIGTERM. */
-export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?: string; path?: string; resource?: string; upstreamHeader?: string[]; upstreamTransport?: 'streamable' | 'sse'; messagesPath?: string; maxSessions?: string }, command: string[] = []): Promise<number> {
+export async function httpCommand(
+  opts: ProxyFlags & {
+    listen: string;
+    upstream?: string;
+    path?: string;
+    resource?: string;
+    upstreamHeader?: string[];
+    upstreamTransport?: 'streamable' | 'sse';
+    messagesPath?: string;
+    maxSessions?: string;
+  },
+  command: string[] = [],
+): Promise<number> {
   if ((opts.upstream === undefined) === (command.length === 0)) {
-    throw Object.assign(new Error('give either --upstream URL or a stdio server command after --, e.g. intentguard http --listen 127.0.0.1:8080 -- npx @modelcontextprotocol/server-memory'), { code: 'ERR_CONFIG' });
+    throw Object.assign(
+      new Error(
+        'give either --upstream URL or a stdio server command after --, e.g. intentguard http --listen 127.0.0.1:8080 -- npx @modelcontextprotocol/server-memory',
+      ),
+      { code: 'ERR_CONFIG' },
+    );
   }
   const [host, port] = splitListen(opts.listen);
   if (opts.upstream !== undefined) upstreamUrl(opts.upstream, ['http:', 'https:']);
   const headers: Record<string, string> = {};
   for (const h of opts.upstreamHeader ?? []) {
     const i = h.indexOf(':');
-    if (i < 1) throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), { code: 'ERR_CONFIG' });
+    if (i < 1)
+      throw Object.assign(new Error(`--upstream-header takes "Name: value", got "${h}"`), {
+        code: 'ERR_CONFIG',
+      });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
-  const [{ createRuntime }, { startHttpProxy }] = await Promise.all([runtimeModule(), import('../proxy/http.js')]);
+  const [{ createRuntime }, { startHttpProxy }] = await Promise.all([
+    runtimeModule(),
+    import('../proxy/http.js'),
+  ]);
   const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
-  const proxy = await closingOnFailure(runtime, () => startHttpProxy({
-    host, port, runtime, upstreamHeaders: headers, ...(opts.path && { path: opts.path }), ...(opts.resource && { resource: opts.resource }),
-    ...(opts.upstream !== undefined ? { upstream: opts.upstream } : { server: { command: command[0]!, args: command.slice(1) } }),
-    ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }),
-    ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }), ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
-  }));
-  process.stderr.write(`intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
+  const proxy = await closingOnFailure(runtime, () =>
+    startHttpProxy({
+      host,
+      port,
+      runtime,
+      upstreamHeaders: headers,
+      ...(opts.path && { path: opts.path }),
+      ...(opts.resource && { resource: opts.resource }),
+      ...(opts.upstream !== undefined
+        ? { upstream: opts.upstream }
+        : { server: { command: command[0]!, args: command.slice(1) } }),
+      ...(opts.maxSessions !== undefined && {
+        maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1),
+      }),
+      ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }),
+      ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
+    }),
+  );
+  process.stderr.write(
+    `intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`,
+  );
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });
@@ -114,12 +200,16 @@ export async function httpCommand(opts: ProxyFlags & { listen: string; upstream?
 
 export function splitListen(listen: string): [string, number] {
   const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m || Number(m[2]) > 65535) throw Object.assign(new Error(`--listen takes HOST:PORT (port 0-65535), got "${listen}"`), { code: 'ERR_CONFIG' });
+  if (!m || Number(m[2]) > 65535)
+    throw Object.assign(new Error(`--listen takes HOST:PORT (port 0-65535), got "${listen}"`), {
+      code: 'ERR_CONFIG',
+    });
   return [m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
 }
 
 /** An upstream URL checked at start (a missing scheme would otherwise fail only at the first request). */
-const upstreamUrl = (value: string, schemes: readonly string[]): URL => urlSetting(value, '--upstream', schemes);
+const upstreamUrl = (value: string, schemes: readonly string[]): URL =>
+  urlSetting(value, '--upstream', schemes);
 
 /** A URL flag or setting with one of `schemes`, else `ERR_CONFIG` naming it. */
 function urlSetting(value: string, name: string, schemes: readonly string[]): URL {
@@ -130,7 +220,10 @@ function urlSetting(value: string, name: string, schemes: readonly string[]): UR
     u = undefined;
   }
   if (!u || !schemes.includes(u.protocol)) {
-    throw new IntentGuardError('ERR_CONFIG', `${name} takes a ${schemes.map((p) => p.slice(0, -1)).join(' or ')} URL${name === '--upstream' ? ` (e.g. ${schemes[0]}//127.0.0.1:3000${schemes[0] === 'ws:' ? '' : '/mcp'})` : ''}, got "${value}"`);
+    throw new IntentGuardError(
+      'ERR_CONFIG',
+      `${name} takes a ${schemes.map((p) => p.slice(0, -1)).join(' or ')} URL${name === '--upstream' ? ` (e.g. ${schemes[0]}//127.0.0.1:3000${schemes[0] === 'ws:' ? '' : '/mcp'})` : ''}, got "${value}"`,
+    );
   }
   return u;
 }
@@ -146,13 +239,30 @@ async function closingOnFailure<T>(runtime: { close(): Promise<void> }, start: (
 }
 
 /** `intentguard ws --listen HOST:PORT --upstream ws://...`. Runs until SIGINT/SIGTERM. */
-export async function wsCommand(opts: ProxyFlags & { listen: string; upstream: string; maxSessions?: string }): Promise<number> {
+export async function wsCommand(
+  opts: ProxyFlags & { listen: string; upstream: string; maxSessions?: string },
+): Promise<number> {
   const [host, port] = splitListen(opts.listen);
   upstreamUrl(opts.upstream, ['ws:', 'wss:']);
-  const [{ createRuntime }, { startWsProxy }] = await Promise.all([runtimeModule(), import('../proxy/ws.js')]);
+  const [{ createRuntime }, { startWsProxy }] = await Promise.all([
+    runtimeModule(),
+    import('../proxy/ws.js'),
+  ]);
   const runtime = await createRuntime(runtimeOptions(opts));
-  const proxy = await closingOnFailure(runtime, () => startWsProxy({ host, port, upstream: opts.upstream, runtime, ...(opts.maxSessions !== undefined && { maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1) }) }));
-  process.stderr.write(`intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`);
+  const proxy = await closingOnFailure(runtime, () =>
+    startWsProxy({
+      host,
+      port,
+      upstream: opts.upstream,
+      runtime,
+      ...(opts.maxSessions !== undefined && {
+        maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1),
+      }),
+    }),
+  );
+  process.stderr.write(
+    `intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`,
+  );
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
   });

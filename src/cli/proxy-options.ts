@@ -47,7 +47,10 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--mode <mode>', 'enforce (default) or monitor (observe and alert only)')
     .option('--db <path>', `recording database (default ${DEFAULT_DB}; env INTENTGUARD_DB)`)
     .option('--no-record', 'do not record sessions')
-    .option('--fail-open-on-record-error', 'keep calls flowing when recording fails (default in monitor mode only)')
+    .option(
+      '--fail-open-on-record-error',
+      'keep calls flowing when recording fails (default in monitor mode only)',
+    )
     .option('--no-pack', 'only the built-in intent policy (no rule pack)')
     .option('--rules <dir>', 'site rule directory (repeatable)', collect)
     .option('--intent <file>', 'approved intent for sessions whose grant has none (or without grants)')
@@ -58,29 +61,62 @@ export function addProxyOptions(cmd: Command): Command {
     .option('--alg <alg>', 'algorithm of the PEM key (default ES256)')
     .option('--issuer <iss>', 'trusted grant issuer (repeatable)', collect)
     .option('--audience <aud>', "intentguard's resource identifier (grant aud)")
-    .option('--max-ttl <duration>', 'longest accepted grant lifetime, with a unit (default 15m)', durationFlag('--max-ttl'))
+    .option(
+      '--max-ttl <duration>',
+      'longest accepted grant lifetime, with a unit (default 15m)',
+      durationFlag('--max-ttl'),
+    )
     .option('--alerts-jsonl <file>', 'OCSF alerts as JSON lines to a file ("-" for stderr)')
     .option('--alerts-webhook <url>', 'OCSF alerts to a signed webhook')
-    .option('--alerts-webhook-secret <secret>', 'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)')
+    .option(
+      '--alerts-webhook-secret <secret>',
+      'HMAC secret for the alert webhook (env INTENTGUARD_WEBHOOK_SECRET)',
+    )
     .option('--alerts-ws-port <port>', 'WebSocket alert stream for consoles')
     .option('--alerts-ws-token <token>', 'token consoles must present (env INTENTGUARD_ALERTS_TOKEN)')
     .option('--approval-webhook <url>', 're-authorization webhook')
     .option('--approval-webhook-secret <secret>', 'HMAC secret for the approval webhook')
-    .option('--approval-timeout <duration>', 'no answer within this is a deny, with a unit (default 60s)', durationFlag('--approval-timeout'))
+    .option(
+      '--approval-timeout <duration>',
+      'no answer within this is a deny, with a unit (default 60s)',
+      durationFlag('--approval-timeout'),
+    )
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
-    .option('--elicitation', 'also ask the client\'s user to approve a held call over MCP elicitation (off by default: an agent\'s own client could answer its own prompts)')
-    .option('--no-elicitation', 'never ask the client to approve a held call (the default; kept for compatibility)')
+    .option(
+      '--elicitation',
+      "also ask the client's user to approve a held call over MCP elicitation (off by default: an agent's own client could answer its own prompts)",
+    )
+    .option(
+      '--no-elicitation',
+      'never ask the client to approve a held call (the default; kept for compatibility)',
+    )
     .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
 }
 
 /** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 
 /** The front-door options of the listening proxies (http, ws). */
 export function addListenOptions(cmd: Command): Command {
   return cmd
-    .option('--allowed-origins <origins>', 'browser origins allowed to call, comma-separated (default: none; a request without Origin is a non-browser client\'s)', list)
-    .option('--allowed-hosts <hosts>', 'Host header values accepted besides the listen address (name for any port, or name:port), comma-separated', list)
-    .option('--max-sessions-per-agent <n>', 'most sessions one agent identity (grant sub) may hold open at once (default 16)');
+    .option(
+      '--allowed-origins <origins>',
+      "browser origins allowed to call, comma-separated (default: none; a request without Origin is a non-browser client's)",
+      list,
+    )
+    .option(
+      '--allowed-hosts <hosts>',
+      'Host header values accepted besides the listen address (name for any port, or name:port), comma-separated',
+      list,
+    )
+    .option(
+      '--max-sessions-per-agent <n>',
+      'most sessions one agent identity (grant sub) may hold open at once (default 16)',
+    );
 }
-

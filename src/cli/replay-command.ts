@@ -23,7 +23,9 @@ async function countLines(path: string): Promise<number> {
 }
 
 const summaryLine = (r: ReplayResult): string => {
-  const rules = [...new Set(r.findings.map((f) => `${f.rule}(${f.action}${f.call === null ? '' : `@${f.call}`})`))].join(' ');
+  const rules = [
+    ...new Set(r.findings.map((f) => `${f.rule}(${f.action}${f.call === null ? '' : `@${f.call}`})`)),
+  ].join(' ');
   return `${r.outcome.padEnd(11)} stopped_at_call=${String(r.stopped_at_call).padEnd(4)} ${r.id}${rules ? `\n    ${rules}` : ''}`;
 };
 
@@ -40,7 +42,11 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
   const err = options.err ?? process.stderr;
   // Lines are counted when something needs the number: a progress bar, or `--jobs auto`.
   const lines = process.stderr.isTTY || options.jobs === 'auto' ? await countLines(file) : undefined;
-  const pool = createReplayPool({ jobs: resolveJobs(options.jobs ?? 1, lines ?? 0), rules: options.rules ?? [], pack: options.pack ?? true });
+  const pool = createReplayPool({
+    jobs: resolveJobs(options.jobs ?? 1, lines ?? 0),
+    rules: options.rules ?? [],
+    pack: options.pack ?? true,
+  });
   const bar = progress(process.stderr.isTTY ? lines : undefined, 'replaying');
   const tally = new Map<string, number>();
   let bad = 0;
@@ -60,7 +66,9 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
     await pool.close();
   }
   if (!options.json) {
-    out.write(`\n${[...tally].map(([k, v]) => `${k}: ${v}`).join(', ') || 'no sessions'}${bad ? `, malformed lines: ${bad}` : ''}\n`);
+    out.write(
+      `\n${[...tally].map(([k, v]) => `${k}: ${v}`).join(', ') || 'no sessions'}${bad ? `, malformed lines: ${bad}` : ''}\n`,
+    );
   }
   return bad > 0 ? 1 : 0;
 }

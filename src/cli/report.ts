@@ -2,8 +2,14 @@ import { printable } from '../lib/printable.js';
 
 /** Node's file-system errors, under intentguard's own stable code. */
 const FS_REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory',
-  EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOSPC: 'no space left on device', EEXIST: 'already exists',
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EEXIST: 'already exists',
 };
 
 /**
@@ -21,7 +27,8 @@ export function failureText(e: unknown, verb = 'read'): string {
 }
 
 /** Exit status: 1 for a runtime failure (a listener that cannot start, an error while running), 2 for bad input. */
-export const exitStatus = (e: unknown, running = false): number => (running || (e as { code?: string }).code === 'ERR_LISTEN' ? 1 : 2);
+export const exitStatus = (e: unknown, running = false): number =>
+  running || (e as { code?: string }).code === 'ERR_LISTEN' ? 1 : 2;
 
 /**
  * The last resort: an error nothing handled (a stream's `error` event, a rejected promise) is

@@ -36,22 +36,35 @@ export function parseSince(text: string | undefined, now = Date.now()): number {
   if (!text) return 0;
   if (/^\d+(ms|s|m|h|d)/.test(text)) return now - parseDuration(text);
   const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new IntentGuardError('ERR_DURATION', `--since takes an ISO time or a duration such as 24h, got "${text}"`);
+  if (Number.isNaN(t))
+    throw new IntentGuardError(
+      'ERR_DURATION',
+      `--since takes an ISO time or a duration such as 24h, got "${text}"`,
+    );
   return t;
 }
 
-const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString().replace('T', ' ').slice(0, 19));
+const iso = (t: number | null) =>
+  t === null ? '' : new Date(t).toISOString().replace('T', ' ').slice(0, 19);
 
 function sessionLine(r: SessionRow, out: Out): string {
   const outcome = (r.outcome ?? (r.status === 'open' ? 'live' : '')) as string;
   // A session only monitored delivered every call: its outcome is what would have happened.
-  const wouldOnly = (outcome === 'deny' || outcome === 'reauthorize' || outcome === 'halt') && r.enforced === 0;
-  const label = wouldOnly ? `would-${outcome}`.padEnd(11) : outcome in ACTION_RANK ? actionLabel(outcome as keyof typeof ACTION_RANK, out) : outcome.padEnd(11);
+  const wouldOnly =
+    (outcome === 'deny' || outcome === 'reauthorize' || outcome === 'halt') && r.enforced === 0;
+  const label = wouldOnly
+    ? `would-${outcome}`.padEnd(11)
+    : outcome in ACTION_RANK
+      ? actionLabel(outcome as keyof typeof ACTION_RANK, out)
+      : outcome.padEnd(11);
   return `${printable(r.id).padEnd(42)} ${iso(r.started_at)}  ${printable(r.sub ?? 'unverified').padEnd(22)} calls=${String(r.calls ?? r.live_calls).padEnd(4)} ${label} drift=${(r.drift ?? 0).toFixed(2)}  ${brief(r.purpose, 60)}`;
 }
 
 /** `intentguard sessions [--live]`. */
-export async function sessionsCommand(opts: { db: string; limit: number; json?: boolean; live?: boolean }, out: Out = process.stdout): Promise<number> {
+export async function sessionsCommand(
+  opts: { db: string; limit: number; json?: boolean; live?: boolean },
+  out: Out = process.stdout,
+): Promise<number> {
   const store = openStore(opts.db, { readonly: true });
   try {
     const render = () => {
@@ -74,7 +87,11 @@ export async function sessionsCommand(opts: { db: string; limit: number; json?: 
 }
 
 /** `intentguard show SESSION`: the timeline of calls with their decisions and reasons. */
-export function showCommand(id: string, opts: { db: string; json?: boolean }, out: Out = process.stdout): number {
+export function showCommand(
+  id: string,
+  opts: { db: string; json?: boolean },
+  out: Out = process.stdout,
+): number {
   const store = openStore(opts.db, { readonly: true });
   try {
     const t = sessionTimeline(store, id);
@@ -84,13 +101,21 @@ export function showCommand(id: string, opts: { db: string; json?: boolean }, ou
       return 0;
     }
     const s = t.session;
-    out.write(`session ${printable(s.id)}\n  identity ${printable(s.sub ?? 'unverified')}${s.jti ? ` (grant ${printable(s.jti)})` : ''}\n  purpose  ${printable(s.purpose)}\n  started  ${iso(s.started_at as number)}  ended ${iso(s.ended_at as number | null) || '(live)'}  outcome ${s.outcome ?? '-'}\n\n`);
+    out.write(
+      `session ${printable(s.id)}\n  identity ${printable(s.sub ?? 'unverified')}${s.jti ? ` (grant ${printable(s.jti)})` : ''}\n  purpose  ${printable(s.purpose)}\n  started  ${iso(s.started_at as number)}  ended ${iso(s.ended_at as number | null) || '(live)'}  outcome ${s.outcome ?? '-'}\n\n`,
+    );
     for (const e of t.entries) {
       if (e.kind === 'notification' && !e.findings.length) continue;
-      const what = e.tool ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${printable(e.tool)}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}` : `${e.kind} ${printable(e.method ?? '')}`;
-      const action = e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
-      out.write(`${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`);
-      for (const f of e.findings) out.write(`        ${printable(f.rule)} (${printable(f.action)}): ${printable(f.reason)}\n`);
+      const what = e.tool
+        ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${printable(e.tool)}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}`
+        : `${e.kind} ${printable(e.method ?? '')}`;
+      const action =
+        e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
+      out.write(
+        `${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`,
+      );
+      for (const f of e.findings)
+        out.write(`        ${printable(f.rule)} (${printable(f.action)}): ${printable(f.reason)}\n`);
     }
     return 0;
   } finally {
@@ -103,7 +128,11 @@ export function showCommand(id: string, opts: { db: string; json?: boolean }, ou
  * tampered with (the first bad row of each table is named, with the reason), 2 when the only findings
  * are sessions that ended without their seal (a crash or `kill -9`).
  */
-export function auditVerifyCommand(db: string, opts: { json?: boolean } = {}, out: Out = process.stdout): number {
+export function auditVerifyCommand(
+  db: string,
+  opts: { json?: boolean } = {},
+  out: Out = process.stdout,
+): number {
   const store = openStore(db, { readonly: true });
   try {
     const r = verifyAudit(store);
@@ -115,11 +144,16 @@ export function auditVerifyCommand(db: string, opts: { json?: boolean } = {}, ou
     }
     const c = r.checked;
     const counts = `${c.sessions} sessions, ${c.events} events, ${c.decisions} decisions, ${c.anchors} anchors, ${c.alerts} alerts, ${c.approvals} approvals, ${c.revocations} revocations`;
-    const line = (p: AuditProblem) => `${p.table} row ${p.rowid}${p.session ? ` (session ${printable(p.session)}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${printable(p.detail)}\n`;
+    const line = (p: AuditProblem) =>
+      `${p.table} row ${p.rowid}${p.session ? ` (session ${printable(p.session)}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${printable(p.detail)}\n`;
     // The first bad row of each table; the first on the `audit FAILED` line.
     r.problems.forEach((p, i) => out.write(`${i === 0 ? 'audit FAILED: ' : '              '}${line(p)}`));
     r.unsealed.forEach((p, i) => out.write(`${i === 0 ? 'unsealed:     ' : '              '}${line(p)}`));
-    out.write(code === 0 ? `audit ok: ${counts} verified in ${db}${r.live.length ? ` (${r.live.length} live)` : ''}\n` : `checked: ${counts}\n`);
+    out.write(
+      code === 0
+        ? `audit ok: ${counts} verified in ${db}${r.live.length ? ` (${r.live.length} live)` : ''}\n`
+        : `checked: ${counts}\n`,
+    );
     return code;
   } finally {
     store.close();
@@ -130,7 +164,9 @@ export function auditVerifyCommand(db: string, opts: { json?: boolean } = {}, ou
 export function auditRotateKeyCommand(db: string, out: Out = process.stdout): number {
   const store = openStore(db, { mustExist: true });
   const r = rotateAuditKey(store, Date.now());
-  out.write(`audit key rotated in ${db}: epoch ${r.epoch} (fingerprint ${r.fingerprint}); the previous key is kept as ${db}.key.${r.epoch - 1}\n`);
+  out.write(
+    `audit key rotated in ${db}: epoch ${r.epoch} (fingerprint ${r.fingerprint}); the previous key is kept as ${db}.key.${r.epoch - 1}\n`,
+  );
   return 0;
 }
 
@@ -148,7 +184,10 @@ export function pruneCommand(opts: { db: string; olderThan: string }, out: Out =
 }
 
 /** `intentguard export`: recorded sessions as bundles (gzipped when the file name ends in .gz). */
-export async function exportCommand(opts: { db: string; session?: string; since?: string; out?: string }, stdout: Out = process.stdout): Promise<number> {
+export async function exportCommand(
+  opts: { db: string; session?: string; since?: string; out?: string },
+  stdout: Out = process.stdout,
+): Promise<number> {
   const store = openStore(opts.db, { readonly: true });
   let target: NodeJS.WritableStream = stdout;
   let file: NodeJS.WritableStream | undefined;
@@ -162,27 +201,42 @@ export async function exportCommand(opts: { db: string; session?: string; since?
   }
   let n = 0;
   try {
-    for (const b of sessionBundles(store, { ...(opts.session && { session: opts.session }), since: parseSince(opts.since) })) {
+    for (const b of sessionBundles(store, {
+      ...(opts.session && { session: opts.session }),
+      since: parseSince(opts.since),
+    })) {
       const { recorded: _r, ...bundle } = b;
       // The documented bundle format: {dir, msg, t} per event (the recorded size is internal).
-      target.write(`${JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) })}\n`);
+      target.write(
+        `${JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) })}\n`,
+      );
       n++;
     }
   } finally {
     store.close();
   }
-  if (file) await new Promise<void>((resolve) => { file!.on('finish', () => resolve()); target.end(); });
+  if (file)
+    await new Promise<void>((resolve) => {
+      file!.on('finish', () => resolve());
+      target.end();
+    });
   if (opts.out) stdout.write(`exported ${n} sessions to ${opts.out}\n`);
   return 0;
 }
 
 /** `intentguard import FILE`: run bundles through the monitor and record them. */
-export async function importCommand(file: string, opts: { db: string; policies: Policy<any>[] }, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function importCommand(
+  file: string,
+  opts: { db: string; policies: Policy<any>[] },
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   const store = openStore(opts.db);
   const clock = createReplayClock();
   const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
   const recorder = createRecorder(store, monitor);
-  let n = 0, bad = 0;
+  let n = 0,
+    bad = 0;
   try {
     for await (const item of readBundles(file)) {
       if ('error' in item) {
@@ -209,38 +263,62 @@ export async function importCommand(file: string, opts: { db: string; policies: 
  */
 export async function replayDbCommand(
   db: string,
-  opts: { session?: string; since?: string; json?: boolean; diff?: boolean; rules: readonly string[]; pack: boolean; jobs?: number | 'auto' },
+  opts: {
+    session?: string;
+    since?: string;
+    json?: boolean;
+    diff?: boolean;
+    rules: readonly string[];
+    pack: boolean;
+    jobs?: number | 'auto';
+  },
   out: Out = process.stdout,
 ): Promise<number> {
   const store = openStore(db, { readonly: true });
   // In order of recording; each job names its session, and the replayer (on this thread or a worker)
   // reads it through its own read-only connection.
-  const ids = store.db.prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid').pluck()
+  const ids = store.db
+    .prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid')
+    .pluck()
     .all(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as string[];
   const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? ids.length : undefined, 'replaying');
-  const pool = createReplayPool({ jobs: resolveJobs(opts.jobs, ids.length), rules: opts.rules, pack: opts.pack });
+  const pool = createReplayPool({
+    jobs: resolveJobs(opts.jobs, ids.length),
+    rules: opts.rules,
+    pack: opts.pack,
+  });
   const diff = Boolean(opts.diff);
-  let changed = 0, sessions = 0;
+  let changed = 0,
+    sessions = 0;
   try {
-    await replayInOrder(pool, ids.map((session): ReplayJob => ({ kind: 'stored', db, session, diff })), (o) => {
-      bar.tick();
-      if (o.kind === 'error') throw new Error(`replay failed: ${o.code}: ${o.message}`);
-      sessions++;
-      if (!diff) {
-        out.write(`${JSON.stringify(o.result)}\n`);
-        return;
-      }
-      for (const line of o.diff ?? []) {
-        changed++;
-        const { method, ...shown } = line;
-        out.write(opts.json ? `${JSON.stringify(shown)}\n` : `${line.session} ${line.call === null ? '' : `call #${line.call} `}${line.tool ?? method ?? ''}: ${line.before} → ${line.after}${line.rules.length ? ` [${line.rules.join(', ')}]` : ''} ${line.reason}\n`);
-      }
-    });
+    await replayInOrder(
+      pool,
+      ids.map((session): ReplayJob => ({ kind: 'stored', db, session, diff })),
+      (o) => {
+        bar.tick();
+        if (o.kind === 'error') throw new Error(`replay failed: ${o.code}: ${o.message}`);
+        sessions++;
+        if (!diff) {
+          out.write(`${JSON.stringify(o.result)}\n`);
+          return;
+        }
+        for (const line of o.diff ?? []) {
+          changed++;
+          const { method, ...shown } = line;
+          out.write(
+            opts.json
+              ? `${JSON.stringify(shown)}\n`
+              : `${line.session} ${line.call === null ? '' : `call #${line.call} `}${line.tool ?? method ?? ''}: ${line.before} → ${line.after}${line.rules.length ? ` [${line.rules.join(', ')}]` : ''} ${line.reason}\n`,
+          );
+        }
+      },
+    );
   } finally {
     bar.done();
     await pool.close();
     store.close();
   }
-  if (opts.diff && !opts.json) out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);
+  if (opts.diff && !opts.json)
+    out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);
   return 0;
 }

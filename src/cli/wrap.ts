@@ -14,12 +14,18 @@ type Out = { write(s: string): unknown };
 const serversKey = (client: WrapClient) => (client === 'vscode' ? 'servers' : 'mcpServers');
 
 /** The client's own configuration file (Claude Desktop per platform, Cursor per user, VS Code per workspace). */
-export function defaultConfigFile(client: WrapClient, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+export function defaultConfigFile(
+  client: WrapClient,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): string {
   const home = env.HOME ?? homedir();
   if (client === 'cursor') return join(home, '.cursor', 'mcp.json');
   if (client === 'vscode') return join(cwd, '.vscode', 'mcp.json');
-  if (platform() === 'darwin') return join(home, 'Library', 'Application Support', 'Claude', 'claude_desktop_config.json');
-  if (platform() === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'Claude', 'claude_desktop_config.json');
+  if (platform() === 'darwin')
+    return join(home, 'Library', 'Application Support', 'Claude', 'claude_desktop_config.json');
+  if (platform() === 'win32')
+    return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'Claude', 'claude_desktop_config.json');
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'Claude', 'claude_desktop_config.json');
 }
 
@@ -27,38 +33,66 @@ export function defaultConfigFile(client: WrapClient, env: NodeJS.ProcessEnv = p
 const launcher = () => fileURLToPath(new URL('../../bin/intentguard.js', import.meta.url));
 
 const isStdio = (client: WrapClient, e: Entry) =>
-  typeof e.command === 'string' && e.url === undefined && (client !== 'vscode' || e.type === undefined || e.type === 'stdio');
+  typeof e.command === 'string' &&
+  e.url === undefined &&
+  (client !== 'vscode' || e.type === undefined || e.type === 'stdio');
 
 /** An entry already running through intentguard stdio: its original command follows `--`. */
-const isWrapped = (e: Entry) => Array.isArray(e.args) && typeof e.args[0] === 'string' && basename(e.args[0]) === 'intentguard.js' && e.args[1] === 'stdio' && e.args.includes('--');
+const isWrapped = (e: Entry) =>
+  Array.isArray(e.args) &&
+  typeof e.args[0] === 'string' &&
+  basename(e.args[0]) === 'intentguard.js' &&
+  e.args[1] === 'stdio' &&
+  e.args.includes('--');
 
 const fileName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'server';
 
-const learnIntent = (client: WrapClient, name: string) => [
-  `# Learn mode for the ${client} server "${name}" (written by intentguard wrap): nothing is approved, so`,
-  '# every call is recorded, alerted as outside intent, and delivered (--mode monitor).',
-  '# When you have watched enough: intentguard intent suggest --db <its database> > this file, review it,',
-  '# and change --mode monitor to --mode enforce in the client configuration.',
-  'id: learn-mode',
-  `purpose: ${JSON.stringify(`learn mode for ${name}: no intent approved yet`)}`,
-  'tools: []',
-  '',
-].join('\n');
+const learnIntent = (client: WrapClient, name: string) =>
+  [
+    `# Learn mode for the ${client} server "${name}" (written by intentguard wrap): nothing is approved, so`,
+    '# every call is recorded, alerted as outside intent, and delivered (--mode monitor).',
+    '# When you have watched enough: intentguard intent suggest --db <its database> > this file, review it,',
+    '# and change --mode monitor to --mode enforce in the client configuration.',
+    'id: learn-mode',
+    `purpose: ${JSON.stringify(`learn mode for ${name}: no intent approved yet`)}`,
+    'tools: []',
+    '',
+  ].join('\n');
 
 /** The file as JSON, its indentation and final newline kept for writing back. */
-function readConfig(file: string, client: WrapClient): { doc: Entry; servers: Record<string, Entry>; text: string; indent: string | number } {
-  if (!existsSync(file)) throw new IntentGuardError('ERR_WRAP_CONFIG', `${file}: no ${client} MCP configuration there (pass --config FILE)`);
+function readConfig(
+  file: string,
+  client: WrapClient,
+): { doc: Entry; servers: Record<string, Entry>; text: string; indent: string | number } {
+  if (!existsSync(file))
+    throw new IntentGuardError(
+      'ERR_WRAP_CONFIG',
+      `${file}: no ${client} MCP configuration there (pass --config FILE)`,
+    );
   const text = readFileSync(file, 'utf8');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new IntentGuardError('ERR_WRAP_CONFIG', `${file}: not JSON (${(e as Error).message}); comments are not supported, remove them first`);
+    throw new IntentGuardError(
+      'ERR_WRAP_CONFIG',
+      `${file}: not JSON (${(e as Error).message}); comments are not supported, remove them first`,
+    );
   }
   const key = serversKey(client);
   const servers = (doc as Entry | null)?.[key];
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || typeof servers !== 'object' || servers === null || Array.isArray(servers)) {
-    throw new IntentGuardError('ERR_WRAP_CONFIG', `${file}: expected an object with "${key}" (the ${client} MCP configuration)`);
+  if (
+    typeof doc !== 'object' ||
+    doc === null ||
+    Array.isArray(doc) ||
+    typeof servers !== 'object' ||
+    servers === null ||
+    Array.isArray(servers)
+  ) {
+    throw new IntentGuardError(
+      'ERR_WRAP_CONFIG',
+      `${file}: expected an object with "${key}" (the ${client} MCP configuration)`,
+    );
   }
   const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? 2;
   return { doc: doc as Entry, servers: servers as Record<string, Entry>, text, indent };
@@ -68,7 +102,8 @@ const writeAtomic = (file: string, text: string) => {
   writeFileSync(`${file}.intentguard-tmp`, text);
   renameSync(`${file}.intentguard-tmp`, file);
 };
-const serialize = (doc: Entry, indent: string | number, like: string) => `${JSON.stringify(doc, null, indent)}${like.endsWith('\n') ? '\n' : ''}`;
+const serialize = (doc: Entry, indent: string | number, like: string) =>
+  `${JSON.stringify(doc, null, indent)}${like.endsWith('\n') ? '\n' : ''}`;
 
 /** Where wrap keeps a configuration's original text (unwrap restores from it). */
 export const backupFile = (file: string) => `${file}.intentguard-backup`;
@@ -83,7 +118,11 @@ export interface WrapOptions {
 
 function targets(o: WrapOptions): { client: WrapClient; file: string }[] {
   if (o.config !== undefined) {
-    if (o.client === 'all') throw new IntentGuardError('ERR_CONFIG', '--config names one file: say which client wrote it (--client claude|cursor|vscode)');
+    if (o.client === 'all')
+      throw new IntentGuardError(
+        'ERR_CONFIG',
+        '--config names one file: say which client wrote it (--client claude|cursor|vscode)',
+      );
     return [{ client: o.client, file: resolve(o.config) }];
   }
   const clients = o.client === 'all' ? WRAP_CLIENTS : [o.client];
@@ -101,16 +140,32 @@ function targets(o: WrapOptions): { client: WrapClient; file: string }[] {
 export function wrapCommand(o: WrapOptions, out: Out = process.stdout): number {
   const home = o.home ?? join(process.env.HOME ?? homedir(), '.intentguard');
   const list = targets(o);
-  if (list.length === 0) throw new IntentGuardError('ERR_WRAP_CONFIG', `no MCP configuration of ${WRAP_CLIENTS.join(', ')} found (pass --client and --config FILE)`);
+  if (list.length === 0)
+    throw new IntentGuardError(
+      'ERR_WRAP_CONFIG',
+      `no MCP configuration of ${WRAP_CLIENTS.join(', ')} found (pass --client and --config FILE)`,
+    );
   for (const { client, file } of list) {
     const { doc, servers, text, indent } = readConfig(file, client);
     const wrapped: string[] = [];
     const intents: [string, string][] = [];
     for (const [name, entry] of Object.entries(servers)) {
-      if (typeof entry !== 'object' || entry === null || !isStdio(client, entry) || isWrapped(entry)) continue;
+      if (typeof entry !== 'object' || entry === null || !isStdio(client, entry) || isWrapped(entry))
+        continue;
       const intent = join(home, 'intents', `${fileName(client)}-${fileName(name)}.yaml`);
-      const args = [launcher(), 'stdio', '--mode', 'monitor', '--intent', intent, '--db', join(home, 'intentguard.db'), '--', entry.command as string,
-        ...(Array.isArray(entry.args) ? entry.args.map(String) : [])];
+      const args = [
+        launcher(),
+        'stdio',
+        '--mode',
+        'monitor',
+        '--intent',
+        intent,
+        '--db',
+        join(home, 'intentguard.db'),
+        '--',
+        entry.command as string,
+        ...(Array.isArray(entry.args) ? entry.args.map(String) : []),
+      ];
       // Spread keeps the entry's key order (env, cwd, type stay where they were).
       servers[name] = { ...entry, command: process.execPath, args };
       wrapped.push(name);
@@ -120,7 +175,9 @@ export function wrapCommand(o: WrapOptions, out: Out = process.stdout): number {
       out.write(`${file}: nothing to wrap (every stdio server already runs through intentguard)\n`);
       continue;
     }
-    out.write(`${o.dryRun ? 'would wrap' : 'wrapped'} ${wrapped.join(', ')} in ${file}${o.dryRun ? '' : ` (backup: ${backupFile(file)})`}\n`);
+    out.write(
+      `${o.dryRun ? 'would wrap' : 'wrapped'} ${wrapped.join(', ')} in ${file}${o.dryRun ? '' : ` (backup: ${backupFile(file)})`}\n`,
+    );
     if (o.dryRun) {
       for (const n of wrapped) out.write(`  ${n}: ${JSON.stringify(servers[n])}\n`);
       continue;
@@ -143,7 +200,11 @@ export function wrapCommand(o: WrapOptions, out: Out = process.stdout): number {
  */
 export function unwrapCommand(o: WrapOptions, out: Out = process.stdout): number {
   const list = targets(o);
-  if (list.length === 0) throw new IntentGuardError('ERR_WRAP_CONFIG', `no MCP configuration of ${WRAP_CLIENTS.join(', ')} found (pass --client and --config FILE)`);
+  if (list.length === 0)
+    throw new IntentGuardError(
+      'ERR_WRAP_CONFIG',
+      `no MCP configuration of ${WRAP_CLIENTS.join(', ')} found (pass --client and --config FILE)`,
+    );
   for (const { client, file } of list) {
     const { doc, servers, text, indent } = readConfig(file, client);
     const backup = existsSync(backupFile(file)) ? readConfig(backupFile(file), client) : undefined;
@@ -165,7 +226,10 @@ export function unwrapCommand(o: WrapOptions, out: Out = process.stdout): number
     out.write(`${o.dryRun ? 'would restore' : 'restored'} ${restored.join(', ')} in ${file}\n`);
     if (o.dryRun) continue;
     const next = serialize(doc, indent, text);
-    writeAtomic(file, backup && serialize(backup.doc, backup.indent, backup.text) === next ? backup.text : next);
+    writeAtomic(
+      file,
+      backup && serialize(backup.doc, backup.indent, backup.text) === next ? backup.text : next,
+    );
     if (backup) rmSync(backupFile(file));
   }
   return 0;

@@ -3,20 +3,43 @@
  * method name a server might *normalise* into one of them is refused rather than passed on undecided.
  */
 export const MCP_METHODS: ReadonlySet<string> = new Set([
-  'initialize', 'ping',
-  'tools/list', 'tools/call',
-  'resources/list', 'resources/templates/list', 'resources/read', 'resources/subscribe', 'resources/unsubscribe',
-  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
-  'sampling/createMessage', 'elicitation/create', 'roots/list',
-  'tasks/get', 'tasks/list', 'tasks/result', 'tasks/cancel',
-  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/message',
-  'notifications/resources/updated', 'notifications/resources/list_changed', 'notifications/tools/list_changed',
-  'notifications/prompts/list_changed', 'notifications/roots/list_changed', 'notifications/elicitation/complete',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'sampling/createMessage',
+  'elicitation/create',
+  'roots/list',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+  'notifications/initialized',
+  'notifications/cancelled',
+  'notifications/progress',
+  'notifications/message',
+  'notifications/resources/updated',
+  'notifications/resources/list_changed',
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/roots/list_changed',
+  'notifications/elicitation/complete',
   'notifications/tasks/status',
 ]);
 
 /** The MCP methods that are requests (answered): sent without an id, one is refused, never forwarded. */
-export const MCP_REQUEST_METHODS: ReadonlySet<string> = new Set([...MCP_METHODS].filter((m) => !m.startsWith('notifications/')));
+export const MCP_REQUEST_METHODS: ReadonlySet<string> = new Set(
+  [...MCP_METHODS].filter((m) => !m.startsWith('notifications/')),
+);
 
 /** A method's skeleton: ASCII letters folded to lower case and digits, everything else dropped. */
 export function methodSkeleton(method: string): string {
@@ -44,8 +67,11 @@ export function methodProblem(method: string): string | undefined {
   if (MCP_METHODS.has(method)) return undefined;
   for (let i = 0; i < method.length; i++) {
     const c = method.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return `character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i} (method names are printable ASCII)`;
+    if (c < 0x21 || c > 0x7e)
+      return `character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i} (method names are printable ASCII)`;
   }
   const known = SKELETONS.get(methodSkeleton(method));
-  return known === undefined ? undefined : `a variant of ${JSON.stringify(known)}; only the exact name is accepted`;
+  return known === undefined
+    ? undefined
+    : `a variant of ${JSON.stringify(known)}; only the exact name is accepted`;
 }

@@ -22,15 +22,18 @@ function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) { n += 2; i++; }
-    else n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 2;
+      i++;
+    } else n += 2;
   }
   return n;
 }
 
 /** Length of a number as JSON writes it; small non-negative integers without building the string. */
 function numberLength(v: number): number {
-  if (v >= 0 && v < 1e6 && Number.isInteger(v)) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : v < 100_000 ? 5 : 6;
+  if (v >= 0 && v < 1e6 && Number.isInteger(v))
+    return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : v < 100_000 ? 5 : 6;
   return Number.isFinite(v) ? String(v).length : 4;
 }
 
@@ -61,13 +64,21 @@ function container(v: object, depth: number, limit: number, acc: number): number
       const item: unknown = v[i];
       if (typeof item === 'string') acc += utf8Length(item) + 2;
       else if (typeof item === 'number') acc += numberLength(item);
-      else acc = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? acc + 4 : walk(item, depth + 1, limit, acc);
+      else
+        acc =
+          item === undefined || typeof item === 'function' || typeof item === 'symbol'
+            ? acc + 4
+            : walk(item, depth + 1, limit, acc);
     }
     return acc;
   }
   // Plain objects (the usual case) skip the toJSON lookup, which is slow on objects of many shapes;
   // an own toJSON is caught in the loop below.
-  if (Object.getPrototypeOf(v) !== Object.prototype && typeof (v as { toJSON?: unknown }).toJSON === 'function') return acc + stringified(v);
+  if (
+    Object.getPrototypeOf(v) !== Object.prototype &&
+    typeof (v as { toJSON?: unknown }).toJSON === 'function'
+  )
+    return acc + stringified(v);
   const start = acc;
   acc += 2;
   let first = true;

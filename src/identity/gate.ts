@@ -14,9 +14,14 @@ export function bearerToken(header: string | undefined): string | undefined {
   const text = header.trim();
   const space = text.search(/[ \t]/);
   const scheme = space < 0 ? text : text.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') throw new GrantError('ERR_GRANT_MALFORMED', `the Authorization header uses the ${scheme.slice(0, 20)} scheme; a Bearer grant is required`);
+  if (scheme.toLowerCase() !== 'bearer')
+    throw new GrantError(
+      'ERR_GRANT_MALFORMED',
+      `the Authorization header uses the ${scheme.slice(0, 20)} scheme; a Bearer grant is required`,
+    );
   const token = space < 0 ? '' : text.slice(space + 1).trim();
-  if (token === '') throw new GrantError('ERR_GRANT_MALFORMED', 'the Authorization header says Bearer but carries no token');
+  if (token === '')
+    throw new GrantError('ERR_GRANT_MALFORMED', 'the Authorization header says Bearer but carries no token');
   return token;
 }
 
@@ -34,7 +39,11 @@ export interface GrantGate {
  * a second session presenting it while it is open is closed at once (`ERR_GRANT_TASK_ACTIVE`), and the
  * grant is revoked when a session of it ends (or earlier by `intentguard task done JTI`).
  */
-export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isRevoked'>, revocations: Revocations): GrantGate {
+export function createGrantGate(
+  monitor: Monitor,
+  policy: Omit<GrantPolicy, 'isRevoked'>,
+  revocations: Revocations,
+): GrantGate {
   const active = new Map<string, Set<string>>();
   const subs: Subscription[] = [
     monitor.sessionOpened$.subscribe((s) => {
@@ -47,11 +56,21 @@ export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isR
         // A one-task grant in a second session was shared: that session is closed at once, and its end
         // revokes the grant (the first session is halted at its next request).
         const reason = `ERR_GRANT_TASK_ACTIVE: grant ${jti} is for one task and already in use by ${[...set].filter((id) => id !== s.id).join(', ')}`;
-        monitor.report(s.id, { rule: 'identity/task-grant-shared', action: 'halt', severity: 'high', code: 'ERR_GRANT_TASK_ACTIVE', reason, evidence: { jti, sessions: [...set] } });
+        monitor.report(s.id, {
+          rule: 'identity/task-grant-shared',
+          action: 'halt',
+          severity: 'high',
+          code: 'ERR_GRANT_TASK_ACTIVE',
+          reason,
+          evidence: { jti, sessions: [...set] },
+        });
         queueMicrotask(() => monitor.session(s.id)?.close(reason));
       } else if (set.size > 1) {
         monitor.report(s.id, {
-          rule: 'identity/shared-credential', action: 'alert', severity: 'high', code: 'ERR_GRANT_SHARED',
+          rule: 'identity/shared-credential',
+          action: 'alert',
+          severity: 'high',
+          code: 'ERR_GRANT_SHARED',
           reason: `grant ${jti} (sub ${s.identity?.sub}) is in use by ${set.size} concurrent sessions: ${[...set].join(', ')}`,
           evidence: { jti, sessions: [...set] },
         });
@@ -65,16 +84,31 @@ export function createGrantGate(monitor: Monitor, policy: Omit<GrantPolicy, 'isR
       }
       if (s.status === 'halted' && jti) {
         revocations.revoke({ jti }, `session ${s.id} halted`, s.identity?.expiresAt);
-        monitor.report(s.id, { rule: 'identity/grant-revoked', action: 'alert', severity: 'high', reason: `session halted; grant ${jti} of ${s.identity?.sub} revoked` });
+        monitor.report(s.id, {
+          rule: 'identity/grant-revoked',
+          action: 'alert',
+          severity: 'high',
+          reason: `session halted; grant ${jti} of ${s.identity?.sub} revoked`,
+        });
       } else if (s.intent.task === 'once' && jti) {
         // A grant for one task ends with its session: presented again, it is refused (ERR_GRANT_REVOKED).
-        revocations.revoke({ jti }, `task done: session ${s.id} ended (${s.endReason ?? s.status})`, s.identity?.expiresAt);
-        monitor.report(s.id, { rule: 'identity/task-grant-ended', action: 'alert', severity: 'info', reason: `one-task grant ${jti} of ${s.identity?.sub} revoked: its session ended` });
+        revocations.revoke(
+          { jti },
+          `task done: session ${s.id} ended (${s.endReason ?? s.status})`,
+          s.identity?.expiresAt,
+        );
+        monitor.report(s.id, {
+          rule: 'identity/task-grant-ended',
+          action: 'alert',
+          severity: 'info',
+          reason: `one-task grant ${jti} of ${s.identity?.sub} revoked: its session ended`,
+        });
       }
     }),
   ];
   return {
-    verify: (token) => verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
+    verify: (token) =>
+      verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
     revocations,
     close: () => subs.forEach((s) => s.unsubscribe()),
   };

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import {
+  SignJWT,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import type { Identity } from '../events/types.js';
 import { parseIntent } from '../intent/parse.js';
@@ -39,7 +47,8 @@ export interface GrantPolicy {
 export const CLOCK_TOLERANCE_MS = 30_000;
 
 /** The tolerance in words, for outputs that state it. */
-export const toleranceText = (ms = CLOCK_TOLERANCE_MS) => `clock tolerance ${Math.round(ms / 1000)} s on nbf/iat, none on exp`;
+export const toleranceText = (ms = CLOCK_TOLERANCE_MS) =>
+  `clock tolerance ${Math.round(ms / 1000)} s on nbf/iat, none on exp`;
 
 /** A refused grant: a stable code, never forwarded. */
 export class GrantError extends IntentGuardError {}
@@ -54,29 +63,51 @@ function mapJoseError(e: unknown): never {
   const msg = err.message ?? String(e);
   // jose checks time claims after the signature: a date no clock can hold is malformed, not "expired".
   const verified = (e as { payload?: JWTPayload }).payload;
-  if (verified && (err.code === joseErrors.JWTExpired.code || err.code === joseErrors.JWTClaimValidationFailed.code)) checkNumericDates(verified, false);
+  if (
+    verified &&
+    (err.code === joseErrors.JWTExpired.code || err.code === joseErrors.JWTClaimValidationFailed.code)
+  )
+    checkNumericDates(verified, false);
   switch (err.code) {
-    case joseErrors.JWTExpired.code: return fail('ERR_GRANT_EXPIRED', `grant expired: ${msg}`);
-    case joseErrors.JOSEAlgNotAllowed.code: return fail('ERR_GRANT_ALG', `algorithm not allowed: ${msg}`);
-    case joseErrors.JWSSignatureVerificationFailed.code: return fail('ERR_GRANT_SIGNATURE', 'signature verification failed');
-    case joseErrors.JWKSNoMatchingKey.code: return fail('ERR_GRANT_KEY_UNKNOWN', 'no configured key matches the grant header (kid/alg)');
-    case joseErrors.JWKSMultipleMatchingKeys.code: return fail('ERR_GRANT_KEY_UNKNOWN', 'several keys match and none verifies');
+    case joseErrors.JWTExpired.code:
+      return fail('ERR_GRANT_EXPIRED', `grant expired: ${msg}`);
+    case joseErrors.JOSEAlgNotAllowed.code:
+      return fail('ERR_GRANT_ALG', `algorithm not allowed: ${msg}`);
+    case joseErrors.JWSSignatureVerificationFailed.code:
+      return fail('ERR_GRANT_SIGNATURE', 'signature verification failed');
+    case joseErrors.JWKSNoMatchingKey.code:
+      return fail('ERR_GRANT_KEY_UNKNOWN', 'no configured key matches the grant header (kid/alg)');
+    case joseErrors.JWKSMultipleMatchingKeys.code:
+      return fail('ERR_GRANT_KEY_UNKNOWN', 'several keys match and none verifies');
     case joseErrors.JWTClaimValidationFailed.code: {
       // A claim that is missing or of the wrong type is malformed, whichever claim it is.
-      if ((err as { reason?: string }).reason === 'missing' || (err as { reason?: string }).reason === 'invalid') return fail('ERR_GRANT_CLAIM', `claim "${err.claim}": ${msg}`);
+      if (
+        (err as { reason?: string }).reason === 'missing' ||
+        (err as { reason?: string }).reason === 'invalid'
+      )
+        return fail('ERR_GRANT_CLAIM', `claim "${err.claim}": ${msg}`);
       if (err.claim === 'iss') return fail('ERR_GRANT_ISSUER', `untrusted issuer: ${msg}`);
       if (err.claim === 'aud') return fail('ERR_GRANT_AUDIENCE', `minted for another resource: ${msg}`);
-      if (err.claim === 'nbf' || err.claim === 'iat') return fail('ERR_GRANT_NOT_YET_VALID', `not valid yet: ${msg}`);
+      if (err.claim === 'nbf' || err.claim === 'iat')
+        return fail('ERR_GRANT_NOT_YET_VALID', `not valid yet: ${msg}`);
       return fail('ERR_GRANT_CLAIM', `claim "${err.claim}": ${msg}`);
     }
     case joseErrors.JOSENotSupported.code:
-      return /crit|Extension Header Parameter/i.test(msg) ? fail('ERR_GRANT_CRIT', msg) : fail('ERR_GRANT_ALG', msg);
+      return /crit|Extension Header Parameter/i.test(msg)
+        ? fail('ERR_GRANT_CRIT', msg)
+        : fail('ERR_GRANT_ALG', msg);
     case joseErrors.JWSInvalid.code:
-      return /crit|Extension Header Parameter/i.test(msg) ? fail('ERR_GRANT_CRIT', msg) : fail('ERR_GRANT_MALFORMED', `malformed JWS: ${msg}`);
-    case joseErrors.JWTInvalid.code: return fail('ERR_GRANT_MALFORMED', `malformed JWT: ${msg}`);
-    case joseErrors.JWKSTimeout.code: return fail('ERR_KEY_SOURCE', `JWKS fetch timed out: ${msg}`);
-    case joseErrors.JWKSInvalid.code: return fail('ERR_KEY_SOURCE', `the key set is invalid: ${msg}`);
-    default: return fail('ERR_GRANT_MALFORMED', msg);
+      return /crit|Extension Header Parameter/i.test(msg)
+        ? fail('ERR_GRANT_CRIT', msg)
+        : fail('ERR_GRANT_MALFORMED', `malformed JWS: ${msg}`);
+    case joseErrors.JWTInvalid.code:
+      return fail('ERR_GRANT_MALFORMED', `malformed JWT: ${msg}`);
+    case joseErrors.JWKSTimeout.code:
+      return fail('ERR_KEY_SOURCE', `JWKS fetch timed out: ${msg}`);
+    case joseErrors.JWKSInvalid.code:
+      return fail('ERR_KEY_SOURCE', `the key set is invalid: ${msg}`);
+    default:
+      return fail('ERR_GRANT_MALFORMED', msg);
   }
 }
 
@@ -89,7 +120,10 @@ function checkNumericDates(payload: JWTPayload, required = true): void {
     const v = payload[claim];
     if (v === undefined && (claim === 'nbf' || !required)) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_NUMERIC_DATE) {
-      fail('ERR_GRANT_CLAIM', `claim "${claim}" must be a NumericDate between 0 and ${MAX_NUMERIC_DATE} (year 9999), got ${JSON.stringify(v)?.slice(0, 40)}`);
+      fail(
+        'ERR_GRANT_CLAIM',
+        `claim "${claim}" must be a NumericDate between 0 and ${MAX_NUMERIC_DATE} (year 9999), got ${JSON.stringify(v)?.slice(0, 40)}`,
+      );
     }
   }
 }
@@ -105,7 +139,12 @@ function keyResolver(getKey: GrantPolicy['keys']['getKey']): GrantPolicy['keys']
       return await getKey(header, token);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === joseErrors.JWKSNoMatchingKey.code || code === joseErrors.JWKSMultipleMatchingKeys.code || code === joseErrors.JOSENotSupported.code) throw e;
+      if (
+        code === joseErrors.JWKSNoMatchingKey.code ||
+        code === joseErrors.JWKSMultipleMatchingKeys.code ||
+        code === joseErrors.JOSENotSupported.code
+      )
+        throw e;
       if (code === joseErrors.JWKSTimeout.code) throw e;
       throw new GrantError('ERR_KEY_SOURCE', `cannot load verification keys: ${(e as Error).message}`);
     }
@@ -124,16 +163,24 @@ export async function verifyGrant(token: string | undefined, policy: GrantPolicy
     return await verify(token, policy);
   } catch (e) {
     if (e instanceof GrantError) throw e;
-    throw new GrantError('ERR_GRANT_MALFORMED', `the grant cannot be verified: ${(e as Error)?.message ?? String(e)}`);
+    throw new GrantError(
+      'ERR_GRANT_MALFORMED',
+      `the grant cannot be verified: ${(e as Error)?.message ?? String(e)}`,
+    );
   }
 }
 
 async function verify(token: string | undefined, policy: GrantPolicy): Promise<VerifiedGrant> {
   if (!token) return fail('ERR_GRANT_MISSING', 'no bearer token');
-  if (Buffer.byteLength(token) > (policy.maxTokenBytes ?? 8192)) fail('ERR_GRANT_TOO_LARGE', `token of ${Buffer.byteLength(token)} bytes exceeds ${policy.maxTokenBytes ?? 8192}`);
+  if (Buffer.byteLength(token) > (policy.maxTokenBytes ?? 8192))
+    fail(
+      'ERR_GRANT_TOO_LARGE',
+      `token of ${Buffer.byteLength(token)} bytes exceeds ${policy.maxTokenBytes ?? 8192}`,
+    );
   const parts = token.split('.');
   if (parts.length === 5) fail('ERR_GRANT_JWE', 'an encrypted JWE was presented; grants must be signed JWS');
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[0] || !parts[1]) fail('ERR_GRANT_MALFORMED', 'not a compact JWS (three base64url parts)');
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[0] || !parts[1])
+    fail('ERR_GRANT_MALFORMED', 'not a compact JWS (three base64url parts)');
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -141,19 +188,25 @@ async function verify(token: string | undefined, policy: GrantPolicy): Promise<V
   } catch (e) {
     return fail('ERR_GRANT_MALFORMED', `cannot decode: ${(e as Error).message}`);
   }
-  if (!header.alg || header.alg.toLowerCase() === 'none') fail('ERR_GRANT_ALG', 'alg "none" is never accepted');
-  if (!policy.keys.algorithms.includes(header.alg!)) fail('ERR_GRANT_ALG', `alg ${header.alg} is not among the allowed ${policy.keys.algorithms.join(', ')}`);
+  if (!header.alg || header.alg.toLowerCase() === 'none')
+    fail('ERR_GRANT_ALG', 'alg "none" is never accepted');
+  if (!policy.keys.algorithms.includes(header.alg!))
+    fail('ERR_GRANT_ALG', `alg ${header.alg} is not among the allowed ${policy.keys.algorithms.join(', ')}`);
   const now = policy.clock?.() ?? Date.now();
   let payload: JWTPayload;
   try {
-    const result = await jwtVerify(token, keyResolver(policy.keys.getKey) as Parameters<typeof jwtVerify>[1], {
-      algorithms: [...policy.keys.algorithms],
-      issuer: [...policy.issuers],
-      audience: policy.audience,
-      clockTolerance: Math.round((policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS) / 1000),
-      currentDate: new Date(now),
-      requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
-    });
+    const result = await jwtVerify(
+      token,
+      keyResolver(policy.keys.getKey) as Parameters<typeof jwtVerify>[1],
+      {
+        algorithms: [...policy.keys.algorithms],
+        issuer: [...policy.issuers],
+        audience: policy.audience,
+        clockTolerance: Math.round((policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS) / 1000),
+        currentDate: new Date(now),
+        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
+      },
+    );
     payload = result.payload;
   } catch (e) {
     return mapJoseError(e);
@@ -161,32 +214,60 @@ async function verify(token: string | undefined, policy: GrantPolicy): Promise<V
   checkNumericDates(payload);
   // Expiry is exact, as the in-session check (grant-guard) has it: a grant is never accepted at the
   // door only to have its first request refused as expired.
-  if (payload.exp! * 1000 <= now) fail('ERR_GRANT_EXPIRED', `grant expired at ${new Date(payload.exp! * 1000).toISOString()}`);
-  if (payload.iat! * 1000 > now + (policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS)) fail('ERR_GRANT_NOT_YET_VALID', `issued in the future (iat ${new Date(payload.iat! * 1000).toISOString()})`);
-  if (typeof payload.sub !== 'string' || payload.sub === '') fail('ERR_GRANT_CLAIM', 'sub must be a non-empty string');
-  if (typeof payload.jti !== 'string' || payload.jti === '') fail('ERR_GRANT_CLAIM', 'jti must be a non-empty string');
+  if (payload.exp! * 1000 <= now)
+    fail('ERR_GRANT_EXPIRED', `grant expired at ${new Date(payload.exp! * 1000).toISOString()}`);
+  if (payload.iat! * 1000 > now + (policy.clockToleranceMs ?? CLOCK_TOLERANCE_MS))
+    fail(
+      'ERR_GRANT_NOT_YET_VALID',
+      `issued in the future (iat ${new Date(payload.iat! * 1000).toISOString()})`,
+    );
+  if (typeof payload.sub !== 'string' || payload.sub === '')
+    fail('ERR_GRANT_CLAIM', 'sub must be a non-empty string');
+  if (typeof payload.jti !== 'string' || payload.jti === '')
+    fail('ERR_GRANT_CLAIM', 'jti must be a non-empty string');
   const ttl = (payload.exp! - payload.iat!) * 1000;
   const maxTtl = policy.maxTtlMs ?? 15 * 60_000;
-  if (ttl > maxTtl) fail('ERR_GRANT_TTL', `grant lives ${Math.round(ttl / 1000)} s; the maximum is ${Math.round(maxTtl / 1000)} s`);
+  if (ttl > maxTtl)
+    fail(
+      'ERR_GRANT_TTL',
+      `grant lives ${Math.round(ttl / 1000)} s; the maximum is ${Math.round(maxTtl / 1000)} s`,
+    );
   let revoked: boolean | undefined;
   try {
     revoked = policy.isRevoked?.(payload.jti!, payload.sub!, now);
   } catch (e) {
     // Revocations that cannot be read: refused (fail closed), under the store's code.
-    return fail((e as { code?: ErrorCode }).code?.startsWith('ERR_STORE') ? (e as { code: ErrorCode }).code : 'ERR_STORE', `cannot check revocations: ${(e as Error).message}`);
+    return fail(
+      (e as { code?: ErrorCode }).code?.startsWith('ERR_STORE')
+        ? (e as { code: ErrorCode }).code
+        : 'ERR_STORE',
+      `cannot check revocations: ${(e as Error).message}`,
+    );
   }
   if (revoked) fail('ERR_GRANT_REVOKED', `grant ${payload.jti} (sub ${payload.sub}) is revoked`);
   let intent: Intent;
   try {
-    intent = payload.intent !== undefined ? parseIntent(payload.intent) : policy.defaultIntent ?? fail('ERR_GRANT_INTENT', 'the grant has no intent claim and no default intent is configured');
+    intent =
+      payload.intent !== undefined
+        ? parseIntent(payload.intent)
+        : (policy.defaultIntent ??
+          fail('ERR_GRANT_INTENT', 'the grant has no intent claim and no default intent is configured'));
   } catch (e) {
     if (e instanceof GrantError) throw e;
     return fail('ERR_GRANT_INTENT', `the intent claim is invalid: ${(e as Error).message}`);
   }
   const act = payload.act as { sub?: unknown } | undefined;
-  if (act !== undefined && (act === null || typeof act !== 'object' || Array.isArray(act) || typeof act.sub !== 'string')) fail('ERR_GRANT_CLAIM', 'act must be {sub: string}');
+  if (
+    act !== undefined &&
+    (act === null || typeof act !== 'object' || Array.isArray(act) || typeof act.sub !== 'string')
+  )
+    fail('ERR_GRANT_CLAIM', 'act must be {sub: string}');
   const identity: Identity = {
-    sub: payload.sub!, iss: payload.iss!, jti: payload.jti!, expiresAt: payload.exp! * 1000, ...(act && { act: { sub: act.sub as string } }),
+    sub: payload.sub!,
+    iss: payload.iss!,
+    jti: payload.jti!,
+    expiresAt: payload.exp! * 1000,
+    ...(act && { act: { sub: act.sub as string } }),
   };
   return { identity, intent, claims: payload, expiresAt: payload.exp! * 1000, token };
 }
@@ -208,10 +289,17 @@ export async function mintGrant(o: MintOptions): Promise<string> {
   const { key, alg, kid } = await importSigningKey(o.privateJwk);
   const now = Math.floor((o.now ?? Date.now()) / 1000);
   const ttl = Math.floor(parseDuration(o.ttl) / 1000);
-  const claims: JWTPayload = { ...(o.intent !== undefined && { intent: o.intent }), ...(o.act && { act: { sub: o.act } }) };
+  const claims: JWTPayload = {
+    ...(o.intent !== undefined && { intent: o.intent }),
+    ...(o.act && { act: { sub: o.act } }),
+  };
   return new SignJWT(claims)
     .setProtectedHeader({ alg, ...(kid && { kid }), typ: 'JWT' })
-    .setIssuer(o.iss).setAudience(o.aud).setSubject(o.sub)
-    .setIssuedAt(now).setExpirationTime(now + ttl).setJti(o.jti ?? randomUUID())
+    .setIssuer(o.iss)
+    .setAudience(o.aud)
+    .setSubject(o.sub)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttl)
+    .setJti(o.jti ?? randomUUID())
     .sign(key);
 }

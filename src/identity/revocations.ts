@@ -10,11 +10,18 @@ export interface Revocations {
   isRevoked(jti: string, sub: string, now: number): boolean;
   /** Why the revocation record cannot be trusted (a gap in its chain, a deleted row, no head anchor), if so. */
   tampered(): string | undefined;
-  list(): { jti: string | null; sub: string | null; reason: string; revoked_at: number; expires_at: number | null }[];
+  list(): {
+    jti: string | null;
+    sub: string | null;
+    reason: string;
+    revoked_at: number;
+    expires_at: number | null;
+  }[];
 }
 
 type Entry = { jti: string | null; sub: string | null; expires_at: number | null };
-const matches = (r: Entry, jti: string, sub: string, now: number) => (r.jti === jti || r.sub === sub) && (r.expires_at === null || r.expires_at > now);
+const matches = (r: Entry, jti: string, sub: string, now: number) =>
+  (r.jti === jti || r.sub === sub) && (r.expires_at === null || r.expires_at > now);
 
 /**
  * Revocation list: in memory, backed by the `revocations` table when a store is given. A jti
@@ -25,11 +32,19 @@ const matches = (r: Entry, jti: string, sub: string, now: number) => (r.jti === 
  * forged) every grant is refused.
  */
 export function createRevocations(store?: Store, clock: () => number = Date.now): Revocations {
-  const memory: { jti: string | null; sub: string | null; reason: string; revoked_at: number; expires_at: number | null }[] = [];
+  const memory: {
+    jti: string | null;
+    sub: string | null;
+    reason: string;
+    revoked_at: number;
+    expires_at: number | null;
+  }[] = [];
   const db = store?.db;
-  const check = db?.prepare('SELECT 1 FROM revocations WHERE (jti = ? OR sub = ?) AND (expires_at IS NULL OR expires_at > ?) LIMIT 1');
+  const check = db?.prepare(
+    'SELECT 1 FROM revocations WHERE (jti = ? OR sub = ?) AND (expires_at IS NULL OR expires_at > ?) LIMIT 1',
+  );
   // The record is re-checked whenever rows come or go (and when the anchor file changes).
-  const shape = db?.prepare('SELECT count(*) || \':\' || ifnull(max(rowid), 0) FROM revocations').pluck();
+  const shape = db?.prepare("SELECT count(*) || ':' || ifnull(max(rowid), 0) FROM revocations").pluck();
   let checkedShape: string | undefined;
   let problem: string | undefined;
   const tampered = (): string | undefined => {
@@ -49,18 +64,30 @@ export function createRevocations(store?: Store, clock: () => number = Date.now)
   };
   return {
     revoke(target, reason, expiresAt) {
-      const row = { jti: target.jti ?? null, sub: target.jti ? null : target.sub ?? null, reason, revoked_at: clock(), expires_at: expiresAt ?? null };
+      const row = {
+        jti: target.jti ?? null,
+        sub: target.jti ? null : (target.sub ?? null),
+        reason,
+        revoked_at: clock(),
+        expires_at: expiresAt ?? null,
+      };
       if (!row.jti && !row.sub) throw new Error('revoke needs a jti or a sub');
       if (store) appendRevocation(store, row, row.revoked_at);
       memory.push(row);
     },
     isRevoked(jti, sub, now) {
       if (memory.some((r) => matches(r, jti, sub, now))) return true;
-      if ((check !== undefined && check.get(jti, sub, now) !== undefined) || anchored(jti, sub, now)) return true;
+      if ((check !== undefined && check.get(jti, sub, now) !== undefined) || anchored(jti, sub, now))
+        return true;
       // A revocation whose row and anchor entry are both gone leaves a gap in the chain: refuse then.
       return tampered() !== undefined;
     },
     tampered,
-    list: () => (db ? (db.prepare('SELECT jti, sub, reason, revoked_at, expires_at FROM revocations ORDER BY rowid').all() as ReturnType<Revocations['list']>) : [...memory]),
+    list: () =>
+      db
+        ? (db
+            .prepare('SELECT jti, sub, reason, revoked_at, expires_at FROM revocations ORDER BY rowid')
+            .all() as ReturnType<Revocations['list']>)
+        : [...memory],
   };
 }

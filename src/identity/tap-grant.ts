@@ -8,7 +8,13 @@ import type { GrantGate } from './gate.js';
  * and intent. A refused grant throws its GrantError and nothing is connected or forwarded.
  * @example const t = await tapWithGrant(transport, monitor, gate, process.env.INTENTGUARD_GRANT, { side: 'client' })
  */
-export async function tapWithGrant(transport: Transport, monitor: Monitor, gate: GrantGate, token: string | undefined, options: { side: 'client' | 'server' }): Promise<TappedTransport> {
+export async function tapWithGrant(
+  transport: Transport,
+  monitor: Monitor,
+  gate: GrantGate,
+  token: string | undefined,
+  options: { side: 'client' | 'server' },
+): Promise<TappedTransport> {
   const grant = await gate.verify(token);
   return tap(transport, monitor, { side: options.side, intent: grant.intent, identity: grant.identity });
 }

@@ -7,7 +7,11 @@ import { createRevocations } from './revocations.js';
  * open one is halted at its next request.
  * @example taskDoneCommand('7f0c…', { db: './intentguard.db' })
  */
-export function taskDoneCommand(jti: string, opts: { db: string }, out: NodeJS.WritableStream = process.stdout): number {
+export function taskDoneCommand(
+  jti: string,
+  opts: { db: string },
+  out: NodeJS.WritableStream = process.stdout,
+): number {
   const store = openStore(opts.db);
   try {
     createRevocations(store).revoke({ jti }, 'task done');

@@ -23,20 +23,26 @@ function compileOne(name: string, c: ArgConstraint, resolver: PathResolver | und
   const globs = c.glob && locationMatcher([], c.glob, onHost(c.glob));
   const prefixes = c.prefix && locationMatcher(c.prefix, [], onHost(c.prefix));
   return (args) => {
-    if (!(name in args) || args[name] === undefined) return c.required ? `argument "${name}" is required` : undefined;
+    if (!(name in args) || args[name] === undefined)
+      return c.required ? `argument "${name}" is required` : undefined;
     const v = args[name];
-    if ('equals' in c && JSON.stringify(v) !== JSON.stringify(c.equals)) return `argument "${name}" must equal ${show(c.equals)}`;
-    if (c.oneOf && !c.oneOf.some((o) => JSON.stringify(o) === JSON.stringify(v))) return `argument "${name}" must be one of ${show(c.oneOf)}`;
+    if ('equals' in c && JSON.stringify(v) !== JSON.stringify(c.equals))
+      return `argument "${name}" must equal ${show(c.equals)}`;
+    if (c.oneOf && !c.oneOf.some((o) => JSON.stringify(o) === JSON.stringify(v)))
+      return `argument "${name}" must be one of ${show(c.oneOf)}`;
     if (globs || prefixes) {
       if (typeof v !== 'string') return `argument "${name}" must be a string`;
       const badGlob = globs?.outside(v) ?? [];
-      if (badGlob.length > 0) return `argument "${name}" is outside the approved patterns ${show(c.glob)}${resolvedNote(v, badGlob)}`;
+      if (badGlob.length > 0)
+        return `argument "${name}" is outside the approved patterns ${show(c.glob)}${resolvedNote(v, badGlob)}`;
       const badPrefix = prefixes?.outside(v) ?? [];
-      if (badPrefix.length > 0) return `argument "${name}" is outside the approved prefixes ${show(c.prefix)}${resolvedNote(v, badPrefix)}`;
+      if (badPrefix.length > 0)
+        return `argument "${name}" is outside the approved prefixes ${show(c.prefix)}${resolvedNote(v, badPrefix)}`;
     }
     if (c.min !== undefined || c.max !== undefined) {
       if (typeof v !== 'number') return `argument "${name}" must be a number`;
-      if (c.min !== undefined && v < c.min) return `argument "${name}" is below the approved minimum ${c.min}`;
+      if (c.min !== undefined && v < c.min)
+        return `argument "${name}" is below the approved minimum ${c.min}`;
       if (c.max !== undefined && v > c.max) return `argument "${name}" exceeds the approved maximum ${c.max}`;
     }
     if (c.maxLength !== undefined && (typeof v === 'string' || Array.isArray(v)) && v.length > c.maxLength) {
@@ -52,7 +58,13 @@ function compileOne(name: string, c: ArgConstraint, resolver: PathResolver | und
  * host) path constraints hold for the real path, through symlinks.
  * @example compileToolGrants(intent).get('write_file')?.({ path: '/etc/passwd' })
  */
-export function compileToolGrants(intent: Intent, resolver?: PathResolver): { approves(tool: string): boolean; check(tool: string, args: Readonly<Record<string, unknown>>): string[] } {
+export function compileToolGrants(
+  intent: Intent,
+  resolver?: PathResolver,
+): {
+  approves(tool: string): boolean;
+  check(tool: string, args: Readonly<Record<string, unknown>>): string[];
+} {
   if (intent.tools === '*') return { approves: () => true, check: () => [] };
   const table = new Map<string, ArgCheck[]>();
   for (const t of intent.tools) {

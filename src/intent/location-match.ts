@@ -52,7 +52,8 @@ const filePath = (url: string): string => {
 export const isGlob = (s: string): boolean => /[*?[{]/.test(s);
 
 /** Does an approved pattern name a path (a separator, `~` or a leading dot) rather than a plain string? */
-export const pathish = (s: string): boolean => !isWebUrl(s) && (s.includes('/') || s.includes('\\') || s.startsWith('~') || s.startsWith('.'));
+export const pathish = (s: string): boolean =>
+  !isWebUrl(s) && (s.includes('/') || s.includes('\\') || s.startsWith('~') || s.startsWith('.'));
 
 /**
  * Approved locations, compiled once: a value is approved when it lies under one of the prefixes (for
@@ -68,13 +69,21 @@ export interface LocationMatcher {
 }
 
 /** Compile approved prefixes and globs (a glob without wildcards matches exactly that location). */
-export function locationMatcher(prefixes: readonly string[], globs: readonly string[], resolver?: PathResolver): LocationMatcher {
-  const webPrefixes = prefixes.filter(isWebUrl).map((p) => resolvedLocation(p).replace(/\/$/, p.endsWith('/') ? '/' : ''));
+export function locationMatcher(
+  prefixes: readonly string[],
+  globs: readonly string[],
+  resolver?: PathResolver,
+): LocationMatcher {
+  const webPrefixes = prefixes
+    .filter(isWebUrl)
+    .map((p) => resolvedLocation(p).replace(/\/$/, p.endsWith('/') ? '/' : ''));
   const webGlobs = globs.filter(isWebUrl).map((g) => picomatch(g, { dot: true }));
   const pathPrefixes = prefixes.filter((p) => !isWebUrl(p));
   const pathGlobs = globs.filter((g) => !isWebUrl(g));
   const lexicalGlobs = pathGlobs.map((g) => picomatch(g, { dot: true }));
-  const hostGlobs = resolver ? pathGlobs.map((g) => picomatch(resolver(g).absolute, { dot: true })) : lexicalGlobs;
+  const hostGlobs = resolver
+    ? pathGlobs.map((g) => picomatch(resolver(g).absolute, { dot: true }))
+    : lexicalGlobs;
   // Prefixes are resolved at each check: a folder created, moved or re-linked later is seen as it is now.
   const prefixForms = (): readonly string[] => {
     if (!resolver) return pathPrefixes.map(resolvedLocation);
@@ -90,9 +99,19 @@ export function locationMatcher(prefixes: readonly string[], globs: readonly str
       const written = resolvedLocation(value);
       // A file: URL names the path it carries.
       const where = isFileUrl(written) ? filePath(written) : written;
-      if (isWebUrl(where)) return webPrefixes.some((p) => underPrefix(where, p)) || webGlobs.some((m) => m(where)) ? [] : [where];
+      if (isWebUrl(where))
+        return webPrefixes.some((p) => underPrefix(where, p)) || webGlobs.some((m) => m(where))
+          ? []
+          : [where];
       // On the host: as written and as decoded (a server may or may not decode `%2e%2e`), each absolute and real.
-      const forms = resolver ? [...new Set([...Object.values(resolver(value)), ...(where === value ? [] : Object.values(resolver(where)))])] : [where];
+      const forms = resolver
+        ? [
+            ...new Set([
+              ...Object.values(resolver(value)),
+              ...(where === value ? [] : Object.values(resolver(where))),
+            ]),
+          ]
+        : [where];
       const pre = prefixForms();
       const globsNow = resolver ? hostGlobs : lexicalGlobs;
       return forms.filter((f) => !pre.some((p) => underPrefix(f, p)) && !globsNow.some((m) => m(f)));

@@ -16,23 +16,92 @@ export interface ResourceScan {
 
 /** Words that, as the last word of an argument name, say it names a location. */
 const PATH_WORDS = new Set([
-  'path', 'paths', 'pathname', 'file', 'files', 'filename', 'filenames', 'filepath', 'filepaths', 'dir', 'dirs', 'directory',
-  'directories', 'folder', 'folders', 'src', 'source', 'sources', 'dest', 'destination', 'root', 'cwd', 'location', 'uri', 'uris', 'url', 'urls',
+  'path',
+  'paths',
+  'pathname',
+  'file',
+  'files',
+  'filename',
+  'filenames',
+  'filepath',
+  'filepaths',
+  'dir',
+  'dirs',
+  'directory',
+  'directories',
+  'folder',
+  'folders',
+  'src',
+  'source',
+  'sources',
+  'dest',
+  'destination',
+  'root',
+  'cwd',
+  'location',
+  'uri',
+  'uris',
+  'url',
+  'urls',
 ]);
 /** Words in a property description that say the property is a location. */
-const DESCRIPTION_WORDS = new Set(['path', 'paths', 'filepath', 'filename', 'filenames', 'directory', 'directories', 'folder', 'uri', 'url']);
+const DESCRIPTION_WORDS = new Set([
+  'path',
+  'paths',
+  'filepath',
+  'filename',
+  'filenames',
+  'directory',
+  'directories',
+  'folder',
+  'uri',
+  'url',
+]);
 /** Argument names that carry content, never a location (their text may mention paths). */
 const CONTENT_WORDS = new Set([
-  'content', 'contents', 'text', 'body', 'message', 'messages', 'data', 'query', 'pattern', 'patterns', 'comment', 'description',
-  'title', 'subject', 'note', 'notes', 'prompt', 'code', 'script', 'command', 'old', 'new', 'oldtext', 'newtext', 'value', 'input',
-  'summary', 'reason', 'html', 'markdown', 'diff', 'patch', 'excludepatterns', 'glob', 'regex',
+  'content',
+  'contents',
+  'text',
+  'body',
+  'message',
+  'messages',
+  'data',
+  'query',
+  'pattern',
+  'patterns',
+  'comment',
+  'description',
+  'title',
+  'subject',
+  'note',
+  'notes',
+  'prompt',
+  'code',
+  'script',
+  'command',
+  'old',
+  'new',
+  'oldtext',
+  'newtext',
+  'value',
+  'input',
+  'summary',
+  'reason',
+  'html',
+  'markdown',
+  'diff',
+  'patch',
+  'excludepatterns',
+  'glob',
+  'regex',
 ]);
 const URI_FORMATS = new Set(['uri', 'uri-reference', 'iri', 'iri-reference', 'url', 'path', 'file-path']);
 const MAX_STRINGS = 4096;
 const MAX_DEPTH = 32;
 const MAX_VALUE = 4096;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The words of an identifier: `filePath` → file, path; `source_dir` → source, dir. Hand scanner. */
 function words(name: string): string[] {
@@ -73,7 +142,12 @@ function keyClass(key: string): KeyClass {
   const w = words(key);
   const joined = w.join('');
   const last = w.length > 0 ? w[w.length - 1]! : '';
-  c = CONTENT_WORDS.has(joined) || CONTENT_WORDS.has(last) ? 'content' : PATH_WORDS.has(last) || PATH_WORDS.has(joined) ? 'location' : 'other';
+  c =
+    CONTENT_WORDS.has(joined) || CONTENT_WORDS.has(last)
+      ? 'content'
+      : PATH_WORDS.has(last) || PATH_WORDS.has(joined)
+        ? 'location'
+        : 'other';
   if (keyClasses.size < 4096) keyClasses.set(key, c);
   return c;
 }
@@ -116,7 +190,16 @@ function looksLikeLocation(v: string): 'path' | 'url' | undefined {
   }
   if (/^file:/i.test(v)) return 'path';
   if (URL_START.test(v)) return 'url';
-  if (v[0] === '/' || v[0] === '\\' || v.startsWith('~/') || v.startsWith('./') || v.startsWith('../') || v.startsWith('.\\') || v.startsWith('..\\')) return 'path';
+  if (
+    v[0] === '/' ||
+    v[0] === '\\' ||
+    v.startsWith('~/') ||
+    v.startsWith('./') ||
+    v.startsWith('../') ||
+    v.startsWith('.\\') ||
+    v.startsWith('..\\')
+  )
+    return 'path';
   if (/^[a-z]:[\\/]/i.test(v)) return 'path';
   // A relative path to a file: segments joined by a separator, the last one a file name (`private/secret.env`).
   const sep = Math.max(v.lastIndexOf('/'), v.lastIndexOf('\\'));
@@ -129,7 +212,8 @@ const kindOfNamed = (v: string): 'path' | 'url' => (URL_START.test(v) && !/^file
 
 const propertySchema = (schema: unknown, key: string): unknown => {
   if (!isObject(schema)) return undefined;
-  if (isObject(schema.properties) && key in schema.properties) return (schema.properties as Record<string, unknown>)[key];
+  if (isObject(schema.properties) && key in schema.properties)
+    return (schema.properties as Record<string, unknown>)[key];
   return isObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
 };
 
@@ -145,7 +229,14 @@ export function resourcesOf(args: Readonly<Record<string, unknown>>, inputSchema
   const resources: NamedResource[] = [];
   let strings = 0;
   let complete = true;
-  const walk = (v: unknown, schema: unknown, where: string, named: boolean, content: boolean, depth: number): void => {
+  const walk = (
+    v: unknown,
+    schema: unknown,
+    where: string,
+    named: boolean,
+    content: boolean,
+    depth: number,
+  ): void => {
     if (depth > MAX_DEPTH) {
       complete = false;
       return;

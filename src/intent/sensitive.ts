@@ -1,13 +1,46 @@
 import type { SensitiveCategory } from './types.js';
 
-const KEY_FILES = new Set(['id_rsa', 'id_dsa', 'id_ecdsa', 'id_ed25519', 'id_ecdsa_sk', 'id_ed25519_sk', 'identity']);
+const KEY_FILES = new Set([
+  'id_rsa',
+  'id_dsa',
+  'id_ecdsa',
+  'id_ed25519',
+  'id_ecdsa_sk',
+  'id_ed25519_sk',
+  'identity',
+]);
 const KEY_EXTENSIONS = new Set(['pem', 'key', 'p12', 'pfx', 'jks', 'keystore', 'ppk', 'p8', 'der', 'kdb']);
 const KEY_DIRS = new Set(['.ssh', '.gnupg']);
 const CREDENTIAL_FILES = new Set([
-  '.netrc', '_netrc', '.npmrc', '.pypirc', '.pgpass', '.git-credentials', '.htpasswd', '.boto', '.s3cfg', '.my.cnf',
-  '.dockercfg', 'shadow', 'gshadow', 'master.passwd', 'kubeconfig', 'auth.json', 'token', 'tokens', '.vault-token',
+  '.netrc',
+  '_netrc',
+  '.npmrc',
+  '.pypirc',
+  '.pgpass',
+  '.git-credentials',
+  '.htpasswd',
+  '.boto',
+  '.s3cfg',
+  '.my.cnf',
+  '.dockercfg',
+  'shadow',
+  'gshadow',
+  'master.passwd',
+  'kubeconfig',
+  'auth.json',
+  'token',
+  'tokens',
+  '.vault-token',
 ]);
-const CREDENTIAL_DIRS = new Set(['.aws', '.azure', '.gcloud', '.kube', '.docker', '.password-store', 'keychains']);
+const CREDENTIAL_DIRS = new Set([
+  '.aws',
+  '.azure',
+  '.gcloud',
+  '.kube',
+  '.docker',
+  '.password-store',
+  'keychains',
+]);
 const SECRET_EXTENSIONS = new Set(['kdbx', 'kdb', 'keychain', 'gpg', 'age', 'sops']);
 
 /**
@@ -17,33 +50,64 @@ const SECRET_EXTENSIONS = new Set(['kdbx', 'kdb', 'keychain', 'gpg', 'age', 'sop
  * @example sensitivePathCategory('/home/a/private/secret.env') // 'environment'
  */
 export function sensitivePathCategory(path: string): SensitiveCategory | undefined {
-  const segments = path.replaceAll('\\', '/').toLowerCase().split('/').filter((s) => s !== '');
+  const segments = path
+    .replaceAll('\\', '/')
+    .toLowerCase()
+    .split('/')
+    .filter((s) => s !== '');
   const base = segments[segments.length - 1];
   if (!base) return undefined;
   const dot = base.lastIndexOf('.');
   const ext = dot > 0 ? base.slice(dot + 1) : '';
   const stem = dot > 0 ? base.slice(0, dot) : base;
-  if (base === '.env' || base.startsWith('.env.') || ext === 'env' || (stem === 'env' && ext !== '' && ext !== 'md' && ext !== 'txt')) return 'environment';
+  if (
+    base === '.env' ||
+    base.startsWith('.env.') ||
+    ext === 'env' ||
+    (stem === 'env' && ext !== '' && ext !== 'md' && ext !== 'txt')
+  )
+    return 'environment';
   if (base === 'environ' && segments[0] === 'proc') return 'environment';
   if (ext === 'pub') return undefined;
   if (KEY_FILES.has(stem) && (ext === '' || KEY_EXTENSIONS.has(ext))) return 'private-keys';
   if (KEY_EXTENSIONS.has(ext) && ext !== 'der') return 'private-keys';
   for (const s of segments.slice(0, -1)) if (KEY_DIRS.has(s)) return 'private-keys';
-  if (CREDENTIAL_FILES.has(base) || stem.startsWith('credential') || base.startsWith('.credential')) return 'credentials';
+  if (CREDENTIAL_FILES.has(base) || stem.startsWith('credential') || base.startsWith('.credential'))
+    return 'credentials';
   for (const s of segments.slice(0, -1)) if (CREDENTIAL_DIRS.has(s)) return 'credentials';
-  if (stem.startsWith('secret') || stem.startsWith('.secret') || SECRET_EXTENSIONS.has(ext) || stem.endsWith('secrets') || stem.endsWith('_secret')) return 'secrets';
+  if (
+    stem.startsWith('secret') ||
+    stem.startsWith('.secret') ||
+    SECRET_EXTENSIONS.has(ext) ||
+    stem.endsWith('secrets') ||
+    stem.endsWith('_secret')
+  )
+    return 'secrets';
   for (const s of segments.slice(0, -1)) if (s === 'secrets' || s === '.secrets') return 'secrets';
   return undefined;
 }
 
 /** Phrases in a tool's description that say what it returns is a sensitive category (word sequences). */
 const TOOL_PHRASES: readonly (readonly [SensitiveCategory, readonly string[]])[] = [
-  ['environment', ['environment', 'variables']], ['environment', ['environment', 'variable']], ['environment', ['env', 'vars']],
-  ['environment', ['env', 'var']], ['environment', ['env', 'variables']],
-  ['private-keys', ['private', 'key']], ['private-keys', ['private', 'keys']], ['private-keys', ['ssh', 'key']], ['private-keys', ['ssh', 'keys']],
-  ['credentials', ['credentials']], ['credentials', ['credential']], ['credentials', ['password']], ['credentials', ['passwords']],
-  ['credentials', ['api', 'key']], ['credentials', ['api', 'keys']], ['credentials', ['access', 'token']], ['credentials', ['access', 'tokens']],
-  ['secrets', ['secret']], ['secrets', ['secrets']],
+  ['environment', ['environment', 'variables']],
+  ['environment', ['environment', 'variable']],
+  ['environment', ['env', 'vars']],
+  ['environment', ['env', 'var']],
+  ['environment', ['env', 'variables']],
+  ['private-keys', ['private', 'key']],
+  ['private-keys', ['private', 'keys']],
+  ['private-keys', ['ssh', 'key']],
+  ['private-keys', ['ssh', 'keys']],
+  ['credentials', ['credentials']],
+  ['credentials', ['credential']],
+  ['credentials', ['password']],
+  ['credentials', ['passwords']],
+  ['credentials', ['api', 'key']],
+  ['credentials', ['api', 'keys']],
+  ['credentials', ['access', 'token']],
+  ['credentials', ['access', 'tokens']],
+  ['secrets', ['secret']],
+  ['secrets', ['secrets']],
 ];
 
 /** Lower-case words of a text, in order (hand scanner, bounded to its first 4 KiB). */

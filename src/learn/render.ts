@@ -12,7 +12,15 @@ const note = (s: string) => `  # ${s.replace(/[\r\n\u2028\u2029]+/g, ' ')}`;
 export function renderSuggestion(s: Suggestion): string {
   const { intent, why } = s;
   const list = (key: string, values: readonly string[], indent = '') =>
-    values.length === 0 ? [`${indent}${key}: []`] : [`${indent}${key}:`, ...values.map((v) => `${indent}  - ${q(v)}${note(why.get(`${key === 'paths' || key === 'hosts' ? `resources.${key}` : key}.${v}`) ?? '')}`)];
+    values.length === 0
+      ? [`${indent}${key}: []`]
+      : [
+          `${indent}${key}:`,
+          ...values.map(
+            (v) =>
+              `${indent}  - ${q(v)}${note(why.get(`${key === 'paths' || key === 'hosts' ? `resources.${key}` : key}.${v}`) ?? '')}`,
+          ),
+        ];
   const lines = [
     `# Suggested by intentguard intent suggest from ${s.sessions} session${s.sessions === 1 ? '' : 's'} (${s.calls} tool call${s.calls === 1 ? '' : 's'}).`,
     '# Review every line: it approves what the recorded agents did, no more.',
@@ -31,7 +39,9 @@ export function renderSuggestion(s: Suggestion): string {
     if (intent.resources.hosts) lines.push(...list('hosts', intent.resources.hosts, '  '));
   }
   if (s.leftOut.length > 0) {
-    lines.push(`# Left out: ${s.leftOut.length} call${s.leftOut.length === 1 ? '' : 's'} a rule flagged (or that failed); approve them by hand only after review:`);
+    lines.push(
+      `# Left out: ${s.leftOut.length} call${s.leftOut.length === 1 ? '' : 's'} a rule flagged (or that failed); approve them by hand only after review:`,
+    );
     for (const l of s.leftOut) lines.push(`#   ${l.replace(/[\r\n\u2028\u2029]+/g, ' ')}`);
   }
   return `${lines.join('\n')}\n`;

@@ -30,15 +30,40 @@ export interface Suggestion {
 // (a sensitive resource, injected or steered content, exfiltration, a sensitivity above a ceiling, a
 // fault) flags the call, and so does any finding of a session recorded under a real intent.
 const LEARN_RELATIVE = new Set([
-  'intent/tool-not-approved', 'intent/resource-scope', 'intent/argument-constraint', 'intent/budget-calls', 'intent/budget-duration',
-  'IG-INT-001', 'IG-INT-002', 'IG-DST-001', 'IG-PRIV-001', 'IG-NET-001', 'IG-BUD-001', 'IG-DRF-001',
+  'intent/tool-not-approved',
+  'intent/resource-scope',
+  'intent/argument-constraint',
+  'intent/budget-calls',
+  'intent/budget-duration',
+  'IG-INT-001',
+  'IG-INT-002',
+  'IG-DST-001',
+  'IG-PRIV-001',
+  'IG-NET-001',
+  'IG-BUD-001',
+  'IG-DRF-001',
 ]);
 
-interface Finding { readonly rule?: unknown; readonly action?: unknown }
-interface Call { tool: string; args: Record<string, unknown>; result?: unknown; flags: string[] }
+interface Finding {
+  readonly rule?: unknown;
+  readonly action?: unknown;
+}
+interface Call {
+  tool: string;
+  args: Record<string, unknown>;
+  result?: unknown;
+  flags: string[];
+}
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const parse = (text: string): unknown => { try { return JSON.parse(text) as unknown; } catch { return undefined; } };
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const parse = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+};
 
 /** The flags a decision carries: findings that are not merely "outside the learn-mode intent". */
 function flagsOf(findingsJson: string | null, learning: boolean): string[] {
@@ -65,17 +90,28 @@ function callsOf(s: RecordedSession): { calls: Call[]; schemas: Map<string, unkn
     const id = msg.id === undefined ? undefined : JSON.stringify(msg.id);
     if (e.dir === 'c2s' && msg.method === 'tools/list' && id) listIds.add(id);
     if (e.dir === 's2c' && id && listIds.has(id) && isObject(msg.result) && Array.isArray(msg.result.tools)) {
-      for (const t of msg.result.tools) if (isObject(t) && typeof t.name === 'string') schemas.set(t.name, t.inputSchema);
+      for (const t of msg.result.tools)
+        if (isObject(t) && typeof t.name === 'string') schemas.set(t.name, t.inputSchema);
     }
-    if (e.dir === 'c2s' && msg.method === 'tools/call' && isObject(msg.params) && typeof msg.params.name === 'string') {
-      const call: Call = { tool: msg.params.name, args: isObject(msg.params.arguments) ? msg.params.arguments : {}, flags: flagsOf(e.findingsJson, learning) };
+    if (
+      e.dir === 'c2s' &&
+      msg.method === 'tools/call' &&
+      isObject(msg.params) &&
+      typeof msg.params.name === 'string'
+    ) {
+      const call: Call = {
+        tool: msg.params.name,
+        args: isObject(msg.params.arguments) ? msg.params.arguments : {},
+        flags: flagsOf(e.findingsJson, learning),
+      };
       calls.push(call);
       if (id) byId.set(id, call);
     } else if (e.dir === 's2c' && id && byId.has(id)) {
       const call = byId.get(id)!;
       call.result = msg.result ?? msg.error;
       call.flags.push(...flagsOf(e.findingsJson, learning));
-      if (isObject(msg.result) && msg.result.isError === true) call.flags.push('the server answered with an error');
+      if (isObject(msg.result) && msg.result.isError === true)
+        call.flags.push('the server answered with an error');
     }
   }
   return { calls, schemas, durationMs: last - s.startedAt };
@@ -121,7 +157,9 @@ export function suggestIntent(sessions: readonly RecordedSession[]): Suggestion 
   const leftOut: string[] = [];
   let ceiling: Sensitivity = 'public';
   let ceilingWhy = 'no result carried labelled data (secrets, credentials, financial or personal data)';
-  let maxCalls = 0, maxMs = 0, total = 0;
+  let maxCalls = 0,
+    maxMs = 0,
+    total = 0;
   for (const s of sessions) {
     const { calls, schemas, durationMs } = callsOf(s);
     maxCalls = Math.max(maxCalls, calls.length);
@@ -150,11 +188,15 @@ export function suggestIntent(sessions: readonly RecordedSession[]): Suggestion 
       }
     });
   }
-  for (const [t, n] of tools) why.set(`tools.${t}`, `called ${n} time${n === 1 ? '' : 's'} without a finding`);
+  for (const [t, n] of tools)
+    why.set(`tools.${t}`, `called ${n} time${n === 1 ? '' : 's'} without a finding`);
   const prefixes = commonPrefixes(paths.keys());
   for (const p of prefixes) {
     const under = [...paths.keys()].filter((k) => k === p || k.startsWith(p.endsWith('/') ? p : `${p}/`));
-    why.set(`resources.paths.${p}`, `covers ${under.length} path${under.length === 1 ? '' : 's'} named (e.g. ${under[0]})`);
+    why.set(
+      `resources.paths.${p}`,
+      `covers ${under.length} path${under.length === 1 ? '' : 's'} named (e.g. ${under[0]})`,
+    );
   }
   for (const h of hosts) why.set(`zones.${h}`, 'a host the calls reached');
   for (const r of recipients) why.set(`recipients.${r}`, 'a counterparty named in the calls');
@@ -163,15 +205,26 @@ export function suggestIntent(sessions: readonly RecordedSession[]): Suggestion 
   const minutes = roundUpMinutes(maxMs * 2);
   why.set('budget.calls', `twice the busiest session (${maxCalls} calls), at least 10`);
   why.set('budget.duration', `twice the longest session (${Math.ceil(maxMs / 1000)} s), at least 5 minutes`);
-  const resources = prefixes.length > 0 || hosts.size > 0
-    ? { ...(prefixes.length > 0 && { paths: prefixes }), ...(hosts.size > 0 && { hosts: [...hosts].sort() }) }
-    : undefined;
+  const resources =
+    prefixes.length > 0 || hosts.size > 0
+      ? {
+          ...(prefixes.length > 0 && { paths: prefixes }),
+          ...(hosts.size > 0 && { hosts: [...hosts].sort() }),
+        }
+      : undefined;
   return {
     intent: {
       purpose: `learned from ${sessions.length} recorded session${sessions.length === 1 ? '' : 's'}: describe the task here`,
-      tools: [...tools.keys()].sort(), zones: [...hosts].sort(), recipients: [...recipients].sort(), sensitivity: ceiling,
-      budget: { calls, duration: `${minutes}m` }, ...(resources && { resources }),
+      tools: [...tools.keys()].sort(),
+      zones: [...hosts].sort(),
+      recipients: [...recipients].sort(),
+      sensitivity: ceiling,
+      budget: { calls, duration: `${minutes}m` },
+      ...(resources && { resources }),
     },
-    why, leftOut, sessions: sessions.length, calls: total,
+    why,
+    leftOut,
+    sessions: sessions.length,
+    calls: total,
   };
 }

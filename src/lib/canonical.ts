@@ -5,7 +5,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       const src = v as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(src).sort().map((k) => [k, src[k]]));
+      return Object.fromEntries(
+        Object.keys(src)
+          .sort()
+          .map((k) => [k, src[k]]),
+      );
     }
     return v;
   });
@@ -27,7 +31,8 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /** True for a value {@link deepFreeze} froze: nothing in it can change, so derived data can be cached. */
-export const isImmutable = (value: unknown): boolean => typeof value === 'object' && value !== null && immutable.has(value);
+export const isImmutable = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && immutable.has(value);
 
 /**
  * Short hex SHA-256 of the canonical JSON of a value. The digest of a {@link deepFreeze}d value is

@@ -21,7 +21,10 @@ export function parseDuration(input: string | number): number {
     end = m.index! + m[0].length;
   }
   if (end === 0 || end !== text.length) {
-    throw new IntentGuardError('ERR_DURATION', `malformed duration "${input}" (use e.g. 500ms, 90s, 10m, 1h30m, 2d)`);
+    throw new IntentGuardError(
+      'ERR_DURATION',
+      `malformed duration "${input}" (use e.g. 500ms, 90s, 10m, 1h30m, 2d)`,
+    );
   }
   return total;
 }

@@ -18,7 +18,13 @@ export function listen(server: Server, host: string, port: number): Promise<void
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      reject(new IntentGuardError('ERR_LISTEN', `cannot listen on ${where}: ${REASONS[e.code ?? ''] ?? e.message}`, { address: where }));
+      reject(
+        new IntentGuardError(
+          'ERR_LISTEN',
+          `cannot listen on ${where}: ${REASONS[e.code ?? ''] ?? e.message}`,
+          { address: where },
+        ),
+      );
     };
     server.once('error', onError);
     server.listen(port, host, () => {

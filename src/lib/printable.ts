@@ -1,7 +1,12 @@
 // C0 and C1 controls (ESC among them), line and paragraph separators, and the bidirectional overrides
 // that make text display differently from what it is.
-const unprintable = (c: number): boolean => c <= 0x1f || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029
-  || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+const unprintable = (c: number): boolean =>
+  c <= 0x1f ||
+  (c >= 0x7f && c <= 0x9f) ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  (c >= 0x202a && c <= 0x202e) ||
+  (c >= 0x2066 && c <= 0x2069);
 
 /**
  * Text from a session (tool names, methods, reasons quoting arguments, purposes) made safe to print

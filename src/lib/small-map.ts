@@ -9,7 +9,10 @@ export class SmallMap<K, V> implements ReadonlyMap<K, V> {
     return new SmallMap<K, V>([], []);
   }
 
-  private constructor(private readonly ks: readonly K[], private readonly vs: readonly V[]) {}
+  private constructor(
+    private readonly ks: readonly K[],
+    private readonly vs: readonly V[],
+  ) {}
 
   get size(): number {
     return this.ks.length;

@@ -11,6 +11,10 @@ export function startWorker(from: string, name: string, workerData: unknown): Wo
 import(workerData.tsx).then((m) => m.register()).then(() => import(workerData.entry));`;
   return new Worker(boot, {
     eval: true,
-    workerData: { ...(workerData as object), tsx: import.meta.resolve('tsx/esm/api'), entry: new URL(`./${name}.ts`, from).href },
+    workerData: {
+      ...(workerData as object),
+      tsx: import.meta.resolve('tsx/esm/api'),
+      entry: new URL(`./${name}.ts`, from).href,
+    },
   });
 }

@@ -5,7 +5,8 @@ import type { SessionState } from './state.js';
 
 const NONE: readonly Finding[] = Object.freeze([]);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Requests a session may make before its `initialize` was answered (MCP lifecycle). */
 const BEFORE_INITIALIZE = new Set(['initialize', 'ping']);
@@ -15,51 +16,100 @@ const BEFORE_INITIALIZE = new Set(['initialize', 'ping']);
  * switched off. Returns the findings (empty when the event is well-formed). `sent` says whether the
  * request a response answers was forwarded to the peer that answers it.
  */
-export function coreFindings(event: SessionEvent, state: SessionState, maxPending: number, sent: boolean): readonly Finding[] {
+export function coreFindings(
+  event: SessionEvent,
+  state: SessionState,
+  maxPending: number,
+  sent: boolean,
+): readonly Finding[] {
   switch (event.kind) {
     case 'invalid':
-      return [{
-        rule: 'core/invalid-message', action: 'deny', severity: 'medium',
-        code: event.fault?.code ?? 'ERR_JSONRPC_INVALID', reason: `message refused: ${event.fault?.message ?? 'invalid'}`,
-      }];
+      return [
+        {
+          rule: 'core/invalid-message',
+          action: 'deny',
+          severity: 'medium',
+          code: event.fault?.code ?? 'ERR_JSONRPC_INVALID',
+          reason: `message refused: ${event.fault?.message ?? 'invalid'}`,
+        },
+      ];
     case 'request':
       if (event.duplicate) {
-        return [{ rule: 'core/duplicate-request-id', action: 'deny', severity: 'medium', code: 'ERR_DUPLICATE_REQUEST_ID', reason: `request id ${JSON.stringify(event.id)} is already in flight` }];
+        return [
+          {
+            rule: 'core/duplicate-request-id',
+            action: 'deny',
+            severity: 'medium',
+            code: 'ERR_DUPLICATE_REQUEST_ID',
+            reason: `request id ${JSON.stringify(event.id)} is already in flight`,
+          },
+        ];
       }
       if (state.lifecycle) {
         const lifecycle = lifecycleFinding(event, state);
         if (lifecycle) return [lifecycle];
       }
       if (event.method === 'tools/call' && event.tool === undefined) {
-        return [{ rule: 'core/tool-call-params', action: 'deny', severity: 'low', code: 'ERR_TOOL_CALL_PARAMS', reason: toolCallProblem(event.raw) }];
+        return [
+          {
+            rule: 'core/tool-call-params',
+            action: 'deny',
+            severity: 'low',
+            code: 'ERR_TOOL_CALL_PARAMS',
+            reason: toolCallProblem(event.raw),
+          },
+        ];
       }
       if (state.pending.size > maxPending) {
-        return [{ rule: 'core/too-many-pending', action: 'deny', severity: 'medium', code: 'ERR_TOO_MANY_PENDING', reason: `more than ${maxPending} requests in flight` }];
+        return [
+          {
+            rule: 'core/too-many-pending',
+            action: 'deny',
+            severity: 'medium',
+            code: 'ERR_TOO_MANY_PENDING',
+            reason: `more than ${maxPending} requests in flight`,
+          },
+        ];
       }
       return NONE;
     case 'notification':
       // A notification gets no answer and no decision is waited for by anyone: a request method sent
       // without an id (a `tools/call` a server might run anyway) is refused, and the refusal recorded.
       if (MCP_REQUEST_METHODS.has(event.method!)) {
-        return [{
-          rule: 'core/notification-method', action: 'deny', severity: 'high', code: 'ERR_NOTIFICATION_METHOD',
-          reason: `${JSON.stringify(event.method)} sent as a notification (no id): it is a request, and a request needs an id and a decision`,
-        }];
+        return [
+          {
+            rule: 'core/notification-method',
+            action: 'deny',
+            severity: 'high',
+            code: 'ERR_NOTIFICATION_METHOD',
+            reason: `${JSON.stringify(event.method)} sent as a notification (no id): it is a request, and a request needs an id and a decision`,
+          },
+        ];
       }
       return NONE;
     case 'response':
     case 'error':
       if (event.unmatched && !(event.kind === 'error' && event.id === undefined)) {
-        return [{
-          rule: 'core/unmatched-response', action: 'deny', severity: 'high', code: 'ERR_UNMATCHED_RESPONSE',
-          reason: `${event.kind} with id ${JSON.stringify(event.id)} answers no pending request (spoofed or replayed); not delivered`,
-        }];
+        return [
+          {
+            rule: 'core/unmatched-response',
+            action: 'deny',
+            severity: 'high',
+            code: 'ERR_UNMATCHED_RESPONSE',
+            reason: `${event.kind} with id ${JSON.stringify(event.id)} answers no pending request (spoofed or replayed); not delivered`,
+          },
+        ];
       }
       if (event.request && !sent) {
-        return [{
-          rule: 'core/unmatched-response', action: 'deny', severity: 'high', code: 'ERR_UNMATCHED_RESPONSE',
-          reason: `${event.kind} with id ${JSON.stringify(event.id)} answers a request that was not forwarded (held or refused); not delivered`,
-        }];
+        return [
+          {
+            rule: 'core/unmatched-response',
+            action: 'deny',
+            severity: 'high',
+            code: 'ERR_UNMATCHED_RESPONSE',
+            reason: `${event.kind} with id ${JSON.stringify(event.id)} answers a request that was not forwarded (held or refused); not delivered`,
+          },
+        ];
       }
       return NONE;
     default:
@@ -69,7 +119,8 @@ export function coreFindings(event: SessionEvent, state: SessionState, maxPendin
 
 /** Is an `initialize` other than `self` in flight? (Scanned only until the session is initialized.) */
 function initializing(state: SessionState, self: number): boolean {
-  for (const p of state.pending.values()) if (p.method === 'initialize' && p.dir === 'c2s' && p.seq !== self) return true;
+  for (const p of state.pending.values())
+    if (p.method === 'initialize' && p.dir === 'c2s' && p.seq !== self) return true;
   return false;
 }
 
@@ -81,17 +132,31 @@ function lifecycleFinding(event: SessionEvent, state: SessionState): Finding | u
   if (event.method === 'initialize') {
     if (state.initialized || initializing(state, event.seq)) {
       return {
-        rule: 'core/lifecycle', action: 'deny', severity: 'high', code: 'ERR_ALREADY_INITIALIZED',
-        reason: 'the session is already initialized: its identity, intent and capabilities do not change mid-session',
+        rule: 'core/lifecycle',
+        action: 'deny',
+        severity: 'high',
+        code: 'ERR_ALREADY_INITIALIZED',
+        reason:
+          'the session is already initialized: its identity, intent and capabilities do not change mid-session',
       };
     }
-    return event.dir === 'c2s' ? undefined : {
-      rule: 'core/lifecycle', action: 'deny', severity: 'high', code: 'ERR_NOT_INITIALIZED', reason: 'only the client initializes a session',
-    };
+    return event.dir === 'c2s'
+      ? undefined
+      : {
+          rule: 'core/lifecycle',
+          action: 'deny',
+          severity: 'high',
+          code: 'ERR_NOT_INITIALIZED',
+          reason: 'only the client initializes a session',
+        };
   }
-  if (state.initialized || BEFORE_INITIALIZE.has(event.method!) || initializing(state, event.seq)) return undefined;
+  if (state.initialized || BEFORE_INITIALIZE.has(event.method!) || initializing(state, event.seq))
+    return undefined;
   return {
-    rule: 'core/lifecycle', action: 'deny', severity: 'medium', code: 'ERR_NOT_INITIALIZED',
+    rule: 'core/lifecycle',
+    action: 'deny',
+    severity: 'medium',
+    code: 'ERR_NOT_INITIALIZED',
     reason: `${JSON.stringify(event.method)} before the session was initialized: only ping may come before initialize`,
   };
 }

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Observable, Subject, asapScheduler, type Subscriber, filter, finalize, groupBy, mergeMap, scan, type SchedulerLike } from 'rxjs';
+import {
+  Observable,
+  Subject,
+  asapScheduler,
+  type Subscriber,
+  filter,
+  finalize,
+  groupBy,
+  mergeMap,
+  scan,
+  type SchedulerLike,
+} from 'rxjs';
 import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../events/types.js';
 import { digest } from '../lib/canonical.js';
@@ -70,14 +81,14 @@ export interface ResolvedMonitorOptions {
   readonly scheduler: SchedulerLike;
 }
 
-
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
 
-const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
+  typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
 
 /**
  * Create a monitor: the event streams, the per-session reducer and the decision pipeline.
@@ -93,7 +104,10 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     // Timers take at most 2^31-1 ms (a longer delay fires at once).
     const max = k.endsWith('Ms') ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
     if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= max)) {
-      throw new IntentGuardError('ERR_CONFIG', `createMonitor: ${k} must be a positive number up to ${max}, got ${String(v)}`);
+      throw new IntentGuardError(
+        'ERR_CONFIG',
+        `createMonitor: ${k} must be a positive number up to ${max}, got ${String(v)}`,
+      );
     }
   }
   const opts: ResolvedMonitorOptions = {
@@ -106,7 +120,12 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     scheduler: options.scheduler ?? asapScheduler,
     ...(options.approver && { approver: options.approver }),
   };
-  const policies = options.policy === undefined ? [intentPolicy()] : Array.isArray(options.policy) ? options.policy : [options.policy as Policy<any>];
+  const policies =
+    options.policy === undefined
+      ? [intentPolicy()]
+      : Array.isArray(options.policy)
+        ? options.policy
+        : [options.policy as Policy<any>];
   const policy: Policy<any> = combinePolicies(policies);
 
   const events$ = new Subject<SessionEvent>();
@@ -119,7 +138,9 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   let feed: Subscriber<Submission> | undefined;
   const input$ = new Observable<Submission>((subscriber) => {
     feed = subscriber;
-    return () => { feed = undefined; };
+    return () => {
+      feed = undefined;
+    };
   });
   const ended$ = new Subject<string>();
   const live = new Map<string, SessionCore>();
@@ -130,13 +151,23 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const prefix = { d: `d-${idBase}-`, a: `a-${idBase}-` } as const;
   const nextId = (kind: 'd' | 'a') => prefix[kind] + (idCounter++).toString(36);
 
-  const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict => verdictOf([{
-    rule: 'core/policy-failure', action: 'deny', severity: 'high', code,
-    reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
-  }]);
+  const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict =>
+    verdictOf([
+      {
+        rule: 'core/policy-failure',
+        action: 'deny',
+        severity: 'high',
+        code,
+        reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
+      },
+    ]);
 
   /** Decide one event: synchronously when every policy does, else a promise bounded by the timeout. */
-  const decide = (state: SessionState, event: SessionEvent, core: SessionCore): Verdict | Promise<Verdict> => {
+  const decide = (
+    state: SessionState,
+    event: SessionEvent,
+    core: SessionCore,
+  ): Verdict | Promise<Verdict> => {
     // An answer ends its request's forwarded mark (whoever made the answer).
     const sent = event.request !== undefined && core.sent.delete(event.request.seq);
     if (event.synthetic || event.kind === 'control') return ALLOW;
@@ -151,10 +182,19 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     if (!isThenable(result)) return result;
     const pending = result;
     return new Promise<Verdict>((resolve) => {
-      const timeout = opts.scheduler.schedule(() => resolve(failClosed('ERR_POLICY_TIMEOUT', `no answer within ${opts.decisionTimeoutMs} ms`)), opts.decisionTimeoutMs);
+      const timeout = opts.scheduler.schedule(
+        () => resolve(failClosed('ERR_POLICY_TIMEOUT', `no answer within ${opts.decisionTimeoutMs} ms`)),
+        opts.decisionTimeoutMs,
+      );
       pending.then(
-        (v) => { timeout.unsubscribe(); resolve(v); },
-        (e: unknown) => { timeout.unsubscribe(); resolve(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e))); },
+        (v) => {
+          timeout.unsubscribe();
+          resolve(v);
+        },
+        (e: unknown) => {
+          timeout.unsubscribe();
+          resolve(failClosed('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e)));
+        },
       );
     });
   };
@@ -162,9 +202,18 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const publish = (sub: Scanned, verdict: Verdict): Step => {
     const { state, event } = sub;
     const decision: Decision = {
-      id: nextId('d'), session: event.session, seq: event.seq, time: event.time,
-      action: verdict.action, findings: verdict.findings, dir: event.dir, kind: event.kind,
-      method: event.method, tool: event.tool, call: event.call, identity: state.identity,
+      id: nextId('d'),
+      session: event.session,
+      seq: event.seq,
+      time: event.time,
+      action: verdict.action,
+      findings: verdict.findings,
+      dir: event.dir,
+      kind: event.kind,
+      method: event.method,
+      tool: event.tool,
+      call: event.call,
+      identity: state.identity,
       intentVersion: state.intent.version,
       enforced: opts.mode === 'enforce' && verdict.action !== 'allow' && verdict.action !== 'alert',
     };
@@ -173,14 +222,28 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
-        id: nextId('a'), time: event.time, session: event.session, decision: decision.id, seq: event.seq,
-        rule: f.rule, ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action,
-        outcome: verdict.action, enforced: decision.enforced, reason: f.reason, ...(f.code !== undefined && { code: f.code }),
+        id: nextId('a'),
+        time: event.time,
+        session: event.session,
+        decision: decision.id,
+        seq: event.seq,
+        rule: f.rule,
+        ...(f.title !== undefined && { title: f.title }),
+        severity: f.severity,
+        action: f.action,
+        outcome: verdict.action,
+        enforced: decision.enforced,
+        reason: f.reason,
+        ...(f.code !== undefined && { code: f.code }),
         ...(event.method !== undefined && { method: event.method }),
         ...(event.tool !== undefined && { tool: event.tool }),
         ...(event.call !== undefined && { call: event.call }),
         ...(state.identity && { identity: state.identity }),
-        intent: { purpose: state.intent.purpose, version: state.intent.version, ...(state.intent.id !== undefined && { id: state.intent.id }) },
+        intent: {
+          purpose: state.intent.purpose,
+          version: state.intent.version,
+          ...(state.intent.id !== undefined && { id: state.intent.id }),
+        },
         ...(f.evidence && { evidence: f.evidence }),
       });
     }
@@ -266,11 +329,27 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     report(sessionId, f) {
       const state = live.get(sessionId)?.state;
       alerts$.next({
-        id: nextId('a'), time: opts.clock(), session: sessionId, decision: '', seq: state?.seq ?? -1, rule: f.rule,
-        ...(f.title !== undefined && { title: f.title }), severity: f.severity, action: f.action, outcome: f.action,
-        enforced: opts.mode === 'enforce' && f.action !== 'allow' && f.action !== 'alert', reason: f.reason,
-        ...(f.code !== undefined && { code: f.code }), ...(state?.identity && { identity: state.identity }),
-        intent: state ? { purpose: state.intent.purpose, version: state.intent.version, ...(state.intent.id !== undefined && { id: state.intent.id }) } : { purpose: '', version: 0 },
+        id: nextId('a'),
+        time: opts.clock(),
+        session: sessionId,
+        decision: '',
+        seq: state?.seq ?? -1,
+        rule: f.rule,
+        ...(f.title !== undefined && { title: f.title }),
+        severity: f.severity,
+        action: f.action,
+        outcome: f.action,
+        enforced: opts.mode === 'enforce' && f.action !== 'allow' && f.action !== 'alert',
+        reason: f.reason,
+        ...(f.code !== undefined && { code: f.code }),
+        ...(state?.identity && { identity: state.identity }),
+        intent: state
+          ? {
+              purpose: state.intent.purpose,
+              version: state.intent.version,
+              ...(state.intent.id !== undefined && { id: state.intent.id }),
+            }
+          : { purpose: '', version: 0 },
         ...(f.evidence && { evidence: f.evidence }),
       });
     },
@@ -283,4 +362,3 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   };
   return monitor;
 }
-

@@ -5,7 +5,15 @@ import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
-import { opposite, pendingKey, withStatus, type Incoming, type PendingKey, type SessionState, type SessionStatus } from './state.js';
+import {
+  opposite,
+  pendingKey,
+  withStatus,
+  type Incoming,
+  type PendingKey,
+  type SessionState,
+  type SessionStatus,
+} from './state.js';
 import type { Decision, Outcome } from './types.js';
 import type { Intent } from '../intent/types.js';
 
@@ -80,7 +88,12 @@ const isStep = (v: Step | Promise<Step>): v is Step => !(v instanceof Promise);
 const isRequestLike = (raw: unknown): boolean =>
   typeof (raw as { method?: unknown } | null)?.method === 'string' && idOf(raw) !== undefined;
 
-export function errorResponse(id: string | number, code: number, message: string, data: Record<string, unknown>): unknown {
+export function errorResponse(
+  id: string | number,
+  code: number,
+  message: string,
+  data: Record<string, unknown>,
+): unknown {
   return { jsonrpc: '2.0', id, error: { code, message, data } };
 }
 
@@ -95,10 +108,22 @@ const bodyDropped = (event: SessionEvent): boolean => {
 function identifying(raw: unknown, mark: Record<string, true>): Record<string, unknown> {
   const id = idOf(raw);
   const method = (raw as { method?: unknown } | null)?.method;
-  return { ...mark, ...(typeof method === 'string' && { method: method.slice(0, 200) }), ...(id !== undefined && { id }) };
+  return {
+    ...mark,
+    ...(typeof method === 'string' && { method: method.slice(0, 200) }),
+    ...(id !== undefined && { id }),
+  };
 }
 
-function measure(dir: Direction, time: number, raw: unknown, bytes: number | undefined, max: number, known: string | undefined, serialize: boolean): Incoming {
+function measure(
+  dir: Direction,
+  time: number,
+  raw: unknown,
+  bytes: number | undefined,
+  max: number,
+  known: string | undefined,
+  serialize: boolean,
+): Incoming {
   let size = bytes;
   let text = known;
   if (size === undefined) {
@@ -116,14 +141,26 @@ function measure(dir: Direction, time: number, raw: unknown, bytes: number | und
       }
     } catch (e) {
       // Keep only what identifies the message, so a request still gets its error answer.
-      return { dir, time, raw: identifying(raw, { unserializable: true }), bytes: 0, fault: { code: 'ERR_JSONRPC_INVALID', message: `not representable as JSON: ${(e as Error).message}` } };
+      return {
+        dir,
+        time,
+        raw: identifying(raw, { unserializable: true }),
+        bytes: 0,
+        fault: { code: 'ERR_JSONRPC_INVALID', message: `not representable as JSON: ${(e as Error).message}` },
+      };
     }
   }
   if (size > max) {
     return {
       // Keep only what identifies the message; the oversized body is not retained.
-      dir, time, raw: identifying(raw, { oversize: true }), bytes: size,
-      fault: { code: 'ERR_MESSAGE_TOO_LARGE', message: `message of ${size} bytes exceeds the ${max}-byte limit` },
+      dir,
+      time,
+      raw: identifying(raw, { oversize: true }),
+      bytes: size,
+      fault: {
+        code: 'ERR_MESSAGE_TOO_LARGE',
+        message: `message of ${size} bytes exceeds the ${max}-byte limit`,
+      },
     };
   }
   if (bytes !== undefined && size >= 2 * MAX_DEPTH && typeof raw === 'object' && raw !== null) {
@@ -131,28 +168,58 @@ function measure(dir: Direction, time: number, raw: unknown, bytes: number | und
     try {
       checkDepth(raw);
     } catch (e) {
-      return { dir, time, raw: identifying(raw, { unserializable: true }), bytes: size, fault: { code: 'ERR_JSONRPC_INVALID', message: `not accepted: ${(e as Error).message}` } };
+      return {
+        dir,
+        time,
+        raw: identifying(raw, { unserializable: true }),
+        bytes: size,
+        fault: { code: 'ERR_JSONRPC_INVALID', message: `not accepted: ${(e as Error).message}` },
+      };
     }
   }
   try {
     // One object shape for every valid message keeps the reducer's reads monomorphic.
-    return { dir, time, raw, bytes: size, text, message: classifyMessage(raw), fault: undefined, synthetic: undefined, control: undefined };
+    return {
+      dir,
+      time,
+      raw,
+      bytes: size,
+      text,
+      message: classifyMessage(raw),
+      fault: undefined,
+      synthetic: undefined,
+      control: undefined,
+    };
   } catch (e) {
     const err = e as { code?: string; message: string };
-    return { dir, time, raw, bytes: size, text, fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message } };
+    return {
+      dir,
+      time,
+      raw,
+      bytes: size,
+      text,
+      fault: { code: err.code ?? 'ERR_JSONRPC_INVALID', message: err.message },
+    };
   }
 }
 
 function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string } {
   const first = decision.findings.find((f) => f.action === decision.action) ?? decision.findings[0];
   if (first?.rule === 'core/invalid-message') {
-    return { rpc: first.code === 'ERR_MESSAGE_TOO_LARGE' ? RPC_CODES.REFUSED : RPC_CODES.INVALID_REQUEST, code: first.code ?? 'ERR_JSONRPC_INVALID' };
+    return {
+      rpc: first.code === 'ERR_MESSAGE_TOO_LARGE' ? RPC_CODES.REFUSED : RPC_CODES.INVALID_REQUEST,
+      code: first.code ?? 'ERR_JSONRPC_INVALID',
+    };
   }
-  if (first?.rule === 'core/policy-failure') return { rpc: RPC_CODES.MONITOR_FAILURE, code: first.code ?? 'ERR_POLICY_FAILED' };
+  if (first?.rule === 'core/policy-failure')
+    return { rpc: RPC_CODES.MONITOR_FAILURE, code: first.code ?? 'ERR_POLICY_FAILED' };
   if (first?.code && first.rule.startsWith('core/')) return { rpc: RPC_CODES.REFUSED, code: first.code };
   // The credential itself (expired, revoked): say so, so the agent knows a fresh grant is what it needs.
   if (first?.code && first.rule.startsWith('identity/')) return { rpc: RPC_CODES.DENIED, code: first.code };
-  return { rpc: RPC_CODES.DENIED, code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED' };
+  return {
+    rpc: RPC_CODES.DENIED,
+    code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED',
+  };
 }
 
 /** Build the error `data` every intentguard refusal carries. */
@@ -182,13 +249,26 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const submitNow = (incoming: Incoming): Step | Promise<Step> => {
     const sub = new Submission(core, incoming);
     init.submit(sub);
-    return sub.step ?? new Promise<Step>((resolve) => { sub.waiter = resolve; });
+    return (
+      sub.step ??
+      new Promise<Step>((resolve) => {
+        sub.waiter = resolve;
+      })
+    );
   };
   const submit = async (incoming: Incoming): Promise<Step> => submitNow(incoming);
 
   /** Show the monitor intentguard's own message; `answers`: the seq of the refused message it answers. */
   const observeSynthetic = (dir: Direction, message: unknown, answers?: number): Promise<Step> =>
-    submit({ dir, raw: message, bytes: 0, time: opts.clock(), message: classifyMessage(message), synthetic: true, answers });
+    submit({
+      dir,
+      raw: message,
+      bytes: 0,
+      time: opts.clock(),
+      message: classifyMessage(message),
+      synthetic: true,
+      answers,
+    });
 
   /** Refuse a message: requests get an error answer (itself observed); others are dropped. */
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
@@ -196,7 +276,10 @@ export function createSession(init: CreateSessionInit): SessionCore {
     const data = refusalData(decision, code);
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
-    if ((event.kind === 'request' || (event.kind === 'invalid' && isRequestLike(event.raw))) && id !== undefined) {
+    if (
+      (event.kind === 'request' || (event.kind === 'invalid' && isRequestLike(event.raw))) &&
+      id !== undefined
+    ) {
       const answer = errorResponse(id, rpc, message, data);
       // Tagged with the refused message's seq: it ends that message's own entry, never another's.
       if (status === 'open') await observeSynthetic(opposite(event.dir), answer, event.seq);
@@ -204,8 +287,12 @@ export function createSession(init: CreateSessionInit): SessionCore {
     }
     // A refused answer — or a message that cannot be delivered (too large, malformed) but names a request
     // still waiting for its answer — is replaced by an error answer, so the caller is not left waiting.
-    const owed = (event.kind === 'response' || event.kind === 'error') ? event.request
-      : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw) ? core.state.pending.get(pendingKey(opposite(event.dir), id)) : undefined;
+    const owed =
+      event.kind === 'response' || event.kind === 'error'
+        ? event.request
+        : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw)
+          ? core.state.pending.get(pendingKey(opposite(event.dir), id))
+          : undefined;
     if (owed && id !== undefined) {
       core.sent.delete(owed.seq);
       const forward = errorResponse(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
@@ -220,10 +307,20 @@ export function createSession(init: CreateSessionInit): SessionCore {
     if (!approver) return false;
     const controller = new AbortController();
     try {
-      return await firstValueFrom(race(
-        from(approver({ session: core.id, decision: step.decision, event: step.event, intent: step.state.intent, signal: controller.signal })),
-        timer(opts.approvalTimeoutMs, opts.scheduler).pipe(map(() => false)),
-      ));
+      return await firstValueFrom(
+        race(
+          from(
+            approver({
+              session: core.id,
+              decision: step.decision,
+              event: step.event,
+              intent: step.state.intent,
+              signal: controller.signal,
+            }),
+          ),
+          timer(opts.approvalTimeoutMs, opts.scheduler).pipe(map(() => false)),
+        ),
+      );
     } catch {
       return false;
     } finally {
@@ -238,7 +335,13 @@ export function createSession(init: CreateSessionInit): SessionCore {
     if (!isRequestLike(raw) || id === undefined) return base;
     if (step && answeredByHalt.has(pendingKey(step.event.dir, id))) return base;
     const code = status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED';
-    return { ...base, answer: errorResponse(id, RPC_CODES.HALTED, `intentguard: session ${status}`, { code, session: core.id }) };
+    return {
+      ...base,
+      answer: errorResponse(id, RPC_CODES.HALTED, `intentguard: session ${status}`, {
+        code,
+        session: core.id,
+      }),
+    };
   };
 
   /** Apply a decision: synchronous for what passes, asynchronous for refusals, approvals and halts. */
@@ -258,13 +361,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const enforce = async (step: Step): Promise<Outcome> => {
     const { event, decision } = step;
     if (decision.action === 'halt') {
-      await handle.halt(decision.findings.find((f) => f.action === 'halt')?.reason ?? 'halted by policy', decision);
+      await handle.halt(
+        decision.findings.find((f) => f.action === 'halt')?.reason ?? 'halted by policy',
+        decision,
+      );
       return { event, decision };
     }
     if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
       // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
       // and replaced by an error: either way its sender has its one answer and nothing is sent.
-      if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq) return { event, decision };
+      if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq)
+        return { event, decision };
       core.sent.add(event.seq);
       return { event, decision, forward: event.raw };
     }
@@ -281,7 +388,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
     state: () => core.state,
     observe(dir, raw, bytes, text) {
       if (status !== 'open') return refuseEnded(raw);
-      const step = submitNow(measure(dir, opts.clock(), raw, bytes, opts.maxMessageBytes, text, init.serialize()));
+      const step = submitNow(
+        measure(dir, opts.clock(), raw, bytes, opts.maxMessageBytes, text, init.serialize()),
+      );
       return isStep(step) ? settle(step) : step.then(settle);
     },
     attach(e) {
@@ -293,10 +402,23 @@ export function createSession(init: CreateSessionInit): SessionCore {
       status = 'halted';
       halting = (async () => {
         const pending = [...core.state.pending.values()];
-        const data = { code: 'ERR_SESSION_HALTED', session: core.id, reason, ...(decision && { decision: decision.id, rules: decision.findings.filter((f) => f.action === 'halt').map((f) => f.rule) }) };
+        const data = {
+          code: 'ERR_SESSION_HALTED',
+          session: core.id,
+          reason,
+          ...(decision && {
+            decision: decision.id,
+            rules: decision.findings.filter((f) => f.action === 'halt').map((f) => f.rule),
+          }),
+        };
         for (const p of pending) answeredByHalt.add(pendingKey(p.dir, p.id));
         for (const p of pending) {
-          const answer = errorResponse(p.id, RPC_CODES.HALTED, `intentguard: session halted: ${reason}`, data);
+          const answer = errorResponse(
+            p.id,
+            RPC_CODES.HALTED,
+            `intentguard: session halted: ${reason}`,
+            data,
+          );
           await observeSynthetic(opposite(p.dir), answer, p.seq);
           try {
             await endpoint?.deliver(opposite(p.dir), answer);
@@ -315,7 +437,14 @@ export function createSession(init: CreateSessionInit): SessionCore {
     },
     whenEnded: () => endedPromise,
     async amendIntent(intent, approvedBy) {
-      const step = await submit({ dir: 'c2s', raw: null, bytes: 0, time: opts.clock(), synthetic: true, control: { intent, by: approvedBy } });
+      const step = await submit({
+        dir: 'c2s',
+        raw: null,
+        bytes: 0,
+        time: opts.clock(),
+        synthetic: true,
+        control: { intent, by: approvedBy },
+      });
       return step.state;
     },
     askClient(method, params, signal) {
@@ -335,7 +464,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
 
   let ended = false;
   let resolveEnded: (s: SessionState) => void = () => {};
-  const endedPromise = new Promise<SessionState>((r) => { resolveEnded = r; });
+  const endedPromise = new Promise<SessionState>((r) => {
+    resolveEnded = r;
+  });
   const end = (final: SessionStatus, reason?: string) => {
     if (ended) return;
     ended = true;
@@ -344,6 +475,12 @@ export function createSession(init: CreateSessionInit): SessionCore {
     resolveEnded(core.state);
   };
 
-  const core: SessionCore = { id: init.state.id, state: init.state, sent: new Set(), policyState: init.policyState, handle };
+  const core: SessionCore = {
+    id: init.state.id,
+    state: init.state,
+    sent: new Set(),
+    policyState: init.policyState,
+    handle,
+  };
   return core;
 }

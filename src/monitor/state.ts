@@ -89,10 +89,25 @@ export function initialState(init: {
   lifecycle?: boolean | undefined;
 }): SessionState {
   return copyState({
-    id: init.id, key: init.key, identity: init.identity, intent: init.intent, transport: init.transport,
-    transportSessionId: init.transportSessionId, startedAt: init.startedAt, lastTime: init.startedAt, seq: 0,
-    calls: 0, toolsUsed: SmallMap.empty(), pending: SmallMap.empty(), tools: new Map(), toolDefinitionChanges: 0,
-    clientCapabilities: undefined, lifecycle: init.lifecycle ?? true, initialized: false, status: 'open', endReason: undefined,
+    id: init.id,
+    key: init.key,
+    identity: init.identity,
+    intent: init.intent,
+    transport: init.transport,
+    transportSessionId: init.transportSessionId,
+    startedAt: init.startedAt,
+    lastTime: init.startedAt,
+    seq: 0,
+    calls: 0,
+    toolsUsed: SmallMap.empty(),
+    pending: SmallMap.empty(),
+    tools: new Map(),
+    toolDefinitionChanges: 0,
+    clientCapabilities: undefined,
+    lifecycle: init.lifecycle ?? true,
+    initialized: false,
+    status: 'open',
+    endReason: undefined,
   });
 }
 
@@ -104,14 +119,21 @@ export const opposite = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s
 export type PendingKey = string | number;
 export const pendingKey = (requester: Direction, id: string | number): PendingKey =>
   typeof id === 'number' && Number.isSafeInteger(id) && Math.abs(id) < 2 ** 51
-    ? (requester === 'c2s' ? id * 2 : id * 2 + 1)
+    ? requester === 'c2s'
+      ? id * 2
+      : id * 2 + 1
     : `${requester}|${typeof id}|${id}`;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function learnTools(state: SessionState, result: unknown): Pick<SessionState, 'tools' | 'toolDefinitionChanges'> {
+function learnTools(
+  state: SessionState,
+  result: unknown,
+): Pick<SessionState, 'tools' | 'toolDefinitionChanges'> {
   // Only these two fields: the caller merges the return value into the next state.
-  if (!isObject(result) || !Array.isArray(result.tools)) return { tools: state.tools, toolDefinitionChanges: state.toolDefinitionChanges };
+  if (!isObject(result) || !Array.isArray(result.tools))
+    return { tools: state.tools, toolDefinitionChanges: state.toolDefinitionChanges };
   const tools = new Map(state.tools);
   let changes = state.toolDefinitionChanges;
   for (const t of result.tools) {
@@ -155,10 +177,26 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
   // Hot path: objects are built as literals of one fixed shape (no conditional spreads), which keeps
   // V8 on fast monomorphic paths. Absent fields are `undefined`.
   const event: Mutable<SessionEvent> = {
-    session: state.id, seq: state.seq, time: input.time, dir: input.dir, kind: 'invalid',
-    id: undefined, method: undefined, tool: undefined, args: undefined, call: undefined,
-    result: undefined, error: undefined, request: undefined, unmatched: undefined, duplicate: undefined,
-    fault: input.fault, synthetic: input.synthetic, bytes: input.bytes, identity: state.identity, raw: input.raw,
+    session: state.id,
+    seq: state.seq,
+    time: input.time,
+    dir: input.dir,
+    kind: 'invalid',
+    id: undefined,
+    method: undefined,
+    tool: undefined,
+    args: undefined,
+    call: undefined,
+    result: undefined,
+    error: undefined,
+    request: undefined,
+    unmatched: undefined,
+    duplicate: undefined,
+    fault: input.fault,
+    synthetic: input.synthetic,
+    bytes: input.bytes,
+    identity: state.identity,
+    raw: input.raw,
     text: input.text,
   };
   const next = copyState(state);
@@ -184,10 +222,15 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
         break;
       }
       const params = m.params;
-      if (m.method === 'tools/call' && isObject(params) && typeof params.name === 'string' && (params.arguments === undefined || isObject(params.arguments))) {
+      if (
+        m.method === 'tools/call' &&
+        isObject(params) &&
+        typeof params.name === 'string' &&
+        (params.arguments === undefined || isObject(params.arguments))
+      ) {
         // Absent arguments are `{}` (the SDK's schema makes them optional); any other non-object is refused.
         event.tool = params.name;
-        event.args = params.arguments === undefined ? {} : params.arguments as Record<string, unknown>;
+        event.args = params.arguments === undefined ? {} : (params.arguments as Record<string, unknown>);
         event.call = state.calls;
         next.calls = state.calls + 1;
         next.toolsUsed = state.toolsUsed.with(params.name, (state.toolsUsed.get(params.name) ?? 0) + 1);
@@ -195,8 +238,14 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
         next.clientCapabilities = params.capabilities;
       }
       const pending: PendingRequest = {
-        dir: input.dir, id: m.id, seq: state.seq, method: m.method, time: input.time,
-        tool: event.tool, call: event.call, cancelled: undefined,
+        dir: input.dir,
+        id: m.id,
+        seq: state.seq,
+        method: m.method,
+        time: input.time,
+        tool: event.tool,
+        call: event.call,
+        cancelled: undefined,
       };
       next.pending = state.pending.with(key, pending);
       break;
@@ -205,7 +254,8 @@ export function advance(state: SessionState, input: Incoming): { state: SessionS
       event.method = m.method;
       if (m.method === 'notifications/cancelled' && isObject(m.params)) {
         const rid = m.params.requestId;
-        const key = (typeof rid === 'string' || typeof rid === 'number') ? pendingKey(input.dir, rid) : undefined;
+        const key =
+          typeof rid === 'string' || typeof rid === 'number' ? pendingKey(input.dir, rid) : undefined;
         const p = key !== undefined ? state.pending.get(key) : undefined;
         if (key !== undefined && p) next.pending = state.pending.with(key, { ...p, cancelled: true });
       }
@@ -242,11 +292,25 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function copyState(s: SessionState): Mutable<SessionState> {
   return {
-    id: s.id, key: s.key, identity: s.identity, intent: s.intent, transport: s.transport,
-    transportSessionId: s.transportSessionId, startedAt: s.startedAt, lastTime: s.lastTime, seq: s.seq,
-    calls: s.calls, toolsUsed: s.toolsUsed, pending: s.pending, tools: s.tools,
-    toolDefinitionChanges: s.toolDefinitionChanges, clientCapabilities: s.clientCapabilities, lifecycle: s.lifecycle,
-    initialized: s.initialized, status: s.status, endReason: s.endReason,
+    id: s.id,
+    key: s.key,
+    identity: s.identity,
+    intent: s.intent,
+    transport: s.transport,
+    transportSessionId: s.transportSessionId,
+    startedAt: s.startedAt,
+    lastTime: s.lastTime,
+    seq: s.seq,
+    calls: s.calls,
+    toolsUsed: s.toolsUsed,
+    pending: s.pending,
+    tools: s.tools,
+    toolDefinitionChanges: s.toolDefinitionChanges,
+    clientCapabilities: s.clientCapabilities,
+    lifecycle: s.lifecycle,
+    initialized: s.initialized,
+    status: s.status,
+    endReason: s.endReason,
   };
 }
 

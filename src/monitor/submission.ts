@@ -20,10 +20,12 @@ export class Submission {
   /** Set by the pipeline's `scan`: the session state after this message, and its event. */
   state: SessionState | undefined = undefined;
   event: SessionEvent | undefined = undefined;
-  constructor(readonly session: SessionCore, readonly incoming: Incoming) {}
+  constructor(
+    readonly session: SessionCore,
+    readonly incoming: Incoming,
+  ) {}
   resolve(step: Step): void {
     this.step = step;
     this.waiter?.(step);
   }
 }
-

@@ -1,6 +1,7 @@
 import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from './types.js';
 
-const isThenable = (v: unknown): v is PromiseLike<Verdict> => typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
+  typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
 
 /**
  * Run several policies as one: every finding is kept, the strongest action wins. Stays synchronous

@@ -53,10 +53,17 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
   const outside = options.outsideTools ?? 'reauthorize';
   const argViolation = options.argumentViolation ?? 'deny';
   const budget = options.budgetExceeded ?? 'halt';
-  const actions = { outsideResources: argViolation, outsideImplied: options.outsideScope ?? 'reauthorize', sensitive: options.sensitiveResource ?? 'reauthorize' };
+  const actions = {
+    outsideResources: argViolation,
+    outsideImplied: options.outsideScope ?? 'reauthorize',
+    sensitive: options.sensitiveResource ?? 'reauthorize',
+  };
   const resolver = options.pathResolver;
   const scopes = options.grantScopes ?? createGrantScopes();
-  const compile = (state: Pick<IntentState, 'intent' | 'compiled' | 'resources'>, intent: Parameters<typeof compileToolGrants>[0]) => {
+  const compile = (
+    state: Pick<IntentState, 'intent' | 'compiled' | 'resources'>,
+    intent: Parameters<typeof compileToolGrants>[0],
+  ) => {
     state.intent = intent;
     state.compiled = compileToolGrants(intent, resolver);
     state.resources = compileResourceScope(intent, actions, resolver);
@@ -64,7 +71,10 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
   return {
     name: 'intent',
     createState: (session) => {
-      const state = { usage: scopes.shared<Usage>(session, 'budget', () => ({ calls: 0, startedAt: session.startedAt })), counted: 0 } as IntentState;
+      const state = {
+        usage: scopes.shared<Usage>(session, 'budget', () => ({ calls: 0, startedAt: session.startedAt })),
+        counted: 0,
+      } as IntentState;
       compile(state, session.intent);
       return state;
     },
@@ -79,41 +89,60 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
       const findings: Finding[] = [];
       const { budget: limits } = session.intent;
       const shared = state.usage.calls !== session.calls || state.usage.startedAt !== session.startedAt;
-      const whose = shared ? ` (counted over every session of this ${session.intent.statePer === 'principal' ? 'principal' : 'grant'})` : '';
+      const whose = shared
+        ? ` (counted over every session of this ${session.intent.statePer === 'principal' ? 'principal' : 'grant'})`
+        : '';
       if (limits?.durationMs !== undefined && event.time - state.usage.startedAt > limits.durationMs) {
         findings.push({
-          rule: 'intent/budget-duration', action: budget, severity: 'high',
+          rule: 'intent/budget-duration',
+          action: budget,
+          severity: 'high',
           reason: `exceeded the approved duration of ${limits.durationMs} ms${whose}`,
         });
       }
       // A resource read names a location as much as a tool does: held to the same scope (as an unapproved tool).
       if (event.method === 'resources/read') {
         const uri = (event.raw as { params?: { uri?: unknown } } | undefined)?.params?.uri;
-        if (typeof uri === 'string') findings.push(...state.resources({ tool: 'resources/read', args: { uri }, approved: false }));
+        if (typeof uri === 'string')
+          findings.push(...state.resources({ tool: 'resources/read', args: { uri }, approved: false }));
       }
       if (event.tool === undefined) return verdictOf(findings);
       if (limits?.calls !== undefined && state.usage.calls > limits.calls) {
         findings.push({
-          rule: 'intent/budget-calls', action: budget, severity: 'high',
+          rule: 'intent/budget-calls',
+          action: budget,
+          severity: 'high',
           reason: `call ${state.usage.calls} exceeds the approved budget of ${limits.calls} tool calls${whose}`,
         });
       }
       const approved = grants.approves(event.tool);
       if (!approved) {
-        if (outside !== 'allow') findings.push({
-          rule: 'intent/tool-not-approved', action: outside, severity: 'medium',
-          reason: `outside approved tools: "${event.tool}" is not among the tools approved for "${session.intent.purpose}"`,
-        });
+        if (outside !== 'allow')
+          findings.push({
+            rule: 'intent/tool-not-approved',
+            action: outside,
+            severity: 'medium',
+            reason: `outside approved tools: "${event.tool}" is not among the tools approved for "${session.intent.purpose}"`,
+          });
       } else {
         for (const why of grants.check(event.tool, event.args ?? {})) {
-          findings.push({ rule: 'intent/argument-constraint', action: argViolation, severity: 'high', reason: `outside approved arguments: ${why}` });
+          findings.push({
+            rule: 'intent/argument-constraint',
+            action: argViolation,
+            severity: 'high',
+            reason: `outside approved arguments: ${why}`,
+          });
         }
       }
       const info = session.tools.get(event.tool);
-      findings.push(...state.resources({
-        tool: event.tool, args: event.args ?? {}, approved,
-        ...(info && { inputSchema: info.inputSchema, description: info.description }),
-      }));
+      findings.push(
+        ...state.resources({
+          tool: event.tool,
+          args: event.args ?? {},
+          approved,
+          ...(info && { inputSchema: info.inputSchema, description: info.description }),
+        }),
+      );
       return verdictOf(findings);
     },
   };

@@ -7,7 +7,11 @@ import { hostInZone } from '../rules/cel.js';
 import type { Action, Finding } from './types.js';
 
 /** Rule ids of resource findings: they concern a call's arguments, so no session-wide approval covers them. */
-export const RESOURCE_RULES = ['intent/resource-scope', 'intent/sensitive-resource', 'intent/argument-constraint'] as const;
+export const RESOURCE_RULES = [
+  'intent/resource-scope',
+  'intent/sensitive-resource',
+  'intent/argument-constraint',
+] as const;
 
 export interface ResourceScopeActions {
   /** A location outside the intent's explicit `resources` (any tool). Default `deny`. */
@@ -31,7 +35,8 @@ const show = (v: string) => JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...
 
 /** The path prefixes and globs the approved tools' own argument constraints limit them to. */
 function impliedPaths(intent: Intent): { prefixes: string[]; globs: string[] } {
-  const prefixes: string[] = [], globs: string[] = [];
+  const prefixes: string[] = [],
+    globs: string[] = [];
   if (intent.tools === '*') return { prefixes, globs };
   for (const t of intent.tools) {
     for (const c of Object.values(t.args ?? {})) {
@@ -46,7 +51,10 @@ function impliedPaths(intent: Intent): { prefixes: string[]; globs: string[] } {
 function exactlyApproved(grant: ToolGrant | undefined, r: NamedResource): boolean {
   const c = grant?.args?.[r.arg.split(/[.[]/)[0]!];
   if (!c) return false;
-  return ('equals' in c && (c.equals === r.value || (Array.isArray(c.equals) && c.equals.includes(r.value)))) || Boolean(c.oneOf?.includes(r.value));
+  return (
+    ('equals' in c && (c.equals === r.value || (Array.isArray(c.equals) && c.equals.includes(r.value)))) ||
+    Boolean(c.oneOf?.includes(r.value))
+  );
 }
 
 /**
@@ -64,13 +72,27 @@ function exactlyApproved(grant: ToolGrant | undefined, r: NamedResource): boolea
  */
 export function compileResourceScope(intent: Intent, actions: ResourceScopeActions, resolver?: PathResolver) {
   const explicit = intent.resources?.paths;
-  const onHost = (list: readonly string[]) => (list.some(pathish) || list.length === 0 ? resolver : undefined);
-  const explicitPaths: LocationMatcher | undefined = explicit && locationMatcher(explicit.filter((p) => !isGlob(p)), explicit.filter(isGlob), onHost(explicit));
+  const onHost = (list: readonly string[]) =>
+    list.some(pathish) || list.length === 0 ? resolver : undefined;
+  const explicitPaths: LocationMatcher | undefined =
+    explicit &&
+    locationMatcher(
+      explicit.filter((p) => !isGlob(p)),
+      explicit.filter(isGlob),
+      onHost(explicit),
+    );
   const implied = impliedPaths(intent);
   const impliedAll = [...implied.prefixes, ...implied.globs];
-  const impliedPaths_ = !explicit && impliedAll.length > 0 ? locationMatcher(implied.prefixes, implied.globs, onHost(impliedAll)) : undefined;
+  const impliedPaths_ =
+    !explicit && impliedAll.length > 0
+      ? locationMatcher(implied.prefixes, implied.globs, onHost(impliedAll))
+      : undefined;
   const hosts = intent.resources?.hosts;
-  const allowed = new Set<SensitiveCategory>(intent.sensitivity === 'secret' ? ['environment', 'credentials', 'secrets', 'private-keys'] : intent.resources?.sensitive ?? []);
+  const allowed = new Set<SensitiveCategory>(
+    intent.sensitivity === 'secret'
+      ? ['environment', 'credentials', 'secrets', 'private-keys']
+      : (intent.resources?.sensitive ?? []),
+  );
   const grants = new Map(intent.tools === '*' ? [] : intent.tools.map((t) => [t.name, t] as const));
   const declared = intent.resources !== undefined;
 
@@ -82,7 +104,10 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
     const scan = resourcesOf(call.args, call.inputSchema);
     if (!scan.complete) {
       out.push({
-        rule: 'intent/resource-scope', action: actions.outsideResources, severity: 'high', code: 'ERR_ARGS_UNSCANNABLE',
+        rule: 'intent/resource-scope',
+        action: actions.outsideResources,
+        severity: 'high',
+        code: 'ERR_ARGS_UNSCANNABLE',
         reason: `beyond the approval: the arguments of ${call.tool} are too large or too deeply nested to check every location they name`,
       });
     }
@@ -92,7 +117,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
         const outside = explicitPaths?.outside(r.value) ?? [];
         if (outside.length > 0) {
           out.push({
-            rule: 'intent/resource-scope', action: actions.outsideResources, severity: 'high',
+            rule: 'intent/resource-scope',
+            action: actions.outsideResources,
+            severity: 'high',
             reason: `beyond the approval: ${call.tool} argument "${r.arg}" names ${show(r.value)}${outside[0] !== r.value ? ` (really ${show(outside[0]!)})` : ''}, outside the approved resources ${JSON.stringify(explicit)}`,
             evidence: { tool: call.tool, arg: r.arg },
           });
@@ -100,7 +127,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
           const out2 = impliedPaths_.outside(r.value);
           if (out2.length > 0) {
             out.push({
-              rule: 'intent/resource-scope', action: actions.outsideImplied, severity: 'high',
+              rule: 'intent/resource-scope',
+              action: actions.outsideImplied,
+              severity: 'high',
               reason: `beyond the approval: unapproved ${call.tool} argument "${r.arg}" names ${show(r.value)}${out2[0] !== r.value ? ` (really ${show(out2[0]!)})` : ''}, outside the paths the approved tools are limited to ${JSON.stringify(impliedAll)}`,
               evidence: { tool: call.tool, arg: r.arg },
             });
@@ -110,7 +139,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
         const category = forms.map(sensitivePathCategory).find((c) => c !== undefined);
         if (sensitiveApplies && category && !allowed.has(category) && !exactlyApproved(grant, r)) {
           out.push({
-            rule: 'intent/sensitive-resource', action: actions.sensitive, severity: 'high',
+            rule: 'intent/sensitive-resource',
+            action: actions.sensitive,
+            severity: 'high',
             reason: `beyond the approval: ${call.tool} argument "${r.arg}" names ${show(r.value)}, which holds ${category}; the intent does not name that category`,
             evidence: { tool: call.tool, arg: r.arg, category },
           });
@@ -124,7 +155,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
         }
         if (!host || !hosts.some((z) => hostInZone(host!, z))) {
           out.push({
-            rule: 'intent/resource-scope', action: actions.outsideResources, severity: 'high',
+            rule: 'intent/resource-scope',
+            action: actions.outsideResources,
+            severity: 'high',
             reason: `beyond the approval: ${call.tool} argument "${r.arg}" names ${show(r.value)}, outside the approved hosts ${JSON.stringify(hosts)}`,
             evidence: { tool: call.tool, arg: r.arg },
           });
@@ -135,7 +168,9 @@ export function compileResourceScope(intent: Intent, actions: ResourceScopeActio
       const category = sensitiveToolCategory(call.description);
       if (category && !allowed.has(category)) {
         out.push({
-          rule: 'intent/sensitive-resource', action: actions.sensitive, severity: 'high',
+          rule: 'intent/sensitive-resource',
+          action: actions.sensitive,
+          severity: 'high',
           reason: `beyond the approval: unapproved ${call.tool} deals in ${category} (its description says so); the intent does not name that category`,
           evidence: { tool: call.tool, category },
         });

@@ -4,7 +4,13 @@ import type { SessionState } from '../monitor/state.js';
 /** The decision vocabulary, weakest to strongest. */
 export const ACTIONS = ['allow', 'alert', 'reauthorize', 'deny', 'halt'] as const;
 export type Action = (typeof ACTIONS)[number];
-export const ACTION_RANK: Readonly<Record<Action, number>> = { allow: 0, alert: 1, reauthorize: 2, deny: 3, halt: 4 };
+export const ACTION_RANK: Readonly<Record<Action, number>> = {
+  allow: 0,
+  alert: 1,
+  reauthorize: 2,
+  deny: 3,
+  halt: 4,
+};
 
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -50,7 +56,10 @@ export interface Policy<S = unknown> {
   disposeState?(state: S): void;
 }
 
-export const ALLOW: Verdict = Object.freeze({ action: 'allow', findings: Object.freeze([]) as readonly Finding[] });
+export const ALLOW: Verdict = Object.freeze({
+  action: 'allow',
+  findings: Object.freeze([]) as readonly Finding[],
+});
 
 /** Strongest action among findings (`allow` when none). */
 export function strongest(findings: readonly Finding[]): Action {

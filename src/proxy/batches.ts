@@ -14,14 +14,22 @@ interface Batch {
 const idKey = (id: unknown): string => `${typeof id}:${String(id)}`;
 
 const isAnswer = (m: unknown): m is { id: unknown } =>
-  typeof m === 'object' && m !== null && !Array.isArray(m) && ('result' in m || 'error' in m) && !('method' in m);
+  typeof m === 'object' &&
+  m !== null &&
+  !Array.isArray(m) &&
+  ('result' in m || 'error' in m) &&
+  !('method' in m);
 
 /** The ids of the requests among a batch's elements (what must be answered before the batch is). */
 export function batchRequestIds(elements: readonly unknown[]): Array<string | number> {
   const ids: Array<string | number> = [];
   for (const m of elements) {
     const x = m as { id?: unknown; method?: unknown } | null;
-    if (typeof x?.method === 'string' && (typeof x.id === 'string' || (typeof x.id === 'number' && Number.isInteger(x.id)))) ids.push(x.id);
+    if (
+      typeof x?.method === 'string' &&
+      (typeof x.id === 'string' || (typeof x.id === 'number' && Number.isInteger(x.id)))
+    )
+      ids.push(x.id);
   }
   return ids;
 }

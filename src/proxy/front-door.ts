@@ -24,7 +24,11 @@ export interface FrontDoor {
    * Check a request's `Origin`, `Sec-Fetch-Site` and `Host` (`localPort`: the port the connection came
    * in on; `distinct`: `req.headersDistinct`, so a second `Host`, which Node would drop, is refused).
    */
-  check(headers: IncomingHttpHeaders, localPort: number | undefined, distinct?: NodeJS.Dict<string[]>): DoorRefusal | undefined;
+  check(
+    headers: IncomingHttpHeaders,
+    localPort: number | undefined,
+    distinct?: NodeJS.Dict<string[]>,
+  ): DoorRefusal | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -79,13 +83,15 @@ function normalOrigin(value: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (u.username || u.password || u.search || u.hash || (u.pathname !== '' && u.pathname !== '/')) return undefined;
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== '' && u.pathname !== '/'))
+    return undefined;
   if (u.origin !== 'null') return u.origin;
   // A non-special scheme (vscode-webview://…, chrome-extension://…): its own serialization, lower case.
   return u.host ? `${u.protocol}//${u.host}`.toLowerCase() : undefined;
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+const isLoopback = (host: string) =>
+  host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /**
  * The DNS-rebinding and cross-site guard every HTTP and WebSocket proxy runs before anything else
@@ -104,7 +110,8 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
   const origins = new Set<string>();
   for (const entry of o.allowedOrigins ?? []) {
     const n = normalOrigin(entry.trim());
-    if (n === undefined) throw configError(`--allowed-origins: "${entry}" is not an origin (scheme://host[:port], no path)`);
+    if (n === undefined)
+      throw configError(`--allowed-origins: "${entry}" is not an origin (scheme://host[:port], no path)`);
     origins.add(n);
   }
   /** Names allowed on any port, and name:port pairs. */
@@ -117,7 +124,9 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
     else exact.add(`${hp.host}:${hp.port}`);
   }
   const listen = o.listenHost.trim().toLowerCase();
-  const listenHost = WILDCARDS.has(listen) ? '' : normalHost(listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen);
+  const listenHost = WILDCARDS.has(listen)
+    ? ''
+    : normalHost(listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen);
   if (listenHost === undefined) throw configError(`--listen: "${o.listenHost}" is not a host`);
   /** Names that reach the listen address, on the port a request came in on. */
   const own = new Set<string>();
@@ -150,15 +159,25 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
 
   return {
     check(headers, localPort, distinct) {
-      if ((distinct?.host?.length ?? 0) > 1) return { code: 'ERR_HOST', message: 'the request has more than one Host header' };
-      if ((distinct?.origin?.length ?? 0) > 1) return { code: 'ERR_ORIGIN', message: 'the request has more than one Origin header' };
+      if ((distinct?.host?.length ?? 0) > 1)
+        return { code: 'ERR_HOST', message: 'the request has more than one Host header' };
+      if ((distinct?.origin?.length ?? 0) > 1)
+        return { code: 'ERR_ORIGIN', message: 'the request has more than one Origin header' };
       const origin = headers.origin;
       if (origin !== undefined) {
         const n = normalOrigin(origin);
-        if (n === undefined || !(origins.has(n) || isOwnOrigin(n, localPort))) return { code: 'ERR_ORIGIN', message: `Origin "${origin}" is not an allowed origin (--allowed-origins)` };
+        if (n === undefined || !(origins.has(n) || isOwnOrigin(n, localPort)))
+          return {
+            code: 'ERR_ORIGIN',
+            message: `Origin "${origin}" is not an allowed origin (--allowed-origins)`,
+          };
       } else {
         const site = headers['sec-fetch-site'];
-        if (site === 'cross-site' || site === 'same-site') return { code: 'ERR_ORIGIN', message: `a browser request from another site (Sec-Fetch-Site: ${site}) without an allowed Origin` };
+        if (site === 'cross-site' || site === 'same-site')
+          return {
+            code: 'ERR_ORIGIN',
+            message: `a browser request from another site (Sec-Fetch-Site: ${site}) without an allowed Origin`,
+          };
       }
       const problem = hostProblem(headers.host, localPort);
       return problem === undefined ? undefined : { code: 'ERR_HOST', message: problem };
@@ -170,22 +189,34 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
  * CORS for a request that passed the door: a browser at an allowed origin (or intentguard's own) may
  * read the answers and send MCP's headers. Answers a preflight (`OPTIONS`) itself and returns true.
  */
-export function corsFor(headers: IncomingHttpHeaders, method: string | undefined, res: ServerResponse): boolean {
+export function corsFor(
+  headers: IncomingHttpHeaders,
+  method: string | undefined,
+  res: ServerResponse,
+): boolean {
   if (headers.origin !== undefined) {
     res.setHeader('access-control-allow-origin', headers.origin);
     res.setHeader('vary', 'Origin');
     res.setHeader('access-control-expose-headers', 'mcp-session-id, www-authenticate, retry-after');
   }
   if (method !== 'OPTIONS') return false;
-  res.writeHead(204, {
-    'access-control-allow-methods': 'GET, POST, DELETE',
-    'access-control-allow-headers': 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id',
-    'access-control-max-age': '600',
-  }).end();
+  res
+    .writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, DELETE',
+      'access-control-allow-headers':
+        'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id',
+      'access-control-max-age': '600',
+    })
+    .end();
   return true;
 }
 
-const body = (r: DoorRefusal) => JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: `intentguard: ${r.code}: ${r.message}`, data: { code: r.code } } });
+const body = (r: DoorRefusal) =>
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: -32001, message: `intentguard: ${r.code}: ${r.message}`, data: { code: r.code } },
+  });
 
 /** Refuse an HTTP request at the door: 403 with a JSON-RPC error body (no id). */
 export function refuseRequest(res: ServerResponse, r: DoorRefusal): void {
@@ -196,5 +227,7 @@ export function refuseRequest(res: ServerResponse, r: DoorRefusal): void {
 /** Refuse a WebSocket upgrade at the door: 403 on the raw socket. */
 export function refuseUpgrade(socket: Duplex, r: DoorRefusal): void {
   const text = body(r);
-  socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
 }

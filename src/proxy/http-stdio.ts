@@ -8,7 +8,17 @@ import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { LineFramer } from './lines.js';
 import { quotaExceeded, type SessionQuota } from './session-quota.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize, rpcError, sendJson, serverEnv, startsSession, tooManySessions } from './relay.js';
+import {
+  clientAsker,
+  endedByUpstream,
+  relayFrame,
+  relayOversize,
+  rpcError,
+  sendJson,
+  serverEnv,
+  startsSession,
+  tooManySessions,
+} from './relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -31,9 +41,18 @@ export interface StdioBridgeOptions {
 
 export interface StdioBridge {
   /** A POST, GET or DELETE on the MCP endpoint, after authentication; `body` is the parsed POST body. */
-  handle(req: IncomingMessage, res: ServerResponse, identity: Identity | undefined, intent: Intent | undefined, body: unknown): Promise<void>;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+    intent: Intent | undefined,
+    body: unknown,
+  ): Promise<void>;
   /** Sessions by Mcp-Session-Id (for the idle sweeper and tests). */
-  readonly sessions: ReadonlyMap<string, { readonly handle: SessionHandle; lastSeen: number; readonly waiting: ReadonlyMap<string, unknown> }>;
+  readonly sessions: ReadonlyMap<
+    string,
+    { readonly handle: SessionHandle; lastSeen: number; readonly waiting: ReadonlyMap<string, unknown> }
+  >;
   close(): void;
 }
 
@@ -68,10 +87,13 @@ interface BridgeSession {
 }
 
 const key = (id: unknown) => `${typeof id}:${String(id)}`;
-const isObj = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null && !Array.isArray(m);
+const isObj = (m: unknown): m is Record<string, unknown> =>
+  typeof m === 'object' && m !== null && !Array.isArray(m);
 /** A request with a usable id (string or integer): one that is owed an answer. */
-const isRequest = (m: unknown): boolean => isObj(m) && typeof m.method === 'string' && (typeof m.id === 'string' || Number.isInteger(m.id));
-const isResponse = (m: unknown): boolean => isObj(m) && m.method === undefined && ('result' in m || 'error' in m);
+const isRequest = (m: unknown): boolean =>
+  isObj(m) && typeof m.method === 'string' && (typeof m.id === 'string' || Number.isInteger(m.id));
+const isResponse = (m: unknown): boolean =>
+  isObj(m) && m.method === undefined && ('result' in m || 'error' in m);
 const sse = (text: string) => `event: message\ndata: ${text}\n\n`;
 
 export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
@@ -80,13 +102,22 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   /** Turn an exchange into an event stream (once), flushing what it had gathered for a JSON body. */
   const toStream = (s: BridgeSession, x: Exchange) => {
     if (x.json === undefined) return;
-    if (!x.res.headersSent) x.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id });
+    if (!x.res.headersSent)
+      x.res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'mcp-session-id': s.id,
+      });
     for (const t of x.json) x.res.write(sse(t));
     x.json = undefined;
   };
 
   /** The exchange a server message belongs to, if any: its answer's request, its progress token's, or the latest open one. */
-  const exchangeFor = (s: BridgeSession, m: unknown, latest: boolean): { x: Exchange; answers?: string } | undefined => {
+  const exchangeFor = (
+    s: BridgeSession,
+    m: unknown,
+    latest: boolean,
+  ): { x: Exchange; answers?: string } | undefined => {
     if (!isObj(m)) return undefined;
     if (isResponse(m)) {
       const k = key(m.id);
@@ -113,7 +144,12 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       if (s.stream && !s.stream.writableEnded) s.stream.write(sse(text));
       else if (isRequest(m)) {
         // A server request with no stream to carry it: answer the server rather than leave it waiting.
-        const answer = rpcError((m as { id: unknown }).id, -32603, 'intentguard: the client has no open stream for server requests', { code: 'ERR_NO_STREAM' });
+        const answer = rpcError(
+          (m as { id: unknown }).id,
+          -32603,
+          'intentguard: the client has no open stream for server requests',
+          { code: 'ERR_NO_STREAM' },
+        );
         void s.handle.record('c2s', answer).then(() => writeChild(s, JSON.stringify(answer)));
       }
       return;
@@ -141,7 +177,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       return;
     }
     const body = x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!;
-    if (!x.res.headersSent) x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(body);
+    if (!x.res.headersSent)
+      x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(body);
   };
 
   /** Write a line to the server; false when the pipe is full (wait for {@link drained} before the next). */
@@ -150,20 +187,34 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     return s.child.stdin.write(`${text}\n`);
   };
   /** The server has read what it was sent (or is gone): back-pressure for the client's next messages. */
-  const drained = (s: BridgeSession) => new Promise<void>((resolve) => {
-    if (s.exited) return resolve();
-    const events = [[s.child.stdin, 'drain'], [s.child.stdin, 'close'], [s.child, 'exit'], [s.child, 'error']] as const;
-    const done = () => {
-      for (const [emitter, name] of events) emitter.off(name, done);
-      resolve();
-    };
-    for (const [emitter, name] of events) emitter.once(name, done);
-  });
+  const drained = (s: BridgeSession) =>
+    new Promise<void>((resolve) => {
+      if (s.exited) return resolve();
+      const events = [
+        [s.child.stdin, 'drain'],
+        [s.child.stdin, 'close'],
+        [s.child, 'exit'],
+        [s.child, 'error'],
+      ] as const;
+      const done = () => {
+        for (const [emitter, name] of events) emitter.off(name, done);
+        resolve();
+      };
+      for (const [emitter, name] of events) emitter.once(name, done);
+    });
 
   const open = (identity: Identity | undefined, intent: Intent, release: () => void): BridgeSession => {
     const id = randomUUID();
-    const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
-    const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http', transportSessionId: id });
+    const child = spawn(o.command, [...o.args], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: serverEnv(o.env ?? process.env),
+    });
+    const handle = o.monitor.open({
+      intent,
+      ...(identity && { identity }),
+      transport: 'http',
+      transportSessionId: id,
+    });
     // A prompt rides the stream of the latest open POST (the held call's), else the GET stream.
     const prompt = (request: unknown) => {
       let last: Exchange | undefined;
@@ -174,8 +225,17 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       } else s.stream!.write(sse(JSON.stringify(request)));
     };
     const s: BridgeSession = {
-      id, handle, sub: identity?.sub, child, lastSeen: Date.now(), exited: false,
-      waiting: new Map(), progress: new Map(), asker: clientAsker(handle, prompt), c2s: Promise.resolve(), s2c: Promise.resolve(),
+      id,
+      handle,
+      sub: identity?.sub,
+      child,
+      lastSeen: Date.now(),
+      exited: false,
+      waiting: new Map(),
+      progress: new Map(),
+      asker: clientAsker(handle, prompt),
+      c2s: Promise.resolve(),
+      s2c: Promise.resolve(),
     };
     sessions.set(id, s);
     handle.attach({
@@ -192,20 +252,28 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         if (s.stream && !s.stream.writableEnded) s.stream.end();
       },
     });
-    const framer = new LineFramer(o.monitor.options.maxMessageBytes, (text, bytes) => {
-      s.s2c = s.s2c.then(async () => {
-        const r = await relayFrame(handle, 's2c', { text, bytes });
-        for (const a of r.answers) writeChild(s, JSON.stringify(a));
-        // A batch from the server is delivered message by message (each to its own exchange).
-        for (const f of r.forward) toClient(s, JSON.parse(f), f);
-      }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
-    }, (head, bytes) => {
-      s.s2c = s.s2c.then(async () => {
-        const r = await relayOversize(handle, 's2c', head, bytes);
-        for (const a of r.answers) writeChild(s, JSON.stringify(a));
-        if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
-      }).catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
-    });
+    const framer = new LineFramer(
+      o.monitor.options.maxMessageBytes,
+      (text, bytes) => {
+        s.s2c = s.s2c
+          .then(async () => {
+            const r = await relayFrame(handle, 's2c', { text, bytes });
+            for (const a of r.answers) writeChild(s, JSON.stringify(a));
+            // A batch from the server is delivered message by message (each to its own exchange).
+            for (const f of r.forward) toClient(s, JSON.parse(f), f);
+          })
+          .catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
+      },
+      (head, bytes) => {
+        s.s2c = s.s2c
+          .then(async () => {
+            const r = await relayOversize(handle, 's2c', head, bytes);
+            for (const a of r.answers) writeChild(s, JSON.stringify(a));
+            if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
+          })
+          .catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
+      },
+    );
     child.stdout.on('data', (c: Buffer) => framer.push(c));
     // A write racing the server's death fails with EPIPE: the exit (or spawn error) is handled below.
     child.stdin.on('error', () => undefined);
@@ -218,7 +286,14 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       framer.end();
       // Messages already on their way in either direction are decided first, so their requests are owed answers too.
       void Promise.all([s.c2s, s.s2c])
-        .then(() => endedByUpstream(handle, `intentguard: the server ${what} before answering`, `ended by upstream (${what})`, (a) => toClient(s, a, JSON.stringify(a))))
+        .then(() =>
+          endedByUpstream(
+            handle,
+            `intentguard: the server ${what} before answering`,
+            `ended by upstream (${what})`,
+            (a) => toClient(s, a, JSON.stringify(a)),
+          ),
+        )
         .finally(() => {
           // Whatever is still open gets an end: no client waits for a process that is gone.
           for (const x of new Set(s.waiting.values())) finish(s, x);
@@ -264,7 +339,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     let forwarded = 0;
     const invalid: string[] = [];
-    const done = s.c2s = s.c2s.then(async () => {
+    const done = (s.c2s = s.c2s
+      .then(async () => {
         for (const m of messages) {
           const text = JSON.stringify(m);
           const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
@@ -279,7 +355,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
             if (!writeChild(s, f)) await drained(s);
           }
         }
-      }).catch((e: Error) => o.log(`relay error (c2s): ${e.message}`));
+      })
+      .catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)));
     await done;
     if (res.headersSent) {
       for (const t of invalid) if (!res.writableEnded) res.write(sse(t));
@@ -291,7 +368,9 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     }
     if (forwarded === 0 && (x.json?.length ?? 0) === 0 && invalid.length > 0) {
       // Nothing in the body could be accepted: 400, with the JSON-RPC errors (null ids) that say why.
-      res.writeHead(400, { 'content-type': 'application/json', 'mcp-session-id': s.id }).end(batch || invalid.length > 1 ? `[${invalid.join(',')}]` : invalid[0]);
+      res
+        .writeHead(400, { 'content-type': 'application/json', 'mcp-session-id': s.id })
+        .end(batch || invalid.length > 1 ? `[${invalid.join(',')}]` : invalid[0]);
       return;
     }
     x.json?.push(...invalid);
@@ -306,11 +385,21 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       const sid = req.headers['mcp-session-id'];
       let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
       if (typeof sid === 'string' && !s) {
-        sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }));
+        sendJson(
+          res,
+          404,
+          rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }),
+        );
         return;
       }
       if (s && identity && s.sub !== identity.sub) {
-        sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
+        sendJson(
+          res,
+          403,
+          rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', {
+            code: 'ERR_GRANT_CLAIM',
+          }),
+        );
         return;
       }
       if (s) s.lastSeen = Date.now();
@@ -318,7 +407,13 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         if (!s) {
           if (!startsSession(res, body)) return;
           if (!intent) {
-            sendJson(res, 403, rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', { code: 'ERR_GRANT_INTENT' }));
+            sendJson(
+              res,
+              403,
+              rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
+                code: 'ERR_GRANT_INTENT',
+              }),
+            );
             return;
           }
           if (sessions.size >= (o.maxSessions ?? 32)) {
@@ -333,30 +428,58 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           s = open(identity, intent, release);
         }
         if (s.exited || s.handle.status !== 'open') {
-          sendJson(res, 404, rpcError(null, -32001, `intentguard: session ${s.handle.status}`, { code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' }));
+          sendJson(
+            res,
+            404,
+            rpcError(null, -32001, `intentguard: session ${s.handle.status}`, {
+              code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED',
+            }),
+          );
           return;
         }
         if (Array.isArray(body) && body.length === 0) {
-          sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+          sendJson(
+            res,
+            400,
+            rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
+          );
           return;
         }
         await post(res, s, body);
         return;
       }
       if (!s) {
-        sendJson(res, 400, rpcError(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, { code: 'ERR_SESSION_CLOSED' }));
+        sendJson(
+          res,
+          400,
+          rpcError(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, {
+            code: 'ERR_SESSION_CLOSED',
+          }),
+        );
         return;
       }
       if (req.method === 'GET') {
         if (s.stream && !s.stream.writableEnded) {
-          sendJson(res, 409, rpcError(null, -32600, 'intentguard: this session already has an open GET stream', { code: 'ERR_STREAM_OPEN' }));
+          sendJson(
+            res,
+            409,
+            rpcError(null, -32600, 'intentguard: this session already has an open GET stream', {
+              code: 'ERR_STREAM_OPEN',
+            }),
+          );
           return;
         }
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'mcp-session-id': s.id });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          'mcp-session-id': s.id,
+        });
         res.flushHeaders();
         const session = s;
         session.stream = res;
-        res.on('close', () => { if (session.stream === res) session.stream = undefined; });
+        res.on('close', () => {
+          if (session.stream === res) session.stream = undefined;
+        });
         return;
       }
       if (req.method === 'DELETE') {

@@ -7,7 +7,16 @@ import type { Intent } from '../intent/types.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { quotaExceeded, type SessionQuota } from './session-quota.js';
-import { SSE_EVENT_SLACK, answerUnreached, clientAsker, endedByUpstream, invalidAnswer, rpcError, sendJson, tooManySessions } from './relay.js';
+import {
+  SSE_EVENT_SLACK,
+  answerUnreached,
+  clientAsker,
+  endedByUpstream,
+  invalidAnswer,
+  rpcError,
+  sendJson,
+  tooManySessions,
+} from './relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -31,9 +40,20 @@ export interface LegacySseOptions {
 
 export interface LegacySse {
   /** `GET <sse path>`: open a session and relay the upstream stream. */
-  stream(req: IncomingMessage, res: ServerResponse, identity: Identity | undefined, intent: Intent): Promise<void>;
+  stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+    intent: Intent,
+  ): Promise<void>;
   /** `POST <messages path>?sessionId=…`: decide one client message (or a batch) and post it upstream. */
-  post(req: IncomingMessage, res: ServerResponse, url: URL, identity: Identity | undefined, body: unknown): Promise<void>;
+  post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    identity: Identity | undefined,
+    body: unknown,
+  ): Promise<void>;
   close(): void;
 }
 
@@ -50,7 +70,6 @@ interface LegacySession {
   readonly asker: ReturnType<typeof clientAsker>;
 }
 
-
 export function createLegacySse(o: LegacySseOptions): LegacySse {
   const sessions = new Map<string, LegacySession>();
   const send = (target: URL) => (target.protocol === 'https:' ? httpsRequest : httpRequest);
@@ -63,16 +82,23 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
 
   /** POST one message to the upstream endpoint; resolves with the upstream status. */
   const postUpstream = (s: LegacySession, text: string, host: string | undefined): Promise<number> =>
-    s.endpointReady.then((endpoint) => new Promise<number>((resolve, reject) => {
-      const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-      if (host) headers.host = host;
-      const up = send(endpoint)(endpoint, { method: 'POST', headers }, (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 502);
-      });
-      up.on('error', reject);
-      up.end(text);
-    }));
+    s.endpointReady.then(
+      (endpoint) =>
+        new Promise<number>((resolve, reject) => {
+          const headers: Record<string, string> = {
+            ...(o.upstreamHeaders ?? {}),
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(text)),
+          };
+          if (host) headers.host = host;
+          const up = send(endpoint)(endpoint, { method: 'POST', headers }, (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 502);
+          });
+          up.on('error', reject);
+          up.end(text);
+        }),
+    );
 
   return {
     async stream(req, res, identity, intent) {
@@ -99,14 +125,35 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       if (up.statusCode !== 200 || !String(up.headers['content-type'] ?? '').includes('text/event-stream')) {
         release();
         up.resume();
-        sendJson(res, 502, rpcError(null, -32603, `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`, { code: 'ERR_UPSTREAM' }));
+        sendJson(
+          res,
+          502,
+          rpcError(
+            null,
+            -32603,
+            `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`,
+            { code: 'ERR_UPSTREAM' },
+          ),
+        );
         return;
       }
       const id = randomUUID();
-      const handle = o.monitor.open({ intent, ...(identity && { identity }), transport: 'sse', transportSessionId: id });
+      const handle = o.monitor.open({
+        intent,
+        ...(identity && { identity }),
+        transport: 'sse',
+        transportSessionId: id,
+      });
       let resolveEndpoint!: (u: URL) => void;
       const s: LegacySession = {
-        id, handle, sub: identity?.sub, res, endpointReady: new Promise<URL>((r) => { resolveEndpoint = r; }), upstream: up,
+        id,
+        handle,
+        sub: identity?.sub,
+        res,
+        endpointReady: new Promise<URL>((r) => {
+          resolveEndpoint = r;
+        }),
+        upstream: up,
         // A server speaks to its client on the stream: so do intentguard's approval prompts.
         asker: clientAsker(handle, (m) => write(s, m)),
       };
@@ -115,7 +162,10 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         deliver: (dir, m) => {
           if (dir === 's2c') return write(s, m);
           // An answer to a server-initiated request: post it upstream.
-          return postUpstream(s, JSON.stringify(m), req.headers.host).then(() => undefined, () => undefined);
+          return postUpstream(s, JSON.stringify(m), req.headers.host).then(
+            () => undefined,
+            () => undefined,
+          );
         },
         close: () => {
           up.destroy();
@@ -127,7 +177,11 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         release();
         sessions.delete(id);
       });
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+      });
       res.on('close', () => {
         up.destroy();
         handle.close('closed by client (SSE stream ended)');
@@ -150,7 +204,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
                 return;
               }
               resolveEndpoint(s.endpoint);
-              if (!res.writableEnded) res.write(`event: endpoint\ndata: ${o.messagesPath}?sessionId=${id}\n\n`);
+              if (!res.writableEnded)
+                res.write(`event: endpoint\ndata: ${o.messagesPath}?sessionId=${id}\n\n`);
               return;
             }
             if (ev.event !== undefined && ev.event !== 'message') return;
@@ -163,7 +218,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
               return;
             }
             const out = await handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
-            if (out.answer !== undefined) void postUpstream(s, JSON.stringify(out.answer), req.headers.host).catch(() => undefined);
+            if (out.answer !== undefined)
+              void postUpstream(s, JSON.stringify(out.answer), req.headers.host).catch(() => undefined);
             if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
           });
         },
@@ -171,13 +227,20 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       up.setEncoding('utf8');
       up.on('data', (c: string) => {
         partial += Buffer.byteLength(c);
-        if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK) up.destroy(new Error('an event exceeded the size limit'));
+        if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK)
+          up.destroy(new Error('an event exceeded the size limit'));
         else parser.feed(c);
       });
-      const ended = () => void chain.then(async () => {
-        await endedByUpstream(handle, 'intentguard: the server closed its stream before answering', 'ended by upstream (SSE stream closed)', (a) => write(s, a));
-        if (!res.writableEnded) res.end();
-      });
+      const ended = () =>
+        void chain.then(async () => {
+          await endedByUpstream(
+            handle,
+            'intentguard: the server closed its stream before answering',
+            'ended by upstream (SSE stream closed)',
+            (a) => write(s, a),
+          );
+          if (!res.writableEnded) res.end();
+        });
       up.on('end', ended);
       up.on('error', ended);
     },
@@ -185,15 +248,35 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
     async post(req, res, url, identity, body) {
       const s = sessions.get(url.searchParams.get('sessionId') ?? '');
       if (!s || s.handle.status !== 'open') {
-        sendJson(res, 404, rpcError(null, -32001, 'intentguard: unknown or ended session', { code: s ? (s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED') : 'ERR_SESSION_CLOSED' }));
+        sendJson(
+          res,
+          404,
+          rpcError(null, -32001, 'intentguard: unknown or ended session', {
+            code: s
+              ? s.handle.status === 'halted'
+                ? 'ERR_SESSION_HALTED'
+                : 'ERR_SESSION_CLOSED'
+              : 'ERR_SESSION_CLOSED',
+          }),
+        );
         return;
       }
       if (identity && s.sub !== identity.sub) {
-        sendJson(res, 403, rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', { code: 'ERR_GRANT_CLAIM' }));
+        sendJson(
+          res,
+          403,
+          rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', {
+            code: 'ERR_GRANT_CLAIM',
+          }),
+        );
         return;
       }
       if (Array.isArray(body) && body.length === 0) {
-        sendJson(res, 400, rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }));
+        sendJson(
+          res,
+          400,
+          rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
+        );
         return;
       }
       // Answers to intentguard's own prompts are taken here (the call they unblock may be this
@@ -207,7 +290,9 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
-        const answer = out.answer ?? (out.event?.kind === 'invalid' ? await invalidAnswer(s.handle, 'c2s', out) : undefined);
+        const answer =
+          out.answer ??
+          (out.event?.kind === 'invalid' ? await invalidAnswer(s.handle, 'c2s', out) : undefined);
         if (answer !== undefined) write(s, answer);
         if (out.forward !== undefined) forward.push(out.forward);
       }
@@ -224,12 +309,23 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         }
         // The server refused the POST: its requests will never be answered on the stream, so they are
         // answered with errors there now (recorded), rather than left to the client's timeout.
-        for (const answer of await answerUnreached(s.handle, forward, new Error(`upstream refused the message (HTTP ${status})`))) write(s, answer);
+        for (const answer of await answerUnreached(
+          s.handle,
+          forward,
+          new Error(`upstream refused the message (HTTP ${status})`),
+        ))
+          write(s, answer);
         res.writeHead(status).end('upstream refused the message');
       } catch (e) {
         // Nothing reached the server: every forwarded request gets an error on the stream.
         for (const answer of await answerUnreached(s.handle, forward, e as Error)) write(s, answer);
-        sendJson(res, 502, rpcError(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }));
+        sendJson(
+          res,
+          502,
+          rpcError(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, {
+            code: 'ERR_UPSTREAM',
+          }),
+        );
       }
     },
 

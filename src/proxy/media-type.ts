@@ -26,7 +26,9 @@ export function parseMediaType(value: string): MediaType | undefined {
     while (i < value.length && isTchar(value.charCodeAt(i))) i++;
     return value.slice(start, i);
   };
-  const skipOws = () => { while (i < value.length && isOws(value.charCodeAt(i))) i++; };
+  const skipOws = () => {
+    while (i < value.length && isOws(value.charCodeAt(i))) i++;
+  };
   skipOws();
   const type = token();
   if (!type || value[i] !== '/') return undefined;
@@ -51,7 +53,10 @@ export function parseMediaType(value: string): MediaType | undefined {
       for (;;) {
         if (i >= value.length) return undefined;
         const c = value[i]!;
-        if (c === '"') { i++; break; }
+        if (c === '"') {
+          i++;
+          break;
+        }
         if (c === '\\') {
           if (i + 1 >= value.length) return undefined;
           v += value[i + 1];

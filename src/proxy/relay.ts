@@ -23,7 +23,15 @@ export interface WireMessage {
   readonly bytes: number;
 }
 
-const PARSE_ERROR = (detail: string) => ({ jsonrpc: '2.0', id: null, error: { code: -32700, message: `intentguard: parse error: ${detail}`, data: { code: 'ERR_JSONRPC_INVALID' } } });
+const PARSE_ERROR = (detail: string) => ({
+  jsonrpc: '2.0',
+  id: null,
+  error: {
+    code: -32700,
+    message: `intentguard: parse error: ${detail}`,
+    data: { code: 'ERR_JSONRPC_INVALID' },
+  },
+});
 
 /**
  * A client's message refused as invalid with nothing to answer it by (no usable id): JSON-RPC's answer
@@ -31,9 +39,15 @@ const PARSE_ERROR = (detail: string) => ({ jsonrpc: '2.0', id: null, error: { co
  * answer intentguard makes. Undefined for anything else.
  */
 export async function invalidAnswer(session: SessionHandle, dir: Direction, o: Outcome): Promise<unknown> {
-  if (dir !== 'c2s' || o.event?.kind !== 'invalid' || o.answer !== undefined || o.forward !== undefined) return undefined;
+  if (dir !== 'c2s' || o.event?.kind !== 'invalid' || o.answer !== undefined || o.forward !== undefined)
+    return undefined;
   const fault = o.event.fault;
-  const answer = rpcError(null, RPC_CODES.INVALID_REQUEST, `intentguard: invalid message: ${fault?.message ?? 'not a JSON-RPC message'}`, { code: fault?.code ?? 'ERR_JSONRPC_INVALID' });
+  const answer = rpcError(
+    null,
+    RPC_CODES.INVALID_REQUEST,
+    `intentguard: invalid message: ${fault?.message ?? 'not a JSON-RPC message'}`,
+    { code: fault?.code ?? 'ERR_JSONRPC_INVALID' },
+  );
   if (session.status === 'open') await session.record('s2c', answer);
   return answer;
 }
@@ -46,7 +60,12 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
  * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
  * one array (see {@link BatchAnswers}).
  */
-export async function relayFrame(session: SessionHandle, dir: Direction, frame: WireMessage, batches?: BatchAnswers): Promise<{ forward: string[]; answers: unknown[] }> {
+export async function relayFrame(
+  session: SessionHandle,
+  dir: Direction,
+  frame: WireMessage,
+  batches?: BatchAnswers,
+): Promise<{ forward: string[]; answers: unknown[] }> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.text);
@@ -60,7 +79,20 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
   if (Array.isArray(parsed)) {
     if (parsed.length === 0) {
       await session.observe(dir, parsed, frame.bytes);
-      return { forward: [], answers: [{ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'intentguard: empty batch', data: { code: 'ERR_JSONRPC_INVALID' } } }] };
+      return {
+        forward: [],
+        answers: [
+          {
+            jsonrpc: '2.0',
+            id: null,
+            error: {
+              code: -32600,
+              message: 'intentguard: empty batch',
+              data: { code: 'ERR_JSONRPC_INVALID' },
+            },
+          },
+        ],
+      };
     }
     // Opened before any element is decided: a halt while deciding answers into it too.
     const batch = batches?.open(batchRequestIds(parsed));
@@ -69,8 +101,10 @@ export async function relayFrame(session: SessionHandle, dir: Direction, frame: 
     const loose: unknown[] = [];
     for (const m of parsed) {
       const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
-      const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
-      if (answer !== undefined) (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
+      const answer =
+        o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
+      if (answer !== undefined)
+        (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
       if (o.forward !== undefined) forward.push(JSON.stringify(o.forward));
     }
     if (batch) batches!.seal(batch, loose);
@@ -92,7 +126,12 @@ const METHOD_RE = /"method"\s*:\s*"([^"]{1,200})"/;
  * sees what identifies it (id, method, size); it is never forwarded. Its sender gets an error answer,
  * or, when it was the answer to a waiting request, the caller gets an error in its place.
  */
-export async function relayOversize(session: SessionHandle, dir: Direction, head: string, bytes: number): Promise<{ forward?: string; answers: unknown[] }> {
+export async function relayOversize(
+  session: SessionHandle,
+  dir: Direction,
+  head: string,
+  bytes: number,
+): Promise<{ forward?: string; answers: unknown[] }> {
   const idText = ID_RE.exec(head)?.[1];
   let id: string | number | undefined;
   try {
@@ -101,8 +140,15 @@ export async function relayOversize(session: SessionHandle, dir: Direction, head
     id = undefined;
   }
   const method = METHOD_RE.exec(head)?.[1];
-  const o = await session.observe(dir, { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) }, bytes);
-  return { ...(o.forward !== undefined && { forward: JSON.stringify(o.forward) }), answers: o.answer !== undefined ? [o.answer] : [] };
+  const o = await session.observe(
+    dir,
+    { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) },
+    bytes,
+  );
+  return {
+    ...(o.forward !== undefined && { forward: JSON.stringify(o.forward) }),
+    answers: o.answer !== undefined ? [o.answer] : [],
+  };
 }
 
 /**
@@ -117,7 +163,14 @@ export function clientAsker(session: SessionHandle, sendToClient: (message: unkn
       const request = { jsonrpc: '2.0', id, method, params };
       const answer = new Promise<unknown>((resolve, reject) => {
         waiting.set(id, resolve);
-        signal.addEventListener('abort', () => { waiting.delete(id); reject(new Error('approval prompt aborted')); }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            waiting.delete(id);
+            reject(new Error('approval prompt aborted'));
+          },
+          { once: true },
+        );
       });
       await session.record('s2c', request);
       sendToClient(request);
@@ -143,8 +196,11 @@ export function clientAsker(session: SessionHandle, sendToClient: (message: unkn
 }
 
 /** A JSON-RPC error object as the proxies answer with it (`id` null when no request is known). */
-export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) =>
-  ({ jsonrpc: '2.0', id: id ?? null, error: { code, message, data } });
+export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({
+  jsonrpc: '2.0',
+  id: id ?? null,
+  error: { code, message, data },
+});
 
 /**
  * A POST without a session id must open one with `initialize`; anything else is refused (400) before a
@@ -153,7 +209,16 @@ export const rpcError = (id: unknown, code: number, message: string, data: Recor
 export function startsSession(res: ServerResponse, body: unknown): boolean {
   const first = Array.isArray(body) ? body[0] : body;
   if ((first as { method?: unknown } | null)?.method === 'initialize') return true;
-  sendJson(res, 400, rpcError(null, -32600, 'intentguard: no Mcp-Session-Id: the first request of a session must be initialize', { code: 'ERR_SESSION_CLOSED' }));
+  sendJson(
+    res,
+    400,
+    rpcError(
+      null,
+      -32600,
+      'intentguard: no Mcp-Session-Id: the first request of a session must be initialize',
+      { code: 'ERR_SESSION_CLOSED' },
+    ),
+  );
   return false;
 }
 
@@ -162,27 +227,50 @@ export const SSE_EVENT_SLACK = 64 * 1024;
 
 /** A new session refused because the proxy carries its maximum already: 503, try again later. */
 export function tooManySessions(res: ServerResponse, max: number): void {
-  sendJson(res, 503, rpcError(null, -32001, `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`, { code: 'ERR_TOO_MANY_SESSIONS' }), { 'retry-after': '5' });
+  sendJson(
+    res,
+    503,
+    rpcError(
+      null,
+      -32001,
+      `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`,
+      { code: 'ERR_TOO_MANY_SESSIONS' },
+    ),
+    { 'retry-after': '5' },
+  );
 }
 
 /** Answer an HTTP request with a JSON body (nothing when the response has already started). */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
 const isRequestMessage = (m: unknown): m is { id: string | number; method: string } =>
-  typeof (m as { method?: unknown } | null)?.method === 'string' && (m as { id?: unknown }).id !== undefined && (m as { id?: unknown }).id !== null;
+  typeof (m as { method?: unknown } | null)?.method === 'string' &&
+  (m as { id?: unknown }).id !== undefined &&
+  (m as { id?: unknown }).id !== null;
 
 /**
  * The server could not be reached: each request among `messages` gets an error answer (shown to the
  * monitor, so the record holds it). Returns the answers, for the carrier to deliver.
  */
-export async function answerUnreached(session: SessionHandle, messages: readonly unknown[], error: Error): Promise<unknown[]> {
+export async function answerUnreached(
+  session: SessionHandle,
+  messages: readonly unknown[],
+  error: Error,
+): Promise<unknown[]> {
   const answers: unknown[] = [];
   for (const m of messages) {
     if (!isRequestMessage(m)) continue;
-    const answer = rpcError(m.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${error.message}`, { code: 'ERR_UPSTREAM' });
+    const answer = rpcError(m.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${error.message}`, {
+      code: 'ERR_UPSTREAM',
+    });
     await session.record('s2c', answer);
     answers.push(answer);
   }
@@ -193,11 +281,19 @@ export async function answerUnreached(session: SessionHandle, messages: readonly
  * The server went away: every client request still waiting for it is answered with an error now (not
  * left to the client's timeout), then the session ends as ended by upstream.
  */
-export async function endedByUpstream(session: SessionHandle, message: string, reason: string, deliver: (answer: unknown) => void): Promise<void> {
+export async function endedByUpstream(
+  session: SessionHandle,
+  message: string,
+  reason: string,
+  deliver: (answer: unknown) => void,
+): Promise<void> {
   if (session.status !== 'open') return;
   for (const p of session.state().pending.values()) {
     if (p.dir !== 'c2s') continue;
-    const answer = errorResponse(p.id, RPC_CODES.HALTED, message, { code: 'ERR_SESSION_CLOSED', session: session.id });
+    const answer = errorResponse(p.id, RPC_CODES.HALTED, message, {
+      code: 'ERR_SESSION_CLOSED',
+      session: session.id,
+    });
     await session.record('s2c', answer);
     deliver(answer);
   }

@@ -4,7 +4,14 @@ import { parse as parseYaml } from 'yaml';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
 import { alertStream, type AlertStream } from '../alerts/ws-stream.js';
-import { createApprovals, databaseChannel, elicitationChannel, webhookChannel, type ApprovalChannel, type Approvals } from '../approvals/approvals.js';
+import {
+  createApprovals,
+  databaseChannel,
+  elicitationChannel,
+  webhookChannel,
+  type ApprovalChannel,
+  type Approvals,
+} from '../approvals/approvals.js';
 import { createGrantGate, type GrantGate } from '../identity/gate.js';
 import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { grantGuard } from '../identity/grant-guard.js';
@@ -35,11 +42,29 @@ export interface RuntimeOptions {
   /** The approved intent for sessions whose grant carries none (or with no grants configured). */
   readonly intentFile?: string;
   readonly auth?: {
-    readonly jwks?: string; readonly jwksUrl?: string; readonly pem?: string; readonly alg?: string;
-    readonly issuers: readonly string[]; readonly audience: string; readonly maxTtl?: string; readonly clockSkew?: string;
+    readonly jwks?: string;
+    readonly jwksUrl?: string;
+    readonly pem?: string;
+    readonly alg?: string;
+    readonly issuers: readonly string[];
+    readonly audience: string;
+    readonly maxTtl?: string;
+    readonly clockSkew?: string;
   };
-  readonly alerts?: { readonly jsonl?: string; readonly webhook?: string; readonly webhookSecret?: string; readonly wsPort?: number; readonly wsToken?: string };
-  readonly approvals?: { readonly elicitation?: boolean; readonly webhook?: string; readonly webhookSecret?: string; readonly cli?: boolean; readonly timeout?: string };
+  readonly alerts?: {
+    readonly jsonl?: string;
+    readonly webhook?: string;
+    readonly webhookSecret?: string;
+    readonly wsPort?: number;
+    readonly wsToken?: string;
+  };
+  readonly approvals?: {
+    readonly elicitation?: boolean;
+    readonly webhook?: string;
+    readonly webhookSecret?: string;
+    readonly cli?: boolean;
+    readonly timeout?: string;
+  };
   /** Where to say how to approve a held call (stderr by default). */
   readonly log?: (line: string) => void;
   readonly maxMessageBytes?: number;
@@ -79,7 +104,10 @@ export function readIntentDocument(file: string): { doc: unknown; intent: Intent
   try {
     doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new IntentGuardError('ERR_INTENT_INVALID', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    throw new IntentGuardError(
+      'ERR_INTENT_INVALID',
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   try {
     return { doc, intent: parseIntent(doc) };
@@ -89,41 +117,69 @@ export function readIntentDocument(file: string): { doc: unknown; intent: Intent
 }
 
 /** The intent of a session monitored without one (`--mode monitor`, no `--intent`): nothing is approved. */
-export const LEARN_INTENT: Intent = parseIntent({ id: 'learn-mode', purpose: 'learn mode: no intent approved yet (every call is outside intent, alerted and passed)', tools: [] });
+export const LEARN_INTENT: Intent = parseIntent({
+  id: 'learn-mode',
+  purpose: 'learn mode: no intent approved yet (every call is outside intent, alerted and passed)',
+  tools: [],
+});
 
 /** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const store = o.db ? openStore(o.db) : undefined;
   // Learn mode: monitoring without an intent watches what agents do (every call is outside this empty
   // intent: alerted, recorded, delivered) instead of refusing every session.
-  const defaultIntent = o.intentFile ? readIntentFile(o.intentFile) : o.mode === 'monitor' ? LEARN_INTENT : undefined;
+  const defaultIntent = o.intentFile
+    ? readIntentFile(o.intentFile)
+    : o.mode === 'monitor'
+      ? LEARN_INTENT
+      : undefined;
   let monitor!: Monitor;
   const channels: ApprovalChannel[] = [];
   // The gated agent's own client could answer an elicitation: only when switched on explicitly.
   if (o.approvals?.elicitation === true) channels.push(elicitationChannel());
-  if (o.approvals?.webhook) channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
+  if (o.approvals?.webhook)
+    channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && o.approvals?.cli) channels.push(databaseChannel(store));
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const approvals = createApprovals(() => monitor, {
-    channels, ...(store && { store }), timeoutMs,
+    channels,
+    ...(store && { store }),
+    timeoutMs,
     // Tool names and reasons come from the session: shown escaped, never as terminal control sequences.
-    onPending: (p) => log(`held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`),
+    onPending: (p) =>
+      log(
+        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`,
+      ),
   });
   let recorder: Recorder | undefined;
   // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.
   const grantScopes = createGrantScopes();
   const scoped = { grantScopes, ...(o.localServer && { pathResolver: localPathResolver() }) };
-  const policies: Policy<any>[] = o.pack ? packPolicies(loadRulePack([...o.rules]), scoped) : [intentPolicy(scoped)];
+  const policies: Policy<any>[] = o.pack
+    ? packPolicies(loadRulePack([...o.rules]), scoped)
+    : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   const revocations = grants ? createRevocations(store) : undefined;
   if (revocations) policies.push(grantGuard(revocations));
   if (store && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
-    policies.push(recordingGuard({ get healthy() { return recorder?.healthy ?? true; }, get lastError() { return recorder?.lastError; } }));
+    policies.push(
+      recordingGuard({
+        get healthy() {
+          return recorder?.healthy ?? true;
+        },
+        get lastError() {
+          return recorder?.lastError;
+        },
+      }),
+    );
   }
   monitor = createMonitor({
-    policy: policies, mode: o.mode, approver: approvals.approver, approvalTimeoutMs: timeoutMs,
+    policy: policies,
+    mode: o.mode,
+    approver: approvals.approver,
+    approvalTimeoutMs: timeoutMs,
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
   });
   recorder = store ? createRecorder(store, monitor) : undefined;
@@ -132,17 +188,36 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   let stream: AlertStream | undefined;
   try {
     if (o.auth && revocations) {
-      gate = createGrantGate(monitor, {
-        keys: await resolveKeys(keySourceFrom(o.auth), o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS),
-        issuers: o.auth.issuers, audience: o.auth.audience,
-        ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
-        ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
-        ...(defaultIntent && { defaultIntent }),
-      }, revocations);
+      gate = createGrantGate(
+        monitor,
+        {
+          keys: await resolveKeys(
+            keySourceFrom(o.auth),
+            o.auth.pem ? [o.auth.alg ?? 'ES256'] : DEFAULT_ALGORITHMS,
+          ),
+          issuers: o.auth.issuers,
+          audience: o.auth.audience,
+          ...(o.auth.maxTtl && { maxTtlMs: parseDuration(o.auth.maxTtl) }),
+          ...(o.auth.clockSkew && { clockToleranceMs: parseDuration(o.auth.clockSkew) }),
+          ...(defaultIntent && { defaultIntent }),
+        },
+        revocations,
+      );
     }
-    if (o.alerts?.jsonl) sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
-    if (o.alerts?.webhook) sinks.push(webhookSink(monitor.alerts$, { url: o.alerts.webhook, secret: o.alerts.webhookSecret ?? '', ...(store && { store }) }));
-    stream = o.alerts?.wsPort !== undefined && o.alerts.wsToken ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken }) : undefined;
+    if (o.alerts?.jsonl)
+      sinks.push(jsonlSink(monitor.alerts$, o.alerts.jsonl === '-' ? process.stderr : o.alerts.jsonl));
+    if (o.alerts?.webhook)
+      sinks.push(
+        webhookSink(monitor.alerts$, {
+          url: o.alerts.webhook,
+          secret: o.alerts.webhookSecret ?? '',
+          ...(store && { store }),
+        }),
+      );
+    stream =
+      o.alerts?.wsPort !== undefined && o.alerts.wsToken
+        ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
+        : undefined;
   } catch (e) {
     // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
     // thread would otherwise keep the process alive after the error is reported).
@@ -154,10 +229,23 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     throw e;
   }
   return {
-    monitor, ...(gate && { gate }), ...(store && { store }), ...(recorder && { recorder }), approvals, ...(stream && { alertStream: stream }),
-    ...(defaultIntent && { defaultIntent }), sessionQuota: createSessionQuota(o.maxSessionsPerAgent), options: o,
+    monitor,
+    ...(gate && { gate }),
+    ...(store && { store }),
+    ...(recorder && { recorder }),
+    approvals,
+    ...(stream && { alertStream: stream }),
+    ...(defaultIntent && { defaultIntent }),
+    sessionQuota: createSessionQuota(o.maxSessionsPerAgent),
+    options: o,
     async close() {
-      await Promise.allSettled(monitor.sessions().map((s) => monitor.session(s.id)?.whenEnded()).filter(Boolean).map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])));
+      await Promise.allSettled(
+        monitor
+          .sessions()
+          .map((s) => monitor.session(s.id)?.whenEnded())
+          .filter(Boolean)
+          .map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])),
+      );
       await recorder?.close();
       for (const s of sinks) await s.close();
       await stream?.close();

@@ -46,16 +46,24 @@ export function createSessionQuota(max: number = DEFAULT_MAX_SESSIONS_PER_AGENT)
   };
 }
 
-const message = (max: number) => `intentguard: ERR_SESSION_QUOTA: this agent identity already has ${max} sessions open (--max-sessions-per-agent); close one or try again later`;
+const message = (max: number) =>
+  `intentguard: ERR_SESSION_QUOTA: this agent identity already has ${max} sessions open (--max-sessions-per-agent); close one or try again later`;
 
 /** A new session refused because its agent holds its quota: 429, try again later. */
 export function quotaExceeded(res: ServerResponse, max: number): void {
   if (res.headersSent) return;
-  res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' })
-    .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: message(max), data: { code: 'ERR_SESSION_QUOTA' } } }));
+  res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' }).end(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32001, message: message(max), data: { code: 'ERR_SESSION_QUOTA' } },
+    }),
+  );
 }
 
 /** The same refusal for a WebSocket upgrade, on the raw socket. */
 export function quotaExceededUpgrade(socket: { end(text: string): void }, max: number): void {
-  socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message(max)}\n`);
+  socket.end(
+    `HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message(max)}\n`,
+  );
 }

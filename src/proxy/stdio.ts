@@ -61,13 +61,22 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     return refuseAll(input, writeClient, 'ERR_GRANT_INTENT', 'no approved intent for this session');
   }
 
-  const child = spawn(o.command, [...o.args], { stdio: ['pipe', 'pipe', 'inherit'], env: serverEnv(o.env ?? process.env) });
+  const child = spawn(o.command, [...o.args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: serverEnv(o.env ?? process.env),
+  });
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   let childExited = false;
   const childDone = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
       childExited = true;
-      resolve(code ?? (signal ? 128 + (({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 } as Record<string, number>)[signal] ?? 1) : 1));
+      resolve(
+        code ??
+          (signal
+            ? 128 +
+              (({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 } as Record<string, number>)[signal] ?? 1)
+            : 1),
+      );
     });
     child.on('error', (e) => {
       log(`cannot start ${o.command}: ${e.message}`);
@@ -91,7 +100,9 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const stopChild = () => {
     if (childExited) return;
     child.kill('SIGTERM');
-    setTimeout(() => { if (!childExited) child.kill('SIGKILL'); }, 2000).unref();
+    setTimeout(() => {
+      if (!childExited) child.kill('SIGKILL');
+    }, 2000).unref();
   };
   const asker = clientAsker(session, writeClient);
   session.attach({
@@ -105,23 +116,40 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const handle = (dir: Direction, text: string, bytes: number) => {
     // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
     if (dir === 'c2s' && asker.take(text)) return;
-    queues[dir] = queues[dir].then(async () => {
-      const r = await relayFrame(session, dir, { text, bytes }, dir === 'c2s' ? clientBatches : serverBatches);
-      const toSender = dir === 'c2s' ? writeClient : writeServer;
-      const toReceiver = dir === 'c2s' ? writeServer : writeClient;
-      for (const a of r.answers) toSender(a);
-      for (const f of r.forward) toReceiver(f);
-    }).catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
+    queues[dir] = queues[dir]
+      .then(async () => {
+        const r = await relayFrame(
+          session,
+          dir,
+          { text, bytes },
+          dir === 'c2s' ? clientBatches : serverBatches,
+        );
+        const toSender = dir === 'c2s' ? writeClient : writeServer;
+        const toReceiver = dir === 'c2s' ? writeServer : writeClient;
+        for (const a of r.answers) toSender(a);
+        for (const f of r.forward) toReceiver(f);
+      })
+      .catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
   };
   const oversize = (dir: Direction, head: string, bytes: number) => {
-    queues[dir] = queues[dir].then(async () => {
-      const r = await relayOversize(session, dir, head, bytes);
-      for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
-      if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
-    }).catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
+    queues[dir] = queues[dir]
+      .then(async () => {
+        const r = await relayOversize(session, dir, head, bytes);
+        for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
+        if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
+      })
+      .catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
   };
-  const fromClient = new LineFramer(max, (t, b) => handle('c2s', t, b), (h, b) => oversize('c2s', h, b));
-  const fromServer = new LineFramer(max, (t, b) => handle('s2c', t, b), (h, b) => oversize('s2c', h, b));
+  const fromClient = new LineFramer(
+    max,
+    (t, b) => handle('c2s', t, b),
+    (h, b) => oversize('c2s', h, b),
+  );
+  const fromServer = new LineFramer(
+    max,
+    (t, b) => handle('s2c', t, b),
+    (h, b) => oversize('s2c', h, b),
+  );
   input.on('data', (c: Buffer) => fromClient.push(c));
   input.on('end', () => {
     fromClient.end();
@@ -130,32 +158,48 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   child.stdout.on('data', (c: Buffer) => fromServer.push(c));
 
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const forward = (sig: NodeJS.Signals) => () => { if (!childExited) child.kill(sig); };
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (!childExited) child.kill(sig);
+  };
   const handlers = signals.map((sig) => [sig, forward(sig)] as const);
   if (input === process.stdin) for (const [sig, h] of handlers) process.on(sig, h);
 
   const code = await childDone;
   fromServer.end();
   await queues.s2c;
-  await endedByUpstream(session, `intentguard: the server exited (code ${code}) before answering`, `ended by upstream (exit ${code})`, writeClient);
+  await endedByUpstream(
+    session,
+    `intentguard: the server exited (code ${code}) before answering`,
+    `ended by upstream (exit ${code})`,
+    writeClient,
+  );
   for (const [sig, h] of handlers) process.off(sig, h);
   input.removeAllListeners('data');
   return code;
 }
 
 /** No session can be opened: answer every request with the reason, then exit 1 when the client leaves. */
-function refuseAll(input: Readable, write: (m: unknown) => void, code: string, message: string): Promise<number> {
+function refuseAll(
+  input: Readable,
+  write: (m: unknown) => void,
+  code: string,
+  message: string,
+): Promise<number> {
   return new Promise<number>((resolve) => {
-    const framer = new LineFramer(1 << 20, (line) => {
-      try {
-        const m = JSON.parse(line) as { id?: unknown; method?: unknown };
-        if (m && (typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
-          write(errorResponse(m.id, -32001, `intentguard: ${code}: ${message}`, { code }));
+    const framer = new LineFramer(
+      1 << 20,
+      (line) => {
+        try {
+          const m = JSON.parse(line) as { id?: unknown; method?: unknown };
+          if (m && (typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
+            write(errorResponse(m.id, -32001, `intentguard: ${code}: ${message}`, { code }));
+          }
+        } catch {
+          // not JSON: nothing to answer
         }
-      } catch {
-        // not JSON: nothing to answer
-      }
-    }, () => undefined);
+      },
+      () => undefined,
+    );
     input.on('data', (c: Buffer) => framer.push(c));
     input.on('end', () => resolve(1));
   });

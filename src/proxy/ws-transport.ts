@@ -30,7 +30,9 @@ export class WebSocketServerTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.socket.send(JSON.stringify(message), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.socket.send(JSON.stringify(message), (e) => (e ? reject(e) : resolve())),
+    );
   }
 
   async close(): Promise<void> {
@@ -39,13 +41,24 @@ export class WebSocketServerTransport implements Transport {
 }
 
 /** Accept MCP WebSocket connections and hand each one over as a transport. */
-export async function listenWebSocket(options: { host?: string; port?: number }, onTransport: (t: WebSocketServerTransport, req: IncomingMessage) => void): Promise<{ url: string; close(): Promise<void> }> {
-  const wss = new WebSocketServer({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, handleProtocols: (protocols) => (protocols.has('mcp') ? 'mcp' : false) });
+export async function listenWebSocket(
+  options: { host?: string; port?: number },
+  onTransport: (t: WebSocketServerTransport, req: IncomingMessage) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const wss = new WebSocketServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    handleProtocols: (protocols) => (protocols.has('mcp') ? 'mcp' : false),
+  });
   wss.on('connection', (socket, req) => onTransport(new WebSocketServerTransport(socket), req));
   await new Promise<void>((r) => wss.on('listening', () => r()));
   const { port } = wss.address() as { port: number };
   return {
     url: `ws://${options.host ?? '127.0.0.1'}:${port}`,
-    close: () => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
   };
 }

@@ -12,7 +12,12 @@ export interface SessionBundle {
   readonly intent: Intent;
   readonly identity?: Identity;
   /** `bytes`: the recorded size, when known (saves measuring the message again). */
-  readonly events: readonly { readonly dir: Direction; readonly msg: unknown; readonly t?: number; readonly bytes?: number }[];
+  readonly events: readonly {
+    readonly dir: Direction;
+    readonly msg: unknown;
+    readonly t?: number;
+    readonly bytes?: number;
+  }[];
   /** For scoring only: replay never reads `label` or `meta`. */
   readonly label?: string;
   readonly meta?: unknown;
@@ -54,7 +59,10 @@ export function readRecorded(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new IntentGuardError('ERR_STORE_CORRUPT', `${what} cannot be read back (${(e as Error).message}); run intentguard audit verify`);
+    throw new IntentGuardError(
+      'ERR_STORE_CORRUPT',
+      `${what} cannot be read back (${(e as Error).message}); run intentguard audit verify`,
+    );
   }
 }
 
@@ -75,9 +83,17 @@ export function intentOf(json: string): Intent {
 /** The bundle replay feeds for a recorded session: its traffic without intentguard's own answers. */
 export function bundleOfRecorded(r: RecordedSession): SessionBundle {
   return {
-    id: r.id, intent: intentOf(r.intentJson),
+    id: r.id,
+    intent: intentOf(r.intentJson),
     // intentguard's own answers are not part of the recorded traffic: replay produces its own.
-    events: r.events.filter((e) => !e.synthetic).map((e) => ({ dir: e.dir, msg: readRecorded(e.raw, `event ${e.seq} of session ${r.id}`), t: e.time - r.startedAt, bytes: e.bytes })),
+    events: r.events
+      .filter((e) => !e.synthetic)
+      .map((e) => ({
+        dir: e.dir,
+        msg: readRecorded(e.raw, `event ${e.seq} of session ${r.id}`),
+        t: e.time - r.startedAt,
+        bytes: e.bytes,
+      })),
     ...(r.identity && { identity: r.identity }),
   };
 }
@@ -88,7 +104,8 @@ export interface BundleLineError {
   readonly error: IntentGuardError;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Parse one bundle line. Throws `ERR_BUNDLE_LINE` (or `ERR_INTENT_INVALID`) naming what is wrong.
@@ -102,22 +119,31 @@ export function parseBundleLine(text: string): SessionBundle {
     throw new IntentGuardError('ERR_BUNDLE_LINE', `not JSON: ${(e as Error).message}`);
   }
   if (!isObject(v)) throw new IntentGuardError('ERR_BUNDLE_LINE', 'a bundle line must be a JSON object');
-  if (typeof v.id !== 'string' || v.id === '') throw new IntentGuardError('ERR_BUNDLE_LINE', 'missing string "id"');
-  if (!Array.isArray(v.events)) throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: "events" must be a list`);
+  if (typeof v.id !== 'string' || v.id === '')
+    throw new IntentGuardError('ERR_BUNDLE_LINE', 'missing string "id"');
+  if (!Array.isArray(v.events))
+    throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: "events" must be a list`);
   v.events.forEach((e, i) => {
     if (!isObject(e) || (e.dir !== 'c2s' && e.dir !== 's2c') || !('msg' in e)) {
-      throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}] must be {dir: "c2s"|"s2c", msg, t?}`);
+      throw new IntentGuardError(
+        'ERR_BUNDLE_LINE',
+        `session ${v.id}: events[${i}] must be {dir: "c2s"|"s2c", msg, t?}`,
+      );
     }
-    if (e.t !== undefined && typeof e.t !== 'number') throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}].t must be a number (ms)`);
+    if (e.t !== undefined && typeof e.t !== 'number')
+      throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}].t must be a number (ms)`);
   });
   let identity: Identity | undefined;
   if (v.identity !== undefined) {
-    if (!isObject(v.identity) || typeof v.identity.sub !== 'string') throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: identity must be {sub, ...}`);
+    if (!isObject(v.identity) || typeof v.identity.sub !== 'string')
+      throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: identity must be {sub, ...}`);
     identity = v.identity as unknown as Identity;
   }
   const intent = parseIntent(v.intent);
   return {
-    id: v.id, intent, events: v.events as SessionBundle['events'],
+    id: v.id,
+    intent,
+    events: v.events as SessionBundle['events'],
     ...(identity && { identity }),
     ...(typeof v.label === 'string' && { label: v.label }),
     ...(v.meta !== undefined && { meta: v.meta }),
@@ -153,7 +179,10 @@ export async function* readLines(path: string, maxLineBytes = MAX_BUNDLE_LINE_BY
       size += end - start;
       if (size > maxLineBytes) {
         raw.destroy();
-        throw new IntentGuardError('ERR_BUNDLE_LINE', `${path}:${lineNo + 1}: line longer than ${maxLineBytes} bytes`);
+        throw new IntentGuardError(
+          'ERR_BUNDLE_LINE',
+          `${path}:${lineNo + 1}: line longer than ${maxLineBytes} bytes`,
+        );
       }
       if (end > start) parts.push(chunk.subarray(start, end));
       if (nl < 0) break;
@@ -172,7 +201,10 @@ export async function* readLines(path: string, maxLineBytes = MAX_BUNDLE_LINE_BY
  * Blank lines are skipped.
  */
 /** The non-blank lines of a bundle file with their 1-based line numbers. */
-export async function* numberedLines(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): AsyncGenerator<{ line: string; lineNo: number }> {
+export async function* numberedLines(
+  path: string,
+  maxLineBytes = MAX_BUNDLE_LINE_BYTES,
+): AsyncGenerator<{ line: string; lineNo: number }> {
   let n = 0;
   for await (const line of readLines(path, maxLineBytes)) {
     n++;
@@ -180,7 +212,10 @@ export async function* numberedLines(path: string, maxLineBytes = MAX_BUNDLE_LIN
   }
 }
 
-export async function* readBundles(path: string, maxLineBytes = MAX_BUNDLE_LINE_BYTES): AsyncGenerator<SessionBundle | BundleLineError> {
+export async function* readBundles(
+  path: string,
+  maxLineBytes = MAX_BUNDLE_LINE_BYTES,
+): AsyncGenerator<SessionBundle | BundleLineError> {
   let n = 0;
   const lines = readLines(path, maxLineBytes);
   for await (const text of lines) {
@@ -189,7 +224,8 @@ export async function* readBundles(path: string, maxLineBytes = MAX_BUNDLE_LINE_
     try {
       yield parseBundleLine(text);
     } catch (e) {
-      const error = e instanceof IntentGuardError ? e : new IntentGuardError('ERR_BUNDLE_LINE', (e as Error).message);
+      const error =
+        e instanceof IntentGuardError ? e : new IntentGuardError('ERR_BUNDLE_LINE', (e as Error).message);
       yield { line: n, error };
     }
   }

@@ -41,7 +41,7 @@ export interface Replayer {
 /** Recorded and replayed events are matched by direction, kind and id (or method): seq numbers differ. */
 const eventKey = (dir: string, raw: unknown, kind: string) => {
   const id = (raw as { id?: unknown } | null)?.id;
-  return `${dir}|${kind}|${id === undefined ? (raw as { method?: string } | null)?.method ?? '' : JSON.stringify(id)}`;
+  return `${dir}|${kind}|${id === undefined ? ((raw as { method?: string } | null)?.method ?? '') : JSON.stringify(id)}`;
 };
 
 /**
@@ -76,7 +76,13 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
     const before = new Map<string, { action: string; call: number | null; tool: string | null }>();
     // The bundle's events are the recorded ones without intentguard's own, in order: their messages are already parsed.
     let k = 0;
-    for (const e of r.events) if (!e.synthetic) before.set(eventKey(e.dir, bundle.events[k++]!.msg, e.kind), { action: e.action, call: e.call, tool: e.tool });
+    for (const e of r.events)
+      if (!e.synthetic)
+        before.set(eventKey(e.dir, bundle.events[k++]!.msg, e.kind), {
+          action: e.action,
+          call: e.call,
+          tool: e.tool,
+        });
     keyBySeq.clear();
     decisions.length = 0;
     const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });
@@ -84,12 +90,17 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
     for (const d of decisions) {
       if (d.kind === 'invalid') continue;
       const key = keyBySeq.get(d.seq);
-      const was = (key ? before.get(key) : undefined);
+      const was = key ? before.get(key) : undefined;
       const action = was?.action ?? 'allow';
       if (action === d.action) continue;
       lines.push({
-        session: bundle.id, call: d.call ?? was?.call ?? null, tool: d.tool ?? was?.tool ?? null, method: d.method ?? null,
-        before: action, after: d.action, rules: d.findings.filter((f) => f.action === d.action).map((f) => f.rule),
+        session: bundle.id,
+        call: d.call ?? was?.call ?? null,
+        tool: d.tool ?? was?.tool ?? null,
+        method: d.method ?? null,
+        before: action,
+        after: d.action,
+        rules: d.findings.filter((f) => f.action === d.action).map((f) => f.rule),
         reason: d.findings.map((f) => f.reason).join('; ') || 'no rule fires now',
       });
     }
@@ -103,7 +114,12 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
       store = openStore(db, { readonly: true });
       stores.set(db, store);
     }
-    const missing = { kind: 'error', lineNo: 0, code: 'ERR_SESSION_CLOSED', message: `session ${id} is not in ${db}` } as const;
+    const missing = {
+      kind: 'error',
+      lineNo: 0,
+      code: 'ERR_SESSION_CLOSED',
+      message: `session ${id} is not in ${db}`,
+    } as const;
     if (!diff) {
       const bundle = recordedBundle(store, id);
       return bundle ? replayOne(bundle) : Promise.resolve(missing);
@@ -115,7 +131,12 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
   /** A job that cannot be read back fails with its own code (the same on this thread and on workers). */
   const failed = (e: unknown, lineNo = 0): JobOutcome => {
     const err = e as { code?: string; message?: string };
-    return { kind: 'error', lineNo, code: typeof err?.code === 'string' && err.code.startsWith('ERR_') ? err.code : 'ERR_REPLAY', message: err?.message ?? String(e) };
+    return {
+      kind: 'error',
+      lineNo,
+      code: typeof err?.code === 'string' && err.code.startsWith('ERR_') ? err.code : 'ERR_REPLAY',
+      message: err?.message ?? String(e),
+    };
   };
 
   return {
@@ -131,7 +152,12 @@ export function createReplayer(policies: readonly Policy<any>[]): Replayer {
         bundle = parseBundleLine(job.line);
       } catch (e) {
         const err = e as { code?: string; message: string };
-        return { kind: 'error', lineNo: job.lineNo, code: err.code ?? 'ERR_BUNDLE_LINE', message: err.message };
+        return {
+          kind: 'error',
+          lineNo: job.lineNo,
+          code: err.code ?? 'ERR_BUNDLE_LINE',
+          message: err.message,
+        };
       }
       return { kind: 'result', result: await replayBundle(monitor, bundle, { clock }) };
     },

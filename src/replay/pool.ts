@@ -54,7 +54,11 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
   }
   let nextId = 0;
   const lanes: Lane[] = Array.from({ length: o.jobs }, () => {
-    const lane: Lane = { worker: startWorker(import.meta.url, 'worker', { rules: [...o.rules], pack: o.pack }), waiting: new Map(), outbox: [] };
+    const lane: Lane = {
+      worker: startWorker(import.meta.url, 'worker', { rules: [...o.rules], pack: o.pack }),
+      waiting: new Map(),
+      outbox: [],
+    };
     // Outcomes come back in batches too (see worker.ts).
     lane.worker.on('message', (m: { outs: { id: number; out: JobOutcome }[] }) => {
       for (const { id, out } of m.outs) {
@@ -89,11 +93,16 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
       });
     },
     async close() {
-      await Promise.all(lanes.map((l) => new Promise<void>((resolve) => {
-        if (l.dead) return resolve();
-        l.worker.once('exit', () => resolve());
-        l.worker.postMessage({ close: true });
-      })));
+      await Promise.all(
+        lanes.map(
+          (l) =>
+            new Promise<void>((resolve) => {
+              if (l.dead) return resolve();
+              l.worker.once('exit', () => resolve());
+              l.worker.postMessage({ close: true });
+            }),
+        ),
+      );
     },
   };
 }
@@ -102,7 +111,12 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
  * Run jobs through a pool and hand their outcomes to `emit` in input order, keeping at most `window`
  * jobs in flight (bounded memory however large the input).
  */
-export async function replayInOrder(pool: ReplayPool, jobs: AsyncIterable<ReplayJob> | Iterable<ReplayJob>, emit: (out: JobOutcome) => void, window = 64): Promise<void> {
+export async function replayInOrder(
+  pool: ReplayPool,
+  jobs: AsyncIterable<ReplayJob> | Iterable<ReplayJob>,
+  emit: (out: JobOutcome) => void,
+  window = 64,
+): Promise<void> {
   const inFlight: Promise<JobOutcome>[] = [];
   for await (const job of jobs) {
     const p = pool.run(job);

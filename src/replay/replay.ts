@@ -14,7 +14,12 @@ export interface ReplayResult {
   readonly outcome: Action;
   /** 0-based index of the first `tools/call` that was re-authorized, denied or halted; null if none. */
   readonly stopped_at_call: number | null;
-  readonly findings: readonly { readonly rule: string; readonly action: Action; readonly call: number | null; readonly reason: string }[];
+  readonly findings: readonly {
+    readonly rule: string;
+    readonly action: Action;
+    readonly call: number | null;
+    readonly reason: string;
+  }[];
   /** Number of recorded events fed, and how many the replay skipped because live they could not have happened. */
   readonly events: number;
   readonly skipped: number;
@@ -28,7 +33,12 @@ export interface ReplayClock {
 
 export function createReplayClock(start = Date.parse('2026-01-01T12:00:00Z')): ReplayClock {
   let t = start;
-  return { now: () => t, set: (ms) => { t = ms; } };
+  return {
+    now: () => t,
+    set: (ms) => {
+      t = ms;
+    },
+  };
 }
 
 const STOPS = new Set<Action>(['reauthorize', 'deny', 'halt']);
@@ -39,11 +49,18 @@ const STOPS = new Set<Action>(['reauthorize', 'deny', 'halt']);
  * after a halt nothing more is fed. Never reads `label` or `meta`.
  * @example for await (const b of readBundles('sessions.jsonl.gz')) console.log(await replayBundle(monitor, b));
  */
-export async function replayBundle(monitor: Monitor, bundle: SessionBundle, options: { clock?: ReplayClock } = {}): Promise<ReplayResult> {
+export async function replayBundle(
+  monitor: Monitor,
+  bundle: SessionBundle,
+  options: { clock?: ReplayClock } = {},
+): Promise<ReplayResult> {
   const start = options.clock?.now() ?? 0;
   options.clock?.set(start);
   const session = monitor.open({
-    id: bundle.id, intent: bundle.intent, transport: 'replay', lifecycle: false,
+    id: bundle.id,
+    intent: bundle.intent,
+    transport: 'replay',
+    lifecycle: false,
     ...(bundle.identity && { identity: bundle.identity }),
   });
   const decisions: Decision[] = [];
@@ -59,14 +76,19 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
       }
       const id = (msg as { id?: unknown } | null)?.id;
       const isAnswer = msg !== null && typeof msg === 'object' && ('result' in msg || 'error' in msg);
-      if (isAnswer && (typeof id === 'string' || typeof id === 'number') && refused.has(pendingKey(opposite(dir), id))) {
+      if (
+        isAnswer &&
+        (typeof id === 'string' || typeof id === 'number') &&
+        refused.has(pendingKey(opposite(dir), id))
+      ) {
         skipped++;
         continue;
       }
       fed++;
       const outcome = await session.observe(dir, msg, bytes);
       if (outcome.decision) decisions.push(outcome.decision);
-      if (outcome.answer !== undefined && (typeof id === 'string' || typeof id === 'number')) refused.add(pendingKey(dir, id));
+      if (outcome.answer !== undefined && (typeof id === 'string' || typeof id === 'number'))
+        refused.add(pendingKey(dir, id));
     }
   } finally {
     session.close('replay finished');
@@ -75,14 +97,22 @@ export async function replayBundle(monitor: Monitor, bundle: SessionBundle, opti
 }
 
 /** Reduce a session's decisions to the replay summary. */
-export function summarise(id: string, decisions: readonly Decision[], events = decisions.length, skipped = 0): ReplayResult {
+export function summarise(
+  id: string,
+  decisions: readonly Decision[],
+  events = decisions.length,
+  skipped = 0,
+): ReplayResult {
   let outcome: Action = 'allow';
   let stopped: number | null = null;
   const findings: { rule: string; action: Action; call: number | null; reason: string }[] = [];
   for (const d of decisions) {
     if (ACTION_RANK[d.action] > ACTION_RANK[outcome]) outcome = d.action;
-    if (stopped === null && d.call !== undefined && d.kind === 'request' && STOPS.has(d.action)) stopped = d.call;
-    for (const f of d.findings) if (f.action !== 'allow') findings.push({ rule: f.rule, action: f.action, call: d.call ?? null, reason: f.reason });
+    if (stopped === null && d.call !== undefined && d.kind === 'request' && STOPS.has(d.action))
+      stopped = d.call;
+    for (const f of d.findings)
+      if (f.action !== 'allow')
+        findings.push({ rule: f.rule, action: f.action, call: d.call ?? null, reason: f.reason });
   }
   return { id, outcome, stopped_at_call: stopped, findings, events, skipped };
 }

@@ -34,7 +34,12 @@ port.on('message', (m: { jobs: { id: number; job: ReplayJob }[] } | { close: tru
         out = await replayer.run(job);
       } catch (e) {
         const code = (e as { code?: unknown })?.code;
-        out = { kind: 'error', lineNo: job.kind === 'line' ? job.lineNo : 0, code: typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_REPLAY', message: (e as Error).message };
+        out = {
+          kind: 'error',
+          lineNo: job.kind === 'line' ? job.lineNo : 0,
+          code: typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_REPLAY',
+          message: (e as Error).message,
+        };
       }
       outs.push({ id, out });
       if (--queued === 0 || outs.length >= 32) flush();

@@ -1,5 +1,16 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, type BigIntStats } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  type BigIntStats,
+} from 'node:fs';
 import type Database from 'better-sqlite3';
 
 /** The last row of an insertion-ordered chain. */
@@ -43,9 +54,18 @@ export interface Anchor {
 
 export const anchorPath = (dbPath: string): string => `${dbPath}.anchor`;
 
-const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(`intentguard anchor\u0000${body}`).digest('hex');
+const mac = (key: Buffer, body: string) =>
+  createHmac('sha256', key).update(`intentguard anchor\u0000${body}`).digest('hex');
 
-export const emptyAnchor = (epoch: number): Anchor => ({ v: 1, epoch, heads: {}, open: {}, undecided: [], revoked: [], writers: [] });
+export const emptyAnchor = (epoch: number): Anchor => ({
+  v: 1,
+  epoch,
+  heads: {},
+  open: {},
+  undecided: [],
+  revoked: [],
+  writers: [],
+});
 
 export type AnchorRead = { readonly anchor?: Anchor; readonly error?: string };
 
@@ -86,9 +106,13 @@ function parseAnchor(text: string, keys: ReadonlyMap<number, Buffer>): AnchorRea
     return { error: 'the head anchor file is not readable (altered or damaged)' };
   }
   const key = keys.get(anchor.epoch);
-  if (!key) return { error: `the head anchor file names key epoch ${anchor.epoch}, which is not beside the database` };
+  if (!key)
+    return {
+      error: `the head anchor file names key epoch ${anchor.epoch}, which is not beside the database`,
+    };
   const want = Buffer.from(mac(key, body));
-  if (tag.length !== want.length || !timingSafeEqual(Buffer.from(tag), want)) return { error: 'the head anchor file does not authenticate (altered, or written without the key)' };
+  if (tag.length !== want.length || !timingSafeEqual(Buffer.from(tag), want))
+    return { error: 'the head anchor file does not authenticate (altered, or written without the key)' };
   return { anchor };
 }
 
@@ -112,9 +136,15 @@ export function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
 
 /** Heads of the insertion-ordered chains, as the database has them now. */
 export function currentHeads(db: Database.Database): Anchor['heads'] {
-  const head = (table: string) => db.prepare(`SELECT rowid, hash FROM ${table} WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1`).get() as Head | undefined;
+  const head = (table: string) =>
+    db
+      .prepare(`SELECT rowid, hash FROM ${table} WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1`)
+      .get() as Head | undefined;
   const heads: Anchor['heads'] = {};
-  const s = head('sessions'), a = head('approvals'), r = head('revocations'), x = head('audit_anchors');
+  const s = head('sessions'),
+    a = head('approvals'),
+    r = head('revocations'),
+    x = head('audit_anchors');
   if (s) heads.sessions = { rowid: s.rowid, hash: s.hash };
   if (a) heads.approvals = { rowid: a.rowid, hash: a.hash };
   if (r) heads.revocations = { rowid: r.rowid, hash: r.hash };
@@ -149,17 +179,23 @@ export interface AnchorStore {
  * it). An anchor lock file (`<db>.anchor.lock`) makes writers in other threads and processes take
  * turns, so none loses another's update. An in-memory database has no anchor.
  */
-export function anchoredTransaction<T>(store: AnchorStore & { readonly busyTimeoutMs?: number }, body: () => T, change: (a: Anchor, result: T) => void = () => {}): T {
+export function anchoredTransaction<T>(
+  store: AnchorStore & { readonly busyTimeoutMs?: number },
+  body: () => T,
+  change: (a: Anchor, result: T) => void = () => {},
+): T {
   const { db } = store;
   if (store.path === ':memory:') return db.transaction(body).immediate();
   const release = lockAnchor(store.path, store.busyTimeoutMs ?? 5000);
   try {
     let next: Anchor | undefined;
-    const result = db.transaction(() => {
-      const r = body();
-      next = nextAnchor(store, (a) => change(a, r));
-      return r;
-    }).immediate();
+    const result = db
+      .transaction(() => {
+        const r = body();
+        next = nextAnchor(store, (a) => change(a, r));
+        return r;
+      })
+      .immediate();
     if (next) writeAnchor(store.path, store.key, next);
     return result;
   } finally {
@@ -170,9 +206,17 @@ export function anchoredTransaction<T>(store: AnchorStore & { readonly busyTimeo
 function nextAnchor(store: AnchorStore, change: (a: Anchor) => void): Anchor {
   const read = readAnchor(store.path, store.keys);
   // A new anchor object: `change` replaces entries and lists, never edits them, so copying the open map suffices.
-  const a: Anchor = read.anchor ? { ...read.anchor, open: { ...read.anchor.open } } : emptyAnchor(store.epoch);
+  const a: Anchor = read.anchor
+    ? { ...read.anchor, open: { ...read.anchor.open } }
+    : emptyAnchor(store.epoch);
   if (read.error) a.note = read.error;
-  if (a.epoch > store.epoch) throw Object.assign(new Error(`the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`), { code: 'ERR_STORE' });
+  if (a.epoch > store.epoch)
+    throw Object.assign(
+      new Error(
+        `the audit key was rotated (epoch ${a.epoch}) while this process was using epoch ${store.epoch}; restart it`,
+      ),
+      { code: 'ERR_STORE' },
+    );
   a.epoch = store.epoch;
   change(a);
   a.heads = currentHeads(store.db);
@@ -212,11 +256,18 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
     const pid = Number(holder.split(' ')[0]);
     // A commit holds the lock for milliseconds: one held by a dead process, or for over 30 s (a thread
     // terminated mid-commit), is stale.
-    if (holder !== '' && ((Number.isInteger(pid) && pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000)) {
+    if (
+      holder !== '' &&
+      ((Number.isInteger(pid) && pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000)
+    ) {
       rmSync(path, { force: true });
       continue;
     }
-    if (Date.now() > until) throw Object.assign(new Error(`the head anchor of ${dbPath} is locked by ${holder || 'another writer'}`), { code: 'SQLITE_BUSY_ANCHOR' });
+    if (Date.now() > until)
+      throw Object.assign(
+        new Error(`the head anchor of ${dbPath} is locked by ${holder || 'another writer'}`),
+        { code: 'SQLITE_BUSY_ANCHOR' },
+      );
     Atomics.wait(pause, 0, 0, 1);
   }
 }

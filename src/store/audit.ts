@@ -1,9 +1,18 @@
-import { alive, anchoredTransaction, lockAnchor, readAnchor, type Anchor, type AnchorRead, type OpenHead } from './anchor.js';
+import {
+  alive,
+  anchoredTransaction,
+  lockAnchor,
+  readAnchor,
+  type Anchor,
+  type AnchorRead,
+  type OpenHead,
+} from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import type { Store } from './db.js';
 
 /** The tables (and the head anchor file) `audit verify` checks. */
-export type AuditTable = 'sessions' | 'events' | 'decisions' | 'alerts' | 'approvals' | 'revocations' | 'audit_anchors' | 'anchor';
+export type AuditTable =
+  'sessions' | 'events' | 'decisions' | 'alerts' | 'approvals' | 'revocations' | 'audit_anchors' | 'anchor';
 
 /**
  * Why a row is bad. `edited`: its contents do not match its hash. `inserted`: not written by
@@ -25,7 +34,15 @@ export interface AuditProblem {
 export interface AuditReport {
   /** No problem and no unsealed session. */
   readonly ok: boolean;
-  readonly checked: { sessions: number; events: number; decisions: number; alerts: number; approvals: number; revocations: number; anchors: number };
+  readonly checked: {
+    sessions: number;
+    events: number;
+    decisions: number;
+    alerts: number;
+    approvals: number;
+    revocations: number;
+    anchors: number;
+  };
   /** The first bad row of each table, in table order. */
   readonly problems: readonly AuditProblem[];
   /** The first of `problems` (kept for callers of earlier versions). */
@@ -39,7 +56,12 @@ export interface AuditReport {
 type Row = Record<string, any>;
 
 /** One epoch change: rows after these rowids use the next key. */
-interface Rotation { epoch: number; sessions: number; approvals: number; revocations: number }
+interface Rotation {
+  epoch: number;
+  sessions: number;
+  approvals: number;
+  revocations: number;
+}
 
 /**
  * Verify everything recorded: the hash chains (sessions in order from the last prune anchor; per
@@ -51,7 +73,8 @@ interface Rotation { epoch: number; sessions: number; approvals: number; revocat
  */
 export function verifyAudit(store: Store): AuditReport {
   const { db } = store;
-  if (db.inTransaction || store.path === ':memory:') return verifyWith(store, store.path === ':memory:' ? {} : readAnchor(store.path, store.keys));
+  if (db.inTransaction || store.path === ':memory:')
+    return verifyWith(store, store.path === ':memory:' ? {} : readAnchor(store.path, store.keys));
   // The anchor and a read snapshot of the database taken together, while no commit is in flight (under
   // the anchor lock when this process may take it): the rows are then exactly those the anchor saw, or more.
   let release: (() => void) | undefined;
@@ -77,17 +100,41 @@ export function verifyAudit(store: Store): AuditReport {
 
 function verifyWith(store: Store, read: AnchorRead): AuditReport {
   const { db } = store;
-  const checked = { sessions: 0, events: 0, decisions: 0, alerts: 0, approvals: 0, revocations: 0, anchors: 0 };
+  const checked = {
+    sessions: 0,
+    events: 0,
+    decisions: 0,
+    alerts: 0,
+    approvals: 0,
+    revocations: 0,
+    anchors: 0,
+  };
   const first = new Map<AuditTable, AuditProblem>();
-  const report = (p: AuditProblem) => { if (!first.has(p.table)) first.set(p.table, p); };
+  const report = (p: AuditProblem) => {
+    if (!first.has(p.table)) first.set(p.table, p);
+  };
   const unsealed: AuditProblem[] = [];
   const live: string[] = [];
 
   const anchor = read.anchor;
   if (read.error) report({ table: 'anchor', rowid: 0, kind: 'edited', detail: read.error });
-  if (anchor?.note) report({ table: 'anchor', rowid: 0, kind: 'edited', detail: `an earlier head anchor was bad: ${anchor.note}` });
-  const recorded = (db.prepare('SELECT count(*) FROM sessions WHERE chain_v IS NOT NULL').pluck().get() as number) > 0;
-  if (!read.anchor && !read.error && recorded && store.path !== ':memory:') report({ table: 'anchor', rowid: 0, kind: 'deleted', detail: 'the head anchor file beside the database is missing (deleted): rows removed from the end cannot be ruled out' });
+  if (anchor?.note)
+    report({
+      table: 'anchor',
+      rowid: 0,
+      kind: 'edited',
+      detail: `an earlier head anchor was bad: ${anchor.note}`,
+    });
+  const recorded =
+    (db.prepare('SELECT count(*) FROM sessions WHERE chain_v IS NOT NULL').pluck().get() as number) > 0;
+  if (!read.anchor && !read.error && recorded && store.path !== ':memory:')
+    report({
+      table: 'anchor',
+      rowid: 0,
+      kind: 'deleted',
+      detail:
+        'the head anchor file beside the database is missing (deleted): rows removed from the end cannot be ruled out',
+    });
 
   // The anchors chain first: prune points and key hand-overs.
   const { keyFor, sessionStart, count } = anchorsChain(store, anchor, report);
@@ -98,124 +145,308 @@ function verifyWith(store: Store, read: AnchorRead): AuditReport {
   const events = db.prepare('SELECT rowid, * FROM events WHERE session_id = ? ORDER BY seq');
   const decisions = db.prepare('SELECT rowid, * FROM decisions WHERE session_id = ? ORDER BY rowid');
   const alerts = db.prepare('SELECT rowid, * FROM alerts WHERE session_id = ? ORDER BY rowid');
-  walk('sessions', sessions, sessionStart, (r) => (r.chain_v === null ? HASHED.sessions : HASHED.sessions2), (r) => keyFor('sessions', r.rowid), (s) => {
-    checked.sessions++;
-    const key = keyFor('sessions', s.rowid);
-    if (!key) return;
-    const at = { session: s.id as string };
-    const ev = events.all(s.id) as Row[];
-    checked.events += ev.length;
-    let expect = 0;
-    for (const e of ev) {
-      if (e.seq !== expect) {
-        report({ table: 'events', rowid: e.rowid, ...at, seq: expect, kind: 'deleted', detail: `event seq ${expect} of session ${s.id} is missing (deleted); the next present is ${e.seq}` });
-        break;
+  walk(
+    'sessions',
+    sessions,
+    sessionStart,
+    (r) => (r.chain_v === null ? HASHED.sessions : HASHED.sessions2),
+    (r) => keyFor('sessions', r.rowid),
+    (s) => {
+      checked.sessions++;
+      const key = keyFor('sessions', s.rowid);
+      if (!key) return;
+      const at = { session: s.id as string };
+      const ev = events.all(s.id) as Row[];
+      checked.events += ev.length;
+      let expect = 0;
+      for (const e of ev) {
+        if (e.seq !== expect) {
+          report({
+            table: 'events',
+            rowid: e.rowid,
+            ...at,
+            seq: expect,
+            kind: 'deleted',
+            detail: `event seq ${expect} of session ${s.id} is missing (deleted); the next present is ${e.seq}`,
+          });
+          break;
+        }
+        expect++;
       }
-      expect++;
-    }
-    const eHashes = walk('events', ev, s.hash, HASHED.events, () => key, () => {}, report, undefined, at);
-    const dec = decisions.all(s.id) as Row[];
-    checked.decisions += dec.length;
-    const dHashes = walk('decisions', dec, s.hash, HASHED.decisions, () => key, () => {}, report, undefined, at);
-    const al = (alerts.all(s.id) as Row[]).filter((a) => a.hash !== null || s.chain_v !== null);
-    checked.alerts += al.length;
-    const aHashes = walk('alerts', al, s.hash, HASHED.alerts, () => key, () => {}, report, undefined, at);
-    const tails = { events: { rows: ev, hashes: eHashes }, decisions: { rows: dec, hashes: dHashes }, alerts: { rows: al, hashes: aHashes } };
+      const eHashes = walk(
+        'events',
+        ev,
+        s.hash,
+        HASHED.events,
+        () => key,
+        () => {},
+        report,
+        undefined,
+        at,
+      );
+      const dec = decisions.all(s.id) as Row[];
+      checked.decisions += dec.length;
+      const dHashes = walk(
+        'decisions',
+        dec,
+        s.hash,
+        HASHED.decisions,
+        () => key,
+        () => {},
+        report,
+        undefined,
+        at,
+      );
+      const al = (alerts.all(s.id) as Row[]).filter((a) => a.hash !== null || s.chain_v !== null);
+      checked.alerts += al.length;
+      const aHashes = walk(
+        'alerts',
+        al,
+        s.hash,
+        HASHED.alerts,
+        () => key,
+        () => {},
+        report,
+        undefined,
+        at,
+      );
+      const tails = {
+        events: { rows: ev, hashes: eHashes },
+        decisions: { rows: dec, hashes: dHashes },
+        alerts: { rows: al, hashes: aHashes },
+      };
 
-    if (s.end_hash !== null) {
-      const v2 = s.chain_v !== null;
-      if (link(key, s.hash, fieldsOf(s, v2 ? HASHED.sessionEnd2 : HASHED.sessionEnd)) !== s.end_hash) {
-        report({ table: 'sessions', rowid: s.rowid, ...at, kind: 'edited', detail: `session ${s.id}: its end (outcome, calls, drift, status, counts) does not match its seal` });
+      if (s.end_hash !== null) {
+        const v2 = s.chain_v !== null;
+        if (link(key, s.hash, fieldsOf(s, v2 ? HASHED.sessionEnd2 : HASHED.sessionEnd)) !== s.end_hash) {
+          report({
+            table: 'sessions',
+            rowid: s.rowid,
+            ...at,
+            kind: 'edited',
+            detail: `session ${s.id}: its end (outcome, calls, drift, status, counts) does not match its seal`,
+          });
+          return;
+        }
+        sealedTail(tails.events, s.events, s.last_event_hash, s.hash, 'events', at, report);
+        if (v2) {
+          sealedTail(tails.decisions, s.decisions, s.last_decision_hash, s.hash, 'decisions', at, report);
+          sealedTail(tails.alerts, s.alerts, s.last_alert_hash, s.hash, 'alerts', at, report);
+        } else if ((dHashes[dHashes.length - 1] ?? s.hash) !== s.last_decision_hash) {
+          report({
+            table: 'decisions',
+            rowid: dec[dec.length - 1]?.rowid ?? s.rowid,
+            ...at,
+            kind: 'truncated',
+            detail: `decisions of session ${s.id} were deleted from its end`,
+          });
+        }
+        if (s.seal_note !== null) {
+          const note = safeJson(s.seal_note) as { anchor?: OpenHead | null; sealedAt?: number } | undefined;
+          unsealed.push({
+            table: 'sessions',
+            rowid: s.rowid,
+            ...at,
+            kind: 'unsealed',
+            detail: `session ${s.id} ${s.status}: its process ended without sealing it; sealed after the fact${note?.sealedAt ? ` at ${new Date(note.sealedAt).toISOString()}` : ''}`,
+          });
+          if (note?.anchor) anchoredTails(tails, note.anchor, s, report, 'when it was sealed after the fact');
+        }
         return;
       }
-      sealedTail(tails.events, s.events, s.last_event_hash, s.hash, 'events', at, report);
-      if (v2) {
-        sealedTail(tails.decisions, s.decisions, s.last_decision_hash, s.hash, 'decisions', at, report);
-        sealedTail(tails.alerts, s.alerts, s.last_alert_hash, s.hash, 'alerts', at, report);
-      } else if ((dHashes[dHashes.length - 1] ?? s.hash) !== s.last_decision_hash) {
-        report({ table: 'decisions', rowid: dec[dec.length - 1]?.rowid ?? s.rowid, ...at, kind: 'truncated', detail: `decisions of session ${s.id} were deleted from its end` });
+      // Not sealed: live, or its process died, or its seal was removed.
+      const ends = [
+        'ended_at',
+        'outcome',
+        'calls',
+        'drift',
+        'events',
+        'last_event_hash',
+        'decisions',
+        'last_decision_hash',
+        'alerts',
+        'last_alert_hash',
+        'seal_note',
+      ].filter((c) => s[c] !== null);
+      if (ends.length > 0 || s.status !== 'open') {
+        report({
+          table: 'sessions',
+          rowid: s.rowid,
+          ...at,
+          kind: 'edited',
+          detail: `session ${s.id} has no seal but its end is filled in (${[...ends, ...(s.status !== 'open' ? ['status'] : [])].join(', ')}): its seal was removed and its end rewritten`,
+        });
+        return;
       }
-      if (s.seal_note !== null) {
-        const note = safeJson(s.seal_note) as { anchor?: OpenHead | null; sealedAt?: number } | undefined;
-        unsealed.push({ table: 'sessions', rowid: s.rowid, ...at, kind: 'unsealed', detail: `session ${s.id} ${s.status}: its process ended without sealing it; sealed after the fact${note?.sealedAt ? ` at ${new Date(note.sealedAt).toISOString()}` : ''}` });
-        if (note?.anchor) anchoredTails(tails, note.anchor, s, report, 'when it was sealed after the fact');
+      const entry = anchor?.open[s.id];
+      if (entry) {
+        anchoredTails(tails, entry, s, report, 'in the head anchor');
+        if (alive(entry.pid)) live.push(s.id);
+        else
+          unsealed.push({
+            table: 'sessions',
+            rowid: s.rowid,
+            ...at,
+            kind: 'unsealed',
+            detail: `session ${s.id} ended without seal at event ${ev.length}: process ${entry.pid} died while recording it (sealed at the next start of intentguard on this database)`,
+          });
+        return;
       }
-      return;
-    }
-    // Not sealed: live, or its process died, or its seal was removed.
-    const ends = ['ended_at', 'outcome', 'calls', 'drift', 'events', 'last_event_hash', 'decisions', 'last_decision_hash', 'alerts', 'last_alert_hash', 'seal_note'].filter((c) => s[c] !== null);
-    if (ends.length > 0 || s.status !== 'open') {
-      report({ table: 'sessions', rowid: s.rowid, ...at, kind: 'edited', detail: `session ${s.id} has no seal but its end is filled in (${[...ends, ...(s.status !== 'open' ? ['status'] : [])].join(', ')}): its seal was removed and its end rewritten` });
-      return;
-    }
-    const entry = anchor?.open[s.id];
-    if (entry) {
-      anchoredTails(tails, entry, s, report, 'in the head anchor');
-      if (alive(entry.pid)) live.push(s.id);
-      else unsealed.push({ table: 'sessions', rowid: s.rowid, ...at, kind: 'unsealed', detail: `session ${s.id} ended without seal at event ${ev.length}: process ${entry.pid} died while recording it (sealed at the next start of intentguard on this database)` });
-      return;
-    }
-    if (anchor?.heads.sessions && s.rowid <= anchor.heads.sessions.rowid) {
-      report({ table: 'sessions', rowid: s.rowid, ...at, kind: 'deleted', detail: `session ${s.id} was sealed (the head anchor no longer lists it as open) but its seal was removed` });
-      return;
-    }
-    unsealed.push({ table: 'sessions', rowid: s.rowid, ...at, kind: 'unsealed', detail: `session ${s.id} has no seal and no head anchor vouches for it (${ev.length} events)` });
-  }, report, anchor?.heads.sessions, undefined, sessionStart);
+      if (anchor?.heads.sessions && s.rowid <= anchor.heads.sessions.rowid) {
+        report({
+          table: 'sessions',
+          rowid: s.rowid,
+          ...at,
+          kind: 'deleted',
+          detail: `session ${s.id} was sealed (the head anchor no longer lists it as open) but its seal was removed`,
+        });
+        return;
+      }
+      unsealed.push({
+        table: 'sessions',
+        rowid: s.rowid,
+        ...at,
+        kind: 'unsealed',
+        detail: `session ${s.id} has no seal and no head anchor vouches for it (${ev.length} events)`,
+      });
+    },
+    report,
+    anchor?.heads.sessions,
+    undefined,
+    sessionStart,
+  );
 
   // Rows whose session is gone.
   for (const table of ['events', 'decisions', 'alerts'] as const) {
-    const orphan = db.prepare(`SELECT rowid, session_id FROM ${table} WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY rowid LIMIT 1`).get() as Row | undefined;
-    if (orphan) report({ table, rowid: orphan.rowid, session: orphan.session_id, kind: 'inserted', detail: `row of session ${orphan.session_id}, which is not in the sessions table (the session was deleted, or the row inserted)` });
+    const orphan = db
+      .prepare(
+        `SELECT rowid, session_id FROM ${table} WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY rowid LIMIT 1`,
+      )
+      .get() as Row | undefined;
+    if (orphan)
+      report({
+        table,
+        rowid: orphan.rowid,
+        session: orphan.session_id,
+        kind: 'inserted',
+        detail: `row of session ${orphan.session_id}, which is not in the sessions table (the session was deleted, or the row inserted)`,
+      });
   }
 
   // Approvals: who approved what, when, with which binding.
   const approvals = db.prepare('SELECT rowid, * FROM approvals ORDER BY rowid').all() as Row[];
-  walk('approvals', approvals, GENESIS, HASHED.approvals, (r) => keyFor('approvals', r.rowid), (a) => {
-    checked.approvals++;
-    const key = keyFor('approvals', a.rowid);
-    if (!key) return;
-    if (a.decision_hash !== null) {
-      if (link(key, a.hash, fieldsOf(a, HASHED.approvalDecision)) !== a.decision_hash) report({ table: 'approvals', rowid: a.rowid, kind: 'edited', detail: `approval ${a.id}: its decision (status, approver, scope, time) does not match its hash` });
-      return;
-    }
-    if (!['pending', 'cli-approved', 'cli-denied'].includes(a.status) || a.decided_at !== null) {
-      report({ table: 'approvals', rowid: a.rowid, kind: 'edited', detail: `approval ${a.id} has no decision hash but reads ${a.status}: its decision was rewritten` });
-    } else if (anchor?.heads.approvals && a.rowid <= anchor.heads.approvals.rowid && !anchor.undecided.includes(a.rowid)) {
-      report({ table: 'approvals', rowid: a.rowid, kind: 'deleted', detail: `approval ${a.id} was decided (the head anchor says so) but its decision was removed` });
-    }
-  }, report, anchor?.heads.approvals);
+  walk(
+    'approvals',
+    approvals,
+    GENESIS,
+    HASHED.approvals,
+    (r) => keyFor('approvals', r.rowid),
+    (a) => {
+      checked.approvals++;
+      const key = keyFor('approvals', a.rowid);
+      if (!key) return;
+      if (a.decision_hash !== null) {
+        if (link(key, a.hash, fieldsOf(a, HASHED.approvalDecision)) !== a.decision_hash)
+          report({
+            table: 'approvals',
+            rowid: a.rowid,
+            kind: 'edited',
+            detail: `approval ${a.id}: its decision (status, approver, scope, time) does not match its hash`,
+          });
+        return;
+      }
+      if (!['pending', 'cli-approved', 'cli-denied'].includes(a.status) || a.decided_at !== null) {
+        report({
+          table: 'approvals',
+          rowid: a.rowid,
+          kind: 'edited',
+          detail: `approval ${a.id} has no decision hash but reads ${a.status}: its decision was rewritten`,
+        });
+      } else if (
+        anchor?.heads.approvals &&
+        a.rowid <= anchor.heads.approvals.rowid &&
+        !anchor.undecided.includes(a.rowid)
+      ) {
+        report({
+          table: 'approvals',
+          rowid: a.rowid,
+          kind: 'deleted',
+          detail: `approval ${a.id} was decided (the head anchor says so) but its decision was removed`,
+        });
+      }
+    },
+    report,
+    anchor?.heads.approvals,
+  );
 
   // Revocations: in order, and every one the anchor holds in force must be in the table.
   checked.revocations = checkRevocations(store, anchor, keyFor, report);
 
-  const order: AuditTable[] = ['anchor', 'audit_anchors', 'sessions', 'events', 'decisions', 'alerts', 'approvals', 'revocations'];
+  const order: AuditTable[] = [
+    'anchor',
+    'audit_anchors',
+    'sessions',
+    'events',
+    'decisions',
+    'alerts',
+    'approvals',
+    'revocations',
+  ];
   const problems = order.flatMap((t) => (first.has(t) ? [first.get(t)!] : []));
-  return { ok: problems.length === 0 && unsealed.length === 0, checked, problems, ...(problems[0] && { problem: problems[0] }), unsealed, live };
+  return {
+    ok: problems.length === 0 && unsealed.length === 0,
+    checked,
+    problems,
+    ...(problems[0] && { problem: problems[0] }),
+    unsealed,
+    live,
+  };
 }
 
 type KeyFor = (table: 'sessions' | 'approvals' | 'revocations', rowid: number) => Buffer | undefined;
 
 /** Walk the anchors chain (prune points, key hand-overs): which key each row uses, and where the sessions chain starts. */
-function anchorsChain(store: Store, anchor: Anchor | undefined, report: (p: AuditProblem) => void): { keyFor: KeyFor; sessionStart: string; count: number } {
+function anchorsChain(
+  store: Store,
+  anchor: Anchor | undefined,
+  report: (p: AuditProblem) => void,
+): { keyFor: KeyFor; sessionStart: string; count: number } {
   const { db, keys } = store;
   const rotations: Rotation[] = [];
   let epoch = 0;
   let sessionStart = GENESIS;
   let count = 0;
   const rows = db.prepare('SELECT rowid, * FROM audit_anchors ORDER BY rowid').all() as Row[];
-  walk('audit_anchors', rows, GENESIS, HASHED.anchors, (r) => {
-    const key = keys.get(epoch);
-    // A hand-over is written with the old key; the rows after it with the new one.
-    if (r.kind === 'rotate') {
-      const d = safeJson(r.detail) as { epoch?: number; heads?: { sessions?: number; approvals?: number; revocations?: number } } | undefined;
-      if (d?.epoch !== undefined) rotations.push({ epoch: d.epoch, sessions: d.heads?.sessions ?? 0, approvals: d.heads?.approvals ?? 0, revocations: d.heads?.revocations ?? 0 });
-    }
-    return key;
-  }, (r) => {
-    count++;
-    if (r.kind === 'rotate') epoch = rotations[rotations.length - 1]?.epoch ?? epoch;
-    if (r.kind === 'prune') sessionStart = r.session_prev_hash;
-  }, report, anchor?.heads.anchors);
+  walk(
+    'audit_anchors',
+    rows,
+    GENESIS,
+    HASHED.anchors,
+    (r) => {
+      const key = keys.get(epoch);
+      // A hand-over is written with the old key; the rows after it with the new one.
+      if (r.kind === 'rotate') {
+        const d = safeJson(r.detail) as
+          | { epoch?: number; heads?: { sessions?: number; approvals?: number; revocations?: number } }
+          | undefined;
+        if (d?.epoch !== undefined)
+          rotations.push({
+            epoch: d.epoch,
+            sessions: d.heads?.sessions ?? 0,
+            approvals: d.heads?.approvals ?? 0,
+            revocations: d.heads?.revocations ?? 0,
+          });
+      }
+      return key;
+    },
+    (r) => {
+      count++;
+      if (r.kind === 'rotate') epoch = rotations[rotations.length - 1]?.epoch ?? epoch;
+      if (r.kind === 'prune') sessionStart = r.session_prev_hash;
+    },
+    report,
+    anchor?.heads.anchors,
+  );
   const keyFor: KeyFor = (table, rowid) => {
     let e = 0;
     for (const r of rotations) if (rowid > r[table]) e = r.epoch;
@@ -224,12 +455,31 @@ function anchorsChain(store: Store, anchor: Anchor | undefined, report: (p: Audi
   return { keyFor, sessionStart, count };
 }
 
-function checkRevocations(store: Store, anchor: Anchor | undefined, keyFor: KeyFor, report: (p: AuditProblem) => void): number {
+function checkRevocations(
+  store: Store,
+  anchor: Anchor | undefined,
+  keyFor: KeyFor,
+  report: (p: AuditProblem) => void,
+): number {
   const revocations = store.db.prepare('SELECT rowid, * FROM revocations ORDER BY rowid').all() as Row[];
-  walk('revocations', revocations, GENESIS, HASHED.revocations, (r) => keyFor('revocations', r.rowid), () => {}, report, anchor?.heads.revocations);
+  walk(
+    'revocations',
+    revocations,
+    GENESIS,
+    HASHED.revocations,
+    (r) => keyFor('revocations', r.rowid),
+    () => {},
+    report,
+    anchor?.heads.revocations,
+  );
   for (const [jti, sub, expires] of anchor?.revoked ?? []) {
     if (!revocations.some((r) => r.jti === jti && r.sub === sub && r.expires_at === expires)) {
-      report({ table: 'revocations', rowid: 0, kind: 'deleted', detail: `the revocation of ${jti ? `grant ${jti}` : `subject ${sub}`} is in the head anchor but its row was deleted (it stays enforced)` });
+      report({
+        table: 'revocations',
+        rowid: 0,
+        kind: 'deleted',
+        detail: `the revocation of ${jti ? `grant ${jti}` : `subject ${sub}`} is in the head anchor but its row was deleted (it stays enforced)`,
+      });
       break;
     }
   }
@@ -244,10 +494,21 @@ export function revocationProblem(store: Store): AuditProblem | undefined {
   if (store.path === ':memory:') return undefined;
   const read = readAnchor(store.path, store.keys);
   if (read.error) return { table: 'anchor', rowid: 0, kind: 'edited', detail: read.error };
-  const hashed = store.db.prepare('SELECT count(*) FROM revocations WHERE hash IS NOT NULL').pluck().get() as number;
-  if (!read.anchor && hashed > 0) return { table: 'anchor', rowid: 0, kind: 'deleted', detail: 'the head anchor file beside the database is missing (deleted)' };
+  const hashed = store.db
+    .prepare('SELECT count(*) FROM revocations WHERE hash IS NOT NULL')
+    .pluck()
+    .get() as number;
+  if (!read.anchor && hashed > 0)
+    return {
+      table: 'anchor',
+      rowid: 0,
+      kind: 'deleted',
+      detail: 'the head anchor file beside the database is missing (deleted)',
+    };
   let first: AuditProblem | undefined;
-  const report = (p: AuditProblem) => { first ??= p; };
+  const report = (p: AuditProblem) => {
+    first ??= p;
+  };
   const { keyFor } = anchorsChain(store, read.anchor, () => {});
   checkRevocations(store, read.anchor, keyFor, report);
   return first;
@@ -267,26 +528,47 @@ const safeJson = (text: unknown): unknown => {
  * recorded, whether rows were cut from the end. Returns the hashes, in order.
  */
 function walk(
-  table: AuditTable, rows: readonly Row[], start: string, fields: readonly string[] | ((r: Row) => readonly string[]),
-  keyOf: (r: Row) => Buffer | undefined, each: (r: Row) => void, report: (p: AuditProblem) => void,
-  head?: { rowid: number; hash: string }, at: { session?: string } = {}, origin = start,
+  table: AuditTable,
+  rows: readonly Row[],
+  start: string,
+  fields: readonly string[] | ((r: Row) => readonly string[]),
+  keyOf: (r: Row) => Buffer | undefined,
+  each: (r: Row) => void,
+  report: (p: AuditProblem) => void,
+  head?: { rowid: number; hash: string },
+  at: { session?: string } = {},
+  origin = start,
 ): string[] {
   const position = new Map<string, number>();
-  rows.forEach((r, i) => { if (!position.has(r.hash)) position.set(r.hash, i); });
+  rows.forEach((r, i) => {
+    if (!position.has(r.hash)) position.set(r.hash, i);
+  });
   const hashes: string[] = [];
   let prev = start;
   let bad = false;
   const problem = (r: Row, kind: AuditKind, detail: string) => {
     if (bad) return;
     bad = true;
-    report({ table, rowid: r.rowid, ...at, ...(table === 'sessions' && { session: r.id }), ...(r.seq !== undefined && table !== 'decisions' && { seq: r.seq }), kind, detail });
+    report({
+      table,
+      rowid: r.rowid,
+      ...at,
+      ...(table === 'sessions' && { session: r.id }),
+      ...(r.seq !== undefined && table !== 'decisions' && { seq: r.seq }),
+      kind,
+      detail,
+    });
   };
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     const key = keyOf(r);
     each(r);
     if (!key) {
-      problem(r, 'edited', `no audit key for this row's epoch beside the database (a retired key file is missing)`);
+      problem(
+        r,
+        'edited',
+        `no audit key for this row's epoch beside the database (a retired key file is missing)`,
+      );
       continue;
     }
     const names = typeof fields === 'function' ? fields(r) : fields;
@@ -322,8 +604,12 @@ function walk(
     const last = rows[rows.length - 1];
     const cut = last === undefined || last.rowid < head.rowid;
     report({
-      table, rowid: head.rowid, ...at, kind: cut ? 'truncated' : 'deleted',
-      detail: cut ? `the head anchor records ${table} row ${head.rowid} as the newest; the table ends ${last ? `at row ${last.rowid}` : 'empty'}: the newest rows were deleted`
+      table,
+      rowid: head.rowid,
+      ...at,
+      kind: cut ? 'truncated' : 'deleted',
+      detail: cut
+        ? `the head anchor records ${table} row ${head.rowid} as the newest; the table ends ${last ? `at row ${last.rowid}` : 'empty'}: the newest rows were deleted`
         : `${table} row ${head.rowid}, the newest when the head anchor was written, is not there as written`,
     });
   }
@@ -331,29 +617,77 @@ function walk(
 }
 
 /** A sealed session's chain must end exactly where its seal says. */
-function sealedTail(t: { rows: readonly Row[]; hashes: readonly string[] }, count: number, last: string, start: string, table: 'events' | 'decisions' | 'alerts', at: { session: string }, report: (p: AuditProblem) => void): void {
+function sealedTail(
+  t: { rows: readonly Row[]; hashes: readonly string[] },
+  count: number,
+  last: string,
+  start: string,
+  table: 'events' | 'decisions' | 'alerts',
+  at: { session: string },
+  report: (p: AuditProblem) => void,
+): void {
   const present = t.rows.length;
   const head = t.hashes[t.hashes.length - 1] ?? start;
   if (present === count && head === last) return;
   if (present < count) {
-    report({ table, rowid: t.rows[present - 1]?.rowid ?? 0, ...at, kind: 'truncated', detail: `session ${at.session} was sealed with ${count} ${table}; ${present} are present (deleted from its end)` });
+    report({
+      table,
+      rowid: t.rows[present - 1]?.rowid ?? 0,
+      ...at,
+      kind: 'truncated',
+      detail: `session ${at.session} was sealed with ${count} ${table}; ${present} are present (deleted from its end)`,
+    });
   } else if (present > count) {
-    report({ table, rowid: t.rows[count]?.rowid ?? 0, ...at, kind: 'inserted', detail: `session ${at.session} was sealed with ${count} ${table}; ${present} are present (added after its seal)` });
+    report({
+      table,
+      rowid: t.rows[count]?.rowid ?? 0,
+      ...at,
+      kind: 'inserted',
+      detail: `session ${at.session} was sealed with ${count} ${table}; ${present} are present (added after its seal)`,
+    });
   } else {
-    report({ table, rowid: t.rows[present - 1]?.rowid ?? 0, ...at, kind: 'edited', detail: `the last of session ${at.session}'s ${table} is not the one its seal names` });
+    report({
+      table,
+      rowid: t.rows[present - 1]?.rowid ?? 0,
+      ...at,
+      kind: 'edited',
+      detail: `the last of session ${at.session}'s ${table} is not the one its seal names`,
+    });
   }
 }
 
 /** The chains of a session must reach at least as far as the head anchor saw them. */
-function anchoredTails(tails: Record<'events' | 'decisions' | 'alerts', { rows: readonly Row[]; hashes: readonly string[] }>, h: OpenHead, s: Row, report: (p: AuditProblem) => void, where: string): void {
+function anchoredTails(
+  tails: Record<'events' | 'decisions' | 'alerts', { rows: readonly Row[]; hashes: readonly string[] }>,
+  h: OpenHead,
+  s: Row,
+  report: (p: AuditProblem) => void,
+  where: string,
+): void {
   const at = { session: s.id as string };
-  for (const [table, count, hash] of [['events', h.events, h.event], ['decisions', h.decisions, h.decision], ['alerts', h.alerts, h.alert]] as const) {
+  for (const [table, count, hash] of [
+    ['events', h.events, h.event],
+    ['decisions', h.decisions, h.decision],
+    ['alerts', h.alerts, h.alert],
+  ] as const) {
     const t = tails[table];
     if (count === 0) continue;
     if (t.rows.length < count) {
-      report({ table, rowid: t.rows[t.rows.length - 1]?.rowid ?? s.rowid, ...at, kind: 'truncated', detail: `session ${s.id}: ${count} ${table} recorded ${where}; ${t.rows.length} are present (the tail was cut)` });
+      report({
+        table,
+        rowid: t.rows[t.rows.length - 1]?.rowid ?? s.rowid,
+        ...at,
+        kind: 'truncated',
+        detail: `session ${s.id}: ${count} ${table} recorded ${where}; ${t.rows.length} are present (the tail was cut)`,
+      });
     } else if (t.hashes[count - 1] !== hash) {
-      report({ table, rowid: t.rows[count - 1]?.rowid ?? s.rowid, ...at, kind: 'edited', detail: `session ${s.id}: the ${table} chain does not pass through the head recorded ${where}` });
+      report({
+        table,
+        rowid: t.rows[count - 1]?.rowid ?? s.rowid,
+        ...at,
+        kind: 'edited',
+        detail: `session ${s.id}: the ${table} chain does not pass through the head recorded ${where}`,
+      });
     }
   }
 }
@@ -365,32 +699,60 @@ function anchoredTails(tails: Record<'events' | 'decisions' | 'alerts', { rows: 
 export function pruneSessions(store: Store, cutoff: number, now: number): number {
   const { db, key } = store;
   return anchoredTransaction(store, () => {
-    const old = db.prepare('SELECT rowid, id FROM sessions WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY rowid').all(cutoff) as { rowid: number; id: string }[];
+    const old = db
+      .prepare('SELECT rowid, id FROM sessions WHERE started_at < ? AND ended_at IS NOT NULL ORDER BY rowid')
+      .all(cutoff) as { rowid: number; id: string }[];
     if (old.length === 0) return 0;
     // Only a prefix of the sessions chain can be cut without breaking it.
-    const firstKept = db.prepare('SELECT rowid, prev_hash FROM sessions WHERE NOT (started_at < ? AND ended_at IS NOT NULL) ORDER BY rowid LIMIT 1').get(cutoff) as { rowid: number; prev_hash: string } | undefined;
+    const firstKept = db
+      .prepare(
+        'SELECT rowid, prev_hash FROM sessions WHERE NOT (started_at < ? AND ended_at IS NOT NULL) ORDER BY rowid LIMIT 1',
+      )
+      .get(cutoff) as { rowid: number; prev_hash: string } | undefined;
     const removable = old.filter((s) => firstKept === undefined || s.rowid < firstKept.rowid);
     if (removable.length === 0) return 0;
-    const lastRemoved = db.prepare('SELECT hash FROM sessions WHERE rowid = ?').get(removable[removable.length - 1]!.rowid) as { hash: string };
+    const lastRemoved = db
+      .prepare('SELECT hash FROM sessions WHERE rowid = ?')
+      .get(removable[removable.length - 1]!.rowid) as { hash: string };
     for (const s of removable) {
       db.prepare('DELETE FROM events WHERE session_id = ?').run(s.id);
       db.prepare('DELETE FROM decisions WHERE session_id = ?').run(s.id);
       db.prepare('DELETE FROM alerts WHERE session_id = ?').run(s.id);
       db.prepare('DELETE FROM sessions WHERE rowid = ?').run(s.rowid);
     }
-    appendAnchorRow(store, 'prune', now, JSON.stringify({ cutoff, sessions: removable.length }), lastRemoved.hash, key);
+    appendAnchorRow(
+      store,
+      'prune',
+      now,
+      JSON.stringify({ cutoff, sessions: removable.length }),
+      lastRemoved.hash,
+      key,
+    );
     return removable.length;
   });
 }
 
 /** Append a row to the anchors chain (prune points, key hand-overs), HMAC'd with `key`. */
-export function appendAnchorRow(store: Store, kind: string, at: number, detail: string, sessionPrev: string, key: Buffer): void {
+export function appendAnchorRow(
+  store: Store,
+  kind: string,
+  at: number,
+  detail: string,
+  sessionPrev: string,
+  key: Buffer,
+): void {
   const { db } = store;
-  const prevAnchor = (db.prepare('SELECT hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').get() as { hash: string } | undefined)?.hash ?? GENESIS;
+  const prevAnchor =
+    (
+      db.prepare('SELECT hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').get() as
+        { hash: string } | undefined
+    )?.hash ?? GENESIS;
   const row: Record<string, unknown> = { kind, at, detail, session_prev_hash: sessionPrev };
   row.prev_hash = prevAnchor;
   row.hash = link(key, prevAnchor, fieldsOf(row, HASHED.anchors));
-  db.prepare('INSERT INTO audit_anchors (kind, at, detail, session_prev_hash, hash, prev_hash) VALUES (@kind, @at, @detail, @session_prev_hash, @hash, @prev_hash)').run(row);
+  db.prepare(
+    'INSERT INTO audit_anchors (kind, at, detail, session_prev_hash, hash, prev_hash) VALUES (@kind, @at, @detail, @session_prev_hash, @hash, @prev_hash)',
+  ).run(row);
 }
 
 export type { Anchor };

@@ -61,7 +61,13 @@ export function loadAuditKey(dbPath: string, create = true): Buffer {
  * One link: HMAC-SHA256(key, prev ‖ fields), fields joined by NUL (which JSON text never contains
  * unescaped) with SOH standing for null. One update call: cheaper than one per field.
  */
-export function link(key: Buffer, prev: string, fields: readonly unknown[], from = 0, to = fields.length): string {
+export function link(
+  key: Buffer,
+  prev: string,
+  fields: readonly unknown[],
+  from = 0,
+  to = fields.length,
+): string {
   let text = prev;
   for (let i = from; i < to; i++) {
     const f = fields[i];
@@ -76,14 +82,99 @@ export function link(key: Buffer, prev: string, fields: readonly unknown[], from
  * cover every column an auditor reads.
  */
 export const HASHED = {
-  sessions: ['id', 'key', 'sub', 'iss', 'act', 'jti', 'intent_json', 'intent_version', 'transport', 'transport_session_id', 'started_at'],
-  sessionEnd: ['ended_at', 'outcome', 'calls', 'drift', 'status', 'events', 'last_event_hash', 'last_decision_hash'],
-  sessions2: ['id', 'key', 'sub', 'iss', 'act', 'jti', 'intent_json', 'intent_version', 'purpose', 'transport', 'transport_session_id', 'started_at', 'chain_v'],
-  sessionEnd2: ['ended_at', 'outcome', 'calls', 'drift', 'status', 'events', 'last_event_hash', 'decisions', 'last_decision_hash', 'alerts', 'last_alert_hash', 'seal_note'],
-  events: ['session_id', 'seq', 'time', 'dir', 'kind', 'method', 'tool', 'call', 'msg_id', 'bytes', 'synthetic', 'raw'],
-  decisions: ['id', 'session_id', 'seq', 'time', 'action', 'enforced', 'call', 'tool', 'sub', 'intent_version', 'findings_json', 'approver'],
+  sessions: [
+    'id',
+    'key',
+    'sub',
+    'iss',
+    'act',
+    'jti',
+    'intent_json',
+    'intent_version',
+    'transport',
+    'transport_session_id',
+    'started_at',
+  ],
+  sessionEnd: [
+    'ended_at',
+    'outcome',
+    'calls',
+    'drift',
+    'status',
+    'events',
+    'last_event_hash',
+    'last_decision_hash',
+  ],
+  sessions2: [
+    'id',
+    'key',
+    'sub',
+    'iss',
+    'act',
+    'jti',
+    'intent_json',
+    'intent_version',
+    'purpose',
+    'transport',
+    'transport_session_id',
+    'started_at',
+    'chain_v',
+  ],
+  sessionEnd2: [
+    'ended_at',
+    'outcome',
+    'calls',
+    'drift',
+    'status',
+    'events',
+    'last_event_hash',
+    'decisions',
+    'last_decision_hash',
+    'alerts',
+    'last_alert_hash',
+    'seal_note',
+  ],
+  events: [
+    'session_id',
+    'seq',
+    'time',
+    'dir',
+    'kind',
+    'method',
+    'tool',
+    'call',
+    'msg_id',
+    'bytes',
+    'synthetic',
+    'raw',
+  ],
+  decisions: [
+    'id',
+    'session_id',
+    'seq',
+    'time',
+    'action',
+    'enforced',
+    'call',
+    'tool',
+    'sub',
+    'intent_version',
+    'findings_json',
+    'approver',
+  ],
   alerts: ['id', 'session_id', 'decision_id', 'time', 'rule', 'severity', 'action', 'outcome', 'json'],
-  approvals: ['id', 'session_id', 'decision_id', 'sub', 'tool', 'args_digest', 'intent_version', 'reason', 'requested_at', 'expires_at'],
+  approvals: [
+    'id',
+    'session_id',
+    'decision_id',
+    'sub',
+    'tool',
+    'args_digest',
+    'intent_version',
+    'reason',
+    'requested_at',
+    'expires_at',
+  ],
   approvalDecision: ['status', 'approver', 'scope', 'decided_at'],
   revocations: ['jti', 'sub', 'reason', 'revoked_at', 'expires_at'],
   anchors: ['kind', 'at', 'detail', 'session_prev_hash'],
@@ -95,4 +186,5 @@ export const CHAIN_V = 2;
 export const fieldsOf = (row: Record<string, unknown>, names: readonly string[]) => names.map((n) => row[n]);
 
 /** A key's public fingerprint (names a key in a hand-over record without revealing it). */
-export const fingerprint = (key: Buffer): string => createHmac('sha256', key).update('intentguard audit key fingerprint').digest('hex').slice(0, 32);
+export const fingerprint = (key: Buffer): string =>
+  createHmac('sha256', key).update('intentguard audit key fingerprint').digest('hex').slice(0, 32);

@@ -29,13 +29,25 @@ export interface Store {
  * Open (and migrate) an intentguard database: WAL, `synchronous=NORMAL` (a committed transaction
  * survives the process being killed; `durability: 'full'` also survives power loss), a busy timeout.
  */
-export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; mustExist?: boolean; durability?: 'normal' | 'full'; busyTimeoutMs?: number; clock?: () => number } = {}): Store {
+export function openStore(
+  path = DEFAULT_DB,
+  options: {
+    readonly?: boolean;
+    mustExist?: boolean;
+    durability?: 'normal' | 'full';
+    busyTimeoutMs?: number;
+    clock?: () => number;
+  } = {},
+): Store {
   let db: Database.Database;
   const created = path !== ':memory:' && !options.readonly && !existsSync(path);
   try {
     // Commands that only act on existing records (read them, prune, decide approvals) must not create
     // an empty database (and its key) at a mistyped path.
-    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: (options.readonly || options.mustExist) ?? false });
+    db = new Database(path, {
+      readonly: options.readonly ?? false,
+      fileMustExist: (options.readonly || options.mustExist) ?? false,
+    });
   } catch (e) {
     throw storeError(e, `cannot open ${path}`);
   }
@@ -59,8 +71,18 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; must
     if (from > 0 && from < 2) {
       adoptLegacyRows(db, keys.key);
       // The first head anchor: the chains as adopted, and the revocations in force.
-      anchoredTransaction(base, () => db.prepare('SELECT jti, sub, expires_at FROM revocations ORDER BY rowid').raw().all() as [string | null, string | null, number | null][],
-        (a, revoked) => { a.revoked = revoked; });
+      anchoredTransaction(
+        base,
+        () =>
+          db.prepare('SELECT jti, sub, expires_at FROM revocations ORDER BY rowid').raw().all() as [
+            string | null,
+            string | null,
+            number | null,
+          ][],
+        (a, revoked) => {
+          a.revoked = revoked;
+        },
+      );
     }
     // A session whose process died is sealed now, by whichever intentguard process opens the database next.
     return { ...base, sealedAtOpen: sealAbandoned(base, (options.clock ?? Date.now)()) };
@@ -74,7 +96,11 @@ export function openStore(path = DEFAULT_DB, options: { readonly?: boolean; must
 export function storeError(e: unknown, context: string): IntentGuardError {
   const code = (e as { code?: string })?.code ?? '';
   const message = (e as Error)?.message ?? String(e);
-  if (code.startsWith('SQLITE_FULL')) return new IntentGuardError('ERR_STORE_FULL', `${context}: disk full (${message})`, { sqlite: code });
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new IntentGuardError('ERR_STORE_LOCKED', `${context}: database is locked (${message})`, { sqlite: code });
+  if (code.startsWith('SQLITE_FULL'))
+    return new IntentGuardError('ERR_STORE_FULL', `${context}: disk full (${message})`, { sqlite: code });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return new IntentGuardError('ERR_STORE_LOCKED', `${context}: database is locked (${message})`, {
+      sqlite: code,
+    });
   return new IntentGuardError('ERR_STORE', `${context}: ${message}`, { sqlite: code });
 }

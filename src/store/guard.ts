@@ -10,10 +10,15 @@ export function recordingGuard(recorder: Pick<Recorder, 'healthy' | 'lastError'>
     name: 'recording-guard',
     evaluate({ event }) {
       if (recorder.healthy || event.kind !== 'request' || event.synthetic) return ALLOW;
-      return verdictOf([{
-        rule: 'core/recording-failed', action: 'deny', severity: 'high', code: 'ERR_RECORD_FAILED',
-        reason: `recording failed (${recorder.lastError?.message ?? 'unknown error'}); calls are denied rather than run unrecorded`,
-      }]);
+      return verdictOf([
+        {
+          rule: 'core/recording-failed',
+          action: 'deny',
+          severity: 'high',
+          code: 'ERR_RECORD_FAILED',
+          reason: `recording failed (${recorder.lastError?.message ?? 'unknown error'}); calls are denied rather than run unrecorded`,
+        },
+      ]);
     },
   };
 }

@@ -124,7 +124,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly sql: stri
 export function migrate(db: Database.Database): number {
   let version = db.pragma('user_version', { simple: true }) as number;
   const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-  if (version > latest) throw new Error(`database schema version ${version} is newer than this intentguard (${latest})`);
+  if (version > latest)
+    throw new Error(`database schema version ${version} is newer than this intentguard (${latest})`);
   for (const m of MIGRATIONS) {
     if (m.version <= version) continue;
     db.transaction(() => {

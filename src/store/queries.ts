@@ -1,6 +1,12 @@
 import type { Identity } from '../events/types.js';
 import type { Finding } from '../policy/types.js';
-import { bundleOfRecorded, intentOf, readRecorded, type RecordedSession, type SessionBundle } from '../replay/bundle.js';
+import {
+  bundleOfRecorded,
+  intentOf,
+  readRecorded,
+  type RecordedSession,
+  type SessionBundle,
+} from '../replay/bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
 
@@ -24,12 +30,16 @@ export interface SessionRow {
 
 /** Sessions, newest first, with counts; live sessions have no end yet. */
 export function listSessions(store: Store, options: { limit?: number; since?: number } = {}): SessionRow[] {
-  return store.db.prepare(`
+  return store.db
+    .prepare(
+      `
     SELECT s.id, s.sub, s.jti, s.purpose, s.transport, s.started_at, s.ended_at, s.calls, s.outcome, s.drift, s.status,
       (SELECT count(*) FROM events e WHERE e.session_id = s.id) AS events,
       (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
       (SELECT count(*) FROM decisions d WHERE d.session_id = s.id AND d.enforced = 1) AS enforced
-    FROM sessions s WHERE s.started_at >= ? ORDER BY s.rowid DESC LIMIT ?`).all(options.since ?? 0, options.limit ?? 50) as SessionRow[];
+    FROM sessions s WHERE s.started_at >= ? ORDER BY s.rowid DESC LIMIT ?`,
+    )
+    .all(options.since ?? 0, options.limit ?? 50) as SessionRow[];
 }
 
 export interface TimelineEntry {
@@ -46,25 +56,53 @@ export interface TimelineEntry {
 }
 
 /** A session's events with the decision about each. */
-export function sessionTimeline(store: Store, id: string): { session: Record<string, unknown>; entries: TimelineEntry[] } | undefined {
-  const session = store.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+export function sessionTimeline(
+  store: Store,
+  id: string,
+): { session: Record<string, unknown>; entries: TimelineEntry[] } | undefined {
+  const session = store.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as
+    Record<string, unknown> | undefined;
   if (!session) return undefined;
-  const rows = store.db.prepare(`SELECT e.seq, e.time, e.dir, e.kind, e.method, e.tool, e.call, e.raw, d.action, d.findings_json
-    FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`).all(id) as Record<string, any>[];
+  const rows = store.db
+    .prepare(
+      `SELECT e.seq, e.time, e.dir, e.kind, e.method, e.tool, e.call, e.raw, d.action, d.findings_json
+    FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`,
+    )
+    .all(id) as Record<string, any>[];
   return {
     session,
     entries: rows.map((r) => ({
-      seq: r.seq, time: r.time, dir: r.dir, kind: r.kind, method: r.method, tool: r.tool, call: r.call, raw: readRecorded(r.raw, `event ${r.seq} of session ${id}`),
-      action: r.action ?? null, findings: r.findings_json ? (readRecorded(r.findings_json, `the decision on event ${r.seq} of session ${id}`) as Finding[]) : [],
+      seq: r.seq,
+      time: r.time,
+      dir: r.dir,
+      kind: r.kind,
+      method: r.method,
+      tool: r.tool,
+      call: r.call,
+      raw: readRecorded(r.raw, `event ${r.seq} of session ${id}`),
+      action: r.action ?? null,
+      findings: r.findings_json
+        ? (readRecorded(r.findings_json, `the decision on event ${r.seq} of session ${id}`) as Finding[])
+        : [],
     })),
   };
 }
 
 /** The verified identity a session row was bound to, when it had one. */
 const identityOf = (s: Record<string, any>): Identity | undefined =>
-  s.sub ? { sub: s.sub, ...(s.iss && { iss: s.iss }), ...(s.jti && { jti: s.jti }), ...(s.act && { act: { sub: s.act } }) } : undefined;
+  s.sub
+    ? {
+        sub: s.sub,
+        ...(s.iss && { iss: s.iss }),
+        ...(s.jti && { jti: s.jti }),
+        ...(s.act && { act: { sub: s.act } }),
+      }
+    : undefined;
 
-const statements = new WeakMap<Store, { one: Statement; all: Statement; events: Statement; traffic: Statement }>();
+const statements = new WeakMap<
+  Store,
+  { one: Statement; all: Statement; events: Statement; traffic: Statement }
+>();
 
 /** Prepared once per store: replay reads one session at a time, thousands of times. */
 function replayStatements(store: Store) {
@@ -72,13 +110,25 @@ function replayStatements(store: Store) {
   if (!q) {
     q = {
       // One session by id uses the id index (`? IS NULL OR id = ?` would scan every session).
-      one: store.db.prepare('SELECT id, started_at, intent_json, sub, iss, jti, act FROM sessions WHERE id = ? AND started_at >= ?'),
-      all: store.db.prepare('SELECT id, started_at, intent_json, sub, iss, jti, act FROM sessions WHERE started_at >= ? ORDER BY rowid'),
+      one: store.db.prepare(
+        'SELECT id, started_at, intent_json, sub, iss, jti, act FROM sessions WHERE id = ? AND started_at >= ?',
+      ),
+      all: store.db.prepare(
+        'SELECT id, started_at, intent_json, sub, iss, jti, act FROM sessions WHERE started_at >= ? ORDER BY rowid',
+      ),
       // Rows as arrays (`raw()`): about half the cost of rows as objects, on replay's hottest read.
-      events: store.db.prepare(`SELECT e.seq, e.dir, e.kind, e.time, e.raw, e.bytes, e.synthetic, e.call, e.tool, d.action, d.findings_json
-        FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`).raw(),
+      events: store.db
+        .prepare(
+          `SELECT e.seq, e.dir, e.kind, e.time, e.raw, e.bytes, e.synthetic, e.call, e.tool, d.action, d.findings_json
+        FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`,
+        )
+        .raw(),
       // The traffic alone (intentguard's own answers left out: replay produces its own).
-      traffic: store.db.prepare('SELECT dir, time, raw, bytes, seq FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq').raw(),
+      traffic: store.db
+        .prepare(
+          'SELECT dir, time, raw, bytes, seq FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq',
+        )
+        .raw(),
     };
     statements.set(store, q);
   }
@@ -97,34 +147,67 @@ export function recordedBundle(store: Store, id: string): SessionBundle | undefi
   const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number; bytes: number }[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    events[i] = { dir: r[0] as 'c2s' | 's2c', msg: readRecorded(r[2], `event ${r[4]} of session ${id}`), t: r[1] - s.started_at, bytes: r[3] };
+    events[i] = {
+      dir: r[0] as 'c2s' | 's2c',
+      msg: readRecorded(r[2], `event ${r[4]} of session ${id}`),
+      t: r[1] - s.started_at,
+      bytes: r[3],
+    };
   }
   const identity = identityOf(s);
   return { id: s.id, intent: intentOf(s.intent_json), events, ...(identity && { identity }) };
 }
 
 /** Recorded sessions, oldest first, each with its events and the decision recorded for each (plain rows). */
-export function* recordedSessions(store: Store, filter: { session?: string; since?: number } = {}): Generator<RecordedSession> {
+export function* recordedSessions(
+  store: Store,
+  filter: { session?: string; since?: number } = {},
+): Generator<RecordedSession> {
   const q = replayStatements(store);
-  const sessions = (filter.session !== undefined ? q.one.all(filter.session, filter.since ?? 0) : q.all.all(filter.since ?? 0)) as Record<string, any>[];
+  const sessions = (
+    filter.session !== undefined ? q.one.all(filter.session, filter.since ?? 0) : q.all.all(filter.since ?? 0)
+  ) as Record<string, any>[];
   const events = q.events;
   for (const s of sessions) {
     const identity = identityOf(s);
     yield {
-      id: s.id, startedAt: s.started_at, intentJson: s.intent_json, ...(identity && { identity }),
+      id: s.id,
+      startedAt: s.started_at,
+      intentJson: s.intent_json,
+      ...(identity && { identity }),
       events: (events.all(s.id) as any[][]).map((e) => ({
-        seq: e[0], dir: e[1], kind: e[2], time: e[3], raw: e[4], bytes: e[5], synthetic: e[6] === 1,
-        call: e[7], tool: e[8], action: e[9] ?? 'allow', findingsJson: e[10],
+        seq: e[0],
+        dir: e[1],
+        kind: e[2],
+        time: e[3],
+        raw: e[4],
+        bytes: e[5],
+        synthetic: e[6] === 1,
+        call: e[7],
+        tool: e[8],
+        action: e[9] ?? 'allow',
+        findingsJson: e[10],
       })),
     };
   }
 }
 
 /** Recorded sessions as bundles (the replay/export format), with their recorded decisions by seq. */
-export function* sessionBundles(store: Store, filter: { session?: string; since?: number } = {}): Generator<SessionBundle & { recorded: Map<number, { action: string; findings: Finding[] }> }> {
+export function* sessionBundles(
+  store: Store,
+  filter: { session?: string; since?: number } = {},
+): Generator<SessionBundle & { recorded: Map<number, { action: string; findings: Finding[] }> }> {
   for (const r of recordedSessions(store, filter)) {
     const recorded = new Map<number, { action: string; findings: Finding[] }>();
-    for (const e of r.events) if (e.findingsJson !== null) recorded.set(e.seq, { action: e.action, findings: readRecorded(e.findingsJson, `the decision on event ${e.seq} of session ${r.id}`) as Finding[] });
+    for (const e of r.events)
+      if (e.findingsJson !== null)
+        recorded.set(e.seq, {
+          action: e.action,
+          findings: readRecorded(
+            e.findingsJson,
+            `the decision on event ${e.seq} of session ${r.id}`,
+          ) as Finding[],
+        });
     yield { ...bundleOfRecorded(r), recorded };
   }
 }

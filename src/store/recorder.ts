@@ -74,7 +74,7 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
   const maxBatch = options.maxBatch ?? 2048;
   const retryMs = options.retryMs ?? 1000;
   const flushDelayMs = options.flushDelayMs ?? 5;
-  const thread = store.path === ':memory:' ? 'inline' : options.thread ?? 'worker';
+  const thread = store.path === ':memory:' ? 'inline' : (options.thread ?? 'worker');
   const commits$ = new Subject<Commit>();
   const errors$ = new Subject<Error>();
   let queue: Rows = [];
@@ -90,7 +90,12 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
   const committed = (tally: Tally, rows: number, flushes: readonly number[]) => {
     inFlight -= rows;
     healthy = true;
-    const commit: Commit = { events: tally.events, decisions: tally.decisions, alerts: tally.alerts, lastSeq: new Map(tally.lastSeq) };
+    const commit: Commit = {
+      events: tally.events,
+      decisions: tally.decisions,
+      alerts: tally.alerts,
+      lastSeq: new Map(tally.lastSeq),
+    };
     if (rows > 0) commits$.next(commit);
     for (const id of flushes) {
       waiting.get(id)?.resolve(commit);
@@ -107,7 +112,10 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
     }
   };
 
-  const sink: Sink = thread === 'worker' ? workerSink(store, retryMs, options.maxInFlight ?? 16_384, committed, failed) : inlineSink(store, retryMs, committed, failed, () => closed);
+  const sink: Sink =
+    thread === 'worker'
+      ? workerSink(store, retryMs, options.maxInFlight ?? 16_384, committed, failed)
+      : inlineSink(store, retryMs, committed, failed, () => closed);
 
   const dispatch = (flush?: number) => {
     if (scheduled) {
@@ -130,7 +138,8 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
     push(queue, value);
     if (queue.length === before) return;
     if (++queued >= maxBatch) dispatch();
-    else if (!scheduled) scheduled = flushDelayMs > 0 ? setTimeout(dispatch, flushDelayMs) : setImmediate(dispatch);
+    else if (!scheduled)
+      scheduled = flushDelayMs > 0 ? setTimeout(dispatch, flushDelayMs) : setImmediate(dispatch);
   };
 
   let endsDue: SessionState[] = [];
@@ -195,7 +204,13 @@ type Committed = (tally: Tally, rows: number, flushes: readonly number[]) => voi
 type Failed = (err: Error, flushes: readonly number[]) => void;
 
 /** Writes on this thread, one transaction per batch; a failed batch is kept and retried. */
-function inlineSink(store: Store, retryMs: number, committed: Committed, failed: Failed, isClosed: () => boolean): Sink {
+function inlineSink(
+  store: Store,
+  retryMs: number,
+  committed: Committed,
+  failed: Failed,
+  isClosed: () => boolean,
+): Sink {
   const writer = createWriter(store);
   let backlog: Rows[] = [];
   let records = 0;
@@ -228,9 +243,21 @@ function inlineSink(store: Store, retryMs: number, committed: Committed, failed:
 }
 
 /** Writes on a worker thread with its own connection (WAL lets both connections work at once). */
-function workerSink(store: Store, retryMs: number, maxInFlight: number, committed: Committed, failed: Failed): Sink {
+function workerSink(
+  store: Store,
+  retryMs: number,
+  maxInFlight: number,
+  committed: Committed,
+  failed: Failed,
+): Sink {
   const progress = new Int32Array(new SharedArrayBuffer(8));
-  const data: WriterData = { path: store.path, busyTimeoutMs: store.busyTimeoutMs, durability: store.durability, retryMs, progress: progress.buffer as SharedArrayBuffer };
+  const data: WriterData = {
+    path: store.path,
+    busyTimeoutMs: store.busyTimeoutMs,
+    durability: store.durability,
+    retryMs,
+    progress: progress.buffer as SharedArrayBuffer,
+  };
   const worker = startWorker(import.meta.url, 'writer-worker', data);
   let posted = 0;
   /** Wait (blocking this thread) until the writer is at most half the limit behind, it fails, or 10 s pass. */
@@ -240,7 +267,13 @@ function workerSink(store: Store, retryMs: number, maxInFlight: number, committe
       const done = Atomics.load(progress, 0);
       if (((posted - done) | 0) <= maxInFlight / 2 || Atomics.load(progress, 1) === 1 || exited) return;
       if (Date.now() > deadline) {
-        failed(new IntentGuardError('ERR_STORE', `recording is ${(posted - done) | 0} rows behind and not catching up`), []);
+        failed(
+          new IntentGuardError(
+            'ERR_STORE',
+            `recording is ${(posted - done) | 0} rows behind and not catching up`,
+          ),
+          [],
+        );
         return;
       }
       Atomics.wait(progress, 0, done, 100);
@@ -255,22 +288,35 @@ function workerSink(store: Store, retryMs: number, maxInFlight: number, committe
     if (m.ok) committed(m.tally, m.rows, m.flushes);
     else failed(new IntentGuardError(m.error.code as ErrorCode, m.error.message, m.error.data), m.flushes);
   });
-  const gone = new Promise<void>((resolve) => worker.once('exit', () => { exited = true; resolve(); }));
-  worker.on('error', (e) => failed(new IntentGuardError('ERR_STORE', `recording worker failed: ${e.message}`), []));
+  const gone = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  worker.on('error', (e) =>
+    failed(new IntentGuardError('ERR_STORE', `recording worker failed: ${e.message}`), []),
+  );
   // A worker that dies leaves the recorder unhealthy: the guard then denies calls (fail closed).
-  void gone.then(() => { if (!closing) failed(new IntentGuardError('ERR_STORE', 'recording worker exited'), []); });
+  void gone.then(() => {
+    if (!closing) failed(new IntentGuardError('ERR_STORE', 'recording worker exited'), []);
+  });
   worker.unref();
   return {
     send(rows, records, flush) {
       if (exited) {
-        failed(new IntentGuardError('ERR_STORE', 'recording worker exited'), flush === undefined ? [] : [flush]);
+        failed(
+          new IntentGuardError('ERR_STORE', 'recording worker exited'),
+          flush === undefined ? [] : [flush],
+        );
         return;
       }
       if (outstanding === 0) worker.ref();
       outstanding += records;
       worker.postMessage({ rows, ...(flush !== undefined && { flush }) } satisfies ToWriter);
       posted = (posted + records) | 0;
-      if (((posted - Atomics.load(progress, 0)) | 0) > maxInFlight && Atomics.load(progress, 1) === 0) keepUp();
+      if (((posted - Atomics.load(progress, 0)) | 0) > maxInFlight && Atomics.load(progress, 1) === 0)
+        keepUp();
     },
     async close() {
       closing = true;

@@ -15,13 +15,23 @@ import type { Store } from './db.js';
  * rotation must not vouch for tampered rows). Returns the new epoch; the store is closed (reopen it).
  */
 export function rotateAuditKey(store: Store, now: number): { epoch: number; fingerprint: string } {
-  if (store.path === ':memory:') throw new IntentGuardError('ERR_STORE', 'an in-memory database has no key file to rotate');
-  const busy = (readAnchor(store.path, store.keys).anchor?.writers ?? []).filter((p) => p !== process.pid && alive(p));
-  if (busy.length > 0) throw new IntentGuardError('ERR_STORE', `processes ${busy.join(', ')} are recording into ${store.path}; stop them before rotating the audit key`);
+  if (store.path === ':memory:')
+    throw new IntentGuardError('ERR_STORE', 'an in-memory database has no key file to rotate');
+  const busy = (readAnchor(store.path, store.keys).anchor?.writers ?? []).filter(
+    (p) => p !== process.pid && alive(p),
+  );
+  if (busy.length > 0)
+    throw new IntentGuardError(
+      'ERR_STORE',
+      `processes ${busy.join(', ')} are recording into ${store.path}; stop them before rotating the audit key`,
+    );
   const report = verifyAudit(store);
   if (report.problems.length > 0) {
     const p = report.problems[0]!;
-    throw new IntentGuardError('ERR_STORE', `the record does not verify (${p.table} row ${p.rowid}: ${p.kind}: ${p.detail}); a rotation would vouch for it — investigate first`);
+    throw new IntentGuardError(
+      'ERR_STORE',
+      `the record does not verify (${p.table} row ${p.rowid}: ${p.kind}: ${p.detail}); a rotation would vouch for it — investigate first`,
+    );
   }
   const epoch = Math.max(...store.keys.keys()) + 1;
   const next = randomBytes(32);
@@ -31,8 +41,24 @@ export function rotateAuditKey(store: Store, now: number): { epoch: number; fing
   // The hand-over row is HMAC'd with the old key; the anchor written after it with the new one.
   anchoredTransaction({ ...store, key: next, epoch, keys: new Map(store.keys).set(epoch, next) }, () => {
     const h = currentHeads(store.db);
-    const detail = JSON.stringify({ epoch, from: store.epoch, fingerprint: fingerprint(next), heads: { sessions: h.sessions?.rowid ?? 0, approvals: h.approvals?.rowid ?? 0, revocations: h.revocations?.rowid ?? 0 }, hashes: h });
-    const sessionPrev = h.sessions?.hash ?? (store.db.prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').pluck().get() as string | undefined) ?? GENESIS;
+    const detail = JSON.stringify({
+      epoch,
+      from: store.epoch,
+      fingerprint: fingerprint(next),
+      heads: {
+        sessions: h.sessions?.rowid ?? 0,
+        approvals: h.approvals?.rowid ?? 0,
+        revocations: h.revocations?.rowid ?? 0,
+      },
+      hashes: h,
+    });
+    const sessionPrev =
+      h.sessions?.hash ??
+      (store.db
+        .prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1')
+        .pluck()
+        .get() as string | undefined) ??
+      GENESIS;
     appendAnchorRow(store, 'rotate', now, detail, sessionPrev, store.key);
     writeKeyFile(`${store.path}.key`, next, epoch);
   });

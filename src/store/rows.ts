@@ -22,27 +22,57 @@ export const WIDTH = [1, 13, 1, 9, 1] as const;
 export const EVENT_HASHED = 12;
 
 export interface SessionRow {
-  id: string; key: string; sub: string | null; iss: string | null; act: string | null; jti: string | null;
-  intent_json: string; intent_version: number; purpose: string; transport: string | null;
-  transport_session_id: string | null; started_at: number;
+  id: string;
+  key: string;
+  sub: string | null;
+  iss: string | null;
+  act: string | null;
+  jti: string | null;
+  intent_json: string;
+  intent_version: number;
+  purpose: string;
+  transport: string | null;
+  transport_session_id: string | null;
+  started_at: number;
 }
 
 export interface DecisionRow {
-  id: string; session_id: string; seq: number; time: number; action: string; enforced: 0 | 1; call: number | null;
-  tool: string | null; sub: string | null; intent_version: number; findings_json: string; approver: string | null;
+  id: string;
+  session_id: string;
+  seq: number;
+  time: number;
+  action: string;
+  enforced: 0 | 1;
+  call: number | null;
+  tool: string | null;
+  sub: string | null;
+  intent_version: number;
+  findings_json: string;
+  approver: string | null;
   /** Not a column: this decision stopped a tool call (counts toward the session's drift). */
   flagged: 0 | 1;
 }
 
 export interface EndRow {
-  id: string; ended_at: number; calls: number; status: string;
+  id: string;
+  ended_at: number;
+  calls: number;
+  status: string;
 }
 
 export function pushSession(out: Rows, s: SessionState): void {
   const row: SessionRow = {
-    id: s.id, key: s.key, sub: s.identity?.sub ?? null, iss: s.identity?.iss ?? null, act: s.identity?.act?.sub ?? null,
-    jti: s.identity?.jti ?? null, intent_json: JSON.stringify(s.intent), intent_version: s.intent.version,
-    purpose: s.intent.purpose, transport: s.transport ?? null, transport_session_id: s.transportSessionId ?? null,
+    id: s.id,
+    key: s.key,
+    sub: s.identity?.sub ?? null,
+    iss: s.identity?.iss ?? null,
+    act: s.identity?.act?.sub ?? null,
+    jti: s.identity?.jti ?? null,
+    intent_json: JSON.stringify(s.intent),
+    intent_version: s.intent.version,
+    purpose: s.intent.purpose,
+    transport: s.transport ?? null,
+    transport_session_id: s.transportSessionId ?? null,
     started_at: s.startedAt,
   };
   out.push(OPEN, row);
@@ -50,9 +80,20 @@ export function pushSession(out: Rows, s: SessionState): void {
 
 export function pushEvent(out: Rows, e: SessionEvent): void {
   out.push(
-    EVENT, e.session, e.seq, e.time, e.dir, e.kind, e.method ?? null, e.tool ?? null, e.call ?? null,
-    e.id === undefined ? null : typeof e.id === 'number' ? String(e.id) : JSON.stringify(e.id), e.bytes, e.synthetic ? 1 : 0,
-    e.text ?? JSON.stringify(e.raw) ?? 'null', e.kind === 'request' && e.tool !== undefined ? 1 : 0,
+    EVENT,
+    e.session,
+    e.seq,
+    e.time,
+    e.dir,
+    e.kind,
+    e.method ?? null,
+    e.tool ?? null,
+    e.call ?? null,
+    e.id === undefined ? null : typeof e.id === 'number' ? String(e.id) : JSON.stringify(e.id),
+    e.bytes,
+    e.synthetic ? 1 : 0,
+    e.text ?? JSON.stringify(e.raw) ?? 'null',
+    e.kind === 'request' && e.tool !== undefined ? 1 : 0,
   );
 }
 
@@ -60,20 +101,45 @@ export function pushEvent(out: Rows, e: SessionEvent): void {
 export function pushDecision(out: Rows, d: Decision): void {
   if (d.action === 'allow' && d.findings.length === 0) return;
   const row: DecisionRow = {
-    id: d.id, session_id: d.session, seq: d.seq, time: d.time, action: d.action, enforced: d.enforced ? 1 : 0,
-    call: d.call ?? null, tool: d.tool ?? null, sub: d.identity?.sub ?? null, intent_version: d.intentVersion,
-    findings_json: JSON.stringify(d.findings), approver: null,
+    id: d.id,
+    session_id: d.session,
+    seq: d.seq,
+    time: d.time,
+    action: d.action,
+    enforced: d.enforced ? 1 : 0,
+    call: d.call ?? null,
+    tool: d.tool ?? null,
+    sub: d.identity?.sub ?? null,
+    intent_version: d.intentVersion,
+    findings_json: JSON.stringify(d.findings),
+    approver: null,
     flagged: d.call !== undefined && d.kind === 'request' && d.action !== 'allow' ? 1 : 0,
   };
   out.push(DECISION, row);
 }
 
 export function pushAlert(out: Rows, a: Alert): void {
-  out.push(ALERT, a.id, a.session, a.decision, a.time, a.rule, a.severity, a.action, a.outcome, JSON.stringify(a));
+  out.push(
+    ALERT,
+    a.id,
+    a.session,
+    a.decision,
+    a.time,
+    a.rule,
+    a.severity,
+    a.action,
+    a.outcome,
+    JSON.stringify(a),
+  );
 }
 
 export function pushEnd(out: Rows, s: SessionState): void {
-  const row: EndRow = { id: s.id, ended_at: s.lastTime, calls: s.calls, status: s.endReason ? `${s.status} (${s.endReason})` : s.status };
+  const row: EndRow = {
+    id: s.id,
+    ended_at: s.lastTime,
+    calls: s.calls,
+    status: s.endReason ? `${s.status} (${s.endReason})` : s.status,
+  };
   out.push(END, row);
 }
 

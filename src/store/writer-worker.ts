@@ -7,14 +7,16 @@ import { countRecords, type Rows } from './rows.js';
 import { createWriter, type Tally } from './writer.js';
 
 /** Recorder → worker. */
-export type ToWriter =
-  | { readonly rows: Rows; readonly flush?: number }
-  | { readonly close: true };
+export type ToWriter = { readonly rows: Rows; readonly flush?: number } | { readonly close: true };
 
 /** Worker → recorder: a commit (with the flushes it settles) or a failure. */
 export type FromWriter =
   | { readonly ok: true; readonly tally: Tally; readonly rows: number; readonly flushes: number[] }
-  | { readonly ok: false; readonly error: { code: string; message: string; data?: Record<string, unknown> }; readonly flushes: number[] };
+  | {
+      readonly ok: false;
+      readonly error: { code: string; message: string; data?: Record<string, unknown> };
+      readonly flushes: number[];
+    };
 
 export interface WriterData {
   readonly path: string;
@@ -59,7 +61,11 @@ const commit = (): void => {
     flushes = [];
     Atomics.store(progress, 1, 1);
     Atomics.notify(progress, 0);
-    port.postMessage({ ok: false, error: { code: err.code, message: err.message, ...(err.data && { data: err.data }) }, flushes: settled } satisfies FromWriter);
+    port.postMessage({
+      ok: false,
+      error: { code: err.code, message: err.message, ...(err.data && { data: err.data }) },
+      flushes: settled,
+    } satisfies FromWriter);
     retry = setTimeout(commit, data.retryMs);
   }
 };

@@ -1,7 +1,19 @@
 import { ACTION_RANK, type Action } from '../policy/types.js';
 import { alive, anchoredTransaction, type Anchor, type AnchorStore } from './anchor.js';
 import { CHAIN_V, GENESIS, HASHED, fieldsOf, link } from './chain.js';
-import { ALERT, DECISION, END, EVENT, EVENT_HASHED, OPEN, WIDTH, type DecisionRow, type EndRow, type Rows, type SessionRow } from './rows.js';
+import {
+  ALERT,
+  DECISION,
+  END,
+  EVENT,
+  EVENT_HASHED,
+  OPEN,
+  WIDTH,
+  type DecisionRow,
+  type EndRow,
+  type Rows,
+  type SessionRow,
+} from './rows.js';
 import { driftOf, sealSession } from './seal.js';
 
 /** What one committed batch wrote. */
@@ -43,23 +55,47 @@ export function createWriter(store: AnchorStore): Writer {
   const chains = new Map<string, Chains>();
 
   const lastSession = db.prepare('SELECT hash FROM sessions ORDER BY rowid DESC LIMIT 1').pluck();
-  const lastAnchor = db.prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1').pluck();
-  const insSession = db.prepare(`INSERT INTO sessions (id, key, sub, iss, act, jti, intent_json, intent_version, purpose, transport, transport_session_id, started_at, chain_v, status, hash, prev_hash)
+  const lastAnchor = db
+    .prepare('SELECT session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1')
+    .pluck();
+  const insSession =
+    db.prepare(`INSERT INTO sessions (id, key, sub, iss, act, jti, intent_json, intent_version, purpose, transport, transport_session_id, started_at, chain_v, status, hash, prev_hash)
     VALUES (@id, @key, @sub, @iss, @act, @jti, @intent_json, @intent_version, @purpose, @transport, @transport_session_id, @started_at, @chain_v, 'open', @hash, @prev_hash)`);
   const sessionHash = db.prepare('SELECT hash FROM sessions WHERE id = ?').pluck();
-  const lastEvent = db.prepare('SELECT hash FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1').pluck();
-  const lastDecision = db.prepare('SELECT hash FROM decisions WHERE session_id = ? ORDER BY rowid DESC LIMIT 1').pluck();
-  const lastAlert = db.prepare('SELECT hash FROM alerts WHERE session_id = ? ORDER BY rowid DESC LIMIT 1').pluck();
+  const lastEvent = db
+    .prepare('SELECT hash FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1')
+    .pluck();
+  const lastDecision = db
+    .prepare('SELECT hash FROM decisions WHERE session_id = ? ORDER BY rowid DESC LIMIT 1')
+    .pluck();
+  const lastAlert = db
+    .prepare('SELECT hash FROM alerts WHERE session_id = ? ORDER BY rowid DESC LIMIT 1')
+    .pluck();
   const countOf = (table: string) => db.prepare(`SELECT count(*) FROM ${table} WHERE session_id = ?`).pluck();
-  const countEvents = countOf('events'), countDecisions = countOf('decisions'), countAlerts = countOf('alerts');
+  const countEvents = countOf('events'),
+    countDecisions = countOf('decisions'),
+    countAlerts = countOf('alerts');
   // Positional parameters, in HASHED.events order then hash, prev_hash: binding arrays is cheaper than objects.
-  const insEvent = db.prepare(`INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, synthetic, raw, hash, prev_hash)
+  const insEvent =
+    db.prepare(`INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, synthetic, raw, hash, prev_hash)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insDecision = db.prepare(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
+  const insDecision =
+    db.prepare(`INSERT INTO decisions (id, session_id, seq, time, action, enforced, call, tool, sub, intent_version, findings_json, approver, hash, prev_hash)
     VALUES (@id, @session_id, @seq, @time, @action, @enforced, @call, @tool, @sub, @intent_version, @findings_json, @approver, @hash, @prev_hash)`);
-  const insAlert = db.prepare('INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const insAlert = db.prepare(
+    'INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
 
-  const fresh = (hash: string): Chains => ({ event: hash, decision: hash, alert: hash, events: 0, decisions: 0, alerts: 0, strongest: 'allow', flagged: 0 });
+  const fresh = (hash: string): Chains => ({
+    event: hash,
+    decision: hash,
+    alert: hash,
+    events: 0,
+    decisions: 0,
+    alerts: 0,
+    strongest: 'allow',
+    flagged: 0,
+  });
   const chainOf = (session: string): Chains => {
     let c = chains.get(session);
     if (!c) {
@@ -67,9 +103,12 @@ export function createWriter(store: AnchorStore): Writer {
       const h = (sessionHash.get(session) as string | undefined) ?? GENESIS;
       c = {
         ...fresh(h),
-        event: (lastEvent.get(session) as string | undefined) ?? h, decision: (lastDecision.get(session) as string | undefined) ?? h,
+        event: (lastEvent.get(session) as string | undefined) ?? h,
+        decision: (lastDecision.get(session) as string | undefined) ?? h,
         alert: (lastAlert.get(session) as string | undefined) ?? h,
-        events: countEvents.get(session) as number, decisions: countDecisions.get(session) as number, alerts: countAlerts.get(session) as number,
+        events: countEvents.get(session) as number,
+        decisions: countDecisions.get(session) as number,
+        alerts: countAlerts.get(session) as number,
       };
       chains.set(session, c);
     }
@@ -88,7 +127,8 @@ export function createWriter(store: AnchorStore): Writer {
       case OPEN: {
         const s = { ...(rows[i + 1] as SessionRow), chain_v: CHAIN_V };
         // The chain's head as the database has it: another process may have appended since.
-        const prev = (lastSession.get() as string | undefined) ?? (lastAnchor.get() as string | undefined) ?? GENESIS;
+        const prev =
+          (lastSession.get() as string | undefined) ?? (lastAnchor.get() as string | undefined) ?? GENESIS;
         const hash = link(key, prev, fieldsOf(s as unknown as Record<string, unknown>, HASHED.sessions2));
         insSession.run({ ...s, prev_hash: prev, hash });
         chains.set(s.id, fresh(hash));
@@ -116,7 +156,11 @@ export function createWriter(store: AnchorStore): Writer {
         const c = chainOf(d.session_id);
         c.flagged += flagged;
         if (ACTION_RANK[d.action as Action] > ACTION_RANK[c.strongest]) c.strongest = d.action as Action;
-        const hash = link(key, c.decision, fieldsOf(d as unknown as Record<string, unknown>, HASHED.decisions));
+        const hash = link(
+          key,
+          c.decision,
+          fieldsOf(d as unknown as Record<string, unknown>, HASHED.decisions),
+        );
         insDecision.run({ ...d, hash, prev_hash: c.decision });
         c.decision = hash;
         c.decisions++;
@@ -142,9 +186,19 @@ export function createWriter(store: AnchorStore): Writer {
         const e = rows[i + 1] as EndRow;
         const c = chainOf(e.id);
         sealSession(db, key, (sessionHash.get(e.id) as string | undefined) ?? GENESIS, {
-          id: e.id, ended_at: e.ended_at, outcome: c.strongest, calls: e.calls, drift: driftOf(c.flagged, e.calls), status: e.status,
-          events: c.events, last_event_hash: c.event, decisions: c.decisions, last_decision_hash: c.decision,
-          alerts: c.alerts, last_alert_hash: c.alert, seal_note: null,
+          id: e.id,
+          ended_at: e.ended_at,
+          outcome: c.strongest,
+          calls: e.calls,
+          drift: driftOf(c.flagged, e.calls),
+          status: e.status,
+          events: c.events,
+          last_event_hash: c.event,
+          decisions: c.decisions,
+          last_decision_hash: c.decision,
+          alerts: c.alerts,
+          last_alert_hash: c.alert,
+          seal_note: null,
         });
         chains.delete(e.id);
         ended.add(e.id);
@@ -159,7 +213,16 @@ export function createWriter(store: AnchorStore): Writer {
   const anchor = (a: Anchor) => {
     for (const id of touched) {
       const c = chains.get(id);
-      if (c) a.open[id] = { pid: process.pid, events: c.events, event: c.event, decisions: c.decisions, decision: c.decision, alerts: c.alerts, alert: c.alert };
+      if (c)
+        a.open[id] = {
+          pid: process.pid,
+          events: c.events,
+          event: c.event,
+          decisions: c.decisions,
+          decision: c.decision,
+          alerts: c.alerts,
+          alert: c.alert,
+        };
     }
     for (const id of ended) delete a.open[id];
     if (!a.writers.includes(process.pid)) a.writers = [...a.writers.filter(alive), process.pid];
@@ -171,7 +234,8 @@ export function createWriter(store: AnchorStore): Writer {
     touched.clear();
     ended.clear();
     for (const rows of batches) {
-      for (let i = 0; i < rows.length; i += 1 + WIDTH[rows[i] as 0 | 1 | 2 | 3 | 4]) write(rows, i, tally, lastSeq);
+      for (let i = 0; i < rows.length; i += 1 + WIDTH[rows[i] as 0 | 1 | 2 | 3 | 4])
+        write(rows, i, tally, lastSeq);
     }
     tally.lastSeq = [...lastSeq];
     return tally;
@@ -193,7 +257,13 @@ export function createWriter(store: AnchorStore): Writer {
     close() {
       if (store.path === ':memory:') return;
       try {
-        anchoredTransaction(store, () => undefined, (a) => { a.writers = a.writers.filter((p) => p !== process.pid && alive(p)); });
+        anchoredTransaction(
+          store,
+          () => undefined,
+          (a) => {
+            a.writers = a.writers.filter((p) => p !== process.pid && alive(p));
+          },
+        );
       } catch {
         // the anchor keeps a dead pid: harmless, it is dropped the next time a writer starts
       }

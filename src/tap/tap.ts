@@ -33,8 +33,10 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
   const { side: _side, ...open } = options;
   const session = monitor.open({ transport: inner.constructor?.name ?? 'transport', ...open });
 
-  const toLocal = (message: unknown, extra?: MessageExtraInfo) => wrapper.onmessage?.(message as JSONRPCMessage, extra);
-  const toRemote = (message: unknown, opts?: TransportSendOptions) => inner.send(message as JSONRPCMessage, opts);
+  const toLocal = (message: unknown, extra?: MessageExtraInfo) =>
+    wrapper.onmessage?.(message as JSONRPCMessage, extra);
+  const toRemote = (message: unknown, opts?: TransportSendOptions) =>
+    inner.send(message as JSONRPCMessage, opts);
 
   // Inbound messages are delivered in arrival order, each after its decision: synchronously while
   // nothing is held, queued behind a held message otherwise.
@@ -76,10 +78,12 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     if (inbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return;
     const decided = session.observe(inbound, message);
     if (!inboundQueue && !(decided instanceof Promise)) return applyInbound(decided, extra);
-    const queue: Promise<void> = (inboundQueue ?? Promise.resolve()).then(() => decided).then((o) => {
-      applyInbound(o, extra);
-      if (inboundQueue === queue) inboundQueue = undefined;
-    });
+    const queue: Promise<void> = (inboundQueue ?? Promise.resolve())
+      .then(() => decided)
+      .then((o) => {
+        applyInbound(o, extra);
+        if (inboundQueue === queue) inboundQueue = undefined;
+      });
     inboundQueue = queue;
   };
   inner.onerror = (error) => wrapper.onerror?.(error);
@@ -92,7 +96,12 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
   const asks = new Map<string, (answer: unknown) => void>();
   const takeAnswer = (message: unknown): boolean => {
     const id = (message as { id?: unknown }).id;
-    if (typeof id !== 'string' || !asks.has(id) || !('result' in (message as object) || 'error' in (message as object))) return false;
+    if (
+      typeof id !== 'string' ||
+      !asks.has(id) ||
+      !('result' in (message as object) || 'error' in (message as object))
+    )
+      return false;
     const resolve = asks.get(id)!;
     asks.delete(id);
     void session.record('c2s', message);
@@ -107,7 +116,14 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
       const request = { jsonrpc: '2.0', id, method, params };
       const answer = new Promise<unknown>((resolve, reject) => {
         asks.set(id, resolve);
-        signal.addEventListener('abort', () => { asks.delete(id); reject(new Error('approval prompt aborted')); }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            asks.delete(id);
+            reject(new Error('approval prompt aborted'));
+          },
+          { once: true },
+        );
       });
       await session.record(clientBound, request);
       if (clientBound === inbound) toLocal(request);

@@ -20,20 +20,42 @@ const codeOf = (e: unknown) => ((e as McpError).data as { code?: string } | unde
 
 async function httpStack() {
   const dir = mkdtempSync(join(tmpdir(), 'ig-budget-'));
-  writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo and send my notes to team@corp.test\ntools: [echo, send_email]\n');
+  writeFileSync(
+    join(dir, 'intent.yaml'),
+    'purpose: echo and send my notes to team@corp.test\ntools: [echo, send_email]\n',
+  );
   const upstream = await httpUpstream();
-  const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile: join(dir, 'intent.yaml'), log: () => undefined });
-  const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: 'https://intentguard.test/mcp' });
+  const runtime = await createRuntime({
+    mode: 'enforce',
+    db: false,
+    pack: true,
+    rules: [],
+    intentFile: join(dir, 'intent.yaml'),
+    log: () => undefined,
+  });
+  const proxy = await startHttpProxy({
+    upstream: upstream.url,
+    runtime,
+    resource: 'https://intentguard.test/mcp',
+  });
   const client = async (name: string) => {
     const c = new Client({ name, version: '1' });
     await c.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
     return c;
   };
-  return { upstream, client, async close() { await proxy.close(); await runtime.close(); await upstream.close(); } };
+  return {
+    upstream,
+    client,
+    async close() {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
+    },
+  };
 }
 
 describe('per-message analysis budget (issue 11 §1)', () => {
-  it('a huge pathological argument over intentguard http is refused with ERR_ANALYSIS_BUDGET, never forwarded; a concurrent session\'s call completes', async () => {
+  it("a huge pathological argument over intentguard http is refused with ERR_ANALYSIS_BUDGET, never forwarded; a concurrent session's call completes", async () => {
     const s = await httpStack();
     const attacker = await s.client('attacker');
     const other = await s.client('other-agent');
@@ -46,10 +68,17 @@ describe('per-message analysis budget (issue 11 §1)', () => {
     assert.equal(refused.status, 'rejected');
     assert.equal(codeOf((refused as PromiseRejectedResult).reason), 'ERR_ANALYSIS_BUDGET');
     assert.equal(fine.status, 'fulfilled');
-    assert.deepEqual((fine as PromiseFulfilledResult<{ content: unknown }>).value.content, [{ type: 'text', text: 'still served' }]);
-    assert.ok(!s.upstream.seen.some((r) => r.body.includes('a.a.a.a.')), 'the unanalysed call never reached the server');
+    assert.deepEqual((fine as PromiseFulfilledResult<{ content: unknown }>).value.content, [
+      { type: 'text', text: 'still served' },
+    ]);
+    assert.ok(
+      !s.upstream.seen.some((r) => r.body.includes('a.a.a.a.')),
+      'the unanalysed call never reached the server',
+    );
     // The refused session goes on: a normal call still works.
-    assert.deepEqual((await attacker.callTool({ name: 'echo', arguments: { text: 'after' } })).content, [{ type: 'text', text: 'after' }]);
+    assert.deepEqual((await attacker.callTool({ name: 'echo', arguments: { text: 'after' } })).content, [
+      { type: 'text', text: 'after' },
+    ]);
     await attacker.close();
     await other.close();
     await s.close();
@@ -60,13 +89,25 @@ describe('per-message analysis budget (issue 11 §1)', () => {
     writeFileSync(join(dir, 'big.txt'), '\n'.repeat(ANALYSIS_BUDGET.bytes + 1000));
     writeFileSync(join(dir, 'small.txt'), 'quarterly numbers');
     const monitor = createMonitor({ policy: packPolicies(loadRulePack()) });
-    const inner = new StdioClientTransport({ command: process.execPath, args: ['node_modules/@modelcontextprotocol/server-filesystem/dist/index.js', dir], stderr: 'pipe' });
-    const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(tap(inner, monitor, { side: 'client', intent: parseIntent({ purpose: 'read my files', tools: ['read_text_file'] }) }));
-    await assert.rejects(client.callTool({ name: 'read_text_file', arguments: { path: join(dir, 'big.txt') } }), (e: unknown) => {
-      assert.equal(codeOf(e), 'ERR_ANALYSIS_BUDGET');
-      return true;
+    const inner = new StdioClientTransport({
+      command: process.execPath,
+      args: ['node_modules/@modelcontextprotocol/server-filesystem/dist/index.js', dir],
+      stderr: 'pipe',
     });
+    const client = new Client({ name: 'agent', version: '1' });
+    await client.connect(
+      tap(inner, monitor, {
+        side: 'client',
+        intent: parseIntent({ purpose: 'read my files', tools: ['read_text_file'] }),
+      }),
+    );
+    await assert.rejects(
+      client.callTool({ name: 'read_text_file', arguments: { path: join(dir, 'big.txt') } }),
+      (e: unknown) => {
+        assert.equal(codeOf(e), 'ERR_ANALYSIS_BUDGET');
+        return true;
+      },
+    );
     const ok = await client.callTool({ name: 'read_text_file', arguments: { path: join(dir, 'small.txt') } });
     assert.match(JSON.stringify(ok.content), /quarterly numbers/);
     await client.close();

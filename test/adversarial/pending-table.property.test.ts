@@ -12,7 +12,12 @@ import type { Outcome } from '../../src/monitor/types.js';
 
 type Id = number | string;
 type Op =
-  | { t: 'request'; dir: Direction; id: Id; what: 'call' | 'held' | 'ping' | 'badargs' | 'badparams' | 'list' }
+  | {
+      t: 'request';
+      dir: Direction;
+      id: Id;
+      what: 'call' | 'held' | 'ping' | 'badargs' | 'badparams' | 'list';
+    }
   | { t: 'cancel'; dir: Direction; id: Id }
   | { t: 'answer'; dir: Direction; id: Id; error: boolean }
   | { t: 'approve'; yes: boolean };
@@ -20,9 +25,20 @@ type Op =
 const ID = fc.constantFrom<Id>(0, 1, 2, '1');
 const DIR = fc.constantFrom<Direction>('c2s', 's2c');
 const OP: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('request' as const), dir: DIR, id: ID, what: fc.constantFrom('call', 'held', 'ping', 'badargs', 'badparams', 'list') as fc.Arbitrary<'call'> }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('request' as const),
+      dir: DIR,
+      id: ID,
+      what: fc.constantFrom('call', 'held', 'ping', 'badargs', 'badparams', 'list') as fc.Arbitrary<'call'>,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('cancel' as const), dir: DIR, id: ID }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('answer' as const), dir: DIR, id: ID, error: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ t: fc.constant('answer' as const), dir: DIR, id: ID, error: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('approve' as const), yes: fc.boolean() }) },
 );
 
@@ -34,12 +50,18 @@ function message(op: Extract<Op, { t: 'request' }>): Record<string, unknown> {
   // Only the client calls tools; a server's request is a ping or a roots/list.
   if (op.dir === 's2c') return { ...base, method: op.what === 'list' ? 'roots/list' : 'ping' };
   switch (op.what) {
-    case 'call': return { ...base, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } };
-    case 'held': return { ...base, method: 'tools/call', params: { name: 'write_file', arguments: { path: '/x' } } };
-    case 'badargs': return { ...base, method: 'tools/call', params: { name: 'echo', arguments: [] } };
-    case 'badparams': return { ...base, method: 'ping', params: 'not params' };
-    case 'list': return { ...base, method: 'tools/list' };
-    default: return { ...base, method: 'ping' };
+    case 'call':
+      return { ...base, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } };
+    case 'held':
+      return { ...base, method: 'tools/call', params: { name: 'write_file', arguments: { path: '/x' } } };
+    case 'badargs':
+      return { ...base, method: 'tools/call', params: { name: 'echo', arguments: [] } };
+    case 'badparams':
+      return { ...base, method: 'ping', params: 'not params' };
+    case 'list':
+      return { ...base, method: 'tools/list' };
+    default:
+      return { ...base, method: 'ping' };
   }
 }
 
@@ -67,8 +89,16 @@ export async function run(ops: Op[]): Promise<void> {
     const f = outcome.forward as { id?: Id; method?: string; result?: unknown; error?: unknown } | undefined;
     if (f !== undefined) {
       if (f.method !== undefined && f.id !== undefined) {
-        assert.ok(!received[dir].has(k(f.id)), `a peer got a second request under id ${String(f.id)} while the first is unanswered`);
-        received[dir].set(k(f.id), { id: f.id, method: f.method, tool: outcome.event?.tool, seq: outcome.event!.seq });
+        assert.ok(
+          !received[dir].has(k(f.id)),
+          `a peer got a second request under id ${String(f.id)} while the first is unanswered`,
+        );
+        received[dir].set(k(f.id), {
+          id: f.id,
+          method: f.method,
+          tool: outcome.event?.tool,
+          seq: outcome.event!.seq,
+        });
       } else if (f.id !== undefined && f.method === undefined) bump(other(dir), f.id, -1);
     }
     const a = outcome.answer as { id?: Id } | undefined;
@@ -92,25 +122,44 @@ export async function run(ops: Op[]): Promise<void> {
       const r = received[p.dir].get(k(p.id));
       if (waiting.has(p.seq) && r?.seq !== p.seq) continue;
       assert.ok(r, `pending ${p.dir} ${String(p.id)} (seq ${p.seq}) was never delivered to its peer`);
-      assert.equal(r.seq, p.seq, `pending ${p.dir} ${String(p.id)} is another request than the one its peer got`);
+      assert.equal(
+        r.seq,
+        p.seq,
+        `pending ${p.dir} ${String(p.id)} is another request than the one its peer got`,
+      );
       assert.equal(r.method, p.method);
     }
     for (const d of ['c2s', 's2c'] as const) {
-      for (const r of received[d].values()) assert.ok(table.some((p) => p.dir === d && p.seq === r.seq), `the monitor lost ${d} request ${String(r.id)}`);
+      for (const r of received[d].values())
+        assert.ok(
+          table.some((p) => p.dir === d && p.seq === r.seq),
+          `the monitor lost ${d} request ${String(r.id)}`,
+        );
     }
   };
 
   // The lifecycle first: initialize and its answer.
-  await observe('c2s', { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } });
+  await observe('c2s', {
+    jsonrpc: '2.0',
+    id: 'init',
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+  });
   bump('c2s', 'init', 1);
   received.c2s.delete(k('init'));
-  await observe('s2c', { jsonrpc: '2.0', id: 'init', result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 's', version: '1' } } });
+  await observe('s2c', {
+    jsonrpc: '2.0',
+    id: 'init',
+    result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 's', version: '1' } },
+  });
   await observe('c2s', { jsonrpc: '2.0', method: 'notifications/initialized' });
 
   const answer = async (dir: Direction, id: Id, error: boolean) => {
     // `dir` is the direction of the answer: it answers requests that travelled the other way.
     const r = received[other(dir)].get(k(id));
-    const m = error ? { jsonrpc: '2.0', id, error: { code: -32000, message: 'no' } } : { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'r' }] } };
+    const m = error
+      ? { jsonrpc: '2.0', id, error: { code: -32000, message: 'no' } }
+      : { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'r' }] } };
     if (r) received[other(dir)].delete(k(id));
     const before = events.length;
     const out = await observe(dir, m);
@@ -120,12 +169,16 @@ export async function run(ops: Op[]): Promise<void> {
       assert.equal(ev.request?.seq, r.seq, 'matched to the request its peer is answering');
       assert.equal(ev.method, r.method);
       assert.equal(ev.tool, r.tool);
-      if (r.method === 'tools/call') assert.ok(ev.tool !== undefined, 'a tools/call answer is analysed as a tool result');
+      if (r.method === 'tools/call')
+        assert.ok(ev.tool !== undefined, 'a tools/call answer is analysed as a tool result');
       assert.equal(out.forward, m, 'a genuine answer is delivered');
     } else {
       // A spoofed or replayed answer is never delivered as it is (at most intentguard's error in its place).
       const f = out.forward as { error?: { data?: { code?: string } } } | undefined;
-      assert.ok(f === undefined || f.error?.data?.code === 'ERR_UNMATCHED_RESPONSE', 'a spoofed answer is not delivered');
+      assert.ok(
+        f === undefined || f.error?.data?.code === 'ERR_UNMATCHED_RESPONSE',
+        'a spoofed answer is not delivered',
+      );
     }
   };
 
@@ -139,14 +192,22 @@ export async function run(ops: Op[]): Promise<void> {
         // Held for approval: the pipeline goes on; the outcome is applied when the approval ends.
         await new Promise((r) => setImmediate(r));
         const seq = events.findLast((e) => e.raw === m)?.seq ?? -1;
-        held.set(seq, decided.then((o) => apply(op.dir, o)));
+        held.set(
+          seq,
+          decided.then((o) => apply(op.dir, o)),
+        );
       } else {
         const out = await decided;
         apply(op.dir, out);
-        if (out.forward === undefined) assert.deepEqual(pendingOf(), before, 'a refused request leaves the pending table as it was');
+        if (out.forward === undefined)
+          assert.deepEqual(pendingOf(), before, 'a refused request leaves the pending table as it was');
       }
     } else if (op.t === 'cancel') {
-      await observe(op.dir, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: op.id } });
+      await observe(op.dir, {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: op.id },
+      });
     } else if (op.t === 'answer') {
       await answer(op.dir, op.id, op.error);
     } else if (approvals.length > 0) {
@@ -158,11 +219,17 @@ export async function run(ops: Op[]): Promise<void> {
     check();
   }
   // Drain: every approval ends, every peer answers what it holds; then nothing is owed to anyone.
-  for (const a of approvals.splice(0)) { a.resolve(true); await held.get(a.seq); }
-  for (const d of ['c2s', 's2c'] as const) for (const r of [...received[d].values()]) await answer(other(d), r.id, false);
+  for (const a of approvals.splice(0)) {
+    a.resolve(true);
+    await held.get(a.seq);
+  }
+  for (const d of ['c2s', 's2c'] as const)
+    for (const r of [...received[d].values()]) await answer(other(d), r.id, false);
   check();
   assert.deepEqual(pendingOf(), [], 'nothing left pending');
-  for (const d of ['c2s', 's2c'] as const) for (const [id, n] of owed[d]) assert.equal(n, 0, `${d} request(s) ${id}: each gets exactly one answer (owed ${n})`);
+  for (const d of ['c2s', 's2c'] as const)
+    for (const [id, n] of owed[d])
+      assert.equal(n, 0, `${d} request(s) ${id}: each gets exactly one answer (owed ${n})`);
   monitor.close();
 }
 
@@ -172,10 +239,13 @@ describe('the pending table (issue 11 §2, property)', () => {
   });
 
   it('a tools/list answer without a tools array ends its request (it used to restore the whole previous state)', async () => {
-    await run([{ t: 'request', dir: 'c2s', id: 0, what: 'list' }, { t: 'answer', dir: 's2c', id: 0, error: false }]);
+    await run([
+      { t: 'request', dir: 'c2s', id: 0, what: 'list' },
+      { t: 'answer', dir: 's2c', id: 0, error: false },
+    ]);
   });
 
-  it('the issue\'s probe as a sequence: call 7, ping 7, ping 7 with [] params, then the server answers', async () => {
+  it("the issue's probe as a sequence: call 7, ping 7, ping 7 with [] params, then the server answers", async () => {
     await run([
       { t: 'request', dir: 'c2s', id: 1, what: 'call' },
       { t: 'request', dir: 'c2s', id: 1, what: 'ping' },

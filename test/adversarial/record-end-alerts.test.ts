@@ -21,13 +21,25 @@ describe('alerts reported while a session ends are inside its seal', () => {
       const monitor = createMonitor();
       const recorder = createRecorder(store, monitor, { thread });
       // Subscribed after the recorder, as the grant gate is in the proxies' runtime.
-      monitor.sessionEnded$.subscribe((s) => monitor.report(s.id, { rule: 'identity/grant-revoked', action: 'alert', severity: 'high', reason: 'revoked at the end' }));
+      monitor.sessionEnded$.subscribe((s) =>
+        monitor.report(s.id, {
+          rule: 'identity/grant-revoked',
+          action: 'alert',
+          severity: 'high',
+          reason: 'revoked at the end',
+        }),
+      );
       const id = await driveSession(monitor, { sub: 'agent:end' });
       await recorder.flush();
       await recorder.close();
       monitor.close();
-      const alerts = store.db.prepare('SELECT rule FROM alerts WHERE session_id = ?').all(id) as { rule: string }[];
-      assert.ok(alerts.some((a) => a.rule === 'identity/grant-revoked'), 'the end-of-session alert is recorded');
+      const alerts = store.db.prepare('SELECT rule FROM alerts WHERE session_id = ?').all(id) as {
+        rule: string;
+      }[];
+      assert.ok(
+        alerts.some((a) => a.rule === 'identity/grant-revoked'),
+        'the end-of-session alert is recorded',
+      );
       const report = verifyAudit(store);
       assert.deepEqual(report.problems, []);
       assert.equal(report.ok, true);

@@ -12,14 +12,46 @@ import { redactValue, renderMessage } from '../../src/rules/template.js';
 
 /** Repeated units: the character classes each pattern (old and new) loops on, alone and mixed. */
 export const SHAPES: Readonly<Record<string, string>> = {
-  'newlines': '\n', 'spaces': ' ', 'tabs': '\t', 'hash lines': '\n#', 'hash': '#', 'to + spaces': 'to  ',
-  'a.': 'a.', 'dots': '.', 'at': '@', 'a@': 'a@', 'a@a.': 'a@a.', 'x.y@': 'x.y@',
-  'digits': '1', 'digit-dash': '1-', 'digit-space': '1 ', 'dashes': '-', 'digit-dot': '1.', 'quad': '0.0.',
-  'letters': 'a', 'upper': 'A', 'iban-ish': 'AA11', 'upper-digit-space': 'A1 ',
-  'http:': 'http:', 'slashes': '//', 'backslashes': '\\', 'www.': 'www.', 'scheme-ish': 'a:', 'a-': 'a-',
-  'percent': '%41', 'base64-ish': 'QUJD', 'hex-ish': 'ab', 'equals': '=', 'colons': ':',
-  'ignore': 'ignore ', 'bearer': 'Bearer ', 'sk-': 'sk-', 'eyJ': 'eyJ.', 'password=': 'password=', 'braces': '{{',
-  'mixed': '.@-1 aA:/\n%#=_',
+  newlines: '\n',
+  spaces: ' ',
+  tabs: '\t',
+  'hash lines': '\n#',
+  hash: '#',
+  'to + spaces': 'to  ',
+  'a.': 'a.',
+  dots: '.',
+  at: '@',
+  'a@': 'a@',
+  'a@a.': 'a@a.',
+  'x.y@': 'x.y@',
+  digits: '1',
+  'digit-dash': '1-',
+  'digit-space': '1 ',
+  dashes: '-',
+  'digit-dot': '1.',
+  quad: '0.0.',
+  letters: 'a',
+  upper: 'A',
+  'iban-ish': 'AA11',
+  'upper-digit-space': 'A1 ',
+  'http:': 'http:',
+  slashes: '//',
+  backslashes: '\\',
+  'www.': 'www.',
+  'scheme-ish': 'a:',
+  'a-': 'a-',
+  percent: '%41',
+  'base64-ish': 'QUJD',
+  'hex-ish': 'ab',
+  equals: '=',
+  colons: ':',
+  ignore: 'ignore ',
+  bearer: 'Bearer ',
+  'sk-': 'sk-',
+  eyJ: 'eyJ.',
+  'password=': 'password=',
+  braces: '{{',
+  mixed: '.@-1 aA:/\n%#=_',
 };
 
 // Opens every text so that each analyser's cheap pre-checks pass and its patterns really run on the
@@ -28,7 +60,9 @@ const PRIMER = 'hello to q.qq a@b.cc http://x.yy www.x 1.2.3.4 AA11 1234 passwor
 
 /** A text of `size` characters: the primer, then `unit` repeated, ending in `tag` (distinct texts defeat memo caches). */
 export function shaped(unit: string, size: number, tag = ''): string {
-  return PRIMER + unit.repeat(Math.ceil(size / unit.length)).slice(0, size - tag.length - PRIMER.length) + tag;
+  return (
+    PRIMER + unit.repeat(Math.ceil(size / unit.length)).slice(0, size - tag.length - PRIMER.length) + tag
+  );
 }
 
 const source = { call: 0, tool: 'read', seq: 0, time: 0, injected: false, sensitivity: 'public' } as const;
@@ -45,6 +79,9 @@ export const ENTRY_POINTS: Readonly<Record<string, (text: string) => unknown>> =
     p.add(source, t, []);
     return [p.fragmentSources(t), p.valueSource(t)];
   },
-  'redaction (redactValue, renderMessage)': (t) => [redactValue({ body: t }, 'evidence', []), renderMessage('{{call.args.body}}', { call: { args: { body: t } } }, [])],
+  'redaction (redactValue, renderMessage)': (t) => [
+    redactValue({ body: t }, 'evidence', []),
+    renderMessage('{{call.args.body}}', { call: { args: { body: t } } }, []),
+  ],
   printable: (t) => printable(t),
 };

@@ -16,15 +16,44 @@ import { createMonitor, loadRulePack, packPolicies, parseIntent, tap } from '../
 async function zoned() {
   const fetched: string[] = [];
   const server = new McpServer({ name: 'web', version: '1' });
-  server.registerTool('fetch_url', { description: 'Fetch a web page', inputSchema: { url: z.string(), note: z.string().optional(), pad: z.string().optional(), opts: z.any().optional() } },
-    async ({ url }) => { fetched.push(url); return { content: [{ type: 'text', text: 'page' }] }; });
+  server.registerTool(
+    'fetch_url',
+    {
+      description: 'Fetch a web page',
+      inputSchema: {
+        url: z.string(),
+        note: z.string().optional(),
+        pad: z.string().optional(),
+        opts: z.any().optional(),
+      },
+    },
+    async ({ url }) => {
+      fetched.push(url);
+      return { content: [{ type: 'text', text: 'page' }] };
+    },
+  );
   const monitor = createMonitor({ policy: packPolicies(loadRulePack()) });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   await server.connect(serverT);
   const client = new Client({ name: 'agent', version: '1' });
-  await client.connect(tap(clientT, monitor, { side: 'client', intent: parseIntent({ purpose: 'read the docs site', tools: ['fetch_url'], zones: ['docs.corp.test'] }) }));
-  const call = (args: Record<string, unknown>) => client.callTool({ name: 'fetch_url', arguments: { url: 'https://docs.corp.test/', ...args } });
-  return { client, monitor, fetched, call, async close() { await client.close(); monitor.close(); } };
+  await client.connect(
+    tap(clientT, monitor, {
+      side: 'client',
+      intent: parseIntent({ purpose: 'read the docs site', tools: ['fetch_url'], zones: ['docs.corp.test'] }),
+    }),
+  );
+  const call = (args: Record<string, unknown>) =>
+    client.callTool({ name: 'fetch_url', arguments: { url: 'https://docs.corp.test/', ...args } });
+  return {
+    client,
+    monitor,
+    fetched,
+    call,
+    async close() {
+      await client.close();
+      monitor.close();
+    },
+  };
 }
 
 const denied = async (p: Promise<unknown>): Promise<string> => {
@@ -32,7 +61,7 @@ const denied = async (p: Promise<unknown>): Promise<string> => {
     await p;
   } catch (e) {
     const data = (e as McpError).data as { code: string; rules?: string[] };
-    return data.code === 'ERR_CALL_DENIED' ? data.rules?.join(',') ?? data.code : data.code;
+    return data.code === 'ERR_CALL_DENIED' ? (data.rules?.join(',') ?? data.code) : data.code;
   }
   return 'passed';
 };
@@ -44,13 +73,20 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
     'protocol-relative': { url: '//evil.test/x' },
     'backslashes for slashes': { url: 'https:\\\\evil.test\\x' },
     'user-info before the real host': { url: 'https://docs.corp.test@evil.test/' },
-    'backslash user-info, WHATWG reads the approved host, RFC 3986 readers (urllib, curl) the other': { url: 'http://docs.corp.test\\@evil.test/' },
+    'backslash user-info, WHATWG reads the approved host, RFC 3986 readers (urllib, curl) the other': {
+      url: 'http://docs.corp.test\\@evil.test/',
+    },
     'backslash user-info, the other way round': { url: 'http://evil.test\\@docs.corp.test/' },
     'bare host with a path, TLD outside any hand list': { url: 'evil.zip/bare' },
     'bare host as the whole destination': { url: 'evil.zip' },
     'a second URL in the query': { url: 'https://docs.corp.test/?next=http:evil.test' },
-    'a URL after 64 KiB of padding in another argument': { pad: 'x'.repeat(70_000), note: 'then https://evil.test/x' },
-    'a URL nested 40 levels deep': { opts: JSON.parse(`${'{"a":'.repeat(40)}"https://evil.test/deep"${'}'.repeat(40)}`) },
+    'a URL after 64 KiB of padding in another argument': {
+      pad: 'x'.repeat(70_000),
+      note: 'then https://evil.test/x',
+    },
+    'a URL nested 40 levels deep': {
+      opts: JSON.parse(`${'{"a":'.repeat(40)}"https://evil.test/deep"${'}'.repeat(40)}`),
+    },
     'a URL in an object key': { opts: { 'https://evil.test/k': 1 } },
   };
   for (const [name, args] of Object.entries(outside)) {
@@ -65,14 +101,21 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
 
   it('an argument past the analysis budget fails closed with ERR_ANALYSIS_BUDGET (never passed unscanned)', async () => {
     const s = await zoned();
-    assert.equal(await denied(s.call({ pad: 'x'.repeat(ANALYSIS_BUDGET.bytes + 10), note: 'https://evil.test/' })), 'ERR_ANALYSIS_BUDGET');
+    assert.equal(
+      await denied(s.call({ pad: 'x'.repeat(ANALYSIS_BUDGET.bytes + 10), note: 'https://evil.test/' })),
+      'ERR_ANALYSIS_BUDGET',
+    );
     assert.deepEqual(s.fetched, []);
     await s.close();
   });
 
   it('inside the zone, and file names in free text, pass', async () => {
     const s = await zoned();
-    for (const args of [{ url: 'https://DOCS.corp.test./guide' }, { url: '//docs.corp.test/x' }, { note: 'see notes.md, setup.py and README.md, v1.2.3' }]) {
+    for (const args of [
+      { url: 'https://DOCS.corp.test./guide' },
+      { url: '//docs.corp.test/x' },
+      { note: 'see notes.md, setup.py and README.md, v1.2.3' },
+    ]) {
       assert.equal(await denied(s.call(args)), 'passed', JSON.stringify(args));
     }
     assert.equal(s.fetched.length, 3);
@@ -81,10 +124,19 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
 });
 
 describe('Dates and times are read as account numbers (issue 12, detection defect)', () => {
-  const accounts = (text: string) => [...extractTargets(text).values()].filter((t) => t.kind === 'account').map((t) => t.value);
+  const accounts = (text: string) =>
+    [...extractTargets(text).values()].filter((t) => t.kind === 'account').map((t) => t.value);
   it('dates, date-times and times name no account', () => {
-    for (const text of ['2024-05-19 16:00', 'from 2024-05-19 16:00 to 2024-05-19 17:30', '19-05-2024 09:15', '05 19 2024 1600', '20240519 1600',
-      'on 2024-05-19T16:00:00Z', '2024-05-19 - 2024-05-26', 'at 16:00:00 on 19.05.2024']) {
+    for (const text of [
+      '2024-05-19 16:00',
+      'from 2024-05-19 16:00 to 2024-05-19 17:30',
+      '19-05-2024 09:15',
+      '05 19 2024 1600',
+      '20240519 1600',
+      'on 2024-05-19T16:00:00Z',
+      '2024-05-19 - 2024-05-26',
+      'at 16:00:00 on 19.05.2024',
+    ]) {
       assert.deepEqual(accounts(text), [], text);
     }
   });

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { InitializeResultSchema, LATEST_PROTOCOL_VERSION, McpError, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import {
+  InitializeResultSchema,
+  LATEST_PROTOCOL_VERSION,
+  McpError,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/sdk/types.js';
 import { RPC_CODES, createMonitor, parseIntent, tap } from '../../src/index.js';
 import { MCP_METHODS, methodProblem, methodSkeleton } from '../../src/events/methods.js';
 import { openStore } from '../../src/store/db.js';
@@ -30,12 +35,16 @@ function eager() {
   return { p, ran: () => readFileSync(ran, 'utf8').split('\n').filter(Boolean) };
 }
 
-const call = (method: string, id: number | undefined, params: unknown) => JSON.stringify({ jsonrpc: '2.0', ...(id !== undefined && { id }), method, params });
+const call = (method: string, id: number | undefined, params: unknown) =>
+  JSON.stringify({ jsonrpc: '2.0', ...(id !== undefined && { id }), method, params });
 
 /** The codes of the decisions recorded for a session's refused events. */
 function refusedCodes(db: string): string[] {
   const store = openStore(db, { readonly: true });
-  const rows = store.db.prepare("SELECT findings_json FROM decisions WHERE action = 'deny'").pluck().all() as string[];
+  const rows = store.db
+    .prepare("SELECT findings_json FROM decisions WHERE action = 'deny'")
+    .pluck()
+    .all() as string[];
   store.close();
   return rows.flatMap((f) => (JSON.parse(f) as Array<{ code?: string }>).map((x) => x.code ?? ''));
 }
@@ -50,16 +59,37 @@ describe('nothing reaches a server without a decision (issue 11 §3)', () => {
     await p.waitAnswers(1);
     await p.close();
     assert.deepEqual(ran(), ['write_note'], 'only the call with an id, decided and allowed, ran');
-    assert.equal(refusedCodes(p.db).filter((c) => c === 'ERR_NOTIFICATION_METHOD').length, 2, 'each refusal is recorded');
+    assert.equal(
+      refusedCodes(p.db).filter((c) => c === 'ERR_NOTIFICATION_METHOD').length,
+      2,
+      'each refusal is recorded',
+    );
   });
 
   it('method names a server might normalise are refused with ERR_METHOD_NOT_CANONICAL; none reaches the server', async () => {
     const { p, ran } = eager();
     await handshake(p);
-    const variants = ['tools/call ', ' tools/call', 'Tools/Call', 'TOOLS/CALL', 'tools/call\u200b', 'tools/call\u0000', '\ufefftools/call', 'ｔｏｏｌｓ/call', 'tools.call', 'tools//call', 'tools\\call', 'tools/call\n', 'tools/cal\u006c\u0301'];
-    variants.forEach((m, i) => p.send(call(m, 100 + i, { name: 'write_note', arguments: { text: 'variant' } })));
+    const variants = [
+      'tools/call ',
+      ' tools/call',
+      'Tools/Call',
+      'TOOLS/CALL',
+      'tools/call\u200b',
+      'tools/call\u0000',
+      '\ufefftools/call',
+      'ｔｏｏｌｓ/call',
+      'tools.call',
+      'tools//call',
+      'tools\\call',
+      'tools/call\n',
+      'tools/cal\u006c\u0301',
+    ];
+    variants.forEach((m, i) =>
+      p.send(call(m, 100 + i, { name: 'write_note', arguments: { text: 'variant' } })),
+    );
     // …and the same as notifications (no id): no answer, still refused.
-    for (const m of variants) p.send(call(m, undefined, { name: 'write_note', arguments: { text: 'variant' } }));
+    for (const m of variants)
+      p.send(call(m, undefined, { name: 'write_note', arguments: { text: 'variant' } }));
     p.send(call('tools/call', 1, { name: 'write_note', arguments: { text: 'control' } }));
     await p.waitAnswers(1);
     for (let i = 0; i < variants.length; i++) {
@@ -109,38 +139,60 @@ describe('nothing reaches a server without a decision (issue 11 §3)', () => {
     const monitor = createMonitor();
     const [c, s] = InMemoryTransport.createLinkedPair();
     await demoServer().connect(s);
-    const transport = tap(c, monitor, { side: 'client', intent: parseIntent({ purpose: 'p', tools: ['echo'] }) });
+    const transport = tap(c, monitor, {
+      side: 'client',
+      intent: parseIntent({ purpose: 'p', tools: ['echo'] }),
+    });
     // Before the client connects: a raw request on the tapped transport gets intentguard's error.
     const early: JSONRPCMessage[] = [];
     transport.onmessage = (m) => early.push(m);
     await transport.start();
     await transport.send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
     await waitFor(() => early.length > 0, 'the answer to the early request');
-    assert.equal((early[0] as { error?: { data?: { code?: string } } }).error?.data?.code, 'ERR_NOT_INITIALIZED');
+    assert.equal(
+      (early[0] as { error?: { data?: { code?: string } } }).error?.data?.code,
+      'ERR_NOT_INITIALIZED',
+    );
     const client = new Client({ name: 'agent', version: '1' });
     // connect() starts the transport again: a tap's start delegates, and InMemory allows one start.
     (transport as { start: () => Promise<void> }).start = async () => undefined;
     await client.connect(transport);
     await assert.rejects(
-      client.request({ method: 'initialize', params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'other', version: '2' } } }, InitializeResultSchema),
+      client.request(
+        {
+          method: 'initialize',
+          params: {
+            protocolVersion: LATEST_PROTOCOL_VERSION,
+            capabilities: {},
+            clientInfo: { name: 'other', version: '2' },
+          },
+        },
+        InitializeResultSchema,
+      ),
       (e: unknown) => {
         assert.equal((e as McpError).code, RPC_CODES.REFUSED);
         assert.equal(((e as McpError).data as { code: string }).code, 'ERR_ALREADY_INITIALIZED');
         return true;
       },
     );
-    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still bound' } })).content, [{ type: 'text', text: 'still bound' }]);
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'still bound' } })).content, [
+      { type: 'text', text: 'still bound' },
+    ]);
     await client.close();
     monitor.close();
   });
 
-  it('the method list matches the SDK\'s schemas, and no two methods share a skeleton', async () => {
+  it("the method list matches the SDK's schemas, and no two methods share a skeleton", async () => {
     const src = readFileSync('node_modules/@modelcontextprotocol/sdk/dist/esm/types.js', 'utf8');
     const sdk = new Set([...src.matchAll(/method: z\.literal\('([^']+)'\)/g)].map((m) => m[1]!));
     for (const m of sdk) assert.ok(MCP_METHODS.has(m), `${m} (in the SDK) is known`);
     assert.equal(new Set([...MCP_METHODS].map(methodSkeleton)).size, MCP_METHODS.size);
     for (const m of MCP_METHODS) assert.equal(methodProblem(m), undefined, m);
-    assert.equal(methodProblem('x-vendor/do.thing'), undefined, 'other printable names pass (servers answer them as unknown)');
+    assert.equal(
+      methodProblem('x-vendor/do.thing'),
+      undefined,
+      'other printable names pass (servers answer them as unknown)',
+    );
     assert.ok(existsSync('node_modules/@modelcontextprotocol/sdk/dist/esm/types.js'));
   });
 });

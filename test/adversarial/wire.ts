@@ -20,7 +20,10 @@ export function project(): { root: string; creds: string; notes: string; intentF
   writeFileSync(creds, `AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n${AWS_LINE}\n`);
   writeFileSync(notes, '# Notes\nNothing secret here.\n');
   const intentFile = join(dir, 'intent.yaml');
-  writeFileSync(intentFile, `purpose: summarise the project notes\ntools: [read_text_file, list_directory]\nsensitivity: internal\n`);
+  writeFileSync(
+    intentFile,
+    `purpose: summarise the project notes\ntools: [read_text_file, list_directory]\nsensitivity: internal\n`,
+  );
   return { root, creds, notes, intentFile, dir };
 }
 
@@ -28,7 +31,11 @@ export interface RawPeer {
   readonly lines: string[];
   send(text: string): void;
   /** The parsed lines that answer `id` (a batch answer counts for each of its members). */
-  answers(id: unknown): Array<{ id?: unknown; result?: unknown; error?: { code: number; message: string; data?: { code?: string } } }>;
+  answers(id: unknown): Array<{
+    id?: unknown;
+    result?: unknown;
+    error?: { code: number; message: string; data?: { code?: string } };
+  }>;
   waitAnswers(id: unknown, n?: number): Promise<void>;
   close(): Promise<number | null>;
   readonly db: string;
@@ -37,24 +44,52 @@ export interface RawPeer {
 /** `intentguard stdio --intent FILE -- <server...>` as a raw child: write lines, read lines. */
 export function stdioProxy(intentFile: string, server: string[], extra: string[] = []): RawPeer {
   const db = join(tmpdir(), `ig-wire-${process.pid}-${Math.random().toString(36).slice(2)}.db`);
-  const child = spawn(process.execPath, ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server]) as ChildProcessWithoutNullStreams;
+  const child = spawn(process.execPath, [
+    'bin/intentguard.js',
+    'stdio',
+    '--intent',
+    intentFile,
+    '--db',
+    db,
+    ...extra,
+    '--',
+    ...server,
+  ]) as ChildProcessWithoutNullStreams;
   const lines: string[] = [];
   let buf = '';
-  child.stdout.on('data', (c: Buffer) => { buf += c; const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+  child.stdout.on('data', (c: Buffer) => {
+    buf += c;
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
   child.stderr.resume();
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const parsed = () => lines.flatMap((l) => { const m = JSON.parse(l) as unknown; return Array.isArray(m) ? m : [m]; });
-  const answers = (id: unknown) => parsed().filter((m) => m.id === id && (m.result !== undefined || m.error !== undefined));
+  const parsed = () =>
+    lines.flatMap((l) => {
+      const m = JSON.parse(l) as unknown;
+      return Array.isArray(m) ? m : [m];
+    });
+  const answers = (id: unknown) =>
+    parsed().filter((m) => m.id === id && (m.result !== undefined || m.error !== undefined));
   return {
-    lines, db,
-    send: (text) => { child.stdin.write(text.endsWith('\n') ? text : `${text}\n`); },
+    lines,
+    db,
+    send: (text) => {
+      child.stdin.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
     answers,
-    waitAnswers: (id, n = 1) => waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`, 20_000),
+    waitAnswers: (id, n = 1) =>
+      waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`, 20_000),
     close: async () => {
       child.stdin.end();
       // Cleanup only (no assertion waits on it): a proxy that does not leave is stopped.
       const stop = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      try { return await exit; } finally { clearTimeout(stop); }
+      try {
+        return await exit;
+      } finally {
+        clearTimeout(stop);
+      }
     },
   };
 }

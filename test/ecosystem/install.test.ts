@@ -3,7 +3,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,13 +22,22 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const env: NodeJS.ProcessEnv = { ...process.env, npm_config_loglevel: 'error' };
 delete env.INTENTGUARD_FROM_SOURCE;
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 function run(command: string, args: string[], cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = ''; let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -36,14 +54,26 @@ describe('installed from the packed tarball', () => {
     // `npm pack` runs the prepare script: dist/ is compiled from these sources first.
     const pack = await run('npm', ['pack', '--pack-destination', dir], repo);
     assert.equal(pack.code, 0, pack.stderr);
-    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+    const tarball = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.tgz'))!,
+    );
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'empty-project', private: true }));
     // Dependencies come from the registry (or npm's cache). Install scripts are skipped: the one native
     // addon, better-sqlite3, is copied from this checkout's identical build instead of compiled again
     // for minutes; everything else is exactly what a user gets.
-    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], project);
+    const install = await run(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball],
+      project,
+    );
     assert.equal(install.code, 0, install.stderr);
-    const addon = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+    const addon = join(
+      dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')),
+      'build',
+      'Release',
+      'better_sqlite3.node',
+    );
     const target = join(project, 'node_modules', 'better-sqlite3', 'build', 'Release');
     mkdirSync(target, { recursive: true });
     copyFileSync(addon, join(target, 'better_sqlite3.node'));
@@ -66,17 +96,27 @@ describe('installed from the packed tarball', () => {
     assert.doesNotMatch(r.stdout, /demo-server/, 'the demo server is a hidden command');
     const version = await run(cli, ['--version'], project);
     assert.equal(version.code, 0, version.stderr);
-    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version);
+    assert.equal(
+      version.stdout.trim(),
+      (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('intentguard demo runs from an install (no dev dependencies present)', async () => {
     const r = await run(cli, ['demo', '--db', join(project, 'demo.db')], project);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /2\. the approved task: read the notes\n {2}call read_text_file .*\n {2}→ ALLOW .*Q3 notes/);
+    assert.match(
+      r.stdout,
+      /2\. the approved task: read the notes\n {2}call read_text_file .*\n {2}→ ALLOW .*Q3 notes/,
+    );
     assert.match(r.stdout, /3\. drift: read a secret outside the task\n.*\n {2}→ DENY/);
     assert.match(r.stdout, /exfil\.txt written: false/);
     assert.match(r.stdout, /outcome halt/);
-    assert.match(r.stdout, /see it: {3}intentguard show ig-/, 'an install names its bin, not bin/intentguard.js');
+    assert.match(
+      r.stdout,
+      /see it: {3}intentguard show ig-/,
+      'an install names its bin, not bin/intentguard.js',
+    );
     const show = await run(cli, ['sessions', '--db', join(project, 'demo.db')], project);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /agent:demo-summariser/);

@@ -10,7 +10,11 @@ export function approvingClient(name: string) {
   const client = new Client({ name, version: '1' }, { capabilities: { elicitation: {} } });
   client.setRequestHandler(ElicitRequestSchema, async (req) => {
     user.asked.push(req.params.message);
-    return (user.answer === 'accept' ? { action: 'accept', content: { approve: true, scope: 'once' } } : { action: 'decline' }) as never;
+    return (
+      user.answer === 'accept'
+        ? { action: 'accept', content: { approve: true, scope: 'once' } }
+        : { action: 'decline' }
+    ) as never;
   });
   return { client, user };
 }

@@ -8,7 +8,12 @@ import { demoServer } from './servers.js';
  * A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it.
  * `json`: answer POSTs with JSON bodies instead of event streams.
  */
-export async function httpUpstream(options: { json?: boolean; stateless?: boolean } = {}): Promise<{ url: string; server: Server; seen: { method: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+export async function httpUpstream(options: { json?: boolean; stateless?: boolean } = {}): Promise<{
+  url: string;
+  server: Server;
+  seen: { method: string; headers: IncomingHttpHeaders; body: string }[];
+  close(): Promise<void>;
+}> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const seen: { method: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer(async (req, res) => {
@@ -18,7 +23,10 @@ export async function httpUpstream(options: { json?: boolean; stateless?: boolea
     seen.push({ method: req.method ?? '', headers: req.headers, body });
     if (options.stateless) {
       // Stateless: a fresh server and transport per request, no session ids at all.
-      const t = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: options.json ?? false });
+      const t = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: options.json ?? false,
+      });
       await demoServer().connect(t);
       await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
       return;
@@ -26,20 +34,36 @@ export async function httpUpstream(options: { json?: boolean; stateless?: boolea
     const sid = req.headers['mcp-session-id'];
     let t = typeof sid === 'string' ? transports.get(sid) : undefined;
     if (!t) {
-      t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), enableJsonResponse: options.json ?? false, onsessioninitialized: (id) => { transports.set(id, t!); } });
+      t = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: options.json ?? false,
+        onsessioninitialized: (id) => {
+          transports.set(id, t!);
+        },
+      });
       await demoServer().connect(t);
     }
     await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`, server, seen,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`,
+    server,
+    seen,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 /** A real SDK McpServer behind the legacy SSEServerTransport (GET /sse, POST /messages) on 127.0.0.1. */
-export async function sseUpstream(): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+export async function sseUpstream(): Promise<{
+  url: string;
+  seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[];
+  close(): Promise<void>;
+}> {
   const transports = new Map<string, SSEServerTransport>();
   const seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer(async (req, res) => {
@@ -62,7 +86,12 @@ export async function sseUpstream(): Promise<{ url: string; seen: { method: stri
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/sse`, seen,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/sse`,
+    seen,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -9,5 +9,8 @@ export function globSync(pattern, options = {}) {
   const patterns = Array.isArray(pattern) ? pattern : [pattern];
   const match = picomatch(patterns, { dot: false });
   if (!fs.existsSync(cwd)) return [];
-  return fs.readdirSync(cwd, { recursive: true }).map(String).filter((p) => match(p.split(path.sep).join('/')));
+  return fs
+    .readdirSync(cwd, { recursive: true })
+    .map(String)
+    .filter((p) => match(p.split(path.sep).join('/')));
 }

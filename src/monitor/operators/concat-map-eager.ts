@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 
-const isThenable = <R>(v: unknown): v is PromiseLike<R> => typeof (v as PromiseLike<R> | undefined)?.then === 'function';
+const isThenable = <R>(v: unknown): v is PromiseLike<R> =>
+  typeof (v as PromiseLike<R> | undefined)?.then === 'function';
 
 /**
  * Like `concatMap`, for projections that usually answer synchronously: a plain value is emitted at

@@ -17,7 +17,10 @@ export interface ToolSpec {
 
 export interface Guarded {
   /** Call a tool; resolves with the decision taken on that call (allow when none was recorded). */
-  call(name: string, args?: Record<string, unknown>): Promise<{ action: string; rules: string[]; text: string }>;
+  call(
+    name: string,
+    args?: Record<string, unknown>,
+  ): Promise<{ action: string; rules: string[]; text: string }>;
   readonly decisions: Decision[];
   close(): Promise<void>;
 }
@@ -25,16 +28,29 @@ export interface Guarded {
 const pack = loadRulePack();
 
 /** Start a guarded session with these tools and this approval (intent as `parseIntent` accepts it). */
-export async function guardedSession(tools: readonly ToolSpec[], intent: Record<string, unknown>): Promise<Guarded> {
+export async function guardedSession(
+  tools: readonly ToolSpec[],
+  intent: Record<string, unknown>,
+): Promise<Guarded> {
   let now = Date.parse('2026-03-02T10:00:00Z');
   const monitor = createMonitor({ policy: packPolicies(pack), clock: () => now });
   const decisions: Decision[] = [];
   monitor.decisions$.subscribe((d) => decisions.push(d));
   const server = new McpServer({ name: 'adversarial-server', version: '1' });
   for (const t of tools) {
-    server.registerTool(t.name, {
-      description: t.description ?? '', inputSchema: z.object({}).passthrough(), ...(t.annotations && { annotations: t.annotations }),
-    }, async (args: Record<string, unknown>) => ({ content: [{ type: 'text', text: typeof t.answer === 'function' ? t.answer(args) : t.answer ?? 'ok' }] }));
+    server.registerTool(
+      t.name,
+      {
+        description: t.description ?? '',
+        inputSchema: z.object({}).passthrough(),
+        ...(t.annotations && { annotations: t.annotations }),
+      },
+      async (args: Record<string, unknown>) => ({
+        content: [
+          { type: 'text', text: typeof t.answer === 'function' ? t.answer(args) : (t.answer ?? 'ok') },
+        ],
+      }),
+    );
   }
   const [ct, st] = InMemoryTransport.createLinkedPair();
   await server.connect(st);
@@ -55,7 +71,11 @@ export async function guardedSession(tools: readonly ToolSpec[], intent: Record<
       }
       const mine = decisions.slice(before).filter((d) => d.kind === 'request' && d.method === 'tools/call');
       const d = mine[mine.length - 1];
-      return { action: d?.action ?? 'allow', rules: d?.findings.filter((f) => f.action !== 'allow').map((f) => f.rule) ?? [], text };
+      return {
+        action: d?.action ?? 'allow',
+        rules: d?.findings.filter((f) => f.action !== 'allow').map((f) => f.rule) ?? [],
+        text,
+      };
     },
     async close() {
       await client.close().catch(() => undefined);
