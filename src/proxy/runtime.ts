@@ -29,7 +29,7 @@ import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
-import { createSessionQuota, type SessionQuota } from './session-quota.js';
+import { createSessionQuota, type SessionQuota } from '../carrier/session-quota.js';
 
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
 export interface RuntimeOptions {
