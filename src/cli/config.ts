@@ -46,6 +46,7 @@ export const CONFIG_SCHEMA = {
     allowedOrigins: strings,
     allowedHosts: strings,
     maxSessionsPerAgent: positive,
+    visibility: { enum: ['approved', 'all'] },
   },
 } as const;
 

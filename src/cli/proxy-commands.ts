@@ -42,6 +42,9 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
   const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
   // URLs are checked at start: a typo would otherwise surface only when the first alert or approval is sent.
+  const visibility = pick(flags.visibility, 'visibility', 'INTENTGUARD_VISIBILITY');
+  if (visibility !== undefined && visibility !== 'approved' && visibility !== 'all')
+    throw new IntentGuardError('ERR_CONFIG', `--visibility must be approved or all, got ${visibility}`);
   if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
   if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
@@ -101,6 +104,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       '--max-sessions-per-agent',
       1,
     ),
+    ...(visibility && { visibility }),
   };
 }
 

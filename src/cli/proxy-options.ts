@@ -36,6 +36,7 @@ export interface ProxyFlags {
   allowedOrigins?: string[];
   allowedHosts?: string[];
   maxSessionsPerAgent?: string;
+  visibility?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -90,7 +91,11 @@ export function addProxyOptions(cmd: Command): Command {
       '--no-elicitation',
       'never ask the client to approve a held call (the default; kept for compatibility)',
     )
-    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
+    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)')
+    .option(
+      '--visibility <which>',
+      'approved: tools/list offers each session only its approved tools; all (default): every tool, unless the intent says approved',
+    );
 }
 
 /** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */

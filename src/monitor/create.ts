@@ -22,6 +22,7 @@ import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
 import { createSession, type SessionCore, type SessionHandle } from './session.js';
 import { advance, initialState, type SessionState } from './state.js';
+import { effectiveVisibility, hiddenToolFinding, type Visibility } from '../visibility/visibility.js';
 import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
 
 export interface MonitorOptions {
@@ -43,6 +44,8 @@ export interface MonitorOptions {
   readonly approvalTimeoutMs?: number;
   /** Scheduler for decision and approval timeouts (tests use a virtual one). */
   readonly scheduler?: SchedulerLike;
+  /** `approved`: every session's `tools/list` offers only the approved tools (an intent may also ask for it). */
+  readonly visibility?: Visibility;
 }
 
 export interface Monitor {
@@ -79,10 +82,15 @@ export interface ResolvedMonitorOptions {
   readonly approvalTimeoutMs: number;
   readonly approver?: Approver;
   readonly scheduler: SchedulerLike;
+  readonly visibility?: Visibility;
 }
 
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
+
+/** A verdict with one more finding (the strongest action still wins). */
+const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
+  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
@@ -119,6 +127,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
     scheduler: options.scheduler ?? asapScheduler,
     ...(options.approver && { approver: options.approver }),
+    ...(options.visibility && { visibility: options.visibility }),
   };
   const policies =
     options.policy === undefined
@@ -173,6 +182,21 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     if (event.synthetic || event.kind === 'control') return ALLOW;
     const protocol = coreFindings(event, state, opts.maxPending, sent);
     if (protocol.length > 0) return verdictOf(protocol);
+    // A call of a tool the session was not offered is denied whatever the policies say.
+    const hidden = hiddenToolFinding(
+      event,
+      state.intent,
+      effectiveVisibility(state.intent, opts.visibility, opts.mode),
+    );
+    if (hidden) return withFinding(decideByPolicy(state, event, core), hidden);
+    return decideByPolicy(state, event, core);
+  };
+
+  const decideByPolicy = (
+    state: SessionState,
+    event: SessionEvent,
+    core: SessionCore,
+  ): Verdict | Promise<Verdict> => {
     let result: Verdict | PromiseLike<Verdict>;
     try {
       result = policy.evaluate({ event, session: state, state: core.policyState });

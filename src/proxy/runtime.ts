@@ -29,6 +29,7 @@ import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
+import type { Visibility } from '../visibility/visibility.js';
 import { createSessionQuota, type SessionQuota } from './session-quota.js';
 
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
@@ -76,6 +77,8 @@ export interface RuntimeOptions {
   readonly allowedHosts?: readonly string[];
   /** Most sessions one agent identity (grant `sub`) may hold open at once (default 16). */
   readonly maxSessionsPerAgent?: number;
+  /** `approved`: `tools/list` offers every session only its approved tools (see `effectiveVisibility`). */
+  readonly visibility?: Visibility;
 }
 
 export interface Runtime {
@@ -181,6 +184,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     approver: approvals.approver,
     approvalTimeoutMs: timeoutMs,
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
+    ...(o.visibility && { visibility: o.visibility }),
   });
   recorder = store ? createRecorder(store, monitor) : undefined;
   const sinks: { close(): Promise<void> }[] = [];
