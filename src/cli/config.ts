@@ -47,6 +47,8 @@ export const CONFIG_SCHEMA = {
     allowedHosts: strings,
     maxSessionsPerAgent: positive,
     visibility: { enum: ['approved', 'all'] },
+    metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+    metricsListen: str,
   },
 } as const;
 

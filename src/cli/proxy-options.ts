@@ -37,6 +37,8 @@ export interface ProxyFlags {
   allowedHosts?: string[];
   maxSessionsPerAgent?: string;
   visibility?: string;
+  metricsPort?: string;
+  metricsListen?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -95,7 +97,12 @@ export function addProxyOptions(cmd: Command): Command {
     .option(
       '--visibility <which>',
       'approved: tools/list offers each session only its approved tools; all (default): every tool, unless the intent says approved',
-    );
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz, /readyz on 127.0.0.1:PORT (every proxy, stdio too)',
+    )
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz, /readyz on HOST:PORT');
 }
 
 /** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */
