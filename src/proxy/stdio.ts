@@ -7,6 +7,7 @@ import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
 import { BatchAnswers } from './batches.js';
 import { LineFramer } from './lines.js';
+import { childProbe } from '../observe/hooks.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';
 import type { Runtime } from './runtime.js';
 
@@ -67,6 +68,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   });
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   let childExited = false;
+  o.runtime.observe.setUpstream(childProbe(child, () => childExited));
   const childDone = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
       childExited = true;
