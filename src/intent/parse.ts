@@ -9,7 +9,7 @@ import {
   type SensitiveCategory,
   type Sensitivity,
   type ToolGrant,
-} from './types.js';
+} from '../model/intent.js';
 
 const bad = (path: string, why: string): never => {
   throw new IntentGuardError('ERR_INTENT_INVALID', `intent.${path}: ${why}`, { path });

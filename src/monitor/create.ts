@@ -12,18 +12,19 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { IntentGuardError } from '../errors.js';
-import type { Identity, SessionEvent } from '../events/types.js';
+import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../policy/types.js';
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
 import { coreFindings } from './core-checks.js';
 import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
 import { createSession, type SessionCore, type SessionHandle } from './session.js';
-import { advance, initialState, type SessionState } from './state.js';
+import { advance, initialState } from './state.js';
+import type { SessionState } from '../model/session.js';
+import type { Alert, Approver, Decision, OpenSessionOptions } from '../model/decision.js';
 import { effectiveVisibility, hiddenToolFinding, type Visibility } from '../visibility/visibility.js';
-import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
 
 export interface MonitorOptions {
   /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */

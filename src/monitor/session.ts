@@ -1,21 +1,14 @@
 import { firstValueFrom, from, map, race, timer } from 'rxjs';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
-import type { Direction, SessionEvent } from '../events/types.js';
+import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
-import {
-  opposite,
-  pendingKey,
-  withStatus,
-  type Incoming,
-  type PendingKey,
-  type SessionState,
-  type SessionStatus,
-} from './state.js';
-import type { Decision, Outcome } from './types.js';
-import type { Intent } from '../intent/types.js';
+import { opposite, pendingKey, withStatus } from './state.js';
+import type { Incoming, PendingKey, SessionState, SessionStatus } from '../model/session.js';
+import type { Decision, Outcome } from '../model/decision.js';
+import type { Intent } from '../model/intent.js';
 import {
   TOOLS_LIST_CHANGED,
   effectiveVisibility,

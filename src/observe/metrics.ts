@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Subscription } from 'rxjs';
 import type { Approvals } from '../approvals/approvals.js';
 import type { Monitor } from '../monitor/create.js';
-import type { Policy, Verdict } from '../policy/types.js';
+import type { Policy, Verdict } from '../model/policy.js';
 import type { Recorder } from '../store/recorder.js';
 
 /** What a runtime's metrics are fed from. */

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Approvals } from '../approvals/approvals.js';
 import { listen } from '../lib/listen.js';
 import type { Monitor } from '../monitor/create.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { createFrontDoor, refuseRequest } from '../proxy/front-door.js';
 import type { Store } from '../store/db.js';
 import type { Recorder } from '../store/recorder.js';

@@ -9,9 +9,9 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { Subscription } from 'rxjs';
 import { IntentGuardError } from '../errors.js';
-import type { SessionEvent } from '../events/types.js';
+import type { SessionEvent } from '../model/events.js';
 import type { Monitor } from '../monitor/create.js';
-import type { Decision } from '../monitor/types.js';
+import type { Decision } from '../model/decision.js';
 import { parseTraceparent } from './traceparent.js';
 
 export interface TracingOptions {

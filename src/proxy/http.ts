@@ -9,14 +9,14 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../errors.js';
-import type { Identity } from '../events/types.js';
+import type { Identity } from '../model/events.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
 import type { SessionHandle } from '../monitor/session.js';
 import { pendingKey } from '../monitor/state.js';
-import type { Outcome } from '../monitor/types.js';
+import type { Outcome } from '../model/decision.js';
 import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
 import { createStdioBridge } from './http-stdio.js';
 import { hintTraceparent, spawnedProbe, tcpProbe } from '../observe/hooks.js';

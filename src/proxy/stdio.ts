@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { Direction, Identity } from '../events/types.js';
+import type { Direction, Identity } from '../model/events.js';
 import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
 import { BatchAnswers } from './batches.js';

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { Direction, Identity } from '../events/types.js';
+import type { Direction, Identity } from '../model/events.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { BatchAnswers } from './batches.js';
 import { createFrontDoor, refuseUpgrade } from './front-door.js';
 import { listen } from '../lib/listen.js';

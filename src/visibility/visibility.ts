@@ -1,6 +1,6 @@
-import type { SessionEvent } from '../events/types.js';
-import type { Intent } from '../intent/types.js';
-import type { Finding } from '../policy/types.js';
+import type { SessionEvent } from '../model/events.js';
+import type { Intent } from '../model/intent.js';
+import type { Finding } from '../model/policy.js';
 
 /** Which tools a session's client is offered: `approved` (only those the approval covers) or `all`. */
 export type Visibility = 'approved' | 'all';

@@ -15,12 +15,12 @@ import { compileToolGrants } from '../../src/intent/constraints.js';
 import { resourcesOf } from '../../src/intent/resource-args.js';
 import { sensitivePathCategory, sensitiveToolCategory } from '../../src/intent/sensitive.js';
 import { parseIntent } from '../../src/intent/parse.js';
-import type { Identity } from '../../src/events/types.js';
+import type { Identity } from '../../src/model/events.js';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/proxy/runtime.js';
 import { tap } from '../../src/tap/tap.js';
-import type { Decision } from '../../src/monitor/types.js';
+import type { Decision } from '../../src/model/decision.js';
 
 const FS = 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
