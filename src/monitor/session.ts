@@ -373,13 +373,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
       );
       return { event, decision };
     }
-    if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
+    if (decision.action === 'reauthorize' && event.kind === 'request') {
+      const approved = await approve(step);
       // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
-      // and replaced by an error: either way its sender has its one answer and nothing is sent.
+      // and replaced by an error: either way its sender has its one answer, and whatever the approver
+      // said, nothing is sent and no second answer goes out under that id.
       if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq)
         return { event, decision };
-      core.sent.add(event.seq);
-      return { event, decision, forward: event.raw };
+      if (approved) {
+        core.sent.add(event.seq);
+        return { event, decision, forward: event.raw };
+      }
     }
     return refuse(event, decision);
   };
