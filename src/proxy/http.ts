@@ -14,7 +14,7 @@ import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
-import type { SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import { pendingKey } from '../monitor/state.js';
 import type { Outcome } from '../model/decision.js';
 import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
