@@ -12,8 +12,8 @@ export type {
   ApprovalRequest,
   OpenSessionOptions,
 } from './model/decision.js';
-export { tap } from './tap/tap.js';
-export type { TapOptions, TappedTransport } from './tap/tap.js';
+export { tap } from './transports/sdk/tap.js';
+export type { TapOptions, TappedTransport } from './transports/sdk/tap.js';
 export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './model/events.js';
 export { classifyMessage } from './events/validate.js';
 export { parseIntent } from './intent/parse.js';
@@ -65,9 +65,9 @@ export { toOcsf } from './alerts/ocsf.js';
 export { jsonlSink } from './alerts/jsonl.js';
 export { webhookSink, signWebhook } from './alerts/webhook.js';
 export { alertStream } from './alerts/ws-stream.js';
-export { runStdioProxy } from './proxy/stdio.js';
-export { startHttpProxy } from './proxy/http.js';
-export { startWsProxy } from './proxy/ws.js';
-export { WebSocketServerTransport, listenWebSocket } from './proxy/ws-transport.js';
+export { runStdioProxy } from './transports/stdio.js';
+export { startHttpProxy } from './transports/http/server.js';
+export { startWsProxy } from './transports/ws.js';
+export { WebSocketServerTransport, listenWebSocket } from './transports/ws-transport.js';
 export { createRuntime } from './proxy/runtime.js';
 export type { Runtime, RuntimeOptions } from './proxy/runtime.js';

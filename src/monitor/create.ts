@@ -25,6 +25,7 @@ import { createSession } from './session.js';
 import { advance, initialState } from './state.js';
 import type { SessionState } from '../model/session.js';
 import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
+import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */
@@ -53,6 +54,10 @@ export interface Monitor {
 
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
+
+/** A verdict with one more finding (the strongest action still wins). */
+const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
+  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
@@ -89,6 +94,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
     scheduler: options.scheduler ?? asapScheduler,
     ...(options.approver && { approver: options.approver }),
+    ...(options.visibility && { visibility: options.visibility }),
   };
   const policies =
     options.policy === undefined
@@ -143,6 +149,21 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     if (event.synthetic || event.kind === 'control') return ALLOW;
     const protocol = coreFindings(event, state, opts.maxPending, sent);
     if (protocol.length > 0) return verdictOf(protocol);
+    // A call of a tool the session was not offered is denied whatever the policies say.
+    const hidden = hiddenToolFinding(
+      event,
+      state.intent,
+      effectiveVisibility(state.intent, opts.visibility, opts.mode),
+    );
+    if (hidden) return withFinding(decideByPolicy(state, event, core), hidden);
+    return decideByPolicy(state, event, core);
+  };
+
+  const decideByPolicy = (
+    state: SessionState,
+    event: SessionEvent,
+    core: SessionCore,
+  ): Verdict | Promise<Verdict> => {
     let result: Verdict | PromiseLike<Verdict>;
     try {
       result = policy.evaluate({ event, session: state, state: core.policyState });

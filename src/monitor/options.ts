@@ -1,6 +1,7 @@
 import type { SchedulerLike } from 'rxjs';
 import type { Approver } from '../model/decision.js';
 import type { Policy } from '../model/policy.js';
+import type { Visibility } from '../visibility/visibility.js';
 
 export interface MonitorOptions {
   /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */
@@ -21,6 +22,8 @@ export interface MonitorOptions {
   readonly approvalTimeoutMs?: number;
   /** Scheduler for decision and approval timeouts (tests use a virtual one). */
   readonly scheduler?: SchedulerLike;
+  /** `approved`: every session's `tools/list` offers only the approved tools (an intent may also ask for it). */
+  readonly visibility?: Visibility;
 }
 
 export interface ResolvedMonitorOptions {
@@ -32,4 +35,5 @@ export interface ResolvedMonitorOptions {
   readonly approvalTimeoutMs: number;
   readonly approver?: Approver;
   readonly scheduler: SchedulerLike;
+  readonly visibility?: Visibility;
 }
