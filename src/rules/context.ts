@@ -247,14 +247,20 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
     for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
+  // Destinations that received the same values (an address and its host) join the same texts: each
+  // distinct junction is analysed once per call.
+  const joinedSeen = new Set<string>();
   for (const dest of scan.destinations.keys()) {
     for (const [arg, value] of scan.sent) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
       if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
         const joined = before + value.slice(0, TRAIL.junction);
-        texts.push(joined);
-        for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
+        if (!joinedSeen.has(joined)) {
+          joinedSeen.add(joined);
+          texts.push(joined);
+          for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
+        }
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
