@@ -3,8 +3,9 @@
 //  1. A namespace word that is also a verb ("…Dispatch…") made a search a write; a record noun after the
 //     verb ("EstimateDispatchTime", "GetUpdateStatus") acted as a second verb.
 //  2. A description's noun phrase after "and" ("saved addresses and contact numbers") was read as a verb.
-//  3. A side effect the approved purpose itself asks for ("Broadcast the opening hours…"), made with a tool
-//     the approval's list does not name, was held though the call stays inside the approval: now an
+//  3. A side effect the approved purpose itself asks for ("Broadcast the opening hours…"), or aimed only at
+//     counterparties the approval names, made with a tool the approval's list does not name, was held
+//     though the call stays inside the approval: now an
 //     IG-INT-003 alert, and still held (IG-INT-001) once anything steers the session or a target comes from
 //     a result, and for destructive, privileged, credential or code-execution tools.
 import assert from 'node:assert/strict';
@@ -172,5 +173,35 @@ describe('class 3: the purpose asks for the action (tool.requested)', () => {
     await g.close();
     assert.equal(del.action, 'reauthorize', JSON.stringify(del));
     assert.ok(sh.rules.includes('IG-INT-001'), JSON.stringify(sh));
+  });
+
+  const ledger = [
+    {
+      name: 'ledger_read_invoice',
+      description: 'Reads an invoice.',
+      answer: 'Invoice 7: 120 EUR to DE89370400440532013000',
+    },
+    { name: 'ledger_wire_funds', description: 'Wires funds to an account.' },
+  ];
+  it('a side effect aimed only at counterparties the approval names is inside it (IG-INT-003 alert)', async () => {
+    const g = await guardedSession(ledger, {
+      purpose: 'Pay my plumber 120 EUR, IBAN DE89370400440532013000',
+      tools: ['ledger_read_invoice'],
+    });
+    const paid = await g.call('ledger_wire_funds', { recipient: 'DE89370400440532013000', amount: 120 });
+    await g.close();
+    assert.equal(paid.action, 'alert', JSON.stringify(paid));
+    assert.ok(paid.rules.includes('IG-INT-003'), JSON.stringify(paid));
+  });
+  it('the same payment to an account read from a result is held (IG-INT-001)', async () => {
+    const g = await guardedSession(ledger, {
+      purpose: "Pay my plumber's invoice",
+      tools: ['ledger_read_invoice'],
+    });
+    await g.call('ledger_read_invoice', { id: 7 });
+    const paid = await g.call('ledger_wire_funds', { recipient: 'DE89370400440532013000', amount: 120 });
+    await g.close();
+    assert.equal(paid.action, 'reauthorize', JSON.stringify(paid));
+    assert.ok(paid.rules.includes('IG-INT-001'), JSON.stringify(paid));
   });
 });
