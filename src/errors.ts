@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
   ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',
   ERR_CALL_DENIED: 'the call was denied by policy',
+  ERR_TOOL_HIDDEN: 'the call names a tool the session is not offered (visibility: approved)',
   ERR_REAUTH_REQUIRED: 'the call needs re-authorization and no approver granted it',
   ERR_SESSION_HALTED: 'the session was halted by policy; no further messages are accepted',
   ERR_SESSION_CLOSED: 'the session is closed',

@@ -2,7 +2,7 @@ export { createMonitor } from './monitor/create.js';
 export type { Monitor, MonitorOptions } from './monitor/create.js';
 export type { SessionHandle, SessionEndpoint } from './monitor/session.js';
 export { advance, initialState } from './monitor/state.js';
-export type { SessionState, PendingRequest, ToolInfo, Incoming } from './monitor/state.js';
+export type { SessionState, PendingRequest, ToolInfo, Incoming } from './model/session.js';
 export type {
   Decision,
   Alert,
@@ -10,18 +10,18 @@ export type {
   Approver,
   ApprovalRequest,
   OpenSessionOptions,
-} from './monitor/types.js';
-export { tap } from './tap/tap.js';
-export type { TapOptions, TappedTransport } from './tap/tap.js';
-export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './events/types.js';
+} from './model/decision.js';
+export { tap } from './transports/sdk/tap.js';
+export type { TapOptions, TappedTransport } from './transports/sdk/tap.js';
+export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './model/events.js';
 export { classifyMessage } from './events/validate.js';
 export { parseIntent } from './intent/parse.js';
-export type { Intent, ToolGrant, ArgConstraint, Sensitivity } from './intent/types.js';
+export type { Intent, ToolGrant, ArgConstraint, Sensitivity } from './model/intent.js';
 export { intentPolicy } from './policy/intent-policy.js';
 export type { IntentPolicyOptions } from './policy/intent-policy.js';
 export { combinePolicies } from './policy/combine.js';
-export { ACTIONS, ACTION_RANK, SEVERITIES } from './policy/types.js';
-export type { Policy, PolicyInput, Verdict, Finding, Action, Severity } from './policy/types.js';
+export { ACTIONS, ACTION_RANK, SEVERITIES } from './model/policy.js';
+export type { Policy, PolicyInput, Verdict, Finding, Action, Severity } from './model/policy.js';
 export { IntentGuardError, ERROR_CODES, RPC_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { replayBundle, readBundles, parseBundleLine, createReplayClock, summarise } from './replay/replay.js';
@@ -64,9 +64,9 @@ export { toOcsf } from './alerts/ocsf.js';
 export { jsonlSink } from './alerts/jsonl.js';
 export { webhookSink, signWebhook } from './alerts/webhook.js';
 export { alertStream } from './alerts/ws-stream.js';
-export { runStdioProxy } from './proxy/stdio.js';
-export { startHttpProxy } from './proxy/http.js';
-export { startWsProxy } from './proxy/ws.js';
-export { WebSocketServerTransport, listenWebSocket } from './proxy/ws-transport.js';
+export { runStdioProxy } from './transports/stdio.js';
+export { startHttpProxy } from './transports/http/server.js';
+export { startWsProxy } from './transports/ws.js';
+export { WebSocketServerTransport, listenWebSocket } from './transports/ws-transport.js';
 export { createRuntime } from './proxy/runtime.js';
 export type { Runtime, RuntimeOptions } from './proxy/runtime.js';

@@ -1,6 +1,6 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Monitor } from '../monitor/create.js';
-import { tap, type TappedTransport } from '../tap/tap.js';
+import { tap, type TappedTransport } from '../transports/sdk/tap.js';
 import type { GrantGate } from './gate.js';
 
 /**

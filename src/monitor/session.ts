@@ -1,21 +1,21 @@
 import { firstValueFrom, from, map, race, timer } from 'rxjs';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
-import type { Direction, SessionEvent } from '../events/types.js';
+import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import type { ResolvedMonitorOptions } from './create.js';
 import { Submission, type Step } from './submission.js';
+import { opposite, pendingKey, withStatus } from './state.js';
+import type { Incoming, PendingKey, SessionState, SessionStatus } from '../model/session.js';
+import type { Decision, Outcome } from '../model/decision.js';
+import type { Intent } from '../model/intent.js';
 import {
-  opposite,
-  pendingKey,
-  withStatus,
-  type Incoming,
-  type PendingKey,
-  type SessionState,
-  type SessionStatus,
-} from './state.js';
-import type { Decision, Outcome } from './types.js';
-import type { Intent } from '../intent/types.js';
+  TOOLS_LIST_CHANGED,
+  effectiveVisibility,
+  filterToolsList,
+  isToolsListAnswer,
+  offerChanged,
+} from '../visibility/visibility.js';
 
 /** Where a session's messages go: the tap (or proxy) that carries them. */
 export interface SessionEndpoint {
@@ -216,6 +216,8 @@ function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string
   if (first?.code && first.rule.startsWith('core/')) return { rpc: RPC_CODES.REFUSED, code: first.code };
   // The credential itself (expired, revoked): say so, so the agent knows a fresh grant is what it needs.
   if (first?.code && first.rule.startsWith('identity/')) return { rpc: RPC_CODES.DENIED, code: first.code };
+  // A tool the session was not offered: the agent is told it is hidden, not that it may ask again.
+  if (first?.rule === 'intent/tool-hidden') return { rpc: RPC_CODES.DENIED, code: 'ERR_TOOL_HIDDEN' };
   return {
     rpc: RPC_CODES.DENIED,
     code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED',
@@ -241,6 +243,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
   let endpoint: SessionEndpoint | undefined;
   let halting: Promise<void> | undefined;
   const answeredByHalt = new Set<PendingKey>();
+  const visibility = (intent: Intent) => effectiveVisibility(intent, opts.visibility, opts.mode);
 
   /**
    * Push one message into the decision pipeline. When the pipeline is idle and the policies answer
@@ -353,6 +356,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
       // its sender (or, for an answer, its caller) gets an error instead.
       if (bodyDropped(event)) return refuse(event, decision);
       if (event.kind === 'request') core.sent.add(event.seq);
+      // The client is shown only the tools it is offered; the event keeps the server's whole answer.
+      if (isToolsListAnswer(event) && visibility(step.state.intent) === 'approved')
+        return { event, decision, forward: filterToolsList(event.raw, step.state.intent) };
       return { event, decision, forward: event.raw };
     }
     return enforce(step);
@@ -437,6 +443,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
     },
     whenEnded: () => endedPromise,
     async amendIntent(intent, approvedBy) {
+      const before = core.state.intent;
       const step = await submit({
         dir: 'c2s',
         raw: null,
@@ -445,6 +452,19 @@ export function createSession(init: CreateSessionInit): SessionCore {
         synthetic: true,
         control: { intent, by: approvedBy },
       });
+      // A tool gained (or lost) by the approved change: the client is told to list its tools again.
+      if (
+        status === 'open' &&
+        visibility(step.state.intent) === 'approved' &&
+        offerChanged(before, step.state.intent)
+      ) {
+        await observeSynthetic('s2c', TOOLS_LIST_CHANGED);
+        try {
+          await endpoint?.deliver('s2c', TOOLS_LIST_CHANGED);
+        } catch {
+          // the client is gone; it lists again when it reconnects
+        }
+      }
       return step.state;
     },
     askClient(method, params, signal) {

@@ -4,7 +4,7 @@ import { checkRequestHeaders } from '../era/headers.js';
 import type { EraRefusal } from '../era/refusal.js';
 import { RPC_CODES } from '../errors.js';
 import type { SessionHandle } from '../monitor/session.js';
-import type { Approver } from '../monitor/types.js';
+import type { Approver } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';
 import {

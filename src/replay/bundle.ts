@@ -1,10 +1,10 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
-import type { Direction, Identity } from '../events/types.js';
+import type { Direction, Identity } from '../model/events.js';
 import { deepFreeze } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 
 /** One recorded session, as stored one-per-line in a bundle file (the `../shared/corpora/` format). */
 export interface SessionBundle {

@@ -1,6 +1,6 @@
-import type { Decision } from '../monitor/types.js';
+import type { Decision } from '../model/decision.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordedBundle, recordedSessions } from '../store/queries.js';
 import { bundleOfRecorded, parseBundleLine, type RecordedSession, type SessionBundle } from './bundle.js';

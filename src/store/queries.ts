@@ -1,5 +1,5 @@
-import type { Identity } from '../events/types.js';
-import type { Finding } from '../policy/types.js';
+import type { Identity } from '../model/events.js';
+import type { Finding } from '../model/policy.js';
 import {
   bundleOfRecorded,
   intentOf,

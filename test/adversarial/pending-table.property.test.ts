@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createMonitor, intentPolicy, parseIntent } from '../../src/index.js';
-import type { Direction, SessionEvent } from '../../src/events/types.js';
-import type { Outcome } from '../../src/monitor/types.js';
+import type { Direction, SessionEvent } from '../../src/model/events.js';
+import type { Outcome } from '../../src/model/decision.js';
 
 type Id = number | string;
 type Op =

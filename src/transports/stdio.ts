@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { Direction, Identity } from '../events/types.js';
+import type { Direction, Identity } from '../model/events.js';
 import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
-import { BatchAnswers } from './batches.js';
-import { LineFramer } from './lines.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';
-import type { Runtime } from './runtime.js';
+import { BatchAnswers } from '../carrier/batches.js';
+import { LineFramer } from '../carrier/lines.js';
+import { childProbe } from '../observe/hooks.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
+import type { Runtime } from '../proxy/runtime.js';
 
 export interface StdioProxyOptions {
   readonly command: string;
@@ -67,6 +68,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   });
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   let childExited = false;
+  o.runtime.observe.setUpstream(childProbe(child, () => childExited));
   const childDone = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
       childExited = true;

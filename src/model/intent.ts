@@ -74,4 +74,6 @@ export interface Intent {
   readonly statePer?: 'grant' | 'principal';
   /** `once`: the grant is for one task; it is revoked when its session ends or the task is marked done. */
   readonly task?: 'once';
+  /** `approved`: `tools/list` offers the client only the approved tools (see `effectiveVisibility`). Default `all`. */
+  readonly visibility?: 'approved' | 'all';
 }

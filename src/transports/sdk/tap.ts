@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
-import type { Direction } from '../events/types.js';
-import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
-import type { OpenSessionOptions, Outcome } from '../monitor/types.js';
-import type { EraGate } from '../mrtr/gate.js';
-import { eraHook } from '../mrtr/tap-hook.js';
+import type { Direction } from '../../model/events.js';
+import type { Monitor } from '../../monitor/create.js';
+import type { SessionHandle } from '../../monitor/session.js';
+import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
+import type { EraGate } from '../../mrtr/gate.js';
+import { eraHook } from '../../mrtr/tap-hook.js';
 
 export interface TapOptions extends OpenSessionOptions {
   /**

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Identity } from '../events/types.js';
+import type { Identity } from '../model/events.js';
 
 /** Default for `--max-sessions-per-agent`. */
 export const DEFAULT_MAX_SESSIONS_PER_AGENT = 16;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
-import type { Direction } from '../events/types.js';
+import type { Direction } from '../model/events.js';
 import { errorResponse, type SessionHandle } from '../monitor/session.js';
-import type { Outcome } from '../monitor/types.js';
+import type { Outcome } from '../model/decision.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';
 
 /**

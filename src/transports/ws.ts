@@ -1,15 +1,16 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { Direction, Identity } from '../events/types.js';
+import type { Direction, Identity } from '../model/events.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
-import { BatchAnswers } from './batches.js';
-import { createFrontDoor, refuseUpgrade } from './front-door.js';
+import type { Intent } from '../model/intent.js';
+import { BatchAnswers } from '../carrier/batches.js';
+import { createFrontDoor, refuseUpgrade } from './http/front-door.js';
 import { listen } from '../lib/listen.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
-import { quotaExceededUpgrade } from './session-quota.js';
-import type { Runtime } from './runtime.js';
+import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { quotaExceededUpgrade } from '../carrier/session-quota.js';
+import type { Runtime } from '../proxy/runtime.js';
 
 export interface WsProxyOptions {
   readonly host?: string;
@@ -31,13 +32,18 @@ const tokenOf = (req: IncomingMessage): string | undefined => {
  */
 export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { monitor, gate, defaultIntent } = o.runtime;
-  const server = createServer((_q, res) => res.writeHead(426).end('WebSocket upgrade required\n'));
+  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
+  o.runtime.observe.setUpstream(tcpProbe(new URL(o.upstream)));
+  // Plain HTTP: /metrics, /healthz, /readyz past the door; anything else needs the upgrade.
+  const server = createServer(async (req, res) => {
+    if (await serveBehindDoor(door, o.runtime.observe, req, res)) return;
+    res.writeHead(426).end('WebSocket upgrade required\n');
+  });
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: monitor.options.maxMessageBytes,
     handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false),
   });
-  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   server.on('upgrade', async (req, socket, head) => {
     // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
     const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);

@@ -8,20 +8,21 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
-import { RPC_CODES } from '../errors.js';
-import type { Identity } from '../events/types.js';
-import { bearerToken } from '../identity/gate.js';
-import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../intent/types.js';
-import { printable } from '../lib/printable.js';
-import type { SessionHandle } from '../monitor/session.js';
-import { pendingKey } from '../monitor/state.js';
-import type { Outcome } from '../monitor/types.js';
+import { RPC_CODES } from '../../errors.js';
+import type { Identity } from '../../model/events.js';
+import { bearerToken } from '../../identity/gate.js';
+import type { GrantError } from '../../identity/grant.js';
+import type { Intent } from '../../model/intent.js';
+import { printable } from '../../lib/printable.js';
+import type { SessionHandle } from '../../monitor/session.js';
+import { pendingKey } from '../../monitor/state.js';
+import type { Outcome } from '../../model/decision.js';
 import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
-import { createStdioBridge } from './http-stdio.js';
+import { createStdioBridge } from './stdio-bridge.js';
+import { hintTraceparent, spawnedProbe, tcpProbe } from '../../observe/hooks.js';
 import { jsonContentTypeProblem } from './media-type.js';
-import { listen } from '../lib/listen.js';
-import { quotaExceeded } from './session-quota.js';
+import { listen } from '../../lib/listen.js';
+import { quotaExceeded } from '../../carrier/session-quota.js';
 import { createLegacySse } from './legacy-sse.js';
 import {
   SSE_EVENT_SLACK,
@@ -31,8 +32,8 @@ import {
   sendJson,
   startsSession,
   tooManySessions,
-} from './relay.js';
-import type { Runtime } from './runtime.js';
+} from '../../carrier/relay.js';
+import type { Runtime } from '../../proxy/runtime.js';
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -221,6 +222,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       : undefined;
   const path = o.path ?? (legacy ? '/sse' : '/mcp');
   const sessions = new Map<string, ProxySession>();
+  o.runtime.observe.setUpstream(bridge ? spawnedProbe(o.server!.command) : tcpProbe(upstream));
   /** Sessions open now, including ones still waiting for upstream's session id. */
   let open = 0;
   let resource = o.resource ?? '';
@@ -558,6 +560,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     for (const m of messages) if (isRequest(m)) s.waiters.set(idKey(m.id), (a) => early.push(a));
     const takesSse = String(req.headers.accept ?? '').includes('text/event-stream');
     if (takesSse) s.promptOn = res;
+    hintTraceparent(o.runtime.observe, s.handle.id, messages, req.headers.traceparent);
     const decided = await decideClient(s, messages);
     if (s.promptOn === res) s.promptOn = undefined;
     for (const m of messages) if (isRequest(m)) s.waiters.delete(idKey(m.id));
@@ -759,6 +762,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         // Past the door: an allowed browser origin gets CORS (its preflight is answered here).
         if (corsFor(req.headers, req.method, res)) return;
         const url = new URL(req.url ?? '/', 'http://localhost');
+        // /metrics, /healthz, /readyz: answered here (past the door), never forwarded upstream.
+        if (url.pathname !== path && (await o.runtime.observe.serve(req, res, url.pathname))) return;
         if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
           sendJson(res, 200, {
             resource,

@@ -1,6 +1,6 @@
-import type { Direction, EventKind, Identity, SessionEvent } from '../events/types.js';
-import type { Intent } from '../intent/types.js';
-import type { Action, Finding, Severity } from '../policy/types.js';
+import type { Direction, EventKind, Identity, SessionEvent } from './events.js';
+import type { Intent } from './intent.js';
+import type { Action, Finding, Severity } from './policy.js';
 
 /** The monitor's decision about one event. Emitted for every event on `decisions$`. */
 export interface Decision {

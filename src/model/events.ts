@@ -75,4 +75,11 @@ export interface SessionEvent {
   readonly text?: string;
 }
 
+/** The shape of a JSON-RPC 2.0 message after validation. */
+export type ValidMessage =
+  | { kind: 'request'; id: string | number; method: string; params?: unknown }
+  | { kind: 'notification'; method: string; params?: unknown }
+  | { kind: 'response'; id: string | number; result: unknown }
+  | { kind: 'error'; id: string | number | null; error: { code: number; message: string; data?: unknown } };
+
 export type { JSONRPCMessage };

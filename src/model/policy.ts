@@ -1,5 +1,5 @@
-import type { SessionEvent } from '../events/types.js';
-import type { SessionState } from '../monitor/state.js';
+import type { SessionEvent } from './events.js';
+import type { SessionState } from './session.js';
 
 /** The decision vocabulary, weakest to strongest. */
 export const ACTIONS = ['allow', 'alert', 'reauthorize', 'deny', 'halt'] as const;
