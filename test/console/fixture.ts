@@ -69,7 +69,7 @@ export async function proxiedClient(o: {
   intent: string;
   extra?: string[];
   grant?: string;
-}): Promise<{ client: Client; close(): Promise<void> }> {
+}): Promise<{ client: Client; folder: string; close(): Promise<void> }> {
   const intentFile = join(o.dir, `intent-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(intentFile, o.intent);
   const folder = mkdtempSync(join(o.dir, 'files-'));
@@ -99,7 +99,7 @@ export async function proxiedClient(o: {
   });
   const client = new Client({ name: 'console-test-agent', version: '1' });
   await client.connect(transport);
-  return { client, close: () => client.close() };
+  return { client, folder, close: () => client.close() };
 }
 
 /** An HTTP request to the console (fetch), with an optional bearer credential. */
