@@ -1,4 +1,4 @@
-import type { Sensitivity } from '../intent/types.js';
+import type { Sensitivity } from '../model/intent.js';
 import { asciiTable, collapseSpaces, isSpace } from './scan.js';
 import type { Target } from './targets.js';
 

@@ -1,7 +1,7 @@
 import { MCP_REQUEST_METHODS } from '../events/methods.js';
-import type { SessionEvent } from '../events/types.js';
-import type { Finding } from '../policy/types.js';
-import type { SessionState } from './state.js';
+import type { SessionEvent } from '../model/events.js';
+import type { Finding } from '../model/policy.js';
+import type { SessionState } from '../model/session.js';
 
 const NONE: readonly Finding[] = Object.freeze([]);
 

@@ -7,11 +7,11 @@ import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
-import type { SessionEvent } from '../events/types.js';
-import type { Sensitivity } from '../intent/types.js';
-import type { SessionState } from '../monitor/state.js';
+import type { SessionEvent } from '../model/events.js';
+import type { Sensitivity } from '../model/intent.js';
+import type { SessionState } from '../model/session.js';
 import { isImmutable } from '../lib/canonical.js';
-import { hostInZone } from './cel.js';
+import { hostInZone } from '../analyze/host-zone.js';
 import type { EventKindName } from './types.js';
 
 /**
