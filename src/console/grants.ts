@@ -6,7 +6,7 @@ import { IntentGuardError } from '../errors.js';
 import { mintGrant } from '../identity/grant.js';
 import { digest } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
-import { SENSITIVITY_LEVELS, type Intent } from '../intent/types.js';
+import { SENSITIVITY_LEVELS, type Intent } from '../model/intent.js';
 import type { Store } from '../store/db.js';
 import { appendApproval, sealApproval } from '../store/ledger.js';
 

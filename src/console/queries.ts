@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { redactValue } from '../rules/template.js';
 import type { Store } from '../store/db.js';
-import { readRecorded } from '../replay/bundle.js';
+import { readRecorded } from '../store/bundle.js';
 
 // The console's reads of the store the proxies write. Every list is bounded and keyset-paginated
 // (`WHERE rowid < ? ORDER BY rowid DESC LIMIT ?` on the primary key), so page one of 100,000 sessions

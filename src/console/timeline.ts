@@ -1,4 +1,4 @@
-import type { Finding } from '../policy/types.js';
+import type { Finding } from '../model/policy.js';
 import { redactValue } from '../rules/template.js';
 import type { Store } from '../store/db.js';
 import { sessionTimeline, type TimelineEntry } from '../store/queries.js';
