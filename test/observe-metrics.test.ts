@@ -9,9 +9,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketServer } from 'ws';
 import { storeCheck } from '../src/observe/health.js';
-import { startHttpProxy } from '../src/proxy/http.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
-import { startWsProxy } from '../src/proxy/ws.js';
+import { startWsProxy } from '../src/transports/ws.js';
 import { openStore } from '../src/store/db.js';
 import { httpUpstream } from './helpers/http-upstream.js';
 

@@ -26,9 +26,9 @@ import {
   type SessionEvent,
 } from '../src/index.js';
 import { ALLOW, verdictOf } from '../src/model/policy.js';
-import { startHttpProxy } from '../src/proxy/http.js';
-import { listenWebSocket } from '../src/proxy/ws-transport.js';
-import { startWsProxy } from '../src/proxy/ws.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
+import { listenWebSocket } from '../src/transports/ws-transport.js';
+import { startWsProxy } from '../src/transports/ws.js';
 import { demoServer } from './helpers/servers.js';
 import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
 import { openStore } from '../src/store/db.js';

@@ -8,7 +8,7 @@ import type { ProxyFlags } from './proxy-options.js';
 
 // The proxies are imported when a command runs: `intentguard stdio` loads neither HTTP nor WebSocket.
 const runtimeModule = () => import('../proxy/runtime.js');
-import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../proxy/session-quota.js';
+import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../carrier/session-quota.js';
 
 export { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 
@@ -124,7 +124,7 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
     );
   const [{ createRuntime }, { runStdioProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/stdio.js'),
+    import('../transports/stdio.js'),
   ]);
   const options = runtimeOptions(flags);
   // Metrics cost a stdio proxy start-up time: kept only when asked for (--metrics-port/--metrics-listen).
@@ -181,7 +181,7 @@ export async function httpCommand(
   }
   const [{ createRuntime }, { startHttpProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/http.js'),
+    import('../transports/http/server.js'),
   ]);
   const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
   const proxy = await closingOnFailure(runtime, () =>
@@ -274,7 +274,7 @@ export async function wsCommand(
   upstreamUrl(opts.upstream, ['ws:', 'wss:']);
   const [{ createRuntime }, { startWsProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/ws.js'),
+    import('../transports/ws.js'),
   ]);
   const runtime = await createRuntime(runtimeOptions(opts));
   const proxy = await closingOnFailure(runtime, () =>

@@ -32,7 +32,7 @@ import { createRecorder, type Recorder } from '../store/recorder.js';
 import type { Visibility } from '../visibility/visibility.js';
 import { combinePolicies } from '../policy/combine.js';
 import { createObservability, type Observability } from '../observe/observability.js';
-import { createSessionQuota, type SessionQuota } from './session-quota.js';
+import { createSessionQuota, type SessionQuota } from '../carrier/session-quota.js';
 
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
 export interface RuntimeOptions {

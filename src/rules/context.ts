@@ -11,7 +11,7 @@ import type { SessionEvent } from '../model/events.js';
 import type { Sensitivity } from '../model/intent.js';
 import type { SessionState } from '../model/session.js';
 import { isImmutable } from '../lib/canonical.js';
-import { hostInZone } from './cel.js';
+import { hostInZone } from '../analyze/host-zone.js';
 import type { EventKindName } from './types.js';
 
 /**

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startHttpProxy } from '../../src/proxy/http.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ElicitRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -19,7 +19,7 @@ import type { Identity } from '../../src/model/events.js';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/proxy/runtime.js';
-import { tap } from '../../src/tap/tap.js';
+import { tap } from '../../src/transports/sdk/tap.js';
 import type { Decision } from '../../src/model/decision.js';
 
 const FS = 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';

@@ -5,11 +5,11 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
 import { errorResponse } from '../monitor/session.js';
-import { BatchAnswers } from './batches.js';
-import { LineFramer } from './lines.js';
+import { BatchAnswers } from '../carrier/batches.js';
+import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from './relay.js';
-import type { Runtime } from './runtime.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
+import type { Runtime } from '../proxy/runtime.js';
 
 export interface StdioProxyOptions {
   readonly command: string;

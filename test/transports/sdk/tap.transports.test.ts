@@ -10,9 +10,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { RPC_CODES, createMonitor, parseIntent, tap, type SessionEvent } from '../src/index.js';
-import { demoServer } from './helpers/servers.js';
-import { waitFor } from './helpers/wait.js';
+import { RPC_CODES, createMonitor, parseIntent, tap, type SessionEvent } from '../../../src/index.js';
+import { demoServer } from '../../helpers/servers.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const tsx = ['--import', 'tsx'];
 

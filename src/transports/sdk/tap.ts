@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
-import type { Direction } from '../model/events.js';
-import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
-import type { OpenSessionOptions, Outcome } from '../model/decision.js';
+import type { Direction } from '../../model/events.js';
+import type { Monitor } from '../../monitor/create.js';
+import type { SessionHandle } from '../../monitor/handle.js';
+import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
 
 export interface TapOptions extends OpenSessionOptions {
   /**

@@ -2,12 +2,12 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
-import type { Identity } from '../model/events.js';
-import type { Intent } from '../model/intent.js';
-import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
-import { LineFramer } from './lines.js';
-import { quotaExceeded, type SessionQuota } from './session-quota.js';
+import type { Identity } from '../../model/events.js';
+import type { Intent } from '../../model/intent.js';
+import type { Monitor } from '../../monitor/create.js';
+import type { SessionHandle } from '../../monitor/handle.js';
+import { LineFramer } from '../../carrier/lines.js';
+import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
 import {
   clientAsker,
   endedByUpstream,
@@ -18,7 +18,7 @@ import {
   serverEnv,
   startsSession,
   tooManySessions,
-} from './relay.js';
+} from '../../carrier/relay.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy

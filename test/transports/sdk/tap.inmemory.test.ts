@@ -14,8 +14,8 @@ import {
   type MonitorOptions,
   type Policy,
   type SessionEvent,
-} from '../src/index.js';
-import { demoServer } from './helpers/servers.js';
+} from '../../../src/index.js';
+import { demoServer } from '../../helpers/servers.js';
 
 const intent = parseIntent({
   purpose: 'summarise my notes',

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
-import type { Identity } from '../model/events.js';
-import type { Intent } from '../model/intent.js';
-import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
-import { quotaExceeded, type SessionQuota } from './session-quota.js';
+import type { Identity } from '../../model/events.js';
+import type { Intent } from '../../model/intent.js';
+import type { Monitor } from '../../monitor/create.js';
+import type { SessionHandle } from '../../monitor/handle.js';
+import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
 import {
   SSE_EVENT_SLACK,
   answerUnreached,
@@ -16,7 +16,7 @@ import {
   rpcError,
   sendJson,
   tooManySessions,
-} from './relay.js';
+} from '../../carrier/relay.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as

@@ -7,11 +7,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket, { WebSocketServer } from 'ws';
-import { RPC_CODES, createMonitor, parseIntent, tap } from '../src/index.js';
-import { createRuntime } from '../src/proxy/runtime.js';
-import { listenWebSocket } from '../src/proxy/ws-transport.js';
-import { startWsProxy } from '../src/proxy/ws.js';
-import { demoServer } from './helpers/servers.js';
+import { RPC_CODES, createMonitor, parseIntent, tap } from '../../src/index.js';
+import { createRuntime } from '../../src/proxy/runtime.js';
+import { listenWebSocket } from '../../src/transports/ws-transport.js';
+import { startWsProxy } from '../../src/transports/ws.js';
+import { demoServer } from '../helpers/servers.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 

@@ -4,13 +4,13 @@ import type { Direction, Identity } from '../model/events.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
-import { BatchAnswers } from './batches.js';
-import { createFrontDoor, refuseUpgrade } from './front-door.js';
+import { BatchAnswers } from '../carrier/batches.js';
+import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize } from './relay.js';
-import { quotaExceededUpgrade } from './session-quota.js';
-import type { Runtime } from './runtime.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { quotaExceededUpgrade } from '../carrier/session-quota.js';
+import type { Runtime } from '../proxy/runtime.js';
 
 export interface WsProxyOptions {
   readonly host?: string;

@@ -8,21 +8,21 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
-import { RPC_CODES } from '../errors.js';
-import type { Identity } from '../model/events.js';
-import { bearerToken } from '../identity/gate.js';
-import type { GrantError } from '../identity/grant.js';
-import type { Intent } from '../model/intent.js';
-import { printable } from '../lib/printable.js';
-import type { SessionHandle } from '../monitor/session.js';
-import { pendingKey } from '../monitor/state.js';
-import type { Outcome } from '../model/decision.js';
-import { corsFor, createFrontDoor, refuseRequest } from './front-door.js';
-import { createStdioBridge } from './http-stdio.js';
-import { hintTraceparent, spawnedProbe, tcpProbe } from '../observe/hooks.js';
+import { RPC_CODES } from '../../errors.js';
+import type { Identity } from '../../model/events.js';
+import { bearerToken } from '../../identity/gate.js';
+import type { GrantError } from '../../identity/grant.js';
+import type { Intent } from '../../model/intent.js';
+import { printable } from '../../lib/printable.js';
+import type { SessionHandle } from '../../monitor/handle.js';
+import { pendingKey } from '../../monitor/state.js';
+import type { Outcome } from '../../model/decision.js';
+import { corsFor, createFrontDoor, refuseRequest } from '../../carrier/front-door.js';
+import { createStdioBridge } from './stdio-bridge.js';
+import { hintTraceparent, spawnedProbe, tcpProbe } from '../../observe/hooks.js';
 import { jsonContentTypeProblem } from './media-type.js';
-import { listen } from '../lib/listen.js';
-import { quotaExceeded } from './session-quota.js';
+import { listen } from '../../lib/listen.js';
+import { quotaExceeded } from '../../carrier/session-quota.js';
 import { createLegacySse } from './legacy-sse.js';
 import {
   SSE_EVENT_SLACK,
@@ -32,8 +32,8 @@ import {
   sendJson,
   startsSession,
   tooManySessions,
-} from './relay.js';
-import type { Runtime } from './runtime.js';
+} from '../../carrier/relay.js';
+import type { Runtime } from '../../proxy/runtime.js';
 
 export interface HttpProxyOptions {
   readonly host?: string;

@@ -8,12 +8,12 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { RPC_CODES } from '../src/index.js';
-import { generateKeys } from '../src/identity/keys.js';
-import { mintGrant } from '../src/identity/grant.js';
-import { openStore } from '../src/store/db.js';
-import { listSessions } from '../src/store/queries.js';
-import { waitFor } from './helpers/wait.js';
+import { RPC_CODES } from '../../src/index.js';
+import { generateKeys } from '../../src/identity/keys.js';
+import { mintGrant } from '../../src/identity/grant.js';
+import { openStore } from '../../src/store/db.js';
+import { listSessions } from '../../src/store/queries.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'ig-stdio-'));
