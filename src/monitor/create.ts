@@ -22,6 +22,7 @@ import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
 import { createSession, type SessionCore, type SessionHandle } from './session.js';
 import { advance, initialState, type SessionState } from './state.js';
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
 
 export interface MonitorOptions {
@@ -219,9 +220,13 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     };
     // Emitting to a stream nobody watches still costs a Subject walk per message: skip it.
     if (decisions$.observed) decisions$.next(decision);
+    const approvalId = heldForApproval(opts.mode, verdict.action, event.kind, opts.approver)
+      ? approvalIdFor(decision)
+      : undefined;
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
+        ...(approvalId !== undefined && { approvalId }),
         id: nextId('a'),
         time: event.time,
         session: event.session,

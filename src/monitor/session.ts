@@ -15,6 +15,7 @@ import {
   type SessionStatus,
 } from './state.js';
 import type { Decision, Outcome } from './types.js';
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 import type { Intent } from '../intent/types.js';
 
 /** Where a session's messages go: the tap (or proxy) that carries them. */
@@ -274,6 +275,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
     const { rpc, code } = rpcCodeFor(decision);
     const data = refusalData(decision, code);
+    // A call refused after being held names its approval, so the agent's operator can find it.
+    if (heldForApproval(opts.mode, decision.action, event.kind, opts.approver))
+      data.approvalId = approvalIdFor(decision);
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
     if (
