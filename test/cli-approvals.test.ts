@@ -72,7 +72,8 @@ const refusal = (p: Promise<unknown>) =>
     },
   );
 
-describe('approvals (issue 18)', () => {
+// A backstop only (never a speed assertion): without an id in the log the wait for it would never end.
+describe('approvals (issue 18)', { timeout: 180_000 }, () => {
   it('approval ids: intentguard approvals lists the held call; its id is in the log, the JSON-RPC error data and the OCSF alert', async () => {
     const db = join(dir, 'held.db');
     const alerts = join(dir, 'held-alerts.jsonl');

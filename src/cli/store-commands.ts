@@ -71,7 +71,7 @@ export async function sessionsCommand(
     const render = () => {
       const rows = listSessions(store, { limit: opts.limit });
       if (opts.json) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-      return `${rows.length} sessions (newest first) in ${opts.db}\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
+      return `${rows.length} sessions (newest first) in ${opts.db} — drift: the share of a session's calls a decision stopped (0 none, 1 all)\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
     };
     if (!opts.live) {
       out.write(render());
