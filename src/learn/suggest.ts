@@ -42,6 +42,7 @@ const LEARN_RELATIVE = new Set([
   'IG-PRIV-001',
   'IG-NET-001',
   'IG-BUD-001',
+  'IG-BUD-002',
   'IG-DRF-001',
 ]);
 

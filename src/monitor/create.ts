@@ -26,6 +26,7 @@ import { advance, initialState } from './state.js';
 import type { SessionState } from '../model/session.js';
 import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
 import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */
@@ -210,9 +211,13 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     };
     // Emitting to a stream nobody watches still costs a Subject walk per message: skip it.
     if (decisions$.observed) decisions$.next(decision);
+    const approvalId = heldForApproval(opts.mode, verdict.action, event.kind, opts.approver)
+      ? approvalIdFor(decision)
+      : undefined;
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
+        ...(approvalId !== undefined && { approvalId }),
         id: nextId('a'),
         time: event.time,
         session: event.session,
