@@ -6,12 +6,13 @@ import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
+import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../model/events.js';
 import type { Sensitivity } from '../model/intent.js';
 import type { SessionState } from '../model/session.js';
 import { isImmutable } from '../lib/canonical.js';
-import { hostInZone } from './cel.js';
+import { hostInZone } from '../analyze/host-zone.js';
 import type { EventKindName } from './types.js';
 
 /**
@@ -498,7 +499,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
         call: { tool, args, index: event.call ?? -1, server: a.server },
         tool: {
           name: tool, known: session.tools.has(tool), approved, side_effecting: p.sideEffecting, read_only: p.readOnly, categories: p.categories,
-          description: info?.description ?? '', annotations: info?.annotations ?? {},
+          description: info?.description ?? '', annotations: info?.annotations ?? {}, requested: requestedBy(session.intent.purpose ?? '', tool, info?.description),
         },
         net: { hosts: net.host, urls: net.url, emails: net.email, accounts: net.account, ips: net.ip, targets: all },
         data: { labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity },
