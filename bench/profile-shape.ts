@@ -3,15 +3,11 @@
 // Usage: node --cpu-prof --import tsx bench/profile-shape.ts 'www.' 1000000 result|argument [reps]
 import { SHAPES, shaped } from '../test/adversarial/shapes.js';
 import { shapeMessages } from './shape-messages.js';
-import {
-  advance,
-  classifyMessage,
-  combinePolicies,
-  initialState,
-  loadRulePack,
-  packPolicies,
-  parseIntent,
-} from '../dist/index.js';
+import type * as Lib from '../src/index.js';
+
+// The compiled build (what production runs); DIST=<path to index.js> profiles another one.
+const { advance, classifyMessage, combinePolicies, initialState, loadRulePack, packPolicies, parseIntent } =
+  (await import(process.env.DIST ?? '../dist/index.js')) as typeof Lib;
 
 const [unitName = 'www.', sizeArg = '64000', where = 'argument', repsArg] = process.argv.slice(2);
 const unit = SHAPES[unitName] ?? unitName;
