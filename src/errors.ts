@@ -110,6 +110,13 @@ export const ERROR_CODES = {
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
   ERR_TOO_MANY_SESSIONS:
     'the proxy already carries its maximum of concurrent sessions (--max-sessions); try again later',
+  ERR_CONSOLE_AUTH:
+    'the console request carries no valid login (session cookie, admin token or identity JWT)',
+  ERR_CONSOLE_ROLE: 'the console login lacks the role this action needs (viewer < approver < admin)',
+  ERR_CONSOLE_CSRF: 'a console state change without a matching CSRF token, or from another origin',
+  ERR_CONSOLE_SELF_APPROVAL:
+    'an approver cannot decide a call or grant request made under their own identity',
+  ERR_CONSOLE_REQUEST: 'a console request is malformed (unknown route, bad parameter or body)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../model/events.js';
-import { errorResponse, type SessionHandle } from '../monitor/session.js';
+import { errorResponse } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import type { Outcome } from '../model/decision.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';
 

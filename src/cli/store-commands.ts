@@ -5,7 +5,7 @@ import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
 import type { Policy } from '../model/policy.js';
 import { ACTION_RANK } from '../model/policy.js';
-import { readBundles } from '../replay/bundle.js';
+import { readBundles } from '../store/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
 import { pruneSessions, verifyAudit, type AuditProblem } from '../store/audit.js';
 import { rotateAuditKey } from '../store/rotate.js';

@@ -5,7 +5,7 @@ import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
 import { BatchAnswers } from '../carrier/batches.js';
-import { createFrontDoor, refuseUpgrade } from './http/front-door.js';
+import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';

@@ -3,7 +3,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { Direction } from '../../model/events.js';
 import type { Monitor } from '../../monitor/create.js';
-import type { SessionHandle } from '../../monitor/session.js';
+import type { SessionHandle } from '../../monitor/handle.js';
 import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
 import type { EraGate } from '../../mrtr/gate.js';
 import { eraHook } from '../../mrtr/tap-hook.js';
