@@ -3,7 +3,7 @@ import { checkVersionPinned, classifyRequest, isEraRefusal, type RequestEra } fr
 import { checkRequestHeaders } from '../era/headers.js';
 import type { EraRefusal } from '../era/refusal.js';
 import { RPC_CODES } from '../errors.js';
-import type { SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import type { Approver } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';

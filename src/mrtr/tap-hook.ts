@@ -1,4 +1,4 @@
-import type { SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from './gate.js';
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../model/events.js';
 import type { Intent } from '../model/intent.js';
 import type { Monitor } from '../monitor/create.js';
-import type { SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from '../mrtr/gate.js';
 import { RPC_CODES } from '../errors.js';
 import { sseData } from './sse.js';
