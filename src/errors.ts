@@ -33,7 +33,6 @@ export const ERROR_CODES = {
   ERR_REQUEST_STATE_REPLAYED: 'an intentguard requestState was already redeemed (each is single-use)',
   ERR_REQUEST_STATE_MISMATCH:
     'an intentguard requestState is presented by another principal or session, or on a retry whose tool, arguments or intent version differ',
-  ERR_TASK_FOREIGN: 'tasks/get or tasks/update names a task created under another grant or session',
   ERR_UNMATCHED_RESPONSE: 'response id matches no pending request (spoofed or replayed)',
   ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
   ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IntentGuardError } from '../errors.js';
 import { parse as parseYaml } from 'yaml';
@@ -24,6 +25,9 @@ import type { Intent } from '../model/intent.js';
 import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
+import { createEraGate, type EraGate } from '../mrtr/gate.js';
+import { sqliteLedger } from '../mrtr/ledger.js';
+import { deriveStateKey } from '../mrtr/state.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import type { Policy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
@@ -90,6 +94,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   readonly monitor: Monitor;
+  /** The MCP 2026-07-28 half: era per request, approvals over MRTR (src/mrtr/gate.ts). */
+  readonly era: EraGate;
   readonly gate?: GrantGate;
   readonly store?: Store;
   readonly recorder?: Recorder;
@@ -197,10 +203,16 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     store?.close();
     throw e;
   });
+  // MCP 2026-07-28: approvals over MRTR, with a requestState key derived from the store's key (so every
+  // process on one database verifies the others' states) and single use recorded in that database.
+  const era = createEraGate({
+    key: deriveStateKey(store?.key ?? randomBytes(32)),
+    ...(store && { ledger: sqliteLedger(store.db) }),
+  });
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),
     mode: o.mode,
-    approver: approvals.approver,
+    approver: era.approver(approvals.approver),
     approvalTimeoutMs: timeoutMs,
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
     ...(o.visibility && { visibility: o.visibility }),
@@ -261,6 +273,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   }
   return {
     monitor,
+    era,
     ...(gate && { gate }),
     ...(store && { store }),
     ...(recorder && { recorder }),

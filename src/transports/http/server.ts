@@ -9,6 +9,8 @@ import {
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../../errors.js';
+import { isModernRequest } from '../../era/classify.js';
+import { createStatelessHttp } from '../../stateless/http.js';
 import type { Identity } from '../../model/events.js';
 import { bearerToken } from '../../identity/gate.js';
 import type { GrantError } from '../../identity/grant.js';
@@ -221,6 +223,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         })
       : undefined;
   const path = o.path ?? (legacy ? '/sse' : '/mcp');
+  const stateless =
+    bridge || legacy
+      ? undefined
+      : createStatelessHttp({
+          monitor,
+          era: o.runtime.era,
+          upstream,
+          ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }),
+        });
   const sessions = new Map<string, ProxySession>();
   o.runtime.observe.setUpstream(bridge ? spawnedProbe(o.server!.command) : tcpProbe(upstream));
   /** Sessions open now, including ones still waiting for upstream's session id. */
@@ -864,6 +875,11 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
                 code: 'ERR_GRANT_INTENT',
               }),
             );
+            return;
+          }
+          // MCP 2026-07-28: no initialize, no session id; admitted by the grant alone (src/stateless/http.ts).
+          if (!s && stateless && isModernRequest(parsed)) {
+            await stateless.handle(req, res, identity, intent, parsed);
             return;
           }
           // Without a session id only an initialize is taken: a stray POST must not leave a session behind.

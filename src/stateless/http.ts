@@ -1,0 +1,217 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../model/events.js';
+import type { Intent } from '../model/intent.js';
+import type { Monitor } from '../monitor/create.js';
+import type { SessionHandle } from '../monitor/handle.js';
+import type { EraGate } from '../mrtr/gate.js';
+import { RPC_CODES } from '../errors.js';
+import { sseData } from './sse.js';
+
+/** Options of {@link createStatelessHttp}. */
+export interface StatelessHttpOptions {
+  readonly monitor: Monitor;
+  readonly era: EraGate;
+  /** The upstream MCP endpoint (a 2026-07-28 server: no session, one POST per request). */
+  readonly upstream: URL;
+  /** Headers sent upstream (credentials); the client's Authorization is never forwarded. */
+  readonly upstreamHeaders?: Readonly<Record<string, string>>;
+}
+
+/** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
+const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
+
+/** The request header naming an explicit correlation within one grant (several agents on one grant). */
+export const CORRELATION_HEADER = 'intentguard-correlation';
+
+const one = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+const send = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+};
+
+/** HTTP status of an error answer: the spec's codes are 400 on HTTP (basic/index.mdx, streamable-http.mdx). */
+const statusOf = (answer: unknown): number => {
+  const code = (answer as { error?: { code?: unknown } } | null)?.error?.code;
+  return code === -32020 || code === -32021 || code === -32022 || code === -32602 ? 400 : 200;
+};
+
+/**
+ * The stateless (2026-07-28) path of the HTTP proxy: a POST without `Mcp-Session-Id` whose body is a
+ * modern request is admitted by its grant alone (there is no initialize), and joins the intentguard
+ * session of its grant — keyed by the grant's `jti` (or subject) and the optional
+ * `Intentguard-Correlation` header — so budgets, sequences, provenance and halts hold across requests
+ * and connections. Each request is decided, then sent upstream as its own POST; the upstream's answer
+ * (JSON, or an SSE stream of request-scoped notifications and the response, `subscriptions/listen`
+ * included) is decided message by message on its way back.
+ */
+export function createStatelessHttp(o: StatelessHttpOptions) {
+  const sessions = new Map<string, SessionHandle>();
+  /** POSTs waiting for an answer the monitor delivers itself, by session key and request id. */
+  const waiting = new Map<string, (answer: unknown) => void>();
+  const keyOf = (identity: Identity | undefined, req: IncomingMessage) =>
+    `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
+
+  const sessionFor = (key: string, identity: Identity | undefined, intent: Intent): SessionHandle => {
+    const known = sessions.get(key);
+    if (known && known.status !== 'closed') return known;
+    const s = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http-stateless' });
+    // What the monitor delivers on its own (a halt's answers to requests in flight) goes to the POST
+    // waiting for that id; a halt then holds by the session's status for every later request.
+    s.attach({
+      deliver: (dir, m) => {
+        const id = (m as { id?: unknown } | null)?.id;
+        if (dir === 's2c' && (typeof id === 'string' || typeof id === 'number'))
+          waiting.get(`${key}\u0000${id}`)?.(m);
+      },
+      close: () => undefined,
+    });
+    sessions.set(key, s);
+    return s;
+  };
+
+  const upstreamPost = (req: IncomingMessage, message: unknown) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...o.upstreamHeaders };
+    for (const h of CARRIED) {
+      const v = one(req, h);
+      if (v !== undefined) headers[h] = v;
+    }
+    for (const [h, v] of Object.entries(req.headers))
+      if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+    headers.accept ??= 'application/json, text/event-stream';
+    return fetch(o.upstream, { method: 'POST', headers, body: JSON.stringify(message) });
+  };
+
+  /** Decide one upstream message; returns what goes to the client (undefined: withheld). */
+  const decideBack = async (s: SessionHandle, text: string): Promise<unknown> => {
+    let m: unknown;
+    try {
+      m = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const outcome = await s.observe('s2c', m, Buffer.byteLength(text), text);
+    return outcome.forward;
+  };
+
+  return {
+    /** Handle one modern POST (already authenticated, body parsed). */
+    async handle(
+      req: IncomingMessage,
+      res: ServerResponse,
+      identity: Identity | undefined,
+      intent: Intent,
+      body: unknown,
+    ): Promise<void> {
+      const key = keyOf(identity, req);
+      const s = sessionFor(key, identity, intent);
+      const id = (body as { id?: unknown }).id;
+      if (s.status !== 'open') {
+        send(res, 404, {
+          jsonrpc: '2.0',
+          id: id ?? null,
+          error: {
+            code: RPC_CODES.HALTED,
+            message: `intentguard: session ${s.status}`,
+            data: { code: s.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED' },
+          },
+        });
+        return;
+      }
+      const admitted = o.era.admit(s, body, (name) => one(req, name));
+      if ('answer' in admitted) {
+        await s.record('c2s', body);
+        await s.record('s2c', admitted.answer);
+        send(res, statusOf(admitted.answer), admitted.answer);
+        return;
+      }
+      const wait = `${key}\u0000${String(id)}`;
+      const delivered = new Promise<unknown>((resolve) => waiting.set(wait, resolve));
+      const outcome = await s.observe('c2s', admitted.message);
+      if (outcome.answer === undefined && outcome.forward === undefined && id !== undefined) {
+        // Decided by a halt (its answer is delivered, not returned): wait for it, or the session's end.
+        const answer = await Promise.race([delivered, s.whenEnded().then(() => undefined)]);
+        waiting.delete(wait);
+        send(
+          res,
+          200,
+          answer ?? {
+            jsonrpc: '2.0',
+            id,
+            error: {
+              code: RPC_CODES.HALTED,
+              message: `intentguard: session ${s.status}`,
+              data: { code: 'ERR_SESSION_HALTED' },
+            },
+          },
+        );
+        return;
+      }
+      waiting.delete(wait);
+      if (outcome.answer !== undefined) {
+        const answer = o.era.answer(s, admitted.message, admitted.era, outcome.answer);
+        send(res, statusOf(answer), answer);
+        return;
+      }
+      if (outcome.forward === undefined) {
+        res.writeHead(202).end();
+        return;
+      }
+      let up: Response;
+      try {
+        up = await upstreamPost(req, outcome.forward);
+      } catch (e) {
+        send(res, 502, {
+          jsonrpc: '2.0',
+          id: id ?? null,
+          error: {
+            code: -32603,
+            message: `intentguard: upstream: ${(e as Error).message}`,
+            data: { code: 'ERR_UPSTREAM' },
+          },
+        });
+        return;
+      }
+      const type = up.headers.get('content-type') ?? '';
+      if (type.startsWith('text/event-stream') && up.body) {
+        res.writeHead(up.status, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          'x-accel-buffering': 'no',
+        });
+        // Closing the client's stream cancels the request upstream too (streamable-http.mdx, "Cancellation").
+        const cancel = () => void up.body?.cancel().catch(() => undefined);
+        res.once('close', cancel);
+        for await (const data of sseData(up.body)) {
+          const back = await decideBack(s, data);
+          if (back !== undefined) res.write(`event: message\ndata: ${JSON.stringify(back)}\n\n`);
+        }
+        res.end();
+        return;
+      }
+      const text = await up.text();
+      if (text.length === 0) {
+        res.writeHead(up.status).end();
+        return;
+      }
+      const back = await decideBack(s, text);
+      if (back === undefined) {
+        send(res, 502, {
+          jsonrpc: '2.0',
+          id: id ?? null,
+          error: {
+            code: -32603,
+            message: 'intentguard: upstream answer withheld',
+            data: { code: 'ERR_UPSTREAM' },
+          },
+        });
+        return;
+      }
+      send(res, up.status, back);
+    },
+    /** Sessions open on this path, by key. */
+    sessions: () => [...sessions.values()],
+  };
+}

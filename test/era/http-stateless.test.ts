@@ -1,0 +1,194 @@
+// MCP 2026-07-28 through `intentguard http` with real SDK v2 Client and a v2 server behind createMcpHandler
+// (issue 15): stateless requests admitted by their grant and joined into one intentguard session;
+// headers checked against the body; an approval over MRTR that a replayed or altered state cannot reuse.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createRuntime } from '../../src/proxy/runtime.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
+import { RPC_CODES } from '../../src/errors.js';
+import { META } from '../../src/era/keys.js';
+import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
+import { v2HttpServer } from './fixtures/v2-http.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ig-era-http-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo things\ntools: [echo]\nbudget:\n  calls: 4\n');
+
+async function stack() {
+  const upstream = await v2HttpServer();
+  const runtime = await createRuntime({
+    mode: 'enforce',
+    db: join(dir, `${Math.random()}.db`),
+    pack: true,
+    rules: [],
+    intentFile: join(dir, 'intent.yaml'),
+    log: () => undefined,
+  });
+  const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+  return {
+    upstream,
+    runtime,
+    url: proxy.url,
+    async close() {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
+    },
+  };
+}
+
+const meta = (caps: Record<string, unknown> = { elicitation: {} }) => ({
+  [META.protocolVersion]: '2026-07-28',
+  [META.clientCapabilities]: caps,
+});
+type Answer = {
+  status: number;
+  body: { result?: Record<string, unknown>; error?: { code: number; data?: { code?: string } } };
+};
+let n = 0;
+async function post(
+  url: string,
+  method: string,
+  params: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      ...name,
+      ...headers,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: `h${n++}`, method, params: { _meta: meta(), ...params } }),
+  });
+  const text = await res.text();
+  const data = text.startsWith('{')
+    ? text
+    : (
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .pop() ?? 'data: {}'
+      ).slice(6);
+  return { status: res.status, body: JSON.parse(data) as Answer['body'] };
+}
+
+describe('era: 2026-07-28 through intentguard http', () => {
+  it('a v2 Client pinned to 2026-07-28 works through the proxy; its stateless requests share one session', async () => {
+    const s = await stack();
+    try {
+      const client = new Client(
+        { name: 'v2-agent', version: '2' },
+        { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(s.url)));
+      for (const text of ['a', 'b']) {
+        const r = await client.callTool({ name: 'echo', arguments: { text } });
+        assert.deepEqual(r.content, [{ type: 'text', text }]);
+      }
+      const sessions = s.runtime.monitor.sessions();
+      assert.equal(sessions.length, 1, 'one intentguard session for the grant');
+      assert.equal(sessions[0]!.calls, 2);
+      assert.ok(!s.upstream.received.some((m) => m.method === 'initialize'));
+      await client.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses headers that contradict the body (-32020, 400) before any rule or upstream sees them', async () => {
+    const s = await stack();
+    try {
+      const r = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'x' } },
+        { 'mcp-name': 'write_note' },
+      );
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error?.code, -32020);
+      const m = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'x' } },
+        { 'mcp-method': 'tools/list' },
+      );
+      assert.equal(m.body.error?.code, -32020);
+      assert.equal(s.upstream.received.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an MRTR approval runs the call once; the replayed and the altered state are refused', async () => {
+    const s = await stack();
+    try {
+      const args = { title: 't', body: 'b' };
+      const held = await post(s.url, 'tools/call', { name: 'write_note', arguments: args });
+      assert.equal(held.body.result?.resultType, 'input_required', JSON.stringify(held.body));
+      const state = held.body.result!.requestState as string;
+      const approve = { [APPROVAL_KEY]: { action: 'accept', content: { approve: true } } };
+      const retry = { name: 'write_note', arguments: args, inputResponses: approve, requestState: state };
+      const done = await post(s.url, 'tools/call', retry);
+      assert.deepEqual(done.body.result?.content, [{ type: 'text', text: 'saved t' }]);
+      const upstreamCall = s.upstream.received.find(
+        (m) => (m.params as { name?: string }).name === 'write_note',
+      )!;
+      assert.ok(!('requestState' in (upstreamCall.params as object)));
+      const replay = await post(s.url, 'tools/call', retry);
+      assert.equal(replay.body.error?.code, RPC_CODES.REFUSED);
+      assert.equal(replay.body.error?.data?.code, 'ERR_REQUEST_STATE_REPLAYED');
+      const fresh = (await post(s.url, 'tools/call', { name: 'write_note', arguments: args })).body.result!
+        .requestState as string;
+      const altered = `${fresh.slice(0, -3)}${fresh.endsWith('AAA') ? 'BBB' : 'AAA'}`;
+      const bad = await post(s.url, 'tools/call', { ...retry, requestState: altered });
+      assert.equal(bad.body.error?.data?.code, 'ERR_REQUEST_STATE_INVALID');
+      assert.equal(
+        s.upstream.received.filter((m) => (m.params as { name?: string }).name === 'write_note').length,
+        1,
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('budget and halt hold across stateless requests on separate connections', async () => {
+    const s = await stack();
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await post(
+          s.url,
+          'tools/call',
+          { name: 'echo', arguments: { text: `${i}` } },
+          { connection: 'close' },
+        );
+        assert.equal(r.body.result?.resultType, 'complete', JSON.stringify(r.body));
+      }
+      const over = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'x' } },
+        { connection: 'close' },
+      );
+      assert.ok(
+        over.body.error ?? over.body.result?.resultType === 'input_required',
+        JSON.stringify(over.body),
+      );
+      // The pack halts a session over its budget; the halt holds for every later stateless request.
+      assert.equal(over.body.error?.code, RPC_CODES.HALTED, JSON.stringify(over.body));
+      const halted = await post(s.url, 'tools/call', { name: 'echo', arguments: { text: 'y' } });
+      assert.equal(halted.body.error?.code, RPC_CODES.HALTED);
+      assert.equal(halted.body.error?.data?.code, 'ERR_SESSION_HALTED');
+    } finally {
+      await s.close();
+    }
+  });
+});
