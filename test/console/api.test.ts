@@ -139,7 +139,8 @@ describe('console server', () => {
 
   it('lists sessions with keyset pagination and serves a timeline, escaped in the page', async () => {
     const { client, call, approval } = await heldCall('agent:pager');
-    void approval;
+    // The held approval is written at once; the events go through the recording thread.
+    await recorder.flush();
     const first = (await (
       await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
     ).json()) as any;
@@ -154,6 +155,9 @@ describe('console server', () => {
     const badPage = await api(ctx.console, '/api/sessions?before=abc', { bearer: ADMIN_TOKEN });
     assert.equal(badPage.status, 400);
     assert.equal(((await badPage.json()) as any).error.code, 'ERR_CONSOLE_REQUEST');
+    const badId = await api(ctx.console, '/api/sessions/%E0%A4%A', { bearer: ADMIN_TOKEN });
+    assert.equal(badId.status, 400);
+    assert.equal((await api(ctx.console, '/api/sessions/nope', { bearer: ADMIN_TOKEN })).status, 404);
     await api(ctx.console, `/api/approvals/${approval.id}`, {
       method: 'POST',
       bearer: ADMIN_TOKEN,
