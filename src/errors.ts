@@ -79,8 +79,11 @@ export const ERROR_CODES = {
   ERR_GRANT_REVOKED: 'the grant (jti) or its subject was revoked',
   ERR_GRANT_SHARED: 'the same grant (jti) is used by two concurrent sessions',
   ERR_GRANT_TASK_ACTIVE: 'a one-task grant (task: once) is already in use by an open session',
+  ERR_GRANT_UNVERIFIABLE:
+    'a grant was presented but no key is configured to verify it (--jwks, --jwks-url or --pem); enforce mode refuses to start',
   ERR_KEY_SOURCE: 'the key source (JWKS URL, JWKS file, PEM) could not be loaded',
   ERR_APPROVAL_NOT_FOUND: 'no pending approval with that id',
+  ERR_SESSION_NOT_FOUND: 'no recorded session with that id in the database',
   ERR_APPROVAL_DONE: 'the approval was already decided',
   ERR_STORE: 'the recording database failed',
   ERR_STORE_FULL: 'the recording database is out of disk space',

@@ -389,6 +389,23 @@ program
     process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts);
   });
 
+program
+  .command('approvals')
+  .description(
+    'list approvals: held calls waiting for intentguard approve|deny (id, session, agent, tool, why, expiry)',
+  )
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .option(
+    '--state <state>',
+    'pending (waiting for an answer) or all',
+    choiceFlag('--state', ['pending', 'all'] as const),
+    'pending',
+  )
+  .option('--json', 'one JSON object per approval')
+  .action(async (opts: { db: string; state: 'pending' | 'all'; json?: boolean }) => {
+    process.exitCode = (await import('./approvals-command.js')).approvalsCommand(opts);
+  });
+
 for (const verb of ['approve', 'deny'] as const) {
   program
     .command(verb)

@@ -116,3 +116,9 @@ export function checkVersionPinned(first: string, now: string): EraRefusal | und
     { supported: [first], requested: now },
   );
 }
+
+/** True for a message whose `_meta` names a protocol version intentguard implements as modern. */
+export function isModernRequest(message: unknown): boolean {
+  const v = metaOf(message)?.[META.protocolVersion];
+  return typeof v === 'string' && MODERN_VERSIONS.includes(v);
+}

@@ -17,6 +17,7 @@ import {
   isToolsListAnswer,
   offerChanged,
 } from '../visibility/visibility.js';
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 
 interface CreateSessionInit {
   state: SessionState;
@@ -227,6 +228,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
     const { rpc, code } = rpcCodeFor(decision);
     const data = refusalData(decision, code);
+    // A call refused after being held names its approval, so the agent's operator can find it.
+    if (heldForApproval(opts.mode, decision.action, event.kind, opts.approver))
+      data.approvalId = approvalIdFor(decision);
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
     if (
