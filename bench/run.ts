@@ -6,6 +6,7 @@ import { benchStore } from './store.js';
 import { benchProxy } from './proxy.js';
 import { benchTap } from './tap.js';
 import { benchStartup } from './startup.js';
+import { benchConsole } from './console.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
@@ -17,3 +18,4 @@ if (!only || only === 'store') await benchStore();
 if (!only || only === 'proxy') await benchProxy();
 if (!only || only === 'detection') await benchDetection();
 if (!only || only === 'startup') await benchStartup();
+if (!only || only === 'console') await benchConsole();

@@ -48,6 +48,7 @@ export const CONFIG_SCHEMA = {
     maxSessionsPerAgent: positive,
     visibility: { enum: ['approved', 'all'] },
     metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+    consolePort: { type: 'integer', minimum: 0, maximum: 65535 },
     metricsListen: str,
   },
 } as const;

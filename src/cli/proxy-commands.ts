@@ -49,6 +49,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
     pick<unknown>(flags.metricsPort, 'metricsPort'),
     pick(flags.metricsListen, 'metricsListen'),
   );
+  const consolePort = pick<unknown>(flags.consolePort, 'consolePort');
   if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
   if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
@@ -110,6 +111,13 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
     ),
     ...(visibility && { visibility }),
     ...(metricsListen && { metricsListen }),
+    ...(consolePort !== undefined && {
+      console: {
+        port: intSetting(consolePort, '--console-port', 0, 65535),
+        ...(env.INTENTGUARD_CONSOLE_TOKEN && { token: env.INTENTGUARD_CONSOLE_TOKEN }),
+        ...(env.INTENTGUARD_CONSOLE_JWKS && { jwks: env.INTENTGUARD_CONSOLE_JWKS }),
+      },
+    }),
   };
 }
 

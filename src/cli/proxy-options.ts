@@ -38,6 +38,7 @@ export interface ProxyFlags {
   maxSessionsPerAgent?: string;
   visibility?: string;
   metricsPort?: string;
+  consolePort?: string;
   metricsListen?: string;
 }
 
@@ -102,7 +103,11 @@ export function addProxyOptions(cmd: Command): Command {
       '--metrics-port <port>',
       'serve /metrics, /healthz, /readyz on 127.0.0.1:PORT (every proxy, stdio too)',
     )
-    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz, /readyz on HOST:PORT');
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz, /readyz on HOST:PORT')
+    .option(
+      '--console-port <port>',
+      'serve the security console on 127.0.0.1:PORT beside the traffic (login: INTENTGUARD_CONSOLE_TOKEN or INTENTGUARD_CONSOLE_JWKS)',
+    );
 }
 
 /** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */

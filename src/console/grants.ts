@@ -142,6 +142,14 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
       } catch (e) {
         throw new IntentGuardError('ERR_INTENT_INVALID', (e as Error).message);
       }
+      // Bounded: decided and expired requests make room; past the bound a new request is refused.
+      for (const [id, old] of requests)
+        if (requests.size >= MAX_REQUESTS && expire(old).status !== 'pending') requests.delete(id);
+      if (requests.size >= MAX_REQUESTS)
+        throw new IntentGuardError(
+          'ERR_CONSOLE_REQUEST',
+          `${MAX_REQUESTS} grant requests are waiting for a reviewer; try later`,
+        );
       const risk = lowRisk(intent, o.autoMaxCalls ?? 20);
       const now = clock();
       const r: GrantRequest = {
@@ -167,8 +175,6 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
         requested_at: now,
         expires_at: r.expiresAt,
       });
-      for (const [id, old] of requests)
-        if (requests.size >= MAX_REQUESTS && old.status !== 'pending') requests.delete(id);
       requests.set(r.id, r);
       if (risk.auto) await settle(r, true, 'console:auto-grant');
       return r;

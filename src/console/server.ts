@@ -56,6 +56,15 @@ export interface ConsoleServer {
 
 const COOKIE = 'ig_console';
 
+/** A path segment (an id), percent-decoded; a malformed escape is a bad request, not a server error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw bad(`malformed path segment ${JSON.stringify(segment)}`);
+  }
+}
+
 /** Who is asking: a login cookie (pages), or a bearer credential (scripts: no ambient authority, no CSRF). */
 interface Caller {
   readonly principal: Principal;
@@ -273,7 +282,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       const params: string[] = [];
       if (
         r.parts.every((p, i) =>
-          p.startsWith(':') ? (params.push(decodeURIComponent(segs[i]!)), segs[i] !== '') : p === segs[i],
+          p.startsWith(':') ? (params.push(decodeSegment(segs[i]!)), segs[i] !== '') : p === segs[i],
         )
       )
         return { handler: r.handler, params };

@@ -73,6 +73,8 @@ export interface RuntimeOptions {
     readonly cli?: boolean;
     readonly timeout?: string;
   };
+  /** Serve the security console beside the traffic (`--console-port`): it decides held calls through the store. */
+  readonly console?: import('../console/attach.js').ConsoleAttachOptions;
   /** Where to say how to approve a held call (stderr by default). */
   readonly log?: (line: string) => void;
   readonly maxMessageBytes?: number;
@@ -157,7 +159,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.elicitation === true) channels.push(elicitationChannel());
   if (o.approvals?.webhook)
     channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
-  if (store && o.approvals?.cli) channels.push(databaseChannel(store));
+  if (store && (o.approvals?.cli || o.console)) channels.push(databaseChannel(store));
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const approvals = createApprovals(() => monitor, {
@@ -253,6 +255,8 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       o.alerts?.wsPort !== undefined && o.alerts.wsToken
         ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
+    if (o.console)
+      sinks.push(await (await import('../console/attach.js')).attachConsole(o.console, monitor, log, store));
     await observe.attach({
       monitor,
       ...(recorder && { recorder }),

@@ -19,6 +19,9 @@ import { verifyAudit } from '../../src/store/audit.js';
 import { demoServer } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN_TOKEN, api, consoleOn } from './fixture.js';
+import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
+import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
+import { verifyGrant } from '../../src/identity/grant.js';
 
 const HOSTILE = [
   '<script>alert(1)</script>',
@@ -136,7 +139,8 @@ describe('console server', () => {
 
   it('lists sessions with keyset pagination and serves a timeline, escaped in the page', async () => {
     const { client, call, approval } = await heldCall('agent:pager');
-    void approval;
+    // The held approval is written at once; the events go through the recording thread.
+    await recorder.flush();
     const first = (await (
       await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
     ).json()) as any;
@@ -151,6 +155,9 @@ describe('console server', () => {
     const badPage = await api(ctx.console, '/api/sessions?before=abc', { bearer: ADMIN_TOKEN });
     assert.equal(badPage.status, 400);
     assert.equal(((await badPage.json()) as any).error.code, 'ERR_CONSOLE_REQUEST');
+    const badId = await api(ctx.console, '/api/sessions/%E0%A4%A', { bearer: ADMIN_TOKEN });
+    assert.equal(badId.status, 400);
+    assert.equal((await api(ctx.console, '/api/sessions/nope', { bearer: ADMIN_TOKEN })).status, 404);
     await api(ctx.console, `/api/approvals/${approval.id}`, {
       method: 'POST',
       bearer: ADMIN_TOKEN,
@@ -261,5 +268,150 @@ describe('console server', () => {
         .end();
     });
     assert.equal(rebind, 421);
+  });
+});
+
+describe('console timeline and pagination', () => {
+  it('pages sessions by keyset cursor and links an argument value to the earlier result it came from', async () => {
+    const ctx = await consoleOn();
+    const monitor = createMonitor();
+    const recorder = createRecorder(ctx.store, monitor);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const [c, s] = InMemoryTransport.createLinkedPair();
+        await demoServer().connect(s);
+        const client = new Client({ name: 'agent', version: '1' });
+        await client.connect(
+          tap(c, monitor, {
+            side: 'client',
+            intent: parseIntent({ purpose: `task ${i}`, tools: ['echo', 'read_notes'] }),
+            identity: { sub: `agent:${i}` },
+          }),
+        );
+        await client.callTool({ name: 'read_notes', arguments: {} });
+        await client.callTool({ name: 'echo', arguments: { text: 'meeting at 10' } });
+        await client.close();
+      }
+      await recorder.flush();
+      const get = async (path: string) =>
+        (await (await api(ctx.console, path, { bearer: ADMIN_TOKEN })).json()) as any;
+      const p1 = await get('/api/sessions?limit=2');
+      assert.deepEqual(
+        p1.sessions.map((s: any) => s.purpose),
+        ['task 2', 'task 1'],
+      );
+      const p2 = await get(`/api/sessions?limit=2&before=${p1.next}`);
+      assert.deepEqual(
+        p2.sessions.map((s: any) => s.purpose),
+        ['task 0'],
+      );
+      assert.equal(p2.next, null);
+      const t = await get(`/api/sessions/${encodeURIComponent(p2.sessions[0].id)}`);
+      const result = t.entries.find((e: any) => e.kind === 'response' && e.tool === 'read_notes');
+      const echo = t.entries.find((e: any) => e.kind === 'request' && e.tool === 'echo');
+      assert.deepEqual(echo.provenance, [{ arg: 'text', value: 'meeting at 10', from: result.seq }]);
+      // In the page, the value links to that result's row.
+      const login = await fetch(`${ctx.console.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: ADMIN_TOKEN }),
+      });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const page = await (
+        await fetch(`${ctx.console.url}/sessions/${encodeURIComponent(p2.sessions[0].id)}`, {
+          headers: { cookie },
+        })
+      ).text();
+      assert.match(page, new RegExp(`<a\\s+class="prov"\\s+href="#ev-${result.seq}"`));
+      assert.match(page, new RegExp(`<tr\\s+id="ev-${result.seq}"`));
+    } finally {
+      await recorder.close();
+      monitor.close();
+      await ctx.close();
+    }
+  });
+});
+
+describe('console token endpoint (RFC 8693 token exchange)', () => {
+  it('grants a low-risk intent at once, holds a risky one, and refuses bad requests with OAuth errors', async () => {
+    const keys = await generateKeys('ES256');
+    const ctx = await consoleOn({
+      grants: { privateJwk: keys.privateJwk, iss: 'console-test', aud: 'urn:test' },
+    });
+    try {
+      const post = async (fields: Record<string, string>) => {
+        const r = await fetch(`${ctx.console.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(fields),
+        });
+        return { status: r.status, body: (await r.json()) as any };
+      };
+      const subject = await ctx.idp.jwt('agent:reader');
+      const low = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        intent: JSON.stringify({
+          purpose: 'read notes',
+          tools: ['read_text_file', 'list_directory'],
+          budget: { calls: 10 },
+        }),
+      });
+      assert.equal(low.status, 200, JSON.stringify(low.body));
+      const grant = await verifyGrant(low.body.access_token, {
+        keys: await resolveKeys({ jwks: keys.publicJwks }),
+        issuers: ['console-test'],
+        audience: 'urn:test',
+      });
+      assert.equal(grant.identity.sub, 'agent:reader');
+      assert.equal(grant.intent?.purpose, 'read notes');
+      const risky = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        intent: JSON.stringify({ purpose: 'send mail', tools: ['send_email'], budget: { calls: 5 } }),
+      });
+      assert.equal(risky.body.error, 'authorization_pending');
+      const again = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        request_id: risky.body.request_id,
+      });
+      assert.equal(again.body.error, 'authorization_pending');
+      // Another identity cannot collect it.
+      const other = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: await ctx.idp.jwt('agent:other'),
+        request_id: risky.body.request_id,
+      });
+      assert.equal(other.body.error, 'invalid_request');
+      assert.equal(
+        (await post({ grant_type: 'password', subject_token: subject })).body.error,
+        'unsupported_grant_type',
+      );
+      assert.equal(
+        (await post({ grant_type: TOKEN_EXCHANGE, subject_token: ADMIN_TOKEN, intent: '{}' })).body.error,
+        'invalid_grant',
+      );
+      assert.equal(
+        (await post({ grant_type: TOKEN_EXCHANGE, subject_token: 'a.b.c', intent: '{}' })).body.error,
+        'invalid_grant',
+      );
+      assert.equal(
+        (await post({ grant_type: TOKEN_EXCHANGE, subject_token: subject, intent: '{"tools": 3}' })).body
+          .error,
+        'invalid_request',
+      );
+      const rows = ctx.store.db
+        .prepare("SELECT status, approver FROM approvals WHERE tool = 'grant' ORDER BY rowid")
+        .all();
+      assert.deepEqual(rows, [
+        { status: 'approved', approver: 'console:auto-grant' },
+        { status: 'pending', approver: null },
+      ]);
+      assert.equal(verifyAudit(ctx.store).problems.length, 0);
+    } finally {
+      await ctx.close();
+    }
   });
 });

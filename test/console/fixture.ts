@@ -69,7 +69,8 @@ export async function proxiedClient(o: {
   intent: string;
   extra?: string[];
   grant?: string;
-}): Promise<{ client: Client; folder: string; close(): Promise<void> }> {
+  env?: Record<string, string>;
+}): Promise<{ client: Client; folder: string; stderr: () => string; close(): Promise<void> }> {
   const intentFile = join(o.dir, `intent-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(intentFile, o.intent);
   const folder = mkdtempSync(join(o.dir, 'files-'));
@@ -96,10 +97,13 @@ export async function proxiedClient(o: {
     ],
     stderr: 'pipe',
     cwd: process.cwd(),
+    ...(o.env && { env: { ...(process.env as Record<string, string>), ...o.env } }),
   });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => (stderr += c));
   const client = new Client({ name: 'console-test-agent', version: '1' });
   await client.connect(transport);
-  return { client, folder, close: () => client.close() };
+  return { client, folder, stderr: () => stderr, close: () => client.close() };
 }
 
 /** An HTTP request to the console (fetch), with an optional bearer credential. */

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { waitFor } from '../helpers/wait.js';
+import { ADMIN_TOKEN } from './fixture.js';
+import { proxiedClient } from './fixture.js';
+
+describe('--console-port on a proxy', () => {
+  it('serves the console beside the traffic: the live session is listed and a held call approved there completes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-console-hook-'));
+    const agent = await proxiedClient({
+      db: join(dir, 'hook.db'),
+      dir,
+      intent: 'purpose: read the notes\ntools: [list_directory, read_text_file]\n',
+      extra: ['--console-port', '0'],
+      env: { INTENTGUARD_CONSOLE_TOKEN: ADMIN_TOKEN },
+    });
+    try {
+      await waitFor(() => /console on http:\/\/127\.0\.0\.1:\d+/.test(agent.stderr()), 'the console address');
+      const url = /console on (http:\/\/127\.0\.0\.1:\d+)/.exec(agent.stderr())![1]!;
+      const get = async (path: string) =>
+        (await (
+          await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+        ).json()) as any;
+      assert.equal((await fetch(`${url}/api/sessions`)).status, 401);
+      await agent.client.callTool({ name: 'list_directory', arguments: { path: agent.folder } });
+      const call = agent.client.callTool({
+        name: 'write_file',
+        arguments: { path: join(agent.folder, 'a.md'), content: 'x' },
+      });
+      let pending: any[] = [];
+      while (pending.length === 0) {
+        pending = (await get('/api/approvals?state=pending')).approvals;
+        if (pending.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(pending[0].tool, 'write_file');
+      const sessions = await get('/api/sessions');
+      assert.equal(sessions.sessions[0].endedAt, null);
+      const r = await fetch(`${url}/api/approvals/${pending[0].id}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'approve', scope: 'once' }),
+      });
+      assert.equal(r.status, 200);
+      const result = (await call) as { isError?: boolean };
+      assert.notEqual(result.isError, true);
+    } finally {
+      await agent.close();
+    }
+  });
+});
