@@ -1,8 +1,9 @@
 export { createMonitor } from './monitor/create.js';
-export type { Monitor, MonitorOptions } from './monitor/create.js';
-export type { SessionHandle, SessionEndpoint } from './monitor/session.js';
+export type { Monitor } from './monitor/create.js';
+export type { MonitorOptions } from './monitor/options.js';
+export type { SessionHandle, SessionEndpoint } from './monitor/handle.js';
 export { advance, initialState } from './monitor/state.js';
-export type { SessionState, PendingRequest, ToolInfo, Incoming } from './monitor/state.js';
+export type { SessionState, PendingRequest, ToolInfo, Incoming } from './model/session.js';
 export type {
   Decision,
   Alert,
@@ -10,32 +11,32 @@ export type {
   Approver,
   ApprovalRequest,
   OpenSessionOptions,
-} from './monitor/types.js';
-export { tap } from './tap/tap.js';
-export type { TapOptions, TappedTransport } from './tap/tap.js';
-export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './events/types.js';
+} from './model/decision.js';
+export { tap } from './transports/sdk/tap.js';
+export type { TapOptions, TappedTransport } from './transports/sdk/tap.js';
+export type { SessionEvent, Direction, EventKind, Identity, CorrelatedRequest } from './model/events.js';
 export { classifyMessage } from './events/validate.js';
 export { parseIntent } from './intent/parse.js';
-export type { Intent, ToolGrant, ArgConstraint, Sensitivity } from './intent/types.js';
+export type { Intent, ToolGrant, ArgConstraint, Sensitivity } from './model/intent.js';
 export { intentPolicy } from './policy/intent-policy.js';
 export type { IntentPolicyOptions } from './policy/intent-policy.js';
 export { combinePolicies } from './policy/combine.js';
-export { ACTIONS, ACTION_RANK, SEVERITIES } from './policy/types.js';
-export type { Policy, PolicyInput, Verdict, Finding, Action, Severity } from './policy/types.js';
+export { ACTIONS, ACTION_RANK, SEVERITIES } from './model/policy.js';
+export type { Policy, PolicyInput, Verdict, Finding, Action, Severity } from './model/policy.js';
 export { IntentGuardError, ERROR_CODES, RPC_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { replayBundle, readBundles, parseBundleLine, createReplayClock, summarise } from './replay/replay.js';
 export { createReplayPool, replayInOrder, type ReplayPool } from './replay/pool.js';
 export { createReplayer, type ReplayJob, type JobOutcome, type DiffLine } from './replay/jobs.js';
 export { replayPolicies } from './replay/policies.js';
-export type { RecordedSession, RecordedEvent } from './replay/bundle.js';
+export type { RecordedSession, RecordedEvent } from './store/bundle.js';
 export type { SessionBundle, ReplayResult, ReplayClock } from './replay/replay.js';
 export { loadRules, RuleLoadError } from './rules/loader.js';
 export { rulesPolicy } from './rules/engine.js';
 export type { RulesPolicyOptions, RulesState } from './rules/engine.js';
 export { loadRulePack, packPolicies, SHIPPED_RULES_DIR } from './rules/pack.js';
 export type { RuleSet, CompiledRule } from './rules/types.js';
-export { loadFixtures, runFixtures, coverageGaps } from './rules/fixtures.js';
+export { loadFixtures, runFixtures, coverageGaps } from './replay/fixtures.js';
 export { verifyGrant, mintGrant, GrantError } from './identity/grant.js';
 export type { VerifiedGrant, GrantPolicy, MintOptions } from './identity/grant.js';
 export { resolveKeys, generateKeys, DEFAULT_ALGORITHMS } from './identity/keys.js';
@@ -45,7 +46,7 @@ export type { Revocations } from './identity/revocations.js';
 export { createGrantGate } from './identity/gate.js';
 export { grantGuard } from './identity/grant-guard.js';
 export type { GrantGate } from './identity/gate.js';
-export { tapWithGrant } from './identity/tap-grant.js';
+export { tapWithGrant } from './app/tap-grant.js';
 export {
   createApprovals,
   elicitationChannel,
@@ -64,9 +65,9 @@ export { toOcsf } from './alerts/ocsf.js';
 export { jsonlSink } from './alerts/jsonl.js';
 export { webhookSink, signWebhook } from './alerts/webhook.js';
 export { alertStream } from './alerts/ws-stream.js';
-export { runStdioProxy } from './proxy/stdio.js';
-export { startHttpProxy } from './proxy/http.js';
-export { startWsProxy } from './proxy/ws.js';
-export { WebSocketServerTransport, listenWebSocket } from './proxy/ws-transport.js';
+export { runStdioProxy } from './transports/stdio.js';
+export { startHttpProxy } from './transports/http/server.js';
+export { startWsProxy } from './transports/ws.js';
+export { WebSocketServerTransport, listenWebSocket } from './transports/ws-transport.js';
 export { createRuntime } from './proxy/runtime.js';
 export type { Runtime, RuntimeOptions } from './proxy/runtime.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startHttpProxy } from '../src/proxy/http.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/proxy/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startHttpProxy } from '../src/proxy/http.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/proxy/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
 
@@ -73,7 +73,7 @@ describe('inspector-cli through the proxies', () => {
     ]);
     assert.match(
       denied.stdout + denied.stderr,
-      /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/,
+      /-31080: intentguard: toggle-simulated-logging .* outside the approved tools/,
     );
   });
 

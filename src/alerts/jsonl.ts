@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import type { Observable, Subscription } from 'rxjs';
-import type { Alert } from '../monitor/types.js';
+import type { Alert } from '../model/decision.js';
 import { toOcsf } from './ocsf.js';
 
 /**

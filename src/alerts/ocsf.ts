@@ -1,5 +1,5 @@
-import type { Alert } from '../monitor/types.js';
-import type { Severity } from '../policy/types.js';
+import type { Alert } from '../model/decision.js';
+import type { Severity } from '../model/policy.js';
 import { redactValue } from '../rules/template.js';
 
 const SEVERITY_ID: Record<Severity, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };

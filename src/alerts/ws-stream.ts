@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Alert } from '../monitor/types.js';
+import type { Alert } from '../model/decision.js';
 import { listen } from '../lib/listen.js';
 import { toOcsf } from './ocsf.js';
 

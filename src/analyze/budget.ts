@@ -1,4 +1,4 @@
-import type { Finding } from '../policy/types.js';
+import type { Finding } from '../model/policy.js';
 
 /**
  * What the analysis of one message may cost. `bytes`: characters of message text handed to the

@@ -1,4 +1,4 @@
-import { SENSITIVITY_LEVELS, type Sensitivity } from '../intent/types.js';
+import { SENSITIVITY_LEVELS, type Sensitivity } from '../model/intent.js';
 import { linearGroup, type LinearPattern } from './linear.js';
 import { isDigit, isUpper } from './scan.js';
 

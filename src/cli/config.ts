@@ -46,6 +46,9 @@ export const CONFIG_SCHEMA = {
     allowedOrigins: strings,
     allowedHosts: strings,
     maxSessionsPerAgent: positive,
+    visibility: { enum: ['approved', 'all'] },
+    metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+    metricsListen: str,
   },
 } as const;
 

@@ -1,4 +1,4 @@
-import type { Action } from '../policy/types.js';
+import type { Action } from '../model/policy.js';
 
 const useColour = (stream: NodeJS.WritableStream): boolean =>
   Boolean((stream as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;

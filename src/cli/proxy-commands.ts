@@ -8,7 +8,7 @@ import type { ProxyFlags } from './proxy-options.js';
 
 // The proxies are imported when a command runs: `intentguard stdio` loads neither HTTP nor WebSocket.
 const runtimeModule = () => import('../proxy/runtime.js');
-import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../proxy/session-quota.js';
+import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../carrier/session-quota.js';
 
 export { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 
@@ -42,6 +42,13 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
   const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
   // URLs are checked at start: a typo would otherwise surface only when the first alert or approval is sent.
+  const visibility = pick(flags.visibility, 'visibility', 'INTENTGUARD_VISIBILITY');
+  if (visibility !== undefined && visibility !== 'approved' && visibility !== 'all')
+    throw new IntentGuardError('ERR_CONFIG', `--visibility must be approved or all, got ${visibility}`);
+  const metricsListen = metricsAddress(
+    pick<unknown>(flags.metricsPort, 'metricsPort'),
+    pick(flags.metricsListen, 'metricsListen'),
+  );
   if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
   if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
@@ -101,6 +108,8 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       '--max-sessions-per-agent',
       1,
     ),
+    ...(visibility && { visibility }),
+    ...(metricsListen && { metricsListen }),
   };
 }
 
@@ -115,12 +124,17 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
     );
   const [{ createRuntime }, { runStdioProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/stdio.js'),
+    import('../transports/stdio.js'),
   ]);
   const options = runtimeOptions(flags);
   const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
   if (grant && !options.auth) unverifiableGrant(options.mode);
-  const runtime = await createRuntime({ ...options, localServer: true });
+  // Metrics cost a stdio proxy start-up time: kept only when asked for (--metrics-port/--metrics-listen).
+  const runtime = await createRuntime({
+    ...options,
+    localServer: true,
+    metrics: options.metricsListen !== undefined,
+  });
   try {
     return await runStdioProxy({
       command: command[0]!,
@@ -180,7 +194,7 @@ export async function httpCommand(
   }
   const [{ createRuntime }, { startHttpProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/http.js'),
+    import('../transports/http/server.js'),
   ]);
   const runtime = await createRuntime({ ...runtimeOptions(opts), localServer: command.length > 0 });
   const proxy = await closingOnFailure(runtime, () =>
@@ -212,10 +226,23 @@ export async function httpCommand(
   return 0;
 }
 
-export function splitListen(listen: string): [string, number] {
+/** `--metrics-port N` (on 127.0.0.1) or `--metrics-listen HOST:PORT` (not both). */
+function metricsAddress(
+  port: unknown,
+  listen: string | undefined,
+): { host: string; port: number } | undefined {
+  if (port !== undefined && listen !== undefined)
+    throw new IntentGuardError('ERR_CONFIG', 'give --metrics-port or --metrics-listen, not both');
+  if (port !== undefined) return { host: '127.0.0.1', port: intSetting(port, '--metrics-port', 0, 65535) };
+  if (listen === undefined) return undefined;
+  const [host, p] = splitListen(listen, '--metrics-listen');
+  return { host, port: p };
+}
+
+export function splitListen(listen: string, flag = '--listen'): [string, number] {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m || Number(m[2]) > 65535)
-    throw Object.assign(new Error(`--listen takes HOST:PORT (port 0-65535), got "${listen}"`), {
+    throw Object.assign(new Error(`${flag} takes HOST:PORT (port 0-65535), got "${listen}"`), {
       code: 'ERR_CONFIG',
     });
   return [m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', Number(m[2])];
@@ -260,7 +287,7 @@ export async function wsCommand(
   upstreamUrl(opts.upstream, ['ws:', 'wss:']);
   const [{ createRuntime }, { startWsProxy }] = await Promise.all([
     runtimeModule(),
-    import('../proxy/ws.js'),
+    import('../transports/ws.js'),
   ]);
   const runtime = await createRuntime(runtimeOptions(opts));
   const proxy = await closingOnFailure(runtime, () =>

@@ -36,6 +36,9 @@ export interface ProxyFlags {
   allowedOrigins?: string[];
   allowedHosts?: string[];
   maxSessionsPerAgent?: string;
+  visibility?: string;
+  metricsPort?: string;
+  metricsListen?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -90,7 +93,16 @@ export function addProxyOptions(cmd: Command): Command {
       '--no-elicitation',
       'never ask the client to approve a held call (the default; kept for compatibility)',
     )
-    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)');
+    .option('--max-message-bytes <n>', 'largest message accepted (default 4194304, 4 MiB)')
+    .option(
+      '--visibility <which>',
+      'approved: tools/list offers each session only its approved tools; all (default): every tool, unless the intent says approved',
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz, /readyz on 127.0.0.1:PORT (every proxy, stdio too)',
+    )
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz, /readyz on HOST:PORT');
 }
 
 /** A comma-separated list flag, repeatable: `--allowed-origins a,b --allowed-origins c`. */

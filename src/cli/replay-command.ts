@@ -1,4 +1,4 @@
-import { numberedLines, readLines } from '../replay/bundle.js';
+import { numberedLines, readLines } from '../store/bundle.js';
 import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import type { ReplayResult } from '../replay/replay.js';

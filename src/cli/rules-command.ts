@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, relative, isAbsolute } from 'node:path';
 import { IntentGuardError } from '../errors.js';
-import { coverageGaps, loadFixtures, runFixtures } from '../rules/fixtures.js';
+import { coverageGaps, loadFixtures, runFixtures } from '../replay/fixtures.js';
 import { SHIPPED_RULES_DIR, loadRulePack } from '../rules/pack.js';
 import type { RuleSet } from '../rules/types.js';
 import { VOCABULARY } from '../rules/vocabulary.js';

@@ -1,12 +1,6 @@
 import { IntentGuardError, type ErrorCode } from '../errors.js';
+import type { ValidMessage } from '../model/events.js';
 import { methodProblem } from './methods.js';
-
-/** The shape of a JSON-RPC 2.0 message after validation. */
-export type ValidMessage =
-  | { kind: 'request'; id: string | number; method: string; params?: unknown }
-  | { kind: 'notification'; method: string; params?: unknown }
-  | { kind: 'response'; id: string | number; result: unknown }
-  | { kind: 'error'; id: string | number | null; error: { code: number; message: string; data?: unknown } };
 
 const fail = (code: ErrorCode, message: string): never => {
   throw new IntentGuardError(code, message);

@@ -1,4 +1,4 @@
-import { ALLOW, verdictOf, type Policy } from '../policy/types.js';
+import { ALLOW, verdictOf, type Policy } from '../model/policy.js';
 import type { Revocations } from './revocations.js';
 
 /**

@@ -9,9 +9,9 @@ import {
   type JWTPayload,
 } from 'jose';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
-import type { Identity } from '../events/types.js';
+import type { Identity } from '../model/events.js';
 import { parseIntent } from '../intent/parse.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { parseDuration } from '../lib/duration.js';
 import { importSigningKey, type ResolvedKeys } from './keys.js';
 

@@ -1,6 +1,6 @@
 import { locationMatcher, pathish } from './location-match.js';
 import type { PathResolver } from './real-path.js';
-import type { ArgConstraint, Intent } from './types.js';
+import type { ArgConstraint, Intent } from '../model/intent.js';
 
 export { resolvedLocation, underPrefix } from './location-match.js';
 

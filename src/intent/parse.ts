@@ -9,7 +9,7 @@ import {
   type SensitiveCategory,
   type Sensitivity,
   type ToolGrant,
-} from './types.js';
+} from '../model/intent.js';
 
 const bad = (path: string, why: string): never => {
   throw new IntentGuardError('ERR_INTENT_INVALID', `intent.${path}: ${why}`, { path });
@@ -123,6 +123,8 @@ export function parseIntent(input: unknown): Intent {
   if (input.statePer !== undefined && input.statePer !== 'grant' && input.statePer !== 'principal')
     bad('statePer', 'must be grant or principal');
   if (input.task !== undefined && input.task !== 'once') bad('task', 'must be once (a grant for one task)');
+  if (input.visibility !== undefined && input.visibility !== 'approved' && input.visibility !== 'all')
+    bad('visibility', 'must be approved (list only the approved tools) or all');
   const resources = input.resources === undefined ? undefined : parseResources(input.resources);
   return {
     ...(typeof input.id === 'string' && { id: input.id }),
@@ -136,6 +138,7 @@ export function parseIntent(input: unknown): Intent {
     ...(resources !== undefined && { resources }),
     ...(input.statePer !== undefined && { statePer: input.statePer as 'grant' | 'principal' }),
     ...(input.task !== undefined && { task: 'once' as const }),
+    ...(input.visibility !== undefined && { visibility: input.visibility as 'approved' | 'all' }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { SensitiveCategory } from './types.js';
+import type { SensitiveCategory } from '../model/intent.js';
 
 const KEY_FILES = new Set([
   'id_rsa',

@@ -2,8 +2,8 @@ import { labelValues, sensitivityRank } from '../analyze/labels.js';
 import { collectStrings, targetsOf } from '../analyze/targets.js';
 import { resolvedLocation } from '../intent/location-match.js';
 import { resourcesOf } from '../intent/resource-args.js';
-import type { Sensitivity } from '../intent/types.js';
-import type { RecordedSession } from '../replay/bundle.js';
+import type { Sensitivity } from '../model/intent.js';
+import type { RecordedSession } from '../store/bundle.js';
 
 /** A suggested intent: the object (what parseIntent reads) and why each part is there. */
 export interface Suggestion {
@@ -37,6 +37,7 @@ const LEARN_RELATIVE = new Set([
   'intent/budget-duration',
   'IG-INT-001',
   'IG-INT-002',
+  'IG-INT-003',
   'IG-DST-001',
   'IG-PRIV-001',
   'IG-NET-001',

@@ -9,42 +9,24 @@ import {
   groupBy,
   mergeMap,
   scan,
-  type SchedulerLike,
 } from 'rxjs';
 import { IntentGuardError } from '../errors.js';
-import type { Identity, SessionEvent } from '../events/types.js';
+import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../policy/types.js';
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
 import { coreFindings } from './core-checks.js';
 import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
-import { createSession, type SessionCore, type SessionHandle } from './session.js';
-import { advance, initialState, type SessionState } from './state.js';
+import type { SessionCore, SessionHandle } from './handle.js';
+import type { MonitorOptions, ResolvedMonitorOptions } from './options.js';
+import { createSession } from './session.js';
+import { advance, initialState } from './state.js';
+import type { SessionState } from '../model/session.js';
+import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
+import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
 import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
-import type { Alert, Approver, Decision, OpenSessionOptions } from './types.js';
-
-export interface MonitorOptions {
-  /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */
-  readonly policy?: Policy<any> | readonly Policy<any>[];
-  /** Milliseconds since the epoch. Default `Date.now`. Tests inject a frozen clock. */
-  readonly clock?: () => number;
-  /** `enforce` (default) applies decisions; `monitor` only observes and alerts. */
-  readonly mode?: 'enforce' | 'monitor';
-  /** A policy that has not answered after this many ms is a deny. Default 2000. */
-  readonly decisionTimeoutMs?: number;
-  /** Largest accepted message in bytes. Default 4 MiB. */
-  readonly maxMessageBytes?: number;
-  /** Most requests in flight per session. Default 1024. */
-  readonly maxPending?: number;
-  /** Asked on `reauthorize`; without one, `reauthorize` is a deny. */
-  readonly approver?: Approver;
-  /** How long an approver may take before the call is denied. Default 60000 ms. */
-  readonly approvalTimeoutMs?: number;
-  /** Scheduler for decision and approval timeouts (tests use a virtual one). */
-  readonly scheduler?: SchedulerLike;
-}
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */
@@ -71,19 +53,12 @@ export interface Monitor {
   close(): void;
 }
 
-export interface ResolvedMonitorOptions {
-  readonly clock: () => number;
-  readonly mode: 'enforce' | 'monitor';
-  readonly decisionTimeoutMs: number;
-  readonly maxMessageBytes: number;
-  readonly maxPending: number;
-  readonly approvalTimeoutMs: number;
-  readonly approver?: Approver;
-  readonly scheduler: SchedulerLike;
-}
-
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
+
+/** A verdict with one more finding (the strongest action still wins). */
+const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
+  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
@@ -120,6 +95,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
     scheduler: options.scheduler ?? asapScheduler,
     ...(options.approver && { approver: options.approver }),
+    ...(options.visibility && { visibility: options.visibility }),
   };
   const policies =
     options.policy === undefined
@@ -174,6 +150,21 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     if (event.synthetic || event.kind === 'control') return ALLOW;
     const protocol = coreFindings(event, state, opts.maxPending, sent);
     if (protocol.length > 0) return verdictOf(protocol);
+    // A call of a tool the session was not offered is denied whatever the policies say.
+    const hidden = hiddenToolFinding(
+      event,
+      state.intent,
+      effectiveVisibility(state.intent, opts.visibility, opts.mode),
+    );
+    if (hidden) return withFinding(decideByPolicy(state, event, core), hidden);
+    return decideByPolicy(state, event, core);
+  };
+
+  const decideByPolicy = (
+    state: SessionState,
+    event: SessionEvent,
+    core: SessionCore,
+  ): Verdict | Promise<Verdict> => {
     let result: Verdict | PromiseLike<Verdict>;
     try {
       result = policy.evaluate({ event, session: state, state: core.policyState });

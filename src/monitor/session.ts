@@ -1,73 +1,23 @@
 import { firstValueFrom, from, map, race, timer } from 'rxjs';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
-import type { Direction, SessionEvent } from '../events/types.js';
+import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
-import type { ResolvedMonitorOptions } from './create.js';
+import type { SessionCore, SessionEndpoint, SessionHandle } from './handle.js';
+import type { ResolvedMonitorOptions } from './options.js';
 import { Submission, type Step } from './submission.js';
+import { opposite, pendingKey, withStatus } from './state.js';
+import type { Incoming, PendingKey, SessionState, SessionStatus } from '../model/session.js';
+import type { Decision, Outcome } from '../model/decision.js';
+import type { Intent } from '../model/intent.js';
 import {
-  opposite,
-  pendingKey,
-  withStatus,
-  type Incoming,
-  type PendingKey,
-  type SessionState,
-  type SessionStatus,
-} from './state.js';
-import type { Decision, Outcome } from './types.js';
+  TOOLS_LIST_CHANGED,
+  effectiveVisibility,
+  filterToolsList,
+  isToolsListAnswer,
+  offerChanged,
+} from '../visibility/visibility.js';
 import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
-import type { Intent } from '../intent/types.js';
-
-/** Where a session's messages go: the tap (or proxy) that carries them. */
-export interface SessionEndpoint {
-  /** Deliver a message travelling in `dir` (`c2s` reaches the server, `s2c` the client). */
-  deliver(dir: Direction, message: unknown): void | Promise<void>;
-  /** Close both sides. */
-  close(): void | Promise<void>;
-  /** Send a request to the client and wait for its answer (intentguard's own prompts). */
-  ask?(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
-}
-
-/** A live session: feed it messages, get back what to deliver. */
-export interface SessionHandle {
-  readonly id: string;
-  readonly status: SessionStatus;
-  state(): SessionState;
-  /**
-   * Show the monitor one message and get what to forward and what to answer. Returns the outcome
-   * directly when the decision was synchronous and lets the message pass; a promise otherwise (held,
-   * refused or halted). `await` works for both. Never rejects: faults become refusals. Carriers that
-   * read the message off the wire pass its size in `bytes` and, when `raw` is that whole text parsed,
-   * the `text` itself (recorded as received, never serialized again).
-   */
-  observe(dir: Direction, raw: unknown, bytes?: number, text?: string): Outcome | Promise<Outcome>;
-  /** Connect the carrier that halts answer through. */
-  attach(endpoint: SessionEndpoint): void;
-  /** Answer every in-flight request with an error, close both sides, refuse everything after. */
-  halt(reason: string, decision?: Decision): Promise<void>;
-  /** End the session normally (transport closed). */
-  close(reason?: string): void;
-  /** Resolves with the final state once the session has ended (closed, or halted and torn down). */
-  whenEnded(): Promise<SessionState>;
-  /** Continue under a wider, approved intent (a new version); recorded as a control event. */
-  amendIntent(intent: Intent, approvedBy: string): Promise<SessionState>;
-  /** Show the monitor a message intentguard itself sends or intercepts (approval prompts). */
-  record(dir: Direction, message: unknown): Promise<void>;
-  /** Ask the client over this session (an elicitation). Rejects when the carrier cannot. */
-  askClient(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
-}
-
-export interface SessionCore {
-  readonly id: string;
-  state: SessionState;
-  /**
-   * The `seq` of every request forwarded to its peer and not answered yet: a response whose request is
-   * pending but was never forwarded (held, being refused) answers nothing the peer received.
-   */
-  readonly sent: Set<number>;
-  readonly policyState: unknown;
-  readonly handle: SessionHandle;
-}
 
 interface CreateSessionInit {
   state: SessionState;
@@ -217,6 +167,8 @@ function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string
   if (first?.code && first.rule.startsWith('core/')) return { rpc: RPC_CODES.REFUSED, code: first.code };
   // The credential itself (expired, revoked): say so, so the agent knows a fresh grant is what it needs.
   if (first?.code && first.rule.startsWith('identity/')) return { rpc: RPC_CODES.DENIED, code: first.code };
+  // A tool the session was not offered: the agent is told it is hidden, not that it may ask again.
+  if (first?.rule === 'intent/tool-hidden') return { rpc: RPC_CODES.DENIED, code: 'ERR_TOOL_HIDDEN' };
   return {
     rpc: RPC_CODES.DENIED,
     code: decision.action === 'reauthorize' ? 'ERR_REAUTH_REQUIRED' : 'ERR_CALL_DENIED',
@@ -242,6 +194,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
   let endpoint: SessionEndpoint | undefined;
   let halting: Promise<void> | undefined;
   const answeredByHalt = new Set<PendingKey>();
+  const visibility = (intent: Intent) => effectiveVisibility(intent, opts.visibility, opts.mode);
 
   /**
    * Push one message into the decision pipeline. When the pipeline is idle and the policies answer
@@ -357,6 +310,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
       // its sender (or, for an answer, its caller) gets an error instead.
       if (bodyDropped(event)) return refuse(event, decision);
       if (event.kind === 'request') core.sent.add(event.seq);
+      // The client is shown only the tools it is offered; the event keeps the server's whole answer.
+      if (isToolsListAnswer(event) && visibility(step.state.intent) === 'approved')
+        return { event, decision, forward: filterToolsList(event.raw, step.state.intent) };
       return { event, decision, forward: event.raw };
     }
     return enforce(step);
@@ -371,13 +327,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
       );
       return { event, decision };
     }
-    if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
+    if (decision.action === 'reauthorize' && event.kind === 'request') {
+      const approved = await approve(step);
       // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
-      // and replaced by an error: either way its sender has its one answer and nothing is sent.
+      // and replaced by an error: either way its sender has its one answer, and whatever the approver
+      // said, nothing is sent and no second answer goes out under that id.
       if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq)
         return { event, decision };
-      core.sent.add(event.seq);
-      return { event, decision, forward: event.raw };
+      if (approved) {
+        core.sent.add(event.seq);
+        return { event, decision, forward: event.raw };
+      }
     }
     return refuse(event, decision);
   };
@@ -441,6 +401,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
     },
     whenEnded: () => endedPromise,
     async amendIntent(intent, approvedBy) {
+      const before = core.state.intent;
       const step = await submit({
         dir: 'c2s',
         raw: null,
@@ -449,6 +410,19 @@ export function createSession(init: CreateSessionInit): SessionCore {
         synthetic: true,
         control: { intent, by: approvedBy },
       });
+      // A tool gained (or lost) by the approved change: the client is told to list its tools again.
+      if (
+        status === 'open' &&
+        visibility(step.state.intent) === 'approved' &&
+        offerChanged(before, step.state.intent)
+      ) {
+        await observeSynthetic('s2c', TOOLS_LIST_CHANGED);
+        try {
+          await endpoint?.deliver('s2c', TOOLS_LIST_CHANGED);
+        } catch {
+          // the client is gone; it lists again when it reconnects
+        }
+      }
       return step.state;
     },
     askClient(method, params, signal) {

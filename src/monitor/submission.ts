@@ -1,7 +1,7 @@
-import type { SessionEvent } from '../events/types.js';
-import type { SessionCore } from './session.js';
-import type { Incoming, SessionState } from './state.js';
-import type { Decision } from './types.js';
+import type { SessionEvent } from '../model/events.js';
+import type { SessionCore } from './handle.js';
+import type { Incoming, SessionState } from '../model/session.js';
+import type { Decision } from '../model/decision.js';
 
 export interface Step {
   readonly event: SessionEvent;

@@ -1,4 +1,4 @@
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from './types.js';
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
 
 const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
   typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';

@@ -1,4 +1,4 @@
-import type { SessionState } from '../monitor/state.js';
+import type { SessionState } from '../model/session.js';
 
 /** Most grants (or principals) whose state is kept at once; the entry expiring first is dropped beyond it. */
 export const MAX_SCOPES = 65_536;

@@ -2,8 +2,8 @@ import { compileToolGrants } from '../intent/constraints.js';
 import type { PathResolver } from '../intent/real-path.js';
 import { createGrantScopes, type GrantScopes } from './grant-scope.js';
 import { compileResourceScope } from './resource-scope.js';
-import type { Action } from './types.js';
-import { ALLOW, verdictOf, type Finding, type Policy } from './types.js';
+import type { Action } from '../model/policy.js';
+import { ALLOW, verdictOf, type Finding, type Policy } from '../model/policy.js';
 
 export interface IntentPolicyOptions {
   /**

@@ -2,9 +2,9 @@ import { isGlob, locationMatcher, pathish, type LocationMatcher } from '../inten
 import type { PathResolver } from '../intent/real-path.js';
 import { resourcesOf, type NamedResource } from '../intent/resource-args.js';
 import { sensitivePathCategory, sensitiveToolCategory } from '../intent/sensitive.js';
-import type { Intent, SensitiveCategory, ToolGrant } from '../intent/types.js';
-import { hostInZone } from '../rules/cel.js';
-import type { Action, Finding } from './types.js';
+import type { Intent, SensitiveCategory, ToolGrant } from '../model/intent.js';
+import { hostInZone } from '../analyze/host-zone.js';
+import type { Action, Finding } from '../model/policy.js';
 
 /** Rule ids of resource findings: they concern a call's arguments, so no session-wide approval covers them. */
 export const RESOURCE_RULES = [

@@ -20,17 +20,20 @@ import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
 import { localPathResolver } from '../intent/real-path.js';
 import { createGrantScopes } from '../policy/grant-scope.js';
-import type { Intent } from '../intent/types.js';
+import type { Intent } from '../model/intent.js';
 import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
-import { createSessionQuota, type SessionQuota } from './session-quota.js';
+import type { Visibility } from '../visibility/visibility.js';
+import { combinePolicies } from '../policy/combine.js';
+import { createObservability, type Observability } from '../observe/observability.js';
+import { createSessionQuota, type SessionQuota } from '../carrier/session-quota.js';
 
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
 export interface RuntimeOptions {
@@ -77,6 +80,12 @@ export interface RuntimeOptions {
   readonly allowedHosts?: readonly string[];
   /** Most sessions one agent identity (grant `sub`) may hold open at once (default 16). */
   readonly maxSessionsPerAgent?: number;
+  /** `approved`: `tools/list` offers every session only its approved tools (see `effectiveVisibility`). */
+  readonly visibility?: Visibility;
+  /** Prometheus metrics (default true; `intentguard stdio` keeps them only with `--metrics-port`). */
+  readonly metrics?: boolean;
+  /** Serve `/metrics`, `/healthz`, `/readyz` on their own listener (`--metrics-listen`, `--metrics-port`). */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
 }
 
 export interface Runtime {
@@ -90,6 +99,8 @@ export interface Runtime {
   /** Sessions per agent identity, shared by every session-opening path of the proxy. */
   readonly sessionQuota: SessionQuota;
   readonly options: RuntimeOptions;
+  /** Metrics, traces and the health endpoints (see `createObservability`). */
+  readonly observe: Observability;
   close(): Promise<void>;
 }
 
@@ -177,12 +188,22 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       }),
     );
   }
+  const observe = await createObservability({
+    metrics: o.metrics !== false,
+    ...(o.metricsListen && { listen: o.metricsListen }),
+    ...(o.allowedHosts && { allowedHosts: o.allowedHosts }),
+    log,
+  }).catch((e: unknown) => {
+    store?.close();
+    throw e;
+  });
   monitor = createMonitor({
-    policy: policies,
+    policy: observe.timed(combinePolicies(policies)),
     mode: o.mode,
     approver: approvals.approver,
     approvalTimeoutMs: timeoutMs,
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
+    ...(o.visibility && { visibility: o.visibility }),
   });
   recorder = store ? createRecorder(store, monitor) : undefined;
   const sinks: { close(): Promise<void> }[] = [];
@@ -220,11 +241,19 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       o.alerts?.wsPort !== undefined && o.alerts.wsToken
         ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
+    await observe.attach({
+      monitor,
+      ...(recorder && { recorder }),
+      approvals,
+      ...(store && { store }),
+    });
   } catch (e) {
     // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
     // thread would otherwise keep the process alive after the error is reported).
     await recorder?.close();
     for (const s of sinks) await s.close();
+    await stream?.close();
+    await observe.close();
     gate?.close();
     monitor.close();
     store?.close();
@@ -240,6 +269,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(defaultIntent && { defaultIntent }),
     sessionQuota: createSessionQuota(o.maxSessionsPerAgent),
     options: o,
+    observe,
     async close() {
       await Promise.allSettled(
         monitor
@@ -251,6 +281,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       await recorder?.close();
       for (const s of sinks) await s.close();
       await stream?.close();
+      await observe.close();
       gate?.close();
       monitor.close();
       store?.close();

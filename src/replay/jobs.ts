@@ -1,9 +1,14 @@
-import type { Decision } from '../monitor/types.js';
+import type { Decision } from '../model/decision.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordedBundle, recordedSessions } from '../store/queries.js';
-import { bundleOfRecorded, parseBundleLine, type RecordedSession, type SessionBundle } from './bundle.js';
+import {
+  bundleOfRecorded,
+  parseBundleLine,
+  type RecordedSession,
+  type SessionBundle,
+} from '../store/bundle.js';
 import { createReplayClock, replayBundle, type ReplayResult } from './replay.js';
 
 /**

@@ -1,5 +1,5 @@
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
 
 export interface ReplayPolicyOptions {

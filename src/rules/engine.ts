@@ -1,6 +1,6 @@
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
-import { ALLOW, verdictOf, type Finding, type Policy } from '../policy/types.js';
+import { ALLOW, verdictOf, type Finding, type Policy } from '../model/policy.js';
 import type { Compiled } from './cel.js';
 import { budgetFinding } from '../analyze/budget.js';
 import { createAnalysis, indexResult, observeEvent, type Analysis, type EventContext } from './context.js';

@@ -5,7 +5,7 @@ import { IntentGuardError } from '../errors.js';
 import type { PathResolver } from '../intent/real-path.js';
 import { createGrantScopes } from '../policy/grant-scope.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../policy/types.js';
+import type { Policy } from '../model/policy.js';
 import { rulesPolicy, type RulesPolicyOptions } from './engine.js';
 import { loadRules } from './loader.js';
 import type { RuleSet } from './types.js';

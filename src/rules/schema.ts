@@ -1,4 +1,4 @@
-import { ACTIONS, SEVERITIES } from '../policy/types.js';
+import { ACTIONS, SEVERITIES } from '../model/policy.js';
 import { EVENT_KINDS } from './types.js';
 
 const on = { oneOf: [{ enum: EVENT_KINDS }, { type: 'array', items: { enum: EVENT_KINDS }, minItems: 1 }] };

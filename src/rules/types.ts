@@ -1,4 +1,4 @@
-import type { Action, Severity } from '../policy/types.js';
+import type { Action, Severity } from '../model/policy.js';
 import type { Compiled } from './cel.js';
 
 /** Event kinds a rule step can match. */

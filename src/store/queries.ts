@@ -1,12 +1,12 @@
-import type { Identity } from '../events/types.js';
-import type { Finding } from '../policy/types.js';
+import type { Identity } from '../model/events.js';
+import type { Finding } from '../model/policy.js';
 import {
   bundleOfRecorded,
   intentOf,
   readRecorded,
   type RecordedSession,
   type SessionBundle,
-} from '../replay/bundle.js';
+} from './bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
 

@@ -2,7 +2,7 @@ import { Subject, type Observable, type Subscription } from 'rxjs';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import { startWorker } from '../lib/worker.js';
 import type { Monitor } from '../monitor/create.js';
-import type { SessionState } from '../monitor/state.js';
+import type { SessionState } from '../model/session.js';
 import { storeError, type Store } from './db.js';
 import { pushAlert, pushDecision, pushEnd, pushEvent, pushSession, type Rows } from './rows.js';
 import type { FromWriter, ToWriter, WriterData } from './writer-worker.js';

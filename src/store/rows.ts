@@ -1,6 +1,6 @@
-import type { SessionEvent } from '../events/types.js';
-import type { SessionState } from '../monitor/state.js';
-import type { Alert, Decision } from '../monitor/types.js';
+import type { SessionEvent } from '../model/events.js';
+import type { SessionState } from '../model/session.js';
+import type { Alert, Decision } from '../model/decision.js';
 
 /**
  * What the recorder hands its writer: one flat array of values per batch, each record a tag followed

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ACTION_RANK, type Action } from '../policy/types.js';
+import { ACTION_RANK, type Action } from '../model/policy.js';
 import { alive, anchoredTransaction, readAnchor, type AnchorStore, type OpenHead } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 

@@ -1,4 +1,4 @@
-import { ACTION_RANK, type Action } from '../policy/types.js';
+import { ACTION_RANK, type Action } from '../model/policy.js';
 import { alive, anchoredTransaction, type Anchor, type AnchorStore } from './anchor.js';
 import { CHAIN_V, GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import {

@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ANALYSIS_BUDGET } from '../../src/analyze/budget.js';
 import { createMonitor, loadRulePack, packPolicies, parseIntent, tap } from '../../src/index.js';
-import { startHttpProxy } from '../../src/proxy/http.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
 import { createRuntime } from '../../src/proxy/runtime.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 

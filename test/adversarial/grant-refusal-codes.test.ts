@@ -13,7 +13,7 @@ import { SignJWT } from 'jose';
 import { ERROR_CODES } from '../../src/errors.js';
 import { GrantError, verifyGrant, type GrantPolicy } from '../../src/identity/grant.js';
 import { generateKeys, importSigningKey, resolveKeys } from '../../src/identity/keys.js';
-import { startHttpProxy } from '../../src/proxy/http.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
 import { createRuntime } from '../../src/proxy/runtime.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 import { INIT, JSON_HEADERS, raw } from './raw-http.js';

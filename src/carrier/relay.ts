@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { RPC_CODES } from '../errors.js';
+import type { Direction } from '../model/events.js';
+import { errorResponse } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
+import type { Outcome } from '../model/decision.js';
+import { batchRequestIds, type BatchAnswers } from './batches.js';
+
+/**
+ * The environment a proxied server process starts with: intentguard's own, minus intentguard's
+ * settings and secrets (`INTENTGUARD_*`: the agent's grant, webhook secrets, the alert token), which are
+ * none of the server's business — a server holding the agent's grant could open sessions as the agent.
+ */
+export function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!k.toUpperCase().startsWith('INTENTGUARD_')) out[k] = v;
+  return out;
+}
+
+/** A serialized message plus what is known of it on the wire. */
+export interface WireMessage {
+  readonly text: string;
+  readonly bytes: number;
+}
+
+const PARSE_ERROR = (detail: string) => ({
+  jsonrpc: '2.0',
+  id: null,
+  error: {
+    code: -32700,
+    message: `intentguard: parse error: ${detail}`,
+    data: { code: 'ERR_JSONRPC_INVALID' },
+  },
+});
+
+/**
+ * A client's message refused as invalid with nothing to answer it by (no usable id): JSON-RPC's answer
+ * is an error with a null id, so the sender learns why instead of hearing nothing. Recorded like every
+ * answer intentguard makes. Undefined for anything else.
+ */
+export async function invalidAnswer(session: SessionHandle, dir: Direction, o: Outcome): Promise<unknown> {
+  if (dir !== 'c2s' || o.event?.kind !== 'invalid' || o.answer !== undefined || o.forward !== undefined)
+    return undefined;
+  const fault = o.event.fault;
+  const answer = rpcError(
+    null,
+    RPC_CODES.INVALID_REQUEST,
+    `intentguard: invalid message: ${fault?.message ?? 'not a JSON-RPC message'}`,
+    { code: fault?.code ?? 'ERR_JSONRPC_INVALID' },
+  );
+  if (session.status === 'open') await session.record('s2c', answer);
+  return answer;
+}
+
+/**
+ * The message-level core every proxy shares: parse one wire frame, show each message to the monitor,
+ * and return what to forward (the original text when unchanged, so unknown fields and formatting pass
+ * through byte for byte) and what to answer the sender. A batch (a JSON array) is never forwarded as
+ * one: each element is decided on its own and each allowed element is forwarded as a single message;
+ * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
+ * one array (see {@link BatchAnswers}).
+ */
+export async function relayFrame(
+  session: SessionHandle,
+  dir: Direction,
+  frame: WireMessage,
+  batches?: BatchAnswers,
+): Promise<{ forward: string[]; answers: unknown[] }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame.text);
+  } catch (e) {
+    // Still shown to the monitor (as an invalid event), never forwarded; the answer is recorded too.
+    await session.observe(dir, frame.text, frame.bytes);
+    const answer = PARSE_ERROR((e as Error).message);
+    if (session.status === 'open') await session.record(dir === 'c2s' ? 's2c' : 'c2s', answer);
+    return { forward: [], answers: [answer] };
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length === 0) {
+      await session.observe(dir, parsed, frame.bytes);
+      return {
+        forward: [],
+        answers: [
+          {
+            jsonrpc: '2.0',
+            id: null,
+            error: {
+              code: -32600,
+              message: 'intentguard: empty batch',
+              data: { code: 'ERR_JSONRPC_INVALID' },
+            },
+          },
+        ],
+      };
+    }
+    // Opened before any element is decided: a halt while deciding answers into it too.
+    const batch = batches?.open(batchRequestIds(parsed));
+    const forward: string[] = [];
+    const answers: unknown[] = [];
+    const loose: unknown[] = [];
+    for (const m of parsed) {
+      const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
+      const answer =
+        o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
+      if (answer !== undefined)
+        (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
+      if (o.forward !== undefined) forward.push(JSON.stringify(o.forward));
+    }
+    if (batch) batches!.seal(batch, loose);
+    return { forward, answers };
+  }
+  const o = await session.observe(dir, parsed, frame.bytes, frame.text);
+  const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
+  return {
+    forward: o.forward === undefined ? [] : [o.forward === parsed ? frame.text : JSON.stringify(o.forward)],
+    answers: answer !== undefined ? [answer] : [],
+  };
+}
+
+const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/;
+const METHOD_RE = /"method"\s*:\s*"([^"]{1,200})"/;
+
+/**
+ * A frame longer than the size limit, of which only its first bytes (`head`) were kept: the monitor
+ * sees what identifies it (id, method, size); it is never forwarded. Its sender gets an error answer,
+ * or, when it was the answer to a waiting request, the caller gets an error in its place.
+ */
+export async function relayOversize(
+  session: SessionHandle,
+  dir: Direction,
+  head: string,
+  bytes: number,
+): Promise<{ forward?: string; answers: unknown[] }> {
+  const idText = ID_RE.exec(head)?.[1];
+  let id: string | number | undefined;
+  try {
+    id = idText === undefined ? undefined : (JSON.parse(idText) as string | number);
+  } catch {
+    id = undefined;
+  }
+  const method = METHOD_RE.exec(head)?.[1];
+  const o = await session.observe(
+    dir,
+    { jsonrpc: '2.0', ...(id !== undefined && { id }), ...(method && { method }) },
+    bytes,
+  );
+  return {
+    ...(o.forward !== undefined && { forward: JSON.stringify(o.forward) }),
+    answers: o.answer !== undefined ? [o.answer] : [],
+  };
+}
+
+/**
+ * intentguard's own requests to the client (approval prompts) on a proxied session: `ask` sends one
+ * and waits; `take` recognises the client's answer (by our id), records it, and keeps it from the server.
+ */
+export function clientAsker(session: SessionHandle, sendToClient: (message: unknown) => void) {
+  const waiting = new Map<string, (answer: unknown) => void>();
+  return {
+    async ask(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+      const id = `intentguard-${randomUUID()}`;
+      const request = { jsonrpc: '2.0', id, method, params };
+      const answer = new Promise<unknown>((resolve, reject) => {
+        waiting.set(id, resolve);
+        signal.addEventListener(
+          'abort',
+          () => {
+            waiting.delete(id);
+            reject(new Error('approval prompt aborted'));
+          },
+          { once: true },
+        );
+      });
+      await session.record('s2c', request);
+      sendToClient(request);
+      return answer;
+    },
+    /** Is this client frame the answer to one of our prompts? Then it is consumed here. */
+    take(text: string): boolean {
+      if (waiting.size === 0 || !text.includes('intentguard-')) return false;
+      let m: { id?: unknown } | undefined;
+      try {
+        m = JSON.parse(text) as { id?: unknown };
+      } catch {
+        return false;
+      }
+      if (typeof m?.id !== 'string' || !waiting.has(m.id) || !('result' in m || 'error' in m)) return false;
+      const resolve = waiting.get(m.id)!;
+      waiting.delete(m.id);
+      void session.record('c2s', m);
+      resolve(m);
+      return true;
+    },
+  };
+}
+
+/** A JSON-RPC error object as the proxies answer with it (`id` null when no request is known). */
+export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({
+  jsonrpc: '2.0',
+  id: id ?? null,
+  error: { code, message, data },
+});
+
+/**
+ * A POST without a session id must open one with `initialize`; anything else is refused (400) before a
+ * session, its state or its process exists. Returns false when it answered.
+ */
+export function startsSession(res: ServerResponse, body: unknown): boolean {
+  const first = Array.isArray(body) ? body[0] : body;
+  if ((first as { method?: unknown } | null)?.method === 'initialize') return true;
+  sendJson(
+    res,
+    400,
+    rpcError(
+      null,
+      -32600,
+      'intentguard: no Mcp-Session-Id: the first request of a session must be initialize',
+      { code: 'ERR_SESSION_CLOSED' },
+    ),
+  );
+  return false;
+}
+
+/** How far past the size limit an upstream SSE event may grow before its stream is cut. */
+export const SSE_EVENT_SLACK = 64 * 1024;
+
+/** A new session refused because the proxy carries its maximum already: 503, try again later. */
+export function tooManySessions(res: ServerResponse, max: number): void {
+  sendJson(
+    res,
+    503,
+    rpcError(
+      null,
+      -32001,
+      `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`,
+      { code: 'ERR_TOO_MANY_SESSIONS' },
+    ),
+    { 'retry-after': '5' },
+  );
+}
+
+/** Answer an HTTP request with a JSON body (nothing when the response has already started). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+const isRequestMessage = (m: unknown): m is { id: string | number; method: string } =>
+  typeof (m as { method?: unknown } | null)?.method === 'string' &&
+  (m as { id?: unknown }).id !== undefined &&
+  (m as { id?: unknown }).id !== null;
+
+/**
+ * The server could not be reached: each request among `messages` gets an error answer (shown to the
+ * monitor, so the record holds it). Returns the answers, for the carrier to deliver.
+ */
+export async function answerUnreached(
+  session: SessionHandle,
+  messages: readonly unknown[],
+  error: Error,
+): Promise<unknown[]> {
+  const answers: unknown[] = [];
+  for (const m of messages) {
+    if (!isRequestMessage(m)) continue;
+    const answer = rpcError(m.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${error.message}`, {
+      code: 'ERR_UPSTREAM',
+    });
+    await session.record('s2c', answer);
+    answers.push(answer);
+  }
+  return answers;
+}
+
+/**
+ * The server went away: every client request still waiting for it is answered with an error now (not
+ * left to the client's timeout), then the session ends as ended by upstream.
+ */
+export async function endedByUpstream(
+  session: SessionHandle,
+  message: string,
+  reason: string,
+  deliver: (answer: unknown) => void,
+): Promise<void> {
+  if (session.status !== 'open') return;
+  for (const p of session.state().pending.values()) {
+    if (p.dir !== 'c2s') continue;
+    const answer = errorResponse(p.id, RPC_CODES.HALTED, message, {
+      code: 'ERR_SESSION_CLOSED',
+      session: session.id,
+    });
+    await session.record('s2c', answer);
+    deliver(answer);
+  }
+  session.close(reason);
+}

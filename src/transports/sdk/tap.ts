@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type { Direction } from '../../model/events.js';
+import type { Monitor } from '../../monitor/create.js';
+import type { SessionHandle } from '../../monitor/handle.js';
+import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
+import type { EraGate } from '../../mrtr/gate.js';
+import { eraHook } from '../../mrtr/tap-hook.js';
+
+export interface TapOptions extends OpenSessionOptions {
+  /**
+   * Which peer holds the wrapped transport: `client` when an SDK `Client` connects through the tap
+   * (its sends are client-to-server), `server` when an SDK `Server`/`McpServer` does.
+   */
+  readonly side: 'client' | 'server';
+  /** Carry MCP 2026-07-28 requests too: era per request, version pinning, approvals over MRTR. */
+  readonly era?: EraGate;
+}
+
+/** An SDK `Transport` that shows every message to the monitor before it is delivered. */
+export interface TappedTransport extends Transport {
+  readonly session: SessionHandle;
+}
+
+/**
+ * Wrap any SDK transport so that every JSON-RPC message, in both directions, becomes a session event
+ * and is delivered only as the monitor decides. The wrapped transport is not modified beyond taking
+ * its handlers; connect your `Client` or `Server` to the returned transport instead.
+ * @example
+ * const guarded = tap(new StdioClientTransport({ command: 'mcp-server' }), monitor, { side: 'client', intent });
+ * await new Client({ name: 'agent', version: '1' }).connect(guarded);
+ */
+export function tap(inner: Transport, monitor: Monitor, options: TapOptions): TappedTransport {
+  const outbound: Direction = options.side === 'client' ? 'c2s' : 's2c';
+  const inbound: Direction = outbound === 'c2s' ? 's2c' : 'c2s';
+  const { side: _side, era: gate, ...open } = options;
+  const session = monitor.open({ transport: inner.constructor?.name ?? 'transport', ...open });
+  const era = gate && eraHook(gate, session);
+
+  const toLocal = (message: unknown, extra?: MessageExtraInfo) =>
+    wrapper.onmessage?.(message as JSONRPCMessage, extra);
+  const toRemote = (message: unknown, opts?: TransportSendOptions) =>
+    inner.send(message as JSONRPCMessage, opts);
+
+  // Inbound messages are delivered in arrival order, each after its decision: synchronously while
+  // nothing is held, queued behind a held message otherwise.
+  let inboundQueue: Promise<void> | undefined;
+  const applyInbound = (outcome: Outcome, extra?: MessageExtraInfo): void => {
+    if (outcome.answer !== undefined) toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
+    if (outcome.forward !== undefined) toLocal(outcome.forward, extra);
+  };
+  const applyOutbound = (outcome: Outcome, opts?: TransportSendOptions): Promise<void> | undefined => {
+    if (outcome.answer !== undefined) toLocal(outcome.answer);
+    return outcome.forward !== undefined ? toRemote(outcome.forward, opts) : undefined;
+  };
+
+  const observeOut = (
+    message: unknown,
+    opts?: TransportSendOptions,
+    fix?: (answer: unknown) => unknown,
+  ): Promise<void> => {
+    const outcome = session.observe(outbound, message);
+    const apply = (o: Outcome) =>
+      applyOutbound(fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o, opts);
+    if (outcome instanceof Promise) return outcome.then(apply);
+    return apply(outcome) ?? Promise.resolve();
+  };
+
+  const wrapper: TappedTransport = {
+    session,
+    start: () => inner.start(),
+    send(message: JSONRPCMessage, opts?: TransportSendOptions): Promise<void> {
+      // Not an async function: an allowed message goes straight to the inner send, no extra hop.
+      try {
+        if (outbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return Promise.resolve();
+        if (era && outbound === 'c2s') return era(message, toLocal, (m, fix) => observeOut(m, opts, fix));
+        return observeOut(message, opts);
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    },
+    async close() {
+      session.close('closed by local peer');
+      await inner.close();
+    },
+    get sessionId() {
+      return inner.sessionId;
+    },
+    setProtocolVersion: (version: string) => inner.setProtocolVersion?.(version),
+  };
+
+  inner.onmessage = (message, extra) => {
+    if (inbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return;
+    if (era && inbound === 'c2s')
+      return void era(
+        message,
+        (answer) => void toRemote(answer).catch((e: Error) => wrapper.onerror?.(e)),
+        (m, fix) => observeIn(m, extra, fix),
+      );
+    observeIn(message, extra);
+  };
+  const observeIn = (message: unknown, extra?: MessageExtraInfo, fix?: (answer: unknown) => unknown) => {
+    const decided0 = session.observe(inbound, message);
+    const patch = (o: Outcome): Outcome =>
+      fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o;
+    const decided = decided0 instanceof Promise ? decided0.then(patch) : patch(decided0);
+    if (!inboundQueue && !(decided instanceof Promise)) return applyInbound(decided, extra);
+    const queue: Promise<void> = (inboundQueue ?? Promise.resolve())
+      .then(() => decided)
+      .then((o) => {
+        applyInbound(o, extra);
+        if (inboundQueue === queue) inboundQueue = undefined;
+      });
+    inboundQueue = queue;
+    return undefined;
+  };
+  inner.onerror = (error) => wrapper.onerror?.(error);
+  inner.onclose = () => {
+    session.close('transport closed');
+    wrapper.onclose?.();
+  };
+  // intentguard's own requests to the client (approval prompts): their answers are taken here, not forwarded.
+  const clientBound: Direction = 's2c';
+  const asks = new Map<string, (answer: unknown) => void>();
+  const takeAnswer = (message: unknown): boolean => {
+    const id = (message as { id?: unknown }).id;
+    if (
+      typeof id !== 'string' ||
+      !asks.has(id) ||
+      !('result' in (message as object) || 'error' in (message as object))
+    )
+      return false;
+    const resolve = asks.get(id)!;
+    asks.delete(id);
+    void session.record('c2s', message);
+    resolve(message);
+    return true;
+  };
+  session.attach({
+    deliver: (dir, message) => (dir === inbound ? toLocal(message) : toRemote(message)),
+    close: () => inner.close(),
+    ask: async (method, params, signal) => {
+      const id = `intentguard-${randomUUID()}`;
+      const request = { jsonrpc: '2.0', id, method, params };
+      const answer = new Promise<unknown>((resolve, reject) => {
+        asks.set(id, resolve);
+        signal.addEventListener(
+          'abort',
+          () => {
+            asks.delete(id);
+            reject(new Error('approval prompt aborted'));
+          },
+          { once: true },
+        );
+      });
+      await session.record(clientBound, request);
+      if (clientBound === inbound) toLocal(request);
+      else await toRemote(request);
+      return answer;
+    },
+  });
+  return wrapper;
+}

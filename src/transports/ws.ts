@@ -1,0 +1,189 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { Direction, Identity } from '../model/events.js';
+import { bearerToken } from '../identity/gate.js';
+import type { GrantError } from '../identity/grant.js';
+import type { Intent } from '../model/intent.js';
+import { BatchAnswers } from '../carrier/batches.js';
+import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
+import { listen } from '../lib/listen.js';
+import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
+import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { quotaExceededUpgrade } from '../carrier/session-quota.js';
+import type { Runtime } from '../proxy/runtime.js';
+
+export interface WsProxyOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly upstream: string;
+  readonly runtime: Runtime;
+  /** Most connections (sessions) at once; one more is refused with 503 (default 1024). */
+  readonly maxSessions?: number;
+}
+
+const tokenOf = (req: IncomingMessage): string | undefined => {
+  if (req.headers.authorization !== undefined) return bearerToken(req.headers.authorization);
+  return new URL(req.url ?? '/', 'http://localhost').searchParams.get('access_token') ?? undefined;
+};
+
+/**
+ * `intentguard ws`: a WebSocket proxy (subprotocol `mcp`). The grant is checked during the upgrade
+ * (401 otherwise); then every text frame in either direction is decided before it is passed on.
+ */
+export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const { monitor, gate, defaultIntent } = o.runtime;
+  const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
+  o.runtime.observe.setUpstream(tcpProbe(new URL(o.upstream)));
+  // Plain HTTP: /metrics, /healthz, /readyz past the door; anything else needs the upgrade.
+  const server = createServer(async (req, res) => {
+    if (await serveBehindDoor(door, o.runtime.observe, req, res)) return;
+    res.writeHead(426).end('WebSocket upgrade required\n');
+  });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: monitor.options.maxMessageBytes,
+    handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false),
+  });
+  server.on('upgrade', async (req, socket, head) => {
+    // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
+    const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
+    if (refused) return refuseUpgrade(socket, refused);
+    let identity: Identity | undefined;
+    let intent: Intent | undefined = defaultIntent;
+    if (gate) {
+      try {
+        const g = await gate.verify(tokenOf(req));
+        identity = g.identity;
+        intent = g.intent;
+      } catch (e) {
+        const err = e as GrantError;
+        const desc = `${err.code}: ${err.message}`.replace(/["\\\r\n]/g, ' ');
+        socket.end(
+          `HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard", error="invalid_token", error_description="${desc}"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+        return;
+      }
+    }
+    if (wss.clients.size >= (o.maxSessions ?? 1024)) {
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nERR_TOO_MANY_SESSIONS: try again later\n',
+      );
+      return;
+    }
+    if (!intent) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const approved = intent;
+    const release = o.runtime.sessionQuota.acquire(identity);
+    if (!release) return quotaExceededUpgrade(socket, o.runtime.sessionQuota.max);
+    socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (client) => {
+      const session = monitor.open({
+        intent: approved,
+        ...(identity && { identity }),
+        transport: 'websocket',
+      });
+      void session.whenEnded().then(release);
+      // A server's frame over the limit is withheld (its caller gets an error); one so large that
+      // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
+      const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
+      const backlog: string[] = [];
+      const rawToUpstream = (text: string): void => {
+        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
+        else backlog.push(text);
+      };
+      const rawToClient = (text: string) => {
+        if (client.readyState === WebSocket.OPEN) client.send(text);
+      };
+      // Answers to a batch go back as one array, whoever makes them (see BatchAnswers).
+      const clientBatches = new BatchAnswers((answers) => rawToClient(JSON.stringify(answers)));
+      const serverBatches = new BatchAnswers((answers) => rawToUpstream(JSON.stringify(answers)));
+      const toClient = (text: string) => {
+        if (!clientBatches.take(text)) rawToClient(text);
+      };
+      const toUpstream = (text: string) => {
+        if (!serverBatches.take(text)) rawToUpstream(text);
+      };
+      upstream.on('open', () => {
+        for (const t of backlog.splice(0)) upstream.send(t);
+      });
+      const asker = clientAsker(session, (m) => toClient(JSON.stringify(m)));
+      session.attach({
+        deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
+        close: () => {
+          client.close(1008, 'session halted by intentguard');
+          upstream.close();
+        },
+        ask: asker.ask,
+      });
+      const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
+      const relay = (dir: Direction, data: WebSocket.RawData) => {
+        const text = String(data);
+        queues[dir] = queues[dir]
+          .then(async () => {
+            const r = await relayFrame(
+              session,
+              dir,
+              { text, bytes: Buffer.byteLength(text) },
+              dir === 'c2s' ? clientBatches : serverBatches,
+            );
+            for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
+            for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);
+          })
+          .catch(() => undefined);
+      };
+      client.on('message', (d) => {
+        if (!asker.take(String(d))) relay('c2s', d);
+      });
+      upstream.on('message', (d) => relay('s2c', d));
+      client.on('close', () => {
+        upstream.close();
+        session.close('client disconnected');
+      });
+      // A frame over the size limit (or a protocol error): ws closes the socket (1009/1002) and the
+      // monitor records what was refused; nothing of it is forwarded.
+      client.on('error', (e: Error & { code?: string }) => {
+        if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          queues.c2s = queues.c2s
+            .then(() => relayOversize(session, 'c2s', '', monitor.options.maxMessageBytes + 1))
+            .then(
+              () => undefined,
+              () => undefined,
+            );
+        }
+      });
+      // The server went away: what it still owes the client is answered with errors first, then the
+      // client's socket closes (it would otherwise wait for answers that cannot come).
+      let gone = false;
+      const upstreamGone = (why: string) => {
+        if (gone) return;
+        gone = true;
+        void queues.s2c
+          .then(() =>
+            endedByUpstream(
+              session,
+              `intentguard: ${why} before answering`,
+              `ended by upstream (${why})`,
+              (a) => toClient(JSON.stringify(a)),
+            ),
+          )
+          .finally(() => client.close(1011, why));
+      };
+      upstream.on('close', () => upstreamGone('the server closed the connection'));
+      upstream.on('error', () => upstreamGone('the server is unavailable'));
+    });
+  });
+  await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
+  const { port } = server.address() as { port: number };
+  return {
+    url: `ws://${o.host ?? '127.0.0.1'}:${port}`,
+    close: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
