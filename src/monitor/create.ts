@@ -56,9 +56,9 @@ export interface Monitor {
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
-/** A verdict with one more finding (the strongest action still wins). */
+/** A verdict with one more finding, first (the strongest action still wins; at a tie it names the code). */
 const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
-  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
+  isThenable(v) ? v.then((r) => verdictOf([f, ...r.findings])) : verdictOf([f, ...v.findings]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
