@@ -80,6 +80,28 @@ describe('CLI papercuts, second round (issue 18)', () => {
     assert.match(one.stdout, /\n\n\w+: 1\n$/);
   });
 
+  it('progress on stderr for import, export and rules test with --progress (stderr not a terminal), never mixed into stdout', async () => {
+    const db = await recorded();
+    const plain = await cli(['export', '--db', db]);
+    const shown = await cli(['export', '--db', db, '--progress']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.stdout, plain.stdout, 'stdout carries the bundles alone');
+    assert.equal(plain.stderr, '', 'silent when stderr is not a terminal and --progress is not given');
+    assert.match(shown.stderr, /exporting +2 \(\d+\/s\)\n$/);
+    const file = join(dir, 'progress.jsonl');
+    writeFileSync(file, plain.stdout);
+    const imported = await cli(['import', file, '--db', join(dir, 'progress.db'), '--progress']);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /importing +2 \(\d+\/s\)\n$/);
+    assert.match(imported.stdout, /^imported 2 sessions into /);
+    const tested = await cli(['rules', 'test', '--progress']);
+    assert.equal(tested.code, 0, tested.stdout);
+    const files = /^testing rules .* (\d+)\/(\d+) /m.exec(tested.stderr.split('\r').at(-1)!);
+    assert.ok(files && files[1] === files[2], tested.stderr);
+    assert.doesNotMatch(tested.stdout, /testing rules/);
+    assert.match(tested.stdout, /passed, 0 failed/);
+  });
+
   it('rules lint: a site rule without framework references is a warning (exit 0); the shipped pack still requires them', async () => {
     const site = join(dir, 'site-rules');
     mkdirSync(join(site, 'tests'), { recursive: true });

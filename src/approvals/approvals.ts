@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { approvalIdFor } from './approval-id.js';
+import { approvalIdFor } from '../model/approval-id.js';
 import { canonicalJson, digest } from '../lib/canonical.js';
 import { resolvedLocation, underPrefix } from '../intent/location-match.js';
 import { resourcesOf } from '../intent/resource-args.js';

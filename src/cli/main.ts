@@ -106,8 +106,11 @@ rules
   .command('test')
   .description('run every rule fixture (shipped pack plus DIRs) and the coverage gate')
   .argument('[dirs...]', 'site rule directories')
-  .action(async (dirs: string[]) => {
-    process.exitCode = await (await import('./rules-command.js')).rulesTestCommand(dirs);
+  .option('--progress', 'draw progress on stderr even when it is not a terminal')
+  .action(async (dirs: string[], opts: { progress?: boolean }) => {
+    process.exitCode = await (
+      await import('./rules-command.js')
+    ).rulesTestCommand(dirs, process.stdout, opts);
   });
 rules
   .command('lint')
@@ -195,9 +198,12 @@ program
   .option('--session <id>', 'one session')
   .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
-  .action(async (opts: { db: string; session?: string; since?: string; out?: string }) => {
-    process.exitCode = await (await import('./store-commands.js')).exportCommand(opts);
-  });
+  .option('--progress', 'draw progress on stderr even when it is not a terminal')
+  .action(
+    async (opts: { db: string; session?: string; since?: string; out?: string; progress?: boolean }) => {
+      process.exitCode = await (await import('./store-commands.js')).exportCommand(opts);
+    },
+  );
 
 program
   .command('import')
@@ -206,12 +212,17 @@ program
   .option('--db <path>', 'database', DEFAULT_DB)
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
-  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean }) => {
+  .option('--progress', 'draw progress on stderr even when it is not a terminal')
+  .action(async (file: string, opts: { db: string; rules: string[]; pack: boolean; progress?: boolean }) => {
     const [{ importCommand }, { replayPolicies }] = await Promise.all([
       import('./store-commands.js'),
       import('../replay/policies.js'),
     ]);
-    process.exitCode = await importCommand(file, { db: opts.db, policies: replayPolicies(opts) });
+    process.exitCode = await importCommand(file, {
+      db: opts.db,
+      policies: replayPolicies(opts),
+      ...(opts.progress && { progress: true }),
+    });
   });
 
 addProxyOptions(

@@ -1,7 +1,14 @@
-/** A one-line progress bar on stderr when it is a terminal; silent otherwise (pipes, CI). */
-export function progress(total: number | undefined, label: string): { tick(n?: number): void; done(): void } {
+/**
+ * A one-line progress bar on stderr when it is a terminal, or when asked for (`--progress`); silent
+ * otherwise (pipes, CI). Never on stdout: the data a command prints stays clean.
+ */
+export function progress(
+  total: number | undefined,
+  label: string,
+  options: { force?: boolean } = {},
+): { tick(n?: number): void; done(): void } {
   const out = process.stderr;
-  if (!out.isTTY) return { tick() {}, done() {} };
+  if (!out.isTTY && !options.force) return { tick() {}, done() {} };
   let count = 0;
   let last = 0;
   const started = Date.now();

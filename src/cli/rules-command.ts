@@ -5,6 +5,7 @@ import { coverageGaps, loadFixtures, runFixtures } from '../replay/fixtures.js';
 import { SHIPPED_RULES_DIR, loadRulePack } from '../rules/pack.js';
 import type { RuleSet } from '../rules/types.js';
 import { VOCABULARY } from '../rules/vocabulary.js';
+import { progress } from './progress.js';
 
 const dirsOf = (dirs: readonly string[]) => (dirs.length ? dirs : [SHIPPED_RULES_DIR]);
 
@@ -12,10 +13,21 @@ const dirsOf = (dirs: readonly string[]) => (dirs.length ? dirs : [SHIPPED_RULES
 export async function rulesTestCommand(
   dirs: readonly string[],
   out: NodeJS.WritableStream = process.stdout,
+  options: { progress?: boolean } = {},
 ): Promise<number> {
   const set = loadRulePack(dirs);
   const fixtures = loadFixtures([SHIPPED_RULES_DIR, ...dirs]);
-  const results = await runFixtures(set, fixtures);
+  // One tick per fixture file, as it finishes (on stderr; the results below go to stdout).
+  const bar = progress(fixtures.length, 'testing rules', { force: Boolean(options.progress) });
+  const results = [];
+  try {
+    for (const f of fixtures) {
+      results.push(...(await runFixtures(set, [f])));
+      bar.tick();
+    }
+  } finally {
+    bar.done();
+  }
   for (const r of results)
     out.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.rule} — ${r.name}${r.problem ? `\n     ${r.problem}` : ''}\n`);
   const gaps = coverageGaps(set, fixtures);

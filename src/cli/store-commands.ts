@@ -186,9 +186,10 @@ export function pruneCommand(opts: { db: string; olderThan: string }, out: Out =
 
 /** `intentguard export`: recorded sessions as bundles (gzipped when the file name ends in .gz). */
 export async function exportCommand(
-  opts: { db: string; session?: string; since?: string; out?: string },
+  opts: { db: string; session?: string; since?: string; out?: string; progress?: boolean },
   stdout: Out = process.stdout,
 ): Promise<number> {
+  const bar = progress(undefined, 'exporting', { force: Boolean(opts.progress) });
   const store = openStore(opts.db, { readonly: true });
   let target: NodeJS.WritableStream = stdout;
   let file: NodeJS.WritableStream | undefined;
@@ -212,8 +213,10 @@ export async function exportCommand(
         `${JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) })}\n`,
       );
       n++;
+      bar.tick();
     }
   } finally {
+    bar.done();
     store.close();
   }
   if (file)
@@ -228,10 +231,11 @@ export async function exportCommand(
 /** `intentguard import FILE`: run bundles through the monitor and record them. */
 export async function importCommand(
   file: string,
-  opts: { db: string; policies: Policy<any>[] },
+  opts: { db: string; policies: Policy<any>[]; progress?: boolean },
   out: Out = process.stdout,
   err: Out = process.stderr,
 ): Promise<number> {
+  const bar = progress(undefined, 'importing', { force: Boolean(opts.progress) });
   const store = openStore(opts.db);
   const clock = createReplayClock();
   const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
@@ -240,6 +244,7 @@ export async function importCommand(
     bad = 0;
   try {
     for await (const item of readBundles(file)) {
+      bar.tick();
       if ('error' in item) {
         bad++;
         err.write(`${file}:${item.line}: ${item.error.code}: ${item.error.message}\n`);
@@ -251,6 +256,7 @@ export async function importCommand(
     }
     await recorder.close();
   } finally {
+    bar.done();
     monitor.close();
     store.close();
   }

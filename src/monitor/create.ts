@@ -26,7 +26,7 @@ import { advance, initialState } from './state.js';
 import type { SessionState } from '../model/session.js';
 import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
 import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
-import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
+import { approvalIdFor, heldForApproval } from '../model/approval-id.js';
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */

@@ -17,7 +17,7 @@ import {
   isToolsListAnswer,
   offerChanged,
 } from '../visibility/visibility.js';
-import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
+import { approvalIdFor, heldForApproval } from '../model/approval-id.js';
 
 interface CreateSessionInit {
   state: SessionState;

@@ -1,4 +1,4 @@
-import type { Decision } from '../model/decision.js';
+import type { Decision } from './decision.js';
 
 /**
  * The id of the approval a held call waits under: derived from its decision, so the alert raised when
