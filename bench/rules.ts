@@ -3,15 +3,16 @@
 import { existsSync } from 'node:fs';
 import type { SessionState } from '../src/index.js';
 import { SHAPES, shaped } from '../test/adversarial/shapes.js';
-import { fmt, printTable } from './lib.js';
+import { fmt, internal, printTable } from './lib.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
 type Lib = typeof import('../src/index.js');
 const lib: Lib = existsSync(new URL('../dist/index.js', import.meta.url))
   ? ((await import(new URL('../dist/index.js', import.meta.url).href)) as Lib)
   : await import('../src/index.js');
-const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } =
-  lib;
+const { parseIntent, packPolicies, loadRulePack, combinePolicies } = lib;
+const { advance, initialState } = await internal<typeof import('../src/monitor/state.js')>('monitor/state');
+const { classifyMessage } = await internal<typeof import('../src/events/validate.js')>('events/validate');
 const built = lib !== undefined && existsSync(new URL('../dist/index.js', import.meta.url));
 
 const intent = parseIntent({
@@ -50,9 +51,12 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
               body: `Summary ${i}: shipped the beta, two bugs open, retro on Friday.`,
             };
       const t0 = process.hrtime.bigint();
-      feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } }, 'c2s');
+      void feed(
+        { jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } },
+        'c2s',
+      );
       callCost.push(Number(process.hrtime.bigint() - t0));
-      feed(
+      void feed(
         {
           jsonrpc: '2.0',
           id: rid,
@@ -99,9 +103,9 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
             },
           };
     const t0 = process.hrtime.bigint();
-    feed(raw, 'c2s');
+    void feed(raw, 'c2s');
     spent += Number(process.hrtime.bigint() - t0);
-    feed(
+    void feed(
       {
         jsonrpc: '2.0',
         id: rid,
@@ -121,7 +125,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   const resultCost = (text: string) => {
     fresh();
     const rid = id++;
-    feed(
+    void feed(
       {
         jsonrpc: '2.0',
         id: rid,
@@ -131,7 +135,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
       'c2s',
     );
     const t0 = process.hrtime.bigint();
-    feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
+    void feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
     return Number(process.hrtime.bigint() - t0) / text.length; // ns per character
   };
   resultCost(dense(2_000));
@@ -180,7 +184,7 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
       });
       session = step.state;
       const t0 = cpuNs();
-      policy.evaluate({ event: step.event, session, state });
+      void policy.evaluate({ event: step.event, session, state });
       if (i === raws.length - 1) spent = cpuNs() - t0;
     });
     return spent;

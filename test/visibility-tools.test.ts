@@ -17,7 +17,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { createMonitor, parseIntent, tap, type MonitorOptions, type SessionEvent } from '../src/index.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/proxy/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
 import { openStore } from '../src/store/db.js';
 import { recordedSessions } from '../src/store/queries.js';
 import { httpUpstream } from './helpers/http-upstream.js';

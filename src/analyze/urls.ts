@@ -187,7 +187,7 @@ const SPECIAL_USE = new Set([
 ]);
 
 /** Whether a bare dotted name ends in a real public suffix (Public Suffix List, ICANN section) or a special-use name. */
-export function isPublicHost(host: string): boolean {
+function isPublicHost(host: string): boolean {
   const lower = host.toLowerCase();
   const tld = lower.slice(lower.lastIndexOf('.') + 1);
   if (SPECIAL_USE.has(tld)) return true;

@@ -45,7 +45,7 @@ export function tcpProbe(url: URL, timeoutMs = 2000): UpstreamProbe {
 }
 
 /** Whether the database can be written: open, not read-only, and its file writable. */
-export function storeCheck(store: Store | undefined): Check {
+function storeCheck(store: Store | undefined): Check {
   if (!store) return { ok: true, detail: 'recording off' };
   if (!store.db.open) return { ok: false, detail: 'database closed' };
   if (store.db.readonly) return { ok: false, detail: 'database opened read-only' };
@@ -60,7 +60,7 @@ export function storeCheck(store: Store | undefined): Check {
 }
 
 /** Whether the recorder commits (a failed write makes it unhealthy until a commit succeeds). */
-export function recorderCheck(recorder: Recorder | undefined): Check {
+function recorderCheck(recorder: Recorder | undefined): Check {
   if (!recorder) return { ok: true, detail: 'recording off' };
   return recorder.healthy
     ? { ok: true, detail: `healthy, ${recorder.pending} rows pending` }
