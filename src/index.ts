@@ -2,6 +2,11 @@
 // Internals (the reducer, bundle-line parsing, replay jobs, worker plumbing) are imported from their
 // modules by the CLI and the tests, never from here. README's API section lists the same names.
 
+// The reducer and message classification: internals, kept here only because bench/rules.ts and
+// bench/profile-*.ts compare dist builds of earlier commits through this barrel (to move out with them).
+export { advance, initialState } from './monitor/state.js';
+export { classifyMessage } from './events/validate.js';
+
 // The monitor and its vocabulary.
 export { createMonitor } from './monitor/create.js';
 export type { Monitor } from './monitor/create.js';

@@ -37,10 +37,12 @@ const LEARN_RELATIVE = new Set([
   'intent/budget-duration',
   'IG-INT-001',
   'IG-INT-002',
+  'IG-INT-003',
   'IG-DST-001',
   'IG-PRIV-001',
   'IG-NET-001',
   'IG-BUD-001',
+  'IG-BUD-002',
   'IG-DRF-001',
 ]);
 

@@ -26,6 +26,7 @@ import { advance, initialState } from './state.js';
 import type { SessionState } from '../model/session.js';
 import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
 import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
+import { approvalIdFor, heldForApproval } from '../model/approval-id.js';
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */
@@ -55,9 +56,9 @@ export interface Monitor {
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
-/** A verdict with one more finding (the strongest action still wins). */
+/** A verdict with one more finding, first (the strongest action still wins; at a tie it names the code). */
 const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
-  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
+  isThenable(v) ? v.then((r) => verdictOf([f, ...r.findings])) : verdictOf([f, ...v.findings]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
@@ -210,9 +211,13 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     };
     // Emitting to a stream nobody watches still costs a Subject walk per message: skip it.
     if (decisions$.observed) decisions$.next(decision);
+    const approvalId = heldForApproval(opts.mode, verdict.action, event.kind, opts.approver)
+      ? approvalIdFor(decision)
+      : undefined;
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
+        ...(approvalId !== undefined && { approvalId }),
         id: nextId('a'),
         time: event.time,
         session: event.session,

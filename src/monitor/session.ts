@@ -17,6 +17,7 @@ import {
   isToolsListAnswer,
   offerChanged,
 } from '../visibility/visibility.js';
+import { approvalIdFor, heldForApproval } from '../model/approval-id.js';
 
 interface CreateSessionInit {
   state: SessionState;
@@ -227,6 +228,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
     const { rpc, code } = rpcCodeFor(decision);
     const data = refusalData(decision, code);
+    // A call refused after being held names its approval, so the agent's operator can find it.
+    if (heldForApproval(opts.mode, decision.action, event.kind, opts.approver))
+      data.approvalId = approvalIdFor(decision);
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
     if (
@@ -323,13 +327,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
       );
       return { event, decision };
     }
-    if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
+    if (decision.action === 'reauthorize' && event.kind === 'request') {
+      const approved = await approve(step);
       // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
-      // and replaced by an error: either way its sender has its one answer and nothing is sent.
+      // and replaced by an error: either way its sender has its one answer, and whatever the approver
+      // said, nothing is sent and no second answer goes out under that id.
       if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq)
         return { event, decision };
-      core.sent.add(event.seq);
-      return { event, decision, forward: event.raw };
+      if (approved) {
+        core.sent.add(event.seq);
+        return { event, decision, forward: event.raw };
+      }
     }
     return refuse(event, decision);
   };

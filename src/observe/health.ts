@@ -45,7 +45,7 @@ export function tcpProbe(url: URL, timeoutMs = 2000): UpstreamProbe {
 }
 
 /** Whether the database can be written: open, not read-only, and its file writable. */
-function storeCheck(store: Store | undefined): Check {
+export function storeCheck(store: Store | undefined): Check {
   if (!store) return { ok: true, detail: 'recording off' };
   if (!store.db.open) return { ok: false, detail: 'database closed' };
   if (store.db.readonly) return { ok: false, detail: 'database opened read-only' };
