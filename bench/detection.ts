@@ -56,7 +56,7 @@ function corpora(): string[] {
 const add = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
 /** Score one corpus. */
-export async function scoreCorpus(path: string, missed: string[] = []): Promise<DetectionScore> {
+async function scoreCorpus(path: string, missed: string[] = []): Promise<DetectionScore> {
   const clock = createReplayClock();
   const monitor = createMonitor({ policy: packPolicies(loadRulePack()), clock: clock.now });
   const tallies: Record<string, Tally> = {};

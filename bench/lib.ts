@@ -1,4 +1,17 @@
 /** Small helpers for benchmarks: percentiles over nanosecond samples, table printing. */
+import { existsSync } from 'node:fs';
+
+/**
+ * A module of the code that runs in production: the compiled `dist/<path>.js` (built by `npm ci`),
+ * else the source. For internals the public barrel does not export (the reducer, replay jobs).
+ * @example const state = await internal<typeof import('../src/monitor/state.js')>('monitor/state')
+ */
+export async function internal<T>(path: string): Promise<T> {
+  const dist = new URL(`../dist/${path}.js`, import.meta.url);
+  return (await import(
+    existsSync(dist) ? dist.href : new URL(`../src/${path}.ts`, import.meta.url).href
+  )) as T;
+}
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

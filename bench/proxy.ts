@@ -11,7 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/proxy/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
 import { freePort } from '../test/helpers/everything-http.js';
 import { fmt, printTable, summarise, type Sample } from './lib.js';
 

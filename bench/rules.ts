@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SessionState } from '../src/index.js';
 import { SHAPES, shaped } from '../test/adversarial/shapes.js';
-import { fmt, printTable } from './lib.js';
+import { fmt, internal, printTable } from './lib.js';
 import { shapeMessages } from './shape-messages.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
@@ -16,8 +16,9 @@ const built = existsSync(new URL('../dist/index.js', import.meta.url));
 const lib: Lib = built
   ? ((await import(new URL('../dist/index.js', import.meta.url).href)) as Lib)
   : await import('../src/index.js');
-const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } =
-  lib;
+const { parseIntent, packPolicies, loadRulePack, combinePolicies } = lib;
+const { advance, initialState } = await internal<typeof import('../src/monitor/state.js')>('monitor/state');
+const { classifyMessage } = await internal<typeof import('../src/events/validate.js')>('events/validate');
 const baselineDir = process.env.BENCH_RULES_BASELINE;
 const baseline: Lib | undefined = baselineDir
   ? ((await import(pathToFileURL(resolve(baselineDir, 'index.js')).href)) as Lib)
@@ -78,9 +79,12 @@ function callCost(l: Lib, totalCalls: number): CallCost {
               body: `Summary ${i}: shipped the beta, two bugs open, retro on Friday.`,
             };
       const t0 = process.hrtime.bigint();
-      feed({ jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } }, 'c2s');
+      void feed(
+        { jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: tool, arguments: args } },
+        'c2s',
+      );
       callCost.push(Number(process.hrtime.bigint() - t0));
-      feed(
+      void feed(
         {
           jsonrpc: '2.0',
           id: rid,
@@ -127,9 +131,9 @@ function callCost(l: Lib, totalCalls: number): CallCost {
             },
           };
     const t0 = process.hrtime.bigint();
-    feed(raw, 'c2s');
+    void feed(raw, 'c2s');
     spent += Number(process.hrtime.bigint() - t0);
-    feed(
+    void feed(
       {
         jsonrpc: '2.0',
         id: rid,
@@ -167,7 +171,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   const resultCost = (text: string) => {
     fresh();
     const rid = next();
-    feed(
+    void feed(
       {
         jsonrpc: '2.0',
         id: rid,
@@ -177,7 +181,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
       'c2s',
     );
     const t0 = process.hrtime.bigint();
-    feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
+    void feed({ jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text }] } }, 's2c');
     return Number(process.hrtime.bigint() - t0) / text.length; // ns per character
   };
   resultCost(dense(2_000));
@@ -240,7 +244,7 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
       });
       session = step.state;
       const t0 = cpuNs();
-      policy.evaluate({ event: step.event, session, state });
+      void policy.evaluate({ event: step.event, session, state });
       if (i === raws.length - 1) spent = cpuNs() - t0;
     });
     return spent;

@@ -10,18 +10,19 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Subject } from 'rxjs';
 import { z } from 'zod';
 import { availableParallelism } from 'node:os';
-import type { Monitor, ReplayJob, SessionEvent, SessionState } from '../src/index.js';
-import { fmt, printTable } from './lib.js';
+import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
+import type { ReplayJob } from '../src/replay/jobs.js';
+import { fmt, internal, printTable } from './lib.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
 type Lib = typeof import('../src/index.js');
 const distUrl = new URL('../dist/index.js', import.meta.url);
 const built = existsSync(distUrl);
+const { advance, initialState } = await internal<typeof import('../src/monitor/state.js')>('monitor/state');
+const { classifyMessage } = await internal<typeof import('../src/events/validate.js')>('events/validate');
+const { replayInOrder } = await internal<typeof import('../src/replay/pool.js')>('replay/pool');
 const {
-  advance,
-  classifyMessage,
   createMonitor,
-  initialState,
   parseIntent,
   tap,
   loadRulePack,
@@ -29,7 +30,6 @@ const {
   openStore,
   createRecorder,
   createReplayPool,
-  replayInOrder,
 }: Lib = built ? ((await import(distUrl.href)) as Lib) : await import('../src/index.js');
 
 const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });

@@ -1,7 +1,9 @@
-// Regenerates the README's error-code and field tables from the code (the docs test checks them).
+// Regenerates the README's error-code, field and folder tables from the code (the docs and architecture
+// tests check them).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
 import { VOCABULARY } from '../src/rules/vocabulary.js';
+import { readImports, renderLayers } from './import-graph.js';
 let s = readFileSync('README.md', 'utf8');
 const replace = (name: string, body: string) => {
   s = s.replace(
@@ -21,4 +23,5 @@ replace(
     .map(([k, v]) => `| \`${k}\` | \`${v.type}\` | ${v.doc} |\n`)
     .join('')}`,
 );
+replace('layers', renderLayers(readImports('.')));
 writeFileSync('README.md', s);

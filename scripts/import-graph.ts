@@ -19,12 +19,12 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['policy', 'visibility'],
   ['rules'],
   ['monitor'],
-  ['store'],
+  ['store', 'mrtr'],
   ['alerts', 'approvals', 'identity'],
   ['replay', 'learn', 'console'],
-  ['carrier', 'mrtr'],
+  ['carrier'],
   ['observe'],
-  ['transports', 'stateless', 'tap', 'proxy'],
+  ['transports', 'stateless'],
   ['app'],
   ['cli', 'index'],
 ];
@@ -55,8 +55,6 @@ export const JOBS: Readonly<Record<string, string>> = {
   carrier: 'one session on one wire: admit, ordered queues, prompts, halt, back-pressure',
   observe: 'metrics, health endpoints and traces fed from the monitor, recorder and approvals',
   transports: 'I/O adapters onto the carrier: SDK tap, stdio, WebSocket, HTTP',
-  tap: 'the in-process SDK transport tap',
-  proxy: 'the proxies (stdio, HTTP, WebSocket, legacy SSE)',
   app: 'the composition root: config → runtime (store, alerts, approvals, grants, rules)',
   cli: 'the intentguard command line',
   index: 'the public API',
@@ -182,4 +180,21 @@ export function upwardImports(edges: readonly ImportEdge[]): string[] {
     else if (lb > la) bad.add(`${from} -> ${to} (${a} is below ${b})`);
   }
   return [...bad].sort();
+}
+
+/**
+ * README's folder table: one row per folder of src/, lowest layer first, with the folders it imports
+ * and its job. `npm run docs` writes it; test/architecture.test.ts checks README holds it.
+ */
+export function renderLayers(edges: readonly ImportEdge[]): string {
+  const graph = folderGraph(edges);
+  const rows = [...graph.keys()]
+    .filter((f) => layerIndex(f) !== undefined)
+    .sort((a, b) => layerIndex(a)! - layerIndex(b)! || a.localeCompare(b))
+    .map((f) => {
+      const to = [...graph.get(f)!].sort((a, b) => layerIndex(a)! - layerIndex(b)! || a.localeCompare(b));
+      const name = f === 'errors' || f === 'index' ? `src/${f}.ts` : `src/${f}/`;
+      return `| ${layerIndex(f)} | \`${name}\` | ${to.map((t) => `\`${t}\``).join(' ') || '—'} | ${JOBS[f] ?? ''} |\n`;
+    });
+  return `| layer | folder | imports | job |\n|---|---|---|---|\n${rows.join('')}`;
 }

@@ -2,7 +2,7 @@
 // import each other in a loop, and no files do. The layer order is written once, in
 // scripts/import-graph.ts; README's Architecture section draws the same graph (npm run docs).
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -12,6 +12,7 @@ import {
   folderOf,
   layerIndex,
   readImports,
+  renderLayers,
   upwardImports,
 } from '../scripts/import-graph.js';
 
@@ -49,6 +50,12 @@ describe('architecture', () => {
   it('model/ imports nothing but lib/ and itself', () => {
     const out = edges.filter((e) => folderOf(e.from) === 'model' && !/^(model|lib)$/.test(folderOf(e.to)));
     assert.deepEqual(out, []);
+  });
+
+  it("README's folder table is the graph as it stands (npm run docs writes it)", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /<!-- layers:start -->\n([^]*?)<!-- layers:end -->/.exec(readme)?.[1];
+    assert.equal(block, renderLayers(edges));
   });
 
   it('finds a cycle and an upward import when there is one (the checker can fail)', () => {

@@ -169,9 +169,10 @@ describe('CLI over a recorded database', () => {
     monitor.close();
     store.close();
     const shown = (await cli(['show', s.id, '--db', db])).stdout;
+    // eslint-disable-next-line no-control-regex -- the point: no raw control character may reach the output
     assert.ok(!/[\u001b\u0007\u202e]/.test(shown), 'no raw control or bidi character in the output');
     assert.match(shown, /evil\\u001b\[2J\\u202etool/);
-    assert.match(shown, /purpose  notes \\u001b\]0;owned\\u0007/);
+    assert.match(shown, /purpose {2}notes \\u001b\]0;owned\\u0007/);
   });
 
   it('prune removes old sessions and keeps the audit chain valid', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/proxy/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
 
 const run = promisify(execFile);

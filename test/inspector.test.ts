@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/proxy/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
 
 const exec = promisify(execFile);

@@ -22,7 +22,7 @@ writeFileSync(
   join(dir, 'register.mjs'),
   `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
 );
-const runtimeUrl = pathToFileURL(join(process.cwd(), 'src/proxy/runtime.ts')).href;
+const runtimeUrl = pathToFileURL(join(process.cwd(), 'src/app/runtime.ts')).href;
 
 /** Create and close a runtime in a fresh process; the modules it loaded from prom-client and OpenTelemetry. */
 function loaded(options: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<string[]> {

@@ -10,7 +10,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { WebSocketServer } from 'ws';
 import { storeCheck } from '../src/observe/health.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
+import { createRuntime } from '../src/app/runtime.js';
+import type { RuntimeOptions } from '../src/transports/runtime.js';
 import { startWsProxy } from '../src/transports/ws.js';
 import { openStore } from '../src/store/db.js';
 import { httpUpstream } from './helpers/http-upstream.js';

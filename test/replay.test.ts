@@ -6,14 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import {
-  createMonitor,
-  createReplayClock,
-  parseBundleLine,
-  parseIntent,
-  replayBundle,
-  readBundles,
-} from '../src/index.js';
+import { createMonitor, createReplayClock, parseIntent, replayBundle, readBundles } from '../src/index.js';
+import { parseBundleLine } from '../src/store/bundle.js';
 import { numberedLines } from '../src/store/bundle.js';
 import { callEvents } from './helpers/bundles.js';
 import { AUTO_JOBS_THRESHOLD, resolveJobs } from '../src/replay/pool.js';

@@ -3,16 +3,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  advance,
-  classifyMessage,
-  createMonitor,
-  createReplayClock,
-  initialState,
-  parseIntent,
-  replayBundle,
-  type Decision,
-} from '../src/index.js';
+import { createMonitor, createReplayClock, parseIntent, replayBundle, type Decision } from '../src/index.js';
+import { classifyMessage } from '../src/events/validate.js';
+import { advance, initialState } from '../src/monitor/state.js';
 import { rulesLintCommand, rulesTestCommand } from '../src/cli/rules-command.js';
 import { coverageGaps, fixtureEvents, loadFixtures, runFixtures } from '../src/replay/fixtures.js';
 import { RuleLoadError, loadRules } from '../src/rules/loader.js';
@@ -295,7 +288,7 @@ describe('rules engine semantics', () => {
       const raw = { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'a', arguments: {} } };
       const step = advance(session, { dir: 'c2s', raw, bytes: 10, time: i, message: classifyMessage(raw) });
       session = step.state;
-      policy.evaluate({ event: step.event, session, state });
+      void policy.evaluate({ event: step.event, session, state });
     }
     assert.equal(state.partials.get('IG-T-001')!.length, 3);
   });

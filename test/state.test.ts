@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  advance,
-  classifyMessage,
-  initialState,
-  parseIntent,
-  type Incoming,
-  type SessionState,
-} from '../src/index.js';
+import { parseIntent, type SessionState } from '../src/index.js';
+import { classifyMessage } from '../src/events/validate.js';
+import type { Incoming } from '../src/model/session.js';
+import { advance, initialState } from '../src/monitor/state.js';
 
 const intent = parseIntent({ purpose: 'p', tools: ['a'] });
 const fresh = () => initialState({ id: 's', key: 'k', intent, startedAt: 0 });

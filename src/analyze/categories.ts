@@ -4,19 +4,17 @@
  * make `send_email` a read. A description that says the tool changes nothing counts as a read signal
  * when nothing else says otherwise; a tool nothing says anything about stays side-effecting (cautious).
  */
-export const TOOL_CATEGORIES = [
-  'read',
-  'write',
-  'egress',
-  'destructive',
-  'code-execution',
-  'credential',
-  'privilege',
-  'sensitive-read',
-  'network',
-  'financial',
-] as const;
-export type ToolCategory = (typeof TOOL_CATEGORIES)[number];
+type ToolCategory =
+  | 'read'
+  | 'write'
+  | 'egress'
+  | 'destructive'
+  | 'code-execution'
+  | 'credential'
+  | 'privilege'
+  | 'sensitive-read'
+  | 'network'
+  | 'financial';
 
 export interface ToolProfile {
   readonly categories: readonly ToolCategory[];
@@ -827,7 +825,7 @@ const CHANGE_STEMS = [
   'effect',
 ];
 /** The description says the tool changes nothing ("does not modify", "read-only", "no side effects", "a no-op"). */
-export function claimsNoChange(description: string): boolean {
+function claimsNoChange(description: string): boolean {
   const text = description.toLowerCase();
   if (/\bread[- ]only\b|\bno[- ]op\b|\bnoop\b/.test(text)) return true;
   for (const sentence of text.split(/[.!?\n;]/)) {

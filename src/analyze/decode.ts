@@ -1,7 +1,7 @@
 import { asciiTable, isAlnum, isDigit, trimEnd } from './scan.js';
 
 /** Bounds on decoding one value: nesting levels, shortest run worth decoding, and total output. */
-export const DECODE_LIMITS = { levels: 3, minRun: 16, outputFactor: 2 } as const;
+const DECODE_LIMITS = { levels: 3, minRun: 16, outputFactor: 2 } as const;
 
 const B64 = asciiTable((c) => isAlnum(c) || c === 43 || c === 47 || c === 45 || c === 95 || c === 61);
 const isB64 = (c: number): boolean => c < 128 && B64[c] === 1;

@@ -10,7 +10,7 @@ import { normalizedVariants } from './normalize.js';
  * removed, tag characters and base64 runs decoded, look-alike letters folded. Text is a weak signal
  * on its own: the provenance rules do not depend on it.
  */
-export interface InjectionFamily {
+interface InjectionFamily {
   readonly name: string;
   /** Weight of a hit; a text is instruction-like at a total of 2. */
   readonly weight: number;
@@ -21,7 +21,7 @@ export interface InjectionFamily {
 // is linear in the text length whatever the text; the literals are never run by the backtracking engine.
 // One group: a text that matches nothing costs a single DFA pass for all patterns together.
 const linear = linearGroup();
-export const INJECTION_FAMILIES: readonly InjectionFamily[] = [
+const INJECTION_FAMILIES: readonly InjectionFamily[] = [
   {
     name: 'override',
     weight: 2,

@@ -3,7 +3,7 @@ import { linearGroup, type LinearPattern } from './linear.js';
 import { isDigit, isUpper } from './scan.js';
 
 /** Data labels attached to text (tool results, call arguments). */
-export type DataLabel = 'secret' | 'credential' | 'personal' | 'financial';
+type DataLabel = 'secret' | 'credential' | 'personal' | 'financial';
 
 interface Detector {
   readonly label: DataLabel;

@@ -1,7 +1,7 @@
 import { RE2JS, RE2Set } from 're2js';
 
 /** A match: `[0]` the matched text, `[1]`… the groups, `index` where it starts. */
-export type LinearMatch = readonly (string | undefined)[] & { readonly index: number };
+type LinearMatch = readonly (string | undefined)[] & { readonly index: number };
 
 /** A compiled pattern that matches in time linear in the input (RE2 automaton, no backtracking). */
 export interface LinearPattern {

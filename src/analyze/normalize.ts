@@ -102,7 +102,7 @@ const invisible = (cp: number): boolean =>
   (cp >= 0xfe00 && cp <= 0xfe0f);
 
 /** Limits: base64 runs decoded per text, and decoded characters kept. */
-export const DECODE_LIMITS = { runs: 16, chars: 64 * 1024, minRun: 20 } as const;
+const DECODE_LIMITS = { runs: 16, chars: 64 * 1024, minRun: 20 } as const;
 
 const B64 = (c: number) =>
   (c >= 65 && c <= 90) ||
@@ -114,7 +114,7 @@ const B64 = (c: number) =>
   c === 95;
 
 /** Base64 (or base64url) runs of `text` that decode to mostly printable text, decoded. */
-export function decodedBase64Runs(text: string): string[] {
+function decodedBase64Runs(text: string): string[] {
   const out: string[] = [];
   let kept = 0;
   for (let i = 0; i < text.length && out.length < DECODE_LIMITS.runs && kept < DECODE_LIMITS.chars;) {

@@ -15,10 +15,10 @@ export interface Source {
 }
 
 /** Shingle length: argument text sharing a run of at least SHINGLE + STEP - 1 characters with a result is found. */
-export const SHINGLE = 16;
+const SHINGLE = 16;
 const STEP = 4;
 /** Bounds per session (see README, "Memory per session"). */
-export const LIMITS = { shingles: 32_768, tokens: 16_384, targets: 4_096, sources: 1_024 } as const;
+const LIMITS = { shingles: 32_768, tokens: 16_384, targets: 4_096, sources: 1_024 } as const;
 
 // Polynomial rolling hash over SHINGLE characters (mod 2^32): O(1) per offset.
 const BASE = 0x01000193;

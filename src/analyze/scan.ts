@@ -22,7 +22,7 @@ export function isSpace(c: number): boolean {
 
 export const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 export const isUpper = (c: number): boolean => c >= 65 && c <= 90;
-export const isLower = (c: number): boolean => c >= 97 && c <= 122;
+const isLower = (c: number): boolean => c >= 97 && c <= 122;
 export const isAsciiLetter = (c: number): boolean => isUpper(c) || isLower(c);
 export const isAlnum = (c: number): boolean => isDigit(c) || isAsciiLetter(c);
 /** A character of `\w` (ASCII letters, digits, underscore): what `\b` looks at. */
@@ -73,18 +73,6 @@ export function collapseSpaces(s: string): string {
     out[n++] = 32;
   }
   return fromCodes(out, n);
-}
-
-/** Whether `s` starts with a URL scheme followed by `://` (`/^[a-z][a-z0-9+.-]*:\/\//i`). */
-export function hasSchemeSlashes(s: string): boolean {
-  if (s.length < 4 || !isAsciiLetter(s.charCodeAt(0))) return false;
-  let i = 1;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (isAlnum(c) || c === 43 || c === 46 || c === 45) i++;
-    else break;
-  }
-  return s.startsWith('://', i);
 }
 
 /** The first `n` UTF-16 code units of `codes` as a string (lone surrogates kept), in chunks of 8k. */

@@ -57,7 +57,7 @@ const isSlashCode = (c: number) => c === 47;
  * RFC 3986 parser (Python's urllib, curl) would reach instead, when the two disagree
  * (`http://trusted.test\@evil.test/`): a call must be approved for both.
  */
-export function normalizeUrl(input: string): { url: string; host: string; also?: string } | undefined {
+function normalizeUrl(input: string): { url: string; host: string; also?: string } | undefined {
   if (urlCache.has(input)) return urlCache.get(input);
   return remember(urlCache, input, normalizeUrlUncached(input));
 }

@@ -2,7 +2,7 @@ import { parse as parseDomain } from 'tldts';
 import { asciiTable, isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
 
 /** What a scan of text found that names a network place, before normalization. */
-export type Place =
+type Place =
   | { readonly kind: 'url'; readonly text: string }
   | { readonly kind: 'email'; readonly text: string }
   | { readonly kind: 'bare'; readonly text: string; readonly path: boolean }
@@ -187,7 +187,7 @@ const SPECIAL_USE = new Set([
 ]);
 
 /** Whether a bare dotted name ends in a real public suffix (Public Suffix List, ICANN section) or a special-use name. */
-export function isPublicHost(host: string): boolean {
+function isPublicHost(host: string): boolean {
   const lower = host.toLowerCase();
   const tld = lower.slice(lower.lastIndexOf('.') + 1);
   if (SPECIAL_USE.has(tld)) return true;
@@ -258,7 +258,7 @@ function bareIn(
  * text is where a call goes, so a bare `name.zip` is a host, not a file.
  * @example placesIn('see http:evil.test/x and mail a@b.example') // url 'http:evil.test/x', email 'a@b.example'
  */
-export function placesIn(text: string, asDestination = false): Place[] {
+function placesIn(text: string, asDestination = false): Place[] {
   const found: Place[] = [];
   visitPlaces(text, asDestination, (kind, t, path) =>
     found.push(kind === 'bare' ? { kind, text: t, path } : { kind, text: t }),

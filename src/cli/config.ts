@@ -14,7 +14,7 @@ const positive = { type: 'integer', minimum: 1 };
  * `issuers` for the repeatable `--issuer`. Unknown keys and wrong types are errors, never ignored: a
  * misspelt key would otherwise leave a setting silently off.
  */
-export const CONFIG_SCHEMA = {
+const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {

@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { GrantError, mintGrant, toleranceText, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
-import { readIntentDocument } from '../proxy/runtime.js';
+import { readIntentDocument } from '../app/runtime.js';
 import { parseDuration } from '../lib/duration.js';
 import { openStore } from '../store/db.js';
 import { IntentGuardError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { RuntimeOptions } from '../proxy/runtime.js';
+import type { RuntimeOptions } from '../transports/runtime.js';
 import { IntentGuardError } from '../errors.js';
 import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
@@ -7,7 +7,7 @@ import { DEFAULT_DB } from '../store/paths.js';
 import type { ProxyFlags } from './proxy-options.js';
 
 // The proxies are imported when a command runs: `intentguard stdio` loads neither HTTP nor WebSocket.
-const runtimeModule = () => import('../proxy/runtime.js');
+const runtimeModule = () => import('../app/runtime.js');
 import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../carrier/session-quota.js';
 
 export { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';

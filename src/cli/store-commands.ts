@@ -3,7 +3,7 @@ import { createGzip } from 'node:zlib';
 import { IntentGuardError } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import { ACTION_RANK } from '../model/policy.js';
 import { readBundles } from '../store/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
@@ -231,7 +231,7 @@ export async function exportCommand(
 /** `intentguard import FILE`: run bundles through the monitor and record them. */
 export async function importCommand(
   file: string,
-  opts: { db: string; policies: Policy<any>[]; progress?: boolean },
+  opts: { db: string; policies: AnyPolicy[]; progress?: boolean },
   out: Out = process.stdout,
   err: Out = process.stderr,
 ): Promise<number> {

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { IntentGuardError } from '../errors.js';
 
 /** The desktop clients whose MCP configuration `wrap` knows: where it lives and which key lists the servers. */
-export const WRAP_CLIENTS = ['claude', 'cursor', 'vscode'] as const;
-export type WrapClient = (typeof WRAP_CLIENTS)[number];
+const WRAP_CLIENTS = ['claude', 'cursor', 'vscode'] as const;
+type WrapClient = (typeof WRAP_CLIENTS)[number];
 
 type Entry = Record<string, unknown>;
 type Out = { write(s: string): unknown };
@@ -14,7 +14,7 @@ type Out = { write(s: string): unknown };
 const serversKey = (client: WrapClient) => (client === 'vscode' ? 'servers' : 'mcpServers');
 
 /** The client's own configuration file (Claude Desktop per platform, Cursor per user, VS Code per workspace). */
-export function defaultConfigFile(
+function defaultConfigFile(
   client: WrapClient,
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
@@ -106,7 +106,7 @@ const serialize = (doc: Entry, indent: string | number, like: string) =>
   `${JSON.stringify(doc, null, indent)}${like.endsWith('\n') ? '\n' : ''}`;
 
 /** Where wrap keeps a configuration's original text (unwrap restores from it). */
-export const backupFile = (file: string) => `${file}.intentguard-backup`;
+const backupFile = (file: string) => `${file}.intentguard-backup`;
 
 export interface WrapOptions {
   readonly client: WrapClient | 'all';

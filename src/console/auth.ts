@@ -4,7 +4,7 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey 
 import { IntentGuardError } from '../errors.js';
 
 /** Console roles, weakest first: a viewer reads, an approver also decides approvals and revokes, an admin does everything. */
-export const ROLES = ['viewer', 'approver', 'admin'] as const;
+const ROLES = ['viewer', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Who is logged in to the console. `sub` is what approvals record and what self-approval is checked against. */
@@ -55,7 +55,7 @@ const sameSecret = (a: string, b: string) => {
 };
 
 /** The strongest known role a JWT claims (`role`: a string, or `roles`: a list); none is viewer. */
-export function roleOf(claims: Record<string, unknown>): Role {
+function roleOf(claims: Record<string, unknown>): Role {
   const claimed = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])];
   let best = 0;
   for (const r of claimed) {

@@ -64,7 +64,7 @@ const MAX_REQUESTS = 1000;
  * of at most `autoMaxCalls`, a sensitivity ceiling no higher than `internal`, and asks for no
  * sensitive resources. Anything else waits for a reviewer. Returns why.
  */
-export function lowRisk(intent: Intent, maxCalls: number): { auto: boolean; why: string } {
+function lowRisk(intent: Intent, maxCalls: number): { auto: boolean; why: string } {
   if (intent.tools === '*') return { auto: false, why: 'asks for every tool ("*")' };
   const acting = intent.tools.filter((t) => !profileTool(t.name).readOnly).map((t) => t.name);
   if (acting.length) return { auto: false, why: `tools that change or send: ${acting.join(', ')}` };

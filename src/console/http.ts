@@ -71,9 +71,6 @@ export const redirect = (
   res.end();
 };
 
-/** Start an event stream with the console's headers. */
-export const sseHeaders = SECURITY_HEADERS;
-
 export const bad = (message: string) => new IntentGuardError('ERR_CONSOLE_REQUEST', message);
 
 const MAX_BODY = 64 * 1024;

@@ -29,7 +29,7 @@ export interface ConsoleSession {
 }
 
 /** The largest page a list returns. */
-export const MAX_PAGE = 200;
+const MAX_PAGE = 200;
 
 interface Prepared {
   page: Statement;
@@ -102,7 +102,7 @@ const sessionOf = (r: Record<string, any>): ConsoleSession => ({
 });
 
 /** Clamp a requested page size to 1..MAX_PAGE. */
-export const pageSize = (n: number | undefined, fallback = 50): number =>
+const pageSize = (n: number | undefined, fallback = 50): number =>
   Math.max(1, Math.min(MAX_PAGE, Number.isInteger(n) ? n! : fallback));
 
 /**

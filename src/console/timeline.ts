@@ -4,7 +4,7 @@ import type { Store } from '../store/db.js';
 import { sessionTimeline, type TimelineEntry } from '../store/queries.js';
 
 /** Where an argument value came from: the earlier result whose text carries it. */
-export interface ProvenanceLink {
+interface ProvenanceLink {
   /** The argument path (`path`, `to`, `items.0`). */
   readonly arg: string;
   readonly value: string;

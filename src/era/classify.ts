@@ -3,7 +3,7 @@ import { refusal, type EraRefusal } from './refusal.js';
 import { traceContextOf, type TraceContext } from './trace.js';
 
 /** Which protocol era a message belongs to: `legacy` (initialize handshake, ≤ 2025-11-25) or `modern`. */
-export type Era = 'legacy' | 'modern';
+type Era = 'legacy' | 'modern';
 
 /**
  * What one request says about itself. Everything under `unverified` is self-reported by the client
@@ -25,7 +25,7 @@ const isPlain = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The `params._meta` object of a message, if it has one. */
-export const metaOf = (message: unknown): Record<string, unknown> | undefined => {
+const metaOf = (message: unknown): Record<string, unknown> | undefined => {
   if (!isPlain(message) || !isPlain(message.params)) return undefined;
   const meta = message.params._meta;
   return isPlain(meta) ? meta : undefined;

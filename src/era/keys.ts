@@ -4,7 +4,7 @@
  */
 
 /** The stateless revision intentguard speaks beside 2025-11-25 (changelog.mdx, major change 2). */
-export const MODERN_VERSION = '2026-07-28';
+const MODERN_VERSION = '2026-07-28';
 
 /** Protocol revisions that carry their version in every request's `_meta` (basic/index.mdx, "_meta"). */
 export const MODERN_VERSIONS: readonly string[] = [MODERN_VERSION];

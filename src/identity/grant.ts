@@ -44,7 +44,7 @@ export interface GrantPolicy {
 }
 
 /** The clock tolerance on `nbf`/`iat` that the proxies and `grant inspect` share; `exp` has none. */
-export const CLOCK_TOLERANCE_MS = 30_000;
+const CLOCK_TOLERANCE_MS = 30_000;
 
 /** The tolerance in words, for outputs that state it. */
 export const toleranceText = (ms = CLOCK_TOLERANCE_MS) =>

@@ -2,7 +2,7 @@ import { locationMatcher, pathish } from './location-match.js';
 import type { PathResolver } from './real-path.js';
 import type { ArgConstraint, Intent } from '../model/intent.js';
 
-export { resolvedLocation, underPrefix } from './location-match.js';
+export { resolvedLocation } from './location-match.js';
 
 const resolvedNote = (v: string, forms: readonly string[]): string => {
   const other = forms.find((f) => f !== v);
@@ -10,7 +10,7 @@ const resolvedNote = (v: string, forms: readonly string[]): string => {
 };
 
 /** A compiled argument check: returns a reason when the value violates the constraint. */
-export type ArgCheck = (args: Readonly<Record<string, unknown>>) => string | undefined;
+type ArgCheck = (args: Readonly<Record<string, unknown>>) => string | undefined;
 
 const show = (v: unknown): string => {
   const s = JSON.stringify(v) ?? String(v);

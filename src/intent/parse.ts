@@ -141,9 +141,3 @@ export function parseIntent(input: unknown): Intent {
     ...(input.visibility !== undefined && { visibility: input.visibility as 'approved' | 'all' }),
   };
 }
-
-/** Find the grant for a tool, if the intent approves it. */
-export function findToolGrant(intent: Intent, tool: string): ToolGrant | undefined {
-  if (intent.tools === '*') return { name: tool };
-  return intent.tools.find((t) => t.name === tool);
-}

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where a path really leads on this host: the absolute form, and the symlink-free form. */
-export interface HostLocation {
+interface HostLocation {
   readonly absolute: string;
   readonly real: string;
 }

@@ -174,7 +174,7 @@ function schemaNamesLocation(schema: unknown): boolean {
 }
 
 /** Does the schema or the name say this property names a location (and not content)? */
-export function namesLocation(key: string, schema: unknown): boolean {
+function namesLocation(key: string, schema: unknown): boolean {
   const c = keyClass(key);
   return c === 'location' || (c === 'other' && schemaNamesLocation(schema));
 }

@@ -1,5 +1,3 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-
 /** Which way a message travels: client to server, or server to client. */
 export type Direction = 'c2s' | 's2c';
 
@@ -81,5 +79,3 @@ export type ValidMessage =
   | { kind: 'notification'; method: string; params?: unknown }
   | { kind: 'response'; id: string | number; result: unknown }
   | { kind: 'error'; id: string | number | null; error: { code: number; message: string; data?: unknown } };
-
-export type { JSONRPCMessage };

@@ -56,13 +56,20 @@ export interface Policy<S = unknown> {
   disposeState?(state: S): void;
 }
 
+/**
+ * A policy whatever its state type. `Policy<S>` is invariant in `S`, and a list of policies mixes
+ * states (each policy only ever sees its own), so lists and combinators hold this.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the one place the state type is erased
+export type AnyPolicy = Policy<any>;
+
 export const ALLOW: Verdict = Object.freeze({
   action: 'allow',
   findings: Object.freeze([]) as readonly Finding[],
 });
 
 /** Strongest action among findings (`allow` when none). */
-export function strongest(findings: readonly Finding[]): Action {
+function strongest(findings: readonly Finding[]): Action {
   let best: Action = 'allow';
   for (const f of findings) if (ACTION_RANK[f.action] > ACTION_RANK[best]) best = f.action;
   return best;

@@ -15,7 +15,7 @@ import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
+import { ALLOW, verdictOf, type AnyPolicy, type Finding, type Verdict } from '../model/policy.js';
 import { coreFindings } from './core-checks.js';
 import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
@@ -102,8 +102,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       ? [intentPolicy()]
       : Array.isArray(options.policy)
         ? options.policy
-        : [options.policy as Policy<any>];
-  const policy: Policy<any> = combinePolicies(policies);
+        : [options.policy as AnyPolicy];
+  const policy: AnyPolicy = combinePolicies(policies);
 
   const events$ = new Subject<SessionEvent>();
   const decisions$ = new Subject<Decision>();

@@ -1,11 +1,11 @@
 import type { SchedulerLike } from 'rxjs';
 import type { Approver } from '../model/decision.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import type { Visibility } from '../visibility/visibility.js';
 
 export interface MonitorOptions {
   /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */
-  readonly policy?: Policy<any> | readonly Policy<any>[];
+  readonly policy?: AnyPolicy | readonly AnyPolicy[];
   /** Milliseconds since the epoch. Default `Date.now`. Tests inject a frozen clock. */
   readonly clock?: () => number;
   /** `enforce` (default) applies decisions; `monitor` only observes and alerts. */

@@ -176,7 +176,7 @@ function rpcCodeFor(decision: Decision): { rpc: number; code: ErrorCode | string
 }
 
 /** Build the error `data` every intentguard refusal carries. */
-export function refusalData(decision: Decision, code: string): Record<string, unknown> {
+function refusalData(decision: Decision, code: string): Record<string, unknown> {
   const enforcing = decision.findings.filter((f) => f.action === decision.action);
   return {
     code,

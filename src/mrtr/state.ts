@@ -9,7 +9,7 @@ import type { RedemptionLedger } from './ledger.js';
  * principal, a short expiry and the originating request). Format: `ig1.<payload b64url>.<HMAC-SHA256
  * b64url>`; the payload is JSON and only ever read after its MAC verifies.
  */
-export const STATE_PREFIX = 'ig1.';
+const STATE_PREFIX = 'ig1.';
 
 /** What a state binds. `args` is the canonical-JSON digest of the call's arguments (src/lib/canonical.ts). */
 export interface StateBinding {

@@ -60,7 +60,7 @@ export function storeCheck(store: Store | undefined): Check {
 }
 
 /** Whether the recorder commits (a failed write makes it unhealthy until a commit succeeds). */
-export function recorderCheck(recorder: Recorder | undefined): Check {
+function recorderCheck(recorder: Recorder | undefined): Check {
   if (!recorder) return { ok: true, detail: 'recording off' };
   return recorder.healthy
     ? { ok: true, detail: `healthy, ${recorder.pending} rows pending` }

@@ -50,7 +50,7 @@ export interface Observability {
 }
 
 /** Whether the `OTEL_*` environment asks for traces. */
-export const tracesWanted = (env: NodeJS.ProcessEnv): boolean =>
+const tracesWanted = (env: NodeJS.ProcessEnv): boolean =>
   env.OTEL_SDK_DISABLED !== 'true' &&
   (env.OTEL_TRACES_EXPORTER !== undefined
     ? env.OTEL_TRACES_EXPORTER !== 'none'

@@ -1,4 +1,4 @@
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
+import { ALLOW, verdictOf, type AnyPolicy, type Finding, type Verdict } from '../model/policy.js';
 
 const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
   typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
@@ -8,7 +8,7 @@ const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
  * when every policy answers synchronously.
  * @example combinePolicies([intentPolicy(), rulesPolicy])
  */
-export function combinePolicies(policies: readonly Policy<any>[]): Policy<any> {
+export function combinePolicies(policies: readonly AnyPolicy[]): AnyPolicy {
   // One policy is itself: no wrapper state, no context object per event.
   if (policies.length === 1) return policies[0]!;
   return {

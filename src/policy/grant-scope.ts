@@ -1,7 +1,7 @@
 import type { SessionState } from '../model/session.js';
 
 /** Most grants (or principals) whose state is kept at once; the entry expiring first is dropped beyond it. */
-export const MAX_SCOPES = 65_536;
+const MAX_SCOPES = 65_536;
 
 /**
  * State that belongs to a grant rather than to one connection: budgets and data-flow provenance. Every
@@ -23,7 +23,7 @@ interface Entry {
 }
 
 /** Whose state a session's state is: `g:jti`, `p:iss sub`, or undefined (its own). */
-export function scopeKey(session: SessionState): string | undefined {
+function scopeKey(session: SessionState): string | undefined {
   const id = session.identity;
   if (!id) return undefined;
   if (session.intent.statePer === 'principal' && id.sub) return `p:${id.iss ?? ''}\u0000${id.sub}`;

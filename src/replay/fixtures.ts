@@ -12,6 +12,10 @@ import { createReplayClock, replayBundle } from './replay.js';
 import { packPolicies } from '../rules/pack.js';
 import type { RuleSet } from '../rules/types.js';
 
+/** A parsed fixture file, read by key; each key is checked before use. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- checked key by key
+type Doc = Record<string, any>;
+
 /** One step of a fixture session. */
 export type FixtureStep =
   | { call: string; args?: Record<string, unknown>; result?: string; error?: boolean; repeat?: number }
@@ -58,11 +62,11 @@ export function loadFixtures(dirs: readonly string[]): FixtureFile[] {
     for (const name of readdirSync(testDir).sort()) {
       if (!/\.ya?ml$/.test(name)) continue;
       const file = join(testDir, name);
-      const doc = parseYaml(readFileSync(file, 'utf8')) as Record<string, any>;
+      const doc = parseYaml(readFileSync(file, 'utf8')) as Doc;
       if (!doc || typeof doc.rule !== 'string') bad(file, 'needs `rule: ID`');
       if (!Array.isArray(doc.cases) || doc.cases.length === 0) bad(file, 'needs a non-empty `cases` list');
       const intent = parseIntent(doc.intent);
-      const cases = (doc.cases as Record<string, any>[]).map((c, i) => {
+      const cases = (doc.cases as Doc[]).map((c, i) => {
         if (typeof c.name !== 'string') bad(file, `cases[${i}] needs a name`);
         if (!Array.isArray(c.steps)) bad(file, `case "${c.name}" needs steps`);
         if (!c.expect || typeof c.expect.fires !== 'boolean')

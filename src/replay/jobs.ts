@@ -1,6 +1,6 @@
 import type { Decision } from '../model/decision.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordedBundle, recordedSessions } from '../store/queries.js';
 import {
@@ -27,7 +27,7 @@ export type JobOutcome =
   | { readonly kind: 'error'; readonly lineNo: number; readonly code: string; readonly message: string };
 
 /** One decision a replay with the current rules would make differently from the recorded one. */
-export interface DiffLine {
+interface DiffLine {
   readonly session: string;
   readonly call: number | null;
   readonly tool: string | null;
@@ -54,7 +54,7 @@ const eventKey = (dir: string, raw: unknown, kind: string) => {
  * The same code runs in-thread and in each worker of a {@link createReplayPool}, so both give the same
  * results.
  */
-export function createReplayer(policies: readonly Policy<any>[]): Replayer {
+export function createReplayer(policies: readonly AnyPolicy[]): Replayer {
   const clock = createReplayClock();
   const monitor: Monitor = createMonitor({ policy: [...policies], clock: clock.now });
   const keyBySeq = new Map<number, string>();

@@ -1,5 +1,5 @@
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
 
 export interface ReplayPolicyOptions {
@@ -10,6 +10,6 @@ export interface ReplayPolicyOptions {
 }
 
 /** The policies a replay runs with: built from plain options, so a worker thread can build its own. */
-export function replayPolicies(o: ReplayPolicyOptions): Policy<any>[] {
+export function replayPolicies(o: ReplayPolicyOptions): AnyPolicy[] {
   return o.pack ? packPolicies(loadRulePack(o.rules)) : [intentPolicy()];
 }

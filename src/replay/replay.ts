@@ -6,7 +6,7 @@ import { ACTION_RANK, type Action } from '../model/policy.js';
 import type { SessionBundle } from '../store/bundle.js';
 
 export type { SessionBundle } from '../store/bundle.js';
-export { readBundles, parseBundleLine } from '../store/bundle.js';
+export { readBundles } from '../store/bundle.js';
 
 /** The per-session result of a replay: one JSON line per session with `--json`. */
 export interface ReplayResult {
@@ -98,7 +98,7 @@ export async function replayBundle(
 }
 
 /** Reduce a session's decisions to the replay summary. */
-export function summarise(
+function summarise(
   id: string,
   decisions: readonly Decision[],
   events = decisions.length,

@@ -133,7 +133,7 @@ function profile(a: Analysis, session: SessionState, name: string): ToolProfile 
 }
 
 /** Text of an MCP result: text parts, embedded resource text, and structured content. */
-export function resultText(result: unknown): string {
+function resultText(result: unknown): string {
   if (!isObject(result)) return '';
   const parts: string[] = [];
   if (Array.isArray(result.content)) {
@@ -160,7 +160,7 @@ const inIntent = (a: Analysis, t: Target): boolean => {
 const maxSens = (a: Sensitivity, b: Sensitivity): Sensitivity => (sensitivityRank(b) > sensitivityRank(a) ? b : a);
 
 /** Which rule event kind an event is. */
-export function eventKind(event: SessionEvent): EventKindName {
+function eventKind(event: SessionEvent): EventKindName {
   if (event.kind === 'request') {
     if (event.dir === 's2c') return 'server_request';
     return event.method === 'tools/call' ? 'tool_call' : 'request';
@@ -380,7 +380,7 @@ function composedFrom(a: Analysis, email: string, host: string, strings: readonl
 }
 
 /** Drift score 0..1: 1 - Π(1 - w) over the session's distinct drift signals (weights in README). */
-export function driftScore(a: Analysis): number {
+function driftScore(a: Analysis): number {
   const d = a.drift_;
   const key = `${d.outSide}/${d.out}/${d.targets}/${a.injectionSeen}/${d.injected}`;
   if (a.driftKey === key) return a.drift;

@@ -119,7 +119,11 @@ function yamlFiles(dir: string): string[] {
   return out;
 }
 
-function compileRule(src: Located, r: Record<string, any>, env: Env): CompiledRule {
+/** A parsed YAML document, read by key; every key is checked before use (schema.ts, then here). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- checked key by key
+type Doc = Record<string, any>;
+
+function compileRule(src: Located, r: Doc, env: Env): CompiledRule {
   const action = r.action;
   const base = {
     id: r.id as string, title: r.title as string, description: String(r.description).trim(), severity: r.severity, status: r.status ?? 'experimental',
@@ -168,10 +172,10 @@ export function loadRules(dirs: readonly string[]): RuleSet {
   const sources = files.map((f) => read(f.path, f.label));
   const lists: Record<string, string[]> = {};
   const macroTexts: { src: Located; name: string; text: string }[] = [];
-  const ruleDocs: { src: Located; doc: Record<string, any> }[] = [];
-  const overrides: { src: Located; doc: Record<string, any> }[] = [];
+  const ruleDocs: { src: Located; doc: Doc }[] = [];
+  const overrides: { src: Located; doc: Doc }[] = [];
   for (const src of sources) {
-    const value = src.doc.toJS() as Record<string, any>;
+    const value = src.doc.toJS() as Doc;
     if ('override' in value) {
       if (!validators.override(value)) schemaFail(src, validators.override.errors);
       overrides.push({ src, doc: value });

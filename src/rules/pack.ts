@@ -5,7 +5,7 @@ import { IntentGuardError } from '../errors.js';
 import type { PathResolver } from '../intent/real-path.js';
 import { createGrantScopes } from '../policy/grant-scope.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import { rulesPolicy, type RulesPolicyOptions } from './engine.js';
 import { loadRules } from './loader.js';
 import type { RuleSet } from './types.js';
@@ -24,7 +24,7 @@ export function loadRulePack(siteDirs: readonly string[] = [], options: { shippe
  * The policies a monitor runs with a rule pack: the built-in intent policy for argument constraints
  * and budgets (tool allow-listing is left to IG-INT-001/002), and the rules engine.
  */
-export function packPolicies(set: RuleSet, options: RulesPolicyOptions & { readonly pathResolver?: PathResolver } = {}): Policy<any>[] {
+export function packPolicies(set: RuleSet, options: RulesPolicyOptions & { readonly pathResolver?: PathResolver } = {}): AnyPolicy[] {
   // Both keep per-grant state (budgets; provenance) in one registry.
   const { pathResolver, ...rest } = options;
   const grantScopes = options.grantScopes ?? createGrantScopes();

@@ -1,10 +1,10 @@
 import { labelText } from '../analyze/labels.js';
 import { collapseSpaces } from '../analyze/scan.js';
 
-export const REDACTED = '[REDACTED]';
+const REDACTED = '[REDACTED]';
 
 /** Read a dotted path (`call.args.to`) from a context object. */
-export function readPath(ctx: Record<string, unknown>, path: string): unknown {
+function readPath(ctx: Record<string, unknown>, path: string): unknown {
   let cur: unknown = ctx;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -14,7 +14,7 @@ export function readPath(ctx: Record<string, unknown>, path: string): unknown {
 }
 
 /** Is `path` covered by a redaction pattern (`call.args.password`, `call.args.*`, `result.text`)? */
-export function isRedacted(path: string, patterns: readonly string[]): boolean {
+function isRedacted(path: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => {
     if (p === path || path.startsWith(`${p}.`)) return true;
     const pp = p.split('.'), xp = path.split('.');

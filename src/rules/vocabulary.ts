@@ -6,7 +6,7 @@
  * Trust: `principal.*` comes from a verified credential; `unverified.*` is whatever the client said
  * about itself; everything else is computed by intentguard from the messages and the approved intent.
  */
-export type FieldType = 'string' | 'double' | 'bool' | 'map' | 'list<string>' | 'list<map>' | 'list<double>';
+type FieldType = 'string' | 'double' | 'bool' | 'map' | 'list<string>' | 'list<map>' | 'list<double>';
 
 export interface FieldDoc {
   readonly type: FieldType;

@@ -14,7 +14,7 @@ import {
 import type Database from 'better-sqlite3';
 
 /** The last row of an insertion-ordered chain. */
-export interface Head {
+interface Head {
   readonly rowid: number;
   readonly hash: string;
 }
@@ -52,12 +52,12 @@ export interface Anchor {
   note?: string;
 }
 
-export const anchorPath = (dbPath: string): string => `${dbPath}.anchor`;
+const anchorPath = (dbPath: string): string => `${dbPath}.anchor`;
 
 const mac = (key: Buffer, body: string) =>
   createHmac('sha256', key).update(`intentguard anchor\u0000${body}`).digest('hex');
 
-export const emptyAnchor = (epoch: number): Anchor => ({
+const emptyAnchor = (epoch: number): Anchor => ({
   v: 1,
   epoch,
   heads: {},
@@ -117,7 +117,7 @@ function parseAnchor(text: string, keys: ReadonlyMap<number, Buffer>): AnchorRea
 }
 
 /** Write the anchor file atomically (owner-only). */
-export function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
+function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
   const path = anchorPath(dbPath);
   const body = JSON.stringify(anchor);
   const tmp = `${path}.tmp-${process.pid}`;
@@ -247,7 +247,7 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
     }
-    let holder = '';
+    let holder: string;
     try {
       holder = readFileSync(path, 'utf8');
     } catch {

@@ -9,9 +9,10 @@ import {
 } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
 import type { Store } from './db.js';
+import type { SqlRow } from './rows.js';
 
 /** The tables (and the head anchor file) `audit verify` checks. */
-export type AuditTable =
+type AuditTable =
   'sessions' | 'events' | 'decisions' | 'alerts' | 'approvals' | 'revocations' | 'audit_anchors' | 'anchor';
 
 /**
@@ -20,7 +21,7 @@ export type AuditTable =
  * `reordered`: a genuine row out of its place. `truncated`: rows deleted from the end (found against a
  * seal or the head anchor). `unsealed`: a session that ended without its seal (its process died).
  */
-export type AuditKind = 'edited' | 'inserted' | 'deleted' | 'reordered' | 'truncated' | 'unsealed';
+type AuditKind = 'edited' | 'inserted' | 'deleted' | 'reordered' | 'truncated' | 'unsealed';
 
 export interface AuditProblem {
   readonly table: AuditTable;
@@ -53,7 +54,7 @@ export interface AuditReport {
   readonly live: readonly string[];
 }
 
-type Row = Record<string, any>;
+type Row = SqlRow;
 
 /** One epoch change: rows after these rowids use the next key. */
 interface Rotation {
@@ -754,5 +755,3 @@ export function appendAnchorRow(
     'INSERT INTO audit_anchors (kind, at, detail, session_prev_hash, hash, prev_hash) VALUES (@kind, @at, @detail, @session_prev_hash, @hash, @prev_hash)',
   ).run(row);
 }
-
-export type { Anchor };

@@ -151,7 +151,7 @@ export function parseBundleLine(text: string): SessionBundle {
 }
 
 /** The longest bundle line read (one session): a longer one is an error, never held in memory. */
-export const MAX_BUNDLE_LINE_BYTES = 256 * 1024 * 1024;
+const MAX_BUNDLE_LINE_BYTES = 256 * 1024 * 1024;
 
 /**
  * The lines of a text file, gunzipped on the fly when it starts with the gzip magic bytes. A line longer

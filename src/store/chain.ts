@@ -52,11 +52,6 @@ export function loadAuditKeys(dbPath: string, create = true): AuditKeys {
   return { ...current, keys };
 }
 
-/** The current audit key of a database (see {@link loadAuditKeys}). */
-export function loadAuditKey(dbPath: string, create = true): Buffer {
-  return loadAuditKeys(dbPath, create).key;
-}
-
 /**
  * One link: HMAC-SHA256(key, prev ‖ fields), fields joined by NUL (which JSON text never contains
  * unescaped) with SOH standing for null. One update call: cheaper than one per field.

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * Versioned schema migrations, applied in order inside one transaction each; `PRAGMA user_version`
  * records the version reached. Never edit a shipped migration: add the next one.
  */
-export const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] = [
+const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] = [
   {
     version: 1,
     sql: `

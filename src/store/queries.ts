@@ -9,6 +9,7 @@ import {
 } from './bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
+import type { SqlRow, SqlTuple } from './rows.js';
 
 export interface SessionRow {
   readonly id: string;
@@ -68,7 +69,7 @@ export function sessionTimeline(
       `SELECT e.seq, e.time, e.dir, e.kind, e.method, e.tool, e.call, e.raw, d.action, d.findings_json
     FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`,
     )
-    .all(id) as Record<string, any>[];
+    .all(id) as SqlRow[];
   return {
     session,
     entries: rows.map((r) => ({
@@ -89,7 +90,7 @@ export function sessionTimeline(
 }
 
 /** The verified identity a session row was bound to, when it had one. */
-const identityOf = (s: Record<string, any>): Identity | undefined =>
+const identityOf = (s: SqlRow): Identity | undefined =>
   s.sub
     ? {
         sub: s.sub,
@@ -141,7 +142,7 @@ function replayStatements(store: Store) {
  */
 export function recordedBundle(store: Store, id: string): SessionBundle | undefined {
   const q = replayStatements(store);
-  const s = q.one.get(id, 0) as Record<string, any> | undefined;
+  const s = q.one.get(id, 0) as SqlRow | undefined;
   if (!s) return undefined;
   const rows = q.traffic.all(id) as [string, number, string, number, number][];
   const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number; bytes: number }[] = new Array(rows.length);
@@ -166,7 +167,7 @@ export function* recordedSessions(
   const q = replayStatements(store);
   const sessions = (
     filter.session !== undefined ? q.one.all(filter.session, filter.since ?? 0) : q.all.all(filter.since ?? 0)
-  ) as Record<string, any>[];
+  ) as SqlRow[];
   const events = q.events;
   for (const s of sessions) {
     const identity = identityOf(s);
@@ -175,7 +176,7 @@ export function* recordedSessions(
       startedAt: s.started_at,
       intentJson: s.intent_json,
       ...(identity && { identity }),
-      events: (events.all(s.id) as any[][]).map((e) => ({
+      events: (events.all(s.id) as SqlTuple[]).map((e) => ({
         seq: e[0],
         dir: e[1],
         kind: e[2],

@@ -9,6 +9,15 @@ import type { Alert, Decision } from '../model/decision.js';
  */
 export type Rows = unknown[];
 
+/**
+ * A row as better-sqlite3 returns it, read back by column name. The schema (migrations.ts) fixes the
+ * columns; values are checked where they matter (the audit chain re-hashes them).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- columns are read by name from our own schema
+export type SqlRow = Record<string, any>;
+/** A row in raw mode (`statement.raw()`): its columns in order. */
+export type SqlTuple = SqlRow[string][];
+
 export const OPEN = 0;
 export const EVENT = 1;
 export const DECISION = 2;

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { ACTION_RANK, type Action } from '../model/policy.js';
 import { alive, anchoredTransaction, readAnchor, type AnchorStore, type OpenHead } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
+import type { SqlRow } from './rows.js';
 
 /** What a session's seal covers (chain version 2), besides the session row's own hash. */
 export interface SealValues {
@@ -151,7 +152,7 @@ export function adoptLegacyRows(db: Database.Database, key: Buffer): void {
     const sessionHash = db.prepare('SELECT hash FROM sessions WHERE id = ?').pluck();
     for (const a of db
       .prepare('SELECT rowid, * FROM alerts WHERE hash IS NULL ORDER BY rowid')
-      .all() as Record<string, any>[]) {
+      .all() as SqlRow[]) {
       const prev =
         alertHeads.get(a.session_id) ?? (sessionHash.get(a.session_id) as string | undefined) ?? GENESIS;
       const hash = link(key, prev, fieldsOf(a, HASHED.alerts));
@@ -162,7 +163,7 @@ export function adoptLegacyRows(db: Database.Database, key: Buffer): void {
       let prev = GENESIS;
       for (const r of db
         .prepare(`SELECT rowid, * FROM ${table} WHERE hash IS NULL ORDER BY rowid`)
-        .all() as Record<string, any>[]) {
+        .all() as SqlRow[]) {
         const hash = link(key, prev, fieldsOf(r, HASHED[table]));
         db.prepare(`UPDATE ${table} SET hash = ?, prev_hash = ? WHERE rowid = ?`).run(hash, prev, r.rowid);
         if (

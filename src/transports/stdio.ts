@@ -9,7 +9,7 @@ import { BatchAnswers } from '../carrier/batches.js';
 import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
-import type { Runtime } from '../proxy/runtime.js';
+import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
   readonly command: string;

@@ -10,7 +10,7 @@ import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
 import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
 import { quotaExceededUpgrade } from '../carrier/session-quota.js';
-import type { Runtime } from '../proxy/runtime.js';
+import type { Runtime } from './runtime.js';
 
 export interface WsProxyOptions {
   readonly host?: string;

@@ -21,7 +21,7 @@ export function effectiveVisibility(
 }
 
 /** Whether the intent offers this tool (the same test the intent policy uses to approve a call). */
-export const offers = (intent: Intent, tool: string): boolean =>
+const offers = (intent: Intent, tool: string): boolean =>
   intent.tools === '*' || intent.tools.some((t) => t.name === tool);
 
 /**

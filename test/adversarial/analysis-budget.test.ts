@@ -13,7 +13,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ANALYSIS_BUDGET } from '../../src/analyze/budget.js';
 import { createMonitor, loadRulePack, packPolicies, parseIntent, tap } from '../../src/index.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { createRuntime } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 
 const codeOf = (e: unknown) => ((e as McpError).data as { code?: string } | undefined)?.code;

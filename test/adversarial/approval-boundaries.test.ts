@@ -18,7 +18,8 @@ import { parseIntent } from '../../src/intent/parse.js';
 import type { Identity } from '../../src/model/events.js';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
+import type { Runtime, RuntimeOptions } from '../../src/transports/runtime.js';
 import { tap } from '../../src/transports/sdk/tap.js';
 import type { Decision } from '../../src/model/decision.js';
 

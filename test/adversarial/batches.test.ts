@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { RPC_CODES, createMonitor, parseIntent } from '../../src/index.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { createRuntime } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
 import { listenWebSocket } from '../../src/transports/ws-transport.js';
 import { startWsProxy } from '../../src/transports/ws.js';
 import { everythingHttp } from '../helpers/everything-http.js';

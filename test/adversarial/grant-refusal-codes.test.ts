@@ -14,7 +14,7 @@ import { ERROR_CODES } from '../../src/errors.js';
 import { GrantError, verifyGrant, type GrantPolicy } from '../../src/identity/grant.js';
 import { generateKeys, importSigningKey, resolveKeys } from '../../src/identity/keys.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { createRuntime } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 import { INIT, JSON_HEADERS, raw } from './raw-http.js';
 

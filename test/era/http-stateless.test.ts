@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { createRuntime } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { RPC_CODES } from '../../src/errors.js';
 import { META } from '../../src/era/keys.js';

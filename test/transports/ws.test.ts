@@ -8,7 +8,7 @@ import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/webso
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RPC_CODES, createMonitor, parseIntent, tap } from '../../src/index.js';
-import { createRuntime } from '../../src/proxy/runtime.js';
+import { createRuntime } from '../../src/app/runtime.js';
 import { listenWebSocket } from '../../src/transports/ws-transport.js';
 import { startWsProxy } from '../../src/transports/ws.js';
 import { demoServer } from '../helpers/servers.js';

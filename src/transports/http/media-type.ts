@@ -2,7 +2,7 @@
  * A `Content-Type` value parsed as a media type (RFC 9110 §8.3.1): `type "/" subtype *( OWS ";" OWS
  * name "=" value )`, each value a token or a quoted string. A hand scanner: linear, no regex.
  */
-export interface MediaType {
+interface MediaType {
   /** `type/subtype`, lower case. */
   readonly essence: string;
   /** Parameter names lower case; values as given (quotes and escapes removed). A repeated name is kept twice. */
@@ -19,7 +19,7 @@ const isOws = (c: number) => c === 0x20 || c === 0x09;
  * parses, as `text/plain`, so a substring test cannot be fooled).
  * @example parseMediaType('application/json; charset=UTF-8') // { essence: 'application/json', params: [['charset', 'UTF-8']] }
  */
-export function parseMediaType(value: string): MediaType | undefined {
+function parseMediaType(value: string): MediaType | undefined {
   let i = 0;
   const token = (): string => {
     const start = i;

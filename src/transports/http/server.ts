@@ -35,7 +35,7 @@ import {
   startsSession,
   tooManySessions,
 } from '../../carrier/relay.js';
-import type { Runtime } from '../../proxy/runtime.js';
+import type { Runtime } from '../runtime.js';
 
 export interface HttpProxyOptions {
   readonly host?: string;

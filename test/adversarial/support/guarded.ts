@@ -62,7 +62,7 @@ export async function guardedSession(
     async call(name, args = {}) {
       const before = decisions.length;
       now += 1000;
-      let text = '';
+      let text: string;
       try {
         const r = await client.callTool({ name, arguments: args });
         text = (r.content as { text?: string }[]).map((c) => c.text ?? '').join('\n');

@@ -11,7 +11,6 @@ import {
   elicitationChannel,
   webhookChannel,
   type ApprovalChannel,
-  type Approvals,
 } from '../approvals/approvals.js';
 import { noApproverLine } from '../approvals/log-lines.js';
 import { createGrantGate, type GrantGate } from '../identity/gate.js';
@@ -25,92 +24,19 @@ import type { Intent } from '../model/intent.js';
 import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
-import { createEraGate, type EraGate } from '../mrtr/gate.js';
+import { createEraGate } from '../mrtr/gate.js';
 import { sqliteLedger } from '../mrtr/ledger.js';
 import { deriveStateKey } from '../mrtr/state.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import type { Policy } from '../model/policy.js';
+import type { AnyPolicy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
-import { openStore, type Store } from '../store/db.js';
+import { openStore } from '../store/db.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
-import type { Visibility } from '../visibility/visibility.js';
 import { combinePolicies } from '../policy/combine.js';
-import { createObservability, type Observability } from '../observe/observability.js';
-import { createSessionQuota, type SessionQuota } from '../carrier/session-quota.js';
-
-/** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
-export interface RuntimeOptions {
-  readonly mode: 'enforce' | 'monitor';
-  /** Database path, or false for no recording. */
-  readonly db: string | false;
-  readonly failClosedOnRecordError?: boolean;
-  readonly pack: boolean;
-  readonly rules: readonly string[];
-  /** The approved intent for sessions whose grant carries none (or with no grants configured). */
-  readonly intentFile?: string;
-  readonly auth?: {
-    readonly jwks?: string;
-    readonly jwksUrl?: string;
-    readonly pem?: string;
-    readonly alg?: string;
-    readonly issuers: readonly string[];
-    readonly audience: string;
-    readonly maxTtl?: string;
-    readonly clockSkew?: string;
-  };
-  readonly alerts?: {
-    readonly jsonl?: string;
-    readonly webhook?: string;
-    readonly webhookSecret?: string;
-    readonly wsPort?: number;
-    readonly wsToken?: string;
-  };
-  readonly approvals?: {
-    readonly elicitation?: boolean;
-    readonly webhook?: string;
-    readonly webhookSecret?: string;
-    readonly cli?: boolean;
-    readonly timeout?: string;
-  };
-  /** Serve the security console beside the traffic (`--console-port`): it decides held calls through the store. */
-  readonly console?: import('../console/attach.js').ConsoleAttachOptions;
-  /** Where to say how to approve a held call (stderr by default). */
-  readonly log?: (line: string) => void;
-  readonly maxMessageBytes?: number;
-  /** The server runs on this host (stdio, `http -- <command>`): path scopes are checked on real paths. */
-  readonly localServer?: boolean;
-  /** HTTP and WebSocket proxies: browser origins allowed to call (none by default; see `createFrontDoor`). */
-  readonly allowedOrigins?: readonly string[];
-  /** HTTP and WebSocket proxies: names the `Host` header may carry besides the listen address. */
-  readonly allowedHosts?: readonly string[];
-  /** Most sessions one agent identity (grant `sub`) may hold open at once (default 16). */
-  readonly maxSessionsPerAgent?: number;
-  /** `approved`: `tools/list` offers every session only its approved tools (see `effectiveVisibility`). */
-  readonly visibility?: Visibility;
-  /** Prometheus metrics (default true; `intentguard stdio` keeps them only with `--metrics-port`). */
-  readonly metrics?: boolean;
-  /** Serve `/metrics`, `/healthz`, `/readyz` on their own listener (`--metrics-listen`, `--metrics-port`). */
-  readonly metricsListen?: { readonly host: string; readonly port: number };
-}
-
-export interface Runtime {
-  readonly monitor: Monitor;
-  /** The MCP 2026-07-28 half: era per request, approvals over MRTR (src/mrtr/gate.ts). */
-  readonly era: EraGate;
-  readonly gate?: GrantGate;
-  readonly store?: Store;
-  readonly recorder?: Recorder;
-  readonly approvals?: Approvals;
-  readonly alertStream?: AlertStream;
-  readonly defaultIntent?: Intent;
-  /** Sessions per agent identity, shared by every session-opening path of the proxy. */
-  readonly sessionQuota: SessionQuota;
-  readonly options: RuntimeOptions;
-  /** Metrics, traces and the health endpoints (see `createObservability`). */
-  readonly observe: Observability;
-  close(): Promise<void>;
-}
+import { createObservability } from '../observe/observability.js';
+import { createSessionQuota } from '../carrier/session-quota.js';
+import type { Runtime, RuntimeOptions } from '../transports/runtime.js';
 
 /** Read an intent file (YAML or JSON); a file that does not parse, or is not an intent, is `ERR_INTENT_INVALID` naming it. */
 export function readIntentFile(file: string): Intent {
@@ -177,7 +103,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.
   const grantScopes = createGrantScopes();
   const scoped = { grantScopes, ...(o.localServer && { pathResolver: localPathResolver() }) };
-  const policies: Policy<any>[] = o.pack
+  const policies: AnyPolicy[] = o.pack
     ? packPolicies(loadRulePack([...o.rules]), scoped)
     : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
