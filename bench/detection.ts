@@ -176,7 +176,32 @@ export async function benchDetection(
     if (process.env.BENCH_VERBOSE)
       console.log(missed.slice(0, Number(process.env.BENCH_VERBOSE) || 40).join('\n'));
   }
+  if (out.size > 1) printRuleValidation(out, pct);
   return out;
+}
+
+/** One table over every corpus, per rule (the README's "How each rule was validated" table is this output). */
+function printRuleValidation(
+  scores: Map<string, DetectionScore>,
+  pct: (a: number, b: number) => string,
+): void {
+  const rules = [
+    ...new Set([...scores.values()].flatMap((s) => [...s.stops.keys(), ...s.benignInterruptions.keys()])),
+  ].sort();
+  const rows = rules.map((rule) => {
+    const row: Record<string, string> = { rule };
+    for (const [name, s] of scores) {
+      const corpus = name.replace(/\.jsonl\.gz$/, '');
+      const attacks = Object.values(s.tallies).reduce((n, t) => n + t.attacks, 0);
+      const benign = Object.values(s.tallies).reduce((n, t) => n + t.benign, 0);
+      const stops = s.stops.get(rule) ?? 0,
+        held = s.benignInterruptions.get(rule) ?? 0;
+      if (attacks > 0) row[`${corpus} attack stops`] = stops ? `${stops} (${pct(stops, attacks)})` : '0';
+      row[`${corpus} benign interruptions`] = held ? `${held} (${pct(held, benign)})` : '0';
+    }
+    return row;
+  });
+  printTable('per rule, every corpus (README: how each rule was validated)', rows);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchDetection();

@@ -1,25 +1,47 @@
 // Rules engine cost: per-call cost early and late in one long session (must not grow with session
-// length), and tool-call evaluations per second with the whole shipped pack on one core.
+// length), and tool-call evaluations per second with the whole shipped pack on one core. With
+// BENCH_RULES_BASELINE=<another checkout's dist/> (e.g. the previous pack, commit c5e29d9, built in a
+// worktree), that build runs beside this one in the same process, in turn, and both are printed.
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { SessionState } from '../src/index.js';
 import { SHAPES, shaped } from '../test/adversarial/shapes.js';
 import { fmt, printTable } from './lib.js';
+import { shapeMessages } from './shape-messages.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
 type Lib = typeof import('../src/index.js');
-const lib: Lib = existsSync(new URL('../dist/index.js', import.meta.url))
+const built = existsSync(new URL('../dist/index.js', import.meta.url));
+const lib: Lib = built
   ? ((await import(new URL('../dist/index.js', import.meta.url).href)) as Lib)
   : await import('../src/index.js');
 const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } =
   lib;
-const built = lib !== undefined && existsSync(new URL('../dist/index.js', import.meta.url));
+const baselineDir = process.env.BENCH_RULES_BASELINE;
+const baseline: Lib | undefined = baselineDir
+  ? ((await import(pathToFileURL(resolve(baselineDir, 'index.js')).href)) as Lib)
+  : undefined;
 
 const intent = parseIntent({
   purpose: 'Summarise the notes and email them to team@corp.example.com',
   tools: ['read_notes', 'send_email'],
 });
 
-export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 10_000)): void {
+interface CallCost {
+  readonly early: number;
+  readonly late: number;
+  readonly perSec: number;
+}
+
+/** One session at a time fed through `l`'s shipped pack: `fresh()` starts one, `feed()` evaluates a message; `next()` numbers requests. */
+function feeder(l: Lib) {
+  const { advance, classifyMessage, initialState, parseIntent, packPolicies, loadRulePack, combinePolicies } =
+    l;
+  const intent = parseIntent({
+    purpose: 'Summarise the notes and email them to team@corp.example.com',
+    tools: ['read_notes', 'send_email'],
+  });
   const policy = combinePolicies(packPolicies(loadRulePack()));
   let session: SessionState;
   let state: unknown[];
@@ -34,13 +56,19 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     session = step.state;
     return policy.evaluate({ event: step.event, session, state });
   };
+  return { fresh, feed, next: () => id++ };
+}
+
+/** Per-call cost early and late in one session, and call evaluations per second, with `l`'s shipped pack. */
+function callCost(l: Lib, totalCalls: number): CallCost {
+  const { fresh, feed, next } = feeder(l);
   const callCost: number[] = [];
   // Warm the JIT on a throw-away session, then measure a fresh one from its first call.
   for (const phase of ['warm-up', 'measured'] as const) {
     fresh();
     callCost.length = 0;
     for (let i = 0; i < (phase === 'warm-up' ? 3000 : totalCalls); i++) {
-      const rid = id++;
+      const rid = next();
       const tool = i % 2 === 0 ? 'read_notes' : 'send_email';
       const args =
         tool === 'read_notes'
@@ -80,7 +108,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
   const loops = 50_000;
   let spent = 0;
   for (let i = 0; i < loops; i++) {
-    const rid = id++;
+    const rid = next();
     const raw =
       i % 2 === 0
         ? {
@@ -111,6 +139,24 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     );
   }
   const perSec = loops / (spent / 1e9);
+  return { early, late, perSec };
+}
+
+export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 10_000)): void {
+  // In turn, twice each, so the machine's drift falls on both builds alike; the best run of each is kept.
+  const runs: { cur: CallCost[]; base: CallCost[] } = { cur: [], base: [] };
+  for (let r = 0; r < 2; r++) {
+    runs.cur.push(callCost(lib, totalCalls));
+    if (baseline) runs.base.push(callCost(baseline, totalCalls));
+  }
+  const best = (xs: CallCost[]): CallCost => ({
+    early: Math.min(...xs.map((x) => x.early)),
+    late: Math.min(...xs.map((x) => x.late)),
+    perSec: Math.max(...xs.map((x) => x.perSec)),
+  });
+  const { early, late, perSec } = best(runs.cur);
+  const base = baseline ? best(runs.base) : undefined;
+  const { fresh, feed, next } = feeder(lib);
   // Large answers: analysis must stay linear in the text (a quadratic step shows as the per-byte cost
   // of a 4x larger answer growing 4x). Dense with addresses (the worst case for target extraction).
   const dense = (n: number) =>
@@ -120,7 +166,7 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     ).join('');
   const resultCost = (text: string) => {
     fresh();
-    const rid = id++;
+    const rid = next();
     feed(
       {
         jsonrpc: '2.0',
@@ -142,12 +188,26 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
     perByteLarge = resultCost(large);
   const mem = process.memoryUsage().heapUsed / 1024 / 1024;
   printTable(
-    `rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`,
+    `rules engine (${built ? 'compiled dist/' : 'sources via tsx'}): shipped pack (${loadRulePack().rules.length} rules), one session of ${totalCalls} calls, best of 2 runs (targets: late/early <= 1.5x, >= 100,000 evaluations/s)`,
     [
       { measure: 'per-call cost at call 10 (median of calls 5-15, us)', value: fmt(early, 2) },
       { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
       { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },
       { measure: 'tool-call evaluations per second, one core', value: fmt(perSec, 0) },
+      ...(base
+        ? [
+            {
+              measure: `baseline ${baselineDir}: per-call cost at call 10 / at call ${totalCalls} (us)`,
+              value: `${fmt(base.early, 2)} / ${fmt(base.late, 2)}`,
+            },
+            { measure: 'baseline: tool-call evaluations per second, one core', value: fmt(base.perSec, 0) },
+            {
+              measure:
+                'this build / baseline: late per-call cost, evaluations per second (target <= 1.2x cost)',
+              value: `${(late / base.late).toFixed(2)}x, ${(perSec / base.perSec).toFixed(2)}x`,
+            },
+          ]
+        : []),
       {
         measure: `answer analysis, address-dense text: ns per character at ${fmt(small.length / 1e6, 2)} MB / at ${fmt(large.length / 1e6, 2)} MB`,
         value: `${fmt(perByteSmall, 0)} / ${fmt(perByteLarge, 0)} (${(perByteLarge / perByteSmall).toFixed(2)}x: linear is 1x)`,
@@ -185,42 +245,14 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
     });
     return spent;
   };
-  const call = (body: string) => ({
-    jsonrpc: '2.0',
-    id: 2,
-    method: 'tools/call',
-    params: { name: 'send_email', arguments: { to: 'team@corp.example.com', body } },
-  });
-  const asResult = (text: string) =>
-    run([
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'read_notes', arguments: { path: 'big.md' } },
-      },
-      { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } },
-    ]) / text.length;
-  const asArgument = (text: string) =>
-    run([
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'tools/call',
-        params: { name: 'read_notes', arguments: { path: 'notes.md' } },
-      },
-      {
-        jsonrpc: '2.0',
-        id: 1,
-        result: {
-          content: [
-            { type: 'text', text: 'Notes: shipped the beta on Friday; contact ops@corp.example.com.' },
-          ],
-        },
-      },
-      call(text),
-    ]) / text.length;
-  const units: [string, string][] = [['prose (baseline)', PROSE], ...Object.entries(SHAPES)];
+  const asResult = (text: string) => run(shapeMessages(text, 'result')) / text.length;
+  const asArgument = (text: string) => run(shapeMessages(text, 'argument')) / text.length;
+  // BENCH_SHAPES=www.,http: measures only those shapes (beside prose), to check one fix quickly.
+  const only = process.env.BENCH_SHAPES?.split(',');
+  const units: [string, string][] = [
+    ['prose (baseline)', PROSE],
+    ...Object.entries(SHAPES).filter(([name]) => !only || only.includes(name)),
+  ];
   const rows: Record<string, string>[] = [];
   let prose = { result: 1, call: 1 };
   for (const [name, unit] of units) {

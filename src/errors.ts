@@ -17,6 +17,23 @@ export const ERROR_CODES = {
   ERR_NOTIFICATION_METHOD: 'a notification (no id) names an MCP request method, such as tools/call',
   ERR_NOT_INITIALIZED: 'a request other than ping before the session was initialized',
   ERR_ALREADY_INITIALIZED: 'initialize on a session that is already initialized (or initializing)',
+  ERR_META_MISSING:
+    'a 2026-07-28 request lacks a required _meta field (protocol version not a string, no clientCapabilities), or the MCP-Protocol-Version header names a modern version the body does not carry',
+  ERR_HEADER_MISMATCH:
+    'an Mcp-Method, Mcp-Name or MCP-Protocol-Version header is missing, malformed, or disagrees with the body (HeaderMismatch, -32020)',
+  ERR_PROTOCOL_VERSION:
+    "the request's _meta protocol version is not one intentguard implements (UnsupportedProtocolVersion, -32022)",
+  ERR_PROTOCOL_VERSION_CHANGED:
+    'a request names another protocol version (or era) than the one its session started with',
+  ERR_ELICITATION_UNSUPPORTED:
+    "the call needs an approval and the request's clientCapabilities declare no elicitation to carry it (MissingRequiredClientCapability, -32021)",
+  ERR_REQUEST_STATE_INVALID:
+    'an intentguard requestState is malformed or its signature does not verify (altered)',
+  ERR_REQUEST_STATE_EXPIRED: 'an intentguard requestState was presented after its expiry',
+  ERR_REQUEST_STATE_REPLAYED: 'an intentguard requestState was already redeemed (each is single-use)',
+  ERR_REQUEST_STATE_MISMATCH:
+    'an intentguard requestState is presented by another principal or session, or on a retry whose tool, arguments or intent version differ',
+  ERR_TASK_FOREIGN: 'tasks/get or tasks/update names a task created under another grant or session',
   ERR_UNMATCHED_RESPONSE: 'response id matches no pending request (spoofed or replayed)',
   ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
   ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',
@@ -62,8 +79,11 @@ export const ERROR_CODES = {
   ERR_GRANT_REVOKED: 'the grant (jti) or its subject was revoked',
   ERR_GRANT_SHARED: 'the same grant (jti) is used by two concurrent sessions',
   ERR_GRANT_TASK_ACTIVE: 'a one-task grant (task: once) is already in use by an open session',
+  ERR_GRANT_UNVERIFIABLE:
+    'a grant was presented but no key is configured to verify it (--jwks, --jwks-url or --pem); enforce mode refuses to start',
   ERR_KEY_SOURCE: 'the key source (JWKS URL, JWKS file, PEM) could not be loaded',
   ERR_APPROVAL_NOT_FOUND: 'no pending approval with that id',
+  ERR_SESSION_NOT_FOUND: 'no recorded session with that id in the database',
   ERR_APPROVAL_DONE: 'the approval was already decided',
   ERR_STORE: 'the recording database failed',
   ERR_STORE_FULL: 'the recording database is out of disk space',
@@ -93,6 +113,13 @@ export const ERROR_CODES = {
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
   ERR_TOO_MANY_SESSIONS:
     'the proxy already carries its maximum of concurrent sessions (--max-sessions); try again later',
+  ERR_CONSOLE_AUTH:
+    'the console request carries no valid login (session cookie, admin token or identity JWT)',
+  ERR_CONSOLE_ROLE: 'the console login lacks the role this action needs (viewer < approver < admin)',
+  ERR_CONSOLE_CSRF: 'a console state change without a matching CSRF token, or from another origin',
+  ERR_CONSOLE_SELF_APPROVAL:
+    'an approver cannot decide a call or grant request made under their own identity',
+  ERR_CONSOLE_REQUEST: 'a console request is malformed (unknown route, bad parameter or body)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -110,18 +137,23 @@ export class IntentGuardError extends Error {
 }
 
 /**
- * JSON-RPC error codes intentguard puts on the wire. They sit in the implementation-defined server
- * range (-32000..-32099) away from the codes the MCP SDK and spec use (-32000..-32002, -32042).
+ * JSON-RPC error codes intentguard puts on the wire, in both protocol eras. They sit outside the
+ * JSON-RPC reserved range (-32768..-32000): MCP 2026-07-28 reserves -32020..-32099 for the specification
+ * and asks new application codes to be allocated outside the reserved range
+ * (docs/specification/2026-07-28/basic/index.mdx, "Error Codes"). Until 0.1.x they were -32080..-32083;
+ * each kept its last digits and its `data.code`. The specification's own codes intentguard answers with
+ * (HeaderMismatch -32020, MissingRequiredClientCapability -32021, UnsupportedProtocolVersion -32022) are
+ * in src/era/keys.ts and used for 2026-07-28 requests only.
  */
 export const RPC_CODES = {
   /** The request was refused by policy (deny, or reauthorize that was not approved). */
-  DENIED: -32080,
+  DENIED: -31080,
   /** The session was halted; every in-flight and later request gets this. */
-  HALTED: -32081,
+  HALTED: -31081,
   /** The message was malformed or too large and was not forwarded. */
-  REFUSED: -32082,
+  REFUSED: -31082,
   /** The monitor could not decide (policy error or timeout): fail closed. */
-  MONITOR_FAILURE: -32083,
+  MONITOR_FAILURE: -31083,
   /** JSON-RPC standard invalid request. */
   INVALID_REQUEST: -32600,
 } as const;

@@ -1,6 +1,7 @@
 export { createMonitor } from './monitor/create.js';
-export type { Monitor, MonitorOptions } from './monitor/create.js';
-export type { SessionHandle, SessionEndpoint } from './monitor/session.js';
+export type { Monitor } from './monitor/create.js';
+export type { MonitorOptions } from './monitor/options.js';
+export type { SessionHandle, SessionEndpoint } from './monitor/handle.js';
 export { advance, initialState } from './monitor/state.js';
 export type { SessionState, PendingRequest, ToolInfo, Incoming } from './model/session.js';
 export type {
@@ -28,14 +29,14 @@ export { replayBundle, readBundles, parseBundleLine, createReplayClock, summaris
 export { createReplayPool, replayInOrder, type ReplayPool } from './replay/pool.js';
 export { createReplayer, type ReplayJob, type JobOutcome, type DiffLine } from './replay/jobs.js';
 export { replayPolicies } from './replay/policies.js';
-export type { RecordedSession, RecordedEvent } from './replay/bundle.js';
+export type { RecordedSession, RecordedEvent } from './store/bundle.js';
 export type { SessionBundle, ReplayResult, ReplayClock } from './replay/replay.js';
 export { loadRules, RuleLoadError } from './rules/loader.js';
 export { rulesPolicy } from './rules/engine.js';
 export type { RulesPolicyOptions, RulesState } from './rules/engine.js';
 export { loadRulePack, packPolicies, SHIPPED_RULES_DIR } from './rules/pack.js';
 export type { RuleSet, CompiledRule } from './rules/types.js';
-export { loadFixtures, runFixtures, coverageGaps } from './rules/fixtures.js';
+export { loadFixtures, runFixtures, coverageGaps } from './replay/fixtures.js';
 export { verifyGrant, mintGrant, GrantError } from './identity/grant.js';
 export type { VerifiedGrant, GrantPolicy, MintOptions } from './identity/grant.js';
 export { resolveKeys, generateKeys, DEFAULT_ALGORITHMS } from './identity/keys.js';
@@ -45,7 +46,7 @@ export type { Revocations } from './identity/revocations.js';
 export { createGrantGate } from './identity/gate.js';
 export { grantGuard } from './identity/grant-guard.js';
 export type { GrantGate } from './identity/gate.js';
-export { tapWithGrant } from './identity/tap-grant.js';
+export { tapWithGrant } from './app/tap-grant.js';
 export {
   createApprovals,
   elicitationChannel,

@@ -5,7 +5,7 @@ import { INJECTION_THRESHOLD, detectInjection } from '../src/analyze/injection.j
 import { labelText } from '../src/analyze/labels.js';
 import { ProvenanceIndex } from '../src/analyze/provenance.js';
 import { extractTargets, normalizeHost } from '../src/analyze/targets.js';
-import { hostInZone } from '../src/rules/cel.js';
+import { hostInZone } from '../src/analyze/host-zone.js';
 import { jsonSize } from '../src/events/size.js';
 import { renderMessage } from '../src/rules/template.js';
 

@@ -8,7 +8,7 @@ import { createGrantGate } from '../src/identity/gate.js';
 import { GrantError, mintGrant, verifyGrant, type GrantPolicy } from '../src/identity/grant.js';
 import { generateKeys, resolveKeys } from '../src/identity/keys.js';
 import { createRevocations } from '../src/identity/revocations.js';
-import { tapWithGrant } from '../src/identity/tap-grant.js';
+import { tapWithGrant } from '../src/app/tap-grant.js';
 import { demoServer } from './helpers/servers.js';
 
 const ISS = 'https://idp.test';

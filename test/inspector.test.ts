@@ -73,7 +73,7 @@ describe('inspector-cli through the proxies', () => {
     ]);
     assert.match(
       denied.stdout + denied.stderr,
-      /-32080: intentguard: toggle-simulated-logging .* outside the approved tools/,
+      /-31080: intentguard: toggle-simulated-logging .* outside the approved tools/,
     );
   });
 

@@ -14,7 +14,7 @@ import {
   replayBundle,
   readBundles,
 } from '../src/index.js';
-import { numberedLines } from '../src/replay/bundle.js';
+import { numberedLines } from '../src/store/bundle.js';
 import { callEvents } from './helpers/bundles.js';
 import { AUTO_JOBS_THRESHOLD, resolveJobs } from '../src/replay/pool.js';
 

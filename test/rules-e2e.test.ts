@@ -10,7 +10,12 @@ import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextpr
 import { z } from 'zod';
 import { createMonitor, tap, type Decision } from '../src/index.js';
 import { parseDuration } from '../src/lib/duration.js';
-import { checkExpectation, loadFixtures, type FixtureCase, type FixtureStep } from '../src/rules/fixtures.js';
+import {
+  checkExpectation,
+  loadFixtures,
+  type FixtureCase,
+  type FixtureStep,
+} from '../src/replay/fixtures.js';
 import { loadRulePack, packPolicies } from '../src/rules/pack.js';
 
 const set = loadRulePack();

@@ -14,7 +14,7 @@ import {
   type Decision,
 } from '../src/index.js';
 import { rulesLintCommand, rulesTestCommand } from '../src/cli/rules-command.js';
-import { coverageGaps, fixtureEvents, loadFixtures, runFixtures } from '../src/rules/fixtures.js';
+import { coverageGaps, fixtureEvents, loadFixtures, runFixtures } from '../src/replay/fixtures.js';
 import { RuleLoadError, loadRules } from '../src/rules/loader.js';
 import { loadRulePack, packPolicies } from '../src/rules/pack.js';
 import { rulesPolicy } from '../src/rules/engine.js';

@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import WebSocket from 'ws';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
@@ -15,13 +17,26 @@ import {
   ToolListChangedNotificationSchema,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import { createMonitor, parseIntent, tap, type MonitorOptions, type SessionEvent } from '../src/index.js';
+import {
+  createMonitor,
+  parseIntent,
+  tap,
+  type MonitorOptions,
+  type Policy,
+  type SessionEvent,
+} from '../src/index.js';
+import { ALLOW, verdictOf } from '../src/model/policy.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/proxy/runtime.js';
+import { listenWebSocket } from '../src/transports/ws-transport.js';
+import { startWsProxy } from '../src/transports/ws.js';
+import { demoServer } from './helpers/servers.js';
+import { createRuntime, type RuntimeOptions } from '../src/proxy/runtime.js';
 import { openStore } from '../src/store/db.js';
 import { recordedSessions } from '../src/store/queries.js';
 import { httpUpstream } from './helpers/http-upstream.js';
 import { waitFor } from './helpers/wait.js';
+
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
 const TOOLS = ['echo', 'read_notes', 'send_email', 'delete_all', 'get_env'];
 const PAGE = 2;
@@ -59,6 +74,21 @@ async function listAll(client: Client): Promise<string[]> {
     cursor = page.nextCursor;
   } while (cursor !== undefined);
   return names;
+}
+
+/** A proxy runtime (no recording, the shipped pack) whose sessions get this intent (YAML text). */
+function proxyRuntime(intentYaml: string, extra: Partial<RuntimeOptions> = {}) {
+  const file = join(mkdtempSync(join(tmpdir(), 'ig-visibility-')), 'intent.yaml');
+  writeFileSync(file, intentYaml);
+  return createRuntime({
+    mode: 'enforce',
+    db: false,
+    pack: true,
+    rules: [],
+    intentFile: file,
+    log: () => undefined,
+    ...extra,
+  });
 }
 
 const approved = parseIntent({
@@ -121,6 +151,25 @@ describe('tool visibility (visibility: approved)', () => {
     assert.deepEqual(t.called, ['echo']);
     await t.client.close();
     t.monitor.close();
+  });
+
+  it('a hidden call is ERR_TOOL_HIDDEN whatever the other policies answer (an async allow, a deny of their own)', async () => {
+    const asyncAllow: Policy = { name: 'async-allow', evaluate: async () => ALLOW };
+    const denyAll: Policy = {
+      name: 'deny-calls',
+      evaluate: ({ event }) =>
+        event.tool === undefined
+          ? ALLOW
+          : verdictOf([{ rule: 'site/deny-all', action: 'deny', severity: 'low', reason: 'no calls' }]),
+    };
+    for (const policy of [asyncAllow, denyAll]) {
+      const t = await tapped(approved, { policy });
+      const data = await refusal(t.client.callTool({ name: 'delete_all', arguments: {} }));
+      assert.equal(data.code, 'ERR_TOOL_HIDDEN', policy.name);
+      assert.deepEqual(t.called, []);
+      await t.client.close();
+      t.monitor.close();
+    }
   });
 
   it('without visibility the list is whole and an unapproved call goes to the approver', async () => {
@@ -245,17 +294,8 @@ describe('tool visibility through the proxies', () => {
   });
 
   it('intentguard http with an intent saying visibility: approved filters the list and denies a hidden call', async () => {
-    const file = join(dir, 'http-intent.yaml');
-    writeFileSync(file, 'purpose: notes\ntools: [echo]\nvisibility: approved\n');
     const upstream = await httpUpstream();
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: file,
-      log: () => undefined,
-    });
+    const runtime = await proxyRuntime('purpose: notes\ntools: [echo]\nvisibility: approved\n');
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: 'https://ig.test/mcp' });
     try {
       const client = new Client({ name: 'agent', version: '1' });
@@ -266,6 +306,61 @@ describe('tool visibility through the proxies', () => {
       );
       assert.equal(data.code, 'ERR_TOOL_HIDDEN');
       assert.ok(!upstream.seen.some((r) => r.body.includes('send_email')));
+      await client.close();
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('tool visibility through the WebSocket proxy, and list_changed over HTTP', () => {
+  it('intentguard ws --visibility approved filters the list and denies a hidden call', async () => {
+    const upstream = await listenWebSocket({}, (t) => void demoServer().connect(t));
+    const runtime = await proxyRuntime('purpose: echo\ntools: [echo, read_notes]\n', {
+      visibility: 'approved',
+    });
+    const proxy = await startWsProxy({ upstream: upstream.url, runtime });
+    try {
+      const client = new Client({ name: 'ws-agent', version: '1' });
+      await client.connect(new WebSocketClientTransport(new URL(proxy.url)));
+      assert.deepEqual((await listAll(client)).sort(), ['echo', 'read_notes']);
+      const data = await refusal(
+        client.callTool({ name: 'send_email', arguments: { to: 'a@b.c', body: 'x' } }),
+      );
+      assert.equal(data.code, 'ERR_TOOL_HIDDEN');
+      await client.close();
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
+    }
+  });
+
+  it('intentguard http: an approved intent change reaches the client as notifications/tools/list_changed on its stream', async () => {
+    const upstream = await httpUpstream();
+    const runtime = await proxyRuntime('purpose: notes\ntools: [echo]\nvisibility: approved\n');
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime, resource: 'https://ig.test/mcp' });
+    try {
+      const client = new Client({ name: 'agent', version: '1' });
+      let changed = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+        changed++;
+      });
+      await client.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
+      assert.deepEqual(await listAll(client), ['echo']);
+      // The client's standalone stream (GET) is where a notification outside any request goes.
+      await waitFor(() => upstream.seen.some((r) => r.method === 'GET'), 'the client stream');
+      const [session] = runtime.monitor.sessions();
+      await runtime.monitor
+        .session(session!.id)!
+        .amendIntent(
+          parseIntent({ purpose: 'notes', tools: ['echo', 'read_notes'], visibility: 'approved' }),
+          'ops',
+        );
+      await waitFor(() => changed === 1, 'tools/list_changed');
+      assert.deepEqual(await listAll(client), ['echo', 'read_notes']);
       await client.close();
     } finally {
       await proxy.close();

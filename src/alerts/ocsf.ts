@@ -129,6 +129,7 @@ export function toOcsf(alert: Alert, version = '0.1.0'): OcsfDetectionFinding {
       outcome: alert.outcome,
       ...(would && { would }),
       ...(alert.code && { code: alert.code }),
+      ...(alert.approvalId && { approval_id: alert.approvalId }),
       ...(alert.identity?.act && { on_behalf_of: alert.identity.act.sub }),
       ...(alert.identity?.jti && { grant_jti: alert.identity.jti }),
     },

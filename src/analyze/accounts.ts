@@ -69,6 +69,11 @@ function ibansIn(text: string): [number, number][] {
 
 const isSep = (c: number): boolean => c === 32 || c === 45;
 
+// One run's groups and separators, reused from run to run: a 1 MB run of `1 1 1 …` has 500k groups,
+// and fresh arrays that size outlive the young generation.
+const runGroups: string[] = [];
+const runSeps: number[] = [];
+
 /** Maximal runs of digits joined by single spaces or dashes, split into their groups. */
 function digitRunsIn(text: string, skip: readonly [number, number][], out: string[]): void {
   const n = text.length;
@@ -80,8 +85,10 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
       continue;
     }
     const start = i;
-    const groups: string[] = [];
-    const seps: number[] = [];
+    const groups = runGroups;
+    const seps = runSeps;
+    groups.length = 0;
+    seps.length = 0;
     for (;;) {
       const g = i;
       while (i < n && isDigit(text.charCodeAt(i))) i++;

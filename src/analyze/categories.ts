@@ -343,7 +343,15 @@ const ACTION_VERBS: Record<Action, readonly string[]> = {
   credential: ['login', 'authenticate', 'authorize'],
 };
 // Words that are verbs at the head of a name and nouns after a verb ("post_tweet" vs "get_post").
+// Also nouns that name a record of the action (`EstimateDispatchTime`, `GetUpdateStatus`, `ListChangeLog`).
 const AMBIGUOUS = new Set([
+  'dispatch',
+  'update',
+  'change',
+  'copy',
+  'edit',
+  'move',
+  'install',
   'post',
   'message',
   'email',
@@ -749,7 +757,17 @@ const DESCRIPTION_FILLER = new Set([
   'also',
 ]);
 
-/** The lead verbs of a description's first sentence (lower case): `Reads the file and deletes it` → read, delete. */
+/** How a verb is inflected: `searches` s, `searching` ing, `searched` ed, `search` bare. */
+function verbForm(word: string, verb: string): 'bare' | 's' | 'ing' | 'ed' {
+  if (word === verb) return 'bare';
+  return word.endsWith('ing') ? 'ing' : word.endsWith('ed') ? 'ed' : 's';
+}
+
+/**
+ * The lead verbs of a description's first sentence (lower case): `Reads the file and deletes it` → read,
+ * delete. A verb coordinated with the first (after and/or/then) shares its form; a word that is also a
+ * noun in another form is part of the object (`Searches saved addresses and contact numbers`: no contact).
+ */
 function descriptionVerbs(first: string): string[] {
   const words = first
     .split(/[^a-z0-9-]+/)
@@ -757,13 +775,22 @@ function descriptionVerbs(first: string): string[] {
     .slice(0, 40);
   const out: string[] = [];
   let expectVerb = true;
+  let leadForm: ReturnType<typeof verbForm> | undefined;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     if (expectVerb && DESCRIPTION_FILLER.has(w)) continue;
     if (expectVerb) {
       const v = stems(w).find(isVerb);
+      const form = v ? verbForm(w, v) : undefined;
+      // A noun-verb word that ends the clause has no object: a noun ("by harbour and type").
+      const last = i + 1 >= words.length;
+      const agrees =
+        leadForm === undefined || (v !== undefined && !AMBIGUOUS.has(v)) || (form === leadForm && !last);
       // "changes nothing", "sends no data": a claim, not an action.
-      if (v && !['nothing', 'no', 'none'].includes(words[i + 1] ?? '')) out.push(v);
+      if (v && agrees && !['nothing', 'no', 'none'].includes(words[i + 1] ?? '')) {
+        out.push(v);
+        leadForm ??= form;
+      }
       expectVerb = false;
     } else if (w === 'and' || w === 'or' || w === 'then') expectVerb = true;
   }
@@ -828,6 +855,19 @@ function isHandoff(words: readonly string[]): boolean {
       return true;
   }
   return false;
+}
+
+/**
+ * The words that say what a tool does: its name from the verb on (a namespace before the verb left out;
+ * the whole name when it has no verb) and the lead verbs of its description.
+ * @example actionWords('AcmeTextSendSms', 'Sends a text.') // ['send', 'sms', 'send']
+ */
+export function actionWords(name: string, description = ''): string[] {
+  const words = nameWords(name);
+  let head = words.findIndex((w) => isVerb(w) && !AMBIGUOUS.has(w));
+  if (head < 0) head = words.findIndex(isVerb);
+  const lead = description ? (description.toLowerCase().split(/[.!?\n]/, 1)[0] ?? '') : '';
+  return [...words.slice(Math.max(head, 0)), ...descriptionVerbs(lead)];
 }
 
 /**

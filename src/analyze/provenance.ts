@@ -28,18 +28,20 @@ const BASE_POW = (() => {
   return p;
 })();
 
-/** The hashes of every SHINGLE-long window of `s`, every `step`-th offset (no callbacks: hot path). */
-function shingles(s: string, step: number): number[] {
-  const out: number[] = [];
-  if (s.length < SHINGLE) return out;
+/**
+ * Hand the hash of every SHINGLE-long window of `s`, every `step`-th offset, to `visit` (no array: a
+ * 1 MB text has 250k windows, and collecting them first makes them outlive the young generation).
+ * Hashes are kept in 31 bits, signed (small integers: no heap number per window, as map keys too).
+ */
+function eachShingle(s: string, step: number, visit: (h: number) => void): void {
+  if (s.length < SHINGLE) return;
   let h = 0;
   for (let i = 0; i < SHINGLE; i++) h = (Math.imul(h, BASE) + s.charCodeAt(i)) | 0;
   for (let i = 0; ; i++) {
-    if (i % step === 0) out.push(h >>> 0);
+    if (i % step === 0) visit(h >> 1);
     if (i + SHINGLE >= s.length) break;
     h = (Math.imul(h - Math.imul(s.charCodeAt(i), BASE_POW), BASE) + s.charCodeAt(i + SHINGLE)) | 0;
   }
-  return out;
 }
 
 /** Two generations: when the current one is full it becomes the old one and the oldest is dropped. */
@@ -82,8 +84,8 @@ const BREAK = asciiTable(
 );
 const isTokenBreak = (c: number) => (c < 128 ? BREAK[c] === 1 : isSpace(c));
 
-/** Runs of 6+ token characters, cut every 200 (what `/[^\s"'`<>()[\]{},;]{6,200}/g` matches), by a hand scan. */
-function* tokensOf(s: string): Generator<string> {
+/** Runs of 6+ token characters, cut every 200 (what `/[^\s"'`<>()[\]{},;]{6,200}/g` matches), by a hand scan, each handed to `visit`. */
+function eachToken(s: string, visit: (token: string) => void): void {
   for (let i = 0; i < s.length;) {
     if (isTokenBreak(s.charCodeAt(i))) {
       i++;
@@ -91,7 +93,7 @@ function* tokensOf(s: string): Generator<string> {
     }
     const b = i;
     while (i < s.length && i - b < 200 && !isTokenBreak(s.charCodeAt(i))) i++;
-    if (i - b >= 6) yield s.slice(b, i);
+    if (i - b >= 6) visit(s.slice(b, i));
   }
 }
 
@@ -126,8 +128,8 @@ export class ProvenanceIndex {
       } else this.targets.set(key, [id]);
     }
     const norm = normalizeText(text);
-    for (const t of tokensOf(norm)) this.tokens.set(t, id);
-    for (const h of shingles(norm, STEP)) this.shingles.set(h, id);
+    eachToken(norm, (t) => this.tokens.set(t, id));
+    eachShingle(norm, STEP, (h) => this.shingles.set(h, id));
   }
 
   private source(id: number): Source | undefined {
@@ -155,10 +157,10 @@ export class ProvenanceIndex {
     const norm = normalizeText(text);
     const hits = new Map<number, number>();
     if (this.shingles.size === 0) return [];
-    for (const h of shingles(norm, 1)) {
+    eachShingle(norm, 1, (h) => {
       const id = this.shingles.get(h);
       if (id !== undefined) hits.set(id, (hits.get(id) ?? 0) + 1);
-    }
+    });
     const out: Source[] = [];
     for (const [id, n] of hits) {
       const s = n >= 2 ? this.source(id) : undefined;

@@ -45,27 +45,34 @@ export function trimEnd(s: string, drop: (c: number) => boolean): string {
   return e === s.length ? s : s.slice(0, e);
 }
 
-/** `s` with every run of whitespace replaced by one space (`s.replace(/\s+/g, ' ')`, but a hand scan). */
+/**
+ * `s` with every run of whitespace replaced by one space (`s.replace(/\s+/g, ' ')`, but a hand scan).
+ * The result is written into one buffer and read back in large chunks: appending piece by piece would build a rope
+ * of one node per run (250k for a 1 MB text of double spaces) that outlives the young generation.
+ */
 export function collapseSpaces(s: string): string {
-  let out = '';
-  let from = 0;
   let i = 0;
-  let changed = false;
+  // The first run to change: up to there `s` is kept as it is.
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c) && (c !== 32 || (i + 1 < s.length && isSpace(s.charCodeAt(i + 1))))) break;
+  }
+  if (i === s.length) return s;
+  const out = new Uint16Array(s.length);
+  for (let k = 0; k < i; k++) out[k] = s.charCodeAt(k);
+  let n = i;
   while (i < s.length) {
-    if (!isSpace(s.charCodeAt(i))) {
+    const c = s.charCodeAt(i);
+    if (!isSpace(c)) {
+      out[n++] = c;
       i++;
       continue;
     }
-    let j = i + 1;
-    while (j < s.length && isSpace(s.charCodeAt(j))) j++;
-    if (j - i > 1 || s.charCodeAt(i) !== 32) {
-      out += `${s.slice(from, i)} `;
-      from = j;
-      changed = true;
-    }
-    i = j;
+    i++;
+    while (i < s.length && isSpace(s.charCodeAt(i))) i++;
+    out[n++] = 32;
   }
-  return changed ? out + s.slice(from) : s;
+  return fromCodes(out, n);
 }
 
 /** Whether `s` starts with a URL scheme followed by `://` (`/^[a-z][a-z0-9+.-]*:\/\//i`). */
@@ -78,4 +85,14 @@ export function hasSchemeSlashes(s: string): boolean {
     else break;
   }
   return s.startsWith('://', i);
+}
+
+/** The first `n` UTF-16 code units of `codes` as a string (lone surrogates kept), in chunks of 8k. */
+function fromCodes(codes: Uint16Array, n: number): string {
+  const CHUNK = 8192;
+  if (n <= CHUNK) return String.fromCharCode(...codes.subarray(0, n));
+  const parts: string[] = [];
+  for (let k = 0; k < n; k += CHUNK)
+    parts.push(String.fromCharCode(...codes.subarray(k, Math.min(n, k + CHUNK))));
+  return parts.join('');
 }

@@ -1,7 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { accountsIn } from './accounts.js';
 import { trimEnd } from './scan.js';
-import { isDottedQuad, placesIn } from './urls.js';
+import { isDottedQuad, visitPlaces } from './urls.js';
 
 /** What kind of counterparty a value names. */
 export type TargetKind = 'host' | 'url' | 'email' | 'account' | 'ip';
@@ -124,7 +124,7 @@ const isIp = (h: string) => h.startsWith('[') || isDottedQuad(h);
 
 /**
  * Find the hosts, URLs, emails, IPs and account numbers named in a text. One linear scan finds the
- * places ({@link placesIn}); accounts are found by shape ({@link accountsIn}: dates and times are not
+ * places ({@link visitPlaces}); accounts are found by shape ({@link accountsIn}: dates and times are not
  * accounts). `asDestination`: the text is a destination argument's value (`to`, `url`...), so a bare
  * name such as `evil.zip` is a host even though `.zip` is also a file extension.
  * @example extractTargets('pay GB29 NWBK 6016 1331 9268 19 or see https://Example.COM./x')
@@ -135,22 +135,22 @@ export function extractTargets(
   asDestination = false,
 ): Map<string, Target> {
   if (text.length < 4) return out;
-  for (const p of placesIn(text, asDestination)) {
-    if (p.kind === 'email') {
-      const value = p.text.toLowerCase();
+  visitPlaces(text, asDestination, (kind, place, path) => {
+    if (kind === 'email') {
+      const value = place.toLowerCase();
       const host = normalizeHost(value.slice(value.lastIndexOf('@') + 1));
       addTarget(out, host ? { kind: 'email', value, host } : { kind: 'email', value });
       if (host) addHost(out, host);
-    } else if (p.kind === 'ip') {
-      addHost(out, p.text);
+    } else if (kind === 'ip') {
+      addHost(out, place);
     } else {
-      const n = normalizeUrl(p.text);
-      if (!n) continue;
-      if (p.kind === 'url' || p.path) addTarget(out, { kind: 'url', value: n.url, host: n.host });
+      const n = normalizeUrl(place);
+      if (!n) return;
+      if (kind === 'url' || path) addTarget(out, { kind: 'url', value: n.url, host: n.host });
       addHost(out, n.host);
       if (n.also) addHost(out, n.also);
     }
-  }
+  });
   for (const value of accountsIn(text)) addTarget(out, { kind: 'account', value });
   return out;
 }

@@ -79,14 +79,14 @@ function urlStarts(text: string, s: number, e: number): number[] {
   return out;
 }
 
-/** Email addresses around each `@` of a token: a local part of up to 64 characters and a dotted domain. */
+/** Email addresses around each `@` of a token: a local part of up to 64 characters and a dotted domain. Their spans go to `spans` (flat start, end pairs, in order). */
 function emailsIn(
   text: string,
   first: number,
   s: number,
   e: number,
-  found: Place[],
-  spans: [number, number][],
+  visit: PlaceVisitor,
+  spans: number[],
 ): void {
   for (let at = first; at < e; at++) {
     if (text.charCodeAt(at) !== 64) continue;
@@ -98,8 +98,8 @@ function emailsIn(
     while (d < e && isHostChar(text.charCodeAt(d))) d++;
     const end = domainEnd(text, at + 1, d);
     if (end < 0) continue;
-    found.push({ kind: 'email', text: text.slice(b, end) });
-    spans.push([b, end]);
+    visit('email', text.slice(b, end), false);
+    spans.push(b, end);
   }
 }
 
@@ -195,17 +195,20 @@ export function isPublicHost(host: string): boolean {
   return p.isIcann === true && p.domain !== null;
 }
 
-/** Bare names in a token: runs of host characters, dotted, ending in a known suffix; not path parts. */
+/**
+ * Bare names in a token: runs of host characters, dotted, ending in a known suffix; not path parts, not
+ * inside a URL of the token (from `urlFrom` on; -1 if none) or an email (`spans`, flat pairs in order).
+ */
 function bareIn(
   text: string,
   s: number,
   e: number,
-  found: Place[],
-  spans: [number, number][],
+  visit: PlaceVisitor,
+  urlFrom: number,
+  spans: readonly number[],
   asDestination: boolean,
 ): void {
   let span = 0;
-  spans.sort((x, y) => x[0] - y[0]);
   for (let i = s; i < e;) {
     if (!isHostChar(text.charCodeAt(i))) {
       i++;
@@ -216,8 +219,9 @@ function bareIn(
     while (i < e && isHostChar(text.charCodeAt(i))) i++;
     while (b < i && !isAlnum(text.charCodeAt(b))) b++;
     if (b === i) continue;
-    while (span < spans.length && spans[span]![1] <= b) span++;
-    if (span < spans.length && spans[span]![0] <= b) continue;
+    if (urlFrom >= 0 && b >= urlFrom) continue;
+    while (span < spans.length && spans[span + 1]! <= b) span += 2;
+    if (span < spans.length && spans[span]! <= b) continue;
     const prev = run > s ? text.charCodeAt(run - 1) : 0;
     // A name after a slash or backslash is part of a path (`docs/notes.md`), not a host of its own.
     if (isSlash(prev)) continue;
@@ -225,7 +229,7 @@ function bareIn(
     let name = text.slice(b, end < 0 ? i : end);
     while (name.endsWith('.') || name.endsWith('-')) name = name.slice(0, -1);
     if (isDottedQuad(name)) {
-      found.push({ kind: 'ip', text: name });
+      visit('ip', name, false);
       continue;
     }
     if (end < 0 || !isPublicHost(name)) continue;
@@ -243,7 +247,7 @@ function bareIn(
       continue;
     let stop = end;
     if (path || port) while (stop < e && !isDelim(text.charCodeAt(stop))) stop++;
-    found.push({ kind: 'bare', text: text.slice(b, stop), path: path || port });
+    visit('bare', text.slice(b, stop), path || port);
   }
 }
 
@@ -256,7 +260,22 @@ function bareIn(
  */
 export function placesIn(text: string, asDestination = false): Place[] {
   const found: Place[] = [];
-  if (!mayNamePlace(text)) return found;
+  visitPlaces(text, asDestination, (kind, t, path) =>
+    found.push(kind === 'bare' ? { kind, text: t, path } : { kind, text: t }),
+  );
+  return found;
+}
+
+/** What {@link visitPlaces} reports for each place: its kind, its text, and for bare names whether a path or port follows. */
+export type PlaceVisitor = (kind: Place['kind'], text: string, path: boolean) => void;
+
+/**
+ * {@link placesIn} as a stream: each place is handed to `visit` as it is found, in the same order, and
+ * nothing is kept (a 1 MB token of URL starts makes 250k places: collected, they outlive the young
+ * generation and the scan's cost per character grows with the text).
+ */
+export function visitPlaces(text: string, asDestination: boolean, visit: PlaceVisitor): void {
+  if (!mayNamePlace(text)) return;
   const n = text.length;
   for (let i = 0; i < n;) {
     if (isDelim(text.charCodeAt(i))) {
@@ -265,9 +284,8 @@ export function placesIn(text: string, asDestination = false): Place[] {
     }
     const s = i;
     while (i < n && !isDelim(text.charCodeAt(i))) i++;
-    scanToken(text, s, i, found, asDestination);
+    scanToken(text, s, i, visit, asDestination);
   }
-  return found;
 }
 
 /**
@@ -298,18 +316,21 @@ function specialBefore(text: string, colon: number): boolean {
   return SPECIAL.has(text.slice(b, colon).toLowerCase());
 }
 
-function scanToken(text: string, s: number, e: number, found: Place[], asDestination: boolean): void {
+// Email spans of the token being scanned (flat start, end pairs), reused from token to token.
+const emailSpans: number[] = [];
+
+function scanToken(text: string, s: number, e: number, visit: PlaceVisitor, asDestination: boolean): void {
   if (e - s < 4) return;
-  const spans: [number, number][] = [];
   const starts = urlStarts(text, s, e);
+  // Each URL runs to the next one's start, the last to the token's end: together they cover [starts[0], e).
   for (let k = 0; k < starts.length; k++) {
     const b = starts[k]!;
     const end = k + 1 < starts.length ? starts[k + 1]! : e;
-    found.push({ kind: 'url', text: text.slice(b, end) });
-    spans.push([b, end]);
+    visit('url', text.slice(b, end), false);
   }
+  emailSpans.length = 0;
   let at = s;
   while (at < e && text.charCodeAt(at) !== 64) at++;
-  if (at < e) emailsIn(text, at, s, e, found, spans);
-  bareIn(text, s, e, found, spans, asDestination);
+  if (at < e) emailsIn(text, at, s, e, visit, emailSpans);
+  bareIn(text, s, e, visit, starts.length > 0 ? starts[0]! : -1, emailSpans, asDestination);
 }

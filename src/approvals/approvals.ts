@@ -1,4 +1,5 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { approvalIdFor } from './approval-id.js';
 import { canonicalJson, digest } from '../lib/canonical.js';
 import { resolvedLocation, underPrefix } from '../intent/location-match.js';
 import { resourcesOf } from '../intent/resource-args.js';
@@ -70,8 +71,13 @@ export interface ApprovalsOptions {
   readonly timeoutMs?: number;
   /** Someone may call `decide()` (a console): wait for the timeout even when no channel can ask. */
   readonly external?: boolean;
-  /** Told about every held call (to log how to approve it). */
+  /** Told about every held call someone can answer (to log how to approve it). */
   readonly onPending?: (pending: PendingApproval) => void;
+  /**
+   * Told about a call that needed an approval nobody could give (no channel configured, or every channel
+   * unable to ask): it is denied at once, never "held".
+   */
+  readonly onNoApprover?: (pending: PendingApproval) => void;
 }
 
 /** What a session-scope approval covers: the tool, for the reasons it was held, within the folders and hosts of the approved call. */
@@ -173,7 +179,7 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     )
       return true;
     const pending: PendingApproval = {
-      id: `apr-${randomUUID()}`,
+      id: approvalIdFor(req.decision),
       session: req.session,
       sub,
       tool,
@@ -224,7 +230,7 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       ),
     );
     if (options.channels.length === 0 && !options.external) allDeclined(undefined);
-    if (options.onPending) options.onPending(pending);
+    else if (options.onPending) options.onPending(pending);
     let answer: ApprovalAnswer | undefined;
     try {
       answer = await Promise.race([
@@ -240,6 +246,7 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       controller.abort();
     }
     if (!answer) {
+      if (declined === options.channels.length && !options.external) options.onNoApprover?.(pending);
       record(
         pending,
         declined === options.channels.length && !options.external ? 'denied' : 'expired',

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../model/events.js';
-import type { SessionHandle } from '../monitor/session.js';
+import type { SessionHandle } from '../monitor/handle.js';
 import { errorAnswer, isRequest } from '../jsonrpc/message.js';
 import type { Outcome } from '../model/decision.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';

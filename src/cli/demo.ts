@@ -33,13 +33,19 @@ export async function demoCommand(
     'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n',
   );
   const db = resolve(options.db ?? './intentguard.db');
+  // intentguard's own files (the key set, the alerts) live outside the folder the server serves.
+  const state = mkdtempSync(join(tmpdir(), 'intentguard-demo-state-'));
   const keys = await generateKeys('ES256');
-  writeFileSync(join(root, 'jwks.json'), JSON.stringify(keys.publicJwks));
-  const alertsFile = join(root, 'alerts.jsonl');
+  writeFileSync(join(state, 'jwks.json'), JSON.stringify(keys.publicJwks));
+  const alertsFile = join(state, 'alerts.jsonl');
+  const inProject = { path: { prefix: [`${project}/`] } };
   const intent = {
     id: 'demo-summarise-notes',
     purpose: 'Summarise the project notes in project/notes.md',
-    tools: ['list_directory', { name: 'read_text_file', args: { path: { prefix: [`${project}/`] } } }],
+    tools: [
+      { name: 'list_directory', args: inProject },
+      { name: 'read_text_file', args: inProject },
+    ],
     budget: { calls: 6 },
   };
   const grant = await mintGrant({
@@ -57,7 +63,7 @@ export async function demoCommand(
     bin,
     'stdio',
     '--jwks',
-    join(root, 'jwks.json'),
+    join(state, 'jwks.json'),
     '--issuer',
     ISS,
     '--audience',
@@ -78,7 +84,7 @@ export async function demoCommand(
     `intentguard demo\n  server:  a filesystem MCP server (stdio, list_directory/read_text_file/write_file) on ${root}\n  proxy:   intentguard stdio (grants verified with jose, rule pack, recording to ${db})\n`,
   );
   out.write(
-    `  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory, read_text_file under project/ — budget 6 calls\n\n`,
+    `  agent:   agent:demo-summariser acting for user:alice, grant minted for: "${intent.purpose}"\n           tools list_directory and read_text_file, both limited to project/ (write_file not approved) — budget 6 calls\n\n`,
   );
   const client = new Client({ name: 'demo-agent', version: '1.0.0' }, { capabilities: { elicitation: {} } });
   // The "user" behind the client: asked to re-authorize, they refuse.
@@ -109,9 +115,11 @@ export async function demoCommand(
       const data = err.data as
         | { code?: string; action?: 'deny' | 'halt' | 'reauthorize'; rules?: string[]; reason?: string }
         | undefined;
-      const action = data?.code === 'ERR_SESSION_HALTED' ? 'halt' : (data?.action ?? 'deny');
+      // Labelled by what happened: a call held for re-authorization and not approved was denied.
+      const action = data?.code === 'ERR_SESSION_HALTED' ? 'halt' : data?.action === 'halt' ? 'halt' : 'deny';
+      const held = data?.action === 'reauthorize' ? '(held for re-authorization, not approved) ' : '';
       out.write(
-        `  → ${actionLabel(action, out)} ${data?.code ?? ''} ${data?.rules?.length ? `[${data.rules.join(', ')}] ` : ''}${brief(data?.reason ?? err.message, 140)}\n`,
+        `  → ${actionLabel(action, out)} ${held}${data?.code ?? ''} ${data?.rules?.length ? `[${data.rules.join(', ')}] ` : ''}${brief(data?.reason ?? err.message, 140)}\n`,
       );
     }
   };
@@ -125,7 +133,7 @@ export async function demoCommand(
       path: join(root, 'exfil.txt'),
       content: 'AWS_SECRET_ACCESS_KEY=...',
     });
-    await call('5. keeps going', 'list_directory', { path: root });
+    await call('5. drift: look around outside the project', 'list_directory', { path: root });
     await call('6. still the task', 'read_text_file', { path: join(project, 'notes.md') });
     await call('7. over budget', 'read_text_file', { path: join(project, 'notes.md') });
     await call('8. after the halt', 'list_directory', { path: project });
@@ -165,7 +173,7 @@ export async function demoCommand(
       const t = sessionTimeline(store, session.id)!;
       const stops = t.entries.filter((e) => e.action && e.action !== 'allow' && e.action !== 'alert');
       out.write(
-        `recorded in ${db} as session ${session.id}: ${session.calls} calls, outcome ${session.outcome}, ${stops.length} calls stopped\n`,
+        `recorded in ${db} as session ${session.id}: ${session.calls} calls, outcome ${session.outcome}, ${stops.length} calls stopped (drift ${(session.drift ?? 0).toFixed(2)}: the share of its calls a decision stopped; \`intentguard sessions\` shows it)\n`,
       );
       // From a git checkout the CLI is `node bin/intentguard.js`; installed, it is the `intentguard` bin.
       const cli = existsSync(join(dirname(bin), '..', '.git')) ? 'node bin/intentguard.js' : 'intentguard';
@@ -176,5 +184,6 @@ export async function demoCommand(
   }
   if (process.env.INTENTGUARD_DEMO_DEBUG) out.write(stderr);
   rmSync(root, { recursive: true, force: true });
+  rmSync(state, { recursive: true, force: true });
   return 0;
 }

@@ -129,6 +129,26 @@ program
   });
 
 program
+  .command('console')
+  .description(
+    'the security console: sessions, approvals, grant requests, alerts, rules, audit (web pages and /api/)',
+  )
+  .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8700')
+  .option('--db <path>', 'database the proxies record into', DEFAULT_DB)
+  .option('--token <token>', 'admin bearer token, at least 16 characters (env INTENTGUARD_CONSOLE_TOKEN)')
+  .option('--console-jwks <url|file>', 'verify identity JWTs (logins, grant requests) with this JWKS')
+  .option('--console-issuer <iss>', 'required iss of identity JWTs')
+  .option('--console-audience <aud>', 'required aud of identity JWTs')
+  .option('--allowed-hosts <hosts...>', 'Host header values accepted besides the listen address')
+  .option('--grant-key <file>', 'private JWK that grants requested at POST /token are signed with')
+  .option('--grant-issuer <iss>', 'iss of minted grants')
+  .option('--grant-audience <aud>', "aud of minted grants (the proxies' --audience)")
+  .option('--grant-ttl <duration>', 'lifetime of minted grants (default 10m)', durationFlag('--grant-ttl'))
+  .action(async (opts: import('./console-command.js').ConsoleFlags) => {
+    process.exitCode = await (await import('./console-command.js')).consoleCommand(opts);
+  });
+
+program
   .command('show')
   .description('the timeline of a session: calls, decisions and reasons')
   .argument('<session>', 'session id')
@@ -367,6 +387,23 @@ program
   .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
   .action(async (jti: string, opts: { db: string }) => {
     process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts);
+  });
+
+program
+  .command('approvals')
+  .description(
+    'list approvals: held calls waiting for intentguard approve|deny (id, session, agent, tool, why, expiry)',
+  )
+  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .option(
+    '--state <state>',
+    'pending (waiting for an answer) or all',
+    choiceFlag('--state', ['pending', 'all'] as const),
+    'pending',
+  )
+  .option('--json', 'one JSON object per approval')
+  .action(async (opts: { db: string; state: 'pending' | 'all'; json?: boolean }) => {
+    process.exitCode = (await import('./approvals-command.js')).approvalsCommand(opts);
   });
 
 for (const verb of ['approve', 'deny'] as const) {

@@ -127,6 +127,8 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
     import('../transports/stdio.js'),
   ]);
   const options = runtimeOptions(flags);
+  const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
+  if (grant && !options.auth) unverifiableGrant(options.mode);
   // Metrics cost a stdio proxy start-up time: kept only when asked for (--metrics-port/--metrics-listen).
   const runtime = await createRuntime({
     ...options,
@@ -134,7 +136,6 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
     metrics: options.metricsListen !== undefined,
   });
   try {
-    const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
     return await runStdioProxy({
       command: command[0]!,
       args: command.slice(1),
@@ -144,6 +145,18 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * A grant presented (`--grant`, `INTENTGUARD_GRANT`) with no key to verify it would be ignored and the
+ * session recorded as unverified. Enforcing, that is `ERR_GRANT_UNVERIFIABLE`; monitoring, a warning on
+ * stderr (the session runs unverified, as learn mode watches whatever comes).
+ */
+function unverifiableGrant(mode: string): void {
+  const text =
+    'a grant was presented (--grant or INTENTGUARD_GRANT) but no key is configured to verify it: give --jwks FILE, --jwks-url URL or --pem FILE with --issuer and --audience';
+  if (mode === 'enforce') throw new IntentGuardError('ERR_GRANT_UNVERIFIABLE', text);
+  process.stderr.write(`intentguard: WARNING: ${text}; monitor mode: the session runs UNVERIFIED\n`);
 }
 
 /** `intentguard http --listen 127.0.0.1:PORT --upstream URL` (or `-- <stdio server command>`). Runs until SIGINT/SIGTERM. */

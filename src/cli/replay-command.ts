@@ -1,4 +1,4 @@
-import { numberedLines, readLines } from '../replay/bundle.js';
+import { numberedLines, readLines } from '../store/bundle.js';
 import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import type { ReplayResult } from '../replay/replay.js';
@@ -29,6 +29,29 @@ const summaryLine = (r: ReplayResult): string => {
   return `${r.outcome.padEnd(11)} stopped_at_call=${String(r.stopped_at_call).padEnd(4)} ${r.id}${rules ? `\n    ${rules}` : ''}`;
 };
 
+/**
+ * How `replay` prints results, the same for a bundle file and a database: one summary line per session
+ * and a tally (text), or one JSON object per session (`--json`).
+ */
+export function resultPrinter(
+  out: NodeJS.WritableStream,
+  json: boolean,
+): { print(r: ReplayResult): void; finish(bad?: number): void } {
+  const tally = new Map<string, number>();
+  return {
+    print(r) {
+      tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
+      out.write(json ? `${JSON.stringify(r)}\n` : `${summaryLine(r)}\n`);
+    },
+    finish(bad = 0) {
+      if (json) return;
+      out.write(
+        `\n${[...tally].map(([k, v]) => `${k}: ${v}`).join(', ') || 'no sessions'}${bad ? `, malformed lines: ${bad}` : ''}\n`,
+      );
+    },
+  };
+}
+
 async function* lineJobs(file: string): AsyncGenerator<ReplayJob> {
   for await (const { line, lineNo } of numberedLines(file)) yield { kind: 'line', line, lineNo };
 }
@@ -48,7 +71,7 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
     pack: options.pack ?? true,
   });
   const bar = progress(process.stderr.isTTY ? lines : undefined, 'replaying');
-  const tally = new Map<string, number>();
+  const printer = resultPrinter(out, Boolean(options.json));
   let bad = 0;
   try {
     await replayInOrder(pool, lineJobs(file), (o) => {
@@ -58,17 +81,12 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
         err.write(`${file}:${o.lineNo}: ${o.code}: ${o.message}\n`);
         return;
       }
-      tally.set(o.result.outcome, (tally.get(o.result.outcome) ?? 0) + 1);
-      out.write(options.json ? `${JSON.stringify(o.result)}\n` : `${summaryLine(o.result)}\n`);
+      printer.print(o.result);
     });
   } finally {
     bar.done();
     await pool.close();
   }
-  if (!options.json) {
-    out.write(
-      `\n${[...tally].map(([k, v]) => `${k}: ${v}`).join(', ') || 'no sessions'}${bad ? `, malformed lines: ${bad}` : ''}\n`,
-    );
-  }
+  printer.finish(bad);
   return bad > 0 ? 1 : 0;
 }

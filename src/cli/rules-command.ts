@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, isAbsolute } from 'node:path';
 import { IntentGuardError } from '../errors.js';
-import { coverageGaps, loadFixtures, runFixtures } from '../rules/fixtures.js';
+import { coverageGaps, loadFixtures, runFixtures } from '../replay/fixtures.js';
 import { SHIPPED_RULES_DIR, loadRulePack } from '../rules/pack.js';
 import type { RuleSet } from '../rules/types.js';
 import { VOCABULARY } from '../rules/vocabulary.js';
@@ -27,14 +27,26 @@ export async function rulesTestCommand(
   return failed > 0 || gaps.length > 0 ? 1 : 0;
 }
 
-/** Problems a rule set can load with but should not ship with. */
-export function lintRuleSet(set: RuleSet): string[] {
+/** Is this rule file part of the shipped pack (rules/), rather than a site directory? */
+const shipped = (file: string): boolean => {
+  const r = relative(SHIPPED_RULES_DIR, file);
+  return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+};
+
+/**
+ * Problems a rule set can load with but should not ship with, and warnings: a site rule without
+ * framework `references` is a warning (a site need not map its own rules to OWASP/MAESTRO/NIST), a
+ * shipped one an error.
+ */
+export function lintRuleSet(set: RuleSet, warnings: string[] = []): string[] {
   const problems: string[] = [];
   for (const rule of set.rules) {
     if (basename(rule.file).replace(/\.ya?ml$/, '') !== rule.id)
       problems.push(`${rule.file}: file name should be ${rule.id}.yaml`);
     if (!Object.values(rule.references).some((r) => r.length > 0))
-      problems.push(`${rule.id}: no references (OWASP Agentic / MAESTRO / NIST AI RMF)`);
+      (shipped(rule.file) ? problems : warnings).push(
+        `${rule.id}: no references (OWASP Agentic / MAESTRO / NIST AI RMF)`,
+      );
     const steps = rule.kind === 'sequence' ? rule.steps.map((s) => s.as) : [];
     for (const m of rule.message.matchAll(/\{\{\s*([\w.]+)\s*\}\}/g)) {
       const path = m[1]!;
@@ -67,7 +79,8 @@ export function rulesLintCommand(
     }
     throw e;
   }
-  const problems = lintRuleSet(set);
+  const warnings: string[] = [];
+  const problems = lintRuleSet(set, warnings);
   for (const d of dirsOf(dirs)) {
     for (const rule of set.rules) {
       if (rule.file.startsWith(d) && !existsSync(join(d, 'tests', `${rule.id}.yaml`)))
@@ -75,6 +88,9 @@ export function rulesLintCommand(
     }
   }
   for (const p of problems) out.write(`${p}\n`);
-  out.write(`${set.rules.length} rules from ${set.files.length} files: ${problems.length} problems\n`);
+  for (const w of warnings) out.write(`warning: ${w}\n`);
+  out.write(
+    `${set.rules.length} rules from ${set.files.length} files: ${problems.length} problems${warnings.length ? `, ${warnings.length} warnings` : ''}\n`,
+  );
   return problems.length > 0 ? 1 : 0;
 }

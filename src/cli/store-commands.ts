@@ -5,7 +5,7 @@ import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
 import type { Policy } from '../model/policy.js';
 import { ACTION_RANK } from '../model/policy.js';
-import { readBundles } from '../replay/bundle.js';
+import { readBundles } from '../store/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
 import { pruneSessions, verifyAudit, type AuditProblem } from '../store/audit.js';
 import { rotateAuditKey } from '../store/rotate.js';
@@ -16,6 +16,7 @@ import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js'
 import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief, printable } from './format.js';
 import { progress } from './progress.js';
+import { resultPrinter } from './replay-command.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -70,7 +71,7 @@ export async function sessionsCommand(
     const render = () => {
       const rows = listSessions(store, { limit: opts.limit });
       if (opts.json) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-      return `${rows.length} sessions (newest first) in ${opts.db}\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
+      return `${rows.length} sessions (newest first) in ${opts.db} — drift: the share of a session's calls a decision stopped (0 none, 1 all)\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
     };
     if (!opts.live) {
       out.write(render());
@@ -281,6 +282,13 @@ export async function replayDbCommand(
     .prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid')
     .pluck()
     .all(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as string[];
+  if (opts.session !== undefined && ids.length === 0) {
+    store.close();
+    throw new IntentGuardError(
+      'ERR_SESSION_NOT_FOUND',
+      `no session ${opts.session} in ${db}${opts.since ? ` started since ${opts.since}` : ''} (intentguard sessions --db ${db} lists them)`,
+    );
+  }
   const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? ids.length : undefined, 'replaying');
   const pool = createReplayPool({
     jobs: resolveJobs(opts.jobs, ids.length),
@@ -288,6 +296,7 @@ export async function replayDbCommand(
     pack: opts.pack,
   });
   const diff = Boolean(opts.diff);
+  const printer = resultPrinter(out, Boolean(opts.json));
   let changed = 0,
     sessions = 0;
   try {
@@ -299,7 +308,7 @@ export async function replayDbCommand(
         if (o.kind === 'error') throw new Error(`replay failed: ${o.code}: ${o.message}`);
         sessions++;
         if (!diff) {
-          out.write(`${JSON.stringify(o.result)}\n`);
+          printer.print(o.result);
           return;
         }
         for (const line of o.diff ?? []) {
@@ -318,7 +327,7 @@ export async function replayDbCommand(
     await pool.close();
     store.close();
   }
-  if (opts.diff && !opts.json)
-    out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);
+  if (!diff) printer.finish();
+  else if (!opts.json) out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);
   return 0;
 }

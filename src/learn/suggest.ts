@@ -3,7 +3,7 @@ import { collectStrings, targetsOf } from '../analyze/targets.js';
 import { resolvedLocation } from '../intent/location-match.js';
 import { resourcesOf } from '../intent/resource-args.js';
 import type { Sensitivity } from '../model/intent.js';
-import type { RecordedSession } from '../replay/bundle.js';
+import type { RecordedSession } from '../store/bundle.js';
 import { isObject } from '../jsonrpc/message.js';
 
 /** A suggested intent: the object (what parseIntent reads) and why each part is there. */
@@ -38,10 +38,12 @@ const LEARN_RELATIVE = new Set([
   'intent/budget-duration',
   'IG-INT-001',
   'IG-INT-002',
+  'IG-INT-003',
   'IG-DST-001',
   'IG-PRIV-001',
   'IG-NET-001',
   'IG-BUD-001',
+  'IG-BUD-002',
   'IG-DRF-001',
 ]);
 

@@ -47,6 +47,8 @@ export interface Alert {
   readonly identity?: Identity;
   readonly intent: { readonly purpose: string; readonly version: number; readonly id?: string };
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /** The approval a held call waits under (`intentguard approve ID`), when the call is held for an approver. */
+  readonly approvalId?: string;
 }
 
 /** What the tap must do with a message after the monitor decided. */

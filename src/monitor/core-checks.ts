@@ -3,6 +3,7 @@ import type { SessionEvent } from '../model/events.js';
 import type { Finding } from '../model/policy.js';
 import type { SessionState } from '../model/session.js';
 import { isObject } from '../jsonrpc/message.js';
+import { isModernRequest } from '../era/classify.js';
 
 const NONE: readonly Finding[] = Object.freeze([]);
 
@@ -150,6 +151,10 @@ function lifecycleFinding(event: SessionEvent, state: SessionState): Finding | u
   }
   if (state.initialized || BEFORE_INITIALIZE.has(event.method!) || initializing(state, event.seq))
     return undefined;
+  // MCP 2026-07-28 has no handshake: a request carrying its protocol version in `_meta` stands alone
+  // (docs/specification/2026-07-28/basic/index.mdx, "Statelessness"). The era gate (src/mrtr/gate.ts)
+  // pins a session to one era, so a legacy session cannot skip its initialize this way where it runs.
+  if (event.dir === 'c2s' && isModernRequest(event.raw)) return undefined;
   return {
     rule: 'core/lifecycle',
     action: 'deny',

@@ -9,7 +9,6 @@ import {
   groupBy,
   mergeMap,
   scan,
-  type SchedulerLike,
 } from 'rxjs';
 import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../model/events.js';
@@ -20,34 +19,14 @@ import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../mo
 import { coreFindings } from './core-checks.js';
 import { concatMapEager } from './operators/concat-map-eager.js';
 import type { Step, Submission } from './submission.js';
-import { createSession, type SessionCore, type SessionHandle } from './session.js';
+import type { SessionCore, SessionHandle } from './handle.js';
+import type { MonitorOptions, ResolvedMonitorOptions } from './options.js';
+import { createSession } from './session.js';
 import { advance, initialState } from './state.js';
 import type { SessionState } from '../model/session.js';
-import type { Alert, Approver, Decision, OpenSessionOptions } from '../model/decision.js';
-import { effectiveVisibility, hiddenToolFinding, type Visibility } from '../visibility/visibility.js';
-
-export interface MonitorOptions {
-  /** Policies to decide with (all run; strongest action wins). Default: the built-in {@link intentPolicy}. */
-  readonly policy?: Policy<any> | readonly Policy<any>[];
-  /** Milliseconds since the epoch. Default `Date.now`. Tests inject a frozen clock. */
-  readonly clock?: () => number;
-  /** `enforce` (default) applies decisions; `monitor` only observes and alerts. */
-  readonly mode?: 'enforce' | 'monitor';
-  /** A policy that has not answered after this many ms is a deny. Default 2000. */
-  readonly decisionTimeoutMs?: number;
-  /** Largest accepted message in bytes. Default 4 MiB. */
-  readonly maxMessageBytes?: number;
-  /** Most requests in flight per session. Default 1024. */
-  readonly maxPending?: number;
-  /** Asked on `reauthorize`; without one, `reauthorize` is a deny. */
-  readonly approver?: Approver;
-  /** How long an approver may take before the call is denied. Default 60000 ms. */
-  readonly approvalTimeoutMs?: number;
-  /** Scheduler for decision and approval timeouts (tests use a virtual one). */
-  readonly scheduler?: SchedulerLike;
-  /** `approved`: every session's `tools/list` offers only the approved tools (an intent may also ask for it). */
-  readonly visibility?: Visibility;
-}
+import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
+import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 
 export interface Monitor {
   /** Every event of every session, in per-session order, before it is delivered. */
@@ -74,24 +53,12 @@ export interface Monitor {
   close(): void;
 }
 
-export interface ResolvedMonitorOptions {
-  readonly clock: () => number;
-  readonly mode: 'enforce' | 'monitor';
-  readonly decisionTimeoutMs: number;
-  readonly maxMessageBytes: number;
-  readonly maxPending: number;
-  readonly approvalTimeoutMs: number;
-  readonly approver?: Approver;
-  readonly scheduler: SchedulerLike;
-  readonly visibility?: Visibility;
-}
-
 /** A submission after `scan`: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
-/** A verdict with one more finding (the strongest action still wins). */
+/** A verdict with one more finding, first (the strongest action still wins; at a tie it names the code). */
 const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
-  isThenable(v) ? v.then((r) => verdictOf([...r.findings, f])) : verdictOf([...v.findings, f]);
+  isThenable(v) ? v.then((r) => verdictOf([f, ...r.findings])) : verdictOf([f, ...v.findings]);
 
 /** The seed of each session's `scan`: the first submission starts from its session's initial state. */
 const SEED = undefined as Scanned | undefined;
@@ -244,9 +211,13 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     };
     // Emitting to a stream nobody watches still costs a Subject walk per message: skip it.
     if (decisions$.observed) decisions$.next(decision);
+    const approvalId = heldForApproval(opts.mode, verdict.action, event.kind, opts.approver)
+      ? approvalIdFor(decision)
+      : undefined;
     for (const f of verdict.findings) {
       if (f.action === 'allow') continue;
       alerts$.next({
+        ...(approvalId !== undefined && { approvalId }),
         id: nextId('a'),
         time: event.time,
         session: event.session,

@@ -4,7 +4,8 @@ import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
 import { errorAnswer, idOf, isRequest } from '../jsonrpc/message.js';
-import type { ResolvedMonitorOptions } from './create.js';
+import type { SessionCore, SessionEndpoint, SessionHandle } from './handle.js';
+import type { ResolvedMonitorOptions } from './options.js';
 import { Submission, type Step } from './submission.js';
 import { opposite, pendingKey, withStatus } from './state.js';
 import type { Incoming, PendingKey, SessionState, SessionStatus } from '../model/session.js';
@@ -17,57 +18,7 @@ import {
   isToolsListAnswer,
   offerChanged,
 } from '../visibility/visibility.js';
-
-/** Where a session's messages go: the tap (or proxy) that carries them. */
-export interface SessionEndpoint {
-  /** Deliver a message travelling in `dir` (`c2s` reaches the server, `s2c` the client). */
-  deliver(dir: Direction, message: unknown): void | Promise<void>;
-  /** Close both sides. */
-  close(): void | Promise<void>;
-  /** Send a request to the client and wait for its answer (intentguard's own prompts). */
-  ask?(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
-}
-
-/** A live session: feed it messages, get back what to deliver. */
-export interface SessionHandle {
-  readonly id: string;
-  readonly status: SessionStatus;
-  state(): SessionState;
-  /**
-   * Show the monitor one message and get what to forward and what to answer. Returns the outcome
-   * directly when the decision was synchronous and lets the message pass; a promise otherwise (held,
-   * refused or halted). `await` works for both. Never rejects: faults become refusals. Carriers that
-   * read the message off the wire pass its size in `bytes` and, when `raw` is that whole text parsed,
-   * the `text` itself (recorded as received, never serialized again).
-   */
-  observe(dir: Direction, raw: unknown, bytes?: number, text?: string): Outcome | Promise<Outcome>;
-  /** Connect the carrier that halts answer through. */
-  attach(endpoint: SessionEndpoint): void;
-  /** Answer every in-flight request with an error, close both sides, refuse everything after. */
-  halt(reason: string, decision?: Decision): Promise<void>;
-  /** End the session normally (transport closed). */
-  close(reason?: string): void;
-  /** Resolves with the final state once the session has ended (closed, or halted and torn down). */
-  whenEnded(): Promise<SessionState>;
-  /** Continue under a wider, approved intent (a new version); recorded as a control event. */
-  amendIntent(intent: Intent, approvedBy: string): Promise<SessionState>;
-  /** Show the monitor a message intentguard itself sends or intercepts (approval prompts). */
-  record(dir: Direction, message: unknown): Promise<void>;
-  /** Ask the client over this session (an elicitation). Rejects when the carrier cannot. */
-  askClient(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
-}
-
-export interface SessionCore {
-  readonly id: string;
-  state: SessionState;
-  /**
-   * The `seq` of every request forwarded to its peer and not answered yet: a response whose request is
-   * pending but was never forwarded (held, being refused) answers nothing the peer received.
-   */
-  readonly sent: Set<number>;
-  readonly policyState: unknown;
-  readonly handle: SessionHandle;
-}
+import { approvalIdFor, heldForApproval } from '../approvals/approval-id.js';
 
 interface CreateSessionInit {
   state: SessionState;
@@ -261,6 +212,9 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const refuse = async (event: SessionEvent, decision: Decision): Promise<Outcome> => {
     const { rpc, code } = rpcCodeFor(decision);
     const data = refusalData(decision, code);
+    // A call refused after being held names its approval, so the agent's operator can find it.
+    if (heldForApproval(opts.mode, decision.action, event.kind, opts.approver))
+      data.approvalId = approvalIdFor(decision);
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
     if (
@@ -357,13 +311,17 @@ export function createSession(init: CreateSessionInit): SessionCore {
       );
       return { event, decision };
     }
-    if (decision.action === 'reauthorize' && event.kind === 'request' && (await approve(step))) {
+    if (decision.action === 'reauthorize' && event.kind === 'request') {
+      const approved = await approve(step);
       // A halt may have answered this request while it waited; so may a (spoofed) early answer, refused
-      // and replaced by an error: either way its sender has its one answer and nothing is sent.
+      // and replaced by an error: either way its sender has its one answer, and whatever the approver
+      // said, nothing is sent and no second answer goes out under that id.
       if (status !== 'open' || core.state.pending.get(pendingKey(event.dir, event.id!))?.seq !== event.seq)
         return { event, decision };
-      core.sent.add(event.seq);
-      return { event, decision, forward: event.raw };
+      if (approved) {
+        core.sent.add(event.seq);
+        return { event, decision, forward: event.raw };
+      }
     }
     return refuse(event, decision);
   };

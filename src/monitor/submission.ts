@@ -1,5 +1,5 @@
 import type { SessionEvent } from '../model/events.js';
-import type { SessionCore } from './session.js';
+import type { SessionCore } from './handle.js';
 import type { Incoming, SessionState } from '../model/session.js';
 import type { Decision } from '../model/decision.js';
 

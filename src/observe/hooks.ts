@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { refuseRequest, type FrontDoor } from '../transports/http/front-door.js';
+import { refuseRequest, type FrontDoor } from '../carrier/front-door.js';
 import { OBSERVE_PATHS } from './endpoints.js';
 import type { Check, UpstreamProbe } from './health.js';
 import type { Observability } from './observability.js';

@@ -3,7 +3,7 @@ import type { Approvals } from '../approvals/approvals.js';
 import { listen } from '../lib/listen.js';
 import type { Monitor } from '../monitor/create.js';
 import type { Policy } from '../model/policy.js';
-import { createFrontDoor, refuseRequest } from '../transports/http/front-door.js';
+import { createFrontDoor, refuseRequest } from '../carrier/front-door.js';
 import type { Store } from '../store/db.js';
 import type { Recorder } from '../store/recorder.js';
 import { serveObserve } from './endpoints.js';

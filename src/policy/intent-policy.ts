@@ -20,6 +20,13 @@ export interface IntentPolicyOptions {
   /** What happens when the call or duration budget is exceeded. Default `halt`. */
   readonly budgetExceeded?: Action;
   /**
+   * Report a tool call over the budget that this session alone exceeds (default true). `false` when a
+   * rule pack halts those itself (IG-BUD-001/002), so one overrun raises one alert: this policy then
+   * reports only what the grant's other sessions add (a budget counted over every session of a grant),
+   * and non-tool requests past the duration.
+   */
+  readonly sessionBudget?: boolean;
+  /**
    * The server opens paths on this host (`intentguard stdio`, `http -- <command>`): path constraints
    * and resource scopes are checked on the real path (symlinks followed). See `localPathResolver`.
    */
@@ -92,7 +99,12 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
       const whose = shared
         ? ` (counted over every session of this ${session.intent.statePer === 'principal' ? 'principal' : 'grant'})`
         : '';
-      if (limits?.durationMs !== undefined && event.time - state.usage.startedAt > limits.durationMs) {
+      const own = options.sessionBudget !== false;
+      if (
+        limits?.durationMs !== undefined &&
+        event.time - state.usage.startedAt > limits.durationMs &&
+        (own || event.tool === undefined || event.time - session.startedAt <= limits.durationMs)
+      ) {
         findings.push({
           rule: 'intent/budget-duration',
           action: budget,
@@ -107,7 +119,11 @@ export function intentPolicy(options: IntentPolicyOptions = {}): Policy<IntentSt
           findings.push(...state.resources({ tool: 'resources/read', args: { uri }, approved: false }));
       }
       if (event.tool === undefined) return verdictOf(findings);
-      if (limits?.calls !== undefined && state.usage.calls > limits.calls) {
+      if (
+        limits?.calls !== undefined &&
+        state.usage.calls > limits.calls &&
+        (own || session.calls <= limits.calls)
+      ) {
         findings.push({
           rule: 'intent/budget-calls',
           action: budget,

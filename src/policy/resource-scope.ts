@@ -3,7 +3,7 @@ import type { PathResolver } from '../intent/real-path.js';
 import { resourcesOf, type NamedResource } from '../intent/resource-args.js';
 import { sensitivePathCategory, sensitiveToolCategory } from '../intent/sensitive.js';
 import type { Intent, SensitiveCategory, ToolGrant } from '../model/intent.js';
-import { hostInZone } from '../rules/cel.js';
+import { hostInZone } from '../analyze/host-zone.js';
 import type { Action, Finding } from '../model/policy.js';
 
 /** Rule ids of resource findings: they concern a call's arguments, so no session-wide approval covers them. */

@@ -12,6 +12,7 @@ import {
   type ApprovalChannel,
   type Approvals,
 } from '../approvals/approvals.js';
+import { noApproverLine } from '../approvals/log-lines.js';
 import { createGrantGate, type GrantGate } from '../identity/gate.js';
 import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { grantGuard } from '../identity/grant-guard.js';
@@ -160,8 +161,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     // Tool names and reasons come from the session: shown escaped, never as terminal control sequences.
     onPending: (p) =>
       log(
-        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`,
+        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}, approval ${p.id}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`,
       ),
+    onNoApprover: (p) => log(noApproverLine(p)),
   });
   let recorder: Recorder | undefined;
   // Budgets and provenance are kept per grant across its sessions; paths checked where they really lead on this host.

@@ -3,7 +3,12 @@ import { createMonitor, type Monitor } from '../monitor/create.js';
 import type { Policy } from '../model/policy.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordedBundle, recordedSessions } from '../store/queries.js';
-import { bundleOfRecorded, parseBundleLine, type RecordedSession, type SessionBundle } from './bundle.js';
+import {
+  bundleOfRecorded,
+  parseBundleLine,
+  type RecordedSession,
+  type SessionBundle,
+} from '../store/bundle.js';
 import { createReplayClock, replayBundle, type ReplayResult } from './replay.js';
 
 /**

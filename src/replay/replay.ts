@@ -3,10 +3,10 @@ import { opposite, pendingKey } from '../monitor/state.js';
 import type { PendingKey } from '../model/session.js';
 import type { Decision } from '../model/decision.js';
 import { ACTION_RANK, type Action } from '../model/policy.js';
-import type { SessionBundle } from './bundle.js';
+import type { SessionBundle } from '../store/bundle.js';
 
-export type { SessionBundle } from './bundle.js';
-export { readBundles, parseBundleLine } from './bundle.js';
+export type { SessionBundle } from '../store/bundle.js';
+export { readBundles, parseBundleLine } from '../store/bundle.js';
 
 /** The per-session result of a replay: one JSON line per session with `--json`. */
 export interface ReplayResult {

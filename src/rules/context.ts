@@ -6,12 +6,13 @@ import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
+import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../model/events.js';
 import type { Sensitivity } from '../model/intent.js';
 import type { SessionState } from '../model/session.js';
 import { isImmutable } from '../lib/canonical.js';
-import { hostInZone } from './cel.js';
+import { hostInZone } from '../analyze/host-zone.js';
 import type { EventKindName } from './types.js';
 
 /**
@@ -247,14 +248,20 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
     for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
+  // Destinations that received the same values (an address and its host) join the same texts: each
+  // distinct junction is analysed once per call.
+  const joinedSeen = new Set<string>();
   for (const dest of scan.destinations.keys()) {
     for (const [arg, value] of scan.sent) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
       if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
         const joined = before + value.slice(0, TRAIL.junction);
-        texts.push(joined);
-        for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
+        if (!joinedSeen.has(joined)) {
+          joinedSeen.add(joined);
+          texts.push(joined);
+          for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
+        }
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
@@ -492,7 +499,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
         call: { tool, args, index: event.call ?? -1, server: a.server },
         tool: {
           name: tool, known: session.tools.has(tool), approved, side_effecting: p.sideEffecting, read_only: p.readOnly, categories: p.categories,
-          description: info?.description ?? '', annotations: info?.annotations ?? {},
+          description: info?.description ?? '', annotations: info?.annotations ?? {}, requested: requestedBy(session.intent.purpose ?? '', tool, info?.description),
         },
         net: { hosts: net.host, urls: net.url, emails: net.email, accounts: net.account, ips: net.ip, targets: all },
         data: { labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity },

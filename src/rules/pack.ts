@@ -28,5 +28,18 @@ export function packPolicies(set: RuleSet, options: RulesPolicyOptions & { reado
   // Both keep per-grant state (budgets; provenance) in one registry.
   const { pathResolver, ...rest } = options;
   const grantScopes = options.grantScopes ?? createGrantScopes();
-  return [intentPolicy({ outsideTools: 'allow', grantScopes, ...(pathResolver && { pathResolver }) }), rulesPolicy(set, { ...rest, grantScopes })];
+  // The pack's budget rules halt a session's own overrun: the intent policy then reports only what a
+  // grant's other sessions add, so one overrun raises one alert.
+  const packBudget = ['IG-BUD-001', 'IG-BUD-002'].every((id) =>
+    set.rules.some((r) => r.id === id && r.enabled && r.action === 'halt'),
+  );
+  return [
+    intentPolicy({
+      outsideTools: 'allow',
+      grantScopes,
+      ...(packBudget && { sessionBudget: false }),
+      ...(pathResolver && { pathResolver }),
+    }),
+    rulesPolicy(set, { ...rest, grantScopes }),
+  ];
 }

@@ -44,6 +44,7 @@ export const VOCABULARY: Readonly<Record<string, FieldDoc>> = {
   'tool.read_only': { type: 'bool', doc: 'not side-effecting' },
   'tool.categories': { type: 'list<string>', doc: 'read, write, egress, destructive, code-execution, credential, privilege, sensitive-read, network, financial' },
   'tool.description': { type: 'string', doc: 'description from tools/list' },
+  'tool.requested': { type: 'bool', doc: 'the approved purpose asks for what this tool does: a word of its action (name from the verb on, lead verbs of the description) is a word of the purpose (tool calls only)' },
   'tool.annotations': { type: 'map', doc: 'MCP annotations from tools/list (readOnlyHint, destructiveHint, openWorldHint, idempotentHint)' },
   'net.hosts': { type: 'list<string>', doc: 'hosts named in the call arguments, normalized (punycode, no trailing dot, no www., canonical IPv4)' },
   'net.urls': { type: 'list<string>', doc: 'URLs named in the arguments, normalized (user-info dropped)' },

@@ -6,7 +6,7 @@ import {
   readRecorded,
   type RecordedSession,
   type SessionBundle,
-} from '../replay/bundle.js';
+} from './bundle.js';
 import type { Statement } from 'better-sqlite3';
 import type { Store } from './db.js';
 

@@ -7,7 +7,7 @@ import type { Intent } from '../model/intent.js';
 import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
 import { directionQueues } from '../carrier/queue.js';
-import { createFrontDoor, refuseUpgrade } from './http/front-door.js';
+import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
 import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';

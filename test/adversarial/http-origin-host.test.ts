@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { runtimeOptions } from '../../src/cli/proxy-commands.js';
-import { createFrontDoor } from '../../src/transports/http/front-door.js';
+import { createFrontDoor } from '../../src/carrier/front-door.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { jsonContentTypeProblem } from '../../src/transports/http/media-type.js';
 import { createRuntime, type RuntimeOptions } from '../../src/proxy/runtime.js';

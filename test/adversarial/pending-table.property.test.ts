@@ -234,6 +234,14 @@ export async function run(ops: Op[]): Promise<void> {
 }
 
 describe('the pending table (issue 11 §2, property)', () => {
+  it('a spoofed early answer to a held call, then a denial: the client gets one answer, not two (found by the property)', async () => {
+    for (const yes of [false, true])
+      await run([
+        { t: 'request', dir: 'c2s', id: 0, what: 'held' },
+        { t: 'answer', dir: 's2c', id: 0, error: false },
+        { t: 'approve', yes },
+      ]);
+  });
   it('pending table agrees with what the peers received, over random interleavings of requests, duplicates, refusals, holds, cancellations and answers', async () => {
     await fc.assert(fc.asyncProperty(fc.array(OP, { maxLength: 40 }), run), { numRuns: 300 });
   });

@@ -17,7 +17,7 @@ import { createGrantGate } from '../../src/identity/gate.js';
 import { mintGrant } from '../../src/identity/grant.js';
 import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
 import { createRevocations } from '../../src/identity/revocations.js';
-import { tapWithGrant } from '../../src/identity/tap-grant.js';
+import { tapWithGrant } from '../../src/app/tap-grant.js';
 import { verifyAudit } from '../../src/store/audit.js';
 import { openStore } from '../../src/store/db.js';
 import { createRecorder } from '../../src/store/recorder.js';

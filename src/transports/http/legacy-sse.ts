@@ -5,7 +5,7 @@ import { createParser } from 'eventsource-parser';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
-import type { SessionHandle } from '../../monitor/session.js';
+import type { SessionHandle } from '../../monitor/handle.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
 import {
   SSE_EVENT_SLACK,

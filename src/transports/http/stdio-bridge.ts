@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
-import type { SessionHandle } from '../../monitor/session.js';
+import type { SessionHandle } from '../../monitor/handle.js';
 import { LineFramer } from '../../carrier/lines.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
 import {

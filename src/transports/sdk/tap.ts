@@ -4,8 +4,10 @@ import { Asker } from '../../carrier/asker.js';
 import { OrderedQueue } from '../../carrier/queue.js';
 import type { Direction } from '../../model/events.js';
 import type { Monitor } from '../../monitor/create.js';
-import type { SessionHandle } from '../../monitor/session.js';
+import type { SessionHandle } from '../../monitor/handle.js';
 import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
+import type { EraGate } from '../../mrtr/gate.js';
+import { eraHook } from '../../mrtr/tap-hook.js';
 
 export interface TapOptions extends OpenSessionOptions {
   /**
@@ -13,6 +15,8 @@ export interface TapOptions extends OpenSessionOptions {
    * (its sends are client-to-server), `server` when an SDK `Server`/`McpServer` does.
    */
   readonly side: 'client' | 'server';
+  /** Carry MCP 2026-07-28 requests too: era per request, version pinning, approvals over MRTR. */
+  readonly era?: EraGate;
 }
 
 /** An SDK `Transport` that shows every message to the monitor before it is delivered. */
@@ -31,8 +35,9 @@ export interface TappedTransport extends Transport {
 export function tap(inner: Transport, monitor: Monitor, options: TapOptions): TappedTransport {
   const outbound: Direction = options.side === 'client' ? 'c2s' : 's2c';
   const inbound: Direction = outbound === 'c2s' ? 's2c' : 'c2s';
-  const { side: _side, ...open } = options;
+  const { side: _side, era: gate, ...open } = options;
   const session = monitor.open({ transport: inner.constructor?.name ?? 'transport', ...open });
+  const era = gate && eraHook(gate, session);
 
   const toLocal = (message: unknown, extra?: MessageExtraInfo) =>
     wrapper.onmessage?.(message as JSONRPCMessage, extra);
@@ -53,6 +58,18 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     return outcome.forward !== undefined ? toRemote(outcome.forward, opts) : undefined;
   };
 
+  const observeOut = (
+    message: unknown,
+    opts?: TransportSendOptions,
+    fix?: (answer: unknown) => unknown,
+  ): Promise<void> => {
+    const outcome = session.observe(outbound, message);
+    const apply = (o: Outcome) =>
+      applyOutbound(fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o, opts);
+    if (outcome instanceof Promise) return outcome.then(apply);
+    return apply(outcome) ?? Promise.resolve();
+  };
+
   const wrapper: TappedTransport = {
     session,
     start: () => inner.start(),
@@ -60,9 +77,8 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
       // Not an async function: an allowed message goes straight to the inner send, no extra hop.
       try {
         if (outbound === 'c2s' && asker.take(message)) return Promise.resolve();
-        const outcome = session.observe(outbound, message);
-        if (outcome instanceof Promise) return outcome.then((o) => applyOutbound(o, opts));
-        return applyOutbound(outcome, opts) ?? Promise.resolve();
+        if (era && outbound === 'c2s') return era(message, toLocal, (m, fix) => observeOut(m, opts, fix));
+        return observeOut(message, opts);
       } catch (e) {
         return Promise.reject(e as Error);
       }
@@ -79,9 +95,22 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
 
   inner.onmessage = (message, extra) => {
     if (inbound === 'c2s' && asker.take(message)) return;
-    const decided = session.observe(inbound, message);
+    if (era && inbound === 'c2s')
+      return void era(
+        message,
+        (answer) => void toRemote(answer).catch((e: Error) => wrapper.onerror?.(e)),
+        (m, fix) => observeIn(m, extra, fix),
+      );
+    observeIn(message, extra);
+  };
+  const observeIn = (message: unknown, extra?: MessageExtraInfo, fix?: (answer: unknown) => unknown) => {
+    const decided0 = session.observe(inbound, message);
+    const patch = (o: Outcome): Outcome =>
+      fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o;
+    const decided = decided0 instanceof Promise ? decided0.then(patch) : patch(decided0);
     if (inboundQueue.idle && !(decided instanceof Promise)) return applyInbound(decided, extra);
     void inboundQueue.push(async () => applyInbound(await decided, extra));
+    return undefined;
   };
   inner.onerror = (error) => wrapper.onerror?.(error);
   inner.onclose = () => {

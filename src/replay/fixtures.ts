@@ -8,9 +8,9 @@ import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
 import type { Decision } from '../model/decision.js';
 import type { Action } from '../model/policy.js';
-import { createReplayClock, replayBundle } from '../replay/replay.js';
-import { packPolicies } from './pack.js';
-import type { RuleSet } from './types.js';
+import { createReplayClock, replayBundle } from './replay.js';
+import { packPolicies } from '../rules/pack.js';
+import type { RuleSet } from '../rules/types.js';
 
 /** One step of a fixture session. */
 export type FixtureStep =
@@ -65,7 +65,8 @@ export function loadFixtures(dirs: readonly string[]): FixtureFile[] {
       const cases = (doc.cases as Record<string, any>[]).map((c, i) => {
         if (typeof c.name !== 'string') bad(file, `cases[${i}] needs a name`);
         if (!Array.isArray(c.steps)) bad(file, `case "${c.name}" needs steps`);
-        if (!c.expect || typeof c.expect.fires !== 'boolean') bad(file, `case "${c.name}" needs expect.fires`);
+        if (!c.expect || typeof c.expect.fires !== 'boolean')
+          bad(file, `case "${c.name}" needs expect.fires`);
         return { ...c, ...(c.intent && { intent: parseIntent(c.intent) }) } as FixtureCase;
       });
       out.push({ rule: doc.rule, file, intent, cases });
@@ -75,13 +76,40 @@ export function loadFixtures(dirs: readonly string[]): FixtureFile[] {
 }
 
 /** Turn fixture steps into a recorded session (the bundle format), with event times. */
-export function fixtureEvents(steps: readonly FixtureStep[]): { dir: 'c2s' | 's2c'; msg: unknown; t: number }[] {
+export function fixtureEvents(
+  steps: readonly FixtureStep[],
+): { dir: 'c2s' | 's2c'; msg: unknown; t: number }[] {
   let t = 0;
   let id = 100;
   let call = 0;
   const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number }[] = [
-    { dir: 'c2s', msg: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fixture', version: '1' } } }, t },
-    { dir: 's2c', msg: { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'fixture-server', version: '1' } } }, t },
+    {
+      dir: 'c2s',
+      msg: {
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'fixture', version: '1' },
+        },
+      },
+      t,
+    },
+    {
+      dir: 's2c',
+      msg: {
+        jsonrpc: '2.0',
+        id: 0,
+        result: {
+          protocolVersion: '2025-06-18',
+          capabilities: { tools: {} },
+          serverInfo: { name: 'fixture-server', version: '1' },
+        },
+      },
+      t,
+    },
     { dir: 'c2s', msg: { jsonrpc: '2.0', method: 'notifications/initialized' }, t },
   ];
   for (const step of steps) {
@@ -89,19 +117,52 @@ export function fixtureEvents(steps: readonly FixtureStep[]): { dir: 'c2s' | 's2
       t += parseDuration(step.wait);
     } else if ('tools' in step) {
       const rid = id++;
-      const tools = step.tools.map((x) => (typeof x === 'string' ? { name: x, description: `${x} tool`, inputSchema: { type: 'object' } } : { description: `${x.name} tool`, inputSchema: { type: 'object' }, ...x }));
+      const tools = step.tools.map((x) =>
+        typeof x === 'string'
+          ? { name: x, description: `${x} tool`, inputSchema: { type: 'object' } }
+          : { description: `${x.name} tool`, inputSchema: { type: 'object' }, ...x },
+      );
       events.push({ dir: 'c2s', msg: { jsonrpc: '2.0', id: rid, method: 'tools/list', params: {} }, t });
       events.push({ dir: 's2c', msg: { jsonrpc: '2.0', id: rid, result: { tools } }, t });
     } else if ('server_request' in step) {
       const rid = id++;
-      events.push({ dir: 's2c', msg: { jsonrpc: '2.0', id: rid, method: step.server_request.method, params: step.server_request.params ?? {} }, t });
+      events.push({
+        dir: 's2c',
+        msg: {
+          jsonrpc: '2.0',
+          id: rid,
+          method: step.server_request.method,
+          params: step.server_request.params ?? {},
+        },
+        t,
+      });
       events.push({ dir: 'c2s', msg: { jsonrpc: '2.0', id: rid, result: {} }, t });
     } else {
       for (let r = 0; r < (step.repeat ?? 1); r++) {
         const rid = id++;
-        events.push({ dir: 'c2s', msg: { jsonrpc: '2.0', id: rid, method: 'tools/call', params: { name: step.call, arguments: step.args ?? {} } }, t });
+        events.push({
+          dir: 'c2s',
+          msg: {
+            jsonrpc: '2.0',
+            id: rid,
+            method: 'tools/call',
+            params: { name: step.call, arguments: step.args ?? {} },
+          },
+          t,
+        });
         if (step.result !== undefined || step.error) {
-          events.push({ dir: 's2c', msg: { jsonrpc: '2.0', id: rid, result: { content: [{ type: 'text', text: step.result ?? 'error' }], isError: Boolean(step.error) } }, t });
+          events.push({
+            dir: 's2c',
+            msg: {
+              jsonrpc: '2.0',
+              id: rid,
+              result: {
+                content: [{ type: 'text', text: step.result ?? 'error' }],
+                isError: Boolean(step.error),
+              },
+            },
+            t,
+          });
         }
         call++;
         t += 1000;
@@ -121,15 +182,24 @@ export interface CaseOutcome {
 }
 
 /** Check a rule's findings (from decisions, in order) against a case's expectations. */
-export function checkExpectation(rule: string, decisions: readonly Decision[], expect: FixtureExpect): string | undefined {
+export function checkExpectation(
+  rule: string,
+  decisions: readonly Decision[],
+  expect: FixtureExpect,
+): string | undefined {
   const hits = decisions.flatMap((d) => d.findings.filter((f) => f.rule === rule).map((f) => ({ f, d })));
-  if (!expect.fires) return hits.length === 0 ? undefined : `expected ${rule} not to fire, it fired: ${hits[0]!.f.reason}`;
+  if (!expect.fires)
+    return hits.length === 0 ? undefined : `expected ${rule} not to fire, it fired: ${hits[0]!.f.reason}`;
   if (hits.length === 0) return `expected ${rule} to fire, it did not`;
   const first = hits[0]!;
-  if (expect.action && first.f.action !== expect.action) return `expected action ${expect.action}, got ${first.f.action}`;
-  if (expect.at_call !== undefined && first.d.call !== expect.at_call) return `expected to fire at call ${expect.at_call}, fired at ${first.d.call ?? 'a non-call event'}`;
-  if (expect.code && first.f.code !== expect.code) return `expected code ${expect.code}, got ${first.f.code ?? 'none'}`;
-  if (expect.message_contains && !first.f.reason.includes(expect.message_contains)) return `expected message to contain "${expect.message_contains}", got "${first.f.reason}"`;
+  if (expect.action && first.f.action !== expect.action)
+    return `expected action ${expect.action}, got ${first.f.action}`;
+  if (expect.at_call !== undefined && first.d.call !== expect.at_call)
+    return `expected to fire at call ${expect.at_call}, fired at ${first.d.call ?? 'a non-call event'}`;
+  if (expect.code && first.f.code !== expect.code)
+    return `expected code ${expect.code}, got ${first.f.code ?? 'none'}`;
+  if (expect.message_contains && !first.f.reason.includes(expect.message_contains))
+    return `expected message to contain "${expect.message_contains}", got "${first.f.reason}"`;
   return undefined;
 }
 
@@ -139,13 +209,23 @@ export async function runFixtures(set: RuleSet, fixtures: readonly FixtureFile[]
   for (const fx of fixtures) {
     for (const c of fx.cases) {
       const clock = createReplayClock();
-      const monitor = createMonitor({ policy: packPolicies(set, c.fault ? { faultRules: new Set([fx.rule]) } : {}), clock: clock.now });
+      const monitor = createMonitor({
+        policy: packPolicies(set, c.fault ? { faultRules: new Set([fx.rule]) } : {}),
+        clock: clock.now,
+      });
       const decisions: Decision[] = [];
       monitor.decisions$.subscribe((d) => decisions.push(d));
       try {
-        await replayBundle(monitor, {
-          id: `${fx.rule}/${c.name}`, intent: c.intent ?? fx.intent, events: fixtureEvents(c.steps), ...(c.identity && { identity: c.identity }),
-        }, { clock });
+        await replayBundle(
+          monitor,
+          {
+            id: `${fx.rule}/${c.name}`,
+            intent: c.intent ?? fx.intent,
+            events: fixtureEvents(c.steps),
+            ...(c.identity && { identity: c.identity }),
+          },
+          { clock },
+        );
         const problem = checkExpectation(fx.rule, decisions, c.expect);
         out.push({ file: fx.file, rule: fx.rule, name: c.name, ok: !problem, ...(problem && { problem }) });
       } finally {
@@ -167,10 +247,17 @@ export function coverageGaps(set: RuleSet, fixtures: readonly FixtureFile[]): st
     }
     if (!cases.some((c) => c.expect.fires && !c.fault)) gaps.push(`${rule.id}: no case where it fires`);
     if (!cases.some((c) => !c.expect.fires)) gaps.push(`${rule.id}: no case where it must not fire`);
-    if (rule.action !== 'alert' && !cases.some((c) => c.fault && c.expect.fires && c.expect.action === rule.action)) {
-      gaps.push(`${rule.id}: enforcing rule without a fail-closed case (fault: true expecting ${rule.action})`);
+    if (
+      rule.action !== 'alert' &&
+      !cases.some((c) => c.fault && c.expect.fires && c.expect.action === rule.action)
+    ) {
+      gaps.push(
+        `${rule.id}: enforcing rule without a fail-closed case (fault: true expecting ${rule.action})`,
+      );
     }
   }
-  for (const f of fixtures) if (!set.rules.some((r) => r.id === f.rule)) gaps.push(`${basename(f.file)}: names unknown rule ${f.rule}`);
+  for (const f of fixtures)
+    if (!set.rules.some((r) => r.id === f.rule))
+      gaps.push(`${basename(f.file)}: names unknown rule ${f.rule}`);
   return gaps;
 }

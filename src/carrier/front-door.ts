@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { errorAnswer } from '../../jsonrpc/message.js';
+import { errorAnswer } from '../jsonrpc/message.js';
 import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { IntentGuardError } from '../../errors.js';
+import { IntentGuardError } from '../errors.js';
 
 /** Which browsers and names may reach an HTTP or WebSocket proxy (`--allowed-origins`, `--allowed-hosts`). */
 export interface FrontDoorOptions {

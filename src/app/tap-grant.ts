@@ -1,7 +1,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Monitor } from '../monitor/create.js';
 import { tap, type TappedTransport } from '../transports/sdk/tap.js';
-import type { GrantGate } from './gate.js';
+import type { GrantGate } from '../identity/gate.js';
 
 /**
  * Verify the agent's grant, then tap the transport with the session bound to the grant's identity

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { JWK } from 'jose';
+import { profileTool } from '../analyze/categories.js';
+import { IntentGuardError } from '../errors.js';
+import { mintGrant } from '../identity/grant.js';
+import { digest } from '../lib/canonical.js';
+import { parseIntent } from '../intent/parse.js';
+import { SENSITIVITY_LEVELS, type Intent } from '../model/intent.js';
+import type { Store } from '../store/db.js';
+import { appendApproval, sealApproval } from '../store/ledger.js';
+
+/** RFC 8693 token exchange. */
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+/** A request for a grant: who asked (a verified identity), for which intent, and what became of it. */
+export interface GrantRequest {
+  readonly id: string;
+  readonly sub: string;
+  readonly act?: string;
+  readonly intent: Intent;
+  /** The intent as the caller wrote it (what a minted grant carries). */
+  readonly intentDoc: unknown;
+  status: 'pending' | 'granted' | 'denied' | 'expired';
+  /** Why the rule set decided as it did (auto-grant, or why a reviewer must look). */
+  readonly why: string;
+  decidedBy?: string;
+  decidedAt?: number;
+  token?: string;
+  readonly requestedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface GrantIssuerOptions {
+  readonly store: Store;
+  /** The private JWK grants are signed with (`--grant-key FILE`). */
+  readonly privateJwk: JWK;
+  readonly iss: string;
+  readonly aud: string;
+  /** Lifetime of a minted grant (default 10m). */
+  readonly ttl?: string;
+  /** How long a request waits for a reviewer (default 10 min). */
+  readonly waitMs?: number;
+  /** Largest call budget granted without a reviewer (default 20). */
+  readonly autoMaxCalls?: number;
+  readonly clock?: () => number;
+}
+
+export interface GrantIssuer {
+  /** Take a request for a verified identity: decided at once by the rule set, or left pending for a reviewer. */
+  request(sub: string, intentDoc: unknown, act?: string): Promise<GrantRequest>;
+  get(id: string): GrantRequest | undefined;
+  /** A reviewer decides (recorded and chained: who, when, what). */
+  decide(id: string, approve: boolean, reviewer: string): Promise<GrantRequest>;
+  list(): GrantRequest[];
+}
+
+const MAX_REQUESTS = 1000;
+
+/**
+ * The low-risk rule set: a grant is issued at once only when every approved tool is a named,
+ * read-only tool (by its name: `read_file`, `list_directory`, `search`), the intent has a call budget
+ * of at most `autoMaxCalls`, a sensitivity ceiling no higher than `internal`, and asks for no
+ * sensitive resources. Anything else waits for a reviewer. Returns why.
+ */
+export function lowRisk(intent: Intent, maxCalls: number): { auto: boolean; why: string } {
+  if (intent.tools === '*') return { auto: false, why: 'asks for every tool ("*")' };
+  const acting = intent.tools.filter((t) => !profileTool(t.name).readOnly).map((t) => t.name);
+  if (acting.length) return { auto: false, why: `tools that change or send: ${acting.join(', ')}` };
+  if (intent.budget?.calls === undefined || intent.budget.calls > maxCalls)
+    return { auto: false, why: `no call budget of at most ${maxCalls}` };
+  const level = SENSITIVITY_LEVELS.indexOf(intent.sensitivity ?? 'internal');
+  if (level > SENSITIVITY_LEVELS.indexOf('internal'))
+    return { auto: false, why: `sensitivity ${intent.sensitivity} above internal` };
+  if (intent.resources?.sensitive.length)
+    return { auto: false, why: `sensitive resources: ${intent.resources.sensitive.join(', ')}` };
+  return { auto: true, why: 'low risk: read-only tools within a small budget' };
+}
+
+/** Read a private JWK file for `--grant-key`. */
+export function readPrivateJwk(file: string): JWK {
+  try {
+    const jwk = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+    if (!jwk.d) throw new Error('not a private key (no "d")');
+    return jwk;
+  } catch (e) {
+    throw new IntentGuardError('ERR_KEY_SOURCE', `--grant-key ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Grant requests (the original approval, made by a person): each is recorded in the `approvals`
+ * table as `tool: "grant"` under the pseudo-session `grant:<id>` (chained like every approval), decided
+ * by {@link lowRisk} or by a reviewer, and a granted request mints a short-lived grant bound to the
+ * requesting identity and its intent.
+ */
+export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
+  const clock = o.clock ?? Date.now;
+  const waitMs = o.waitMs ?? 600_000;
+  const requests = new Map<string, GrantRequest>();
+  const mint = (r: GrantRequest) =>
+    mintGrant({
+      privateJwk: o.privateJwk,
+      iss: o.iss,
+      aud: o.aud,
+      sub: r.sub,
+      ttl: o.ttl ?? '10m',
+      intent: r.intentDoc,
+      ...(r.act && { act: r.act }),
+      now: clock(),
+    });
+  const settle = async (r: GrantRequest, approve: boolean, by: string) => {
+    r.status = approve ? 'granted' : 'denied';
+    r.decidedBy = by;
+    r.decidedAt = clock();
+    if (approve) r.token = await mint(r);
+    sealApproval(o.store, r.id, {
+      status: approve ? 'approved' : 'denied',
+      approver: by,
+      scope: 'grant',
+      decided_at: r.decidedAt,
+    });
+  };
+  const expire = (r: GrantRequest) => {
+    if (r.status === 'pending' && clock() > r.expiresAt) {
+      r.status = 'expired';
+      sealApproval(o.store, r.id, {
+        status: 'expired',
+        approver: 'timeout',
+        scope: null,
+        decided_at: clock(),
+      });
+    }
+    return r;
+  };
+  return {
+    async request(sub, intentDoc, act) {
+      let intent: Intent;
+      try {
+        intent = parseIntent(intentDoc);
+      } catch (e) {
+        throw new IntentGuardError('ERR_INTENT_INVALID', (e as Error).message);
+      }
+      const risk = lowRisk(intent, o.autoMaxCalls ?? 20);
+      const now = clock();
+      const r: GrantRequest = {
+        id: `grq-${randomUUID()}`,
+        sub,
+        ...(act && { act }),
+        intent,
+        intentDoc,
+        status: 'pending',
+        why: risk.why,
+        requestedAt: now,
+        expiresAt: now + waitMs,
+      };
+      appendApproval(o.store, {
+        id: r.id,
+        session_id: `grant:${r.id}`,
+        decision_id: null,
+        sub,
+        tool: 'grant',
+        args_digest: digest(intentDoc, 64),
+        intent_version: intent.version,
+        reason: `grant request: ${intent.purpose} (${risk.why})`,
+        requested_at: now,
+        expires_at: r.expiresAt,
+      });
+      for (const [id, old] of requests)
+        if (requests.size >= MAX_REQUESTS && old.status !== 'pending') requests.delete(id);
+      requests.set(r.id, r);
+      if (risk.auto) await settle(r, true, 'console:auto-grant');
+      return r;
+    },
+    get: (id) => {
+      const r = requests.get(id);
+      return r && expire(r);
+    },
+    async decide(id, approve, reviewer) {
+      const r = requests.get(id);
+      if (!r) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no grant request ${id}`);
+      expire(r);
+      if (r.status !== 'pending')
+        throw new IntentGuardError('ERR_APPROVAL_DONE', `grant request ${id} is already ${r.status}`);
+      if (r.sub === reviewer || r.act === reviewer)
+        throw new IntentGuardError('ERR_CONSOLE_SELF_APPROVAL', 'you cannot decide your own grant request');
+      await settle(r, approve, `console:${reviewer}`);
+      return r;
+    },
+    list: () => [...requests.values()].map(expire).reverse(),
+  };
+}

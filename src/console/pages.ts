@@ -1,0 +1,442 @@
+import type { AuditReport } from '../store/audit.js';
+import { atLeast, type Login } from './auth.js';
+import { Html, href, html, seg } from './escape.js';
+import type { ConsoleAlert, ConsolePending, ConsoleSession } from './queries.js';
+import type { ConsoleEntry } from './timeline.js';
+import type { GrantRequest } from './grants.js';
+
+// Server-rendered views. Every value from the record goes through `html` (escaped); links are built
+// with `href` from the console's own paths; no inline script or style (the CSP forbids both).
+
+const iso = (t: number | null | undefined) =>
+  t === null || t === undefined ? '' : new Date(t).toISOString().replace('T', ' ').slice(0, 19);
+const json = (v: unknown) => JSON.stringify(v, null, 2) ?? '';
+
+const NAV = [
+  ['/sessions', 'Sessions'],
+  ['/approvals', 'Approvals'],
+  ['/grants', 'Grant requests'],
+  ['/alerts', 'Alerts'],
+  ['/rules', 'Rules'],
+  ['/audit', 'Audit'],
+] as const;
+
+/** The page frame: navigation, who is logged in, the live region the script refreshes. */
+export function layout(title: string, login: Login, current: string, body: Html, version: number): string {
+  const p = login.principal;
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>intentguard console — ${title}</title>
+        <link rel="stylesheet" href="/static/console.css" />
+        <script type="module" src="/static/console.js"></script>
+      </head>
+      <body data-version="${version}" data-role="${p.role}">
+        <header>
+          <strong>intentguard</strong>
+          <nav>
+            ${NAV.map(([path, name]) => html`<a href="${path}" ${current === path ? html` aria-current="page"` : ''}>${name}</a>`)}
+          </nav>
+          <span class="who">${p.sub} <em>(${p.role})</em></span>
+          <form method="post" action="/logout">
+            <input type="hidden" name="csrf" value="${login.csrf}" /><button>Log out</button>
+          </form>
+        </header>
+        <main id="live">
+          <h1>${title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html> `.text;
+}
+
+/** The login page: an admin token or an identity JWT. Needs no script. */
+export function loginPage(message?: string): string {
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>intentguard console — log in</title>
+      </head>
+      <body>
+        <h1>intentguard console</h1>
+        ${message ? html`<p role="alert">${message}</p>` : ''}
+        <form method="post" action="/login">
+          <label
+            >Token or identity JWT <input type="password" name="token" autocomplete="off" required
+          /></label>
+          <button>Log in</button>
+        </form>
+      </body>
+    </html> `.text;
+}
+
+/** An error page for a logged-in user (or a bare one for a refusal before login). */
+export function errorBody(code: string, message: string): Html {
+  return html`<p class="error" role="alert"><code>${code}</code> ${message}</p>`;
+}
+
+const csrfField = (login: Login) => html`<input type="hidden" name="csrf" value="${login.csrf}" />`;
+
+/** Live sessions: identity, act-for, intent purpose and version, transport, calls vs budget, drift, state. */
+export function sessionsView(login: Login, rows: readonly ConsoleSession[], next: number | null): Html {
+  const canAct = atLeast(login.principal.role, 'approver');
+  return html`<table id="sessions">
+      <thead>
+        <tr>
+          <th>session</th>
+          <th>identity</th>
+          <th>acts for</th>
+          <th>intent</th>
+          <th>transport</th>
+          <th>calls / budget</th>
+          <th>drift</th>
+          <th>state</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map(
+          (s) =>
+            html`<tr data-session="${s.id}">
+              <td>
+                <a href="${href(`/sessions/${seg(s.id)}`)}">${s.id}</a><br /><small
+                  >${iso(s.startedAt)}</small
+                >
+              </td>
+              <td class="sub">${s.sub ?? 'unverified'}</td>
+              <td>${s.act ?? ''}</td>
+              <td class="purpose">${s.purpose} <small>v${s.intentVersion}</small></td>
+              <td>${s.transport ?? ''}</td>
+              <td>${s.calls}${s.budget !== null ? ` / ${s.budget}` : ''}</td>
+              <td>${(s.drift ?? 0).toFixed(2)}</td>
+              <td class="state">${stateOf(s)}</td>
+              <td>
+                ${
+                  canAct && s.jti && !s.revoked && s.endedAt === null
+                    ? html`<form method="post" action="${href(`/sessions/${seg(s.id)}/revoke`)}">
+                        ${csrfField(login)}<button class="danger">Halt &amp; revoke grant</button>
+                      </form>`
+                    : ''
+                }
+              </td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${next !== null ? html`<p><a rel="next" href="${href('/sessions', { before: next })}">Older sessions →</a></p>` : ''}`;
+}
+
+const stateOf = (s: ConsoleSession) =>
+  s.revoked && s.endedAt === null
+    ? 'revoked'
+    : s.endedAt === null
+      ? 'live'
+      : (s.outcome ?? s.status ?? 'ended');
+
+/** A session's timeline: calls, decisions, rules with reasons, intent version, provenance links. */
+export function timelineView(
+  session: Record<string, unknown>,
+  entries: readonly ConsoleEntry[],
+  truncated: boolean,
+): Html {
+  return html`<dl class="session">
+      <dt>identity</dt>
+      <dd class="sub">${session.sub ?? 'unverified'}</dd>
+      <dt>acts for</dt>
+      <dd>${session.act ?? ''}</dd>
+      <dt>grant</dt>
+      <dd>${session.jti ?? ''}</dd>
+      <dt>purpose</dt>
+      <dd class="purpose">${session.purpose}</dd>
+      <dt>intent</dt>
+      <dd><pre>${json(session.intent)}</pre></dd>
+      <dt>started</dt>
+      <dd>${iso(session.started_at as number)}</dd>
+      <dt>outcome</dt>
+      <dd>${session.outcome ?? (session.ended_at ? '' : 'live')}</dd>
+    </dl>
+    <table id="timeline">
+      <thead>
+        <tr>
+          <th>#</th>
+          <th>time</th>
+          <th>dir</th>
+          <th>what</th>
+          <th>arguments / result</th>
+          <th>decision</th>
+          <th>intent v</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${entries.map(
+          (e) =>
+            html`<tr id="${`ev-${e.seq}`}" class="${`action-${e.action}`}">
+              <td>${e.seq}</td>
+              <td>${iso(e.time).slice(11)}</td>
+              <td>${e.dir}</td>
+              <td class="what">
+                ${e.tool !== null ? html`${e.kind === 'request' ? 'call' : e.kind} <code class="tool">${e.tool}</code>` : html`${e.kind} <code>${e.method ?? ''}</code>`}
+              </td>
+              <td>
+                ${
+                  e.args !== undefined
+                    ? argsCell(e)
+                    : e.result !== undefined
+                      ? html`<details>
+                          <summary>result</summary>
+                          <pre>${json(e.result)}</pre>
+                        </details>`
+                      : ''
+                }
+              </td>
+              <td>
+                ${e.action}${
+                  e.findings.length
+                    ? html`<ul class="findings">
+                        ${e.findings.map((f) => html`<li><code>${f.rule}</code> (${f.action}): ${f.reason}</li>`)}
+                      </ul>`
+                    : ''
+                }
+              </td>
+              <td>${e.intentVersion ?? ''}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${truncated ? html`<p>Only the first entries are shown; export the session for all of them.</p>` : ''}`;
+}
+
+function argsCell(e: ConsoleEntry): Html {
+  const args = (e.args ?? {}) as Record<string, unknown>;
+  return html`<dl class="args">
+    ${Object.entries(args).map(([k, v]) => {
+      const links = e.provenance.filter((p) => p.arg === k || p.arg.startsWith(`${k}.`));
+      const text = typeof v === 'string' ? v : json(v);
+      return html`<dt>${k}</dt>
+        <dd>
+          ${
+            links.length
+              ? html`<a
+                    class="prov"
+                    href="${`#ev-${links[0]!.from}`}"
+                    title="${`from the result at #${links[0]!.from}`}"
+                    >${text}</a
+                  >
+                  <small>← result #${links[0]!.from}</small>`
+              : html`<code>${text}</code>`
+          }
+        </dd>`;
+    })}
+  </dl>`;
+}
+
+/** Pending approvals: redacted arguments beside what the intent allows, why held, expiry countdown. */
+export function approvalsView(login: Login, pending: readonly ConsolePending[], now: number): Html {
+  if (pending.length === 0) return html`<p id="no-approvals">Nothing is waiting for a decision.</p>`;
+  const canDecide = atLeast(login.principal.role, 'approver');
+  return html`<ul id="approvals" class="cards">
+    ${pending.map((p) => {
+      const own = p.sub === login.principal.sub || p.act === login.principal.sub;
+      return html`<li class="approval" data-approval="${p.id}">
+        <h2>
+          <code class="tool">${p.tool}</code> for
+          <span class="sub">${p.sub ?? 'unverified'}</span>${p.act ? html` acting for ${p.act}` : ''}
+        </h2>
+        <p>
+          Session <a href="${href(`/sessions/${seg(p.session)}`)}">${p.session}</a>, intent
+          v${p.intentVersion}: <span class="purpose">${p.purpose}</span>
+        </p>
+        <p class="reason">Held because: ${p.reason}</p>
+        <div class="side-by-side">
+          <div>
+            <h3>Arguments (redacted)</h3>
+            <pre class="args">${json(p.args)}</pre>
+          </div>
+          <div>
+            <h3>What the intent allows for this tool</h3>
+            <pre>${p.allowed === null ? 'not among the approved tools' : json(p.allowed)}</pre>
+          </div>
+        </div>
+        <p>
+          Expires in
+          <span class="countdown" data-expires="${p.expiresAt}"
+            >${Math.max(0, Math.round((p.expiresAt - now) / 1000))} s</span
+          >
+          (${iso(p.expiresAt)})
+        </p>
+        ${
+          !canDecide
+            ? html`<p class="note">Your role (${login.principal.role}) cannot decide approvals.</p>`
+            : own
+              ? html`<p class="note">
+                  This call was made under your own identity: another approver must decide it.
+                </p>`
+              : html`<form method="post" action="${href(`/approvals/${seg(p.id)}`)}" class="decide">
+                  ${csrfField(login)}
+                  <button name="decision" value="approve-once">Approve once</button>
+                  <button name="decision" value="approve-session">
+                    Approve ${p.tool} for this session (within these folders and hosts)
+                  </button>
+                  <button name="decision" value="deny" class="danger">Deny</button>
+                </form>`
+        }
+      </li>`;
+    })}
+  </ul>`;
+}
+
+const SEVERITIES = ['', 'informational', 'low', 'medium', 'high', 'critical'];
+
+/** The alerts feed with its filters. */
+export function alertsView(
+  alerts: readonly ConsoleAlert[],
+  next: number | null,
+  f: { severity?: string; rule?: string; agent?: string },
+): Html {
+  return html`<form method="get" action="/alerts" class="filters">
+      <label
+        >severity
+        <select name="severity">
+          ${SEVERITIES.map((s) => html`<option value="${s}" ${f.severity === s ? html` selected` : ''}>${s || 'any'}</option>`)}
+        </select></label
+      >
+      <label>rule <input name="rule" value="${f.rule ?? ''}" /></label>
+      <label>agent <input name="agent" value="${f.agent ?? ''}" /></label>
+      <button>Filter</button>
+    </form>
+    <table id="alerts">
+      <thead>
+        <tr>
+          <th>time</th>
+          <th>severity</th>
+          <th>rule</th>
+          <th>agent</th>
+          <th>action</th>
+          <th>reason</th>
+          <th>session</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${alerts.map(
+          (a) =>
+            html`<tr class="${`sev-${a.severity}`}">
+              <td>${iso(a.time)}</td>
+              <td>${a.severity}</td>
+              <td><code>${a.rule}</code></td>
+              <td class="sub">${a.sub ?? ''}</td>
+              <td>${a.action} / ${a.outcome}</td>
+              <td>${a.reason}</td>
+              <td><a href="${href(`/sessions/${seg(a.session)}`)}">open</a></td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${next !== null ? html`<p><a rel="next" href="${href('/alerts', { ...f, before: next })}">Older alerts →</a></p>` : ''}`;
+}
+
+/** Audit: chain verification status and unsealed sessions, with bundle export for admins. */
+export function auditView(login: Login, r: AuditReport): Html {
+  const admin = atLeast(login.principal.role, 'admin');
+  const c = r.checked;
+  return html`<p id="audit-status" class="${r.problems.length ? 'bad' : 'good'}">
+      ${
+        r.problems.length
+          ? `FAILED: ${r.problems.length} table(s) with tampering`
+          : 'Every chain, seal and the head anchor verify.'
+      }
+    </p>
+    <p>
+      Checked ${c.sessions} sessions, ${c.events} events, ${c.decisions} decisions, ${c.alerts} alerts,
+      ${c.approvals} approvals, ${c.revocations} revocations, ${c.anchors} anchors.
+    </p>
+    ${
+      r.problems.length
+        ? html`<ul>
+            ${r.problems.map((p) => html`<li><code>${p.table}</code> row ${p.rowid}: ${p.kind}: ${p.detail}</li>`)}
+          </ul>`
+        : ''
+    }
+    <h2>Unsealed sessions</h2>
+    ${
+      r.unsealed.length
+        ? html`<ul>
+            ${r.unsealed.map((u) => html`<li>${JSON.stringify(u)}</li>`)}
+          </ul>`
+        : html`<p>None.</p>`
+    }
+    ${
+      admin
+        ? html`<h2>Export</h2>
+            <p><a href="/audit/export" download>Every session as a bundle (JSON lines)</a></p>`
+        : ''
+    }`;
+}
+
+/** Rule hit counts over a period. */
+export function rulesView(hits: readonly { rule: string; hits: number }[], period: string): Html {
+  return html`<form method="get" action="/rules" class="filters">
+      <label
+        >period
+        <select name="period">
+          ${['1h', '24h', '7d', '30d'].map(
+            (p) => html`<option${p === period ? html` selected` : ''}>${p}</option>`,
+          )}
+        </select></label
+      ><button>Show</button>
+    </form>
+    <table id="rule-hits">
+      <thead>
+        <tr>
+          <th>rule</th>
+          <th>alerts</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${hits.map(
+          (h) =>
+            html`<tr>
+              <td><code>${h.rule}</code></td>
+              <td>${h.hits}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
+/** Grant requests waiting for a reviewer, and recently decided ones. */
+export function grantsView(login: Login, requests: readonly GrantRequest[]): Html {
+  const canDecide = atLeast(login.principal.role, 'approver');
+  if (requests.length === 0) return html`<p id="no-grants">No grant requests.</p>`;
+  return html`<ul id="grants" class="cards">
+    ${requests.map((g) => {
+      const own = g.sub === login.principal.sub;
+      return html`<li class="grant" data-grant="${g.id}">
+        <h2>
+          <span class="sub">${g.sub}</span> asks for a grant: <span class="purpose">${g.intent.purpose}</span>
+        </h2>
+        <p>
+          Status: <strong class="status">${g.status}</strong>${g.decidedBy ? html` by ${g.decidedBy}` : ''}.
+          ${g.why}
+        </p>
+        <pre>${json(g.intentDoc)}</pre>
+        ${
+          g.status !== 'pending'
+            ? ''
+            : !canDecide
+              ? html`<p class="note">Your role (${login.principal.role}) cannot decide grant requests.</p>`
+              : own
+                ? html`<p class="note">
+                    This request is made under your own identity: another approver must decide it.
+                  </p>`
+                : html`<form method="post" action="${href(`/grants/${seg(g.id)}`)}">
+                    ${csrfField(login)} <button name="decision" value="approve">Grant</button>
+                    <button name="decision" value="deny" class="danger">Refuse</button>
+                  </form>`
+        }
+      </li>`;
+    })}
+  </ul>`;
+}

@@ -1,0 +1,258 @@
+import type { Statement } from 'better-sqlite3';
+import { redactValue } from '../rules/template.js';
+import type { Store } from '../store/db.js';
+import { readRecorded } from '../store/bundle.js';
+
+// The console's reads of the store the proxies write. Every list is bounded and keyset-paginated
+// (`WHERE rowid < ? ORDER BY rowid DESC LIMIT ?` on the primary key), so page one of 100,000 sessions
+// costs what page one of 100 does; per-row counts use the (session_id, seq) indexes.
+
+/** One row of the live sessions view. */
+export interface ConsoleSession {
+  readonly rowid: number;
+  readonly id: string;
+  readonly sub: string | null;
+  readonly act: string | null;
+  readonly jti: string | null;
+  readonly purpose: string;
+  readonly intentVersion: number;
+  readonly transport: string | null;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly outcome: string | null;
+  readonly status: string | null;
+  readonly calls: number;
+  /** The intent's call budget, when it has one. */
+  readonly budget: number | null;
+  readonly drift: number | null;
+  readonly revoked: boolean;
+}
+
+/** The largest page a list returns. */
+export const MAX_PAGE = 200;
+
+interface Prepared {
+  page: Statement;
+  first: Statement;
+  pending: Statement;
+  approval: Statement;
+  alertsPage: Statement;
+  hits: Statement;
+}
+const prepared = new WeakMap<Store, Prepared>();
+
+const SESSION_COLUMNS = `s.rowid, s.id, s.sub, s.act, s.jti, s.purpose, s.intent_version, s.transport, s.started_at,
+  s.ended_at, s.outcome, s.status, s.drift, s.calls, json_extract(s.intent_json, '$.budget.calls') AS budget,
+  (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
+  EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked`;
+
+function statements(store: Store): Prepared {
+  let p = prepared.get(store);
+  if (!p) {
+    const db = store.db;
+    p = {
+      page: db.prepare(
+        `SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.rowid < ? ORDER BY s.rowid DESC LIMIT ?`,
+      ),
+      first: db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`),
+      pending: db.prepare(
+        `SELECT a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at, a.expires_at,
+          s.act, s.purpose, s.intent_json, e.raw
+        FROM approvals a JOIN sessions s ON s.id = a.session_id
+        LEFT JOIN decisions d ON d.id = a.decision_id
+        LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq
+        WHERE a.status = 'pending' AND a.expires_at > ? ORDER BY a.rowid DESC LIMIT ?`,
+      ),
+      approval: db.prepare(
+        `SELECT a.id, a.session_id, a.sub, a.status, a.expires_at, s.act FROM approvals a JOIN sessions s ON s.id = a.session_id WHERE a.id = ?`,
+      ),
+      alertsPage: db.prepare(
+        `SELECT a.rowid, a.id, a.session_id, a.time, a.rule, a.severity, a.action, a.outcome, a.json, s.sub
+        FROM alerts a JOIN sessions s ON s.id = a.session_id
+        WHERE a.rowid < @before AND (@severity IS NULL OR a.severity = @severity) AND (@rule IS NULL OR a.rule = @rule)
+          AND (@agent IS NULL OR s.sub = @agent)
+        ORDER BY a.rowid DESC LIMIT @limit`,
+      ),
+      hits: db.prepare(
+        `SELECT rule, count(*) AS hits, max(severity) AS severity FROM alerts WHERE time >= ? GROUP BY rule ORDER BY hits DESC LIMIT 500`,
+      ),
+    };
+    prepared.set(store, p);
+  }
+  return p;
+}
+
+const sessionOf = (r: Record<string, any>): ConsoleSession => ({
+  rowid: r.rowid,
+  id: r.id,
+  sub: r.sub,
+  act: r.act,
+  jti: r.jti,
+  purpose: r.purpose,
+  intentVersion: r.intent_version,
+  transport: r.transport,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  outcome: r.outcome,
+  status: r.status,
+  calls: r.calls ?? r.live_calls,
+  budget: typeof r.budget === 'number' ? r.budget : null,
+  drift: r.drift,
+  revoked: r.revoked === 1,
+});
+
+/** Clamp a requested page size to 1..MAX_PAGE. */
+export const pageSize = (n: number | undefined, fallback = 50): number =>
+  Math.max(1, Math.min(MAX_PAGE, Number.isInteger(n) ? n! : fallback));
+
+/**
+ * One page of sessions, newest first. `before` is the `rowid` of the last row of the previous page
+ * (the `next` cursor this returns); absent for the first page.
+ */
+export function sessionsPage(
+  store: Store,
+  o: { before?: number; limit?: number } = {},
+): { sessions: ConsoleSession[]; next: number | null } {
+  const limit = pageSize(o.limit);
+  const rows = statements(store).page.all(o.before ?? Number.MAX_SAFE_INTEGER, limit) as Record<
+    string,
+    any
+  >[];
+  const sessions = rows.map(sessionOf);
+  return { sessions, next: sessions.length === limit ? sessions[sessions.length - 1]!.rowid : null };
+}
+
+/** One session's row, as the list shows it. */
+export function sessionRow(store: Store, id: string): ConsoleSession | undefined {
+  const r = statements(store).first.get(id) as Record<string, any> | undefined;
+  return r && sessionOf(r);
+}
+
+/** A held call waiting for a decision, with what the reviewer needs beside it. */
+export interface ConsolePending {
+  readonly id: string;
+  readonly session: string;
+  readonly sub: string | null;
+  readonly act: string | null;
+  readonly tool: string;
+  readonly argsDigest: string;
+  /** The call's arguments, redacted as alerts are (secrets and long values masked). */
+  readonly args: unknown;
+  /** What the intent allows for this tool: its entry (with argument checks), `'*'`, or null (not approved). */
+  readonly allowed: unknown;
+  readonly purpose: string;
+  readonly intentVersion: number;
+  readonly reason: string;
+  readonly requestedAt: number;
+  readonly expiresAt: number;
+}
+
+function allowedFor(intentJson: string, tool: string): unknown {
+  try {
+    const intent = JSON.parse(intentJson) as { tools?: unknown };
+    if (intent.tools === '*') return '*';
+    if (!Array.isArray(intent.tools)) return null;
+    return intent.tools.find((t) => t === tool || (t && (t as { name?: unknown }).name === tool)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pending approvals (not yet decided, not expired), newest first. */
+export function pendingApprovals(store: Store, now: number, limit?: number): ConsolePending[] {
+  const rows = statements(store).pending.all(now, pageSize(limit)) as Record<string, any>[];
+  return rows.map((r) => {
+    const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as any) : undefined;
+    return {
+      id: r.id,
+      session: r.session_id,
+      sub: r.sub,
+      act: r.act,
+      tool: r.tool,
+      argsDigest: r.args_digest,
+      args: redactValue(msg?.params?.arguments ?? {}, 'call.args', []),
+      allowed: allowedFor(r.intent_json, r.tool),
+      purpose: r.purpose,
+      intentVersion: r.intent_version,
+      reason: r.reason ?? '',
+      requestedAt: r.requested_at,
+      expiresAt: r.expires_at,
+    };
+  });
+}
+
+/** The parts of an approval deciding it needs: whose call it is, and whether it is still open. */
+export function approvalRow(
+  store: Store,
+  id: string,
+):
+  | { id: string; session: string; sub: string | null; act: string | null; status: string; expiresAt: number }
+  | undefined {
+  const r = statements(store).approval.get(id) as Record<string, any> | undefined;
+  return (
+    r && {
+      id: r.id,
+      session: r.session_id,
+      sub: r.sub,
+      act: r.act,
+      status: r.status,
+      expiresAt: r.expires_at,
+    }
+  );
+}
+
+/** One alert of the feed (its OCSF finding as recorded: already redacted). */
+export interface ConsoleAlert {
+  readonly rowid: number;
+  readonly id: string;
+  readonly session: string;
+  readonly time: number;
+  readonly rule: string;
+  readonly severity: string;
+  readonly action: string;
+  readonly outcome: string;
+  readonly sub: string | null;
+  readonly reason: string;
+}
+
+/** A page of alerts, newest first, filtered by severity, rule and agent (exact matches). */
+export function alertsPage(
+  store: Store,
+  f: { severity?: string; rule?: string; agent?: string; before?: number; limit?: number },
+): { alerts: ConsoleAlert[]; next: number | null } {
+  const limit = pageSize(f.limit);
+  const rows = statements(store).alertsPage.all({
+    before: f.before ?? Number.MAX_SAFE_INTEGER,
+    severity: f.severity || null,
+    rule: f.rule || null,
+    agent: f.agent || null,
+    limit,
+  }) as Record<string, any>[];
+  const alerts = rows.map((r) => {
+    let reason = '';
+    try {
+      const j = JSON.parse(r.json) as { message?: unknown; finding_info?: { desc?: unknown } };
+      reason = String(j.message ?? j.finding_info?.desc ?? '');
+    } catch {
+      reason = '(unreadable alert)';
+    }
+    return {
+      rowid: r.rowid,
+      id: r.id,
+      session: r.session_id,
+      time: r.time,
+      rule: r.rule,
+      severity: r.severity,
+      action: r.action,
+      outcome: r.outcome,
+      sub: r.sub,
+      reason,
+    };
+  });
+  return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
+}
+
+/** Alerts per rule since `since` (ms since the epoch), most hit first. */
+export function ruleHits(store: Store, since: number): { rule: string; hits: number }[] {
+  return statements(store).hits.all(since) as { rule: string; hits: number }[];
+}

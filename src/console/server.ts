@@ -1,0 +1,481 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decideInDatabase } from '../approvals/approvals.js';
+import { IntentGuardError } from '../errors.js';
+import { createRevocations } from '../identity/revocations.js';
+import { listen } from '../lib/listen.js';
+import { parseDuration } from '../lib/duration.js';
+import { verifyAudit } from '../store/audit.js';
+import type { Store } from '../store/db.js';
+import { sessionBundles } from '../store/queries.js';
+import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
+import {
+  atLeast,
+  createConsoleAuth,
+  csrfMatches,
+  type ConsoleAuthOptions,
+  type Login,
+  type Principal,
+  type Role,
+} from './auth.js';
+import {
+  createGrantIssuer,
+  JWT_TOKEN_TYPE,
+  TOKEN_EXCHANGE,
+  type GrantIssuer,
+  type GrantIssuerOptions,
+} from './grants.js';
+import { bad, bearer, cookie, readBody, redirect, send, sendHtml, sendJson, statusOf } from './http.js';
+import { createLiveHub } from './live.js';
+import * as pages from './pages.js';
+import { alertsPage, approvalRow, pendingApprovals, ruleHits, sessionRow, sessionsPage } from './queries.js';
+import { consoleTimeline } from './timeline.js';
+import type { Html } from './escape.js';
+
+export interface ConsoleOptions extends ConsoleAuthOptions {
+  readonly store: Store;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Host header values accepted besides the listen address. */
+  readonly allowedHosts?: readonly string[];
+  /** Grant requests (POST /token): where and how grants are minted. Absent: /token answers unsupported. */
+  readonly grants?: Omit<GrantIssuerOptions, 'store' | 'clock'>;
+  /** How often the store is polled for changes (default 200 ms). */
+  readonly pollMs?: number;
+  /** When the console runs inside a proxy: halt a session at once (besides revoking its grant). */
+  readonly halt?: (session: string, reason: string) => void;
+}
+
+export interface ConsoleServer {
+  readonly url: string;
+  readonly port: number;
+  readonly grants?: GrantIssuer;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'ig_console';
+
+/** Who is asking: a login cookie (pages), or a bearer credential (scripts: no ambient authority, no CSRF). */
+interface Caller {
+  readonly principal: Principal;
+  readonly login?: Login;
+}
+
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: Caller,
+  params: string[],
+  url: URL,
+  body: () => Promise<Record<string, unknown>>,
+) => Promise<void> | void;
+
+/**
+ * The security console: server-rendered pages and JSON under /api/ over the same store the proxies
+ * write. Every route but `/login` (and the token endpoint, which authenticates its own caller) answers
+ * 401 without a valid login; state changes from pages need the login's CSRF token and a same-origin
+ * `Origin`; roles gate what each login may do; an approver never decides a call made under their own
+ * identity.
+ * @example const c = await startConsole({ store: openStore('intentguard.db'), port: 8700, token: 'secret' })
+ */
+export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
+  const clock = o.clock ?? Date.now;
+  const store = o.store;
+  const auth = createConsoleAuth(o);
+  const hub = createLiveHub(store, o.pollMs);
+  const revocations = createRevocations(store, clock);
+  const grants = o.grants ? createGrantIssuer({ ...o.grants, store, clock }) : undefined;
+  const host = o.host ?? '127.0.0.1';
+
+  const need = (caller: Caller, role: Role) => {
+    if (!atLeast(caller.principal.role, role))
+      throw new IntentGuardError(
+        'ERR_CONSOLE_ROLE',
+        `this needs the ${role} role; ${caller.principal.sub} is ${caller.principal.role}`,
+      );
+  };
+  const page = (res: ServerResponse, caller: Caller, title: string, path: string, body: Html) => {
+    if (!caller.login) throw bad('pages need a browser login (POST /login); scripts use /api/');
+    sendHtml(res, 200, pages.layout(title, caller.login, path, body, hub.version));
+  };
+  const str = (u: URL, k: string) => u.searchParams.get(k) ?? undefined;
+  const int = (u: URL, k: string) => {
+    const v = u.searchParams.get(k);
+    if (v === null || v === '') return undefined;
+    if (!/^\d{1,15}$/.test(v)) throw bad(`?${k} must be a whole number`);
+    return Number(v);
+  };
+
+  /** Decide a held call: approver role, never one's own call, only while it is pending and not expired. */
+  const decideApproval = (caller: Caller, id: string, decision: unknown, scope: unknown) => {
+    need(caller, 'approver');
+    if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
+    if (scope !== undefined && scope !== 'once' && scope !== 'session')
+      throw bad(
+        'scope must be "once" or "session" (widening the intent is not available from the console yet)',
+      );
+    const row = approvalRow(store, id);
+    if (!row) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
+    const me = caller.principal.sub;
+    if (row.sub === me || row.act === me)
+      throw new IntentGuardError(
+        'ERR_CONSOLE_SELF_APPROVAL',
+        `approval ${id} is for a call made under your own identity (${me})`,
+      );
+    if (row.status === 'pending' && row.expiresAt <= clock())
+      throw new IntentGuardError('ERR_APPROVAL_DONE', `approval ${id} has expired`);
+    const r = decideInDatabase(
+      store,
+      id,
+      decision === 'approve',
+      `console:${me}`,
+      (scope as 'once' | 'session') ?? 'once',
+    );
+    hub.bump();
+    return { id, decision, scope: scope ?? 'once', approver: `console:${me}`, ...r };
+  };
+
+  const revokeSession = (caller: Caller, id: string) => {
+    need(caller, 'approver');
+    const s = sessionRow(store, id);
+    if (!s) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+    if (!s.jti) throw bad(`session ${id} has no grant to revoke`);
+    const reason = `revoked from the console by ${caller.principal.sub}`;
+    revocations.revoke({ jti: s.jti }, reason);
+    o.halt?.(id, reason);
+    hub.bump();
+    return { session: id, jti: s.jti, revoked: true };
+  };
+
+  const views: Record<string, Handler> = {
+    'GET /sessions': (_q, res, c, _p, u) => {
+      const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
+      page(res, c, 'Sessions', '/sessions', pages.sessionsView(c.login!, sessions, next));
+    },
+    'GET /sessions/:id': (_q, res, c, [id]) => {
+      const t = consoleTimeline(store, id!);
+      if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+      page(res, c, `Session ${id}`, '/sessions', pages.timelineView(t.session, t.entries, t.truncated));
+    },
+    'POST /sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
+      await body();
+      revokeSession(c, id!);
+      redirect(res, '/sessions');
+    },
+    'GET /approvals': (_q, res, c) =>
+      page(
+        res,
+        c,
+        'Pending approvals',
+        '/approvals',
+        pages.approvalsView(c.login!, pendingApprovals(store, clock()), clock()),
+      ),
+    'POST /approvals/:id': async (_q, res, c, [id], _u, body) => {
+      const [decision, scope] = String((await body()).decision ?? '').split('-');
+      decideApproval(c, id!, decision, scope);
+      redirect(res, '/approvals');
+    },
+    'GET /grants': (_q, res, c) =>
+      page(res, c, 'Grant requests', '/grants', pages.grantsView(c.login!, grants?.list() ?? [])),
+    'POST /grants/:id': async (_q, res, c, [id], _u, body) => {
+      const { decision } = await body();
+      need(c, 'approver');
+      if (!grants) throw bad('grant requests are not configured (--grant-key)');
+      if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
+      await grants.decide(id!, decision === 'approve', c.principal.sub);
+      hub.bump();
+      redirect(res, '/grants');
+    },
+    'GET /alerts': (_q, res, c, _p, u) => {
+      const f = { severity: str(u, 'severity'), rule: str(u, 'rule'), agent: str(u, 'agent') };
+      const { alerts, next } = alertsPage(store, { ...f, before: int(u, 'before') });
+      page(res, c, 'Alerts', '/alerts', pages.alertsView(alerts, next, f));
+    },
+    'GET /rules': (_q, res, c, _p, u) => {
+      const period = str(u, 'period') ?? '24h';
+      if (!['1h', '24h', '7d', '30d'].includes(period)) throw bad('period must be 1h, 24h, 7d or 30d');
+      page(
+        res,
+        c,
+        'Rules',
+        '/rules',
+        pages.rulesView(ruleHits(store, clock() - parseDuration(period)), period),
+      );
+    },
+    'GET /audit': (_q, res, c) =>
+      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store))),
+    'GET /audit/export': (_q, res, c, _p, u) => {
+      need(c, 'admin');
+      const session = str(u, 'session');
+      const lines: string[] = [];
+      for (const b of sessionBundles(store, { ...(session && { session }) })) {
+        const { recorded: _r, ...bundle } = b;
+        lines.push(
+          JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) }),
+        );
+      }
+      send(res, 200, 'application/x-ndjson', lines.join('\n') + (lines.length ? '\n' : ''), {
+        'content-disposition': 'attachment; filename="intentguard-sessions.jsonl"',
+      });
+    },
+    'GET /api/sessions': (_q, res, _c, _p, u) =>
+      sendJson(res, 200, sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') })),
+    'GET /api/sessions/:id': (_q, res, _c, [id]) => {
+      const t = consoleTimeline(store, id!);
+      if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+      sendJson(res, 200, t);
+    },
+    'POST /api/sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
+      await body();
+      sendJson(res, 200, revokeSession(c, id!));
+    },
+    'GET /api/approvals': (_q, res, _c, _p, u) => {
+      const state = str(u, 'state') ?? 'pending';
+      if (state !== 'pending')
+        throw bad('?state takes "pending" (decided approvals are in each session and in audit)');
+      sendJson(res, 200, { approvals: pendingApprovals(store, clock(), int(u, 'limit')) });
+    },
+    'POST /api/approvals/:id': async (_q, res, c, [id], _u, body) => {
+      const b = await body();
+      sendJson(res, 200, decideApproval(c, id!, b.decision, b.scope));
+    },
+    'GET /api/alerts': (_q, res, _c, _p, u) =>
+      sendJson(
+        res,
+        200,
+        alertsPage(store, {
+          severity: str(u, 'severity'),
+          rule: str(u, 'rule'),
+          agent: str(u, 'agent'),
+          before: int(u, 'before'),
+          limit: int(u, 'limit'),
+        }),
+      ),
+    'GET /api/grants': (_q, res) =>
+      sendJson(res, 200, { requests: (grants?.list() ?? []).map(({ token: _t, ...r }) => r) }),
+    'GET /api/events': (_q, res) => {
+      if (!hub.attach(res)) throw bad('too many live pages open');
+    },
+    'GET /static/console.js': (_q, res) => send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS),
+    'GET /static/console.css': (_q, res) => send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS),
+    'GET /': (_q, res) => redirect(res, '/sessions'),
+  };
+  const routes = Object.entries(views).map(([key, handler]) => {
+    const [method, path] = key.split(' ') as [string, string];
+    const parts = path.split('/');
+    return { method, parts, handler };
+  });
+  const match = (method: string, path: string) => {
+    const segs = path.split('/');
+    for (const r of routes) {
+      if (r.method !== method || r.parts.length !== segs.length) continue;
+      const params: string[] = [];
+      if (
+        r.parts.every((p, i) =>
+          p.startsWith(':') ? (params.push(decodeURIComponent(segs[i]!)), segs[i] !== '') : p === segs[i],
+        )
+      )
+        return { handler: r.handler, params };
+    }
+    return undefined;
+  };
+
+  let self = '';
+  const hostAllowed = (h: string | undefined) => {
+    if (!h) return false;
+    const port = self.slice(self.lastIndexOf(':') + 1);
+    const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+    return (
+      `http://${h}` === self ||
+      (local && (h === `localhost:${port}` || h === `127.0.0.1:${port}` || h === `[::1]:${port}`)) ||
+      (o.allowedHosts ?? []).some((a) => a === h || a === h.replace(/:\d+$/, ''))
+    );
+  };
+  /** A page's state change must come from a console page: same origin, and the login's CSRF token. */
+  const checkCsrf = async (
+    req: IncomingMessage,
+    login: Login,
+    body: () => Promise<Record<string, unknown>>,
+  ) => {
+    const origin = req.headers.origin;
+    const site = req.headers['sec-fetch-site'];
+    if (
+      origin !== undefined
+        ? origin !== `http://${req.headers.host}`
+        : site !== undefined && site !== 'same-origin' && site !== 'none'
+    )
+      throw new IntentGuardError(
+        'ERR_CONSOLE_CSRF',
+        `a state change from another origin (${origin ?? site}) is refused`,
+      );
+    const presented = req.headers['x-csrf-token'] ?? (await body()).csrf;
+    if (!csrfMatches(login, presented))
+      throw new IntentGuardError(
+        'ERR_CONSOLE_CSRF',
+        'the CSRF token is missing or does not match this login',
+      );
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const api = url.pathname.startsWith('/api/') || url.pathname === '/token';
+    try {
+      if (!hostAllowed(req.headers.host))
+        throw new IntentGuardError(
+          'ERR_HOST',
+          `Host ${req.headers.host ?? '(none)'} is not this console's address`,
+        );
+      if (url.pathname === '/login') return await loginRoute(req, res, method);
+      if (url.pathname === '/token' && method === 'POST') return await tokenRoute(req, res);
+      // Who is asking: a bearer credential, else the login cookie. Nothing else is answered without one.
+      const presented = bearer(req);
+      let caller: Caller;
+      if (presented !== undefined) caller = { principal: await auth.verify(presented) };
+      else {
+        const login = auth.session(cookie(req, COOKIE));
+        if (!login)
+          throw new IntentGuardError(
+            'ERR_CONSOLE_AUTH',
+            'log in first (POST /login), or send Authorization: Bearer',
+          );
+        caller = { principal: login.principal, login };
+      }
+      if (method === 'POST' && url.pathname === '/logout') {
+        if (caller.login) {
+          await checkCsrf(req, caller.login, () => readBody(req));
+          auth.logout(caller.login.id);
+        }
+        return redirect(res, '/login', {
+          'set-cookie': `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`,
+        });
+      }
+      const m = match(method, url.pathname);
+      if (!m) throw new IntentGuardError('ERR_NOT_FOUND', `no console route ${method} ${url.pathname}`);
+      // The body is read once: the CSRF check and the handler share it.
+      let parsed: Promise<Record<string, unknown>> | undefined;
+      const body = () => (parsed ??= readBody(req));
+      if (method !== 'GET' && caller.login) await checkCsrf(req, caller.login, body);
+      await m.handler(req, res, caller, m.params, url, body);
+    } catch (e) {
+      const status = statusOf(e);
+      const code = (e as { code?: string }).code ?? 'ERR_CONSOLE_REQUEST';
+      const message = status === 500 ? `internal error: ${(e as Error).message}` : (e as Error).message;
+      if (res.headersSent) return void res.end();
+      if (api) return sendJson(res, status, { error: { code, message } });
+      const login = auth.session(cookie(req, COOKIE));
+      if (status === 401 || !login) return sendHtml(res, status, pages.loginPage(`${code}: ${message}`));
+      sendHtml(res, status, pages.layout('Error', login, '', pages.errorBody(code, message), hub.version));
+    }
+  };
+
+  const loginRoute = async (req: IncomingMessage, res: ServerResponse, method: string) => {
+    if (method === 'GET') return sendHtml(res, 200, pages.loginPage());
+    if (method !== 'POST') throw new IntentGuardError('ERR_NOT_FOUND', 'GET or POST /login');
+    // Login CSRF: a login form posted from another site is refused.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}`)
+      throw new IntentGuardError('ERR_CONSOLE_CSRF', `a login from another origin (${origin}) is refused`);
+    const body = await readBody(req);
+    let principal: Principal;
+    try {
+      principal = await auth.verify(String(body.token ?? ''));
+    } catch (e) {
+      return sendHtml(res, 401, pages.loginPage(`${(e as IntentGuardError).code}: ${(e as Error).message}`));
+    }
+    const login = auth.login(principal);
+    redirect(res, '/sessions', {
+      'set-cookie': `${COOKIE}=${login.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor((login.expiresAt - clock()) / 1000)}`,
+    });
+  };
+
+  /** RFC 8693 token exchange: the caller's identity JWT for a grant bound to it and the intent it asks for. */
+  const tokenRoute = async (req: IncomingMessage, res: ServerResponse) => {
+    const oauth = (status: number, error: string, description: string, extra: Record<string, unknown> = {}) =>
+      sendJson(res, status, { error, error_description: description, ...extra });
+    if (!grants)
+      return oauth(
+        400,
+        'unsupported_grant_type',
+        'grant requests are not configured on this console (--grant-key)',
+      );
+    const body = await readBody(req);
+    if (body.grant_type !== TOKEN_EXCHANGE)
+      return oauth(400, 'unsupported_grant_type', `grant_type must be ${TOKEN_EXCHANGE}`);
+    if (typeof body.subject_token !== 'string' || !body.subject_token)
+      return oauth(400, 'invalid_request', 'subject_token (the caller’s identity JWT) is required');
+    if (
+      body.subject_token_type !== undefined &&
+      body.subject_token_type !== JWT_TOKEN_TYPE &&
+      body.subject_token_type !== 'urn:ietf:params:oauth:token-type:id_token'
+    )
+      return oauth(400, 'invalid_request', `subject_token_type must be ${JWT_TOKEN_TYPE}`);
+    let who: Principal;
+    try {
+      who = await auth.verify(body.subject_token);
+      if (who.via !== 'jwt') throw new Error('the subject token must be an identity JWT');
+    } catch (e) {
+      return oauth(400, 'invalid_grant', (e as Error).message);
+    }
+    if (typeof body.request_id === 'string') {
+      const r = grants.get(body.request_id);
+      if (!r || r.sub !== who.sub)
+        return oauth(400, 'invalid_request', `no grant request ${body.request_id} for ${who.sub}`);
+      return answer(r);
+    }
+    let intent: unknown = body.intent;
+    if (typeof intent === 'string') {
+      try {
+        intent = JSON.parse(intent);
+      } catch {
+        return oauth(400, 'invalid_request', 'intent must be a JSON intent object');
+      }
+    }
+    if (!intent || typeof intent !== 'object')
+      return oauth(400, 'invalid_request', 'intent (the declared intent, JSON) is required');
+    try {
+      const r = await grants.request(who.sub, intent);
+      hub.bump();
+      return answer(r);
+    } catch (e) {
+      return oauth(400, 'invalid_request', (e as Error).message);
+    }
+    function answer(r: ReturnType<GrantIssuer['list']>[number]) {
+      if (r.status === 'granted')
+        return sendJson(res, 200, {
+          access_token: r.token,
+          issued_token_type: JWT_TOKEN_TYPE,
+          token_type: 'Bearer',
+          expires_in: parseDuration(o.grants?.ttl ?? '10m') / 1000,
+          request_id: r.id,
+        });
+      if (r.status === 'pending')
+        return oauth(400, 'authorization_pending', `waiting for a reviewer: ${r.why}`, {
+          request_id: r.id,
+          interval: 1,
+        });
+      return oauth(
+        400,
+        r.status === 'expired' ? 'expired_token' : 'access_denied',
+        `grant request ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}`,
+        { request_id: r.id },
+      );
+    }
+  };
+
+  const server: Server = createServer((req, res) => void handle(req, res));
+  await listen(server, host, o.port);
+  const port = (server.address() as AddressInfo).port;
+  self = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url: self,
+    port,
+    ...(grants && { grants }),
+    async close() {
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createApprovals, databaseChannel } from '../../src/approvals/approvals.js';
+import { esc, html, href } from '../../src/console/escape.js';
+import { CSP } from '../../src/console/http.js';
+import {
+  createMonitor,
+  loadRulePack,
+  packPolicies,
+  parseIntent,
+  tap,
+  type Monitor,
+} from '../../src/index.js';
+import { createRecorder, type Recorder } from '../../src/store/recorder.js';
+import { verifyAudit } from '../../src/store/audit.js';
+import { demoServer } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+import { ADMIN_TOKEN, api, consoleOn } from './fixture.js';
+
+const HOSTILE = [
+  '<script>alert(1)</script>',
+  '"onload="alert(1)',
+  "' onmouseover='alert(1)",
+  'javascript:alert(1)',
+  '</textarea><img src=x onerror=alert(1)>',
+  '`${alert(1)}`',
+  '\u0000\u001b[31m',
+];
+
+describe('console escaping helper', () => {
+  it('escapes every hostile name, purpose, reason and argument into inert text', () => {
+    for (const h of HOSTILE) {
+      const out = html`<td title="${h}">${h}</td>
+        <a href="${href('/sessions/' + encodeURIComponent(h))}">x</a>`.text;
+      assert.doesNotMatch(out, /<script|<img|on\w+=|"on|'on/i, out);
+      // Only the template's own quotes and tags remain.
+      assert.equal(out.split('"').length, 5, out);
+      assert.ok(!out.includes('javascript:alert') || out.includes('/sessions/javascript%3Aalert'), out);
+    }
+    assert.equal(esc({ a: '<b>' }), '{&quot;a&quot;:&quot;&lt;b&gt;&quot;}');
+    assert.equal(esc('\u001b'), '\\u001b');
+    assert.throws(() => href('javascript:alert(1)'));
+    assert.throws(() => href('//evil.example/x'));
+  });
+});
+
+describe('console server', () => {
+  let ctx: Awaited<ReturnType<typeof consoleOn>>;
+  let monitor: Monitor;
+  let recorder: Recorder;
+  before(async () => {
+    ctx = await consoleOn();
+    const approvals = createApprovals(() => monitor, {
+      channels: [databaseChannel(ctx.store, 50)],
+      store: ctx.store,
+      timeoutMs: 60_000,
+    });
+    monitor = createMonitor({
+      policy: packPolicies(loadRulePack()),
+      approver: approvals.approver,
+      approvalTimeoutMs: 60_000,
+    });
+    recorder = createRecorder(ctx.store, monitor);
+  });
+  after(async () => {
+    await recorder.close();
+    monitor.close();
+    await ctx.close();
+  });
+
+  /** A real session through the tap whose `send_email` call is held for approval. */
+  async function heldCall(sub: string, act?: string) {
+    const [c, s] = InMemoryTransport.createLinkedPair();
+    await demoServer().connect(s);
+    const client = new Client({ name: 'agent', version: '1' });
+    await client.connect(
+      tap(c, monitor, {
+        side: 'client',
+        intent: parseIntent({
+          purpose: 'summarise my notes <script>x</script>',
+          tools: ['echo', 'read_notes'],
+        }),
+        identity: { sub, ...(act && { act: { sub: act } }) },
+      }),
+    );
+    await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    const call = client.callTool({ name: 'send_email', arguments: { to: 'ops@example.com', body: 'notes' } });
+    let pending: { id: string; sub: string; tool: string; args: unknown; allowed: unknown }[] = [];
+    await waitFor(() => {
+      void api(ctx.console, '/api/approvals?state=pending', { bearer: ADMIN_TOKEN })
+        .then((r) => r.json())
+        .then((j: any) => (pending = j.approvals));
+      return pending.some((p) => p.sub === sub);
+    }, 'the held call to be listed');
+    return { client, call, approval: pending.find((p) => p.sub === sub)! };
+  }
+
+  it('answers 401 on every route without a valid login, and the login page with 200', async () => {
+    for (const path of [
+      '/',
+      '/sessions',
+      '/sessions/x',
+      '/approvals',
+      '/alerts',
+      '/audit',
+      '/audit/export',
+      '/rules',
+      '/grants',
+      '/static/console.js',
+      '/api/sessions',
+      '/api/approvals?state=pending',
+      '/api/events',
+      '/nope',
+    ])
+      assert.equal((await api(ctx.console, path)).status, 401, path);
+    assert.equal(
+      (await api(ctx.console, '/api/sessions', { bearer: 'wrong-token-wrong-token' })).status,
+      401,
+    );
+    const expired = await ctx.idp.jwt('alice', { role: 'admin' }, -10);
+    assert.equal((await api(ctx.console, '/api/sessions', { bearer: expired })).status, 401);
+    const r = await api(ctx.console, '/api/approvals/apr-x', {
+      method: 'POST',
+      body: { decision: 'approve' },
+    });
+    assert.equal(r.status, 401);
+    assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_AUTH');
+    const login = await api(ctx.console, '/login');
+    assert.equal(login.status, 200);
+    assert.equal(login.headers.get('content-security-policy'), CSP);
+    assert.doesNotMatch(CSP, /unsafe-inline|unsafe-eval/);
+  });
+
+  it('lists sessions with keyset pagination and serves a timeline, escaped in the page', async () => {
+    const { client, call, approval } = await heldCall('agent:pager');
+    void approval;
+    const first = (await (
+      await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
+    ).json()) as any;
+    assert.equal(first.sessions.length, 1);
+    const id = first.sessions[0].id;
+    const t = (await (
+      await api(ctx.console, `/api/sessions/${encodeURIComponent(id)}`, { bearer: ADMIN_TOKEN })
+    ).json()) as any;
+    assert.ok(t.entries.some((e: any) => e.tool === 'echo'));
+    assert.equal(t.session.intent.purpose, 'summarise my notes <script>x</script>');
+    // The bad-parameter path answers with a code, not a stack.
+    const badPage = await api(ctx.console, '/api/sessions?before=abc', { bearer: ADMIN_TOKEN });
+    assert.equal(badPage.status, 400);
+    assert.equal(((await badPage.json()) as any).error.code, 'ERR_CONSOLE_REQUEST');
+    await api(ctx.console, `/api/approvals/${approval.id}`, {
+      method: 'POST',
+      bearer: ADMIN_TOKEN,
+      body: { decision: 'deny' },
+    });
+    await assert.rejects(call);
+    await client.close();
+  });
+
+  it('a viewer cannot approve; an approver cannot approve their own call; another approver can, and it is recorded', async () => {
+    const { client, call, approval } = await heldCall('alice', 'carol');
+    assert.deepEqual(approval.args, { to: 'ops@example.com', body: 'notes' });
+    assert.equal(approval.allowed, null);
+    const viewer = await ctx.idp.jwt('victor', { role: 'viewer' });
+    let r = await api(ctx.console, `/api/approvals/${approval.id}`, {
+      method: 'POST',
+      bearer: viewer,
+      body: { decision: 'approve' },
+    });
+    assert.equal(r.status, 403);
+    assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_ROLE');
+    for (const self of ['alice', 'carol']) {
+      const own = await ctx.idp.jwt(self, { roles: ['approver'] });
+      r = await api(ctx.console, `/api/approvals/${approval.id}`, {
+        method: 'POST',
+        bearer: own,
+        body: { decision: 'approve' },
+      });
+      assert.equal(r.status, 403, self);
+      assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_SELF_APPROVAL');
+    }
+    const bob = await ctx.idp.jwt('bob', { role: 'approver' });
+    r = await api(ctx.console, `/api/approvals/${approval.id}`, {
+      method: 'POST',
+      bearer: bob,
+      body: { decision: 'approve', scope: 'sideways' },
+    });
+    assert.equal(r.status, 400);
+    r = await api(ctx.console, `/api/approvals/${approval.id}`, {
+      method: 'POST',
+      bearer: bob,
+      body: { decision: 'approve', scope: 'once' },
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    const result = (await call) as { content: { text: string }[] };
+    assert.equal(result.content[0]!.text, 'sent to ops@example.com');
+    r = await api(ctx.console, `/api/approvals/${approval.id}`, {
+      method: 'POST',
+      bearer: bob,
+      body: { decision: 'approve' },
+    });
+    assert.equal(r.status, 409);
+    await recorder.flush();
+    const row = ctx.store.db
+      .prepare('SELECT status, approver, scope FROM approvals WHERE id = ?')
+      .get(approval.id) as any;
+    assert.deepEqual(row, { status: 'approved', approver: 'console:bob', scope: 'once' });
+    assert.equal(verifyAudit(ctx.store).problems.length, 0);
+    await client.close();
+  });
+
+  it('refuses a page state change without the CSRF token or from another origin', async () => {
+    const login = await api(ctx.console, '/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(login.status, 401);
+    const ok = await fetch(`${ctx.console.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: ADMIN_TOKEN }),
+    });
+    assert.equal(ok.status, 303);
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    assert.match(ok.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict/);
+    const page = await (await fetch(`${ctx.console.url}/approvals`, { headers: { cookie } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const form = (extra: Record<string, string>, headers: Record<string, string> = {}) =>
+      fetch(`${ctx.console.url}/approvals/apr-none`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ decision: 'approve-once', ...extra }),
+      });
+    assert.equal((await form({})).status, 403);
+    assert.equal((await form({ csrf: 'x' + csrf.slice(1) })).status, 403);
+    assert.equal((await form({ csrf }, { origin: 'http://evil.example' })).status, 403);
+    assert.equal((await form({ csrf }, { 'sec-fetch-site': 'cross-site' })).status, 403);
+    // With the token and same origin it reaches the handler: no such approval.
+    assert.equal((await form({ csrf }, { origin: ctx.console.url })).status, 404);
+    // A rebinding Host is refused.
+    const rebind = await new Promise<number>((resolve, reject) => {
+      const u = new URL(ctx.console.url);
+      request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: '/api/sessions',
+          headers: { host: 'evil.example', authorization: `Bearer ${ADMIN_TOKEN}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(rebind, 421);
+  });
+});

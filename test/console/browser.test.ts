@@ -1,0 +1,271 @@
+/// <reference lib="dom" />
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { generateKeys } from '../../src/identity/keys.js';
+import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
+import { ADMIN_TOKEN, api, consoleOn, proxiedClient } from './fixture.js';
+
+// The console in a real browser: Debian's chromium driven by playwright-core. Every wait is on a page
+// event or a selector, never on a deadline. CONSOLE_SCREENSHOTS=1 saves each view to docs/console/.
+
+const chromiumPath =
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync) ??
+  (() => {
+    try {
+      return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  })();
+const shots = process.env.CONSOLE_SCREENSHOTS === '1' ? 'docs/console' : undefined;
+
+const READ_INTENT = 'purpose: summarise the notes in notes.md\ntools: [list_directory, read_text_file]\n';
+
+describe(
+  'console in a browser',
+  { skip: chromiumPath ? false : 'chromium is not installed (.ci/run installs it)' },
+  () => {
+    let browser: Browser;
+    let ctx: Awaited<ReturnType<typeof consoleOn>>;
+    let grantKeysFile: string;
+    let grantJwks: string;
+    before(async () => {
+      const grantKeys = await generateKeys('ES256');
+      ctx = await consoleOn({
+        grants: { privateJwk: grantKeys.privateJwk, iss: 'console-test', aud: 'urn:test:mcp', ttl: '5m' },
+      });
+      grantKeysFile = join(ctx.dir, 'grant.jwk');
+      grantJwks = join(ctx.dir, 'grant.jwks.json');
+      writeFileSync(grantKeysFile, JSON.stringify(grantKeys.privateJwk));
+      writeFileSync(grantJwks, JSON.stringify(grantKeys.publicJwks));
+      browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+      if (shots) mkdirSync(shots, { recursive: true });
+    });
+    after(async () => {
+      await browser?.close();
+      await ctx?.close();
+    });
+
+    async function loggedIn(credential: string, path: string): Promise<Page> {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${ctx.console.url}/login`);
+      await page.fill('input[name=token]', credential);
+      await Promise.all([page.waitForURL('**/sessions'), page.click('button')]);
+      if (path !== '/sessions') await page.goto(`${ctx.console.url}${path}`);
+      await page.waitForFunction(() => document.body.dataset.live === 'connected');
+      return page;
+    }
+    const shot = async (page: Page, name: string) => {
+      if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    };
+
+    it('the session list updates live while a real proxy carries a session', async () => {
+      const page = await loggedIn(ADMIN_TOKEN, '/sessions');
+      const before = await page.locator('#sessions tbody tr').count();
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      try {
+        await agent.client.callTool({ name: 'list_directory', arguments: { path: agent.folder } });
+        // No reload: the row arrives over the event stream.
+        await page.waitForFunction((n) => document.querySelectorAll('#sessions tbody tr').length > n, before);
+        assert.match(await page.locator('#sessions tbody tr').first().innerText(), /summarise the notes/);
+        await shot(page, 'sessions');
+      } finally {
+        await agent.close();
+        await page.close();
+      }
+    });
+
+    it('an approver approves a held call in the page and the waiting call completes', async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/approvals');
+      try {
+        const call = agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'summary.md'), content: 'notes: meeting at 10' },
+        });
+        await page.waitForSelector('li.approval:has(code.tool:text-is("write_file"))');
+        await shot(page, 'approvals');
+        await page.click('li.approval:has(code.tool:text-is("write_file")) button[value="approve-once"]');
+        const result = (await call) as { content: { text: string }[]; isError?: boolean };
+        assert.notEqual(result.isError, true, JSON.stringify(result));
+        const pending = (await (
+          await api(ctx.console, '/api/approvals?state=pending', { bearer: ADMIN_TOKEN })
+        ).json()) as any;
+        assert.equal(pending.approvals.filter((p: any) => p.tool === 'write_file').length, 0);
+        const approver = ctx.store.db
+          .prepare(
+            "SELECT approver, status FROM approvals WHERE tool = 'write_file' ORDER BY rowid DESC LIMIT 1",
+          )
+          .get() as { approver: string; status: string };
+        assert.deepEqual(approver, { approver: 'console:bob', status: 'approved' });
+      } finally {
+        await agent.close();
+        await page.close();
+      }
+    });
+
+    it('a viewer cannot approve, in the page or through its API', async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      const viewerJwt = await ctx.idp.jwt('victor', { role: 'viewer' });
+      const page = await loggedIn(viewerJwt, '/approvals');
+      try {
+        const call = agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'viewer.md'), content: 'x' },
+        });
+        await page.waitForSelector('li.approval:has(code.tool:text-is("write_file")) .note');
+        assert.equal(await page.locator('form.decide').count(), 0);
+        const id = await page.locator('li.approval').first().getAttribute('data-approval');
+        // Even a hand-made request with the page's own CSRF token is refused for this role.
+        const status = await page.evaluate(async (approvalId) => {
+          const csrf = (document.querySelector('input[name=csrf]') as HTMLInputElement).value;
+          const r = await fetch(`/approvals/${approvalId}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ csrf, decision: 'approve-once' }),
+          });
+          return r.status;
+        }, id);
+        assert.equal(status, 403);
+        const r = await api(ctx.console, `/api/approvals/${id}`, {
+          method: 'POST',
+          bearer: viewerJwt,
+          body: { decision: 'approve' },
+        });
+        assert.equal(r.status, 403);
+        await api(ctx.console, `/api/approvals/${id}`, {
+          method: 'POST',
+          bearer: ADMIN_TOKEN,
+          body: { decision: 'deny' },
+        });
+        await assert.rejects(call);
+      } finally {
+        await agent.close();
+        await page.close();
+      }
+    });
+
+    it('an injected <script> in a tool name and its arguments stays text', async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      const page = await loggedIn(ADMIN_TOKEN, '/approvals');
+      const hostile = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
+      try {
+        const call = agent.client.callTool({
+          name: hostile,
+          arguments: { path: 'javascript:window.__pwned=3', note: '"onload="window.__pwned=4' },
+        });
+        const card = page.locator('li.approval', { has: page.locator('code.tool', { hasText: '<script>' }) });
+        await card.waitFor();
+        assert.equal(await card.locator('code.tool').innerText(), hostile);
+        assert.equal(await page.locator('main script, main img').count(), 0);
+        const id = await card.getAttribute('data-approval');
+        await api(ctx.console, `/api/approvals/${id}`, {
+          method: 'POST',
+          bearer: ADMIN_TOKEN,
+          body: { decision: 'deny' },
+        });
+        await assert.rejects(call);
+        const sessions = (await (
+          await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
+        ).json()) as any;
+        await page.goto(`${ctx.console.url}/sessions/${encodeURIComponent(sessions.sessions[0].id)}`);
+        await page.waitForSelector('#timeline code.tool');
+        assert.ok(
+          (await page.locator('#timeline').innerText()).includes('<script>window.__pwned=1</script>'),
+        );
+        assert.equal(await page.locator('main script, main img').count(), 0);
+        assert.equal(
+          await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
+          undefined,
+        );
+        await shot(page, 'timeline');
+      } finally {
+        await agent.close();
+        await page.close();
+      }
+    });
+
+    it('a grant request waits, is approved in the page, and the minted grant opens a session', async () => {
+      const intent = {
+        purpose: 'write the weekly summary',
+        tools: ['list_directory', 'read_text_file', 'write_file'],
+        budget: { calls: 10 },
+      };
+      const subjectToken = await ctx.idp.jwt('agent:writer');
+      const token = (extra: Record<string, string>) =>
+        fetch(`${ctx.console.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, ...extra }),
+        });
+      const first = (await (await token({ intent: JSON.stringify(intent) })).json()) as any;
+      assert.equal(first.error, 'authorization_pending', JSON.stringify(first));
+      assert.match(first.error_description, /write_file/);
+      // The requester cannot approve their own request.
+      const self = await ctx.idp.jwt('agent:writer', { role: 'approver' });
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/grants');
+      try {
+        await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
+        await shot(page, 'grants');
+        const selfPage = await loggedIn(self, '/grants');
+        assert.equal(await selfPage.locator(`li.grant[data-grant="${first.request_id}"] button`).count(), 0);
+        await selfPage.close();
+        await page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
+        await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] .status:text-is("granted")`);
+        const granted = (await (await token({ request_id: first.request_id })).json()) as any;
+        assert.equal(granted.token_type, 'Bearer', JSON.stringify(granted));
+        const agent = await proxiedClient({
+          db: ctx.db,
+          dir: ctx.dir,
+          intent: READ_INTENT,
+          grant: granted.access_token,
+          extra: ['--jwks', grantJwks, '--issuer', 'console-test', '--audience', 'urn:test:mcp'],
+        });
+        try {
+          const r = (await agent.client.callTool({
+            name: 'write_file',
+            arguments: { path: join(agent.folder, 'weekly.md'), content: 'done' },
+          })) as {
+            isError?: boolean;
+          };
+          assert.notEqual(r.isError, true);
+        } finally {
+          await agent.close();
+        }
+        const s = (await (
+          await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
+        ).json()) as any;
+        assert.equal(s.sessions[0].sub, 'agent:writer');
+        assert.equal(s.sessions[0].purpose, 'write the weekly summary');
+        const rec = ctx.store.db
+          .prepare('SELECT status, approver, scope FROM approvals WHERE id = ?')
+          .get(first.request_id);
+        assert.deepEqual(rec, { status: 'approved', approver: 'console:bob', scope: 'grant' });
+      } finally {
+        await page.close();
+      }
+    });
+
+    it('the alerts, rules and audit views render for a viewer', async () => {
+      const page = await loggedIn(await ctx.idp.jwt('victor', { role: 'viewer' }), '/alerts');
+      try {
+        await page.waitForSelector('#alerts tbody tr');
+        await shot(page, 'alerts');
+        await page.goto(`${ctx.console.url}/rules?period=24h`);
+        await page.waitForSelector('#rule-hits tbody tr');
+        await shot(page, 'rules');
+        await page.goto(`${ctx.console.url}/audit`);
+        await page.waitForSelector('#audit-status');
+        assert.equal(await page.locator('a[href="/audit/export"]').count(), 0);
+        await shot(page, 'audit');
+        void grantKeysFile;
+      } finally {
+        await page.close();
+      }
+    });
+  },
+);
