@@ -34,7 +34,7 @@ for (let r = 0; r < reps; r++) {
     });
     session = step.state;
     const t0 = process.hrtime.bigint();
-    policy.evaluate({ event: step.event, session, state });
+    void policy.evaluate({ event: step.event, session, state });
     if (i === raws.length - 1) spent += process.hrtime.bigint() - t0;
   });
 }

@@ -251,26 +251,12 @@ function bareIn(
   }
 }
 
-/**
- * Every place a text names, by a linear scan: URLs in every form a client library accepts, emails,
- * bare host names (Public Suffix List), dotted-quad IPs. A URL's text runs to the end of its token or
- * to the next URL in it (`https://a.example/?next=https://b.example` names both). `asDestination`: the
- * text is where a call goes, so a bare `name.zip` is a host, not a file.
- * @example placesIn('see http:evil.test/x and mail a@b.example') // url 'http:evil.test/x', email 'a@b.example'
- */
-function placesIn(text: string, asDestination = false): Place[] {
-  const found: Place[] = [];
-  visitPlaces(text, asDestination, (kind, t, path) =>
-    found.push(kind === 'bare' ? { kind, text: t, path } : { kind, text: t }),
-  );
-  return found;
-}
-
 /** What {@link visitPlaces} reports for each place: its kind, its text, and for bare names whether a path or port follows. */
 export type PlaceVisitor = (kind: Place['kind'], text: string, path: boolean) => void;
 
 /**
- * {@link placesIn} as a stream: each place is handed to `visit` as it is found, in the same order, and
+ * Every place a text names (URLs in every form a client library accepts, emails, bare host names by the Public
+ * Suffix List, dotted-quad IPs), by one linear scan: each place is handed to `visit` as it is found, in the same order, and
  * nothing is kept (a 1 MB token of URL starts makes 250k places: collected, they outlive the young
  * generation and the scan's cost per character grows with the text).
  */

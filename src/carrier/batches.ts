@@ -1,3 +1,5 @@
+import { isResponse } from '../jsonrpc/message.js';
+
 /**
  * JSON-RPC batches over a message stream (stdio, WebSocket). MCP 2025-06-18 removed batching and the
  * SDK's stdio server drops an array outright, so intentguard never forwards one: each element is
@@ -12,13 +14,6 @@ interface Batch {
 }
 
 const idKey = (id: unknown): string => `${typeof id}:${String(id)}`;
-
-const isAnswer = (m: unknown): m is { id: unknown } =>
-  typeof m === 'object' &&
-  m !== null &&
-  !Array.isArray(m) &&
-  ('result' in m || 'error' in m) &&
-  !('method' in m);
 
 /** The ids of the requests among a batch's elements (what must be answered before the batch is). */
 export function batchRequestIds(elements: readonly unknown[]): Array<string | number> {
@@ -72,7 +67,7 @@ export class BatchAnswers {
         return false;
       }
     }
-    if (!isAnswer(m)) return false;
+    if (!isResponse(m)) return false;
     const key = idKey(m.id);
     const list = this.waiting.get(key);
     if (!list) return false;

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { errorAnswer } from '../jsonrpc/message.js';
 import { networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { IntentGuardError } from '../errors.js';
@@ -212,11 +213,7 @@ export function corsFor(
 }
 
 const body = (r: DoorRefusal) =>
-  JSON.stringify({
-    jsonrpc: '2.0',
-    id: null,
-    error: { code: -32001, message: `intentguard: ${r.code}: ${r.message}`, data: { code: r.code } },
-  });
+  JSON.stringify(errorAnswer(null, -32001, `intentguard: ${r.code}: ${r.message}`, { code: r.code }));
 
 /** Refuse an HTTP request at the door: 403 with a JSON-RPC error body (no id). */
 export function refuseRequest(res: ServerResponse, r: DoorRefusal): void {

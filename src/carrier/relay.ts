@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../model/events.js';
-import { errorResponse } from '../monitor/session.js';
 import type { SessionHandle } from '../monitor/handle.js';
+import { errorAnswer, isRequest } from '../jsonrpc/message.js';
 import type { Outcome } from '../model/decision.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';
 
@@ -24,15 +23,8 @@ export interface WireMessage {
   readonly bytes: number;
 }
 
-const PARSE_ERROR = (detail: string) => ({
-  jsonrpc: '2.0',
-  id: null,
-  error: {
-    code: -32700,
-    message: `intentguard: parse error: ${detail}`,
-    data: { code: 'ERR_JSONRPC_INVALID' },
-  },
-});
+const PARSE_ERROR = (detail: string) =>
+  errorAnswer(null, -32700, `intentguard: parse error: ${detail}`, { code: 'ERR_JSONRPC_INVALID' });
 
 /**
  * A client's message refused as invalid with nothing to answer it by (no usable id): JSON-RPC's answer
@@ -43,7 +35,7 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
   if (dir !== 'c2s' || o.event?.kind !== 'invalid' || o.answer !== undefined || o.forward !== undefined)
     return undefined;
   const fault = o.event.fault;
-  const answer = rpcError(
+  const answer = errorAnswer(
     null,
     RPC_CODES.INVALID_REQUEST,
     `intentguard: invalid message: ${fault?.message ?? 'not a JSON-RPC message'}`,
@@ -82,17 +74,7 @@ export async function relayFrame(
       await session.observe(dir, parsed, frame.bytes);
       return {
         forward: [],
-        answers: [
-          {
-            jsonrpc: '2.0',
-            id: null,
-            error: {
-              code: -32600,
-              message: 'intentguard: empty batch',
-              data: { code: 'ERR_JSONRPC_INVALID' },
-            },
-          },
-        ],
+        answers: [errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' })],
       };
     }
     // Opened before any element is decided: a halt while deciding answers into it too.
@@ -153,57 +135,6 @@ export async function relayOversize(
 }
 
 /**
- * intentguard's own requests to the client (approval prompts) on a proxied session: `ask` sends one
- * and waits; `take` recognises the client's answer (by our id), records it, and keeps it from the server.
- */
-export function clientAsker(session: SessionHandle, sendToClient: (message: unknown) => void) {
-  const waiting = new Map<string, (answer: unknown) => void>();
-  return {
-    async ask(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
-      const id = `intentguard-${randomUUID()}`;
-      const request = { jsonrpc: '2.0', id, method, params };
-      const answer = new Promise<unknown>((resolve, reject) => {
-        waiting.set(id, resolve);
-        signal.addEventListener(
-          'abort',
-          () => {
-            waiting.delete(id);
-            reject(new Error('approval prompt aborted'));
-          },
-          { once: true },
-        );
-      });
-      await session.record('s2c', request);
-      sendToClient(request);
-      return answer;
-    },
-    /** Is this client frame the answer to one of our prompts? Then it is consumed here. */
-    take(text: string): boolean {
-      if (waiting.size === 0 || !text.includes('intentguard-')) return false;
-      let m: { id?: unknown } | undefined;
-      try {
-        m = JSON.parse(text) as { id?: unknown };
-      } catch {
-        return false;
-      }
-      if (typeof m?.id !== 'string' || !waiting.has(m.id) || !('result' in m || 'error' in m)) return false;
-      const resolve = waiting.get(m.id)!;
-      waiting.delete(m.id);
-      void session.record('c2s', m);
-      resolve(m);
-      return true;
-    },
-  };
-}
-
-/** A JSON-RPC error object as the proxies answer with it (`id` null when no request is known). */
-export const rpcError = (id: unknown, code: number, message: string, data: Record<string, unknown>) => ({
-  jsonrpc: '2.0',
-  id: id ?? null,
-  error: { code, message, data },
-});
-
-/**
  * A POST without a session id must open one with `initialize`; anything else is refused (400) before a
  * session, its state or its process exists. Returns false when it answered.
  */
@@ -213,7 +144,7 @@ export function startsSession(res: ServerResponse, body: unknown): boolean {
   sendJson(
     res,
     400,
-    rpcError(
+    errorAnswer(
       null,
       -32600,
       'intentguard: no Mcp-Session-Id: the first request of a session must be initialize',
@@ -231,7 +162,7 @@ export function tooManySessions(res: ServerResponse, max: number): void {
   sendJson(
     res,
     503,
-    rpcError(
+    errorAnswer(
       null,
       -32001,
       `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`,
@@ -252,11 +183,6 @@ export function sendJson(
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
-const isRequestMessage = (m: unknown): m is { id: string | number; method: string } =>
-  typeof (m as { method?: unknown } | null)?.method === 'string' &&
-  (m as { id?: unknown }).id !== undefined &&
-  (m as { id?: unknown }).id !== null;
-
 /**
  * The server could not be reached: each request among `messages` gets an error answer (shown to the
  * monitor, so the record holds it). Returns the answers, for the carrier to deliver.
@@ -268,10 +194,15 @@ export async function answerUnreached(
 ): Promise<unknown[]> {
   const answers: unknown[] = [];
   for (const m of messages) {
-    if (!isRequestMessage(m)) continue;
-    const answer = rpcError(m.id, RPC_CODES.HALTED, `intentguard: upstream unavailable: ${error.message}`, {
-      code: 'ERR_UPSTREAM',
-    });
+    if (!isRequest(m)) continue;
+    const answer = errorAnswer(
+      m.id,
+      RPC_CODES.HALTED,
+      `intentguard: upstream unavailable: ${error.message}`,
+      {
+        code: 'ERR_UPSTREAM',
+      },
+    );
     await session.record('s2c', answer);
     answers.push(answer);
   }
@@ -291,7 +222,7 @@ export async function endedByUpstream(
   if (session.status !== 'open') return;
   for (const p of session.state().pending.values()) {
     if (p.dir !== 'c2s') continue;
-    const answer = errorResponse(p.id, RPC_CODES.HALTED, message, {
+    const answer = errorAnswer(p.id, RPC_CODES.HALTED, message, {
       code: 'ERR_SESSION_CLOSED',
       session: session.id,
     });

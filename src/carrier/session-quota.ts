@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { errorAnswer } from '../jsonrpc/message.js';
 import type { Identity } from '../model/events.js';
 
 /** Default for `--max-sessions-per-agent`. */
@@ -52,13 +53,9 @@ const message = (max: number) =>
 /** A new session refused because its agent holds its quota: 429, try again later. */
 export function quotaExceeded(res: ServerResponse, max: number): void {
   if (res.headersSent) return;
-  res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' }).end(
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: null,
-      error: { code: -32001, message: message(max), data: { code: 'ERR_SESSION_QUOTA' } },
-    }),
-  );
+  res
+    .writeHead(429, { 'content-type': 'application/json', 'retry-after': '5' })
+    .end(JSON.stringify(errorAnswer(null, -32001, message(max), { code: 'ERR_SESSION_QUOTA' })));
 }
 
 /** The same refusal for a WebSocket upgrade, on the raw socket. */

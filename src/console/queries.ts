@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import type { SqlRow } from '../store/rows.js';
 import { redactValue } from '../rules/template.js';
 import type { Store } from '../store/db.js';
 import { readRecorded } from '../store/bundle.js';
@@ -82,7 +83,7 @@ function statements(store: Store): Prepared {
   return p;
 }
 
-const sessionOf = (r: Record<string, any>): ConsoleSession => ({
+const sessionOf = (r: SqlRow): ConsoleSession => ({
   rowid: r.rowid,
   id: r.id,
   sub: r.sub,
@@ -114,17 +115,14 @@ export function sessionsPage(
   o: { before?: number; limit?: number } = {},
 ): { sessions: ConsoleSession[]; next: number | null } {
   const limit = pageSize(o.limit);
-  const rows = statements(store).page.all(o.before ?? Number.MAX_SAFE_INTEGER, limit) as Record<
-    string,
-    any
-  >[];
+  const rows = statements(store).page.all(o.before ?? Number.MAX_SAFE_INTEGER, limit) as SqlRow[];
   const sessions = rows.map(sessionOf);
   return { sessions, next: sessions.length === limit ? sessions[sessions.length - 1]!.rowid : null };
 }
 
 /** One session's row, as the list shows it. */
 export function sessionRow(store: Store, id: string): ConsoleSession | undefined {
-  const r = statements(store).first.get(id) as Record<string, any> | undefined;
+  const r = statements(store).first.get(id) as SqlRow | undefined;
   return r && sessionOf(r);
 }
 
@@ -160,9 +158,9 @@ function allowedFor(intentJson: string, tool: string): unknown {
 
 /** Pending approvals (not yet decided, not expired), newest first. */
 export function pendingApprovals(store: Store, now: number, limit?: number): ConsolePending[] {
-  const rows = statements(store).pending.all(now, pageSize(limit)) as Record<string, any>[];
+  const rows = statements(store).pending.all(now, pageSize(limit)) as SqlRow[];
   return rows.map((r) => {
-    const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as any) : undefined;
+    const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
     return {
       id: r.id,
       session: r.session_id,
@@ -188,7 +186,7 @@ export function approvalRow(
 ):
   | { id: string; session: string; sub: string | null; act: string | null; status: string; expiresAt: number }
   | undefined {
-  const r = statements(store).approval.get(id) as Record<string, any> | undefined;
+  const r = statements(store).approval.get(id) as SqlRow | undefined;
   return (
     r && {
       id: r.id,
@@ -227,9 +225,9 @@ export function alertsPage(
     rule: f.rule || null,
     agent: f.agent || null,
     limit,
-  }) as Record<string, any>[];
+  }) as SqlRow[];
   const alerts = rows.map((r) => {
-    let reason = '';
+    let reason: string;
     try {
       const j = JSON.parse(r.json) as { message?: unknown; finding_info?: { desc?: unknown } };
       reason = String(j.message ?? j.finding_info?.desc ?? '');

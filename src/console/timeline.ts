@@ -99,9 +99,8 @@ export function consoleTimeline(
       provenance,
     });
   }
-  const { intent_json, hash, prev_hash, end_hash, ...session } = t.session;
-  (void hash, prev_hash, end_hash);
-  let intent: unknown = null;
+  const { intent_json, hash: _hash, prev_hash: _prev, end_hash: _end, ...session } = t.session;
+  let intent: unknown;
   try {
     intent = JSON.parse(String(intent_json));
   } catch {

@@ -1,16 +1,11 @@
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import type { ValidMessage } from '../model/events.js';
 import { methodProblem } from './methods.js';
+import { isObject, isRequestId } from '../jsonrpc/message.js';
 
 const fail = (code: ErrorCode, message: string): never => {
   throw new IntentGuardError(code, message);
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const validId = (id: unknown): id is string | number =>
-  typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id));
 
 /**
  * Classify and check one JSON-RPC 2.0 message; throws {@link IntentGuardError} with a specific code.
@@ -44,14 +39,14 @@ export function classifyMessage(msg: unknown): ValidMessage {
     if (result !== undefined || error !== undefined)
       return fail('ERR_JSONRPC_INVALID', 'a message cannot carry both method and result/error');
     if (id === undefined) return { kind: 'notification', method, params };
-    if (!validId(id))
+    if (!isRequestId(id))
       return fail('ERR_JSONRPC_ID', `request id must be a string or integer, got ${JSON.stringify(id)}`);
     return { kind: 'request', id, method, params };
   }
   if (result !== undefined) {
     if (error !== undefined)
       return fail('ERR_JSONRPC_INVALID', 'a response cannot carry both result and error');
-    if (!validId(id))
+    if (!isRequestId(id))
       return fail('ERR_JSONRPC_ID', `response id must be a string or integer, got ${JSON.stringify(id)}`);
     return { kind: 'response', id, result };
   }
@@ -64,7 +59,7 @@ export function classifyMessage(msg: unknown): ValidMessage {
     ) {
       return fail('ERR_JSONRPC_ERROR_OBJECT', 'error must be {code: integer, message: string, data?}');
     }
-    if (id !== null && !validId(id))
+    if (id !== null && !isRequestId(id))
       return fail('ERR_JSONRPC_ID', `error id must be a string, integer or null, got ${JSON.stringify(id)}`);
     return {
       kind: 'error',

@@ -10,13 +10,11 @@ import {
   type Sensitivity,
   type ToolGrant,
 } from '../model/intent.js';
+import { isObject } from '../jsonrpc/message.js';
 
 const bad = (path: string, why: string): never => {
   throw new IntentGuardError('ERR_INTENT_INVALID', `intent.${path}: ${why}`, { path });
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const strings = (v: unknown, path: string): string[] => {
   if (v === undefined) return [];

@@ -1,4 +1,5 @@
 import { wordList } from './sensitive.js';
+import { isObject } from '../jsonrpc/message.js';
 
 /** A resource an argument names: a filesystem path or a URL. */
 export interface NamedResource {
@@ -99,9 +100,6 @@ const URI_FORMATS = new Set(['uri', 'uri-reference', 'iri', 'iri-reference', 'ur
 const MAX_STRINGS = 4096;
 const MAX_DEPTH = 32;
 const MAX_VALUE = 4096;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The words of an identifier: `filePath` → file, path; `source_dir` → source, dir. Hand scanner. */
 function words(name: string): string[] {

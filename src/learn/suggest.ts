@@ -4,6 +4,7 @@ import { resolvedLocation } from '../intent/location-match.js';
 import { resourcesOf } from '../intent/resource-args.js';
 import type { Sensitivity } from '../model/intent.js';
 import type { RecordedSession } from '../store/bundle.js';
+import { isObject } from '../jsonrpc/message.js';
 
 /** A suggested intent: the object (what parseIntent reads) and why each part is there. */
 export interface Suggestion {
@@ -57,8 +58,6 @@ interface Call {
   flags: string[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const parse = (text: string): unknown => {
   try {
     return JSON.parse(text) as unknown;

@@ -2,12 +2,10 @@ import { MCP_REQUEST_METHODS } from '../events/methods.js';
 import type { SessionEvent } from '../model/events.js';
 import type { Finding } from '../model/policy.js';
 import type { SessionState } from '../model/session.js';
+import { isObject } from '../jsonrpc/message.js';
 import { isModernRequest } from '../era/classify.js';
 
 const NONE: readonly Finding[] = Object.freeze([]);
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Requests a session may make before its `initialize` was answered (MCP lifecycle). */
 const BEFORE_INITIALIZE = new Set(['initialize', 'ping']);

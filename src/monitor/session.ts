@@ -3,6 +3,7 @@ import { RPC_CODES, type ErrorCode } from '../errors.js';
 import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
 import { classifyMessage } from '../events/validate.js';
+import { errorAnswer, idOf, isRequest } from '../jsonrpc/message.js';
 import type { SessionCore, SessionEndpoint, SessionHandle } from './handle.js';
 import type { ResolvedMonitorOptions } from './options.js';
 import { Submission, type Step } from './submission.js';
@@ -29,24 +30,7 @@ interface CreateSessionInit {
   serialize(): boolean;
 }
 
-const idOf = (raw: unknown): string | number | undefined => {
-  const id = (raw as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
-};
-
 const isStep = (v: Step | Promise<Step>): v is Step => !(v instanceof Promise);
-
-const isRequestLike = (raw: unknown): boolean =>
-  typeof (raw as { method?: unknown } | null)?.method === 'string' && idOf(raw) !== undefined;
-
-export function errorResponse(
-  id: string | number,
-  code: number,
-  message: string,
-  data: Record<string, unknown>,
-): unknown {
-  return { jsonrpc: '2.0', id, error: { code, message, data } };
-}
 
 /** An invalid event whose body was not kept: its raw is the stand-in {@link identifying} made. */
 const bodyDropped = (event: SessionEvent): boolean => {
@@ -234,10 +218,10 @@ export function createSession(init: CreateSessionInit): SessionCore {
     const message = `intentguard: ${data.reason || decision.action}`;
     const id = event.id ?? idOf(event.raw);
     if (
-      (event.kind === 'request' || (event.kind === 'invalid' && isRequestLike(event.raw))) &&
+      (event.kind === 'request' || (event.kind === 'invalid' && isRequest(event.raw))) &&
       id !== undefined
     ) {
-      const answer = errorResponse(id, rpc, message, data);
+      const answer = errorAnswer(id, rpc, message, data);
       // Tagged with the refused message's seq: it ends that message's own entry, never another's.
       if (status === 'open') await observeSynthetic(opposite(event.dir), answer, event.seq);
       return { event, decision, answer };
@@ -247,12 +231,12 @@ export function createSession(init: CreateSessionInit): SessionCore {
     const owed =
       event.kind === 'response' || event.kind === 'error'
         ? event.request
-        : event.kind === 'invalid' && id !== undefined && !isRequestLike(event.raw)
+        : event.kind === 'invalid' && id !== undefined && !isRequest(event.raw)
           ? core.state.pending.get(pendingKey(opposite(event.dir), id))
           : undefined;
     if (owed && id !== undefined) {
       core.sent.delete(owed.seq);
-      const forward = errorResponse(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
+      const forward = errorAnswer(id, rpc, `intentguard: result withheld: ${data.reason}`, data);
       if (status === 'open') await observeSynthetic(event.dir, forward, owed.seq);
       return { event, decision, forward };
     }
@@ -289,12 +273,12 @@ export function createSession(init: CreateSessionInit): SessionCore {
   const refuseEnded = (raw: unknown, step?: Step): Outcome => {
     const id = idOf(raw);
     const base = step ? { event: step.event, decision: step.decision } : {};
-    if (!isRequestLike(raw) || id === undefined) return base;
+    if (!isRequest(raw) || id === undefined) return base;
     if (step && answeredByHalt.has(pendingKey(step.event.dir, id))) return base;
     const code = status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED';
     return {
       ...base,
-      answer: errorResponse(id, RPC_CODES.HALTED, `intentguard: session ${status}`, {
+      answer: errorAnswer(id, RPC_CODES.HALTED, `intentguard: session ${status}`, {
         code,
         session: core.id,
       }),
@@ -377,12 +361,7 @@ export function createSession(init: CreateSessionInit): SessionCore {
         };
         for (const p of pending) answeredByHalt.add(pendingKey(p.dir, p.id));
         for (const p of pending) {
-          const answer = errorResponse(
-            p.id,
-            RPC_CODES.HALTED,
-            `intentguard: session halted: ${reason}`,
-            data,
-          );
+          const answer = errorAnswer(p.id, RPC_CODES.HALTED, `intentguard: session halted: ${reason}`, data);
           await observeSynthetic(opposite(p.dir), answer, p.seq);
           try {
             await endpoint?.deliver(opposite(p.dir), answer);

@@ -9,6 +9,7 @@ import type {
 } from '../model/session.js';
 import type { Intent } from '../model/intent.js';
 import { SmallMap } from '../lib/small-map.js';
+import { isObject } from '../jsonrpc/message.js';
 
 export function initialState(init: {
   id: string;
@@ -54,9 +55,6 @@ export const pendingKey = (requester: Direction, id: string | number): PendingKe
       ? id * 2
       : id * 2 + 1
     : `${requester}|${typeof id}|${id}`;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function learnTools(
   state: SessionState,

@@ -21,7 +21,7 @@ export interface StatelessHttpOptions {
 const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
 
 /** The request header naming an explicit correlation within one grant (several agents on one grant). */
-export const CORRELATION_HEADER = 'intentguard-correlation';
+const CORRELATION_HEADER = 'intentguard-correlation';
 
 const one = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];

@@ -5,6 +5,7 @@ import type { Direction, Identity } from '../model/events.js';
 import { deepFreeze } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
 import type { Intent } from '../model/intent.js';
+import { isObject } from '../jsonrpc/message.js';
 
 /** One recorded session, as stored one-per-line in a bundle file (the `../shared/corpora/` format). */
 export interface SessionBundle {
@@ -103,9 +104,6 @@ export interface BundleLineError {
   readonly line: number;
   readonly error: IntentGuardError;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Parse one bundle line. Throws `ERR_BUNDLE_LINE` (or `ERR_INTENT_INVALID`) naming what is wrong.

@@ -4,11 +4,13 @@ import type { Direction, Identity } from '../model/events.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
 import { printable } from '../lib/printable.js';
-import { errorResponse } from '../monitor/session.js';
+import { errorAnswer } from '../jsonrpc/message.js';
+import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
+import { directionQueues } from '../carrier/queue.js';
 import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -106,41 +108,37 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
       if (!childExited) child.kill('SIGKILL');
     }, 2000).unref();
   };
-  const asker = clientAsker(session, writeClient);
+  const asker = new Asker(session, writeClient);
   session.attach({
     deliver: (dir, m) => (dir === 'c2s' ? writeServer(m) : writeClient(m)),
     close: stopChild,
-    ask: asker.ask,
+    ask: (method, params, signal) => asker.ask(method, params, signal),
   });
 
   // Each direction is processed in order: a frame is decided before the next one is looked at.
-  const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
+  const queues = directionQueues((dir, e) => log(`relay error (${dir}): ${e.message}`));
   const handle = (dir: Direction, text: string, bytes: number) => {
     // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
-    if (dir === 'c2s' && asker.take(text)) return;
-    queues[dir] = queues[dir]
-      .then(async () => {
-        const r = await relayFrame(
-          session,
-          dir,
-          { text, bytes },
-          dir === 'c2s' ? clientBatches : serverBatches,
-        );
-        const toSender = dir === 'c2s' ? writeClient : writeServer;
-        const toReceiver = dir === 'c2s' ? writeServer : writeClient;
-        for (const a of r.answers) toSender(a);
-        for (const f of r.forward) toReceiver(f);
-      })
-      .catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
+    if (dir === 'c2s' && asker.takeText(text)) return;
+    void queues[dir].push(async () => {
+      const r = await relayFrame(
+        session,
+        dir,
+        { text, bytes },
+        dir === 'c2s' ? clientBatches : serverBatches,
+      );
+      const toSender = dir === 'c2s' ? writeClient : writeServer;
+      const toReceiver = dir === 'c2s' ? writeServer : writeClient;
+      for (const a of r.answers) toSender(a);
+      for (const f of r.forward) toReceiver(f);
+    });
   };
   const oversize = (dir: Direction, head: string, bytes: number) => {
-    queues[dir] = queues[dir]
-      .then(async () => {
-        const r = await relayOversize(session, dir, head, bytes);
-        for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
-        if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
-      })
-      .catch((e: Error) => log(`relay error (${dir}): ${e.message}`));
+    void queues[dir].push(async () => {
+      const r = await relayOversize(session, dir, head, bytes);
+      for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
+      if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
+    });
   };
   const fromClient = new LineFramer(
     max,
@@ -155,7 +153,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   input.on('data', (c: Buffer) => fromClient.push(c));
   input.on('end', () => {
     fromClient.end();
-    void queues.c2s.then(() => child.stdin.end());
+    void queues.c2s.drained().then(() => child.stdin.end());
   });
   child.stdout.on('data', (c: Buffer) => fromServer.push(c));
 
@@ -168,7 +166,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
 
   const code = await childDone;
   fromServer.end();
-  await queues.s2c;
+  await queues.s2c.drained();
   await endedByUpstream(
     session,
     `intentguard: the server exited (code ${code}) before answering`,
@@ -194,7 +192,7 @@ function refuseAll(
         try {
           const m = JSON.parse(line) as { id?: unknown; method?: unknown };
           if (m && (typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
-            write(errorResponse(m.id, -32001, `intentguard: ${code}: ${message}`, { code }));
+            write(errorAnswer(m.id, -32001, `intentguard: ${code}: ${message}`, { code }));
           }
         } catch {
           // not JSON: nothing to answer

@@ -4,11 +4,13 @@ import type { Direction, Identity } from '../model/events.js';
 import { bearerToken } from '../identity/gate.js';
 import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
+import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
+import { directionQueues } from '../carrier/queue.js';
 import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
-import { clientAsker, endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
 import { quotaExceededUpgrade } from '../carrier/session-quota.js';
 import type { Runtime } from './runtime.js';
 
@@ -108,33 +110,31 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       upstream.on('open', () => {
         for (const t of backlog.splice(0)) upstream.send(t);
       });
-      const asker = clientAsker(session, (m) => toClient(JSON.stringify(m)));
+      const asker = new Asker(session, (m) => toClient(JSON.stringify(m)));
       session.attach({
         deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
         close: () => {
           client.close(1008, 'session halted by intentguard');
           upstream.close();
         },
-        ask: asker.ask,
+        ask: (method, params, signal) => asker.ask(method, params, signal),
       });
-      const queues: Record<Direction, Promise<void>> = { c2s: Promise.resolve(), s2c: Promise.resolve() };
+      const queues = directionQueues(() => undefined);
       const relay = (dir: Direction, data: WebSocket.RawData) => {
         const text = String(data);
-        queues[dir] = queues[dir]
-          .then(async () => {
-            const r = await relayFrame(
-              session,
-              dir,
-              { text, bytes: Buffer.byteLength(text) },
-              dir === 'c2s' ? clientBatches : serverBatches,
-            );
-            for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
-            for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);
-          })
-          .catch(() => undefined);
+        void queues[dir].push(async () => {
+          const r = await relayFrame(
+            session,
+            dir,
+            { text, bytes: Buffer.byteLength(text) },
+            dir === 'c2s' ? clientBatches : serverBatches,
+          );
+          for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
+          for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);
+        });
       };
       client.on('message', (d) => {
-        if (!asker.take(String(d))) relay('c2s', d);
+        if (!asker.takeText(String(d))) relay('c2s', d);
       });
       upstream.on('message', (d) => relay('s2c', d));
       client.on('close', () => {
@@ -145,12 +145,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       // monitor records what was refused; nothing of it is forwarded.
       client.on('error', (e: Error & { code?: string }) => {
         if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-          queues.c2s = queues.c2s
-            .then(() => relayOversize(session, 'c2s', '', monitor.options.maxMessageBytes + 1))
-            .then(
-              () => undefined,
-              () => undefined,
-            );
+          void queues.c2s.push(() => relayOversize(session, 'c2s', '', monitor.options.maxMessageBytes + 1));
         }
       });
       // The server went away: what it still owes the client is answered with errors first, then the
@@ -160,6 +155,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
         if (gone) return;
         gone = true;
         void queues.s2c
+          .drained()
           .then(() =>
             endedByUpstream(
               session,

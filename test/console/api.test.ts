@@ -18,7 +18,7 @@ import { createRecorder, type Recorder } from '../../src/store/recorder.js';
 import { verifyAudit } from '../../src/store/audit.js';
 import { demoServer } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
-import { ADMIN_TOKEN, api, consoleOn } from './fixture.js';
+import { ADMIN_TOKEN, api, consoleOn, type Json } from './fixture.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
 import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
 import { verifyGrant } from '../../src/identity/grant.js';
@@ -95,7 +95,7 @@ describe('console server', () => {
     await waitFor(() => {
       void api(ctx.console, '/api/approvals?state=pending', { bearer: ADMIN_TOKEN })
         .then((r) => r.json())
-        .then((j: any) => (pending = j.approvals));
+        .then((j: Json) => (pending = j.approvals));
       return pending.some((p) => p.sub === sub);
     }, 'the held call to be listed');
     return { client, call, approval: pending.find((p) => p.sub === sub)! };
@@ -130,7 +130,7 @@ describe('console server', () => {
       body: { decision: 'approve' },
     });
     assert.equal(r.status, 401);
-    assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_AUTH');
+    assert.equal(((await r.json()) as Json).error.code, 'ERR_CONSOLE_AUTH');
     const login = await api(ctx.console, '/login');
     assert.equal(login.status, 200);
     assert.equal(login.headers.get('content-security-policy'), CSP);
@@ -143,18 +143,18 @@ describe('console server', () => {
     await recorder.flush();
     const first = (await (
       await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
-    ).json()) as any;
+    ).json()) as Json;
     assert.equal(first.sessions.length, 1);
     const id = first.sessions[0].id;
     const t = (await (
       await api(ctx.console, `/api/sessions/${encodeURIComponent(id)}`, { bearer: ADMIN_TOKEN })
-    ).json()) as any;
-    assert.ok(t.entries.some((e: any) => e.tool === 'echo'));
+    ).json()) as Json;
+    assert.ok(t.entries.some((e: Json) => e.tool === 'echo'));
     assert.equal(t.session.intent.purpose, 'summarise my notes <script>x</script>');
     // The bad-parameter path answers with a code, not a stack.
     const badPage = await api(ctx.console, '/api/sessions?before=abc', { bearer: ADMIN_TOKEN });
     assert.equal(badPage.status, 400);
-    assert.equal(((await badPage.json()) as any).error.code, 'ERR_CONSOLE_REQUEST');
+    assert.equal(((await badPage.json()) as Json).error.code, 'ERR_CONSOLE_REQUEST');
     const badId = await api(ctx.console, '/api/sessions/%E0%A4%A', { bearer: ADMIN_TOKEN });
     assert.equal(badId.status, 400);
     assert.equal((await api(ctx.console, '/api/sessions/nope', { bearer: ADMIN_TOKEN })).status, 404);
@@ -178,7 +178,7 @@ describe('console server', () => {
       body: { decision: 'approve' },
     });
     assert.equal(r.status, 403);
-    assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_ROLE');
+    assert.equal(((await r.json()) as Json).error.code, 'ERR_CONSOLE_ROLE');
     for (const self of ['alice', 'carol']) {
       const own = await ctx.idp.jwt(self, { roles: ['approver'] });
       r = await api(ctx.console, `/api/approvals/${approval.id}`, {
@@ -187,7 +187,7 @@ describe('console server', () => {
         body: { decision: 'approve' },
       });
       assert.equal(r.status, 403, self);
-      assert.equal(((await r.json()) as any).error.code, 'ERR_CONSOLE_SELF_APPROVAL');
+      assert.equal(((await r.json()) as Json).error.code, 'ERR_CONSOLE_SELF_APPROVAL');
     }
     const bob = await ctx.idp.jwt('bob', { role: 'approver' });
     r = await api(ctx.console, `/api/approvals/${approval.id}`, {
@@ -213,7 +213,7 @@ describe('console server', () => {
     await recorder.flush();
     const row = ctx.store.db
       .prepare('SELECT status, approver, scope FROM approvals WHERE id = ?')
-      .get(approval.id) as any;
+      .get(approval.id) as Json;
     assert.deepEqual(row, { status: 'approved', approver: 'console:bob', scope: 'once' });
     assert.equal(verifyAudit(ctx.store).problems.length, 0);
     await client.close();
@@ -294,21 +294,21 @@ describe('console timeline and pagination', () => {
       }
       await recorder.flush();
       const get = async (path: string) =>
-        (await (await api(ctx.console, path, { bearer: ADMIN_TOKEN })).json()) as any;
+        (await (await api(ctx.console, path, { bearer: ADMIN_TOKEN })).json()) as Json;
       const p1 = await get('/api/sessions?limit=2');
       assert.deepEqual(
-        p1.sessions.map((s: any) => s.purpose),
+        p1.sessions.map((s: Json) => s.purpose),
         ['task 2', 'task 1'],
       );
       const p2 = await get(`/api/sessions?limit=2&before=${p1.next}`);
       assert.deepEqual(
-        p2.sessions.map((s: any) => s.purpose),
+        p2.sessions.map((s: Json) => s.purpose),
         ['task 0'],
       );
       assert.equal(p2.next, null);
       const t = await get(`/api/sessions/${encodeURIComponent(p2.sessions[0].id)}`);
-      const result = t.entries.find((e: any) => e.kind === 'response' && e.tool === 'read_notes');
-      const echo = t.entries.find((e: any) => e.kind === 'request' && e.tool === 'echo');
+      const result = t.entries.find((e: Json) => e.kind === 'response' && e.tool === 'read_notes');
+      const echo = t.entries.find((e: Json) => e.kind === 'request' && e.tool === 'echo');
       assert.deepEqual(echo.provenance, [{ arg: 'text', value: 'meeting at 10', from: result.seq }]);
       // In the page, the value links to that result's row.
       const login = await fetch(`${ctx.console.url}/login`, {
@@ -346,7 +346,7 @@ describe('console token endpoint (RFC 8693 token exchange)', () => {
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams(fields),
         });
-        return { status: r.status, body: (await r.json()) as any };
+        return { status: r.status, body: (await r.json()) as Json };
       };
       const subject = await ctx.idp.jwt('agent:reader');
       const low = await post({

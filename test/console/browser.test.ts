@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
-import { ADMIN_TOKEN, api, consoleOn, proxiedClient } from './fixture.js';
+import { ADMIN_TOKEN, api, consoleOn, proxiedClient, type Json } from './fixture.js';
 
 // The console in a real browser: Debian's chromium driven by playwright-core. Every wait is on a page
 // event or a selector, never on a deadline. CONSOLE_SCREENSHOTS=1 saves each view to docs/console/.
@@ -94,8 +94,8 @@ describe(
         assert.notEqual(result.isError, true, JSON.stringify(result));
         const pending = (await (
           await api(ctx.console, '/api/approvals?state=pending', { bearer: ADMIN_TOKEN })
-        ).json()) as any;
-        assert.equal(pending.approvals.filter((p: any) => p.tool === 'write_file').length, 0);
+        ).json()) as Json;
+        assert.equal(pending.approvals.filter((p: Json) => p.tool === 'write_file').length, 0);
         const approver = ctx.store.db
           .prepare(
             "SELECT approver, status FROM approvals WHERE tool = 'write_file' ORDER BY rowid DESC LIMIT 1",
@@ -171,7 +171,7 @@ describe(
         await assert.rejects(call);
         const sessions = (await (
           await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
-        ).json()) as any;
+        ).json()) as Json;
         await page.goto(`${ctx.console.url}/sessions/${encodeURIComponent(sessions.sessions[0].id)}`);
         await page.waitForSelector('#timeline code.tool');
         assert.ok(
@@ -202,7 +202,7 @@ describe(
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, ...extra }),
         });
-      const first = (await (await token({ intent: JSON.stringify(intent) })).json()) as any;
+      const first = (await (await token({ intent: JSON.stringify(intent) })).json()) as Json;
       assert.equal(first.error, 'authorization_pending', JSON.stringify(first));
       assert.match(first.error_description, /write_file/);
       // The requester cannot approve their own request.
@@ -216,7 +216,7 @@ describe(
         await selfPage.close();
         await page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
         await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] .status:text-is("granted")`);
-        const granted = (await (await token({ request_id: first.request_id })).json()) as any;
+        const granted = (await (await token({ request_id: first.request_id })).json()) as Json;
         assert.equal(granted.token_type, 'Bearer', JSON.stringify(granted));
         const agent = await proxiedClient({
           db: ctx.db,
@@ -238,7 +238,7 @@ describe(
         }
         const s = (await (
           await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
-        ).json()) as any;
+        ).json()) as Json;
         assert.equal(s.sessions[0].sub, 'agent:writer');
         assert.equal(s.sessions[0].purpose, 'write the weekly summary');
         const rec = ctx.store.db

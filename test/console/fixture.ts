@@ -123,3 +123,7 @@ export function api(
     ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
   });
 }
+
+/** A JSON response body, read field by field under `assert` (the assertions are the type check). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted on, not trusted
+export type Json = any;

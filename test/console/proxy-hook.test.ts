@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../helpers/wait.js';
-import { ADMIN_TOKEN } from './fixture.js';
+import { ADMIN_TOKEN, type Json } from './fixture.js';
 import { proxiedClient } from './fixture.js';
 
 describe('--console-port on a proxy', () => {
@@ -23,14 +23,14 @@ describe('--console-port on a proxy', () => {
       const get = async (path: string) =>
         (await (
           await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-        ).json()) as any;
+        ).json()) as Json;
       assert.equal((await fetch(`${url}/api/sessions`)).status, 401);
       await agent.client.callTool({ name: 'list_directory', arguments: { path: agent.folder } });
       const call = agent.client.callTool({
         name: 'write_file',
         arguments: { path: join(agent.folder, 'a.md'), content: 'x' },
       });
-      let pending: any[] = [];
+      let pending: Json[] = [];
       while (pending.length === 0) {
         pending = (await get('/api/approvals?state=pending')).approvals;
         if (pending.length === 0) await new Promise((r) => setTimeout(r, 20));

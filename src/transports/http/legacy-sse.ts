@@ -10,13 +10,14 @@ import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js
 import {
   SSE_EVENT_SLACK,
   answerUnreached,
-  clientAsker,
   endedByUpstream,
   invalidAnswer,
-  rpcError,
   sendJson,
   tooManySessions,
 } from '../../carrier/relay.js';
+import { Asker } from '../../carrier/asker.js';
+import { OrderedQueue } from '../../carrier/queue.js';
+import { errorAnswer } from '../../jsonrpc/message.js';
 
 /**
  * The legacy HTTP+SSE transport (protocol 2024-11-05), proxied: the client holds `GET <path>` open as
@@ -67,7 +68,7 @@ interface LegacySession {
   readonly endpointReady: Promise<URL>;
   upstream?: { destroy(): void };
   /** intentguard's own prompts (approval elicitations), sent on the stream; answers arrive as POSTs. */
-  readonly asker: ReturnType<typeof clientAsker>;
+  readonly asker: Asker;
 }
 
 export function createLegacySse(o: LegacySseOptions): LegacySse {
@@ -128,7 +129,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(
           res,
           502,
-          rpcError(
+          errorAnswer(
             null,
             -32603,
             `intentguard: upstream SSE endpoint answered ${up.statusCode} ${String(up.headers['content-type'] ?? '')}`,
@@ -155,7 +156,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         }),
         upstream: up,
         // A server speaks to its client on the stream: so do intentguard's approval prompts.
-        asker: clientAsker(handle, (m) => write(s, m)),
+        asker: new Asker(handle, (m) => write(s, m)),
       };
       sessions.set(id, s);
       handle.attach({
@@ -188,14 +189,15 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       });
 
       // Upstream events are decided one at a time, in order.
-      let chain = Promise.resolve();
+      // A job that throws ends the session (fail closed): nothing after it would be decided in order.
+      const events = new OrderedQueue((e) => handle.close(`relay error: ${e.message}`));
       // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
       // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
       let partial = 0;
       const parser = createParser({
         onEvent: (ev) => {
           partial = 0;
-          chain = chain.then(async () => {
+          void events.push(async () => {
             if (ev.event === 'endpoint') {
               try {
                 s.endpoint = new URL(ev.data.trim(), o.upstream);
@@ -232,7 +234,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         else parser.feed(c);
       });
       const ended = () =>
-        void chain.then(async () => {
+        void events.drained().then(async () => {
           await endedByUpstream(
             handle,
             'intentguard: the server closed its stream before answering',
@@ -251,7 +253,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(
           res,
           404,
-          rpcError(null, -32001, 'intentguard: unknown or ended session', {
+          errorAnswer(null, -32001, 'intentguard: unknown or ended session', {
             code: s
               ? s.handle.status === 'halted'
                 ? 'ERR_SESSION_HALTED'
@@ -265,7 +267,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(
           res,
           403,
-          rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', {
+          errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
             code: 'ERR_GRANT_CLAIM',
           }),
         );
@@ -275,13 +277,13 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(
           res,
           400,
-          rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
+          errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
         );
         return;
       }
       // Answers to intentguard's own prompts are taken here (the call they unblock may be this
       // client's other, still open POST); they never reach the server.
-      const messages = (Array.isArray(body) ? body : [body]).filter((m) => !s.asker.take(JSON.stringify(m)));
+      const messages = (Array.isArray(body) ? body : [body]).filter((m) => !s.asker.take(m));
       if (messages.length === 0) {
         res.writeHead(202).end('Accepted');
         return;
@@ -322,7 +324,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         sendJson(
           res,
           502,
-          rpcError(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, {
+          errorAnswer(null, -32603, `intentguard: upstream unavailable: ${(e as Error).message}`, {
             code: 'ERR_UPSTREAM',
           }),
         );

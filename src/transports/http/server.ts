@@ -30,12 +30,14 @@ import {
   SSE_EVENT_SLACK,
   answerUnreached,
   invalidAnswer,
-  rpcError,
   sendJson,
   startsSession,
   tooManySessions,
 } from '../../carrier/relay.js';
 import type { Runtime } from '../runtime.js';
+import { Asker } from '../../carrier/asker.js';
+import { OrderedQueue } from '../../carrier/queue.js';
+import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -102,7 +104,7 @@ interface ProxySession {
   /** The POST whose requests are being decided, when its client takes SSE: approval prompts ride it. */
   promptOn?: ServerResponse;
   /** intentguard's own prompts to the client, waiting for their answers (by our request id). */
-  readonly asks: Map<string, (answer: unknown) => void>;
+  readonly asker: Asker;
 }
 
 const NO_BODY = Symbol('no body');
@@ -110,16 +112,6 @@ const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 
 
 const quote = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;
 const idKey = (id: unknown) => `${typeof id}:${String(id)}`;
-/** A request with a usable id (string or integer): one that is owed an answer. */
-const isRequest = (m: unknown): m is { id: string | number; method: string } => {
-  const id = (m as { id?: unknown } | null)?.id;
-  return (
-    typeof m === 'object' &&
-    m !== null &&
-    typeof (m as { method?: unknown }).method === 'string' &&
-    (typeof id === 'string' || Number.isInteger(id))
-  );
-};
 
 /**
  * Read a body of at most `max` bytes. Beyond it: 'too-large', after reading the rest (a client's
@@ -175,17 +167,6 @@ function openSse(res: ServerResponse, s: { sid?: string }): void {
     ...(s.sid && { 'mcp-session-id': s.sid }),
   });
 }
-
-const isAnswerTo = (s: { asks: Map<string, unknown> }, m: unknown): boolean => {
-  const id = (m as { id?: unknown } | null)?.id;
-  return (
-    typeof id === 'string' &&
-    s.asks.has(id) &&
-    typeof m === 'object' &&
-    m !== null &&
-    ('result' in m || 'error' in m)
-  );
-};
 
 /**
  * `intentguard http`: a Streamable HTTP reverse proxy in front of an MCP server. intentguard is its
@@ -247,7 +228,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     sendJson(
       res,
       401,
-      rpcError(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, {
+      errorAnswer(null, -32001, `intentguard: ${e ? `${e.code}: ${e.message}` : 'authentication required'}`, {
         code: e ? (e.code ?? 'ERR_GRANT_MALFORMED') : 'ERR_GRANT_MISSING',
       }),
       { 'www-authenticate': challenge },
@@ -306,7 +287,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       waiters: new Map(),
       upstreamRequests: new Set(),
       lastSeen: Date.now(),
-      asks: new Map(),
+      // Prompts go on the stream their ask chose (see ask below), never on a default one.
+      asker: new Asker(handle, () => {
+        throw new Error('no open request stream to ask the client on');
+      }),
     };
     handle.attach({
       deliver: (dir, m) => {
@@ -329,23 +313,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       ask: async (method, params, signal) => {
         const res = s.promptOn;
         if (!res || res.writableEnded) throw new Error('no open request stream to ask the client on');
-        const id = `intentguard-${randomUUID()}`;
-        const request = { jsonrpc: '2.0', id, method, params };
-        const answer = new Promise<unknown>((resolve, reject) => {
-          s.asks.set(id, resolve);
-          signal.addEventListener(
-            'abort',
-            () => {
-              s.asks.delete(id);
-              reject(new Error('approval prompt aborted'));
-            },
-            { once: true },
-          );
+        return s.asker.ask(method, params, signal, (prompt) => {
+          openSse(res, s);
+          res.write(sseEvent(prompt));
         });
-        await handle.record('s2c', request);
-        openSse(res, s);
-        res.write(sseEvent(request));
-        return answer;
       },
       close: () => {
         for (const r of s.upstreamRequests) r.destroy();
@@ -435,14 +406,15 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     onEnd: () => void,
     requests: readonly { id: string | number }[] = [],
   ) => {
-    let chain = Promise.resolve();
+    // A job that throws ends the session (fail closed): nothing after it would be decided in order.
+    const events = new OrderedQueue((e) => s.handle.close(`relay error: ${e.message}`));
     let partial = 0;
     let cut = false;
     for (const a of prefix) res.write(`data: ${JSON.stringify(a)}\n\n`);
     const parser = createParser({
       onEvent: (ev) => {
         partial = 0;
-        chain = chain.then(async () => {
+        void events.push(async () => {
           if (!ev.data) return;
           let m: unknown;
           try {
@@ -463,7 +435,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       },
     });
     const finish = () =>
-      void chain.then(() => {
+      void events.drained().then(() => {
         if (!res.writableEnded) res.end();
         onEnd();
       });
@@ -477,7 +449,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       }
       cut = true;
       up.destroy();
-      chain = chain.then(async () => {
+      void events.push(async () => {
         const pending = s.handle.state().pending;
         const owed = requests.filter((r) => pending.has(pendingKey('c2s', r.id)));
         for (const a of await withheld(s, owed, maxBody)) if (!res.writableEnded) res.write(sseEvent(a));
@@ -551,16 +523,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     batch: boolean,
   ) => {
     // Answers to intentguard's own prompts are taken here: they are not the server's business.
-    const own = messages.filter((m) => isAnswerTo(s, m));
-    if (own.length > 0) {
-      for (const m of own) {
-        const id = (m as { id: string }).id;
-        const resolve = s.asks.get(id)!;
-        s.asks.delete(id);
-        await s.handle.record('c2s', m);
-        resolve(m);
-      }
-      messages = messages.filter((m) => !own.includes(m));
+    if (s.asker.waiting) {
+      messages = messages.filter((m) => !s.asker.take(m));
       if (messages.length === 0) {
         res.writeHead(202).end();
         return;
@@ -637,7 +601,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         502,
         batch
           ? [...decided.answers, ...errs]
-          : (errs[0] ?? rpcError(null, -32603, 'upstream unavailable', { code: 'ERR_UPSTREAM' })),
+          : (errs[0] ?? errorAnswer(null, -32603, 'upstream unavailable', { code: 'ERR_UPSTREAM' })),
       );
       return;
     }
@@ -701,7 +665,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       sendJson(
         res,
         502,
-        rpcError(null, -32603, 'intentguard: upstream sent invalid JSON', { code: 'ERR_JSONRPC_INVALID' }),
+        errorAnswer(null, -32603, 'intentguard: upstream sent invalid JSON', { code: 'ERR_JSONRPC_INVALID' }),
       );
       return;
     }
@@ -728,7 +692,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     const problem = types.length > 1 ? 'more than one Content-Type header' : jsonContentTypeProblem(types[0]);
     if (problem !== undefined) {
       req.resume();
-      sendJson(res, 415, rpcError(null, -32600, `intentguard: ${problem}`, { code: 'ERR_CONTENT_TYPE' }));
+      sendJson(res, 415, errorAnswer(null, -32600, `intentguard: ${problem}`, { code: 'ERR_CONTENT_TYPE' }));
       return NO_BODY;
     }
     const body = await readBody(req, maxBody);
@@ -736,7 +700,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       sendJson(
         res,
         413,
-        rpcError(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, {
+        errorAnswer(null, RPC_CODES.REFUSED, `intentguard: body exceeds ${maxBody} bytes`, {
           code: 'ERR_MESSAGE_TOO_LARGE',
         }),
       );
@@ -748,7 +712,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       sendJson(
         res,
         400,
-        rpcError(null, -32700, `intentguard: parse error: ${(e as Error).message}`, {
+        errorAnswer(null, -32700, `intentguard: parse error: ${(e as Error).message}`, {
           code: 'ERR_JSONRPC_INVALID',
         }),
       );
@@ -788,7 +752,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(
             res,
             404,
-            rpcError(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, {
+            errorAnswer(null, -32601, `intentguard: no MCP endpoint at ${url.pathname} (use ${path})`, {
               code: 'ERR_NOT_FOUND',
             }),
           );
@@ -820,7 +784,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
               sendJson(
                 res,
                 403,
-                rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
+                errorAnswer(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
                   code: 'ERR_GRANT_INTENT',
                 }),
               );
@@ -845,7 +809,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(
             res,
             404,
-            rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }),
+            errorAnswer(null, -32001, 'intentguard: unknown or ended session', {
+              code: 'ERR_SESSION_CLOSED',
+            }),
           );
           return;
         }
@@ -855,7 +821,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           sendJson(
             res,
             403,
-            rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', {
+            errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
               code: 'ERR_GRANT_CLAIM',
             }),
             {
@@ -871,7 +837,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
             sendJson(
               res,
               403,
-              rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
+              errorAnswer(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
                 code: 'ERR_GRANT_INTENT',
               }),
             );
@@ -901,7 +867,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
             sendJson(
               res,
               404,
-              rpcError(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, {
+              errorAnswer(null, RPC_CODES.HALTED, `intentguard: session ${s.handle.status}`, {
                 code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED',
               }),
             );
@@ -913,7 +879,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
             sendJson(
               res,
               400,
-              rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
+              errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
             );
             return;
           }
@@ -930,7 +896,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
             sendJson(
               res,
               400,
-              rpcError(null, -32600, 'intentguard: GET needs an Mcp-Session-Id', {
+              errorAnswer(null, -32600, 'intentguard: GET needs an Mcp-Session-Id', {
                 code: 'ERR_SESSION_CLOSED',
               }),
             );
@@ -958,7 +924,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
             sendJson(
               res,
               404,
-              rpcError(null, -32001, 'intentguard: unknown session', { code: 'ERR_SESSION_CLOSED' }),
+              errorAnswer(null, -32001, 'intentguard: unknown session', { code: 'ERR_SESSION_CLOSED' }),
             );
             return;
           }
@@ -975,7 +941,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
         sendJson(
           res,
           502,
-          rpcError(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }),
+          errorAnswer(null, -32603, `intentguard: ${(e as Error).message}`, { code: 'ERR_UPSTREAM' }),
         );
       }
     },

@@ -9,16 +9,17 @@ import type { SessionHandle } from '../../monitor/handle.js';
 import { LineFramer } from '../../carrier/lines.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
 import {
-  clientAsker,
   endedByUpstream,
   relayFrame,
   relayOversize,
-  rpcError,
   sendJson,
   serverEnv,
   startsSession,
   tooManySessions,
 } from '../../carrier/relay.js';
+import { Asker } from '../../carrier/asker.js';
+import { OrderedQueue } from '../../carrier/queue.js';
+import { errorAnswer, isObject, isRequest, isResponse } from '../../jsonrpc/message.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -80,20 +81,13 @@ interface BridgeSession {
   /** The GET stream, for server messages that belong to no request. */
   stream?: ServerResponse;
   /** intentguard's own prompts to the client (approval elicitations) and their answers. */
-  readonly asker: ReturnType<typeof clientAsker>;
+  readonly asker: Asker;
   /** Each direction is decided in order. */
-  c2s: Promise<void>;
-  s2c: Promise<void>;
+  readonly c2s: OrderedQueue;
+  readonly s2c: OrderedQueue;
 }
 
 const key = (id: unknown) => `${typeof id}:${String(id)}`;
-const isObj = (m: unknown): m is Record<string, unknown> =>
-  typeof m === 'object' && m !== null && !Array.isArray(m);
-/** A request with a usable id (string or integer): one that is owed an answer. */
-const isRequest = (m: unknown): boolean =>
-  isObj(m) && typeof m.method === 'string' && (typeof m.id === 'string' || Number.isInteger(m.id));
-const isResponse = (m: unknown): boolean =>
-  isObj(m) && m.method === undefined && ('result' in m || 'error' in m);
 const sse = (text: string) => `event: message\ndata: ${text}\n\n`;
 
 export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
@@ -118,13 +112,13 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     m: unknown,
     latest: boolean,
   ): { x: Exchange; answers?: string } | undefined => {
-    if (!isObj(m)) return undefined;
+    if (!isObject(m)) return undefined;
     if (isResponse(m)) {
       const k = key(m.id);
       const x = s.waiting.get(k);
       return x && { x, answers: k };
     }
-    const token = isObj(m.params) ? m.params.progressToken : undefined;
+    const token = isObject(m.params) ? m.params.progressToken : undefined;
     if (token !== undefined) {
       const x = s.waiting.get(s.progress.get(key(token)) ?? '');
       if (x) return { x };
@@ -144,8 +138,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       if (s.stream && !s.stream.writableEnded) s.stream.write(sse(text));
       else if (isRequest(m)) {
         // A server request with no stream to carry it: answer the server rather than leave it waiting.
-        const answer = rpcError(
-          (m as { id: unknown }).id,
+        const answer = errorAnswer(
+          m.id,
           -32603,
           'intentguard: the client has no open stream for server requests',
           { code: 'ERR_NO_STREAM' },
@@ -233,9 +227,9 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       exited: false,
       waiting: new Map(),
       progress: new Map(),
-      asker: clientAsker(handle, prompt),
-      c2s: Promise.resolve(),
-      s2c: Promise.resolve(),
+      asker: new Asker(handle, prompt),
+      c2s: new OrderedQueue((e) => o.log(`relay error (c2s): ${e.message}`)),
+      s2c: new OrderedQueue((e) => o.log(`relay error (s2c): ${e.message}`)),
     };
     sessions.set(id, s);
     handle.attach({
@@ -255,23 +249,19 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     const framer = new LineFramer(
       o.monitor.options.maxMessageBytes,
       (text, bytes) => {
-        s.s2c = s.s2c
-          .then(async () => {
-            const r = await relayFrame(handle, 's2c', { text, bytes });
-            for (const a of r.answers) writeChild(s, JSON.stringify(a));
-            // A batch from the server is delivered message by message (each to its own exchange).
-            for (const f of r.forward) toClient(s, JSON.parse(f), f);
-          })
-          .catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
+        void s.s2c.push(async () => {
+          const r = await relayFrame(handle, 's2c', { text, bytes });
+          for (const a of r.answers) writeChild(s, JSON.stringify(a));
+          // A batch from the server is delivered message by message (each to its own exchange).
+          for (const f of r.forward) toClient(s, JSON.parse(f), f);
+        });
       },
       (head, bytes) => {
-        s.s2c = s.s2c
-          .then(async () => {
-            const r = await relayOversize(handle, 's2c', head, bytes);
-            for (const a of r.answers) writeChild(s, JSON.stringify(a));
-            if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
-          })
-          .catch((e: Error) => o.log(`relay error (s2c): ${e.message}`));
+        void s.s2c.push(async () => {
+          const r = await relayOversize(handle, 's2c', head, bytes);
+          for (const a of r.answers) writeChild(s, JSON.stringify(a));
+          if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
+        });
       },
     );
     child.stdout.on('data', (c: Buffer) => framer.push(c));
@@ -285,7 +275,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       s.exited = true;
       framer.end();
       // Messages already on their way in either direction are decided first, so their requests are owed answers too.
-      void Promise.all([s.c2s, s.s2c])
+      void Promise.all([s.c2s.drained(), s.s2c.drained()])
         .then(() =>
           endedByUpstream(
             handle,
@@ -318,7 +308,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   const post = async (res: ServerResponse, s: BridgeSession, body: unknown) => {
     const batch = Array.isArray(body);
     // Answers to intentguard's own prompts stay here.
-    const messages = (batch ? (body as unknown[]) : [body]).filter((m) => !s.asker.take(JSON.stringify(m)));
+    const messages = (batch ? (body as unknown[]) : [body]).filter((m) => !s.asker.take(m));
     if (messages.length === 0) {
       res.writeHead(202).end();
       return;
@@ -330,7 +320,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       x.ids.set(k, (x.ids.get(k) ?? 0) + 1);
       s.waiting.set(k, x);
       const params = (m as { params?: unknown }).params;
-      const token = isObj(params) && isObj(params._meta) ? params._meta.progressToken : undefined;
+      const token = isObject(params) && isObject(params._meta) ? params._meta.progressToken : undefined;
       if (token !== undefined) s.progress.set(key(token), k);
     }
     res.on('close', () => {
@@ -339,24 +329,22 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     let forwarded = 0;
     const invalid: string[] = [];
-    const done = (s.c2s = s.c2s
-      .then(async () => {
-        for (const m of messages) {
-          const text = JSON.stringify(m);
-          const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
-          for (const a of r.answers) {
-            // An answer to a request goes where that request waits; an invalid message's (null id) to this POST.
-            if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));
-            else toClient(s, a, JSON.stringify(a));
-          }
-          for (const f of r.forward) {
-            forwarded++;
-            // While the server is not reading, this session's next messages wait here (one POST at a time).
-            if (!writeChild(s, f)) await drained(s);
-          }
+    const done = s.c2s.push(async () => {
+      for (const m of messages) {
+        const text = JSON.stringify(m);
+        const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
+        for (const a of r.answers) {
+          // An answer to a request goes where that request waits; an invalid message's (null id) to this POST.
+          if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));
+          else toClient(s, a, JSON.stringify(a));
         }
-      })
-      .catch((e: Error) => o.log(`relay error (c2s): ${e.message}`)));
+        for (const f of r.forward) {
+          forwarded++;
+          // While the server is not reading, this session's next messages wait here (one POST at a time).
+          if (!writeChild(s, f)) await drained(s);
+        }
+      }
+    });
     await done;
     if (res.headersSent) {
       for (const t of invalid) if (!res.writableEnded) res.write(sse(t));
@@ -388,7 +376,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         sendJson(
           res,
           404,
-          rpcError(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }),
+          errorAnswer(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }),
         );
         return;
       }
@@ -396,7 +384,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         sendJson(
           res,
           403,
-          rpcError(null, -32001, 'intentguard: this session belongs to another agent identity', {
+          errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
             code: 'ERR_GRANT_CLAIM',
           }),
         );
@@ -410,7 +398,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
             sendJson(
               res,
               403,
-              rpcError(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
+              errorAnswer(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
                 code: 'ERR_GRANT_INTENT',
               }),
             );
@@ -431,7 +419,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           sendJson(
             res,
             404,
-            rpcError(null, -32001, `intentguard: session ${s.handle.status}`, {
+            errorAnswer(null, -32001, `intentguard: session ${s.handle.status}`, {
               code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED',
             }),
           );
@@ -441,7 +429,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           sendJson(
             res,
             400,
-            rpcError(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
+            errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
           );
           return;
         }
@@ -452,7 +440,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         sendJson(
           res,
           400,
-          rpcError(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, {
+          errorAnswer(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, {
             code: 'ERR_SESSION_CLOSED',
           }),
         );
@@ -463,7 +451,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
           sendJson(
             res,
             409,
-            rpcError(null, -32600, 'intentguard: this session already has an open GET stream', {
+            errorAnswer(null, -32600, 'intentguard: this session already has an open GET stream', {
               code: 'ERR_STREAM_OPEN',
             }),
           );

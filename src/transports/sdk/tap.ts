@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { Asker } from '../../carrier/asker.js';
+import { OrderedQueue } from '../../carrier/queue.js';
 import type { Direction } from '../../model/events.js';
 import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
@@ -42,10 +43,12 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     wrapper.onmessage?.(message as JSONRPCMessage, extra);
   const toRemote = (message: unknown, opts?: TransportSendOptions) =>
     inner.send(message as JSONRPCMessage, opts);
+  // intentguard's own requests to the client (approval prompts): their answers are taken here, not forwarded.
+  const asker = new Asker(session, (prompt) => (inbound === 's2c' ? toLocal(prompt) : toRemote(prompt)));
 
   // Inbound messages are delivered in arrival order, each after its decision: synchronously while
   // nothing is held, queued behind a held message otherwise.
-  let inboundQueue: Promise<void> | undefined;
+  const inboundQueue = new OrderedQueue((e) => wrapper.onerror?.(e));
   const applyInbound = (outcome: Outcome, extra?: MessageExtraInfo): void => {
     if (outcome.answer !== undefined) toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
     if (outcome.forward !== undefined) toLocal(outcome.forward, extra);
@@ -73,7 +76,7 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     send(message: JSONRPCMessage, opts?: TransportSendOptions): Promise<void> {
       // Not an async function: an allowed message goes straight to the inner send, no extra hop.
       try {
-        if (outbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return Promise.resolve();
+        if (outbound === 'c2s' && asker.take(message)) return Promise.resolve();
         if (era && outbound === 'c2s') return era(message, toLocal, (m, fix) => observeOut(m, opts, fix));
         return observeOut(message, opts);
       } catch (e) {
@@ -91,7 +94,7 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
   };
 
   inner.onmessage = (message, extra) => {
-    if (inbound === 'c2s' && asks.size > 0 && takeAnswer(message)) return;
+    if (inbound === 'c2s' && asker.take(message)) return;
     if (era && inbound === 'c2s')
       return void era(
         message,
@@ -105,14 +108,8 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     const patch = (o: Outcome): Outcome =>
       fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o;
     const decided = decided0 instanceof Promise ? decided0.then(patch) : patch(decided0);
-    if (!inboundQueue && !(decided instanceof Promise)) return applyInbound(decided, extra);
-    const queue: Promise<void> = (inboundQueue ?? Promise.resolve())
-      .then(() => decided)
-      .then((o) => {
-        applyInbound(o, extra);
-        if (inboundQueue === queue) inboundQueue = undefined;
-      });
-    inboundQueue = queue;
+    if (inboundQueue.idle && !(decided instanceof Promise)) return applyInbound(decided, extra);
+    void inboundQueue.push(async () => applyInbound(await decided, extra));
     return undefined;
   };
   inner.onerror = (error) => wrapper.onerror?.(error);
@@ -120,45 +117,10 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     session.close('transport closed');
     wrapper.onclose?.();
   };
-  // intentguard's own requests to the client (approval prompts): their answers are taken here, not forwarded.
-  const clientBound: Direction = 's2c';
-  const asks = new Map<string, (answer: unknown) => void>();
-  const takeAnswer = (message: unknown): boolean => {
-    const id = (message as { id?: unknown }).id;
-    if (
-      typeof id !== 'string' ||
-      !asks.has(id) ||
-      !('result' in (message as object) || 'error' in (message as object))
-    )
-      return false;
-    const resolve = asks.get(id)!;
-    asks.delete(id);
-    void session.record('c2s', message);
-    resolve(message);
-    return true;
-  };
   session.attach({
     deliver: (dir, message) => (dir === inbound ? toLocal(message) : toRemote(message)),
     close: () => inner.close(),
-    ask: async (method, params, signal) => {
-      const id = `intentguard-${randomUUID()}`;
-      const request = { jsonrpc: '2.0', id, method, params };
-      const answer = new Promise<unknown>((resolve, reject) => {
-        asks.set(id, resolve);
-        signal.addEventListener(
-          'abort',
-          () => {
-            asks.delete(id);
-            reject(new Error('approval prompt aborted'));
-          },
-          { once: true },
-        );
-      });
-      await session.record(clientBound, request);
-      if (clientBound === inbound) toLocal(request);
-      else await toRemote(request);
-      return answer;
-    },
+    ask: (method, params, signal) => asker.ask(method, params, signal),
   });
   return wrapper;
 }
