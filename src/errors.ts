@@ -5,6 +5,8 @@
  */
 export const ERROR_CODES = {
   ERR_JSONRPC_INVALID: 'message is not a valid JSON-RPC 2.0 object',
+  ERR_JSON_AMBIGUOUS:
+    'message JSON that parsers read differently (a key given twice, or keys equal but for case): refused, since the peer may act on another reading than the one decided',
   ERR_JSONRPC_VERSION: 'jsonrpc member is not "2.0"',
   ERR_JSONRPC_ID: 'id is missing or not a string/integer',
   ERR_JSONRPC_METHOD: 'method is not a non-empty string',

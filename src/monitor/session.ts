@@ -8,6 +8,7 @@ import type { SessionCore, SessionEndpoint, SessionHandle } from './handle.js';
 import type { ResolvedMonitorOptions } from './options.js';
 import { Submission, type Step } from './submission.js';
 import { opposite, pendingKey, withStatus } from './state.js';
+import { ambiguity } from '../events/ambiguity.js';
 import type { Incoming, PendingKey, SessionState, SessionStatus } from '../model/session.js';
 import type { Decision, Outcome } from '../model/decision.js';
 import type { Intent } from '../model/intent.js';
@@ -112,6 +113,11 @@ function measure(
       };
     }
   }
+  // Bytes two parsers read differently (a key twice, keys equal but for case) are refused: the monitor
+  // would decide on one reading while the peer acts on another (src/events/ambiguity.ts).
+  const unclear = typeof raw === 'object' && raw !== null ? ambiguity(raw, known) : undefined;
+  if (unclear !== undefined)
+    return { dir, time, raw, bytes: size, text, fault: { code: 'ERR_JSON_AMBIGUOUS', message: unclear } };
   try {
     // One object shape for every valid message keeps the reducer's reads monomorphic.
     return {
