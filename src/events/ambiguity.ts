@@ -24,20 +24,20 @@ function countParsed(v: unknown, seen: { keys: number; clash: string | undefined
     for (let i = 0; i < v.length; i++) countParsed(v[i], seen, depth + 1);
     return;
   }
-  const keys = Object.keys(v);
-  seen.keys += keys.length;
-  if (keys.length > 1 && seen.clash === undefined) {
-    let folds: Set<string> | undefined;
-    for (const k of keys) {
-      if (folds === undefined && !needsFold(k)) continue;
-      folds ??= new Set(keys.map(fold));
-      if (folds.size < keys.length) {
-        seen.clash = `an object has keys that differ only in case (${JSON.stringify(clashing(keys))}): case-insensitive parsers read them as one`;
-      }
-      break;
-    }
+  const o = v as Record<string, unknown>;
+  let n = 0;
+  let foldable = false;
+  for (const k in o) {
+    n++;
+    if (!foldable && needsFold(k)) foldable = true;
+    countParsed(o[k], seen, depth + 1);
   }
-  for (const k of keys) countParsed((v as Record<string, unknown>)[k], seen, depth + 1);
+  seen.keys += n;
+  if (foldable && n > 1 && seen.clash === undefined) {
+    const keys = Object.keys(o);
+    if (new Set(keys.map(fold)).size < n)
+      seen.clash = `an object has keys that differ only in case (${JSON.stringify(clashing(keys))}): case-insensitive parsers read them as one`;
+  }
 }
 
 /** Whether a key could fold to another key: it has a capital or a character outside ASCII. */
