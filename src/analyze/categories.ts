@@ -660,13 +660,29 @@ for (const [cat, words] of Object.entries(NOUNS) as [Action | 'sensitive', reado
 
 /** Split `sendEmail`, `send_email`, `send-email`, `files.delete`, `EpicFHIRSearch` into lower-case words. */
 export function nameWords(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+  // One pass (the two regexes this replaces, `([a-z0-9])([A-Z])` and `([A-Z]+)([A-Z][a-z])`, backtrack
+  // quadratically on a long run of capitals): a word starts at a capital after a lower-case letter or
+  // digit, or at the last capital of a run when a lower-case letter follows it (`FHIRSearch`).
+  let spaced = '';
+  let from = 0;
+  for (let i = 1; i < name.length; i++) {
+    if (!isUpper(name.charCodeAt(i))) continue;
+    const prev = name.charCodeAt(i - 1);
+    if (isLowerOrDigit(prev) || (isUpper(prev) && isLower(name.charCodeAt(i + 1)))) {
+      spaced += name.slice(from, i) + ' ';
+      from = i;
+    }
+  }
+  spaced += name.slice(from);
+  return spaced
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter(Boolean);
 }
+
+const isUpper = (c: number) => c >= 65 && c <= 90;
+const isLower = (c: number) => c >= 97 && c <= 122;
+const isLowerOrDigit = (c: number) => isLower(c) || (c >= 48 && c <= 57);
 
 const isVerb = (w: string) => READ.has(w) || VERB_ACTIONS.has(w);
 

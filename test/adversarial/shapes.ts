@@ -2,6 +2,7 @@
  * Pathological inputs for the text analysers: runs of the characters each analysis pattern repeats on
  * (issue 11 §1). Shared by test/adversarial/linear-analysis.test.ts and `npm run bench -- rules`.
  */
+import { actionWords, nameWords, profileTool } from '../../src/analyze/categories.js';
 import { detectInjection } from '../../src/analyze/injection.js';
 import { decodedLayers } from '../../src/analyze/decode.js';
 import { labelText, labelValues } from '../../src/analyze/labels.js';
@@ -84,4 +85,11 @@ export const ENTRY_POINTS: Readonly<Record<string, (text: string) => unknown>> =
     renderMessage('{{call.args.body}}', { call: { args: { body: t } } }, []),
   ],
   printable: (t) => printable(t),
+  // A tool's name and description come from the server's tools/list (or the agent's tools/call): a
+  // hostile server names a tool with a long run of capitals (the old camel-case splitter was quadratic).
+  'tool names (nameWords, profileTool, actionWords)': (t) => [
+    nameWords(t),
+    profileTool(t, undefined, t),
+    actionWords(t, t),
+  ],
 };
