@@ -46,7 +46,7 @@ export const JOBS: Readonly<Record<string, string>> = {
   identity: 'signed grants, keys, revocations, the grant gate',
   rules: 'the rule language: load, compile, evaluate (CEL), shipped pack',
   monitor: 'streams and the per-session reducer: events in, decisions out',
-  store: 'SQLite recording, the audit chain, sealing, rotation, queries',
+  store: 'recording (SQLite, or PostgreSQL for a fleet), the audit chain, sealing, rotation, queries',
   alerts: 'alert sinks: JSONL, webhook, WebSocket stream, OCSF',
   approvals: 'reauthorization: pending approvals and their channels',
   learn: 'suggest an intent from recorded sessions',

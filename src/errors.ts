@@ -91,6 +91,15 @@ export const ERROR_CODES = {
   ERR_STORE_LOCKED: 'the recording database is locked by another writer',
   ERR_STORE_CORRUPT:
     'a recorded row cannot be read back (altered or damaged after it was written); run intentguard audit verify',
+  ERR_STORE_URL:
+    'the store location (--store, store: in intentguard.yaml, INTENTGUARD_STORE) is a postgres:// URL that does not parse, or has no host or database',
+  ERR_STORE_UNREACHABLE: 'the PostgreSQL store cannot be reached (connection refused, timed out, or dropped)',
+  ERR_STORE_AUTH: 'the PostgreSQL store refused the login (wrong user or password, or not allowed)',
+  ERR_STORE_NOT_FOUND: 'the PostgreSQL database named in the store URL does not exist',
+  ERR_STORE_SCHEMA: 'the store schema is newer than this intentguard, or a migration failed',
+  ERR_STORE_KEY:
+    "the audit key file does not match the store's registered key fingerprint, or is missing where it must exist",
+  ERR_STORE_BACKEND: 'this command does not support the selected store backend',
   ERR_SUGGEST_NO_SESSIONS:
     'intent suggest found no recorded session matching its filter: nothing to learn from',
   ERR_WRAP_CONFIG:

@@ -31,6 +31,8 @@ import { intentPolicy } from '../policy/intent-policy.js';
 import type { AnyPolicy } from '../model/policy.js';
 import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore } from '../store/db.js';
+import { parseStoreLocation } from '../store/location.js';
+import type { PgStore } from '../store/pg/store.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
 import { combinePolicies } from '../policy/combine.js';
@@ -71,7 +73,12 @@ export const LEARN_INTENT: Intent = parseIntent({
 
 /** Build the monitor, recorder, grant gate, approvals and alert sinks a proxy runs with. */
 export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
-  const store = o.db ? openStore(o.db) : undefined;
+  const where = o.db ? parseStoreLocation(o.db) : undefined;
+  const store = where?.kind === 'sqlite' ? openStore(where.path) : undefined;
+  // A fleet's shared store: recording (and, with src/fleet, revocations and approvals) go to PostgreSQL.
+  // Loaded only then: a SQLite proxy's start does not load the PostgreSQL driver.
+  const pg = where?.kind === 'postgres' ? await pgStoreFor(where.url, o) : undefined;
+  const pgStore = pg?.store;
   // Learn mode: monitoring without an intent watches what agents do (every call is outside this empty
   // intent: alerted, recorded, delivered) instead of refusing every session.
   const defaultIntent = o.intentFile
@@ -110,7 +117,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   const revocations = grants ? createRevocations(store) : undefined;
   if (revocations) policies.push(grantGuard(revocations));
-  if (store && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
+  if ((store || pgStore) && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
     policies.push(
       recordingGuard({
         get healthy() {
@@ -127,14 +134,15 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(o.metricsListen && { listen: o.metricsListen }),
     ...(o.allowedHosts && { allowedHosts: o.allowedHosts }),
     log,
-  }).catch((e: unknown) => {
+  }).catch(async (e: unknown) => {
     store?.close();
+    await pgStore?.close();
     throw e;
   });
   // MCP 2026-07-28: approvals over MRTR, with a requestState key derived from the store's key (so every
   // process on one database verifies the others' states) and single use recorded in that database.
   const era = createEraGate({
-    key: deriveStateKey(store?.key ?? randomBytes(32)),
+    key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db) }),
   });
   monitor = createMonitor({
@@ -145,7 +153,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
     ...(o.visibility && { visibility: o.visibility }),
   });
-  recorder = store ? createRecorder(store, monitor) : undefined;
+  recorder = store ? createRecorder(store, monitor) : pgStore ? pg!.record(monitor) : undefined;
   const sinks: { close(): Promise<void> }[] = [];
   let gate: GrantGate | undefined;
   let stream: AlertStream | undefined;
@@ -199,6 +207,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     gate?.close();
     monitor.close();
     store?.close();
+    await pgStore?.close();
     throw e;
   }
   return {
@@ -206,6 +215,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     era,
     ...(gate && { gate }),
     ...(store && { store }),
+    ...(pgStore && { pgStore }),
     ...(recorder && { recorder }),
     approvals,
     ...(stream && { alertStream: stream }),
@@ -228,6 +238,25 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       gate?.close();
       monitor.close();
       store?.close();
+      await pgStore?.close();
     },
   };
+}
+
+/** Open the PostgreSQL store of a proxy; what it cannot do there yet is refused at start, not skipped. */
+async function pgStoreFor(
+  url: string,
+  o: RuntimeOptions,
+): Promise<{ store: PgStore; record(monitor: Monitor): Recorder }> {
+  if (o.approvals?.cli || o.console)
+    throw new IntentGuardError(
+      'ERR_STORE_BACKEND',
+      '--approve-cli and --console-port need a SQLite store for now (held calls are decided through its approvals table)',
+    );
+  const [{ openPgStore }, { createPgRecorder }] = await Promise.all([
+    import('../store/pg/store.js'),
+    import('../store/pg/recorder.js'),
+  ]);
+  const store = await openPgStore(url, { ...(o.auditKey && { keyFile: o.auditKey }) });
+  return { store, record: (monitor) => createPgRecorder(store, monitor) };
 }

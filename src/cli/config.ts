@@ -19,7 +19,9 @@ const CONFIG_SCHEMA = {
   additionalProperties: false,
   properties: {
     mode: { enum: ['enforce', 'monitor'] },
+    store: str,
     db: str,
+    auditKey: str,
     record: { type: 'boolean' },
     failOpenOnRecordError: { type: 'boolean' },
     pack: { type: 'boolean' },

@@ -29,10 +29,26 @@ const program = new Command()
   .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
+/** Help for `--store`: a SQLite file (the default one, unless `withDefault` is false) or a PostgreSQL URL. */
+const storeHelp = (what: string, withDefault = true) =>
+  `${what}: a SQLite file${withDefault ? ` (default ${DEFAULT_DB})` : ''} or a postgres:// URL (env INTENTGUARD_STORE)`;
+/** Commands whose store is optional (none unless named). */
+const NO_DEFAULT_STORE = new Set(['inspect']);
+// Every command with --store/--db: the location chosen (flag, INTENTGUARD_STORE, default) is checked
+// before the command runs and handed to it as `opts.db`.
+program.hook('preAction', async (_program, action) => {
+  if (!action.options.some((o) => o.long === '--store')) return;
+  const { chooseStore } = await import('./store-flag.js');
+  const opts = action.opts<{ store?: string; db?: string }>();
+  const chosen = chooseStore(opts, process.env, NO_DEFAULT_STORE.has(action.name()) ? null : DEFAULT_DB);
+  action.setOptionValue('db', chosen);
+});
+
 program
   .command('demo')
   .description('run a real MCP server behind intentguard and watch a drifting agent get stopped')
-  .option('--db <path>', 'record the demo session here', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('record the demo session here'))
+  .option('--db <path>', 'the older name of --store')
   .action(async (opts: { db: string }) => {
     process.exitCode = await (await import('./demo.js')).demoCommand(process.stdout, { db: opts.db });
   });
@@ -123,7 +139,8 @@ rules
 program
   .command('sessions')
   .description('list recorded sessions: identity, purpose, calls, outcome, drift')
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .option('--limit <n>', 'how many', positiveInt, 50)
   .option('--json', 'one JSON object per session')
   .option('--live', 'refresh every second')
@@ -137,7 +154,8 @@ program
     'the security console: sessions, approvals, grant requests, alerts, rules, audit (web pages and /api/)',
   )
   .requiredOption('--listen <host:port>', 'where to listen, e.g. 127.0.0.1:8700')
-  .option('--db <path>', 'database the proxies record into', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database the proxies record into'))
+  .option('--db <path>', 'the older name of --store')
   .option('--token <token>', 'admin bearer token, at least 16 characters (env INTENTGUARD_CONSOLE_TOKEN)')
   .option('--console-jwks <url|file>', 'verify identity JWTs (logins, grant requests) with this JWKS')
   .option('--console-issuer <iss>', 'required iss of identity JWTs')
@@ -155,10 +173,11 @@ program
   .command('show')
   .description('the timeline of a session: calls, decisions and reasons')
   .argument('<session>', 'session id')
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .option('--json', 'machine-readable')
   .action(async (id: string, opts: { db: string; json?: boolean }) => {
-    process.exitCode = (await import('./store-commands.js')).showCommand(id, opts);
+    process.exitCode = await (await import('./store-commands.js')).showCommand(id, opts);
   });
 
 const audit = program.command('audit').description('tamper-evident audit trail');
@@ -167,34 +186,40 @@ audit
   .description(
     'verify the hash chains, seals and head anchor; name the first bad row of each table (exit 1), or sessions that ended without their seal (exit 2)',
   )
-  .argument('[db]', 'database', DEFAULT_DB)
+  .argument('[store]', 'the store (as --store)')
+  .option('--store <url|path>', storeHelp('database'))
   .option('--json', 'machine-readable report')
-  .action(async (db: string, opts: { json?: boolean }) => {
-    process.exitCode = (await import('./store-commands.js')).auditVerifyCommand(db, opts);
+  .action(async (store: string | undefined, opts: { store?: string; json?: boolean }) => {
+    const { auditVerifyCommand, storeArgument } = await import('./store-commands.js');
+    process.exitCode = await auditVerifyCommand(storeArgument(store, opts), opts);
   });
 audit
   .command('rotate-key')
   .description(
     'start a new audit key; the old one is kept and a chained hand-over record lets older rows verify',
   )
-  .argument('[db]', 'database', DEFAULT_DB)
-  .action(async (db: string) => {
-    process.exitCode = (await import('./store-commands.js')).auditRotateKeyCommand(db);
+  .argument('[store]', 'the store (as --store)')
+  .option('--store <url|path>', storeHelp('database'))
+  .action(async (store: string | undefined, opts: { store?: string }) => {
+    const { auditRotateKeyCommand, storeArgument } = await import('./store-commands.js');
+    process.exitCode = auditRotateKeyCommand(storeArgument(store, opts));
   });
 
 program
   .command('prune')
   .description('delete ended sessions older than a duration (the audit chain is re-anchored)')
   .requiredOption('--older-than <duration>', 'e.g. 30d', durationFlag('--older-than'))
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .action(async (opts: { db: string; olderThan: string }) => {
-    process.exitCode = (await import('./store-commands.js')).pruneCommand(opts);
+    process.exitCode = await (await import('./store-commands.js')).pruneCommand(opts);
   });
 
 program
   .command('export')
   .description('write recorded sessions as bundles (JSON lines; gzipped for .gz)')
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .option('--session <id>', 'one session')
   .option('--since <time>', 'ISO time or a duration ago (24h)', sinceFlag('--since'))
   .option('--out <file>', 'file instead of stdout')
@@ -209,7 +234,8 @@ program
   .command('import')
   .description('load bundles into the database (run through the monitor and recorded)')
   .argument('<file>', 'bundle file')
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .option('--rules <dir>', 'site rule directory (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy')
   .option('--progress', 'draw progress on stderr even when it is not a terminal')
@@ -295,7 +321,8 @@ program
   .description(
     'propose an intent YAML from recorded sessions (learn mode): tools, path prefixes, hosts, recipients, budget, sensitivity; flagged calls left out',
   )
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .option('--sub <agent>', "only this agent identity's sessions")
   .option('--session <id>', 'only this session')
   .option(
@@ -371,7 +398,8 @@ grant
   .option('--iss <iss>', "trusted issuer (repeatable; default: the token's own)", collect, [])
   .option('--aud <aud>', "expected audience (default: the token's own)")
   .option('--max-ttl <duration>', 'longest accepted lifetime, with a unit', durationFlag('--max-ttl'), '15m')
-  .option('--db <path>', 'check revocations in this database')
+  .option('--store <url|path>', storeHelp('check revocations in this database', false))
+  .option('--db <path>', 'the older name of --store')
   .action(async (token: string, opts: Parameters<typeof grantInspectCommand>[1]) => {
     process.exitCode = await (await import('./identity-commands.js')).grantInspectCommand(token, opts);
   });
@@ -382,7 +410,8 @@ program
   .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
   .option('--sub', 'treat the argument as a sub')
   .option('--reason <text>', 'why', 'revoked by operator')
-  .option('--db <path>', 'database', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
   .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
     process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts);
   });
@@ -395,7 +424,8 @@ program
     'mark the task of a grant done: the grant (jti) is revoked; an open session presenting it is halted at its next request',
   )
   .argument('<jti>', 'the grant id')
-  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database the running intentguard records to'))
+  .option('--db <path>', 'the older name of --store')
   .action(async (jti: string, opts: { db: string }) => {
     process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts);
   });
@@ -405,7 +435,8 @@ program
   .description(
     'list approvals: held calls waiting for intentguard approve|deny (id, session, agent, tool, why, expiry)',
   )
-  .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+  .option('--store <url|path>', storeHelp('database the running intentguard records to'))
+  .option('--db <path>', 'the older name of --store')
   .option(
     '--state <state>',
     'pending (waiting for an answer) or all',
@@ -422,7 +453,8 @@ for (const verb of ['approve', 'deny'] as const) {
     .command(verb)
     .description(`${verb} a held call (re-authorization) waiting in a running intentguard`)
     .argument('<id>', 'approval id (from the alert or intentguard sessions)')
-    .option('--db <path>', 'database the running intentguard records to', DEFAULT_DB)
+    .option('--store <url|path>', storeHelp('database the running intentguard records to'))
+    .option('--db <path>', 'the older name of --store')
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
     .option(
       '--scope <scope>',

@@ -5,12 +5,43 @@ import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
 import { DEFAULT_DB } from '../store/paths.js';
 import type { ProxyFlags } from './proxy-options.js';
+import { chooseStore } from './store-flag.js';
+import { parseStoreLocation } from '../store/location.js';
 
 // The proxies are imported when a command runs: `intentguard stdio` loads neither HTTP nor WebSocket.
 const runtimeModule = () => import('../app/runtime.js');
 import { DEFAULT_MAX_SESSIONS_PER_AGENT } from '../carrier/session-quota.js';
 
 export { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
+
+/**
+ * The store a proxy records into: `--store` (or its older name `--db`), else `store:` (or `db:`) in
+ * intentguard.yaml, else `INTENTGUARD_STORE` (or `INTENTGUARD_DB`), else ./intentguard.db. Checked at
+ * once: a bad URL is `ERR_STORE_URL`.
+ */
+function storeSetting(
+  flags: ProxyFlags,
+  file: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  configPath: string | undefined,
+): string {
+  const fromFile = (file.store ?? file.db) as string | undefined;
+  if (file.store !== undefined && file.db !== undefined && file.store !== file.db)
+    throw new IntentGuardError('ERR_CONFIG', `${configPath}: store and db name different stores: give one`);
+  const flag = chooseStore({ store: flags.store, db: flags.db }, {}, null);
+  const chosen = flag ?? fromFile ?? env.INTENTGUARD_STORE ?? env.INTENTGUARD_DB ?? DEFAULT_DB;
+  parseStoreLocation(
+    chosen,
+    flag !== undefined
+      ? '--store'
+      : fromFile !== undefined
+        ? `${configPath}: store`
+        : env.INTENTGUARD_STORE !== undefined
+          ? 'INTENTGUARD_STORE'
+          : 'INTENTGUARD_DB',
+  );
+  return chosen;
+}
 
 /** Merge flags, the config file and the environment into runtime options. */
 export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
@@ -50,15 +81,14 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
     pick(flags.metricsListen, 'metricsListen'),
   );
   const consolePort = pick<unknown>(flags.consolePort, 'consolePort');
+  const auditKey = pick<string>(undefined, 'auditKey', 'INTENTGUARD_AUDIT_KEY');
   if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
   if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
   return {
     mode,
-    db:
-      flags.record === false || file.record === false
-        ? false
-        : (pick(flags.db, 'db', 'INTENTGUARD_DB') ?? DEFAULT_DB),
+    db: flags.record === false || file.record === false ? false : storeSetting(flags, file, env, configPath),
+    ...(auditKey && { auditKey }),
     failClosedOnRecordError:
       flags.failOpenOnRecordError || file.failOpenOnRecordError === true ? false : mode === 'enforce',
     pack: flags.pack !== false && file.pack !== false,

@@ -8,6 +8,7 @@ import { durationFlag } from './config.js';
 export interface ProxyFlags {
   config?: string;
   mode?: string;
+  store?: string;
   db?: string;
   record?: boolean;
   pack?: boolean;
@@ -49,7 +50,11 @@ export function addProxyOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'intentguard.yaml (default: ./intentguard.yaml when present)')
     .option('--mode <mode>', 'enforce (default) or monitor (observe and alert only)')
-    .option('--db <path>', `recording database (default ${DEFAULT_DB}; env INTENTGUARD_DB)`)
+    .option(
+      '--store <url|path>',
+      `where to record: a SQLite file (default ${DEFAULT_DB}) or a postgres:// URL (env INTENTGUARD_STORE)`,
+    )
+    .option('--db <path>', 'the older name of --store (env INTENTGUARD_DB)')
     .option('--no-record', 'do not record sessions')
     .option(
       '--fail-open-on-record-error',

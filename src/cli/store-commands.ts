@@ -7,9 +7,12 @@ import type { AnyPolicy } from '../model/policy.js';
 import { ACTION_RANK } from '../model/policy.js';
 import { readBundles } from '../store/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
-import { pruneSessions, verifyAudit, type AuditProblem } from '../store/audit.js';
+import type { AuditProblem } from '../store/audit.js';
 import { rotateAuditKey } from '../store/rotate.js';
 import { openStore } from '../store/db.js';
+import { openBackend } from '../store/backend.js';
+import { isPostgresUrl } from '../store/location.js';
+import { chooseStore } from './store-flag.js';
 import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
 import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
@@ -20,8 +23,29 @@ import { resultPrinter } from './replay-command.js';
 
 type Out = NodeJS.WritableStream;
 
-/** Is this file a SQLite database (rather than a bundle file)? */
+/** A store opened to read, and the records chosen (for PostgreSQL, a private local copy of them). */
+async function openView(location: string, filter: { session?: string | undefined; since?: number }) {
+  const backend = await openBackend(location, { readonly: true });
+  try {
+    const view = await backend.read({
+      ...(filter.session !== undefined && { session: filter.session }),
+      ...(filter.since !== undefined && { since: filter.since }),
+    });
+    return { backend, view };
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+}
+
+/** `audit verify [STORE] [--store STORE]`: the positional store, or the flag's (one of them, or both the same). */
+export function storeArgument(positional: string | undefined, opts: { store?: string }): string {
+  return chooseStore({ store: opts.store, db: positional })!;
+}
+
+/** Is this a store (a SQLite database or a PostgreSQL URL) rather than a bundle file? */
 export function isSqliteFile(path: string): boolean {
+  if (isPostgresUrl(path)) return true;
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(16);
@@ -66,37 +90,44 @@ export async function sessionsCommand(
   opts: { db: string; limit: number; json?: boolean; live?: boolean },
   out: Out = process.stdout,
 ): Promise<number> {
-  const store = openStore(opts.db, { readonly: true });
+  const backend = await openBackend(opts.db, { readonly: true });
   try {
-    const render = () => {
-      const rows = listSessions(store, { limit: opts.limit });
+    const render = async () => {
+      const view = await backend.read({ limit: opts.limit });
+      let rows: SessionRow[];
+      try {
+        rows = listSessions(view.store, { limit: opts.limit });
+      } finally {
+        view.close();
+      }
       if (opts.json) return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-      return `${rows.length} sessions (newest first) in ${opts.db} — drift: the share of a session's calls a decision stopped (0 none, 1 all)\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
+      return `${rows.length} sessions (newest first) in ${backend.location} — drift: the share of a session's calls a decision stopped (0 none, 1 all)\n${rows.map((r) => sessionLine(r, out)).join('\n')}\n`;
     };
     if (!opts.live) {
-      out.write(render());
+      out.write(await render());
       return 0;
     }
     const tty = (out as NodeJS.WriteStream).isTTY;
     for (;;) {
-      out.write(`${tty ? '\x1b[2J\x1b[H' : ''}${render()}${tty ? '' : '\n'}`);
+      out.write(`${tty ? '\x1b[2J\x1b[H' : ''}${await render()}${tty ? '' : '\n'}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
   } finally {
-    if (!opts.live) store.close();
+    if (!opts.live) await backend.close();
   }
 }
 
 /** `intentguard show SESSION`: the timeline of calls with their decisions and reasons. */
-export function showCommand(
+export async function showCommand(
   id: string,
   opts: { db: string; json?: boolean },
   out: Out = process.stdout,
-): number {
-  const store = openStore(opts.db, { readonly: true });
+): Promise<number> {
+  const { backend, view } = await openView(opts.db, { session: id });
+  const store = view.store;
   try {
     const t = sessionTimeline(store, id);
-    if (!t) throw new IntentGuardError('ERR_STORE', `no session ${id} in ${opts.db}`);
+    if (!t) throw new IntentGuardError('ERR_STORE', `no session ${id} in ${backend.location}`);
     if (opts.json) {
       out.write(`${JSON.stringify(t)}\n`);
       return 0;
@@ -120,7 +151,8 @@ export function showCommand(
     }
     return 0;
   } finally {
-    store.close();
+    view.close();
+    await backend.close();
   }
 }
 
@@ -129,14 +161,15 @@ export function showCommand(
  * tampered with (the first bad row of each table is named, with the reason), 2 when the only findings
  * are sessions that ended without their seal (a crash or `kill -9`).
  */
-export function auditVerifyCommand(
+export async function auditVerifyCommand(
   db: string,
   opts: { json?: boolean } = {},
   out: Out = process.stdout,
-): number {
-  const store = openStore(db, { readonly: true });
+): Promise<number> {
+  const backend = await openBackend(db, { readonly: true });
   try {
-    const r = verifyAudit(store);
+    const r = await backend.verify();
+    db = backend.location;
     const code = r.problems.length > 0 ? 1 : r.unsealed.length > 0 ? 2 : 0;
     if (opts.json) {
       const { problem: _first, ...report } = r;
@@ -157,7 +190,7 @@ export function auditVerifyCommand(
     );
     return code;
   } finally {
-    store.close();
+    await backend.close();
   }
 }
 
@@ -172,15 +205,18 @@ export function auditRotateKeyCommand(db: string, out: Out = process.stdout): nu
 }
 
 /** `intentguard prune --older-than 30d`. */
-export function pruneCommand(opts: { db: string; olderThan: string }, out: Out = process.stdout): number {
-  const store = openStore(opts.db, { mustExist: true });
+export async function pruneCommand(
+  opts: { db: string; olderThan: string },
+  out: Out = process.stdout,
+): Promise<number> {
+  const backend = await openBackend(opts.db, { mustExist: true });
   try {
     const now = Date.now();
-    const n = pruneSessions(store, now - parseDuration(opts.olderThan), now);
-    out.write(`pruned ${n} ended sessions older than ${opts.olderThan} from ${opts.db}\n`);
+    const n = await backend.prune(now - parseDuration(opts.olderThan), now);
+    out.write(`pruned ${n} ended sessions older than ${opts.olderThan} from ${backend.location}\n`);
     return 0;
   } finally {
-    store.close();
+    await backend.close();
   }
 }
 
@@ -189,8 +225,10 @@ export async function exportCommand(
   opts: { db: string; session?: string; since?: string; out?: string; progress?: boolean },
   stdout: Out = process.stdout,
 ): Promise<number> {
+  const since = parseSince(opts.since);
+  const { backend, view } = await openView(opts.db, { session: opts.session, since });
+  const store = view.store;
   const bar = progress(undefined, 'exporting', { force: Boolean(opts.progress) });
-  const store = openStore(opts.db, { readonly: true });
   let target: NodeJS.WritableStream = stdout;
   let file: NodeJS.WritableStream | undefined;
   if (opts.out) {
@@ -205,7 +243,7 @@ export async function exportCommand(
   try {
     for (const b of sessionBundles(store, {
       ...(opts.session && { session: opts.session }),
-      since: parseSince(opts.since),
+      since,
     })) {
       const { recorded: _r, ...bundle } = b;
       // The documented bundle format: {dir, msg, t} per event (the recorded size is internal).
@@ -217,7 +255,8 @@ export async function exportCommand(
     }
   } finally {
     bar.done();
-    store.close();
+    view.close();
+    await backend.close();
   }
   if (file)
     await new Promise<void>((resolve) => {
@@ -281,18 +320,24 @@ export async function replayDbCommand(
   },
   out: Out = process.stdout,
 ): Promise<number> {
-  const store = openStore(db, { readonly: true });
+  const since = parseSince(opts.since);
+  const { backend, view } = await openView(db, { session: opts.session, since });
+  const store = view.store;
+  const shown = backend.location;
+  // A PostgreSQL store's rows are read from the copy (its own file, which the replay workers open).
+  db = view.path;
   // In order of recording; each job names its session, and the replayer (on this thread or a worker)
   // reads it through its own read-only connection.
   const ids = store.db
     .prepare('SELECT id FROM sessions WHERE (? IS NULL OR id = ?) AND started_at >= ? ORDER BY rowid')
     .pluck()
-    .all(opts.session ?? null, opts.session ?? null, parseSince(opts.since)) as string[];
+    .all(opts.session ?? null, opts.session ?? null, since) as string[];
   if (opts.session !== undefined && ids.length === 0) {
-    store.close();
+    view.close();
+    await backend.close();
     throw new IntentGuardError(
       'ERR_SESSION_NOT_FOUND',
-      `no session ${opts.session} in ${db}${opts.since ? ` started since ${opts.since}` : ''} (intentguard sessions --db ${db} lists them)`,
+      `no session ${opts.session} in ${shown}${opts.since ? ` started since ${opts.since}` : ''} (intentguard sessions --store ${shown} lists them)`,
     );
   }
   const bar = progress((process.stderr as NodeJS.WriteStream).isTTY ? ids.length : undefined, 'replaying');
@@ -331,7 +376,8 @@ export async function replayDbCommand(
   } finally {
     bar.done();
     await pool.close();
-    store.close();
+    view.close();
+    await backend.close();
   }
   if (!diff) printer.finish();
   else if (!opts.json) out.write(`\n${sessions} sessions replayed; ${changed} decisions would change\n`);

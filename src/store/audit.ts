@@ -72,8 +72,10 @@ interface Rotation {
  * table with the reason, and every session that ended without its seal.
  * @example verifyAudit(openStore('intentguard.db', { readonly: true })).problems
  */
-export function verifyAudit(store: Store): AuditReport {
+export function verifyAudit(store: Store, options: { anchor?: boolean } = {}): AuditReport {
   const { db } = store;
+  // No head anchor: a copy of a PostgreSQL store's rows (its chains and seals are checked; see README).
+  if (options.anchor === false) return verifyWith(store, {}, false);
   if (db.inTransaction || store.path === ':memory:')
     return verifyWith(store, store.path === ':memory:' ? {} : readAnchor(store.path, store.keys));
   // The anchor and a read snapshot of the database taken together, while no commit is in flight (under
@@ -99,7 +101,7 @@ export function verifyAudit(store: Store): AuditReport {
   }
 }
 
-function verifyWith(store: Store, read: AnchorRead): AuditReport {
+function verifyWith(store: Store, read: AnchorRead, anchored = store.path !== ':memory:'): AuditReport {
   const { db } = store;
   const checked = {
     sessions: 0,
@@ -128,7 +130,7 @@ function verifyWith(store: Store, read: AnchorRead): AuditReport {
     });
   const recorded =
     (db.prepare('SELECT count(*) FROM sessions WHERE chain_v IS NOT NULL').pluck().get() as number) > 0;
-  if (!read.anchor && !read.error && recorded && store.path !== ':memory:')
+  if (!read.anchor && !read.error && recorded && anchored)
     report({
       table: 'anchor',
       rowid: 0,

@@ -2,6 +2,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { IntentGuardError } from '../errors.js';
 import { DEFAULT_DB } from './paths.js';
+import { isPostgresUrl, redact } from './location.js';
 import { anchoredTransaction } from './anchor.js';
 import { loadAuditKeys } from './chain.js';
 import { migrate } from './migrations.js';
@@ -39,6 +40,11 @@ export function openStore(
     clock?: () => number;
   } = {},
 ): Store {
+  if (isPostgresUrl(path))
+    throw new IntentGuardError(
+      'ERR_STORE_BACKEND',
+      `this command reads and writes SQLite stores only; ${redact(path)} is PostgreSQL`,
+    );
   let db: Database.Database;
   const created = path !== ':memory:' && !options.readonly && !existsSync(path);
   try {

@@ -25,8 +25,8 @@ export interface Recorder {
   readonly errors$: Observable<Error>;
   /** Rows queued or in flight and not yet committed. */
   readonly pending: number;
-  /** Where the writes run. */
-  readonly thread: 'worker' | 'inline';
+  /** Where the writes run (`async`: a PostgreSQL store, written from this thread without blocking it). */
+  readonly thread: 'worker' | 'inline' | 'async';
   /** Commit everything queued now. Resolves when it is durable; rejects with the store error. */
   flush(): Promise<Commit>;
   /** Flush and stop listening (the store stays open). */
@@ -54,8 +54,8 @@ export interface RecorderOptions {
   readonly maxInFlight?: number;
 }
 
-/** Where encoded rows go: a worker thread or an inline writer. */
-interface Sink {
+/** Where encoded rows go: a worker thread, an inline writer, or another backend's writer. */
+export interface Sink {
   /** Hand over a batch of `records` records. */
   send(rows: Rows, records: number, flush?: number): void;
   close(): Promise<void>;
@@ -71,10 +71,32 @@ const EMPTY: Commit = Object.freeze({ events: 0, decisions: 0, alerts: 0, lastSe
  * @example const recorder = createRecorder(openStore('intentguard.db'), monitor)
  */
 export function createRecorder(store: Store, monitor: Monitor, options: RecorderOptions = {}): Recorder {
-  const maxBatch = options.maxBatch ?? 2048;
   const retryMs = options.retryMs ?? 1000;
-  const flushDelayMs = options.flushDelayMs ?? 5;
   const thread = store.path === ':memory:' ? 'inline' : (options.thread ?? 'worker');
+  return recordInto(
+    monitor,
+    thread,
+    (committed, failed, isClosed) =>
+      thread === 'worker'
+        ? workerSink(store, retryMs, options.maxInFlight ?? 16_384, committed, failed)
+        : inlineSink(store, retryMs, committed, failed, isClosed),
+    options,
+  );
+}
+
+/**
+ * The recorder's front, shared by every backend: serialize the monitor's streams into batches (cheap,
+ * in order, on the traffic path) and hand them to the sink `makeSink` builds, which reports each
+ * commit or failure back. A sink keeps a failed batch and retries it.
+ */
+export function recordInto(
+  monitor: Monitor,
+  thread: Recorder['thread'],
+  makeSink: (committed: Committed, failed: Failed, isClosed: () => boolean) => Sink,
+  options: Pick<RecorderOptions, 'maxBatch' | 'flushDelayMs'> = {},
+): Recorder {
+  const maxBatch = options.maxBatch ?? 2048;
+  const flushDelayMs = options.flushDelayMs ?? 5;
   const commits$ = new Subject<Commit>();
   const errors$ = new Subject<Error>();
   let queue: Rows = [];
@@ -112,10 +134,7 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
     }
   };
 
-  const sink: Sink =
-    thread === 'worker'
-      ? workerSink(store, retryMs, options.maxInFlight ?? 16_384, committed, failed)
-      : inlineSink(store, retryMs, committed, failed, () => closed);
+  const sink = makeSink(committed, failed, () => closed);
 
   const dispatch = (flush?: number) => {
     if (scheduled) {
@@ -200,8 +219,10 @@ export function createRecorder(store: Store, monitor: Monitor, options: Recorder
   };
 }
 
-type Committed = (tally: Tally, rows: number, flushes: readonly number[]) => void;
-type Failed = (err: Error, flushes: readonly number[]) => void;
+/** A sink's report: `rows` records committed (and the flushes they complete). */
+export type Committed = (tally: Tally, rows: number, flushes: readonly number[]) => void;
+/** A sink's report: a write failed (the flushes waiting on it are rejected; the rows are kept). */
+export type Failed = (err: Error, flushes: readonly number[]) => void;
 
 /** Writes on this thread, one transaction per batch; a failed batch is kept and retried. */
 function inlineSink(

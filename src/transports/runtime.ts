@@ -7,6 +7,7 @@ import type { Monitor } from '../monitor/create.js';
 import type { Observability } from '../observe/observability.js';
 import type { Recorder } from '../store/recorder.js';
 import type { Store } from '../store/db.js';
+import type { PgStore } from '../store/pg/store.js';
 import type { Visibility } from '../visibility/visibility.js';
 import type { EraGate } from '../mrtr/gate.js';
 import type { ConsoleAttachOptions } from '../console/attach.js';
@@ -17,8 +18,10 @@ import type { ConsoleAttachOptions } from '../console/attach.js';
 /** Everything a proxy is configured with (intentguard.yaml, flags and environment merged). */
 export interface RuntimeOptions {
   readonly mode: 'enforce' | 'monitor';
-  /** Database path, or false for no recording. */
+  /** The store (a SQLite path or a postgres:// URL), or false for no recording. */
   readonly db: string | false;
+  /** A PostgreSQL store's audit key file (default INTENTGUARD_AUDIT_KEY, else ./intentguard-pg.key). */
+  readonly auditKey?: string;
   readonly failClosedOnRecordError?: boolean;
   readonly pack: boolean;
   readonly rules: readonly string[];
@@ -73,6 +76,8 @@ export interface Runtime {
   readonly monitor: Monitor;
   readonly gate?: GrantGate;
   readonly store?: Store;
+  /** The PostgreSQL store, when `db` is a postgres:// URL (then `store` is absent). */
+  readonly pgStore?: PgStore;
   readonly recorder?: Recorder;
   readonly approvals?: Approvals;
   readonly alertStream?: AlertStream;

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { IntentGuardError } from '../../errors.js';
+import { fingerprint, loadAuditKeys, type AuditKeys } from '../chain.js';
+import type { PgPool } from './pool.js';
+
+/** The audit key file of a PostgreSQL store when none is named: in the working directory, beside intentguard.yaml. */
+export const DEFAULT_PG_KEY = './intentguard-pg.key';
+
+/**
+ * Load the audit key of a PostgreSQL store from its file (never from the database: whoever administers
+ * the database could then rewrite rows and recompute their hashes). Every instance of a fleet needs the
+ * same key file. The key's public fingerprint is registered in `audit_keys` on first use; an instance
+ * whose key does not match it is refused (`ERR_STORE_KEY`) rather than recording chains nobody can verify.
+ * @example const keys = await pgAuditKeys(pool, './intentguard-pg.key', { create: true })
+ */
+export async function pgAuditKeys(
+  p: PgPool,
+  file: string,
+  options: { create: boolean; now: number },
+): Promise<AuditKeys> {
+  if (!file.endsWith('.key'))
+    throw new IntentGuardError('ERR_CONFIG', `the audit key file must end in .key, got ${file}`);
+  if (!options.create && !existsSync(file))
+    throw new IntentGuardError(
+      'ERR_STORE_KEY',
+      `audit key ${file} not found (the key of ${p.display} lives in a file beside the config: copy it here, or set INTENTGUARD_AUDIT_KEY)`,
+    );
+  // The key exists before the fingerprint is registered: a second instance racing this one either
+  // registers its own first (and this one is refused) or finds this one's.
+  const keys = loadAuditKeys(file.slice(0, -'.key'.length), options.create);
+  const mine = fingerprint(keys.key);
+  if (options.create)
+    await p.pool.query(
+      'INSERT INTO audit_keys (epoch, fingerprint, registered_at) VALUES ($1, $2, $3) ON CONFLICT (epoch) DO NOTHING',
+      [keys.epoch, mine, options.now],
+    );
+  const r = await p.pool.query<{ fingerprint: string }>(
+    'SELECT fingerprint FROM audit_keys WHERE epoch = $1',
+    [keys.epoch],
+  );
+  const registered = r.rows[0]?.fingerprint;
+  if (registered !== undefined && registered !== mine)
+    throw new IntentGuardError(
+      'ERR_STORE_KEY',
+      `audit key ${file} (fingerprint ${mine}) is not the key ${p.display} records with (fingerprint ${registered}): every instance needs the same key file`,
+    );
+  return keys;
+}

@@ -1,0 +1,121 @@
+import { IntentGuardError } from '../../errors.js';
+import type { Monitor } from '../../monitor/create.js';
+import { recordInto, type Committed, type Failed, type Recorder, type Sink } from '../recorder.js';
+import type { Rows } from '../rows.js';
+import { pgError } from './pool.js';
+import type { PgStore } from './store.js';
+import { createPgWriter } from './writer.js';
+
+export interface PgRecorderOptions {
+  readonly maxBatch?: number;
+  readonly flushDelayMs?: number;
+  /** After a failure, retry every this many ms (default 1000). */
+  readonly retryMs?: number;
+  /**
+   * Most records kept while the store cannot be written (default 65536): the backlog is bounded. Past
+   * it new records are dropped and counted (the recorder stays unhealthy, so in enforce mode every call
+   * is already being denied); what was kept is written when the store is back.
+   */
+  readonly maxBacklog?: number;
+}
+
+/**
+ * Record a monitor's sessions into PostgreSQL: the recorder's front (src/store/recorder.ts) serializes
+ * on the traffic path, and this sink writes batches with async queries — one transaction at a time, in
+ * order, never blocking the event loop. A failed batch is kept (with what queues behind it) and retried
+ * every `retryMs`; meanwhile the recorder is unhealthy and the recording guard fails calls closed.
+ * @example const recorder = createPgRecorder(await openPgStore(url), monitor)
+ */
+export function createPgRecorder(
+  store: PgStore,
+  monitor: Monitor,
+  options: PgRecorderOptions = {},
+): Recorder {
+  return recordInto(
+    monitor,
+    'async',
+    (committed, failed, isClosed) =>
+      pgSink(store, options.retryMs ?? 1000, options.maxBacklog ?? 65_536, committed, failed, isClosed),
+    options,
+  );
+}
+
+function pgSink(
+  store: PgStore,
+  retryMs: number,
+  maxBacklog: number,
+  committed: Committed,
+  failed: Failed,
+  isClosed: () => boolean,
+): Sink {
+  const writer = createPgWriter(store);
+  let backlog: Rows[] = [];
+  let records = 0;
+  let flushes: number[] = [];
+  let dropped = 0;
+  let writing: Promise<void> | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closing = false;
+
+  const attempt = async (): Promise<void> => {
+    while (backlog.length > 0 || flushes.length > 0) {
+      const batches = backlog;
+      const n = records;
+      const waiting = flushes;
+      backlog = [];
+      records = 0;
+      flushes = [];
+      try {
+        const tally = await writer.commit(batches);
+        committed(tally, n, waiting);
+      } catch (e) {
+        // Kept, in order, ahead of what queued meanwhile; the flushes waiting on it learn it failed.
+        backlog = [...batches, ...backlog];
+        records += n;
+        failed(pgError(e, store.display), waiting);
+        if (!isClosed() && !closing) retry = setTimeout(kick, retryMs);
+        return;
+      }
+    }
+  };
+  const kick = () => {
+    retry = undefined;
+    if (writing) return;
+    writing = attempt().finally(() => {
+      writing = undefined;
+      // Rows queued while that transaction ran go in the next one.
+      if (!retry && (backlog.length > 0 || flushes.length > 0)) kick();
+    });
+  };
+
+  return {
+    send(rows, n, flush) {
+      if (records + n > maxBacklog) {
+        dropped += n;
+        failed(
+          new IntentGuardError(
+            'ERR_RECORD_FAILED',
+            `${store.display}: the store is unreachable and ${records} records wait for it; ${dropped} records dropped (backlog limit ${maxBacklog})`,
+          ),
+          flush === undefined ? [] : [flush],
+        );
+        return;
+      }
+      if (rows.length > 0) backlog.push(rows);
+      records += n;
+      if (flush !== undefined) flushes.push(flush);
+      // While a retry is scheduled the store is down: rows wait for it; an explicit flush tries at once.
+      if (retry && flush !== undefined) {
+        clearTimeout(retry);
+        retry = undefined;
+      }
+      if (!retry) kick();
+    },
+    async close() {
+      closing = true;
+      if (retry) clearTimeout(retry);
+      retry = undefined;
+      await writing;
+    },
+  };
+}
