@@ -89,7 +89,8 @@ function push(out: string[], s: string, left: { chars: number }): void {
  * Short values are memoized (bounded): the returned array must not be modified.
  * @example decodedLayers('QUtJQUlPU0ZPRE5ON0VYQU1QTEU=') // ['AKIAIOSFODNN7EXAMPLE']
  */
-export function decodedLayers(value: string): string[] {
+export function decodedLayers(value: string): readonly string[] {
+  if (!mayDecode(value)) return NONE;
   if (value.length <= 512) {
     let hit = cache.get(value);
     if (!hit) {
@@ -102,14 +103,35 @@ export function decodedLayers(value: string): string[] {
   return decodeUncached(value);
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Can the value decode to anything: a `%`, or a run of {@link DECODE_LIMITS}.minRun base64 characters?
+ * One scan and no allocation, so the many values that cannot (prose, names, paths) are neither decoded
+ * nor memoized.
+ */
+function mayDecode(value: string): boolean {
+  if (value.length < DECODE_LIMITS.minRun) return value.includes('%');
+  let run = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 37) return true;
+    if (isB64(c)) {
+      if (++run >= DECODE_LIMITS.minRun) return true;
+    } else run = 0;
+  }
+  return false;
+}
+
 // Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded).
-const cache = new Map<string, string[]>();
+const cache = new Map<string, readonly string[]>();
 
 /**
  * {@link decodedLayers} without the memo, for values seen once (a trail joined with a call's value):
  * caching them would only evict the values that do repeat.
  */
-export function decodeUncached(value: string): string[] {
+export function decodeUncached(value: string): readonly string[] {
+  if (!mayDecode(value)) return NONE;
   const out: string[] = [];
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
   let level = [value];

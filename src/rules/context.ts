@@ -231,44 +231,47 @@ function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudge
 /**
  * Bounds of the per-destination trails (see README, "Bounds"). Only what crosses the junction between
  * earlier calls and this one is new: the last `junction` characters sent there, joined with the first
- * `junction` of this call's value, so a call costs O(1) extra whatever was sent before.
+ * `junction` of this call's value, so a call costs O(1) extra whatever was sent before. 64 covers the
+ * longest shortest match of any label detector (a BEGIN line, an IBAN, a card number, a key assignment,
+ * a JWT's three parts: ≤ 64 characters) and two provenance shingles; text further from the junction
+ * lies wholly in one call's value and was labelled and traced there. (256 cost 4x the labelling for
+ * nothing more found.)
  */
-const TRAIL = { junction: 256, destinations: 256 } as const;
+const TRAIL = { junction: 64, destinations: 256 } as const;
 
 /**
- * The texts whose content the analysis looks at for one call: its strings, what they decode to
- * (base64, hex, percent-encoding, a few levels), and for each destination and argument the tail of
- * what earlier calls sent there joined with the head of what this one sends (a value split across
- * calls is found whole). Updates the trails.
+ * The texts whose content the analysis looks at for one call: its strings and what they decode to
+ * (base64, hex, percent-encoding, a few levels); and, in `once`, for each destination and argument the
+ * tail of what earlier calls sent there joined with the head of what this one sends (a value split
+ * across calls is found whole), with what those decode to. Updates the trails.
  */
-function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
-  const texts = [...scan.strings];
+function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): { texts: string[]; once: string[] } {
+  const texts = scan.strings.slice();
+  const once: string[] = [];
   for (const s of scan.strings) {
     if (s.length < 16) continue;
     for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
   }
-  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
-  // Destinations that received the same values (an address and its host) join the same texts: each
-  // distinct junction is analysed once per call.
-  const joinedSeen = new Set<string>();
-  for (const dest of scan.destinations.keys()) {
-    for (const [arg, value] of scan.sent) {
+  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once };
+  for (const [arg, value] of scan.sent) {
+    // Destinations that received the same values (an address and its host) have the same trail: each
+    // distinct junction is analysed once per call.
+    const joinedFrom = new Set<string>();
+    for (const dest of scan.destinations.keys()) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
-      if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
+      if (before !== undefined && !joinedFrom.has(before) && budget.spend(before.length + TRAIL.junction)) {
+        joinedFrom.add(before);
         const joined = before + value.slice(0, TRAIL.junction);
-        if (!joinedSeen.has(joined)) {
-          joinedSeen.add(joined);
-          texts.push(joined);
-          for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
-        }
+        once.push(joined);
+        for (const d of decodeUncached(joined)) if (budget.spend(d.length)) once.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
       a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
     }
   }
-  return texts;
+  return { texts, once };
 }
 
 function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: readonly string[], sideEffecting: boolean, fragmentFields: boolean) {
@@ -483,14 +486,15 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const budget = new AnalysisBudget();
     const scan = scanArgs(args, budget);
     const { targets } = scan;
-    const texts = budget.exceeded === undefined ? contentTexts(a, scan, budget) : scan.strings;
+    const content = budget.exceeded === undefined ? contentTexts(a, scan, budget) : { texts: scan.strings, once: [] };
+    const texts = content.once.length === 0 ? content.texts : [...content.texts, ...content.once];
     const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
       net[t.kind].push(t.value);
       all.push(t.value);
     }
-    const labels = labelValues(texts);
+    const labels = labelValues(content.texts, content.once);
     const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {
