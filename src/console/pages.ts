@@ -1,7 +1,7 @@
 import type { AuditReport } from '../store/audit.js';
 import { atLeast, type Login } from './auth.js';
 import { Html, href, html, seg } from './escape.js';
-import type { ConsoleAlert, ConsolePending, ConsoleSession } from './queries.js';
+import type { ConsoleAlert, ConsoleApproval, ConsoleSession } from './queries.js';
 import type { ConsoleEntry } from './timeline.js';
 import type { GrantRequest } from './grants.js';
 
@@ -152,7 +152,14 @@ export function timelineView(
       <dt>purpose</dt>
       <dd class="purpose">${session.purpose}</dd>
       <dt>intent</dt>
-      <dd><pre>${json(session.intent)}</pre></dd>
+      <dd>
+        v${session.intent_version_now ?? session.intent_version}${
+          session.intent_version_now !== session.intent_version
+            ? html` (started at v${session.intent_version}; widened since, see the timeline)`
+            : ''
+        }
+        <pre>${json(session.intent)}</pre>
+      </dd>
       <dt>started</dt>
       <dd>${iso(session.started_at as number)}</dd>
       <dt>outcome</dt>
@@ -178,7 +185,20 @@ export function timelineView(
               <td>${iso(e.time).slice(11)}</td>
               <td>${e.dir}</td>
               <td class="what">
-                ${e.tool !== null ? html`${e.kind === 'request' ? 'call' : e.kind} <code class="tool">${e.tool}</code>` : html`${e.kind} <code>${e.method ?? ''}</code>`}
+                ${
+                  e.control
+                    ? html`<span class="control"
+                        >intent v${e.control.version} approved by
+                        ${e.control.by}${
+                          e.control.added.length
+                            ? html`: adds <code>${e.control.added.join(', ')}</code>`
+                            : ''
+                        }</span
+                      >`
+                    : e.tool !== null
+                      ? html`${e.kind === 'request' ? 'call' : e.kind} <code class="tool">${e.tool}</code>`
+                      : html`${e.kind} <code>${e.method ?? ''}</code>`
+                }
               </td>
               <td>
                 ${
@@ -234,58 +254,86 @@ function argsCell(e: ConsoleEntry): Html {
 }
 
 /** Pending approvals: redacted arguments beside what the intent allows, why held, expiry countdown. */
-export function approvalsView(login: Login, pending: readonly ConsolePending[], now: number): Html {
+export function approvalsView(login: Login, pending: readonly ConsoleApproval[], now: number): Html {
   if (pending.length === 0) return html`<p id="no-approvals">Nothing is waiting for a decision.</p>`;
-  const canDecide = atLeast(login.principal.role, 'approver');
   return html`<ul id="approvals" class="cards">
-    ${pending.map((p) => {
-      const own = p.sub === login.principal.sub || p.act === login.principal.sub;
-      return html`<li class="approval" data-approval="${p.id}">
-        <h2>
-          <code class="tool">${p.tool}</code> for
-          <span class="sub">${p.sub ?? 'unverified'}</span>${p.act ? html` acting for ${p.act}` : ''}
-        </h2>
-        <p>
-          Session <a href="${href(`/sessions/${seg(p.session)}`)}">${p.session}</a>, intent
-          v${p.intentVersion}: <span class="purpose">${p.purpose}</span>
-        </p>
-        <p class="reason">Held because: ${p.reason}</p>
-        <div class="side-by-side">
-          <div>
-            <h3>Arguments (redacted)</h3>
-            <pre class="args">${json(p.args)}</pre>
-          </div>
-          <div>
-            <h3>What the intent allows for this tool</h3>
-            <pre>${p.allowed === null ? 'not among the approved tools' : json(p.allowed)}</pre>
-          </div>
-        </div>
-        <p>
-          Expires in
-          <span class="countdown" data-expires="${p.expiresAt}"
-            >${Math.max(0, Math.round((p.expiresAt - now) / 1000))} s</span
-          >
-          (${iso(p.expiresAt)})
-        </p>
-        ${
-          !canDecide
-            ? html`<p class="note">Your role (${login.principal.role}) cannot decide approvals.</p>`
-            : own
-              ? html`<p class="note">
-                  This call was made under your own identity: another approver must decide it.
-                </p>`
-              : html`<form method="post" action="${href(`/approvals/${seg(p.id)}`)}" class="decide">
-                  ${csrfField(login)}
-                  <button name="decision" value="approve-once">Approve once</button>
-                  <button name="decision" value="approve-session">
-                    Approve ${p.tool} for this session (within these folders and hosts)
-                  </button>
-                  <button name="decision" value="deny" class="danger">Deny</button>
-                </form>`
-        }
-      </li>`;
-    })}
+    ${pending.map((p) => approvalCard(login, p, now))}
   </ul>`;
+}
+
+/** One approval's own page (what a webhook or a URL-mode elicitation links to), in any state. */
+export function approvalView(login: Login, p: ConsoleApproval, now: number): Html {
+  return html`<ul id="approvals" class="cards">
+      ${approvalCard(login, p, now, true)}
+    </ul>
+    <p><a href="/approvals">All pending approvals</a></p>`;
+}
+
+function approvalCard(login: Login, p: ConsoleApproval, now: number, detail = false): Html {
+  const canDecide = atLeast(login.principal.role, 'approver');
+  const own = p.sub === login.principal.sub || p.act === login.principal.sub;
+  const open = p.status === 'pending' && p.expiresAt > now;
+  return html`<li class="approval" data-approval="${p.id}" data-status="${open ? 'pending' : p.status}">
+    <h2>
+      <a href="${href(`/approvals/${seg(p.id)}`)}"><code class="tool">${p.tool}</code></a> for
+      <span class="sub">${p.sub ?? 'unverified'}</span>${p.act ? html` acting for ${p.act}` : ''}
+    </h2>
+    <p>
+      Session <a href="${href(`/sessions/${seg(p.session)}`)}">${p.session}</a>, intent v${p.intentVersion}:
+      <span class="purpose">${p.purpose}</span>
+    </p>
+    <p class="reason">Held because: ${p.reason}</p>
+    <div class="side-by-side">
+      <div>
+        <h3>Arguments (redacted)</h3>
+        <pre class="args">${json(p.args)}</pre>
+      </div>
+      <div>
+        <h3>What the intent allows for this tool</h3>
+        <pre>${p.allowed === null ? 'not among the approved tools' : json(p.allowed)}</pre>
+      </div>
+    </div>
+    ${
+      open
+        ? html`<p>
+            Expires in
+            <span class="countdown" data-expires="${p.expiresAt}"
+              >${Math.max(0, Math.round((p.expiresAt - now) / 1000))} s</span
+            >
+            (${iso(p.expiresAt)})
+          </p>`
+        : html`<p class="decided">
+            <strong class="status">${p.status === 'pending' ? 'expired' : p.status}</strong>${
+              p.approver ? html` by <span class="approver">${p.approver}</span>` : ''
+            }${p.scope ? html` (scope ${p.scope})` : ''}${p.decidedAt ? html` at ${iso(p.decidedAt)}` : ''}
+          </p>`
+    }
+    ${
+      !open
+        ? ''
+        : !canDecide
+          ? html`<p class="note">Your role (${login.principal.role}) cannot decide approvals.</p>`
+          : own
+            ? html`<p class="note">
+                This call was made under your own identity: another approver must decide it.
+              </p>`
+            : html`<form method="post" action="${href(`/approvals/${seg(p.id)}`)}" class="decide">
+                ${csrfField(login)}${detail ? html`<input type="hidden" name="back" value="detail" />` : ''}
+                <button name="decision" value="approve-once">Approve once</button>
+                <button name="decision" value="approve-session">
+                  Approve ${p.tool} for this session (within these folders and hosts)
+                </button>
+                ${
+                  p.allowed === null
+                    ? html`<button name="decision" value="approve-intent">
+                        Widen the intent: add ${p.tool} (a new intent version)
+                      </button>`
+                    : ''
+                }
+                <button name="decision" value="deny" class="danger">Deny</button>
+              </form>`
+    }
+  </li>`;
 }
 
 const SEVERITIES = ['', 'informational', 'low', 'medium', 'high', 'critical'];

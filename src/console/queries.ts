@@ -36,6 +36,7 @@ interface Prepared {
   page: Statement;
   first: Statement;
   pending: Statement;
+  detail: Statement;
   approval: Statement;
   alertsPage: Statement;
   hits: Statement;
@@ -45,7 +46,15 @@ const prepared = new WeakMap<Store, Prepared>();
 const SESSION_COLUMNS = `s.rowid, s.id, s.sub, s.act, s.jti, s.purpose, s.intent_version, s.transport, s.started_at,
   s.ended_at, s.outcome, s.status, s.drift, s.calls, json_extract(s.intent_json, '$.budget.calls') AS budget,
   (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
+  (SELECT json_extract(e.raw, '$.intent.version') FROM events e WHERE e.session_id = s.id AND e.kind = 'control'
+    ORDER BY e.seq DESC LIMIT 1) AS latest_version,
   EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked`;
+
+const APPROVAL_COLUMNS = `a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at,
+  a.expires_at, a.status, a.approver, a.scope, a.decided_at, s.act, s.purpose, s.intent_json, e.raw`;
+const APPROVAL_FROM = `FROM approvals a JOIN sessions s ON s.id = a.session_id
+  LEFT JOIN decisions d ON d.id = a.decision_id
+  LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq`;
 
 function statements(store: Store): Prepared {
   let p = prepared.get(store);
@@ -57,13 +66,10 @@ function statements(store: Store): Prepared {
       ),
       first: db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`),
       pending: db.prepare(
-        `SELECT a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at, a.expires_at,
-          s.act, s.purpose, s.intent_json, e.raw
-        FROM approvals a JOIN sessions s ON s.id = a.session_id
-        LEFT JOIN decisions d ON d.id = a.decision_id
-        LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq
+        `SELECT ${APPROVAL_COLUMNS} ${APPROVAL_FROM}
         WHERE a.status = 'pending' AND a.expires_at > ? ORDER BY a.rowid DESC LIMIT ?`,
       ),
+      detail: db.prepare(`SELECT ${APPROVAL_COLUMNS} ${APPROVAL_FROM} WHERE a.id = ?`),
       approval: db.prepare(
         `SELECT a.id, a.session_id, a.sub, a.status, a.expires_at, s.act FROM approvals a JOIN sessions s ON s.id = a.session_id WHERE a.id = ?`,
       ),
@@ -90,7 +96,7 @@ const sessionOf = (r: SqlRow): ConsoleSession => ({
   act: r.act,
   jti: r.jti,
   purpose: r.purpose,
-  intentVersion: r.intent_version,
+  intentVersion: Math.max(r.intent_version, r.latest_version ?? 0),
   transport: r.transport,
   startedAt: r.started_at,
   endedAt: r.ended_at,
@@ -126,8 +132,8 @@ export function sessionRow(store: Store, id: string): ConsoleSession | undefined
   return r && sessionOf(r);
 }
 
-/** A held call waiting for a decision, with what the reviewer needs beside it. */
-export interface ConsolePending {
+/** A held call (waiting for a decision, or decided), with what the reviewer needs beside it. */
+export interface ConsoleApproval {
   readonly id: string;
   readonly session: string;
   readonly sub: string | null;
@@ -143,6 +149,12 @@ export interface ConsolePending {
   readonly reason: string;
   readonly requestedAt: number;
   readonly expiresAt: number;
+  /** pending, approved, denied, expired, rejected. */
+  readonly status: string;
+  readonly approver: string | null;
+  /** once, session or intent, when approved. */
+  readonly scope: string | null;
+  readonly decidedAt: number | null;
 }
 
 function allowedFor(intentJson: string, tool: string): unknown {
@@ -156,27 +168,41 @@ function allowedFor(intentJson: string, tool: string): unknown {
   }
 }
 
+const approvalOf = (r: SqlRow): ConsoleApproval => {
+  const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
+  // The store writes `pending`, then the decision a channel reported (`cli-approved` before the
+  // proxy has taken it up): both read as what the reviewer decided.
+  const status = String(r.status).replace(/^cli-/, '');
+  return {
+    id: r.id,
+    session: r.session_id,
+    sub: r.sub,
+    act: r.act,
+    tool: r.tool,
+    argsDigest: r.args_digest,
+    args: redactValue(msg?.params?.arguments ?? {}, 'call.args', []),
+    allowed: allowedFor(r.intent_json, r.tool),
+    purpose: r.purpose,
+    intentVersion: r.intent_version,
+    reason: r.reason ?? '',
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+    status,
+    approver: r.approver ?? null,
+    scope: r.scope ?? null,
+    decidedAt: r.decided_at ?? null,
+  };
+};
+
 /** Pending approvals (not yet decided, not expired), newest first. */
-export function pendingApprovals(store: Store, now: number, limit?: number): ConsolePending[] {
-  const rows = statements(store).pending.all(now, pageSize(limit)) as SqlRow[];
-  return rows.map((r) => {
-    const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
-    return {
-      id: r.id,
-      session: r.session_id,
-      sub: r.sub,
-      act: r.act,
-      tool: r.tool,
-      argsDigest: r.args_digest,
-      args: redactValue(msg?.params?.arguments ?? {}, 'call.args', []),
-      allowed: allowedFor(r.intent_json, r.tool),
-      purpose: r.purpose,
-      intentVersion: r.intent_version,
-      reason: r.reason ?? '',
-      requestedAt: r.requested_at,
-      expiresAt: r.expires_at,
-    };
-  });
+export function pendingApprovals(store: Store, now: number, limit?: number): ConsoleApproval[] {
+  return (statements(store).pending.all(now, pageSize(limit)) as SqlRow[]).map(approvalOf);
+}
+
+/** One approval of a held call, whatever its state (its own page: a webhook or elicitation links to it). */
+export function approvalDetail(store: Store, id: string): ConsoleApproval | undefined {
+  const r = statements(store).detail.get(id) as SqlRow | undefined;
+  return r && approvalOf(r);
 }
 
 /** The parts of an approval deciding it needs: whose call it is, and whether it is still open. */

@@ -28,9 +28,17 @@ import {
 import { bad, bearer, cookie, readBody, redirect, send, sendHtml, sendJson, statusOf } from './http.js';
 import { createLiveHub } from './live.js';
 import * as pages from './pages.js';
-import { alertsPage, approvalRow, pendingApprovals, ruleHits, sessionRow, sessionsPage } from './queries.js';
+import {
+  alertsPage,
+  approvalDetail,
+  approvalRow,
+  pendingApprovals,
+  ruleHits,
+  sessionRow,
+  sessionsPage,
+} from './queries.js';
 import { consoleTimeline } from './timeline.js';
-import type { Html } from './escape.js';
+import { href, seg, type Html } from './escape.js';
 
 export interface ConsoleOptions extends ConsoleAuthOptions {
   readonly store: Store;
@@ -120,10 +128,9 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const decideApproval = (caller: Caller, id: string, decision: unknown, scope: unknown) => {
     need(caller, 'approver');
     if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
-    if (scope !== undefined && scope !== 'once' && scope !== 'session')
-      throw bad(
-        'scope must be "once" or "session" (widening the intent is not available from the console yet)',
-      );
+    if (scope !== undefined && scope !== 'once' && scope !== 'session' && scope !== 'intent')
+      throw bad('scope must be "once", "session" or "intent" (widen the intent with this tool)');
+    if (scope === 'intent' && decision !== 'approve') throw bad('only an approval widens the intent');
     const row = approvalRow(store, id);
     if (!row) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
     const me = caller.principal.sub;
@@ -139,7 +146,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       id,
       decision === 'approve',
       `console:${me}`,
-      (scope as 'once' | 'session') ?? 'once',
+      (scope as 'once' | 'session' | 'intent' | undefined) ?? 'once',
     );
     hub.bump();
     return { id, decision, scope: scope ?? 'once', approver: `console:${me}`, ...r };
@@ -180,10 +187,17 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         '/approvals',
         pages.approvalsView(c.login!, pendingApprovals(store, clock()), clock()),
       ),
+    'GET /approvals/:id': (_q, res, c, [id]) => {
+      const a = approvalDetail(store, id!);
+      if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
+      page(res, c, `Approval ${id}`, '/approvals', pages.approvalView(c.login!, a, clock()));
+    },
     'POST /approvals/:id': async (_q, res, c, [id], _u, body) => {
-      const [decision, scope] = String((await body()).decision ?? '').split('-');
+      const b = await body();
+      const [decision, scope] = String(b.decision ?? '').split('-');
       decideApproval(c, id!, decision, scope);
-      redirect(res, '/approvals');
+      // Back where the decision was made: the list, or the approval's own page.
+      redirect(res, b.back === 'detail' ? href(`/approvals/${seg(id!)}`) : '/approvals');
     },
     'GET /grants': (_q, res, c) =>
       page(res, c, 'Grant requests', '/grants', pages.grantsView(c.login!, grants?.list() ?? [])),
@@ -244,6 +258,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       if (state !== 'pending')
         throw bad('?state takes "pending" (decided approvals are in each session and in audit)');
       sendJson(res, 200, { approvals: pendingApprovals(store, clock(), int(u, 'limit')) });
+    },
+    'GET /api/approvals/:id': (_q, res, _c, [id]) => {
+      const a = approvalDetail(store, id!);
+      if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
+      sendJson(res, 200, a);
     },
     'POST /api/approvals/:id': async (_q, res, c, [id], _u, body) => {
       const b = await body();

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
-import { ADMIN_TOKEN, api, consoleOn, proxiedClient, type Json } from './fixture.js';
+import { ADMIN_TOKEN, api, consoleOn, pendingFor, proxiedClient, type Json } from './fixture.js';
 
 // The console in a real browser: Debian's chromium driven by playwright-core. Every wait is on a page
 // event or a selector, never on a deadline. CONSOLE_SCREENSHOTS=1 saves each view to docs/console/.
@@ -105,6 +105,77 @@ describe(
       } finally {
         await agent.close();
         await page.close();
+      }
+    });
+
+    it("an approver widens the intent from the approval's own page: a new intent version, the next call is not held", async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      const bob = await ctx.idp.jwt('bob', { role: 'approver' });
+      try {
+        const call = agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'widened.md'), content: 'first' },
+        });
+        const id = ((await pendingFor(ctx.console, 'write_file')) as { id: string }).id;
+        // The link a webhook or a URL-mode elicitation carries: the approval's own page.
+        const page = await loggedIn(bob, `/approvals/${encodeURIComponent(id)}`);
+        try {
+          await page.waitForSelector('li.approval[data-status="pending"] .countdown');
+          assert.match(await page.locator('li.approval').innerText(), /not among the approved tools/);
+          await shot(page, 'approval');
+          await Promise.all([
+            page.waitForURL(`**/approvals/${encodeURIComponent(id)}`),
+            page.click('button[value="approve-intent"]'),
+          ]);
+          const result = (await call) as { isError?: boolean };
+          assert.notEqual(result.isError, true, JSON.stringify(result));
+          await page.waitForSelector('li.approval[data-status="approved"]');
+          assert.match(
+            await page.locator('li.approval .decided').innerText(),
+            /approved by console:bob \(scope intent\)/,
+          );
+        } finally {
+          await page.close();
+        }
+        // The widened intent holds for the rest of the session: the next write is not held.
+        const second = (await agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'widened.md'), content: 'second' },
+        })) as { isError?: boolean };
+        assert.notEqual(second.isError, true, JSON.stringify(second));
+        const session = (await (
+          await api(ctx.console, '/api/approvals/' + encodeURIComponent(id), { bearer: ADMIN_TOKEN })
+        ).json()) as Json;
+        assert.deepEqual(
+          { status: session.status, approver: session.approver, scope: session.scope },
+          { status: 'approved', approver: 'console:bob', scope: 'intent' },
+        );
+        const held = ctx.store.db
+          .prepare("SELECT count(*) AS n FROM approvals WHERE session_id = ? AND tool = 'write_file'")
+          .get(session.session) as { n: number };
+        assert.equal(held.n, 1);
+        await agent.close();
+        const s = (await (
+          await api(ctx.console, `/api/sessions/${encodeURIComponent(session.session)}`, {
+            bearer: ADMIN_TOKEN,
+          })
+        ).json()) as Json;
+        const writes = s.entries.filter((e: Json) => e.kind === 'request' && e.tool === 'write_file');
+        assert.deepEqual(
+          writes.map((e: Json) => [e.action, e.intentVersion]),
+          [
+            ['reauthorize', 1],
+            ['allow', 2],
+          ],
+        );
+        const control = s.entries.find((e: Json) => e.kind === 'control');
+        assert.deepEqual(control.control, { version: 2, by: 'console:bob', added: ['write_file'] });
+        const list = (await (
+          await api(ctx.console, '/api/sessions?limit=50', { bearer: ADMIN_TOKEN })
+        ).json()) as Json;
+        assert.equal(list.sessions.find((x: Json) => x.id === session.session).intentVersion, 2);
+      } finally {
+        await agent.close();
       }
     });
 
