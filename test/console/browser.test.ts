@@ -4,8 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
+import { mintGrant } from '../../src/identity/grant.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
 import { ADMIN_TOKEN, api, consoleOn, pendingFor, proxiedClient, type Json } from './fixture.js';
 
@@ -176,6 +178,94 @@ describe(
         assert.equal(list.sessions.find((x: Json) => x.id === session.session).intentVersion, 2);
       } finally {
         await agent.close();
+      }
+    });
+
+    it('clicking an argument value opens the earlier result it came from', async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      try {
+        // A file that names another: the second read's path argument comes from the first read's result.
+        const notes = join(agent.folder, 'notes.md');
+        writeFileSync(join(agent.folder, 'index.md'), `see ${notes} for the minutes\n`);
+        await agent.client.callTool({
+          name: 'read_text_file',
+          arguments: { path: join(agent.folder, 'index.md') },
+        });
+        await agent.client.callTool({ name: 'read_text_file', arguments: { path: notes } });
+      } finally {
+        await agent.close();
+      }
+      const list = (await (
+        await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
+      ).json()) as Json;
+      const page = await loggedIn(ADMIN_TOKEN, `/sessions/${encodeURIComponent(list.sessions[0].id)}`);
+      try {
+        const link = page.locator('#timeline a.prov');
+        await link.waitFor();
+        assert.equal(await link.innerText(), join(agent.folder, 'notes.md'));
+        const target = (await link.getAttribute('href'))!.slice(1);
+        const row = page.locator(`tr[id="${target}"]`);
+        assert.equal(await row.locator('details').getAttribute('open'), null, 'closed before the click');
+        await link.click();
+        await page.waitForSelector(`tr[id="${target}"].shown details[open]`);
+        assert.match(await row.locator('details pre').innerText(), /see .*notes\.md for the minutes/);
+        await shot(page, 'provenance');
+      } finally {
+        await page.close();
+      }
+    });
+
+    it('an approver halts a session and revokes its grant from the page; its next call fails', async () => {
+      const keys = await generateKeys('ES256');
+      const jwks = join(ctx.dir, 'halt.jwks.json');
+      writeFileSync(jwks, JSON.stringify(keys.publicJwks));
+      const grant = await mintGrant({
+        privateJwk: keys.privateJwk,
+        iss: 'halt-test',
+        aud: 'urn:test:halt',
+        sub: 'agent:runaway',
+        ttl: '10m',
+        intent: { purpose: 'list the notes folder', tools: ['list_directory'] },
+      });
+      const agent = await proxiedClient({
+        db: ctx.db,
+        dir: ctx.dir,
+        intent: READ_INTENT,
+        grant,
+        extra: ['--jwks', jwks, '--issuer', 'halt-test', '--audience', 'urn:test:halt'],
+      });
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/sessions');
+      try {
+        await agent.client.callTool({ name: 'list_directory', arguments: { path: agent.folder } });
+        const row = page.locator('#sessions tbody tr', {
+          has: page.locator('td.sub', { hasText: 'agent:runaway' }),
+        });
+        await row.locator('button.danger').waitFor();
+        await Promise.all([page.waitForURL('**/sessions'), row.locator('button.danger').click()]);
+        await page.waitForSelector(
+          '#sessions tbody tr:has(td.sub:text-is("agent:runaway")) td.state:text-is("revoked")',
+        );
+        assert.equal(await row.locator('button.danger').count(), 0);
+        // The proxy's grant guard sees the revocation at the next request: the session is halted.
+        await assert.rejects(async () => {
+          const r = (await agent.client.callTool({
+            name: 'list_directory',
+            arguments: { path: agent.folder },
+          })) as {
+            isError?: boolean;
+            content?: { text?: string }[];
+          };
+          if (r.isError) throw new Error(r.content?.[0]?.text ?? 'refused');
+        }, /revoked/);
+        const reasons = ctx.store.db
+          .prepare('SELECT reason FROM revocations WHERE jti = ? ORDER BY rowid')
+          .pluck()
+          .all(decodeJwt(grant).jti);
+        assert.equal(reasons[0], 'revoked from the console by bob');
+        await shot(page, 'sessions-revoked');
+      } finally {
+        await agent.close();
+        await page.close();
       }
     });
 
