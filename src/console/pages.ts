@@ -1,7 +1,14 @@
 import type { AuditReport } from '../store/audit.js';
 import { atLeast, type Login } from './auth.js';
 import { Html, href, html, seg } from './escape.js';
-import type { ConsoleAlert, ConsoleApproval, ConsoleSession } from './queries.js';
+import type {
+  AlertFilter,
+  ConsoleAlert,
+  ConsoleApproval,
+  ConsoleNote,
+  ConsoleSession,
+  RuleHits,
+} from './queries.js';
 import type { ConsoleEntry } from './timeline.js';
 import type { GrantRequest } from './grants.js';
 
@@ -94,6 +101,7 @@ export function sessionsView(login: Login, rows: readonly ConsoleSession[], next
           <th>calls / budget</th>
           <th>drift</th>
           <th>state</th>
+          <th>mark</th>
           <th></th>
         </tr>
       </thead>
@@ -113,6 +121,7 @@ export function sessionsView(login: Login, rows: readonly ConsoleSession[], next
               <td>${s.calls}${s.budget !== null ? ` / ${s.budget}` : ''}</td>
               <td>${(s.drift ?? 0).toFixed(2)}</td>
               <td class="state">${stateOf(s)}</td>
+              <td class="mark">${s.mark ?? ''}</td>
               <td>
                 ${
                   canAct && s.jti && !s.revoked && s.endedAt === null
@@ -138,11 +147,37 @@ const stateOf = (s: ConsoleSession) =>
 
 /** A session's timeline: calls, decisions, rules with reasons, intent version, provenance links. */
 export function timelineView(
+  login: Login,
   session: Record<string, unknown>,
   entries: readonly ConsoleEntry[],
   truncated: boolean,
+  mark: ConsoleNote | undefined,
 ): Html {
-  return html`<dl class="session">
+  const id = String(session.id);
+  const marked = mark && mark.value !== 'none' ? mark : undefined;
+  return html`<div class="analyst">
+      <p id="mark">
+        ${marked ? html`Marked <strong class="mark">${marked.value}</strong> by ${marked.by} at ${iso(marked.at)}` : 'Not marked.'}
+      </p>
+      ${
+        atLeast(login.principal.role, 'approver')
+          ? html`<form method="post" action="${href(`/sessions/${seg(id)}/mark`)}" class="mark">
+              ${csrfField(login)}
+              <button name="mark" value="benign">Mark benign</button>
+              <button name="mark" value="attack" class="danger">Mark attack</button>
+              ${marked ? html`<button name="mark" value="none">Clear the mark</button>` : ''}
+            </form>`
+          : ''
+      }
+      ${
+        atLeast(login.principal.role, 'admin')
+          ? html`<p>
+              <a href="${href('/audit/export', { session: id })}" download>Export this session (bundle)</a>
+            </p>`
+          : ''
+      }
+    </div>
+    <dl class="session">
       <dt>identity</dt>
       <dd class="sub">${session.sub ?? 'unverified'}</dd>
       <dt>acts for</dt>
@@ -338,12 +373,15 @@ function approvalCard(login: Login, p: ConsoleApproval, now: number, detail = fa
 
 const SEVERITIES = ['', 'informational', 'low', 'medium', 'high', 'critical'];
 
-/** The alerts feed with its filters. */
+/** The alerts feed with its filters; approvers acknowledge. */
 export function alertsView(
+  login: Login,
   alerts: readonly ConsoleAlert[],
   next: number | null,
-  f: { severity?: string; rule?: string; agent?: string },
+  f: AlertFilter,
 ): Html {
+  const canAck = atLeast(login.principal.role, 'approver');
+  const keep = Object.entries(f).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`);
   return html`<form method="get" action="/alerts" class="filters">
       <label
         >severity
@@ -353,6 +391,19 @@ export function alertsView(
       >
       <label>rule <input name="rule" value="${f.rule ?? ''}" /></label>
       <label>agent <input name="agent" value="${f.agent ?? ''}" /></label>
+      <label
+        >state
+        <select name="state">
+          ${[
+            ['', 'any'],
+            ['open', 'open'],
+            ['acknowledged', 'acknowledged'],
+          ].map(
+            ([v, name]) =>
+              html`<option value="${v}" ${(f.state ?? '') === v ? html` selected` : ''}>${name}</option>`,
+          )}
+        </select></label
+      >
       <button>Filter</button>
     </form>
     <table id="alerts">
@@ -365,19 +416,37 @@ export function alertsView(
           <th>action</th>
           <th>reason</th>
           <th>session</th>
+          <th>acknowledged</th>
         </tr>
       </thead>
       <tbody>
         ${alerts.map(
           (a) =>
-            html`<tr class="${`sev-${a.severity}`}">
+            html`<tr class="${`sev-${a.severity}`}" data-alert="${a.id}">
               <td>${iso(a.time)}</td>
               <td>${a.severity}</td>
               <td><code>${a.rule}</code></td>
               <td class="sub">${a.sub ?? ''}</td>
               <td>${a.action} / ${a.outcome}</td>
               <td>${a.reason}</td>
-              <td><a href="${href(`/sessions/${seg(a.session)}`)}">open</a></td>
+              <td>
+                <a
+                  class="jump"
+                  href="${href(`/sessions/${seg(a.session)}`) + (a.seq !== null ? `#ev-${a.seq}` : '')}"
+                  >open${a.seq !== null ? html` at #${a.seq}` : ''}</a
+                >
+              </td>
+              <td class="ack">
+                ${
+                  a.ack
+                    ? html`by <span class="approver">${a.ack.by}</span> <small>${iso(a.ack.at)}</small>`
+                    : canAck
+                      ? html`<form method="post" action="${href(`/alerts/${seg(a.id)}/ack`)}">
+                          ${csrfField(login)}${keep}<button>Acknowledge</button>
+                        </form>`
+                      : ''
+                }
+              </td>
             </tr>`,
         )}
       </tbody>
@@ -386,7 +455,11 @@ export function alertsView(
 }
 
 /** Audit: chain verification status and unsealed sessions, with bundle export for admins. */
-export function auditView(login: Login, r: AuditReport): Html {
+export function auditView(
+  login: Login,
+  r: AuditReport,
+  notes: { notes: number; broken: { rowid: number; why: string } | null },
+): Html {
   const admin = atLeast(login.principal.role, 'admin');
   const c = r.checked;
   return html`<p id="audit-status" class="${r.problems.length ? 'bad' : 'good'}">
@@ -407,6 +480,13 @@ export function auditView(login: Login, r: AuditReport): Html {
           </ul>`
         : ''
     }
+    <p id="notes-status" class="${notes.broken ? 'bad' : 'good'}">
+      ${
+        notes.broken
+          ? `Console notes FAILED at note ${notes.broken.rowid}: ${notes.broken.why}`
+          : `The console's ${notes.notes} notes (acknowledgements, marks) verify.`
+      }
+    </p>
     <h2>Unsealed sessions</h2>
     ${
       r.unsealed.length
@@ -424,7 +504,7 @@ export function auditView(login: Login, r: AuditReport): Html {
 }
 
 /** Rule hit counts over a period. */
-export function rulesView(hits: readonly { rule: string; hits: number }[], period: string): Html {
+export function rulesView(hits: readonly RuleHits[], period: string): Html {
   return html`<form method="get" action="/rules" class="filters">
       <label
         >period
@@ -440,14 +520,22 @@ export function rulesView(hits: readonly { rule: string; hits: number }[], perio
         <tr>
           <th>rule</th>
           <th>alerts</th>
+          <th>sessions</th>
+          <th>marked benign</th>
+          <th>marked attack</th>
+          <th></th>
         </tr>
       </thead>
       <tbody>
         ${hits.map(
           (h) =>
-            html`<tr>
+            html`<tr data-rule="${h.rule}">
               <td><code>${h.rule}</code></td>
-              <td>${h.hits}</td>
+              <td class="hits">${h.hits}</td>
+              <td>${h.sessions}</td>
+              <td class="benign">${h.benign}</td>
+              <td class="attack">${h.attack}</td>
+              <td><a href="${href('/alerts', { rule: h.rule })}">alerts</a></td>
             </tr>`,
         )}
       </tbody>

@@ -29,13 +29,19 @@ import { bad, bearer, cookie, readBody, redirect, send, sendHtml, sendJson, stat
 import { createLiveHub } from './live.js';
 import * as pages from './pages.js';
 import {
+  addNote,
+  alertExists,
   alertsPage,
   approvalDetail,
   approvalRow,
+  noteOf,
+  NOTE_VALUES,
   pendingApprovals,
   ruleHits,
   sessionRow,
   sessionsPage,
+  verifyNotes,
+  type AlertFilter,
 } from './queries.js';
 import { consoleTimeline } from './timeline.js';
 import { href, seg, type Html } from './escape.js';
@@ -164,6 +170,42 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     return { session: id, jti: s.jti, revoked: true };
   };
 
+  /** Acknowledge an alert (approver): recorded once, with who and when; acknowledging again changes nothing. */
+  const acknowledge = (caller: Caller, id: string) => {
+    need(caller, 'approver');
+    if (!alertExists(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no alert ${id}`);
+    const ack =
+      noteOf(store, 'ack', id) ?? addNote(store, 'ack', id, 'acknowledged', caller.principal.sub, clock());
+    hub.bump();
+    return { alert: id, acknowledged: { by: ack.by, at: ack.at } };
+  };
+
+  /** An analyst's mark on a session (approver): benign, attack, or none (cleared). */
+  const mark = (caller: Caller, id: string, value: unknown) => {
+    need(caller, 'approver');
+    if (!NOTE_VALUES.mark.includes(value as never)) throw bad('mark must be "benign", "attack" or "none"');
+    if (!sessionRow(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+    const n = addNote(store, 'mark', id, value as string, caller.principal.sub, clock());
+    hub.bump();
+    return { session: id, mark: n.value === 'none' ? null : n.value, by: n.by, at: n.at };
+  };
+
+  const alertFilter = (get: (k: string) => unknown): AlertFilter => {
+    const text = (k: string) => {
+      const v = get(k);
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const state = text('state');
+    if (state !== undefined && state !== 'open' && state !== 'acknowledged')
+      throw bad('state must be "open" or "acknowledged"');
+    return {
+      ...(text('severity') && { severity: text('severity') }),
+      ...(text('rule') && { rule: text('rule') }),
+      ...(text('agent') && { agent: text('agent') }),
+      ...(state && { state }),
+    };
+  };
+
   const views: Record<string, Handler> = {
     'GET /sessions': (_q, res, c, _p, u) => {
       const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
@@ -172,7 +214,17 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     'GET /sessions/:id': (_q, res, c, [id]) => {
       const t = consoleTimeline(store, id!);
       if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
-      page(res, c, `Session ${id}`, '/sessions', pages.timelineView(t.session, t.entries, t.truncated));
+      page(
+        res,
+        c,
+        `Session ${id}`,
+        '/sessions',
+        pages.timelineView(c.login!, t.session, t.entries, t.truncated, noteOf(store, 'mark', id!)),
+      );
+    },
+    'POST /sessions/:id/mark': async (_q, res, c, [id], _u, body) => {
+      mark(c, id!, (await body()).mark);
+      redirect(res, href(`/sessions/${seg(id!)}`));
     },
     'POST /sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
       await body();
@@ -211,9 +263,15 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       redirect(res, '/grants');
     },
     'GET /alerts': (_q, res, c, _p, u) => {
-      const f = { severity: str(u, 'severity'), rule: str(u, 'rule'), agent: str(u, 'agent') };
+      const f = alertFilter((k) => u.searchParams.get(k));
       const { alerts, next } = alertsPage(store, { ...f, before: int(u, 'before') });
-      page(res, c, 'Alerts', '/alerts', pages.alertsView(alerts, next, f));
+      page(res, c, 'Alerts', '/alerts', pages.alertsView(c.login!, alerts, next, f));
+    },
+    'POST /alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
+      const b = await body();
+      acknowledge(c, id!);
+      // Back to the feed as it was filtered (rebuilt from the filter fields: only console paths).
+      redirect(res, href('/alerts', { ...alertFilter((k) => b[k]) }));
     },
     'GET /rules': (_q, res, c, _p, u) => {
       const period = str(u, 'period') ?? '24h';
@@ -227,7 +285,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       );
     },
     'GET /audit': (_q, res, c) =>
-      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store))),
+      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store), verifyNotes(store))),
     'GET /audit/export': (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');
@@ -253,6 +311,12 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       await body();
       sendJson(res, 200, revokeSession(c, id!));
     },
+    'POST /api/sessions/:id/mark': async (_q, res, c, [id], _u, body) =>
+      sendJson(res, 200, mark(c, id!, (await body()).mark)),
+    'POST /api/alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
+      await body();
+      sendJson(res, 200, acknowledge(c, id!));
+    },
     'GET /api/approvals': (_q, res, _c, _p, u) => {
       const state = str(u, 'state') ?? 'pending';
       if (state !== 'pending')
@@ -273,9 +337,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         res,
         200,
         alertsPage(store, {
-          severity: str(u, 'severity'),
-          rule: str(u, 'rule'),
-          agent: str(u, 'agent'),
+          ...alertFilter((k) => u.searchParams.get(k)),
           before: int(u, 'before'),
           limit: int(u, 'limit'),
         }),

@@ -411,16 +411,71 @@ describe(
       }
     });
 
+    it('an approver acknowledges an alert, jumps to its event, marks the session, and the rules view counts the mark', async () => {
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/alerts?state=open');
+      try {
+        const row = page.locator('#alerts tbody tr').first();
+        await row.waitFor();
+        const alertId = (await row.getAttribute('data-alert'))!;
+        const rule = await row.locator('td:nth-child(3) code').innerText();
+        // A viewer cannot acknowledge through the API either.
+        const viewer = await ctx.idp.jwt('victor', { role: 'viewer' });
+        const refused = await api(ctx.console, `/api/alerts/${encodeURIComponent(alertId)}/ack`, {
+          method: 'POST',
+          bearer: viewer,
+          body: {},
+        });
+        assert.equal(refused.status, 403);
+        await Promise.all([
+          page.waitForURL('**/alerts?state=open'),
+          row.locator('button:text-is("Acknowledge")').click(),
+        ]);
+        // Acknowledged alerts leave the open feed, and are listed, with who, under acknowledged.
+        await page.waitForFunction(
+          (id) => !document.querySelector(`#alerts tr[data-alert="${id}"]`),
+          alertId,
+        );
+        await page.goto(`${ctx.console.url}/alerts?state=acknowledged`);
+        const acked = page.locator(`#alerts tr[data-alert="${alertId}"]`);
+        assert.match(await acked.locator('td.ack').innerText(), /^by bob/);
+        await shot(page, 'alerts-acknowledged');
+        const again = (await (
+          await api(ctx.console, `/api/alerts/${encodeURIComponent(alertId)}/ack`, {
+            method: 'POST',
+            bearer: ADMIN_TOKEN,
+            body: {},
+          })
+        ).json()) as Json;
+        assert.equal(again.acknowledged.by, 'bob', 'acknowledging again keeps the first');
+        // Jump to the event the alert was raised on.
+        const jump = acked.locator('a.jump');
+        const target = (await jump.getAttribute('href'))!.split('#')[1]!;
+        await Promise.all([page.waitForURL(`**#${target}`), jump.click()]);
+        await page.waitForSelector(`tr[id="${target}"].shown`);
+        // Mark the session as an attack: shown on the page, and counted for the rule.
+        await Promise.all([page.waitForLoadState('load'), page.click('form.mark button[value="attack"]')]);
+        await page.waitForSelector('#mark strong.mark:text-is("attack")');
+        assert.match(await page.locator('#mark').innerText(), /Marked attack by bob/);
+        await page.goto(`${ctx.console.url}/rules?period=24h`);
+        const hits = page.locator(`#rule-hits tr[data-rule="${rule}"]`);
+        assert.ok(Number(await hits.locator('td.attack').innerText()) >= 1);
+        await shot(page, 'rules');
+      } finally {
+        await page.close();
+      }
+    });
+
     it('the alerts, rules and audit views render for a viewer', async () => {
       const page = await loggedIn(await ctx.idp.jwt('victor', { role: 'viewer' }), '/alerts');
       try {
         await page.waitForSelector('#alerts tbody tr');
+        assert.equal(await page.locator('#alerts button').count(), 0, 'a viewer cannot acknowledge');
         await shot(page, 'alerts');
         await page.goto(`${ctx.console.url}/rules?period=24h`);
         await page.waitForSelector('#rule-hits tbody tr');
-        await shot(page, 'rules');
         await page.goto(`${ctx.console.url}/audit`);
         await page.waitForSelector('#audit-status');
+        assert.match(await page.locator('#notes-status').innerText(), /notes .* verify/);
         assert.equal(await page.locator('a[href="/audit/export"]').count(), 0);
         await shot(page, 'audit');
         void grantKeysFile;
