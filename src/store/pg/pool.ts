@@ -106,6 +106,10 @@ export function pgError(e: unknown, display: string): IntentGuardError {
     code === '57P01' ||
     code === '57P02' ||
     code === '57P03' ||
+    // Too many clients, or a database closed to connections (ALLOW_CONNECTIONS false): the store is
+    // there but cannot be written now — transient, retried, not a bad request.
+    code === '53300' ||
+    (code === '55000' && /not currently accepting connections/i.test(message)) ||
     /timeout|terminated|Connection terminated|not queryable|ended/i.test(message)
   )
     return new IntentGuardError(
