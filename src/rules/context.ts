@@ -1,4 +1,5 @@
-import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
+import { nameWords, profileTool, readOnlyCommand, type ToolProfile } from '../analyze/categories.js';
+import { sensitivePathCategory } from '../intent/sensitive.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
@@ -27,6 +28,8 @@ export interface Analysis {
   intentTargets: ReadonlySet<string>;
   intentHosts: readonly string[];
   intentText: string;
+  /** The approved purpose, lower case. */
+  purposeText: string;
   intentCtx: Record<string, unknown>;
   readonly principalCtx: Record<string, unknown>;
   unverified: Record<string, unknown>;
@@ -96,6 +99,7 @@ function deriveIntentFields(session: SessionState) {
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
+    purposeText: (intent.purpose ?? '').toLowerCase(),
     purposeWords: undefined as ReadonlySet<string> | undefined,
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
@@ -130,6 +134,27 @@ function profile(a: Analysis, session: SessionState, name: string): ToolProfile 
     if (a.profiles.size < 4096) a.profiles.set(name, p);
   }
   return p;
+}
+
+const COMMAND_ARGS = new Set(['command', 'cmd', 'commands', 'script', 'shell', 'command_line', 'commandline']);
+const READS: ToolProfile = Object.freeze({ categories: Object.freeze(['read']) as unknown as ToolProfile['categories'], sideEffecting: false, readOnly: true });
+
+/**
+ * What this call of the tool does. A code-execution tool (a terminal, a shell) does what its command
+ * line says: one that only lists, reads or searches (see `readOnlyCommand`) and names no sensitive
+ * location (keys, credentials, environment, secrets) reads, for this call. Anything else keeps the
+ * tool's profile.
+ */
+function callProfile(p: ToolProfile, args: Readonly<Record<string, unknown>>): ToolProfile {
+  if (!p.categories.includes('code-execution') || p.categories.some((c) => c !== 'code-execution' && c !== 'read')) return p;
+  let commands = 0;
+  for (const [key, value] of Object.entries(args)) {
+    if (!COMMAND_ARGS.has(key.toLowerCase())) continue;
+    if (typeof value !== 'string' || !readOnlyCommand(value)) return p;
+    if (value.split(/\s+/).some((w) => sensitivePathCategory(w.replace(/^['"]|['"]$/g, '')) !== undefined)) return p;
+    commands++;
+  }
+  return commands > 0 ? READS : p;
 }
 
 /** Text of an MCP result: text parts, embedded resource text, and structured content. */
@@ -323,6 +348,13 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       }
     }
   }
+  // Content the approval itself quotes (a post's text, a name, an address given in the purpose): the
+  // approval asked for this value to be used. Destination arguments are not content.
+  const approvedValues: string[] = [];
+  for (const [, value] of scan.sent) {
+    const v = value.trim();
+    if (v.length >= 8 && v.length <= 2000 && /[a-z]/i.test(v) && a.purposeText.includes(v.toLowerCase())) approvedValues.push(v);
+  }
   // Text fragments are the costly part: computed on first use (a rule reading provenance.fragments or
   // max_source_sensitivity, or a flow rule whose destination condition already holds).
   const lazy = { done: false, fragments: [] as Record<string, unknown>[], max: 'public' as Sensitivity };
@@ -349,7 +381,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered,
+    steered_destinations: dest.steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -461,7 +493,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
   if (kind === 'tool_call') {
     const tool = event.tool!;
     const args = event.args ?? {};
-    const p = profile(a, session, tool);
+    const p = callProfile(profile(a, session, tool), args);
     const approved = session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool);
     if (!approved) {
       a.outOfIntent++;
