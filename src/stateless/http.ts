@@ -126,7 +126,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     } catch {
       return undefined;
     }
-    const outcome = await s.observe('s2c', m, Buffer.byteLength(text), text);
+    const outcome = await o.era.back(s, await s.observe('s2c', m, Buffer.byteLength(text), text));
     return outcome.forward;
   };
 
