@@ -58,7 +58,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const server = spawnServer(o, log);
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   o.runtime.observe.setUpstream(childProbe(server.child, () => server.exited));
-  const wire = carry(session, server, input, output, monitor.options.maxMessageBytes, log);
+  const wire = carry(session, server, input, output, monitor.options.maxMessageBytes, log, o.runtime.era);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const handlers = signals.map((sig) => [sig, () => server.exited || server.child.kill(sig)] as const);
   if (input === process.stdin) for (const [sig, h] of handlers) process.on(sig, h);
@@ -112,6 +112,7 @@ function carry(
   output: Writable,
   max: number,
   log: (line: string) => void,
+  era: Runtime['era'],
 ) {
   const { child } = server;
   const valves = { c2s: new Valve(input, 'stdio c2s'), s2c: new Valve(child.stdout, 'stdio s2c') };
@@ -170,7 +171,7 @@ function carry(
         // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
         if (dir === 'c2s' && asker.takeText(text)) return;
         frame(dir, bytes, () =>
-          relayFrame(session, dir, { text, bytes }, dir === 'c2s' ? clientBatches : serverBatches),
+          relayFrame(session, dir, { text, bytes }, dir === 'c2s' ? clientBatches : serverBatches, era),
         );
       },
       (head, bytes) =>

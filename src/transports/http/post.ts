@@ -6,7 +6,7 @@ import { isModernRequest } from '../../era/classify.js';
 import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
-import { hintTraceparent } from '../../observe/hooks.js';
+import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
 import { readBody, readJsonBody } from './body.js';
 import type { HttpCarrier } from './context.js';
 import { decideClient, decideServerBody, withheld, type ClientDecided } from './decide.js';
@@ -165,12 +165,9 @@ function answerHere({ res, decided, batch }: Exchange): void {
 async function forwardUp(x: Exchange): Promise<IncomingMessage | Error> {
   const { c, req, s, batch, decided } = x;
   try {
-    return await c.upstream.call(
-      'POST',
-      req.headers,
-      JSON.stringify(batch ? decided.forward : decided.forward[0]),
-      s,
-    );
+    const trace = upstreamTraceHeaders(c.runtime.observe, s.handle.id, decided.forward, req.headers);
+    const body = JSON.stringify(batch ? decided.forward : decided.forward[0]);
+    return await c.upstream.call('POST', req.headers, body, s, trace);
   } catch (e) {
     forget(x)();
     return e as Error;

@@ -125,7 +125,13 @@ function build(o: HttpProxyOptions): Parts {
     maxBody,
     maxSessions: o.maxSessions ?? 1024,
     stepUp403: o.stepUp403 ?? Boolean(o.runtime.gate),
-    stateless: createStatelessHttp({ monitor, era: o.runtime.era, upstream: upstreamUrl, ...headers }),
+    stateless: createStatelessHttp({
+      monitor,
+      era: o.runtime.era,
+      upstream: upstreamUrl,
+      maxBodyBytes: maxBody,
+      ...headers,
+    }),
     metadataUrl: () => auth.metadataUrl,
   };
   return { path: o.path ?? '/mcp', messagesPath, maxBody, door, carrier, auth };

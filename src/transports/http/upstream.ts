@@ -14,13 +14,15 @@ export interface Upstream {
   /**
    * One HTTP request upstream. Of the client's headers (`from`) only the MCP ones travel
    * (`mcp-protocol-version`, `last-event-id`, `accept`, and `host`), never its Authorization; the
-   * session id sent is upstream's own (`session.upstreamSid`), never intentguard's.
+   * session id sent is upstream's own (`session.upstreamSid`), never intentguard's. `trace`: the trace
+   * context headers for upstream (`traceparent`, `tracestate`).
    */
   call(
     method: string,
     from: IncomingHttpHeaders,
     body: string | undefined,
     session?: UpstreamSession,
+    trace?: Readonly<Record<string, string>>,
   ): Promise<IncomingMessage>;
   /**
    * A message intentguard sends upstream on its own (an answer to a server request, a refusal of one):
@@ -37,9 +39,9 @@ const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 
 /** `url`: the upstream MCP endpoint; `headers`: sent on every request (upstream credentials). */
 export function createUpstream(url: URL, headers: Readonly<Record<string, string>> = {}): Upstream {
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const call: Upstream['call'] = (method, from, body, session) =>
+  const call: Upstream['call'] = (method, from, body, session, trace = {}) =>
     new Promise((resolve, reject) => {
-      const h: Record<string, string> = { ...headers };
+      const h: Record<string, string> = { ...headers, ...trace };
       for (const name of MCP_HEADERS) if (typeof from[name] === 'string') h[name] = from[name];
       // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
       delete h['mcp-session-id'];
