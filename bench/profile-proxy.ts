@@ -1,8 +1,8 @@
 // Profiling helper (not a benchmark): `intentguard stdio` in front of the trivial server under
 // `node --cpu-prof`, driven by an SDK client for N calls, then the profile summed by function and by
 // file (self time), so where a proxied call's time goes can be read off.
-// Usage: node --import tsx bench/profile-proxy.ts [calls] [pack|policy] [--startup]
-//   --startup: profile from spawn to the first answer instead (a client's initialize), repeated 3 times.
+// Usage: node --import tsx bench/profile-proxy.ts [calls] [pack|policy]
+//   0 calls: start-up only (spawn, the client's initialize, close).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
