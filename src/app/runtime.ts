@@ -4,7 +4,7 @@ import { IntentGuardError } from '../errors.js';
 import { parse as parseYaml } from 'yaml';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
-import { alertStream, type AlertStream } from '../alerts/ws-stream.js';
+import type { AlertStream } from '../alerts/ws-stream.js';
 import {
   createApprovals,
   databaseChannel,
@@ -13,8 +13,7 @@ import {
   type ApprovalChannel,
 } from '../approvals/approvals.js';
 import { noApproverLine } from '../approvals/log-lines.js';
-import { createGrantGate, type GrantGate } from '../identity/gate.js';
-import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
+import type { GrantGate } from '../identity/gate.js';
 import { grantGuard } from '../identity/grant-guard.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
@@ -168,6 +167,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   let stream: AlertStream | undefined;
   try {
     if (o.auth && revocations) {
+      // Loaded only when grants are configured: jose is most of a proxy's start-up otherwise.
+      const [{ createGrantGate }, { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys }] = await Promise.all([
+        import('../identity/gate.js'),
+        import('../identity/keys.js'),
+      ]);
       gate = createGrantGate(
         monitor,
         {
@@ -196,7 +200,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       );
     stream =
       o.alerts?.wsPort !== undefined && o.alerts.wsToken
-        ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
+        ? await (
+            await import('../alerts/ws-stream.js')
+          ).alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
     if (o.console)
       sinks.push(await (await import('../console/attach.js')).attachConsole(o.console, monitor, log, store));
