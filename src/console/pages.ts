@@ -11,6 +11,7 @@ import type {
 } from './queries.js';
 import type { ConsoleEntry } from './timeline.js';
 import type { GrantRequest } from './grants.js';
+import { MAX_SESSIONS, type RulesDiff } from './rules-diff.js';
 
 // Server-rendered views. Every value from the record goes through `html` (escaped); links are built
 // with `href` from the console's own paths; no inline script or style (the CSP forbids both).
@@ -29,7 +30,14 @@ const NAV = [
 ] as const;
 
 /** The page frame: navigation, who is logged in, the live region the script refreshes. */
-export function layout(title: string, login: Login, current: string, body: Html, version: number): string {
+export function layout(
+  title: string,
+  login: Login,
+  current: string,
+  body: Html,
+  version: number,
+  live = true,
+): string {
   const p = login.principal;
   return html`<!doctype html>
     <html lang="en">
@@ -51,7 +59,7 @@ export function layout(title: string, login: Login, current: string, body: Html,
             <input type="hidden" name="csrf" value="${login.csrf}" /><button>Log out</button>
           </form>
         </header>
-        <main id="live">
+        <main id="live" ${live ? '' : html` data-still`}>
           <h1>${title}</h1>
           ${body}
         </main>
@@ -503,8 +511,13 @@ export function auditView(
     }`;
 }
 
-/** Rule hit counts over a period. */
-export function rulesView(hits: readonly RuleHits[], period: string): Html {
+/** Rule hit counts over a period, analysts' marks beside them, and (admins) a candidate rule set's replay diff. */
+export function rulesView(
+  login: Login,
+  hits: readonly RuleHits[],
+  period: string,
+  tried?: { diff: RulesDiff; dir: string; rules: string },
+): Html {
   return html`<form method="get" action="/rules" class="filters">
       <label
         >period
@@ -539,7 +552,69 @@ export function rulesView(hits: readonly RuleHits[], period: string): Html {
             </tr>`,
         )}
       </tbody>
-    </table>`;
+    </table>
+    ${atLeast(login.principal.role, 'admin') ? candidateForm(login, period, tried) : ''}`;
+}
+
+/** Try a candidate rule set against the record: a directory on the console's host, or one pasted rule file. */
+function candidateForm(
+  login: Login,
+  period: string,
+  tried?: { diff: RulesDiff; dir: string; rules: string },
+): Html {
+  const d = tried?.diff;
+  return html`<h2>Try candidate rules</h2>
+    <form method="post" action="/rules/diff" class="candidate">
+      ${csrfField(login)}<input type="hidden" name="period" value="${period}" />
+      <p>
+        Replays the newest ${MAX_SESSIONS} sessions of the period (${period}) with the shipped pack plus the
+        candidate, and lists every recorded decision that would change (as
+        <code>intentguard replay --diff</code>).
+      </p>
+      <label
+        >Rules directory on the console's host <input name="dir" size="60" value="${tried?.dir ?? ''}"
+      /></label>
+      <p>or paste one rule file (YAML):</p>
+      <textarea name="rules" rows="10" cols="90">${tried?.rules ?? ''}</textarea>
+      <p><button>Show the replay diff</button></p>
+    </form>
+    ${
+      d
+        ? html`<p id="diff-summary">
+              ${d.sessions} sessions replayed${d.capped ? ' (the newest of the period)' : ''} with
+              ${d.candidate}:
+              <strong>${d.changed}</strong> decisions would
+              change${d.rows.length < d.changed ? html` (the first ${d.rows.length} shown)` : ''}.
+            </p>
+            <table id="diff">
+              <thead>
+                <tr>
+                  <th>session</th>
+                  <th>call</th>
+                  <th>tool</th>
+                  <th>recorded</th>
+                  <th>candidate</th>
+                  <th>rules</th>
+                  <th>why</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${d.rows.map(
+                  (r) =>
+                    html`<tr>
+                      <td><a href="${href(`/sessions/${seg(r.session)}`)}">${r.session}</a></td>
+                      <td>${r.call ?? ''}</td>
+                      <td><code class="tool">${r.tool ?? ''}</code></td>
+                      <td class="before">${r.before}</td>
+                      <td class="after">${r.after}</td>
+                      <td>${r.rules.map((x) => html`<code>${x}</code> `)}</td>
+                      <td>${r.reason}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+        : ''
+    }`;
 }
 
 /** Grant requests waiting for a reviewer, and recently decided ones. */

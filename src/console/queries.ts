@@ -146,6 +146,14 @@ export function sessionsPage(
   return { sessions, next: sessions.length === limit ? sessions[sessions.length - 1]!.rowid : null };
 }
 
+/** Ids of the sessions started since `since`, newest first, at most `limit`. */
+export function sessionsSince(store: Store, since: number, limit: number): string[] {
+  return store.db
+    .prepare('SELECT id FROM sessions WHERE started_at >= ? ORDER BY rowid DESC LIMIT ?')
+    .pluck()
+    .all(since, limit) as string[];
+}
+
 /** One session's row, as the list shows it. */
 export function sessionRow(store: Store, id: string): ConsoleSession | undefined {
   const r = statements(store).first.get(id) as SqlRow | undefined;

@@ -465,6 +465,55 @@ describe(
       }
     });
 
+    it('an admin pastes a candidate rule and sees the replay diff of every recorded decision it changes', async () => {
+      const candidate = [
+        'id: SITE-CONSOLE-001',
+        'title: No directory listings',
+        'description: A candidate that refuses every directory listing.',
+        'severity: medium',
+        'status: stable',
+        'match:',
+        '  on: tool_call',
+        `  when: "call.tool == 'list_directory'"`,
+        'action: deny',
+        'message: "the candidate refuses {{call.tool}}"',
+        '',
+      ].join('\n');
+      const approver = await ctx.idp.jwt('bob', { role: 'approver' });
+      const refused = await api(ctx.console, '/api/rules/diff', {
+        method: 'POST',
+        bearer: approver,
+        body: { rules: candidate },
+      });
+      assert.equal(refused.status, 403, 'trying rules is an admin action');
+      const page = await loggedIn(ADMIN_TOKEN, '/rules?period=24h');
+      try {
+        // A candidate that does not load is refused with its rule error, before any replay.
+        await page.fill('form.candidate textarea[name=rules]', 'id: BROKEN\n');
+        await Promise.all([page.waitForURL('**/rules/diff'), page.click('form.candidate button')]);
+        assert.match(await page.locator('main').innerText(), /ERR_RULE_SCHEMA/);
+        await page.goto(`${ctx.console.url}/rules?period=24h`);
+        await page.fill('form.candidate textarea[name=rules]', candidate);
+        await Promise.all([page.waitForURL('**/rules/diff'), page.click('form.candidate button')]);
+        await page.waitForSelector('#diff tbody tr');
+        const rows = await page.locator('#diff tbody tr').allInnerTexts();
+        assert.ok(rows.length > 0);
+        for (const r of rows) assert.match(r, /list_directory\s+allow\s+deny\s+SITE-CONSOLE-001/);
+        assert.match(await page.locator('#diff-summary').innerText(), /decisions would change/);
+        await shot(page, 'rules-diff');
+        const json = (await (
+          await api(ctx.console, '/api/rules/diff', {
+            method: 'POST',
+            bearer: ADMIN_TOKEN,
+            body: { rules: candidate },
+          })
+        ).json()) as Json;
+        assert.equal(json.changed, rows.length);
+      } finally {
+        await page.close();
+      }
+    });
+
     it('the alerts, rules and audit views render for a viewer', async () => {
       const page = await loggedIn(await ctx.idp.jwt('victor', { role: 'viewer' }), '/alerts');
       try {
