@@ -93,26 +93,21 @@ export function errorBody(code: string, message: string): Html {
   return html`<p class="error" role="alert"><code>${code}</code> ${message}</p>`;
 }
 
+/** A table's header row. */
+const head = (...columns: string[]) =>
+  html`<thead>
+    <tr>
+      ${columns.map((c) => html`<th>${c}</th>`)}
+    </tr>
+  </thead>`;
+
 const csrfField = (login: Login) => html`<input type="hidden" name="csrf" value="${login.csrf}" />`;
 
 /** Live sessions: identity, act-for, intent purpose and version, transport, calls vs budget, drift, state. */
 export function sessionsView(login: Login, rows: readonly ConsoleSession[], next: number | null): Html {
   const canAct = atLeast(login.principal.role, 'approver');
   return html`<table id="sessions">
-      <thead>
-        <tr>
-          <th>session</th>
-          <th>identity</th>
-          <th>acts for</th>
-          <th>intent</th>
-          <th>transport</th>
-          <th>calls / budget</th>
-          <th>drift</th>
-          <th>state</th>
-          <th>mark</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${head('session', 'identity', 'acts for', 'intent', 'transport', 'calls / budget', 'drift', 'state', 'mark', '')}
       <tbody>
         ${rows.map(
           (s) =>
@@ -209,17 +204,7 @@ export function timelineView(
       <dd>${session.outcome ?? (session.ended_at ? '' : 'live')}</dd>
     </dl>
     <table id="timeline">
-      <thead>
-        <tr>
-          <th>#</th>
-          <th>time</th>
-          <th>dir</th>
-          <th>what</th>
-          <th>arguments / result</th>
-          <th>decision</th>
-          <th>intent v</th>
-        </tr>
-      </thead>
+      ${head('#', 'time', 'dir', 'what', 'arguments / result', 'decision', 'intent v')}
       <tbody>
         ${entries.map(
           (e) =>
@@ -415,18 +400,7 @@ export function alertsView(
       <button>Filter</button>
     </form>
     <table id="alerts">
-      <thead>
-        <tr>
-          <th>time</th>
-          <th>severity</th>
-          <th>rule</th>
-          <th>agent</th>
-          <th>action</th>
-          <th>reason</th>
-          <th>session</th>
-          <th>acknowledged</th>
-        </tr>
-      </thead>
+      ${head('time', 'severity', 'rule', 'agent', 'action', 'reason', 'session', 'acknowledged')}
       <tbody>
         ${alerts.map(
           (a) =>
@@ -529,16 +503,7 @@ export function rulesView(
       ><button>Show</button>
     </form>
     <table id="rule-hits">
-      <thead>
-        <tr>
-          <th>rule</th>
-          <th>alerts</th>
-          <th>sessions</th>
-          <th>marked benign</th>
-          <th>marked attack</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${head('rule', 'alerts', 'sessions', 'marked benign', 'marked attack', '')}
       <tbody>
         ${hits.map(
           (h) =>
@@ -587,17 +552,7 @@ function candidateForm(
               change${d.rows.length < d.changed ? html` (the first ${d.rows.length} shown)` : ''}.
             </p>
             <table id="diff">
-              <thead>
-                <tr>
-                  <th>session</th>
-                  <th>call</th>
-                  <th>tool</th>
-                  <th>recorded</th>
-                  <th>candidate</th>
-                  <th>rules</th>
-                  <th>why</th>
-                </tr>
-              </thead>
+              ${head('session', 'call', 'tool', 'recorded', 'candidate', 'rules', 'why')}
               <tbody>
                 ${d.rows.map(
                   (r) =>
