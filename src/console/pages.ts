@@ -441,6 +441,8 @@ export function auditView(
   login: Login,
   r: AuditReport,
   notes: { notes: number; broken: { rowid: number; why: string } | null },
+  anchors: readonly { rowid: number; kind: string; at: number; detail: string }[],
+  now: number,
 ): Html {
   const admin = atLeast(login.principal.role, 'admin');
   const c = r.checked;
@@ -469,6 +471,26 @@ export function auditView(
           : `The console's ${notes.notes} notes (acknowledgements, marks) verify.`
       }
     </p>
+    <p>Verified at ${iso(now)} (<a href="/audit">verify again</a>).</p>
+    <h2>Anchors (prune points, key hand-overs)</h2>
+    ${
+      anchors.length
+        ? html`<table id="anchors">
+            ${head('#', 'kind', 'at', 'detail')}
+            <tbody>
+              ${anchors.map(
+                (a) =>
+                  html`<tr>
+                    <td>${a.rowid}</td>
+                    <td class="kind">${a.kind}</td>
+                    <td>${iso(a.at)}</td>
+                    <td><code>${a.detail}</code></td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : html`<p id="no-anchors">None: nothing was pruned and the audit key was never rotated.</p>`
+    }
     <h2>Unsealed sessions</h2>
     ${
       r.unsealed.length

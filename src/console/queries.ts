@@ -319,6 +319,16 @@ export function alertsPage(
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
 }
 
+/** The audit chain's anchors (prune points, key hand-overs), newest first. */
+export function auditAnchors(
+  store: Store,
+  limit = 50,
+): { rowid: number; kind: string; at: number; detail: string }[] {
+  return store.db
+    .prepare('SELECT rowid, kind, at, detail FROM audit_anchors ORDER BY rowid DESC LIMIT ?')
+    .all(pageSize(limit)) as { rowid: number; kind: string; at: number; detail: string }[];
+}
+
 /** Is there an alert with this id? */
 export const alertExists = (store: Store, id: string): boolean =>
   statements(store).alert.get(id) !== undefined;

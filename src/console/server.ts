@@ -31,6 +31,7 @@ import * as pages from './pages.js';
 import {
   addNote,
   alertExists,
+  auditAnchors,
   alertsPage,
   approvalDetail,
   approvalRow,
@@ -342,7 +343,15 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     'POST /api/rules/diff': async (_q, res, c, _p, _u, body) =>
       sendJson(res, 200, (await rulesDiff(c, await body())).diff),
     'GET /audit': (_q, res, c) =>
-      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store), verifyNotes(store))),
+      // Verifying reads the whole record: done when the page is opened, not again at every live change.
+      page(
+        res,
+        c,
+        'Audit',
+        '/audit',
+        pages.auditView(c.login!, verifyAudit(store), verifyNotes(store), auditAnchors(store), clock()),
+        false,
+      ),
     'GET /audit/export': (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');

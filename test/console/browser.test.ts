@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
+import { pruneSessions } from '../../src/store/audit.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
 import { ADMIN_TOKEN, api, consoleOn, pendingFor, proxiedClient, type Json } from './fixture.js';
 
@@ -496,9 +497,18 @@ describe(
         await page.fill('form.candidate textarea[name=rules]', candidate);
         await Promise.all([page.waitForURL('**/rules/diff'), page.click('form.candidate button')]);
         await page.waitForSelector('#diff tbody tr');
-        const rows = await page.locator('#diff tbody tr').allInnerTexts();
-        assert.ok(rows.length > 0);
-        for (const r of rows) assert.match(r, /list_directory\s+allow\s+deny\s+SITE-CONSOLE-001/);
+        // Every recorded list_directory call (the earlier tests made some) would now be denied by it.
+        const listed = ctx.store.db
+          .prepare("SELECT count(*) FROM events WHERE kind = 'request' AND tool = 'list_directory'")
+          .pluck()
+          .get() as number;
+        const rows = (await page.locator('#diff tbody tr').allInnerTexts()).filter((r) =>
+          r.includes('SITE-CONSOLE-001'),
+        );
+        assert.equal(rows.length, listed);
+        // (The halted session's last listing was recorded as halt: it too reads deny now.)
+        for (const r of rows) assert.match(r, /list_directory\s+(allow|halt)\s+deny\s+SITE-CONSOLE-001/);
+        assert.ok(rows.some((r) => /\ballow\s+deny\b/.test(r)));
         assert.match(await page.locator('#diff-summary').innerText(), /decisions would change/);
         await shot(page, 'rules-diff');
         const json = (await (
@@ -508,7 +518,7 @@ describe(
             body: { rules: candidate },
           })
         ).json()) as Json;
-        assert.equal(json.changed, rows.length);
+        assert.equal(json.rows.filter((r: Json) => r.rules.includes('SITE-CONSOLE-001')).length, listed);
       } finally {
         await page.close();
       }
@@ -522,8 +532,17 @@ describe(
         await shot(page, 'alerts');
         await page.goto(`${ctx.console.url}/rules?period=24h`);
         await page.waitForSelector('#rule-hits tbody tr');
+        // Prune the oldest session: the audit view lists the prune anchor, and the record still verifies.
+        const oldest = ctx.store.db
+          .prepare('SELECT started_at FROM sessions WHERE ended_at IS NOT NULL ORDER BY rowid LIMIT 1')
+          .pluck()
+          .get() as number;
+        assert.equal(pruneSessions(ctx.store, oldest + 1, Date.now()), 1);
         await page.goto(`${ctx.console.url}/audit`);
         await page.waitForSelector('#audit-status');
+        assert.match(await page.locator('#audit-status').innerText(), /verify/);
+        assert.equal(await page.locator('#anchors td.kind').first().innerText(), 'prune');
+        assert.match(await page.locator('#anchors').innerText(), /"sessions":1/);
         assert.match(await page.locator('#notes-status').innerText(), /notes .* verify/);
         assert.equal(await page.locator('a[href="/audit/export"]').count(), 0);
         await shot(page, 'audit');
