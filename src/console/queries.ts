@@ -296,8 +296,14 @@ export function alertsPage(
   const alerts = rows.map((r) => {
     let reason: string;
     try {
-      const j = JSON.parse(r.json) as { message?: unknown; finding_info?: { desc?: unknown } };
-      reason = String(j.message ?? j.finding_info?.desc ?? '');
+      // The recorded alert (its `reason`, rendered and redacted when it was raised); OCSF-shaped rows
+      // (`message`, `finding_info.desc`) read too.
+      const j = JSON.parse(r.json) as {
+        reason?: unknown;
+        message?: unknown;
+        finding_info?: { desc?: unknown };
+      };
+      reason = String(j.reason ?? j.message ?? j.finding_info?.desc ?? '');
     } catch {
       reason = '(unreadable alert)';
     }

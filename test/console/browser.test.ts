@@ -345,6 +345,22 @@ describe(
           undefined,
         );
         await shot(page, 'timeline');
+        // The alerts feed (reasons name the tool), the approval's own page and the session list: text too.
+        for (const path of ['/alerts', `/approvals/${encodeURIComponent(id!)}`, '/sessions']) {
+          await page.goto(`${ctx.console.url}${path}`);
+          await page.waitForSelector('main h1');
+          if (path !== '/sessions')
+            assert.ok(
+              (await page.locator('main').innerText()).includes('<script>window.__pwned=1</script>'),
+              `${path}: ${(await page.locator('main').innerText()).slice(0, 1500)}`,
+            );
+          assert.equal(await page.locator('main script, main img').count(), 0, path);
+          assert.equal(
+            await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
+            undefined,
+            path,
+          );
+        }
       } finally {
         await agent.close();
         await page.close();
