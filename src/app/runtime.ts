@@ -153,6 +153,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const era = createEraGate({
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db) }),
+    ...(pgStore && { ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore) }),
   });
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),

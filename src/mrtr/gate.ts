@@ -72,8 +72,8 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const prompt: PromptMode = options.prompt ?? { mode: 'form' };
   /** The protocol version (or `legacy`) each session started with. */
   const pinned = new Map<string, string>();
-  /** Redeemed approvals waiting for the monitor's approver: session → `tool\0argsDigest` → count. */
-  const tickets = new Map<string, Map<string, number>>();
+  /** Redeemed approvals waiting for the monitor's approver: session → `tool\0argsDigest` → their states. */
+  const tickets = new Map<string, Map<string, { nonce: string; exp: number }[]>>();
 
   const bindingOf = (
     session: SessionHandle,
@@ -108,10 +108,12 @@ export function createEraGate(options: EraGateOptions): EraGate {
           return inner ? inner(request) : false;
         // A modern session: there is no server-initiated prompt in 2026-07-28; only a redeemed state approves.
         const key = ticketKey(request.event.tool ?? '', argumentsDigest(request.event.args));
-        const n = byTool?.get(key) ?? 0;
-        if (n === 0) return false;
-        if (n === 1) byTool!.delete(key);
-        else byTool!.set(key, n - 1);
+        const waiting = byTool?.get(key);
+        const ticket = waiting?.shift();
+        if (!ticket) return false;
+        if (waiting!.length === 0) byTool!.delete(key);
+        // A fleet: single use is confirmed in the shared ledger (another instance may have redeemed it).
+        if (ledger.confirm) return ledger.confirm(ticket.nonce, ticket.exp, clock()).catch(() => false);
         return true;
       };
     },
@@ -144,9 +146,9 @@ export function createEraGate(options: EraGateOptions): EraGate {
           refusal: v,
         };
       if (approvalAnswer(params, prompt) === 'approved') {
-        const byTool = tickets.get(session.id) ?? new Map<string, number>();
+        const byTool = tickets.get(session.id) ?? new Map<string, { nonce: string; exp: number }[]>();
         const key = ticketKey(binding.tool, binding.args);
-        byTool.set(key, (byTool.get(key) ?? 0) + 1);
+        byTool.set(key, [...(byTool.get(key) ?? []), { nonce: v.nonce, exp: v.exp }]);
         tickets.set(session.id, byTool);
       }
       return { message: { ...message, params: stripOwn(params) }, era };
