@@ -3,6 +3,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import pg from 'pg';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { createMonitor, parseIntent, tap } from '../../src/index.js';
@@ -16,6 +21,14 @@ import { httpUpstream } from '../helpers/http-upstream.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
 
+const exec = promisify(execFile);
+const cli = (args: string[]) =>
+  exec(process.execPath, ['bin/intentguard.js', ...args], {
+    env: { ...process.env, INTENTGUARD_FROM_SOURCE: '1' },
+  }).then(
+    (r) => ({ ...r, code: 0 }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
 const intent = parseIntent({ purpose: 'echo things', tools: ['echo'] });
 const meta = {
   [META.protocolVersion]: '2026-07-28',
@@ -48,6 +61,58 @@ describe('exactly once across two instances on one PostgreSQL', () => {
     await Promise.allSettled([a?.stop(), b?.stop()]);
     await upstream?.close();
     server?.stop();
+  });
+
+  it('a held call is decided exactly once from any host, and released on the instance holding it', async () => {
+    const token = await kit.grant('agent:held');
+    const client = new Client({ name: 'agent', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(b.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const held = client
+        .callTool({ name: 'send_email', arguments: { to: 'bob@example.com', body: 'hi' } }, undefined, {
+          timeout: 120_000,
+        })
+        .then(
+          (r) => ({ ok: true, r }),
+          (e: Error) => ({ ok: false, r: e.message }),
+        );
+      let id: string | undefined;
+      for (let i = 0; i < 400 && !id; i++) {
+        const r = await admin.query<{ id: string }>("SELECT id FROM approvals WHERE status = 'pending'");
+        id = r.rows[0]?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(id, 'the held call is in the shared approvals table');
+      // Two operators decide at once, from two processes: one approve, one deny. Exactly one wins.
+      const [yes, no] = await Promise.all([
+        cli(['approve', id, '--store', url, '--by', 'alice']),
+        cli(['deny', id, '--store', url, '--by', 'bob']),
+      ]);
+      assert.equal([yes, no].filter((r) => r.code === 0).length, 1, `${yes.stderr} / ${no.stderr}`);
+      const loser = yes.code === 0 ? no : yes;
+      assert.match(loser.stderr, /ERR_APPROVAL_DONE|already/);
+      const answer = await held;
+      // B released the call as the winner said.
+      assert.equal(answer.ok, yes.code === 0, JSON.stringify(answer));
+      const sealed = await admin.query<{ status: string; approver: string; decision_hash: string | null }>(
+        'SELECT status, approver, decision_hash FROM approvals WHERE id = $1',
+        [id],
+      );
+      assert.equal(sealed.rows.length, 1);
+      // And deciding it again later is refused.
+      const late = await cli(['approve', id, '--store', url]);
+      assert.notEqual(late.code, 0);
+      assert.match(late.stderr, /ERR_APPROVAL_DONE|already/);
+    } finally {
+      await client.close().catch(() => undefined);
+      await admin.end();
+    }
   });
 
   it('MRTR through the era gate: a state another instance redeemed first does not approve here', async () => {

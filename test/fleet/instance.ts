@@ -24,8 +24,10 @@ const runtime = await createRuntime({
   auditKey: config.auditKey,
   pack: true,
   rules: [],
-  log: () => undefined,
+  log: (line) => process.env.FLEET_DEBUG && process.stderr.write(`instance: ${line}\n`),
   auth: { jwks: config.jwks, issuers: [config.iss], audience: config.aud },
+  // Held calls wait in the shared approvals table for `intentguard approve|deny --store postgres://…`.
+  approvals: { cli: true, timeout: '10m' },
 });
 const proxy = await startHttpProxy({ upstream: config.upstream, runtime });
 const revocations = runtime.gate!.revocations as FleetRevocations;
