@@ -451,7 +451,7 @@ program
   )
   .option('--json', 'one JSON object per approval')
   .action(async (opts: { db: string; state: 'pending' | 'all'; json?: boolean }) => {
-    process.exitCode = (await import('./approvals-command.js')).approvalsCommand(opts);
+    process.exitCode = await (await import('./approvals-command.js')).approvalsCommand(opts);
   });
 
 for (const verb of ['approve', 'deny'] as const) {
