@@ -92,16 +92,23 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.webhook)
     channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && (o.approvals?.cli || o.console)) channels.push(databaseChannel(store));
+  // A fleet: held calls wait in the shared approvals table, decided from any host, released here.
+  const fleetApprovals =
+    pgStore && o.approvals?.cli
+      ? await (await import('../fleet/approvals.js')).pgApprovalChannel(pgStore)
+      : undefined;
+  if (fleetApprovals) channels.push(fleetApprovals.channel);
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const approvals = createApprovals(() => monitor, {
     channels,
     ...(store && { store }),
+    ...(pgStore && { ledger: (await import('../fleet/approvals.js')).pgApprovalLedger(pgStore) }),
     timeoutMs,
     // Tool names and reasons come from the session: shown escaped, never as terminal control sequences.
     onPending: (p) =>
       log(
-        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}, approval ${p.id}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`,
+        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}, approval ${p.id}): ${printable(p.reason)}${(store || pgStore) && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --store ${pgStore?.display ?? o.db}` : ''}`,
       ),
     onNoApprover: (p) => log(noApproverLine(p)),
   });
@@ -118,6 +125,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const fleetRevocations =
     grants && pgStore
       ? await (await import('../fleet/revocations.js')).pgRevocations(pgStore).catch(async (e: unknown) => {
+          await fleetApprovals?.close();
           await pgStore.close();
           throw e;
         })
@@ -144,6 +152,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   }).catch(async (e: unknown) => {
     store?.close();
     await fleetRevocations?.close();
+    await fleetApprovals?.close();
     await pgStore?.close();
     throw e;
   });
@@ -152,6 +161,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const era = createEraGate({
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db) }),
+    ...(pgStore && { ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore) }),
   });
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),
@@ -223,6 +233,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     monitor.close();
     store?.close();
     await fleetRevocations?.close();
+    await fleetApprovals?.close();
     await pgStore?.close();
     throw e;
   }
@@ -255,6 +266,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       monitor.close();
       store?.close();
       await fleetRevocations?.close();
+      await fleetApprovals?.close();
       await pgStore?.close();
     },
   };
@@ -265,10 +277,10 @@ async function pgStoreFor(
   url: string,
   o: RuntimeOptions,
 ): Promise<{ store: PgStore; record(monitor: Monitor): Recorder }> {
-  if (o.approvals?.cli || o.console)
+  if (o.console)
     throw new IntentGuardError(
       'ERR_STORE_BACKEND',
-      '--approve-cli and --console-port need a SQLite store for now (held calls are decided through its approvals table)',
+      '--console-port needs a SQLite store for now (the console reads and decides through it); a fleet decides held calls with intentguard approve|deny --store postgres://…',
     );
   const [{ openPgStore }, { createPgRecorder }] = await Promise.all([
     import('../store/pg/store.js'),
