@@ -71,6 +71,11 @@ program
   .option('--json', 'one JSON result per session')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
+  .option(
+    '--visibility <which>',
+    'approved: replay as behind --visibility approved (calls of tools not offered are denied)',
+    choiceFlag('--visibility', ['approved', 'all'] as const),
+  )
   .option('--session <id>', 'database only: one session')
   .option(
     '--since <time>',
@@ -94,6 +99,7 @@ program
         json?: boolean;
         rules: string[];
         pack: boolean;
+        visibility?: 'approved' | 'all';
         session?: string;
         since?: string;
         diff?: boolean;
@@ -112,6 +118,7 @@ program
         json: Boolean(opts.json),
         rules: opts.rules,
         pack: opts.pack,
+        ...(opts.visibility && { visibility: opts.visibility }),
         jobs: opts.jobs,
       });
     },

@@ -20,6 +20,7 @@ import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief, printable } from './format.js';
 import { progress } from './progress.js';
 import { resultPrinter } from './replay-command.js';
+import type { Visibility } from '../visibility/visibility.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -316,6 +317,7 @@ export async function replayDbCommand(
     diff?: boolean;
     rules: readonly string[];
     pack: boolean;
+    visibility?: Visibility;
     jobs?: number | 'auto';
   },
   out: Out = process.stdout,
@@ -345,6 +347,7 @@ export async function replayDbCommand(
     jobs: resolveJobs(opts.jobs, ids.length),
     rules: opts.rules,
     pack: opts.pack,
+    ...(opts.visibility && { visibility: opts.visibility }),
   });
   const diff = Boolean(opts.diff);
   const printer = resultPrinter(out, Boolean(opts.json));
