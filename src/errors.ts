@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   ERR_REQUEST_STATE_REPLAYED: 'an intentguard requestState was already redeemed (each is single-use)',
   ERR_REQUEST_STATE_MISMATCH:
     'an intentguard requestState is presented by another principal or session, or on a retry whose tool, arguments or intent version differ',
+  ERR_TASK_NOT_OWNED:
+    'tasks/get, tasks/update, tasks/cancel or tasks/result names a task another agent or session created, or one intentguard never saw created',
+  ERR_INPUT_REQUEST_DENIED:
+    "a server's own MRTR round (inputRequests of an input_required result or task) was refused by a rule on server requests; the result is withheld",
   ERR_UNMATCHED_RESPONSE: 'response id matches no pending request (spoofed or replayed)',
   ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
   ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',

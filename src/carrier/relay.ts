@@ -4,6 +4,8 @@ import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import { errorAnswer, isRequest } from '../jsonrpc/message.js';
 import type { Outcome } from '../model/decision.js';
+import type { EraGate } from '../mrtr/gate.js';
+import { observeThrough } from '../mrtr/tap-hook.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';
 
 /**
@@ -51,14 +53,18 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
  * through byte for byte) and what to answer the sender. A batch (a JSON array) is never forwarded as
  * one: each element is decided on its own and each allowed element is forwarded as a single message;
  * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
- * one array (see {@link BatchAnswers}).
+ * one array (see {@link BatchAnswers}). With `era` (the runtime's gate), each message is seen through it
+ * (MCP 2026-07-28 beside 2025-11-25: src/mrtr/tap-hook.ts `observeThrough`).
  */
 export async function relayFrame(
   session: SessionHandle,
   dir: Direction,
   frame: WireMessage,
   batches?: BatchAnswers,
+  era?: EraGate,
 ): Promise<{ forward: string[]; answers: unknown[] }> {
+  const see = (m: unknown, bytes: number, text?: string): Outcome | Promise<Outcome> =>
+    era ? observeThrough(era, session, dir, m, bytes, text) : session.observe(dir, m, bytes, text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.text);
@@ -83,7 +89,7 @@ export async function relayFrame(
     const answers: unknown[] = [];
     const loose: unknown[] = [];
     for (const m of parsed) {
-      const o = await session.observe(dir, m, Math.ceil(frame.bytes / parsed.length));
+      const o = await see(m, Math.ceil(frame.bytes / parsed.length));
       const answer =
         o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
       if (answer !== undefined)
@@ -93,7 +99,7 @@ export async function relayFrame(
     if (batch) batches!.seal(batch, loose);
     return { forward, answers };
   }
-  const o = await session.observe(dir, parsed, frame.bytes, frame.text);
+  const o = await see(parsed, frame.bytes, frame.text);
   const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
   return {
     forward: o.forward === undefined ? [] : [o.forward === parsed ? frame.text : JSON.stringify(o.forward)],

@@ -425,7 +425,7 @@ program
   .option('--store <url|path>', storeHelp('database'))
   .option('--db <path>', 'the older name of --store')
   .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
-    process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts);
+    process.exitCode = await (await import('./identity-commands.js')).revokeCommand(target, opts);
   });
 
 program

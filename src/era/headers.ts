@@ -1,11 +1,17 @@
 import { SPEC_CODES } from './keys.js';
 import { refusal, type EraRefusal } from './refusal.js';
 
-/** Methods whose `Mcp-Name` header mirrors a body field (basic/transports/streamable-http.mdx, "Standard Request Headers"). */
-const NAME_SOURCE: Readonly<Record<string, 'name' | 'uri'>> = {
+/**
+ * Methods whose `Mcp-Name` header mirrors a body field (basic/transports/streamable-http.mdx, "Standard
+ * Request Headers"; the Tasks extension's HTTP binding, SEP-2663, adds `params.taskId` for its methods).
+ */
+const NAME_SOURCE: Readonly<Record<string, 'name' | 'uri' | 'taskId'>> = {
   'tools/call': 'name',
   'prompts/get': 'name',
   'resources/read': 'uri',
+  'tasks/get': 'taskId',
+  'tasks/update': 'taskId',
+  'tasks/cancel': 'taskId',
 };
 
 const PREFIX = '=?base64?';
@@ -77,7 +83,7 @@ export function checkRequestHeaders(
     return mismatch(
       `Mcp-Method header ${JSON.stringify(method)} does not match the body's ${JSON.stringify(message.method)}`,
     );
-  const source = NAME_SOURCE[message.method];
+  const source = Object.hasOwn(NAME_SOURCE, message.method) ? NAME_SOURCE[message.method] : undefined;
   if (!source) return undefined;
   const params = message.params as Record<string, unknown> | undefined;
   const body = typeof params === 'object' && params !== null ? params[source] : undefined;

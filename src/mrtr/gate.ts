@@ -4,8 +4,9 @@ import { checkRequestHeaders } from '../era/headers.js';
 import type { EraRefusal } from '../era/refusal.js';
 import { RPC_CODES } from '../errors.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { Approver } from '../model/decision.js';
+import type { Approver, Outcome } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
+import { createdTask, memoryTaskOwners, TASK_METHODS, type TaskOwners } from './tasks.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';
 import {
   argumentsDigest,
@@ -28,6 +29,8 @@ export interface EraGateOptions {
   readonly ttlMs?: number;
   /** How approvals are asked; default form mode in the client. */
   readonly prompt?: PromptMode;
+  /** Who created each task; default in memory (give {@link sqliteTaskOwners} to share). */
+  readonly tasks?: TaskOwners;
 }
 
 /** What {@link EraGate.admit} decided about one client message. */
@@ -53,10 +56,34 @@ export interface EraGate {
   admit(session: SessionHandle, message: unknown, header?: (name: string) => string | undefined): Admission;
   /** Turn the monitor's `reauthorize` refusal of a modern request into intentguard's InputRequiredResult. */
   answer(session: SessionHandle, request: unknown, era: RequestEra, answer: unknown): unknown;
+  /**
+   * After the monitor decided a server-to-client message: a task it creates is remembered as this
+   * session's owner's; the `inputRequests` of a server's own MRTR round (an `input_required` result, or
+   * a task waiting for input) are shown to the monitor as the server requests they stand for, so the
+   * rules on server requests see them — one refused withholds the result (the client gets an error).
+   */
+  back(session: SessionHandle, outcome: Outcome): Outcome | Promise<Outcome>;
 }
 
 const isPlain = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whose a task is: the agent identity (grant `sub`) when the session has one — the same agent may poll
+ * its task from a new session or connection — else the session itself.
+ */
+const ownerOf = (session: SessionHandle): string => {
+  const sub = session.state().identity?.sub;
+  return sub !== undefined ? `sub:${sub}` : `session:${session.id}`;
+};
+
+/** The `inputRequests` of a server's result: an `input_required` result, or a task waiting for input. */
+const inputRequestsOf = (result: Record<string, unknown>): Record<string, unknown> | undefined => {
+  const waiting =
+    result.resultType === 'input_required' ||
+    (result.status === 'input_required' && typeof result.taskId === 'string');
+  return waiting && isPlain(result.inputRequests) ? result.inputRequests : undefined;
+};
 
 const errorAnswer = (id: unknown, rpc: number, message: string, data: Record<string, unknown>) => ({
   jsonrpc: '2.0',
@@ -70,10 +97,32 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const ledger = options.ledger ?? memoryLedger();
   const ttlMs = options.ttlMs ?? 300_000;
   const prompt: PromptMode = options.prompt ?? { mode: 'form' };
+  const tasks = options.tasks ?? memoryTaskOwners();
   /** The protocol version (or `legacy`) each session started with. */
   const pinned = new Map<string, string>();
   /** Redeemed approvals waiting for the monitor's approver: session → `tool\0argsDigest` → count. */
   const tickets = new Map<string, Map<string, number>>();
+  /**
+   * Calls intentguard approved, by session: when the server answers such a call with its own
+   * `input_required`, the client's continuation (same tool and arguments, the server's requestState)
+   * is the approved call still, not a new one to ask about.
+   */
+  const approved = new Map<string, Map<string | number, string>>();
+  /** Synthetic ids of the server requests an upstream `inputRequests` stands for. */
+  let inputSeq = 0;
+  const addTicket = (session: string, key: string) => {
+    const byTool = tickets.get(session) ?? new Map<string, number>();
+    byTool.set(key, (byTool.get(key) ?? 0) + 1);
+    tickets.set(session, byTool);
+  };
+  /** A session's entries go when it ends (a long-running proxy sees many sessions). */
+  const track = (session: SessionHandle) => {
+    void session.whenEnded().then(() => {
+      pinned.delete(session.id);
+      tickets.delete(session.id);
+      approved.delete(session.id);
+    });
+  };
 
   const bindingOf = (
     session: SessionHandle,
@@ -100,6 +149,60 @@ export function createEraGate(options: EraGateOptions): EraGate {
     refusal: r,
   });
 
+  async function backAsync(
+    session: SessionHandle,
+    outcome: Outcome,
+    fwd: Record<string, unknown>,
+    result: Record<string, unknown>,
+  ): Promise<Outcome> {
+    const event = outcome.event!;
+    const now = clock();
+    // An approved call's entry lasts until its answer (kept below for a server's own next round).
+    const answered = event.id;
+    const approvedKey = answered !== undefined ? approved.get(session.id)?.get(answered) : undefined;
+    if (answered !== undefined) approved.get(session.id)?.delete(answered);
+    const task = createdTask(result);
+    if (task && event.kind === 'response' && !TASK_METHODS.has(event.method ?? ''))
+      tasks.claim(task.taskId, ownerOf(session), now + task.ttlMs, now);
+    const requests = inputRequestsOf(result);
+    if (!requests) return outcome;
+    for (const [key, r] of Object.entries(requests)) {
+      const method = isPlain(r) && typeof r.method === 'string' ? r.method : undefined;
+      const id = `intentguard-input:${++inputSeq}:${key}`;
+      const o = method
+        ? await session.observe('s2c', {
+            jsonrpc: '2.0',
+            id,
+            method,
+            ...(isPlain(r) && r.params !== undefined && { params: r.params }),
+          })
+        : undefined;
+      if (o?.forward === undefined) {
+        const why = (o?.answer as { error?: { message?: unknown } } | undefined)?.error?.message;
+        const halted = session.status !== 'open';
+        return {
+          ...outcome,
+          forward: errorAnswer(
+            fwd.id,
+            halted ? RPC_CODES.HALTED : RPC_CODES.DENIED,
+            `intentguard: the server's input request ${JSON.stringify(key)} was refused${typeof why === 'string' ? `: ${why}` : method ? '' : ': not a request'}`,
+            { code: halted ? 'ERR_SESSION_HALTED' : 'ERR_INPUT_REQUEST_DENIED', inputRequest: key },
+          ),
+        };
+      }
+      // Carried to the client inside the result: its own entry in the record ends here.
+      await session.record('c2s', {
+        jsonrpc: '2.0',
+        id,
+        result: { _meta: { 'io.intentguard/carried': 'inputRequests' } },
+      });
+    }
+    // The server's next round of a call intentguard approved: the client's continuation is that call.
+    if (approvedKey !== undefined && result.resultType === 'input_required')
+      addTicket(session.id, approvedKey);
+    return outcome;
+  }
+
   return {
     approver(inner) {
       return async (request) => {
@@ -112,6 +215,9 @@ export function createEraGate(options: EraGateOptions): EraGate {
         if (n === 0) return false;
         if (n === 1) byTool!.delete(key);
         else byTool!.set(key, n - 1);
+        const done = approved.get(request.session) ?? new Map<string | number, string>();
+        if (request.event.id !== undefined && done.size < 1024) done.set(request.event.id, key);
+        approved.set(request.session, done);
         return true;
       };
     },
@@ -123,10 +229,24 @@ export function createEraGate(options: EraGateOptions): EraGate {
       if (isEraRefusal(era)) return refuse(message, era);
       const version = era.era === 'modern' ? era.version! : 'legacy';
       const first = pinned.get(session.id);
-      if (first === undefined) pinned.set(session.id, version);
-      else {
+      if (first === undefined) {
+        pinned.set(session.id, version);
+        track(session);
+      } else {
         const changed = checkVersionPinned(first, version);
         if (changed) return refuse(message, changed);
+      }
+      if (TASK_METHODS.has(message.method)) {
+        // A task id is a bearer handle: only its creator (this agent, or this anonymous session) may use it.
+        const taskId = isPlain(message.params) ? message.params.taskId : undefined;
+        const owner = typeof taskId === 'string' ? tasks.ownerOf(taskId, clock()) : undefined;
+        if (owner !== ownerOf(session))
+          return refuse(message, {
+            rpc: RPC_CODES.DENIED,
+            status: 403,
+            code: 'ERR_TASK_NOT_OWNED',
+            message: `intentguard: task ${JSON.stringify(taskId ?? null)} ${owner === undefined ? 'was not created through intentguard for this agent' : 'belongs to another agent or session'}`,
+          });
       }
       if (era.era === 'legacy') return { message, era };
       if (header) {
@@ -143,13 +263,30 @@ export function createEraGate(options: EraGateOptions): EraGate {
           answer: errorAnswer(message.id, RPC_CODES.REFUSED, v.message, { code: v.code }),
           refusal: v,
         };
-      if (approvalAnswer(params, prompt) === 'approved') {
-        const byTool = tickets.get(session.id) ?? new Map<string, number>();
-        const key = ticketKey(binding.tool, binding.args);
-        byTool.set(key, (byTool.get(key) ?? 0) + 1);
-        tickets.set(session.id, byTool);
-      }
+      const said = approvalAnswer(params, prompt);
+      if (said === 'approved') addTicket(session.id, ticketKey(binding.tool, binding.args));
+      // Declined (or cancelled) ends the round: refused here, not held and asked again in a loop.
+      if (said === 'declined')
+        return refuse(message, {
+          rpc: RPC_CODES.DENIED,
+          status: 403,
+          code: 'ERR_REAUTH_REQUIRED',
+          message: `intentguard: ${binding.tool || message.method} was not approved (the prompt was declined)`,
+        });
       return { message: { ...message, params: stripOwn(params) }, era };
+    },
+
+    back(session, outcome) {
+      const fwd = outcome.forward;
+      if (!isPlain(fwd) || !isPlain(fwd.result) || outcome.event?.dir !== 's2c') return outcome;
+      // Most answers are neither a task nor a server's input round: decided here, synchronously.
+      const result = fwd.result;
+      if (
+        outcome.event.id === undefined ||
+        (result.resultType === undefined && result.task === undefined && !approved.has(session.id))
+      )
+        return outcome;
+      return backAsync(session, outcome, fwd, result);
     },
 
     answer(session, request, era, answer) {

@@ -1,3 +1,5 @@
+import type { Outcome } from '../model/decision.js';
+import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from './gate.js';
 
@@ -28,4 +30,31 @@ export function eraHook(
     }
     await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
   };
+}
+
+/**
+ * Show one wire message to the session through the gate — the one path every carrier's relay takes
+ * (stdio, WebSocket, the HTTP bridge): a client request is admitted first (refused: recorded and
+ * answered, never forwarded; intentguard's own retry material verified and stripped), the monitor's
+ * answer to it turned into MRTR where it holds a modern call; a server message, once decided, goes
+ * through {@link EraGate.back} (task owners, a server's own inputRequests).
+ */
+export async function observeThrough(
+  gate: EraGate,
+  session: SessionHandle,
+  dir: Direction,
+  message: unknown,
+  bytes?: number,
+  text?: string,
+): Promise<Outcome> {
+  if (dir === 's2c') return gate.back(session, await session.observe(dir, message, bytes, text));
+  const a = gate.admit(session, message);
+  if ('answer' in a) {
+    await session.record('c2s', message);
+    await session.record('s2c', a.answer);
+    return { answer: a.answer };
+  }
+  const same = a.message === message;
+  const o = await session.observe(dir, a.message, bytes, same ? text : undefined);
+  return o.answer !== undefined ? { ...o, answer: gate.answer(session, a.message, a.era, o.answer) } : o;
 }

@@ -126,6 +126,7 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
         dir,
         { text, bytes },
         dir === 'c2s' ? clientBatches : serverBatches,
+        o.runtime.era,
       );
       const toSender = dir === 'c2s' ? writeClient : writeServer;
       const toReceiver = dir === 'c2s' ? writeServer : writeClient;

@@ -128,6 +128,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
             dir,
             { text, bytes: Buffer.byteLength(text) },
             dir === 'c2s' ? clientBatches : serverBatches,
+            o.runtime.era,
           );
           for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
           for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);

@@ -211,6 +211,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           monitor,
           era: o.runtime.era,
           upstream,
+          maxBodyBytes: maxBody,
           ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }),
         });
   const sessions = new Map<string, ProxySession>();

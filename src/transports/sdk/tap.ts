@@ -58,12 +58,19 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     return outcome.forward !== undefined ? toRemote(outcome.forward, opts) : undefined;
   };
 
+  // A server's message, once decided, goes through the gate too (task owners, its own inputRequests).
+  const see = (dir: Direction, message: unknown): Outcome | Promise<Outcome> => {
+    const seen = session.observe(dir, message);
+    if (!gate || dir !== 's2c') return seen;
+    return seen instanceof Promise ? seen.then((o) => gate.back(session, o)) : gate.back(session, seen);
+  };
+
   const observeOut = (
     message: unknown,
     opts?: TransportSendOptions,
     fix?: (answer: unknown) => unknown,
   ): Promise<void> => {
-    const outcome = session.observe(outbound, message);
+    const outcome = see(outbound, message);
     const apply = (o: Outcome) =>
       applyOutbound(fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o, opts);
     if (outcome instanceof Promise) return outcome.then(apply);
@@ -104,7 +111,7 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     observeIn(message, extra);
   };
   const observeIn = (message: unknown, extra?: MessageExtraInfo, fix?: (answer: unknown) => unknown) => {
-    const decided0 = session.observe(inbound, message);
+    const decided0 = see(inbound, message);
     const patch = (o: Outcome): Outcome =>
       fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o;
     const decided = decided0 instanceof Promise ? decided0.then(patch) : patch(decided0);
