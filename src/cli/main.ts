@@ -429,6 +429,20 @@ program
   });
 
 program
+  .command('unrevoke')
+  .description(
+    'lift the revocation of a grant (jti) or an agent identity (sub): new sessions presenting it are admitted',
+  )
+  .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
+  .option('--sub', 'treat the argument as a sub')
+  .option('--reason <text>', 'why', 'lifted by operator')
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
+  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
+    process.exitCode = await (await import('./identity-commands.js')).unrevokeCommand(target, opts);
+  });
+
+program
   .command('task')
   .description('one-task grants (intent task: once)')
   .command('done')
