@@ -142,8 +142,13 @@ export async function showCommand(
       const what = e.tool
         ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${printable(e.tool)}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}`
         : `${e.kind} ${printable(e.method ?? '')}`;
+      // Monitor mode delivered the call: say what would have happened, and what did.
       const action =
-        e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
+        !e.action || e.action === 'allow'
+          ? ''
+          : e.enforced === false && e.action !== 'alert'
+            ? ` would-${e.action} (monitor mode: delivered)`
+            : ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}`;
       out.write(
         `${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`,
       );
