@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   ERR_GRANT_CLAIM: 'a required grant claim is missing or has the wrong type',
   ERR_GRANT_INTENT: 'the grant carries no valid intent and no default intent is configured',
   ERR_GRANT_REVOKED: 'the grant (jti) or its subject was revoked',
+  ERR_NOT_REVOKED: 'unrevoke: the grant (jti) or subject has no revocation in force to lift',
   ERR_GRANT_SHARED: 'the same grant (jti) is used by two concurrent sessions',
   ERR_GRANT_TASK_ACTIVE: 'a one-task grant (task: once) is already in use by an open session',
   ERR_GRANT_UNVERIFIABLE:

@@ -72,6 +72,11 @@ program
   .option('--json', 'one JSON result per session')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
+  .option(
+    '--visibility <which>',
+    'approved: replay as behind --visibility approved (calls of tools not offered are denied)',
+    choiceFlag('--visibility', ['approved', 'all'] as const),
+  )
   .option('--session <id>', 'database only: one session')
   .option(
     '--since <time>',
@@ -95,6 +100,7 @@ program
         json?: boolean;
         rules: string[];
         pack: boolean;
+        visibility?: 'approved' | 'all';
         session?: string;
         since?: string;
         diff?: boolean;
@@ -113,6 +119,7 @@ program
         json: Boolean(opts.json),
         rules: opts.rules,
         pack: opts.pack,
+        ...(opts.visibility && { visibility: opts.visibility }),
         jobs: opts.jobs,
       });
     },
@@ -420,6 +427,20 @@ program
   .option('--db <path>', 'the older name of --store')
   .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
     process.exitCode = await (await import('./identity-commands.js')).revokeCommand(target, opts);
+  });
+
+program
+  .command('unrevoke')
+  .description(
+    'lift the revocation of a grant (jti) or an agent identity (sub): new sessions presenting it are admitted',
+  )
+  .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
+  .option('--sub', 'treat the argument as a sub')
+  .option('--reason <text>', 'why', 'lifted by operator')
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
+  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
+    process.exitCode = await (await import('./identity-commands.js')).unrevokeCommand(target, opts);
   });
 
 program

@@ -52,7 +52,9 @@ const SESSION_COLUMNS = `s.rowid, s.id, s.sub, s.act, s.jti, s.purpose, s.intent
   (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
   (SELECT json_extract(e.raw, '$.intent.version') FROM events e WHERE e.session_id = s.id AND e.kind = 'control'
     ORDER BY e.seq DESC LIMIT 1) AS latest_version,
-  EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked,
+  EXISTS (SELECT 1 FROM revocations r WHERE (r.jti = s.jti OR r.sub = s.sub) AND r.expires_at IS NOT 0
+    AND NOT EXISTS (SELECT 1 FROM revocations l WHERE l.expires_at = 0 AND l.rowid > r.rowid
+      AND l.jti IS r.jti AND l.sub IS r.sub)) AS revoked,
   (SELECT n.value FROM console_notes n WHERE n.kind = 'mark' AND n.target = s.id ORDER BY n.rowid DESC LIMIT 1) AS mark`;
 
 /** The latest mark of each marked session (a cleared mark is 'none'). */
