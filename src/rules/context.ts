@@ -275,7 +275,9 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
   const once: string[] = [];
   for (const s of scan.strings) {
     if (s.length < 16) continue;
-    for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
+    const layers = decodedLayers(s);
+    if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
+    for (const d of layers) if (budget.spend(d.length)) texts.push(d);
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once };
   for (const [arg, value] of scan.sent) {
@@ -289,7 +291,9 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
         joinedFrom.add(before);
         const joined = before + value.slice(0, TRAIL.junction);
         once.push(joined);
-        for (const d of decodeUncached(joined)) if (budget.spend(d.length)) once.push(d);
+        const layers = decodeUncached(joined);
+        if (layers.overflow) budget.spend(Infinity);
+        for (const d of layers) if (budget.spend(d.length)) once.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
@@ -620,7 +624,9 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
 function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typeof labelText> {
   const plain = labelText(text);
   if (text.length < 16 || plain.sensitivity === 'secret') return plain;
-  const decoded = decodedLayers(text).filter((d) => budget.spend(d.length));
+  const layers = decodedLayers(text);
+  if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
+  const decoded = layers.filter((d) => budget.spend(d.length));
   return decoded.length === 0 ? plain : labelValues([text, ...decoded]);
 }
 
