@@ -177,12 +177,13 @@ export async function endedByUpstream(
   message: string,
   reason: string,
   deliver: (answer: unknown) => void,
+  code: 'ERR_SESSION_CLOSED' | 'ERR_UPSTREAM_BACKLOG' = 'ERR_SESSION_CLOSED',
 ): Promise<void> {
   if (session.status !== 'open') return;
   for (const p of session.state().pending.values()) {
     if (p.dir !== 'c2s') continue;
     const answer = errorAnswer(p.id, RPC_CODES.HALTED, message, {
-      code: 'ERR_SESSION_CLOSED',
+      code,
       session: session.id,
     });
     await session.record('s2c', answer);

@@ -134,17 +134,36 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
   const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: max * 4 });
   const valves = { c2s: new Valve(client, 'ws c2s'), s2c: new Valve(upstream, 'ws s2c') };
-  const backlog: { text: string; valve: Valve }[] = [];
   const sendOn = (ws: WebSocket, text: string, valve: Valve) => {
     valve.take(text.length);
     ws.send(text, () => valve.give(text.length));
   };
+  // What was decided before the upstream connection opened waits for it, bounded: at most
+  // maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail closed, nothing
+  // more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the client 1013.
+  const backlog: string[] = [];
+  let backlogBytes = 0;
+  let overflowed = false;
   const rawToUpstream = (text: string, valve = valves.c2s): void => {
-    if (upstream.readyState === WebSocket.OPEN) sendOn(upstream, text, valve);
-    else {
-      valve.take(text.length);
-      backlog.push({ text, valve });
+    if (overflowed) return;
+    if (upstream.readyState === WebSocket.OPEN) return sendOn(upstream, text, valve);
+    backlogBytes += Buffer.byteLength(text);
+    if (backlog.length < o.runtime.monitor.options.maxPending && backlogBytes <= max * 4) {
+      backlog.push(text);
+      return;
     }
+    overflowed = true;
+    backlog.length = 0;
+    void endedByUpstream(
+      session,
+      'intentguard: too many messages waiting for the server to accept the connection',
+      'ended: upstream backlog full (the server did not accept the connection in time)',
+      (a) => toClient(JSON.stringify(a)),
+      'ERR_UPSTREAM_BACKLOG',
+    ).finally(() => {
+      client.close(1013, 'ERR_UPSTREAM_BACKLOG');
+      upstream.terminate();
+    });
   };
   const rawToClient = (text: string, valve = valves.s2c) => {
     if (client.readyState === WebSocket.OPEN) sendOn(client, text, valve);
@@ -159,10 +178,7 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
     if (!serverBatches.take(text)) rawToUpstream(text, valve);
   };
   upstream.on('open', () => {
-    for (const { text, valve } of backlog.splice(0)) {
-      sendOn(upstream, text, valve);
-      valve.give(text.length);
-    }
+    for (const text of backlog.splice(0)) sendOn(upstream, text, valves.c2s);
   });
   const asker = new Asker(session, (m) => toClient(JSON.stringify(m)));
   session.attach({
