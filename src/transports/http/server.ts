@@ -200,6 +200,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           messagesPath,
           maxSessions: o.maxSessions ?? 1024,
           sessionQuota,
+          observe: o.runtime.observe,
           ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }),
         })
       : undefined;
