@@ -124,6 +124,8 @@ export const ERROR_CODES = {
   ERR_LISTEN: 'intentguard cannot listen on the given address (in use, not available, or not permitted)',
   ERR_KEY_EXISTS: 'keys generate would overwrite an existing private key; give --force to replace it',
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
+  ERR_UPSTREAM_BACKLOG:
+    'more messages waited for the upstream connection to open than the bound allows (WebSocket proxy); the session ends',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
   ERR_TOO_MANY_SESSIONS:

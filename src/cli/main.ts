@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DB } from '../store/paths.js';
+import { isPostgresUrl } from '../store/location.js';
 import { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 import { handleClosedPipes } from './pipes.js';
 import { exitStatus, failureText, reportUnhandled } from './report.js';
@@ -471,7 +472,7 @@ program
   )
   .option('--json', 'one JSON object per approval')
   .action(async (opts: { db: string; state: 'pending' | 'all'; json?: boolean }) => {
-    process.exitCode = (await import('./approvals-command.js')).approvalsCommand(opts);
+    process.exitCode = await (await import('./approvals-command.js')).approvalsCommand(opts);
   });
 
 for (const verb of ['approve', 'deny'] as const) {
@@ -493,6 +494,15 @@ for (const verb of ['approve', 'deny'] as const) {
       'once',
     )
     .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
+      const said = (r: { tool: string; session: string }) =>
+        process.stdout.write(
+          `${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`,
+        );
+      if (isPostgresUrl(opts.db)) {
+        const { decideInFleet } = await import('../fleet/approvals.js');
+        said(await decideInFleet(opts.db, id, verb === 'approve', opts.by, opts.scope));
+        return;
+      }
       const [{ decideInDatabase }, { openStore }] = await Promise.all([
         import('../approvals/approvals.js'),
         import('../store/db.js'),

@@ -148,6 +148,14 @@ export function sessionsPage(
   return { sessions, next: sessions.length === limit ? sessions[sessions.length - 1]!.rowid : null };
 }
 
+/** Ids of the sessions started since `since`, newest first, at most `limit`. */
+export function sessionsSince(store: Store, since: number, limit: number): string[] {
+  return store.db
+    .prepare('SELECT id FROM sessions WHERE started_at >= ? ORDER BY rowid DESC LIMIT ?')
+    .pluck()
+    .all(since, limit) as string[];
+}
+
 /** One session's row, as the list shows it. */
 export function sessionRow(store: Store, id: string): ConsoleSession | undefined {
   const r = statements(store).first.get(id) as SqlRow | undefined;
@@ -290,8 +298,14 @@ export function alertsPage(
   const alerts = rows.map((r) => {
     let reason: string;
     try {
-      const j = JSON.parse(r.json) as { message?: unknown; finding_info?: { desc?: unknown } };
-      reason = String(j.message ?? j.finding_info?.desc ?? '');
+      // The recorded alert (its `reason`, rendered and redacted when it was raised); OCSF-shaped rows
+      // (`message`, `finding_info.desc`) read too.
+      const j = JSON.parse(r.json) as {
+        reason?: unknown;
+        message?: unknown;
+        finding_info?: { desc?: unknown };
+      };
+      reason = String(j.reason ?? j.message ?? j.finding_info?.desc ?? '');
     } catch {
       reason = '(unreadable alert)';
     }
@@ -311,6 +325,16 @@ export function alertsPage(
     };
   });
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
+}
+
+/** The audit chain's anchors (prune points, key hand-overs), newest first. */
+export function auditAnchors(
+  store: Store,
+  limit = 50,
+): { rowid: number; kind: string; at: number; detail: string }[] {
+  return store.db
+    .prepare('SELECT rowid, kind, at, detail FROM audit_anchors ORDER BY rowid DESC LIMIT ?')
+    .all(pageSize(limit)) as { rowid: number; kind: string; at: number; detail: string }[];
 }
 
 /** Is there an alert with this id? */

@@ -31,6 +31,7 @@ import * as pages from './pages.js';
 import {
   addNote,
   alertExists,
+  auditAnchors,
   alertsPage,
   approvalDetail,
   approvalRow,
@@ -43,6 +44,7 @@ import {
   verifyNotes,
   type AlertFilter,
 } from './queries.js';
+import { diffCandidateRules } from './rules-diff.js';
 import { consoleTimeline } from './timeline.js';
 import { href, seg, type Html } from './escape.js';
 
@@ -94,6 +96,14 @@ type Handler = (
   body: () => Promise<Record<string, unknown>>,
 ) => Promise<void> | void;
 
+/** The periods the rules view counts over. */
+const PERIODS = ['1h', '24h', '7d', '30d'];
+const periodOf = (v: unknown): string => {
+  const period = v === undefined || v === '' ? '24h' : v;
+  if (typeof period !== 'string' || !PERIODS.includes(period)) throw bad('period must be 1h, 24h, 7d or 30d');
+  return period;
+};
+
 /**
  * The security console: server-rendered pages and JSON under /api/ over the same store the proxies
  * write. Every route but `/login` (and the token endpoint, which authenticates its own caller) answers
@@ -118,9 +128,16 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         `this needs the ${role} role; ${caller.principal.sub} is ${caller.principal.role}`,
       );
   };
-  const page = (res: ServerResponse, caller: Caller, title: string, path: string, body: Html) => {
+  const page = (
+    res: ServerResponse,
+    caller: Caller,
+    title: string,
+    path: string,
+    body: Html,
+    live = true,
+  ) => {
     if (!caller.login) throw bad('pages need a browser login (POST /login); scripts use /api/');
-    sendHtml(res, 200, pages.layout(title, caller.login, path, body, hub.version));
+    sendHtml(res, 200, pages.layout(title, caller.login, path, body, hub.version, live));
   };
   const str = (u: URL, k: string) => u.searchParams.get(k) ?? undefined;
   const int = (u: URL, k: string) => {
@@ -206,6 +223,29 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     };
   };
 
+  /** A candidate rule set's replay diff (admin; one at a time: each replays up to MAX_SESSIONS sessions). */
+  let diffing = false;
+  const rulesDiff = async (caller: Caller, b: Record<string, unknown>) => {
+    need(caller, 'admin');
+    const period = periodOf(b.period);
+    const dir = typeof b.dir === 'string' && b.dir.trim() ? b.dir.trim() : undefined;
+    const text = typeof b.rules === 'string' && b.rules.trim() ? b.rules : undefined;
+    if (diffing) throw bad('a rules diff is already running; try again when it is done');
+    diffing = true;
+    try {
+      return {
+        period,
+        diff: await diffCandidateRules(store, {
+          ...(dir && { dir }),
+          ...(text && { text }),
+          since: clock() - parseDuration(period),
+        }),
+      };
+    } finally {
+      diffing = false;
+    }
+  };
+
   const views: Record<string, Handler> = {
     'GET /sessions': (_q, res, c, _p, u) => {
       const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
@@ -274,18 +314,44 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       redirect(res, href('/alerts', { ...alertFilter((k) => b[k]) }));
     },
     'GET /rules': (_q, res, c, _p, u) => {
-      const period = str(u, 'period') ?? '24h';
-      if (!['1h', '24h', '7d', '30d'].includes(period)) throw bad('period must be 1h, 24h, 7d or 30d');
+      const period = periodOf(str(u, 'period'));
       page(
         res,
         c,
         'Rules',
         '/rules',
-        pages.rulesView(ruleHits(store, clock() - parseDuration(period)), period),
+        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period),
       );
     },
+    'POST /rules/diff': async (_q, res, c, _p, _u, body) => {
+      const b = await body();
+      const { period, diff } = await rulesDiff(c, b);
+      // A result, not a live view: the page is not refreshed under the reader.
+      page(
+        res,
+        c,
+        'Rules',
+        '/rules',
+        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period, {
+          diff,
+          dir: typeof b.dir === 'string' ? b.dir : '',
+          rules: typeof b.rules === 'string' ? b.rules : '',
+        }),
+        false,
+      );
+    },
+    'POST /api/rules/diff': async (_q, res, c, _p, _u, body) =>
+      sendJson(res, 200, (await rulesDiff(c, await body())).diff),
     'GET /audit': (_q, res, c) =>
-      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store), verifyNotes(store))),
+      // Verifying reads the whole record: done when the page is opened, not again at every live change.
+      page(
+        res,
+        c,
+        'Audit',
+        '/audit',
+        pages.auditView(c.login!, verifyAudit(store), verifyNotes(store), auditAnchors(store), clock()),
+        false,
+      ),
     'GET /audit/export': (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');

@@ -245,7 +245,9 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
   const texts = [...scan.strings];
   for (const s of scan.strings) {
     if (s.length < 16) continue;
-    for (const d of decodedLayers(s)) if (budget.spend(d.length)) texts.push(d);
+    const layers = decodedLayers(s);
+    if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
+    for (const d of layers) if (budget.spend(d.length)) texts.push(d);
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
   // Destinations that received the same values (an address and its host) join the same texts: each
@@ -260,7 +262,9 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
         if (!joinedSeen.has(joined)) {
           joinedSeen.add(joined);
           texts.push(joined);
-          for (const d of decodeUncached(joined)) if (budget.spend(d.length)) texts.push(d);
+          const layers = decodeUncached(joined);
+          if (layers.overflow) budget.spend(Infinity);
+          for (const d of layers) if (budget.spend(d.length)) texts.push(d);
         }
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
@@ -584,7 +588,9 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
 function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typeof labelText> {
   const plain = labelText(text);
   if (text.length < 16 || plain.sensitivity === 'secret') return plain;
-  const decoded = decodedLayers(text).filter((d) => budget.spend(d.length));
+  const layers = decodedLayers(text);
+  if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
+  const decoded = layers.filter((d) => budget.spend(d.length));
   return decoded.length === 0 ? plain : labelValues([text, ...decoded]);
 }
 

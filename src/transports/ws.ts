@@ -90,10 +90,35 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       // A server's frame over the limit is withheld (its caller gets an error); one so large that
       // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
       const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
+      // What was decided before the upstream connection opened waits for it, bounded: at most
+      // maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail closed, nothing
+      // more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the client 1013.
       const backlog: string[] = [];
+      let backlogBytes = 0;
+      let overflowed = false;
       const rawToUpstream = (text: string): void => {
-        if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-        else backlog.push(text);
+        if (overflowed) return;
+        if (upstream.readyState === WebSocket.OPEN) return upstream.send(text);
+        backlogBytes += Buffer.byteLength(text);
+        if (
+          backlog.length < monitor.options.maxPending &&
+          backlogBytes <= monitor.options.maxMessageBytes * 4
+        ) {
+          backlog.push(text);
+          return;
+        }
+        overflowed = true;
+        backlog.length = 0;
+        void endedByUpstream(
+          session,
+          'intentguard: too many messages waiting for the server to accept the connection',
+          'ended: upstream backlog full (the server did not accept the connection in time)',
+          (a) => toClient(JSON.stringify(a)),
+          'ERR_UPSTREAM_BACKLOG',
+        ).finally(() => {
+          client.close(1013, 'ERR_UPSTREAM_BACKLOG');
+          upstream.terminate();
+        });
       };
       const rawToClient = (text: string) => {
         if (client.readyState === WebSocket.OPEN) client.send(text);

@@ -7,14 +7,17 @@ import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
+import { SSE_EVENT_SLACK, answerUnreached, endedByUpstream, invalidAnswer } from '../../carrier/relay.js';
 import {
-  SSE_EVENT_SLACK,
-  answerUnreached,
-  endedByUpstream,
-  invalidAnswer,
+  emptyBatch,
+  firstRefusal,
+  notOpen,
+  otherAgent,
+  refuse,
   sendJson,
   tooManySessions,
-} from '../../carrier/relay.js';
+  unknownSession,
+} from './refusals.js';
 import { Asker } from '../../carrier/asker.js';
 import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
 import type { Observability } from '../../observe/observability.js';
@@ -113,10 +116,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
 
   return {
     async stream(req, res, identity, intent) {
-      if (sessions.size >= o.maxSessions) {
-        tooManySessions(res, o.maxSessions);
-        return;
-      }
+      const full = tooManySessions(sessions.size, o.maxSessions);
+      if (full) return refuse(res, full);
       // The agent's quota is reserved before upstream is called, so concurrent streams cannot overshoot it.
       const release = o.sessionQuota ? o.sessionQuota.acquire(identity) : () => undefined;
       if (!release) {
@@ -259,38 +260,13 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
 
     async post(req, res, url, identity, body) {
       const s = sessions.get(url.searchParams.get('sessionId') ?? '');
-      if (!s || s.handle.status !== 'open') {
-        sendJson(
-          res,
-          404,
-          errorAnswer(null, -32001, 'intentguard: unknown or ended session', {
-            code: s
-              ? s.handle.status === 'halted'
-                ? 'ERR_SESSION_HALTED'
-                : 'ERR_SESSION_CLOSED'
-              : 'ERR_SESSION_CLOSED',
-          }),
-        );
-        return;
-      }
-      if (identity && s.sub !== identity.sub) {
-        sendJson(
-          res,
-          403,
-          errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
-            code: 'ERR_GRANT_CLAIM',
-          }),
-        );
-        return;
-      }
-      if (Array.isArray(body) && body.length === 0) {
-        sendJson(
-          res,
-          400,
-          errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
-        );
-        return;
-      }
+      const refused = firstRefusal(
+        unknownSession(s !== undefined),
+        s && notOpen(s.handle.status),
+        s && otherAgent(s.sub, identity),
+        emptyBatch(body),
+      );
+      if (refused || !s) return refuse(res, refused!);
       // Answers to intentguard's own prompts are taken here (the call they unblock may be this
       // client's other, still open POST); they never reach the server.
       const messages = (Array.isArray(body) ? body : [body]).filter((m) => !s.asker.take(m));
