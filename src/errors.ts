@@ -41,6 +41,8 @@ export const ERROR_CODES = {
     "a server's own MRTR round (inputRequests of an input_required result or task) was refused by a rule on server requests; the result is withheld",
   ERR_UNMATCHED_RESPONSE: 'response id matches no pending request (spoofed or replayed)',
   ERR_DUPLICATE_REQUEST_ID: 'request id is already pending in this direction',
+  ERR_CANCEL_UNKNOWN_REQUEST:
+    'notifications/cancelled names no request its sender has in flight (or no requestId); not forwarded',
   ERR_TOO_MANY_PENDING: 'too many requests in flight for this session',
   ERR_CALL_DENIED: 'the call was denied by policy',
   ERR_TOOL_HIDDEN: 'the call names a tool the session is not offered (visibility: approved)',

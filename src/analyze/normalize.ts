@@ -1,3 +1,4 @@
+import { TextBuilder } from './scan.js';
 /**
  * Text as an injection detector should read it: what a model reads, not what the bytes spell. NFKC
  * (full-width and mathematical letters become plain ones), invisible characters removed (zero-width
@@ -166,22 +167,25 @@ export function normalizedVariants(text: string): string[] {
     const decoded = decodedBase64Runs(text);
     return [decoded.length > 0 ? `${text}\n${decoded.join('\n')}` : text];
   }
-  let visible = '',
-    tags = '',
-    folded = '',
+  const nfkc = text.normalize('NFKC');
+  const visibleText = new TextBuilder(nfkc.length),
+    foldedText = new TextBuilder(nfkc.length);
+  let tags = '',
     confusable = false;
-  for (const ch of text.normalize('NFKC')) {
+  for (const ch of nfkc) {
     const cp = ch.codePointAt(0)!;
     if (cp >= 0xe0000 && cp <= 0xe007f) {
       if (cp >= 0xe0020 && cp <= 0xe007e) tags += String.fromCharCode(cp - 0xe0000);
       continue;
     }
     if (invisible(cp)) continue;
-    visible += ch;
+    visibleText.add(ch);
     const f = CONFUSABLES[ch];
     if (f !== undefined) confusable = true;
-    folded += f ?? ch;
+    foldedText.add(f ?? ch);
   }
+  const visible = visibleText.toString();
+  const folded = confusable ? foldedText.toString() : visible;
   const extra = [tags, ...decodedBase64Runs(visible)].filter(Boolean).join('\n');
   const withExtra = (s: string) => (extra ? `${s}\n${extra}` : s);
   return confusable ? [withExtra(visible), withExtra(folded)] : [withExtra(visible)];

@@ -84,3 +84,29 @@ function fromCodes(codes: Uint16Array, n: number): string {
     parts.push(String.fromCharCode(...codes.subarray(k, Math.min(n, k + CHUNK))));
   return parts.join('');
 }
+
+/**
+ * A text built piece by piece in a typed array (off the garbage-collected heap), made one flat string
+ * at the end: `+=` per character on a 1 MB text builds a rope whose flattening and collection cost
+ * more per character the longer it gets.
+ */
+export class TextBuilder {
+  private units: Uint16Array;
+  private n = 0;
+  constructor(capacity: number) {
+    this.units = new Uint16Array(Math.max(16, capacity));
+  }
+  /** Append a string (usually one character). */
+  add(s: string): void {
+    if (this.n + s.length > this.units.length) {
+      const grown = new Uint16Array(Math.max(this.units.length * 2, this.n + s.length));
+      grown.set(this.units.subarray(0, this.n));
+      this.units = grown;
+    }
+    for (let i = 0; i < s.length; i++) this.units[this.n++] = s.charCodeAt(i);
+  }
+  toString(): string {
+    return utf16.decode(this.units.subarray(0, this.n));
+  }
+}
+const utf16 = new TextDecoder('utf-16le');

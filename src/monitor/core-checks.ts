@@ -4,6 +4,7 @@ import type { Finding } from '../model/policy.js';
 import type { SessionState } from '../model/session.js';
 import { isObject } from '../jsonrpc/message.js';
 import { isModernRequest } from '../era/classify.js';
+import { pendingKey } from './state.js';
 
 const NONE: readonly Finding[] = Object.freeze([]);
 
@@ -85,6 +86,19 @@ export function coreFindings(
           },
         ];
       }
+      if (event.method === 'notifications/cancelled') {
+        const problem = cancelProblem(event, state);
+        if (problem)
+          return [
+            {
+              rule: 'core/cancel-unknown-request',
+              action: 'deny',
+              severity: 'medium',
+              code: 'ERR_CANCEL_UNKNOWN_REQUEST',
+              reason: problem,
+            },
+          ];
+      }
       return NONE;
     case 'response':
     case 'error':
@@ -114,6 +128,22 @@ export function coreFindings(
     default:
       return NONE;
   }
+}
+
+/**
+ * A `notifications/cancelled` must name a request its sender has in flight (MCP cancellation: "only
+ * reference requests that were previously issued in the same direction"). One naming no such request
+ * is not forwarded: the monitor's table has nothing to cancel, while a server that reads it late (the
+ * SDK handles notifications a tick after requests) may cancel a request that arrives right after it
+ * with the same id — which the monitor would then wait on forever.
+ */
+function cancelProblem(event: SessionEvent, state: SessionState): string | undefined {
+  const params = (event.raw as { params?: unknown } | null)?.params;
+  const rid = isObject(params) ? params.requestId : undefined;
+  if (typeof rid !== 'string' && typeof rid !== 'number')
+    return 'notifications/cancelled without a string or integer requestId';
+  if (state.pending.has(pendingKey(event.dir, rid))) return undefined;
+  return `notifications/cancelled names request ${JSON.stringify(rid)}, which is not in flight from this side; not forwarded`;
 }
 
 /** Is an `initialize` other than `self` in flight? (Scanned only until the session is initialized.) */

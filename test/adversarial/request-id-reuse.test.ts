@@ -90,4 +90,26 @@ describe('request id reuse (issue 11 §2)', () => {
     const dup = p.answers(7).find((a) => a.error?.data?.code === 'ERR_DUPLICATE_REQUEST_ID');
     assert.ok(dup, 'the reuse of a cancelled id still in flight is refused');
   });
+
+  // Another shape of §2 (the audit's re-probe): a cancellation sent before the request it names, in one
+  // batch. The SDK server handles notifications a tick after requests, so it cancelled the request that
+  // followed and never answered it, while the monitor (which had nothing to cancel) waited for that
+  // answer until the server exited. A cancellation naming no request in flight is not forwarded.
+  it('request id reuse: a cancellation naming no request in flight is not forwarded (ERR_CANCEL_UNKNOWN_REQUEST), so the request after it is answered', async () => {
+    for (const [shape, rid] of [
+      ['number', 7],
+      ['string "7" for number 7', '7'],
+    ] as const) {
+      const pj = project();
+      const p = stdioProxy(pj.intentFile, [process.execPath, FILESYSTEM, pj.root]);
+      await handshake(p);
+      const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: rid } };
+      p.send(JSON.stringify([cancel, JSON.parse(call(7, pj.notes)) as unknown]));
+      await p.waitAnswers(7);
+      await p.close();
+      const answer = p.answers(7)[0]!;
+      assert.ok(answer.result !== undefined, `${shape}: ${JSON.stringify(answer)}`);
+      assert.ok(JSON.stringify(answer.result).includes('Nothing secret here'), shape);
+    }
+  });
 });
