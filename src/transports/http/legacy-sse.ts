@@ -19,6 +19,8 @@ import {
   unknownSession,
 } from './refusals.js';
 import { Asker } from '../../carrier/asker.js';
+import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
+import type { Observability } from '../../observe/observability.js';
 import { OrderedQueue } from '../../carrier/queue.js';
 import { Valve } from '../../carrier/valve.js';
 import { errorAnswer } from '../../jsonrpc/message.js';
@@ -41,6 +43,8 @@ export interface LegacySseOptions {
   readonly maxSessions: number;
   /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before upstream is called. */
   readonly sessionQuota?: SessionQuota;
+  /** Traces: a POST's `traceparent` header is continued, and sent upstream (see `upstreamTraceHeaders`). */
+  readonly observe?: Observability;
 }
 
 export interface LegacySse {
@@ -90,12 +94,18 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
   };
 
   /** POST one message to the upstream endpoint; resolves with the upstream status. */
-  const postUpstream = (s: LegacySession, text: string, host: string | undefined): Promise<number> =>
+  const postUpstream = (
+    s: LegacySession,
+    text: string,
+    host: string | undefined,
+    trace: Record<string, string> = {},
+  ): Promise<number> =>
     s.endpointReady.then(
       (endpoint) =>
         new Promise<number>((resolve, reject) => {
           const headers: Record<string, string> = {
             ...(o.upstreamHeaders ?? {}),
+            ...trace,
             'content-type': 'application/json',
             'content-length': String(Buffer.byteLength(text)),
           };
@@ -284,6 +294,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         return;
       }
       const forward: unknown[] = [];
+      if (o.observe) hintTraceparent(o.observe, s.handle.id, messages, req.headers.traceparent);
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
@@ -299,7 +310,12 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       }
       const text = JSON.stringify(Array.isArray(body) ? forward : forward[0]);
       try {
-        const status = await postUpstream(s, text, req.headers.host);
+        const status = await postUpstream(
+          s,
+          text,
+          req.headers.host,
+          o.observe && upstreamTraceHeaders(o.observe, s.handle.id, forward, req.headers),
+        );
         if (status >= 200 && status < 300) {
           res.writeHead(202).end('Accepted');
           return;
