@@ -30,7 +30,7 @@ export interface WireSink {
 }
 
 /** Default mark: bytes of one direction held in flight (read, not yet handed on) before reading pauses. */
-export const DEFAULT_HIGH_WATER_BYTES = 1 << 20;
+const DEFAULT_HIGH_WATER_BYTES = 1 << 20;
 
 /** What the `intentguard:carrier:valve` diagnostics channel publishes when a valve pauses or resumes. */
 export interface ValveEvent {

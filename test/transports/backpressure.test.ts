@@ -3,6 +3,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
+import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http';
+import { startHttpProxy } from '../../src/transports/http/server.js';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createRuntime } from '../../src/app/runtime.js';
@@ -52,7 +55,7 @@ async function socketPair(): Promise<{ near: Socket; far: Socket; server: Server
  * A client that reads only while told to. Counts bytes and notifications received and checks that
  * the notifications arrive in order.
  */
-function slowReader(socket: Socket) {
+function slowReader(socket: Readable, prefix = '') {
   socket.pause();
   let buf = '';
   let next = 0;
@@ -64,7 +67,8 @@ function slowReader(socket: Socket) {
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      const m = JSON.parse(line) as { method?: string; params?: { data?: string } };
+      if (!line.startsWith(prefix) || line.length === prefix.length) continue;
+      const m = JSON.parse(line.slice(prefix.length)) as { method?: string; params?: { data?: string } };
       if (m.method !== 'notifications/message') continue;
       if (!m.params!.data!.startsWith(`${next}:`)) seen.inOrder = false;
       next++;
@@ -125,6 +129,7 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       // The server exits once the whole flood left it: with back-pressure only as fast as the client read.
       assert.equal(await done, 0);
       sample();
+      pace.stop();
       reader.read();
       await waitForCount(() => reader.seen.notifications === COUNT);
       assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
@@ -142,6 +147,115 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       near.destroy();
       far.destroy();
       server.close();
+      await runtime.close();
+    }
+  });
+
+  it('Streamable HTTP: an upstream flooding the GET stream of a client that does not read is paused; intentguard buffers at most the mark', async (t) => {
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: false,
+      rules: [],
+      intentFile,
+      log: () => undefined,
+    });
+    // The upstream: initialize over POST, then a GET stream of COUNT notifications written as fast as
+    // its socket takes them.
+    let flooded!: () => void;
+    const floodDone = new Promise<void>((r) => (flooded = r));
+    const upstream = createHttpServer((req, res) => {
+      if (req.method === 'POST') {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        req.on('end', () => {
+          const m = JSON.parse(body) as { id?: unknown; method: string };
+          if (m.method !== 'initialize') return void res.writeHead(202).end();
+          res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'up-1' }).end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: m.id,
+              result: {
+                protocolVersion: '2025-06-18',
+                capabilities: {},
+                serverInfo: { name: 'flood', version: '1' },
+              },
+            }),
+          );
+        });
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const filler = 'x'.repeat(SIZE);
+      let i = 0;
+      const more = () => {
+        while (i < COUNT) {
+          const m = {
+            jsonrpc: '2.0',
+            method: 'notifications/message',
+            params: { level: 'info', data: `${i}:${filler}` },
+          };
+          i++;
+          if (!res.write(`data: ${JSON.stringify(m)}\n\n`)) return void res.once('drain', more);
+        }
+        res.end(flooded);
+      };
+      more();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const upUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/mcp`;
+    const proxy = await startHttpProxy({ upstream: upUrl, runtime });
+    const sockets: Socket[] = [];
+    proxy.server.on('connection', (s: Socket) => sockets.push(s));
+    let maxHeld = 0;
+    const sample = () => {
+      for (const s of sockets) maxHeld = Math.max(maxHeld, s.writableLength);
+    };
+    try {
+      const init = await fetch(proxy.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: INIT.trim(),
+      });
+      assert.equal(init.status, 200);
+      await init.text();
+      const sid = init.headers.get('mcp-session-id')!;
+      const stream = await new Promise<IncomingMessage>((resolve, reject) =>
+        httpGet(
+          proxy.url,
+          { agent: false, headers: { accept: 'text/event-stream', 'mcp-session-id': sid } },
+          resolve,
+        ).on('error', reject),
+      );
+      assert.equal(stream.statusCode, 200);
+      const reader = slowReader(stream, 'data: ');
+      const pace = paceBy('http sse', reader, sample);
+      try {
+        // The upstream finishes its flood only as fast as the slow client reads (with back-pressure).
+        await floodDone;
+        sample();
+        // From here the client reads everything, whatever intentguard reports.
+        pace.stop();
+        reader.read();
+        await waitForCount(() => reader.seen.notifications === COUNT);
+      } finally {
+        pace.stop();
+        stream.destroy();
+      }
+      t.diagnostic(`held at most ${maxHeld} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
+      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
+      assert.ok(
+        maxHeld <= BOUND,
+        `intentguard held at most ${BOUND} bytes for the slow client (held ${maxHeld} of a ${FLOOD}-byte flood)`,
+      );
+      assert.ok(
+        pace.counts.pauses >= 3,
+        `the flooding upstream was paused again and again (${pace.counts.pauses})`,
+      );
+    } finally {
+      await proxy.close();
+      upstream.closeAllConnections();
+      upstream.close();
       await runtime.close();
     }
   });

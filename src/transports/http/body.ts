@@ -37,7 +37,7 @@ export function readBody(
  * A POST body must be JSON: parsed as a media type, so `text/plain; x=application/json` (which a browser
  * sends cross-site without a preflight) is not, and neither is a second Content-Type header (415).
  */
-export function contentTypeRefusal(req: IncomingMessage): Refusal | undefined {
+function contentTypeRefusal(req: IncomingMessage): Refusal | undefined {
   const types = req.headersDistinct['content-type'] ?? [];
   const problem = types.length > 1 ? 'more than one Content-Type header' : jsonContentTypeProblem(types[0]);
   return problem === undefined
