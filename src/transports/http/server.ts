@@ -11,6 +11,7 @@ import { createParser } from 'eventsource-parser';
 import { RPC_CODES } from '../../errors.js';
 import { isModernRequest } from '../../era/classify.js';
 import { createStatelessHttp } from '../../stateless/http.js';
+import { observeThrough } from '../../mrtr/tap-hook.js';
 import type { Identity } from '../../model/events.js';
 import { bearerToken } from '../../identity/gate.js';
 import type { GrantError } from '../../identity/grant.js';
@@ -346,7 +347,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
       answers: unknown[] = [],
       outcomes: Outcome[] = [];
     for (const m of messages) {
-      const out = await s.handle.observe('c2s', m);
+      // Through the era gate: version pinning, task ownership, MRTR retries (src/mrtr/tap-hook.ts).
+      const out = await observeThrough(o.runtime.era, s.handle, 'c2s', m);
       outcomes.push(out);
       if (out.forward !== undefined) forward.push(out.forward);
       const answer =
@@ -358,7 +360,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
 
   /** Decide one message from the server; returns the text to deliver (or nothing). */
   const decideServer = async (s: ProxySession, m: unknown, raw: string): Promise<{ text?: string }> => {
-    const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw), raw);
+    const out = await observeThrough(o.runtime.era, s.handle, 's2c', m, Buffer.byteLength(raw), raw);
     // An answer to a refused server request goes back upstream.
     if (out.answer !== undefined)
       void upstreamCall('POST', { headers: {} } as IncomingMessage, JSON.stringify(out.answer), s).then(
