@@ -21,7 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['monitor'],
   ['store', 'mrtr'],
   ['alerts', 'approvals', 'identity'],
-  ['replay', 'learn', 'console'],
+  ['replay', 'learn', 'console', 'fleet'],
   ['carrier'],
   ['observe'],
   ['transports', 'stateless'],

@@ -12,7 +12,9 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createMonitor, parseIntent, tap } from '../src/index.js';
 import { createTracing } from '../src/observe/tracing.js';
-import { parseTraceparent } from '../src/observe/traceparent.js';
+import { parseTraceparent } from '../src/era/trace.js';
+import { createRuntime } from '../src/app/runtime.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
 import { httpUpstream } from './helpers/http-upstream.js';
 import { demoServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
@@ -30,6 +32,7 @@ async function otlpReceiver() {
   const spans: {
     name: string;
     traceId: string;
+    spanId: string;
     parentSpanId?: string;
     attributes: Record<string, unknown>;
   }[] = [];
@@ -48,6 +51,7 @@ async function otlpReceiver() {
             spans: {
               name: string;
               traceId: string;
+              spanId: string;
               parentSpanId?: string;
               attributes: { key: string; value: Record<string, unknown> }[];
             }[];
@@ -70,6 +74,7 @@ async function otlpReceiver() {
             spans.push({
               name: s.name,
               traceId: s.traceId,
+              spanId: s.spanId,
               ...(s.parentSpanId && { parentSpanId: s.parentSpanId }),
               attributes: flat(s.attributes),
             });
@@ -257,7 +262,7 @@ describe('traces from the OTEL_* environment, to a real OTLP/HTTP receiver', () 
       const client = new Client({ name: 'agent', version: '1' });
       await client.connect(
         new StreamableHTTPClientTransport(new URL(url), {
-          requestInit: { headers: { traceparent: TRACEPARENT } },
+          requestInit: { headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1' } },
         }),
       );
       await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
@@ -270,10 +275,53 @@ describe('traces from the OTEL_* environment, to a real OTLP/HTTP receiver', () 
       assert.equal(echo.traceId, TRACE);
       assert.equal(echo.parentSpanId, PARENT);
       assert.equal(echo.attributes['intentguard.decision'], 'allow');
+      // The server was sent intentguard's span as its parent: its spans continue intentguard's.
+      const call = upstream.seen.find((r) => r.body.includes('"tools/call"'))!;
+      assert.equal(call.headers.traceparent, `00-${TRACE}-${echo.spanId}-01`);
+      assert.equal(call.headers.tracestate, 'vendor=1');
     } finally {
       proxy.kill('SIGKILL');
       await upstream.close();
       await receiver.close();
+    }
+  });
+});
+
+describe('trace context sent upstream without tracing', () => {
+  it("intentguard http passes the client's valid traceparent (and tracestate) to the server unchanged, and never a malformed one", async () => {
+    const upstream = await httpUpstream();
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [],
+      intentFile,
+      log: () => undefined,
+    });
+    assert.equal(runtime.observe.tracing, undefined, 'no OTEL_* settings: no tracing');
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    try {
+      for (const [traceparent, expected] of [
+        [TRACEPARENT, TRACEPARENT],
+        [`00-${TRACE.toUpperCase()}-${PARENT}-01`, undefined],
+      ] as const) {
+        const client = new Client({ name: 'agent', version: '1' });
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(proxy.url), {
+            requestInit: { headers: { traceparent, tracestate: 'vendor=2' } },
+          }),
+        );
+        const before = upstream.seen.length;
+        await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+        const call = upstream.seen.slice(before).find((r) => r.body.includes('"tools/call"'))!;
+        assert.equal(call.headers.traceparent, expected, traceparent);
+        assert.equal(call.headers.tracestate, expected && 'vendor=2');
+        await client.close();
+      }
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
     }
   });
 });

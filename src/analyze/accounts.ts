@@ -69,10 +69,25 @@ function ibansIn(text: string): [number, number][] {
 
 const isSep = (c: number): boolean => c === 32 || c === 45;
 
-// One run's groups and separators, reused from run to run: a 1 MB run of `1 1 1 …` has 500k groups,
-// and fresh arrays that size outlive the young generation.
-const runGroups: string[] = [];
-const runSeps: number[] = [];
+// One run's groups, as offsets into the text (no strings, no pointers), in arrays reused from run to run:
+// a 1 MB run of `1-1-1…` has 500k groups, and an array of that many fresh strings outlives the young
+// generation (the old code's cost per character doubled from 64 KB to 1 MB).
+let groupStart = new Int32Array(1024);
+let groupEnd = new Int32Array(1024);
+let groupSep = new Uint8Array(1024);
+
+/** Make room for group `k` in the reused run arrays. */
+function roomFor(k: number): void {
+  if (k < groupStart.length) return;
+  const grow = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+    const b = make(a.length * 2);
+    b.set(a);
+    return b;
+  };
+  groupStart = grow(groupStart, (n) => new Int32Array(n));
+  groupEnd = grow(groupEnd, (n) => new Int32Array(n));
+  groupSep = grow(groupSep, (n) => new Uint8Array(n));
+}
 
 /** Maximal runs of digits joined by single spaces or dashes, split into their groups. */
 function digitRunsIn(text: string, skip: readonly [number, number][], out: string[]): void {
@@ -85,16 +100,15 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
       continue;
     }
     const start = i;
-    const groups = runGroups;
-    const seps = runSeps;
-    groups.length = 0;
-    seps.length = 0;
+    let count = 0;
     for (;;) {
-      const g = i;
+      roomFor(count);
+      groupStart[count] = i;
       while (i < n && isDigit(text.charCodeAt(i))) i++;
-      groups.push(text.slice(g, i));
+      groupEnd[count] = i;
+      count++;
       if (i + 1 < n && isSep(text.charCodeAt(i)) && isDigit(text.charCodeAt(i + 1))) {
-        seps.push(text.charCodeAt(i));
+        groupSep[count - 1] = text.charCodeAt(i);
         i++;
         continue;
       }
@@ -110,62 +124,83 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
     while (span < skip.length && skip[span]![1] <= start) span++;
     if (span < skip.length && skip[span]![0] <= start) continue;
     // An hour before `:` (`16:00`) is a time.
-    if (text[i] === ':' && groups.length > 1 && groups[groups.length - 1]!.length <= 2) groups.pop();
-    numbersOf(groups, seps, out);
+    if (text[i] === ':' && count > 1 && groupEnd[count - 1]! - groupStart[count - 1]! <= 2) count--;
+    numbersOf(text, count, out);
   }
 }
 
 const validDate = (y: number, m: number, d: number): boolean =>
   y >= 1800 && y <= 2200 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
 
-/** How many groups at `at` form a calendar date (0 if none): yyyy-mm-dd, dd-mm-yyyy, mm-dd-yyyy or yyyymmdd. */
-function dateAt(groups: readonly string[], seps: readonly number[], at: number): number {
-  const g = groups[at]!;
+const groupLength = (k: number): number => groupEnd[k]! - groupStart[k]!;
+
+/** Group `k`'s digits from `from` to `to` (offsets within the group) as a number. */
+function groupValue(text: string, k: number, from = 0, to = groupLength(k)): number {
+  return +text.slice(groupStart[k]! + from, groupStart[k]! + to);
+}
+
+/** How many groups at `at` (of `count`) form a calendar date (0 if none): yyyy-mm-dd, dd-mm-yyyy, mm-dd-yyyy or yyyymmdd. */
+function dateAt(text: string, count: number, at: number): number {
   if (
-    g.length === 8 &&
-    (validDate(+g.slice(0, 4), +g.slice(4, 6), +g.slice(6)) ||
-      validDate(+g.slice(4), +g.slice(2, 4), +g.slice(0, 2)))
+    groupLength(at) === 8 &&
+    (validDate(groupValue(text, at, 0, 4), groupValue(text, at, 4, 6), groupValue(text, at, 6)) ||
+      validDate(groupValue(text, at, 4), groupValue(text, at, 2, 4), groupValue(text, at, 0, 2)))
   )
     return 1;
-  if (at + 2 >= groups.length || seps[at] !== seps[at + 1]) return 0;
-  const a = groups[at]!,
-    b = groups[at + 1]!,
-    c = groups[at + 2]!;
-  if (a.length === 4 && b.length <= 2 && c.length <= 2 && validDate(+a, +b, +c)) return 3;
-  if (c.length === 4 && a.length <= 2 && b.length <= 2 && (validDate(+c, +b, +a) || validDate(+c, +a, +b)))
-    return 3;
+  if (at + 2 >= count || groupSep[at] !== groupSep[at + 1]) return 0;
+  const a = groupLength(at),
+    b = groupLength(at + 1),
+    c = groupLength(at + 2);
+  if (a > 4 || b > 4 || c > 4) return 0;
+  const va = groupValue(text, at),
+    vb = groupValue(text, at + 1),
+    vc = groupValue(text, at + 2);
+  if (a === 4 && b <= 2 && c <= 2 && validDate(va, vb, vc)) return 3;
+  if (c === 4 && a <= 2 && b <= 2 && (validDate(vc, vb, va) || validDate(vc, va, vb))) return 3;
   return 0;
 }
 
 /** A time right after a date: `16`, `1600`, `160000` (hh, hhmm, hhmmss). */
-const isTime = (g: string): boolean =>
-  (g.length === 2 || g.length === 4 || g.length === 6) &&
-  +g.slice(0, 2) <= 23 &&
-  (g.length === 2 || +g.slice(2, 4) <= 59);
+function isTime(text: string, k: number): boolean {
+  const len = groupLength(k);
+  return (
+    (len === 2 || len === 4 || len === 6) &&
+    groupValue(text, k, 0, 2) <= 23 &&
+    (len === 2 || groupValue(text, k, 2, 4) <= 59)
+  );
+}
 
-/** The account numbers in one run's groups: dates (and a time right after one) removed, the rest joined per segment. */
-function numbersOf(groups: readonly string[], seps: readonly number[], out: string[]): void {
-  let digits = '';
-  for (let k = 0; k < groups.length;) {
-    const date = dateAt(groups, seps, k);
+/** The account numbers in one run's `count` groups: dates (and a time right after one) removed, the rest joined per segment. */
+function numbersOf(text: string, count: number, out: string[]): void {
+  // The current segment: groups `from` to `k` (exclusive), `digits` digits in all.
+  let from = 0;
+  let digits = 0;
+  for (let k = 0; k < count;) {
+    const date = dateAt(text, count, k);
     if (date > 0) {
-      flush(digits, out);
-      digits = '';
+      flush(text, from, k, digits, out);
+      digits = 0;
       k += date;
-      if (k < groups.length && isTime(groups[k]!) && k === groups.length - 1) k++;
+      if (k < count && isTime(text, k) && k === count - 1) k++;
+      from = k;
       continue;
     }
     // Past 23 digits the run is cut at a group boundary into numbers of their own.
-    if (digits.length > 0 && digits.length + groups[k]!.length > 23) {
-      flush(digits, out);
-      digits = '';
+    if (digits > 0 && digits + groupLength(k) > 23) {
+      flush(text, from, k, digits, out);
+      digits = 0;
+      from = k;
     }
-    digits += groups[k]!;
+    digits += groupLength(k);
     k++;
   }
-  flush(digits, out);
+  flush(text, from, count, digits, out);
 }
 
-function flush(digits: string, out: string[]): void {
-  if (digits.length >= 9 && digits.length <= 23) out.push(digits);
+/** Groups `from` to `to` joined, when they make an account number (9 to 23 digits). */
+function flush(text: string, from: number, to: number, digits: number, out: string[]): void {
+  if (digits < 9 || digits > 23) return;
+  // One slice of the text, separators removed: a flat string, not a rope of one-character groups.
+  const span = text.slice(groupStart[from]!, groupEnd[to - 1]!);
+  out.push(to - from === 1 ? span : span.replaceAll(' ', '').replaceAll('-', ''));
 }

@@ -116,7 +116,15 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     : [intentPolicy(scoped)];
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
-  const revocations = grants ? createRevocations(store) : undefined;
+  // A fleet: the shared revocations table, every instance woken by NOTIFY (src/fleet/revocations.ts).
+  const fleetRevocations =
+    grants && pgStore
+      ? await (await import('../fleet/revocations.js')).pgRevocations(pgStore).catch(async (e: unknown) => {
+          await pgStore.close();
+          throw e;
+        })
+      : undefined;
+  const revocations = grants ? (fleetRevocations ?? createRevocations(store)) : undefined;
   if (revocations) policies.push(grantGuard(revocations));
   if ((store || pgStore) && (o.failClosedOnRecordError ?? o.mode === 'enforce')) {
     policies.push(
@@ -137,6 +145,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     log,
   }).catch(async (e: unknown) => {
     store?.close();
+    await fleetRevocations?.close();
     await pgStore?.close();
     throw e;
   });
@@ -208,6 +217,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     gate?.close();
     monitor.close();
     store?.close();
+    await fleetRevocations?.close();
     await pgStore?.close();
     throw e;
   }
@@ -239,6 +249,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       gate?.close();
       monitor.close();
       store?.close();
+      await fleetRevocations?.close();
       await pgStore?.close();
     },
   };

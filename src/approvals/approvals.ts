@@ -417,7 +417,7 @@ export function databaseChannel(store: Store, pollMs = 250): ApprovalChannel {
           resolve({
             approved: row.status === 'cli-approved',
             approver: row.approver ?? 'cli',
-            scope: row.scope === 'session' ? 'session' : 'once',
+            scope: row.scope === 'session' || row.scope === 'intent' ? row.scope : 'once',
             approvalId: p.id,
           });
         } else resolve(undefined);
@@ -439,7 +439,7 @@ export function decideInDatabase(
   id: string,
   approve: boolean,
   approver: string,
-  scope: 'once' | 'session' = 'once',
+  scope: 'once' | 'session' | 'intent' = 'once',
 ): { tool: string; session: string } {
   const row = store.db.prepare('SELECT status, tool, session_id FROM approvals WHERE id = ?').get(id) as
     { status: string; tool: string; session_id: string } | undefined;

@@ -48,6 +48,7 @@ const CONFIG_SCHEMA = {
     allowedOrigins: strings,
     allowedHosts: strings,
     maxSessionsPerAgent: positive,
+    sessionIdleTimeout: duration,
     visibility: { enum: ['approved', 'all'] },
     metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
     consolePort: { type: 'integer', minimum: 0, maximum: 65535 },

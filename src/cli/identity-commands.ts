@@ -4,6 +4,7 @@ import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { GrantError, mintGrant, toleranceText, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
 import { createRevocations } from '../identity/revocations.js';
+import { parseStoreLocation } from '../store/location.js';
 import { readIntentDocument } from '../app/runtime.js';
 import { parseDuration } from '../lib/duration.js';
 import { openStore } from '../store/db.js';
@@ -125,16 +126,23 @@ export async function grantInspectCommand(
   }
 }
 
-/** `intentguard revoke JTI|SUB`: persisted; sessions presenting it are refused. */
-export function revokeCommand(
+/** `intentguard revoke JTI|SUB`: persisted; sessions presenting it are refused (on PostgreSQL: on every instance of the fleet). */
+export async function revokeCommand(
   target: string,
   opts: { db: string; sub?: boolean; reason: string },
   out: Out = process.stdout,
-): number {
+): Promise<number> {
+  const isSub = opts.sub || target.includes(':');
+  const what = isSub ? { sub: target } : { jti: target };
+  if (parseStoreLocation(opts.db).kind === 'postgres') {
+    const { revokeInFleet } = await import('../fleet/revocations.js');
+    const where = await revokeInFleet(opts.db, what, opts.reason);
+    out.write(`revoked ${isSub ? 'subject' : 'grant'} ${target} in ${where} (every instance is told)\n`);
+    return 0;
+  }
   const store = openStore(opts.db);
   try {
-    const isSub = opts.sub || target.includes(':');
-    createRevocations(store).revoke(isSub ? { sub: target } : { jti: target }, opts.reason);
+    createRevocations(store).revoke(what, opts.reason);
     out.write(`revoked ${isSub ? 'subject' : 'grant'} ${target} in ${opts.db}\n`);
     return 0;
   } finally {

@@ -295,6 +295,11 @@ addListenOptions(
       .option(
         '--max-sessions <n>',
         'most sessions open at once; more get 503 (default 1024; 32 in front of a stdio server, a process each)',
+      )
+      .option(
+        '--session-idle-timeout <duration>',
+        'close a session whose client sent nothing this long and waits for nothing (default 30m)',
+        durationFlag('--session-idle-timeout'),
       ),
   ),
 ).action(async (command: string[], opts: Parameters<typeof httpCommand>[0]) => {
@@ -413,7 +418,7 @@ program
   .option('--store <url|path>', storeHelp('database'))
   .option('--db <path>', 'the older name of --store')
   .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
-    process.exitCode = (await import('./identity-commands.js')).revokeCommand(target, opts);
+    process.exitCode = await (await import('./identity-commands.js')).revokeCommand(target, opts);
   });
 
 program

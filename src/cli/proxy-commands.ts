@@ -3,6 +3,7 @@ import type { RuntimeOptions } from '../transports/runtime.js';
 import { IntentGuardError } from '../errors.js';
 import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
+import { parseDuration } from '../lib/duration.js';
 import { DEFAULT_DB } from '../store/paths.js';
 import type { ProxyFlags } from './proxy-options.js';
 import { chooseStore } from './store-flag.js';
@@ -208,6 +209,7 @@ export async function httpCommand(
     upstreamTransport?: 'streamable' | 'sse';
     messagesPath?: string;
     maxSessions?: string;
+    sessionIdleTimeout?: string;
   },
   command: string[] = [],
 ): Promise<number> {
@@ -230,6 +232,7 @@ export async function httpCommand(
       });
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
+  const idle = idleTimeoutSetting(opts);
   const [{ createRuntime }, { startHttpProxy }] = await Promise.all([
     runtimeModule(),
     import('../transports/http/server.js'),
@@ -249,6 +252,7 @@ export async function httpCommand(
       ...(opts.maxSessions !== undefined && {
         maxSessions: intSetting(opts.maxSessions, '--max-sessions', 1),
       }),
+      ...(idle !== undefined && { idleTimeoutMs: idle }),
       ...(opts.upstreamTransport && { upstreamTransport: opts.upstreamTransport }),
       ...(opts.messagesPath && { messagesPath: opts.messagesPath }),
     }),
@@ -262,6 +266,26 @@ export async function httpCommand(
   await proxy.close();
   await runtime.close();
   return 0;
+}
+
+/**
+ * `--session-idle-timeout` (or `sessionIdleTimeout` in intentguard.yaml), in milliseconds: how long an
+ * HTTP session whose client sends nothing and waits for nothing stays open (a client that exits without
+ * `DELETE` leaves its session behind). At least 1 s, at most a timer's 24.8 days.
+ */
+function idleTimeoutSetting(flags: ProxyFlags & { sessionIdleTimeout?: string }): number | undefined {
+  const configPath = flags.config ?? (existsSync('intentguard.yaml') ? 'intentguard.yaml' : undefined);
+  const text =
+    flags.sessionIdleTimeout ??
+    ((configPath ? readConfigFile(configPath) : {}).sessionIdleTimeout as string | undefined);
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms < 1000 || ms > 2 ** 31 - 1)
+    throw new IntentGuardError(
+      'ERR_DURATION',
+      `--session-idle-timeout must be from 1s to 24d, got "${text}"`,
+    );
+  return ms;
 }
 
 /** `--metrics-port N` (on 127.0.0.1) or `--metrics-listen HOST:PORT` (not both). */

@@ -21,6 +21,7 @@ async function refresh() {
       if (next) live.replaceChildren(...Array.from(next.childNodes).map((n) => document.adoptNode(n)));
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
       tick();
+      reveal();
     }
   } finally {
     busy = false;
@@ -33,6 +34,17 @@ function tick() {
     el.textContent = left > 0 ? left + ' s' : 'expired';
   }
 }
+// A provenance link (#ev-N) opens the result it points at, and marks it as the one shown.
+function reveal() {
+  for (const el of document.querySelectorAll('tr.shown')) el.classList.remove('shown');
+  const id = decodeURIComponent(location.hash.slice(1));
+  const row = id ? document.getElementById(id) : null;
+  if (!row) return;
+  row.classList.add('shown');
+  for (const d of row.querySelectorAll('details')) d.open = true;
+}
+addEventListener('hashchange', reveal);
+reveal();
 if (live) {
   const events = new EventSource('/api/events');
   events.addEventListener('hello', () => { document.body.dataset.live = 'connected'; });
@@ -67,7 +79,8 @@ tr.action-deny td, tr.action-halt td, tr.action-reauthorize td { background: #ff
 tr.action-alert td { background: #fffbe6; }
 tr.sev-high td, tr.sev-critical td { background: #fff2f0; }
 a.prov { background: #e6f0ff; padding: 0 .2rem; border-radius: 3px; }
-tr:target td { outline: 2px solid #6cb4ff; }
+tr:target td, tr.shown td { outline: 2px solid #6cb4ff; }
+.control { color: #5a3d8a; font-weight: 600; }
 .filters { margin-bottom: 1rem; }
 dl.session { display: grid; grid-template-columns: 8rem 1fr; gap: .2rem .8rem; }
 dl.args { margin: 0; display: grid; grid-template-columns: auto 1fr; gap: 0 .5rem; }

@@ -1,7 +1,14 @@
 import type { AuditReport } from '../store/audit.js';
 import { atLeast, type Login } from './auth.js';
 import { Html, href, html, seg } from './escape.js';
-import type { ConsoleAlert, ConsolePending, ConsoleSession } from './queries.js';
+import type {
+  AlertFilter,
+  ConsoleAlert,
+  ConsoleApproval,
+  ConsoleNote,
+  ConsoleSession,
+  RuleHits,
+} from './queries.js';
 import type { ConsoleEntry } from './timeline.js';
 import type { GrantRequest } from './grants.js';
 
@@ -94,6 +101,7 @@ export function sessionsView(login: Login, rows: readonly ConsoleSession[], next
           <th>calls / budget</th>
           <th>drift</th>
           <th>state</th>
+          <th>mark</th>
           <th></th>
         </tr>
       </thead>
@@ -113,6 +121,7 @@ export function sessionsView(login: Login, rows: readonly ConsoleSession[], next
               <td>${s.calls}${s.budget !== null ? ` / ${s.budget}` : ''}</td>
               <td>${(s.drift ?? 0).toFixed(2)}</td>
               <td class="state">${stateOf(s)}</td>
+              <td class="mark">${s.mark ?? ''}</td>
               <td>
                 ${
                   canAct && s.jti && !s.revoked && s.endedAt === null
@@ -138,11 +147,37 @@ const stateOf = (s: ConsoleSession) =>
 
 /** A session's timeline: calls, decisions, rules with reasons, intent version, provenance links. */
 export function timelineView(
+  login: Login,
   session: Record<string, unknown>,
   entries: readonly ConsoleEntry[],
   truncated: boolean,
+  mark: ConsoleNote | undefined,
 ): Html {
-  return html`<dl class="session">
+  const id = String(session.id);
+  const marked = mark && mark.value !== 'none' ? mark : undefined;
+  return html`<div class="analyst">
+      <p id="mark">
+        ${marked ? html`Marked <strong class="mark">${marked.value}</strong> by ${marked.by} at ${iso(marked.at)}` : 'Not marked.'}
+      </p>
+      ${
+        atLeast(login.principal.role, 'approver')
+          ? html`<form method="post" action="${href(`/sessions/${seg(id)}/mark`)}" class="mark">
+              ${csrfField(login)}
+              <button name="mark" value="benign">Mark benign</button>
+              <button name="mark" value="attack" class="danger">Mark attack</button>
+              ${marked ? html`<button name="mark" value="none">Clear the mark</button>` : ''}
+            </form>`
+          : ''
+      }
+      ${
+        atLeast(login.principal.role, 'admin')
+          ? html`<p>
+              <a href="${href('/audit/export', { session: id })}" download>Export this session (bundle)</a>
+            </p>`
+          : ''
+      }
+    </div>
+    <dl class="session">
       <dt>identity</dt>
       <dd class="sub">${session.sub ?? 'unverified'}</dd>
       <dt>acts for</dt>
@@ -152,7 +187,14 @@ export function timelineView(
       <dt>purpose</dt>
       <dd class="purpose">${session.purpose}</dd>
       <dt>intent</dt>
-      <dd><pre>${json(session.intent)}</pre></dd>
+      <dd>
+        v${session.intent_version_now ?? session.intent_version}${
+          session.intent_version_now !== session.intent_version
+            ? html` (started at v${session.intent_version}; widened since, see the timeline)`
+            : ''
+        }
+        <pre>${json(session.intent)}</pre>
+      </dd>
       <dt>started</dt>
       <dd>${iso(session.started_at as number)}</dd>
       <dt>outcome</dt>
@@ -178,7 +220,20 @@ export function timelineView(
               <td>${iso(e.time).slice(11)}</td>
               <td>${e.dir}</td>
               <td class="what">
-                ${e.tool !== null ? html`${e.kind === 'request' ? 'call' : e.kind} <code class="tool">${e.tool}</code>` : html`${e.kind} <code>${e.method ?? ''}</code>`}
+                ${
+                  e.control
+                    ? html`<span class="control"
+                        >intent v${e.control.version} approved by
+                        ${e.control.by}${
+                          e.control.added.length
+                            ? html`: adds <code>${e.control.added.join(', ')}</code>`
+                            : ''
+                        }</span
+                      >`
+                    : e.tool !== null
+                      ? html`${e.kind === 'request' ? 'call' : e.kind} <code class="tool">${e.tool}</code>`
+                      : html`${e.kind} <code>${e.method ?? ''}</code>`
+                }
               </td>
               <td>
                 ${
@@ -234,68 +289,99 @@ function argsCell(e: ConsoleEntry): Html {
 }
 
 /** Pending approvals: redacted arguments beside what the intent allows, why held, expiry countdown. */
-export function approvalsView(login: Login, pending: readonly ConsolePending[], now: number): Html {
+export function approvalsView(login: Login, pending: readonly ConsoleApproval[], now: number): Html {
   if (pending.length === 0) return html`<p id="no-approvals">Nothing is waiting for a decision.</p>`;
-  const canDecide = atLeast(login.principal.role, 'approver');
   return html`<ul id="approvals" class="cards">
-    ${pending.map((p) => {
-      const own = p.sub === login.principal.sub || p.act === login.principal.sub;
-      return html`<li class="approval" data-approval="${p.id}">
-        <h2>
-          <code class="tool">${p.tool}</code> for
-          <span class="sub">${p.sub ?? 'unverified'}</span>${p.act ? html` acting for ${p.act}` : ''}
-        </h2>
-        <p>
-          Session <a href="${href(`/sessions/${seg(p.session)}`)}">${p.session}</a>, intent
-          v${p.intentVersion}: <span class="purpose">${p.purpose}</span>
-        </p>
-        <p class="reason">Held because: ${p.reason}</p>
-        <div class="side-by-side">
-          <div>
-            <h3>Arguments (redacted)</h3>
-            <pre class="args">${json(p.args)}</pre>
-          </div>
-          <div>
-            <h3>What the intent allows for this tool</h3>
-            <pre>${p.allowed === null ? 'not among the approved tools' : json(p.allowed)}</pre>
-          </div>
-        </div>
-        <p>
-          Expires in
-          <span class="countdown" data-expires="${p.expiresAt}"
-            >${Math.max(0, Math.round((p.expiresAt - now) / 1000))} s</span
-          >
-          (${iso(p.expiresAt)})
-        </p>
-        ${
-          !canDecide
-            ? html`<p class="note">Your role (${login.principal.role}) cannot decide approvals.</p>`
-            : own
-              ? html`<p class="note">
-                  This call was made under your own identity: another approver must decide it.
-                </p>`
-              : html`<form method="post" action="${href(`/approvals/${seg(p.id)}`)}" class="decide">
-                  ${csrfField(login)}
-                  <button name="decision" value="approve-once">Approve once</button>
-                  <button name="decision" value="approve-session">
-                    Approve ${p.tool} for this session (within these folders and hosts)
-                  </button>
-                  <button name="decision" value="deny" class="danger">Deny</button>
-                </form>`
-        }
-      </li>`;
-    })}
+    ${pending.map((p) => approvalCard(login, p, now))}
   </ul>`;
+}
+
+/** One approval's own page (what a webhook or a URL-mode elicitation links to), in any state. */
+export function approvalView(login: Login, p: ConsoleApproval, now: number): Html {
+  return html`<ul id="approvals" class="cards">
+      ${approvalCard(login, p, now, true)}
+    </ul>
+    <p><a href="/approvals">All pending approvals</a></p>`;
+}
+
+function approvalCard(login: Login, p: ConsoleApproval, now: number, detail = false): Html {
+  const canDecide = atLeast(login.principal.role, 'approver');
+  const own = p.sub === login.principal.sub || p.act === login.principal.sub;
+  const open = p.status === 'pending' && p.expiresAt > now;
+  return html`<li class="approval" data-approval="${p.id}" data-status="${open ? 'pending' : p.status}">
+    <h2>
+      <a href="${href(`/approvals/${seg(p.id)}`)}"><code class="tool">${p.tool}</code></a> for
+      <span class="sub">${p.sub ?? 'unverified'}</span>${p.act ? html` acting for ${p.act}` : ''}
+    </h2>
+    <p>
+      Session <a href="${href(`/sessions/${seg(p.session)}`)}">${p.session}</a>, intent v${p.intentVersion}:
+      <span class="purpose">${p.purpose}</span>
+    </p>
+    <p class="reason">Held because: ${p.reason}</p>
+    <div class="side-by-side">
+      <div>
+        <h3>Arguments (redacted)</h3>
+        <pre class="args">${json(p.args)}</pre>
+      </div>
+      <div>
+        <h3>What the intent allows for this tool</h3>
+        <pre>${p.allowed === null ? 'not among the approved tools' : json(p.allowed)}</pre>
+      </div>
+    </div>
+    ${
+      open
+        ? html`<p>
+            Expires in
+            <span class="countdown" data-expires="${p.expiresAt}"
+              >${Math.max(0, Math.round((p.expiresAt - now) / 1000))} s</span
+            >
+            (${iso(p.expiresAt)})
+          </p>`
+        : html`<p class="decided">
+            <strong class="status">${p.status === 'pending' ? 'expired' : p.status}</strong>${
+              p.approver ? html` by <span class="approver">${p.approver}</span>` : ''
+            }${p.scope ? html` (scope ${p.scope})` : ''}${p.decidedAt ? html` at ${iso(p.decidedAt)}` : ''}
+          </p>`
+    }
+    ${
+      !open
+        ? ''
+        : !canDecide
+          ? html`<p class="note">Your role (${login.principal.role}) cannot decide approvals.</p>`
+          : own
+            ? html`<p class="note">
+                This call was made under your own identity: another approver must decide it.
+              </p>`
+            : html`<form method="post" action="${href(`/approvals/${seg(p.id)}`)}" class="decide">
+                ${csrfField(login)}${detail ? html`<input type="hidden" name="back" value="detail" />` : ''}
+                <button name="decision" value="approve-once">Approve once</button>
+                <button name="decision" value="approve-session">
+                  Approve ${p.tool} for this session (within these folders and hosts)
+                </button>
+                ${
+                  p.allowed === null
+                    ? html`<button name="decision" value="approve-intent">
+                        Widen the intent: add ${p.tool} (a new intent version)
+                      </button>`
+                    : ''
+                }
+                <button name="decision" value="deny" class="danger">Deny</button>
+              </form>`
+    }
+  </li>`;
 }
 
 const SEVERITIES = ['', 'informational', 'low', 'medium', 'high', 'critical'];
 
-/** The alerts feed with its filters. */
+/** The alerts feed with its filters; approvers acknowledge. */
 export function alertsView(
+  login: Login,
   alerts: readonly ConsoleAlert[],
   next: number | null,
-  f: { severity?: string; rule?: string; agent?: string },
+  f: AlertFilter,
 ): Html {
+  const canAck = atLeast(login.principal.role, 'approver');
+  const keep = Object.entries(f).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`);
   return html`<form method="get" action="/alerts" class="filters">
       <label
         >severity
@@ -305,6 +391,19 @@ export function alertsView(
       >
       <label>rule <input name="rule" value="${f.rule ?? ''}" /></label>
       <label>agent <input name="agent" value="${f.agent ?? ''}" /></label>
+      <label
+        >state
+        <select name="state">
+          ${[
+            ['', 'any'],
+            ['open', 'open'],
+            ['acknowledged', 'acknowledged'],
+          ].map(
+            ([v, name]) =>
+              html`<option value="${v}" ${(f.state ?? '') === v ? html` selected` : ''}>${name}</option>`,
+          )}
+        </select></label
+      >
       <button>Filter</button>
     </form>
     <table id="alerts">
@@ -317,19 +416,37 @@ export function alertsView(
           <th>action</th>
           <th>reason</th>
           <th>session</th>
+          <th>acknowledged</th>
         </tr>
       </thead>
       <tbody>
         ${alerts.map(
           (a) =>
-            html`<tr class="${`sev-${a.severity}`}">
+            html`<tr class="${`sev-${a.severity}`}" data-alert="${a.id}">
               <td>${iso(a.time)}</td>
               <td>${a.severity}</td>
               <td><code>${a.rule}</code></td>
               <td class="sub">${a.sub ?? ''}</td>
               <td>${a.action} / ${a.outcome}</td>
               <td>${a.reason}</td>
-              <td><a href="${href(`/sessions/${seg(a.session)}`)}">open</a></td>
+              <td>
+                <a
+                  class="jump"
+                  href="${href(`/sessions/${seg(a.session)}`) + (a.seq !== null ? `#ev-${a.seq}` : '')}"
+                  >open${a.seq !== null ? html` at #${a.seq}` : ''}</a
+                >
+              </td>
+              <td class="ack">
+                ${
+                  a.ack
+                    ? html`by <span class="approver">${a.ack.by}</span> <small>${iso(a.ack.at)}</small>`
+                    : canAck
+                      ? html`<form method="post" action="${href(`/alerts/${seg(a.id)}/ack`)}">
+                          ${csrfField(login)}${keep}<button>Acknowledge</button>
+                        </form>`
+                      : ''
+                }
+              </td>
             </tr>`,
         )}
       </tbody>
@@ -338,7 +455,11 @@ export function alertsView(
 }
 
 /** Audit: chain verification status and unsealed sessions, with bundle export for admins. */
-export function auditView(login: Login, r: AuditReport): Html {
+export function auditView(
+  login: Login,
+  r: AuditReport,
+  notes: { notes: number; broken: { rowid: number; why: string } | null },
+): Html {
   const admin = atLeast(login.principal.role, 'admin');
   const c = r.checked;
   return html`<p id="audit-status" class="${r.problems.length ? 'bad' : 'good'}">
@@ -359,6 +480,13 @@ export function auditView(login: Login, r: AuditReport): Html {
           </ul>`
         : ''
     }
+    <p id="notes-status" class="${notes.broken ? 'bad' : 'good'}">
+      ${
+        notes.broken
+          ? `Console notes FAILED at note ${notes.broken.rowid}: ${notes.broken.why}`
+          : `The console's ${notes.notes} notes (acknowledgements, marks) verify.`
+      }
+    </p>
     <h2>Unsealed sessions</h2>
     ${
       r.unsealed.length
@@ -376,7 +504,7 @@ export function auditView(login: Login, r: AuditReport): Html {
 }
 
 /** Rule hit counts over a period. */
-export function rulesView(hits: readonly { rule: string; hits: number }[], period: string): Html {
+export function rulesView(hits: readonly RuleHits[], period: string): Html {
   return html`<form method="get" action="/rules" class="filters">
       <label
         >period
@@ -392,14 +520,22 @@ export function rulesView(hits: readonly { rule: string; hits: number }[], perio
         <tr>
           <th>rule</th>
           <th>alerts</th>
+          <th>sessions</th>
+          <th>marked benign</th>
+          <th>marked attack</th>
+          <th></th>
         </tr>
       </thead>
       <tbody>
         ${hits.map(
           (h) =>
-            html`<tr>
+            html`<tr data-rule="${h.rule}">
               <td><code>${h.rule}</code></td>
-              <td>${h.hits}</td>
+              <td class="hits">${h.hits}</td>
+              <td>${h.sessions}</td>
+              <td class="benign">${h.benign}</td>
+              <td class="attack">${h.attack}</td>
+              <td><a href="${href('/alerts', { rule: h.rule })}">alerts</a></td>
             </tr>`,
         )}
       </tbody>

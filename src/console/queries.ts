@@ -3,6 +3,7 @@ import type { SqlRow } from '../store/rows.js';
 import { redactValue } from '../rules/template.js';
 import type { Store } from '../store/db.js';
 import { readRecorded } from '../store/bundle.js';
+import { GENESIS, fieldsOf, link } from '../store/chain.js';
 
 // The console's reads of the store the proxies write. Every list is bounded and keyset-paginated
 // (`WHERE rowid < ? ORDER BY rowid DESC LIMIT ?` on the primary key), so page one of 100,000 sessions
@@ -27,6 +28,8 @@ export interface ConsoleSession {
   readonly budget: number | null;
   readonly drift: number | null;
   readonly revoked: boolean;
+  /** An analyst's mark on the session. */
+  readonly mark: 'benign' | 'attack' | null;
 }
 
 /** The largest page a list returns. */
@@ -36,8 +39,10 @@ interface Prepared {
   page: Statement;
   first: Statement;
   pending: Statement;
+  detail: Statement;
   approval: Statement;
   alertsPage: Statement;
+  alert: Statement;
   hits: Statement;
 }
 const prepared = new WeakMap<Store, Prepared>();
@@ -45,11 +50,27 @@ const prepared = new WeakMap<Store, Prepared>();
 const SESSION_COLUMNS = `s.rowid, s.id, s.sub, s.act, s.jti, s.purpose, s.intent_version, s.transport, s.started_at,
   s.ended_at, s.outcome, s.status, s.drift, s.calls, json_extract(s.intent_json, '$.budget.calls') AS budget,
   (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
-  EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked`;
+  (SELECT json_extract(e.raw, '$.intent.version') FROM events e WHERE e.session_id = s.id AND e.kind = 'control'
+    ORDER BY e.seq DESC LIMIT 1) AS latest_version,
+  EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked,
+  (SELECT n.value FROM console_notes n WHERE n.kind = 'mark' AND n.target = s.id ORDER BY n.rowid DESC LIMIT 1) AS mark`;
+
+/** The latest mark of each marked session (a cleared mark is 'none'). */
+const MARKS = `(SELECT n.target, n.value AS mark FROM console_notes n WHERE n.kind = 'mark'
+  AND n.rowid = (SELECT max(n2.rowid) FROM console_notes n2 WHERE n2.kind = 'mark' AND n2.target = n.target))`;
+const ACK = (col: string) =>
+  `(SELECT n.${col} FROM console_notes n WHERE n.kind = 'ack' AND n.target = a.id ORDER BY n.rowid DESC LIMIT 1)`;
+
+const APPROVAL_COLUMNS = `a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at,
+  a.expires_at, a.status, a.approver, a.scope, a.decided_at, s.act, s.purpose, s.intent_json, e.raw`;
+const APPROVAL_FROM = `FROM approvals a JOIN sessions s ON s.id = a.session_id
+  LEFT JOIN decisions d ON d.id = a.decision_id
+  LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq`;
 
 function statements(store: Store): Prepared {
   let p = prepared.get(store);
   if (!p) {
+    notes(store); // the console's own table, which these statements read
     const db = store.db;
     p = {
       page: db.prepare(
@@ -57,25 +78,29 @@ function statements(store: Store): Prepared {
       ),
       first: db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions s WHERE s.id = ?`),
       pending: db.prepare(
-        `SELECT a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at, a.expires_at,
-          s.act, s.purpose, s.intent_json, e.raw
-        FROM approvals a JOIN sessions s ON s.id = a.session_id
-        LEFT JOIN decisions d ON d.id = a.decision_id
-        LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq
+        `SELECT ${APPROVAL_COLUMNS} ${APPROVAL_FROM}
         WHERE a.status = 'pending' AND a.expires_at > ? ORDER BY a.rowid DESC LIMIT ?`,
       ),
+      detail: db.prepare(`SELECT ${APPROVAL_COLUMNS} ${APPROVAL_FROM} WHERE a.id = ?`),
       approval: db.prepare(
         `SELECT a.id, a.session_id, a.sub, a.status, a.expires_at, s.act FROM approvals a JOIN sessions s ON s.id = a.session_id WHERE a.id = ?`,
       ),
       alertsPage: db.prepare(
-        `SELECT a.rowid, a.id, a.session_id, a.time, a.rule, a.severity, a.action, a.outcome, a.json, s.sub
-        FROM alerts a JOIN sessions s ON s.id = a.session_id
+        `SELECT a.rowid, a.id, a.session_id, a.time, a.rule, a.severity, a.action, a.outcome, a.json, s.sub, d.seq,
+          ${ACK('by')} AS ack_by, ${ACK('at')} AS ack_at
+        FROM alerts a JOIN sessions s ON s.id = a.session_id LEFT JOIN decisions d ON d.id = a.decision_id
         WHERE a.rowid < @before AND (@severity IS NULL OR a.severity = @severity) AND (@rule IS NULL OR a.rule = @rule)
           AND (@agent IS NULL OR s.sub = @agent)
+          AND (@state IS NULL OR (@state = 'open') = (${ACK('rowid')} IS NULL))
         ORDER BY a.rowid DESC LIMIT @limit`,
       ),
+      alert: db.prepare('SELECT id FROM alerts WHERE id = ?').pluck(),
       hits: db.prepare(
-        `SELECT rule, count(*) AS hits, max(severity) AS severity FROM alerts WHERE time >= ? GROUP BY rule ORDER BY hits DESC LIMIT 500`,
+        `SELECT a.rule, count(*) AS hits, count(DISTINCT a.session_id) AS sessions,
+          count(DISTINCT CASE WHEN m.mark = 'benign' THEN a.session_id END) AS benign,
+          count(DISTINCT CASE WHEN m.mark = 'attack' THEN a.session_id END) AS attack
+        FROM alerts a LEFT JOIN ${MARKS} m ON m.target = a.session_id
+        WHERE a.time >= ? GROUP BY a.rule ORDER BY hits DESC LIMIT 500`,
       ),
     };
     prepared.set(store, p);
@@ -90,7 +115,7 @@ const sessionOf = (r: SqlRow): ConsoleSession => ({
   act: r.act,
   jti: r.jti,
   purpose: r.purpose,
-  intentVersion: r.intent_version,
+  intentVersion: Math.max(r.intent_version, r.latest_version ?? 0),
   transport: r.transport,
   startedAt: r.started_at,
   endedAt: r.ended_at,
@@ -100,6 +125,7 @@ const sessionOf = (r: SqlRow): ConsoleSession => ({
   budget: typeof r.budget === 'number' ? r.budget : null,
   drift: r.drift,
   revoked: r.revoked === 1,
+  mark: r.mark === 'benign' || r.mark === 'attack' ? r.mark : null,
 });
 
 /** Clamp a requested page size to 1..MAX_PAGE. */
@@ -126,8 +152,8 @@ export function sessionRow(store: Store, id: string): ConsoleSession | undefined
   return r && sessionOf(r);
 }
 
-/** A held call waiting for a decision, with what the reviewer needs beside it. */
-export interface ConsolePending {
+/** A held call (waiting for a decision, or decided), with what the reviewer needs beside it. */
+export interface ConsoleApproval {
   readonly id: string;
   readonly session: string;
   readonly sub: string | null;
@@ -143,6 +169,12 @@ export interface ConsolePending {
   readonly reason: string;
   readonly requestedAt: number;
   readonly expiresAt: number;
+  /** pending, approved, denied, expired, rejected. */
+  readonly status: string;
+  readonly approver: string | null;
+  /** once, session or intent, when approved. */
+  readonly scope: string | null;
+  readonly decidedAt: number | null;
 }
 
 function allowedFor(intentJson: string, tool: string): unknown {
@@ -156,27 +188,41 @@ function allowedFor(intentJson: string, tool: string): unknown {
   }
 }
 
+const approvalOf = (r: SqlRow): ConsoleApproval => {
+  const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
+  // The store writes `pending`, then the decision a channel reported (`cli-approved` before the
+  // proxy has taken it up): both read as what the reviewer decided.
+  const status = String(r.status).replace(/^cli-/, '');
+  return {
+    id: r.id,
+    session: r.session_id,
+    sub: r.sub,
+    act: r.act,
+    tool: r.tool,
+    argsDigest: r.args_digest,
+    args: redactValue(msg?.params?.arguments ?? {}, 'call.args', []),
+    allowed: allowedFor(r.intent_json, r.tool),
+    purpose: r.purpose,
+    intentVersion: r.intent_version,
+    reason: r.reason ?? '',
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+    status,
+    approver: r.approver ?? null,
+    scope: r.scope ?? null,
+    decidedAt: r.decided_at ?? null,
+  };
+};
+
 /** Pending approvals (not yet decided, not expired), newest first. */
-export function pendingApprovals(store: Store, now: number, limit?: number): ConsolePending[] {
-  const rows = statements(store).pending.all(now, pageSize(limit)) as SqlRow[];
-  return rows.map((r) => {
-    const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
-    return {
-      id: r.id,
-      session: r.session_id,
-      sub: r.sub,
-      act: r.act,
-      tool: r.tool,
-      argsDigest: r.args_digest,
-      args: redactValue(msg?.params?.arguments ?? {}, 'call.args', []),
-      allowed: allowedFor(r.intent_json, r.tool),
-      purpose: r.purpose,
-      intentVersion: r.intent_version,
-      reason: r.reason ?? '',
-      requestedAt: r.requested_at,
-      expiresAt: r.expires_at,
-    };
-  });
+export function pendingApprovals(store: Store, now: number, limit?: number): ConsoleApproval[] {
+  return (statements(store).pending.all(now, pageSize(limit)) as SqlRow[]).map(approvalOf);
+}
+
+/** One approval of a held call, whatever its state (its own page: a webhook or elicitation links to it). */
+export function approvalDetail(store: Store, id: string): ConsoleApproval | undefined {
+  const r = statements(store).detail.get(id) as SqlRow | undefined;
+  return r && approvalOf(r);
 }
 
 /** The parts of an approval deciding it needs: whose call it is, and whether it is still open. */
@@ -211,12 +257,24 @@ export interface ConsoleAlert {
   readonly outcome: string;
   readonly sub: string | null;
   readonly reason: string;
+  /** The seq of the event it was raised on (the session page's #ev-SEQ), when known. */
+  readonly seq: number | null;
+  /** Who acknowledged it, and when. */
+  readonly ack: { readonly by: string; readonly at: number } | null;
+}
+
+/** Alert filters: exact severity, rule and agent; `state` open (not acknowledged) or acknowledged. */
+export interface AlertFilter {
+  readonly severity?: string;
+  readonly rule?: string;
+  readonly agent?: string;
+  readonly state?: 'open' | 'acknowledged';
 }
 
 /** A page of alerts, newest first, filtered by severity, rule and agent (exact matches). */
 export function alertsPage(
   store: Store,
-  f: { severity?: string; rule?: string; agent?: string; before?: number; limit?: number },
+  f: AlertFilter & { before?: number; limit?: number },
 ): { alerts: ConsoleAlert[]; next: number | null } {
   const limit = pageSize(f.limit);
   const rows = statements(store).alertsPage.all({
@@ -224,6 +282,7 @@ export function alertsPage(
     severity: f.severity || null,
     rule: f.rule || null,
     agent: f.agent || null,
+    state: f.state ?? null,
     limit,
   }) as SqlRow[];
   const alerts = rows.map((r) => {
@@ -245,12 +304,116 @@ export function alertsPage(
       outcome: r.outcome,
       sub: r.sub,
       reason,
+      seq: r.seq ?? null,
+      ack: r.ack_by ? { by: r.ack_by, at: r.ack_at } : null,
     };
   });
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
 }
 
+/** Is there an alert with this id? */
+export const alertExists = (store: Store, id: string): boolean =>
+  statements(store).alert.get(id) !== undefined;
+
+/** One rule's hits over a period: alerts, the sessions they fell in, and how analysts marked those. */
+export interface RuleHits {
+  readonly rule: string;
+  readonly hits: number;
+  readonly sessions: number;
+  readonly benign: number;
+  readonly attack: number;
+}
+
 /** Alerts per rule since `since` (ms since the epoch), most hit first. */
-export function ruleHits(store: Store, since: number): { rule: string; hits: number }[] {
-  return statements(store).hits.all(since) as { rule: string; hits: number }[];
+export function ruleHits(store: Store, since: number): RuleHits[] {
+  return statements(store).hits.all(since) as RuleHits[];
+}
+
+// The console's own notes: alert acknowledgements and analysts' benign/attack marks on sessions.
+// Append-only, in a table of the console's own (created on first use, beside the recorded tables it
+// never writes), each row chained to the previous one with the store's audit key (HMAC, like every
+// recorded row), so `verifyNotes` shows a note edited or dropped after the fact. The latest note for
+// a target wins (a mark can be changed or cleared; an acknowledgement stays).
+
+/** A note kind and the values it takes. */
+export const NOTE_VALUES = { ack: ['acknowledged'], mark: ['benign', 'attack', 'none'] } as const;
+export type NoteKind = keyof typeof NOTE_VALUES;
+const NOTE_FIELDS = ['kind', 'target', 'value', 'by', 'at', 'epoch'] as const;
+
+interface NoteStatements {
+  head: Statement;
+  insert: Statement;
+  latest: Statement;
+  all: Statement;
+}
+const noteStatements = new WeakMap<Store, NoteStatements>();
+
+function notes(store: Store): NoteStatements {
+  let n = noteStatements.get(store);
+  if (!n) {
+    store.db.exec(`CREATE TABLE IF NOT EXISTS console_notes (
+      rowid INTEGER PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, value TEXT NOT NULL,
+      by TEXT NOT NULL, at INTEGER NOT NULL, epoch INTEGER NOT NULL, hash TEXT NOT NULL, prev_hash TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS console_notes_target ON console_notes(kind, target, rowid)`);
+    n = {
+      head: store.db.prepare('SELECT hash FROM console_notes ORDER BY rowid DESC LIMIT 1').pluck(),
+      insert: store.db.prepare(
+        `INSERT INTO console_notes (kind, target, value, by, at, epoch, hash, prev_hash)
+        VALUES (@kind, @target, @value, @by, @at, @epoch, @hash, @prev_hash)`,
+      ),
+      latest: store.db.prepare(
+        'SELECT value, by, at FROM console_notes WHERE kind = ? AND target = ? ORDER BY rowid DESC LIMIT 1',
+      ),
+      all: store.db.prepare('SELECT * FROM console_notes ORDER BY rowid'),
+    };
+    noteStatements.set(store, n);
+  }
+  return n;
+}
+
+/** A note as the pages show it: who set what, when. */
+export interface ConsoleNote {
+  readonly value: string;
+  readonly by: string;
+  readonly at: number;
+}
+
+/** Append a note (chained); the caller has checked the target exists and the value is one of its kind's. */
+export function addNote(
+  store: Store,
+  kind: NoteKind,
+  target: string,
+  value: string,
+  by: string,
+  at: number,
+): ConsoleNote {
+  const n = notes(store);
+  store.db.transaction(() => {
+    const prev = (n.head.get() as string | undefined) ?? GENESIS;
+    const row = { kind, target, value, by, at, epoch: store.epoch };
+    n.insert.run({ ...row, prev_hash: prev, hash: link(store.key, prev, fieldsOf(row, NOTE_FIELDS)) });
+  })();
+  return { value, by, at };
+}
+
+/** The latest note of a kind on a target (an alert id, a session id), if any. */
+export function noteOf(store: Store, kind: NoteKind, target: string): ConsoleNote | undefined {
+  return notes(store).latest.get(kind, target) as ConsoleNote | undefined;
+}
+
+/** Verify the notes chain: how many notes, and the first row that does not link (edited, dropped, reordered). */
+export function verifyNotes(store: Store): { notes: number; broken: { rowid: number; why: string } | null } {
+  let prev = GENESIS;
+  let count = 0;
+  for (const r of notes(store).all.iterate() as Iterable<SqlRow>) {
+    count++;
+    const key = store.keys.get(r.epoch);
+    if (!key) return { notes: count, broken: { rowid: r.rowid, why: `no audit key of epoch ${r.epoch}` } };
+    if (r.prev_hash !== prev)
+      return { notes: count, broken: { rowid: r.rowid, why: 'does not follow the previous note' } };
+    if (link(key, prev, fieldsOf(r, NOTE_FIELDS)) !== r.hash)
+      return { notes: count, broken: { rowid: r.rowid, why: 'its content does not match its hash' } };
+    prev = r.hash;
+  }
+  return { notes: count, broken: null };
 }

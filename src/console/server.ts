@@ -28,9 +28,23 @@ import {
 import { bad, bearer, cookie, readBody, redirect, send, sendHtml, sendJson, statusOf } from './http.js';
 import { createLiveHub } from './live.js';
 import * as pages from './pages.js';
-import { alertsPage, approvalRow, pendingApprovals, ruleHits, sessionRow, sessionsPage } from './queries.js';
+import {
+  addNote,
+  alertExists,
+  alertsPage,
+  approvalDetail,
+  approvalRow,
+  noteOf,
+  NOTE_VALUES,
+  pendingApprovals,
+  ruleHits,
+  sessionRow,
+  sessionsPage,
+  verifyNotes,
+  type AlertFilter,
+} from './queries.js';
 import { consoleTimeline } from './timeline.js';
-import type { Html } from './escape.js';
+import { href, seg, type Html } from './escape.js';
 
 export interface ConsoleOptions extends ConsoleAuthOptions {
   readonly store: Store;
@@ -120,10 +134,9 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const decideApproval = (caller: Caller, id: string, decision: unknown, scope: unknown) => {
     need(caller, 'approver');
     if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
-    if (scope !== undefined && scope !== 'once' && scope !== 'session')
-      throw bad(
-        'scope must be "once" or "session" (widening the intent is not available from the console yet)',
-      );
+    if (scope !== undefined && scope !== 'once' && scope !== 'session' && scope !== 'intent')
+      throw bad('scope must be "once", "session" or "intent" (widen the intent with this tool)');
+    if (scope === 'intent' && decision !== 'approve') throw bad('only an approval widens the intent');
     const row = approvalRow(store, id);
     if (!row) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
     const me = caller.principal.sub;
@@ -139,7 +152,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       id,
       decision === 'approve',
       `console:${me}`,
-      (scope as 'once' | 'session') ?? 'once',
+      (scope as 'once' | 'session' | 'intent' | undefined) ?? 'once',
     );
     hub.bump();
     return { id, decision, scope: scope ?? 'once', approver: `console:${me}`, ...r };
@@ -157,6 +170,42 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     return { session: id, jti: s.jti, revoked: true };
   };
 
+  /** Acknowledge an alert (approver): recorded once, with who and when; acknowledging again changes nothing. */
+  const acknowledge = (caller: Caller, id: string) => {
+    need(caller, 'approver');
+    if (!alertExists(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no alert ${id}`);
+    const ack =
+      noteOf(store, 'ack', id) ?? addNote(store, 'ack', id, 'acknowledged', caller.principal.sub, clock());
+    hub.bump();
+    return { alert: id, acknowledged: { by: ack.by, at: ack.at } };
+  };
+
+  /** An analyst's mark on a session (approver): benign, attack, or none (cleared). */
+  const mark = (caller: Caller, id: string, value: unknown) => {
+    need(caller, 'approver');
+    if (!NOTE_VALUES.mark.includes(value as never)) throw bad('mark must be "benign", "attack" or "none"');
+    if (!sessionRow(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+    const n = addNote(store, 'mark', id, value as string, caller.principal.sub, clock());
+    hub.bump();
+    return { session: id, mark: n.value === 'none' ? null : n.value, by: n.by, at: n.at };
+  };
+
+  const alertFilter = (get: (k: string) => unknown): AlertFilter => {
+    const text = (k: string) => {
+      const v = get(k);
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const state = text('state');
+    if (state !== undefined && state !== 'open' && state !== 'acknowledged')
+      throw bad('state must be "open" or "acknowledged"');
+    return {
+      ...(text('severity') && { severity: text('severity') }),
+      ...(text('rule') && { rule: text('rule') }),
+      ...(text('agent') && { agent: text('agent') }),
+      ...(state && { state }),
+    };
+  };
+
   const views: Record<string, Handler> = {
     'GET /sessions': (_q, res, c, _p, u) => {
       const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
@@ -165,7 +214,17 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     'GET /sessions/:id': (_q, res, c, [id]) => {
       const t = consoleTimeline(store, id!);
       if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
-      page(res, c, `Session ${id}`, '/sessions', pages.timelineView(t.session, t.entries, t.truncated));
+      page(
+        res,
+        c,
+        `Session ${id}`,
+        '/sessions',
+        pages.timelineView(c.login!, t.session, t.entries, t.truncated, noteOf(store, 'mark', id!)),
+      );
+    },
+    'POST /sessions/:id/mark': async (_q, res, c, [id], _u, body) => {
+      mark(c, id!, (await body()).mark);
+      redirect(res, href(`/sessions/${seg(id!)}`));
     },
     'POST /sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
       await body();
@@ -180,10 +239,17 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         '/approvals',
         pages.approvalsView(c.login!, pendingApprovals(store, clock()), clock()),
       ),
+    'GET /approvals/:id': (_q, res, c, [id]) => {
+      const a = approvalDetail(store, id!);
+      if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
+      page(res, c, `Approval ${id}`, '/approvals', pages.approvalView(c.login!, a, clock()));
+    },
     'POST /approvals/:id': async (_q, res, c, [id], _u, body) => {
-      const [decision, scope] = String((await body()).decision ?? '').split('-');
+      const b = await body();
+      const [decision, scope] = String(b.decision ?? '').split('-');
       decideApproval(c, id!, decision, scope);
-      redirect(res, '/approvals');
+      // Back where the decision was made: the list, or the approval's own page.
+      redirect(res, b.back === 'detail' ? href(`/approvals/${seg(id!)}`) : '/approvals');
     },
     'GET /grants': (_q, res, c) =>
       page(res, c, 'Grant requests', '/grants', pages.grantsView(c.login!, grants?.list() ?? [])),
@@ -197,9 +263,15 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       redirect(res, '/grants');
     },
     'GET /alerts': (_q, res, c, _p, u) => {
-      const f = { severity: str(u, 'severity'), rule: str(u, 'rule'), agent: str(u, 'agent') };
+      const f = alertFilter((k) => u.searchParams.get(k));
       const { alerts, next } = alertsPage(store, { ...f, before: int(u, 'before') });
-      page(res, c, 'Alerts', '/alerts', pages.alertsView(alerts, next, f));
+      page(res, c, 'Alerts', '/alerts', pages.alertsView(c.login!, alerts, next, f));
+    },
+    'POST /alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
+      const b = await body();
+      acknowledge(c, id!);
+      // Back to the feed as it was filtered (rebuilt from the filter fields: only console paths).
+      redirect(res, href('/alerts', { ...alertFilter((k) => b[k]) }));
     },
     'GET /rules': (_q, res, c, _p, u) => {
       const period = str(u, 'period') ?? '24h';
@@ -213,7 +285,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       );
     },
     'GET /audit': (_q, res, c) =>
-      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store))),
+      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store), verifyNotes(store))),
     'GET /audit/export': (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');
@@ -239,11 +311,22 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       await body();
       sendJson(res, 200, revokeSession(c, id!));
     },
+    'POST /api/sessions/:id/mark': async (_q, res, c, [id], _u, body) =>
+      sendJson(res, 200, mark(c, id!, (await body()).mark)),
+    'POST /api/alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
+      await body();
+      sendJson(res, 200, acknowledge(c, id!));
+    },
     'GET /api/approvals': (_q, res, _c, _p, u) => {
       const state = str(u, 'state') ?? 'pending';
       if (state !== 'pending')
         throw bad('?state takes "pending" (decided approvals are in each session and in audit)');
       sendJson(res, 200, { approvals: pendingApprovals(store, clock(), int(u, 'limit')) });
+    },
+    'GET /api/approvals/:id': (_q, res, _c, [id]) => {
+      const a = approvalDetail(store, id!);
+      if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
+      sendJson(res, 200, a);
     },
     'POST /api/approvals/:id': async (_q, res, c, [id], _u, body) => {
       const b = await body();
@@ -254,9 +337,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         res,
         200,
         alertsPage(store, {
-          severity: str(u, 'severity'),
-          rule: str(u, 'rule'),
-          agent: str(u, 'agent'),
+          ...alertFilter((k) => u.searchParams.get(k)),
           before: int(u, 'before'),
           limit: int(u, 'limit'),
         }),

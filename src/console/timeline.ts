@@ -23,7 +23,17 @@ export interface ConsoleEntry extends Pick<
   readonly intentVersion: number | null;
   readonly findings: readonly { rule: string; action: string; reason: string }[];
   readonly provenance: readonly ProvenanceLink[];
+  /** A change of intent (widened by an approver): the new version, who approved it, the tools it adds. */
+  readonly control?: { readonly version: number; readonly by: string; readonly added: readonly string[] };
 }
+
+const toolNames = (intent: unknown): string[] | '*' => {
+  const tools = (intent as { tools?: unknown } | null)?.tools;
+  if (tools === '*') return '*';
+  return Array.isArray(tools)
+    ? tools.map((t) => (typeof t === 'string' ? t : String((t as { name?: unknown })?.name ?? '')))
+    : [];
+};
 
 /** Bounds: the entries a timeline page shows, argument values traced per call, result text kept per result. */
 const MAX_ENTRIES = 2000;
@@ -63,8 +73,28 @@ export function consoleTimeline(
   );
   const results: { seq: number; text: string }[] = [];
   const entries: ConsoleEntry[] = [];
+  // Decisions are recorded for what the rules did not simply allow; every call is evaluated under the
+  // intent version in force, which moves at each control event (an approved widening).
+  let version = Number(t.session.intent_version);
+  let tools = toolNames(readIntent(t.session.intent_json));
   for (const e of t.entries.slice(0, MAX_ENTRIES)) {
-    const raw = e.raw as { params?: { arguments?: unknown }; result?: unknown };
+    const raw = e.raw as {
+      params?: { arguments?: unknown };
+      result?: unknown;
+      intent?: { version?: unknown };
+      approvedBy?: unknown;
+    };
+    let control: ConsoleEntry['control'];
+    if (e.kind === 'control' && raw.intent) {
+      const next = toolNames(raw.intent);
+      version = Number(raw.intent.version ?? version + 1);
+      control = {
+        version,
+        by: String(raw.approvedBy ?? ''),
+        added: next === '*' ? ['*'] : tools === '*' ? [] : next.filter((n) => !tools.includes(n)),
+      };
+      tools = next;
+    }
     const isCall = e.kind === 'request' && e.tool !== null;
     const provenance: ProvenanceLink[] = [];
     if (isCall) {
@@ -94,17 +124,24 @@ export function consoleTimeline(
       ...(isCall && { args: redactValue(raw.params?.arguments ?? {}, 'call.args', []) }),
       ...(e.kind === 'response' && { result: redactValue(raw.result, 'result', []) }),
       action: e.action ?? 'allow',
-      intentVersion: versions.get(e.seq) ?? null,
+      intentVersion: versions.get(e.seq) ?? (isCall || control ? version : null),
       findings: e.findings.map((f: Finding) => ({ rule: f.rule, action: f.action, reason: f.reason })),
       provenance,
+      ...(control && { control }),
     });
   }
   const { intent_json, hash: _hash, prev_hash: _prev, end_hash: _end, ...session } = t.session;
-  let intent: unknown;
+  return {
+    session: { ...session, intent: readIntent(intent_json), intent_version_now: version },
+    entries,
+    truncated: t.entries.length > MAX_ENTRIES,
+  };
+}
+
+function readIntent(json: unknown): unknown {
   try {
-    intent = JSON.parse(String(intent_json));
+    return JSON.parse(String(json));
   } catch {
-    intent = null;
+    return null;
   }
-  return { session: { ...session, intent }, entries, truncated: t.entries.length > MAX_ENTRIES };
 }

@@ -14,26 +14,36 @@ export interface TraceContext {
 /** Longest value recorded per key (W3C tracestate allows 512 characters; baggage 8192 bytes). */
 const MAX_RECORDED = 8192;
 
-const isHex = (s: string, from: number, to: number): boolean => {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-};
+/** A W3C `traceparent` as read: the caller's trace and span, and whether it was sampled. */
+export interface ParentContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+}
 
-const allZero = (s: string, from: number, to: number): boolean => {
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) !== 48) return false;
-  return true;
-};
+const HEX = /^[0-9a-f]+$/;
+const allZero = (s: string) => /^0+$/.test(s);
 
-/** True for a W3C `traceparent` (version 00 exactly 55 characters; a later version may append fields). */
-export function isTraceparent(s: string): boolean {
-  if (s.length < 55 || s[2] !== '-' || s[35] !== '-' || s[52] !== '-') return false;
-  if (!isHex(s, 0, 2) || s.startsWith('ff') || !isHex(s, 3, 35) || !isHex(s, 36, 52) || !isHex(s, 53, 55))
-    return false;
-  if (allZero(s, 3, 35) || allZero(s, 36, 52)) return false;
-  return s.startsWith('00') ? s.length === 55 : s.length === 55 || s[55] === '-';
+/**
+ * Parse a W3C Trace Context `traceparent` (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`);
+ * undefined for anything else (a wrong length, upper case, surrounding blanks, the all-zero ids,
+ * version `ff`, more than 512 characters). A later version's extra fields are ignored, as the
+ * specification asks. Fixed-length slices: no backtracking. The one parser of intentguard: the record
+ * (`_meta` trace context), the spans and the header sent upstream all read it.
+ * @example parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
+ */
+export function parseTraceparent(value: unknown): ParentContext | undefined {
+  if (typeof value !== 'string' || value.length < 55 || value.length > 512) return undefined;
+  const version = value.slice(0, 2);
+  if (!HEX.test(version) || version === 'ff' || value[2] !== '-' || value[35] !== '-' || value[52] !== '-')
+    return undefined;
+  if (version === '00' ? value.length !== 55 : value.length > 55 && value[55] !== '-') return undefined;
+  const traceId = value.slice(3, 35);
+  const spanId = value.slice(36, 52);
+  const flags = value.slice(53, 55);
+  if (!HEX.test(traceId) || !HEX.test(spanId) || !HEX.test(flags)) return undefined;
+  if (allZero(traceId) || allZero(spanId)) return undefined;
+  return { traceId, spanId, traceFlags: parseInt(flags, 16) };
 }
 
 /**
@@ -60,6 +70,6 @@ export function traceContextOf(
     ...(traceparent !== undefined && { traceparent }),
     ...(tracestate !== undefined && { tracestate }),
     ...(baggage !== undefined && { baggage }),
-    valid: traceparent === undefined || isTraceparent(traceparent),
+    valid: traceparent === undefined || parseTraceparent(traceparent) !== undefined,
   };
 }

@@ -25,6 +25,9 @@ export function bearerToken(header: string | undefined): string | undefined {
   return token;
 }
 
+/** Transports without a connection whose loss ends the session: their sessions count as live only in use. */
+const CONNECTIONLESS = new Set(['http', 'http-stateless']);
+
 export interface GrantGate {
   /** Verify a presented token (revocations included). Throws GrantError. */
   verify(token: string | undefined): Promise<VerifiedGrant>;
@@ -34,8 +37,13 @@ export interface GrantGate {
 
 /**
  * Tie grants to the monitor: verification with the revocation list, a halted session's grant
- * revoked (until it expires) so it opens no new session, and the same `jti` in two concurrent
- * sessions reported as a shared credential. A grant whose intent says `task: once` serves one session:
+ * revoked (until it expires) so it opens no new session, and the same `jti` in two live sessions
+ * reported as a shared credential. A session on a connection (stdio, WebSocket, legacy SSE, a tap) is
+ * live while open; a Streamable HTTP session has no connection to lose (a client that exits without
+ * `DELETE` leaves it open until the idle timeout), so it counts only while it is in use: a request of
+ * it in flight when the other session opens, or a message from its client after that. Sequential runs
+ * of one agent over HTTP are therefore not a shared credential; two runs at once are, at the older
+ * one's next message. A grant whose intent says `task: once` serves one session:
  * a second session presenting it while it is open is closed at once (`ERR_GRANT_TASK_ACTIVE`), and the
  * grant is revoked when a session of it ends (or earlier by `intentguard task done JTI`).
  */
@@ -45,6 +53,18 @@ export function createGrantGate(
   revocations: Revocations,
 ): GrantGate {
   const active = new Map<string, Set<string>>();
+  // HTTP sessions that were idle when a newer session of their grant opened: a message from their client
+  // now means two sessions of one grant in use at once.
+  const dormant = new Map<string, string>();
+  const shared = (session: string, jti: string, sub: string | undefined, live: readonly string[]): void =>
+    monitor.report(session, {
+      rule: 'identity/shared-credential',
+      action: 'alert',
+      severity: 'high',
+      code: 'ERR_GRANT_SHARED',
+      reason: `grant ${jti} (sub ${sub}) is in use by ${live.length} concurrent sessions: ${live.join(', ')}`,
+      evidence: { jti, sessions: [...live] },
+    });
   const subs: Subscription[] = [
     monitor.sessionOpened$.subscribe((s) => {
       const jti = s.identity?.jti;
@@ -66,18 +86,30 @@ export function createGrantGate(
         });
         queueMicrotask(() => monitor.session(s.id)?.close(reason));
       } else if (set.size > 1) {
-        monitor.report(s.id, {
-          rule: 'identity/shared-credential',
-          action: 'alert',
-          severity: 'high',
-          code: 'ERR_GRANT_SHARED',
-          reason: `grant ${jti} (sub ${s.identity?.sub}) is in use by ${set.size} concurrent sessions: ${[...set].join(', ')}`,
-          evidence: { jti, sessions: [...set] },
-        });
+        const live = [s.id];
+        for (const id of set) {
+          if (id === s.id) continue;
+          const other = monitor.session(id)?.state();
+          if (other && CONNECTIONLESS.has(other.transport ?? '') && other.pending.size === 0)
+            dormant.set(id, s.id);
+          else live.push(id);
+        }
+        if (live.length > 1) shared(s.id, jti, s.identity?.sub, live);
       }
+    }),
+    // Only while some session is dormant: a client's message wakes it (it is in use beside the newer one).
+    monitor.decisions$.subscribe((d) => {
+      if (dormant.size === 0 || d.dir !== 'c2s' || !dormant.has(d.session)) return;
+      dormant.delete(d.session);
+      const jti = d.identity?.jti;
+      const set = jti === undefined ? undefined : active.get(jti);
+      if (jti === undefined || !set || set.size < 2) return;
+      const live = [d.session, ...[...set].filter((id) => id !== d.session && !dormant.has(id))];
+      if (live.length > 1) shared(d.session, jti, d.identity?.sub, live);
     }),
     monitor.sessionEnded$.subscribe((s) => {
       const jti = s.identity?.jti;
+      dormant.delete(s.id);
       if (jti) {
         active.get(jti)?.delete(s.id);
         if (active.get(jti)?.size === 0) active.delete(jti);

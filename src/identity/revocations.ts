@@ -1,7 +1,7 @@
 import { readAnchor } from '../store/anchor.js';
 import type { Store } from '../store/db.js';
 import { revocationProblem } from '../store/audit.js';
-import { appendRevocation } from '../store/ledger.js';
+import { appendRevocation, type RevocationRecord } from '../store/ledger.js';
 
 /** Revoked grants (by jti) and subjects. Persisted when a store is given, so new sessions see them. */
 export interface Revocations {
@@ -17,6 +17,24 @@ export interface Revocations {
     revoked_at: number;
     expires_at: number | null;
   }[];
+}
+
+/** The row a revocation writes: a jti (it wins) or a sub, until `expiresAt` (or until lifted). */
+export function revocationRecord(
+  target: { jti?: string; sub?: string },
+  reason: string,
+  at: number,
+  expiresAt?: number,
+): RevocationRecord {
+  const row: RevocationRecord = {
+    jti: target.jti ?? null,
+    sub: target.jti ? null : (target.sub ?? null),
+    reason,
+    revoked_at: at,
+    expires_at: expiresAt ?? null,
+  };
+  if (!row.jti && !row.sub) throw new Error('revoke needs a jti or a sub');
+  return row;
 }
 
 type Entry = { jti: string | null; sub: string | null; expires_at: number | null };
@@ -64,14 +82,7 @@ export function createRevocations(store?: Store, clock: () => number = Date.now)
   };
   return {
     revoke(target, reason, expiresAt) {
-      const row = {
-        jti: target.jti ?? null,
-        sub: target.jti ? null : (target.sub ?? null),
-        reason,
-        revoked_at: clock(),
-        expires_at: expiresAt ?? null,
-      };
-      if (!row.jti && !row.sub) throw new Error('revoke needs a jti or a sub');
+      const row = revocationRecord(target, reason, clock(), expiresAt);
       if (store) appendRevocation(store, row, row.revoked_at);
       memory.push(row);
     },

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { refuseRequest, type FrontDoor } from '../carrier/front-door.js';
+import { parseTraceparent } from '../era/trace.js';
 import { OBSERVE_PATHS } from './endpoints.js';
 import type { Check, UpstreamProbe } from './health.js';
 import type { Observability } from './observability.js';
@@ -29,6 +30,38 @@ export function hintTraceparent(
     )
       observe.tracing.hint(session, id, header);
   }
+}
+
+/**
+ * The trace headers for a body a carrier sends upstream: with tracing, the `traceparent` of
+ * intentguard's span for its first request (the server's spans become children of intentguard's; the
+ * client's `tracestate` goes along when that span continues the client's trace); without tracing,
+ * the client's own `traceparent` and `tracestate` headers, unchanged, when the `traceparent` is valid
+ * (the server joins the client's trace). Nothing for a header given twice or malformed. A message's
+ * `params._meta` is never rewritten.
+ * @example upstreamCall('POST', req, body, s, upstreamTraceHeaders(observe, s.id, forwarded, req.headers))
+ */
+export function upstreamTraceHeaders(
+  observe: Observability,
+  session: string,
+  forwarded: readonly unknown[],
+  incoming: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string> {
+  const header = incoming.traceparent;
+  const state = typeof incoming.tracestate === 'string' ? incoming.tracestate : undefined;
+  const client = typeof header === 'string' ? parseTraceparent(header) : undefined;
+  if (observe.tracing) {
+    for (const m of forwarded) {
+      const { id, method } = (m ?? {}) as { id?: unknown; method?: unknown };
+      if ((typeof id !== 'string' && typeof id !== 'number') || typeof method !== 'string') continue;
+      const ours = observe.tracing.traceparentOf(session, id);
+      if (ours === undefined) continue;
+      const continued = client !== undefined && parseTraceparent(ours)?.traceId === client.traceId;
+      return { traceparent: ours, ...(continued && state !== undefined && { tracestate: state }) };
+    }
+  }
+  if (client === undefined) return {};
+  return { traceparent: header as string, ...(state !== undefined && { tracestate: state }) };
 }
 
 const executable = (file: string): boolean => {

@@ -12,7 +12,7 @@ import { IntentGuardError } from '../errors.js';
 import type { SessionEvent } from '../model/events.js';
 import type { Monitor } from '../monitor/create.js';
 import type { Decision } from '../model/decision.js';
-import { parseTraceparent } from './traceparent.js';
+import { parseTraceparent } from '../era/trace.js';
 
 export interface TracingOptions {
   /** The environment: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `OTEL_TRACES_EXPORTER`, `OTEL_SERVICE_NAME`. */
@@ -29,6 +29,11 @@ export interface Tracing {
    * (a `params._meta.traceparent` in the message itself comes first).
    */
   hint(session: string, id: string | number, traceparent: string | undefined): void;
+  /**
+   * The `traceparent` of intentguard's span for a client request still in flight (its answer not yet
+   * seen), for the carrier to send upstream: the server's spans then continue intentguard's.
+   */
+  traceparentOf(session: string, id: string | number): string | undefined;
   /** End what is open and flush the exporter. */
   close(): Promise<void>;
 }
@@ -81,6 +86,8 @@ export async function createTracing(o: TracingOptions = {}): Promise<Tracing> {
   const tracer: Tracer = provider.getTracer('intentguard');
   const open = new Map<string, Map<number, Span>>();
   const hints = new Map<string, string>();
+  // Client requests in flight by JSON-RPC id, for the header a carrier sends upstream.
+  const byId = new Map<string, Span>();
   const subscriptions: Subscription[] = [];
   const hintKey = (session: string, id: string | number) => `${session}\u0000${typeof id}:${id}`;
 
@@ -111,6 +118,7 @@ export async function createTracing(o: TracingOptions = {}): Promise<Tracing> {
     let spans = open.get(e.session);
     if (!spans) open.set(e.session, (spans = new Map()));
     spans.set(e.seq, span);
+    if (key !== undefined && e.dir === 'c2s') byId.set(key, span);
   };
 
   const decided = (d: Decision): void => {
@@ -131,6 +139,8 @@ export async function createTracing(o: TracingOptions = {}): Promise<Tracing> {
     const span = seq === undefined ? undefined : spans?.get(seq);
     if (!span || seq === undefined) return;
     spans!.delete(seq);
+    if (e.id !== undefined && byId.get(hintKey(e.session, e.id)) === span)
+      byId.delete(hintKey(e.session, e.id));
     if (e.kind === 'error') {
       const err = e.error as { code?: unknown; message?: unknown; data?: { code?: unknown } } | undefined;
       span.setAttributes({
@@ -152,6 +162,7 @@ export async function createTracing(o: TracingOptions = {}): Promise<Tracing> {
     const spans = open.get(session);
     open.delete(session);
     for (const k of [...hints.keys()]) if (k.startsWith(`${session}\u0000`)) hints.delete(k);
+    for (const k of [...byId.keys()]) if (k.startsWith(`${session}\u0000`)) byId.delete(k);
     for (const span of spans?.values() ?? []) {
       span.setAttribute('intentguard.answer', `session ${status}`);
       span.setStatus({ code: SpanStatusCode.ERROR, message: `session ${status} before the answer` });
@@ -174,6 +185,10 @@ export async function createTracing(o: TracingOptions = {}): Promise<Tracing> {
       if (traceparent === undefined || parseTraceparent(traceparent) === undefined) return;
       if (hints.size >= MAX_HINTS) hints.delete(hints.keys().next().value!);
       hints.set(hintKey(session, id), traceparent);
+    },
+    traceparentOf(session, id) {
+      const c = byId.get(hintKey(session, id))?.spanContext();
+      return c && `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
     },
     async close() {
       for (const s of subscriptions.splice(0)) s.unsubscribe();

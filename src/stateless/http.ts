@@ -5,6 +5,8 @@ import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from '../mrtr/gate.js';
 import { RPC_CODES } from '../errors.js';
+import { SSE_EVENT_SLACK } from '../carrier/relay.js';
+import { pendingKey } from '../monitor/state.js';
 import { sseData } from './sse.js';
 
 /** Options of {@link createStatelessHttp}. */
@@ -15,6 +17,37 @@ export interface StatelessHttpOptions {
   readonly upstream: URL;
   /** Headers sent upstream (credentials); the client's Authorization is never forwarded. */
   readonly upstreamHeaders?: Readonly<Record<string, string>>;
+  /** Largest upstream answer read (a JSON body, or one SSE event past {@link SSE_EVENT_SLACK}); default the monitor's maxMessageBytes. */
+  readonly maxBodyBytes?: number;
+}
+
+/**
+ * Read a body of at most `max` bytes; beyond it the rest is not read (the stream is cancelled) and the
+ * answer is 'too-large'.
+ */
+async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<string | 'too-large'> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        return 'too-large';
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
@@ -48,6 +81,7 @@ const statusOf = (answer: unknown): number => {
  * included) is decided message by message on its way back.
  */
 export function createStatelessHttp(o: StatelessHttpOptions) {
+  const maxBody = o.maxBodyBytes ?? o.monitor.options.maxMessageBytes;
   const sessions = new Map<string, SessionHandle>();
   /** POSTs waiting for an answer the monitor delivers itself, by session key and request id. */
   const waiting = new Map<string, (answer: unknown) => void>();
@@ -94,6 +128,16 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     }
     const outcome = await o.era.back(s, await s.observe('s2c', m, Buffer.byteLength(text), text));
     return outcome.forward;
+  };
+
+  /**
+   * An upstream answer over the bound was not read: the monitor sees it as an oversized answer to the
+   * request (if still owed), so the client gets "result withheld" (ERR_MESSAGE_TOO_LARGE) in its place.
+   */
+  const withheld = async (s: SessionHandle, id: unknown): Promise<unknown> => {
+    if (typeof id !== 'string' && typeof id !== 'number') return undefined;
+    if (!s.state().pending.has(pendingKey('c2s', id))) return undefined;
+    return (await s.observe('s2c', { jsonrpc: '2.0', id }, maxBody + 1)).forward;
   };
 
   return {
@@ -184,14 +228,37 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         // Closing the client's stream cancels the request upstream too (streamable-http.mdx, "Cancellation").
         const cancel = () => void up.body?.cancel().catch(() => undefined);
         res.once('close', cancel);
-        for await (const data of sseData(up.body)) {
-          const back = await decideBack(s, data);
-          if (back !== undefined) res.write(`event: message\ndata: ${JSON.stringify(back)}\n\n`);
+        const event = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+        for await (const item of sseData(up.body, maxBody + SSE_EVENT_SLACK)) {
+          if ('tooLarge' in item) {
+            const answer = await withheld(s, id);
+            if (answer !== undefined) event(answer);
+            break;
+          }
+          const back = await decideBack(s, item.data);
+          if (back !== undefined) event(back);
         }
         res.end();
         return;
       }
-      const text = await up.text();
+      const text = await readBounded(up.body, maxBody);
+      if (text === 'too-large') {
+        const answer = await withheld(s, id);
+        send(
+          res,
+          502,
+          answer ?? {
+            jsonrpc: '2.0',
+            id: id ?? null,
+            error: {
+              code: RPC_CODES.REFUSED,
+              message: `intentguard: upstream answer exceeds ${maxBody} bytes`,
+              data: { code: 'ERR_MESSAGE_TOO_LARGE' },
+            },
+          },
+        );
+        return;
+      }
       if (text.length === 0) {
         res.writeHead(up.status).end();
         return;

@@ -1,28 +1,51 @@
+import { createParser } from 'eventsource-parser';
+
+/** What {@link sseData} yields: one event's data, or the end of a stream whose next event grew past the bound. */
+export type SseItem = { readonly data: string } | { readonly tooLarge: number };
+
 /**
- * Read a `text/event-stream` body event by event (the data of each event, its `data:` lines joined).
- * A hand scanner over lines, no regex on content; comments (`:` lines) and other fields are skipped.
+ * Read a `text/event-stream` body event by event (the data of each event, its `data:` lines joined), as
+ * the EventSource standard reads it (eventsource-parser): lines end in CRLF, LF or a lone CR, comments
+ * and other fields are skipped. An event still incomplete after `maxEventBytes` bytes is not buffered
+ * further: the stream is cancelled and `{ tooLarge }` (the bytes read of it) is the last item.
  */
-export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export async function* sseData(
+  body: ReadableStream<Uint8Array>,
+  maxEventBytes: number,
+): AsyncGenerator<SseItem> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
-  let buffer = '';
-  let data: string[] = [];
+  const ready: string[] = [];
+  // Bytes fed since the last complete event.
+  let partial = 0;
+  const parser = createParser({
+    onEvent: (ev) => {
+      partial = 0;
+      ready.push(ev.data);
+    },
+  });
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, nl).replace(/\r$/, '');
-        buffer = buffer.slice(nl + 1);
-        if (line === '') {
-          if (data.length > 0) yield data.join('\n');
-          data = [];
-        } else if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
+      if (done) {
+        parser.feed(decoder.decode());
+        // The last event of a stream ends at its end, blank line or not (as the old reader had it).
+        parser.feed('\n\n');
+      } else {
+        partial += value.byteLength;
+        if (partial > maxEventBytes) {
+          await reader.cancel().catch(() => undefined);
+          yield { tooLarge: partial };
+          return;
+        }
+        parser.feed(decoder.decode(value, { stream: true }));
       }
+      while (ready.length > 0) {
+        const data = ready.shift()!;
+        if (data !== '') yield { data };
+      }
+      if (done) return;
     }
-    if (data.length > 0) yield data.join('\n');
   } finally {
     reader.releaseLock();
   }

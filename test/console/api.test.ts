@@ -20,6 +20,7 @@ import { demoServer } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN_TOKEN, api, consoleOn, type Json } from './fixture.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
+import { sessionsPage, verifyNotes } from '../../src/console/queries.js';
 import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
 import { verifyGrant } from '../../src/identity/grant.js';
 
@@ -413,6 +414,57 @@ describe('console token endpoint (RFC 8693 token exchange)', () => {
         { status: 'pending', approver: null },
       ]);
       assert.equal(verifyAudit(ctx.store).problems.length, 0);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
+
+describe('console notes (acknowledgements, marks)', () => {
+  it('are chained with the audit key: an edited or dropped note is found', async () => {
+    const ctx = await consoleOn();
+    try {
+      const monitor = createMonitor();
+      const recorder = createRecorder(ctx.store, monitor);
+      const [c, s] = InMemoryTransport.createLinkedPair();
+      await demoServer().connect(s);
+      const client = new Client({ name: 'agent', version: '1' });
+      await client.connect(
+        tap(c, monitor, {
+          side: 'client',
+          intent: parseIntent({ purpose: 'echo', tools: ['echo'] }),
+          identity: { sub: 'agent:noted' },
+        }),
+      );
+      await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+      await client.close();
+      await recorder.close();
+      monitor.close();
+      const id = sessionsPage(ctx.store).sessions[0]!.id;
+      const bob = await ctx.idp.jwt('bob', { role: 'approver' });
+      const markAs = (mark: string, bearer = bob) =>
+        api(ctx.console, `/api/sessions/${encodeURIComponent(id)}/mark`, {
+          method: 'POST',
+          bearer,
+          body: { mark },
+        });
+      assert.equal((await markAs('benign')).status, 200);
+      assert.equal((await markAs('attack')).status, 200);
+      assert.equal((await markAs('sideways')).status, 400);
+      assert.equal((await markAs('benign', await ctx.idp.jwt('victor'))).status, 403);
+      assert.equal(sessionsPage(ctx.store).sessions[0]!.mark, 'attack');
+      assert.deepEqual(verifyNotes(ctx.store), { notes: 2, broken: null });
+      // Someone with the database but not the key turns the attack mark back into benign.
+      ctx.store.db.prepare("UPDATE console_notes SET value = 'benign' WHERE value = 'attack'").run();
+      assert.deepEqual(verifyNotes(ctx.store).broken, {
+        rowid: 2,
+        why: 'its content does not match its hash',
+      });
+      ctx.store.db.prepare('DELETE FROM console_notes WHERE rowid = 2').run();
+      assert.equal(verifyNotes(ctx.store).broken, null, 'dropping the last note leaves a valid prefix');
+      await markAs('none');
+      ctx.store.db.prepare('DELETE FROM console_notes WHERE rowid = 1').run();
+      assert.deepEqual(verifyNotes(ctx.store).broken?.why, 'does not follow the previous note');
     } finally {
       await ctx.close();
     }

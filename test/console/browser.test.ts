@@ -4,10 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
+import { mintGrant } from '../../src/identity/grant.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
-import { ADMIN_TOKEN, api, consoleOn, proxiedClient, type Json } from './fixture.js';
+import { ADMIN_TOKEN, api, consoleOn, pendingFor, proxiedClient, type Json } from './fixture.js';
 
 // The console in a real browser: Debian's chromium driven by playwright-core. Every wait is on a page
 // event or a selector, never on a deadline. CONSOLE_SCREENSHOTS=1 saves each view to docs/console/.
@@ -102,6 +104,165 @@ describe(
           )
           .get() as { approver: string; status: string };
         assert.deepEqual(approver, { approver: 'console:bob', status: 'approved' });
+      } finally {
+        await agent.close();
+        await page.close();
+      }
+    });
+
+    it("an approver widens the intent from the approval's own page: a new intent version, the next call is not held", async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      const bob = await ctx.idp.jwt('bob', { role: 'approver' });
+      try {
+        const call = agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'widened.md'), content: 'first' },
+        });
+        const id = ((await pendingFor(ctx.console, 'write_file')) as { id: string }).id;
+        // The link a webhook or a URL-mode elicitation carries: the approval's own page.
+        const page = await loggedIn(bob, `/approvals/${encodeURIComponent(id)}`);
+        try {
+          await page.waitForSelector('li.approval[data-status="pending"] .countdown');
+          assert.match(await page.locator('li.approval').innerText(), /not among the approved tools/);
+          await shot(page, 'approval');
+          await Promise.all([
+            page.waitForURL(`**/approvals/${encodeURIComponent(id)}`),
+            page.click('button[value="approve-intent"]'),
+          ]);
+          const result = (await call) as { isError?: boolean };
+          assert.notEqual(result.isError, true, JSON.stringify(result));
+          await page.waitForSelector('li.approval[data-status="approved"]');
+          assert.match(
+            await page.locator('li.approval .decided').innerText(),
+            /approved by console:bob \(scope intent\)/,
+          );
+        } finally {
+          await page.close();
+        }
+        // The widened intent holds for the rest of the session: the next write is not held.
+        const second = (await agent.client.callTool({
+          name: 'write_file',
+          arguments: { path: join(agent.folder, 'widened.md'), content: 'second' },
+        })) as { isError?: boolean };
+        assert.notEqual(second.isError, true, JSON.stringify(second));
+        const session = (await (
+          await api(ctx.console, '/api/approvals/' + encodeURIComponent(id), { bearer: ADMIN_TOKEN })
+        ).json()) as Json;
+        assert.deepEqual(
+          { status: session.status, approver: session.approver, scope: session.scope },
+          { status: 'approved', approver: 'console:bob', scope: 'intent' },
+        );
+        const held = ctx.store.db
+          .prepare("SELECT count(*) AS n FROM approvals WHERE session_id = ? AND tool = 'write_file'")
+          .get(session.session) as { n: number };
+        assert.equal(held.n, 1);
+        await agent.close();
+        const s = (await (
+          await api(ctx.console, `/api/sessions/${encodeURIComponent(session.session)}`, {
+            bearer: ADMIN_TOKEN,
+          })
+        ).json()) as Json;
+        const writes = s.entries.filter((e: Json) => e.kind === 'request' && e.tool === 'write_file');
+        assert.deepEqual(
+          writes.map((e: Json) => [e.action, e.intentVersion]),
+          [
+            ['reauthorize', 1],
+            ['allow', 2],
+          ],
+        );
+        const control = s.entries.find((e: Json) => e.kind === 'control');
+        assert.deepEqual(control.control, { version: 2, by: 'console:bob', added: ['write_file'] });
+        const list = (await (
+          await api(ctx.console, '/api/sessions?limit=50', { bearer: ADMIN_TOKEN })
+        ).json()) as Json;
+        assert.equal(list.sessions.find((x: Json) => x.id === session.session).intentVersion, 2);
+      } finally {
+        await agent.close();
+      }
+    });
+
+    it('clicking an argument value opens the earlier result it came from', async () => {
+      const agent = await proxiedClient({ db: ctx.db, dir: ctx.dir, intent: READ_INTENT });
+      try {
+        // A file that names another: the second read's path argument comes from the first read's result.
+        const notes = join(agent.folder, 'notes.md');
+        writeFileSync(join(agent.folder, 'index.md'), `see ${notes} for the minutes\n`);
+        await agent.client.callTool({
+          name: 'read_text_file',
+          arguments: { path: join(agent.folder, 'index.md') },
+        });
+        await agent.client.callTool({ name: 'read_text_file', arguments: { path: notes } });
+      } finally {
+        await agent.close();
+      }
+      const list = (await (
+        await api(ctx.console, '/api/sessions?limit=1', { bearer: ADMIN_TOKEN })
+      ).json()) as Json;
+      const page = await loggedIn(ADMIN_TOKEN, `/sessions/${encodeURIComponent(list.sessions[0].id)}`);
+      try {
+        const link = page.locator('#timeline a.prov');
+        await link.waitFor();
+        assert.equal(await link.innerText(), join(agent.folder, 'notes.md'));
+        const target = (await link.getAttribute('href'))!.slice(1);
+        const row = page.locator(`tr[id="${target}"]`);
+        assert.equal(await row.locator('details').getAttribute('open'), null, 'closed before the click');
+        await link.click();
+        await page.waitForSelector(`tr[id="${target}"].shown details[open]`);
+        assert.match(await row.locator('details pre').innerText(), /see .*notes\.md for the minutes/);
+        await shot(page, 'provenance');
+      } finally {
+        await page.close();
+      }
+    });
+
+    it('an approver halts a session and revokes its grant from the page; its next call fails', async () => {
+      const keys = await generateKeys('ES256');
+      const jwks = join(ctx.dir, 'halt.jwks.json');
+      writeFileSync(jwks, JSON.stringify(keys.publicJwks));
+      const grant = await mintGrant({
+        privateJwk: keys.privateJwk,
+        iss: 'halt-test',
+        aud: 'urn:test:halt',
+        sub: 'agent:runaway',
+        ttl: '10m',
+        intent: { purpose: 'list the notes folder', tools: ['list_directory'] },
+      });
+      const agent = await proxiedClient({
+        db: ctx.db,
+        dir: ctx.dir,
+        intent: READ_INTENT,
+        grant,
+        extra: ['--jwks', jwks, '--issuer', 'halt-test', '--audience', 'urn:test:halt'],
+      });
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/sessions');
+      try {
+        await agent.client.callTool({ name: 'list_directory', arguments: { path: agent.folder } });
+        const row = page.locator('#sessions tbody tr', {
+          has: page.locator('td.sub', { hasText: 'agent:runaway' }),
+        });
+        await row.locator('button.danger').waitFor();
+        await Promise.all([page.waitForURL('**/sessions'), row.locator('button.danger').click()]);
+        await page.waitForSelector(
+          '#sessions tbody tr:has(td.sub:text-is("agent:runaway")) td.state:text-is("revoked")',
+        );
+        assert.equal(await row.locator('button.danger').count(), 0);
+        // The proxy's grant guard sees the revocation at the next request: the session is halted.
+        await assert.rejects(async () => {
+          const r = (await agent.client.callTool({
+            name: 'list_directory',
+            arguments: { path: agent.folder },
+          })) as {
+            isError?: boolean;
+            content?: { text?: string }[];
+          };
+          if (r.isError) throw new Error(r.content?.[0]?.text ?? 'refused');
+        }, /revoked/);
+        const reasons = ctx.store.db
+          .prepare('SELECT reason FROM revocations WHERE jti = ? ORDER BY rowid')
+          .pluck()
+          .all(decodeJwt(grant).jti);
+        assert.equal(reasons[0], 'revoked from the console by bob');
+        await shot(page, 'sessions-revoked');
       } finally {
         await agent.close();
         await page.close();
@@ -250,16 +411,71 @@ describe(
       }
     });
 
+    it('an approver acknowledges an alert, jumps to its event, marks the session, and the rules view counts the mark', async () => {
+      const page = await loggedIn(await ctx.idp.jwt('bob', { role: 'approver' }), '/alerts?state=open');
+      try {
+        const row = page.locator('#alerts tbody tr').first();
+        await row.waitFor();
+        const alertId = (await row.getAttribute('data-alert'))!;
+        const rule = await row.locator('td:nth-child(3) code').innerText();
+        // A viewer cannot acknowledge through the API either.
+        const viewer = await ctx.idp.jwt('victor', { role: 'viewer' });
+        const refused = await api(ctx.console, `/api/alerts/${encodeURIComponent(alertId)}/ack`, {
+          method: 'POST',
+          bearer: viewer,
+          body: {},
+        });
+        assert.equal(refused.status, 403);
+        await Promise.all([
+          page.waitForURL('**/alerts?state=open'),
+          row.locator('button:text-is("Acknowledge")').click(),
+        ]);
+        // Acknowledged alerts leave the open feed, and are listed, with who, under acknowledged.
+        await page.waitForFunction(
+          (id) => !document.querySelector(`#alerts tr[data-alert="${id}"]`),
+          alertId,
+        );
+        await page.goto(`${ctx.console.url}/alerts?state=acknowledged`);
+        const acked = page.locator(`#alerts tr[data-alert="${alertId}"]`);
+        assert.match(await acked.locator('td.ack').innerText(), /^by bob/);
+        await shot(page, 'alerts-acknowledged');
+        const again = (await (
+          await api(ctx.console, `/api/alerts/${encodeURIComponent(alertId)}/ack`, {
+            method: 'POST',
+            bearer: ADMIN_TOKEN,
+            body: {},
+          })
+        ).json()) as Json;
+        assert.equal(again.acknowledged.by, 'bob', 'acknowledging again keeps the first');
+        // Jump to the event the alert was raised on.
+        const jump = acked.locator('a.jump');
+        const target = (await jump.getAttribute('href'))!.split('#')[1]!;
+        await Promise.all([page.waitForURL(`**#${target}`), jump.click()]);
+        await page.waitForSelector(`tr[id="${target}"].shown`);
+        // Mark the session as an attack: shown on the page, and counted for the rule.
+        await Promise.all([page.waitForLoadState('load'), page.click('form.mark button[value="attack"]')]);
+        await page.waitForSelector('#mark strong.mark:text-is("attack")');
+        assert.match(await page.locator('#mark').innerText(), /Marked attack by bob/);
+        await page.goto(`${ctx.console.url}/rules?period=24h`);
+        const hits = page.locator(`#rule-hits tr[data-rule="${rule}"]`);
+        assert.ok(Number(await hits.locator('td.attack').innerText()) >= 1);
+        await shot(page, 'rules');
+      } finally {
+        await page.close();
+      }
+    });
+
     it('the alerts, rules and audit views render for a viewer', async () => {
       const page = await loggedIn(await ctx.idp.jwt('victor', { role: 'viewer' }), '/alerts');
       try {
         await page.waitForSelector('#alerts tbody tr');
+        assert.equal(await page.locator('#alerts button').count(), 0, 'a viewer cannot acknowledge');
         await shot(page, 'alerts');
         await page.goto(`${ctx.console.url}/rules?period=24h`);
         await page.waitForSelector('#rule-hits tbody tr');
-        await shot(page, 'rules');
         await page.goto(`${ctx.console.url}/audit`);
         await page.waitForSelector('#audit-status');
+        assert.match(await page.locator('#notes-status').innerText(), /notes .* verify/);
         assert.equal(await page.locator('a[href="/audit/export"]').count(), 0);
         await shot(page, 'audit');
         void grantKeysFile;

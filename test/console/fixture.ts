@@ -127,3 +127,13 @@ export function api(
 /** A JSON response body, read field by field under `assert` (the assertions are the type check). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted on, not trusted
 export type Json = any;
+
+/** Poll the console's API until a pending approval for `tool` is listed; returns it. */
+export async function pendingFor(c: ConsoleServer, tool: string): Promise<Json> {
+  for (;;) {
+    const j = (await (await api(c, '/api/approvals?state=pending', { bearer: ADMIN_TOKEN })).json()) as Json;
+    const found = j.approvals.find((p: Json) => p.tool === tool);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from '../../src/era/classify.js';
 import { checkRequestHeaders, decodeHeaderValue } from '../../src/era/headers.js';
 import { META, SPEC_CODES } from '../../src/era/keys.js';
-import { isTraceparent, traceContextOf } from '../../src/era/trace.js';
+import { parseTraceparent, traceContextOf } from '../../src/era/trace.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 const modern = (params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) => ({
@@ -144,7 +144,7 @@ describe('era: Mcp-Method / Mcp-Name against the body', () => {
 
 describe('era: trace context (SEP-414)', () => {
   it('records traceparent/tracestate/baggage and checks the traceparent shape', () => {
-    assert.equal(isTraceparent(TP), true);
+    assert.equal(parseTraceparent(TP)?.spanId, '00f067aa0ba902b7');
     for (const bad of [
       TP.toUpperCase(),
       TP.slice(0, -1),
@@ -153,7 +153,7 @@ describe('era: trace context (SEP-414)', () => {
       'ff-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01',
       `${TP}-extra`,
     ])
-      assert.equal(isTraceparent(bad), false, bad);
+      assert.equal(parseTraceparent(bad), undefined, bad);
     assert.equal(traceContextOf({ traceparent: 'nonsense' })!.valid, false);
     assert.equal(traceContextOf({ other: 1 }), undefined);
     assert.equal(traceContextOf({ traceparent: 5 }), undefined);

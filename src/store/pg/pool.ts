@@ -7,6 +7,8 @@ export interface PgPool {
   readonly pool: pg.Pool;
   /** The URL without its password. */
   readonly display: string;
+  /** The URL as given, with its password: for another connection of this process (LISTEN), never printed. */
+  readonly url: string;
   /** Run `work` in one transaction on one connection (BEGIN … COMMIT, ROLLBACK on error). */
   transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -53,6 +55,7 @@ export async function openPool(url: string, options: PgPoolOptions = {}): Promis
   const p: PgPool = {
     pool,
     display,
+    url,
     async transaction(work) {
       const client = await pool.connect().catch((e: unknown) => {
         throw pgError(e, display);
@@ -106,6 +109,10 @@ export function pgError(e: unknown, display: string): IntentGuardError {
     code === '57P01' ||
     code === '57P02' ||
     code === '57P03' ||
+    // Too many clients, or a database closed to connections (ALLOW_CONNECTIONS false): the store is
+    // there but cannot be written now — transient, retried, not a bad request.
+    code === '53300' ||
+    (code === '55000' && /not currently accepting connections/i.test(message)) ||
     /timeout|terminated|Connection terminated|not queryable|ended/i.test(message)
   )
     return new IntentGuardError(

@@ -22,7 +22,7 @@ import { pendingKey } from '../../monitor/state.js';
 import type { Outcome } from '../../model/decision.js';
 import { corsFor, createFrontDoor, refuseRequest } from '../../carrier/front-door.js';
 import { createStdioBridge } from './stdio-bridge.js';
-import { hintTraceparent, spawnedProbe, tcpProbe } from '../../observe/hooks.js';
+import { hintTraceparent, spawnedProbe, tcpProbe, upstreamTraceHeaders } from '../../observe/hooks.js';
 import { jsonContentTypeProblem } from './media-type.js';
 import { listen } from '../../lib/listen.js';
 import { quotaExceeded } from '../../carrier/session-quota.js';
@@ -212,6 +212,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
           monitor,
           era: o.runtime.era,
           upstream,
+          maxBodyBytes: maxBody,
           ...(o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders }),
         });
   const sessions = new Map<string, ProxySession>();
@@ -241,9 +242,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     req: IncomingMessage,
     body: string | undefined,
     session: ProxySession | undefined,
+    trace: Record<string, string> = {},
   ): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}) };
+      const headers: Record<string, string> = { ...(o.upstreamHeaders ?? {}), ...trace };
       for (const h of MCP_HEADERS)
         if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
       // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
@@ -493,7 +495,13 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     };
     let up: IncomingMessage;
     try {
-      up = await upstreamCall('POST', req, JSON.stringify(batch ? decided.forward : decided.forward[0]), s);
+      up = await upstreamCall(
+        'POST',
+        req,
+        JSON.stringify(batch ? decided.forward : decided.forward[0]),
+        s,
+        upstreamTraceHeaders(o.runtime.observe, s.handle.id, decided.forward, req.headers),
+      );
     } catch (e) {
       done();
       for (const answer of await answerUnreached(s.handle, requests, e as Error)) res.write(sseEvent(answer));
@@ -592,7 +600,13 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     };
     let up: IncomingMessage;
     try {
-      up = await upstreamCall('POST', req, body, s);
+      up = await upstreamCall(
+        'POST',
+        req,
+        body,
+        s,
+        upstreamTraceHeaders(o.runtime.observe, s.handle.id, decided.forward, req.headers),
+      );
     } catch (e) {
       done();
       if (settled) return;

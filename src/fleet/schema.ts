@@ -1,0 +1,34 @@
+import { migratePg, type PgMigration } from '../store/pg/migrations.js';
+import type { PgPool } from '../store/pg/pool.js';
+
+/** The channel every instance LISTENs on; the payload is the table that changed. */
+export const FLEET_CHANNEL = 'intentguard_fleet';
+
+/**
+ * The fleet's own schema (component `fleet`, versioned apart from the recording tables): triggers that
+ * wake every instance when a revocation or an approval decision lands — whoever wrote it (an instance,
+ * `intentguard revoke`, an operator's SQL) — the MRTR redemption ledger, and per-grant counters.
+ * Never edit a shipped migration: add the next one.
+ */
+export const FLEET_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE FUNCTION intentguard_fleet_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('${FLEET_CHANNEL}', TG_TABLE_NAME);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER revocations_notify AFTER INSERT ON revocations
+        FOR EACH STATEMENT EXECUTE FUNCTION intentguard_fleet_notify();
+      CREATE TRIGGER approvals_notify AFTER INSERT OR UPDATE ON approvals
+        FOR EACH STATEMENT EXECUTE FUNCTION intentguard_fleet_notify();
+      -- requestState nonces redeemed anywhere in the fleet (src/mrtr/ledger.ts: single use).
+      CREATE TABLE mrtr_redeemed (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+      CREATE INDEX mrtr_redeemed_expiry ON mrtr_redeemed(expires_at);
+    `,
+  },
+];
+
+/** Bring the fleet tables up to date (after the recording tables, which they refer to). */
+export const migrateFleet = (p: PgPool): Promise<number> => migratePg(p, 'fleet', FLEET_MIGRATIONS);

@@ -1,0 +1,100 @@
+// Fleet tests' plumbing: real intentguard instances in child processes on one real PostgreSQL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { generateKeys, type GeneratedKeys } from '../../src/identity/keys.js';
+import { mintGrant } from '../../src/identity/grant.js';
+
+export const ISS = 'https://idp.fleet.test';
+export const AUD = 'https://intentguard.fleet.test/mcp';
+
+/** A running instance: its proxy URL, its pid, and a request/answer line protocol over stdin/stdout. */
+export interface Instance {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  ask(op: string, args?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Kill it (SIGKILL: no clean shutdown, as a crashed host). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The keys, JWKS file and audit key file every instance of one test fleet shares. */
+export interface FleetKit {
+  readonly keys: GeneratedKeys;
+  readonly jwks: string;
+  readonly auditKey: string;
+  grant(sub: string, intent?: unknown): Promise<string>;
+}
+
+export async function fleetKit(): Promise<FleetKit> {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-fleet-'));
+  const keys = await generateKeys();
+  const jwks = join(dir, 'jwks.json');
+  writeFileSync(jwks, JSON.stringify(keys.publicJwks));
+  return {
+    keys,
+    jwks,
+    auditKey: join(dir, 'audit.key'),
+    grant: (sub, intent = { purpose: 'echo things', tools: ['echo'] }) =>
+      mintGrant({ privateJwk: keys.privateJwk, iss: ISS, aud: AUD, sub, ttl: '10m', intent }),
+  };
+}
+
+const script = fileURLToPath(new URL('./instance.ts', import.meta.url));
+
+/** Start one instance in its own process (`node --import tsx test/fleet/instance.ts`). */
+export async function startInstance(kit: FleetKit, store: string, upstream: string): Promise<Instance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: {
+      ...process.env,
+      FLEET_INSTANCE: JSON.stringify({
+        store,
+        auditKey: kit.auditKey,
+        jwks: kit.jwks,
+        iss: ISS,
+        aud: AUD,
+        upstream,
+      }),
+    },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting = new Map<number, (o: Record<string, unknown>) => void>();
+  let next = 0;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ready = new Promise<{ ready: string; pid: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`instance exited (${code}) before it was ready`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      if (o.ready) resolve(o as { ready: string; pid: number });
+      else waiting.get(o.id as number)?.(o);
+    });
+  });
+  const { ready: url, pid } = await ready;
+  return {
+    url,
+    pid,
+    child,
+    ask(op, args = {}) {
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, (o) => (o.error ? reject(new Error(String(o.error))) : resolve(o)));
+        child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
+      });
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.stdin!.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// One intentguard instance of a fleet, in its own process: `intentguard http`'s runtime and proxy on a
+// PostgreSQL store, driven by the fleet tests over stdin/stdout (one JSON line each way). It prints
+// {"ready": proxyUrl} once listening; commands: revoke (through the runtime's own revocation set),
+// revoked (is a grant revoked here, now?).
+import { createInterface } from 'node:readline';
+import { createRuntime } from '../../src/app/runtime.js';
+import type { FleetRevocations } from '../../src/fleet/revocations.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
+
+interface Config {
+  store: string;
+  auditKey: string;
+  jwks: string;
+  iss: string;
+  aud: string;
+  upstream: string;
+}
+
+const config = JSON.parse(process.env.FLEET_INSTANCE ?? '{}') as Config;
+const runtime = await createRuntime({
+  mode: 'enforce',
+  db: config.store,
+  auditKey: config.auditKey,
+  pack: true,
+  rules: [],
+  log: () => undefined,
+  auth: { jwks: config.jwks, issuers: [config.iss], audience: config.aud },
+});
+const proxy = await startHttpProxy({ upstream: config.upstream, runtime });
+const revocations = runtime.gate!.revocations as FleetRevocations;
+const reply = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+reply({ ready: proxy.url, pid: process.pid });
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const cmd = JSON.parse(line) as { id: number; op: string; jti?: string; sub?: string };
+  try {
+    if (cmd.op === 'revoke') {
+      await revocations.revokeShared({ jti: cmd.jti! }, 'revoked on another instance');
+      reply({ id: cmd.id, at: Date.now() });
+    } else if (cmd.op === 'revoked') {
+      reply({ id: cmd.id, revoked: revocations.isRevoked(cmd.jti ?? '', cmd.sub ?? '', Date.now()) });
+    } else reply({ id: cmd.id, error: `unknown op ${cmd.op}` });
+  } catch (e) {
+    reply({ id: cmd.id, error: (e as Error).message });
+  }
+}
+await proxy.close();
+await runtime.close();
