@@ -1,5 +1,7 @@
 /** Small helpers for benchmarks: percentiles over nanosecond samples, table printing. */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * A module of the code that runs in production: the compiled `dist/<path>.js` (built by `npm ci`),
@@ -47,3 +49,38 @@ export function printTable(title: string, rows: readonly Record<string, string |
 
 export const fmt = (n: number, digits = 1): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/**
+ * The folder a stdio proxy benchmark runs in: an intent approving the trivial server's `noop`, and a
+ * site rule folder switching the two rate rules off (thousands of calls a second is exactly what they
+ * exist to stop; an operator would override them the same way), so the figures measure the proxy, not
+ * a held call. `stdioArgs(...flags)`: node's arguments for `intentguard stdio` in front of the trivial
+ * server, from the checkout's `bin/intentguard.js` (or `bin` given).
+ */
+export function proxyBenchDir(prefix: string): {
+  dir: string;
+  site: string;
+  stdioArgs: (flags: readonly string[], bin?: string) => string[];
+} {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop]\n');
+  const site = join(dir, 'site-rules');
+  mkdirSync(site);
+  for (const id of ['IG-RATE-001', 'IG-RATE-002'])
+    writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
+  const stdioArgs = (flags: readonly string[], bin = 'bin/intentguard.js') => [
+    bin,
+    'stdio',
+    '--intent',
+    join(dir, 'intent.yaml'),
+    ...flags,
+    '--',
+    process.execPath,
+    TRIVIAL_SERVER,
+    'stdio',
+  ];
+  return { dir, site, stdioArgs };
+}
+
+/** The benchmarks' trivial MCP server (one tool, `noop`): `stdio` or `http PORT` after it. */
+export const TRIVIAL_SERVER = 'bench/fixtures/trivial-server.mjs';

@@ -5,8 +5,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { SessionState } from '../src/index.js';
 import { SHAPES, shaped } from '../test/adversarial/shapes.js';
 import { fmt, internal, printTable } from './lib.js';
@@ -245,9 +243,6 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
         message: classifyMessage(raw),
       });
       session = step.state;
-      // The measured message starts on a clean heap: collecting the previous runs' 1 MB texts and
-      // sessions is not this message's work (without it, 1 MB runs paid for earlier garbage, ~1.2x).
-      if (i === raws.length - 1) collectGarbage();
       const t0 = cpuNs();
       void policy.evaluate({ event: step.event, session, state });
       if (i === raws.length - 1) spent = cpuNs() - t0;
@@ -291,10 +286,6 @@ export function benchShapes(sizes: readonly [number, number] = [64_000, 1_000_00
     rows,
   );
 }
-
-// A full collection on demand (as `node --expose-gc` gives), enabled at run time so `npm run bench` needs no flag.
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 /** This process's CPU time in ns (user + system). */
 function cpuNs(): number {

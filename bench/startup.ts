@@ -61,16 +61,21 @@ export async function benchStartup(): Promise<void> {
       process.execPath,
       rawServer,
     ];
+    // BENCH_STARTUP_ALT=<root of another build (bin/, dist/, rules/)>: its proxy row beside this one's.
+    const alt = process.env.BENCH_STARTUP_ALT;
+    const altProxy = alt && [join(alt, 'bin', 'intentguard.js'), ...proxy.slice(1)];
     const node0: number[] = [];
     const help: number[] = [];
     const server: number[] = [];
     const ready: number[] = [];
+    const altReady: number[] = [];
     // Interleaved, so a change in machine load hits every row alike.
     for (let i = 0; i < RUNS; i++) {
       node0.push(timeExit(['-e', '0']));
       help.push(timeExit([bin, '--help']));
       server.push(await timeFirstAnswer([rawServer]));
       ready.push(await timeFirstAnswer(proxy));
+      if (altProxy) altReady.push(await timeFirstAnswer(altProxy));
     }
     const base = median(node0);
     const row = (label: string, xs: number[], target: string) => ({
@@ -86,6 +91,7 @@ export async function benchStartup(): Promise<void> {
         row('intentguard --help', help, '≤ 3×'),
         row('a bare stdio server answers initialize', server, ''),
         row('intentguard stdio proxy answers initialize', ready, '≤ 6×'),
+        ...(altProxy ? [row(`the same, ${alt}`, altReady, '')] : []),
       ],
     );
   } finally {

@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   ERR_GRANT_CLAIM: 'a required grant claim is missing or has the wrong type',
   ERR_GRANT_INTENT: 'the grant carries no valid intent and no default intent is configured',
   ERR_GRANT_REVOKED: 'the grant (jti) or its subject was revoked',
+  ERR_NOT_REVOKED: 'unrevoke: the grant (jti) or subject has no revocation in force to lift',
   ERR_GRANT_SHARED: 'the same grant (jti) is used by two concurrent sessions',
   ERR_GRANT_TASK_ACTIVE: 'a one-task grant (task: once) is already in use by an open session',
   ERR_GRANT_UNVERIFIABLE:
@@ -123,6 +124,8 @@ export const ERROR_CODES = {
   ERR_LISTEN: 'intentguard cannot listen on the given address (in use, not available, or not permitted)',
   ERR_KEY_EXISTS: 'keys generate would overwrite an existing private key; give --force to replace it',
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
+  ERR_UPSTREAM_BACKLOG:
+    'more messages waited for the upstream connection to open than the bound allows (WebSocket proxy); the session ends',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
   ERR_TOO_MANY_SESSIONS:

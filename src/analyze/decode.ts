@@ -1,7 +1,19 @@
-import { asciiTable, isAlnum, isDigit, trimEnd } from './scan.js';
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { invisible } from './normalize.js';
+import { asciiTable, isAlnum, isDigit, isSpace, trimEnd } from './scan.js';
 
-/** Bounds on decoding one value: nesting levels, shortest run worth decoding, and total output. */
-const DECODE_LIMITS = { levels: 3, minRun: 16, outputFactor: 2 } as const;
+/**
+ * Bounds on decoding one value: nesting levels, shortest run worth decoding, total output (a multiple
+ * of the input), and what one compressed stream may expand to (past it the value is undecodable).
+ */
+const DECODE_LIMITS = { levels: 4, minRun: 16, outputFactor: 4, inflated: 1 << 20 } as const;
+
+/**
+ * What {@link decodedLayers} found: the decoded texts, and `overflow` when a compressed stream in the
+ * value expands past {@link DECODE_LIMITS}.inflated (what it hides cannot be read within the bounds:
+ * callers fail closed, as for any message over the analysis budget).
+ */
+export type Decoded = string[] & { overflow?: true };
 
 const B64 = asciiTable((c) => isAlnum(c) || c === 43 || c === 47 || c === 45 || c === 95 || c === 61);
 const isB64 = (c: number): boolean => c < 128 && B64[c] === 1;
@@ -21,21 +33,100 @@ function asText(bytes: Uint8Array): string | undefined {
 }
 
 /** base64 or base64url (padding optional) of one run, or undefined if it is not that. */
-function fromBase64(run: string): string | undefined {
+function fromBase64(run: string, flags: Flags): string | undefined {
   const body = trimEnd(run, (c) => c === 61);
   if (body.length % 4 === 1 || body.includes('=')) return undefined;
-  // Node's base64 decoder reads both alphabets (base64url's `-` and `_` too). A prefix that is not text
-  // rules the whole run out before decoding all of it.
-  if (body.length > 64 && asText(Buffer.from(body.slice(0, 64), 'base64')) === undefined) return undefined;
-  return asText(Buffer.from(body, 'base64'));
+  // Node's base64 decoder reads both alphabets (base64url's `-` and `_` too). A prefix that is neither
+  // text nor a compressed stream rules the whole run out before decoding all of it.
+  if (body.length > 64) {
+    const head = Buffer.from(body.slice(0, 64), 'base64');
+    const compressed = (head[0] === 0x1f && head[1] === 0x8b) || (head[0]! & 0x0f) === 8;
+    if (!compressed && asText(head) === undefined) return undefined;
+  }
+  return bytesAsText(Buffer.from(body, 'base64'), flags);
 }
 
-function fromHex(run: string): string | undefined {
+/** RFC 4648 base32 (one case throughout, padding optional) of one run, or undefined if it is not that. */
+function fromBase32(run: string, flags: Flags): string | undefined {
+  const body = trimEnd(run, (c) => c === 61);
+  if (body.includes('=') || [1, 3, 6].includes(body.length % 8)) return undefined;
+  const lower = body.charCodeAt(0) >= 97;
+  const bytes = new Uint8Array(Math.floor((body.length * 5) / 8));
+  let bits = 0,
+    acc = 0,
+    o = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    let v: number;
+    if (c >= 50 && c <= 55) v = c - 24;
+    else if (!lower && c >= 65 && c <= 90) v = c - 65;
+    else if (lower && c >= 97 && c <= 122) v = c - 97;
+    else return undefined;
+    acc = ((acc << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return bytesAsText(bytes, flags);
+}
+
+/** Decoded bytes as text: gzip and zlib streams inflated (bounded) first. */
+function bytesAsText(bytes: Uint8Array, flags: Flags): string | undefined {
+  const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
+  // A zlib header: deflate (CM 8), a window up to 32 KiB, and a check value (RFC 1950).
+  const zlib = (bytes[0]! & 0x0f) === 8 && bytes[0]! >> 4 <= 7 && ((bytes[0]! << 8) | bytes[1]!) % 31 === 0;
+  if (bytes.length >= 8 && (gzip || zlib)) {
+    try {
+      const inflate = gzip ? gunzipSync : inflateSync;
+      return asText(inflate(bytes, { maxOutputLength: DECODE_LIMITS.inflated }));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') flags.overflow = true;
+      return undefined;
+    }
+  }
+  return asText(bytes);
+}
+
+interface Flags {
+  overflow?: true;
+}
+
+/**
+ * A text built one UTF-16 unit at a time in a reused typed array, made a flat string once at the end:
+ * `+=` per character on a 1 MB value builds a rope whose flattening and collection grew per character
+ * with the size.
+ */
+class Units {
+  private static shared = new Uint16Array(1 << 12);
+  private static utf16 = new TextDecoder('utf-16le');
+  n = 0;
+  constructor(capacity: number) {
+    if (Units.shared.length < capacity)
+      Units.shared = new Uint16Array(Math.max(capacity, Units.shared.length * 2));
+  }
+  push(unit: number): void {
+    Units.shared[this.n++] = unit;
+  }
+  pushCodePoint(cp: number): void {
+    if (cp < 0x10000) this.push(cp);
+    else {
+      this.push(0xd800 + ((cp - 0x10000) >> 10));
+      this.push(0xdc00 + ((cp - 0x10000) & 0x3ff));
+    }
+  }
+  text(): string {
+    return Units.utf16.decode(Units.shared.subarray(0, this.n));
+  }
+}
+
+function fromHex(run: string, flags?: Flags): string | undefined {
   if (run.length % 2 !== 0) return undefined;
-  if (run.length > 64 && fromHex(run.slice(0, 64)) === undefined) return undefined;
   const bytes = new Uint8Array(run.length / 2);
   for (let i = 0; i < bytes.length; i++)
     bytes[i] = hexVal(run.charCodeAt(2 * i)) * 16 + hexVal(run.charCodeAt(2 * i + 1));
+  if (flags) return bytesAsText(bytes, flags);
   return asText(bytes);
 }
 
@@ -55,8 +146,147 @@ function fromPercent(s: string): string | undefined {
   return count === 0 ? undefined : new TextDecoder().decode(Uint8Array.from(bytes));
 }
 
-/** One layer: the value percent-decoded, and each long base64 / hex run in it decoded. */
-function layer(s: string, out: string[], left: { chars: number }): void {
+const isBase32 = (c: number): boolean =>
+  (c >= 50 && c <= 55) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** Separators a value is split by to hide a run (`QUtJ QUlP`, `41:4b:49`, zero-width joins): dropped. */
+const isFiller = (c: number): boolean =>
+  isSpace(c) || c === 44 || c === 59 || c === 58 || c === 124 || invisible(c) || c === 0x2060;
+
+/**
+ * Readings of a value that are not decodings of a run: its characters reversed; the value with fillers
+ * between its characters dropped; escapes (`\u0041`, `\x41`, `&#65;`, `&#x41;`, `=41`, `0x41`, lists
+ * of character codes) turned into the characters they name; compatibility forms (full-width letters)
+ * folded by NFKC. Each is linear in the value.
+ */
+function readings(s: string, out: string[], left: { chars: number }): void {
+  if (s.length < DECODE_LIMITS.minRun) return;
+  // By code point: a surrogate pair stays in order.
+  const rev = new Units(s.length);
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const hi = s.charCodeAt(i - 1);
+      if (hi >= 0xd800 && hi <= 0xdbff) {
+        rev.push(hi);
+        i--;
+      }
+    }
+    rev.push(c);
+  }
+  push(out, rev.text(), left);
+  // Fillers dropped when they hide something: invisible ones always; visible ones only between short
+  // tokens (4 characters at most) of the base64 alphabet with a letter among them (`QUtJ QUlP`,
+  // `41:4b:49`, `w J a l`), so prose and lists of times or amounts are never glued into new words.
+  let invisibles = 0,
+    tokens = 0,
+    longest = 0,
+    run = 0,
+    letter = false,
+    alphabet = true,
+    ascii = true;
+  const kept = new Units(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7e) ascii = false;
+    if (isFiller(c)) {
+      if (c > 0x7e && invisible(c)) invisibles++;
+      run = 0;
+      continue;
+    }
+    if (run === 0) tokens++;
+    longest = Math.max(longest, ++run);
+    letter ||= isAlnum(c) && !isDigit(c);
+    alphabet &&= isB64(c);
+    kept.push(c);
+  }
+  const squeezed = kept.n < s.length ? kept.text() : s;
+  const hidden = invisibles > 0 || (tokens >= 4 && longest <= 4 && letter && alphabet);
+  if (hidden && squeezed.length >= DECODE_LIMITS.minRun && squeezed.length < s.length)
+    push(out, squeezed, left);
+  const unescaped = unescape(s);
+  if (unescaped !== undefined) push(out, unescaped, left);
+  if (!ascii) {
+    const nfkc = s.normalize('NFKC');
+    const fold = new Units(nfkc.length);
+    for (let i = 0; i < nfkc.length; i++) {
+      const c = nfkc.charCodeAt(i);
+      if (!invisible(c)) fold.push(c);
+    }
+    const folded = fold.text();
+    if (folded !== s && folded !== squeezed) push(out, folded, left);
+  }
+}
+
+/** Character escapes and code lists in `s` replaced by their characters; undefined if there are fewer than 8. */
+function unescape(s: string): string | undefined {
+  let count = 0;
+  const text = new Units(s.length);
+  const hexAt = (i: number, n: number): number => {
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      const c = s.charCodeAt(i + k);
+      if (!isHex(c)) return -1;
+      v = v * 16 + hexVal(c);
+    }
+    return v;
+  };
+  for (let i = 0; i < s.length;) {
+    const c = s.charCodeAt(i);
+    const next = s.charCodeAt(i + 1);
+    let cp = -1,
+      len = 0;
+    if (c === 92 && next === 117 && (cp = hexAt(i + 2, 4)) >= 0) len = 6;
+    else if (c === 92 && next === 120 && (cp = hexAt(i + 2, 2)) >= 0) len = 4;
+    else if (c === 48 && (next === 120 || next === 88) && (cp = hexAt(i + 2, 2)) >= 0) len = 4;
+    else if (c === 61 && (cp = hexAt(i + 1, 2)) >= 0) len = 3;
+    else if (c === 38 && next === 35) {
+      // &#65; or &#x41;
+      const hex = s.charCodeAt(i + 2) === 120 || s.charCodeAt(i + 2) === 88;
+      let k = i + (hex ? 3 : 2);
+      let v = 0;
+      const from = k;
+      while (k < s.length && k - from < 7 && (hex ? isHex(s.charCodeAt(k)) : isDigit(s.charCodeAt(k)))) {
+        v = v * (hex ? 16 : 10) + (hex ? hexVal(s.charCodeAt(k)) : s.charCodeAt(k) - 48);
+        k++;
+      }
+      if (k > from && s.charCodeAt(k) === 59 && v <= 0x10ffff) {
+        cp = v;
+        len = k + 1 - i;
+      }
+    } else if (isDigit(c) && (i === 0 || !isDigit(s.charCodeAt(i - 1)))) {
+      // One entry of a list of decimal character codes (`119,74,97`): printable ASCII, then a separator.
+      let k = i,
+        v = 0;
+      while (k < s.length && k - i < 3 && isDigit(s.charCodeAt(k))) v = v * 10 + s.charCodeAt(k++) - 48;
+      const sep = s.charCodeAt(k);
+      if (
+        v >= 32 &&
+        v <= 126 &&
+        !isDigit(sep) &&
+        (k === s.length || sep === 44 || sep === 32 || sep === 59)
+      ) {
+        cp = v;
+        len = k - i;
+      }
+    }
+    if (len > 0) {
+      text.pushCodePoint(cp);
+      count++;
+      i += len;
+      // The separator after an escape or a code in a list.
+      while (i < s.length && (s.charCodeAt(i) === 44 || s.charCodeAt(i) === 32 || s.charCodeAt(i) === 59))
+        i++;
+    } else {
+      text.push(s.charCodeAt(i));
+      i++;
+    }
+  }
+  return count >= 8 ? text.text() : undefined;
+}
+
+/** One layer: the value percent-decoded, and each long base64 / base32 / hex run in it decoded. */
+function layer(s: string, out: string[], left: { chars: number }, flags: Flags): void {
   const pct = s.includes('%') ? fromPercent(s) : undefined;
   if (pct !== undefined && pct !== s) push(out, pct, left);
   for (let i = 0; i < s.length && left.chars > 0;) {
@@ -68,9 +298,17 @@ function layer(s: string, out: string[], left: { chars: number }): void {
     while (i < s.length && isB64(s.charCodeAt(i))) i++;
     if (i - b < DECODE_LIMITS.minRun) continue;
     const run = s.slice(b, i);
-    let allHex = true;
-    for (let k = 0; k < run.length && allHex; k++) allHex = isHex(run.charCodeAt(k));
-    const decoded = (allHex ? fromHex(run) : undefined) ?? fromBase64(run);
+    let allHex = true,
+      all32 = true;
+    for (let k = 0; k < run.length && (allHex || all32); k++) {
+      const c = run.charCodeAt(k);
+      allHex &&= isHex(c);
+      all32 &&= isBase32(c) || c === 61;
+    }
+    const decoded =
+      (allHex ? fromHex(run, flags) : undefined) ??
+      (all32 ? fromBase32(run, flags) : undefined) ??
+      fromBase64(run, flags);
     if (decoded !== undefined) push(out, decoded, left);
   }
 }
@@ -89,7 +327,7 @@ function push(out: string[], s: string, left: { chars: number }): void {
  * Short values are memoized (bounded): the returned array must not be modified.
  * @example decodedLayers('QUtJQUlPU0ZPRE5ON0VYQU1QTEU=') // ['AKIAIOSFODNN7EXAMPLE']
  */
-export function decodedLayers(value: string): string[] {
+export function decodedLayers(value: string): Decoded {
   if (value.length <= 512) {
     let hit = cache.get(value);
     if (!hit) {
@@ -103,20 +341,24 @@ export function decodedLayers(value: string): string[] {
 }
 
 // Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded).
-const cache = new Map<string, string[]>();
+const cache = new Map<string, Decoded>();
 
 /**
  * {@link decodedLayers} without the memo, for values seen once (a trail joined with a call's value):
  * caching them would only evict the values that do repeat.
  */
-export function decodeUncached(value: string): string[] {
-  const out: string[] = [];
+export function decodeUncached(value: string): Decoded {
+  const out: Decoded = [];
+  const flags: Flags = {};
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
-  let level = [value];
+  // Level 0's other readings (reversed, fillers dropped, escapes, NFKC) are decoded like the value.
+  readings(value, out, left);
+  let level = [value, ...out];
   for (let depth = 0; depth < DECODE_LIMITS.levels && level.length > 0 && left.chars > 0; depth++) {
     const start = out.length;
-    for (const s of level) layer(s, out, left);
+    for (const s of level) layer(s, out, left, flags);
     level = out.slice(start);
   }
+  if (flags.overflow) out.overflow = true;
   return out;
 }

@@ -89,7 +89,7 @@ const CONFUSABLES: Readonly<Record<string, string>> = {
 };
 
 /** Invisible code points a model reads through: zero-width, joiners, soft hyphen, bidi controls, BOM. */
-const invisible = (cp: number): boolean =>
+export const invisible = (cp: number): boolean =>
   cp === 0x00ad ||
   cp === 0x034f ||
   cp === 0x061c ||

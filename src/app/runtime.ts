@@ -4,7 +4,7 @@ import { IntentGuardError } from '../errors.js';
 import { parse as parseYaml } from 'yaml';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
-import { alertStream, type AlertStream } from '../alerts/ws-stream.js';
+import type { AlertStream } from '../alerts/ws-stream.js';
 import {
   createApprovals,
   databaseChannel,
@@ -13,8 +13,7 @@ import {
   type ApprovalChannel,
 } from '../approvals/approvals.js';
 import { noApproverLine } from '../approvals/log-lines.js';
-import { createGrantGate, type GrantGate } from '../identity/gate.js';
-import { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys } from '../identity/keys.js';
+import type { GrantGate } from '../identity/gate.js';
 import { grantGuard } from '../identity/grant-guard.js';
 import { createRevocations } from '../identity/revocations.js';
 import { parseIntent } from '../intent/parse.js';
@@ -94,16 +93,23 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.webhook)
     channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && (o.approvals?.cli || o.console)) channels.push(databaseChannel(store));
+  // A fleet: held calls wait in the shared approvals table, decided from any host, released here.
+  const fleetApprovals =
+    pgStore && o.approvals?.cli
+      ? await (await import('../fleet/approvals.js')).pgApprovalChannel(pgStore)
+      : undefined;
+  if (fleetApprovals) channels.push(fleetApprovals.channel);
   const timeoutMs = o.approvals?.timeout ? parseDuration(o.approvals.timeout) : 60_000;
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const approvals = createApprovals(() => monitor, {
     channels,
     ...(store && { store }),
+    ...(pgStore && { ledger: (await import('../fleet/approvals.js')).pgApprovalLedger(pgStore) }),
     timeoutMs,
     // Tool names and reasons come from the session: shown escaped, never as terminal control sequences.
     onPending: (p) =>
       log(
-        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}, approval ${p.id}): ${printable(p.reason)}${store && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --db ${o.db}` : ''}`,
+        `held ${printable(p.tool)} for ${printable(p.sub)} (session ${p.session}, approval ${p.id}): ${printable(p.reason)}${(store || pgStore) && o.approvals?.cli ? ` — approve with: intentguard approve ${p.id} --store ${pgStore?.display ?? o.db}` : ''}`,
       ),
     onNoApprover: (p) => log(noApproverLine(p)),
   });
@@ -120,6 +126,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const fleetRevocations =
     grants && pgStore
       ? await (await import('../fleet/revocations.js')).pgRevocations(pgStore).catch(async (e: unknown) => {
+          await fleetApprovals?.close();
           await pgStore.close();
           throw e;
         })
@@ -146,6 +153,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   }).catch(async (e: unknown) => {
     store?.close();
     await fleetRevocations?.close();
+    await fleetApprovals?.close();
     await pgStore?.close();
     throw e;
   });
@@ -154,6 +162,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const era = createEraGate({
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db), tasks: sqliteTaskOwners(store.db) }),
+    ...(pgStore && { ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore) }),
   });
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),
@@ -169,6 +178,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   let stream: AlertStream | undefined;
   try {
     if (o.auth && revocations) {
+      // Loaded only when grants are configured: jose is most of a proxy's start-up otherwise.
+      const [{ createGrantGate }, { DEFAULT_ALGORITHMS, keySourceFrom, resolveKeys }] = await Promise.all([
+        import('../identity/gate.js'),
+        import('../identity/keys.js'),
+      ]);
       gate = createGrantGate(
         monitor,
         {
@@ -197,7 +211,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       );
     stream =
       o.alerts?.wsPort !== undefined && o.alerts.wsToken
-        ? await alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
+        ? await (
+            await import('../alerts/ws-stream.js')
+          ).alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
     if (o.console)
       sinks.push(await (await import('../console/attach.js')).attachConsole(o.console, monitor, log, store));
@@ -218,6 +234,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     monitor.close();
     store?.close();
     await fleetRevocations?.close();
+    await fleetApprovals?.close();
     await pgStore?.close();
     throw e;
   }
@@ -250,6 +267,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
       monitor.close();
       store?.close();
       await fleetRevocations?.close();
+      await fleetApprovals?.close();
       await pgStore?.close();
     },
   };
@@ -260,10 +278,10 @@ async function pgStoreFor(
   url: string,
   o: RuntimeOptions,
 ): Promise<{ store: PgStore; record(monitor: Monitor): Recorder }> {
-  if (o.approvals?.cli || o.console)
+  if (o.console)
     throw new IntentGuardError(
       'ERR_STORE_BACKEND',
-      '--approve-cli and --console-port need a SQLite store for now (held calls are decided through its approvals table)',
+      '--console-port needs a SQLite store for now (the console reads and decides through it); a fleet decides held calls with intentguard approve|deny --store postgres://…',
     );
   const [{ openPgStore }, { createPgRecorder }] = await Promise.all([
     import('../store/pg/store.js'),

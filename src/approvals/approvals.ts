@@ -9,7 +9,7 @@ import type { Monitor } from '../monitor/create.js';
 import type { ApprovalRequest, Approver } from '../model/decision.js';
 import { redactValue, renderMessage } from '../rules/template.js';
 import type { Store } from '../store/db.js';
-import { appendApproval, sealApproval } from '../store/ledger.js';
+import { appendApproval, sealApproval, type ApprovalRecord } from '../store/ledger.js';
 
 /** What an approver is asked: one held call, bound to who, where, what and which approval version. */
 export interface PendingApproval {
@@ -63,9 +63,22 @@ export interface Approvals {
   })[];
 }
 
+/** Where held approvals are recorded when the store is not SQLite (a fleet's PostgreSQL: asynchronous). */
+export interface ApprovalLedger {
+  /** Record a held call, chained; a failure denies the call (fail closed). */
+  append(a: ApprovalRecord): Promise<void>;
+  /** Seal its decision onto its row. */
+  seal(
+    id: string,
+    d: { status: string; approver: string; scope: string | null; decided_at: number },
+  ): Promise<void>;
+}
+
 export interface ApprovalsOptions {
   readonly channels: readonly ApprovalChannel[];
   readonly store?: Store;
+  /** Instead of `store`: an asynchronous approval record (src/fleet/approvals.ts). */
+  readonly ledger?: ApprovalLedger;
   readonly clock?: () => number;
   /** How long an approval may take to be answered; also the expiry stamped on it. Default 60 s. */
   readonly timeoutMs?: number;
@@ -156,6 +169,7 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     const at = clock();
     // Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts).
     if (store) sealApproval(store, p.id, { status, approver, scope, decided_at: at });
+    else options.ledger?.seal(p.id, { status, approver, scope, decided_at: at }).catch(() => undefined);
     decided.push({ ...p, status, approver, decidedAt: at });
     if (decided.length > 10_000) decided.shift();
   };
@@ -192,20 +206,28 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       requestedAt: clock(),
       expiresAt: clock() + timeoutMs,
     };
-    if (store) {
-      appendApproval(store, {
-        id: pending.id,
-        session_id: pending.session,
-        decision_id: req.decision.id,
-        sub,
-        tool,
-        args_digest: pending.argsDigest,
-        intent_version: pending.intentVersion,
-        reason: pending.reason,
-        requested_at: pending.requestedAt,
-        expires_at: pending.expiresAt,
-      });
-    }
+    const row: ApprovalRecord = {
+      id: pending.id,
+      session_id: pending.session,
+      decision_id: req.decision.id,
+      sub,
+      tool,
+      args_digest: pending.argsDigest,
+      intent_version: pending.intentVersion,
+      reason: pending.reason,
+      requested_at: pending.requestedAt,
+      expires_at: pending.expiresAt,
+    };
+    if (store) appendApproval(store, row);
+    // Not recorded, not held: a call nobody could find to approve is denied.
+    else if (
+      options.ledger &&
+      !(await options.ledger.append(row).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
     const controller = new AbortController();
     req.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));

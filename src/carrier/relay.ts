@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
 import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
@@ -140,54 +139,8 @@ export async function relayOversize(
   };
 }
 
-/**
- * A POST without a session id must open one with `initialize`; anything else is refused (400) before a
- * session, its state or its process exists. Returns false when it answered.
- */
-export function startsSession(res: ServerResponse, body: unknown): boolean {
-  const first = Array.isArray(body) ? body[0] : body;
-  if ((first as { method?: unknown } | null)?.method === 'initialize') return true;
-  sendJson(
-    res,
-    400,
-    errorAnswer(
-      null,
-      -32600,
-      'intentguard: no Mcp-Session-Id: the first request of a session must be initialize',
-      { code: 'ERR_SESSION_CLOSED' },
-    ),
-  );
-  return false;
-}
-
 /** How far past the size limit an upstream SSE event may grow before its stream is cut. */
 export const SSE_EVENT_SLACK = 64 * 1024;
-
-/** A new session refused because the proxy carries its maximum already: 503, try again later. */
-export function tooManySessions(res: ServerResponse, max: number): void {
-  sendJson(
-    res,
-    503,
-    errorAnswer(
-      null,
-      -32001,
-      `intentguard: ERR_TOO_MANY_SESSIONS: ${max} sessions are open already; try again later`,
-      { code: 'ERR_TOO_MANY_SESSIONS' },
-    ),
-    { 'retry-after': '5' },
-  );
-}
-
-/** Answer an HTTP request with a JSON body (nothing when the response has already started). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
 
 /**
  * The server could not be reached: each request among `messages` gets an error answer (shown to the
@@ -224,12 +177,13 @@ export async function endedByUpstream(
   message: string,
   reason: string,
   deliver: (answer: unknown) => void,
+  code: 'ERR_SESSION_CLOSED' | 'ERR_UPSTREAM_BACKLOG' = 'ERR_SESSION_CLOSED',
 ): Promise<void> {
   if (session.status !== 'open') return;
   for (const p of session.state().pending.values()) {
     if (p.dir !== 'c2s') continue;
     const answer = errorAnswer(p.id, RPC_CODES.HALTED, message, {
-      code: 'ERR_SESSION_CLOSED',
+      code,
       session: session.id,
     });
     await session.record('s2c', answer);

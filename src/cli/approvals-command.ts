@@ -1,5 +1,5 @@
 import { listApprovals, type ApprovalListing } from '../approvals/list.js';
-import { openStore } from '../store/db.js';
+import { openBackend } from '../store/backend.js';
 import { printable } from './format.js';
 
 const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString());
@@ -15,12 +15,16 @@ const line = (a: ApprovalListing, now: number): string => {
  * `intentguard approvals [--db PATH] [--state pending|all] [--json]`: the approvals in the record —
  * id, session, agent, tool, why the call was held, expiry — to answer with `intentguard approve|deny ID`.
  */
-export function approvalsCommand(
+export async function approvalsCommand(
   opts: { db: string; state: 'pending' | 'all'; json?: boolean },
   out: NodeJS.WritableStream = process.stdout,
   now: number = Date.now(),
-): number {
-  const store = openStore(opts.db, { readonly: true });
+): Promise<number> {
+  // On a fleet's PostgreSQL: a private copy of the shared tables (no session is copied).
+  const backend = await openBackend(opts.db, { readonly: true });
+  const view = await backend.read({ limit: 0 });
+  const store = view.store;
+  opts = { ...opts, db: backend.location };
   try {
     const rows = listApprovals(store, { state: opts.state, now });
     if (opts.json) {
@@ -32,9 +36,10 @@ export function approvalsCommand(
     );
     for (const r of rows) out.write(`${line(r, now)}\n`);
     if (opts.state === 'pending' && rows.length)
-      out.write(`answer with: intentguard approve ID --db ${opts.db}  (or deny ID)\n`);
+      out.write(`answer with: intentguard approve ID --store ${opts.db}  (or deny ID)\n`);
     return 0;
   } finally {
-    store.close();
+    view.close();
+    await backend.close();
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { GrantError, mintGrant, toleranceText, verifyGrant } from '../identity/grant.js';
 import { DEFAULT_ALGORITHMS, generateKeys, keySourceFrom, resolveKeys } from '../identity/keys.js';
-import { createRevocations } from '../identity/revocations.js';
+import { createRevocations, liftRevocation } from '../identity/revocations.js';
 import { parseStoreLocation } from '../store/location.js';
 import { readIntentDocument } from '../app/runtime.js';
 import { parseDuration } from '../lib/duration.js';
@@ -126,14 +126,19 @@ export async function grantInspectCommand(
   }
 }
 
+/** `revoke`/`unrevoke` take a jti, or a sub (`--sub`, or any argument with a colon: `agent:x`). */
+const revocationTarget = (target: string, sub?: boolean) => {
+  const isSub = Boolean(sub) || target.includes(':');
+  return { isSub, what: isSub ? { sub: target } : { jti: target } };
+};
+
 /** `intentguard revoke JTI|SUB`: persisted; sessions presenting it are refused (on PostgreSQL: on every instance of the fleet). */
 export async function revokeCommand(
   target: string,
   opts: { db: string; sub?: boolean; reason: string },
   out: Out = process.stdout,
 ): Promise<number> {
-  const isSub = opts.sub || target.includes(':');
-  const what = isSub ? { sub: target } : { jti: target };
+  const { isSub, what } = revocationTarget(target, opts.sub);
   if (parseStoreLocation(opts.db).kind === 'postgres') {
     const { revokeInFleet } = await import('../fleet/revocations.js');
     const where = await revokeInFleet(opts.db, what, opts.reason);
@@ -148,4 +153,31 @@ export async function revokeCommand(
   } finally {
     store.close();
   }
+}
+
+/**
+ * `intentguard unrevoke JTI|SUB`: lift a revocation (an operator's, or a halted session's) with a chained
+ * lift row; new sessions presenting the grant are admitted again. `ERR_NOT_REVOKED` when nothing is in
+ * force for that target.
+ */
+export async function unrevokeCommand(
+  target: string,
+  opts: { db: string; sub?: boolean; reason: string },
+  out: Out = process.stdout,
+): Promise<number> {
+  const { isSub, what } = revocationTarget(target, opts.sub);
+  let where = opts.db;
+  if (parseStoreLocation(opts.db).kind === 'postgres') {
+    const { unrevokeInFleet } = await import('../fleet/revocations.js');
+    where = `${await unrevokeInFleet(opts.db, what, opts.reason)} (every instance is told)`;
+  } else {
+    const store = openStore(opts.db);
+    try {
+      liftRevocation(store, what, opts.reason);
+    } finally {
+      store.close();
+    }
+  }
+  out.write(`lifted the revocation of ${isSub ? 'subject' : 'grant'} ${target} in ${where}\n`);
+  return 0;
 }

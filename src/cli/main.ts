@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DB } from '../store/paths.js';
+import { isPostgresUrl } from '../store/location.js';
 import { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 import { handleClosedPipes } from './pipes.js';
 import { exitStatus, failureText, reportUnhandled } from './report.js';
@@ -71,6 +72,11 @@ program
   .option('--json', 'one JSON result per session')
   .option('--rules <dir>', 'site rule directory loaded after the shipped pack (repeatable)', collect, [])
   .option('--no-pack', 'only the built-in intent policy (no rule pack)')
+  .option(
+    '--visibility <which>',
+    'approved: replay as behind --visibility approved (calls of tools not offered are denied)',
+    choiceFlag('--visibility', ['approved', 'all'] as const),
+  )
   .option('--session <id>', 'database only: one session')
   .option(
     '--since <time>',
@@ -94,6 +100,7 @@ program
         json?: boolean;
         rules: string[];
         pack: boolean;
+        visibility?: 'approved' | 'all';
         session?: string;
         since?: string;
         diff?: boolean;
@@ -112,6 +119,7 @@ program
         json: Boolean(opts.json),
         rules: opts.rules,
         pack: opts.pack,
+        ...(opts.visibility && { visibility: opts.visibility }),
         jobs: opts.jobs,
       });
     },
@@ -422,6 +430,20 @@ program
   });
 
 program
+  .command('unrevoke')
+  .description(
+    'lift the revocation of a grant (jti) or an agent identity (sub): new sessions presenting it are admitted',
+  )
+  .argument('<jti-or-sub>', 'a jti, or a sub such as agent:x')
+  .option('--sub', 'treat the argument as a sub')
+  .option('--reason <text>', 'why', 'lifted by operator')
+  .option('--store <url|path>', storeHelp('database'))
+  .option('--db <path>', 'the older name of --store')
+  .action(async (target: string, opts: { db: string; sub?: boolean; reason: string }) => {
+    process.exitCode = await (await import('./identity-commands.js')).unrevokeCommand(target, opts);
+  });
+
+program
   .command('task')
   .description('one-task grants (intent task: once)')
   .command('done')
@@ -450,7 +472,7 @@ program
   )
   .option('--json', 'one JSON object per approval')
   .action(async (opts: { db: string; state: 'pending' | 'all'; json?: boolean }) => {
-    process.exitCode = (await import('./approvals-command.js')).approvalsCommand(opts);
+    process.exitCode = await (await import('./approvals-command.js')).approvalsCommand(opts);
   });
 
 for (const verb of ['approve', 'deny'] as const) {
@@ -472,6 +494,15 @@ for (const verb of ['approve', 'deny'] as const) {
       'once',
     )
     .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
+      const said = (r: { tool: string; session: string }) =>
+        process.stdout.write(
+          `${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`,
+        );
+      if (isPostgresUrl(opts.db)) {
+        const { decideInFleet } = await import('../fleet/approvals.js');
+        said(await decideInFleet(opts.db, id, verb === 'approve', opts.by, opts.scope));
+        return;
+      }
       const [{ decideInDatabase }, { openStore }] = await Promise.all([
         import('../approvals/approvals.js'),
         import('../store/db.js'),

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { RuntimeOptions } from '../transports/runtime.js';
 import { IntentGuardError } from '../errors.js';
-import { toleranceText } from '../identity/grant.js';
 import { intSetting, readConfigFile } from './config.js';
 import { parseDuration } from '../lib/duration.js';
 import { DEFAULT_DB } from '../store/paths.js';
@@ -152,6 +151,9 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   };
 }
 
+/** How grants are checked, for the start-up line (jose is loaded only when grants are configured). */
+const grantTolerance = async () => (await import('../identity/grant.js')).toleranceText();
+
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0)
@@ -258,7 +260,7 @@ export async function httpCommand(
     }),
   );
   process.stderr.write(
-    `intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`,
+    `intentguard http: ${proxy.url} -> ${opts.upstream ?? `${command.join(' ')} (stdio, a process per session)`} (${runtime.options.mode}${runtime.gate ? `, grants required: ${await grantTolerance()}` : ''})\n`,
   );
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
@@ -364,7 +366,7 @@ export async function wsCommand(
     }),
   );
   process.stderr.write(
-    `intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${toleranceText()}` : ''})\n`,
+    `intentguard ws: ${proxy.url} -> ${opts.upstream} (${runtime.options.mode}${runtime.gate ? `, grants required: ${await grantTolerance()}` : ''})\n`,
   );
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());

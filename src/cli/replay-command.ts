@@ -3,6 +3,7 @@ import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
 import type { ReplayResult } from '../replay/replay.js';
 import { progress } from './progress.js';
+import type { Visibility } from '../visibility/visibility.js';
 
 export interface ReplayCommandOptions {
   readonly json?: boolean;
@@ -10,6 +11,8 @@ export interface ReplayCommandOptions {
   readonly rules?: readonly string[];
   /** With the rule pack (default true), or only the built-in intent policy. */
   readonly pack?: boolean;
+  /** `approved`: replay as behind a proxy with `--visibility approved`. */
+  readonly visibility?: Visibility;
   /** Worker threads to replay on, or `auto` (default 1: this thread; `auto` by the number of lines). */
   readonly jobs?: number | 'auto';
   readonly out?: NodeJS.WritableStream;
@@ -69,6 +72,7 @@ export async function replayCommand(file: string, options: ReplayCommandOptions 
     jobs: resolveJobs(options.jobs ?? 1, lines ?? 0),
     rules: options.rules ?? [],
     pack: options.pack ?? true,
+    ...(options.visibility && { visibility: options.visibility }),
   });
   const bar = progress(process.stderr.isTTY ? lines : undefined, 'replaying');
   const printer = resultPrinter(out, Boolean(options.json));

@@ -20,6 +20,7 @@ import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief, printable } from './format.js';
 import { progress } from './progress.js';
 import { resultPrinter } from './replay-command.js';
+import type { Visibility } from '../visibility/visibility.js';
 
 type Out = NodeJS.WritableStream;
 
@@ -141,8 +142,13 @@ export async function showCommand(
       const what = e.tool
         ? `${e.kind === 'request' ? 'call' : e.kind === 'response' ? 'result' : e.kind} ${printable(e.tool)}${e.kind === 'request' ? ` ${brief((e.raw as { params?: { arguments?: unknown } }).params?.arguments, 70)}` : ''}`
         : `${e.kind} ${printable(e.method ?? '')}`;
+      // Monitor mode delivered the call: say what would have happened, and what did.
       const action =
-        e.action && e.action !== 'allow' ? ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}` : '';
+        !e.action || e.action === 'allow'
+          ? ''
+          : e.enforced === false && e.action !== 'alert'
+            ? ` would-${e.action} (monitor mode: delivered)`
+            : ` ${actionLabel(e.action as keyof typeof ACTION_RANK, out)}`;
       out.write(
         `${String(e.seq).padStart(5)} ${iso(e.time).slice(11)} ${e.dir} ${e.call !== null ? `#${e.call}`.padEnd(5) : '     '} ${what}${action}\n`,
       );
@@ -316,6 +322,7 @@ export async function replayDbCommand(
     diff?: boolean;
     rules: readonly string[];
     pack: boolean;
+    visibility?: Visibility;
     jobs?: number | 'auto';
   },
   out: Out = process.stdout,
@@ -345,6 +352,7 @@ export async function replayDbCommand(
     jobs: resolveJobs(opts.jobs, ids.length),
     rules: opts.rules,
     pack: opts.pack,
+    ...(opts.visibility && { visibility: opts.visibility }),
   });
   const diff = Boolean(opts.diff);
   const printer = resultPrinter(out, Boolean(opts.json));

@@ -45,7 +45,7 @@ function reveal() {
 }
 addEventListener('hashchange', reveal);
 reveal();
-if (live) {
+if (live && !live.hasAttribute('data-still')) {
   const events = new EventSource('/api/events');
   events.addEventListener('hello', () => { document.body.dataset.live = 'connected'; });
   events.addEventListener('change', refresh);

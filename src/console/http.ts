@@ -31,6 +31,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_NOT_FOUND: 404,
   ERR_APPROVAL_NOT_FOUND: 404,
   ERR_APPROVAL_DONE: 409,
+  ERR_FILE: 400,
+  ERR_RULE_DUPLICATE_ID: 400,
+  ERR_RULE_EXPRESSION: 400,
+  ERR_RULE_OVERRIDE: 400,
+  ERR_RULE_PARSE: 400,
+  ERR_RULE_SCHEMA: 400,
+  ERR_RULE_UNKNOWN_FIELD: 400,
+  ERR_RULE_UNKNOWN_FUNCTION: 400,
+  ERR_RULE_UNSAFE_REGEX: 400,
 };
 
 /** The status for an error: by its code (coded plain errors from the store included), else 500. */

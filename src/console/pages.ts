@@ -11,6 +11,7 @@ import type {
 } from './queries.js';
 import type { ConsoleEntry } from './timeline.js';
 import type { GrantRequest } from './grants.js';
+import { MAX_SESSIONS, type RulesDiff } from './rules-diff.js';
 
 // Server-rendered views. Every value from the record goes through `html` (escaped); links are built
 // with `href` from the console's own paths; no inline script or style (the CSP forbids both).
@@ -29,7 +30,14 @@ const NAV = [
 ] as const;
 
 /** The page frame: navigation, who is logged in, the live region the script refreshes. */
-export function layout(title: string, login: Login, current: string, body: Html, version: number): string {
+export function layout(
+  title: string,
+  login: Login,
+  current: string,
+  body: Html,
+  version: number,
+  live = true,
+): string {
   const p = login.principal;
   return html`<!doctype html>
     <html lang="en">
@@ -51,7 +59,7 @@ export function layout(title: string, login: Login, current: string, body: Html,
             <input type="hidden" name="csrf" value="${login.csrf}" /><button>Log out</button>
           </form>
         </header>
-        <main id="live">
+        <main id="live" ${live ? '' : html` data-still`}>
           <h1>${title}</h1>
           ${body}
         </main>
@@ -85,26 +93,21 @@ export function errorBody(code: string, message: string): Html {
   return html`<p class="error" role="alert"><code>${code}</code> ${message}</p>`;
 }
 
+/** A table's header row. */
+const head = (...columns: string[]) =>
+  html`<thead>
+    <tr>
+      ${columns.map((c) => html`<th>${c}</th>`)}
+    </tr>
+  </thead>`;
+
 const csrfField = (login: Login) => html`<input type="hidden" name="csrf" value="${login.csrf}" />`;
 
 /** Live sessions: identity, act-for, intent purpose and version, transport, calls vs budget, drift, state. */
 export function sessionsView(login: Login, rows: readonly ConsoleSession[], next: number | null): Html {
   const canAct = atLeast(login.principal.role, 'approver');
   return html`<table id="sessions">
-      <thead>
-        <tr>
-          <th>session</th>
-          <th>identity</th>
-          <th>acts for</th>
-          <th>intent</th>
-          <th>transport</th>
-          <th>calls / budget</th>
-          <th>drift</th>
-          <th>state</th>
-          <th>mark</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${head('session', 'identity', 'acts for', 'intent', 'transport', 'calls / budget', 'drift', 'state', 'mark', '')}
       <tbody>
         ${rows.map(
           (s) =>
@@ -201,17 +204,7 @@ export function timelineView(
       <dd>${session.outcome ?? (session.ended_at ? '' : 'live')}</dd>
     </dl>
     <table id="timeline">
-      <thead>
-        <tr>
-          <th>#</th>
-          <th>time</th>
-          <th>dir</th>
-          <th>what</th>
-          <th>arguments / result</th>
-          <th>decision</th>
-          <th>intent v</th>
-        </tr>
-      </thead>
+      ${head('#', 'time', 'dir', 'what', 'arguments / result', 'decision', 'intent v')}
       <tbody>
         ${entries.map(
           (e) =>
@@ -407,18 +400,7 @@ export function alertsView(
       <button>Filter</button>
     </form>
     <table id="alerts">
-      <thead>
-        <tr>
-          <th>time</th>
-          <th>severity</th>
-          <th>rule</th>
-          <th>agent</th>
-          <th>action</th>
-          <th>reason</th>
-          <th>session</th>
-          <th>acknowledged</th>
-        </tr>
-      </thead>
+      ${head('time', 'severity', 'rule', 'agent', 'action', 'reason', 'session', 'acknowledged')}
       <tbody>
         ${alerts.map(
           (a) =>
@@ -459,6 +441,8 @@ export function auditView(
   login: Login,
   r: AuditReport,
   notes: { notes: number; broken: { rowid: number; why: string } | null },
+  anchors: readonly { rowid: number; kind: string; at: number; detail: string }[],
+  now: number,
 ): Html {
   const admin = atLeast(login.principal.role, 'admin');
   const c = r.checked;
@@ -487,6 +471,26 @@ export function auditView(
           : `The console's ${notes.notes} notes (acknowledgements, marks) verify.`
       }
     </p>
+    <p>Verified at ${iso(now)} (<a href="/audit">verify again</a>).</p>
+    <h2>Anchors (prune points, key hand-overs)</h2>
+    ${
+      anchors.length
+        ? html`<table id="anchors">
+            ${head('#', 'kind', 'at', 'detail')}
+            <tbody>
+              ${anchors.map(
+                (a) =>
+                  html`<tr>
+                    <td>${a.rowid}</td>
+                    <td class="kind">${a.kind}</td>
+                    <td>${iso(a.at)}</td>
+                    <td><code>${a.detail}</code></td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : html`<p id="no-anchors">None: nothing was pruned and the audit key was never rotated.</p>`
+    }
     <h2>Unsealed sessions</h2>
     ${
       r.unsealed.length
@@ -503,8 +507,13 @@ export function auditView(
     }`;
 }
 
-/** Rule hit counts over a period. */
-export function rulesView(hits: readonly RuleHits[], period: string): Html {
+/** Rule hit counts over a period, analysts' marks beside them, and (admins) a candidate rule set's replay diff. */
+export function rulesView(
+  login: Login,
+  hits: readonly RuleHits[],
+  period: string,
+  tried?: { diff: RulesDiff; dir: string; rules: string },
+): Html {
   return html`<form method="get" action="/rules" class="filters">
       <label
         >period
@@ -516,16 +525,7 @@ export function rulesView(hits: readonly RuleHits[], period: string): Html {
       ><button>Show</button>
     </form>
     <table id="rule-hits">
-      <thead>
-        <tr>
-          <th>rule</th>
-          <th>alerts</th>
-          <th>sessions</th>
-          <th>marked benign</th>
-          <th>marked attack</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${head('rule', 'alerts', 'sessions', 'marked benign', 'marked attack', '')}
       <tbody>
         ${hits.map(
           (h) =>
@@ -539,19 +539,73 @@ export function rulesView(hits: readonly RuleHits[], period: string): Html {
             </tr>`,
         )}
       </tbody>
-    </table>`;
+    </table>
+    ${atLeast(login.principal.role, 'admin') ? candidateForm(login, period, tried) : ''}`;
+}
+
+/** Try a candidate rule set against the record: a directory on the console's host, or one pasted rule file. */
+function candidateForm(
+  login: Login,
+  period: string,
+  tried?: { diff: RulesDiff; dir: string; rules: string },
+): Html {
+  const d = tried?.diff;
+  return html`<h2>Try candidate rules</h2>
+    <form method="post" action="/rules/diff" class="candidate">
+      ${csrfField(login)}<input type="hidden" name="period" value="${period}" />
+      <p>
+        Replays the newest ${MAX_SESSIONS} sessions of the period (${period}) with the shipped pack plus the
+        candidate, and lists every recorded decision that would change (as
+        <code>intentguard replay --diff</code>).
+      </p>
+      <label
+        >Rules directory on the console's host <input name="dir" size="60" value="${tried?.dir ?? ''}"
+      /></label>
+      <p>or paste one rule file (YAML):</p>
+      <textarea name="rules" rows="10" cols="90">${tried?.rules ?? ''}</textarea>
+      <p><button>Show the replay diff</button></p>
+    </form>
+    ${
+      d
+        ? html`<p id="diff-summary">
+              ${d.sessions} sessions replayed${d.capped ? ' (the newest of the period)' : ''} with
+              ${d.candidate}:
+              <strong>${d.changed}</strong> decisions would
+              change${d.rows.length < d.changed ? html` (the first ${d.rows.length} shown)` : ''}.
+            </p>
+            <table id="diff">
+              ${head('session', 'call', 'tool', 'recorded', 'candidate', 'rules', 'why')}
+              <tbody>
+                ${d.rows.map(
+                  (r) =>
+                    html`<tr>
+                      <td><a href="${href(`/sessions/${seg(r.session)}`)}">${r.session}</a></td>
+                      <td>${r.call ?? ''}</td>
+                      <td><code class="tool">${r.tool ?? ''}</code></td>
+                      <td class="before">${r.before}</td>
+                      <td class="after">${r.after}</td>
+                      <td>${r.rules.map((x) => html`<code>${x}</code> `)}</td>
+                      <td>${r.reason}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+        : ''
+    }`;
 }
 
 /** Grant requests waiting for a reviewer, and recently decided ones. */
-export function grantsView(login: Login, requests: readonly GrantRequest[]): Html {
+export function grantsView(login: Login, requests: readonly GrantRequest[], detail = false): Html {
   const canDecide = atLeast(login.principal.role, 'approver');
   if (requests.length === 0) return html`<p id="no-grants">No grant requests.</p>`;
   return html`<ul id="grants" class="cards">
     ${requests.map((g) => {
-      const own = g.sub === login.principal.sub;
+      const own = g.sub === login.principal.sub || g.act === login.principal.sub;
       return html`<li class="grant" data-grant="${g.id}">
         <h2>
-          <span class="sub">${g.sub}</span> asks for a grant: <span class="purpose">${g.intent.purpose}</span>
+          <a href="${href(`/grants/${seg(g.id)}`)}"><span class="sub">${g.sub}</span></a
+          >${g.act ? html` (through <span class="act">${g.act}</span>)` : ''} asks for a grant:
+          <span class="purpose">${g.intent.purpose}</span>
         </h2>
         <p>
           Status: <strong class="status">${g.status}</strong>${g.decidedBy ? html` by ${g.decidedBy}` : ''}.
@@ -568,7 +622,8 @@ export function grantsView(login: Login, requests: readonly GrantRequest[]): Htm
                     This request is made under your own identity: another approver must decide it.
                   </p>`
                 : html`<form method="post" action="${href(`/grants/${seg(g.id)}`)}">
-                    ${csrfField(login)} <button name="decision" value="approve">Grant</button>
+                    ${csrfField(login)}${detail ? html`<input type="hidden" name="back" value="detail" />` : ''}
+                    <button name="decision" value="approve">Grant</button>
                     <button name="decision" value="deny" class="danger">Refuse</button>
                   </form>`
         }

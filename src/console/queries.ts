@@ -52,7 +52,9 @@ const SESSION_COLUMNS = `s.rowid, s.id, s.sub, s.act, s.jti, s.purpose, s.intent
   (SELECT count(*) FROM events e WHERE e.session_id = s.id AND e.kind = 'request' AND e.tool IS NOT NULL) AS live_calls,
   (SELECT json_extract(e.raw, '$.intent.version') FROM events e WHERE e.session_id = s.id AND e.kind = 'control'
     ORDER BY e.seq DESC LIMIT 1) AS latest_version,
-  EXISTS (SELECT 1 FROM revocations r WHERE r.jti = s.jti OR r.sub = s.sub) AS revoked,
+  EXISTS (SELECT 1 FROM revocations r WHERE (r.jti = s.jti OR r.sub = s.sub) AND r.expires_at IS NOT 0
+    AND NOT EXISTS (SELECT 1 FROM revocations l WHERE l.expires_at = 0 AND l.rowid > r.rowid
+      AND l.jti IS r.jti AND l.sub IS r.sub)) AS revoked,
   (SELECT n.value FROM console_notes n WHERE n.kind = 'mark' AND n.target = s.id ORDER BY n.rowid DESC LIMIT 1) AS mark`;
 
 /** The latest mark of each marked session (a cleared mark is 'none'). */
@@ -144,6 +146,14 @@ export function sessionsPage(
   const rows = statements(store).page.all(o.before ?? Number.MAX_SAFE_INTEGER, limit) as SqlRow[];
   const sessions = rows.map(sessionOf);
   return { sessions, next: sessions.length === limit ? sessions[sessions.length - 1]!.rowid : null };
+}
+
+/** Ids of the sessions started since `since`, newest first, at most `limit`. */
+export function sessionsSince(store: Store, since: number, limit: number): string[] {
+  return store.db
+    .prepare('SELECT id FROM sessions WHERE started_at >= ? ORDER BY rowid DESC LIMIT ?')
+    .pluck()
+    .all(since, limit) as string[];
 }
 
 /** One session's row, as the list shows it. */
@@ -288,8 +298,14 @@ export function alertsPage(
   const alerts = rows.map((r) => {
     let reason: string;
     try {
-      const j = JSON.parse(r.json) as { message?: unknown; finding_info?: { desc?: unknown } };
-      reason = String(j.message ?? j.finding_info?.desc ?? '');
+      // The recorded alert (its `reason`, rendered and redacted when it was raised); OCSF-shaped rows
+      // (`message`, `finding_info.desc`) read too.
+      const j = JSON.parse(r.json) as {
+        reason?: unknown;
+        message?: unknown;
+        finding_info?: { desc?: unknown };
+      };
+      reason = String(j.reason ?? j.message ?? j.finding_info?.desc ?? '');
     } catch {
       reason = '(unreadable alert)';
     }
@@ -309,6 +325,16 @@ export function alertsPage(
     };
   });
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
+}
+
+/** The audit chain's anchors (prune points, key hand-overs), newest first. */
+export function auditAnchors(
+  store: Store,
+  limit = 50,
+): { rowid: number; kind: string; at: number; detail: string }[] {
+  return store.db
+    .prepare('SELECT rowid, kind, at, detail FROM audit_anchors ORDER BY rowid DESC LIMIT ?')
+    .all(pageSize(limit)) as { rowid: number; kind: string; at: number; detail: string }[];
 }
 
 /** Is there an alert with this id? */

@@ -31,6 +31,7 @@ import * as pages from './pages.js';
 import {
   addNote,
   alertExists,
+  auditAnchors,
   alertsPage,
   approvalDetail,
   approvalRow,
@@ -43,6 +44,7 @@ import {
   verifyNotes,
   type AlertFilter,
 } from './queries.js';
+import { diffCandidateRules } from './rules-diff.js';
 import { consoleTimeline } from './timeline.js';
 import { href, seg, type Html } from './escape.js';
 
@@ -94,6 +96,14 @@ type Handler = (
   body: () => Promise<Record<string, unknown>>,
 ) => Promise<void> | void;
 
+/** The periods the rules view counts over. */
+const PERIODS = ['1h', '24h', '7d', '30d'];
+const periodOf = (v: unknown): string => {
+  const period = v === undefined || v === '' ? '24h' : v;
+  if (typeof period !== 'string' || !PERIODS.includes(period)) throw bad('period must be 1h, 24h, 7d or 30d');
+  return period;
+};
+
 /**
  * The security console: server-rendered pages and JSON under /api/ over the same store the proxies
  * write. Every route but `/login` (and the token endpoint, which authenticates its own caller) answers
@@ -118,9 +128,16 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         `this needs the ${role} role; ${caller.principal.sub} is ${caller.principal.role}`,
       );
   };
-  const page = (res: ServerResponse, caller: Caller, title: string, path: string, body: Html) => {
+  const page = (
+    res: ServerResponse,
+    caller: Caller,
+    title: string,
+    path: string,
+    body: Html,
+    live = true,
+  ) => {
     if (!caller.login) throw bad('pages need a browser login (POST /login); scripts use /api/');
-    sendHtml(res, 200, pages.layout(title, caller.login, path, body, hub.version));
+    sendHtml(res, 200, pages.layout(title, caller.login, path, body, hub.version, live));
   };
   const str = (u: URL, k: string) => u.searchParams.get(k) ?? undefined;
   const int = (u: URL, k: string) => {
@@ -206,6 +223,29 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     };
   };
 
+  /** A candidate rule set's replay diff (admin; one at a time: each replays up to MAX_SESSIONS sessions). */
+  let diffing = false;
+  const rulesDiff = async (caller: Caller, b: Record<string, unknown>) => {
+    need(caller, 'admin');
+    const period = periodOf(b.period);
+    const dir = typeof b.dir === 'string' && b.dir.trim() ? b.dir.trim() : undefined;
+    const text = typeof b.rules === 'string' && b.rules.trim() ? b.rules : undefined;
+    if (diffing) throw bad('a rules diff is already running; try again when it is done');
+    diffing = true;
+    try {
+      return {
+        period,
+        diff: await diffCandidateRules(store, {
+          ...(dir && { dir }),
+          ...(text && { text }),
+          since: clock() - parseDuration(period),
+        }),
+      };
+    } finally {
+      diffing = false;
+    }
+  };
+
   const views: Record<string, Handler> = {
     'GET /sessions': (_q, res, c, _p, u) => {
       const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
@@ -253,6 +293,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     },
     'GET /grants': (_q, res, c) =>
       page(res, c, 'Grant requests', '/grants', pages.grantsView(c.login!, grants?.list() ?? [])),
+    'GET /grants/:id': (_q, res, c, [id]) => {
+      const r = grants?.get(id!);
+      if (!r) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no grant request ${id}`);
+      page(res, c, `Grant request ${id}`, '/grants', pages.grantsView(c.login!, [r], true));
+    },
     'POST /grants/:id': async (_q, res, c, [id], _u, body) => {
       const { decision } = await body();
       need(c, 'approver');
@@ -260,7 +305,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
       await grants.decide(id!, decision === 'approve', c.principal.sub);
       hub.bump();
-      redirect(res, '/grants');
+      redirect(res, (await body()).back === 'detail' ? href(`/grants/${seg(id!)}`) : '/grants');
     },
     'GET /alerts': (_q, res, c, _p, u) => {
       const f = alertFilter((k) => u.searchParams.get(k));
@@ -274,18 +319,44 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       redirect(res, href('/alerts', { ...alertFilter((k) => b[k]) }));
     },
     'GET /rules': (_q, res, c, _p, u) => {
-      const period = str(u, 'period') ?? '24h';
-      if (!['1h', '24h', '7d', '30d'].includes(period)) throw bad('period must be 1h, 24h, 7d or 30d');
+      const period = periodOf(str(u, 'period'));
       page(
         res,
         c,
         'Rules',
         '/rules',
-        pages.rulesView(ruleHits(store, clock() - parseDuration(period)), period),
+        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period),
       );
     },
+    'POST /rules/diff': async (_q, res, c, _p, _u, body) => {
+      const b = await body();
+      const { period, diff } = await rulesDiff(c, b);
+      // A result, not a live view: the page is not refreshed under the reader.
+      page(
+        res,
+        c,
+        'Rules',
+        '/rules',
+        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period, {
+          diff,
+          dir: typeof b.dir === 'string' ? b.dir : '',
+          rules: typeof b.rules === 'string' ? b.rules : '',
+        }),
+        false,
+      );
+    },
+    'POST /api/rules/diff': async (_q, res, c, _p, _u, body) =>
+      sendJson(res, 200, (await rulesDiff(c, await body())).diff),
     'GET /audit': (_q, res, c) =>
-      page(res, c, 'Audit', '/audit', pages.auditView(c.login!, verifyAudit(store), verifyNotes(store))),
+      // Verifying reads the whole record: done when the page is opened, not again at every live change.
+      page(
+        res,
+        c,
+        'Audit',
+        '/audit',
+        pages.auditView(c.login!, verifyAudit(store), verifyNotes(store), auditAnchors(store), clock()),
+        false,
+      ),
     'GET /audit/export': (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');
@@ -508,9 +579,25 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     } catch (e) {
       return oauth(400, 'invalid_grant', (e as Error).message);
     }
+    // RFC 8693 delegation: the platform running the agent may present its own token as the actor; the
+    // grant then names it (`act`), and neither the agent nor its platform can review the request.
+    let act: string | undefined;
+    if (body.actor_token !== undefined) {
+      if (typeof body.actor_token !== 'string' || !body.actor_token)
+        return oauth(400, 'invalid_request', 'actor_token must be an identity JWT');
+      if (body.actor_token_type !== undefined && body.actor_token_type !== JWT_TOKEN_TYPE)
+        return oauth(400, 'invalid_request', `actor_token_type must be ${JWT_TOKEN_TYPE}`);
+      try {
+        const actor = await auth.verify(body.actor_token);
+        if (actor.via !== 'jwt') throw new Error('the actor token must be an identity JWT');
+        act = actor.sub;
+      } catch (e) {
+        return oauth(400, 'invalid_grant', `actor_token: ${(e as Error).message}`);
+      }
+    }
     if (typeof body.request_id === 'string') {
       const r = grants.get(body.request_id);
-      if (!r || r.sub !== who.sub)
+      if (!r || r.sub !== who.sub || r.act !== act)
         return oauth(400, 'invalid_request', `no grant request ${body.request_id} for ${who.sub}`);
       return answer(r);
     }
@@ -525,7 +612,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     if (!intent || typeof intent !== 'object')
       return oauth(400, 'invalid_request', 'intent (the declared intent, JSON) is required');
     try {
-      const r = await grants.request(who.sub, intent);
+      const r = await grants.request(who.sub, intent, act);
       hub.bump();
       return answer(r);
     } catch (e) {

@@ -1,4 +1,4 @@
-import { revocationRecord, type Revocations } from '../identity/revocations.js';
+import { liftRecord, revocationRecord, revokedIn, type Revocations } from '../identity/revocations.js';
 import { GENESIS, HASHED, fieldsOf, link } from '../store/chain.js';
 import type { RevocationRecord } from '../store/ledger.js';
 import { openPgStore, type PgStore } from '../store/pg/store.js';
@@ -55,9 +55,6 @@ export interface FleetRevocationOptions {
 }
 
 type Row = RevocationRecord & { rowid: number; hash: string | null; prev_hash: string | null };
-
-const matches = (r: RevocationRecord, jti: string, sub: string, now: number) =>
-  (r.jti === jti || r.sub === sub) && (r.expires_at === null || r.expires_at > now);
 
 /**
  * Revocations across a fleet on one PostgreSQL: the `revocations` table (HMAC-chained as on SQLite) is
@@ -163,7 +160,8 @@ export async function pgRevocations(
       await write(row);
     },
     isRevoked(jti, sub, now) {
-      for (const r of memory) if (matches(r, jti, sub, now)) return true;
+      // A lift row read from the table (`intentguard unrevoke`) ends the revocations of its target before it.
+      if (revokedIn(memory, jti, sub, now)) return true;
       return problem !== undefined || stale() !== undefined;
     },
     tampered: () => problem ?? stale(),
@@ -203,6 +201,43 @@ export async function revokeInFleet(
   try {
     await migrateFleet(store.pg);
     const row = revocationRecord(target, reason, Date.now());
+    await writeRevocation(store, row);
+    return store.display;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `intentguard unrevoke` on a fleet's store: one chained lift row in the shared table (its trigger
+ * wakes every instance, which stops refusing the target). `ERR_NOT_REVOKED` when nothing is in force
+ * for exactly that target. Returns where (the URL without its password).
+ * @example await unrevokeInFleet('postgres://ig@db/intentguard', { sub: 'agent:x' }, 'laptop found')
+ */
+export async function unrevokeInFleet(
+  url: string,
+  target: { jti?: string; sub?: string },
+  reason: string,
+): Promise<string> {
+  const store = await openPgStore(url);
+  try {
+    await migrateFleet(store.pg);
+    const jti = target.jti ?? null;
+    const sub = jti === null ? (target.sub ?? null) : null;
+    const rows = await store.pg.pool.query<{
+      jti: string | null;
+      sub: string | null;
+      expires_at: string | null;
+    }>(
+      'SELECT jti, sub, expires_at FROM revocations WHERE jti IS NOT DISTINCT FROM $1 AND sub IS NOT DISTINCT FROM $2 ORDER BY rowid',
+      [jti, sub],
+    );
+    const row = liftRecord(
+      rows.rows.map((r) => ({ ...r, expires_at: r.expires_at === null ? null : Number(r.expires_at) })),
+      target,
+      reason,
+      Date.now(),
+    );
     await writeRevocation(store, row);
     return store.display;
   } finally {

@@ -92,6 +92,12 @@ const errorAnswer = (id: unknown, rpc: number, message: string, data: Record<str
   error: { code: rpc, message, data },
 });
 
+/** One redeemed approval waiting to be used. */
+interface Ticket {
+  readonly nonce?: string;
+  readonly exp?: number;
+}
+
 /** Create the gate. One per runtime: its per-session state is keyed by intentguard's session id. */
 export function createEraGate(options: EraGateOptions): EraGate {
   const clock = options.clock ?? Date.now;
@@ -101,8 +107,12 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const tasks = options.tasks ?? memoryTaskOwners();
   /** The protocol version (or `legacy`) each session started with. */
   const pinned = new Map<string, string>();
-  /** Redeemed approvals waiting for the monitor's approver: session → `tool\0argsDigest` → count. */
-  const tickets = new Map<string, Map<string, number>>();
+  /**
+   * Redeemed approvals waiting for the monitor's approver: session → `tool\0argsDigest` → tickets, each
+   * with the nonce of the state that approved it (a fleet's ledger confirms it before it is used; none
+   * for the continuation of a call already approved).
+   */
+  const tickets = new Map<string, Map<string, Ticket[]>>();
   /**
    * Calls intentguard approved, by session: when the server answers such a call with its own
    * `input_required`, the client's continuation (same tool and arguments, the server's requestState)
@@ -111,9 +121,9 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const approved = new Map<string, Map<string | number, string>>();
   /** Synthetic ids of the server requests an upstream `inputRequests` stands for. */
   let inputSeq = 0;
-  const addTicket = (session: string, key: string) => {
-    const byTool = tickets.get(session) ?? new Map<string, number>();
-    byTool.set(key, (byTool.get(key) ?? 0) + 1);
+  const addTicket = (session: string, key: string, ticket: Ticket = {}) => {
+    const byTool = tickets.get(session) ?? new Map<string, Ticket[]>();
+    byTool.set(key, [...(byTool.get(key) ?? []), ticket]);
     tickets.set(session, byTool);
   };
   /** A session's entries go when it ends (a long-running proxy sees many sessions). */
@@ -224,10 +234,15 @@ export function createEraGate(options: EraGateOptions): EraGate {
           return inner ? inner(request) : false;
         // A modern session: there is no server-initiated prompt in 2026-07-28; only a redeemed state approves.
         const key = ticketKey(request.event.tool ?? '', argumentsDigest(request.event.args));
-        const n = byTool?.get(key) ?? 0;
-        if (n === 0) return false;
-        if (n === 1) byTool!.delete(key);
-        else byTool!.set(key, n - 1);
+        const waiting = byTool?.get(key);
+        const ticket = waiting?.shift();
+        if (!ticket) return false;
+        if (waiting!.length === 0) byTool!.delete(key);
+        // A fleet: single use is confirmed in the shared ledger (another instance may have redeemed it).
+        if (ticket.nonce !== undefined && ledger.confirm) {
+          const mine = await ledger.confirm(ticket.nonce, ticket.exp!, clock()).catch(() => false);
+          if (!mine) return false;
+        }
         const done = approved.get(request.session) ?? new Map<string | number, string>();
         if (request.event.id !== undefined && done.size < 1024) done.set(request.event.id, key);
         approved.set(request.session, done);
@@ -277,7 +292,8 @@ export function createEraGate(options: EraGateOptions): EraGate {
           refusal: v,
         };
       const said = approvalAnswer(params, prompt);
-      if (said === 'approved') addTicket(session.id, ticketKey(binding.tool, binding.args));
+      if (said === 'approved')
+        addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
       // Declined (or cancelled) ends the round: refused here, not held and asked again in a loop.
       if (said === 'declined')
         return refuse(message, {

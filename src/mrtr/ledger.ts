@@ -8,6 +8,12 @@ import type Database from 'better-sqlite3';
 export interface RedemptionLedger {
   /** Record a nonce as redeemed. True the first time, false when it was already redeemed. */
   redeem(nonce: string, expiresAt: number, now: number): boolean;
+  /**
+   * A ledger shared over the network (a fleet's PostgreSQL) cannot answer on the traffic path: the state
+   * is redeemed locally by `redeem`, and this confirms it fleet-wide before the approval it carries is
+   * used — false (or a rejection: fail closed) when another instance redeemed it first.
+   */
+  confirm?(nonce: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
 /** An in-process ledger (tests, and a proxy without a store). Expired nonces are dropped as it goes. */

@@ -33,6 +33,8 @@ interface Payload extends StateBinding {
 export interface RedeemedState {
   readonly approval: string;
   readonly exp: number;
+  /** The state's nonce (a fleet's shared ledger confirms it once more before the approval is used). */
+  readonly nonce: string;
 }
 
 /** Why a state was refused. */
@@ -139,7 +141,7 @@ export function verifyState(
   if (now >= p.exp) return refuse('ERR_REQUEST_STATE_EXPIRED', `expired ${now - p.exp} ms ago`);
   if (!ledger.redeem(p.nonce, p.exp, now))
     return refuse('ERR_REQUEST_STATE_REPLAYED', 'was already redeemed');
-  return { approval: p.approval, exp: p.exp };
+  return { approval: p.approval, exp: p.exp, nonce: p.nonce };
 }
 
 /** True when {@link verifyState} refused. */

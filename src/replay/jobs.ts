@@ -1,6 +1,7 @@
 import type { Decision } from '../model/decision.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import type { AnyPolicy } from '../model/policy.js';
+import type { Visibility } from '../visibility/visibility.js';
 import { openStore, type Store } from '../store/db.js';
 import { recordedBundle, recordedSessions } from '../store/queries.js';
 import {
@@ -54,9 +55,16 @@ const eventKey = (dir: string, raw: unknown, kind: string) => {
  * The same code runs in-thread and in each worker of a {@link createReplayPool}, so both give the same
  * results.
  */
-export function createReplayer(policies: readonly AnyPolicy[]): Replayer {
+export function createReplayer(
+  policies: readonly AnyPolicy[],
+  options: { readonly visibility?: Visibility | undefined } = {},
+): Replayer {
   const clock = createReplayClock();
-  const monitor: Monitor = createMonitor({ policy: [...policies], clock: clock.now });
+  const monitor: Monitor = createMonitor({
+    policy: [...policies],
+    clock: clock.now,
+    ...(options.visibility && { visibility: options.visibility }),
+  });
   const keyBySeq = new Map<number, string>();
   const decisions: Decision[] = [];
   let watching = false;

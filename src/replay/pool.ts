@@ -38,7 +38,7 @@ export function resolveJobs(jobs: number | 'auto' | undefined, units: number): n
  */
 export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: number }): ReplayPool {
   if (o.jobs <= 1) {
-    const replayer = createReplayer(replayPolicies(o));
+    const replayer = createReplayer(replayPolicies(o), { visibility: o.visibility });
     let chain: Promise<unknown> = Promise.resolve();
     return {
       run(job) {
@@ -55,7 +55,11 @@ export function createReplayPool(o: ReplayPolicyOptions & { readonly jobs: numbe
   let nextId = 0;
   const lanes: Lane[] = Array.from({ length: o.jobs }, () => {
     const lane: Lane = {
-      worker: startWorker(import.meta.url, 'worker', { rules: [...o.rules], pack: o.pack }),
+      worker: startWorker(import.meta.url, 'worker', {
+        rules: [...o.rules],
+        pack: o.pack,
+        ...(o.visibility && { visibility: o.visibility }),
+      }),
       waiting: new Map(),
       outbox: [],
     };

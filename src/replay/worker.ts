@@ -5,7 +5,8 @@ import { createReplayer, type JobOutcome, type ReplayJob } from './jobs.js';
 import { replayPolicies, type ReplayPolicyOptions } from './policies.js';
 
 const port = parentPort!;
-const replayer = createReplayer(replayPolicies(workerData as ReplayPolicyOptions));
+const options = workerData as ReplayPolicyOptions;
+const replayer = createReplayer(replayPolicies(options), { visibility: options.visibility });
 let chain = Promise.resolve();
 // Outcomes are posted in batches: when no job is left queued here, or every 32 (one message per job
 // costs about as much as replaying a short session).

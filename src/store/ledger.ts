@@ -16,6 +16,13 @@ export interface ApprovalRecord {
   expires_at: number;
 }
 
+/**
+ * `expires_at` of a lift (`intentguard unrevoke`): the row ends the revocations of its target (the same
+ * jti, or the same sub) written before it, and is never in force itself. Chained like any revocation,
+ * so a lift written without the audit key breaks the chain (every grant refused: fail closed).
+ */
+export const LIFTED = 0;
+
 /** A revocation as written. */
 export interface RevocationRecord {
   jti: string | null;
@@ -103,7 +110,11 @@ export function appendRevocation(store: Store, r: RevocationRecord, now: number)
         .run({ ...r, hash, prev_hash: prev });
     },
     (x) => {
-      x.revoked = [...x.revoked.filter((v) => v[2] === null || v[2] > now), [r.jti, r.sub, r.expires_at]];
+      const kept = x.revoked.filter((v) => v[2] === null || v[2] > now);
+      x.revoked =
+        r.expires_at === LIFTED
+          ? kept.filter((v) => v[0] !== r.jti || v[1] !== r.sub)
+          : [...kept, [r.jti, r.sub, r.expires_at]];
     },
   );
 }

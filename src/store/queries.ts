@@ -53,6 +53,8 @@ export interface TimelineEntry {
   readonly call: number | null;
   readonly raw: unknown;
   readonly action: string | null;
+  /** Whether the decision changed what was delivered (false in monitor mode); null without a decision. */
+  readonly enforced: boolean | null;
   readonly findings: readonly Finding[];
 }
 
@@ -66,7 +68,7 @@ export function sessionTimeline(
   if (!session) return undefined;
   const rows = store.db
     .prepare(
-      `SELECT e.seq, e.time, e.dir, e.kind, e.method, e.tool, e.call, e.raw, d.action, d.findings_json
+      `SELECT e.seq, e.time, e.dir, e.kind, e.method, e.tool, e.call, e.raw, d.action, d.enforced, d.findings_json
     FROM events e LEFT JOIN decisions d ON d.session_id = e.session_id AND d.seq = e.seq WHERE e.session_id = ? ORDER BY e.seq`,
     )
     .all(id) as SqlRow[];
@@ -82,6 +84,7 @@ export function sessionTimeline(
       call: r.call,
       raw: readRecorded(r.raw, `event ${r.seq} of session ${id}`),
       action: r.action ?? null,
+      enforced: r.enforced === undefined || r.enforced === null ? null : r.enforced === 1,
       findings: r.findings_json
         ? (readRecorded(r.findings_json, `the decision on event ${r.seq} of session ${id}`) as Finding[])
         : [],

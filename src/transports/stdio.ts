@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Direction, Identity } from '../model/events.js';
 import type { GrantError } from '../identity/grant.js';
@@ -10,6 +10,8 @@ import { BatchAnswers } from '../carrier/batches.js';
 import { directionQueues } from '../carrier/queue.js';
 import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
+import type { SessionHandle } from '../monitor/handle.js';
+import { Valve } from '../carrier/valve.js';
 import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
 import type { Runtime } from './runtime.js';
 
@@ -36,16 +38,6 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   const output = o.output ?? process.stdout;
   const log = o.log ?? ((line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`));
   const { monitor, gate, defaultIntent } = o.runtime;
-  const max = monitor.options.maxMessageBytes;
-  const rawWriteClient = (m: unknown): void => {
-    output.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
-  };
-  // Answers to a client's batch go back as one array, whoever makes them (see BatchAnswers).
-  const clientBatches = new BatchAnswers(rawWriteClient);
-  const writeClient = (m: unknown): void => {
-    if (!clientBatches.take(m)) rawWriteClient(m);
-  };
-
   let identity: Identity | undefined;
   let intent: Intent | undefined = defaultIntent;
   if (gate) {
@@ -56,136 +48,164 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     } catch (e) {
       const err = e as GrantError;
       log(`grant refused: ${err.code}: ${err.message}`);
-      return refuseAll(input, writeClient, err.code, err.message);
+      return refuseAll(input, output, err.code, err.message);
     }
   }
   if (!intent) {
     log('no intent: give --intent FILE or configure grants (--jwks ...) carrying an intent claim');
-    return refuseAll(input, writeClient, 'ERR_GRANT_INTENT', 'no approved intent for this session');
+    return refuseAll(input, output, 'ERR_GRANT_INTENT', 'no approved intent for this session');
   }
+  const server = spawnServer(o, log);
+  const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
+  o.runtime.observe.setUpstream(childProbe(server.child, () => server.exited));
+  const wire = carry(session, server, input, output, monitor.options.maxMessageBytes, log, o.runtime.era);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handlers = signals.map((sig) => [sig, () => server.exited || server.child.kill(sig)] as const);
+  if (input === process.stdin) for (const [sig, h] of handlers) process.on(sig, h);
+  const code = await server.done;
+  await wire.ended(code);
+  for (const [sig, h] of handlers) process.off(sig, h);
+  input.removeAllListeners('data');
+  return code;
+}
 
+/** The server process: its exit code as ours (128 + signal number when killed; 127 when it cannot start). */
+interface ServerProcess {
+  readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  readonly done: Promise<number>;
+  readonly exited: boolean;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 };
+
+function spawnServer(o: StdioProxyOptions, log: (line: string) => void): ServerProcess {
   const child = spawn(o.command, [...o.args], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: serverEnv(o.env ?? process.env),
   });
-  const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
-  let childExited = false;
-  o.runtime.observe.setUpstream(childProbe(child, () => childExited));
-  const childDone = new Promise<number>((resolve) => {
+  const server = { child, exited: false, done: undefined as unknown as Promise<number> };
+  server.done = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => {
-      childExited = true;
-      resolve(
-        code ??
-          (signal
-            ? 128 +
-              (({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 } as Record<string, number>)[signal] ?? 1)
-            : 1),
-      );
+      server.exited = true;
+      resolve(code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : 1));
     });
     child.on('error', (e) => {
       log(`cannot start ${o.command}: ${e.message}`);
-      childExited = true;
+      server.exited = true;
       resolve(127);
     });
   });
-  // A write racing the server's death fails with EPIPE: its exit is handled (pending calls answered) below.
+  // A write racing the server's death fails with EPIPE: its exit is handled (pending calls answered) later.
   child.stdin.on('error', () => undefined);
-  // Back-pressure: while the server is not reading what it is sent, the client is not read either (its
-  // messages would otherwise pile up here without bound). Writes to the client are synchronous on a pipe.
-  const serverBatches = new BatchAnswers((answers) => writeServer(answers, true));
-  const writeServer = (m: unknown, assembled = false) => {
-    if (childExited || !child.stdin.writable) return;
-    if (!assembled && serverBatches.take(m)) return;
-    if (!child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`) && !input.isPaused()) {
-      input.pause();
-      child.stdin.once('drain', () => input.resume());
-    }
+  return server;
+}
+
+/**
+ * Carry one session between the client's stdin/stdout and the server's pipes: each direction framed
+ * by lines, decided in order, and under back-pressure (a {@link Valve} per direction: while the
+ * receiving side is not reading, or decisions are backed up, the sending side is not read either).
+ */
+function carry(
+  session: SessionHandle,
+  server: ServerProcess,
+  input: Readable,
+  output: Writable,
+  max: number,
+  log: (line: string) => void,
+  era: Runtime['era'],
+) {
+  const { child } = server;
+  const valves = { c2s: new Valve(input, 'stdio c2s'), s2c: new Valve(child.stdout, 'stdio s2c') };
+  const line = (m: unknown) => `${typeof m === 'string' ? m : JSON.stringify(m)}\n`;
+  // Answers to a client's batch go back as one array, whoever makes them (see BatchAnswers).
+  const clientBatches = new BatchAnswers((answers) => valves.s2c.write(output, line(answers)));
+  const serverBatches = new BatchAnswers((answers) => writeServer(answers, valves.c2s, true));
+  const writeClient = (m: unknown, valve = valves.s2c): void => {
+    if (!clientBatches.take(m)) valve.write(output, line(m));
   };
+  function writeServer(m: unknown, valve = valves.c2s, assembled = false): void {
+    if (server.exited || !child.stdin.writable) return;
+    if (!assembled && serverBatches.take(m)) return;
+    valve.write(child.stdin, line(m));
+  }
   const stopChild = () => {
-    if (childExited) return;
+    if (server.exited) return;
     child.kill('SIGTERM');
     setTimeout(() => {
-      if (!childExited) child.kill('SIGKILL');
+      if (!server.exited) child.kill('SIGKILL');
     }, 2000).unref();
   };
-  const asker = new Asker(session, writeClient);
+  const asker = new Asker(session, (m) => writeClient(m));
   session.attach({
     deliver: (dir, m) => (dir === 'c2s' ? writeServer(m) : writeClient(m)),
     close: stopChild,
     ask: (method, params, signal) => asker.ask(method, params, signal),
   });
-
-  // Each direction is processed in order: a frame is decided before the next one is looked at.
+  // Each direction is processed in order: a frame is decided before the next one is looked at. What
+  // a direction's job writes (its forwards, and its answers to the sender) counts against its valve.
   const queues = directionQueues((dir, e) => log(`relay error (${dir}): ${e.message}`));
-  const handle = (dir: Direction, text: string, bytes: number) => {
-    // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
-    if (dir === 'c2s' && asker.takeText(text)) return;
+  const send = {
+    c2s: { sender: (m: unknown) => writeClient(m, valves.c2s), receiver: (m: unknown) => writeServer(m) },
+    s2c: { sender: (m: unknown) => writeServer(m, valves.s2c), receiver: (m: unknown) => writeClient(m) },
+  };
+  const frame = (
+    dir: Direction,
+    bytes: number,
+    relay: () => Promise<{ forward: unknown[]; answers: unknown[] }>,
+  ) => {
+    valves[dir].take(bytes);
     void queues[dir].push(async () => {
-      const r = await relayFrame(
-        session,
-        dir,
-        { text, bytes },
-        dir === 'c2s' ? clientBatches : serverBatches,
-        o.runtime.era,
-      );
-      const toSender = dir === 'c2s' ? writeClient : writeServer;
-      const toReceiver = dir === 'c2s' ? writeServer : writeClient;
-      for (const a of r.answers) toSender(a);
-      for (const f of r.forward) toReceiver(f);
+      try {
+        const r = await relay();
+        for (const a of r.answers) send[dir].sender(a);
+        for (const f of r.forward) send[dir].receiver(f);
+      } finally {
+        valves[dir].give(bytes);
+      }
     });
   };
-  const oversize = (dir: Direction, head: string, bytes: number) => {
-    void queues[dir].push(async () => {
-      const r = await relayOversize(session, dir, head, bytes);
-      for (const a of r.answers) (dir === 'c2s' ? writeClient : writeServer)(a);
-      if (r.forward !== undefined) (dir === 'c2s' ? writeServer : writeClient)(r.forward);
-    });
-  };
-  const fromClient = new LineFramer(
-    max,
-    (t, b) => handle('c2s', t, b),
-    (h, b) => oversize('c2s', h, b),
-  );
-  const fromServer = new LineFramer(
-    max,
-    (t, b) => handle('s2c', t, b),
-    (h, b) => oversize('s2c', h, b),
-  );
+  const framer = (dir: Direction) =>
+    new LineFramer(
+      max,
+      (text, bytes) => {
+        // The client's answer to an approval prompt bypasses the queue (the queue may be waiting on it).
+        if (dir === 'c2s' && asker.takeText(text)) return;
+        frame(dir, bytes, () =>
+          relayFrame(session, dir, { text, bytes }, dir === 'c2s' ? clientBatches : serverBatches, era),
+        );
+      },
+      (head, bytes) =>
+        frame(dir, 0, async () => {
+          const r = await relayOversize(session, dir, head, bytes);
+          return { answers: r.answers, forward: r.forward === undefined ? [] : [r.forward] };
+        }),
+    );
+  const fromClient = framer('c2s');
+  const fromServer = framer('s2c');
   input.on('data', (c: Buffer) => fromClient.push(c));
   input.on('end', () => {
     fromClient.end();
     void queues.c2s.drained().then(() => child.stdin.end());
   });
   child.stdout.on('data', (c: Buffer) => fromServer.push(c));
-
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const forward = (sig: NodeJS.Signals) => () => {
-    if (!childExited) child.kill(sig);
+  return {
+    /** The server exited: decide what it still sent, then answer what it owed. */
+    async ended(code: number) {
+      fromServer.end();
+      await queues.s2c.drained();
+      await endedByUpstream(
+        session,
+        `intentguard: the server exited (code ${code}) before answering`,
+        `ended by upstream (exit ${code})`,
+        writeClient,
+      );
+    },
   };
-  const handlers = signals.map((sig) => [sig, forward(sig)] as const);
-  if (input === process.stdin) for (const [sig, h] of handlers) process.on(sig, h);
-
-  const code = await childDone;
-  fromServer.end();
-  await queues.s2c.drained();
-  await endedByUpstream(
-    session,
-    `intentguard: the server exited (code ${code}) before answering`,
-    `ended by upstream (exit ${code})`,
-    writeClient,
-  );
-  for (const [sig, h] of handlers) process.off(sig, h);
-  input.removeAllListeners('data');
-  return code;
 }
 
 /** No session can be opened: answer every request with the reason, then exit 1 when the client leaves. */
-function refuseAll(
-  input: Readable,
-  write: (m: unknown) => void,
-  code: string,
-  message: string,
-): Promise<number> {
+function refuseAll(input: Readable, output: Writable, code: string, message: string): Promise<number> {
+  const write = (m: unknown) => output.write(`${JSON.stringify(m)}\n`);
   return new Promise<number>((resolve) => {
     const framer = new LineFramer(
       1 << 20,

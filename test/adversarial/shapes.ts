@@ -53,6 +53,21 @@ export const SHAPES: Readonly<Record<string, string>> = {
   'password=': 'password=',
   braces: '{{',
   mixed: '.@-1 aA:/\n%#=_',
+  // Unicode and the escape forms the decoder reads (audit re-probe): accents, zero-width joins,
+  // full-width letters, surrogate pairs, and runs of escapes and character codes.
+  accented: 'é',
+  'zero-width': 'a\u200b',
+  'full-width': 'Ａ１',
+  emoji: '😀',
+  'escapes \\u': '\\u0041',
+  'entities &#': '&#65;',
+  '0x bytes': '0x41,',
+  'char codes': '65, ',
+  'qp =XX': '=41',
+  'b64 groups': 'QUJD ',
+  // Bracketed IPv6 hosts (each `[` after `//` or `@` looks ahead for its `]`, at most 64 characters).
+  ipv6: 'http://[::1]/',
+  'open brackets': '@[aaaa:',
 };
 
 // Opens every text so that each analyser's cheap pre-checks pass and its patterns really run on the

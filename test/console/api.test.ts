@@ -34,6 +34,19 @@ const HOSTILE = [
   '\u0000\u001b[31m',
 ];
 
+/** A real MCP session (SDK client, demo server) through the in-process tap of `monitor`. */
+async function tappedClient(
+  monitor: Monitor,
+  intent: { purpose: string; tools: string[] },
+  identity: { sub: string; act?: { sub: string } },
+): Promise<Client> {
+  const [c, s] = InMemoryTransport.createLinkedPair();
+  await demoServer().connect(s);
+  const client = new Client({ name: 'agent', version: '1' });
+  await client.connect(tap(c, monitor, { side: 'client', intent: parseIntent(intent), identity }));
+  return client;
+}
+
 describe('console escaping helper', () => {
   it('escapes every hostile name, purpose, reason and argument into inert text', () => {
     for (const h of HOSTILE) {
@@ -77,18 +90,10 @@ describe('console server', () => {
 
   /** A real session through the tap whose `send_email` call is held for approval. */
   async function heldCall(sub: string, act?: string) {
-    const [c, s] = InMemoryTransport.createLinkedPair();
-    await demoServer().connect(s);
-    const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(
-      tap(c, monitor, {
-        side: 'client',
-        intent: parseIntent({
-          purpose: 'summarise my notes <script>x</script>',
-          tools: ['echo', 'read_notes'],
-        }),
-        identity: { sub, ...(act && { act: { sub: act } }) },
-      }),
+    const client = await tappedClient(
+      monitor,
+      { purpose: 'summarise my notes <script>x</script>', tools: ['echo', 'read_notes'] },
+      { sub, ...(act && { act: { sub: act } }) },
     );
     await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
     const call = client.callTool({ name: 'send_email', arguments: { to: 'ops@example.com', body: 'notes' } });
@@ -282,15 +287,10 @@ describe('console timeline and pagination', () => {
     const recorder = createRecorder(ctx.store, monitor);
     try {
       for (let i = 0; i < 3; i++) {
-        const [c, s] = InMemoryTransport.createLinkedPair();
-        await demoServer().connect(s);
-        const client = new Client({ name: 'agent', version: '1' });
-        await client.connect(
-          tap(c, monitor, {
-            side: 'client',
-            intent: parseIntent({ purpose: `task ${i}`, tools: ['echo', 'read_notes'] }),
-            identity: { sub: `agent:${i}` },
-          }),
+        const client = await tappedClient(
+          monitor,
+          { purpose: `task ${i}`, tools: ['echo', 'read_notes'] },
+          { sub: `agent:${i}` },
         );
         await client.callTool({ name: 'read_notes', arguments: {} });
         await client.callTool({ name: 'echo', arguments: { text: 'meeting at 10' } });
@@ -406,10 +406,62 @@ describe('console token endpoint (RFC 8693 token exchange)', () => {
           .error,
         'invalid_request',
       );
+      // Delegation: the platform's own token as the actor; the grant names it, and the platform cannot
+      // review the request it made on the agent's behalf.
+      const platform = await ctx.idp.jwt('platform:runner', { role: 'approver' });
+      const delegated = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        actor_token: platform,
+        actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        intent: JSON.stringify({ purpose: 'read notes', tools: ['read_text_file'], budget: { calls: 5 } }),
+      });
+      assert.equal(delegated.status, 200, JSON.stringify(delegated.body));
+      const dg = await verifyGrant(delegated.body.access_token, {
+        keys: await resolveKeys({ jwks: keys.publicJwks }),
+        issuers: ['console-test'],
+        audience: 'urn:test',
+      });
+      assert.deepEqual([dg.identity.sub, dg.identity.act?.sub], ['agent:reader', 'platform:runner']);
+      assert.equal(
+        (
+          await post({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: subject,
+            actor_token: 'a.b.c',
+            intent: '{}',
+          })
+        ).body.error,
+        'invalid_grant',
+      );
+      const heldForPlatform = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        actor_token: platform,
+        intent: JSON.stringify({ purpose: 'send mail', tools: ['send_email'], budget: { calls: 5 } }),
+      });
+      assert.equal(heldForPlatform.body.error, 'authorization_pending');
+      await assert.rejects(
+        ctx.console.grants!.decide(heldForPlatform.body.request_id, true, 'platform:runner'),
+        /your own grant request/,
+      );
+      // Without the actor token the request is not the caller's to collect.
+      assert.equal(
+        (
+          await post({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: subject,
+            request_id: heldForPlatform.body.request_id,
+          })
+        ).body.error,
+        'invalid_request',
+      );
       const rows = ctx.store.db
         .prepare("SELECT status, approver FROM approvals WHERE tool = 'grant' ORDER BY rowid")
         .all();
       assert.deepEqual(rows, [
+        { status: 'approved', approver: 'console:auto-grant' },
+        { status: 'pending', approver: null },
         { status: 'approved', approver: 'console:auto-grant' },
         { status: 'pending', approver: null },
       ]);
@@ -426,15 +478,10 @@ describe('console notes (acknowledgements, marks)', () => {
     try {
       const monitor = createMonitor();
       const recorder = createRecorder(ctx.store, monitor);
-      const [c, s] = InMemoryTransport.createLinkedPair();
-      await demoServer().connect(s);
-      const client = new Client({ name: 'agent', version: '1' });
-      await client.connect(
-        tap(c, monitor, {
-          side: 'client',
-          intent: parseIntent({ purpose: 'echo', tools: ['echo'] }),
-          identity: { sub: 'agent:noted' },
-        }),
+      const client = await tappedClient(
+        monitor,
+        { purpose: 'echo', tools: ['echo'] },
+        { sub: 'agent:noted' },
       );
       await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
       await client.close();

@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
+import { pruneSessions } from '../../src/store/audit.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
 import { ADMIN_TOKEN, api, consoleOn, pendingFor, proxiedClient, type Json } from './fixture.js';
 
@@ -344,6 +345,22 @@ describe(
           undefined,
         );
         await shot(page, 'timeline');
+        // The alerts feed (reasons name the tool), the approval's own page and the session list: text too.
+        for (const path of ['/alerts', `/approvals/${encodeURIComponent(id!)}`, '/sessions']) {
+          await page.goto(`${ctx.console.url}${path}`);
+          await page.waitForSelector('main h1');
+          if (path !== '/sessions')
+            assert.ok(
+              (await page.locator('main').innerText()).includes('<script>window.__pwned=1</script>'),
+              `${path}: ${(await page.locator('main').innerText()).slice(0, 1500)}`,
+            );
+          assert.equal(await page.locator('main script, main img').count(), 0, path);
+          assert.equal(
+            await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
+            undefined,
+            path,
+          );
+        }
       } finally {
         await agent.close();
         await page.close();
@@ -372,10 +389,17 @@ describe(
       try {
         await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
         await shot(page, 'grants');
+        // Decided on the request's own page (what a notification links to).
+        await page.click(`li.grant[data-grant="${first.request_id}"] h2 a`);
+        await page.waitForURL(`**/grants/${first.request_id}`);
+        assert.equal(await page.locator('li.grant').count(), 1);
         const selfPage = await loggedIn(self, '/grants');
         assert.equal(await selfPage.locator(`li.grant[data-grant="${first.request_id}"] button`).count(), 0);
         await selfPage.close();
-        await page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
+        await Promise.all([
+          page.waitForURL(`**/grants/${first.request_id}`),
+          page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`),
+        ]);
         await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] .status:text-is("granted")`);
         const granted = (await (await token({ request_id: first.request_id })).json()) as Json;
         assert.equal(granted.token_type, 'Bearer', JSON.stringify(granted));
@@ -465,6 +489,64 @@ describe(
       }
     });
 
+    it('an admin pastes a candidate rule and sees the replay diff of every recorded decision it changes', async () => {
+      const candidate = [
+        'id: SITE-CONSOLE-001',
+        'title: No directory listings',
+        'description: A candidate that refuses every directory listing.',
+        'severity: medium',
+        'status: stable',
+        'match:',
+        '  on: tool_call',
+        `  when: "call.tool == 'list_directory'"`,
+        'action: deny',
+        'message: "the candidate refuses {{call.tool}}"',
+        '',
+      ].join('\n');
+      const approver = await ctx.idp.jwt('bob', { role: 'approver' });
+      const refused = await api(ctx.console, '/api/rules/diff', {
+        method: 'POST',
+        bearer: approver,
+        body: { rules: candidate },
+      });
+      assert.equal(refused.status, 403, 'trying rules is an admin action');
+      const page = await loggedIn(ADMIN_TOKEN, '/rules?period=24h');
+      try {
+        // A candidate that does not load is refused with its rule error, before any replay.
+        await page.fill('form.candidate textarea[name=rules]', 'id: BROKEN\n');
+        await Promise.all([page.waitForURL('**/rules/diff'), page.click('form.candidate button')]);
+        assert.match(await page.locator('main').innerText(), /ERR_RULE_SCHEMA/);
+        await page.goto(`${ctx.console.url}/rules?period=24h`);
+        await page.fill('form.candidate textarea[name=rules]', candidate);
+        await Promise.all([page.waitForURL('**/rules/diff'), page.click('form.candidate button')]);
+        await page.waitForSelector('#diff tbody tr');
+        // Every recorded list_directory call (the earlier tests made some) would now be denied by it.
+        const listed = ctx.store.db
+          .prepare("SELECT count(*) FROM events WHERE kind = 'request' AND tool = 'list_directory'")
+          .pluck()
+          .get() as number;
+        const rows = (await page.locator('#diff tbody tr').allInnerTexts()).filter((r) =>
+          r.includes('SITE-CONSOLE-001'),
+        );
+        assert.equal(rows.length, listed);
+        // (The halted session's last listing was recorded as halt: it too reads deny now.)
+        for (const r of rows) assert.match(r, /list_directory\s+(allow|halt)\s+deny\s+SITE-CONSOLE-001/);
+        assert.ok(rows.some((r) => /\ballow\s+deny\b/.test(r)));
+        assert.match(await page.locator('#diff-summary').innerText(), /decisions would change/);
+        await shot(page, 'rules-diff');
+        const json = (await (
+          await api(ctx.console, '/api/rules/diff', {
+            method: 'POST',
+            bearer: ADMIN_TOKEN,
+            body: { rules: candidate },
+          })
+        ).json()) as Json;
+        assert.equal(json.rows.filter((r: Json) => r.rules.includes('SITE-CONSOLE-001')).length, listed);
+      } finally {
+        await page.close();
+      }
+    });
+
     it('the alerts, rules and audit views render for a viewer', async () => {
       const page = await loggedIn(await ctx.idp.jwt('victor', { role: 'viewer' }), '/alerts');
       try {
@@ -473,8 +555,17 @@ describe(
         await shot(page, 'alerts');
         await page.goto(`${ctx.console.url}/rules?period=24h`);
         await page.waitForSelector('#rule-hits tbody tr');
+        // Prune the oldest session: the audit view lists the prune anchor, and the record still verifies.
+        const oldest = ctx.store.db
+          .prepare('SELECT started_at FROM sessions WHERE ended_at IS NOT NULL ORDER BY rowid LIMIT 1')
+          .pluck()
+          .get() as number;
+        assert.equal(pruneSessions(ctx.store, oldest + 1, Date.now()), 1);
         await page.goto(`${ctx.console.url}/audit`);
         await page.waitForSelector('#audit-status');
+        assert.match(await page.locator('#audit-status').innerText(), /verify/);
+        assert.equal(await page.locator('#anchors td.kind').first().innerText(), 'prune');
+        assert.match(await page.locator('#anchors').innerText(), /"sessions":1/);
         assert.match(await page.locator('#notes-status').innerText(), /notes .* verify/);
         assert.equal(await page.locator('a[href="/audit/export"]').count(), 0);
         await shot(page, 'audit');

@@ -114,4 +114,23 @@ describe('learn mode: --mode monitor without an intent', () => {
     assert.doesNotMatch(line, / (DENY|REAUTHORIZE|HALT) /, line);
     assert.match(line, / would-(deny|reauthorize) /, line);
   });
+
+  it('show labels a monitored call with what would have happened and that it was delivered, never a bare DENY', async () => {
+    const db = join(dir, 'learn.db');
+    const list = spawnSync(process.execPath, ['bin/intentguard.js', 'sessions', '--db', db, '--json'], {
+      encoding: 'utf8',
+    });
+    const id = (JSON.parse(list.stdout.split('\n')[0]!) as { id: string }).id;
+    const r = spawnSync(process.execPath, ['bin/intentguard.js', 'show', id, '--db', db], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const calls = r.stdout.split('\n').filter((l) => / call /.test(l));
+    assert.ok(calls.length > 0, r.stdout);
+    for (const l of calls) assert.doesNotMatch(l, / (DENY|REAUTHORIZE|HALT)\b/, l);
+    assert.ok(
+      calls.some((l) => / would-(deny|reauthorize) \(monitor mode: delivered\)/.test(l)),
+      r.stdout,
+    );
+  });
 });

@@ -1,22 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createParser } from 'eventsource-parser';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
+import { SSE_EVENT_SLACK, answerUnreached, endedByUpstream, invalidAnswer } from '../../carrier/relay.js';
 import {
-  SSE_EVENT_SLACK,
-  answerUnreached,
-  endedByUpstream,
-  invalidAnswer,
+  emptyBatch,
+  firstRefusal,
+  notOpen,
+  otherAgent,
+  refuse,
   sendJson,
   tooManySessions,
-} from '../../carrier/relay.js';
+  unknownSession,
+} from './refusals.js';
 import { Asker } from '../../carrier/asker.js';
+import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
+import type { Observability } from '../../observe/observability.js';
 import { OrderedQueue } from '../../carrier/queue.js';
+import { Valve } from '../../carrier/valve.js';
 import { errorAnswer } from '../../jsonrpc/message.js';
 
 /**
@@ -37,6 +43,8 @@ export interface LegacySseOptions {
   readonly maxSessions: number;
   /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before upstream is called. */
   readonly sessionQuota?: SessionQuota;
+  /** Traces: a POST's `traceparent` header is continued, and sent upstream (see `upstreamTraceHeaders`). */
+  readonly observe?: Observability;
 }
 
 export interface LegacySse {
@@ -69,6 +77,10 @@ interface LegacySession {
   upstream?: { destroy(): void };
   /** intentguard's own prompts (approval elicitations), sent on the stream; answers arrive as POSTs. */
   readonly asker: Asker;
+  /** Settles `endpointReady` (upstream's `endpoint` event). */
+  readonly resolveEndpoint: (endpoint: URL) => void;
+  /** Back-pressure: the upstream stream is not read while the client's is full or decisions back up. */
+  readonly valve: Valve;
 }
 
 export function createLegacySse(o: LegacySseOptions): LegacySse {
@@ -78,16 +90,22 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
   const write = (s: LegacySession, m: unknown) => {
     // A data value with line breaks is sent as several data lines (the client joins them back).
     const text = typeof m === 'string' ? m.replace(/\r?\n/g, '\ndata: ') : JSON.stringify(m);
-    if (!s.res.writableEnded) s.res.write(`event: message\ndata: ${text}\n\n`);
+    if (!s.res.writableEnded) s.valve.write(s.res, `event: message\ndata: ${text}\n\n`);
   };
 
   /** POST one message to the upstream endpoint; resolves with the upstream status. */
-  const postUpstream = (s: LegacySession, text: string, host: string | undefined): Promise<number> =>
+  const postUpstream = (
+    s: LegacySession,
+    text: string,
+    host: string | undefined,
+    trace: Record<string, string> = {},
+  ): Promise<number> =>
     s.endpointReady.then(
       (endpoint) =>
         new Promise<number>((resolve, reject) => {
           const headers: Record<string, string> = {
             ...(o.upstreamHeaders ?? {}),
+            ...trace,
             'content-type': 'application/json',
             'content-length': String(Buffer.byteLength(text)),
           };
@@ -101,12 +119,78 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         }),
     );
 
-  return {
-    async stream(req, res, identity, intent) {
-      if (sessions.size >= o.maxSessions) {
-        tooManySessions(res, o.maxSessions);
+  /** One upstream event, decided: the endpoint event rewritten to intentguard's, a message delivered or not. */
+  const onUpstreamEvent = async (s: LegacySession, ev: EventSourceMessage, host: string | undefined) => {
+    if (ev.event === 'endpoint') {
+      try {
+        s.endpoint = new URL(ev.data.trim(), o.upstream);
+      } catch {
+        s.handle.close('ended by upstream (invalid endpoint event)');
         return;
       }
+      s.resolveEndpoint(s.endpoint);
+      if (!s.res.writableEnded)
+        s.valve.write(s.res, `event: endpoint\ndata: ${o.messagesPath}?sessionId=${s.id}\n\n`);
+      return;
+    }
+    if (ev.event !== undefined && ev.event !== 'message') return;
+    let m: unknown;
+    try {
+      m = JSON.parse(ev.data);
+    } catch {
+      // Seen (and refused as invalid), never delivered.
+      await s.handle.observe('s2c', ev.data);
+      return;
+    }
+    const out = await s.handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
+    if (out.answer !== undefined)
+      void postUpstream(s, JSON.stringify(out.answer), host).catch(() => undefined);
+    if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
+  };
+
+  /**
+   * Relay the upstream stream into the client's, one event at a time, in order, under back-pressure;
+   * when it ends, what the server still owed is answered with errors and the client's stream ends.
+   */
+  const relayStream = (s: LegacySession, up: IncomingMessage, host: string | undefined) => {
+    // A job that throws ends the session (fail closed): nothing after it would be decided in order.
+    const events = new OrderedQueue((e) => s.handle.close(`relay error: ${e.message}`));
+    // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
+    // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
+    let partial = 0;
+    const parser = createParser({
+      onEvent: (ev) => {
+        partial = 0;
+        const bytes = ev.data.length;
+        s.valve.take(bytes);
+        void events.push(() => onUpstreamEvent(s, ev, host).finally(() => s.valve.give(bytes)));
+      },
+    });
+    up.setEncoding('utf8');
+    up.on('data', (c: string) => {
+      partial += Buffer.byteLength(c);
+      if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK)
+        up.destroy(new Error('an event exceeded the size limit'));
+      else parser.feed(c);
+    });
+    const ended = () =>
+      void events.drained().then(async () => {
+        await endedByUpstream(
+          s.handle,
+          'intentguard: the server closed its stream before answering',
+          'ended by upstream (SSE stream closed)',
+          (a) => write(s, a),
+        );
+        if (!s.res.writableEnded) s.res.end();
+      });
+    up.on('end', ended);
+    up.on('error', ended);
+  };
+
+  return {
+    async stream(req, res, identity, intent) {
+      const full = tooManySessions(sessions.size, o.maxSessions);
+      if (full) return refuse(res, full);
       // The agent's quota is reserved before upstream is called, so concurrent streams cannot overshoot it.
       const release = o.sessionQuota ? o.sessionQuota.acquire(identity) : () => undefined;
       if (!release) {
@@ -155,6 +239,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
           resolveEndpoint = r;
         }),
         upstream: up,
+        resolveEndpoint: (u) => resolveEndpoint(u),
+        valve: new Valve(up, 'sse stream'),
         // A server speaks to its client on the stream: so do intentguard's approval prompts.
         asker: new Asker(handle, (m) => write(s, m)),
       };
@@ -188,99 +274,18 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         handle.close('closed by client (SSE stream ended)');
       });
 
-      // Upstream events are decided one at a time, in order.
-      // A job that throws ends the session (fail closed): nothing after it would be decided in order.
-      const events = new OrderedQueue((e) => handle.close(`relay error: ${e.message}`));
-      // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
-      // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
-      let partial = 0;
-      const parser = createParser({
-        onEvent: (ev) => {
-          partial = 0;
-          void events.push(async () => {
-            if (ev.event === 'endpoint') {
-              try {
-                s.endpoint = new URL(ev.data.trim(), o.upstream);
-              } catch {
-                handle.close('ended by upstream (invalid endpoint event)');
-                return;
-              }
-              resolveEndpoint(s.endpoint);
-              if (!res.writableEnded)
-                res.write(`event: endpoint\ndata: ${o.messagesPath}?sessionId=${id}\n\n`);
-              return;
-            }
-            if (ev.event !== undefined && ev.event !== 'message') return;
-            let m: unknown;
-            try {
-              m = JSON.parse(ev.data);
-            } catch {
-              // Seen (and refused as invalid), never delivered.
-              await handle.observe('s2c', ev.data);
-              return;
-            }
-            const out = await handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
-            if (out.answer !== undefined)
-              void postUpstream(s, JSON.stringify(out.answer), req.headers.host).catch(() => undefined);
-            if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
-          });
-        },
-      });
-      up.setEncoding('utf8');
-      up.on('data', (c: string) => {
-        partial += Buffer.byteLength(c);
-        if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK)
-          up.destroy(new Error('an event exceeded the size limit'));
-        else parser.feed(c);
-      });
-      const ended = () =>
-        void events.drained().then(async () => {
-          await endedByUpstream(
-            handle,
-            'intentguard: the server closed its stream before answering',
-            'ended by upstream (SSE stream closed)',
-            (a) => write(s, a),
-          );
-          if (!res.writableEnded) res.end();
-        });
-      up.on('end', ended);
-      up.on('error', ended);
+      relayStream(s, up, req.headers.host);
     },
 
     async post(req, res, url, identity, body) {
       const s = sessions.get(url.searchParams.get('sessionId') ?? '');
-      if (!s || s.handle.status !== 'open') {
-        sendJson(
-          res,
-          404,
-          errorAnswer(null, -32001, 'intentguard: unknown or ended session', {
-            code: s
-              ? s.handle.status === 'halted'
-                ? 'ERR_SESSION_HALTED'
-                : 'ERR_SESSION_CLOSED'
-              : 'ERR_SESSION_CLOSED',
-          }),
-        );
-        return;
-      }
-      if (identity && s.sub !== identity.sub) {
-        sendJson(
-          res,
-          403,
-          errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
-            code: 'ERR_GRANT_CLAIM',
-          }),
-        );
-        return;
-      }
-      if (Array.isArray(body) && body.length === 0) {
-        sendJson(
-          res,
-          400,
-          errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
-        );
-        return;
-      }
+      const refused = firstRefusal(
+        unknownSession(s !== undefined),
+        s && notOpen(s.handle.status),
+        s && otherAgent(s.sub, identity),
+        emptyBatch(body),
+      );
+      if (refused || !s) return refuse(res, refused!);
       // Answers to intentguard's own prompts are taken here (the call they unblock may be this
       // client's other, still open POST); they never reach the server.
       const messages = (Array.isArray(body) ? body : [body]).filter((m) => !s.asker.take(m));
@@ -289,6 +294,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         return;
       }
       const forward: unknown[] = [];
+      if (o.observe) hintTraceparent(o.observe, s.handle.id, messages, req.headers.traceparent);
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
@@ -304,7 +310,12 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       }
       const text = JSON.stringify(Array.isArray(body) ? forward : forward[0]);
       try {
-        const status = await postUpstream(s, text, req.headers.host);
+        const status = await postUpstream(
+          s,
+          text,
+          req.headers.host,
+          o.observe && upstreamTraceHeaders(o.observe, s.handle.id, forward, req.headers),
+        );
         if (status >= 200 && status < 300) {
           res.writeHead(202).end('Accepted');
           return;

@@ -8,17 +8,23 @@ import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import { LineFramer } from '../../carrier/lines.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
+import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../../carrier/relay.js';
 import {
-  endedByUpstream,
-  relayFrame,
-  relayOversize,
-  sendJson,
-  serverEnv,
+  emptyBatch,
+  firstRefusal,
+  needsSession,
+  noIntent,
+  notOpen,
+  otherAgent,
+  refuse,
   startsSession,
   tooManySessions,
-} from '../../carrier/relay.js';
+  unknownSession,
+} from './refusals.js';
+import { openSse, sseEvent } from './sse-format.js';
 import { Asker } from '../../carrier/asker.js';
 import { OrderedQueue } from '../../carrier/queue.js';
+import { Valve } from '../../carrier/valve.js';
 import { errorAnswer, isObject, isRequest, isResponse } from '../../jsonrpc/message.js';
 
 /**
@@ -85,10 +91,11 @@ interface BridgeSession {
   /** Each direction is decided in order. */
   readonly c2s: OrderedQueue;
   readonly s2c: OrderedQueue;
+  /** Back-pressure: the server's stdout is not read while a client stream is full or decisions back up. */
+  readonly valve: Valve;
 }
 
 const key = (id: unknown) => `${typeof id}:${String(id)}`;
-const sse = (text: string) => `event: message\ndata: ${text}\n\n`;
 
 export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   const sessions = new Map<string, BridgeSession>();
@@ -96,13 +103,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   /** Turn an exchange into an event stream (once), flushing what it had gathered for a JSON body. */
   const toStream = (s: BridgeSession, x: Exchange) => {
     if (x.json === undefined) return;
-    if (!x.res.headersSent)
-      x.res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        'mcp-session-id': s.id,
-      });
-    for (const t of x.json) x.res.write(sse(t));
+    openSse(x.res, s.id);
+    for (const t of x.json) s.valve.write(x.res, sseEvent(t));
     x.json = undefined;
   };
 
@@ -135,7 +137,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     if (!target) {
       // An answer whose POST is gone (the client disconnected) has nowhere to go; it was recorded.
       if (isResponse(m)) return;
-      if (s.stream && !s.stream.writableEnded) s.stream.write(sse(text));
+      if (s.stream && !s.stream.writableEnded) s.valve.write(s.stream, sseEvent(text));
       else if (isRequest(m)) {
         // A server request with no stream to carry it: answer the server rather than leave it waiting.
         const answer = errorAnswer(
@@ -151,7 +153,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     const { x, answers } = target;
     if (answers === undefined) toStream(s, x);
     if (x.json !== undefined) x.json.push(text);
-    else if (!x.res.writableEnded) x.res.write(sse(text));
+    else if (!x.res.writableEnded) s.valve.write(x.res, sseEvent(text));
     if (answers === undefined) return;
     const left = (x.ids.get(answers) ?? 1) - 1;
     if (left > 0) x.ids.set(answers, left);
@@ -197,6 +199,35 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       for (const [emitter, name] of events) emitter.once(name, done);
     });
 
+  /**
+   * The server's stdout, framed by lines: each frame decided in order, then delivered to the exchange
+   * it belongs to; the bytes count against the session's valve until delivered.
+   */
+  const frameServer = (s: BridgeSession) =>
+    new LineFramer(
+      o.monitor.options.maxMessageBytes,
+      (text, bytes) => {
+        s.valve.take(bytes);
+        void s.s2c.push(async () => {
+          try {
+            const r = await relayFrame(s.handle, 's2c', { text, bytes });
+            for (const a of r.answers) writeChild(s, JSON.stringify(a));
+            // A batch from the server is delivered message by message (each to its own exchange).
+            for (const f of r.forward) toClient(s, JSON.parse(f), f);
+          } finally {
+            s.valve.give(bytes);
+          }
+        });
+      },
+      (head, bytes) => {
+        void s.s2c.push(async () => {
+          const r = await relayOversize(s.handle, 's2c', head, bytes);
+          for (const a of r.answers) writeChild(s, JSON.stringify(a));
+          if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
+        });
+      },
+    );
+
   const open = (identity: Identity | undefined, intent: Intent, release: () => void): BridgeSession => {
     const id = randomUUID();
     const child = spawn(o.command, [...o.args], {
@@ -215,8 +246,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       for (const x of s.waiting.values()) last = x;
       if (last) {
         toStream(s, last);
-        last.res.write(sse(JSON.stringify(request)));
-      } else s.stream!.write(sse(JSON.stringify(request)));
+        last.res.write(sseEvent(JSON.stringify(request)));
+      } else s.stream!.write(sseEvent(JSON.stringify(request)));
     };
     const s: BridgeSession = {
       id,
@@ -230,6 +261,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       asker: new Asker(handle, prompt),
       c2s: new OrderedQueue((e) => o.log(`relay error (c2s): ${e.message}`)),
       s2c: new OrderedQueue((e) => o.log(`relay error (s2c): ${e.message}`)),
+      valve: new Valve(child.stdout, 'http-stdio s2c'),
     };
     sessions.set(id, s);
     handle.attach({
@@ -246,24 +278,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         if (s.stream && !s.stream.writableEnded) s.stream.end();
       },
     });
-    const framer = new LineFramer(
-      o.monitor.options.maxMessageBytes,
-      (text, bytes) => {
-        void s.s2c.push(async () => {
-          const r = await relayFrame(handle, 's2c', { text, bytes });
-          for (const a of r.answers) writeChild(s, JSON.stringify(a));
-          // A batch from the server is delivered message by message (each to its own exchange).
-          for (const f of r.forward) toClient(s, JSON.parse(f), f);
-        });
-      },
-      (head, bytes) => {
-        void s.s2c.push(async () => {
-          const r = await relayOversize(handle, 's2c', head, bytes);
-          for (const a of r.answers) writeChild(s, JSON.stringify(a));
-          if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
-        });
-      },
-    );
+    const framer = frameServer(s);
     child.stdout.on('data', (c: Buffer) => framer.push(c));
     // A write racing the server's death fails with EPIPE: the exit (or spawn error) is handled below.
     child.stdin.on('error', () => undefined);
@@ -347,7 +362,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     await done;
     if (res.headersSent) {
-      for (const t of invalid) if (!res.writableEnded) res.write(sse(t));
+      for (const t of invalid) if (!res.writableEnded) res.write(sseEvent(t));
       return;
     }
     if (x.ids.size > 0) {
@@ -367,109 +382,57 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     else res.writeHead(202, { 'mcp-session-id': s.id }).end();
   };
 
+  /** `GET`: the session's stream for server messages that belong to no request (one at a time). */
+  const stream = (s: BridgeSession, res: ServerResponse) => {
+    if (s.stream && !s.stream.writableEnded)
+      return refuse(res, {
+        status: 409,
+        rpc: -32600,
+        message: 'intentguard: this session already has an open GET stream',
+        code: 'ERR_STREAM_OPEN',
+      });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'mcp-session-id': s.id,
+    });
+    res.flushHeaders();
+    s.stream = res;
+    res.on('close', () => {
+      if (s.stream === res) s.stream = undefined;
+    });
+  };
+
   return {
     sessions,
     async handle(req, res, identity, intent, body) {
       const sid = req.headers['mcp-session-id'];
       let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
-      if (typeof sid === 'string' && !s) {
-        sendJson(
-          res,
-          404,
-          errorAnswer(null, -32001, 'intentguard: unknown or ended session', { code: 'ERR_SESSION_CLOSED' }),
-        );
-        return;
-      }
-      if (s && identity && s.sub !== identity.sub) {
-        sendJson(
-          res,
-          403,
-          errorAnswer(null, -32001, 'intentguard: this session belongs to another agent identity', {
-            code: 'ERR_GRANT_CLAIM',
-          }),
-        );
-        return;
-      }
+      const refused = firstRefusal(
+        unknownSession(typeof sid !== 'string' || s !== undefined),
+        s && otherAgent(s.sub, identity),
+      );
+      if (refused) return refuse(res, refused);
       if (s) s.lastSeen = Date.now();
       if (req.method === 'POST') {
         if (!s) {
-          if (!startsSession(res, body)) return;
-          if (!intent) {
-            sendJson(
-              res,
-              403,
-              errorAnswer(null, -32001, 'intentguard: no approved intent (configure grants or --intent)', {
-                code: 'ERR_GRANT_INTENT',
-              }),
-            );
-            return;
-          }
-          if (sessions.size >= (o.maxSessions ?? 32)) {
-            tooManySessions(res, o.maxSessions ?? 32);
-            return;
-          }
+          const max = o.maxSessions ?? 32;
+          const first = firstRefusal(
+            startsSession(body),
+            noIntent(intent),
+            tooManySessions(sessions.size, max),
+          );
+          if (first) return refuse(res, first);
           const release = o.sessionQuota ? o.sessionQuota.acquire(identity) : () => undefined;
-          if (!release) {
-            quotaExceeded(res, o.sessionQuota!.max);
-            return;
-          }
-          s = open(identity, intent, release);
+          if (!release) return quotaExceeded(res, o.sessionQuota!.max);
+          s = open(identity, intent!, release);
         }
-        if (s.exited || s.handle.status !== 'open') {
-          sendJson(
-            res,
-            404,
-            errorAnswer(null, -32001, `intentguard: session ${s.handle.status}`, {
-              code: s.handle.status === 'halted' ? 'ERR_SESSION_HALTED' : 'ERR_SESSION_CLOSED',
-            }),
-          );
-          return;
-        }
-        if (Array.isArray(body) && body.length === 0) {
-          sendJson(
-            res,
-            400,
-            errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' }),
-          );
-          return;
-        }
-        await post(res, s, body);
-        return;
+        const closed = firstRefusal(notOpen(s.exited ? 'closed' : s.handle.status), emptyBatch(body));
+        if (closed) return refuse(res, closed);
+        return post(res, s, body);
       }
-      if (!s) {
-        sendJson(
-          res,
-          400,
-          errorAnswer(null, -32600, `intentguard: ${req.method} needs an Mcp-Session-Id`, {
-            code: 'ERR_SESSION_CLOSED',
-          }),
-        );
-        return;
-      }
-      if (req.method === 'GET') {
-        if (s.stream && !s.stream.writableEnded) {
-          sendJson(
-            res,
-            409,
-            errorAnswer(null, -32600, 'intentguard: this session already has an open GET stream', {
-              code: 'ERR_STREAM_OPEN',
-            }),
-          );
-          return;
-        }
-        res.writeHead(200, {
-          'content-type': 'text/event-stream',
-          'cache-control': 'no-cache',
-          'mcp-session-id': s.id,
-        });
-        res.flushHeaders();
-        const session = s;
-        session.stream = res;
-        res.on('close', () => {
-          if (session.stream === res) session.stream = undefined;
-        });
-        return;
-      }
+      if (!s) return refuse(res, needsSession(req.method, false)!);
+      if (req.method === 'GET') return stream(s, res);
       if (req.method === 'DELETE') {
         s.handle.close('closed by client (DELETE)');
         res.writeHead(200).end();

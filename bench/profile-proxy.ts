@@ -1,0 +1,73 @@
+// Profiling helper (not a benchmark): `intentguard stdio` in front of the trivial server under
+// `node --cpu-prof`, driven by an SDK client for N calls, then the profile summed by function and by
+// file (self time), so where a proxied call's time goes can be read off.
+// Usage: node --import tsx bench/profile-proxy.ts [calls] [pack|policy]
+//   0 calls: start-up only (spawn, the client's initialize, close).
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { proxyBenchDir } from './lib.js';
+
+const calls = Number(process.argv[2] ?? 20_000);
+const variant = process.argv[3] ?? 'pack';
+const node = process.execPath;
+const { dir, site, stdioArgs } = proxyBenchDir('ig-profile-proxy-');
+const profDir = join(dir, 'prof');
+const flags =
+  variant === 'pack' ? ['--rules', site, '--db', join(dir, 'p.db')] : ['--no-pack', '--no-record'];
+
+const transport = new StdioClientTransport({
+  command: node,
+  args: ['--cpu-prof', '--cpu-prof-dir', profDir, ...stdioArgs(flags)],
+  stderr: 'inherit',
+});
+const client = new Client({ name: 'profile', version: '1' });
+await client.connect(transport);
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < calls; i++) await client.callTool({ name: 'noop', arguments: {} });
+const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+await client.close();
+await new Promise((r) => setTimeout(r, 1500));
+if (calls > 0)
+  console.log(`${calls} calls in ${ms.toFixed(0)} ms: ${((calls / ms) * 1000).toFixed(0)} calls/s`);
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+for (const f of readdirSync(profDir)) {
+  const p = JSON.parse(readFileSync(join(profDir, f), 'utf8')) as {
+    nodes: Node[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const fn = new Map<string, number>();
+  const file = new Map<string, number>();
+  for (const [id, us] of self) {
+    const n = byId.get(id)!;
+    const url = n.callFrame.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/');
+    const k = `${n.callFrame.functionName || '(anon)'} ${url}:${n.callFrame.lineNumber + 1}`;
+    fn.set(k, (fn.get(k) ?? 0) + us);
+    const fk = url || n.callFrame.functionName;
+    file.set(fk, (file.get(fk) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>, k: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(
+        ([name, us]) =>
+          `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${calls > 0 ? `${(us / calls).toFixed(2).padStart(7)} us/call  ` : ''}${name}`,
+      )
+      .join('\n');
+  console.log(
+    `\n${f}: ${(total / 1000).toFixed(0)} ms sampled\n-- by function\n${top(fn, 40)}\n-- by file\n${top(file, 30)}`,
+  );
+}
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpCarrier } from './context.js';
+import { refuse } from './refusals.js';
+import type { ProxySession } from './sessions.js';
+
+/** `DELETE` on the MCP endpoint: end the session upstream (its answer passes as it is) and here. */
+export async function handleDelete(
+  c: HttpCarrier,
+  req: IncomingMessage,
+  res: ServerResponse,
+  s: ProxySession | undefined,
+): Promise<void> {
+  if (!s)
+    return refuse(res, {
+      status: 404,
+      rpc: -32001,
+      message: 'intentguard: unknown session',
+      code: 'ERR_SESSION_CLOSED',
+    });
+  const up = await c.upstream.call('DELETE', req.headers, undefined, s);
+  res.writeHead(up.statusCode ?? 200, { 'content-type': String(up.headers['content-type'] ?? 'text/plain') });
+  up.pipe(res);
+  s.handle.close('closed by client (DELETE)');
+}

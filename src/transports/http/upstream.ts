@@ -1,0 +1,76 @@
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+/** What an upstream call needs of the session it belongs to. */
+export interface UpstreamSession {
+  /** The Mcp-Session-Id upstream gave (none for a stateless upstream, or before it answered). */
+  readonly upstreamSid?: string | undefined;
+  /** Upstream requests in flight, destroyed when the session ends. */
+  readonly upstreamRequests: Set<{ destroy(): void }>;
+}
+
+/** The upstream MCP server of a Streamable HTTP proxy. */
+export interface Upstream {
+  /**
+   * One HTTP request upstream. Of the client's headers (`from`) only the MCP ones travel
+   * (`mcp-protocol-version`, `last-event-id`, `accept`, and `host`), never its Authorization; the
+   * session id sent is upstream's own (`session.upstreamSid`), never intentguard's. `trace`: the trace
+   * context headers for upstream (`traceparent`, `tracestate`).
+   */
+  call(
+    method: string,
+    from: IncomingHttpHeaders,
+    body: string | undefined,
+    session?: UpstreamSession,
+    trace?: Readonly<Record<string, string>>,
+  ): Promise<IncomingMessage>;
+  /**
+   * A message intentguard sends upstream on its own (an answer to a server request, a refusal of one):
+   * POSTed, its response drained and dropped, a failure ignored (the server's request then times out
+   * there, as it would on a lost connection).
+   */
+  post(session: UpstreamSession, message: unknown): void;
+  /** End the session upstream (DELETE with its session id), ignoring the outcome. */
+  end(session: UpstreamSession): void;
+}
+
+const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'accept'];
+
+/** `url`: the upstream MCP endpoint; `headers`: sent on every request (upstream credentials). */
+export function createUpstream(url: URL, headers: Readonly<Record<string, string>> = {}): Upstream {
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const call: Upstream['call'] = (method, from, body, session, trace = {}) =>
+    new Promise((resolve, reject) => {
+      const h: Record<string, string> = { ...headers, ...trace };
+      for (const name of MCP_HEADERS) if (typeof from[name] === 'string') h[name] = from[name];
+      // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
+      delete h['mcp-session-id'];
+      if (session?.upstreamSid) h['mcp-session-id'] = session.upstreamSid;
+      if (from.host) h.host = from.host;
+      if (body !== undefined) {
+        h['content-type'] = 'application/json';
+        h['content-length'] = String(Buffer.byteLength(body));
+      }
+      const up = send(new URL(url), { method, headers: h }, (r) => {
+        session?.upstreamRequests.delete(up);
+        resolve(r);
+      });
+      session?.upstreamRequests.add(up);
+      up.on('error', (e) => {
+        session?.upstreamRequests.delete(up);
+        reject(e);
+      });
+      if (body !== undefined) up.end(body);
+      else up.end();
+    });
+  const drop = (p: Promise<IncomingMessage>) =>
+    void p.then(
+      (r) => r.resume(),
+      () => undefined,
+    );
+  return {
+    call,
+    post: (session, message) => drop(call('POST', {}, JSON.stringify(message), session)),
+    end: (session) => drop(call('DELETE', {}, undefined, session)),
+  };
+}

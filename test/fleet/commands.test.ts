@@ -1,0 +1,101 @@
+// The store commands on a fleet's PostgreSQL, run as a user runs them (bin/intentguard.js in its own
+// process) against sessions recorded there: audit verify, sessions, show, export, replay --diff, prune,
+// approvals. Those that need SQLite say so with a coded error rather than opening a file named after the URL.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { createMonitor, intentPolicy } from '../../src/index.js';
+import { openBackend } from '../../src/store/backend.js';
+import { driveSession } from '../helpers/session.js';
+import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
+
+const exec = promisify(execFile);
+
+describe('store commands on PostgreSQL', () => {
+  let server: TempPostgres;
+  let url: string;
+  const key = join(mkdtempSync(join(tmpdir(), 'ig-fleetcmd-')), 'audit.key');
+  const ids: string[] = [];
+  const cli = (args: string[]) =>
+    exec(process.execPath, ['bin/intentguard.js', ...args], {
+      env: { ...process.env, INTENTGUARD_FROM_SOURCE: '1', INTENTGUARD_AUDIT_KEY: key },
+    }).then(
+      (r) => ({ ...r, code: 0 }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+  before(async () => {
+    server = await startPostgres();
+    url = server.createDatabase('fleet_cmd');
+    const backend = await openBackend(url, { keyFile: key });
+    const monitor = createMonitor({ policy: intentPolicy() });
+    const recorder = backend.record(monitor, { flushDelayMs: 1 });
+    for (let i = 0; i < 3; i++) ids.push(await driveSession(monitor, { calls: 2, sub: `agent:${i}` }));
+    await recorder.flush();
+    await recorder.close();
+    monitor.close();
+    await backend.close();
+  });
+  after(() => server?.stop());
+
+  it('audit verify, sessions, show, export, replay --diff and prune work on a postgres:// store', async () => {
+    const verify = await cli(['audit', 'verify', '--store', url]);
+    assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+    assert.match(verify.stdout, /audit ok: 3 sessions/);
+    assert.doesNotMatch(verify.stdout, /postgres:\/\/[^ ]*:[^ ]*@/, 'no password printed');
+    const sessions = await cli(['sessions', '--store', url, '--json']);
+    assert.equal(sessions.code, 0, sessions.stderr);
+    assert.deepEqual(
+      new Set(
+        sessions.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { id: string }).id),
+      ),
+      new Set(ids),
+    );
+    const show = await cli(['show', ids[0]!, '--store', url, '--json']);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /send_email/);
+    const exported = await cli(['export', '--store', url]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal(exported.stdout.trim().split('\n').length, 3, 'one bundle line per session');
+    const replay = await cli(['replay', url, '--json']);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.equal(replay.stdout.trim().split('\n').length, 3, 'one result per recorded session');
+    // Same rules as recorded: --diff finds no decision that would change.
+    const diff = await cli(['replay', url, '--diff', '--json']);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.equal(diff.stdout.trim(), '');
+    const prune = await cli(['prune', '--older-than', '0s', '--store', url]);
+    assert.equal(prune.code, 0, prune.stderr);
+    const after = await cli(['audit', 'verify', '--store', url]);
+    assert.equal(after.code, 0, after.stderr + after.stdout);
+    const left = await cli(['sessions', '--store', url, '--json']);
+    assert.equal(left.stdout.trim(), '', 'the ended sessions were pruned, and the record still verifies');
+  });
+
+  it('approvals (the list) reads the fleet table', async () => {
+    const pool = new pg.Client({ connectionString: url });
+    await pool.connect();
+    await pool.query(
+      "INSERT INTO approvals (id, session_id, sub, tool, status, reason, requested_at, expires_at) VALUES ('apr-x', 's-1', 'agent:x', 'send_email', 'pending', 'outside intent', $1, $2)",
+      [Date.now(), Date.now() + 600_000],
+    );
+    await pool.end();
+    const list = await cli(['approvals', '--store', url, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; state: string });
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.state]),
+      [['apr-x', 'pending']],
+    );
+  });
+});
