@@ -4,6 +4,7 @@ import { benchDetection } from './detection.js';
 import { benchRules, benchShapes } from './rules.js';
 import { benchStore } from './store.js';
 import { benchProxy } from './proxy.js';
+import { benchStateless } from './stateless.js';
 import { benchTap } from './tap.js';
 import { benchStartup } from './startup.js';
 import { benchConsole } from './console.js';
@@ -15,7 +16,10 @@ if (!only || only === 'rules') {
   benchShapes();
 }
 if (!only || only === 'store') await benchStore();
-if (!only || only === 'proxy') await benchProxy();
+if (!only || only === 'proxy') {
+  await benchProxy();
+  await benchStateless();
+}
 if (!only || only === 'detection') await benchDetection();
 if (!only || only === 'startup') await benchStartup();
 if (!only || only === 'console') await benchConsole();

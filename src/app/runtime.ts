@@ -24,6 +24,7 @@ import { parseDuration } from '../lib/duration.js';
 import { printable } from '../lib/printable.js';
 import { createMonitor, type Monitor } from '../monitor/create.js';
 import { createEraGate } from '../mrtr/gate.js';
+import { sqliteTaskOwners } from '../mrtr/tasks.js';
 import { sqliteLedger } from '../mrtr/ledger.js';
 import { deriveStateKey } from '../mrtr/state.js';
 import { intentPolicy } from '../policy/intent-policy.js';
@@ -160,7 +161,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   // process on one database verifies the others' states) and single use recorded in that database.
   const era = createEraGate({
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
-    ...(store && { ledger: sqliteLedger(store.db) }),
+    ...(store && { ledger: sqliteLedger(store.db), tasks: sqliteTaskOwners(store.db) }),
     ...(pgStore && { ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore) }),
   });
   monitor = createMonitor({

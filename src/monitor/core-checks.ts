@@ -184,7 +184,9 @@ function lifecycleFinding(event: SessionEvent, state: SessionState): Finding | u
   // MCP 2026-07-28 has no handshake: a request carrying its protocol version in `_meta` stands alone
   // (docs/specification/2026-07-28/basic/index.mdx, "Statelessness"). The era gate (src/mrtr/gate.ts)
   // pins a session to one era, so a legacy session cannot skip its initialize this way where it runs.
-  if (event.dir === 'c2s' && isModernRequest(event.raw)) return undefined;
+  // Server-to-client: the requests a server embeds in its MRTR `inputRequests`, which the gate shows the
+  // rules under the session's version (src/mrtr/gate.ts `back`); they are still decided by every rule.
+  if (isModernRequest(event.raw)) return undefined;
   return {
     rule: 'core/lifecycle',
     action: 'deny',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkVersionPinned, classifyRequest, isEraRefusal, type RequestEra } from '../era/classify.js';
 import { checkRequestHeaders } from '../era/headers.js';
+import { META } from '../era/keys.js';
 import type { EraRefusal } from '../era/refusal.js';
 import { RPC_CODES } from '../errors.js';
 import type { SessionHandle } from '../monitor/handle.js';
@@ -179,12 +180,24 @@ export function createEraGate(options: EraGateOptions): EraGate {
     for (const [key, r] of Object.entries(requests)) {
       const method = isPlain(r) && typeof r.method === 'string' ? r.method : undefined;
       const id = `intentguard-input:${++inputSeq}:${key}`;
+      const params = isPlain(r) && isPlain(r.params) ? r.params : {};
+      const version = pinned.get(session.id);
       const o = method
         ? await session.observe('s2c', {
             jsonrpc: '2.0',
             id,
             method,
-            ...(isPlain(r) && r.params !== undefined && { params: r.params }),
+            // Under the session's protocol version: an embedded request of a 2026-07-28 exchange.
+            params:
+              version && version !== 'legacy'
+                ? {
+                    ...params,
+                    _meta: {
+                      ...(isPlain(params._meta) ? params._meta : {}),
+                      [META.protocolVersion]: version,
+                    },
+                  }
+                : params,
           })
         : undefined;
       if (o?.forward === undefined) {

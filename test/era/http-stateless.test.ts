@@ -2,43 +2,23 @@
 // (issue 15): stateless requests admitted by their grant and joined into one intentguard session;
 // headers checked against the body; an approval over MRTR that a replayed or altered state cannot reuse.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { createRuntime } from '../../src/app/runtime.js';
-import { startHttpProxy } from '../../src/transports/http/server.js';
 import { RPC_CODES } from '../../src/errors.js';
 import { META } from '../../src/era/keys.js';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
+import { httpStack, intentDir } from './fixtures/stack.js';
 import { v2HttpServer } from './fixtures/v2-http.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ig-era-http-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'intent.yaml'), 'purpose: echo things\ntools: [echo]\nbudget:\n  calls: 4\n');
+const { dir, remove } = intentDir(
+  'ig-era-http-',
+  'purpose: echo things\ntools: [echo]\nbudget:\n  calls: 4\n',
+);
+after(remove);
 
 async function stack() {
   const upstream = await v2HttpServer();
-  const runtime = await createRuntime({
-    mode: 'enforce',
-    db: join(dir, `${Math.random()}.db`),
-    pack: true,
-    rules: [],
-    intentFile: join(dir, 'intent.yaml'),
-    log: () => undefined,
-  });
-  const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
-  return {
-    upstream,
-    runtime,
-    url: proxy.url,
-    async close() {
-      await proxy.close();
-      await runtime.close();
-      await upstream.close();
-    },
-  };
+  return { upstream, ...(await httpStack(upstream, dir)) };
 }
 
 const meta = (caps: Record<string, unknown> = { elicitation: {} }) => ({

@@ -1,12 +1,19 @@
 import { invalidAnswer } from '../../carrier/relay.js';
 import type { Outcome } from '../../model/decision.js';
 import type { SessionHandle } from '../../monitor/handle.js';
+import type { EraGate } from '../../mrtr/gate.js';
+import { observeThrough } from '../../mrtr/tap-hook.js';
 import type { Upstream, UpstreamSession } from './upstream.js';
 
 /** What a session and its upstream need to decide messages of an HTTP body. */
 interface Decider extends UpstreamSession {
   readonly handle: SessionHandle;
+  readonly era?: EraGate;
 }
+
+/** Through the era gate when the session has one (version pinning, task owners, MRTR rounds). */
+const see = (s: Decider, dir: 'c2s' | 's2c', m: unknown, bytes?: number, raw?: string) =>
+  s.era ? observeThrough(s.era, s.handle, dir, m, bytes, raw) : s.handle.observe(dir, m, bytes, raw);
 
 /** What a client body's messages came to: to forward, to answer at once, and each one's outcome. */
 export interface ClientDecided {
@@ -21,7 +28,7 @@ export async function decideClient(s: Decider, messages: readonly unknown[]): Pr
     answers: unknown[] = [],
     outcomes: Outcome[] = [];
   for (const m of messages) {
-    const out = await s.handle.observe('c2s', m);
+    const out = await see(s, 'c2s', m);
     outcomes.push(out);
     if (out.forward !== undefined) forward.push(out.forward);
     const answer =
@@ -41,7 +48,7 @@ export async function decideServer(
   m: unknown,
   raw: string,
 ): Promise<{ text?: string }> {
-  const out = await s.handle.observe('s2c', m, Buffer.byteLength(raw), raw);
+  const out = await see(s, 's2c', m, Buffer.byteLength(raw), raw);
   if (out.answer !== undefined) upstream.post(s, out.answer);
   return out.forward !== undefined ? { text: out.forward === m ? raw : JSON.stringify(out.forward) } : {};
 }

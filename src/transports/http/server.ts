@@ -122,7 +122,7 @@ function build(o: HttpProxyOptions): Parts {
   const carrier: HttpCarrier = {
     runtime: o.runtime,
     upstream,
-    sessions: new SessionTable(monitor, upstream),
+    sessions: new SessionTable(monitor, upstream, o.runtime.era),
     maxBody,
     maxSessions: o.maxSessions ?? 1024,
     stepUp403: o.stepUp403 ?? Boolean(o.runtime.gate),

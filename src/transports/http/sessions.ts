@@ -4,12 +4,15 @@ import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
+import type { EraGate } from '../../mrtr/gate.js';
 import { openSse, sseEvent } from './sse-format.js';
 import type { Upstream } from './upstream.js';
 
 /** One MCP session carried over Streamable HTTP to an HTTP upstream. */
 export interface ProxySession {
   readonly handle: SessionHandle;
+  /** The runtime's era gate (version pinning, task owners, MRTR), when the proxy has one. */
+  readonly era?: EraGate;
   /** When a request last touched it (the idle sweeper closes sessions that vanished without DELETE). */
   lastSeen: number;
   /** The agent identity that opened it: no other may use it. */
@@ -43,6 +46,8 @@ export class SessionTable {
   constructor(
     private readonly monitor: Monitor,
     private readonly upstream: Upstream,
+    /** The era gate every message of these sessions is seen through (src/mrtr/tap-hook.ts). */
+    private readonly era?: EraGate,
   ) {}
 
   /** Sessions open now, including ones still waiting for upstream's session id. */
@@ -66,6 +71,7 @@ export class SessionTable {
     const handle = this.monitor.open({ intent, ...(identity && { identity }), transport: 'http' });
     const s: ProxySession = {
       handle,
+      ...(this.era && { era: this.era }),
       sub: identity?.sub,
       waiters: new Map(),
       upstreamRequests: new Set(),

@@ -1,0 +1,105 @@
+// The MCP 2026-07-28 stateless path (issue 15): a real SDK v2 Client pinned to 2026-07-28 calling a
+// trivial tool on an SDK v2 McpServer (createMcpHandler, stateless) directly, and through
+// `intentguard http` (grant-less: every request joins one intentguard session, decided, one POST
+// upstream each). Rows taken in turn on both paths, so drift on a shared machine falls on both alike.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+import { createRuntime } from '../src/app/runtime.js';
+import { startHttpProxy } from '../src/transports/http/server.js';
+import { fmt, printTable, summarise, type Sample } from './lib.js';
+
+const noopServer = () => {
+  const s = new McpServer({ name: 'bench-v2', version: '1' });
+  s.registerTool('noop', { inputSchema: z.object({}) }, async () => ({ content: [] }));
+  return s;
+};
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client(
+    { name: 'bench', version: '2' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  for (let i = 0; i < 100; i++) await client.callTool({ name: 'noop', arguments: {} });
+  return client;
+}
+
+/** Rows of `perRound` sequential calls, taken in turn on each client; one sample per client. */
+async function rounds(clients: readonly { client: Client; label: string }[], n: number, perRound: number) {
+  const lat = clients.map(() => [] as number[]);
+  const elapsed = clients.map(() => 0);
+  for (let r = 0; r < n; r++)
+    for (const [i, { client }] of clients.entries()) {
+      const t0 = process.hrtime.bigint();
+      for (let k = 0; k < perRound; k++) {
+        const s = process.hrtime.bigint();
+        await client.callTool({ name: 'noop', arguments: {} });
+        lat[i]!.push(Number(process.hrtime.bigint() - s));
+      }
+      elapsed[i]! += Number(process.hrtime.bigint() - t0);
+    }
+  return clients.map(({ label }, i) => summarise(label, lat[i]!, elapsed[i]!));
+}
+
+/** `npm run bench -- proxy` calls this after the 2025 rows: direct v2 vs v2 through intentguard http. */
+export async function benchStateless(): Promise<Sample[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-stateless-'));
+  writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop]\n');
+  // As in the 2025 rows: the rate rules would stop thousands of calls a second; an operator's override.
+  const site = join(dir, 'site-rules');
+  mkdirSync(site);
+  for (const id of ['IG-RATE-001', 'IG-RATE-002'])
+    writeFileSync(join(site, `${id}.override.yaml`), `override: ${id}\nenabled: false\n`);
+  const handler = toNodeHandler(createMcpHandler(noopServer));
+  const http = createServer((req, res) => void handler(req, res));
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const upstream = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+  const runtime = await createRuntime({
+    mode: 'enforce',
+    db: join(dir, 'stateless.db'),
+    pack: true,
+    rules: [site],
+    intentFile: join(dir, 'intent.yaml'),
+    log: () => undefined,
+  });
+  const proxy = await startHttpProxy({ upstream, runtime });
+  const open: { client: Client; label: string }[] = [];
+  try {
+    open.push({ client: await connect(upstream), label: 'direct (v2 client -> v2 server, 2026-07-28)' });
+    open.push({
+      client: await connect(proxy.url),
+      label: 'intentguard http, stateless (rule pack, recording)',
+    });
+    const samples = await rounds(
+      open,
+      Number(process.env.BENCH_STATELESS_ROUNDS ?? 8),
+      Number(process.env.BENCH_STATELESS_CALLS ?? 250),
+    );
+    printTable(
+      'Streamable HTTP, 2026-07-28 stateless: sequential tools/call of a trivial tool, rounds taken in turn (target: added p50 <= 0.5 ms)',
+      samples.map((s) => ({
+        path: s.label,
+        'calls/s': fmt(s.opsPerSec, 0),
+        'p50 ms': fmt(s.p50us / 1000, 3),
+        'p99 ms': fmt(s.p99us / 1000, 3),
+        'throughput vs direct': `${(s.opsPerSec / samples[0]!.opsPerSec).toFixed(2)}x`,
+        'added p50': `${fmt((s.p50us - samples[0]!.p50us) / 1000, 3)} ms`,
+      })),
+    );
+    return samples;
+  } finally {
+    for (const o of open) await o.client.close();
+    await proxy.close();
+    await runtime.close();
+    http.closeAllConnections();
+    await new Promise<void>((r) => http.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
