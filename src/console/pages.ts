@@ -510,11 +510,13 @@ export function auditView(
 /** Rule hit counts over a period, analysts' marks beside them, and (admins) a candidate rule set's replay diff. */
 export function rulesView(
   login: Login,
-  hits: readonly RuleHits[],
+  figures: { hits: readonly RuleHits[]; chart: { since: number; until: number; counts: readonly number[] } },
   period: string,
   tried?: { diff: RulesDiff; dir: string; rules: string },
 ): Html {
-  return html`<form method="get" action="/rules" class="filters">
+  const hits = figures.hits;
+  return html`${alertsChart(figures.chart)}
+    <form method="get" action="/rules" class="filters">
       <label
         >period
         <select name="period">
@@ -541,6 +543,48 @@ export function rulesView(
       </tbody>
     </table>
     ${atLeast(login.principal.role, 'admin') ? candidateForm(login, period, tried) : ''}`;
+}
+
+/**
+ * Alerts over time as bars: inline SVG drawn here (no chart library, no script; presentation
+ * attributes only, so the strict CSP holds), each bar titled with its span and count.
+ */
+function alertsChart(c: { since: number; until: number; counts: readonly number[] }): Html {
+  const W = 720;
+  const H = 120;
+  const max = Math.max(1, ...c.counts);
+  const step = W / c.counts.length;
+  const span = (c.until - c.since) / c.counts.length;
+  const total = c.counts.reduce((a, b) => a + b, 0);
+  return html`<figure class="chart">
+    <svg
+      id="alerts-chart"
+      viewBox="${`0 0 ${W} ${H + 16}`}"
+      width="${W}"
+      height="${H + 16}"
+      role="img"
+      aria-label="${`alerts over time: ${total}`}"
+    >
+      <line x1="0" y1="${H}" x2="${W}" y2="${H}" stroke="#9aa4b1" />
+      ${c.counts.map((n, i) => {
+        const h = Math.round((n / max) * (H - 4));
+        return html`<rect
+          x="${(i * step + 1).toFixed(1)}"
+          y="${H - h}"
+          width="${(step - 2).toFixed(1)}"
+          height="${h}"
+          fill="#d9822b"
+          data-count="${n}"
+          ><title>
+            ${`${iso(c.since + i * span)} – ${iso(c.since + (i + 1) * span)}: ${n} alerts`}
+          </title></rect
+        >`;
+      })}
+      <text x="0" y="${H + 13}" font-size="11" fill="#52606d">${iso(c.since)}</text>
+      <text x="${W}" y="${H + 13}" font-size="11" fill="#52606d" text-anchor="end">${iso(c.until)}</text>
+    </svg>
+    <figcaption>${total} alerts, at most ${max} in one bar</figcaption>
+  </figure>`;
 }
 
 /** Try a candidate rule set against the record: a directory on the console's host, or one pasted rule file. */

@@ -327,6 +327,22 @@ export function alertsPage(
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
 }
 
+/** Alerts per time bucket over [since, until): one count per bucket, oldest first (empty buckets 0). */
+export function alertsOverTime(store: Store, since: number, until: number, buckets: number): number[] {
+  const width = Math.max(1, Math.ceil((until - since) / buckets));
+  const counts = new Array<number>(buckets).fill(0);
+  const rows = store.db
+    .prepare(
+      'SELECT (time - @since) / @width AS b, count(*) AS n FROM alerts WHERE time >= @since AND time < @until GROUP BY b',
+    )
+    .all({ since, until, width }) as { b: number; n: number }[];
+  for (const r of rows) {
+    const i = Math.floor(r.b);
+    if (i >= 0 && i < buckets) counts[i]! += r.n;
+  }
+  return counts;
+}
+
 /** The audit chain's anchors (prune points, key hand-overs), newest first. */
 export function auditAnchors(
   store: Store,

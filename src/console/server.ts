@@ -32,6 +32,7 @@ import {
   addNote,
   alertExists,
   auditAnchors,
+  alertsOverTime,
   alertsPage,
   approvalDetail,
   approvalRow,
@@ -95,6 +96,9 @@ type Handler = (
   url: URL,
   body: () => Promise<Record<string, unknown>>,
 ) => Promise<void> | void;
+
+/** Bars in the rules view's alerts-over-time chart. */
+const CHART_BUCKETS = 24;
 
 /** The periods the rules view counts over. */
 const PERIODS = ['1h', '24h', '7d', '30d'];
@@ -223,6 +227,16 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     };
   };
 
+  /** The rules view's figures over a period: hits per rule with marks, and alerts over time. */
+  const ruleFigures = (period: string) => {
+    const now = clock();
+    const since = now - parseDuration(period);
+    return {
+      hits: ruleHits(store, since),
+      chart: { since, until: now, counts: alertsOverTime(store, since, now + 1, CHART_BUCKETS) },
+    };
+  };
+
   /** A candidate rule set's replay diff (admin; one at a time: each replays up to MAX_SESSIONS sessions). */
   let diffing = false;
   const rulesDiff = async (caller: Caller, b: Record<string, unknown>) => {
@@ -320,13 +334,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     },
     'GET /rules': (_q, res, c, _p, u) => {
       const period = periodOf(str(u, 'period'));
-      page(
-        res,
-        c,
-        'Rules',
-        '/rules',
-        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period),
-      );
+      page(res, c, 'Rules', '/rules', pages.rulesView(c.login!, ruleFigures(period), period));
     },
     'POST /rules/diff': async (_q, res, c, _p, _u, body) => {
       const b = await body();
@@ -337,7 +345,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         c,
         'Rules',
         '/rules',
-        pages.rulesView(c.login!, ruleHits(store, clock() - parseDuration(period)), period, {
+        pages.rulesView(c.login!, ruleFigures(period), period, {
           diff,
           dir: typeof b.dir === 'string' ? b.dir : '',
           rules: typeof b.rules === 'string' ? b.rules : '',

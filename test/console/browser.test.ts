@@ -483,6 +483,17 @@ describe(
         await page.goto(`${ctx.console.url}/rules?period=24h`);
         const hits = page.locator(`#rule-hits tr[data-rule="${rule}"]`);
         assert.ok(Number(await hits.locator('td.attack').innerText()) >= 1);
+        // The chart's bars add up to the alerts the table counts for the period.
+        const bars = await page
+          .locator('#alerts-chart rect')
+          .evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-count'))));
+        const counted = await page
+          .locator('#rule-hits td.hits')
+          .evaluateAll((ts) => ts.map((t) => Number(t.textContent)));
+        assert.equal(bars.length, 24);
+        const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+        assert.ok(sum(bars) > 0);
+        assert.equal(sum(bars), sum(counted));
         await shot(page, 'rules');
       } finally {
         await page.close();
