@@ -1,4 +1,5 @@
-// Console: list view server time with 100 and 100,000 recorded sessions (target < 300 ms), and the
+// Console: list view server time with 100 and 100,000 recorded sessions (target < 300 ms; the alerts
+// feed with as many alerts), and the
 // first live update after a write by another connection (target < 1 s). `npm run bench -- console`.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,10 @@ function seed(path: string, n: number): void {
     `INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, raw, hash, prev_hash)
      VALUES (?, ?, ?, ?, ?, 'tools/call', 'echo', 0, '1', 10, ?, 'x', 'x')`,
   );
+  const a = db.prepare(
+    `INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json)
+     VALUES (?, ?, ?, ?, 'IG-INT-001', 'medium', 'reauthorize', 'reauthorize', '{"reason":"bench"}')`,
+  );
   const intent = JSON.stringify({ purpose: 'bench', tools: ['echo'], budget: { calls: 20 }, version: 1 });
   db.transaction(() => {
     for (let i = 0; i < n; i++) {
@@ -35,6 +40,7 @@ function seed(path: string, n: number): void {
         '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}',
       );
       e.run(id, 1, i + 1, 's2c', 'response', '{"jsonrpc":"2.0","id":1,"result":{"content":[]}}');
+      a.run(`al-${i}`, id, `dec-${i}`, i);
     }
   })();
   db.close();
@@ -66,6 +72,8 @@ export async function benchConsole(): Promise<void> {
       ['GET /api/sessions (page 1)', '/api/sessions'],
       ['GET /api/sessions (deep page)', `/api/sessions?before=${Math.floor(n / 2)}`],
       ['GET /sessions (HTML page 1)', '/sessions'],
+      ['GET /api/alerts (page 1, one alert a session)', '/api/alerts'],
+      ['GET /api/alerts?state=open', '/api/alerts?state=open'],
     ] as const) {
       // Pages need a login cookie: the HTML view is timed through the API's bearer path on the same queries.
       const url = `${c.url}${q}`;

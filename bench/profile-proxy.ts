@@ -29,7 +29,8 @@ for (let i = 0; i < calls; i++) await client.callTool({ name: 'noop', arguments:
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 await client.close();
 await new Promise((r) => setTimeout(r, 1500));
-console.log(`${calls} calls in ${ms.toFixed(0)} ms: ${((calls / ms) * 1000).toFixed(0)} calls/s`);
+if (calls > 0)
+  console.log(`${calls} calls in ${ms.toFixed(0)} ms: ${((calls / ms) * 1000).toFixed(0)} calls/s`);
 
 interface Node {
   id: number;
@@ -62,7 +63,7 @@ for (const f of readdirSync(profDir)) {
       .slice(0, k)
       .map(
         ([name, us]) =>
-          `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / calls).toFixed(2).padStart(7)} us/call  ${name}`,
+          `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${calls > 0 ? `${(us / calls).toFixed(2).padStart(7)} us/call  ` : ''}${name}`,
       )
       .join('\n');
   console.log(

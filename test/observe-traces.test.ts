@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -15,7 +16,7 @@ import { createTracing } from '../src/observe/tracing.js';
 import { parseTraceparent } from '../src/era/trace.js';
 import { createRuntime } from '../src/app/runtime.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { httpUpstream } from './helpers/http-upstream.js';
+import { httpUpstream, sseUpstream } from './helpers/http-upstream.js';
 import { demoServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -228,63 +229,65 @@ describe('traces from the OTEL_* environment, to a real OTLP/HTTP receiver', () 
     }
   });
 
-  it('intentguard http continues the traceparent header of the POST that carries the request', async () => {
-    const receiver = await otlpReceiver();
-    const upstream = await httpUpstream();
-    const proxy = spawn(
-      process.execPath,
-      [
-        'bin/intentguard.js',
-        'http',
-        '--listen',
-        '127.0.0.1:0',
-        '--intent',
-        intentFile,
-        '--no-record',
-        '--upstream',
-        upstream.url,
-      ],
-      {
-        env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    try {
-      let stderr = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        proxy.stderr.on('data', (c: Buffer) => {
-          stderr += c;
-          const m = /intentguard http: (http:\/\/\S+)/.exec(stderr);
-          if (m) resolve(m[1]!);
-        });
-        proxy.once('exit', () => reject(new Error(`proxy exited: ${stderr}`)));
-      });
-      const client = new Client({ name: 'agent', version: '1' });
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL(url), {
-          requestInit: { headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1' } },
-        }),
+  for (const legacy of [false, true])
+    it(`intentguard http${legacy ? ' in front of a legacy HTTP+SSE server' : ''} continues the traceparent header of the POST that carries the request, and sends its own span upstream`, async () => {
+      const receiver = await otlpReceiver();
+      const upstream = legacy ? await sseUpstream() : await httpUpstream();
+      const proxy = spawn(
+        process.execPath,
+        [
+          'bin/intentguard.js',
+          'http',
+          '--listen',
+          '127.0.0.1:0',
+          '--intent',
+          intentFile,
+          '--no-record',
+          '--upstream',
+          upstream.url,
+        ],
+        {
+          env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
       );
-      await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-      await client.close();
-      const exited = new Promise<void>((r) => proxy.once('exit', () => r()));
-      proxy.kill('SIGTERM');
-      await exited;
-      await waitFor(() => receiver.spans.some((s) => s.name === 'tools/call echo'), 'the echo span');
-      const echo = receiver.spans.find((s) => s.name === 'tools/call echo')!;
-      assert.equal(echo.traceId, TRACE);
-      assert.equal(echo.parentSpanId, PARENT);
-      assert.equal(echo.attributes['intentguard.decision'], 'allow');
-      // The server was sent intentguard's span as its parent: its spans continue intentguard's.
-      const call = upstream.seen.find((r) => r.body.includes('"tools/call"'))!;
-      assert.equal(call.headers.traceparent, `00-${TRACE}-${echo.spanId}-01`);
-      assert.equal(call.headers.tracestate, 'vendor=1');
-    } finally {
-      proxy.kill('SIGKILL');
-      await upstream.close();
-      await receiver.close();
-    }
-  });
+      try {
+        let stderr = '';
+        const url = await new Promise<string>((resolve, reject) => {
+          proxy.stderr.on('data', (c: Buffer) => {
+            stderr += c;
+            const m = /intentguard http: (http:\/\/\S+)/.exec(stderr);
+            if (m) resolve(m[1]!);
+          });
+          proxy.once('exit', () => reject(new Error(`proxy exited: ${stderr}`)));
+        });
+        const requestInit = { headers: { traceparent: TRACEPARENT, tracestate: 'vendor=1' } };
+        const client = new Client({ name: 'agent', version: '1' });
+        await client.connect(
+          legacy
+            ? new SSEClientTransport(new URL(url), { requestInit })
+            : new StreamableHTTPClientTransport(new URL(url), { requestInit }),
+        );
+        await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+        await client.close();
+        const exited = new Promise<void>((r) => proxy.once('exit', () => r()));
+        proxy.kill('SIGTERM');
+        await exited;
+        await waitFor(() => receiver.spans.some((s) => s.name === 'tools/call echo'), 'the echo span');
+        const echo = receiver.spans.find((s) => s.name === 'tools/call echo')!;
+        assert.equal(echo.traceId, TRACE);
+        assert.equal(echo.parentSpanId, PARENT);
+        assert.equal(echo.attributes['intentguard.decision'], 'allow');
+        // The server was sent intentguard's span as its parent: its spans continue intentguard's.
+        const call = upstream.seen.find((r) => r.body.includes('"tools/call"'))!;
+        assert.equal(call.headers.traceparent, `00-${TRACE}-${echo.spanId}-01`);
+        assert.equal(call.headers.tracestate, 'vendor=1');
+      } finally {
+        proxy.kill('SIGKILL');
+        await upstream.close();
+        await receiver.close();
+      }
+    });
 });
 
 describe('trace context sent upstream without tracing', () => {

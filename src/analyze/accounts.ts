@@ -1,4 +1,4 @@
-import { isDigit, isUpper, isWord } from './scan.js';
+import { isAsciiLetter, isDigit, isUpper, isWord } from './scan.js';
 
 /**
  * Account numbers in text, by shape: IBANs, and long digit runs (card, account, routing and phone
@@ -121,6 +121,9 @@ function digitRunsIn(text: string, skip: readonly [number, number][], out: strin
       isDigit(text.charCodeAt(start - 2));
     const after = i + 1 < n && (text[i] === '.' || text[i] === ',') && isDigit(text.charCodeAt(i + 1));
     if (before || after) continue;
+    // Digits glued to a word by `-` or `_` (`int-9876543210`, `order_123456789`) are a record id, not an account.
+    const c0 = start >= 2 ? text.charCodeAt(start - 1) : 0;
+    if ((c0 === 45 || c0 === 95) && isAsciiLetter(text.charCodeAt(start - 2))) continue;
     while (span < skip.length && skip[span]![1] <= start) span++;
     if (span < skip.length && skip[span]![0] <= start) continue;
     // An hour before `:` (`16:00`) is a time.

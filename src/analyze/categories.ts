@@ -871,17 +871,37 @@ function isHandoff(words: readonly string[]): boolean {
   return false;
 }
 
+const ARTICLES = new Set(['a', 'an', 'the', 'new', 'one', 'some', 'any', 'all', 'your', 'their', 'its']);
+
+/**
+ * The object of the description's lead verb ("Buy investment options" → `investment`): with the verb it
+ * says what the tool acts on, as the words after the verb of its name do (`send_email`).
+ */
+function leadObject(first: string): string | undefined {
+  const words = first
+    .split(/[^a-z0-9-]+/)
+    .filter(Boolean)
+    .slice(0, 40);
+  let i = 0;
+  while (i < words.length && DESCRIPTION_FILLER.has(words[i]!)) i++;
+  if (i >= words.length || !stems(words[i]!).some(isVerb)) return undefined;
+  i++;
+  while (i < words.length && ARTICLES.has(words[i]!)) i++;
+  return words[i];
+}
+
 /**
  * The words that say what a tool does: its name from the verb on (a namespace before the verb left out;
- * the whole name when it has no verb) and the lead verbs of its description.
- * @example actionWords('AcmeTextSendSms', 'Sends a text.') // ['send', 'sms', 'send']
+ * the whole name when it has no verb), the lead verbs of its description and the first one's object.
+ * @example actionWords('AcmeTextSendSms', 'Sends a text.') // ['send', 'sms', 'send', 'text']
  */
 export function actionWords(name: string, description = ''): string[] {
   const words = nameWords(name);
   let head = words.findIndex((w) => isVerb(w) && !AMBIGUOUS.has(w));
   if (head < 0) head = words.findIndex(isVerb);
   const lead = description ? (description.toLowerCase().split(/[.!?\n]/, 1)[0] ?? '') : '';
-  return [...words.slice(Math.max(head, 0)), ...descriptionVerbs(lead)];
+  const object = leadObject(lead);
+  return [...words.slice(Math.max(head, 0)), ...descriptionVerbs(lead), ...(object ? [object] : [])];
 }
 
 /**
@@ -947,4 +967,38 @@ export function profileTool(
     if (nounCats.has('sensitive') || nounCats.has('credential')) cats.add('sensitive-read');
   }
   return { categories: [...cats].sort(), sideEffecting, readOnly: !sideEffecting };
+}
+
+// Shell commands that only read and print: listing, reading, searching, counting, describing the
+// system. Nothing here writes, deletes, runs another program or prints the environment.
+const READ_ONLY_COMMANDS = new Set(
+  (
+    'ls ll dir cat head tail pwd whoami id date echo find grep egrep fgrep rg wc stat file du df which whereis type ' +
+    'uname hostname uptime free ps tree realpath readlink basename dirname cut diff cmp md5sum sha1sum sha256sum lsblk nproc'
+  ).split(' '),
+);
+// `find` options that act: delete, run a command, write a file.
+const FIND_ACTIONS = /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/;
+
+/**
+ * Does a shell command line only read? Every command of the line (split at `|`, `&&`, `||`, `;`,
+ * newlines) is a read-only one ({@link READ_ONLY_COMMANDS}; `find` without its acting options), with no
+ * redirection, substitution, background job or variable expansion of a command (`>`, `<`, `` ` ``,
+ * `$(`, `&` alone). A code-execution tool running such a line reads for that call; anything else
+ * (an interpreter, `sudo`, `rm`, `bash -c …`) stays code execution. One pass per segment.
+ * @example readOnlyCommand('ls -la / && cat notes.txt | grep todo') // true
+ * @example readOnlyCommand('cat a > b') // false
+ */
+export function readOnlyCommand(line: string): boolean {
+  if (line.length === 0 || line.length > 1024 || /[<>`]|\$\(|\$\{/.test(line)) return false;
+  const segments = line.split(/\|\||&&|[|;\n]/);
+  for (const segment of segments) {
+    if (segment.includes('&')) return false;
+    const words = segment.trim().split(/\s+/);
+    const command = words[0] ?? '';
+    if (command === '') return false;
+    if (!READ_ONLY_COMMANDS.has(command)) return false;
+    if (command === 'find' && words.some((w) => FIND_ACTIONS.test(w))) return false;
+  }
+  return true;
 }

@@ -151,15 +151,19 @@ const labelCache = new Map<string, LabelReport>();
 
 /**
  * Labels of several values (call arguments), each value's labels memoized (bounded): the same
- * recipients and paths come back call after call.
+ * recipients and paths come back call after call. `once` are values seen once (a trail joined with a
+ * call's value): labelled without the memo, which would only evict the values that do repeat.
  */
-export function labelValues(values: readonly string[]): LabelReport {
+export function labelValues(values: readonly string[], once: readonly string[] = []): LabelReport {
   let out: LabelReport = EMPTY;
-  for (const v of values) {
-    let r = v.length <= 512 ? labelCache.get(v) : undefined;
+  const n = values.length;
+  for (let i = 0; i < n + once.length; i++) {
+    const v = i < n ? values[i]! : once[i - n]!;
+    const memo = i < n && v.length <= 512;
+    let r = memo ? labelCache.get(v) : undefined;
     if (!r) {
       r = labelText(v);
-      if (v.length <= 512) {
+      if (memo) {
         if (labelCache.size >= 8192) labelCache.clear();
         labelCache.set(v, r);
       }

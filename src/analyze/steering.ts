@@ -319,8 +319,48 @@ const CJK_ACTIONS = [
   '招待',
 ];
 
+const isKeyChar = (c: number) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+const isQuote = (c: number) => c === 34 || c === 39;
+/** Space, line breaks, `{`, `[` and `,` before a field label. */
+const isOpening = (c: number) =>
+  c === 32 || c === 9 || c === 10 || c === 13 || c === 123 || c === 91 || c === 44;
+
+/**
+ * Where the sentence's text starts after the field labels of structured data: `{"email_addresses": [`,
+ * `'message': `, `Note: ` — a single token (quoted or not) directly followed by `:` (not `://`), after
+ * any opening brackets. A label names a field, it does not ask anything: `"email": "a@b.example"` is a
+ * record, not the verb "email". What follows the label, to the end of its line, is read as the
+ * sentence (`{"note": "send … to X"}` still steers). At most three labels, one pass.
+ */
+function afterLabels(s: string): number {
+  let i = 0;
+  for (let labels = 0; labels < 3; labels++) {
+    let j = i;
+    while (j < s.length && isOpening(s.charCodeAt(j))) j++;
+    const quoted = j < s.length && isQuote(s.charCodeAt(j));
+    if (quoted) j++;
+    const start = j;
+    while (j < s.length && j - start <= 40 && isKeyChar(s.charCodeAt(j))) j++;
+    if (j === start) return i;
+    if (quoted) {
+      if (!isQuote(s.charCodeAt(j))) return i;
+      j++;
+    }
+    if (s.charCodeAt(j) !== 58 || s.charCodeAt(j + 1) === 47) return i;
+    i = j + 1;
+  }
+  return i;
+}
+
 /** Does this sentence read as an instruction to its reader to act? */
 function imperative(sentence: string): boolean {
+  const from = afterLabels(sentence);
+  if (from > 0) {
+    // A labelled field's value ends with its line: the indented lines below are other fields.
+    const end = sentence.indexOf('\n', from);
+    sentence = sentence.slice(from, end < 0 ? undefined : end);
+  }
   // Only the first 8 words are read: a bounded prefix is enough (a long token cut short stays a token).
   const ws = words(sentence.length > 240 ? sentence.slice(0, 240) : sentence, 8);
   for (let i = 0; i < ws.length && i < 8; i++) {

@@ -47,7 +47,7 @@ function urlStarts(text: string, s: number, e: number): number[] {
     e - s > 2 &&
     isSlash(text.charCodeAt(s)) &&
     isSlash(text.charCodeAt(s + 1)) &&
-    isHostChar(text.charCodeAt(s + 2))
+    (isHostChar(text.charCodeAt(s + 2)) || text.charCodeAt(s + 2) === 91)
   )
     out.push(s);
   for (let i = s; i < e; i++) {
@@ -64,7 +64,9 @@ function urlStarts(text: string, s: number, e: number): number[] {
         slashes ||
         (SPECIAL.has(scheme) &&
           i + 1 < e &&
-          (isSlash(text.charCodeAt(i + 1)) || isHostChar(text.charCodeAt(i + 1))))
+          (isSlash(text.charCodeAt(i + 1)) ||
+            isHostChar(text.charCodeAt(i + 1)) ||
+            text.charCodeAt(i + 1) === 91))
       ) {
         if (out.length === 0 || out[out.length - 1]! < b) out.push(b);
       }
@@ -269,9 +271,31 @@ export function visitPlaces(text: string, asDestination: boolean, visit: PlaceVi
       continue;
     }
     const s = i;
-    while (i < n && !isDelim(text.charCodeAt(i))) i++;
+    for (;;) {
+      while (i < n && !isDelim(text.charCodeAt(i))) i++;
+      // A bracketed IPv6 host (`http://[::1]/`, `//[2001:db8::1]:80`, `user@[::1]`) stays in its URL.
+      const close = i < n && i - s >= 2 ? ipv6Close(text, i) : -1;
+      if (close < 0) break;
+      i = close + 1;
+    }
     scanToken(text, s, i, visit, asDestination);
   }
+}
+
+// Inside the brackets: hex digits, `:` and `.` (an embedded IPv4), and `%` with a zone id.
+const IPV6 = asciiTable((c) => isAlnum(c) || c === 58 || c === 46 || c === 37 || c === 45 || c === 95);
+
+/** `[` at `at` opening an IPv6 literal right after `//`, `\\` or `@`: the index of its `]`, else -1 (bounded look-ahead). */
+function ipv6Close(text: string, at: number): number {
+  if (text.charCodeAt(at) !== 91) return -1;
+  const prev = text.charCodeAt(at - 1);
+  if (!(prev === 64 || (isSlash(prev) && isSlash(text.charCodeAt(at - 2))) || prev === 58)) return -1;
+  for (let j = at + 1; j < text.length && j - at <= 64; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 93) return j > at + 1 ? j : -1;
+    if (c >= 128 || IPV6[c] !== 1) return -1;
+  }
+  return -1;
 }
 
 /**

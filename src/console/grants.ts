@@ -171,7 +171,7 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
         tool: 'grant',
         args_digest: digest(intentDoc, 64),
         intent_version: intent.version,
-        reason: `grant request: ${intent.purpose} (${risk.why})`,
+        reason: `grant request: ${intent.purpose}${act ? ` (through ${act})` : ''} (${risk.why})`,
         requested_at: now,
         expires_at: r.expiresAt,
       });

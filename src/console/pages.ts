@@ -595,15 +595,17 @@ function candidateForm(
 }
 
 /** Grant requests waiting for a reviewer, and recently decided ones. */
-export function grantsView(login: Login, requests: readonly GrantRequest[]): Html {
+export function grantsView(login: Login, requests: readonly GrantRequest[], detail = false): Html {
   const canDecide = atLeast(login.principal.role, 'approver');
   if (requests.length === 0) return html`<p id="no-grants">No grant requests.</p>`;
   return html`<ul id="grants" class="cards">
     ${requests.map((g) => {
-      const own = g.sub === login.principal.sub;
+      const own = g.sub === login.principal.sub || g.act === login.principal.sub;
       return html`<li class="grant" data-grant="${g.id}">
         <h2>
-          <span class="sub">${g.sub}</span> asks for a grant: <span class="purpose">${g.intent.purpose}</span>
+          <a href="${href(`/grants/${seg(g.id)}`)}"><span class="sub">${g.sub}</span></a
+          >${g.act ? html` (through <span class="act">${g.act}</span>)` : ''} asks for a grant:
+          <span class="purpose">${g.intent.purpose}</span>
         </h2>
         <p>
           Status: <strong class="status">${g.status}</strong>${g.decidedBy ? html` by ${g.decidedBy}` : ''}.
@@ -620,7 +622,8 @@ export function grantsView(login: Login, requests: readonly GrantRequest[]): Htm
                     This request is made under your own identity: another approver must decide it.
                   </p>`
                 : html`<form method="post" action="${href(`/grants/${seg(g.id)}`)}">
-                    ${csrfField(login)} <button name="decision" value="approve">Grant</button>
+                    ${csrfField(login)}${detail ? html`<input type="hidden" name="back" value="detail" />` : ''}
+                    <button name="decision" value="approve">Grant</button>
                     <button name="decision" value="deny" class="danger">Refuse</button>
                   </form>`
         }

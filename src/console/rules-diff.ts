@@ -9,7 +9,7 @@ import type { Store } from '../store/db.js';
 import { sessionsSince } from './queries.js';
 
 /** One recorded decision a candidate rule set would make differently (what `replay --diff` prints). */
-export interface DiffRow {
+interface DiffRow {
   readonly session: string;
   readonly call: number | null;
   readonly tool: string | null;

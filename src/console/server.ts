@@ -293,6 +293,11 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     },
     'GET /grants': (_q, res, c) =>
       page(res, c, 'Grant requests', '/grants', pages.grantsView(c.login!, grants?.list() ?? [])),
+    'GET /grants/:id': (_q, res, c, [id]) => {
+      const r = grants?.get(id!);
+      if (!r) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no grant request ${id}`);
+      page(res, c, `Grant request ${id}`, '/grants', pages.grantsView(c.login!, [r], true));
+    },
     'POST /grants/:id': async (_q, res, c, [id], _u, body) => {
       const { decision } = await body();
       need(c, 'approver');
@@ -300,7 +305,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
       await grants.decide(id!, decision === 'approve', c.principal.sub);
       hub.bump();
-      redirect(res, '/grants');
+      redirect(res, (await body()).back === 'detail' ? href(`/grants/${seg(id!)}`) : '/grants');
     },
     'GET /alerts': (_q, res, c, _p, u) => {
       const f = alertFilter((k) => u.searchParams.get(k));
@@ -574,9 +579,25 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     } catch (e) {
       return oauth(400, 'invalid_grant', (e as Error).message);
     }
+    // RFC 8693 delegation: the platform running the agent may present its own token as the actor; the
+    // grant then names it (`act`), and neither the agent nor its platform can review the request.
+    let act: string | undefined;
+    if (body.actor_token !== undefined) {
+      if (typeof body.actor_token !== 'string' || !body.actor_token)
+        return oauth(400, 'invalid_request', 'actor_token must be an identity JWT');
+      if (body.actor_token_type !== undefined && body.actor_token_type !== JWT_TOKEN_TYPE)
+        return oauth(400, 'invalid_request', `actor_token_type must be ${JWT_TOKEN_TYPE}`);
+      try {
+        const actor = await auth.verify(body.actor_token);
+        if (actor.via !== 'jwt') throw new Error('the actor token must be an identity JWT');
+        act = actor.sub;
+      } catch (e) {
+        return oauth(400, 'invalid_grant', `actor_token: ${(e as Error).message}`);
+      }
+    }
     if (typeof body.request_id === 'string') {
       const r = grants.get(body.request_id);
-      if (!r || r.sub !== who.sub)
+      if (!r || r.sub !== who.sub || r.act !== act)
         return oauth(400, 'invalid_request', `no grant request ${body.request_id} for ${who.sub}`);
       return answer(r);
     }
@@ -591,7 +612,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     if (!intent || typeof intent !== 'object')
       return oauth(400, 'invalid_request', 'intent (the declared intent, JSON) is required');
     try {
-      const r = await grants.request(who.sub, intent);
+      const r = await grants.request(who.sub, intent, act);
       hub.bump();
       return answer(r);
     } catch (e) {

@@ -94,27 +94,37 @@ export function locationMatcher(
     }
     return out;
   };
+  const outsideOne = (value: string): string[] => {
+    const written = resolvedLocation(value);
+    // A file: URL names the path it carries.
+    const where = isFileUrl(written) ? filePath(written) : written;
+    if (isWebUrl(where))
+      return webPrefixes.some((p) => underPrefix(where, p)) || webGlobs.some((m) => m(where)) ? [] : [where];
+    // On the host: as written and as decoded (a server may or may not decode `%2e%2e`), each absolute and real.
+    const forms = resolver
+      ? [
+          ...new Set([
+            ...Object.values(resolver(value)),
+            ...(where === value ? [] : Object.values(resolver(where))),
+          ]),
+        ]
+      : [where];
+    const pre = prefixForms();
+    const globsNow = resolver ? hostGlobs : lexicalGlobs;
+    return forms.filter((f) => !pre.some((p) => underPrefix(f, p)) && !globsNow.some((m) => m(f)));
+  };
   return {
     outside(value) {
-      const written = resolvedLocation(value);
-      // A file: URL names the path it carries.
-      const where = isFileUrl(written) ? filePath(written) : written;
-      if (isWebUrl(where))
-        return webPrefixes.some((p) => underPrefix(where, p)) || webGlobs.some((m) => m(where))
-          ? []
-          : [where];
-      // On the host: as written and as decoded (a server may or may not decode `%2e%2e`), each absolute and real.
-      const forms = resolver
-        ? [
-            ...new Set([
-              ...Object.values(resolver(value)),
-              ...(where === value ? [] : Object.values(resolver(where))),
-            ]),
-          ]
-        : [where];
-      const pre = prefixForms();
-      const globsNow = resolver ? hostGlobs : lexicalGlobs;
-      return forms.filter((f) => !pre.some((p) => underPrefix(f, p)) && !globsNow.some((m) => m(f)));
+      // Every spelling a server may act on must be approved: as written, decoded once more (`%252e%252e`
+      // is `%2e%2e` to a server that decodes twice), and for a web URL with `%2f` / `%5c` decoded (WHATWG
+      // keeps `/v1/..%2fadmin` under /v1, a server that decodes before routing reaches /admin).
+      const spellings = new Set([value]);
+      if (value.includes('%25')) spellings.add(value.replace(/%25/g, '%'));
+      for (const v of [...spellings])
+        if (isWebUrl(v) && /%(2f|5c)/i.test(v)) spellings.add(v.replace(/%2f/gi, '/').replace(/%5c/gi, '\\'));
+      const out = new Set<string>();
+      for (const v of spellings) for (const f of outsideOne(v)) out.add(f);
+      return [...out];
     },
   };
 }

@@ -3,6 +3,7 @@ import picomatch from 'picomatch';
 import { RE2JS } from 're2js';
 import { hostInZone } from '../analyze/host-zone.js';
 import { sensitivityRank } from '../analyze/labels.js';
+import { compileFast, type FunctionSpec } from './cel-fast.js';
 import { ROOTS, knownPath } from './vocabulary.js';
 
 /** A compiled rule expression: call it with the event context. */
@@ -37,27 +38,40 @@ const compileGlob = (pattern: string) => {
   return m;
 };
 
+/** intentguard's functions: CEL signature and implementation (registered with CEL, and used by the compiled closures). */
+const FUNCTIONS: readonly (readonly [string, (...args: never[]) => unknown])[] = [
+  ['re2(string, string): bool', (text: string, pattern: string) => compileRe2(pattern).matcher(text).find()],
+  ['glob(string, string): bool', (text: string, pattern: string) => compileGlob(pattern)(text)],
+  ['host_in(string, list): bool', (host: string, zones: unknown[]) => zones.some((z) => typeof z === 'string' && hostInZone(host, z))],
+  ['all_in_zones(list, list): bool', (hosts: unknown[], zones: unknown[]) =>
+    hosts.every((h) => typeof h === 'string' && zones.some((z) => typeof z === 'string' && hostInZone(h, z)))],
+  ['sensitivity_at_least(string, string): bool', (level: string, min: string) => sensitivityRank(level) >= sensitivityRank(min)],
+  ['hour_between(double, int, int): bool', (hour: number, from: bigint, to: bigint) => {
+    const f = Number(from), t = Number(to);
+    return f <= t ? hour >= f && hour < t : hour >= f || hour < t;
+  }],
+  ['contains_any(string, list): bool', (text: string, needles: unknown[]) => {
+    const lower = text.toLowerCase();
+    return needles.some((n) => typeof n === 'string' && n !== '' && lower.includes(n.toLowerCase()));
+  }],
+  ['intersects(list, list): bool', (a: unknown[], b: unknown[]) => a.some((x) => b.includes(x))],
+];
+
+/** The same functions by name, with their parameter kinds, for {@link compileFast} (exported for its test). */
+export const FUNCTION_SPECS: ReadonlyMap<string, FunctionSpec> = new Map(
+  FUNCTIONS.map(([signature, impl]) => {
+    const [, name, params] = /^(\w+)\(([^)]*)\)/.exec(signature)!;
+    return [name!, { params: params!.split(',').map((p) => p.trim()) as FunctionSpec['params'], impl }];
+  }),
+);
+
 /** The CEL environment: the vocabulary roots as dynamic maps, and intentguard's closed function table. */
 export function createEnvironment(extraVariables: readonly string[] = []): Environment {
   let env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false, limits: { maxAstNodes: 2000, maxDepth: 64 } });
   for (const root of ROOTS) env = env.registerVariable(root, 'map');
   for (const v of extraVariables) env = env.registerVariable(v, 'map');
-  return env
-    .registerFunction('re2(string, string): bool', (text: string, pattern: string) => compileRe2(pattern).matcher(text).find())
-    .registerFunction('glob(string, string): bool', (text: string, pattern: string) => compileGlob(pattern)(text))
-    .registerFunction('host_in(string, list): bool', (host: string, zones: unknown[]) => zones.some((z) => typeof z === 'string' && hostInZone(host, z)))
-    .registerFunction('all_in_zones(list, list): bool', (hosts: unknown[], zones: unknown[]) =>
-      hosts.every((h) => typeof h === 'string' && zones.some((z) => typeof z === 'string' && hostInZone(h, z))))
-    .registerFunction('sensitivity_at_least(string, string): bool', (level: string, min: string) => sensitivityRank(level) >= sensitivityRank(min))
-    .registerFunction('hour_between(double, int, int): bool', (hour: number, from: bigint, to: bigint) => {
-      const f = Number(from), t = Number(to);
-      return f <= t ? hour >= f && hour < t : hour >= f || hour < t;
-    })
-    .registerFunction('contains_any(string, list): bool', (text: string, needles: unknown[]) => {
-      const lower = text.toLowerCase();
-      return needles.some((n) => typeof n === 'string' && n !== '' && lower.includes(n.toLowerCase()));
-    })
-    .registerFunction('intersects(list, list): bool', (a: unknown[], b: unknown[]) => a.some((x) => b.includes(x)));
+  for (const [signature, impl] of FUNCTIONS) env = env.registerFunction(signature, impl as (...args: unknown[]) => unknown);
+  return env;
 }
 
 const ALLOWED_FUNCTIONS = new Set([
@@ -133,84 +147,6 @@ function unwind(node: unknown): { base: unknown; path: string[] } {
   return { base: cur, path };
 }
 
-/** The field path of a `.` chain rooted at a vocabulary name (`tool.side_effecting` → ['tool', 'side_effecting']). */
-function fieldPath(node: unknown): string[] | undefined {
-  const { base: cur, path } = unwind(node);
-  if (!isNode(cur) || cur.op !== 'id' || !ROOTS.has(cur.args as string) || cur.args === 'macros' || cur.args === 'lists') return undefined;
-  path.unshift(cur.args as string);
-  return path.length > 1 ? path : undefined;
-}
-
-const read = (ctx: Record<string, unknown>, path: readonly string[]): unknown => {
-  let v: unknown = ctx;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[p];
-  }
-  return v;
-};
-
-/**
- * A cheap JS pre-check for `A && …` where A is a boolean field, its negation, or `'x' in list`: when A
- * is certainly false the whole expression is false (CEL's `&&` is false whenever either side is), so
- * the CEL evaluator need not run. Returns undefined when no such prefix exists.
- */
-function guardOf(ast: unknown): ((ctx: Record<string, unknown>) => boolean) | undefined {
-  if (!isNode(ast)) return undefined;
-  // `A || B`: false only when both sides are certainly false.
-  if (ast.op === '||') {
-    const [a, b] = ast.args as [unknown, unknown];
-    const ga = guardOf(a), gb = guardOf(b);
-    return ga && gb ? (ctx) => ga(ctx) || gb(ctx) : undefined;
-  }
-  // `A && …`: false whenever A is.
-  if (ast.op === '&&') return guardOf((ast.args as unknown[])[0]);
-  return atomGuard(ast);
-}
-
-/** A pre-check for one simple condition: true means "may hold", false means "certainly false". */
-function atomGuard(node: AstNode): ((ctx: Record<string, unknown>) => boolean) | undefined {
-  if (node.op === '.') {
-    const path = fieldPath(node);
-    return path && ((ctx) => read(ctx, path) !== false);
-  }
-  if (node.op === '!_') {
-    const path = fieldPath(node.args);
-    return path && ((ctx) => read(ctx, path) !== true);
-  }
-  if (node.op === 'in') {
-    const [needle, hay] = node.args as [unknown, unknown];
-    const path = fieldPath(hay);
-    if (!path || !isNode(needle) || needle.op !== 'value' || typeof needle.args !== 'string') return undefined;
-    const lit = needle.args;
-    return (ctx) => {
-      const v = read(ctx, path);
-      return !Array.isArray(v) || v.includes(lit);
-    };
-  }
-  if (node.op === '>' || node.op === '>=') {
-    const [left, right] = node.args as [unknown, unknown];
-    if (!isNode(right) || right.op !== 'value' || (typeof right.args !== 'number' && typeof right.args !== 'bigint')) return undefined;
-    const lit = Number(right.args);
-    const strict = node.op === '>';
-    // `size(path) > n`
-    if (isNode(left) && left.op === 'call' && (left.args as [string, unknown[]])[0] === 'size') {
-      const path = fieldPath((left.args as [string, unknown[]])[1][0]);
-      return path && ((ctx) => {
-        const v = read(ctx, path);
-        return !Array.isArray(v) || (strict ? v.length > lit : v.length >= lit);
-      });
-    }
-    // `path >= n`
-    const path = fieldPath(left);
-    return path && ((ctx) => {
-      const v = read(ctx, path);
-      return typeof v !== 'number' || (strict ? v > lit : v >= lit);
-    });
-  }
-  return undefined;
-}
-
 /**
  * Compile a rule expression once: parse, check every field and function against the vocabulary,
  * and return the evaluator closure. Throws {@link ExpressionError} with the offset of the problem.
@@ -224,6 +160,15 @@ export function compileExpression(env: Environment, text: string, extraNames: re
     throw new ExpressionError('ERR_RULE_EXPRESSION', err.message.split('\n')[0] ?? 'parse error', err.node?.pos ?? 0);
   }
   checkAst(parsed.ast, new Set(), new Set(extraNames));
-  const guard = guardOf(parsed.ast);
-  return guard ? (ctx) => (guard(ctx) ? parsed(ctx) : false) : parsed;
+  // The closure answers what it can answer exactly; anything else (a missing key, a type it does not
+  // handle, a function that throws) is asked of the CEL evaluator, which gives the reference answer or error.
+  const fast = compileFast(parsed.ast, FUNCTION_SPECS);
+  if (!fast) return parsed;
+  return (ctx) => {
+    try {
+      return fast(ctx);
+    } catch {
+      return parsed(ctx);
+    }
+  };
 }

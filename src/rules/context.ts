@@ -1,4 +1,5 @@
-import { nameWords, profileTool, type ToolProfile } from '../analyze/categories.js';
+import { nameWords, profileTool, readOnlyCommand, type ToolProfile } from '../analyze/categories.js';
+import { sensitivePathCategory } from '../intent/sensitive.js';
 import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
@@ -27,6 +28,8 @@ export interface Analysis {
   intentTargets: ReadonlySet<string>;
   intentHosts: readonly string[];
   intentText: string;
+  /** The approved purpose, lower case. */
+  purposeText: string;
   intentCtx: Record<string, unknown>;
   readonly principalCtx: Record<string, unknown>;
   unverified: Record<string, unknown>;
@@ -96,6 +99,7 @@ function deriveIntentFields(session: SessionState) {
     intentTargets: new Set(targets.keys()),
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
+    purposeText: (intent.purpose ?? '').toLowerCase(),
     purposeWords: undefined as ReadonlySet<string> | undefined,
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
@@ -130,6 +134,27 @@ function profile(a: Analysis, session: SessionState, name: string): ToolProfile 
     if (a.profiles.size < 4096) a.profiles.set(name, p);
   }
   return p;
+}
+
+const COMMAND_ARGS = new Set(['command', 'cmd', 'commands', 'script', 'shell', 'command_line', 'commandline']);
+const READS: ToolProfile = Object.freeze({ categories: Object.freeze(['read']) as unknown as ToolProfile['categories'], sideEffecting: false, readOnly: true });
+
+/**
+ * What this call of the tool does. A code-execution tool (a terminal, a shell) does what its command
+ * line says: one that only lists, reads or searches (see `readOnlyCommand`) and names no sensitive
+ * location (keys, credentials, environment, secrets) reads, for this call. Anything else keeps the
+ * tool's profile.
+ */
+function callProfile(p: ToolProfile, args: Readonly<Record<string, unknown>>): ToolProfile {
+  if (!p.categories.includes('code-execution') || p.categories.some((c) => c !== 'code-execution' && c !== 'read')) return p;
+  let commands = 0;
+  for (const [key, value] of Object.entries(args)) {
+    if (!COMMAND_ARGS.has(key.toLowerCase())) continue;
+    if (typeof value !== 'string' || !readOnlyCommand(value)) return p;
+    if (value.split(/\s+/).some((w) => sensitivePathCategory(w.replace(/^['"]|['"]$/g, '')) !== undefined)) return p;
+    commands++;
+  }
+  return commands > 0 ? READS : p;
 }
 
 /** Text of an MCP result: text parts, embedded resource text, and structured content. */
@@ -231,48 +256,51 @@ function scanArgs(args: Readonly<Record<string, unknown>>, budget: AnalysisBudge
 /**
  * Bounds of the per-destination trails (see README, "Bounds"). Only what crosses the junction between
  * earlier calls and this one is new: the last `junction` characters sent there, joined with the first
- * `junction` of this call's value, so a call costs O(1) extra whatever was sent before.
+ * `junction` of this call's value, so a call costs O(1) extra whatever was sent before. 64 covers the
+ * longest shortest match of any label detector (a BEGIN line, an IBAN, a card number, a key assignment,
+ * a JWT's three parts: ≤ 64 characters) and two provenance shingles; text further from the junction
+ * lies wholly in one call's value and was labelled and traced there. (256 cost 4x the labelling for
+ * nothing more found.)
  */
-const TRAIL = { junction: 256, destinations: 256 } as const;
+const TRAIL = { junction: 64, destinations: 256 } as const;
 
 /**
- * The texts whose content the analysis looks at for one call: its strings, what they decode to
- * (base64, hex, percent-encoding, a few levels), and for each destination and argument the tail of
- * what earlier calls sent there joined with the head of what this one sends (a value split across
- * calls is found whole). Updates the trails.
+ * The texts whose content the analysis looks at for one call: its strings and what they decode to
+ * (base64, hex, percent-encoding, a few levels); and, in `once`, for each destination and argument the
+ * tail of what earlier calls sent there joined with the head of what this one sends (a value split
+ * across calls is found whole), with what those decode to. Updates the trails.
  */
-function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): string[] {
-  const texts = [...scan.strings];
+function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): { texts: string[]; once: string[] } {
+  const texts = scan.strings.slice();
+  const once: string[] = [];
   for (const s of scan.strings) {
     if (s.length < 16) continue;
     const layers = decodedLayers(s);
     if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
     for (const d of layers) if (budget.spend(d.length)) texts.push(d);
   }
-  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return texts;
-  // Destinations that received the same values (an address and its host) join the same texts: each
-  // distinct junction is analysed once per call.
-  const joinedSeen = new Set<string>();
-  for (const dest of scan.destinations.keys()) {
-    for (const [arg, value] of scan.sent) {
+  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once };
+  for (const [arg, value] of scan.sent) {
+    // Destinations that received the same values (an address and its host) have the same trail: each
+    // distinct junction is analysed once per call.
+    const joinedFrom = new Set<string>();
+    for (const dest of scan.destinations.keys()) {
       const key = `${dest}\u0000${arg}`;
       const before = a.trails.get(key);
-      if (before !== undefined && budget.spend(before.length + TRAIL.junction)) {
+      if (before !== undefined && !joinedFrom.has(before) && budget.spend(before.length + TRAIL.junction)) {
+        joinedFrom.add(before);
         const joined = before + value.slice(0, TRAIL.junction);
-        if (!joinedSeen.has(joined)) {
-          joinedSeen.add(joined);
-          texts.push(joined);
-          const layers = decodeUncached(joined);
-          if (layers.overflow) budget.spend(Infinity);
-          for (const d of layers) if (budget.spend(d.length)) texts.push(d);
-        }
+        once.push(joined);
+        const layers = decodeUncached(joined);
+        if (layers.overflow) budget.spend(Infinity);
+        for (const d of layers) if (budget.spend(d.length)) once.push(d);
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
       a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
     }
   }
-  return texts;
+  return { texts, once };
 }
 
 function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: readonly string[], sideEffecting: boolean, fragmentFields: boolean) {
@@ -324,6 +352,13 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       }
     }
   }
+  // Content the approval itself quotes (a post's text, a name, an address given in the purpose): the
+  // approval asked for this value to be used. Destination arguments are not content.
+  const approvedValues: string[] = [];
+  for (const [, value] of scan.sent) {
+    const v = value.trim();
+    if (v.length >= 8 && v.length <= 2000 && /[a-z]/i.test(v) && a.purposeText.includes(v.toLowerCase())) approvedValues.push(v);
+  }
   // Text fragments are the costly part: computed on first use (a rule reading provenance.fragments or
   // max_source_sensitivity, or a flow rule whose destination condition already holds).
   const lazy = { done: false, fragments: [] as Record<string, unknown>[], max: 'public' as Sensitivity };
@@ -350,7 +385,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered,
+    steered_destinations: dest.steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -462,7 +497,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
   if (kind === 'tool_call') {
     const tool = event.tool!;
     const args = event.args ?? {};
-    const p = profile(a, session, tool);
+    const p = callProfile(profile(a, session, tool), args);
     const approved = session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool);
     if (!approved) {
       a.outOfIntent++;
@@ -487,14 +522,15 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const budget = new AnalysisBudget();
     const scan = scanArgs(args, budget);
     const { targets } = scan;
-    const texts = budget.exceeded === undefined ? contentTexts(a, scan, budget) : scan.strings;
+    const content = budget.exceeded === undefined ? contentTexts(a, scan, budget) : { texts: scan.strings, once: [] };
+    const texts = content.once.length === 0 ? content.texts : [...content.texts, ...content.once];
     const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
       net[t.kind].push(t.value);
       all.push(t.value);
     }
-    const labels = labelValues(texts);
+    const labels = labelValues(content.texts, content.once);
     const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {

@@ -7,7 +7,10 @@ import type { Intent } from '../model/intent.js';
 import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
 import { directionQueues } from '../carrier/queue.js';
-import { createFrontDoor, refuseUpgrade } from '../carrier/front-door.js';
+import { createFrontDoor, refuseUpgrade, type FrontDoor } from '../carrier/front-door.js';
+import { Valve } from '../carrier/valve.js';
+import type { SessionHandle } from '../monitor/handle.js';
+import type { Duplex } from 'node:stream';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
 import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
@@ -33,7 +36,7 @@ const tokenOf = (req: IncomingMessage): string | undefined => {
  * (401 otherwise); then every text frame in either direction is decided before it is passed on.
  */
 export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
-  const { monitor, gate, defaultIntent } = o.runtime;
+  const { monitor } = o.runtime;
   const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
   o.runtime.observe.setUpstream(tcpProbe(new URL(o.upstream)));
   // Plain HTTP: /metrics, /healthz, /readyz past the door; anything else needs the upgrade.
@@ -47,153 +50,17 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
     handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false),
   });
   server.on('upgrade', async (req, socket, head) => {
-    // Origin and Host before anything else (cross-site WebSocket hijacking, DNS rebinding).
-    const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
-    if (refused) return refuseUpgrade(socket, refused);
-    let identity: Identity | undefined;
-    let intent: Intent | undefined = defaultIntent;
-    if (gate) {
-      try {
-        const g = await gate.verify(tokenOf(req));
-        identity = g.identity;
-        intent = g.intent;
-      } catch (e) {
-        const err = e as GrantError;
-        const desc = `${err.code}: ${err.message}`.replace(/["\\\r\n]/g, ' ');
-        socket.end(
-          `HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard", error="invalid_token", error_description="${desc}"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
-        );
-        return;
-      }
-    }
-    if (wss.clients.size >= (o.maxSessions ?? 1024)) {
-      socket.end(
-        'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nERR_TOO_MANY_SESSIONS: try again later\n',
-      );
-      return;
-    }
-    if (!intent) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    const approved = intent;
-    const release = o.runtime.sessionQuota.acquire(identity);
-    if (!release) return quotaExceededUpgrade(socket, o.runtime.sessionQuota.max);
-    socket.once('close', release);
+    const admitted = await admitUpgrade(o, door, req, socket, wss.clients.size);
+    if (!admitted) return;
+    socket.once('close', admitted.release);
     wss.handleUpgrade(req, socket, head, (client) => {
       const session = monitor.open({
-        intent: approved,
-        ...(identity && { identity }),
+        intent: admitted.intent,
+        ...(admitted.identity && { identity: admitted.identity }),
         transport: 'websocket',
       });
-      void session.whenEnded().then(release);
-      // A server's frame over the limit is withheld (its caller gets an error); one so large that
-      // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
-      const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: monitor.options.maxMessageBytes * 4 });
-      // What was decided before the upstream connection opened waits for it, bounded: at most
-      // maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail closed, nothing
-      // more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the client 1013.
-      const backlog: string[] = [];
-      let backlogBytes = 0;
-      let overflowed = false;
-      const rawToUpstream = (text: string): void => {
-        if (overflowed) return;
-        if (upstream.readyState === WebSocket.OPEN) return upstream.send(text);
-        backlogBytes += Buffer.byteLength(text);
-        if (
-          backlog.length < monitor.options.maxPending &&
-          backlogBytes <= monitor.options.maxMessageBytes * 4
-        ) {
-          backlog.push(text);
-          return;
-        }
-        overflowed = true;
-        backlog.length = 0;
-        void endedByUpstream(
-          session,
-          'intentguard: too many messages waiting for the server to accept the connection',
-          'ended: upstream backlog full (the server did not accept the connection in time)',
-          (a) => toClient(JSON.stringify(a)),
-          'ERR_UPSTREAM_BACKLOG',
-        ).finally(() => {
-          client.close(1013, 'ERR_UPSTREAM_BACKLOG');
-          upstream.terminate();
-        });
-      };
-      const rawToClient = (text: string) => {
-        if (client.readyState === WebSocket.OPEN) client.send(text);
-      };
-      // Answers to a batch go back as one array, whoever makes them (see BatchAnswers).
-      const clientBatches = new BatchAnswers((answers) => rawToClient(JSON.stringify(answers)));
-      const serverBatches = new BatchAnswers((answers) => rawToUpstream(JSON.stringify(answers)));
-      const toClient = (text: string) => {
-        if (!clientBatches.take(text)) rawToClient(text);
-      };
-      const toUpstream = (text: string) => {
-        if (!serverBatches.take(text)) rawToUpstream(text);
-      };
-      upstream.on('open', () => {
-        for (const t of backlog.splice(0)) upstream.send(t);
-      });
-      const asker = new Asker(session, (m) => toClient(JSON.stringify(m)));
-      session.attach({
-        deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
-        close: () => {
-          client.close(1008, 'session halted by intentguard');
-          upstream.close();
-        },
-        ask: (method, params, signal) => asker.ask(method, params, signal),
-      });
-      const queues = directionQueues(() => undefined);
-      const relay = (dir: Direction, data: WebSocket.RawData) => {
-        const text = String(data);
-        void queues[dir].push(async () => {
-          const r = await relayFrame(
-            session,
-            dir,
-            { text, bytes: Buffer.byteLength(text) },
-            dir === 'c2s' ? clientBatches : serverBatches,
-            o.runtime.era,
-          );
-          for (const a of r.answers) (dir === 'c2s' ? toClient : toUpstream)(JSON.stringify(a));
-          for (const f of r.forward) (dir === 'c2s' ? toUpstream : toClient)(f);
-        });
-      };
-      client.on('message', (d) => {
-        if (!asker.takeText(String(d))) relay('c2s', d);
-      });
-      upstream.on('message', (d) => relay('s2c', d));
-      client.on('close', () => {
-        upstream.close();
-        session.close('client disconnected');
-      });
-      // A frame over the size limit (or a protocol error): ws closes the socket (1009/1002) and the
-      // monitor records what was refused; nothing of it is forwarded.
-      client.on('error', (e: Error & { code?: string }) => {
-        if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-          void queues.c2s.push(() => relayOversize(session, 'c2s', '', monitor.options.maxMessageBytes + 1));
-        }
-      });
-      // The server went away: what it still owes the client is answered with errors first, then the
-      // client's socket closes (it would otherwise wait for answers that cannot come).
-      let gone = false;
-      const upstreamGone = (why: string) => {
-        if (gone) return;
-        gone = true;
-        void queues.s2c
-          .drained()
-          .then(() =>
-            endedByUpstream(
-              session,
-              `intentguard: ${why} before answering`,
-              `ended by upstream (${why})`,
-              (a) => toClient(JSON.stringify(a)),
-            ),
-          )
-          .finally(() => client.close(1011, why));
-      };
-      upstream.on('close', () => upstreamGone('the server closed the connection'));
-      upstream.on('error', () => upstreamGone('the server is unavailable'));
+      void session.whenEnded().then(admitted.release);
+      carry(o, client, session);
     });
   });
   await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
@@ -208,4 +75,169 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * Admit an upgrade: the front door (Origin and Host before anything else: cross-site WebSocket
+ * hijacking, DNS rebinding), the grant (401), the session cap (503), an intent (403), the agent's
+ * quota (429). Undefined when it refused (on the raw socket).
+ */
+async function admitUpgrade(
+  o: WsProxyOptions,
+  door: FrontDoor,
+  req: IncomingMessage,
+  socket: Duplex,
+  open: number,
+): Promise<{ identity: Identity | undefined; intent: Intent; release: () => void } | undefined> {
+  const { gate, defaultIntent } = o.runtime;
+  const refused = door.check(req.headers, req.socket.localPort, req.headersDistinct);
+  if (refused) return void refuseUpgrade(socket, refused);
+  let identity: Identity | undefined;
+  let intent: Intent | undefined = defaultIntent;
+  if (gate) {
+    try {
+      const g = await gate.verify(tokenOf(req));
+      identity = g.identity;
+      intent = g.intent;
+    } catch (e) {
+      const err = e as GrantError;
+      const desc = `${err.code}: ${err.message}`.replace(/["\\\r\n]/g, ' ');
+      socket.end(
+        `HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="intentguard", error="invalid_token", error_description="${desc}"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      return undefined;
+    }
+  }
+  if (open >= (o.maxSessions ?? 1024)) {
+    socket.end(
+      'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nERR_TOO_MANY_SESSIONS: try again later\n',
+    );
+    return undefined;
+  }
+  if (!intent) {
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    return undefined;
+  }
+  const release = o.runtime.sessionQuota.acquire(identity);
+  if (!release) return void quotaExceededUpgrade(socket, o.runtime.sessionQuota.max);
+  return { identity, intent, release };
+}
+
+/**
+ * Carry one session between the client's socket and a new one to the server: each direction decided
+ * in order and under back-pressure (a {@link Valve} per direction; `ws` confirms each send by
+ * callback, so the bytes sent and not yet written out count against the direction that sent them).
+ */
+function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): void {
+  const max = o.runtime.monitor.options.maxMessageBytes;
+  // A server's frame over the limit is withheld (its caller gets an error); one so large that
+  // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
+  const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: max * 4 });
+  const valves = { c2s: new Valve(client, 'ws c2s'), s2c: new Valve(upstream, 'ws s2c') };
+  const sendOn = (ws: WebSocket, text: string, valve: Valve) => {
+    valve.take(text.length);
+    ws.send(text, () => valve.give(text.length));
+  };
+  // What was decided before the upstream connection opened waits for it, bounded: at most
+  // maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail closed, nothing
+  // more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the client 1013.
+  const backlog: string[] = [];
+  let backlogBytes = 0;
+  let overflowed = false;
+  const rawToUpstream = (text: string, valve = valves.c2s): void => {
+    if (overflowed) return;
+    if (upstream.readyState === WebSocket.OPEN) return sendOn(upstream, text, valve);
+    backlogBytes += Buffer.byteLength(text);
+    if (backlog.length < o.runtime.monitor.options.maxPending && backlogBytes <= max * 4) {
+      backlog.push(text);
+      return;
+    }
+    overflowed = true;
+    backlog.length = 0;
+    void endedByUpstream(
+      session,
+      'intentguard: too many messages waiting for the server to accept the connection',
+      'ended: upstream backlog full (the server did not accept the connection in time)',
+      (a) => toClient(JSON.stringify(a)),
+      'ERR_UPSTREAM_BACKLOG',
+    ).finally(() => {
+      client.close(1013, 'ERR_UPSTREAM_BACKLOG');
+      upstream.terminate();
+    });
+  };
+  const rawToClient = (text: string, valve = valves.s2c) => {
+    if (client.readyState === WebSocket.OPEN) sendOn(client, text, valve);
+  };
+  // Answers to a batch go back as one array, whoever makes them (see BatchAnswers).
+  const clientBatches = new BatchAnswers((answers) => rawToClient(JSON.stringify(answers)));
+  const serverBatches = new BatchAnswers((answers) => rawToUpstream(JSON.stringify(answers)));
+  const toClient = (text: string, valve?: Valve) => {
+    if (!clientBatches.take(text)) rawToClient(text, valve);
+  };
+  const toUpstream = (text: string, valve?: Valve) => {
+    if (!serverBatches.take(text)) rawToUpstream(text, valve);
+  };
+  upstream.on('open', () => {
+    for (const text of backlog.splice(0)) sendOn(upstream, text, valves.c2s);
+  });
+  const asker = new Asker(session, (m) => toClient(JSON.stringify(m)));
+  session.attach({
+    deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
+    close: () => {
+      client.close(1008, 'session halted by intentguard');
+      upstream.close();
+    },
+    ask: (method, params, signal) => asker.ask(method, params, signal),
+  });
+  const queues = directionQueues(() => undefined);
+  const send = {
+    c2s: { sender: (t: string) => toClient(t, valves.c2s), receiver: (t: string) => toUpstream(t) },
+    s2c: { sender: (t: string) => toUpstream(t, valves.s2c), receiver: (t: string) => toClient(t) },
+  };
+  const relay = (dir: Direction, data: WebSocket.RawData) => {
+    const text = String(data);
+    const bytes = Buffer.byteLength(text);
+    const batches = dir === 'c2s' ? clientBatches : serverBatches;
+    valves[dir].take(text.length);
+    void queues[dir].push(async () => {
+      try {
+        const r = await relayFrame(session, dir, { text, bytes }, batches, o.runtime.era);
+        for (const a of r.answers) send[dir].sender(JSON.stringify(a));
+        for (const f of r.forward) send[dir].receiver(f);
+      } finally {
+        valves[dir].give(text.length);
+      }
+    });
+  };
+  client.on('message', (d) => {
+    if (!asker.takeText(String(d))) relay('c2s', d);
+  });
+  upstream.on('message', (d) => relay('s2c', d));
+  client.on('close', () => {
+    upstream.close();
+    session.close('client disconnected');
+  });
+  // A frame over the size limit (or a protocol error): ws closes the socket (1009/1002) and the
+  // monitor records what was refused; nothing of it is forwarded.
+  client.on('error', (e: Error & { code?: string }) => {
+    if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+      void queues.c2s.push(() => relayOversize(session, 'c2s', '', max + 1));
+  });
+  // The server went away: what it still owes the client is answered with errors first, then the
+  // client's socket closes (it would otherwise wait for answers that cannot come).
+  let gone = false;
+  const upstreamGone = (why: string) => {
+    if (gone) return;
+    gone = true;
+    void queues.s2c
+      .drained()
+      .then(() =>
+        endedByUpstream(session, `intentguard: ${why} before answering`, `ended by upstream (${why})`, (a) =>
+          toClient(JSON.stringify(a)),
+        ),
+      )
+      .finally(() => client.close(1011, why));
+  };
+  upstream.on('close', () => upstreamGone('the server closed the connection'));
+  upstream.on('error', () => upstreamGone('the server is unavailable'));
 }

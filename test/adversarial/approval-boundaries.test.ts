@@ -426,6 +426,33 @@ describe('finding 4: for paths only the separator is a prefix boundary', () => {
     ])
       assert.deepEqual(g.check('fetch', { url: u }), [], u);
     assert.equal(g.check('fetch', { url: 'https://api.example.com/v10' }).length, 1);
+    // Other spellings of stepping out (the audit's re-probe): dot segments in every encoding a server
+    // may decode. Double-encoded dots and a URL's `..%2f` passed before (WHATWG keeps `/v1/..%2fadmin`
+    // under /v1; a server that decodes before routing, or decodes twice, reaches /admin).
+    for (const p of [
+      '/srv/project/../private/s',
+      '/srv/project//../private',
+      '/srv/project\\..\\private\\s',
+      '/srv/project/%2e%2e/private',
+      '/srv/project/..%2fprivate',
+      '/srv/project/.%2e/private',
+      '/srv/project/%252e%252e/private',
+      'file:///srv/project/../private',
+    ])
+      assert.equal(g.check('read', { path: p }).length, 1, p);
+    for (const u of [
+      'https://api.example.com/v1/../admin',
+      'https://api.example.com/v1/%2e%2e/admin',
+      'https://api.example.com/v1/..%2fadmin',
+      'https://api.example.com/v1/..%5cadmin',
+      'https://api.example.com/v1/%252e%252e/admin',
+      'https://api.example.com//v1/x',
+      'https://x@api.example.com/v1',
+    ])
+      assert.equal(g.check('fetch', { url: u }).length, 1, u);
+    for (const u of ['https://api.example.com/v1/search?q=a%2Fb', 'https://api.example.com/v1/a%2Fb'])
+      assert.deepEqual(g.check('fetch', { url: u }), [], u);
+    assert.deepEqual(g.check('read', { path: '/srv/project/100%25.txt' }), []);
     assert.deepEqual(g.check('post', { channel: 'eng-general' }), []);
   });
 });

@@ -65,6 +65,9 @@ export const SHAPES: Readonly<Record<string, string>> = {
   'char codes': '65, ',
   'qp =XX': '=41',
   'b64 groups': 'QUJD ',
+  // Bracketed IPv6 hosts (each `[` after `//` or `@` looks ahead for its `]`, at most 64 characters).
+  ipv6: 'http://[::1]/',
+  'open brackets': '@[aaaa:',
 };
 
 // Opens every text so that each analyser's cheap pre-checks pass and its patterns really run on the

@@ -88,6 +88,24 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
       opts: JSON.parse(`${'{"a":'.repeat(40)}"https://evil.test/deep"${'}'.repeat(40)}`),
     },
     'a URL in an object key': { opts: { 'https://evil.test/k': 1 } },
+    // Other shapes of the same class (the audit's re-probe). IPv6 literals passed before: the brackets
+    // ended the token, so no host was seen at all.
+    'an IPv6 literal': { url: 'http://[::1]/' },
+    'an IPv4-mapped IPv6 literal with a path': { url: 'http://[::ffff:7f00:1]/admin' },
+    'an IPv6 literal with a port, protocol-relative': { url: '//[2001:db8::1]:8080/x' },
+    'an IPv6 literal after user-info': { url: 'https://docs.corp.test@[2001:db8::2]/' },
+    'IPv4 as one decimal number': { url: 'http://2130706433/' },
+    'IPv4 in hex': { url: 'http://0x7f000001/' },
+    'IPv4 in octal': { url: 'http://017700000001/' },
+    'IPv4 shortened': { url: 'http://127.1/' },
+    'a port in the user-info': { url: 'https://docs.corp.test:443@evil.test/' },
+    'a tab in the user-info (WHATWG strips it)': { url: 'https://docs.corp.test\t@evil.test/' },
+    'the zone after a fragment': { url: 'https://evil.test#.docs.corp.test' },
+    'the zone as a prefix label': { url: 'https://docs.corp.test.evil.test/' },
+    'an ideographic full stop': { url: 'https://evil\u3002test/' },
+    'full-width letters': { url: 'https://ｅｖｉｌ.test/' },
+    'a Cyrillic look-alike': { url: 'https://evіl.test/' },
+    'upper case scheme and host': { url: 'HTTPS://EVIL.TEST/' },
   };
   for (const [name, args] of Object.entries(outside)) {
     it(`denied: ${name}`, async () => {

@@ -406,10 +406,62 @@ describe('console token endpoint (RFC 8693 token exchange)', () => {
           .error,
         'invalid_request',
       );
+      // Delegation: the platform's own token as the actor; the grant names it, and the platform cannot
+      // review the request it made on the agent's behalf.
+      const platform = await ctx.idp.jwt('platform:runner', { role: 'approver' });
+      const delegated = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        actor_token: platform,
+        actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        intent: JSON.stringify({ purpose: 'read notes', tools: ['read_text_file'], budget: { calls: 5 } }),
+      });
+      assert.equal(delegated.status, 200, JSON.stringify(delegated.body));
+      const dg = await verifyGrant(delegated.body.access_token, {
+        keys: await resolveKeys({ jwks: keys.publicJwks }),
+        issuers: ['console-test'],
+        audience: 'urn:test',
+      });
+      assert.deepEqual([dg.identity.sub, dg.identity.act?.sub], ['agent:reader', 'platform:runner']);
+      assert.equal(
+        (
+          await post({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: subject,
+            actor_token: 'a.b.c',
+            intent: '{}',
+          })
+        ).body.error,
+        'invalid_grant',
+      );
+      const heldForPlatform = await post({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subject,
+        actor_token: platform,
+        intent: JSON.stringify({ purpose: 'send mail', tools: ['send_email'], budget: { calls: 5 } }),
+      });
+      assert.equal(heldForPlatform.body.error, 'authorization_pending');
+      await assert.rejects(
+        ctx.console.grants!.decide(heldForPlatform.body.request_id, true, 'platform:runner'),
+        /your own grant request/,
+      );
+      // Without the actor token the request is not the caller's to collect.
+      assert.equal(
+        (
+          await post({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token: subject,
+            request_id: heldForPlatform.body.request_id,
+          })
+        ).body.error,
+        'invalid_request',
+      );
       const rows = ctx.store.db
         .prepare("SELECT status, approver FROM approvals WHERE tool = 'grant' ORDER BY rowid")
         .all();
       assert.deepEqual(rows, [
+        { status: 'approved', approver: 'console:auto-grant' },
+        { status: 'pending', approver: null },
         { status: 'approved', approver: 'console:auto-grant' },
         { status: 'pending', approver: null },
       ]);

@@ -389,10 +389,17 @@ describe(
       try {
         await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
         await shot(page, 'grants');
+        // Decided on the request's own page (what a notification links to).
+        await page.click(`li.grant[data-grant="${first.request_id}"] h2 a`);
+        await page.waitForURL(`**/grants/${first.request_id}`);
+        assert.equal(await page.locator('li.grant').count(), 1);
         const selfPage = await loggedIn(self, '/grants');
         assert.equal(await selfPage.locator(`li.grant[data-grant="${first.request_id}"] button`).count(), 0);
         await selfPage.close();
-        await page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`);
+        await Promise.all([
+          page.waitForURL(`**/grants/${first.request_id}`),
+          page.click(`li.grant[data-grant="${first.request_id}"] button[value="approve"]`),
+        ]);
         await page.waitForSelector(`li.grant[data-grant="${first.request_id}"] .status:text-is("granted")`);
         const granted = (await (await token({ request_id: first.request_id })).json()) as Json;
         assert.equal(granted.token_type, 'Bearer', JSON.stringify(granted));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createParser } from 'eventsource-parser';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
@@ -19,7 +19,10 @@ import {
   unknownSession,
 } from './refusals.js';
 import { Asker } from '../../carrier/asker.js';
+import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
+import type { Observability } from '../../observe/observability.js';
 import { OrderedQueue } from '../../carrier/queue.js';
+import { Valve } from '../../carrier/valve.js';
 import { errorAnswer } from '../../jsonrpc/message.js';
 
 /**
@@ -40,6 +43,8 @@ export interface LegacySseOptions {
   readonly maxSessions: number;
   /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before upstream is called. */
   readonly sessionQuota?: SessionQuota;
+  /** Traces: a POST's `traceparent` header is continued, and sent upstream (see `upstreamTraceHeaders`). */
+  readonly observe?: Observability;
 }
 
 export interface LegacySse {
@@ -72,6 +77,10 @@ interface LegacySession {
   upstream?: { destroy(): void };
   /** intentguard's own prompts (approval elicitations), sent on the stream; answers arrive as POSTs. */
   readonly asker: Asker;
+  /** Settles `endpointReady` (upstream's `endpoint` event). */
+  readonly resolveEndpoint: (endpoint: URL) => void;
+  /** Back-pressure: the upstream stream is not read while the client's is full or decisions back up. */
+  readonly valve: Valve;
 }
 
 export function createLegacySse(o: LegacySseOptions): LegacySse {
@@ -81,16 +90,22 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
   const write = (s: LegacySession, m: unknown) => {
     // A data value with line breaks is sent as several data lines (the client joins them back).
     const text = typeof m === 'string' ? m.replace(/\r?\n/g, '\ndata: ') : JSON.stringify(m);
-    if (!s.res.writableEnded) s.res.write(`event: message\ndata: ${text}\n\n`);
+    if (!s.res.writableEnded) s.valve.write(s.res, `event: message\ndata: ${text}\n\n`);
   };
 
   /** POST one message to the upstream endpoint; resolves with the upstream status. */
-  const postUpstream = (s: LegacySession, text: string, host: string | undefined): Promise<number> =>
+  const postUpstream = (
+    s: LegacySession,
+    text: string,
+    host: string | undefined,
+    trace: Record<string, string> = {},
+  ): Promise<number> =>
     s.endpointReady.then(
       (endpoint) =>
         new Promise<number>((resolve, reject) => {
           const headers: Record<string, string> = {
             ...(o.upstreamHeaders ?? {}),
+            ...trace,
             'content-type': 'application/json',
             'content-length': String(Buffer.byteLength(text)),
           };
@@ -103,6 +118,74 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
           up.end(text);
         }),
     );
+
+  /** One upstream event, decided: the endpoint event rewritten to intentguard's, a message delivered or not. */
+  const onUpstreamEvent = async (s: LegacySession, ev: EventSourceMessage, host: string | undefined) => {
+    if (ev.event === 'endpoint') {
+      try {
+        s.endpoint = new URL(ev.data.trim(), o.upstream);
+      } catch {
+        s.handle.close('ended by upstream (invalid endpoint event)');
+        return;
+      }
+      s.resolveEndpoint(s.endpoint);
+      if (!s.res.writableEnded)
+        s.valve.write(s.res, `event: endpoint\ndata: ${o.messagesPath}?sessionId=${s.id}\n\n`);
+      return;
+    }
+    if (ev.event !== undefined && ev.event !== 'message') return;
+    let m: unknown;
+    try {
+      m = JSON.parse(ev.data);
+    } catch {
+      // Seen (and refused as invalid), never delivered.
+      await s.handle.observe('s2c', ev.data);
+      return;
+    }
+    const out = await s.handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
+    if (out.answer !== undefined)
+      void postUpstream(s, JSON.stringify(out.answer), host).catch(() => undefined);
+    if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
+  };
+
+  /**
+   * Relay the upstream stream into the client's, one event at a time, in order, under back-pressure;
+   * when it ends, what the server still owed is answered with errors and the client's stream ends.
+   */
+  const relayStream = (s: LegacySession, up: IncomingMessage, host: string | undefined) => {
+    // A job that throws ends the session (fail closed): nothing after it would be decided in order.
+    const events = new OrderedQueue((e) => s.handle.close(`relay error: ${e.message}`));
+    // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
+    // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
+    let partial = 0;
+    const parser = createParser({
+      onEvent: (ev) => {
+        partial = 0;
+        const bytes = ev.data.length;
+        s.valve.take(bytes);
+        void events.push(() => onUpstreamEvent(s, ev, host).finally(() => s.valve.give(bytes)));
+      },
+    });
+    up.setEncoding('utf8');
+    up.on('data', (c: string) => {
+      partial += Buffer.byteLength(c);
+      if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK)
+        up.destroy(new Error('an event exceeded the size limit'));
+      else parser.feed(c);
+    });
+    const ended = () =>
+      void events.drained().then(async () => {
+        await endedByUpstream(
+          s.handle,
+          'intentguard: the server closed its stream before answering',
+          'ended by upstream (SSE stream closed)',
+          (a) => write(s, a),
+        );
+        if (!s.res.writableEnded) s.res.end();
+      });
+    up.on('end', ended);
+    up.on('error', ended);
+  };
 
   return {
     async stream(req, res, identity, intent) {
@@ -156,6 +239,8 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
           resolveEndpoint = r;
         }),
         upstream: up,
+        resolveEndpoint: (u) => resolveEndpoint(u),
+        valve: new Valve(up, 'sse stream'),
         // A server speaks to its client on the stream: so do intentguard's approval prompts.
         asker: new Asker(handle, (m) => write(s, m)),
       };
@@ -189,63 +274,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         handle.close('closed by client (SSE stream ended)');
       });
 
-      // Upstream events are decided one at a time, in order.
-      // A job that throws ends the session (fail closed): nothing after it would be decided in order.
-      const events = new OrderedQueue((e) => handle.close(`relay error: ${e.message}`));
-      // Bytes of the event being read: one growing past the size limit is not buffered, the stream is cut
-      // (the session then ends as ended by upstream, and what the server still owed is answered with errors).
-      let partial = 0;
-      const parser = createParser({
-        onEvent: (ev) => {
-          partial = 0;
-          void events.push(async () => {
-            if (ev.event === 'endpoint') {
-              try {
-                s.endpoint = new URL(ev.data.trim(), o.upstream);
-              } catch {
-                handle.close('ended by upstream (invalid endpoint event)');
-                return;
-              }
-              resolveEndpoint(s.endpoint);
-              if (!res.writableEnded)
-                res.write(`event: endpoint\ndata: ${o.messagesPath}?sessionId=${id}\n\n`);
-              return;
-            }
-            if (ev.event !== undefined && ev.event !== 'message') return;
-            let m: unknown;
-            try {
-              m = JSON.parse(ev.data);
-            } catch {
-              // Seen (and refused as invalid), never delivered.
-              await handle.observe('s2c', ev.data);
-              return;
-            }
-            const out = await handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
-            if (out.answer !== undefined)
-              void postUpstream(s, JSON.stringify(out.answer), req.headers.host).catch(() => undefined);
-            if (out.forward !== undefined) write(s, out.forward === m ? ev.data : out.forward);
-          });
-        },
-      });
-      up.setEncoding('utf8');
-      up.on('data', (c: string) => {
-        partial += Buffer.byteLength(c);
-        if (partial > o.monitor.options.maxMessageBytes + SSE_EVENT_SLACK)
-          up.destroy(new Error('an event exceeded the size limit'));
-        else parser.feed(c);
-      });
-      const ended = () =>
-        void events.drained().then(async () => {
-          await endedByUpstream(
-            handle,
-            'intentguard: the server closed its stream before answering',
-            'ended by upstream (SSE stream closed)',
-            (a) => write(s, a),
-          );
-          if (!res.writableEnded) res.end();
-        });
-      up.on('end', ended);
-      up.on('error', ended);
+      relayStream(s, up, req.headers.host);
     },
 
     async post(req, res, url, identity, body) {
@@ -265,6 +294,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
         return;
       }
       const forward: unknown[] = [];
+      if (o.observe) hintTraceparent(o.observe, s.handle.id, messages, req.headers.traceparent);
       for (const m of messages) {
         const out = await s.handle.observe('c2s', m);
         // Legacy servers answer on the stream, so intentguard's refusals go there too.
@@ -280,7 +310,12 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       }
       const text = JSON.stringify(Array.isArray(body) ? forward : forward[0]);
       try {
-        const status = await postUpstream(s, text, req.headers.host);
+        const status = await postUpstream(
+          s,
+          text,
+          req.headers.host,
+          o.observe && upstreamTraceHeaders(o.observe, s.handle.id, forward, req.headers),
+        );
         if (status >= 200 && status < 300) {
           res.writeHead(202).end('Accepted');
           return;

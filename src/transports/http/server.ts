@@ -113,6 +113,7 @@ function build(o: HttpProxyOptions): Parts {
       messagesPath,
       maxSessions,
       sessionQuota,
+      observe: o.runtime.observe,
       ...headers,
     });
     return { path: o.path ?? '/sse', messagesPath, maxBody, door, legacy, auth };

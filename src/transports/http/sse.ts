@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { OrderedQueue } from '../../carrier/queue.js';
+import { Valve } from '../../carrier/valve.js';
 import { SSE_EVENT_SLACK } from '../../carrier/relay.js';
 import { pendingKey } from '../../monitor/state.js';
 import { decideServer, withheld } from './decide.js';
@@ -30,6 +31,8 @@ interface SseRelay extends Proxy, RelayEnd {
   readonly session: ProxySession;
   readonly from: IncomingMessage;
   readonly to: ServerResponse;
+  /** Back-pressure: `from` is not read while `to` is full or decisions are backed up. */
+  readonly valve: Valve;
 }
 
 /** An upstream event, decided: the same event (id, event name) carrying the delivered text. */
@@ -44,7 +47,8 @@ async function relayEvent(r: SseRelay, ev: EventSourceMessage): Promise<void> {
   }
   const d = await decideServer(r.upstream, r.session, m, ev.data);
   if (d.text !== undefined && !r.to.writableEnded)
-    r.to.write(
+    r.valve.write(
+      r.to,
       `${ev.id !== undefined ? `id: ${ev.id}\n` : ''}${ev.event ? `event: ${ev.event}\n` : ''}data: ${d.text}\n\n`,
     );
 }
@@ -65,7 +69,8 @@ export function relaySse(
   to: ServerResponse,
   end: RelayEnd,
 ): void {
-  const r: SseRelay = { upstream: proxy.upstream, maxBody: proxy.maxBody, session, from, to, ...end };
+  const valve = new Valve(from, 'http sse');
+  const r: SseRelay = { upstream: proxy.upstream, maxBody: proxy.maxBody, session, from, to, valve, ...end };
   const { session: s, from: up, to: res } = r;
   // A job that throws ends the session (fail closed): nothing after it would be decided in order.
   const events = new OrderedQueue((e) => s.handle.close(`relay error: ${e.message}`));
@@ -75,7 +80,9 @@ export function relaySse(
   const parser = createParser({
     onEvent: (ev) => {
       partial = 0;
-      void events.push(() => relayEvent(r, ev));
+      const bytes = ev.data.length;
+      valve.take(bytes);
+      void events.push(() => relayEvent(r, ev).finally(() => valve.give(bytes)));
     },
     onRetry: (ms) => {
       if (!res.writableEnded) res.write(`retry: ${ms}\n\n`);

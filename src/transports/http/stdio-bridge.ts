@@ -24,6 +24,7 @@ import {
 import { openSse, sseEvent } from './sse-format.js';
 import { Asker } from '../../carrier/asker.js';
 import { OrderedQueue } from '../../carrier/queue.js';
+import { Valve } from '../../carrier/valve.js';
 import { errorAnswer, isObject, isRequest, isResponse } from '../../jsonrpc/message.js';
 
 /**
@@ -90,6 +91,8 @@ interface BridgeSession {
   /** Each direction is decided in order. */
   readonly c2s: OrderedQueue;
   readonly s2c: OrderedQueue;
+  /** Back-pressure: the server's stdout is not read while a client stream is full or decisions back up. */
+  readonly valve: Valve;
 }
 
 const key = (id: unknown) => `${typeof id}:${String(id)}`;
@@ -101,7 +104,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   const toStream = (s: BridgeSession, x: Exchange) => {
     if (x.json === undefined) return;
     openSse(x.res, s.id);
-    for (const t of x.json) x.res.write(sseEvent(t));
+    for (const t of x.json) s.valve.write(x.res, sseEvent(t));
     x.json = undefined;
   };
 
@@ -134,7 +137,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     if (!target) {
       // An answer whose POST is gone (the client disconnected) has nowhere to go; it was recorded.
       if (isResponse(m)) return;
-      if (s.stream && !s.stream.writableEnded) s.stream.write(sseEvent(text));
+      if (s.stream && !s.stream.writableEnded) s.valve.write(s.stream, sseEvent(text));
       else if (isRequest(m)) {
         // A server request with no stream to carry it: answer the server rather than leave it waiting.
         const answer = errorAnswer(
@@ -150,7 +153,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     const { x, answers } = target;
     if (answers === undefined) toStream(s, x);
     if (x.json !== undefined) x.json.push(text);
-    else if (!x.res.writableEnded) x.res.write(sseEvent(text));
+    else if (!x.res.writableEnded) s.valve.write(x.res, sseEvent(text));
     if (answers === undefined) return;
     const left = (x.ids.get(answers) ?? 1) - 1;
     if (left > 0) x.ids.set(answers, left);
@@ -196,6 +199,35 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       for (const [emitter, name] of events) emitter.once(name, done);
     });
 
+  /**
+   * The server's stdout, framed by lines: each frame decided in order, then delivered to the exchange
+   * it belongs to; the bytes count against the session's valve until delivered.
+   */
+  const frameServer = (s: BridgeSession) =>
+    new LineFramer(
+      o.monitor.options.maxMessageBytes,
+      (text, bytes) => {
+        s.valve.take(bytes);
+        void s.s2c.push(async () => {
+          try {
+            const r = await relayFrame(s.handle, 's2c', { text, bytes });
+            for (const a of r.answers) writeChild(s, JSON.stringify(a));
+            // A batch from the server is delivered message by message (each to its own exchange).
+            for (const f of r.forward) toClient(s, JSON.parse(f), f);
+          } finally {
+            s.valve.give(bytes);
+          }
+        });
+      },
+      (head, bytes) => {
+        void s.s2c.push(async () => {
+          const r = await relayOversize(s.handle, 's2c', head, bytes);
+          for (const a of r.answers) writeChild(s, JSON.stringify(a));
+          if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
+        });
+      },
+    );
+
   const open = (identity: Identity | undefined, intent: Intent, release: () => void): BridgeSession => {
     const id = randomUUID();
     const child = spawn(o.command, [...o.args], {
@@ -229,6 +261,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       asker: new Asker(handle, prompt),
       c2s: new OrderedQueue((e) => o.log(`relay error (c2s): ${e.message}`)),
       s2c: new OrderedQueue((e) => o.log(`relay error (s2c): ${e.message}`)),
+      valve: new Valve(child.stdout, 'http-stdio s2c'),
     };
     sessions.set(id, s);
     handle.attach({
@@ -245,24 +278,7 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         if (s.stream && !s.stream.writableEnded) s.stream.end();
       },
     });
-    const framer = new LineFramer(
-      o.monitor.options.maxMessageBytes,
-      (text, bytes) => {
-        void s.s2c.push(async () => {
-          const r = await relayFrame(handle, 's2c', { text, bytes });
-          for (const a of r.answers) writeChild(s, JSON.stringify(a));
-          // A batch from the server is delivered message by message (each to its own exchange).
-          for (const f of r.forward) toClient(s, JSON.parse(f), f);
-        });
-      },
-      (head, bytes) => {
-        void s.s2c.push(async () => {
-          const r = await relayOversize(handle, 's2c', head, bytes);
-          for (const a of r.answers) writeChild(s, JSON.stringify(a));
-          if (r.forward !== undefined) toClient(s, JSON.parse(r.forward), r.forward);
-        });
-      },
-    );
+    const framer = frameServer(s);
     child.stdout.on('data', (c: Buffer) => framer.push(c));
     // A write racing the server's death fails with EPIPE: the exit (or spawn error) is handled below.
     child.stdin.on('error', () => undefined);
