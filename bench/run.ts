@@ -1,4 +1,4 @@
-// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection|startup`). Each prints
+// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection|startup|fleet`). Each prints
 // figures measured side by side in this run; nothing here asserts a time.
 import { benchDetection } from './detection.js';
 import { benchRules, benchShapes } from './rules.js';
@@ -8,6 +8,7 @@ import { benchStateless } from './stateless.js';
 import { benchTap } from './tap.js';
 import { benchStartup } from './startup.js';
 import { benchConsole } from './console.js';
+import { benchFleet } from './fleet.js';
 
 const only = process.argv[2];
 if (!only || only === 'tap') await benchTap();
@@ -23,3 +24,5 @@ if (!only || only === 'proxy') {
 if (!only || only === 'detection') await benchDetection();
 if (!only || only === 'startup') await benchStartup();
 if (!only || only === 'console') await benchConsole();
+// Starts a throwaway PostgreSQL (initdb + pg_ctl): only when asked for by name.
+if (only === 'fleet') await benchFleet();

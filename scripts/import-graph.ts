@@ -47,6 +47,7 @@ export const JOBS: Readonly<Record<string, string>> = {
   rules: 'the rule language: load, compile, evaluate (CEL), shipped pack',
   monitor: 'streams and the per-session reducer: events in, decisions out',
   store: 'recording (SQLite, or PostgreSQL for a fleet), the audit chain, sealing, rotation, queries',
+  fleet: 'many instances on one PostgreSQL: revocations over NOTIFY, approvals and requestState decided once',
   alerts: 'alert sinks: JSONL, webhook, WebSocket stream, OCSF',
   approvals: 'reauthorization: pending approvals and their channels',
   learn: 'suggest an intent from recorded sessions',

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { FLEET_CHANNEL } from './schema.js';
 
 /** What a listener wakes: `table` changed (or, after a reconnect, `null`: anything may have). */
-type Wake = (table: string | null) => void;
+type Wake = (table: string | null) => void | Promise<void>;
 
 /** One dedicated connection LISTENing for the fleet's changes, reconnecting when it drops. */
 export interface FleetListener {
@@ -33,9 +33,7 @@ export async function listenFleet(url: string, options: ListenerOptions = {}): P
   let lostAt: number | undefined = Date.now();
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
-  const wake = (t: string | null) => {
-    for (const w of wakes) w(t);
-  };
+  const wake = (t: string | null) => Promise.all(wakes.map(async (w) => w(t)));
 
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: url, application_name: 'intentguard-listen' });
@@ -48,7 +46,7 @@ export async function listenFleet(url: string, options: ListenerOptions = {}): P
     };
     c.on('error', lost);
     c.on('end', lost);
-    c.on('notification', (n) => wake(n.payload ?? null));
+    c.on('notification', (n) => void wake(n.payload ?? null).catch(() => undefined));
     try {
       await c.connect();
       await c.query(`LISTEN ${FLEET_CHANNEL}`);
@@ -62,8 +60,14 @@ export async function listenFleet(url: string, options: ListenerOptions = {}): P
       return;
     }
     client = c;
-    lostAt = undefined;
-    wake(null);
+    // Fresh only once every reader has re-read what it may have missed; a reader that cannot drops the
+    // connection again (and so stays stale until a later reconnect succeeds).
+    try {
+      await wake(null);
+      if (client === c) lostAt = undefined;
+    } catch {
+      lost();
+    }
   };
   const schedule = () => {
     if (closed || timer) return;

@@ -138,7 +138,10 @@ export async function pgRevocations(
     ...(options.reconnectMs !== undefined && { reconnectMs: options.reconnectMs }),
   });
   listener.on((table) => {
-    if (table === null || table === 'revocations') refresh().catch(() => undefined);
+    // After a reconnect the listener waits for this re-read before it counts itself fresh.
+    if (table === null) return refresh();
+    if (table === 'revocations') refresh().catch(() => undefined);
+    return undefined;
   });
   await refresh();
 

@@ -10,7 +10,7 @@ export const FLEET_CHANNEL = 'intentguard_fleet';
  * `intentguard revoke`, an operator's SQL) — the MRTR redemption ledger, and per-grant counters.
  * Never edit a shipped migration: add the next one.
  */
-export const FLEET_MIGRATIONS: readonly PgMigration[] = [
+const FLEET_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 1,
     sql: `

@@ -14,6 +14,7 @@ import { pgRevocations } from '../../src/fleet/revocations.js';
 import { GENESIS, HASHED, fieldsOf, link } from '../../src/store/chain.js';
 import { openPgStore } from '../../src/store/pg/store.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
+import { waitFor } from '../helpers/wait.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
 
@@ -137,6 +138,32 @@ describe('fleet revocations (two instances, one PostgreSQL)', () => {
       assert.ok(seen, 'B re-read the revocations after its feed reconnected');
     } finally {
       await admin.end();
+      await store.close();
+    }
+  });
+
+  it('an instance whose feed stays down refuses every grant until it has reconnected and re-read', async () => {
+    const own = server.createDatabase('fleet_rev_stale');
+    const store = await openPgStore(own, { keyFile: kit.auditKey });
+    const r = await pgRevocations(store, { staleMs: 50, reconnectMs: 50 });
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    try {
+      assert.equal(r.isRevoked('a-grant', 'agent:a', Date.now()), false);
+      await admin.query('ALTER DATABASE fleet_rev_stale ALLOW_CONNECTIONS false');
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'fleet_rev_stale' AND pid <> pg_backend_pid()",
+      );
+      // It could be missing a revocation now: fail closed, and say why.
+      await waitFor(() => r.isRevoked('a-grant', 'agent:a', Date.now()), 'the feed seen stale', 30_000);
+      assert.match(String(r.tampered()), /revocation feed .* is down/);
+      await admin.query('ALTER DATABASE fleet_rev_stale ALLOW_CONNECTIONS true');
+      await waitFor(() => !r.isRevoked('a-grant', 'agent:a', Date.now()), 'the feed back', 30_000);
+      assert.equal(r.tampered(), undefined);
+    } finally {
+      await admin.query('ALTER DATABASE fleet_rev_stale ALLOW_CONNECTIONS true').catch(() => undefined);
+      await admin.end();
+      await r.close();
       await store.close();
     }
   });

@@ -92,6 +92,9 @@ const SQL = {
     .join(', ')} FROM ${unnest(END_COLS)} AS t(${END_COLS.join(', ')}) WHERE s.id = t.id`,
 };
 
+/** Most event rows per INSERT statement. */
+const SPILL = 2048;
+
 /** Column arrays for one table in one transaction. */
 class Columns {
   readonly cols: unknown[][];
@@ -177,8 +180,8 @@ export function createPgWriter(store: PgStore): PgWriter {
       work.set(id, c);
       return c;
     };
-    const sessions = new Columns(SESSION_COLS.length);
-    const events = new Columns(EVENT_COLS.length);
+    let sessions = new Columns(SESSION_COLS.length);
+    let events = new Columns(EVENT_COLS.length);
     const decisions = new Columns(DECISION_COLS.length);
     const alerts = new Columns(ALERT_COLS.length);
     const ends = new Columns(END_COLS.length);
@@ -208,7 +211,7 @@ export function createPgWriter(store: PgStore): PgWriter {
           }
           case EVENT: {
             const session = rows[i + 1] as string;
-            const c = await chainOf(session);
+            const c = work.get(session) ?? (await chainOf(session));
             values.length = 0;
             for (let k = 0; k < EVENT_HASHED; k++) values.push(text(rows[i + 1 + k]));
             const hash = link(key, c.event, values);
@@ -218,11 +221,19 @@ export function createPgWriter(store: PgStore): PgWriter {
             c.events++;
             tally.events++;
             lastSeq.set(session, rows[i + 2] as number);
+            // A long backlog goes in statements of SPILL rows: one huge array parameter is slower to
+            // encode and to plan than several (measured: bench/fleet.ts).
+            if (events.rows >= SPILL) {
+              if (sessions.rows) await client.query(SQL.sessions, sessions.cols);
+              sessions = new Columns(SESSION_COLS.length);
+              await client.query(SQL.events, events.cols);
+              events = new Columns(EVENT_COLS.length);
+            }
             break;
           }
           case DECISION: {
             const { flagged, ...d } = rows[i + 1] as DecisionRow;
-            const c = await chainOf(d.session_id);
+            const c = work.get(d.session_id) ?? (await chainOf(d.session_id));
             c.flagged += flagged;
             if (ACTION_RANK[d.action as Action] > ACTION_RANK[c.strongest]) c.strongest = d.action as Action;
             const fields = fieldsOf(d as unknown as Record<string, unknown>, HASHED.decisions).map(text);
@@ -235,7 +246,7 @@ export function createPgWriter(store: PgStore): PgWriter {
           }
           case ALERT: {
             const session = rows[i + 2] as string;
-            const c = await chainOf(session);
+            const c = work.get(session) ?? (await chainOf(session));
             values.length = 0;
             for (let k = 0; k < WIDTH[ALERT]; k++) values.push(text(rows[i + 1 + k]));
             const hash = link(key, c.alert, values);
@@ -248,7 +259,7 @@ export function createPgWriter(store: PgStore): PgWriter {
           }
           case END: {
             const e = rows[i + 1] as EndRow;
-            const c = await chainOf(e.id);
+            const c = work.get(e.id) ?? (await chainOf(e.id));
             const v: SealValues = {
               id: e.id,
               ended_at: e.ended_at,
