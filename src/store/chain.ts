@@ -1,5 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Hash of nothing: the first link of the sessions chain. */
@@ -26,6 +35,24 @@ export function writeKeyFile(path: string, key: Buffer, epoch: number): void {
 }
 
 /**
+ * Create a key file only if there is none: written aside, then hard-linked into place, which fails
+ * when the file exists. Two processes starting on one store at once (two proxies on one SQLite file,
+ * two fleet instances sharing a key file) both end up with the key that won, never each with its own.
+ */
+export function createKeyFile(path: string, key: Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, `${key.toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  try {
+    linkSync(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/**
  * The audit key: HMAC-SHA256 makes the chain tamper-evident against someone who can edit the database
  * but not read the key file (`<db>.key`, mode 0600, created on first use). Keys retired by
  * `intentguard audit rotate-key` stay beside it as `<db>.key.<epoch>` so older rows still verify.
@@ -39,7 +66,7 @@ export function loadAuditKeys(dbPath: string, create = true): AuditKeys {
   const path = `${dbPath}.key`;
   if (!existsSync(path)) {
     if (!create) throw new Error(`audit key ${path} not found`);
-    writeKeyFile(path, randomBytes(32), 0);
+    createKeyFile(path, randomBytes(32));
   }
   const current = parseKeyFile(readFileSync(path, 'utf8'));
   const keys = new Map<number, Buffer>([[current.epoch, current.key]]);
