@@ -4,12 +4,16 @@ import { trimEnd } from './scan.js';
 import { isDottedQuad, visitPlaces } from './urls.js';
 
 /** What kind of counterparty a value names. */
-export type TargetKind = 'host' | 'url' | 'email' | 'account' | 'ip';
+export type TargetKind = 'host' | 'url' | 'email' | 'account' | 'ip' | 'local';
 
 /** A network target or counterparty found in text, normalized so that look-alikes compare equal. */
 export interface Target {
   readonly kind: TargetKind;
-  /** Normalized value: lower-case host (punycode, no trailing dot, no `www.`), canonical URL, lower-case email, upper-case account. */
+  /**
+   * Normalized value: lower-case host (punycode, no trailing dot, no `www.`), canonical URL, lower-case email,
+   * upper-case account; for `local` (a URL that reaches this machine, not the network: `file:` with no host,
+   * `unix:` and `*+unix:` sockets) the scheme and path, `file:///etc/passwd`.
+   */
   readonly value: string;
   /** For urls and emails: the normalized host they reach. */
   readonly host?: string;
@@ -17,7 +21,7 @@ export interface Target {
 
 // Hosts and URLs repeat across a session: remember recent normalizations (bounded).
 const hostCache = new Map<string, string | undefined>();
-const urlCache = new Map<string, { url: string; host: string; also?: string } | undefined>();
+const urlCache = new Map<string, NormalizedUrl | undefined>();
 function remember<V>(cache: Map<string, V>, key: string, value: V): V {
   if (cache.size >= 4096) cache.clear();
   cache.set(key, value);
@@ -57,12 +61,17 @@ const isSlashCode = (c: number) => c === 47;
  * RFC 3986 parser (Python's urllib, curl) would reach instead, when the two disagree
  * (`http://trusted.test\@evil.test/`): a call must be approved for both.
  */
-function normalizeUrl(input: string): { url: string; host: string; also?: string } | undefined {
+type NormalizedUrl = { url: string; host: string; also?: string; local?: true };
+function normalizeUrl(input: string): NormalizedUrl | undefined {
   if (urlCache.has(input)) return urlCache.get(input);
   return remember(urlCache, input, normalizeUrlUncached(input));
 }
 
-function normalizeUrlUncached(input: string): { url: string; host: string; also?: string } | undefined {
+/** `file:`, `unix:` and the `+unix` forms of requests-unixsocket and friends (`http+unix://%2Fvar%2Frun%2Fdocker.sock/`). */
+const isLocalScheme = (protocol: string): boolean =>
+  protocol === 'file:' || protocol === 'unix:' || protocol.endsWith('+unix:');
+
+function normalizeUrlUncached(input: string): NormalizedUrl | undefined {
   const text = trimEnd(input, isTrailingPunct);
   const c0 = text.charCodeAt(0),
     c1 = text.charCodeAt(1);
@@ -70,6 +79,13 @@ function normalizeUrlUncached(input: string): { url: string; host: string; also?
   const schemed = !slashes && /* scheme: */ schemeLength(text) > 0;
   try {
     const u = new URL(slashes ? `http:${text}` : schemed ? text : `http://${text}`);
+    // A URL that reaches a local file or socket names no host, yet it is outside every network zone.
+    if (schemed && isLocalScheme(u.protocol) && (u.protocol !== 'file:' || !u.hostname))
+      return {
+        url: `${u.protocol}//${u.protocol === 'file:' ? '' : u.hostname}${u.pathname}`,
+        host: '',
+        local: true,
+      };
     if (!u.hostname) return undefined;
     const host = normalizeHost(u.hostname);
     if (!host) return undefined;
@@ -146,6 +162,7 @@ export function extractTargets(
     } else {
       const n = normalizeUrl(place);
       if (!n) return;
+      if (n.local) return addTarget(out, { kind: 'local', value: n.url });
       if (kind === 'url' || path) addTarget(out, { kind: 'url', value: n.url, host: n.host });
       addHost(out, n.host);
       if (n.also) addHost(out, n.also);

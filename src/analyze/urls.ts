@@ -62,6 +62,8 @@ function urlStarts(text: string, s: number, e: number): number[] {
       const slashes = text.startsWith('//', i + 1);
       if (
         slashes ||
+        // `file:/etc/passwd`, `file:\\etc`: WHATWG reads the one-slash form as a local path too.
+        (scheme === 'file' && i + 1 < e && isSlash(text.charCodeAt(i + 1))) ||
         (SPECIAL.has(scheme) &&
           i + 1 < e &&
           (isSlash(text.charCodeAt(i + 1)) ||

@@ -102,7 +102,7 @@ function deriveIntentFields(session: SessionState) {
     purposeText: (intent.purpose ?? '').toLowerCase(),
     purposeWords: undefined as ReadonlySet<string> | undefined,
     intentCtx: {
-      id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, recipients: intent.recipients,
+      id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, paths: intent.resources?.paths ?? [], recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
     },
   };
@@ -311,6 +311,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
+    if (t.kind === 'local') continue; // a local file or socket is no counterparty (IG-NET-001 holds it to the zones)
     // A host named inside an approved URL/email is covered by that target's own approval.
     let approved = inIntent(a, t);
     let sources = approved ? [] : a.prov.targetSources(t);
@@ -524,11 +525,12 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const { targets } = scan;
     const content = budget.exceeded === undefined ? contentTexts(a, scan, budget) : { texts: scan.strings, once: [] };
     const texts = content.once.length === 0 ? content.texts : [...content.texts, ...content.once];
-    const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [] };
+    const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [], local: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
       net[t.kind].push(t.value);
-      all.push(t.value);
+      // A local file or socket is no counterparty.
+      if (t.kind !== 'local') all.push(t.value);
     }
     const labels = labelValues(content.texts, content.once);
     const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
@@ -541,7 +543,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
           name: tool, known: session.tools.has(tool), approved, side_effecting: p.sideEffecting, read_only: p.readOnly, categories: p.categories,
           description: info?.description ?? '', annotations: info?.annotations ?? {}, requested: requestedBy(session.intent.purpose ?? '', tool, info?.description),
         },
-        net: { hosts: net.host, urls: net.url, emails: net.email, accounts: net.account, ips: net.ip, targets: all },
+        net: { hosts: net.host, urls: net.url, emails: net.email, accounts: net.account, ips: net.ip, locals: net.local, targets: all },
         data: { labels: labels.labels, kinds: labels.kinds, sensitivity: labels.sensitivity },
         provenance: prov.ctx,
       }),

@@ -13,7 +13,7 @@ import { ANALYSIS_BUDGET } from '../../src/analyze/budget.js';
 import { extractTargets } from '../../src/analyze/targets.js';
 import { createMonitor, loadRulePack, packPolicies, parseIntent, tap } from '../../src/index.js';
 
-async function zoned() {
+async function zoned(extra: Record<string, unknown> = {}) {
   const fetched: string[] = [];
   const server = new McpServer({ name: 'web', version: '1' });
   server.registerTool(
@@ -39,7 +39,12 @@ async function zoned() {
   await client.connect(
     tap(clientT, monitor, {
       side: 'client',
-      intent: parseIntent({ purpose: 'read the docs site', tools: ['fetch_url'], zones: ['docs.corp.test'] }),
+      intent: parseIntent({
+        purpose: 'read the docs site',
+        tools: ['fetch_url'],
+        zones: ['docs.corp.test'],
+        ...extra,
+      }),
     }),
   );
   const call = (args: Record<string, unknown>) =>
@@ -106,6 +111,16 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
     'full-width letters': { url: 'https://ｅｖｉｌ.test/' },
     'a Cyrillic look-alike': { url: 'https://evіl.test/' },
     'upper case scheme and host': { url: 'HTTPS://EVIL.TEST/' },
+    // A URL that reaches a local file or socket names no host: it matched no zone and passed.
+    'a file URL with no host': { url: 'file:///etc/passwd' },
+    'a file URL with one slash': { url: 'file:/etc/passwd' },
+    'a file URL on localhost': { url: 'file://localhost/etc/passwd' },
+    'a file URL in upper case': { url: 'FILE:///etc/shadow' },
+    'a file URL with backslashes': { url: 'file:\\etc\\passwd' },
+    'a Windows file URL': { url: 'file:///C:/Windows/win.ini' },
+    'a file URL in free text': { note: 'then read file:///home/u/.ssh/id_rsa please' },
+    'a unix socket URL': { url: 'unix:///var/run/docker.sock' },
+    'an http+unix socket URL': { url: 'http+unix://%2Fvar%2Frun%2Fdocker.sock/containers/json' },
   };
   for (const [name, args] of Object.entries(outside)) {
     it(`denied: ${name}`, async () => {
@@ -116,6 +131,24 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
       await s.close();
     });
   }
+
+  it('data: and javascript: URLs reach no host and no local resource: they pass', async () => {
+    const s = await zoned();
+    for (const url of ['data:text/plain,hello', 'javascript:void(0)']) {
+      assert.equal(await denied(s.call({ url })), 'passed', url);
+    }
+    await s.close();
+  });
+
+  it('with resources.paths approved, a file URL is left to the resource scope', async () => {
+    const s = await zoned({ resources: { paths: ['/srv/docs'] } });
+    assert.equal(await denied(s.call({ url: 'file:///srv/docs/guide.md' })), 'passed');
+    const outside = (await denied(s.call({ url: 'file:///etc/passwd' }))).split(',');
+    assert.ok(outside.includes('intent/resource-scope'), outside.join(','));
+    assert.ok(!outside.includes('IG-NET-001'), outside.join(','));
+    assert.deepEqual(s.fetched, ['file:///srv/docs/guide.md']);
+    await s.close();
+  });
 
   it('an argument past the analysis budget fails closed with ERR_ANALYSIS_BUDGET (never passed unscanned)', async () => {
     const s = await zoned();
