@@ -109,13 +109,6 @@ class Units {
   push(unit: number): void {
     Units.shared[this.n++] = unit;
   }
-  pushCodePoint(cp: number): void {
-    if (cp < 0x10000) this.push(cp);
-    else {
-      this.push(0xd800 + ((cp - 0x10000) >> 10));
-      this.push(0xdc00 + ((cp - 0x10000) & 0x3ff));
-    }
-  }
   text(): string {
     return Units.utf16.decode(Units.shared.subarray(0, this.n));
   }
@@ -157,10 +150,11 @@ const isFiller = (c: number): boolean =>
  * Readings of a value that are not decodings of a run: its characters reversed; the value with fillers
  * between its characters dropped; escapes (`\u0041`, `\x41`, `&#65;`, `&#x41;`, `=41`, `0x41`, lists
  * of character codes) turned into the characters they name; compatibility forms (full-width letters)
- * folded by NFKC. Each is linear in the value.
+ * folded by NFKC. Each is linear in the value. True when the reversed reading (then `out[0]`) has
+ * nothing {@link layer} could decode: no '%' and no run of the base64 alphabet long enough.
  */
-function readings(s: string, out: string[], left: { chars: number }): void {
-  if (s.length < DECODE_LIMITS.minRun) return;
+function readings(s: string, out: string[], left: { chars: number }): boolean {
+  if (s.length < DECODE_LIMITS.minRun) return false;
   // By code point: a surrogate pair stays in order.
   const rev = new Units(s.length);
   for (let i = s.length - 1; i >= 0; i--) {
@@ -178,19 +172,27 @@ function readings(s: string, out: string[], left: { chars: number }): void {
   // Fillers dropped when they hide something: invisible ones always; visible ones only between short
   // tokens (4 characters at most) of the base64 alphabet with a letter among them (`QUtJ QUlP`,
   // `41:4b:49`, `w J a l`), so prose and lists of times or amounts are never glued into new words.
+  // One pass gathers what decides it (and whether the value has a run `layer` could decode, which
+  // the reversed value has too); the squeezed text is only built when it is used.
   let invisibles = 0,
+    fillers = 0,
     tokens = 0,
     longest = 0,
     run = 0,
+    b64 = 0,
+    longRun = false,
     letter = false,
     alphabet = true,
     ascii = true;
-  const kept = new Units(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7e) ascii = false;
+    if (c < 128 && B64[c] === 1) {
+      if (++b64 >= DECODE_LIMITS.minRun) longRun = true;
+    } else b64 = 0;
     if (isFiller(c)) {
       if (c > 0x7e && invisible(c)) invisibles++;
+      fillers++;
       run = 0;
       continue;
     }
@@ -198,10 +200,17 @@ function readings(s: string, out: string[], left: { chars: number }): void {
     longest = Math.max(longest, ++run);
     letter ||= isAlnum(c) && !isDigit(c);
     alphabet &&= isB64(c);
-    kept.push(c);
   }
-  const squeezed = kept.n < s.length ? kept.text() : s;
   const hidden = invisibles > 0 || (tokens >= 4 && longest <= 4 && letter && alphabet);
+  let squeezed = s;
+  if (fillers > 0 && (hidden || !ascii)) {
+    const kept = new Units(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (!isFiller(c)) kept.push(c);
+    }
+    squeezed = kept.text();
+  }
   if (hidden && squeezed.length >= DECODE_LIMITS.minRun && squeezed.length < s.length)
     push(out, squeezed, left);
   const unescaped = unescape(s);
@@ -216,12 +225,16 @@ function readings(s: string, out: string[], left: { chars: number }): void {
     const folded = fold.text();
     if (folded !== s && folded !== squeezed) push(out, folded, left);
   }
+  // The reversed value has the same '%' and base64-alphabet runs as the value, reversed.
+  return !longRun && !s.includes('%');
 }
 
 /** Character escapes and code lists in `s` replaced by their characters; undefined if there are fewer than 8. */
 function unescape(s: string): string | undefined {
   let count = 0;
-  const text = new Units(s.length);
+  // Built from slices only where an escape is found: most values have none.
+  let text = '',
+    copied = 0;
   const hexAt = (i: number, n: number): number => {
     let v = 0;
     for (let k = 0; k < n; k++) {
@@ -271,18 +284,19 @@ function unescape(s: string): string | undefined {
       }
     }
     if (len > 0) {
-      text.pushCodePoint(cp);
+      text += s.slice(copied, i) + String.fromCodePoint(cp);
       count++;
       i += len;
       // The separator after an escape or a code in a list.
       while (i < s.length && (s.charCodeAt(i) === 44 || s.charCodeAt(i) === 32 || s.charCodeAt(i) === 59))
         i++;
-    } else {
-      text.push(s.charCodeAt(i));
-      i++;
-    }
+      copied = i;
+    } else i++;
   }
-  return count >= 8 ? text.text() : undefined;
+  if (count < 8) return undefined;
+  // Lone surrogates read as U+FFFD, as the other readings (decoded from UTF-16) have them.
+  const all = (text + s.slice(copied)) as unknown as { isWellFormed(): boolean; toWellFormed(): string };
+  return all.isWellFormed() ? (all as unknown as string) : all.toWellFormed();
 }
 
 /** One layer: the value percent-decoded, and each long base64 / base32 / hex run in it decoded. */
@@ -352,8 +366,8 @@ export function decodeUncached(value: string): Decoded {
   const flags: Flags = {};
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
   // Level 0's other readings (reversed, fillers dropped, escapes, NFKC) are decoded like the value.
-  readings(value, out, left);
-  let level = [value, ...out];
+  const plainReversed = readings(value, out, left);
+  let level = plainReversed ? [value, ...out.slice(1)] : [value, ...out];
   for (let depth = 0; depth < DECODE_LIMITS.levels && level.length > 0 && left.chars > 0; depth++) {
     const start = out.length;
     for (const s of level) layer(s, out, left, flags);
