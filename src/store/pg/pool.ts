@@ -61,6 +61,13 @@ export async function openPool(url: string, options: PgPoolOptions = {}): Promis
         throw pgError(e, display);
       });
       let broken = false;
+      // A connection lost while checked out is emitted as 'error' on the client, which the pool only
+      // listens for on idle clients: unheard, it is an uncaught exception that ends the process. The
+      // failure also rejects the query in flight, which is what the caller handles.
+      const lost = (): void => {
+        broken = true;
+      };
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         const out = await work(client);
@@ -74,6 +81,7 @@ export async function openPool(url: string, options: PgPoolOptions = {}): Promis
         }
         throw pgError(e, display);
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },
