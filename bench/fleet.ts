@@ -9,40 +9,12 @@ import { Subject } from 'rxjs';
 import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { fmt, internal, percentile, printTable } from './lib.js';
+import { syntheticEvents } from './synthetic.js';
 
-const { advance, initialState } = await internal<typeof import('../src/monitor/state.js')>('monitor/state');
-const { classifyMessage } = await internal<typeof import('../src/events/validate.js')>('events/validate');
-const { parseIntent } = await internal<typeof import('../src/intent/parse.js')>('intent/parse');
 const { openPgStore } = await internal<typeof import('../src/store/pg/store.js')>('store/pg/store');
 const { createPgRecorder } =
   await internal<typeof import('../src/store/pg/recorder.js')>('store/pg/recorder');
 const { pgRevocations } = await internal<typeof import('../src/fleet/revocations.js')>('fleet/revocations');
-
-const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });
-
-function syntheticEvents(id: string, n: number): { state: SessionState; events: SessionEvent[] } {
-  let state = initialState({ id, key: 'k', intent, startedAt: 0 });
-  const events: SessionEvent[] = [];
-  for (let i = 0; events.length < n; i++) {
-    for (const [dir, raw] of [
-      [
-        'c2s',
-        {
-          jsonrpc: '2.0',
-          id: i,
-          method: 'tools/call',
-          params: { name: 'echo', arguments: { text: `message ${i}` } },
-        },
-      ],
-      ['s2c', { jsonrpc: '2.0', id: i, result: { content: [{ type: 'text', text: `message ${i}` }] } }],
-    ] as const) {
-      const r = advance(state, { dir, raw, bytes: 80, time: i, message: classifyMessage(raw) });
-      state = r.state;
-      events.push(r.event);
-    }
-  }
-  return { state: initialState({ id, key: 'k', intent, startedAt: 0 }), events };
-}
 
 type Store = Awaited<ReturnType<typeof openPgStore>>;
 
@@ -58,7 +30,7 @@ async function recorderRate(store: Store, n: number): Promise<number> {
     sessions: () => [],
   } as unknown as Monitor;
   const recorder = createPgRecorder(store, fake);
-  const { state, events } = syntheticEvents(`rec-${n}-${Math.random()}`, n);
+  const { state, events } = syntheticEvents(n, `rec-${n}-${Math.random()}`);
   const t0 = process.hrtime.bigint();
   opened$.next(state);
   for (const e of events) events$.next(e);
@@ -70,7 +42,7 @@ async function recorderRate(store: Store, n: number): Promise<number> {
 
 /** The floor: the same rows, prepared beforehand, one multi-row (unnest) INSERT per 2048, no chaining. */
 async function floorRate(store: Store, n: number): Promise<number> {
-  const { events } = syntheticEvents(`floor-${Math.random()}`, n);
+  const { events } = syntheticEvents(n, `floor-${Math.random()}`);
   const h = 'a'.repeat(64);
   const sql = `INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, synthetic, raw, hash, prev_hash)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::bigint[], $11::integer[], $12::text[], $13::text[], $14::text[])`;

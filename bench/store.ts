@@ -13,13 +13,12 @@ import { availableParallelism } from 'node:os';
 import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
 import type { ReplayJob } from '../src/replay/jobs.js';
 import { fmt, internal, printTable } from './lib.js';
+import { syntheticEvents } from './synthetic.js';
 
 // Measure the code that runs in production: the compiled dist/ (built by `npm ci`), else the sources.
 type Lib = typeof import('../src/index.js');
 const distUrl = new URL('../dist/index.js', import.meta.url);
 const built = existsSync(distUrl);
-const { advance, initialState } = await internal<typeof import('../src/monitor/state.js')>('monitor/state');
-const { classifyMessage } = await internal<typeof import('../src/events/validate.js')>('events/validate');
 const { replayInOrder } = await internal<typeof import('../src/replay/pool.js')>('replay/pool');
 const {
   createMonitor,
@@ -33,30 +32,6 @@ const {
 }: Lib = built ? ((await import(distUrl.href)) as Lib) : await import('../src/index.js');
 
 const intent = parseIntent({ purpose: 'bench', tools: ['echo'] });
-
-function syntheticEvents(n: number): { state: SessionState; events: SessionEvent[] } {
-  let state = initialState({ id: 'bench-s', key: 'k', intent, startedAt: 0 });
-  const events: SessionEvent[] = [];
-  for (let i = 0; events.length < n; i++) {
-    for (const [dir, raw] of [
-      [
-        'c2s',
-        {
-          jsonrpc: '2.0',
-          id: i,
-          method: 'tools/call',
-          params: { name: 'echo', arguments: { text: `message ${i}` } },
-        },
-      ],
-      ['s2c', { jsonrpc: '2.0', id: i, result: { content: [{ type: 'text', text: `message ${i}` }] } }],
-    ] as const) {
-      const r = advance(state, { dir, raw, bytes: 80, time: i, message: classifyMessage(raw) });
-      state = r.state;
-      events.push(r.event);
-    }
-  }
-  return { state: initialState({ id: 'bench-s', key: 'k', intent, startedAt: 0 }), events };
-}
 
 async function recorderRate(dir: string, n: number): Promise<number> {
   const store = openStore(join(dir, 'rec.db'));
