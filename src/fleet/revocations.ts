@@ -221,8 +221,9 @@ export async function unrevokeInFleet(
   url: string,
   target: { jti?: string; sub?: string },
   reason: string,
+  keyFile?: string,
 ): Promise<string> {
-  const store = await openPgStore(url);
+  const store = await openPgStore(url, { ...(keyFile && { keyFile }) });
   try {
     await migrateFleet(store.pg);
     const jti = target.jti ?? null;

@@ -125,17 +125,18 @@ describe('intentguard unrevoke', () => {
     const server = await startPostgres();
     try {
       const url = server.createDatabase('unrevoke');
-      const store = await openPgStore(url);
+      const pgKey = join(dir, 'pg.key');
+      const store = await openPgStore(url, { keyFile: pgKey });
       const instance = await pgRevocations(store);
       try {
-        await revokeInFleet(url, { sub: 'agent:fleet' }, 'suspicious');
+        await revokeInFleet(url, { sub: 'agent:fleet' }, 'suspicious', pgKey);
         await instance.refresh();
         assert.equal(instance.isRevoked('j1', 'agent:fleet', Date.now()), true);
         await assert.rejects(
-          unrevokeInFleet(url, { sub: 'agent:other' }, 'x'),
+          unrevokeInFleet(url, { sub: 'agent:other' }, 'x', pgKey),
           /ERR_NOT_REVOKED|no revocation/,
         );
-        const where = await unrevokeInFleet(url, { sub: 'agent:fleet' }, 'cleared');
+        const where = await unrevokeInFleet(url, { sub: 'agent:fleet' }, 'cleared', pgKey);
         assert.match(where, /unrevoke/);
         await instance.refresh();
         assert.equal(instance.isRevoked('j1', 'agent:fleet', Date.now()), false);
