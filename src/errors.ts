@@ -130,6 +130,8 @@ export const ERROR_CODES = {
   ERR_UPSTREAM: 'the upstream server could not be reached or answered with something that is not MCP',
   ERR_UPSTREAM_BACKLOG:
     'more messages waited for the upstream connection to open than the bound allows (WebSocket proxy); the session ends',
+  ERR_TAP_BACKLOG:
+    'more messages of an in-process tap wait for a decision than its bound allows: a local send is refused, a flood from the remote peer ends the session',
   ERR_NO_STREAM: 'a server request had no open client stream to travel on; the server gets this error',
   ERR_STREAM_OPEN: 'the session already has an open GET stream',
   ERR_TOO_MANY_SESSIONS:
