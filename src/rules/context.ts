@@ -308,6 +308,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
   const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
+  const steered: string[] = [];
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
@@ -335,6 +336,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
+    if (sources.length > 0 && a.steered.has(key)) steered.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
     else invented.push(t.value);
     if (inj) {
@@ -386,7 +388,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered, approved_values: approvedValues,
+    steered_destinations: dest.steered, steered_targets: steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
