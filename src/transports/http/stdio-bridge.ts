@@ -8,7 +8,8 @@ import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import { LineFramer } from '../../carrier/lines.js';
 import { quotaExceeded, type SessionQuota } from '../../carrier/session-quota.js';
-import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize } from '../../carrier/relay.js';
+import { serverEnv } from '../../carrier/server-env.js';
 import {
   emptyBatch,
   firstRefusal,
