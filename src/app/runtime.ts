@@ -120,6 +120,15 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const policies: AnyPolicy[] = o.pack
     ? packPolicies(loadRulePack([...o.rules]), scoped)
     : [intentPolicy(scoped)];
+  // A fleet: a grant's budget is one budget, counted in the shared store whichever instance serves the call.
+  if (pgStore)
+    policies.push(
+      await (await import('../fleet/budget.js')).fleetBudget(pgStore).catch(async (e: unknown) => {
+        await fleetApprovals?.close();
+        await pgStore.close();
+        throw e;
+      }),
+    );
   // Grants stay checked while their sessions live (expiry, revocation), not only when a session opens.
   const grants = Boolean(o.auth && (o.auth.jwks || o.auth.jwksUrl || o.auth.pem));
   // A fleet: the shared revocations table, every instance woken by NOTIFY (src/fleet/revocations.ts).

@@ -28,6 +28,20 @@ const FLEET_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX mrtr_redeemed_expiry ON mrtr_redeemed(expires_at);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- One budget per grant (or principal) across the fleet (src/fleet/budget.ts): tool calls counted
+      -- by a conditional increment, the first call's session start for the duration budget.
+      CREATE TABLE grant_usage (
+        scope TEXT PRIMARY KEY,
+        calls BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX grant_usage_expiry ON grant_usage(expires_at);
+    `,
+  },
 ];
 
 /** Bring the fleet tables up to date (after the recording tables, which they refer to). */

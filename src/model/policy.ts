@@ -42,6 +42,11 @@ export interface PolicyInput<S> {
   readonly session: SessionState;
   /** This policy's own per-session state, from {@link Policy.createState}. */
   readonly state: S;
+  /**
+   * True while the monitor rebuilds a session's state from its record (another instance owned it):
+   * update your state, write nothing outside this process (the event was counted when it happened).
+   */
+  readonly restoring?: boolean;
 }
 
 /**

@@ -14,8 +14,8 @@ export function combinePolicies(policies: readonly AnyPolicy[]): AnyPolicy {
   return {
     name: policies.map((p) => p.name).join('+'),
     createState: (s) => policies.map((p) => p.createState?.(s)),
-    evaluate({ event, session, state }) {
-      const results = policies.map((p, i) => p.evaluate({ event, session, state: state[i] }));
+    evaluate({ event, session, state, restoring }) {
+      const results = policies.map((p, i) => p.evaluate({ event, session, state: state[i], restoring }));
       const merge = (verdicts: readonly Verdict[]): Verdict => {
         const findings: Finding[] = [];
         for (const v of verdicts) findings.push(...v.findings);

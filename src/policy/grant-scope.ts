@@ -23,7 +23,7 @@ interface Entry {
 }
 
 /** Whose state a session's state is: `g:jti`, `p:iss sub`, or undefined (its own). */
-function scopeKey(session: SessionState): string | undefined {
+export function scopeKey(session: SessionState): string | undefined {
   const id = session.identity;
   if (!id) return undefined;
   if (session.intent.statePer === 'principal' && id.sub) return `p:${id.iss ?? ''}\u0000${id.sub}`;

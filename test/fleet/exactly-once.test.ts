@@ -17,9 +17,7 @@ import { createEraGate } from '../../src/mrtr/gate.js';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
 import { deriveStateKey } from '../../src/mrtr/state.js';
 import { openPgStore } from '../../src/store/pg/store.js';
-import { httpUpstream } from '../helpers/http-upstream.js';
-import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
-import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
+import { startTwoInstances, type FleetKit, type Instance, type TwoInstances } from './fleet-helpers.js';
 
 const exec = promisify(execFile);
 const cli = (args: string[]) =>
@@ -42,26 +40,15 @@ type Msg = {
 };
 
 describe('exactly once across two instances on one PostgreSQL', () => {
-  let server: TempPostgres;
+  let fleet: TwoInstances;
   let kit: FleetKit;
-  let upstream: Awaited<ReturnType<typeof httpUpstream>>;
   let url: string;
   let a: Instance, b: Instance;
   before(async () => {
-    server = await startPostgres();
-    url = server.createDatabase('fleet_once');
-    kit = await fleetKit();
-    upstream = await httpUpstream({ json: true });
-    [a, b] = await Promise.all([
-      startInstance(kit, url, upstream.url),
-      startInstance(kit, url, upstream.url),
-    ]);
+    fleet = await startTwoInstances('fleet_once');
+    ({ kit, url, a, b } = fleet);
   });
-  after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await upstream?.close();
-    server?.stop();
-  });
+  after(() => fleet?.stop());
 
   it('a held call is decided exactly once from any host, and released on the instance holding it', async () => {
     const token = await kit.grant('agent:held');

@@ -5,8 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generateKeys, type GeneratedKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
+import { httpUpstream } from '../helpers/http-upstream.js';
+import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 
 export const ISS = 'https://idp.fleet.test';
 export const AUD = 'https://intentguard.fleet.test/mcp';
@@ -97,4 +101,51 @@ export async function startInstance(kit: FleetKit, store: string, upstream: stri
       clearTimeout(t);
     },
   };
+}
+
+/** A test fleet: a throwaway PostgreSQL, one HTTP upstream, two instances on one database of it. */
+export interface TwoInstances {
+  readonly server: TempPostgres;
+  readonly kit: FleetKit;
+  readonly upstream: Awaited<ReturnType<typeof httpUpstream>>;
+  /** The database both instances use. */
+  readonly url: string;
+  readonly a: Instance;
+  readonly b: Instance;
+  stop(): Promise<void>;
+}
+
+export async function startTwoInstances(database: string): Promise<TwoInstances> {
+  const server = await startPostgres();
+  const url = server.createDatabase(database);
+  const kit = await fleetKit();
+  const upstream = await httpUpstream({ json: true });
+  const [a, b] = await Promise.all([
+    startInstance(kit, url, upstream.url),
+    startInstance(kit, url, upstream.url),
+  ]);
+  return {
+    server,
+    kit,
+    upstream,
+    url,
+    a,
+    b,
+    async stop() {
+      await Promise.allSettled([a.stop(), b.stop()]);
+      await upstream.close();
+      server.stop();
+    },
+  };
+}
+
+/** A real SDK client connected to an instance with a bearer grant (stateful Streamable HTTP). */
+export async function connectAgent(url: string, token: string): Promise<Client> {
+  const c = new Client({ name: 'agent', version: '1' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  return c;
 }

@@ -6,49 +6,36 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { pgRevocations } from '../../src/fleet/revocations.js';
 import { GENESIS, HASHED, fieldsOf, link } from '../../src/store/chain.js';
 import { openPgStore } from '../../src/store/pg/store.js';
-import { httpUpstream } from '../helpers/http-upstream.js';
 import { waitFor } from '../helpers/wait.js';
-import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
-import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
+import type { TempPostgres } from '../helpers/postgres.js';
+import {
+  connectAgent as connect,
+  startTwoInstances,
+  type FleetKit,
+  type Instance,
+  type TwoInstances,
+} from './fleet-helpers.js';
 
 const exec = promisify(execFile);
-const connect = async (url: string, token: string) => {
-  const c = new Client({ name: 'agent', version: '1' });
-  await c.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
-    }),
-  );
-  return c;
-};
 const echo = (c: Client, text: string) => c.callTool({ name: 'echo', arguments: { text } });
 
 describe('fleet revocations (two instances, one PostgreSQL)', () => {
+  let fleet: TwoInstances;
   let server: TempPostgres;
   let kit: FleetKit;
-  let upstream: Awaited<ReturnType<typeof httpUpstream>>;
   let url: string;
   let a: Instance, b: Instance;
   before(async () => {
-    server = await startPostgres();
-    url = server.createDatabase('fleet_rev');
-    kit = await fleetKit();
-    upstream = await httpUpstream({ json: true });
-    a = await startInstance(kit, url, upstream.url);
-    b = await startInstance(kit, url, upstream.url);
+    fleet = await startTwoInstances('fleet_rev');
+    ({ server, kit, url, a, b } = fleet);
   });
-  after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await upstream?.close();
-    server?.stop();
-  });
+  after(() => fleet?.stop());
 
   it('a grant revoked on A halts its session running on B, and opens no new session anywhere', async () => {
     const token = await kit.grant('agent:fleet-1');
