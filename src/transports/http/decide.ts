@@ -55,7 +55,7 @@ export async function decideServer(
 
 /**
  * Decide every message of an upstream JSON body: the texts to deliver, and whether all passed as they
- * were. Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
+ * were (none withheld, none rewritten: then the body goes on byte for byte). Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
  */
 export async function decideServerBody(
   upstream: Upstream,
@@ -72,9 +72,11 @@ export async function decideServerBody(
   const texts: string[] = [];
   let unchanged = true;
   for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
-    const d = await decideServer(upstream, s, m, JSON.stringify(m));
+    const raw = JSON.stringify(m);
+    const d = await decideServer(upstream, s, m, raw);
     if (d.text !== undefined) texts.push(d.text);
-    else unchanged = false;
+    // Withheld or rewritten (a result redacted, a listing filtered): the body is rebuilt from the texts.
+    if (d.text !== raw) unchanged = false;
   }
   return { texts, unchanged };
 }
