@@ -24,7 +24,11 @@ import type { Recorder } from '../../src/store/recorder.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 import { demoServer } from '../helpers/servers.js';
 import { driveSession } from '../helpers/session.js';
-import { ADMIN_TOKEN, api, type Json } from './fixture.js';
+import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
+import { verifyGrant } from '../../src/identity/grant.js';
+import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
+import { ADMIN_TOKEN, api, createIdp, type Json } from './fixture.js';
+import { writeFileSync } from 'node:fs';
 
 /** One fleet instance: its own connection to the shared store, a monitor with the pack, a recorder. */
 interface Instance {
@@ -149,6 +153,62 @@ describe('console on PostgreSQL (the whole fleet)', () => {
     assert.match(rules, /IG-INT-001/);
     const exported = await api(c, `/audit/export?session=${ids[2]}`, { bearer: ADMIN_TOKEN });
     assert.equal(JSON.parse((await exported.text()).trim()).id, ids[2]);
+  });
+
+  it('a grant request waits in the shared store: pending again after a console restart, approved, minted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-console-pg-grants-'));
+    const idp = await createIdp(dir);
+    const keys = await generateKeys('ES256');
+    const grantKey = join(dir, 'grant.jwk');
+    writeFileSync(grantKey, JSON.stringify(keys.privateJwk));
+    const flags = {
+      listen: '127.0.0.1:0',
+      db: url,
+      token: ADMIN_TOKEN,
+      consoleJwks: idp.jwksFile,
+      grantKey,
+      grantIssuer: 'console-pg',
+      grantAudience: 'urn:test',
+    };
+    const token = async (g: ConsoleServer, fields: Record<string, string>) =>
+      (await (
+        await fetch(`${g.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...fields }),
+        })
+      ).json()) as Json;
+    const subject = await idp.jwt('agent:mailer');
+    let g = await openConsole(flags);
+    const held = await token(g, {
+      subject_token: subject,
+      intent: JSON.stringify({ purpose: 'send the report', tools: ['send_email'], budget: { calls: 2 } }),
+    });
+    assert.equal(held.error, 'authorization_pending');
+    await g.close();
+    g = await openConsole(flags);
+    try {
+      const listed = await get(g, '/api/grants');
+      assert.deepEqual(
+        listed.requests.map((r: Json) => [r.id, r.status]),
+        [[held.request_id, 'pending']],
+      );
+      const decided = await api(g, `/grants/${held.request_id}`, {
+        method: 'POST',
+        bearer: ADMIN_TOKEN,
+        body: { decision: 'approve' },
+      });
+      assert.equal(decided.status, 303);
+      const got = await token(g, { subject_token: subject, request_id: held.request_id });
+      const grant = await verifyGrant(got.access_token, {
+        keys: await resolveKeys({ jwks: keys.publicJwks }),
+        issuers: ['console-pg'],
+        audience: 'urn:test',
+      });
+      assert.deepEqual([grant.identity.sub, grant.intent?.purpose], ['agent:mailer', 'send the report']);
+    } finally {
+      await g.close();
+    }
   });
 
   it('a call held on one instance is approved from the console and completes there', async () => {
