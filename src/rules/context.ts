@@ -5,7 +5,7 @@ import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
-import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
@@ -346,7 +346,8 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   }
   for (const s of strings) {
     const v = s.trim();
-    if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
+    // Prose and lists (a break character) are never a whole token: no lower-casing, no lookup.
+    if (v.length >= 6 && v.length <= 200 && couldBeToken(v) && !a.intentText.includes(v.toLowerCase())) {
       const src = a.prov.valueSource(v);
       if (src) seen.add(src);
       if (src?.injected) {
