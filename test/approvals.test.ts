@@ -217,6 +217,42 @@ describe('re-authorization (step-up)', () => {
     store.close();
   });
 
+  it('intentguard approve ID --scope intent widens the intent (a new intent version, the tool allowed after)', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'ig-apr-')), 'intentguard.db');
+    const store = openStore(db);
+    const t = await session({
+      pack: true,
+      approvals: (m) => createApprovals(m, { channels: [databaseChannel(store, 20)], store }),
+    });
+    const call = t.client.callTool({ name: 'send_email', arguments: { to: 'a@corp.test', body: '1' } });
+    await waitFor(() => t.approvals.pending().length === 1, 'a pending approval');
+    const id = t.approvals.pending()[0]!.id;
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ['bin/intentguard.js', ...args]).catch(
+        (e: { stderr: string; code: number }) => e,
+      );
+    const wrong = await cli('deny', id, '--db', db, '--scope', 'intent');
+    assert.match((wrong as { stderr: string }).stderr, /ERR_CONFIG: --scope must be once or session/);
+    const out = (await cli('approve', id, '--db', db, '--by', 'alice', '--scope', 'intent')) as {
+      stdout: string;
+    };
+    assert.match(out.stdout, new RegExp(`approved ${id} \\(send_email`));
+    assert.deepEqual((await call).content, [{ type: 'text', text: 'sent to a@corp.test' }]);
+    const state = t.transport.session.state();
+    assert.equal(state.intent.version, 2);
+    assert.ok((state.intent.tools as { name: string }[]).some((x) => x.name === 'send_email'));
+    // The widened intent decides the next call of the tool: allowed, no new approval.
+    await t.client.callTool({ name: 'send_email', arguments: { to: 'b@corp.test', body: '2' } });
+    assert.equal(t.approvals.history().length, 1);
+    const last = t.decisions.filter((d) => d.tool === 'send_email' && d.kind === 'request').pop()!;
+    assert.deepEqual([last.action, last.intentVersion], ['allow', 2]);
+    const row = store.db.prepare('SELECT status, approver, scope FROM approvals WHERE id = ?').get(id);
+    assert.deepEqual(row, { status: 'approved', approver: 'alice', scope: 'intent' });
+    await t.client.close();
+    t.monitor.close();
+    store.close();
+  });
+
   it('a session-scoped approval covers the tool for the rest of the session; an intent-scoped one creates a new intent version', async () => {
     let asked = 0;
     const scope = { value: 'session' as 'session' | 'intent' };

@@ -51,7 +51,7 @@ describe('recording into SQLite', () => {
     assert.equal((call.raw as { params: { name: string } }).params.name, 'send_email');
     assert.equal((store.db.prepare('SELECT count(*) n FROM alerts').get() as { n: number }).n, 1);
     assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(store.db.pragma('user_version', { simple: true }), 2);
+    assert.equal(store.db.pragma('user_version', { simple: true }), 3);
     assert.deepEqual(verifyAudit(store).ok, true);
     store.close();
   });

@@ -485,15 +485,15 @@ for (const verb of ['approve', 'deny'] as const) {
     .option('--by <name>', 'who decides (recorded)', process.env.USER ?? 'cli')
     .option(
       '--scope <scope>',
-      'once or session',
-      choiceFlag(
-        '--scope',
-        ['once', 'session'] as const,
-        ' (widening the intent is not available from the CLI)',
-      ),
+      verb === 'approve'
+        ? 'once (this call), session (the tool for the rest of the session) or intent (widen the intent with the tool: a new intent version)'
+        : 'once or session',
+      verb === 'approve'
+        ? choiceFlag('--scope', ['once', 'session', 'intent'] as const)
+        : choiceFlag('--scope', ['once', 'session'] as const, ' (only an approval widens the intent)'),
       'once',
     )
-    .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' }) => {
+    .action(async (id: string, opts: { db: string; by: string; scope: 'once' | 'session' | 'intent' }) => {
       const said = (r: { tool: string; session: string }) =>
         process.stdout.write(
           `${verb === 'approve' ? 'approved' : 'denied'} ${id} (${r.tool} in session ${r.session}) as ${opts.by}\n`,

@@ -7,8 +7,7 @@ import { mintGrant } from '../identity/grant.js';
 import { digest } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
 import { SENSITIVITY_LEVELS, type Intent } from '../model/intent.js';
-import type { Store } from '../store/db.js';
-import { appendApproval, sealApproval } from '../store/ledger.js';
+import type { GrantLedger, StoredGrantRequest } from '../store/grant-requests.js';
 
 /** RFC 8693 token exchange. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -27,13 +26,15 @@ export interface GrantRequest {
   readonly why: string;
   decidedBy?: string;
   decidedAt?: number;
+  /** The minted grant (kept in memory only: a bearer credential is never written to the store). */
   token?: string;
   readonly requestedAt: number;
   readonly expiresAt: number;
 }
 
 export interface GrantIssuerOptions {
-  readonly store: Store;
+  /** Where requests and their decisions are recorded (and read back when the console starts). */
+  readonly ledger: GrantLedger;
   /** The private JWK grants are signed with (`--grant-key FILE`). */
   readonly privateJwk: JWK;
   readonly iss: string;
@@ -54,6 +55,11 @@ export interface GrantIssuer {
   /** A reviewer decides (recorded and chained: who, when, what). */
   decide(id: string, approve: boolean, reviewer: string): Promise<GrantRequest>;
   list(): GrantRequest[];
+  /**
+   * The grant of a granted request: the one minted when it was decided, or — for a request granted
+   * before this console started (its token was in the memory of the one before) — minted now, once.
+   */
+  token(r: GrantRequest): Promise<string>;
 }
 
 const MAX_REQUESTS = 1000;
@@ -89,16 +95,56 @@ export function readPrivateJwk(file: string): JWK {
   }
 }
 
+/** A request read back from the store, as the issuer keeps it (its status from its approval's). */
+function restored(r: StoredGrantRequest): GrantRequest | undefined {
+  let intentDoc: unknown;
+  let intent: Intent;
+  try {
+    intentDoc = JSON.parse(r.intent_json);
+    intent = parseIntent(intentDoc);
+  } catch {
+    return undefined; // written by this issuer after parsing, so only a rewritten row reads badly
+  }
+  const status =
+    r.status === 'pending'
+      ? 'pending'
+      : r.status === 'approved'
+        ? 'granted'
+        : r.status === 'expired'
+          ? 'expired'
+          : 'denied';
+  return {
+    id: r.id,
+    sub: r.sub,
+    ...(r.act !== null && { act: r.act }),
+    intent,
+    intentDoc,
+    status,
+    why: r.why,
+    ...(r.approver !== null && status !== 'pending' && { decidedBy: r.approver }),
+    ...(r.decided_at !== null && { decidedAt: r.decided_at }),
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+  };
+}
+
 /**
- * Grant requests (the original approval, made by a person): each is recorded in the `approvals`
- * table as `tool: "grant"` under the pseudo-session `grant:<id>` (chained like every approval), decided
- * by {@link lowRisk} or by a reviewer, and a granted request mints a short-lived grant bound to the
- * requesting identity and its intent.
+ * Grant requests (the original approval, made by a person): each is recorded in the store — the
+ * request itself (identity, intent, why) in `grant_requests`, chained, and in the `approvals` table as
+ * `tool: "grant"` under the pseudo-session `grant:<id>` (chained like every approval) — decided by
+ * {@link lowRisk} or by a reviewer, and a granted request mints a short-lived grant bound to the
+ * requesting identity and its intent. The requests recorded are read back when the issuer starts, so a
+ * restart shows a waiting request pending again, and a decision taken after it mints the grant.
  */
-export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
+export async function createGrantIssuer(o: GrantIssuerOptions): Promise<GrantIssuer> {
   const clock = o.clock ?? Date.now;
   const waitMs = o.waitMs ?? 600_000;
   const requests = new Map<string, GrantRequest>();
+  const loaded = await o.ledger.load(MAX_REQUESTS);
+  for (const stored of loaded.requests) {
+    const r = restored(stored);
+    if (r) requests.set(r.id, r);
+  }
   const mint = (r: GrantRequest) =>
     mintGrant({
       privateJwk: o.privateJwk,
@@ -115,7 +161,7 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
     r.decidedBy = by;
     r.decidedAt = clock();
     if (approve) r.token = await mint(r);
-    sealApproval(o.store, r.id, {
+    await o.ledger.seal(r.id, {
       status: approve ? 'approved' : 'denied',
       approver: by,
       scope: 'grant',
@@ -125,12 +171,9 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
   const expire = (r: GrantRequest) => {
     if (r.status === 'pending' && clock() > r.expiresAt) {
       r.status = 'expired';
-      sealApproval(o.store, r.id, {
-        status: 'expired',
-        approver: 'timeout',
-        scope: null,
-        decided_at: clock(),
-      });
+      void o.ledger
+        .seal(r.id, { status: 'expired', approver: 'timeout', scope: null, decided_at: clock() })
+        .catch(() => undefined); // recorded at the next start, which expires it again
     }
     return r;
   };
@@ -163,18 +206,29 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
         requestedAt: now,
         expiresAt: now + waitMs,
       };
-      appendApproval(o.store, {
-        id: r.id,
-        session_id: `grant:${r.id}`,
-        decision_id: null,
-        sub,
-        tool: 'grant',
-        args_digest: digest(intentDoc, 64),
-        intent_version: intent.version,
-        reason: `grant request: ${intent.purpose}${act ? ` (through ${act})` : ''} (${risk.why})`,
-        requested_at: now,
-        expires_at: r.expiresAt,
-      });
+      await o.ledger.append(
+        {
+          id: r.id,
+          sub,
+          act: act ?? null,
+          intent_json: JSON.stringify(intentDoc),
+          why: risk.why,
+          requested_at: now,
+          expires_at: r.expiresAt,
+        },
+        {
+          id: r.id,
+          session_id: `grant:${r.id}`,
+          decision_id: null,
+          sub,
+          tool: 'grant',
+          args_digest: digest(intentDoc, 64),
+          intent_version: intent.version,
+          reason: `grant request: ${intent.purpose}${act ? ` (through ${act})` : ''} (${risk.why})`,
+          requested_at: now,
+          expires_at: r.expiresAt,
+        },
+      );
       requests.set(r.id, r);
       if (risk.auto) await settle(r, true, 'console:auto-grant');
       return r;
@@ -195,5 +249,10 @@ export function createGrantIssuer(o: GrantIssuerOptions): GrantIssuer {
       return r;
     },
     list: () => [...requests.values()].map(expire).reverse(),
+    async token(r) {
+      if (r.status !== 'granted')
+        throw new IntentGuardError('ERR_APPROVAL_DONE', `grant request ${r.id} is ${r.status}`);
+      return (r.token ??= await mint(r));
+    },
   };
 }

@@ -7,6 +7,7 @@ import { listen } from '../lib/listen.js';
 import { parseDuration } from '../lib/duration.js';
 import { verifyAudit } from '../store/audit.js';
 import type { Store } from '../store/db.js';
+import { sqliteGrantLedger } from '../store/grant-requests.js';
 import { sessionBundles } from '../store/queries.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import {
@@ -57,7 +58,7 @@ export interface ConsoleOptions extends ConsoleAuthOptions {
   /** Host header values accepted besides the listen address. */
   readonly allowedHosts?: readonly string[];
   /** Grant requests (POST /token): where and how grants are minted. Absent: /token answers unsupported. */
-  readonly grants?: Omit<GrantIssuerOptions, 'store' | 'clock'>;
+  readonly grants?: Omit<GrantIssuerOptions, 'ledger' | 'clock'>;
   /** How often the store is polled for changes (default 200 ms). */
   readonly pollMs?: number;
   /** When the console runs inside a proxy: halt a session at once (besides revoking its grant). */
@@ -122,7 +123,9 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const auth = createConsoleAuth(o);
   const hub = createLiveHub(store, o.pollMs);
   const revocations = createRevocations(store, clock);
-  const grants = o.grants ? createGrantIssuer({ ...o.grants, store, clock }) : undefined;
+  const grants = o.grants
+    ? await createGrantIssuer({ ...o.grants, ledger: sqliteGrantLedger(store), clock })
+    : undefined;
   const host = o.host ?? '127.0.0.1';
 
   const need = (caller: Caller, role: Role) => {
@@ -607,7 +610,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       const r = grants.get(body.request_id);
       if (!r || r.sub !== who.sub || r.act !== act)
         return oauth(400, 'invalid_request', `no grant request ${body.request_id} for ${who.sub}`);
-      return answer(r);
+      return await answer(r);
     }
     let intent: unknown = body.intent;
     if (typeof intent === 'string') {
@@ -622,14 +625,14 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     try {
       const r = await grants.request(who.sub, intent, act);
       hub.bump();
-      return answer(r);
+      return await answer(r);
     } catch (e) {
       return oauth(400, 'invalid_request', (e as Error).message);
     }
-    function answer(r: ReturnType<GrantIssuer['list']>[number]) {
+    async function answer(r: ReturnType<GrantIssuer['list']>[number]) {
       if (r.status === 'granted')
         return sendJson(res, 200, {
-          access_token: r.token,
+          access_token: await grants!.token(r),
           issued_token_type: JWT_TOKEN_TYPE,
           token_type: 'Bearer',
           expires_in: parseDuration(o.grants?.ttl ?? '10m') / 1000,

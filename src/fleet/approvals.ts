@@ -165,7 +165,7 @@ export async function decideInFleet(
   id: string,
   approve: boolean,
   approver: string,
-  scope: 'once' | 'session' = 'once',
+  scope: 'once' | 'session' | 'intent' = 'once',
 ): Promise<{ tool: string; session: string }> {
   // No audit key needed: deciding writes no hash (the instance holding the call seals the decision).
   const pool = await openPool(url, { max: 1 });

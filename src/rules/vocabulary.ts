@@ -62,7 +62,7 @@ export const VOCABULARY: Readonly<Record<string, FieldDoc>> = {
   'provenance.unapproved_destinations': { type: 'list<string>', doc: 'destinations the approved intent never names' },
   'provenance.injected_destinations': { type: 'list<string>', doc: 'unapproved destinations that arrived inside an instruction-carrying result' },
   'provenance.invented_destinations': { type: 'list<string>', doc: 'unapproved destinations seen neither in the intent nor in any result' },
-  'provenance.steered_destinations': { type: 'list<string>', doc: 'unapproved destinations an earlier result told its reader to act on, in a sentence sharing no distinctive word with the approved purpose (no marker words needed)' },
+  'provenance.steered_destinations': { type: 'list<string>', doc: 'unapproved destinations an earlier result told its reader to act on, in a sentence not about the approved purpose: its line shares fewer than two distinctive words with it, and it does not ask for the purpose’s own action on its object (no marker words needed)' },
   'provenance.approved_values': { type: 'list<string>', doc: 'argument values (8+ characters, not destinations) that the approved purpose quotes: content the approval asked for' },
   'provenance.unapproved_targets': { type: 'list<string>', doc: 'targets in the arguments that the approved intent never names' },
   'provenance.result_targets': { type: 'list<string>', doc: 'unapproved targets that arrived inside an earlier tool result' },

@@ -199,6 +199,7 @@ export const HASHED = {
   ],
   approvalDecision: ['status', 'approver', 'scope', 'decided_at'],
   revocations: ['jti', 'sub', 'reason', 'revoked_at', 'expires_at'],
+  grantRequests: ['id', 'sub', 'act', 'intent_json', 'why', 'requested_at', 'expires_at', 'epoch'],
   anchors: ['kind', 'at', 'detail', 'session_prev_hash'],
 } as const;
 

@@ -118,6 +118,24 @@ const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] 
       ALTER TABLE revocations ADD COLUMN prev_hash TEXT;
     `,
   },
+  {
+    // Grant requests waiting for a reviewer (or decided): what was asked, by whom, and why the rule
+    // set held it, so a restart of the console shows them again. Chained in insertion order with the
+    // audit key of the row's epoch (src/store/grant-requests.ts); the decision is the approvals row's.
+    version: 3,
+    sql: `
+      CREATE TABLE grant_requests (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        sub TEXT NOT NULL, act TEXT,
+        intent_json TEXT NOT NULL,
+        why TEXT NOT NULL,
+        requested_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        hash TEXT NOT NULL, prev_hash TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Bring a database to the latest schema version. Returns the version it is at. */

@@ -107,6 +107,22 @@ export const STORE_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    // SQLite migration 3: grant requests, chained (src/store/grant-requests.ts).
+    version: 2,
+    sql: `
+      CREATE TABLE grant_requests (
+        rowid BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        sub TEXT NOT NULL, act TEXT,
+        intent_json TEXT NOT NULL,
+        why TEXT NOT NULL,
+        requested_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        epoch INTEGER NOT NULL,
+        hash TEXT NOT NULL, prev_hash TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The advisory lock every migrating instance takes (one at a time; the others wait, then find nothing to do). */

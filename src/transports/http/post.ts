@@ -7,7 +7,8 @@ import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
-import { readBody, readJsonBody } from './body.js';
+import { readBody } from '../../carrier/read-body.js';
+import { readJsonBody } from './body.js';
 import type { HttpCarrier } from './context.js';
 import { decideClient, decideServerBody, withheld, type ClientDecided } from './decide.js';
 import {
@@ -55,7 +56,7 @@ export async function handlePost(
   if (!intent) return refuse(res, noIntent(intent)!);
   // MCP 2026-07-28: no initialize, no session id; admitted by the grant alone (src/stateless/http.ts).
   if (!s && c.stateless && isModernRequest(parsed)) {
-    await c.stateless.handle(req, res, identity, intent, parsed);
+    await c.stateless.handle(req, res, identity, intent, parsed, read);
     return;
   }
   const fresh = !s;
