@@ -23,7 +23,7 @@ const CLAIM = `
 const stored = (key: string): string => JSON.stringify(key);
 
 /** What a claim found. */
-export type Claim =
+type Claim =
   /** This instance owns the session now; `takenOver`: it was another owner's (rebuild it from the record). */
   | { readonly mine: true; readonly sessionId: string; readonly takenOver: boolean }
   /** Another instance owns it (until `expiresAt`, the database's clock as this instance reads it). */
