@@ -1,4 +1,4 @@
-// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|detection|startup|fleet`). Each prints
+// All benchmarks, one run: `npm run bench` (or `npm run bench -- tap|rules|proxy|stateless|detection|startup|fleet`). Each prints
 // figures measured side by side in this run; nothing here asserts a time.
 import { benchDetection } from './detection.js';
 import { benchRules, benchShapes } from './rules.js';
@@ -21,6 +21,8 @@ if (!only || only === 'proxy') {
   await benchProxy();
   await benchStateless();
 }
+// The 2026-07-28 stateless rows alone (they are also part of `proxy`).
+if (only === 'stateless') await benchStateless();
 if (!only || only === 'detection') await benchDetection();
 if (!only || only === 'startup') await benchStartup();
 if (!only || only === 'console') await benchConsole();

@@ -6,14 +6,34 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
 import * as z from 'zod';
-import { createRuntime } from '../src/app/runtime.js';
-import { startHttpProxy } from '../src/transports/http/server.js';
-import { fmt, printTable, summarise, type Sample } from './lib.js';
+import { fmt, internal, printTable, summarise, type Sample } from './lib.js';
+
+// The proxy runs in this process from the compiled dist/ (what the CLI runs), as in bench/proxy.ts;
+// the sources through tsx would add its transform's per-function costs to the proxy's side only.
+const { startHttpProxy } =
+  await internal<typeof import('../src/transports/http/server.js')>('transports/http/server');
+const { createRuntime } = await internal<typeof import('../src/app/runtime.js')>('app/runtime');
+
+/** What the bench needs of a build of intentguard: this one's, or another's (BENCH_STATELESS_ALT). */
+interface Build {
+  readonly createRuntime: typeof createRuntime;
+  readonly startHttpProxy: typeof startHttpProxy;
+}
+
+const altBuild = async (dist: string): Promise<Build> => {
+  const at = (path: string) => pathToFileURL(resolve(dist, path)).href;
+  const [{ createRuntime }, { startHttpProxy }] = (await Promise.all([
+    import(at('app/runtime.js')),
+    import(at('transports/http/server.js')),
+  ])) as [Pick<Build, 'createRuntime'>, Pick<Build, 'startHttpProxy'>];
+  return { createRuntime, startHttpProxy };
+};
 
 const noopServer = () => {
   const s = new McpServer({ name: 'bench-v2', version: '1' });
@@ -31,12 +51,19 @@ async function connect(url: string): Promise<Client> {
   return client;
 }
 
-/** Rows of `perRound` sequential calls, taken in turn on each client; one sample per client. */
+/**
+ * Rows of `perRound` sequential calls, taken in turn on each client; one sample per client, with the
+ * CPU time (user + system) of this whole process per call: client, server, and on the proxied path the
+ * proxy and its recording thread. On a loaded machine wall time is mostly waiting for a core; the CPU
+ * per call, and its difference between the paths (what the proxy costs), moves far less.
+ */
 async function rounds(clients: readonly { client: Client; label: string }[], n: number, perRound: number) {
   const lat = clients.map(() => [] as number[]);
   const elapsed = clients.map(() => 0);
+  const cpu = clients.map(() => 0);
   for (let r = 0; r < n; r++)
     for (const [i, { client }] of clients.entries()) {
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       for (let k = 0; k < perRound; k++) {
         const s = process.hrtime.bigint();
@@ -44,8 +71,13 @@ async function rounds(clients: readonly { client: Client; label: string }[], n: 
         lat[i]!.push(Number(process.hrtime.bigint() - s));
       }
       elapsed[i]! += Number(process.hrtime.bigint() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[i]! += c.user + c.system;
     }
-  return clients.map(({ label }, i) => summarise(label, lat[i]!, elapsed[i]!));
+  return clients.map(({ label }, i) => ({
+    ...summarise(label, lat[i]!, elapsed[i]!),
+    cpuUs: cpu[i]! / lat[i]!.length,
+  }));
 }
 
 /** `npm run bench -- proxy` calls this after the 2025 rows: direct v2 vs v2 through intentguard http. */
@@ -61,22 +93,33 @@ export async function benchStateless(): Promise<Sample[]> {
   const http = createServer((req, res) => void handler(req, res));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const upstream = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  const runtime = await createRuntime({
-    mode: 'enforce',
-    db: join(dir, 'stateless.db'),
-    pack: true,
-    rules: [site],
-    intentFile: join(dir, 'intent.yaml'),
-    log: () => undefined,
-  });
-  const proxy = await startHttpProxy({ upstream, runtime });
+  const start = async (build: Build, name: string) => {
+    const runtime = await build.createRuntime({
+      mode: 'enforce',
+      db: join(dir, `${name}.db`),
+      pack: true,
+      rules: [site],
+      intentFile: join(dir, 'intent.yaml'),
+      log: () => undefined,
+    });
+    return { runtime, proxy: await build.startHttpProxy({ upstream, runtime }) };
+  };
+  const proxies = [await start({ createRuntime, startHttpProxy }, 'stateless')];
+  // BENCH_STATELESS_ALT=<dist/ of another build>: its proxy beside this one's, in the same rounds.
+  const alt = process.env.BENCH_STATELESS_ALT;
+  if (alt) proxies.push(await start(await altBuild(alt), 'alt'));
   const open: { client: Client; label: string }[] = [];
   try {
     open.push({ client: await connect(upstream), label: 'direct (v2 client -> v2 server, 2026-07-28)' });
     open.push({
-      client: await connect(proxy.url),
+      client: await connect(proxies[0]!.proxy.url),
       label: 'intentguard http, stateless (rule pack, recording)',
     });
+    if (proxies[1])
+      open.push({
+        client: await connect(proxies[1].proxy.url),
+        label: `the same, ${alt} (BENCH_STATELESS_ALT)`,
+      });
     const samples = await rounds(
       open,
       Number(process.env.BENCH_STATELESS_ROUNDS ?? 8),
@@ -91,13 +134,17 @@ export async function benchStateless(): Promise<Sample[]> {
         'p99 ms': fmt(s.p99us / 1000, 3),
         'throughput vs direct': `${(s.opsPerSec / samples[0]!.opsPerSec).toFixed(2)}x`,
         'added p50': `${fmt((s.p50us - samples[0]!.p50us) / 1000, 3)} ms`,
+        'CPU us/call (process)': fmt(s.cpuUs, 0),
+        'added CPU us/call': fmt(s.cpuUs - samples[0]!.cpuUs, 0),
       })),
     );
     return samples;
   } finally {
     for (const o of open) await o.client.close();
-    await proxy.close();
-    await runtime.close();
+    for (const { proxy, runtime } of proxies) {
+      await proxy.close();
+      await runtime.close();
+    }
     http.closeAllConnections();
     await new Promise<void>((r) => http.close(() => r()));
     rmSync(dir, { recursive: true, force: true });

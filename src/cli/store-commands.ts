@@ -5,7 +5,7 @@ import { parseDuration } from '../lib/duration.js';
 import { createMonitor } from '../monitor/create.js';
 import type { AnyPolicy } from '../model/policy.js';
 import { ACTION_RANK } from '../model/policy.js';
-import { readBundles } from '../store/bundle.js';
+import { exportedEvents, readBundles } from '../store/bundle.js';
 import { createReplayClock, replayBundle } from '../replay/replay.js';
 import type { AuditProblem } from '../store/audit.js';
 import { rotateAuditKey } from '../store/rotate.js';
@@ -253,9 +253,7 @@ export async function exportCommand(
     })) {
       const { recorded: _r, ...bundle } = b;
       // The documented bundle format: {dir, msg, t} per event (the recorded size is internal).
-      target.write(
-        `${JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) })}\n`,
-      );
+      target.write(`${JSON.stringify({ ...bundle, events: exportedEvents(bundle) })}\n`);
       n++;
       bar.tick();
     }

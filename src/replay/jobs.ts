@@ -7,6 +7,7 @@ import { recordedBundle, recordedSessions } from '../store/queries.js';
 import {
   bundleOfRecorded,
   parseBundleLine,
+  replayedEvent,
   type RecordedSession,
   type SessionBundle,
 } from '../store/bundle.js';
@@ -89,13 +90,16 @@ export function createReplayer(
     const before = new Map<string, { action: string; call: number | null; tool: string | null }>();
     // The bundle's events are the recorded ones without intentguard's own, in order: their messages are already parsed.
     let k = 0;
-    for (const e of r.events)
+    for (const e of r.events) {
+      if (!replayedEvent(e)) continue;
+      const { msg } = bundle.events[k++]!;
       if (!e.synthetic)
-        before.set(eventKey(e.dir, bundle.events[k++]!.msg, e.kind), {
+        before.set(eventKey(e.dir, msg, e.kind), {
           action: e.action,
           call: e.call,
           tool: e.tool,
         });
+    }
     keyBySeq.clear();
     decisions.length = 0;
     const result = await replayBundle(monitor, { ...bundle, id: `${bundle.id}#replay` }, { clock });

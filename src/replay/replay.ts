@@ -69,10 +69,15 @@ export async function replayBundle(
   let fed = 0;
   let skipped = 0;
   try {
-    for (const { dir, msg, t, bytes } of bundle.events) {
+    for (const { dir, msg, t, bytes, amend } of bundle.events) {
       if (t !== undefined) options.clock?.set(start + t);
       if (session.status !== 'open') {
         skipped++;
+        continue;
+      }
+      // An intent change approved at this point live: the events after it are decided under it.
+      if (amend) {
+        await session.amendIntent(amend.intent, amend.by);
         continue;
       }
       const id = (msg as { id?: unknown } | null)?.id;

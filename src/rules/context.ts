@@ -1,12 +1,12 @@
 import { nameWords, profileTool, readOnlyCommand, type ToolProfile } from '../analyze/categories.js';
 import { sensitivePathCategory } from '../intent/sensitive.js';
-import { INJECTION_THRESHOLD, detectInjection } from '../analyze/injection.js';
+import { detectInjection, instructionLike } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
 import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
-import { purposeWords, steeredTargets, toolNameWord } from '../analyze/steering.js';
+import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
 import type { SessionEvent } from '../model/events.js';
@@ -60,7 +60,7 @@ export interface Analysis {
   readonly toolDigests: Map<string, string>;
   readonly profiles: Map<string, ToolProfile>;
   /** Distinctive words of the approved purpose, without the listed tools' name words (see steering.ts); computed on first use. */
-  purposeWords: ReadonlySet<string> | undefined;
+  purposeWords: PurposeWords | undefined;
   /** Words of the listed tools' names. */
   readonly toolWords: Set<string>;
   /** Targets (`kind:value`) some result steered the reader towards (see steering.ts). */
@@ -100,7 +100,7 @@ function deriveIntentFields(session: SessionState) {
     intentHosts: [...intent.zones, ...[...targets.values()].filter((t) => t.kind === 'host' || t.kind === 'ip').map((t) => t.value)],
     intentText: intentText.toLowerCase(),
     purposeText: (intent.purpose ?? '').toLowerCase(),
-    purposeWords: undefined as ReadonlySet<string> | undefined,
+    purposeWords: undefined as PurposeWords | undefined,
     intentCtx: {
       id: intent.id ?? '', version: intent.version, purpose: intent.purpose, tools, zones: intent.zones, paths: intent.resources?.paths ?? [], recipients: intent.recipients,
       sensitivity: intent.sensitivity ?? '', budget_calls: intent.budget?.calls ?? -1, budget_duration_ms: intent.budget?.durationMs ?? -1,
@@ -308,6 +308,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
   const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
+  const steered: string[] = [];
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
@@ -335,6 +336,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
+    if (sources.length > 0 && a.steered.has(key)) steered.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
     else invented.push(t.value);
     if (inj) {
@@ -387,7 +389,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered, approved_values: approvedValues,
+    steered_destinations: dest.steered, steered_targets: steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -560,7 +562,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const text = budget.read(full.length) ? full : '';
     const injection = detectInjection(text);
     const labels = labelsWithDecoded(text, budget);
-    const injected = injection.score >= INJECTION_THRESHOLD;
+    const injected = instructionLike(injection.score);
     const tool = event.tool ?? event.method ?? '';
     const p = event.tool ? profile(a, session, event.tool) : undefined;
     a.injectionSeen ||= injected;
@@ -597,7 +599,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       else if (!a.firstListTools.has(name)) added.push(name);
       if (a.toolDigests.size < 4096) a.toolDigests.set(name, digest);
       const described = `${String(t.description ?? '')}\n${JSON.stringify(t.inputSchema ?? '')}`;
-      if (detectInjection(described).score >= INJECTION_THRESHOLD) injected.push(name);
+      if (instructionLike(detectInjection(described).score)) injected.push(name);
       a.profiles.delete(name);
       for (const w of nameWords(name)) if (a.toolWords.size < 4096) a.toolWords.add(toolNameWord(w));
       a.purposeWords = undefined;
@@ -614,7 +616,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       kind,
       ctx: ctxOf({
         request: {
-          method: event.method ?? '', text, injection: detectInjection(text).score >= INJECTION_THRESHOLD,
+          method: event.method ?? '', text, injection: instructionLike(detectInjection(text).score),
           asks_secret: event.method === 'elicitation/create' && SECRET_ASK.test(`${text}\n${schemaText}`),
         },
       }),

@@ -1,10 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Identity } from '../model/events.js';
 import type { Intent } from '../model/intent.js';
 import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from '../mrtr/gate.js';
 import { RPC_CODES } from '../errors.js';
+import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
 import { pendingKey } from '../monitor/state.js';
 import { sseData } from './sse.js';
@@ -21,35 +23,6 @@ export interface StatelessHttpOptions {
   readonly maxBodyBytes?: number;
 }
 
-/**
- * Read a body of at most `max` bytes; beyond it the rest is not read (the stream is cancelled) and the
- * answer is 'too-large'.
- */
-async function readBounded(
-  body: ReadableStream<Uint8Array> | null,
-  max: number,
-): Promise<string | 'too-large'> {
-  if (!body) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => undefined);
-        return 'too-large';
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
 const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
 
@@ -61,8 +34,8 @@ const one = (req: IncomingMessage, name: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
-const send = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 };
 
 /** HTTP status of an error answer: the spec's codes are 400 on HTTP (basic/index.mdx, streamable-http.mdx). */
@@ -106,20 +79,35 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     return s;
   };
 
-  const upstreamPost = (req: IncomingMessage, message: unknown) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...o.upstreamHeaders };
-    for (const h of CARRIED) {
-      const v = one(req, h);
-      if (v !== undefined) headers[h] = v;
-    }
-    for (const [h, v] of Object.entries(req.headers))
-      if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
-    headers.accept ??= 'application/json, text/event-stream';
-    return fetch(o.upstream, { method: 'POST', headers, body: JSON.stringify(message) });
-  };
+  // node:http (keep-alive, the global agent as on the 2025 path) rather than fetch: a fetch per request
+  // costs a Request, Headers, an AbortSignal and a web stream for the body, several times what the
+  // request itself costs the proxy (bench/stateless.ts). Redirects are not followed (as on the 2025 path).
+  const sendUp = o.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const upstreamPost = (req: IncomingMessage, text: string) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const headers: Record<string, string> = { ...o.upstreamHeaders };
+      for (const h of CARRIED) {
+        const v = one(req, h);
+        if (v !== undefined) headers[h] = v;
+      }
+      for (const [h, v] of Object.entries(req.headers))
+        if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+      headers.accept ??= 'application/json, text/event-stream';
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(text));
+      const up = sendUp(o.upstream, { method: 'POST', headers }, resolve);
+      up.on('error', reject);
+      up.end(text);
+    });
 
-  /** Decide one upstream message; returns what goes to the client (undefined: withheld). */
-  const decideBack = async (s: SessionHandle, text: string): Promise<unknown> => {
+  /**
+   * Decide one upstream message; returns what goes to the client (undefined: withheld), and its text:
+   * upstream's own when it passes unchanged.
+   */
+  const decideBack = async (
+    s: SessionHandle,
+    text: string,
+  ): Promise<{ message: unknown; text: string } | undefined> => {
     let m: unknown;
     try {
       m = JSON.parse(text);
@@ -127,7 +115,8 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       return undefined;
     }
     const outcome = await o.era.back(s, await s.observe('s2c', m, Buffer.byteLength(text), text));
-    return outcome.forward;
+    if (outcome.forward === undefined) return undefined;
+    return { message: outcome.forward, text: outcome.forward === m ? text : JSON.stringify(outcome.forward) };
   };
 
   /**
@@ -141,13 +130,18 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   };
 
   return {
-    /** Handle one modern POST (already authenticated, body parsed). */
+    /**
+     * Handle one modern POST (already authenticated, body parsed). `wire`: the body as it came and its
+     * size: the monitor reads those bytes (a key given twice is seen, src/events/ambiguity.ts), and
+     * they are what goes upstream when the request passes unchanged (no second serialization).
+     */
     async handle(
       req: IncomingMessage,
       res: ServerResponse,
       identity: Identity | undefined,
       intent: Intent,
       body: unknown,
+      wire?: { readonly text: string; readonly bytes: number },
     ): Promise<void> {
       const key = keyOf(identity, req);
       const s = sessionFor(key, identity, intent);
@@ -173,7 +167,10 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       }
       const wait = `${key}\u0000${String(id)}`;
       const delivered = new Promise<unknown>((resolve) => waiting.set(wait, resolve));
-      const outcome = await s.observe('c2s', admitted.message);
+      // The gate may have changed the message (intentguard's own retry material taken out): then the
+      // bytes that came are not the message decided, and neither are they forwarded.
+      const asCame = admitted.message === body ? wire : undefined;
+      const outcome = await s.observe('c2s', admitted.message, asCame?.bytes, asCame?.text);
       if (outcome.answer === undefined && outcome.forward === undefined && id !== undefined) {
         // Decided by a halt (its answer is delivered, not returned): wait for it, or the session's end.
         const answer = await Promise.race([delivered, s.whenEnded().then(() => undefined)]);
@@ -203,9 +200,10 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         res.writeHead(202).end();
         return;
       }
-      let up: Response;
+      let up: IncomingMessage;
       try {
-        up = await upstreamPost(req, outcome.forward);
+        const text = asCame && outcome.forward === body ? asCame.text : JSON.stringify(outcome.forward);
+        up = await upstreamPost(req, text);
       } catch (e) {
         send(res, 502, {
           jsonrpc: '2.0',
@@ -218,31 +216,40 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         });
         return;
       }
-      const type = up.headers.get('content-type') ?? '';
-      if (type.startsWith('text/event-stream') && up.body) {
-        res.writeHead(up.status, {
+      const type = up.headers['content-type'] ?? '';
+      const status = up.statusCode ?? 502;
+      if (type.startsWith('text/event-stream')) {
+        res.writeHead(status, {
           'content-type': 'text/event-stream',
           'cache-control': 'no-cache',
           'x-accel-buffering': 'no',
         });
         // Closing the client's stream cancels the request upstream too (streamable-http.mdx, "Cancellation").
-        const cancel = () => void up.body?.cancel().catch(() => undefined);
-        res.once('close', cancel);
+        let cancelled = false;
+        res.once('close', () => {
+          cancelled = true;
+          up.destroy();
+        });
         const event = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
-        for await (const item of sseData(up.body, maxBody + SSE_EVENT_SLACK)) {
-          if ('tooLarge' in item) {
-            const answer = await withheld(s, id);
-            if (answer !== undefined) event(answer);
-            break;
+        try {
+          for await (const item of sseData(up, maxBody + SSE_EVENT_SLACK)) {
+            if ('tooLarge' in item) {
+              const answer = await withheld(s, id);
+              if (answer !== undefined) event(answer);
+              break;
+            }
+            const back = await decideBack(s, item.data);
+            if (back !== undefined) event(back.message);
           }
-          const back = await decideBack(s, item.data);
-          if (back !== undefined) event(back);
+        } catch (e) {
+          // The client went away (its stream closed, upstream's cancelled with it): nothing to tell.
+          if (!cancelled) throw e;
         }
         res.end();
         return;
       }
-      const text = await readBounded(up.body, maxBody);
-      if (text === 'too-large') {
+      const read = await readBody(up, maxBody, true);
+      if (read === 'too-large') {
         const answer = await withheld(s, id);
         send(
           res,
@@ -259,8 +266,9 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         );
         return;
       }
+      const text = read.toString('utf8');
       if (text.length === 0) {
-        res.writeHead(up.status).end();
+        res.writeHead(status).end();
         return;
       }
       const back = await decideBack(s, text);
@@ -276,7 +284,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         });
         return;
       }
-      send(res, up.status, back);
+      send(res, status, back.message, back.text);
     },
     /** Sessions open on this path, by key. */
     sessions: () => [...sessions.values()],

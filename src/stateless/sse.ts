@@ -7,14 +7,14 @@ export type SseItem = { readonly data: string } | { readonly tooLarge: number };
  * Read a `text/event-stream` body event by event (the data of each event, its `data:` lines joined), as
  * the EventSource standard reads it (eventsource-parser): lines end in CRLF, LF or a lone CR, comments
  * and other fields are skipped. An event still incomplete after `maxEventBytes` bytes is not buffered
- * further: the stream is cancelled and `{ tooLarge }` (the bytes read of it) is the last item.
+ * further: reading stops (the body is destroyed: for a Node stream or a web stream, leaving the loop
+ * cancels it) and `{ tooLarge }` (the bytes read of it) is the last item.
  */
 export async function* sseData(
-  body: ReadableStream<Uint8Array>,
+  body: AsyncIterable<Uint8Array>,
   maxEventBytes: number,
 ): AsyncGenerator<SseItem> {
   const decoder = new TextDecoder();
-  const reader = body.getReader();
   const ready: string[] = [];
   // Bytes fed since the last complete event.
   let partial = 0;
@@ -24,29 +24,23 @@ export async function* sseData(
       ready.push(ev.data);
     },
   });
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) {
-        parser.feed(decoder.decode());
-        // The last event of a stream ends at its end, blank line or not (as the old reader had it).
-        parser.feed('\n\n');
-      } else {
-        partial += value.byteLength;
-        if (partial > maxEventBytes) {
-          await reader.cancel().catch(() => undefined);
-          yield { tooLarge: partial };
-          return;
-        }
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-      while (ready.length > 0) {
-        const data = ready.shift()!;
-        if (data !== '') yield { data };
-      }
-      if (done) return;
+  function* take(): Generator<SseItem> {
+    while (ready.length > 0) {
+      const data = ready.shift()!;
+      if (data !== '') yield { data };
     }
-  } finally {
-    reader.releaseLock();
   }
+  for await (const value of body) {
+    partial += value.byteLength;
+    if (partial > maxEventBytes) {
+      yield { tooLarge: partial };
+      return;
+    }
+    parser.feed(decoder.decode(value, { stream: true }));
+    yield* take();
+  }
+  parser.feed(decoder.decode());
+  // The last event of a stream ends at its end, blank line or not (as the old reader had it).
+  parser.feed('\n\n');
+  yield* take();
 }

@@ -12,16 +12,40 @@ export interface SessionBundle {
   readonly id: string;
   readonly intent: Intent;
   readonly identity?: Identity;
-  /** `bytes`: the recorded size, when known (saves measuring the message again). */
+  /**
+   * `bytes`: the recorded size, when known (saves measuring the message again). `amend`: not a message
+   * but an approved change of the intent recorded at this point (an approval that widened it): replay
+   * applies it there, so the events after it are decided under the intent version then in force.
+   */
   readonly events: readonly {
     readonly dir: Direction;
     readonly msg: unknown;
     readonly t?: number;
     readonly bytes?: number;
+    readonly amend?: IntentAmendment;
   }[];
   /** For scoring only: replay never reads `label` or `meta`. */
   readonly label?: string;
   readonly meta?: unknown;
+}
+
+/** An approved change of a session's intent, as recorded (a control event): the new intent and who approved it. */
+export interface IntentAmendment {
+  readonly intent: Intent;
+  readonly by: string;
+}
+
+/**
+ * The recorded events replay takes: the traffic, and the intent changes approved during the session
+ * (control events, synthetic like intentguard's own answers, which are left out: replay makes its own).
+ */
+export const replayedEvent = (e: { readonly synthetic: boolean; readonly kind: string }): boolean =>
+  !e.synthetic || e.kind === 'control';
+
+/** An intent change read back from its control event's recorded JSON. */
+export function amendmentOf(raw: string, what: string): IntentAmendment {
+  const v = readRecorded(raw, what) as { intent?: unknown; approvedBy?: unknown } | null;
+  return { intent: intentOf(JSON.stringify(v?.intent ?? null)), by: String(v?.approvedBy ?? 'recorded') };
 }
 
 /**
@@ -87,17 +111,31 @@ export function bundleOfRecorded(r: RecordedSession): SessionBundle {
     id: r.id,
     intent: intentOf(r.intentJson),
     // intentguard's own answers are not part of the recorded traffic: replay produces its own.
-    events: r.events
-      .filter((e) => !e.synthetic)
-      .map((e) => ({
-        dir: e.dir,
-        msg: readRecorded(e.raw, `event ${e.seq} of session ${r.id}`),
-        t: e.time - r.startedAt,
-        bytes: e.bytes,
-      })),
+    events: r.events.filter(replayedEvent).map((e) =>
+      e.synthetic
+        ? {
+            dir: e.dir,
+            msg: null,
+            t: e.time - r.startedAt,
+            amend: amendmentOf(e.raw, `event ${e.seq} of session ${r.id}`),
+          }
+        : {
+            dir: e.dir,
+            msg: readRecorded(e.raw, `event ${e.seq} of session ${r.id}`),
+            t: e.time - r.startedAt,
+            bytes: e.bytes,
+          },
+    ),
     ...(r.identity && { identity: r.identity }),
   };
 }
+
+/**
+ * A bundle's events as an export line carries them: `{dir, msg, t}`, and `{dir, msg: null, t, amend}`
+ * where the intent was changed by an approval (so replaying the export re-applies it).
+ */
+export const exportedEvents = (b: SessionBundle): unknown[] =>
+  b.events.map(({ dir, msg, t, amend }) => ({ dir, msg, t, ...(amend && { amend }) }));
 
 /** A line that could not be read as a session bundle. */
 export interface BundleLineError {
@@ -130,6 +168,11 @@ export function parseBundleLine(text: string): SessionBundle {
     }
     if (e.t !== undefined && typeof e.t !== 'number')
       throw new IntentGuardError('ERR_BUNDLE_LINE', `session ${v.id}: events[${i}].t must be a number (ms)`);
+    if (e.amend !== undefined && (!isObject(e.amend) || typeof e.amend.by !== 'string'))
+      throw new IntentGuardError(
+        'ERR_BUNDLE_LINE',
+        `session ${v.id}: events[${i}].amend must be {intent, by} (an approved intent change)`,
+      );
   });
   let identity: Identity | undefined;
   if (v.identity !== undefined) {
@@ -141,7 +184,12 @@ export function parseBundleLine(text: string): SessionBundle {
   return {
     id: v.id,
     intent,
-    events: v.events as SessionBundle['events'],
+    // An approved intent change is parsed like the session's intent (a bad one is ERR_INTENT_INVALID).
+    events: (v.events as Record<string, unknown>[]).map((e) =>
+      isObject(e.amend)
+        ? { ...e, amend: { intent: parseIntent(e.amend.intent), by: e.amend.by as string } }
+        : e,
+    ) as unknown as SessionBundle['events'],
     ...(identity && { identity }),
     ...(typeof v.label === 'string' && { label: v.label }),
     ...(v.meta !== undefined && { meta: v.meta }),

@@ -1,6 +1,7 @@
 import type { Identity } from '../model/events.js';
 import type { Finding } from '../model/policy.js';
 import {
+  amendmentOf,
   bundleOfRecorded,
   intentOf,
   readRecorded,
@@ -130,7 +131,7 @@ function replayStatements(store: Store) {
       // The traffic alone (intentguard's own answers left out: replay produces its own).
       traffic: store.db
         .prepare(
-          'SELECT dir, time, raw, bytes, seq FROM events WHERE session_id = ? AND synthetic = 0 ORDER BY seq',
+          "SELECT dir, time, raw, bytes, seq, synthetic FROM events WHERE session_id = ? AND (synthetic = 0 OR kind = 'control') ORDER BY seq",
         )
         .raw(),
     };
@@ -147,16 +148,15 @@ export function recordedBundle(store: Store, id: string): SessionBundle | undefi
   const q = replayStatements(store);
   const s = q.one.get(id, 0) as SqlRow | undefined;
   if (!s) return undefined;
-  const rows = q.traffic.all(id) as [string, number, string, number, number][];
-  const events: { dir: 'c2s' | 's2c'; msg: unknown; t: number; bytes: number }[] = new Array(rows.length);
+  const rows = q.traffic.all(id) as [string, number, string, number, number, number][];
+  const events: SessionBundle['events'][number][] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    events[i] = {
-      dir: r[0] as 'c2s' | 's2c',
-      msg: readRecorded(r[2], `event ${r[4]} of session ${id}`),
-      t: r[1] - s.started_at,
-      bytes: r[3],
-    };
+    const what = `event ${r[4]} of session ${id}`;
+    events[i] =
+      r[5] === 1
+        ? { dir: r[0] as 'c2s' | 's2c', msg: null, t: r[1] - s.started_at, amend: amendmentOf(r[2], what) }
+        : { dir: r[0] as 'c2s' | 's2c', msg: readRecorded(r[2], what), t: r[1] - s.started_at, bytes: r[3] };
   }
   const identity = identityOf(s);
   return { id: s.id, intent: intentOf(s.intent_json), events, ...(identity && { identity }) };

@@ -6,7 +6,7 @@ import type { GrantError } from '../identity/grant.js';
 import type { Intent } from '../model/intent.js';
 import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
-import { directionQueues } from '../carrier/queue.js';
+import { Lane } from '../carrier/lane.js';
 import { createFrontDoor, refuseUpgrade, type FrontDoor } from '../carrier/front-door.js';
 import { Valve } from '../carrier/valve.js';
 import type { SessionHandle } from '../monitor/handle.js';
@@ -125,7 +125,7 @@ async function admitUpgrade(
 
 /**
  * Carry one session between the client's socket and a new one to the server: each direction decided
- * in order and under back-pressure (a {@link Valve} per direction; `ws` confirms each send by
+ * in order and under back-pressure (a {@link Lane} per direction; `ws` confirms each send by
  * callback, so the bytes sent and not yet written out count against the direction that sent them).
  */
 function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): void {
@@ -133,39 +133,14 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   // A server's frame over the limit is withheld (its caller gets an error); one so large that
   // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
   const upstream = new WebSocket(o.upstream, 'mcp', { maxPayload: max * 4 });
-  const valves = { c2s: new Valve(client, 'ws c2s'), s2c: new Valve(upstream, 'ws s2c') };
-  const sendOn = (ws: WebSocket, text: string, valve: Valve) => {
-    valve.take(text.length);
-    ws.send(text, () => valve.give(text.length));
+  const lanes = {
+    c2s: new Lane(new Valve(client, 'ws c2s'), () => undefined),
+    s2c: new Lane(new Valve(upstream, 'ws s2c'), () => undefined),
   };
-  // What was decided before the upstream connection opened waits for it, bounded: at most
-  // maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail closed, nothing
-  // more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the client 1013.
-  const backlog: string[] = [];
-  let backlogBytes = 0;
-  let overflowed = false;
-  const rawToUpstream = (text: string, valve = valves.c2s): void => {
-    if (overflowed) return;
-    if (upstream.readyState === WebSocket.OPEN) return sendOn(upstream, text, valve);
-    backlogBytes += Buffer.byteLength(text);
-    if (backlog.length < o.runtime.monitor.options.maxPending && backlogBytes <= max * 4) {
-      backlog.push(text);
-      return;
-    }
-    overflowed = true;
-    backlog.length = 0;
-    void endedByUpstream(
-      session,
-      'intentguard: too many messages waiting for the server to accept the connection',
-      'ended: upstream backlog full (the server did not accept the connection in time)',
-      (a) => toClient(JSON.stringify(a)),
-      'ERR_UPSTREAM_BACKLOG',
-    ).finally(() => {
-      client.close(1013, 'ERR_UPSTREAM_BACKLOG');
-      upstream.terminate();
-    });
-  };
-  const rawToClient = (text: string, valve = valves.s2c) => {
+  const rawToUpstream = upstreamBacklog(o, session, client, upstream, lanes.c2s.valve, (a) =>
+    toClient(JSON.stringify(a)),
+  );
+  const rawToClient = (text: string, valve = lanes.s2c.valve) => {
     if (client.readyState === WebSocket.OPEN) sendOn(client, text, valve);
   };
   // Answers to a batch go back as one array, whoever makes them (see BatchAnswers).
@@ -177,9 +152,6 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   const toUpstream = (text: string, valve?: Valve) => {
     if (!serverBatches.take(text)) rawToUpstream(text, valve);
   };
-  upstream.on('open', () => {
-    for (const text of backlog.splice(0)) sendOn(upstream, text, valves.c2s);
-  });
   const asker = new Asker(session, (m) => toClient(JSON.stringify(m)));
   session.attach({
     deliver: (dir, m) => (dir === 'c2s' ? toUpstream(JSON.stringify(m)) : toClient(JSON.stringify(m))),
@@ -189,24 +161,18 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
     },
     ask: (method, params, signal) => asker.ask(method, params, signal),
   });
-  const queues = directionQueues(() => undefined);
   const send = {
-    c2s: { sender: (t: string) => toClient(t, valves.c2s), receiver: (t: string) => toUpstream(t) },
-    s2c: { sender: (t: string) => toUpstream(t, valves.s2c), receiver: (t: string) => toClient(t) },
+    c2s: { sender: (t: string) => toClient(t, lanes.c2s.valve), receiver: (t: string) => toUpstream(t) },
+    s2c: { sender: (t: string) => toUpstream(t, lanes.s2c.valve), receiver: (t: string) => toClient(t) },
   };
   const relay = (dir: Direction, data: WebSocket.RawData) => {
     const text = String(data);
     const bytes = Buffer.byteLength(text);
     const batches = dir === 'c2s' ? clientBatches : serverBatches;
-    valves[dir].take(text.length);
-    void queues[dir].push(async () => {
-      try {
-        const r = await relayFrame(session, dir, { text, bytes }, batches, o.runtime.era);
-        for (const a of r.answers) send[dir].sender(JSON.stringify(a));
-        for (const f of r.forward) send[dir].receiver(f);
-      } finally {
-        valves[dir].give(text.length);
-      }
+    lanes[dir].carry(text.length, async () => {
+      const r = await relayFrame(session, dir, { text, bytes }, batches, o.runtime.era);
+      for (const a of r.answers) send[dir].sender(JSON.stringify(a));
+      for (const f of r.forward) send[dir].receiver(f);
     });
   };
   client.on('message', (d) => {
@@ -221,7 +187,7 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   // monitor records what was refused; nothing of it is forwarded.
   client.on('error', (e: Error & { code?: string }) => {
     if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
-      void queues.c2s.push(() => relayOversize(session, 'c2s', '', max + 1));
+      void lanes.c2s.push(() => relayOversize(session, 'c2s', '', max + 1));
   });
   // The server went away: what it still owes the client is answered with errors first, then the
   // client's socket closes (it would otherwise wait for answers that cannot come).
@@ -229,7 +195,7 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   const upstreamGone = (why: string) => {
     if (gone) return;
     gone = true;
-    void queues.s2c
+    void lanes.s2c
       .drained()
       .then(() =>
         endedByUpstream(session, `intentguard: ${why} before answering`, `ended by upstream (${why})`, (a) =>
@@ -240,4 +206,54 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   };
   upstream.on('close', () => upstreamGone('the server closed the connection'));
   upstream.on('error', () => upstreamGone('the server is unavailable'));
+}
+
+/** Send on a socket, the bytes counted against `valve` until `ws` has written them out. */
+function sendOn(ws: WebSocket, text: string, valve: Valve): void {
+  valve.take(text.length);
+  ws.send(text, () => valve.give(text.length));
+}
+
+/**
+ * The sender to the server. What was decided before the upstream connection opened waits for it,
+ * bounded: at most maxPending frames and 4x maxMessageBytes in all. Past that the session ends (fail
+ * closed, nothing more is forwarded): requests still owed an answer get ERR_UPSTREAM_BACKLOG, the
+ * client 1013.
+ */
+function upstreamBacklog(
+  o: WsProxyOptions,
+  session: SessionHandle,
+  client: WebSocket,
+  upstream: WebSocket,
+  c2s: Valve,
+  answer: (a: unknown) => void,
+): (text: string, valve?: Valve) => void {
+  const { maxPending, maxMessageBytes } = o.runtime.monitor.options;
+  const backlog: string[] = [];
+  let backlogBytes = 0;
+  let overflowed = false;
+  upstream.on('open', () => {
+    for (const text of backlog.splice(0)) sendOn(upstream, text, c2s);
+  });
+  return (text, valve = c2s) => {
+    if (overflowed) return;
+    if (upstream.readyState === WebSocket.OPEN) return sendOn(upstream, text, valve);
+    backlogBytes += Buffer.byteLength(text);
+    if (backlog.length < maxPending && backlogBytes <= maxMessageBytes * 4) {
+      backlog.push(text);
+      return;
+    }
+    overflowed = true;
+    backlog.length = 0;
+    void endedByUpstream(
+      session,
+      'intentguard: too many messages waiting for the server to accept the connection',
+      'ended: upstream backlog full (the server did not accept the connection in time)',
+      answer,
+      'ERR_UPSTREAM_BACKLOG',
+    ).finally(() => {
+      client.close(1013, 'ERR_UPSTREAM_BACKLOG');
+      upstream.terminate();
+    });
+  };
 }

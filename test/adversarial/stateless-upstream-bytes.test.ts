@@ -5,10 +5,14 @@
 //   client got nothing) or, worse, a different event than the client.
 // - "Upstream body bound": `up.text()` read an upstream JSON answer of any size into memory; an answer
 //   over the bound is not read and is withheld with ERR_MESSAGE_TOO_LARGE, as on the other HTTP paths.
+// - "The bytes decided are the bytes carried": a request that passes unchanged goes upstream as the
+//   client wrote it and upstream's answer reaches the client as upstream wrote it (no second
+//   serialization either way), while the monitor reads those very bytes, so a key given twice (which
+//   JSON.parse folds silently) is seen and refused.
 // The upstream is a hostile server on a real socket that writes exactly the bytes given.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -25,11 +29,14 @@ type Answer = (res: ServerResponse, id: unknown) => void;
 /** A 2026-07-28 upstream that answers every POST with `answer` (raw bytes), behind `intentguard http`. */
 async function stack(answer: Answer, maxMessageBytes?: number) {
   let bytesSent = 0;
+  /** What upstream was sent: each POST's body as it came, and its headers. */
+  const received: { text: string; headers: IncomingHttpHeaders }[] = [];
   const upstream = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
+      received.push({ text: body, headers: req.headers });
       const write = res.write.bind(res);
       res.write = ((chunk: string | Buffer, ...rest: never[]) => {
         bytesSent += Buffer.byteLength(chunk);
@@ -55,6 +62,7 @@ async function stack(answer: Answer, maxMessageBytes?: number) {
   });
   return {
     url: proxy.url,
+    received,
     bytesSent: () => bytesSent,
     async close() {
       await proxy.close();
@@ -65,19 +73,22 @@ async function stack(answer: Answer, maxMessageBytes?: number) {
   };
 }
 
+/** The headers of a stateless tools/call of `echo`. */
+const HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': 'tools/call',
+  'mcp-name': 'echo',
+};
+
 let n = 0;
 /** One stateless tools/call of `echo`; the JSON-RPC messages the client reads back (JSON or SSE events, as the EventSource standard splits lines). */
 async function call(url: string): Promise<{ status: number; messages: Record<string, unknown>[] }> {
   const id = `c${n++}`;
   const res = await fetch(url, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'echo',
-    },
+    headers: HEADERS,
     body: JSON.stringify({
       jsonrpc: '2.0',
       id,
@@ -174,6 +185,50 @@ describe('stateless HTTP: upstream bytes read as a client reads them, and bounde
       assert.equal(r.messages.length, 1, JSON.stringify(r.messages).slice(0, 300));
       const error = r.messages[0]!.error as { data?: { code?: string } } | undefined;
       assert.equal(error?.data?.code, 'ERR_MESSAGE_TOO_LARGE');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+/** Upstream's answer, formatted as no JSON.stringify would write it. */
+const oddText = (id: unknown) =>
+  `{ "result" : { "content" : [ { "type" : "text", "text" : "h\\u0069" } ] },\n  "id" : ${JSON.stringify(id)}, "jsonrpc" : "2.0" }`;
+const oddlyWritten = (res: ServerResponse, id: unknown) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(oddText(id));
+};
+
+const meta = JSON.stringify({ [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: {} });
+
+describe('stateless HTTP: the bytes decided are the bytes carried', () => {
+  it('a request that passes goes upstream byte for byte, and upstream answer comes back byte for byte', async () => {
+    const s = await stack(oddlyWritten);
+    try {
+      // Spacing, key order and an escape JSON.stringify would not write.
+      const body = `{ "method" : "tools/call", "params" : { "arguments" : { "text" : "h\\u0069" }, "name" : "echo", "_meta" : ${meta} }, "id" : "w1", "jsonrpc" : "2.0" }`;
+      const res = await fetch(s.url, { method: 'POST', headers: HEADERS, body });
+      const text = await res.text();
+      assert.equal(res.status, 200, text);
+      assert.equal(s.received.length, 1);
+      assert.equal(s.received[0]!.text, body);
+      assert.equal(s.received[0]!.headers['content-length'], String(Buffer.byteLength(body)));
+      assert.equal(s.received[0]!.headers['mcp-method'], 'tools/call');
+      assert.equal(text, oddText('w1'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a request giving a key twice is refused (ERR_JSON_AMBIGUOUS) and never reaches upstream', async () => {
+    const s = await stack(oddlyWritten);
+    try {
+      // JSON.parse keeps the last "name"; a parser keeping the first would run another tool.
+      const body = `{"jsonrpc":"2.0","id":"w2","method":"tools/call","params":{"name":"other","name":"echo","arguments":{"text":"hi"},"_meta":${meta}}}`;
+      const res = await fetch(s.url, { method: 'POST', headers: HEADERS, body });
+      const answer = (await res.json()) as { error?: { data?: { code?: string } } };
+      assert.equal(answer.error?.data?.code, 'ERR_JSON_AMBIGUOUS', JSON.stringify(answer));
+      assert.equal(s.received.length, 0);
     } finally {
       await s.close();
     }

@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import type { Readable } from 'node:stream';
-import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createRuntime } from '../../src/app/runtime.js';
-import { VALVE_CHANNEL, type ValveEvent } from '../../src/carrier/valve.js';
 import { runStdioProxy } from '../../src/transports/stdio.js';
+import {
+  COUNT,
+  INIT,
+  SIZE,
+  assertBounded,
+  floodRuntime,
+  getStream,
+  initSession,
+  paceBy,
+  readTheRest,
+  slowReader,
+} from '../helpers/flood.js';
 
 /**
  * Back-pressure, measured in bytes over real sockets and processes: a peer that floods a slow one
@@ -22,22 +27,6 @@ import { runStdioProxy } from '../../src/transports/stdio.js';
  * Without back-pressure nothing pauses, the flood runs to its end into intentguard's buffers, and the
  * sample taken then is the whole flood.
  */
-
-const dir = mkdtempSync(join(tmpdir(), 'ig-bp-'));
-const intentFile = join(dir, 'intent.yaml');
-writeFileSync(intentFile, 'purpose: read the log\ntools: []\n');
-const COUNT = 2000;
-const SIZE = 16 * 1024;
-const FLOOD = COUNT * SIZE; // 32 MiB
-/** A bound far below the flood and far above the carrier's 1 MiB mark plus one read and one write. */
-const BOUND = 4 * 1024 * 1024;
-
-const INIT = `${JSON.stringify({
-  jsonrpc: '2.0',
-  id: 'init',
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'slow', version: '1' } },
-})}\n`;
 
 /** A connected pair of real TCP sockets on 127.0.0.1: `near` is the test's end, `far` intentguard's. */
 async function socketPair(): Promise<{ near: Socket; far: Socket; server: Server }> {
@@ -51,63 +40,9 @@ async function socketPair(): Promise<{ near: Socket; far: Socket; server: Server
   return { near, far: await far, server };
 }
 
-/**
- * A client that reads only while told to. Counts bytes and notifications received and checks that
- * the notifications arrive in order.
- */
-function slowReader(socket: Readable, prefix = '') {
-  socket.pause();
-  let buf = '';
-  let next = 0;
-  const seen = { bytes: 0, notifications: 0, inOrder: true };
-  socket.on('data', (c: Buffer) => {
-    seen.bytes += c.length;
-    buf += c.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.startsWith(prefix) || line.length === prefix.length) continue;
-      const m = JSON.parse(line.slice(prefix.length)) as { method?: string; params?: { data?: string } };
-      if (m.method !== 'notifications/message') continue;
-      if (!m.params!.data!.startsWith(`${next}:`)) seen.inOrder = false;
-      next++;
-      seen.notifications++;
-    }
-  });
-  return { seen, read: () => socket.resume(), stop: () => socket.pause() };
-}
-
-/**
- * The slow client's pace: it reads only while intentguard holds the flooding side paused (from its
- * `pause` to its `resume` on the diagnostics channel), so the flood advances by pauses, never by time.
- * `sample` runs at every pause.
- */
-function paceBy(label: string, reader: { read(): void; stop(): void }, sample: () => void) {
-  const counts = { pauses: 0 };
-  const onValve = (e: unknown) => {
-    const ev = e as ValveEvent;
-    if (ev.label !== label) return;
-    if (ev.state === 'pause') {
-      counts.pauses++;
-      sample();
-      reader.read();
-    } else reader.stop();
-  };
-  subscribe(VALVE_CHANNEL, onValve);
-  return { counts, stop: () => unsubscribe(VALVE_CHANNEL, onValve) };
-}
-
 describe('back-pressure: a slow peer pauses the fast one, memory stays bounded', () => {
   it('stdio: a server flooding a client that does not read is paused; intentguard buffers at most the mark (count bytes)', async (t) => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: false,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await floodRuntime();
     const { near, far, server } = await socketPair();
     const reader = slowReader(near);
     let maxHeld = 0;
@@ -128,20 +63,8 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       near.write(INIT);
       // The server exits once the whole flood left it: with back-pressure only as fast as the client read.
       assert.equal(await done, 0);
-      sample();
-      pace.stop();
-      reader.read();
-      await waitForCount(() => reader.seen.notifications === COUNT);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      t.diagnostic(`held at most ${maxHeld} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(
-        maxHeld <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${maxHeld} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding server was paused again and again (${pace.counts.pauses})`,
-      );
+      await readTheRest(Promise.resolve(), sample, pace, reader);
+      assertBounded(t, maxHeld, pace.counts.pauses, reader.seen, 'server');
     } finally {
       pace.stop();
       near.destroy();
@@ -152,14 +75,7 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
   });
 
   it('Streamable HTTP: an upstream flooding the GET stream of a client that does not read is paused; intentguard buffers at most the mark', async (t) => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: false,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await floodRuntime();
     // The upstream: initialize over POST, then a GET stream of COUNT notifications written as fast as
     // its socket takes them.
     let flooded!: () => void;
@@ -212,46 +128,20 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       for (const s of sockets) maxHeld = Math.max(maxHeld, s.writableLength);
     };
     try {
-      const init = await fetch(proxy.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: INIT.trim(),
-      });
-      assert.equal(init.status, 200);
-      await init.text();
-      const sid = init.headers.get('mcp-session-id')!;
-      const stream = await new Promise<IncomingMessage>((resolve, reject) =>
-        httpGet(
-          proxy.url,
-          { agent: false, headers: { accept: 'text/event-stream', 'mcp-session-id': sid } },
-          resolve,
-        ).on('error', reject),
-      );
+      const sid = await initSession(proxy.url);
+      const stream = await getStream(proxy.url, { 'mcp-session-id': sid });
       assert.equal(stream.statusCode, 200);
       const reader = slowReader(stream, 'data: ');
       const pace = paceBy('http sse', reader, sample);
       try {
-        // The upstream finishes its flood only as fast as the slow client reads (with back-pressure).
-        await floodDone;
-        sample();
-        // From here the client reads everything, whatever intentguard reports.
-        pace.stop();
-        reader.read();
-        await waitForCount(() => reader.seen.notifications === COUNT);
+        // The upstream finishes its flood only as fast as the slow client reads (with back-pressure);
+        // from then on the client reads everything, whatever intentguard reports.
+        await readTheRest(floodDone, sample, pace, reader);
       } finally {
         pace.stop();
         stream.destroy();
       }
-      t.diagnostic(`held at most ${maxHeld} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      assert.ok(
-        maxHeld <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${maxHeld} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding upstream was paused again and again (${pace.counts.pauses})`,
-      );
+      assertBounded(t, maxHeld, pace.counts.pauses, reader.seen, 'upstream');
     } finally {
       await proxy.close();
       upstream.closeAllConnections();
@@ -260,11 +150,3 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
     }
   });
 });
-
-/** Resolves once `cond` holds, checked after every I/O turn (no clock involved). */
-function waitForCount(cond: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => (cond() ? resolve() : setImmediate(check));
-    check();
-  });
-}

@@ -1,37 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { RPC_CODES } from '../../errors.js';
+import { readBody } from '../../carrier/read-body.js';
 import { jsonContentTypeProblem } from './media-type.js';
 import type { Refusal } from './refusals.js';
-
-/**
- * Read a body of at most `max` bytes. Beyond it: 'too-large', after reading the rest (a client's
- * request, to answer it properly) or at once, dropping the connection (`stopEarly`: an upstream's answer).
- */
-export function readBody(
-  req: IncomingMessage,
-  max: number,
-  stopEarly = false,
-): Promise<Buffer | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= max) chunks.push(c);
-      else if (!over) {
-        over = true;
-        chunks.length = 0;
-        if (stopEarly) {
-          req.destroy();
-          resolve('too-large');
-        }
-      }
-    });
-    req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', (e) => (over ? resolve('too-large') : reject(e)));
-  });
-}
 
 /**
  * A POST body must be JSON: parsed as a media type, so `text/plain; x=application/json` (which a browser
@@ -47,7 +18,14 @@ function contentTypeRefusal(req: IncomingMessage): Refusal | undefined {
 
 /** A POST body read and parsed, or why not (415 type, 413 size, 400 syntax). */
 export type JsonBody =
-  { readonly body: unknown; readonly refusal?: undefined } | { readonly refusal: Refusal };
+  | {
+      readonly body: unknown;
+      /** The body as it came (decoded as UTF-8) and its size on the wire: forwarded as it is when allowed. */
+      readonly text: string;
+      readonly bytes: number;
+      readonly refusal?: undefined;
+    }
+  | { readonly refusal: Refusal };
 
 /** Read a client's POST body as JSON, at most `max` bytes. */
 export async function readJsonBody(req: IncomingMessage, max: number): Promise<JsonBody> {
@@ -66,8 +44,9 @@ export async function readJsonBody(req: IncomingMessage, max: number): Promise<J
         code: 'ERR_MESSAGE_TOO_LARGE',
       },
     };
+  const text = body.toString('utf8');
   try {
-    return { body: JSON.parse(body.toString('utf8')) as unknown };
+    return { body: JSON.parse(text) as unknown, text, bytes: body.length };
   } catch (e) {
     return {
       refusal: {

@@ -158,8 +158,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
     () => {
       const cutoff = Date.now() - idle;
       p.carrier?.sessions.sweep(cutoff);
-      for (const s of p.bridge?.sessions.values() ?? [])
-        if (s.lastSeen < cutoff && s.waiting.size === 0) s.handle.close('idle timeout');
+      p.bridge?.sweep(cutoff);
     },
     Math.min(idle, 60_000),
   );
