@@ -180,7 +180,8 @@ function refusalData(decision: Decision, code: string): Record<string, unknown> 
 
 export function createSession(init: CreateSessionInit): SessionCore {
   const { options: opts } = init;
-  let status: SessionStatus = 'open';
+  // A session restored from a record that says it was halted starts (and stays) halted.
+  let status: SessionStatus = init.state.status;
   let endpoint: SessionEndpoint | undefined;
   let halting: Promise<void> | undefined;
   const answeredByHalt = new Set<PendingKey>();

@@ -6,7 +6,7 @@ import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank, type LabelReport } from '../analyze/labels.js';
 import { SecretPieces } from '../analyze/secret-pieces.js';
 import { linear } from '../analyze/linear.js';
-import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
@@ -349,7 +349,8 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   }
   for (const s of strings) {
     const v = s.trim();
-    if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
+    // Prose and lists (a break character) are never a whole token: no lower-casing, no lookup.
+    if (v.length >= 6 && v.length <= 200 && couldBeToken(v) && !a.intentText.includes(v.toLowerCase())) {
       const src = a.prov.valueSource(v);
       if (src) seen.add(src);
       if (src?.injected) {

@@ -69,7 +69,7 @@ export async function decideServer(
 
 /**
  * Decide every message of an upstream JSON body: the texts to deliver, and whether all passed as they
- * were. Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
+ * were (none withheld, none rewritten: then the body goes on byte for byte). Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
  */
 export async function decideServerBody(
   upstream: Upstream,
@@ -88,12 +88,17 @@ export async function decideServerBody(
   // A single message is decided on the bytes upstream sent (and delivered as them when it passes).
   if (!Array.isArray(parsed)) {
     const d = await decideServer(upstream, s, parsed, text);
-    return d.text !== undefined ? { texts: [d.text], unchanged: true } : { texts: [], unchanged: false };
+    // Rewritten (a result redacted, a listing filtered) is not unchanged: the body is the new text.
+    return d.text !== undefined
+      ? { texts: [d.text], unchanged: d.text === text }
+      : { texts: [], unchanged: false };
   }
   for (const m of parsed) {
-    const d = await decideServer(upstream, s, m, JSON.stringify(m));
+    const raw = JSON.stringify(m);
+    const d = await decideServer(upstream, s, m, raw);
     if (d.text !== undefined) texts.push(d.text);
-    else unchanged = false;
+    // Withheld or rewritten: the body is rebuilt from the texts.
+    if (d.text !== raw) unchanged = false;
   }
   return { texts, unchanged };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerUnreached } from '../../carrier/relay.js';
 import { quotaExceeded } from '../../carrier/session-quota.js';
-import { isModernRequest } from '../../era/classify.js';
+import { claimsModern } from '../../era/classify.js';
 import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
@@ -57,7 +57,8 @@ export async function handlePost(
   const parsed = read.body;
   if (!intent) return refuse(res, noIntent(intent)!);
   // MCP 2026-07-28: no initialize, no session id; admitted by the grant alone (src/stateless/http.ts).
-  if (!s && c.stateless && isModernRequest(parsed)) {
+  const header = req.headers['mcp-protocol-version'];
+  if (!s && c.stateless && claimsModern(parsed, typeof header === 'string' ? header : undefined)) {
     await c.stateless.handle(req, res, identity, intent, parsed, read);
     return;
   }

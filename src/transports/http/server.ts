@@ -132,6 +132,7 @@ function build(o: HttpProxyOptions): Parts {
       upstream: upstreamUrl,
       maxBodyBytes: maxBody,
       ...headers,
+      ...(o.runtime.fleetSessions && { fleet: o.runtime.fleetSessions }),
     }),
     metadataUrl: () => auth.metadataUrl,
   };
@@ -181,6 +182,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const base = `http://${o.host ?? '127.0.0.1'}:${addr.port}`;
   p.auth.resource ||= `${base}${p.path}`;
   p.auth.metadataUrl = `${base}/.well-known/oauth-protected-resource${p.path}`;
+  // A fleet: where the other instances send requests of the sessions this one owns.
+  const leases = o.runtime.fleetSessions?.leases;
+  if (leases && !leases.address) leases.address = `${base}${p.path}`;
   return {
     url: `${base}${p.path}`,
     server,

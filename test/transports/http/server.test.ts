@@ -51,6 +51,23 @@ async function stack(
   };
 }
 
+/** A raw client's initialize through the proxy at `url`: the session id it was given. */
+async function initializeRaw(url: string, headers: Record<string, string>): Promise<string> {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  assert.equal(init.status, 200);
+  await init.text();
+  return init.headers.get('mcp-session-id')!;
+}
+
 const connectClient = async (url: string, token?: string) => {
   const client = new Client({ name: 'http-agent', version: '1' });
   await client.connect(
@@ -252,23 +269,7 @@ describe('intentguard http', () => {
     for (const json of [true, false]) {
       const s = await stack({ maxMessageBytes: 600 }, { json });
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-      const init = await fetch(s.proxy.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 0,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-06-18',
-            capabilities: {},
-            clientInfo: { name: 'raw', version: '1' },
-          },
-        }),
-      });
-      assert.equal(init.status, 200);
-      await init.text();
-      const sid = init.headers.get('mcp-session-id')!;
+      const sid = await initializeRaw(s.proxy.url, headers);
       const read = async (r: Response) => {
         const t = await r.text();
         return JSON.parse(
@@ -348,24 +349,10 @@ describe('intentguard http', () => {
       runtime,
     });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(proxy.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    });
-    await init.text();
+    const sid = await initializeRaw(proxy.url, headers);
     const r = await fetch(proxy.url, {
       method: 'POST',
-      headers: { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')! },
+      headers: { ...headers, 'mcp-session-id': sid },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     const text = await r.text();
@@ -422,22 +409,7 @@ describe('intentguard http', () => {
       runtime,
     });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(proxy.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    });
-    await init.text();
-    const sid = init.headers.get('mcp-session-id')!;
+    const sid = await initializeRaw(proxy.url, headers);
     // A notification alone: the server's 202 passes as it is.
     assert.equal(
       (
@@ -476,22 +448,7 @@ describe('intentguard http', () => {
     const s = await stack({}, { json: true });
     try {
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-      const init = await fetch(s.proxy.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 0,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-06-18',
-            capabilities: {},
-            clientInfo: { name: 'raw', version: '1' },
-          },
-        }),
-      });
-      await init.text();
-      const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')! };
+      const session = { ...headers, 'mcp-session-id': await initializeRaw(s.proxy.url, headers) };
       // Spacing, key order and an escape JSON.stringify would not write: the monitor decided these bytes.
       const body = `{ "params" : { "arguments" : { "text" : "h\\u0069" }, "name" : "echo" }, "method" : "tools/call", "id" : 7, "jsonrpc" : "2.0" }`;
       const r = await fetch(s.proxy.url, { method: 'POST', headers: session, body });
