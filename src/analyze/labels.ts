@@ -165,6 +165,44 @@ export function labelText(text: string): LabelReport {
   return { labels: [...labels].sort(), kinds, sensitivity };
 }
 
+const ASSIGNMENTS = new Set(['aws-secret-key', 'password-assignment']);
+/** What follows the first `:`, `=` (an assignment) or space (`Bearer …`), leading spaces dropped. */
+function valueAfter(match: string): string {
+  let i = 0;
+  while (i < match.length && match[i] !== ':' && match[i] !== '=' && match[i] !== ' ') i++;
+  while (i < match.length && (match[i] === ':' || match[i] === '=' || match[i] === ' ' || match[i] === '\t'))
+    i++;
+  return match.slice(i);
+}
+
+/**
+ * The secret and credential values in a text, as they would leave: the key or token itself, the value
+ * of an assignment (`password = …`), the body after a private key's BEGIN line. At most 8 per detector.
+ */
+export function secretValues(text: string): string[] {
+  if (text.length < 6 || !hinted(text)) return [];
+  const out: string[] = [];
+  for (const d of DETECTORS) {
+    if (d.label !== 'secret' && d.label !== 'credential') continue;
+    let from = 0;
+    for (let n = 0; n < 8 && from < text.length; n++) {
+      const m = d.re.exec(from === 0 ? text : text.slice(from));
+      if (!m) break;
+      const whole = m[0] ?? '';
+      const end = from + m.index + whole.length;
+      out.push(
+        d.name === 'private-key'
+          ? text.slice(end, end + 256).trim()
+          : ASSIGNMENTS.has(d.name) || d.name === 'bearer'
+            ? valueAfter(whole)
+            : whole,
+      );
+      from = end;
+    }
+  }
+  return out;
+}
+
 /** Compare two sensitivity levels. */
 export function sensitivityRank(s: string): number {
   const i = SENSITIVITY_LEVELS.indexOf(s as Sensitivity);
