@@ -344,7 +344,7 @@ program
     sinceFlag('--since'),
   )
   .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => {
-    process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts);
+    process.exitCode = await (await import('./intent-commands.js')).intentSuggestCommand(opts);
   });
 
 for (const verb of ['wrap', 'unwrap'] as const) {
