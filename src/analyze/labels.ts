@@ -83,13 +83,36 @@ const KEYWORDS = [
   'bearer',
 ];
 const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
+// The keywords by their first two characters: in an ASCII text, one table lookup per character finds
+// where one may start (lower-casing ASCII is `A-Z` to `a-z`); past ASCII, lower-casing may make ASCII
+// (the Kelvin sign is `k`), and the text is lower-cased and searched as a whole.
+const KEY_PAIRS = new Uint8Array(128 * 128);
+for (const k of KEYWORDS) KEY_PAIRS[k.charCodeAt(0) * 128 + k.charCodeAt(1)] = 1;
+const lowerAscii = (c: number): number => (isUpper(c) ? c + 32 : c);
+const keywordAt = (text: string, at: number): boolean =>
+  KEYWORDS.some((k) => {
+    if (at + k.length > text.length) return false;
+    for (let m = 0; m < k.length; m++)
+      if (lowerAscii(text.charCodeAt(at + m)) !== k.charCodeAt(m)) return false;
+    return true;
+  });
 function hinted(text: string): boolean {
   let digits = 0,
     chain = 0,
-    gap = 0;
+    gap = 0,
+    ascii = true,
+    prev = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 64) return true;
+    if (c < 128) {
+      const l = lowerAscii(c);
+      if (KEY_PAIRS[prev * 128 + l] === 1 && keywordAt(text, i - 1)) return true;
+      prev = l;
+    } else {
+      ascii = false;
+      prev = 0;
+    }
     if (isDigit(c)) {
       chain = (gap <= 2 ? chain : 0) + 1;
       gap = 0;
@@ -102,6 +125,7 @@ function hinted(text: string): boolean {
       else chain = gap = 0;
     }
   }
+  if (ascii) return false;
   const lower = text.toLowerCase();
   return KEYWORDS.some((k) => lower.includes(k));
 }

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Observable,
-  Subject,
-  asapScheduler,
-  type Subscriber,
-  filter,
-  finalize,
-  groupBy,
-  mergeMap,
-  scan,
-} from 'rxjs';
+import type { Subscriber } from 'rxjs';
+import { Observable, Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan } from '../lib/rx.js';
 import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';

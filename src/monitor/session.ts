@@ -1,4 +1,4 @@
-import { firstValueFrom, from, map, race, timer } from 'rxjs';
+import { firstValueFrom, from, map, race, timer } from '../lib/rx.js';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
 import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';

@@ -5,7 +5,7 @@ import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
 import { linear } from '../analyze/linear.js';
-import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
@@ -308,6 +308,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
   const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
+  const steered: string[] = [];
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
@@ -335,6 +336,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
+    if (sources.length > 0 && a.steered.has(key)) steered.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
     else invented.push(t.value);
     if (inj) {
@@ -344,7 +346,8 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   }
   for (const s of strings) {
     const v = s.trim();
-    if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
+    // Prose and lists (a break character) are never a whole token: no lower-casing, no lookup.
+    if (v.length >= 6 && v.length <= 200 && couldBeToken(v) && !a.intentText.includes(v.toLowerCase())) {
       const src = a.prov.valueSource(v);
       if (src) seen.add(src);
       if (src?.injected) {
@@ -386,7 +389,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered, approved_values: approvedValues,
+    steered_destinations: dest.steered, steered_targets: steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {

@@ -1,4 +1,7 @@
+import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import type { TestContext } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,4 +128,54 @@ export function waitForCount(cond: () => boolean): Promise<void> {
     const check = () => (cond() ? resolve() : setImmediate(check));
     check();
   });
+}
+
+/** `GET url` as an event stream (no agent: its own connection), once its headers arrived. */
+export function getStream(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) =>
+    httpGet(url, { agent: false, headers: { accept: 'text/event-stream', ...headers } }, resolve).on(
+      'error',
+      reject,
+    ),
+  );
+}
+
+/** `initialize` over Streamable HTTP: the session id intentguard answered with. */
+export async function initSession(url: string): Promise<string> {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify(INIT_MESSAGE),
+  });
+  assert.equal(init.status, 200);
+  await init.text();
+  return init.headers.get('mcp-session-id')!;
+}
+
+/**
+ * Once the flood has left the flooding side (`done`), take a last sample and let the client read
+ * everything, whatever intentguard reports; resolves once every notification arrived.
+ */
+export async function readTheRest(
+  done: Promise<unknown>,
+  sample: () => void,
+  pace: { stop(): void },
+  reader: { read(): void; seen: Seen },
+): Promise<void> {
+  await done;
+  sample();
+  pace.stop();
+  reader.read();
+  await waitForCount(() => reader.seen.notifications === COUNT);
+}
+
+/** What every flood test asserts: in order, bounded by {@link BOUND}, the flooding side paused again and again. */
+export function assertBounded(t: TestContext, held: number, pauses: number, seen: Seen, side: string): void {
+  t.diagnostic(`held at most ${held} bytes of a ${FLOOD}-byte flood; ${pauses} pauses`);
+  assert.ok(seen.inOrder, 'every notification arrived, in order');
+  assert.ok(
+    held <= BOUND,
+    `intentguard held at most ${BOUND} bytes for the slow client (held ${held} of a ${FLOOD}-byte flood)`,
+  );
+  assert.ok(pauses >= 3, `the flooding ${side} was paused again and again (${pauses})`);
 }

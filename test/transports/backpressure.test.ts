@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createHttpServer, get as httpGet, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { describe, it } from 'node:test';
 import { runStdioProxy } from '../../src/transports/stdio.js';
 import {
-  BOUND,
   COUNT,
-  FLOOD,
   INIT,
   SIZE,
+  assertBounded,
   floodRuntime,
+  getStream,
+  initSession,
   paceBy,
+  readTheRest,
   slowReader,
-  waitForCount,
 } from '../helpers/flood.js';
 
 /**
@@ -62,20 +63,8 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       near.write(INIT);
       // The server exits once the whole flood left it: with back-pressure only as fast as the client read.
       assert.equal(await done, 0);
-      sample();
-      pace.stop();
-      reader.read();
-      await waitForCount(() => reader.seen.notifications === COUNT);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      t.diagnostic(`held at most ${maxHeld} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(
-        maxHeld <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${maxHeld} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding server was paused again and again (${pace.counts.pauses})`,
-      );
+      await readTheRest(Promise.resolve(), sample, pace, reader);
+      assertBounded(t, maxHeld, pace.counts.pauses, reader.seen, 'server');
     } finally {
       pace.stop();
       near.destroy();
@@ -139,46 +128,20 @@ describe('back-pressure: a slow peer pauses the fast one, memory stays bounded',
       for (const s of sockets) maxHeld = Math.max(maxHeld, s.writableLength);
     };
     try {
-      const init = await fetch(proxy.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: INIT.trim(),
-      });
-      assert.equal(init.status, 200);
-      await init.text();
-      const sid = init.headers.get('mcp-session-id')!;
-      const stream = await new Promise<IncomingMessage>((resolve, reject) =>
-        httpGet(
-          proxy.url,
-          { agent: false, headers: { accept: 'text/event-stream', 'mcp-session-id': sid } },
-          resolve,
-        ).on('error', reject),
-      );
+      const sid = await initSession(proxy.url);
+      const stream = await getStream(proxy.url, { 'mcp-session-id': sid });
       assert.equal(stream.statusCode, 200);
       const reader = slowReader(stream, 'data: ');
       const pace = paceBy('http sse', reader, sample);
       try {
-        // The upstream finishes its flood only as fast as the slow client reads (with back-pressure).
-        await floodDone;
-        sample();
-        // From here the client reads everything, whatever intentguard reports.
-        pace.stop();
-        reader.read();
-        await waitForCount(() => reader.seen.notifications === COUNT);
+        // The upstream finishes its flood only as fast as the slow client reads (with back-pressure);
+        // from then on the client reads everything, whatever intentguard reports.
+        await readTheRest(floodDone, sample, pace, reader);
       } finally {
         pace.stop();
         stream.destroy();
       }
-      t.diagnostic(`held at most ${maxHeld} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      assert.ok(
-        maxHeld <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${maxHeld} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding upstream was paused again and again (${pace.counts.pauses})`,
-      );
+      assertBounded(t, maxHeld, pace.counts.pauses, reader.seen, 'upstream');
     } finally {
       await proxy.close();
       upstream.closeAllConnections();

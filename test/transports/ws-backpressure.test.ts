@@ -1,20 +1,18 @@
-import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startWsProxy } from '../../src/transports/ws.js';
 import {
-  BOUND,
   COUNT,
-  FLOOD,
   INIT_MESSAGE,
+  assertBounded,
   countMessage,
   floodMessage,
   floodRuntime,
   heldBy,
   paceBy,
-  waitForCount,
+  readTheRest,
   type Seen,
 } from '../helpers/flood.js';
 
@@ -71,21 +69,8 @@ describe('back-pressure: WebSocket', () => {
       client.send(JSON.stringify(INIT_MESSAGE));
       client.pause();
       // The upstream finishes its flood only as fast as the slow client reads (with back-pressure).
-      await floodDone;
-      sample();
-      pace.stop();
-      reader.read();
-      await waitForCount(() => seen.notifications === COUNT);
-      t.diagnostic(`held at most ${held.max} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(seen.inOrder, 'every notification arrived, in order');
-      assert.ok(
-        held.max <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${held.max} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding upstream was paused again and again (${pace.counts.pauses})`,
-      );
+      await readTheRest(floodDone, sample, pace, { read: reader.read, seen });
+      assertBounded(t, held.max, pace.counts.pauses, seen, 'upstream');
     } finally {
       pace.stop();
       unsubscribe('net.server.socket', onSocket);

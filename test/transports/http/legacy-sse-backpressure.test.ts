@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startHttpProxy } from '../../../src/transports/http/server.js';
 import {
-  BOUND,
   COUNT,
-  FLOOD,
   INIT_MESSAGE,
+  assertBounded,
   floodMessage,
   floodRuntime,
+  getStream,
   heldBy,
   paceBy,
+  readTheRest,
   slowReader,
-  waitForCount,
 } from '../../helpers/flood.js';
 
 /**
@@ -71,12 +71,7 @@ describe('back-pressure: legacy HTTP+SSE', () => {
     proxy.server.on('connection', (s: Socket) => sockets.push(s));
     const { held, sample } = heldBy(() => sockets);
     try {
-      const stream = await new Promise<IncomingMessage>((resolve, reject) =>
-        httpGet(proxy.url, { agent: false, headers: { accept: 'text/event-stream' } }, resolve).on(
-          'error',
-          reject,
-        ),
-      );
+      const stream = await getStream(proxy.url);
       assert.equal(stream.statusCode, 200);
       // The endpoint event names where to POST (intentguard's own /messages?sessionId=…).
       const endpoint = await new Promise<string>((resolve) => {
@@ -100,25 +95,12 @@ describe('back-pressure: legacy HTTP+SSE', () => {
         });
         assert.equal(post.status, 202);
         // The upstream finishes its flood only as fast as the slow client reads (with back-pressure).
-        await floodDone;
-        sample();
-        pace.stop();
-        reader.read();
-        await waitForCount(() => reader.seen.notifications === COUNT);
+        await readTheRest(floodDone, sample, pace, reader);
       } finally {
         pace.stop();
         stream.destroy();
       }
-      t.diagnostic(`held at most ${held.max} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      assert.ok(
-        held.max <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${held.max} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding upstream was paused again and again (${pace.counts.pauses})`,
-      );
+      assertBounded(t, held.max, pace.counts.pauses, reader.seen, 'upstream');
     } finally {
       await proxy.close();
       upstream.closeAllConnections();

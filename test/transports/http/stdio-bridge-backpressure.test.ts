@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
-import { get as httpGet, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startHttpProxy } from '../../../src/transports/http/server.js';
 import {
-  BOUND,
   COUNT,
-  FLOOD,
   INITIALIZED,
-  INIT_MESSAGE,
   SIZE,
+  assertBounded,
   floodRuntime,
+  getStream,
   heldBy,
+  initSession,
   paceBy,
+  readTheRest,
   slowReader,
   waitForCount,
 } from '../../helpers/flood.js';
@@ -44,21 +44,8 @@ describe('back-pressure: Streamable HTTP in front of a stdio server', () => {
     proxy.server.on('connection', (s: Socket) => sockets.push(s));
     const { held, sample } = heldBy(() => sockets);
     try {
-      const init = await fetch(proxy.url, {
-        method: 'POST',
-        headers: json,
-        body: JSON.stringify(INIT_MESSAGE),
-      });
-      assert.equal(init.status, 200);
-      await init.text();
-      const sid = init.headers.get('mcp-session-id')!;
-      const stream = await new Promise<IncomingMessage>((resolve, reject) =>
-        httpGet(
-          proxy.url,
-          { agent: false, headers: { accept: 'text/event-stream', 'mcp-session-id': sid } },
-          resolve,
-        ).on('error', reject),
-      );
+      const sid = await initSession(proxy.url);
+      const stream = await getStream(proxy.url, { 'mcp-session-id': sid });
       assert.equal(stream.statusCode, 200);
       const reader = slowReader(stream, 'data: ');
       const pace = paceBy('http-stdio s2c', reader, sample);
@@ -72,25 +59,17 @@ describe('back-pressure: Streamable HTTP in front of a stdio server', () => {
         assert.equal(go.status, 202);
         // The server exits once the whole flood left it, only as fast as the slow client reads (with
         // back-pressure); its session then ends.
-        await waitForCount(() => runtime.monitor.sessions().length === 0);
-        sample();
-        pace.stop();
-        reader.read();
-        await waitForCount(() => reader.seen.notifications === COUNT);
+        await readTheRest(
+          waitForCount(() => runtime.monitor.sessions().length === 0),
+          sample,
+          pace,
+          reader,
+        );
       } finally {
         pace.stop();
         stream.destroy();
       }
-      t.diagnostic(`held at most ${held.max} bytes of a ${FLOOD}-byte flood; ${pace.counts.pauses} pauses`);
-      assert.ok(reader.seen.inOrder, 'every notification arrived, in order');
-      assert.ok(
-        held.max <= BOUND,
-        `intentguard held at most ${BOUND} bytes for the slow client (held ${held.max} of a ${FLOOD}-byte flood)`,
-      );
-      assert.ok(
-        pace.counts.pauses >= 3,
-        `the flooding server was paused again and again (${pace.counts.pauses})`,
-      );
+      assertBounded(t, held.max, pace.counts.pauses, reader.seen, 'server');
     } finally {
       await proxy.close();
       await runtime.close();
