@@ -93,6 +93,24 @@ describe('store commands on PostgreSQL', () => {
     assert.equal(left.stdout.trim(), '', 'the ended sessions were pruned, and the record still verifies');
   });
 
+  it('task done on a postgres:// store revokes the grant in the fleet table (a chained row)', async () => {
+    const done = await cli(['task', 'done', 'grant-of-a-task', '--store', url]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /task done: grant grant-of-a-task revoked in .*every instance is told/);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const rows = await c.query<{ reason: string; hash: string | null }>(
+        "SELECT reason, hash FROM revocations WHERE jti = 'grant-of-a-task'",
+      );
+      assert.equal(rows.rows.length, 1);
+      assert.equal(rows.rows[0]!.reason, 'task done');
+      assert.ok(rows.rows[0]!.hash, 'chained');
+    } finally {
+      await c.end();
+    }
+  });
+
   it('approvals (the list) reads the fleet table', async () => {
     const pool = new pg.Client({ connectionString: url });
     await pool.connect();
