@@ -1,5 +1,12 @@
-import { parse as parseDomain } from 'tldts';
+import { createRequire } from 'node:module';
 import { asciiTable, isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
+
+// tldts (the Public Suffix List, one large file: ≈ 0.3 s to load on a loaded machine) is loaded when a
+// bare dotted name first needs it, not at every start: a stdio proxy's first answer rarely does.
+const load = createRequire(import.meta.url);
+let tldts: typeof import('tldts') | undefined;
+const parseDomain: (typeof import('tldts'))['parse'] = (url, options) =>
+  (tldts ??= load('tldts') as typeof import('tldts')).parse(url, options);
 
 /** What a scan of text found that names a network place, before normalization. */
 type Place =

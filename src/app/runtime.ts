@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IntentGuardError } from '../errors.js';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../lib/yaml.js';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
 import type { AlertStream } from '../alerts/ws-stream.js';

@@ -15,7 +15,7 @@ export const SHIPPED_RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '
 
 /**
  * The shipped pack parsed and schema-checked at build time (`npm run build` writes it beside the compiled
- * module: scripts/precompile-rules.ts), so a proxy's start neither parses its YAML nor loads ajv. Used
+ * module: scripts/post-build.ts), so a proxy's start neither parses its YAML nor loads ajv. Used
  * only while the shipped files are the ones it was made from (see `PrecompiledRules`); from the sources
  * (tsx) there is none.
  */
