@@ -34,6 +34,13 @@ const one = (req: IncomingMessage, name: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
+/**
+ * The intentguard session a stateless (2026-07-28) request joins: its grant's `jti` (or subject, or
+ * none) and the optional `Intentguard-Correlation` header. Every HTTP path keys them the same way.
+ */
+export const statelessKey = (identity: Identity | undefined, req: IncomingMessage): string =>
+  `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
+
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 };
@@ -58,8 +65,6 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   const sessions = new Map<string, SessionHandle>();
   /** POSTs waiting for an answer the monitor delivers itself, by session key and request id. */
   const waiting = new Map<string, (answer: unknown) => void>();
-  const keyOf = (identity: Identity | undefined, req: IncomingMessage) =>
-    `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
 
   const sessionFor = (key: string, identity: Identity | undefined, intent: Intent): SessionHandle => {
     const known = sessions.get(key);
@@ -143,7 +148,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       body: unknown,
       wire?: { readonly text: string; readonly bytes: number },
     ): Promise<void> {
-      const key = keyOf(identity, req);
+      const key = statelessKey(identity, req);
       const s = sessionFor(key, identity, intent);
       const id = (body as { id?: unknown }).id;
       if (s.status !== 'open') {
