@@ -71,6 +71,13 @@ const recordFailed = (id: unknown, e: unknown) => ({
   },
 });
 
+/**
+ * The intentguard session a stateless (2026-07-28) request joins: its grant's `jti` (or subject, or
+ * none) and the optional `Intentguard-Correlation` header. Every HTTP path keys them the same way.
+ */
+export const statelessKey = (identity: Identity | undefined, req: IncomingMessage): string =>
+  `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
+
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 };
@@ -95,8 +102,6 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   const sessions = new Map<string, SessionHandle>();
   /** POSTs waiting for an answer the monitor delivers itself, by session key and request id. */
   const waiting = new Map<string, (answer: unknown) => void>();
-  const keyOf = (identity: Identity | undefined, req: IncomingMessage) =>
-    `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
 
   const sessionFor = (
     key: string,
@@ -342,7 +347,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       body: unknown,
       wire?: { readonly text: string; readonly bytes: number },
     ): Promise<void> {
-      const key = keyOf(identity, req);
+      const key = statelessKey(identity, req);
       const s = fleet
         ? await fleetSession(key, req, res, identity, intent, body)
         : sessionFor(key, identity, intent);

@@ -101,7 +101,14 @@ function build(o: HttpProxyOptions): Parts {
     const log =
       o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${printable(line)}\n`));
     const maxSessions = o.maxSessions ?? 32;
-    const bridge = createStdioBridge({ monitor, ...o.server, maxSessions, sessionQuota, log });
+    const bridge = createStdioBridge({
+      monitor,
+      ...o.server,
+      maxSessions,
+      sessionQuota,
+      log,
+      era: o.runtime.era,
+    });
     return { path: o.path ?? '/mcp', messagesPath, maxBody, door, bridge, auth };
   }
   const headers = o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders };
