@@ -19,7 +19,7 @@ export const SHIPPED_RULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '
  * only while the shipped files are the ones it was made from (see `PrecompiledRules`); from the sources
  * (tsx) there is none.
  */
-export const PRECOMPILED_PACK_FILE = join(dirname(fileURLToPath(import.meta.url)), 'shipped-pack.json');
+const PRECOMPILED_PACK_FILE = join(dirname(fileURLToPath(import.meta.url)), 'shipped-pack.json');
 
 /** A precompiled pack file, or undefined when it is missing or not one (then the pack is parsed). */
 function readPrecompiled(file: string): PrecompiledRules | undefined {
