@@ -91,7 +91,8 @@ async function consoleData(location: string): Promise<{ data: ConsoleData; close
     import('../fleet/revocations.js'),
     import('../fleet/schema.js'),
   ]);
-  const store = await openPgStore(location);
+  // The fleet's audit key must exist (INTENTGUARD_AUDIT_KEY): the console never makes one of its own.
+  const store = await openPgStore(location, { readonly: true });
   try {
     await migrateFleet(store.pg);
     const data = await pgConsoleData(store, {

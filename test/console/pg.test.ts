@@ -220,7 +220,7 @@ describe('console on PostgreSQL (the whole fleet)', () => {
       tap(cl, i.monitor, {
         side: 'client',
         intent: parseIntent({ purpose: 'summarise my notes', tools: ['echo'] }),
-        identity: { sub: 'agent:held' },
+        identity: { sub: 'agent:held', jti: 'jti-held' },
       }),
     );
     const call = client.callTool({ name: 'send_email', arguments: { to: 'ops@corp.test', body: 'notes' } });
@@ -236,10 +236,27 @@ describe('console on PostgreSQL (the whole fleet)', () => {
     const decided = await post(c, `/api/approvals/${a.id}`, { decision: 'approve', scope: 'once' });
     assert.equal(decided.tool, 'send_email');
     assert.deepEqual((await call).content, [{ type: 'text', text: 'sent to ops@corp.test' }]);
-    await client.close();
     await until(
       async () => (await get(c, `/api/approvals/${a.id}`)).status === 'approved',
       'the decision sealed by the instance',
     );
+    // Revoking the session's grant from the console: a chained row in the shared table, read back.
+    const sessionId = a.session as string;
+    assert.equal(
+      (await get(c, '/api/sessions')).sessions.find((s: Json) => s.id === sessionId).revoked,
+      false,
+    );
+    const revoked = await post(c, `/api/sessions/${sessionId}/revoke`, {});
+    assert.deepEqual([revoked.jti, revoked.revoked], ['jti-held', true]);
+    assert.equal(
+      (await get(c, '/api/sessions')).sessions.find((s: Json) => s.id === sessionId).revoked,
+      true,
+    );
+    const rows = await i.backend.postgres!.pg.pool.query('SELECT jti, hash FROM revocations');
+    assert.deepEqual(
+      rows.rows.map((r) => [r.jti, typeof r.hash]),
+      [['jti-held', 'string']],
+    );
+    await client.close();
   });
 });
