@@ -5,8 +5,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { pgConsoleData } from '../src/console/pg-data.js';
 import { startConsole } from '../src/console/server.js';
 import { openStore } from '../src/store/db.js';
+import { openPgStore } from '../src/store/pg/store.js';
+import { startPostgres } from '../test/helpers/postgres.js';
 import { fmt, percentile, printTable } from './lib.js';
 
 const TOKEN = 'bench-console-token-0123456789';
@@ -89,6 +92,7 @@ export async function benchConsole(): Promise<void> {
     await c.close();
     store.close();
   }
+  rows.push(...(await pgRows(100_000)));
   printTable('Console: list view server time (50 rows a page, keyset pagination; target < 300 ms)', rows);
   console.log(
     `Console: first live update after another connection commits: ${fmt(live)} ms (target < 1000 ms)`,
@@ -130,4 +134,66 @@ async function firstLiveUpdate(base: string, path: string): Promise<number> {
   await reader.cancel();
   db.close();
   return ms;
+}
+
+/** The same list views with `n` sessions (two events and one alert each) on a real PostgreSQL. */
+async function pgRows(n: number): Promise<Record<string, string>[]> {
+  const server = await startPostgres();
+  try {
+    const url = server.createDatabase('bench_console');
+    const store = await openPgStore(url, {
+      keyFile: join(mkdtempSync(join(tmpdir(), 'ig-bench-console-pg-')), 'audit.key'),
+    });
+    const intent = JSON.stringify({ purpose: 'bench', tools: ['echo'], budget: { calls: 20 }, version: 1 });
+    const q = (sql: string, params: unknown[] = []) => store.pg.pool.query(sql, params);
+    await q(
+      `INSERT INTO sessions (id, key, sub, jti, intent_json, intent_version, purpose, transport, started_at, ended_at, outcome, calls, drift, status, events, hash, prev_hash)
+      SELECT 'ig-bench-' || i, 'agent:' || (i % 50) || '#d', 'agent:' || (i % 50), 'jti-' || i, $2, 1, 'summarise the notes',
+        'stdio', i, i + 5, 'allow', 1, 0, 'closed', 2, 'x', 'x' FROM generate_series(0, $1 - 1) i`,
+      [n, intent],
+    );
+    await q(
+      `INSERT INTO events (session_id, seq, time, dir, kind, method, tool, call, msg_id, bytes, raw, hash, prev_hash)
+      SELECT 'ig-bench-' || i, k, i + k, CASE k WHEN 0 THEN 'c2s' ELSE 's2c' END, CASE k WHEN 0 THEN 'request' ELSE 'response' END,
+        'tools/call', 'echo', 0, '1', 10, '{}', 'x', 'x' FROM generate_series(0, $1 - 1) i, generate_series(0, 1) k`,
+      [n],
+    );
+    await q(
+      `INSERT INTO alerts (id, session_id, decision_id, time, rule, severity, action, outcome, json)
+      SELECT 'al-' || i, 'ig-bench-' || i, 'dec-' || i, i, 'IG-INT-001', 'medium', 'reauthorize', 'reauthorize',
+        '{"reason":"bench"}' FROM generate_series(0, $1 - 1) i`,
+      [n],
+    );
+    await q('ANALYZE');
+    const readOnly = () => Promise.reject(new Error('the bench only reads'));
+    const data = await pgConsoleData(store, {
+      decide: readOnly,
+      revoke: readOnly,
+      approvals: { append: readOnly, seal: readOnly },
+    });
+    const c = await startConsole({ data, port: 0, token: TOKEN });
+    const rows: Record<string, string>[] = [];
+    try {
+      await timed(`${c.url}/api/sessions`, 5);
+      for (const [label, path] of [
+        ['PostgreSQL: GET /api/sessions (page 1)', '/api/sessions'],
+        ['PostgreSQL: GET /api/sessions (deep page)', `/api/sessions?before=${Math.floor(n / 2)}`],
+        ['PostgreSQL: GET /api/alerts (page 1)', '/api/alerts'],
+      ] as const) {
+        const t = await timed(`${c.url}${path}`, 30);
+        rows.push({
+          sessions: n.toLocaleString('en-US'),
+          request: label,
+          'p50 ms': fmt(t.p50),
+          'p99 ms': fmt(t.p99),
+        });
+      }
+    } finally {
+      await c.close();
+      await store.close();
+    }
+    return rows;
+  } finally {
+    server.stop();
+  }
 }

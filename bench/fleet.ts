@@ -1,7 +1,8 @@
 // Fleet benchmarks (`npm run bench -- fleet`), on a throwaway PostgreSQL started here: the recorder's
 // events/s into PostgreSQL against a bare batched insert of the same rows (the floor), and revocation
 // propagation — revoked through one instance's store connection, seen by another's local set via
-// NOTIFY. Figures are measured side by side in this run; nothing asserts a time.
+// NOTIFY; and `intentguard http` instances behind a round-robin balancer (bench/fleet-proxies.ts).
+// Figures are measured side by side in this run; nothing asserts a time.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { Monitor, SessionEvent, SessionState } from '../src/index.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { fmt, internal, percentile, printTable } from './lib.js';
 import { syntheticEvents } from './synthetic.js';
+import { fleetProxies } from './fleet-proxies.js';
 
 const { openPgStore } = await internal<typeof import('../src/store/pg/store.js')>('store/pg/store');
 const { createPgRecorder } =
@@ -129,6 +131,19 @@ export async function benchFleet(): Promise<void> {
       await a.close();
       await b.close();
     }
+    const rows = await fleetProxies((name) => server.createDatabase(name));
+    printTable(
+      'stateless sessions through a round-robin TCP balancer (a new connection per call), this run',
+      rows,
+    );
+    const [sqlite, one] = rows;
+    if (sqlite && one)
+      printTable('per-call cost of the shared store (one instance: PostgreSQL p50 - SQLite p50)', [
+        {
+          'p50 delta': `${(Number(one['p50 ms']) - Number(sqlite['p50 ms'])).toFixed(2)} ms`,
+          target: '<= +1 ms',
+        },
+      ]);
   } finally {
     server.stop();
   }

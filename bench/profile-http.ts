@@ -7,6 +7,7 @@
 // adds that build's proxy beside this one's, rounds taken in turn; ROUNDS=n; CPU_PROF=<dir> runs the
 // proxies under `node --cpu-prof` (profiles written there as they exit).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,8 @@ import * as z from 'zod';
 import { freePort } from '../test/helpers/everything-http.js';
 import { TRIVIAL_SERVER, proxyBenchDir } from './lib.js';
 
+// The SDK clients leave an abort listener per request until GC (see bench/proxy.ts).
+setMaxListeners(0);
 const calls = Number(process.argv[2] ?? 3000);
 const rounds = Number(process.env.ROUNDS ?? 10);
 const modern = process.env.ERA !== '2025';

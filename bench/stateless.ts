@@ -35,7 +35,8 @@ const altBuild = async (dist: string): Promise<Build> => {
   return { createRuntime, startHttpProxy };
 };
 
-const noopServer = () => {
+/** A v2 McpServer with one tool that does nothing (also the fleet bench's upstream). */
+export const noopServer = () => {
   const s = new McpServer({ name: 'bench-v2', version: '1' });
   s.registerTool('noop', { inputSchema: z.object({}) }, async () => ({ content: [] }));
   return s;

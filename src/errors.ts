@@ -113,6 +113,8 @@ export const ERROR_CODES = {
     "a desktop client MCP configuration to wrap or unwrap is missing, not JSON, or not of that client's shape",
   ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
+  ERR_SESSION_LEASE:
+    'no instance of the fleet can serve this stateless session now (the PostgreSQL store is away, or its owner cannot be reached and its lease has not run out); retry',
   ERR_BUDGET_UNAVAILABLE:
     "a fleet's shared grant budget could not be counted (the PostgreSQL store is away); the call is denied",
   ERR_CONFIG: 'a flag, environment variable or intentguard.yaml setting is invalid',

@@ -2,7 +2,7 @@
 // every check must come out the same (transparency).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,26 +10,36 @@ import { promisify } from 'node:util';
 import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
+import { v2ConformanceServer } from './era/fixtures/v2-conformance.js';
 
 const run = promisify(execFile);
 
-async function conformance(url: string): Promise<Map<string, string>> {
+/**
+ * Run a conformance package's server suite against `url`; every check's status keyed by scenario, check
+ * id and occurrence (a scenario may report one id several times, and a side may report one more).
+ */
+async function conformance(
+  url: string,
+  pkg = '@modelcontextprotocol/conformance',
+  select: readonly string[] = [],
+): Promise<Map<string, string>> {
   const out = mkdtempSync(join(tmpdir(), 'ig-conf-'));
   await run(
     process.execPath,
     [
       '--import',
       './test/support/node20-globsync.mjs',
-      'node_modules/@modelcontextprotocol/conformance/dist/index.js',
+      `node_modules/${pkg}/dist/index.js`,
       'server',
       '--url',
       url,
       '-o',
       out,
+      ...select,
     ],
     { timeout: 240_000 },
   ).catch((e: { code?: number }) => {
-    // The suite exits non-zero when checks fail; server-everything fails some of them either way.
+    // The suite exits non-zero when checks fail; the servers fail some of them either way.
     if (typeof e.code !== 'number') throw e;
   });
   const results = new Map<string, string>();
@@ -39,8 +49,14 @@ async function conformance(url: string): Promise<Map<string, string>> {
       id: string;
       status: string;
     }[];
-    checks.forEach((c, i) => results.set(`${scenario}/${i}/${c.id}`, c.status));
+    const seen = new Map<string, number>();
+    for (const c of checks) {
+      const n = (seen.get(c.id) ?? 0) + 1;
+      seen.set(c.id, n);
+      results.set(`${scenario}/${c.id}#${n}`, c.status);
+    }
   }
+  rmSync(out, { recursive: true, force: true });
   return results;
 }
 
@@ -61,7 +77,7 @@ const direct = () =>
  * directly); intentguard's front door refuses it (SUCCESS). Both sides then compare without it.
  */
 const rebindingRefused = (through: Map<string, string>, direct: Map<string, string>) => {
-  const key = 'server-dns-rebinding-protection/0/localhost-host-rebinding-rejected';
+  const key = 'server-dns-rebinding-protection/localhost-host-rebinding-rejected#1';
   assert.equal(through.get(key), 'SUCCESS', 'intentguard refuses the rebinding Host');
   through.delete(key);
   direct.delete(key);
@@ -119,7 +135,7 @@ describe('conformance', () => {
       const bridged = await conformance(proxy.url);
       // The one informational difference: intentguard answers a POST that needs no stream with a JSON
       // body (the spec lets a server choose), so the suite's "multiple SSE streams" probe reports INFO.
-      const key = 'server-server-sse-multiple-streams/1/server-sse-streams-functional';
+      const key = 'server-server-sse-multiple-streams/server-sse-streams-functional#1';
       assert.equal(bridged.get(key), 'INFO');
       bridged.delete(key);
       expected.delete(key);
@@ -128,6 +144,64 @@ describe('conformance', () => {
     } finally {
       await proxy.close();
       await runtime.close();
+    }
+  });
+});
+
+/**
+ * A site rules folder turning the flood rule off. Without a grant, every stateless (2026-07-28) request
+ * of one runtime joins the one anonymous intentguard session — by design: budgets and halts hold across
+ * requests — so the suite, one client running all its scenarios within seconds, is one agent; its MRTR
+ * scenarios together ask more server inputs in a minute than IG-SRV-003 lets one session ask (10), and
+ * which checks the flood then refuses depends on the machine's speed. The 2025 run opens one session
+ * per scenario and never gets there. The rule's own tests cover it.
+ */
+const floodOff = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-conf-rules-'));
+  writeFileSync(join(dir, 'flood.yaml'), 'override: IG-SRV-003\nenabled: false\n');
+  return dir;
+};
+
+/**
+ * The other check intentguard is meant to change, in the Tasks extension's scenarios (not scored for the
+ * revision, run by `--requirements` all the same): a task method naming a task intentguard never saw
+ * created through it is refused (ERR_TASK_NOT_OWNED, fail closed: a task id is a bearer handle) before
+ * the server can answer. The suite's probe of the removed `tasks/result` expects the server's -32601,
+ * which the v2 server gives directly (SUCCESS); through intentguard it reports FAILURE.
+ */
+const unknownTaskRefused = (through: Map<string, string>, direct: Map<string, string>) => {
+  const key = 'server-tasks-dispatch-and-envelope/sep-2663-tasks-result-removed-method-not-found#1';
+  assert.equal(direct.get(key), 'SUCCESS');
+  assert.equal(through.get(key), 'FAILURE', 'intentguard refuses a task it never saw created');
+  through.delete(key);
+  direct.delete(key);
+};
+
+describe('conformance 2026-07-28 (conformance-next)', () => {
+  it('gives identical per-check results against a v2 server directly and through intentguard http', async () => {
+    const upstream = await v2ConformanceServer();
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: false,
+      pack: true,
+      rules: [floodOff()],
+      intentFile: intentFile(),
+      log: () => undefined,
+    });
+    const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    try {
+      // The scenarios the revision requires, frozen at its release (the suite's requirements file).
+      const select = ['--requirements', '2026-07-28'];
+      const expected = await conformance(upstream.url, 'conformance-next', select);
+      const proxied = await conformance(proxy.url, 'conformance-next', select);
+      assert.ok(expected.size >= 90, `only ${expected.size} checks ran`);
+      rebindingRefused(proxied, expected);
+      unknownTaskRefused(proxied, expected);
+      assert.deepEqual([...proxied.entries()].sort(), [...expected.entries()].sort());
+    } finally {
+      await proxy.close();
+      await runtime.close();
+      await upstream.close();
     }
   });
 });

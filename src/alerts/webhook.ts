@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { Subject, type Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
+import { Subject } from '../lib/rx.js';
 import type { Alert } from '../model/decision.js';
 import type { Store } from '../store/db.js';
 import { toOcsf } from './ocsf.js';

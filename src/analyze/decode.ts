@@ -96,21 +96,24 @@ interface Flags {
 /**
  * A text built one UTF-16 unit at a time in a reused typed array, made a flat string once at the end:
  * `+=` per character on a 1 MB value builds a rope whose flattening and collection grew per character
- * with the size.
+ * with the size. `units` may also be written at any index below the capacity, then `n` set.
  */
 class Units {
   private static shared = new Uint16Array(1 << 12);
   private static utf16 = new TextDecoder('utf-16le');
   n = 0;
+  readonly units: Uint16Array;
   constructor(capacity: number) {
     if (Units.shared.length < capacity)
       Units.shared = new Uint16Array(Math.max(capacity, Units.shared.length * 2));
+    this.units = Units.shared;
   }
   push(unit: number): void {
-    Units.shared[this.n++] = unit;
+    this.units[this.n++] = unit;
   }
+  /** The units as a string; a lone surrogate reads as U+FFFD. */
   text(): string {
-    return Units.utf16.decode(Units.shared.subarray(0, this.n));
+    return Units.utf16.decode(this.units.subarray(0, this.n));
   }
 }
 
@@ -146,74 +149,117 @@ const isBase32 = (c: number): boolean =>
 const isFiller = (c: number): boolean =>
   isSpace(c) || c === 44 || c === 59 || c === 58 || c === 124 || invisible(c) || c === 0x2060;
 
+// What the level-0 pass asks of each ASCII character, as bits of one table lookup.
+const K_B64 = 1,
+  K_FILLER = 2,
+  K_LETTER = 4,
+  K_ESCAPE = 8,
+  K_DIGIT = 16;
+const KIND = asciiTable(() => false);
+for (let c = 0; c < 128; c++)
+  KIND[c] =
+    (isB64(c) ? K_B64 : 0) |
+    (isFiller(c) ? K_FILLER : 0) |
+    (isAlnum(c) && !isDigit(c) ? K_LETTER : 0) |
+    // Where an escape `unescape` reads can start: `\u`/`\x`, `=XX`, `&#`; `0x` and code lists are digits.
+    (c === 92 || c === 61 || c === 38 ? K_ESCAPE : 0) |
+    (isDigit(c) ? K_DIGIT : 0);
+const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
+
 /**
  * Readings of a value that are not decodings of a run: its characters reversed; the value with fillers
  * between its characters dropped; escapes (`\u0041`, `\x41`, `&#65;`, `&#x41;`, `=41`, `0x41`, lists
  * of character codes) turned into the characters they name; compatibility forms (full-width letters)
- * folded by NFKC. Each is linear in the value. True when the reversed reading (then `out[0]`) has
- * nothing {@link layer} could decode: no '%' and no run of the base64 alphabet long enough.
+ * folded by NFKC. One pass over the value classifies it and writes the reversed reading; the others
+ * are only built when they can differ from the value (fillers that hide something, 8 places where an
+ * escape could start, a character past ASCII). Linear in the value. True when neither the value nor
+ * its reversed reading (then `out[0]`) has anything {@link layer} could decode: no '%' and no run of
+ * the base64 alphabet long enough.
  */
 function readings(s: string, out: string[], left: { chars: number }): boolean {
-  if (s.length < DECODE_LIMITS.minRun) return false;
-  // By code point: a surrogate pair stays in order.
-  const rev = new Units(s.length);
-  for (let i = s.length - 1; i >= 0; i--) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
-      const hi = s.charCodeAt(i - 1);
-      if (hi >= 0xd800 && hi <= 0xdbff) {
-        rev.push(hi);
-        i--;
-      }
-    }
-    rev.push(c);
-  }
-  push(out, rev.text(), left);
+  const n = s.length;
+  if (n < DECODE_LIMITS.minRun) return false;
   // Fillers dropped when they hide something: invisible ones always; visible ones only between short
   // tokens (4 characters at most) of the base64 alphabet with a letter among them (`QUtJ QUlP`,
   // `41:4b:49`, `w J a l`), so prose and lists of times or amounts are never glued into new words.
-  // One pass gathers what decides it (and whether the value has a run `layer` could decode, which
-  // the reversed value has too); the squeezed text is only built when it is used.
+  const rev = new Units(n);
+  const units = rev.units;
   let invisibles = 0,
     fillers = 0,
     tokens = 0,
     longest = 0,
     run = 0,
     b64 = 0,
+    digits = 0,
+    escapes = 0,
+    percent = false,
     longRun = false,
     letter = false,
     alphabet = true,
     ascii = true;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0x7e) ascii = false;
-    if (c < 128 && B64[c] === 1) {
-      if (++b64 >= DECODE_LIMITS.minRun) longRun = true;
-    } else b64 = 0;
+    if (c < 0x7f) {
+      units[n - 1 - i] = c;
+      const k = KIND[c]!;
+      if (k & K_B64) {
+        if (++b64 >= DECODE_LIMITS.minRun) longRun = true;
+      } else b64 = 0;
+      if (k & K_DIGIT) {
+        // `0x41`; an entry of a code list is a run of 2-3 digits ended by `,`, `;`, a space or the end.
+        if (c === 48 && (s.charCodeAt(i + 1) | 32) === 120) escapes++;
+        digits++;
+      } else {
+        if ((digits === 2 || digits === 3) && (c === 44 || c === 32 || c === 59)) escapes++;
+        digits = 0;
+        if (k & K_ESCAPE) escapes++;
+        else if (c === 37) percent = true;
+      }
+      if (k & K_FILLER) {
+        fillers++;
+        run = 0;
+        continue;
+      }
+      if (run === 0) tokens++;
+      if (++run > longest) longest = run;
+      if (k & K_LETTER) letter = true;
+      if (!(k & K_B64)) alphabet = false;
+      continue;
+    }
+    // By code point: a surrogate pair stays in order.
+    if (isHigh(c) && i + 1 < n && isLow(s.charCodeAt(i + 1))) units[n - 2 - i] = c;
+    else if (isLow(c) && i > 0 && isHigh(s.charCodeAt(i - 1))) units[n - i] = c;
+    else units[n - 1 - i] = c;
+    ascii = false;
+    b64 = 0;
+    digits = 0;
     if (isFiller(c)) {
-      if (c > 0x7e && invisible(c)) invisibles++;
+      if (invisible(c)) invisibles++;
       fillers++;
       run = 0;
       continue;
     }
     if (run === 0) tokens++;
-    longest = Math.max(longest, ++run);
-    letter ||= isAlnum(c) && !isDigit(c);
-    alphabet &&= isB64(c);
+    if (++run > longest) longest = run;
+    alphabet = false;
   }
+  if (digits === 2 || digits === 3) escapes++;
+  rev.n = n;
+  push(out, rev.text(), left);
   const hidden = invisibles > 0 || (tokens >= 4 && longest <= 4 && letter && alphabet);
   let squeezed = s;
   if (fillers > 0 && (hidden || !ascii)) {
-    const kept = new Units(s.length);
-    for (let i = 0; i < s.length; i++) {
+    const kept = new Units(n);
+    for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (!isFiller(c)) kept.push(c);
     }
     squeezed = kept.text();
   }
-  if (hidden && squeezed.length >= DECODE_LIMITS.minRun && squeezed.length < s.length)
-    push(out, squeezed, left);
-  const unescaped = unescape(s);
+  if (hidden && squeezed.length >= DECODE_LIMITS.minRun && squeezed.length < n) push(out, squeezed, left);
+  // Fewer than 8 places where an escape could start: fewer than 8 escapes, nothing to read.
+  const unescaped = escapes >= 8 ? unescape(s) : undefined;
   if (unescaped !== undefined) push(out, unescaped, left);
   if (!ascii) {
     const nfkc = s.normalize('NFKC');
@@ -225,8 +271,18 @@ function readings(s: string, out: string[], left: { chars: number }): boolean {
     const folded = fold.text();
     if (folded !== s && folded !== squeezed) push(out, folded, left);
   }
-  // The reversed value has the same '%' and base64-alphabet runs as the value, reversed.
-  return !longRun && !s.includes('%');
+  return !longRun && !percent;
+}
+
+/** The `n` hex digits of `s` at `i` as a number, or -1 if they are not all hex digits. */
+function hexAt(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(i + k);
+    if (!isHex(c)) return -1;
+    v = v * 16 + hexVal(c);
+  }
+  return v;
 }
 
 /** Character escapes and code lists in `s` replaced by their characters; undefined if there are fewer than 8. */
@@ -235,24 +291,15 @@ function unescape(s: string): string | undefined {
   // Built from slices only where an escape is found: most values have none.
   let text = '',
     copied = 0;
-  const hexAt = (i: number, n: number): number => {
-    let v = 0;
-    for (let k = 0; k < n; k++) {
-      const c = s.charCodeAt(i + k);
-      if (!isHex(c)) return -1;
-      v = v * 16 + hexVal(c);
-    }
-    return v;
-  };
   for (let i = 0; i < s.length;) {
     const c = s.charCodeAt(i);
     const next = s.charCodeAt(i + 1);
     let cp = -1,
       len = 0;
-    if (c === 92 && next === 117 && (cp = hexAt(i + 2, 4)) >= 0) len = 6;
-    else if (c === 92 && next === 120 && (cp = hexAt(i + 2, 2)) >= 0) len = 4;
-    else if (c === 48 && (next === 120 || next === 88) && (cp = hexAt(i + 2, 2)) >= 0) len = 4;
-    else if (c === 61 && (cp = hexAt(i + 1, 2)) >= 0) len = 3;
+    if (c === 92 && next === 117 && (cp = hexAt(s, i + 2, 4)) >= 0) len = 6;
+    else if (c === 92 && next === 120 && (cp = hexAt(s, i + 2, 2)) >= 0) len = 4;
+    else if (c === 48 && (next === 120 || next === 88) && (cp = hexAt(s, i + 2, 2)) >= 0) len = 4;
+    else if (c === 61 && (cp = hexAt(s, i + 1, 2)) >= 0) len = 3;
     else if (c === 38 && next === 35) {
       // &#65; or &#x41;
       const hex = s.charCodeAt(i + 2) === 120 || s.charCodeAt(i + 2) === 88;
@@ -365,9 +412,9 @@ export function decodeUncached(value: string): Decoded {
   const out: Decoded = [];
   const flags: Flags = {};
   const left = { chars: value.length * DECODE_LIMITS.outputFactor };
-  // Level 0's other readings (reversed, fillers dropped, escapes, NFKC) are decoded like the value.
-  const plainReversed = readings(value, out, left);
-  let level = plainReversed ? [value, ...out.slice(1)] : [value, ...out];
+  // Level 0's other readings (reversed, fillers dropped, escapes, NFKC) are decoded like the value;
+  // a value whose pass found no '%' and no long run has nothing to decode, nor has its reversal.
+  let level = readings(value, out, left) ? out.slice(1) : [value, ...out];
   for (let depth = 0; depth < DECODE_LIMITS.levels && level.length > 0 && left.chars > 0; depth++) {
     const start = out.length;
     for (const s of level) layer(s, out, left, flags);

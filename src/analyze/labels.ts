@@ -83,13 +83,36 @@ const KEYWORDS = [
   'bearer',
 ];
 const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
+// The keywords by their first two characters: in an ASCII text, one table lookup per character finds
+// where one may start (lower-casing ASCII is `A-Z` to `a-z`); past ASCII, lower-casing may make ASCII
+// (the Kelvin sign is `k`), and the text is lower-cased and searched as a whole.
+const KEY_PAIRS = new Uint8Array(128 * 128);
+for (const k of KEYWORDS) KEY_PAIRS[k.charCodeAt(0) * 128 + k.charCodeAt(1)] = 1;
+const lowerAscii = (c: number): number => (isUpper(c) ? c + 32 : c);
+const keywordAt = (text: string, at: number): boolean =>
+  KEYWORDS.some((k) => {
+    if (at + k.length > text.length) return false;
+    for (let m = 0; m < k.length; m++)
+      if (lowerAscii(text.charCodeAt(at + m)) !== k.charCodeAt(m)) return false;
+    return true;
+  });
 function hinted(text: string): boolean {
   let digits = 0,
     chain = 0,
-    gap = 0;
+    gap = 0,
+    ascii = true,
+    prev = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 64) return true;
+    if (c < 128) {
+      const l = lowerAscii(c);
+      if (KEY_PAIRS[prev * 128 + l] === 1 && keywordAt(text, i - 1)) return true;
+      prev = l;
+    } else {
+      ascii = false;
+      prev = 0;
+    }
     if (isDigit(c)) {
       chain = (gap <= 2 ? chain : 0) + 1;
       gap = 0;
@@ -102,6 +125,7 @@ function hinted(text: string): boolean {
       else chain = gap = 0;
     }
   }
+  if (ascii) return false;
   const lower = text.toLowerCase();
   return KEYWORDS.some((k) => lower.includes(k));
 }
@@ -139,6 +163,44 @@ export function labelText(text: string): LabelReport {
         ? 'confidential'
         : 'internal';
   return { labels: [...labels].sort(), kinds, sensitivity };
+}
+
+const ASSIGNMENTS = new Set(['aws-secret-key', 'password-assignment']);
+/** What follows the first `:`, `=` (an assignment) or space (`Bearer …`), leading spaces dropped. */
+function valueAfter(match: string): string {
+  let i = 0;
+  while (i < match.length && match[i] !== ':' && match[i] !== '=' && match[i] !== ' ') i++;
+  while (i < match.length && (match[i] === ':' || match[i] === '=' || match[i] === ' ' || match[i] === '\t'))
+    i++;
+  return match.slice(i);
+}
+
+/**
+ * The secret and credential values in a text, as they would leave: the key or token itself, the value
+ * of an assignment (`password = …`), the body after a private key's BEGIN line. At most 8 per detector.
+ */
+export function secretValues(text: string): string[] {
+  if (text.length < 6 || !hinted(text)) return [];
+  const out: string[] = [];
+  for (const d of DETECTORS) {
+    if (d.label !== 'secret' && d.label !== 'credential') continue;
+    let from = 0;
+    for (let n = 0; n < 8 && from < text.length; n++) {
+      const m = d.re.exec(from === 0 ? text : text.slice(from));
+      if (!m) break;
+      const whole = m[0] ?? '';
+      const end = from + m.index + whole.length;
+      out.push(
+        d.name === 'private-key'
+          ? text.slice(end, end + 256).trim()
+          : ASSIGNMENTS.has(d.name) || d.name === 'bearer'
+            ? valueAfter(whole)
+            : whole,
+      );
+      from = end;
+    }
+  }
+  return out;
 }
 
 /** Compare two sensitivity levels. */

@@ -18,18 +18,35 @@ const re2Source = (re: RegExp): string => {
   return flags ? `(?${flags})${body}` : body;
 };
 
+/** Every pattern made so far, to compile on demand (see {@link compileEveryPattern}). */
+const everyAutomaton: (() => unknown)[] = [];
+
+/**
+ * Build the automaton of every pattern made so far (each group's set included); throws at the first
+ * that RE2 cannot compile. For tests: the analyzers build theirs on first use. Returns how many.
+ */
+export function compileEveryPattern(): number {
+  for (const build of everyAutomaton) build();
+  return everyAutomaton.length;
+}
+
 /**
  * Compile a JavaScript regular expression literal into a linear-time RE2 pattern. The literal is only
  * read for its source and flags (`i`, `m`, `s`); it is never executed, so message content never reaches
- * the backtracking engine. Throws at load time if the pattern uses what RE2 cannot do (backreferences,
- * lookaround), so an unsafe pattern cannot slip in.
+ * the backtracking engine. The automaton is built on first use (the analyzers' ≈ 50 patterns took
+ * 0.4 s to compile, most of them never needed by a session): a pattern using what RE2 cannot do
+ * (backreferences, lookaround) throws then, and test/analyze/linear-patterns.test.ts compiles every
+ * analyzer's patterns, so an unsafe one cannot slip in.
  * @example linear(/^\s*#{2,}\s*system\b/im).test('\n## System') // true
  */
 export function linear(re: RegExp): LinearPattern {
-  const compiled = RE2JS.compile(re2Source(re));
+  const source = re2Source(re);
+  let compiled: RE2JS | undefined;
+  const automaton = () => (compiled ??= RE2JS.compile(source));
+  everyAutomaton.push(automaton);
   return {
-    exec: (text) => compiled.exec(text) as LinearMatch | null,
-    test: (text) => compiled.test(text),
+    exec: (text) => automaton().exec(text) as LinearMatch | null,
+    test: (text) => automaton().test(text),
   };
 }
 
@@ -37,7 +54,8 @@ export function linear(re: RegExp): LinearPattern {
  * A family of linear patterns usually tried one after another on the same text. The first question
  * about a text runs ONE pass of a combined DFA (RE2Set) that answers for every member at once; a member
  * then runs its own automaton only if the set says it occurs (to find where). Prose that matches
- * nothing thus costs one DFA pass, whatever the number of patterns.
+ * nothing thus costs one DFA pass, whatever the number of patterns. The set is compiled on the first
+ * question, a member's own automaton only when the set says it occurs.
  * @example const L = linearGroup(); const a = L(/\bfoo\b/i), b = L(/bar/); a.test('x bar') // false, one pass
  */
 export function linearGroup(): (re: RegExp) => LinearPattern {
@@ -45,14 +63,18 @@ export function linearGroup(): (re: RegExp) => LinearPattern {
   let set: RE2Set | undefined;
   let lastText: string | undefined;
   let lastHits = new Set<number>();
+  const combined = (): RE2Set => {
+    if (!set) {
+      set = new RE2Set(RE2Set.UNANCHORED);
+      for (const s of sources) set.add(s);
+      set.compile();
+    }
+    return set;
+  };
+  everyAutomaton.push(() => sources.length > 0 && combined());
   const hits = (text: string): Set<number> => {
     if (text !== lastText) {
-      if (!set) {
-        set = new RE2Set(RE2Set.UNANCHORED);
-        for (const s of sources) set.add(s);
-        set.compile();
-      }
-      lastHits = new Set(set.match(text));
+      lastHits = new Set(combined().match(text));
       lastText = text;
     }
     return lastHits;

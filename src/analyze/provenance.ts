@@ -100,6 +100,16 @@ function eachToken(s: string, visit: (token: string) => void): void {
 const normalizeText = (s: string) => collapseSpaces(s.toLowerCase());
 
 /**
+ * Whether `value` could be one of the tokens {@link ProvenanceIndex.valueSource} looks up: a token has
+ * no break character, and lower-casing and collapsing spaces neither add nor remove one, so a value
+ * with one (prose, a list) is answered without normalizing it.
+ */
+export function couldBeToken(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (isTokenBreak(value.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
  * Per-session index of what earlier tool results contained: their targets (exact, normalized), their
  * tokens (whole values such as `new_password`), and sampled text shingles (fragments). Memory is bounded
  * by {@link LIMITS}; old entries are dropped first. Updated in place: it is the incremental part of the
@@ -144,7 +154,9 @@ export class ProvenanceIndex {
 
   /** The result a whole argument value (6+ characters) appeared in as a token, if any. */
   valueSource(value: string): Source | undefined {
-    const id = this.tokens.get(normalizeText(value.trim()));
+    const v = value.trim();
+    if (!couldBeToken(v)) return undefined;
+    const id = this.tokens.get(normalizeText(v));
     return id === undefined ? undefined : this.source(id);
   }
 

@@ -1,5 +1,12 @@
-import { parse as parseDomain } from 'tldts';
+import { createRequire } from 'node:module';
 import { asciiTable, isAlnum, isAsciiLetter, isDigit, isSpace, isWord } from './scan.js';
+
+// tldts (the Public Suffix List, one large file: ≈ 0.3 s to load on a loaded machine) is loaded when a
+// bare dotted name first needs it, not at every start: a stdio proxy's first answer rarely does.
+const load = createRequire(import.meta.url);
+let tldts: typeof import('tldts') | undefined;
+const parseDomain: (typeof import('tldts'))['parse'] = (url, options) =>
+  (tldts ??= load('tldts') as typeof import('tldts')).parse(url, options);
 
 /** What a scan of text found that names a network place, before normalization. */
 type Place =
@@ -62,8 +69,11 @@ function urlStarts(text: string, s: number, e: number): number[] {
       const slashes = text.startsWith('//', i + 1);
       if (
         slashes ||
-        // `file:/etc/passwd`, `file:\\etc`: WHATWG reads the one-slash form as a local path too.
-        (scheme === 'file' && i + 1 < e && isSlash(text.charCodeAt(i + 1))) ||
+        // `file:/etc/passwd`, `file:\\etc`, `file:etc/passwd` (also inside `jar:file:…`): WHATWG reads the
+        // one-slash and no-slash forms as a path from the root too.
+        (scheme === 'file' &&
+          i + 1 < e &&
+          (isSlash(text.charCodeAt(i + 1)) || isHostChar(text.charCodeAt(i + 1)))) ||
         (SPECIAL.has(scheme) &&
           i + 1 < e &&
           (isSlash(text.charCodeAt(i + 1)) ||
@@ -301,14 +311,15 @@ function ipv6Close(text: string, at: number): number {
 }
 
 /**
- * Whether a text can name a place at all: every URL needs `:/`, a special scheme and `:`, two
- * slashes or `www.`; every email `@`; every bare host or IP a dot between two host characters.
+ * Whether a text can name a place at all: every URL needs `:/`, a special scheme or `file` and `:`,
+ * two slashes or `www.`; every email `@`; every bare host or IP a dot between two host characters.
  */
 function mayNamePlace(text: string): boolean {
   for (let i = 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 64) return true;
-    if (c === 58 && (isSlash(text.charCodeAt(i + 1)) || specialBefore(text, i))) return true;
+    if (c === 58 && (isSlash(text.charCodeAt(i + 1)) || specialBefore(text, i) || fileBefore(text, i)))
+      return true;
     if ((c === 47 || c === 92) && isSlash(text.charCodeAt(i - 1))) return true;
     if (
       c === 46 &&
@@ -320,6 +331,10 @@ function mayNamePlace(text: string): boolean {
   }
   return false;
 }
+
+/** Whether `file` ends right before `colon` (`file:etc/passwd`). */
+const fileBefore = (text: string, colon: number): boolean =>
+  colon >= 4 && text.slice(colon - 4, colon).toLowerCase() === 'file';
 
 /** Whether a special scheme name (`http`, `ws`...) ends right before `colon`. */
 function specialBefore(text: string, colon: number): boolean {

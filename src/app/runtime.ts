@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IntentGuardError } from '../errors.js';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../lib/yaml.js';
 import { jsonlSink } from '../alerts/jsonl.js';
 import { webhookSink } from '../alerts/webhook.js';
 import type { AlertStream } from '../alerts/ws-stream.js';
@@ -182,6 +182,16 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(o.visibility && { visibility: o.visibility }),
   });
   recorder = store ? createRecorder(store, monitor) : pgStore ? pg!.record(monitor) : undefined;
+  // A fleet: each stateless session has one owner instance at a time; another takes it over from the record.
+  const fleetSessions =
+    pgStore && recorder
+      ? await (
+          await import('../fleet/sessions.js')
+        ).fleetSessions(pgStore, monitor, () => recorder!.flush(), {
+          // Where the other instances reach this one (default: the address it listens on).
+          ...(process.env.INTENTGUARD_ADVERTISE_URL && { address: process.env.INTENTGUARD_ADVERTISE_URL }),
+        })
+      : undefined;
   const sinks: { close(): Promise<void> }[] = [];
   let gate: GrantGate | undefined;
   let stream: AlertStream | undefined;
@@ -235,6 +245,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   } catch (e) {
     // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
     // thread would otherwise keep the process alive after the error is reported).
+    await fleetSessions?.close();
     await recorder?.close();
     for (const s of sinks) await s.close();
     await stream?.close();
@@ -253,6 +264,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(gate && { gate }),
     ...(store && { store }),
     ...(pgStore && { pgStore }),
+    ...(fleetSessions && { fleetSessions }),
     ...(recorder && { recorder }),
     approvals,
     ...(stream && { alertStream: stream }),
@@ -268,6 +280,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
           .filter(Boolean)
           .map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])),
       );
+      await fleetSessions?.close();
       await recorder?.close();
       for (const s of sinks) await s.close();
       await stream?.close();

@@ -7,17 +7,6 @@ import type { EraGate } from '../mrtr/gate.js';
 import { observeThrough } from '../mrtr/tap-hook.js';
 import { batchRequestIds, type BatchAnswers } from './batches.js';
 
-/**
- * The environment a proxied server process starts with: intentguard's own, minus intentguard's
- * settings and secrets (`INTENTGUARD_*`: the agent's grant, webhook secrets, the alert token), which are
- * none of the server's business — a server holding the agent's grant could open sessions as the agent.
- */
-export function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (!k.toUpperCase().startsWith('INTENTGUARD_')) out[k] = v;
-  return out;
-}
-
 /** A serialized message plus what is known of it on the wire. */
 export interface WireMessage {
   readonly text: string;
@@ -53,7 +42,8 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
  * one: each element is decided on its own and each allowed element is forwarded as a single message;
  * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
  * one array (see {@link BatchAnswers}). With `era` (the runtime's gate), each message is seen through it
- * (MCP 2026-07-28 beside 2025-11-25: src/mrtr/tap-hook.ts `observeThrough`).
+ * (MCP 2026-07-28 beside 2025-11-25: src/mrtr/tap-hook.ts `observeThrough`); `header` reads the HTTP
+ * request's headers when the frame came in a POST (Mcp-Method / Mcp-Name checked against the body).
  */
 export async function relayFrame(
   session: SessionHandle,
@@ -61,9 +51,10 @@ export async function relayFrame(
   frame: WireMessage,
   batches?: BatchAnswers,
   era?: EraGate,
+  header?: (name: string) => string | undefined,
 ): Promise<{ forward: string[]; answers: unknown[] }> {
   const see = (m: unknown, bytes: number, text?: string): Outcome | Promise<Outcome> =>
-    era ? observeThrough(era, session, dir, m, bytes, text) : session.observe(dir, m, bytes, text);
+    era ? observeThrough(era, session, dir, m, bytes, text, header) : session.observe(dir, m, bytes, text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.text);

@@ -1,7 +1,9 @@
 import { IntentGuardError } from '../errors.js';
 import { readPrivateJwk } from '../console/grants.js';
 import { startConsole, type ConsoleServer } from '../console/server.js';
+import { sqliteConsoleData, type ConsoleData } from '../console/data.js';
 import { openStore } from '../store/db.js';
+import { parseStoreLocation } from '../store/location.js';
 import { splitListen } from './proxy-commands.js';
 
 /** `intentguard console` flags. */
@@ -40,10 +42,10 @@ export async function openConsole(
       'ERR_CONFIG',
       '--grant-key needs --console-jwks (to verify who asks for a grant)',
     );
-  const store = openStore(flags.db, { mustExist: true });
+  const { data, close } = await consoleData(flags.db);
   try {
     const server = await startConsole({
-      store,
+      data,
       host,
       port,
       ...(token && { token }),
@@ -64,11 +66,45 @@ export async function openConsole(
       ...server,
       async close() {
         await server.close();
-        store.close();
+        await close();
       },
     };
   } catch (e) {
-    store.close();
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * The store the console reads: a SQLite file (which must exist), or a fleet's PostgreSQL (`postgres://`:
+ * every instance's sessions; decisions, revocations and grant requests through the fleet's tables).
+ */
+async function consoleData(location: string): Promise<{ data: ConsoleData; close(): Promise<void> }> {
+  if (parseStoreLocation(location).kind !== 'postgres') {
+    const store = openStore(location, { mustExist: true });
+    return { data: sqliteConsoleData(store), close: async () => store.close() };
+  }
+  const [{ openPgStore }, { pgConsoleData }, fleet, { revokeInFleet }, { migrateFleet }] = await Promise.all([
+    import('../store/pg/store.js'),
+    import('../console/pg-data.js'),
+    import('../fleet/approvals.js'),
+    import('../fleet/revocations.js'),
+    import('../fleet/schema.js'),
+  ]);
+  // The fleet's audit key must exist (INTENTGUARD_AUDIT_KEY): the console never makes one of its own.
+  const store = await openPgStore(location, { readonly: true });
+  try {
+    await migrateFleet(store.pg);
+    const data = await pgConsoleData(store, {
+      decide: (id, approve, approver, scope) => fleet.decideInFleet(location, id, approve, approver, scope),
+      revoke: async (jti, reason) => {
+        await revokeInFleet(location, { jti }, reason, store.keyFile);
+      },
+      approvals: fleet.pgApprovalLedger(store),
+    });
+    return { data, close: () => store.close() };
+  } catch (e) {
+    await store.close();
     throw e;
   }
 }
@@ -76,7 +112,10 @@ export async function openConsole(
 /** `intentguard console --listen HOST:PORT`: serve until SIGINT/SIGTERM. */
 export async function consoleCommand(flags: ConsoleFlags): Promise<number> {
   const c = await openConsole(flags);
-  process.stderr.write(`intentguard console on ${c.url} (database ${flags.db})\n`);
+  const where = parseStoreLocation(flags.db);
+  process.stderr.write(
+    `intentguard console on ${c.url} (store ${where.kind === 'postgres' ? where.display : flags.db})\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

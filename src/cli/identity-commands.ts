@@ -156,6 +156,24 @@ export async function revokeCommand(
 }
 
 /**
+ * `intentguard task done JTI`: the grant's task is over, the grant revoked where the running intentguard
+ * records (on PostgreSQL: a chained row in the fleet's table, every instance told by NOTIFY).
+ */
+export async function taskDone(
+  jti: string,
+  opts: { db: string },
+  out: Out = process.stdout,
+): Promise<number> {
+  if (parseStoreLocation(opts.db).kind === 'postgres') {
+    const { revokeInFleet } = await import('../fleet/revocations.js');
+    const where = await revokeInFleet(opts.db, { jti }, 'task done');
+    out.write(`task done: grant ${jti} revoked in ${where} (every instance is told)\n`);
+    return 0;
+  }
+  return (await import('../identity/task-done.js')).taskDoneCommand(jti, opts, out);
+}
+
+/**
  * `intentguard unrevoke JTI|SUB`: lift a revocation (an operator's, or a halted session's) with a chained
  * lift row; new sessions presenting the grant are admitted again. `ERR_NOT_REVOKED` when nothing is in
  * force for that target.

@@ -1,7 +1,7 @@
 import { IntentGuardError } from '../errors.js';
 import { renderSuggestion } from '../learn/render.js';
 import { suggestIntent } from '../learn/suggest.js';
-import { openStore } from '../store/db.js';
+import { openBackend } from '../store/backend.js';
 import { recordedSessions } from '../store/queries.js';
 import { parseSince } from './store-commands.js';
 
@@ -11,32 +11,44 @@ type Out = { write(s: string): unknown };
  * `intentguard intent suggest`: an intent YAML learned from recorded sessions (all, one agent's, or
  * one), printed for review. No matching session is `ERR_SUGGEST_NO_SESSIONS`.
  */
-export function intentSuggestCommand(
+export async function intentSuggestCommand(
   opts: { db: string; sub?: string; session?: string; since?: string },
   stdout: Out = process.stdout,
-): number {
+): Promise<number> {
   const since = parseSince(opts.since);
-  const store = openStore(opts.db, { readonly: true, mustExist: true });
+  // Either backend: a PostgreSQL store is read through a local copy of the sessions asked for.
+  const backend = await openBackend(opts.db, { readonly: true });
   try {
-    const sessions = [
-      ...recordedSessions(store, { ...(opts.session !== undefined && { session: opts.session }), since }),
-    ].filter((s) => opts.sub === undefined || s.identity?.sub === opts.sub);
-    if (sessions.length === 0) {
-      const which = [
-        opts.session && `session ${opts.session}`,
-        opts.sub && `agent ${opts.sub}`,
-        opts.since && `since ${opts.since}`,
-      ]
-        .filter(Boolean)
-        .join(', ');
-      throw new IntentGuardError(
-        'ERR_SUGGEST_NO_SESSIONS',
-        `no recorded session in ${opts.db}${which ? ` matches ${which}` : ''}: nothing to learn from`,
-      );
+    const view = await backend.read({
+      ...(opts.session !== undefined && { session: opts.session }),
+      since,
+    });
+    try {
+      const sessions = [
+        ...recordedSessions(view.store, {
+          ...(opts.session !== undefined && { session: opts.session }),
+          since,
+        }),
+      ].filter((s) => opts.sub === undefined || s.identity?.sub === opts.sub);
+      if (sessions.length === 0) {
+        const which = [
+          opts.session && `session ${opts.session}`,
+          opts.sub && `agent ${opts.sub}`,
+          opts.since && `since ${opts.since}`,
+        ]
+          .filter(Boolean)
+          .join(', ');
+        throw new IntentGuardError(
+          'ERR_SUGGEST_NO_SESSIONS',
+          `no recorded session in ${backend.location}${which ? ` matches ${which}` : ''}: nothing to learn from`,
+        );
+      }
+      stdout.write(renderSuggestion(suggestIntent(sessions)));
+      return 0;
+    } finally {
+      view.close();
     }
-    stdout.write(renderSuggestion(suggestIntent(sessions)));
-    return 0;
   } finally {
-    store.close();
+    await backend.close();
   }
 }

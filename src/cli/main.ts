@@ -344,7 +344,7 @@ program
     sinceFlag('--since'),
   )
   .action(async (opts: { db: string; sub?: string; session?: string; since?: string }) => {
-    process.exitCode = (await import('./intent-commands.js')).intentSuggestCommand(opts);
+    process.exitCode = await (await import('./intent-commands.js')).intentSuggestCommand(opts);
   });
 
 for (const verb of ['wrap', 'unwrap'] as const) {
@@ -454,7 +454,7 @@ program
   .option('--store <url|path>', storeHelp('database the running intentguard records to'))
   .option('--db <path>', 'the older name of --store')
   .action(async (jti: string, opts: { db: string }) => {
-    process.exitCode = (await import('../identity/task-done.js')).taskDoneCommand(jti, opts);
+    process.exitCode = await (await import('./identity-commands.js')).taskDone(jti, opts);
   });
 
 program

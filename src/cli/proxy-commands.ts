@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { RuntimeOptions } from '../transports/runtime.js';
+import { startServer } from '../transports/stdio-server.js';
+import { printable } from '../lib/printable.js';
 import { IntentGuardError } from '../errors.js';
 import { intSetting, readConfigFile } from './config.js';
 import { parseDuration } from '../lib/duration.js';
@@ -154,6 +156,9 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
 /** How grants are checked, for the start-up line (jose is loaded only when grants are configured). */
 const grantTolerance = async () => (await import('../identity/grant.js')).toleranceText();
 
+/** What `intentguard stdio` says goes to stderr, escaped (as the proxy's own log). */
+const stdioLog = (line: string) => process.stderr.write(`intentguard: ${printable(line)}\n`);
+
 /** `intentguard stdio [options] -- <server command and args>`. */
 export async function stdioCommand(command: string[], flags: ProxyFlags): Promise<number> {
   if (command.length === 0)
@@ -163,24 +168,33 @@ export async function stdioCommand(command: string[], flags: ProxyFlags): Promis
       ),
       { code: 'ERR_CONFIG' },
     );
-  const [{ createRuntime }, { runStdioProxy }] = await Promise.all([
-    runtimeModule(),
-    import('../transports/stdio.js'),
-  ]);
   const options = runtimeOptions(flags);
   const grant = flags.grant ?? process.env.INTENTGUARD_GRANT;
   if (grant && !options.auth) unverifiableGrant(options.mode);
-  // Metrics cost a stdio proxy start-up time: kept only when asked for (--metrics-port/--metrics-listen).
-  const runtime = await createRuntime({
-    ...options,
-    localServer: true,
-    metrics: options.metricsListen !== undefined,
-  });
+  // The server starts first, once the settings are known to be good: its start overlaps the loading of
+  // the monitor and the rules. What it and the client write waits in the pipes until the session is
+  // attached; when no session can be opened, the server is stopped.
+  const server = startServer({ command: command[0]!, args: command.slice(1), log: stdioLog });
+  const { runtime, runStdioProxy } = await Promise.all([runtimeModule(), import('../transports/stdio.js')])
+    .then(async ([{ createRuntime }, stdio]) => ({
+      runStdioProxy: stdio.runStdioProxy,
+      // Metrics cost a stdio proxy start-up time: kept only when asked for (--metrics-port/--metrics-listen).
+      runtime: await createRuntime({
+        ...options,
+        localServer: true,
+        metrics: options.metricsListen !== undefined,
+      }),
+    }))
+    .catch(async (e: unknown) => {
+      await server.stop();
+      throw e;
+    });
   try {
     return await runStdioProxy({
       command: command[0]!,
       args: command.slice(1),
       runtime,
+      server,
       ...(grant && { grant }),
     });
   } finally {

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { Store } from '../store/db.js';
 
 /** Live updates over Server-Sent Events: every open page is told when the store changed. */
 export interface LiveHub {
@@ -15,14 +14,15 @@ export interface LiveHub {
 const MAX_CLIENTS = 256;
 
 /**
- * Poll the store cheaply (`PRAGMA data_version`: one integer, changed whenever another connection —
- * a proxy's recording thread, `intentguard approve` — commits) every `pollMs` (default 200 ms), and
- * send `event: change` to every attached page when it moved: pages update well within 1 s of an event.
+ * Poll the store cheaply (`mark`: on SQLite `PRAGMA data_version`, one integer changed whenever another
+ * connection — a proxy's recording thread, `intentguard approve` — commits; on PostgreSQL the heads of
+ * the recorded tables) every `pollMs` (default 200 ms), and send `event: change` to every attached page
+ * when it moved: pages update well within 1 s of an event. A poll still running skips the next tick.
  */
-export function createLiveHub(store: Store, pollMs = 200): LiveHub {
+export async function createLiveHub(mark: () => Promise<string>, pollMs = 200): Promise<LiveHub> {
   const clients = new Set<ServerResponse>();
-  const dataVersion = store.db.prepare('PRAGMA data_version').pluck();
-  let seen = dataVersion.get() as number;
+  let seen = await mark();
+  let polling = false;
   let version = 0;
   const send = (line: string) => {
     for (const c of clients) c.write(line);
@@ -32,11 +32,19 @@ export function createLiveHub(store: Store, pollMs = 200): LiveHub {
     send(`event: change\ndata: ${version}\n\n`);
   };
   const poll = setInterval(() => {
-    const v = dataVersion.get() as number;
-    if (v !== seen) {
-      seen = v;
-      changed();
-    }
+    if (polling) return;
+    polling = true;
+    mark()
+      .then((v) => {
+        if (v !== seen) {
+          seen = v;
+          changed();
+        }
+      })
+      .catch(() => undefined) // the store is away: pages keep what they show until it answers again
+      .finally(() => {
+        polling = false;
+      });
   }, pollMs);
   const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
   poll.unref();

@@ -63,9 +63,9 @@ const MARKS = `(SELECT n.target, n.value AS mark FROM console_notes n WHERE n.ki
 const ACK = (col: string) =>
   `(SELECT n.${col} FROM console_notes n WHERE n.kind = 'ack' AND n.target = a.id ORDER BY n.rowid DESC LIMIT 1)`;
 
-const APPROVAL_COLUMNS = `a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at,
+export const APPROVAL_COLUMNS = `a.id, a.session_id, a.sub, a.tool, a.args_digest, a.intent_version, a.reason, a.requested_at,
   a.expires_at, a.status, a.approver, a.scope, a.decided_at, s.act, s.purpose, s.intent_json, e.raw`;
-const APPROVAL_FROM = `FROM approvals a JOIN sessions s ON s.id = a.session_id
+export const APPROVAL_FROM = `FROM approvals a JOIN sessions s ON s.id = a.session_id
   LEFT JOIN decisions d ON d.id = a.decision_id
   LEFT JOIN events e ON e.session_id = d.session_id AND e.seq = d.seq`;
 
@@ -110,7 +110,7 @@ function statements(store: Store): Prepared {
   return p;
 }
 
-const sessionOf = (r: SqlRow): ConsoleSession => ({
+export const sessionOf = (r: SqlRow): ConsoleSession => ({
   rowid: r.rowid,
   id: r.id,
   sub: r.sub,
@@ -126,12 +126,12 @@ const sessionOf = (r: SqlRow): ConsoleSession => ({
   calls: r.calls ?? r.live_calls,
   budget: typeof r.budget === 'number' ? r.budget : null,
   drift: r.drift,
-  revoked: r.revoked === 1,
+  revoked: r.revoked === 1 || r.revoked === true,
   mark: r.mark === 'benign' || r.mark === 'attack' ? r.mark : null,
 });
 
 /** Clamp a requested page size to 1..MAX_PAGE. */
-const pageSize = (n: number | undefined, fallback = 50): number =>
+export const pageSize = (n: number | undefined, fallback = 50): number =>
   Math.max(1, Math.min(MAX_PAGE, Number.isInteger(n) ? n! : fallback));
 
 /**
@@ -198,7 +198,7 @@ function allowedFor(intentJson: string, tool: string): unknown {
   }
 }
 
-const approvalOf = (r: SqlRow): ConsoleApproval => {
+export const approvalOf = (r: SqlRow): ConsoleApproval => {
   const msg = r.raw ? (readRecorded(r.raw, `the held call of approval ${r.id}`) as SqlRow) : undefined;
   // The store writes `pending`, then the decision a channel reported (`cli-approved` before the
   // proxy has taken it up): both read as what the reviewer decided.
@@ -236,24 +236,30 @@ export function approvalDetail(store: Store, id: string): ConsoleApproval | unde
 }
 
 /** The parts of an approval deciding it needs: whose call it is, and whether it is still open. */
-export function approvalRow(
-  store: Store,
-  id: string,
-):
-  | { id: string; session: string; sub: string | null; act: string | null; status: string; expiresAt: number }
-  | undefined {
+export function approvalRow(store: Store, id: string): ApprovalRow | undefined {
   const r = statements(store).approval.get(id) as SqlRow | undefined;
-  return (
-    r && {
-      id: r.id,
-      session: r.session_id,
-      sub: r.sub,
-      act: r.act,
-      status: r.status,
-      expiresAt: r.expires_at,
-    }
-  );
+  return r && approvalRowOf(r);
 }
+
+/** The parts of an approval deciding it needs. */
+export interface ApprovalRow {
+  readonly id: string;
+  readonly session: string;
+  readonly sub: string | null;
+  readonly act: string | null;
+  readonly status: string;
+  readonly expiresAt: number;
+}
+
+/** An approval row (`id, session_id, sub, status, expires_at, act`) as deciding reads it. */
+export const approvalRowOf = (r: SqlRow): ApprovalRow => ({
+  id: r.id,
+  session: r.session_id,
+  sub: r.sub,
+  act: r.act,
+  status: r.status,
+  expiresAt: Number(r.expires_at),
+});
 
 /** One alert of the feed (its OCSF finding as recorded: already redacted). */
 export interface ConsoleAlert {
@@ -295,50 +301,62 @@ export function alertsPage(
     state: f.state ?? null,
     limit,
   }) as SqlRow[];
-  const alerts = rows.map((r) => {
-    let reason: string;
-    try {
-      // The recorded alert (its `reason`, rendered and redacted when it was raised); OCSF-shaped rows
-      // (`message`, `finding_info.desc`) read too.
-      const j = JSON.parse(r.json) as {
-        reason?: unknown;
-        message?: unknown;
-        finding_info?: { desc?: unknown };
-      };
-      reason = String(j.reason ?? j.message ?? j.finding_info?.desc ?? '');
-    } catch {
-      reason = '(unreadable alert)';
-    }
-    return {
-      rowid: r.rowid,
-      id: r.id,
-      session: r.session_id,
-      time: r.time,
-      rule: r.rule,
-      severity: r.severity,
-      action: r.action,
-      outcome: r.outcome,
-      sub: r.sub,
-      reason,
-      seq: r.seq ?? null,
-      ack: r.ack_by ? { by: r.ack_by, at: r.ack_at } : null,
-    };
-  });
+  const alerts = rows.map(alertOf);
   return { alerts, next: alerts.length === limit ? alerts[alerts.length - 1]!.rowid : null };
+}
+
+/** One alert row (with its session's sub, its decision's seq and its acknowledgement) as the feed shows it. */
+export function alertOf(r: SqlRow): ConsoleAlert {
+  let reason: string;
+  try {
+    // The recorded alert (its `reason`, rendered and redacted when it was raised); OCSF-shaped rows
+    // (`message`, `finding_info.desc`) read too.
+    const j = JSON.parse(r.json) as {
+      reason?: unknown;
+      message?: unknown;
+      finding_info?: { desc?: unknown };
+    };
+    reason = String(j.reason ?? j.message ?? j.finding_info?.desc ?? '');
+  } catch {
+    reason = '(unreadable alert)';
+  }
+  return {
+    rowid: r.rowid,
+    id: r.id,
+    session: r.session_id,
+    time: r.time,
+    rule: r.rule,
+    severity: r.severity,
+    action: r.action,
+    outcome: r.outcome,
+    sub: r.sub,
+    reason,
+    seq: r.seq ?? null,
+    ack: r.ack_by ? { by: r.ack_by, at: r.ack_at } : null,
+  };
 }
 
 /** Alerts per time bucket over [since, until): one count per bucket, oldest first (empty buckets 0). */
 export function alertsOverTime(store: Store, since: number, until: number, buckets: number): number[] {
-  const width = Math.max(1, Math.ceil((until - since) / buckets));
-  const counts = new Array<number>(buckets).fill(0);
+  const width = bucketWidth(since, until, buckets);
   const rows = store.db
     .prepare(
       'SELECT (time - @since) / @width AS b, count(*) AS n FROM alerts WHERE time >= @since AND time < @until GROUP BY b',
     )
     .all({ since, until, width }) as { b: number; n: number }[];
+  return bucketCounts(rows, buckets);
+}
+
+/** The width (ms) of each of `buckets` buckets over [since, until). */
+export const bucketWidth = (since: number, until: number, buckets: number): number =>
+  Math.max(1, Math.ceil((until - since) / buckets));
+
+/** Per-bucket counts (`b`: bucket index, `n`: count) into one count per bucket, empty buckets 0. */
+export function bucketCounts(rows: readonly { b: number; n: number }[], buckets: number): number[] {
+  const counts = new Array<number>(buckets).fill(0);
   for (const r of rows) {
-    const i = Math.floor(r.b);
-    if (i >= 0 && i < buckets) counts[i]! += r.n;
+    const i = Math.floor(Number(r.b));
+    if (i >= 0 && i < buckets) counts[i]! += Number(r.n);
   }
   return counts;
 }
@@ -381,6 +399,10 @@ export function ruleHits(store: Store, since: number): RuleHits[] {
 export const NOTE_VALUES = { ack: ['acknowledged'], mark: ['benign', 'attack', 'none'] } as const;
 export type NoteKind = keyof typeof NOTE_VALUES;
 const NOTE_FIELDS = ['kind', 'target', 'value', 'by', 'at', 'epoch'] as const;
+
+/** A note's hash, chained to `prev`. */
+export const noteHash = (key: Buffer, prev: string, row: Record<string, unknown>): string =>
+  link(key, prev, fieldsOf(row, NOTE_FIELDS));
 
 interface NoteStatements {
   head: Statement;
@@ -433,7 +455,7 @@ export function addNote(
   store.db.transaction(() => {
     const prev = (n.head.get() as string | undefined) ?? GENESIS;
     const row = { kind, target, value, by, at, epoch: store.epoch };
-    n.insert.run({ ...row, prev_hash: prev, hash: link(store.key, prev, fieldsOf(row, NOTE_FIELDS)) });
+    n.insert.run({ ...row, prev_hash: prev, hash: noteHash(store.key, prev, row) });
   })();
   return { value, by, at };
 }
@@ -444,16 +466,27 @@ export function noteOf(store: Store, kind: NoteKind, target: string): ConsoleNot
 }
 
 /** Verify the notes chain: how many notes, and the first row that does not link (edited, dropped, reordered). */
-export function verifyNotes(store: Store): { notes: number; broken: { rowid: number; why: string } | null } {
+export function verifyNotes(store: Store): NotesReport {
+  return verifyNoteRows(store.keys, notes(store).all.iterate() as Iterable<SqlRow>);
+}
+
+/** What verifying the notes chain found. */
+export interface NotesReport {
+  readonly notes: number;
+  readonly broken: { rowid: number; why: string } | null;
+}
+
+/** Walk the notes (in rowid order) against their chain: the first row that does not link, if any. */
+export function verifyNoteRows(keys: ReadonlyMap<number, Buffer>, rows: Iterable<SqlRow>): NotesReport {
   let prev = GENESIS;
   let count = 0;
-  for (const r of notes(store).all.iterate() as Iterable<SqlRow>) {
+  for (const r of rows) {
     count++;
-    const key = store.keys.get(r.epoch);
+    const key = keys.get(Number(r.epoch));
     if (!key) return { notes: count, broken: { rowid: r.rowid, why: `no audit key of epoch ${r.epoch}` } };
     if (r.prev_hash !== prev)
       return { notes: count, broken: { rowid: r.rowid, why: 'does not follow the previous note' } };
-    if (link(key, prev, fieldsOf(r, NOTE_FIELDS)) !== r.hash)
+    if (noteHash(key, prev, { ...r, epoch: Number(r.epoch) }) !== r.hash)
       return { notes: count, broken: { rowid: r.rowid, why: 'its content does not match its hash' } };
     prev = r.hash;
   }

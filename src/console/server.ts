@@ -1,14 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decideInDatabase } from '../approvals/approvals.js';
 import { IntentGuardError } from '../errors.js';
-import { createRevocations } from '../identity/revocations.js';
 import { listen } from '../lib/listen.js';
 import { parseDuration } from '../lib/duration.js';
-import { verifyAudit } from '../store/audit.js';
 import type { Store } from '../store/db.js';
-import { sqliteGrantLedger } from '../store/grant-requests.js';
-import { sessionBundles } from '../store/queries.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import {
   atLeast,
@@ -29,29 +24,14 @@ import {
 import { bad, bearer, cookie, readBody, redirect, send, sendHtml, sendJson, statusOf } from './http.js';
 import { createLiveHub } from './live.js';
 import * as pages from './pages.js';
-import {
-  addNote,
-  alertExists,
-  auditAnchors,
-  alertsOverTime,
-  alertsPage,
-  approvalDetail,
-  approvalRow,
-  noteOf,
-  NOTE_VALUES,
-  pendingApprovals,
-  ruleHits,
-  sessionRow,
-  sessionsPage,
-  verifyNotes,
-  type AlertFilter,
-} from './queries.js';
-import { diffCandidateRules } from './rules-diff.js';
-import { consoleTimeline } from './timeline.js';
+import { NOTE_VALUES, type AlertFilter } from './queries.js';
+import { sqliteConsoleData, type ConsoleData } from './data.js';
 import { href, seg, type Html } from './escape.js';
 
 export interface ConsoleOptions extends ConsoleAuthOptions {
-  readonly store: Store;
+  /** A SQLite store (the caller closes it), or `data`: the console's reads and writes on either backend. */
+  readonly store?: Store;
+  readonly data?: ConsoleData;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -119,13 +99,11 @@ const periodOf = (v: unknown): string => {
  */
 export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   const clock = o.clock ?? Date.now;
-  const store = o.store;
+  if (!o.data && !o.store) throw new IntentGuardError('ERR_CONFIG', 'the console needs a store');
+  const data = o.data ?? sqliteConsoleData(o.store!, clock);
   const auth = createConsoleAuth(o);
-  const hub = createLiveHub(store, o.pollMs);
-  const revocations = createRevocations(store, clock);
-  const grants = o.grants
-    ? await createGrantIssuer({ ...o.grants, ledger: sqliteGrantLedger(store), clock })
-    : undefined;
+  const hub = await createLiveHub(() => data.changeMark(), o.pollMs);
+  const grants = o.grants ? await createGrantIssuer({ ...o.grants, ledger: data.grants, clock }) : undefined;
   const host = o.host ?? '127.0.0.1';
 
   const need = (caller: Caller, role: Role) => {
@@ -155,13 +133,13 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   };
 
   /** Decide a held call: approver role, never one's own call, only while it is pending and not expired. */
-  const decideApproval = (caller: Caller, id: string, decision: unknown, scope: unknown) => {
+  const decideApproval = async (caller: Caller, id: string, decision: unknown, scope: unknown) => {
     need(caller, 'approver');
     if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
     if (scope !== undefined && scope !== 'once' && scope !== 'session' && scope !== 'intent')
       throw bad('scope must be "once", "session" or "intent" (widen the intent with this tool)');
     if (scope === 'intent' && decision !== 'approve') throw bad('only an approval widens the intent');
-    const row = approvalRow(store, id);
+    const row = await data.approvalRow(id);
     if (!row) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
     const me = caller.principal.sub;
     if (row.sub === me || row.act === me)
@@ -171,8 +149,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       );
     if (row.status === 'pending' && row.expiresAt <= clock())
       throw new IntentGuardError('ERR_APPROVAL_DONE', `approval ${id} has expired`);
-    const r = decideInDatabase(
-      store,
+    const r = await data.decide(
       id,
       decision === 'approve',
       `console:${me}`,
@@ -182,34 +159,35 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     return { id, decision, scope: scope ?? 'once', approver: `console:${me}`, ...r };
   };
 
-  const revokeSession = (caller: Caller, id: string) => {
+  const revokeSession = async (caller: Caller, id: string) => {
     need(caller, 'approver');
-    const s = sessionRow(store, id);
+    const s = await data.sessionRow(id);
     if (!s) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
     if (!s.jti) throw bad(`session ${id} has no grant to revoke`);
     const reason = `revoked from the console by ${caller.principal.sub}`;
-    revocations.revoke({ jti: s.jti }, reason);
+    await data.revoke(s.jti, reason);
     o.halt?.(id, reason);
     hub.bump();
     return { session: id, jti: s.jti, revoked: true };
   };
 
   /** Acknowledge an alert (approver): recorded once, with who and when; acknowledging again changes nothing. */
-  const acknowledge = (caller: Caller, id: string) => {
+  const acknowledge = async (caller: Caller, id: string) => {
     need(caller, 'approver');
-    if (!alertExists(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no alert ${id}`);
+    if (!(await data.alertExists(id))) throw new IntentGuardError('ERR_NOT_FOUND', `no alert ${id}`);
     const ack =
-      noteOf(store, 'ack', id) ?? addNote(store, 'ack', id, 'acknowledged', caller.principal.sub, clock());
+      (await data.noteOf('ack', id)) ??
+      (await data.addNote('ack', id, 'acknowledged', caller.principal.sub, clock()));
     hub.bump();
     return { alert: id, acknowledged: { by: ack.by, at: ack.at } };
   };
 
   /** An analyst's mark on a session (approver): benign, attack, or none (cleared). */
-  const mark = (caller: Caller, id: string, value: unknown) => {
+  const mark = async (caller: Caller, id: string, value: unknown) => {
     need(caller, 'approver');
     if (!NOTE_VALUES.mark.includes(value as never)) throw bad('mark must be "benign", "attack" or "none"');
-    if (!sessionRow(store, id)) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
-    const n = addNote(store, 'mark', id, value as string, caller.principal.sub, clock());
+    if (!(await data.sessionRow(id))) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
+    const n = await data.addNote('mark', id, value as string, caller.principal.sub, clock());
     hub.bump();
     return { session: id, mark: n.value === 'none' ? null : n.value, by: n.by, at: n.at };
   };
@@ -231,12 +209,12 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   };
 
   /** The rules view's figures over a period: hits per rule with marks, and alerts over time. */
-  const ruleFigures = (period: string) => {
+  const ruleFigures = async (period: string) => {
     const now = clock();
     const since = now - parseDuration(period);
     return {
-      hits: ruleHits(store, since),
-      chart: { since, until: now, counts: alertsOverTime(store, since, now + 1, CHART_BUCKETS) },
+      hits: await data.ruleHits(since),
+      chart: { since, until: now, counts: await data.alertsOverTime(since, now + 1, CHART_BUCKETS) },
     };
   };
 
@@ -252,7 +230,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     try {
       return {
         period,
-        diff: await diffCandidateRules(store, {
+        diff: await data.rulesDiff({
           ...(dir && { dir }),
           ...(text && { text }),
           since: clock() - parseDuration(period),
@@ -264,47 +242,50 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
   };
 
   const views: Record<string, Handler> = {
-    'GET /sessions': (_q, res, c, _p, u) => {
-      const { sessions, next } = sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') });
+    'GET /sessions': async (_q, res, c, _p, u) => {
+      const { sessions, next } = await data.sessionsPage({
+        before: int(u, 'before'),
+        limit: int(u, 'limit'),
+      });
       page(res, c, 'Sessions', '/sessions', pages.sessionsView(c.login!, sessions, next));
     },
-    'GET /sessions/:id': (_q, res, c, [id]) => {
-      const t = consoleTimeline(store, id!);
+    'GET /sessions/:id': async (_q, res, c, [id]) => {
+      const t = await data.timeline(id!);
       if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
       page(
         res,
         c,
         `Session ${id}`,
         '/sessions',
-        pages.timelineView(c.login!, t.session, t.entries, t.truncated, noteOf(store, 'mark', id!)),
+        pages.timelineView(c.login!, t.session, t.entries, t.truncated, await data.noteOf('mark', id!)),
       );
     },
     'POST /sessions/:id/mark': async (_q, res, c, [id], _u, body) => {
-      mark(c, id!, (await body()).mark);
+      await mark(c, id!, (await body()).mark);
       redirect(res, href(`/sessions/${seg(id!)}`));
     },
     'POST /sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
       await body();
-      revokeSession(c, id!);
+      await revokeSession(c, id!);
       redirect(res, '/sessions');
     },
-    'GET /approvals': (_q, res, c) =>
+    'GET /approvals': async (_q, res, c) =>
       page(
         res,
         c,
         'Pending approvals',
         '/approvals',
-        pages.approvalsView(c.login!, pendingApprovals(store, clock()), clock()),
+        pages.approvalsView(c.login!, await data.pendingApprovals(clock()), clock()),
       ),
-    'GET /approvals/:id': (_q, res, c, [id]) => {
-      const a = approvalDetail(store, id!);
+    'GET /approvals/:id': async (_q, res, c, [id]) => {
+      const a = await data.approvalDetail(id!);
       if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
       page(res, c, `Approval ${id}`, '/approvals', pages.approvalView(c.login!, a, clock()));
     },
     'POST /approvals/:id': async (_q, res, c, [id], _u, body) => {
       const b = await body();
       const [decision, scope] = String(b.decision ?? '').split('-');
-      decideApproval(c, id!, decision, scope);
+      await decideApproval(c, id!, decision, scope);
       // Back where the decision was made: the list, or the approval's own page.
       redirect(res, b.back === 'detail' ? href(`/approvals/${seg(id!)}`) : '/approvals');
     },
@@ -324,20 +305,20 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       hub.bump();
       redirect(res, (await body()).back === 'detail' ? href(`/grants/${seg(id!)}`) : '/grants');
     },
-    'GET /alerts': (_q, res, c, _p, u) => {
+    'GET /alerts': async (_q, res, c, _p, u) => {
       const f = alertFilter((k) => u.searchParams.get(k));
-      const { alerts, next } = alertsPage(store, { ...f, before: int(u, 'before') });
+      const { alerts, next } = await data.alertsPage({ ...f, before: int(u, 'before') });
       page(res, c, 'Alerts', '/alerts', pages.alertsView(c.login!, alerts, next, f));
     },
     'POST /alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
       const b = await body();
-      acknowledge(c, id!);
+      await acknowledge(c, id!);
       // Back to the feed as it was filtered (rebuilt from the filter fields: only console paths).
       redirect(res, href('/alerts', { ...alertFilter((k) => b[k]) }));
     },
-    'GET /rules': (_q, res, c, _p, u) => {
+    'GET /rules': async (_q, res, c, _p, u) => {
       const period = periodOf(str(u, 'period'));
-      page(res, c, 'Rules', '/rules', pages.rulesView(c.login!, ruleFigures(period), period));
+      page(res, c, 'Rules', '/rules', pages.rulesView(c.login!, await ruleFigures(period), period));
     },
     'POST /rules/diff': async (_q, res, c, _p, _u, body) => {
       const b = await body();
@@ -348,7 +329,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         c,
         'Rules',
         '/rules',
-        pages.rulesView(c.login!, ruleFigures(period), period, {
+        pages.rulesView(c.login!, await ruleFigures(period), period, {
           diff,
           dir: typeof b.dir === 'string' ? b.dir : '',
           rules: typeof b.rules === 'string' ? b.rules : '',
@@ -358,67 +339,67 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     },
     'POST /api/rules/diff': async (_q, res, c, _p, _u, body) =>
       sendJson(res, 200, (await rulesDiff(c, await body())).diff),
-    'GET /audit': (_q, res, c) =>
+    'GET /audit': async (_q, res, c) =>
       // Verifying reads the whole record: done when the page is opened, not again at every live change.
       page(
         res,
         c,
         'Audit',
         '/audit',
-        pages.auditView(c.login!, verifyAudit(store), verifyNotes(store), auditAnchors(store), clock()),
+        pages.auditView(
+          c.login!,
+          await data.verifyAudit(),
+          await data.verifyNotes(),
+          await data.auditAnchors(),
+          clock(),
+        ),
         false,
       ),
-    'GET /audit/export': (_q, res, c, _p, u) => {
+    'GET /audit/export': async (_q, res, c, _p, u) => {
       need(c, 'admin');
       const session = str(u, 'session');
-      const lines: string[] = [];
-      for (const b of sessionBundles(store, { ...(session && { session }) })) {
-        const { recorded: _r, ...bundle } = b;
-        lines.push(
-          JSON.stringify({ ...bundle, events: bundle.events.map(({ dir, msg, t }) => ({ dir, msg, t })) }),
-        );
-      }
+      const lines = await data.exportLines(session);
       send(res, 200, 'application/x-ndjson', lines.join('\n') + (lines.length ? '\n' : ''), {
         'content-disposition': 'attachment; filename="intentguard-sessions.jsonl"',
       });
     },
-    'GET /api/sessions': (_q, res, _c, _p, u) =>
-      sendJson(res, 200, sessionsPage(store, { before: int(u, 'before'), limit: int(u, 'limit') })),
-    'GET /api/sessions/:id': (_q, res, _c, [id]) => {
-      const t = consoleTimeline(store, id!);
+    'GET /api/sessions': async (_q, res, _c, _p, u) =>
+      sendJson(res, 200, await data.sessionsPage({ before: int(u, 'before'), limit: int(u, 'limit') })),
+    'GET /api/sessions/:id': async (_q, res, _c, [id]) => {
+      const t = await data.timeline(id!);
       if (!t) throw new IntentGuardError('ERR_NOT_FOUND', `no session ${id}`);
       sendJson(res, 200, t);
     },
     'POST /api/sessions/:id/revoke': async (_q, res, c, [id], _u, body) => {
       await body();
-      sendJson(res, 200, revokeSession(c, id!));
+      sendJson(res, 200, await revokeSession(c, id!));
     },
     'POST /api/sessions/:id/mark': async (_q, res, c, [id], _u, body) =>
-      sendJson(res, 200, mark(c, id!, (await body()).mark)),
+      sendJson(res, 200, await mark(c, id!, (await body()).mark)),
     'POST /api/alerts/:id/ack': async (_q, res, c, [id], _u, body) => {
       await body();
-      sendJson(res, 200, acknowledge(c, id!));
+      sendJson(res, 200, await acknowledge(c, id!));
     },
-    'GET /api/approvals': (_q, res, _c, _p, u) => {
+    'GET /api/approvals': async (_q, res, _c, _p, u) => {
       const state = str(u, 'state') ?? 'pending';
       if (state !== 'pending')
         throw bad('?state takes "pending" (decided approvals are in each session and in audit)');
-      sendJson(res, 200, { approvals: pendingApprovals(store, clock(), int(u, 'limit')) });
+      sendJson(res, 200, { approvals: await data.pendingApprovals(clock(), int(u, 'limit')) });
     },
-    'GET /api/approvals/:id': (_q, res, _c, [id]) => {
-      const a = approvalDetail(store, id!);
+    'GET /api/approvals/:id': async (_q, res, _c, [id]) => {
+      const a = await data.approvalDetail(id!);
       if (!a) throw new IntentGuardError('ERR_APPROVAL_NOT_FOUND', `no approval ${id}`);
       sendJson(res, 200, a);
     },
     'POST /api/approvals/:id': async (_q, res, c, [id], _u, body) => {
       const b = await body();
-      sendJson(res, 200, decideApproval(c, id!, b.decision, b.scope));
+      sendJson(res, 200, await decideApproval(c, id!, b.decision, b.scope));
     },
-    'GET /api/alerts': (_q, res, _c, _p, u) =>
+    'GET /api/alerts': async (_q, res, _c, _p, u) =>
       sendJson(
         res,
         200,
-        alertsPage(store, {
+        await data.alertsPage({
           ...alertFilter((k) => u.searchParams.get(k)),
           before: int(u, 'before'),
           limit: int(u, 'limit'),

@@ -122,3 +122,21 @@ export function isModernRequest(message: unknown): boolean {
   const v = metaOf(message)?.[META.protocolVersion];
   return typeof v === 'string' && MODERN_VERSIONS.includes(v);
 }
+
+/**
+ * True for a POST without a session that the 2026-07-28 path must decide, well-formed or not: a request
+ * (not a batch) whose `_meta` names a protocol version — any value, so an unsupported one is answered
+ * -32022 with the versions supported, and an `initialize` so marked gets the server's own answer — or,
+ * other than an `initialize`, whose `MCP-Protocol-Version` header names a modern version, so a request
+ * missing its `_meta` is answered -32602 (basic/index.mdx) rather than told to initialize.
+ *
+ * @param headerVersion the `MCP-Protocol-Version` header, when the request has one
+ */
+export function claimsModern(message: unknown, headerVersion?: string): boolean {
+  if (!isPlain(message) || !('id' in message) || typeof message.method !== 'string') return false;
+  const meta = metaOf(message);
+  if (meta && META.protocolVersion in meta) return true;
+  return (
+    message.method !== 'initialize' && headerVersion !== undefined && MODERN_VERSIONS.includes(headerVersion)
+  );
+}

@@ -42,6 +42,21 @@ const FLEET_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX grant_usage_expiry ON grant_usage(expires_at);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Which instance owns each stateless session now (src/fleet/leases.ts): renewed while it lives,
+      -- taken over by another instance once expired. Times are the database's clock (ms).
+      CREATE TABLE session_leases (
+        key TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        address TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX session_leases_expiry ON session_leases(expires_at);
+    `,
+  },
 ];
 
 /** Bring the fleet tables up to date (after the recording tables, which they refer to). */

@@ -88,3 +88,26 @@ export interface OpenSessionOptions {
    */
   readonly lifecycle?: boolean;
 }
+
+/** One event as the record holds it: what {@link RestoreSessionOptions} rebuilds a session from. */
+export interface RecordedEvent {
+  readonly seq: number;
+  readonly time: number;
+  readonly dir: Direction;
+  readonly kind: string;
+  /** The message as recorded (for a `control` event: `{ intent, approvedBy }`). */
+  readonly raw: unknown;
+  readonly bytes: number;
+  readonly synthetic: boolean;
+}
+
+/** A session another instance owned, to continue here from its record (see `Monitor.restore`). */
+export interface RestoreSessionOptions extends OpenSessionOptions {
+  readonly id: string;
+  /** When the session started (its duration budget runs from then). */
+  readonly startedAt: number;
+  /** Its recorded events, in `seq` order. */
+  readonly events: readonly RecordedEvent[];
+  /** The record says it was halted (why): it stays halted here, refusing everything. */
+  readonly halted?: string;
+}

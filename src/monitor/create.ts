@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Observable,
-  Subject,
-  asapScheduler,
-  type Subscriber,
-  filter,
-  finalize,
-  groupBy,
-  mergeMap,
-  scan,
-} from 'rxjs';
+import type { Subscriber } from 'rxjs';
+import { Observable, Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan } from '../lib/rx.js';
 import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
@@ -22,9 +13,12 @@ import type { Step, Submission } from './submission.js';
 import type { SessionCore, SessionHandle } from './handle.js';
 import type { MonitorOptions, ResolvedMonitorOptions } from './options.js';
 import { createSession } from './session.js';
-import { advance, initialState } from './state.js';
+import { advance, initialState, resumedState, withStatus } from './state.js';
 import type { SessionState } from '../model/session.js';
-import type { Alert, Decision, OpenSessionOptions } from '../model/decision.js';
+import type { Intent } from '../model/intent.js';
+import type { Alert, Decision, OpenSessionOptions, RestoreSessionOptions } from '../model/decision.js';
+import type { Incoming } from '../model/session.js';
+import { classifyMessage } from '../events/validate.js';
 import { effectiveVisibility, hiddenToolFinding } from '../visibility/visibility.js';
 import { approvalIdFor, heldForApproval } from '../model/approval-id.js';
 
@@ -42,6 +36,16 @@ export interface Monitor {
   readonly options: ResolvedMonitorOptions;
   /** Bind a new session to an approved intent (and identity, when verified). */
   open(options: OpenSessionOptions): SessionHandle;
+  /**
+   * Continue here a session another instance owned (it died, or its lease ran out): its state is
+   * rebuilt from its recorded events through the reducer and the policies — budgets, provenance and
+   * rates as they were — with nothing published, asked or written outside (policies see `restoring`),
+   * then it goes on under its own id, its next event numbered after the last recorded one. Its opening
+   * is not published again (the record has it).
+   */
+  restore(options: RestoreSessionOptions): Promise<SessionHandle>;
+  /** Forget a session another instance now owns: closed here, its end not published (it goes on there). */
+  release(id: string): void;
   /** Current state of every live session. */
   sessions(): SessionState[];
   session(id: string): SessionHandle | undefined;
@@ -282,6 +286,27 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     },
   });
 
+  /** Sessions released to another owner: their end here is not published. */
+  const released = new Set<string>();
+  const register = (state: SessionState, policyState: unknown): SessionCore => {
+    const id = state.id;
+    const core = createSession({
+      state,
+      policyState,
+      options: opts,
+      submit: (sub) => feed?.next(sub),
+      serialize: () => events$.observed,
+      onEnd: (final) => {
+        live.delete(id);
+        ended$.next(id);
+        if (released.delete(id)) return;
+        sessionEnded$.next(final);
+      },
+    });
+    if (state.status === 'open') live.set(id, core);
+    return core;
+  };
+
   const monitor: Monitor = {
     events$: events$.asObservable(),
     decisions$: decisions$.asObservable(),
@@ -303,21 +328,57 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         ...(o.transportSessionId !== undefined && { transportSessionId: o.transportSessionId }),
         lifecycle: o.lifecycle,
       });
-      const core = createSession({
-        state,
-        policyState: policy.createState?.(state),
-        options: opts,
-        submit: (sub) => feed?.next(sub),
-        serialize: () => events$.observed,
-        onEnd: (final) => {
-          live.delete(id);
-          ended$.next(id);
-          sessionEnded$.next(final);
-        },
-      });
-      live.set(id, core);
+      const core = register(state, policy.createState?.(state));
       sessionOpened$.next(state);
       return core.handle;
+    },
+    async restore(o) {
+      if (live.has(o.id)) throw new Error(`session ${o.id} is already open`);
+      const identity: Identity | undefined = o.identity;
+      let state = initialState({
+        id: o.id,
+        key: `${identity?.sub ?? 'anonymous'}#${digest(o.intent)}`,
+        intent: o.intent,
+        startedAt: o.startedAt,
+        ...(identity && { identity }),
+        ...(o.transport !== undefined && { transport: o.transport }),
+        ...(o.transportSessionId !== undefined && { transportSessionId: o.transportSessionId }),
+        lifecycle: o.lifecycle,
+      });
+      const policyState = policy.createState?.(state);
+      let seq = 0;
+      for (const e of o.events) {
+        seq = e.seq + 1;
+        const control = e.kind === 'control' ? controlOf(e.raw) : undefined;
+        const incoming: Incoming = control
+          ? { dir: e.dir, raw: null, bytes: 0, time: e.time, synthetic: true, control }
+          : {
+              dir: e.dir,
+              raw: e.raw,
+              bytes: e.bytes,
+              time: e.time,
+              message: classifyMessage(e.raw),
+              synthetic: e.synthetic,
+            };
+        const step = advance(state, incoming);
+        state = step.state;
+        // As live: intentguard's own messages and control events are not shown to the policies.
+        if (step.event.synthetic || step.event.kind === 'control') continue;
+        try {
+          await policy.evaluate({ event: step.event, session: state, state: policyState, restoring: true });
+        } catch {
+          // A policy that fails on a recorded event keeps the state it reached (live, it failed closed).
+        }
+      }
+      state = resumedState(state, seq);
+      if (o.halted !== undefined) state = withStatus(state, 'halted', `halted: ${o.halted}`);
+      return register(state, policyState).handle;
+    },
+    release(id) {
+      const core = live.get(id);
+      if (!core) return;
+      released.add(id);
+      core.handle.close('released to another instance');
     },
     sessions: () => [...live.values()].map((s) => s.state),
     session: (id) => live.get(id)?.handle,
@@ -357,4 +418,11 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     },
   };
   return monitor;
+}
+
+/** The intent change a recorded control event carries (`{ intent, approvedBy }`), if it is one. */
+function controlOf(raw: unknown): { intent: Intent; by: string } | undefined {
+  const r = raw as { intent?: unknown; approvedBy?: unknown } | null;
+  if (!r || typeof r.intent !== 'object' || r.intent === null) return undefined;
+  return { intent: r.intent as Intent, by: typeof r.approvedBy === 'string' ? r.approvedBy : 'record' };
 }

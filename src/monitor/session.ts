@@ -1,4 +1,4 @@
-import { firstValueFrom, from, map, race, timer } from 'rxjs';
+import { firstValueFrom, from, map, race, timer } from '../lib/rx.js';
 import { RPC_CODES, type ErrorCode } from '../errors.js';
 import type { Direction, SessionEvent } from '../model/events.js';
 import { MAX_DEPTH, SizeError, checkDepth, jsonSize } from '../events/size.js';
@@ -180,7 +180,8 @@ function refusalData(decision: Decision, code: string): Record<string, unknown> 
 
 export function createSession(init: CreateSessionInit): SessionCore {
   const { options: opts } = init;
-  let status: SessionStatus = 'open';
+  // A session restored from a record that says it was halted starts (and stays) halted.
+  let status: SessionStatus = init.state.status;
   let endpoint: SessionEndpoint | undefined;
   let halting: Promise<void> | undefined;
   const answeredByHalt = new Set<PendingKey>();

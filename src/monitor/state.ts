@@ -243,6 +243,17 @@ function copyState(s: SessionState): Mutable<SessionState> {
   };
 }
 
+/**
+ * A session's state as a new owner continues it from its record: the next event is `seq`, and no
+ * request is in flight (those of the old owner died with it: no answer to them can come here).
+ */
+export function resumedState(state: SessionState, seq: number): SessionState {
+  const next = copyState(state);
+  next.seq = Math.max(state.seq, seq);
+  next.pending = SmallMap.empty();
+  return next;
+}
+
 /** The state after the session is halted or closed. */
 export function withStatus(state: SessionState, status: SessionStatus, endReason?: string): SessionState {
   if (state.status === status && endReason === undefined) return state;

@@ -7,7 +7,7 @@ import { RPC_CODES } from '../errors.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { Approver, Outcome } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
-import { createdTask, memoryTaskOwners, TASK_METHODS, type TaskOwners } from './tasks.js';
+import { createdTask, memoryTaskOwners, ownTasksOnly, TASK_METHODS, type TaskOwners } from './tasks.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';
 import {
   argumentsDigest,
@@ -310,6 +310,10 @@ export function createEraGate(options: EraGateOptions): EraGate {
       if (!isPlain(fwd) || !isPlain(fwd.result) || outcome.event?.dir !== 's2c') return outcome;
       // Most answers are neither a task nor a server's input round: decided here, synchronously.
       const result = fwd.result;
+      if (outcome.event.kind === 'response' && outcome.event.method === 'tasks/list') {
+        const own = ownTasksOnly(result, ownerOf(session), tasks, clock());
+        return own === result ? outcome : { ...outcome, forward: { ...fwd, result: own } };
+      }
       if (
         outcome.event.id === undefined ||
         (result.resultType === undefined && result.task === undefined && !approved.has(session.id))

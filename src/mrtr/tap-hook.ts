@@ -37,7 +37,8 @@ export function eraHook(
  * (stdio, WebSocket, the HTTP bridge): a client request is admitted first (refused: recorded and
  * answered, never forwarded; intentguard's own retry material verified and stripped), the monitor's
  * answer to it turned into MRTR where it holds a modern call; a server message, once decided, goes
- * through {@link EraGate.back} (task owners, a server's own inputRequests).
+ * through {@link EraGate.back} (task owners, a server's own inputRequests). `header` reads the request
+ * headers of a message that came over HTTP (see {@link EraGate.admit}).
  */
 export async function observeThrough(
   gate: EraGate,
@@ -46,9 +47,10 @@ export async function observeThrough(
   message: unknown,
   bytes?: number,
   text?: string,
+  header?: (name: string) => string | undefined,
 ): Promise<Outcome> {
   if (dir === 's2c') return gate.back(session, await session.observe(dir, message, bytes, text));
-  const a = gate.admit(session, message);
+  const a = gate.admit(session, message, header);
   if ('answer' in a) {
     await session.record('c2s', message);
     await session.record('s2c', a.answer);

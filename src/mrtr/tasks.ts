@@ -97,3 +97,22 @@ export function createdTask(result: unknown): { taskId: string; ttlMs: number } 
   const ttlMs = ttl === undefined || !Number.isFinite(ttl) ? DEFAULT_TASK_TTL_MS : ttl;
   return { taskId: task.taskId, ttlMs: Math.min(Math.max(ttlMs, 60_000), 7 * DEFAULT_TASK_TTL_MS) };
 }
+
+/**
+ * A `tasks/list` result with only `owner`'s tasks in it: the tasks of other agents or sessions, and any
+ * intentguard never saw created (fail closed), are removed — a listing must not hand out the bearer
+ * handles {@link TASK_METHODS} refuse. The cursor and other fields are kept; the same object is
+ * returned when nothing is removed.
+ */
+export function ownTasksOnly(
+  result: Record<string, unknown>,
+  owner: string,
+  owners: TaskOwners,
+  now: number,
+): Record<string, unknown> {
+  if (!Array.isArray(result.tasks)) return result;
+  const kept = result.tasks.filter(
+    (t) => isPlain(t) && typeof t.taskId === 'string' && owners.ownerOf(t.taskId, now) === owner,
+  );
+  return kept.length === result.tasks.length ? result : { ...result, tasks: kept };
+}

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../lib/yaml.js';
 import { IntentGuardError } from '../errors.js';
 import { parseIntent } from '../intent/parse.js';
 import type { Intent } from '../model/intent.js';

@@ -3,9 +3,10 @@ import { sensitivePathCategory } from '../intent/sensitive.js';
 import { detectInjection, instructionLike } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
 import { decodeUncached, decodedLayers } from '../analyze/decode.js';
-import { labelText, labelValues, sensitivityRank } from '../analyze/labels.js';
+import { labelText, labelValues, sensitivityRank, type LabelReport } from '../analyze/labels.js';
+import { SecretPieces } from '../analyze/secret-pieces.js';
 import { linear } from '../analyze/linear.js';
-import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
+import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
 import { collectStrings, extractTargets, targetsOf, type Target, type TargetKind } from '../analyze/targets.js';
@@ -69,6 +70,8 @@ export interface Analysis {
   readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
   /** Per destination: the tail of what earlier calls sent there, so a value split across calls is found whole. */
   readonly trails: Map<string, string>;
+  /** Runs of the secrets earlier results carried (a call sending one sends that secret). */
+  readonly secrets: SecretPieces;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -121,7 +124,7 @@ export function createAnalysis(session: SessionState, prov: ProvenanceIndex = ne
     injectionSeen: false, steeringSeen: false, untrustedSeen: false, maxSensitivity: 'public',
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
     drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
-    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(),
+    callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(), secrets: new SecretPieces(),
     steered: new Set(), toolWords: new Set(),
   };
 }
@@ -308,6 +311,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   const list: Record<string, unknown>[] = [];
   const unapproved: string[] = [], fromResult: string[] = [], injected: string[] = [], invented: string[] = [], injectedValues: string[] = [];
   const dest = { all: [] as string[], unapproved: [] as string[], injected: [] as string[], invented: [] as string[], steered: [] as string[] };
+  const steered: string[] = [];
   let fromInjected = false;
   const seen = new Set<Source>();
   for (const [key, t] of targets) {
@@ -335,6 +339,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
       else if (a.steered.has(key)) dest.steered.push(t.value);
     }
     unapproved.push(t.value);
+    if (sources.length > 0 && a.steered.has(key)) steered.push(t.value);
     if (sources.length > 0) fromResult.push(t.value);
     else invented.push(t.value);
     if (inj) {
@@ -344,7 +349,8 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
   }
   for (const s of strings) {
     const v = s.trim();
-    if (v.length >= 6 && v.length <= 200 && !a.intentText.includes(v.toLowerCase())) {
+    // Prose and lists (a break character) are never a whole token: no lower-casing, no lookup.
+    if (v.length >= 6 && v.length <= 200 && couldBeToken(v) && !a.intentText.includes(v.toLowerCase())) {
       const src = a.prov.valueSource(v);
       if (src) seen.add(src);
       if (src?.injected) {
@@ -386,7 +392,7 @@ function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: 
     targets: list, unapproved_targets: unapproved, result_targets: fromResult, injected_targets: injected, invented_targets: invented,
     injected_values: injectedValues, from_injected: fromInjected,
     destinations: dest.all, unapproved_destinations: dest.unapproved, injected_destinations: dest.injected, invented_destinations: dest.invented,
-    steered_destinations: dest.steered, approved_values: approvedValues,
+    steered_destinations: dest.steered, steered_targets: steered, approved_values: approvedValues,
   };
   // Defining getters costs on every call: only when some rule reads these fields.
   if (fragmentFields) {
@@ -532,7 +538,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
       // A local file or socket is no counterparty.
       if (t.kind !== 'local') all.push(t.value);
     }
-    const labels = labelValues(content.texts, content.once);
+    const labels = withSecretPieces(a, labelValues(content.texts, content.once), texts);
     const prov = provenanceFor(a, scan, texts, p.sideEffecting, fragmentFields);
     const info = session.tools.get(tool);
     return {
@@ -559,6 +565,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const text = budget.read(full.length) ? full : '';
     const injection = detectInjection(text);
     const labels = labelsWithDecoded(text, budget);
+    if (labels.labels.includes('secret') || labels.labels.includes('credential')) a.secrets.add(text);
     const injected = instructionLike(injection.score);
     const tool = event.tool ?? event.method ?? '';
     const p = event.tool ? profile(a, session, event.tool) : undefined;
@@ -620,6 +627,16 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     };
   }
   return { kind, ctx: ctxOf({}) };
+}
+
+/**
+ * A call carrying a piece of a secret an earlier result held (8+ characters of it, alone or joined with
+ * what went to the same destination before) sends that secret: labelled so from the first piece, not
+ * only once the whole has left.
+ */
+function withSecretPieces(a: Analysis, labels: LabelReport, texts: readonly string[]): LabelReport {
+  if (labels.sensitivity === 'secret' || !a.secrets.carried(texts)) return labels;
+  return { labels: [...new Set([...labels.labels, 'secret' as const])].sort(), kinds: [...labels.kinds, 'secret-piece'], sensitivity: 'secret' };
 }
 
 /** Labels of a text and of what it decodes to (a base64-encoded key is still a secret). */

@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { Document, Node as YamlNode } from 'yaml';
+import { LineCounter, isMap, isScalar, parseDocument } from '../lib/yaml.js';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { ExpressionError, compileExpression, createEnvironment, type Compiled } from './cel.js';
@@ -18,18 +22,24 @@ export class RuleLoadError extends IntentGuardError {
 interface Located {
   readonly file: string;
   readonly text: string;
+  /** The document's value; `checked` when it comes from a precompiled pack (parsed and schema-checked at build time). */
+  readonly value: Doc;
+  readonly checked: boolean;
+  /** The parsed document, for locating problems (parsed on first use for a precompiled file). */
   readonly doc: Document.Parsed;
   readonly lines: LineCounter;
 }
 
 // validateSchema: false — checking our own constant schemas against the JSON Schema meta-schema compiled the
 // meta-schema at every start (≈ 150 ms of a stdio proxy's start-up); test/rules-schema.test.ts checks them once.
-// Strict mode still refuses unknown keywords as each schema compiles.
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true, validateSchema: false });
-const validators: Record<'rule' | 'defs' | 'override', ValidateFunction> = {
-  rule: ajv.compile(RULE_SCHEMA),
-  defs: ajv.compile(DEFS_SCHEMA),
-  override: ajv.compile(OVERRIDE_SCHEMA),
+// Strict mode still refuses unknown keywords as each schema compiles. Loaded and compiled on first use: a
+// start on the precompiled shipped pack alone checks no schema (ajv's load and compile were ≈ 300 ms of it).
+const load = createRequire(import.meta.url);
+let compiled: Record<'rule' | 'defs' | 'override', ValidateFunction> | undefined;
+const validators = () => {
+  if (compiled) return compiled;
+  const ajv = new (load('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true, validateSchema: false });
+  return (compiled = { rule: ajv.compile(RULE_SCHEMA), defs: ajv.compile(DEFS_SCHEMA), override: ajv.compile(OVERRIDE_SCHEMA) });
 };
 
 function nodeAt(doc: Document.Parsed, path: readonly (string | number)[]): YamlNode | undefined {
@@ -43,7 +53,7 @@ function nodeAt(doc: Document.Parsed, path: readonly (string | number)[]): YamlN
   return last as YamlNode | undefined;
 }
 
-function position(src: Located, offset: number): { line: number; col: number } {
+function position(src: { readonly lines: LineCounter }, offset: number): { line: number; col: number } {
   const p = src.lines.linePos(offset);
   return { line: p.line, col: p.col };
 }
@@ -94,18 +104,38 @@ function compileAt(src: Located, env: Env, path: readonly (string | number)[], t
 
 const kinds = (on: unknown): EventKindName[] => (Array.isArray(on) ? on : [on]) as EventKindName[];
 
-function read(file: string, label: string): Located {
-  const text = readFileSync(file, 'utf8');
+function parse(text: string): { doc: Document.Parsed; lines: LineCounter } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const src: Located = { file: label, text, doc, lines };
+  return { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false }), lines };
+}
+
+function read(text: string, label: string): Located {
+  const { doc, lines } = parse(text);
+  const located = { file: label, text, doc, lines };
   const err = doc.errors[0];
   if (err) {
-    const { line, col } = position(src, err.pos[0]);
+    const { line, col } = position(located, err.pos[0]);
     throw new RuleLoadError('ERR_RULE_PARSE', label, line, col, err.message.split('\n')[0] ?? 'YAML error');
   }
   if (!isMap(doc.contents)) throw new RuleLoadError('ERR_RULE_SCHEMA', label, 1, 1, 'a rule file must be a YAML mapping');
-  return src;
+  return { ...located, value: doc.toJS() as Doc, checked: false };
+}
+
+/** A file of a precompiled pack: its value as checked at build time; parsed again only to locate a problem. */
+function precompiled(text: string, label: string, value: Doc): Located {
+  let parsed: ReturnType<typeof parse> | undefined;
+  return {
+    file: label,
+    text,
+    value,
+    checked: true,
+    get doc() {
+      return (parsed ??= parse(text)).doc;
+    },
+    get lines() {
+      return (parsed ??= parse(text)).lines;
+    },
+  };
 }
 
 function yamlFiles(dir: string): string[] {
@@ -165,29 +195,78 @@ function compileRule(src: Located, r: Doc, env: Env): CompiledRule {
 const STRENGTH = { skip: 0, fail_closed: 1 } as const;
 
 /**
+ * A rule directory parsed and schema-checked ahead of time (at build time, for the shipped pack): each
+ * file's value by its path under the directory, valid for sources whose {@link sourcesHash} is `hash`.
+ */
+export interface PrecompiledRules {
+  readonly hash: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** What a precompiled directory is valid for: its files (names and texts) and the schemas they were checked with. */
+function sourcesHash(names: readonly string[], texts: readonly string[]): string {
+  const h = createHash('sha256').update(JSON.stringify([1, RULE_SCHEMA, DEFS_SCHEMA, OVERRIDE_SCHEMA]));
+  names.forEach((n, i) => h.update(`\0${n}\0${texts[i]!.length}\0`).update(texts[i]!));
+  return h.digest('hex');
+}
+
+/** The files of one directory, read; a precompiled value stands in for parsing when the sources are the ones it was made from. */
+function readDir(dir: string, pre: PrecompiledRules | undefined): Located[] {
+  const paths = yamlFiles(dir);
+  const names = paths.map((p) => relative(dir, p));
+  const texts = paths.map((p) => readFileSync(p, 'utf8'));
+  const usable = pre !== undefined && pre.hash === sourcesHash(names, texts);
+  return paths.map((p, i) => {
+    const label = relative(process.cwd(), p) || p;
+    const value = usable ? pre.values[names[i]!] : undefined;
+    return value !== undefined ? precompiled(texts[i]!, label, value as Doc) : read(texts[i]!, label);
+  });
+}
+
+/**
+ * Parse and check a rule directory ahead of time (the build does it for the shipped pack): it must load
+ * on its own (schemas and expressions); only values that survive JSON unchanged are kept (the others
+ * are parsed at every load).
+ */
+export function precompileRules(dir: string): PrecompiledRules {
+  loadRules([dir]);
+  const sources = readDir(dir, undefined);
+  const names = yamlFiles(dir).map((p) => relative(dir, p));
+  const values: Record<string, unknown> = {};
+  sources.forEach((src, i) => {
+    if (isDeepStrictEqual(JSON.parse(JSON.stringify(src.value)), src.value)) values[names[i]!] = src.value;
+  });
+  return { hash: sourcesHash(names, sources.map((s) => s.text)), values };
+}
+
+/**
  * Load a rule pack: every `*.yaml` under each directory, in order (the shipped pack first, site
  * overrides after). Compiles every expression once; throws {@link RuleLoadError} with file, line,
  * column and a stable code at the first problem.
  * @example const rules = loadRules(['rules', '/etc/intentguard/rules.d'])
  */
-export function loadRules(dirs: readonly string[]): RuleSet {
-  const files = dirs.flatMap((d) => yamlFiles(d).map((f) => ({ path: f, label: relative(process.cwd(), f) || f })));
-  const sources = files.map((f) => read(f.path, f.label));
+export function loadRules(dirs: readonly string[], precompiledDirs: ReadonlyMap<string, PrecompiledRules> = new Map()): RuleSet {
+  const sources = dirs.flatMap((d) => readDir(d, precompiledDirs.get(d)));
   const lists: Record<string, string[]> = {};
   const macroTexts: { src: Located; name: string; text: string }[] = [];
   const ruleDocs: { src: Located; doc: Doc }[] = [];
   const overrides: { src: Located; doc: Doc }[] = [];
+  const check = (src: Located, which: 'rule' | 'defs' | 'override') => {
+    if (src.checked) return;
+    const v = validators()[which];
+    if (!v(src.value)) schemaFail(src, v.errors);
+  };
   for (const src of sources) {
-    const value = src.doc.toJS() as Doc;
+    const value = src.value;
     if ('override' in value) {
-      if (!validators.override(value)) schemaFail(src, validators.override.errors);
+      check(src, 'override');
       overrides.push({ src, doc: value });
     } else if ('lists' in value || 'macros' in value) {
-      if (!validators.defs(value)) schemaFail(src, validators.defs.errors);
+      check(src, 'defs');
       for (const [k, v] of Object.entries(value.lists ?? {})) lists[k] = [...(lists[k] ?? []), ...(v as string[])];
       for (const [k, v] of Object.entries(value.macros ?? {})) macroTexts.push({ src, name: k, text: v as string });
     } else {
-      if (!validators.rule(value)) schemaFail(src, validators.rule.errors);
+      check(src, 'rule');
       ruleDocs.push({ src, doc: value });
     }
   }
@@ -216,5 +295,5 @@ export function loadRules(dirs: readonly string[]): RuleSet {
     });
   }
   const texts = [...sources.map((src) => src.text)];
-  return { rules: [...rules.values()], lists, macros, files: files.map((f) => f.label), texts };
+  return { rules: [...rules.values()], lists, macros, files: sources.map((src) => src.file), texts };
 }

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { FleetSessions } from '../fleet/sessions.js';
 import { request as httpsRequest } from 'node:https';
 import type { Identity } from '../model/events.js';
 import type { Intent } from '../model/intent.js';
@@ -21,6 +23,12 @@ export interface StatelessHttpOptions {
   readonly upstreamHeaders?: Readonly<Record<string, string>>;
   /** Largest upstream answer read (a JSON body, or one SSE event past {@link SSE_EVENT_SLACK}); default the monitor's maxMessageBytes. */
   readonly maxBodyBytes?: number;
+  /**
+   * A fleet (PostgreSQL store): each session is served by the instance holding its lease; a request
+   * landing elsewhere is sent on to the owner, a dead owner's session is taken over from the record,
+   * and an answer goes out only once what led to it is committed.
+   */
+  readonly fleet?: FleetSessions;
 }
 
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
@@ -29,10 +37,46 @@ const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'tr
 /** The request header naming an explicit correlation within one grant (several agents on one grant). */
 const CORRELATION_HEADER = 'intentguard-correlation';
 
+/** Set on a request one instance of a fleet sends on to the session's owner: it is never sent on again. */
+const FORWARDED_HEADER = 'intentguard-forwarded';
+
+/** Response headers carried back from the owner of a session to the client. */
+const CARRIED_BACK = [
+  'content-type',
+  'cache-control',
+  'www-authenticate',
+  'retry-after',
+  'x-accel-buffering',
+];
+
+/** Whether a request failed without reaching its server (not received: it may go elsewhere). */
+const unreached = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+};
+
 const one = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
   return typeof v === 'string' ? v : undefined;
 };
+
+/** The answer withheld because what led to it could not be committed to the fleet's store. */
+const recordFailed = (id: unknown, e: unknown) => ({
+  jsonrpc: '2.0',
+  id: id ?? null,
+  error: {
+    code: RPC_CODES.REFUSED,
+    message: `intentguard: result withheld: it could not be recorded (${(e as Error)?.message ?? String(e)})`,
+    data: { code: 'ERR_RECORD_FAILED' },
+  },
+});
+
+/**
+ * The intentguard session a stateless (2026-07-28) request joins: its grant's `jti` (or subject, or
+ * none) and the optional `Intentguard-Correlation` header. Every HTTP path keys them the same way.
+ */
+export const statelessKey = (identity: Identity | undefined, req: IncomingMessage): string =>
+  `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
 
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
@@ -58,13 +102,26 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   const sessions = new Map<string, SessionHandle>();
   /** POSTs waiting for an answer the monitor delivers itself, by session key and request id. */
   const waiting = new Map<string, (answer: unknown) => void>();
-  const keyOf = (identity: Identity | undefined, req: IncomingMessage) =>
-    `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
 
-  const sessionFor = (key: string, identity: Identity | undefined, intent: Intent): SessionHandle => {
+  const sessionFor = (
+    key: string,
+    identity: Identity | undefined,
+    intent: Intent,
+    id?: string,
+  ): SessionHandle => {
     const known = sessions.get(key);
     if (known && known.status !== 'closed') return known;
-    const s = o.monitor.open({ intent, ...(identity && { identity }), transport: 'http-stateless' });
+    const s = o.monitor.open({
+      intent,
+      ...(identity && { identity }),
+      transport: 'http-stateless',
+      ...(id !== undefined && { id }),
+    });
+    return adopt(key, s);
+  };
+
+  /** Serve `s` as the session of `key` here. */
+  const adopt = (key: string, s: SessionHandle): SessionHandle => {
     // What the monitor delivers on its own (a halt's answers to requests in flight) goes to the POST
     // waiting for that id; a halt then holds by the session's status for every later request.
     s.attach({
@@ -76,7 +133,154 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       close: () => undefined,
     });
     sessions.set(key, s);
+    if (o.fleet) void s.whenEnded().then(() => sessions.get(key) === s && o.fleet?.leases.drop(key));
     return s;
+  };
+
+  const fleet = o.fleet;
+  // A lease another instance took: the session goes on there, so here it is forgotten (its end not recorded).
+  fleet?.leases.onLost((key) => {
+    const s = sessions.get(key);
+    if (!s) return;
+    sessions.delete(key);
+    o.monitor.release(s.id);
+  });
+  /** Claims in progress, by key: concurrent requests of one session wait for one claim. */
+  const claiming = new Map<string, Promise<SessionHandle | Claimed>>();
+  type Claimed = { readonly owner: string; readonly address: string; readonly waitMs: number };
+
+  /** The session of `key` if this instance owns it (claimed, taken over and rebuilt), or who owns it. */
+  const own = (
+    key: string,
+    identity: Identity | undefined,
+    intent: Intent,
+  ): Promise<SessionHandle | Claimed> => {
+    const known = sessions.get(key);
+    if (known && fleet!.leases.holds(key)) return Promise.resolve(known);
+    const busy = claiming.get(key);
+    if (busy) return busy;
+    const p = (async (): Promise<SessionHandle | Claimed> => {
+      const fresh = known && known.status !== 'closed' ? known.id : `ig-${randomUUID()}`;
+      const claim = await fleet!.leases.claim(key, fresh);
+      if (!claim.mine) {
+        if (known) {
+          sessions.delete(key);
+          o.monitor.release(known.id);
+        }
+        return claim;
+      }
+      if (known && known.id === claim.sessionId && !claim.takenOver) return known;
+      if (!known && claim.sessionId === fresh && !claim.takenOver)
+        return sessionFor(key, identity, intent, fresh);
+      // Another instance owned it: rebuilt from what it recorded, continued here under its own id.
+      if (known) {
+        sessions.delete(key);
+        o.monitor.release(known.id);
+      }
+      return adopt(key, await fleet!.restore(claim.sessionId, intent, identity));
+    })().finally(() => claiming.delete(key));
+    claiming.set(key, p);
+    return p;
+  };
+
+  /** Send a request on to the instance that owns its session; 'unreached' when it is not there. */
+  const forward = async (
+    address: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+  ): Promise<'done' | 'unreached'> => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [FORWARDED_HEADER]: fleet!.leases.owner,
+    };
+    for (const h of [...CARRIED, 'authorization', CORRELATION_HEADER]) {
+      const v = one(req, h);
+      if (v !== undefined) headers[h] = v;
+    }
+    for (const [h, v] of Object.entries(req.headers))
+      if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+    const text = JSON.stringify(body);
+    headers['content-length'] = String(Buffer.byteLength(text));
+    const target = new URL(address);
+    const post = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    let up: IncomingMessage;
+    try {
+      up = await new Promise<IncomingMessage>((resolve, reject) => {
+        const r = post(target, { method: 'POST', headers }, resolve);
+        r.on('error', reject);
+        r.end(text);
+      });
+    } catch (e) {
+      if (unreached(e)) return 'unreached';
+      leaseRefused(res, body, `the owner of this session at ${address} failed: ${(e as Error).message}`, 502);
+      return 'done';
+    }
+    const back: Record<string, string> = {};
+    for (const h of CARRIED_BACK) {
+      const v = up.headers[h];
+      if (typeof v === 'string') back[h] = v;
+    }
+    res.writeHead(up.statusCode ?? 502, back);
+    for await (const chunk of up) res.write(chunk);
+    res.end();
+    return 'done';
+  };
+
+  const leaseRefused = (res: ServerResponse, body: unknown, why: string, status = 503) => {
+    if (!res.headersSent)
+      res.setHeader('retry-after', String(Math.ceil((fleet?.leases.ttlMs ?? 1000) / 1000)));
+    send(res, status, {
+      jsonrpc: '2.0',
+      id: (body as { id?: unknown }).id ?? null,
+      error: { code: RPC_CODES.REFUSED, message: `intentguard: ${why}`, data: { code: 'ERR_SESSION_LEASE' } },
+    });
+  };
+
+  /**
+   * The session this instance serves the request in, or undefined when the request was answered here
+   * (sent on to the owner, or refused: no owner can be reached, the store is away).
+   */
+  const fleetSession = async (
+    key: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+    intent: Intent,
+    body: unknown,
+  ): Promise<SessionHandle | undefined> => {
+    // Twice at most: the owner is found gone (not listening), its lease runs out, this one takes over.
+    for (let round = 0; round < 2; round++) {
+      let got: SessionHandle | Claimed;
+      try {
+        got = await own(key, identity, intent);
+      } catch (e) {
+        leaseRefused(res, body, `cannot settle which instance serves this session: ${(e as Error).message}`);
+        return undefined;
+      }
+      if (!('address' in got)) return got;
+      if (one(req, FORWARDED_HEADER) !== undefined || !got.address) {
+        leaseRefused(res, body, `this session is served by instance ${got.owner}`);
+        return undefined;
+      }
+      if ((await forward(got.address, req, res, body)) === 'done') return undefined;
+      // Not there (crashed, stopped): it can no longer renew; wait out its lease, then take the session over.
+      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, fleet!.leases.ttlMs) + 20));
+    }
+    leaseRefused(res, body, 'the owner of this session cannot be reached and its lease has not run out');
+    return undefined;
+  };
+
+  /** Send an answer, once everything observed before it is committed (a fleet); withheld if it cannot be. */
+  const reply = async (res: ServerResponse, status: number, answer: unknown, id: unknown, text?: string) => {
+    if (fleet)
+      try {
+        await fleet.durable();
+      } catch (e) {
+        send(res, 503, recordFailed(id, e));
+        return;
+      }
+    send(res, status, answer, text);
   };
 
   // node:http (keep-alive, the global agent as on the 2025 path) rather than fetch: a fetch per request
@@ -143,8 +347,11 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       body: unknown,
       wire?: { readonly text: string; readonly bytes: number },
     ): Promise<void> {
-      const key = keyOf(identity, req);
-      const s = sessionFor(key, identity, intent);
+      const key = statelessKey(identity, req);
+      const s = fleet
+        ? await fleetSession(key, req, res, identity, intent, body)
+        : sessionFor(key, identity, intent);
+      if (!s) return;
       const id = (body as { id?: unknown }).id;
       if (s.status !== 'open') {
         send(res, 404, {
@@ -162,7 +369,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       if ('answer' in admitted) {
         await s.record('c2s', body);
         await s.record('s2c', admitted.answer);
-        send(res, statusOf(admitted.answer), admitted.answer);
+        await reply(res, statusOf(admitted.answer), admitted.answer, id);
         return;
       }
       const wait = `${key}\u0000${String(id)}`;
@@ -175,7 +382,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         // Decided by a halt (its answer is delivered, not returned): wait for it, or the session's end.
         const answer = await Promise.race([delivered, s.whenEnded().then(() => undefined)]);
         waiting.delete(wait);
-        send(
+        await reply(
           res,
           200,
           answer ?? {
@@ -187,13 +394,14 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
               data: { code: 'ERR_SESSION_HALTED' },
             },
           },
+          id,
         );
         return;
       }
       waiting.delete(wait);
       if (outcome.answer !== undefined) {
         const answer = o.era.answer(s, admitted.message, admitted.era, outcome.answer);
-        send(res, statusOf(answer), answer);
+        await reply(res, statusOf(answer), answer, id);
         return;
       }
       if (outcome.forward === undefined) {
@@ -230,16 +438,28 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
           cancelled = true;
           up.destroy();
         });
-        const event = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+        const write = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+        /** One event to the client; in a fleet once what led to it is committed (false: withheld, stop). */
+        const event = async (m: unknown): Promise<boolean> => {
+          if (fleet)
+            try {
+              await fleet.durable();
+            } catch (e) {
+              write(recordFailed(id, e));
+              return false;
+            }
+          write(m);
+          return true;
+        };
         try {
           for await (const item of sseData(up, maxBody + SSE_EVENT_SLACK)) {
             if ('tooLarge' in item) {
               const answer = await withheld(s, id);
-              if (answer !== undefined) event(answer);
+              if (answer !== undefined) await event(answer);
               break;
             }
             const back = await decideBack(s, item.data);
-            if (back !== undefined) event(back.message);
+            if (back !== undefined && !(await event(back.message))) break;
           }
         } catch (e) {
           // The client went away (its stream closed, upstream's cancelled with it): nothing to tell.
@@ -284,7 +504,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         });
         return;
       }
-      send(res, status, back.message, back.text);
+      await reply(res, status, back.message, id, back.text);
     },
     /** Sessions open on this path, by key. */
     sessions: () => [...sessions.values()],

@@ -5,7 +5,7 @@ import { appendApproval, sealApproval, type ApprovalRecord } from './ledger.js';
 import type { SqlRow } from './rows.js';
 
 /** A grant request as first written: who asked, for which intent (its JSON), and why the rule set held it. */
-export interface GrantRequestRecord {
+interface GrantRequestRecord {
   readonly id: string;
   readonly sub: string;
   readonly act: string | null;
@@ -24,7 +24,7 @@ export interface StoredGrantRequest extends GrantRequestRecord {
 }
 
 /** A decision sealed onto a grant request's approvals row. */
-export interface GrantDecision {
+interface GrantDecision {
   readonly status: string;
   readonly approver: string;
   readonly scope: string | null;

@@ -1,4 +1,5 @@
-import { Subject, type Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
+import { Subject } from '../lib/rx.js';
 import { IntentGuardError, type ErrorCode } from '../errors.js';
 import { startWorker } from '../lib/worker.js';
 import type { Monitor } from '../monitor/create.js';

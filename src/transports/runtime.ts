@@ -8,6 +8,7 @@ import type { Observability } from '../observe/observability.js';
 import type { Recorder } from '../store/recorder.js';
 import type { Store } from '../store/db.js';
 import type { PgStore } from '../store/pg/store.js';
+import type { FleetSessions } from '../fleet/sessions.js';
 import type { Visibility } from '../visibility/visibility.js';
 import type { EraGate } from '../mrtr/gate.js';
 import type { ConsoleAttachOptions } from '../console/attach.js';
@@ -78,6 +79,8 @@ export interface Runtime {
   readonly store?: Store;
   /** The PostgreSQL store, when `db` is a postgres:// URL (then `store` is absent). */
   readonly pgStore?: PgStore;
+  /** A fleet's stateless sessions: one owner at a time (leases), taken over from the record. */
+  readonly fleetSessions?: FleetSessions;
   readonly recorder?: Recorder;
   readonly approvals?: Approvals;
   readonly alertStream?: AlertStream;

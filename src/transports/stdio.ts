@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Direction, Identity } from '../model/events.js';
 import type { GrantError } from '../identity/grant.js';
@@ -12,7 +11,8 @@ import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import { Valve } from '../carrier/valve.js';
-import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { startServer, type ServerProcess } from './stdio-server.js';
 import type { Runtime } from './runtime.js';
 
 export interface StdioProxyOptions {
@@ -25,6 +25,11 @@ export interface StdioProxyOptions {
   readonly output?: Writable;
   readonly log?: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The server, when the caller started it already (`intentguard stdio` starts it before loading the
+   * monitor, so both starts overlap): stopped here when no session can be opened.
+   */
+  readonly server?: ServerProcess;
 }
 
 /**
@@ -48,14 +53,16 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
     } catch (e) {
       const err = e as GrantError;
       log(`grant refused: ${err.code}: ${err.message}`);
+      await o.server?.stop();
       return refuseAll(input, output, err.code, err.message);
     }
   }
   if (!intent) {
     log('no intent: give --intent FILE or configure grants (--jwks ...) carrying an intent claim');
+    await o.server?.stop();
     return refuseAll(input, output, 'ERR_GRANT_INTENT', 'no approved intent for this session');
   }
-  const server = spawnServer(o, log);
+  const server = o.server ?? startServer({ ...o, log });
   const session = monitor.open({ intent, ...(identity && { identity }), transport: 'stdio' });
   o.runtime.observe.setUpstream(childProbe(server.child, () => server.exited));
   const wire = carry(session, server, input, output, monitor.options.maxMessageBytes, log, o.runtime.era);
@@ -67,37 +74,6 @@ export async function runStdioProxy(o: StdioProxyOptions): Promise<number> {
   for (const [sig, h] of handlers) process.off(sig, h);
   input.removeAllListeners('data');
   return code;
-}
-
-/** The server process: its exit code as ours (128 + signal number when killed; 127 when it cannot start). */
-interface ServerProcess {
-  readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  readonly done: Promise<number>;
-  readonly exited: boolean;
-}
-
-const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGKILL: 9, SIGHUP: 1 };
-
-function spawnServer(o: StdioProxyOptions, log: (line: string) => void): ServerProcess {
-  const child = spawn(o.command, [...o.args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: serverEnv(o.env ?? process.env),
-  });
-  const server = { child, exited: false, done: undefined as unknown as Promise<number> };
-  server.done = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => {
-      server.exited = true;
-      resolve(code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : 1));
-    });
-    child.on('error', (e) => {
-      log(`cannot start ${o.command}: ${e.message}`);
-      server.exited = true;
-      resolve(127);
-    });
-  });
-  // A write racing the server's death fails with EPIPE: its exit is handled (pending calls answered) later.
-  child.stdin.on('error', () => undefined);
-  return server;
 }
 
 /**

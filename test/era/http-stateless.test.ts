@@ -108,6 +108,47 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
+  it('a malformed 2026-07-28 request without a session gets the specification error, not "initialize first"', async () => {
+    const s = await stack();
+    const raw = async (id: number, params: Record<string, unknown>, version = '2026-07-28') => {
+      const res = await fetch(s.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': version,
+          'mcp-method': 'server/discover',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method: 'server/discover', params }),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { id: unknown; error: { code: number; data: Record<string, unknown> } },
+      };
+    };
+    try {
+      // The header names the modern revision and the body has no _meta: -32602 (basic/index.mdx).
+      const noMeta = await raw(7, {});
+      assert.equal(noMeta.status, 400);
+      assert.equal(noMeta.body.error.code, -32602);
+      assert.equal(noMeta.body.id, 7);
+      const noVersion = await raw(8, { _meta: { [META.clientCapabilities]: {} } });
+      assert.equal(noVersion.body.error.code, -32602);
+      // A version intentguard does not implement: -32022 with the versions it supports and the one asked.
+      const other = await raw(9, { _meta: { ...meta(), [META.protocolVersion]: 'v999' } }, 'v999');
+      assert.equal(other.status, 400);
+      assert.equal(other.body.error.code, -32022);
+      assert.deepEqual(other.body.error.data.supported, ['2026-07-28']);
+      assert.equal(other.body.error.data.requested, 'v999');
+      // The body's version against another header: HeaderMismatch.
+      const mismatch = await raw(10, { _meta: { ...meta(), [META.protocolVersion]: 'v999' } });
+      assert.equal(mismatch.body.error.code, -32020);
+      assert.equal(s.upstream.received.length, 0, 'nothing of them went upstream');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('an MRTR approval runs the call once; the replayed and the altered state are refused', async () => {
     const s = await stack();
     try {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client as V2Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport as V2Stdio } from '@modelcontextprotocol/client/stdio';
+import { StreamableHTTPClientTransport as V2StreamableHttp } from '@modelcontextprotocol/client';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as V1Stdio } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -19,6 +20,7 @@ import { RPC_CODES } from '../../src/errors.js';
 import { createRuntime } from '../../src/app/runtime.js';
 import { listenWebSocket } from '../../src/transports/ws-transport.js';
 import { startWsProxy } from '../../src/transports/ws.js';
+import { startHttpProxy } from '../../src/transports/http/server.js';
 import { openStore } from '../../src/store/db.js';
 import { notesServer } from './fixtures/v2-tools.js';
 
@@ -167,6 +169,71 @@ describe('era: 2026-07-28 through intentguard ws', () => {
       await proxy.close();
       await runtime.close();
       await upstream.close();
+    }
+  });
+});
+
+describe('era: 2026-07-28 through intentguard http -- <command> (the stdio bridge)', () => {
+  it('a v2 client without initialize or session id: its requests share one process and session; approvals over MRTR', async () => {
+    const runtime = await createRuntime({
+      mode: 'enforce',
+      db: join(dir, `bridge-${Math.random()}.db`),
+      pack: true,
+      rules: [],
+      intentFile,
+      log: () => undefined,
+    });
+    const [command, ...args] = V2_SERVER;
+    const proxy = await startHttpProxy({ server: { command: command!, args }, runtime });
+    try {
+      const client = v2Client(true);
+      await client.connect(new V2StreamableHttp(new URL(proxy.url)));
+      for (const text of ['a', 'b'])
+        assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text } })).content, [
+          { type: 'text', text },
+        ]);
+      // Held (outside the intent), asked over MRTR, approved by the client's handler, run once.
+      const done = await client.callTool({ name: 'write_note', arguments: { title: 'h', body: 'b' } });
+      assert.deepEqual(done.content, [{ type: 'text', text: 'saved h' }]);
+      const sessions = runtime.monitor.sessions();
+      assert.equal(sessions.length, 1, 'one intentguard session (one server process) for the grant');
+      assert.equal(sessions[0]!.calls, 4, 'echo twice, the held write_note and its approved retry');
+      await client.close();
+
+      // Headers are checked against the body on this path too: -32020, nothing reaches the process.
+      const res = await fetch(proxy.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'write_note',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 'm1',
+          method: 'tools/call',
+          params: {
+            name: 'echo',
+            arguments: { text: 'x' },
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': {},
+            },
+          },
+        }),
+      });
+      const text = await res.text();
+      const answer = JSON.parse(text.startsWith('{') ? text : text.slice(text.indexOf('data: ') + 6)) as {
+        result?: unknown;
+        error?: { code: number };
+      };
+      assert.equal(answer.error?.code, -32020);
+      assert.equal(answer.result, undefined, 'the call never ran');
+    } finally {
+      await proxy.close();
+      await runtime.close();
     }
   });
 });

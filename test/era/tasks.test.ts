@@ -6,9 +6,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateTaskResultSchema, GetTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateTaskResultSchema,
+  GetTaskResultSchema,
+  ListTasksResultSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { RPC_CODES } from '../../src/errors.js';
 import { everythingHttp } from '../helpers/everything-http.js';
+import { sharedTasksServer } from './fixtures/shared-tasks.js';
 import { httpStack, intentDir } from './fixtures/stack.js';
 
 const { dir, remove } = intentDir('ig-era-tasks-', "purpose: research a topic\ntools: '*'\n");
@@ -56,6 +61,39 @@ describe('era: task ownership', () => {
       );
       await a.close();
       await b.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("tasks/list shows a session only its own tasks: another session's are removed from the result", async () => {
+    const upstream = await sharedTasksServer();
+    const proxy = await httpStack(upstream, dir);
+    try {
+      const create = async (c: Client, name: string) =>
+        (
+          await c.request(
+            {
+              method: 'tools/call',
+              params: { name: 'slow_job', arguments: { name }, task: { ttl: 60_000 } },
+            },
+            CreateTaskResultSchema,
+          )
+        ).task.taskId;
+      const list = async (c: Client) =>
+        (await c.request({ method: 'tasks/list', params: {} }, ListTasksResultSchema)).tasks.map(
+          (t) => t.taskId,
+        );
+      const a = await client(proxy.url);
+      const b = await client(proxy.url);
+      const c = await client(proxy.url);
+      const mine = await create(a, 'one');
+      const theirs = await create(b, 'two');
+      // Upstream's one store lists both tasks to everyone; each session sees its own.
+      assert.deepEqual(await list(a), [mine]);
+      assert.deepEqual(await list(b), [theirs]);
+      assert.deepEqual(await list(c), [], 'a session that created nothing lists nothing');
+      for (const x of [a, b, c]) await x.close();
     } finally {
       await proxy.close();
     }

@@ -1,6 +1,6 @@
 // The store commands on a fleet's PostgreSQL, run as a user runs them (bin/intentguard.js in its own
-// process) against sessions recorded there: audit verify, sessions, show, export, replay --diff, prune,
-// approvals. Those that need SQLite say so with a coded error rather than opening a file named after the URL.
+// process) against sessions recorded there: intent suggest, audit verify, sessions, show, export,
+// replay --diff, prune, approvals. Those that need SQLite say so with a coded error rather than opening a file named after the URL.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -42,6 +42,20 @@ describe('store commands on PostgreSQL', () => {
   });
   after(() => server?.stop());
 
+  it('intent suggest learns an intent from the sessions recorded in a postgres:// store', async () => {
+    const all = await cli(['intent', 'suggest', '--store', url]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /from 3 sessions/);
+    assert.match(all.stdout, /tools:\n {2}- "echo"/);
+    assert.doesNotMatch(all.stdout, /^ {2}- "send_email"/m, 'the flagged call is left out of the tools');
+    const one = await cli(['intent', 'suggest', '--store', url, '--sub', 'agent:1']);
+    assert.equal(one.code, 0, one.stderr);
+    const none = await cli(['intent', 'suggest', '--store', url, '--sub', 'agent:nobody']);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /ERR_SUGGEST_NO_SESSIONS/);
+    assert.doesNotMatch(none.stderr, /postgres:\/\/[^ ]*:[^ ]*@/, 'no password printed');
+  });
+
   it('audit verify, sessions, show, export, replay --diff and prune work on a postgres:// store', async () => {
     const verify = await cli(['audit', 'verify', '--store', url]);
     assert.equal(verify.code, 0, verify.stderr + verify.stdout);
@@ -77,6 +91,24 @@ describe('store commands on PostgreSQL', () => {
     assert.equal(after.code, 0, after.stderr + after.stdout);
     const left = await cli(['sessions', '--store', url, '--json']);
     assert.equal(left.stdout.trim(), '', 'the ended sessions were pruned, and the record still verifies');
+  });
+
+  it('task done on a postgres:// store revokes the grant in the fleet table (a chained row)', async () => {
+    const done = await cli(['task', 'done', 'grant-of-a-task', '--store', url]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /task done: grant grant-of-a-task revoked in .*every instance is told/);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const rows = await c.query<{ reason: string; hash: string | null }>(
+        "SELECT reason, hash FROM revocations WHERE jti = 'grant-of-a-task'",
+      );
+      assert.equal(rows.rows.length, 1);
+      assert.equal(rows.rows[0]!.reason, 'task done');
+      assert.ok(rows.rows[0]!.hash, 'chained');
+    } finally {
+      await c.end();
+    }
   });
 
   it('approvals (the list) reads the fleet table', async () => {

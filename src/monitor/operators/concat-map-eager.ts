@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { Observable } from '../../lib/rx.js';
 
 const isThenable = <R>(v: unknown): v is PromiseLike<R> =>
   typeof (v as PromiseLike<R> | undefined)?.then === 'function';

@@ -7,7 +7,12 @@ import type { BridgeSession } from './bridge-session.js';
  * decided in order and what is allowed goes to the server's stdin (while the server is not reading,
  * this session's next messages wait). The POST is answered when its requests are (see `Exchanges`).
  */
-export async function postToBridge(res: ServerResponse, s: BridgeSession, body: unknown): Promise<void> {
+export async function postToBridge(
+  res: ServerResponse,
+  s: BridgeSession,
+  body: unknown,
+  header?: (name: string) => string | undefined,
+): Promise<void> {
   const batch = Array.isArray(body);
   // Answers to intentguard's own prompts stay here.
   const messages = (batch ? (body as unknown[]) : [body]).filter((m) => !s.asker.take(m));
@@ -21,7 +26,14 @@ export async function postToBridge(res: ServerResponse, s: BridgeSession, body: 
   await s.c2s.push(async () => {
     for (const m of messages) {
       const text = JSON.stringify(m);
-      const r = await relayFrame(s.handle, 'c2s', { text, bytes: Buffer.byteLength(text) });
+      const r = await relayFrame(
+        s.handle,
+        'c2s',
+        { text, bytes: Buffer.byteLength(text) },
+        undefined,
+        s.era,
+        header,
+      );
       for (const a of r.answers) {
         // An answer to a request goes where that request waits; an invalid message's (null id) to this POST.
         if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));

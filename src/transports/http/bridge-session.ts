@@ -4,7 +4,8 @@ import type { Readable, Writable } from 'node:stream';
 import { Asker } from '../../carrier/asker.js';
 import { Lane } from '../../carrier/lane.js';
 import { LineFramer } from '../../carrier/lines.js';
-import { endedByUpstream, relayFrame, relayOversize, serverEnv } from '../../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize } from '../../carrier/relay.js';
+import { serverEnv } from '../../carrier/server-env.js';
 import { OrderedQueue } from '../../carrier/queue.js';
 import { Valve } from '../../carrier/valve.js';
 import { errorAnswer } from '../../jsonrpc/message.js';
@@ -12,6 +13,7 @@ import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
+import type { EraGate } from '../../mrtr/gate.js';
 import { Exchanges } from './bridge-exchanges.js';
 
 /** What a bridged session needs of its bridge. */
@@ -21,6 +23,8 @@ export interface BridgeServer {
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;
+  /** The runtime's era gate (MCP 2026-07-28 beside 2025-11-25): every message is seen through it. */
+  readonly era?: EraGate;
 }
 
 type Child = ChildProcessByStdio<Writable, Readable, null>;
@@ -78,6 +82,11 @@ export class BridgeSession {
     });
   }
 
+  /** The era gate its messages are seen through (none: the 2025 era alone). */
+  get era(): EraGate | undefined {
+    return this.o.era;
+  }
+
   /** The process is gone (or never started). */
   get exited(): boolean {
     return this.#exited;
@@ -124,7 +133,7 @@ export class BridgeSession {
       this.o.monitor.options.maxMessageBytes,
       (text, bytes) =>
         this.#s2c.carry(bytes, async () => {
-          const r = await relayFrame(this.handle, 's2c', { text, bytes });
+          const r = await relayFrame(this.handle, 's2c', { text, bytes }, undefined, this.o.era);
           for (const a of r.answers) this.#write(JSON.stringify(a));
           // A batch from the server is delivered message by message (each to its own exchange).
           for (const f of r.forward) this.#toClient(JSON.parse(f), f);

@@ -22,13 +22,27 @@ export interface ClientDecided {
   readonly outcomes: Outcome[];
 }
 
-/** Decide every message of a client body, in order. */
-export async function decideClient(s: Decider, messages: readonly unknown[]): Promise<ClientDecided> {
+/** A body's one message and the bytes it came as (the monitor reads those; a key given twice is seen). */
+export interface WireBody {
+  readonly message: unknown;
+  readonly text: string;
+  readonly bytes: number;
+}
+
+/** Decide every message of a client body, in order; `wire`: the body, when it is one of them. */
+export async function decideClient(
+  s: Decider,
+  messages: readonly unknown[],
+  wire?: WireBody,
+): Promise<ClientDecided> {
   const forward: unknown[] = [],
     answers: unknown[] = [],
     outcomes: Outcome[] = [];
   for (const m of messages) {
-    const out = await see(s, 'c2s', m);
+    const out =
+      wire !== undefined && wire.message === m
+        ? await see(s, 'c2s', m, wire.bytes, wire.text)
+        : await see(s, 'c2s', m);
     outcomes.push(out);
     if (out.forward !== undefined) forward.push(out.forward);
     const answer =
@@ -55,7 +69,7 @@ export async function decideServer(
 
 /**
  * Decide every message of an upstream JSON body: the texts to deliver, and whether all passed as they
- * were. Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
+ * were (none withheld, none rewritten: then the body goes on byte for byte). Undefined when the body is not JSON (shown to the monitor as invalid, never delivered).
  */
 export async function decideServerBody(
   upstream: Upstream,
@@ -71,10 +85,20 @@ export async function decideServerBody(
   }
   const texts: string[] = [];
   let unchanged = true;
-  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
-    const d = await decideServer(upstream, s, m, JSON.stringify(m));
+  // A single message is decided on the bytes upstream sent (and delivered as them when it passes).
+  if (!Array.isArray(parsed)) {
+    const d = await decideServer(upstream, s, parsed, text);
+    // Rewritten (a result redacted, a listing filtered) is not unchanged: the body is the new text.
+    return d.text !== undefined
+      ? { texts: [d.text], unchanged: d.text === text }
+      : { texts: [], unchanged: false };
+  }
+  for (const m of parsed) {
+    const raw = JSON.stringify(m);
+    const d = await decideServer(upstream, s, m, raw);
     if (d.text !== undefined) texts.push(d.text);
-    else unchanged = false;
+    // Withheld or rewritten: the body is rebuilt from the texts.
+    if (d.text !== raw) unchanged = false;
   }
   return { texts, unchanged };
 }

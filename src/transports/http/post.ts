@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerUnreached } from '../../carrier/relay.js';
 import { quotaExceeded } from '../../carrier/session-quota.js';
-import { isModernRequest } from '../../era/classify.js';
+import { claimsModern } from '../../era/classify.js';
 import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
@@ -10,7 +10,7 @@ import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
 import { readBody } from '../../carrier/read-body.js';
 import { readJsonBody } from './body.js';
 import type { HttpCarrier } from './context.js';
-import { decideClient, decideServerBody, withheld, type ClientDecided } from './decide.js';
+import { decideClient, decideServerBody, withheld, type ClientDecided, type WireBody } from './decide.js';
 import {
   emptyBatch,
   firstRefusal,
@@ -36,6 +36,8 @@ interface Exchange {
   readonly decided: ClientDecided;
   /** The forwarded requests: each is owed an answer on this POST. */
   readonly requests: readonly { id: string | number }[];
+  /** A single-message body as it came: what goes upstream when that message passes unchanged. */
+  readonly wire: WireBody | undefined;
 }
 
 /**
@@ -55,7 +57,8 @@ export async function handlePost(
   const parsed = read.body;
   if (!intent) return refuse(res, noIntent(intent)!);
   // MCP 2026-07-28: no initialize, no session id; admitted by the grant alone (src/stateless/http.ts).
-  if (!s && c.stateless && isModernRequest(parsed)) {
+  const header = req.headers['mcp-protocol-version'];
+  if (!s && c.stateless && claimsModern(parsed, typeof header === 'string' ? header : undefined)) {
     await c.stateless.handle(req, res, identity, intent, parsed, read);
     return;
   }
@@ -71,8 +74,9 @@ export async function handlePost(
   const refused = firstRefusal(notOpen(s.handle.status), emptyBatch(parsed));
   if (refused) return refuse(res, refused);
   const batch = Array.isArray(parsed);
+  const wire = batch ? undefined : { message: parsed, text: read.text, bytes: read.bytes };
   try {
-    await carry(c, req, res, s, batch ? (parsed as unknown[]) : [parsed], batch);
+    await carry(c, req, res, s, batch ? (parsed as unknown[]) : [parsed], batch, wire);
   } finally {
     // An initialize that did not open a session upstream (refused, failed) leaves nothing behind.
     if (fresh && !s.sid) s.handle.close('the session did not start');
@@ -87,6 +91,7 @@ async function carry(
   s: ProxySession,
   messages: unknown[],
   batch: boolean,
+  wire: WireBody | undefined,
 ): Promise<void> {
   // Answers to intentguard's own prompts are taken here: they are not the server's business.
   if (s.asker.waiting) {
@@ -96,8 +101,9 @@ async function carry(
       return;
     }
   }
-  const { decided, early } = await decideOnPost(c, req, res, s, messages);
-  const x: Exchange = { c, req, res, s, batch, decided, requests: decided.forward.filter(isRequest) };
+  const { decided, early } = await decideOnPost(c, req, res, s, messages, wire);
+  const requests = decided.forward.filter(isRequest);
+  const x: Exchange = { c, req, res, s, batch, decided, requests, wire };
   // A prompt opened this POST as an event stream: everything else goes down it too.
   if (res.headersSent) return finishOnStream(x, early);
   decided.answers.push(...early);
@@ -116,12 +122,13 @@ async function decideOnPost(
   res: ServerResponse,
   s: ProxySession,
   messages: unknown[],
+  wire: WireBody | undefined,
 ): Promise<{ decided: ClientDecided; early: unknown[] }> {
   const early: unknown[] = [];
   for (const m of messages) if (isRequest(m)) s.waiters.set(idKey(m.id), (a) => early.push(a));
   if (String(req.headers.accept ?? '').includes('text/event-stream')) s.promptOn = res;
   hintTraceparent(c.runtime.observe, s.handle.id, messages, req.headers.traceparent);
-  const decided = await decideClient(s, messages);
+  const decided = await decideClient(s, messages, wire);
   if (s.promptOn === res) s.promptOn = undefined;
   for (const m of messages) if (isRequest(m)) s.waiters.delete(idKey(m.id));
   return { decided, early };
@@ -164,10 +171,14 @@ function answerHere({ res, decided, batch }: Exchange): void {
  * error that kept it from coming (then the exchange waits for nothing more).
  */
 async function forwardUp(x: Exchange): Promise<IncomingMessage | Error> {
-  const { c, req, s, batch, decided } = x;
+  const { c, req, s, batch, decided, wire } = x;
   try {
     const trace = upstreamTraceHeaders(c.runtime.observe, s.handle.id, decided.forward, req.headers);
-    const body = JSON.stringify(batch ? decided.forward : decided.forward[0]);
+    // A single message that passed unchanged goes as the client wrote it (the bytes the monitor read).
+    const body =
+      wire && !batch && decided.forward[0] === wire.message
+        ? wire.text
+        : JSON.stringify(batch ? decided.forward : decided.forward[0]);
     return await c.upstream.call('POST', req.headers, body, s, trace);
   } catch (e) {
     forget(x)();

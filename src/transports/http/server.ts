@@ -101,7 +101,14 @@ function build(o: HttpProxyOptions): Parts {
     const log =
       o.runtime.options.log ?? ((line) => process.stderr.write(`intentguard: ${printable(line)}\n`));
     const maxSessions = o.maxSessions ?? 32;
-    const bridge = createStdioBridge({ monitor, ...o.server, maxSessions, sessionQuota, log });
+    const bridge = createStdioBridge({
+      monitor,
+      ...o.server,
+      maxSessions,
+      sessionQuota,
+      log,
+      era: o.runtime.era,
+    });
     return { path: o.path ?? '/mcp', messagesPath, maxBody, door, bridge, auth };
   }
   const headers = o.upstreamHeaders && { upstreamHeaders: o.upstreamHeaders };
@@ -132,6 +139,7 @@ function build(o: HttpProxyOptions): Parts {
       upstream: upstreamUrl,
       maxBodyBytes: maxBody,
       ...headers,
+      ...(o.runtime.fleetSessions && { fleet: o.runtime.fleetSessions }),
     }),
     metadataUrl: () => auth.metadataUrl,
   };
@@ -181,6 +189,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const base = `http://${o.host ?? '127.0.0.1'}:${addr.port}`;
   p.auth.resource ||= `${base}${p.path}`;
   p.auth.metadataUrl = `${base}/.well-known/oauth-protected-resource${p.path}`;
+  // A fleet: where the other instances send requests of the sessions this one owns.
+  const leases = o.runtime.fleetSessions?.leases;
+  if (leases && !leases.address) leases.address = `${base}${p.path}`;
   return {
     url: `${base}${p.path}`,
     server,

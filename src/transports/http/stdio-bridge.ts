@@ -16,6 +16,8 @@ import {
 } from './refusals.js';
 import { BridgeSession, type BridgeServer } from './bridge-session.js';
 import { postToBridge } from './bridge-post.js';
+import { claimsModern } from '../../era/classify.js';
+import { statelessKey } from '../../stateless/http.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -47,16 +49,22 @@ export interface StdioBridge {
 
 export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
   const sessions = new Map<string, BridgeSession>();
+  /** MCP 2026-07-28 sessions (no initialize, no session id) by their grant's key ({@link statelessKey}). */
+  const modern = new Map<string, BridgeSession>();
 
-  /** `POST` without a session: an `initialize` opens one (its own process), within the caps. */
+  /**
+   * `POST` without a session: an `initialize` opens one (its own process), within the caps; so does the
+   * first 2026-07-28 request of a grant (`key`), whose later requests join it.
+   */
   const admit = (
     res: ServerResponse,
     identity: Identity | undefined,
     intent: Intent | undefined,
     body: unknown,
+    key?: string,
   ) => {
     const first = firstRefusal(
-      startsSession(body),
+      key === undefined ? startsSession(body) : undefined,
       noIntent(intent),
       tooManySessions(sessions.size, o.maxSessions ?? 32),
     );
@@ -66,8 +74,10 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     const s = new BridgeSession(o, identity, intent!, (ended) => {
       release();
       sessions.delete(ended.id);
+      if (key !== undefined && modern.get(key) === ended) modern.delete(key);
     });
     sessions.set(s.id, s);
+    if (key !== undefined) modern.set(key, s);
     return s;
   };
 
@@ -82,11 +92,21 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       if (refused) return refuse(res, refused);
       if (s) s.lastSeen = Date.now();
       if (req.method === 'POST') {
-        s ??= admit(res, identity, intent, body);
+        const header = (name: string) => {
+          const v = req.headers[name];
+          return typeof v === 'string' ? v : undefined;
+        };
+        // MCP 2026-07-28: no initialize and no session id; the grant's requests share one process.
+        const key =
+          !s && o.era && claimsModern(body, header('mcp-protocol-version'))
+            ? statelessKey(identity, req)
+            : undefined;
+        if (key !== undefined) s = modern.get(key);
+        s ??= admit(res, identity, intent, body, key);
         if (!s) return;
         const closed = firstRefusal(notOpen(s.exited ? 'closed' : s.handle.status), emptyBatch(body));
         if (closed) return refuse(res, closed);
-        return postToBridge(res, s, body);
+        return postToBridge(res, s, body, header);
       }
       if (!s) return refuse(res, needsSession(req.method, false)!);
       if (req.method === 'GET') return openStream(s, res);

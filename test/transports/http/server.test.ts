@@ -51,6 +51,23 @@ async function stack(
   };
 }
 
+/** A raw client's initialize through the proxy at `url`: the session id it was given. */
+async function initializeRaw(url: string, headers: Record<string, string>): Promise<string> {
+  const init = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  assert.equal(init.status, 200);
+  await init.text();
+  return init.headers.get('mcp-session-id')!;
+}
+
 const connectClient = async (url: string, token?: string) => {
   const client = new Client({ name: 'http-agent', version: '1' });
   await client.connect(
@@ -252,23 +269,7 @@ describe('intentguard http', () => {
     for (const json of [true, false]) {
       const s = await stack({ maxMessageBytes: 600 }, { json });
       const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-      const init = await fetch(s.proxy.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 0,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-06-18',
-            capabilities: {},
-            clientInfo: { name: 'raw', version: '1' },
-          },
-        }),
-      });
-      assert.equal(init.status, 200);
-      await init.text();
-      const sid = init.headers.get('mcp-session-id')!;
+      const sid = await initializeRaw(s.proxy.url, headers);
       const read = async (r: Response) => {
         const t = await r.text();
         return JSON.parse(
@@ -348,24 +349,10 @@ describe('intentguard http', () => {
       runtime,
     });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(proxy.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    });
-    await init.text();
+    const sid = await initializeRaw(proxy.url, headers);
     const r = await fetch(proxy.url, {
       method: 'POST',
-      headers: { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')! },
+      headers: { ...headers, 'mcp-session-id': sid },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     const text = await r.text();
@@ -422,22 +409,7 @@ describe('intentguard http', () => {
       runtime,
     });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const init = await fetch(proxy.url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    });
-    await init.text();
-    const sid = init.headers.get('mcp-session-id')!;
+    const sid = await initializeRaw(proxy.url, headers);
     // A notification alone: the server's 202 passes as it is.
     assert.equal(
       (
@@ -470,6 +442,32 @@ describe('intentguard http', () => {
     await runtime.close();
     upstream.closeAllConnections();
     upstream.close();
+  });
+
+  it('a single-message POST that passes goes upstream as the client wrote it; one giving a key twice is refused and never forwarded', async () => {
+    const s = await stack({}, { json: true });
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const session = { ...headers, 'mcp-session-id': await initializeRaw(s.proxy.url, headers) };
+      // Spacing, key order and an escape JSON.stringify would not write: the monitor decided these bytes.
+      const body = `{ "params" : { "arguments" : { "text" : "h\\u0069" }, "name" : "echo" }, "method" : "tools/call", "id" : 7, "jsonrpc" : "2.0" }`;
+      const r = await fetch(s.proxy.url, { method: 'POST', headers: session, body });
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /"id":7/);
+      assert.equal(s.upstream.seen.at(-1)!.body, body);
+      // JSON.parse keeps the last "name"; a server keeping the first would run another tool.
+      const before = s.upstream.seen.length;
+      const twice = await fetch(s.proxy.url, {
+        method: 'POST',
+        headers: session,
+        body: '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"send_email","name":"echo","arguments":{"text":"hi"}}}',
+      });
+      const refused = (await twice.json()) as { id: number; error?: { data?: { code?: string } } };
+      assert.equal(refused.error?.data?.code, 'ERR_JSON_AMBIGUOUS', JSON.stringify(refused));
+      assert.equal(s.upstream.seen.length, before, 'nothing of it reached the server');
+    } finally {
+      await s.close();
+    }
   });
 
   it('a stateless upstream (no session ids): intentguard keeps the session under its own id, so budgets and history still hold; stray POSTs leave no sessions behind', async () => {
