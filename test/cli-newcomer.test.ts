@@ -95,21 +95,28 @@ describe('CLI papercuts (issue 18)', () => {
     assert.ok(!existsSync(join(dir, 'none.db')), 'refused before anything was opened');
   });
 
-  it('approve --scope refuses anything but once or session instead of recording it as once', async () => {
+  it('approve --scope refuses anything but once, session or intent instead of recording it as once', async () => {
     assert.equal(
       codeOf(() => choiceFlag('--scope', ['once', 'session'])('intent')),
       'ERR_CONFIG',
     );
     const db = join(dir, 'approvals.db');
     openStore(db).close();
-    for (const scope of ['intent', 'sesion', 'ONCE']) {
+    for (const scope of ['forever', 'sesion', 'ONCE']) {
       const r = await cli(['approve', 'a-1', '--db', db, '--scope', scope]);
       assert.equal(r.code, 2);
       assert.match(
         r.stderr,
-        new RegExp(`^intentguard: ERR_CONFIG: --scope must be once or session .*got "${scope}"`),
+        new RegExp(`^intentguard: ERR_CONFIG: --scope must be once or session or intent, got "${scope}"`),
       );
     }
+    // deny never widens: --scope intent is refused there
+    const d = await cli(['deny', 'a-1', '--db', db, '--scope', 'intent']);
+    assert.equal(d.code, 2);
+    assert.match(
+      d.stderr,
+      /^intentguard: ERR_CONFIG: --scope must be once or session \(only an approval widens/,
+    );
     // A known scope gets as far as looking the approval up.
     assert.match(
       (await cli(['approve', 'a-1', '--db', db, '--scope', 'session'])).stderr,
