@@ -20,7 +20,7 @@ export function eraHook(
   header?: (name: string) => string | undefined,
 ): EraHook {
   return async (message, answerClient, observe) => {
-    const a = gate.admit(session, message, header);
+    const a = await gate.admit(session, message, header);
     if ('answer' in a) {
       // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
       await session.record('c2s', message);
@@ -50,7 +50,7 @@ export async function observeThrough(
   header?: (name: string) => string | undefined,
 ): Promise<Outcome> {
   if (dir === 's2c') return gate.back(session, await session.observe(dir, message, bytes, text));
-  const a = gate.admit(session, message, header);
+  const a = await gate.admit(session, message, header);
   if ('answer' in a) {
     await session.record('c2s', message);
     await session.record('s2c', a.answer);
