@@ -80,7 +80,7 @@ export function stdioProxy(intentFile: string, server: string[], extra: string[]
     },
     answers,
     waitAnswers: (id, n = 1) =>
-      waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`, 20_000),
+      waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`, 60_000),
     close: async () => {
       child.stdin.end();
       // Cleanup only (no assertion waits on it): a proxy that does not leave is stopped.
