@@ -82,12 +82,20 @@ interface Parts {
   readonly legacy?: LegacySse;
   /** A Streamable HTTP upstream. */
   readonly carrier?: HttpCarrier;
+  /** `path` as a request URL (read only). */
+  readonly endpoint: URL;
   /** RFC 9728 protected-resource identifier and metadata URL (known once listening). */
   readonly auth: { resource: string; metadataUrl: string };
 }
 
 /** Build the carrier the options ask for: a stdio bridge, a legacy SSE relay or a Streamable HTTP one. */
 function build(o: HttpProxyOptions): Parts {
+  const parts = carrierOf(o);
+  return { ...parts, endpoint: new URL(parts.path, 'http://localhost') };
+}
+
+/** The carrier the options ask for, and the path it serves. */
+function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
   const { monitor, sessionQuota } = o.runtime;
   if ((o.upstream === undefined) === (o.server === undefined))
     throw new Error('give exactly one of upstream (a URL) and server (a stdio command)');
@@ -212,7 +220,8 @@ async function route(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The endpoint itself, as clients send it on every request, is parsed once (build).
+    const url = req.url === p.path ? p.endpoint : new URL(req.url ?? '/', 'http://localhost');
     if (await answeredHere(o, p, req, res, url)) return;
     // Authentication first: nothing is forwarded for a request without a valid grant.
     const admitted = await admit(o.runtime, p, req, res);
