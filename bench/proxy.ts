@@ -114,6 +114,21 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     await waitHttp(upstream);
 
     // Cold: the first 2,000 calls of fresh processes (after 100 to connect and settle), path by path.
+    function baselinePaths(base: string): { label: string; transport: () => Transport }[] {
+      const bin = join(base, 'bin', 'intentguard.js');
+      const at = (...flags: string[]) =>
+        new StdioClientTransport({ command: node, args: stdioArgs(flags, bin) });
+      return [
+        {
+          label: 'baseline: intentguard stdio (rule pack, recording)',
+          transport: () => at('--rules', site, '--db', join(dir, 'base.db')),
+        },
+        {
+          label: 'baseline: intentguard stdio (intent policy only, no recording)',
+          transport: () => at('--no-pack', '--no-record'),
+        },
+      ];
+    }
     const ig = (...flags: string[]) => new StdioClientTransport({ command: node, args: stdioArgs(flags) });
     const paths: { label: string; transport: () => Transport }[] = [
       {
@@ -136,6 +151,8 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         label: 'intentguard stdio (intent policy only, no recording)',
         transport: () => ig('--no-pack', '--no-record'),
       },
+      // BENCH_PROXY_BASELINE=<a built checkout>: its `intentguard stdio` beside this one's, in the same run.
+      ...(process.env.BENCH_PROXY_BASELINE ? baselinePaths(process.env.BENCH_PROXY_BASELINE) : []),
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
       // (Its stderr is dropped: its own fetch client warns about abort listeners thousands of times.)
       {

@@ -1,7 +1,7 @@
 import type { Outcome } from '../model/decision.js';
 import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { EraGate } from './gate.js';
+import type { Admission, EraGate } from './gate.js';
 
 /**
  * The era gate as a carrier hook: admit one client message (a refusal goes back to the client and is
@@ -21,13 +21,8 @@ export function eraHook(
 ): EraHook {
   return async (message, answerClient, observe) => {
     const a = await gate.admit(session, message, header);
-    if ('answer' in a) {
-      // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
-      await session.record('c2s', message);
-      await session.record('s2c', a.answer);
-      answerClient(a.answer);
-      return;
-    }
+    // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
+    if ('answer' in a) return void answerClient((await refusedByGate(session, message, a.answer)).answer);
     await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
   };
 }
@@ -38,9 +33,10 @@ export function eraHook(
  * answered, never forwarded; intentguard's own retry material verified and stripped), the monitor's
  * answer to it turned into MRTR where it holds a modern call; a server message, once decided, goes
  * through {@link EraGate.back} (task owners, a server's own inputRequests). `header` reads the request
- * headers of a message that came over HTTP (see {@link EraGate.admit}).
+ * headers of a message that came over HTTP (see {@link EraGate.admit}). Synchronous (no promise) when
+ * the monitor decides at once and the gate has nothing to wait for: the carriers' fast path.
  */
-export async function observeThrough(
+export function observeThrough(
   gate: EraGate,
   session: SessionHandle,
   dir: Direction,
@@ -48,15 +44,39 @@ export async function observeThrough(
   bytes?: number,
   text?: string,
   header?: (name: string) => string | undefined,
-): Promise<Outcome> {
-  if (dir === 's2c') return gate.back(session, await session.observe(dir, message, bytes, text));
-  const a = await gate.admit(session, message, header);
-  if ('answer' in a) {
-    await session.record('c2s', message);
-    await session.record('s2c', a.answer);
-    return { answer: a.answer };
+): Outcome | Promise<Outcome> {
+  if (dir === 's2c') {
+    const o = session.observe(dir, message, bytes, text);
+    return o instanceof Promise ? o.then((x) => gate.back(session, x)) : gate.back(session, o);
   }
+  const admitted = gate.admit(session, message, header);
+  if (admitted instanceof Promise) {
+    // A task method whose owners live in a shared store: no fast path.
+    return admitted.then((a) => afterAdmit(gate, session, dir, message, a, bytes, text));
+  }
+  return afterAdmit(gate, session, dir, message, admitted, bytes, text);
+}
+
+function afterAdmit(
+  gate: EraGate,
+  session: SessionHandle,
+  dir: Direction,
+  message: unknown,
+  a: Admission,
+  bytes?: number,
+  text?: string,
+): Outcome | Promise<Outcome> {
+  if ('answer' in a) return refusedByGate(session, message, a.answer);
   const same = a.message === message;
-  const o = await session.observe(dir, a.message, bytes, same ? text : undefined);
-  return o.answer !== undefined ? { ...o, answer: gate.answer(session, a.message, a.era, o.answer) } : o;
+  const o = session.observe(dir, a.message, bytes, same ? text : undefined);
+  const fix = (x: Outcome): Outcome =>
+    x.answer !== undefined ? { ...x, answer: gate.answer(session, a.message, a.era, x.answer) } : x;
+  return o instanceof Promise ? o.then(fix) : fix(o);
+}
+
+/** A request the gate refused: recorded as intentguard's own exchange, answered, never forwarded. */
+async function refusedByGate(session: SessionHandle, message: unknown, answer: unknown): Promise<Outcome> {
+  await session.record('c2s', message);
+  await session.record('s2c', answer);
+  return { answer };
 }
