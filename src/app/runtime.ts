@@ -171,7 +171,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const era = createEraGate({
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db), tasks: sqliteTaskOwners(store.db) }),
-    ...(pgStore && { ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore) }),
+    ...(pgStore && {
+      ledger: await (await import('../fleet/ledger.js')).pgLedger(pgStore),
+      tasks: await (await import('../fleet/tasks.js')).pgTaskOwners(pgStore),
+    }),
   });
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),

@@ -57,6 +57,19 @@ const FLEET_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX session_leases_expiry ON session_leases(expires_at);
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Who created each task (src/fleet/tasks.ts): a task id created through one instance is refused
+      -- to another grant on every instance. The first claim wins (the primary key).
+      CREATE TABLE mrtr_task_owners (
+        task_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX mrtr_task_owners_expiry ON mrtr_task_owners(expires_at);
+    `,
+  },
 ];
 
 /** Bring the fleet tables up to date (after the recording tables, which they refer to). */

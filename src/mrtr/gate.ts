@@ -53,8 +53,14 @@ export interface EraGate {
    * Admit one client message: refused (`answer` to send back, nothing forwarded), or the message to
    * observe — with intentguard's own retry material verified and stripped.
    * @param header a request header by lower-case name, over HTTP; undefined on other transports.
+   * @returns synchronously, but for a task method when the task owners live in a shared store over the
+   * network (a fleet): then a promise.
    */
-  admit(session: SessionHandle, message: unknown, header?: (name: string) => string | undefined): Admission;
+  admit(
+    session: SessionHandle,
+    message: unknown,
+    header?: (name: string) => string | undefined,
+  ): Admission | Promise<Admission>;
   /** Turn the monitor's `reauthorize` refusal of a modern request into intentguard's InputRequiredResult. */
   answer(session: SessionHandle, request: unknown, era: RequestEra, answer: unknown): unknown;
   /**
@@ -160,6 +166,42 @@ export function createEraGate(options: EraGateOptions): EraGate {
     refusal: r,
   });
 
+  /** The rest of {@link EraGate.admit} once pinned (and a task method's owner checked). */
+  const admitRequest = (
+    session: SessionHandle,
+    message: Record<string, unknown> & { method: string },
+    era: RequestEra,
+    header: ((name: string) => string | undefined) | undefined,
+  ): Admission => {
+    if (era.era === 'legacy') return { message, era };
+    if (header) {
+      const h = checkRequestHeaders(message as { method: string; params?: unknown }, header);
+      if (h) return refuse(message, h);
+    }
+    const params = isPlain(message.params) ? message.params : {};
+    if (!isOwnState(params.requestState)) return { message, era };
+    // intentguard's own retry: verified and redeemed here, and never forwarded with its state in it.
+    const binding = bindingOf(session, params, message.method);
+    const v = verifyState(options.key, params.requestState, binding, clock(), ledger);
+    if (isStateRefusal(v))
+      return {
+        answer: errorAnswer(message.id, RPC_CODES.REFUSED, v.message, { code: v.code }),
+        refusal: v,
+      };
+    const said = approvalAnswer(params, prompt);
+    if (said === 'approved')
+      addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
+    // Declined (or cancelled) ends the round: refused here, not held and asked again in a loop.
+    if (said === 'declined')
+      return refuse(message, {
+        rpc: RPC_CODES.DENIED,
+        status: 403,
+        code: 'ERR_REAUTH_REQUIRED',
+        message: `intentguard: ${binding.tool || message.method} was not approved (the prompt was declined)`,
+      });
+    return { message: { ...message, params: stripOwn(params) }, era };
+  };
+
   async function backAsync(
     session: SessionHandle,
     outcome: Outcome,
@@ -174,7 +216,20 @@ export function createEraGate(options: EraGateOptions): EraGate {
     if (answered !== undefined) approved.get(session.id)?.delete(answered);
     const task = createdTask(result);
     if (task && event.kind === 'response' && !TASK_METHODS.has(event.method ?? ''))
-      tasks.claim(task.taskId, ownerOf(session), now + task.ttlMs, now);
+      try {
+        // Committed before the task id reaches its client (a fleet: every instance then knows its owner).
+        await tasks.claim(task.taskId, ownerOf(session), now + task.ttlMs, now);
+      } catch (e) {
+        return {
+          ...outcome,
+          forward: errorAnswer(
+            fwd.id,
+            RPC_CODES.REFUSED,
+            `intentguard: result withheld: the task's owner could not be recorded (${(e as Error)?.message ?? String(e)})`,
+            { code: 'ERR_STORE' },
+          ),
+        };
+      }
     const requests = inputRequestsOf(result);
     if (!requests) return outcome;
     for (const [key, r] of Object.entries(requests)) {
@@ -264,45 +319,29 @@ export function createEraGate(options: EraGateOptions): EraGate {
         const changed = checkVersionPinned(first, version);
         if (changed) return refuse(message, changed);
       }
-      if (TASK_METHODS.has(message.method)) {
+      const request = message as Record<string, unknown> & { method: string };
+      if (TASK_METHODS.has(request.method)) {
         // A task id is a bearer handle: only its creator (this agent, or this anonymous session) may use it.
         const taskId = isPlain(message.params) ? message.params.taskId : undefined;
-        const owner = typeof taskId === 'string' ? tasks.ownerOf(taskId, clock()) : undefined;
-        if (owner !== ownerOf(session))
-          return refuse(message, {
-            rpc: RPC_CODES.DENIED,
-            status: 403,
-            code: 'ERR_TASK_NOT_OWNED',
-            message: `intentguard: task ${JSON.stringify(taskId ?? null)} ${owner === undefined ? 'was not created through intentguard for this agent' : 'belongs to another agent or session'}`,
-          });
+        let owner: ReturnType<TaskOwners['ownerOf']>;
+        try {
+          owner = typeof taskId === 'string' ? tasks.ownerOf(taskId, clock()) : undefined;
+        } catch {
+          owner = undefined;
+        }
+        const decide = (found: string | undefined): Admission =>
+          found !== ownerOf(session)
+            ? refuse(message, {
+                rpc: RPC_CODES.DENIED,
+                status: 403,
+                code: 'ERR_TASK_NOT_OWNED',
+                message: `intentguard: task ${JSON.stringify(taskId ?? null)} ${found === undefined ? 'was not created through intentguard for this agent' : 'belongs to another agent or session'}`,
+              })
+            : admitRequest(session, request, era, header);
+        // A shared store over the network answers later; one that cannot answer refuses (fail closed).
+        return owner instanceof Promise ? owner.then(decide, () => decide(undefined)) : decide(owner);
       }
-      if (era.era === 'legacy') return { message, era };
-      if (header) {
-        const h = checkRequestHeaders(message as { method: string; params?: unknown }, header);
-        if (h) return refuse(message, h);
-      }
-      const params = isPlain(message.params) ? message.params : {};
-      if (!isOwnState(params.requestState)) return { message, era };
-      // intentguard's own retry: verified and redeemed here, and never forwarded with its state in it.
-      const binding = bindingOf(session, params, message.method);
-      const v = verifyState(options.key, params.requestState, binding, clock(), ledger);
-      if (isStateRefusal(v))
-        return {
-          answer: errorAnswer(message.id, RPC_CODES.REFUSED, v.message, { code: v.code }),
-          refusal: v,
-        };
-      const said = approvalAnswer(params, prompt);
-      if (said === 'approved')
-        addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
-      // Declined (or cancelled) ends the round: refused here, not held and asked again in a loop.
-      if (said === 'declined')
-        return refuse(message, {
-          rpc: RPC_CODES.DENIED,
-          status: 403,
-          code: 'ERR_REAUTH_REQUIRED',
-          message: `intentguard: ${binding.tool || message.method} was not approved (the prompt was declined)`,
-        });
-      return { message: { ...message, params: stripOwn(params) }, era };
+      return admitRequest(session, request, era, header);
     },
 
     back(session, outcome) {
@@ -311,8 +350,10 @@ export function createEraGate(options: EraGateOptions): EraGate {
       // Most answers are neither a task nor a server's input round: decided here, synchronously.
       const result = fwd.result;
       if (outcome.event.kind === 'response' && outcome.event.method === 'tasks/list') {
+        const only = (own: Record<string, unknown>): Outcome =>
+          own === result ? outcome : { ...outcome, forward: { ...fwd, result: own } };
         const own = ownTasksOnly(result, ownerOf(session), tasks, clock());
-        return own === result ? outcome : { ...outcome, forward: { ...fwd, result: own } };
+        return own instanceof Promise ? own.then(only) : only(own);
       }
       if (
         outcome.event.id === undefined ||

@@ -3,6 +3,8 @@ import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from './gate.js';
 
+type Admission = Awaited<ReturnType<EraGate['admit']>>;
+
 /**
  * The era gate as a carrier hook: admit one client message (a refusal goes back to the client and is
  * recorded), else observe the admitted message with the gate's answer transform.
@@ -20,7 +22,7 @@ export function eraHook(
   header?: (name: string) => string | undefined,
 ): EraHook {
   return async (message, answerClient, observe) => {
-    const a = gate.admit(session, message, header);
+    const a = await gate.admit(session, message, header);
     // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
     if ('answer' in a) return void answerClient((await refusedByGate(session, message, a.answer)).answer);
     await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
@@ -49,10 +51,23 @@ export function observeThrough(
     const o = session.observe(dir, message, bytes, text);
     return o instanceof Promise ? o.then((x) => gate.back(session, x)) : gate.back(session, o);
   }
-  const a = gate.admit(session, message, header);
+  const admitted = gate.admit(session, message, header);
+  const go = (a: Admission) => observeAdmitted(gate, session, message, a, bytes, text);
+  return admitted instanceof Promise ? admitted.then(go) : go(admitted);
+}
+
+/** A client message past {@link EraGate.admit}: refused there, or observed with the gate's answer transform. */
+function observeAdmitted(
+  gate: EraGate,
+  session: SessionHandle,
+  message: unknown,
+  a: Admission,
+  bytes?: number,
+  text?: string,
+): Outcome | Promise<Outcome> {
   if ('answer' in a) return refusedByGate(session, message, a.answer);
   const same = a.message === message;
-  const o = session.observe(dir, a.message, bytes, same ? text : undefined);
+  const o = session.observe('c2s', a.message, bytes, same ? text : undefined);
   const fix = (x: Outcome): Outcome =>
     x.answer !== undefined ? { ...x, answer: gate.answer(session, a.message, a.era, x.answer) } : x;
   return o instanceof Promise ? o.then(fix) : fix(o);

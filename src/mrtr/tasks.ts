@@ -8,10 +8,14 @@ import type Database from 'better-sqlite3';
  * never saw created (fail closed).
  */
 export interface TaskOwners {
-  /** Remember `owner` as the creator of `taskId` until `expiresAt` (ms). The first owner wins. */
-  claim(taskId: string, owner: string, expiresAt: number, now: number): void;
-  /** The owner of a task still remembered, or undefined. */
-  ownerOf(taskId: string, now: number): string | undefined;
+  /**
+   * Remember `owner` as the creator of `taskId` until `expiresAt` (ms). The first owner wins. A store
+   * over the network (a fleet's PostgreSQL) answers with a promise, settled once the claim is committed
+   * (the task id goes to its client only then); a rejection withholds the result (fail closed).
+   */
+  claim(taskId: string, owner: string, expiresAt: number, now: number): void | Promise<void>;
+  /** The owner of a task still remembered, or undefined (a rejected promise counts as undefined: refused). */
+  ownerOf(taskId: string, now: number): string | undefined | Promise<string | undefined>;
 }
 
 /** Most task ids one in-memory table keeps; past it the oldest expiring go first. */
@@ -109,10 +113,17 @@ export function ownTasksOnly(
   owner: string,
   owners: TaskOwners,
   now: number,
-): Record<string, unknown> {
-  if (!Array.isArray(result.tasks)) return result;
-  const kept = result.tasks.filter(
-    (t) => isPlain(t) && typeof t.taskId === 'string' && owners.ownerOf(t.taskId, now) === owner,
+): Record<string, unknown> | Promise<Record<string, unknown>> {
+  const tasks = result.tasks;
+  if (!Array.isArray(tasks)) return result;
+  const whose = tasks.map((t) =>
+    isPlain(t) && typeof t.taskId === 'string' ? owners.ownerOf(t.taskId, now) : undefined,
   );
-  return kept.length === result.tasks.length ? result : { ...result, tasks: kept };
+  const keep = (found: readonly (string | undefined)[]) => {
+    const kept = tasks.filter((_, i) => found[i] === owner);
+    return kept.length === tasks.length ? result : { ...result, tasks: kept };
+  };
+  if (!whose.some((w) => w instanceof Promise)) return keep(whose as (string | undefined)[]);
+  // A store that cannot answer for a task: the task is removed (fail closed).
+  return Promise.all(whose.map((w) => Promise.resolve(w).catch(() => undefined))).then(keep);
 }

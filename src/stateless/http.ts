@@ -365,7 +365,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         });
         return;
       }
-      const admitted = o.era.admit(s, body, (name) => one(req, name));
+      const admitted = await o.era.admit(s, body, (name) => one(req, name));
       if ('answer' in admitted) {
         await s.record('c2s', body);
         await s.record('s2c', admitted.answer);
