@@ -1,9 +1,7 @@
 import type { Outcome } from '../model/decision.js';
 import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { EraGate } from './gate.js';
-
-type Admission = Awaited<ReturnType<EraGate['admit']>>;
+import type { Admission, EraGate } from './gate.js';
 
 /**
  * Show one wire message to the session through the gate — the one path every carrier's relay takes
