@@ -6,30 +6,6 @@ import type { EraGate } from './gate.js';
 type Admission = Awaited<ReturnType<EraGate['admit']>>;
 
 /**
- * The era gate as a carrier hook: admit one client message (a refusal goes back to the client and is
- * recorded), else observe the admitted message with the gate's answer transform.
- */
-export type EraHook = (
-  message: unknown,
-  answerClient: (answer: unknown) => unknown,
-  observe: (message: unknown, fix: (answer: unknown) => unknown) => Promise<void> | void,
-) => Promise<void>;
-
-/** Bind a gate to one session for a carrier. */
-export function eraHook(
-  gate: EraGate,
-  session: SessionHandle,
-  header?: (name: string) => string | undefined,
-): EraHook {
-  return async (message, answerClient, observe) => {
-    const a = await gate.admit(session, message, header);
-    // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
-    if ('answer' in a) return void answerClient((await refusedByGate(session, message, a.answer)).answer);
-    await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
-  };
-}
-
-/**
  * Show one wire message to the session through the gate — the one path every carrier's relay takes
  * (stdio, WebSocket, the HTTP bridge): a client request is admitted first (refused: recorded and
  * answered, never forwarded; intentguard's own retry material verified and stripped), the monitor's
