@@ -355,10 +355,12 @@ async function streamable(
   const sid = req.headers['mcp-session-id'];
   const s = typeof sid === 'string' ? c.sessions.get(sid) : undefined;
   if (s) s.lastSeen = Date.now();
-  const challenge = `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quoted(p.auth.metadataUrl)}`;
+  // The challenge is written only for a request it answers (not on every request of a session).
+  const challenge = () =>
+    `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quoted(p.auth.metadataUrl)}`;
   const refused = firstRefusal(
     unknownSession(typeof sid !== 'string' || s !== undefined),
-    s && otherAgent(s.sub, identity, challenge),
+    s && identity && s.sub !== identity.sub ? otherAgent(s.sub, identity, challenge()) : undefined,
   );
   if (refused) {
     req.resume();
