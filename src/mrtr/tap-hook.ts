@@ -1,7 +1,9 @@
 import type { Outcome } from '../model/decision.js';
 import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { Admission, EraGate } from './gate.js';
+import type { EraGate } from './gate.js';
+
+type Admission = Awaited<ReturnType<EraGate['admit']>>;
 
 /**
  * Show one wire message to the session through the gate — the one path every carrier's relay takes
