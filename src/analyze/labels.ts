@@ -214,7 +214,7 @@ export function sensitivityRank(s: string): number {
 const memo = new Memo<LabelReport>(8192, labelText);
 
 /** The labels of both reports: their union, and the higher sensitivity. */
-export function mergeLabels(a: LabelReport, b: LabelReport): LabelReport {
+function mergeLabels(a: LabelReport, b: LabelReport): LabelReport {
   if (b === EMPTY || b.labels.length === 0) return a;
   if (a === EMPTY || a.labels.length === 0) return b;
   return {
