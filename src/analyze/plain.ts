@@ -1,5 +1,6 @@
 import { KEYWORDS, isNumberGap } from './labels.js';
-import { asciiTable, isAlnum, isDigit, isSpace, isUpper } from './scan.js';
+import { KIND, K_B64, K_DIGIT, K_ESCAPE, K_FILLER } from './decode.js';
+import { isDigit, isUpper } from './scan.js';
 
 /**
  * Plain text: a value in which neither the decoder nor the label detectors can find anything, read
@@ -27,15 +28,16 @@ export function plainText(s: string): boolean {
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x7f || (c < 32 && c !== 9 && c !== 10 && c !== 13)) return false;
-    const k = CLASS[c]!;
-    if (k & C_STOP) return false; // `%`, `@`
-    if (k & C_B64) {
+    if (c === 37 || c === 64) return false; // `%`, `@`
+    // The decoder's classes (decode.ts): its base64 alphabet, its fillers, where an escape may start.
+    const k = KIND[c]!;
+    if (k & K_B64) {
       if (++b64 >= 16) return false;
     } else b64 = 0;
-    if (k & C_FILLER) run = 0;
+    if (k & K_FILLER) run = 0;
     else if (++run > longest) longest = run;
-    if (k & C_ESCAPE) escapes++;
-    if (k & C_DIGIT) {
+    if (k & K_ESCAPE) escapes++;
+    if (k & K_DIGIT) {
       digits++;
       if (c === 48 && (s.charCodeAt(i + 1) | 32) === 120) escapes++;
       chain = (gap <= 2 ? chain : 0) + 1;
@@ -60,20 +62,6 @@ export function plainText(s: string): boolean {
   return escapes < 8 && longest > 4;
 }
 
-const C_B64 = 1,
-  C_FILLER = 2,
-  C_ESCAPE = 4,
-  C_DIGIT = 8,
-  C_STOP = 16;
-// The decoder's classes (decode.ts): its base64 alphabet, its ASCII fillers, where an escape may start.
-const CLASS = asciiTable(() => false);
-for (let c = 0; c < 128; c++)
-  CLASS[c] =
-    (isAlnum(c) || c === 43 || c === 47 || c === 45 || c === 95 || c === 61 ? C_B64 : 0) |
-    (isSpace(c) || c === 44 || c === 59 || c === 58 || c === 124 ? C_FILLER : 0) |
-    (c === 92 || c === 61 || c === 38 ? C_ESCAPE : 0) |
-    (isDigit(c) ? C_DIGIT : 0) |
-    (c === 37 || c === 64 ? C_STOP : 0);
 // Keywords by their first two characters, read forwards (at i-1, i) and backwards (at i, i-1).
 const FORWARD = new Uint8Array(128 * 128);
 const BACKWARD = new Uint8Array(128 * 128);

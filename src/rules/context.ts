@@ -273,22 +273,29 @@ const TRAIL = { junction: 64, destinations: 256 } as const;
  * (base64, hex, percent-encoding, a few levels); and, in `once`, for each destination and argument the
  * tail of what earlier calls sent there joined with the head of what this one sends (a value split
  * across calls is found whole), with what those decode to. Updates the trails. A joined text that is
- * plain (see plain.ts: nothing to decode, no label, read either way) goes to `quiet` instead, without
- * its reversal: provenance still looks it up, the decoder and the labels have nothing to find in it.
- * Only when nothing else would read the reversal: no secret pieces are known, the rules read no text
- * fragments, and the joined text is no single token.
+ * plain (see plain.ts: nothing to decode, no label, read either way), and likewise a plain value,
+ * goes to `quiet` instead, without its reversal: provenance still looks it up, the decoder and the
+ * labels have nothing to find in it. Only when nothing else would read the reversal: no secret pieces
+ * are known, the rules read no text fragments, and the text is no single token.
  */
 function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget, fragmentFields: boolean): { texts: string[]; once: string[]; quiet: string[] } {
-  const texts = scan.strings.slice();
-  const once: string[] = [], quiet: string[] = [];
+  const texts: string[] = [], once: string[] = [], quiet: string[] = [];
+  const fastPath = a.secrets.size === 0 && !fragmentFields;
+  const decode: string[] = [];
+  // The values first, then what they decode to (labels list their kinds in that order).
   for (const s of scan.strings) {
-    if (s.length < 16) continue;
+    if (s.length >= 16 && fastPath && !couldBeToken(s) && plainText(s)) quiet.push(s);
+    else {
+      texts.push(s);
+      if (s.length >= 16) decode.push(s);
+    }
+  }
+  for (const s of decode) {
     const layers = decodedLayers(s);
     if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
     for (const d of layers) if (budget.spend(d.length)) texts.push(d);
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once, quiet };
-  const fastPath = a.secrets.size === 0 && !fragmentFields;
   for (const [arg, value] of scan.sent) {
     // Destinations that received the same values (an address and its host) have the same trail: each
     // distinct junction is analysed once per call.
