@@ -153,9 +153,9 @@ const isFiller = (c: number): boolean =>
 // What the level-0 pass asks of each ASCII character, as bits of one table lookup.
 export const K_B64 = 1,
   K_FILLER = 2,
-  K_LETTER = 4,
   K_ESCAPE = 8,
   K_DIGIT = 16;
+const K_LETTER = 4;
 export const KIND = asciiTable(() => false);
 for (let c = 0; c < 128; c++)
   KIND[c] =
