@@ -151,12 +151,12 @@ const isFiller = (c: number): boolean =>
   isSpace(c) || c === 44 || c === 59 || c === 58 || c === 124 || invisible(c) || c === 0x2060;
 
 // What the level-0 pass asks of each ASCII character, as bits of one table lookup.
-const K_B64 = 1,
+export const K_B64 = 1,
   K_FILLER = 2,
-  K_LETTER = 4,
   K_ESCAPE = 8,
   K_DIGIT = 16;
-const KIND = asciiTable(() => false);
+const K_LETTER = 4;
+export const KIND = asciiTable(() => false);
 for (let c = 0; c < 128; c++)
   KIND[c] =
     (isB64(c) ? K_B64 : 0) |

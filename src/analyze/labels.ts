@@ -64,7 +64,7 @@ export interface LabelReport {
 // native substring searches, no regex): `@`; two capitals then two digits (IBAN); nine digits or more
 // chained by gaps of at most two of ` -.()` (the shortest SSN, phone or card number has such a chain:
 // 123-45-6789, 555) 123-4567); or one of the keywords the patterns start with (lower-cased: a superset).
-const KEYWORDS = [
+export const KEYWORDS = [
   '-----begin',
   'akia',
   'asia',
@@ -83,7 +83,7 @@ const KEYWORDS = [
   'token',
   'bearer',
 ];
-const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
+export const isNumberGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
 // The keywords by their first two characters: in an ASCII text, one table lookup per character finds
 // where one may start (lower-casing ASCII is `A-Z` to `a-z`); past ASCII, lower-casing may make ASCII
 // (the Kelvin sign is `k`), and the text is lower-cased and searched as a whole.

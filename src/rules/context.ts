@@ -6,6 +6,7 @@ import { decodeUncached, decodedLayers } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank, type LabelReport } from '../analyze/labels.js';
 import { SecretPieces } from '../analyze/secret-pieces.js';
 import { linear } from '../analyze/linear.js';
+import { plainText } from '../analyze/plain.js';
 import { ProvenanceIndex, couldBeToken, type Source } from '../analyze/provenance.js';
 import { purposeWords, steeredTargets, toolNameWord, type PurposeWords } from '../analyze/steering.js';
 import { requestedBy } from '../intent/requested.js';
@@ -271,18 +272,30 @@ const TRAIL = { junction: 64, destinations: 256 } as const;
  * The texts whose content the analysis looks at for one call: its strings and what they decode to
  * (base64, hex, percent-encoding, a few levels); and, in `once`, for each destination and argument the
  * tail of what earlier calls sent there joined with the head of what this one sends (a value split
- * across calls is found whole), with what those decode to. Updates the trails.
+ * across calls is found whole), with what those decode to. Updates the trails. A joined text that is
+ * plain (see plain.ts: nothing to decode, no label, read either way), and likewise a plain value,
+ * goes to `quiet` instead, without its reversal: provenance still looks it up, the decoder and the
+ * labels have nothing to find in it. Only when nothing else would read the reversal: no secret pieces
+ * are known, the rules read no text fragments, and the text is no single token.
  */
-function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget): { texts: string[]; once: string[] } {
-  const texts = scan.strings.slice();
-  const once: string[] = [];
+function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: AnalysisBudget, fragmentFields: boolean): { texts: string[]; once: string[]; quiet: string[] } {
+  const texts: string[] = [], once: string[] = [], quiet: string[] = [];
+  const fastPath = a.secrets.size === 0 && !fragmentFields;
+  const decode: string[] = [];
+  // The values first, then what they decode to (labels list their kinds in that order).
   for (const s of scan.strings) {
-    if (s.length < 16) continue;
+    if (s.length >= 16 && fastPath && !couldBeToken(s) && plainText(s)) quiet.push(s);
+    else {
+      texts.push(s);
+      if (s.length >= 16) decode.push(s);
+    }
+  }
+  for (const s of decode) {
     const layers = decodedLayers(s);
     if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
     for (const d of layers) if (budget.spend(d.length)) texts.push(d);
   }
-  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once };
+  if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once, quiet };
   for (const [arg, value] of scan.sent) {
     // Destinations that received the same values (an address and its host) have the same trail: each
     // distinct junction is analysed once per call.
@@ -293,17 +306,20 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
       if (before !== undefined && !joinedFrom.has(before) && budget.spend(before.length + TRAIL.junction)) {
         joinedFrom.add(before);
         const joined = before + value.slice(0, TRAIL.junction);
-        once.push(joined);
-        const layers = decodeUncached(joined);
-        if (layers.overflow) budget.spend(Infinity);
-        for (const d of layers) if (budget.spend(d.length)) once.push(d);
+        if (fastPath && !couldBeToken(joined) && plainText(joined)) quiet.push(joined);
+        else {
+          once.push(joined);
+          const layers = decodeUncached(joined);
+          if (layers.overflow) budget.spend(Infinity);
+          for (const d of layers) if (budget.spend(d.length)) once.push(d);
+        }
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
       const next = value.length >= TRAIL.junction ? value.slice(value.length - TRAIL.junction) : (before ?? '') + value;
       a.trails.set(key, next.length > TRAIL.junction ? next.slice(next.length - TRAIL.junction) : next);
     }
   }
-  return { texts, once };
+  return { texts, once, quiet };
 }
 
 function provenanceFor(a: Analysis, scan: ReturnType<typeof scanArgs>, strings: readonly string[], sideEffecting: boolean, fragmentFields: boolean) {
@@ -529,8 +545,8 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const budget = new AnalysisBudget();
     const scan = scanArgs(args, budget);
     const { targets } = scan;
-    const content = budget.exceeded === undefined ? contentTexts(a, scan, budget) : { texts: scan.strings, once: [] };
-    const texts = content.once.length === 0 ? content.texts : [...content.texts, ...content.once];
+    const content = budget.exceeded === undefined ? contentTexts(a, scan, budget, fragmentFields) : { texts: scan.strings, once: [], quiet: [] };
+    const texts = content.once.length + content.quiet.length === 0 ? content.texts : [...content.texts, ...content.once, ...content.quiet];
     const net: Record<TargetKind, string[]> = { host: [], url: [], email: [], account: [], ip: [], local: [] };
     const all: string[] = [];
     for (const t of targets.values()) {
