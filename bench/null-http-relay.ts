@@ -28,6 +28,8 @@ const whole = (m: IncomingMessage): Promise<Buffer> =>
 export async function nullHttpRelay(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
   const target = urlToHttpOptions(new URL(upstream));
   const server = createServer((req, res) => {
+    // A connection cut at teardown (the upstream or the client gone) ends that exchange, nothing more.
+    const cut = () => res.destroy();
     void whole(req).then((body) => {
       const headers: Record<string, string> = { 'content-length': String(body.length) };
       for (const h of CARRIED) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h];
@@ -36,11 +38,11 @@ export async function nullHttpRelay(upstream: string): Promise<{ url: string; cl
           const back: Record<string, string> = {};
           for (const h of BACK) if (typeof r.headers[h] === 'string') back[h] = r.headers[h];
           res.writeHead(r.statusCode ?? 502, back).end(answer);
-        });
+        }, cut);
       });
-      up.on('error', () => res.writeHead(502).end());
+      up.on('error', cut);
       up.end(body);
-    });
+    }, cut);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;

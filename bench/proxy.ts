@@ -72,8 +72,9 @@ async function steady(
   return clients.map((c, i) => summarise(c.label, lat[i]!, elapsed[i]!));
 }
 
+/** Wait for a server to answer; up to 60 s (a gateway's start takes many seconds on a loaded machine). */
 async function waitHttp(url: string) {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1200; i++) {
     try {
       await fetch(url, {
         method: 'POST',
