@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Runtime } from '../src/transports/runtime.js';
 import { freePort } from '../test/helpers/everything-http.js';
+import { nullHttpRelay } from './null-http-relay.js';
 import { TRIVIAL_SERVER, fmt, internal, printTable, proxyBenchDir, summarise, type Sample } from './lib.js';
 
 // The HTTP proxies run in this process: from the compiled dist/ (what the CLI runs), else the sources.
@@ -208,6 +209,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
       log: () => undefined,
     });
     const proxy = await startHttpProxy({ upstream, runtime });
+    const relay = await nullHttpRelay(upstream);
     // The path mcp-proxy and supergateway serve: Streamable HTTP in front of a stdio server.
     const bridgeRuntime = await createRuntime({
       mode: 'enforce',
@@ -258,6 +260,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     if (parts.has('http')) {
       const httpPaths: [string, string][] = [
         ['direct Streamable HTTP', upstream],
+        ['null HTTP relay (node:http, reads and forwards bodies: the floor)', relay.url],
         ['intentguard http (-> HTTP server; rule pack, recording)', proxy.url],
         ['intentguard http (-> stdio server; rule pack, recording)', bridge.url],
         ['mcp-proxy (HTTP -> stdio server)', `http://127.0.0.1:${mpPort}/mcp`],
@@ -280,6 +283,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     // Soak: concurrent sessions through intentguard http, every call must succeed and be seen.
     if (parts.has('soak')) await soak(runtime, proxy.url, h);
     await proxy.close();
+    await relay.close();
     await runtime.close();
     await bridge.close();
     await bridgeRuntime.close();

@@ -210,7 +210,7 @@ audit
   .option('--store <url|path>', storeHelp('database'))
   .action(async (store: string | undefined, opts: { store?: string }) => {
     const { auditRotateKeyCommand, storeArgument } = await import('./store-commands.js');
-    process.exitCode = auditRotateKeyCommand(storeArgument(store, opts));
+    process.exitCode = await auditRotateKeyCommand(storeArgument(store, opts));
   });
 
 program

@@ -16,7 +16,6 @@ import { chooseStore } from './store-flag.js';
 import { listSessions, sessionBundles, sessionTimeline, type SessionRow } from '../store/queries.js';
 import type { ReplayJob } from '../replay/jobs.js';
 import { createReplayPool, replayInOrder, resolveJobs } from '../replay/pool.js';
-import { createRecorder } from '../store/recorder.js';
 import { actionLabel, brief, printable } from './format.js';
 import { progress } from './progress.js';
 import { resultPrinter } from './replay-command.js';
@@ -200,8 +199,33 @@ export async function auditVerifyCommand(
   }
 }
 
-/** `intentguard audit rotate-key [DB]`: a new audit key, with a chained hand-over record. */
-export function auditRotateKeyCommand(db: string, out: Out = process.stdout): number {
+/** `intentguard audit rotate-key [STORE]`: a new audit key, with a chained hand-over record (either backend). */
+export async function auditRotateKeyCommand(
+  db: string,
+  out: Out = process.stdout,
+  options: { keyFile?: string } = {},
+): Promise<number> {
+  if (isPostgresUrl(db)) {
+    const [{ openPgStore }, { rotatePgKey }] = await Promise.all([
+      import('../store/pg/store.js'),
+      import('../store/pg/rotate.js'),
+    ]);
+    // Read only: the key file must exist (a rotation never creates the first key).
+    const store = await openPgStore(db, {
+      readonly: true,
+      max: 1,
+      ...(options.keyFile && { keyFile: options.keyFile }),
+    });
+    try {
+      const r = await rotatePgKey(store, Date.now());
+      out.write(
+        `audit key rotated in ${store.display}: epoch ${r.epoch} (fingerprint ${r.fingerprint}); the previous key is kept as ${store.keyFile}.${r.epoch - 1} — copy both files to every instance before starting it again\n`,
+      );
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
   const store = openStore(db, { mustExist: true });
   const r = rotateAuditKey(store, Date.now());
   out.write(
@@ -278,11 +302,12 @@ export async function importCommand(
   out: Out = process.stdout,
   err: Out = process.stderr,
 ): Promise<number> {
+  // Either backend: the bundles' sessions are recorded (chained and sealed) as a proxy records them.
+  const backend = await openBackend(opts.db);
   const bar = progress(undefined, 'importing', { force: Boolean(opts.progress) });
-  const store = openStore(opts.db);
   const clock = createReplayClock();
   const monitor = createMonitor({ policy: opts.policies, clock: clock.now });
-  const recorder = createRecorder(store, monitor);
+  const recorder = backend.record(monitor);
   let n = 0,
     bad = 0;
   try {
@@ -301,9 +326,9 @@ export async function importCommand(
   } finally {
     bar.done();
     monitor.close();
-    store.close();
+    await backend.close();
   }
-  out.write(`imported ${n} sessions into ${opts.db}${bad ? `; ${bad} malformed lines` : ''}\n`);
+  out.write(`imported ${n} sessions into ${backend.location}${bad ? `; ${bad} malformed lines` : ''}\n`);
   return bad > 0 ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@ import {
   GRANT_REQUESTS_SELECT,
   type GrantLedger,
 } from '../store/grant-requests.js';
+import { checkEpoch } from '../store/pg/keys.js';
 import { migratePg } from '../store/pg/migrations.js';
 import { pgSnapshot, type Snapshot, type SnapshotFilter } from '../store/pg/snapshot.js';
 import type { PgStore } from '../store/pg/store.js';
@@ -113,6 +114,7 @@ export async function pgConsoleData(store: PgStore, writes: FleetWrites): Promis
   const grants: GrantLedger = {
     async append(r, approval) {
       await store.pg.transaction(async (client) => {
+        await checkEpoch(client, store, store.display);
         await client.query('SELECT pg_advisory_xact_lock($1)', [GRANTS_LOCK]);
         const head = await client.query<{ hash: string }>(
           'SELECT hash FROM grant_requests ORDER BY rowid DESC LIMIT 1',

@@ -2,6 +2,7 @@ import type { ApprovalAnswer, ApprovalChannel, ApprovalLedger } from '../approva
 import { IntentGuardError } from '../errors.js';
 import { GENESIS, HASHED, fieldsOf, link } from '../store/chain.js';
 import type { ApprovalRecord } from '../store/ledger.js';
+import { checkEpoch } from '../store/pg/keys.js';
 import { migratePg } from '../store/pg/migrations.js';
 import { openPool, pgError } from '../store/pg/pool.js';
 import type { PgStore } from '../store/pg/store.js';
@@ -20,6 +21,7 @@ export function pgApprovalLedger(store: PgStore): ApprovalLedger {
   return {
     append: (a: ApprovalRecord) =>
       store.pg.transaction(async (client) => {
+        await checkEpoch(client, store, store.display);
         await client.query('SELECT pg_advisory_xact_lock($1)', [APPROVALS_LOCK]);
         const prev = await client.query<{ hash: string }>(
           'SELECT hash FROM approvals WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1',

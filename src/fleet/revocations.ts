@@ -1,6 +1,7 @@
 import { liftRecord, revocationRecord, revokedIn, type Revocations } from '../identity/revocations.js';
 import { GENESIS, HASHED, fieldsOf, link } from '../store/chain.js';
 import type { RevocationRecord } from '../store/ledger.js';
+import { checkEpoch } from '../store/pg/keys.js';
 import { openPgStore, type PgStore } from '../store/pg/store.js';
 import { listenFleet, type FleetListener } from './listener.js';
 import { migrateFleet } from './schema.js';
@@ -8,6 +9,7 @@ import { migrateFleet } from './schema.js';
 /** Append one revocation to the shared chain (under the fleet-wide lock); the trigger NOTIFYs on commit. */
 function writeRevocation(store: PgStore, row: RevocationRecord): Promise<void> {
   return store.pg.transaction(async (client) => {
+    await checkEpoch(client, store, store.display);
     await client.query('SELECT pg_advisory_xact_lock($1)', [REVOCATIONS_LOCK]);
     const prev = await client.query<{ hash: string }>(
       'SELECT hash FROM revocations WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1',

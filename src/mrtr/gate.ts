@@ -47,7 +47,7 @@ export interface EraGateOptions {
 }
 
 /** What {@link EraGate.admit} decided about one client message. */
-export type Admission =
+type Admission =
   | { readonly answer: unknown; readonly refusal: EraRefusal | { code: string; message: string } }
   | { readonly message: unknown; readonly era: RequestEra };
 

@@ -1,31 +1,9 @@
 import type { Outcome } from '../model/decision.js';
 import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { Admission, EraGate } from './gate.js';
+import type { EraGate } from './gate.js';
 
-/**
- * The era gate as a carrier hook: admit one client message (a refusal goes back to the client and is
- * recorded), else observe the admitted message with the gate's answer transform.
- */
-export type EraHook = (
-  message: unknown,
-  answerClient: (answer: unknown) => unknown,
-  observe: (message: unknown, fix: (answer: unknown) => unknown) => Promise<void> | void,
-) => Promise<void>;
-
-/** Bind a gate to one session for a carrier. */
-export function eraHook(
-  gate: EraGate,
-  session: SessionHandle,
-  header?: (name: string) => string | undefined,
-): EraHook {
-  return async (message, answerClient, observe) => {
-    const a = await gate.admit(session, message, header);
-    // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
-    if ('answer' in a) return void answerClient((await refusedByGate(session, message, a.answer)).answer);
-    await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
-  };
-}
+type Admission = Awaited<ReturnType<EraGate['admit']>>;
 
 /**
  * Show one wire message to the session through the gate — the one path every carrier's relay takes
@@ -50,17 +28,14 @@ export function observeThrough(
     return o instanceof Promise ? o.then((x) => gate.back(session, x)) : gate.back(session, o);
   }
   const admitted = gate.admit(session, message, header);
-  if (admitted instanceof Promise) {
-    // A task method whose owners live in a shared store: no fast path.
-    return admitted.then((a) => afterAdmit(gate, session, dir, message, a, bytes, text));
-  }
-  return afterAdmit(gate, session, dir, message, admitted, bytes, text);
+  const go = (a: Admission) => observeAdmitted(gate, session, message, a, bytes, text);
+  return admitted instanceof Promise ? admitted.then(go) : go(admitted);
 }
 
-function afterAdmit(
+/** A client message past {@link EraGate.admit}: refused there, or observed with the gate's answer transform. */
+function observeAdmitted(
   gate: EraGate,
   session: SessionHandle,
-  dir: Direction,
   message: unknown,
   a: Admission,
   bytes?: number,
@@ -68,7 +43,7 @@ function afterAdmit(
 ): Outcome | Promise<Outcome> {
   if ('answer' in a) return refusedByGate(session, message, a.answer);
   const same = a.message === message;
-  const o = session.observe(dir, a.message, bytes, same ? text : undefined);
+  const o = session.observe('c2s', a.message, bytes, same ? text : undefined);
   const fix = (x: Outcome): Outcome =>
     x.answer !== undefined ? { ...x, answer: gate.answer(session, a.message, a.era, x.answer) } : x;
   return o instanceof Promise ? o.then(fix) : fix(o);

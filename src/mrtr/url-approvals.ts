@@ -11,7 +11,7 @@ export interface ApprovalPage {
 }
 
 /** Where one URL-mode approval stands. */
-export type UrlApprovalState = 'pending' | 'approved' | 'denied' | 'unknown';
+type UrlApprovalState = 'pending' | 'approved' | 'denied' | 'unknown';
 
 /** Held calls of 2026-07-28 sessions, asked on the approval page while the client goes away and retries. */
 export interface UrlApprovals {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type pg from 'pg';
 import { IntentGuardError } from '../../errors.js';
 import { fingerprint, loadAuditKeys, type AuditKeys } from '../chain.js';
 import type { PgPool } from './pool.js';
@@ -44,5 +45,42 @@ export async function pgAuditKeys(
       'ERR_STORE_KEY',
       `audit key ${file} (fingerprint ${mine}) is not the key ${p.display} records with (fingerprint ${registered}): every instance needs the same key file`,
     );
+  const newest = await p.pool.query<{ e: number | null }>('SELECT max(epoch) AS e FROM audit_keys');
+  refuseRetired(newest.rows[0]?.e ?? null, keys.epoch, p.display, file);
   return keys;
+}
+
+/**
+ * Taken shared by every transaction that chains rows with the current key (the recorder's batches,
+ * approvals, revocations, grant requests) and exclusively by `audit rotate-key`: a rotation waits for
+ * the writes in flight, and no write chained with the old key lands after its hand-over record.
+ */
+export const KEY_EPOCH_LOCK = 0x1a7e_4e9c;
+
+/** Held shared, on a connection of its own, by every store opened to write (src/store/pg/store.ts). */
+export const WRITER_PRESENCE_LOCK = 0x1a7e_4e9d;
+
+/**
+ * In a transaction about to chain rows with `keys.key`: hold the epoch lock (shared) and refuse
+ * (`ERR_STORE_KEY`, nothing written) when the store's key was rotated past this process's key —
+ * an instance still running with the old key fails closed instead of writing rows nobody can verify.
+ */
+export async function checkEpoch(
+  client: pg.PoolClient,
+  keys: { readonly epoch: number; readonly keyFile: string },
+  display: string,
+): Promise<void> {
+  const r = await client.query<{ e: number | null }>(
+    'SELECT pg_advisory_xact_lock_shared($1)::text AS locked, (SELECT max(epoch) FROM audit_keys) AS e',
+    [KEY_EPOCH_LOCK],
+  );
+  refuseRetired(r.rows[0]?.e ?? null, keys.epoch, display, keys.keyFile);
+}
+
+function refuseRetired(newest: number | null, epoch: number, display: string, file: string): void {
+  if (newest !== null && newest > epoch)
+    throw new IntentGuardError(
+      'ERR_STORE_KEY',
+      `the audit key of ${display} was rotated to epoch ${newest}; ${file} is the retired key of epoch ${epoch}: copy the new key file (and the retired ${file}.${epoch}) here, then restart`,
+    );
 }

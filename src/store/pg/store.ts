@@ -1,6 +1,7 @@
+import pg from 'pg';
 import type { AuditKeys } from '../chain.js';
 import { parseStoreLocation } from '../location.js';
-import { pgAuditKeys, DEFAULT_PG_KEY } from './keys.js';
+import { pgAuditKeys, DEFAULT_PG_KEY, WRITER_PRESENCE_LOCK } from './keys.js';
 import { migratePg } from './migrations.js';
 import { openPool, type PgPool, type PgPoolOptions } from './pool.js';
 
@@ -38,9 +39,38 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       create: !options.readonly,
       now: (options.clock ?? Date.now)(),
     });
-    return { kind: 'postgres', pg, display: pg.display, keyFile, ...keys, close: () => pg.close() };
+    const presence = options.readonly ? undefined : await holdPresence(url);
+    return {
+      kind: 'postgres',
+      pg,
+      display: pg.display,
+      keyFile,
+      ...keys,
+      async close() {
+        await presence?.end().catch(() => undefined);
+        await pg.close();
+      },
+    };
   } catch (e) {
     await pg.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * A store opened to write says so for as long as it is open: one connection of its own holding
+ * {@link WRITER_PRESENCE_LOCK} shared, which `audit rotate-key` cannot take while any is held. A lost
+ * connection only loses the notice (the epoch check on every write still refuses a retired key).
+ */
+async function holdPresence(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: 'intentguard-writer' });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT pg_advisory_lock_shared($1)::text', [WRITER_PRESENCE_LOCK]);
+  } catch (e) {
+    await c.end().catch(() => undefined);
+    throw e;
+  }
+  return c;
 }

@@ -16,6 +16,7 @@ import {
 } from '../rows.js';
 import { driftOf, type SealValues } from '../seal.js';
 import type { Tally } from '../writer.js';
+import { checkEpoch } from './keys.js';
 import type { PgStore } from './store.js';
 
 /** The chain ends of one session as this writer last committed them. */
@@ -162,6 +163,8 @@ export function createPgWriter(store: PgStore): PgWriter {
     const lastSeq = new Map<string, number>();
     /** Chain ends as this transaction leaves them (null: sealed). */
     const work = new Map<string, Chains | null>();
+    // Rows chained with this process's key: refused once the key was rotated (nothing written).
+    await checkEpoch(client, store, store.display);
     const opens = batches.some(hasOpen);
     let prevSession = '';
     if (opens) {
