@@ -149,12 +149,14 @@ describe('conformance', () => {
 });
 
 /**
- * A site rules folder turning the flood rule off. Without a grant, every stateless (2026-07-28) request
- * of one runtime joins the one anonymous intentguard session — by design: budgets and halts hold across
- * requests — so the suite, one client running all its scenarios within seconds, is one agent; its MRTR
- * scenarios together ask more server inputs in a minute than IG-SRV-003 lets one session ask (10), and
- * which checks the flood then refuses depends on the machine's speed. The 2025 run opens one session
- * per scenario and never gets there. The rule's own tests cover it.
+ * A site rules folder turning the flood rule off. The run enforces without a grant (the suite has no way
+ * to present one), and enforcing, anonymous stateless (2026-07-28) requests are one intentguard session
+ * on purpose: a key the client chooses — a correlation, a new connection — would let it shed a halt or a
+ * budget by choosing another (src/stateless/key.ts; monitoring, they are keyed by correlation or by
+ * connection + clientInfo instead). So the suite, one client running all its scenarios within seconds,
+ * is one agent; its MRTR scenarios together ask more server inputs in a minute than IG-SRV-003 lets one
+ * session ask (10), and which checks the flood then refuses depends on the machine's speed. The 2025 run
+ * opens one session per scenario and never gets there. The rule's own tests cover it.
  */
 const floodOff = () => {
   const dir = mkdtempSync(join(tmpdir(), 'ig-conf-rules-'));

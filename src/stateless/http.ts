@@ -12,6 +12,7 @@ import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
 import { httpTarget } from '../lib/http-target.js';
 import { pendingKey } from '../monitor/state.js';
+import { CORRELATION_HEADER, statelessKey, type StatelessKey } from './key.js';
 import { sseData } from './sse.js';
 
 /** Options of {@link createStatelessHttp}. */
@@ -34,9 +35,6 @@ export interface StatelessHttpOptions {
 
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
 const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
-
-/** The request header naming an explicit correlation within one grant (several agents on one grant). */
-const CORRELATION_HEADER = 'intentguard-correlation';
 
 /** Set on a request one instance of a fleet sends on to the session's owner: it is never sent on again. */
 const FORWARDED_HEADER = 'intentguard-forwarded';
@@ -72,13 +70,6 @@ const recordFailed = (id: unknown, e: unknown) => ({
   },
 });
 
-/**
- * The intentguard session a stateless (2026-07-28) request joins: its grant's `jti` (or subject, or
- * none) and the optional `Intentguard-Correlation` header. Every HTTP path keys them the same way.
- */
-export const statelessKey = (identity: Identity | undefined, req: IncomingMessage): string =>
-  `${identity?.jti ?? identity?.sub ?? 'anonymous'}\u0000${one(req, CORRELATION_HEADER) ?? ''}`;
-
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 };
@@ -105,18 +96,26 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   const waiting = new Map<string, (answer: unknown) => void>();
 
   const sessionFor = (
-    key: string,
+    chosen: StatelessKey,
     identity: Identity | undefined,
     intent: Intent,
     id?: string,
   ): SessionHandle => {
+    const { key, basis, connection } = chosen;
     const known = sessions.get(key);
     if (known && known.status !== 'closed') return known;
     const s = o.monitor.open({
       intent,
       ...(identity && { identity }),
       transport: 'http-stateless',
+      // What chose this session when the client's word did (never the key's trust): in the record.
+      ...(basis !== undefined && { transportSessionId: basis }),
       ...(id !== undefined && { id }),
+    });
+    // Keyed by its connection: it ends with the connection (a client keeps neither across connections).
+    connection?.once('close', () => {
+      if (sessions.get(key) === s) sessions.delete(key);
+      s.close('connection closed');
     });
     return adopt(key, s);
   };
@@ -152,10 +151,11 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
 
   /** The session of `key` if this instance owns it (claimed, taken over and rebuilt), or who owns it. */
   const own = (
-    key: string,
+    chosen: StatelessKey,
     identity: Identity | undefined,
     intent: Intent,
   ): Promise<SessionHandle | Claimed> => {
+    const key = chosen.key;
     const known = sessions.get(key);
     if (known && fleet!.leases.holds(key)) return Promise.resolve(known);
     const busy = claiming.get(key);
@@ -172,7 +172,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       }
       if (known && known.id === claim.sessionId && !claim.takenOver) return known;
       if (!known && claim.sessionId === fresh && !claim.takenOver)
-        return sessionFor(key, identity, intent, fresh);
+        return sessionFor(chosen, identity, intent, fresh);
       // Another instance owned it: rebuilt from what it recorded, continued here under its own id.
       if (known) {
         sessions.delete(key);
@@ -243,7 +243,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
    * (sent on to the owner, or refused: no owner can be reached, the store is away).
    */
   const fleetSession = async (
-    key: string,
+    chosen: StatelessKey,
     req: IncomingMessage,
     res: ServerResponse,
     identity: Identity | undefined,
@@ -254,7 +254,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     for (let round = 0; round < 2; round++) {
       let got: SessionHandle | Claimed;
       try {
-        got = await own(key, identity, intent);
+        got = await own(chosen, identity, intent);
       } catch (e) {
         leaseRefused(res, body, `cannot settle which instance serves this session: ${(e as Error).message}`);
         return undefined;
@@ -348,10 +348,11 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       body: unknown,
       wire?: { readonly text: string; readonly bytes: number },
     ): Promise<void> {
-      const key = statelessKey(identity, req);
+      const chosen = statelessKey(identity, req, body, o.monitor.options.mode);
+      const key = chosen.key;
       const s = fleet
-        ? await fleetSession(key, req, res, identity, intent, body)
-        : sessionFor(key, identity, intent);
+        ? await fleetSession(chosen, req, res, identity, intent, body)
+        : sessionFor(chosen, identity, intent);
       if (!s) return;
       const id = (body as { id?: unknown }).id;
       if (s.status !== 'open') {

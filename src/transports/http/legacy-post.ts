@@ -5,6 +5,7 @@ import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
 import type { Observability } from '../../observe/observability.js';
 import type { LegacySession } from './legacy-session.js';
 import { sendJson } from './refusals.js';
+import { observeThrough } from '../../mrtr/tap-hook.js';
 
 /**
  * `POST <messages path>?sessionId=…` on an admitted session: answers to intentguard's own prompts are
@@ -26,8 +27,17 @@ export async function postToLegacy(
   }
   const forward: unknown[] = [];
   if (observe) hintTraceparent(observe, s.handle.id, messages, req.headers.traceparent);
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
   for (const m of messages) {
-    const out = await s.handle.observe('c2s', m);
+    // Per request, as on every carrier: a 2026-07-28 request is decided by the era gate (the session
+    // keeps the version it started with: a modern request on a 2025 stream is -32022, not passed on).
+    const era = s.era;
+    const out = era
+      ? await observeThrough(era, s.handle, 'c2s', m, undefined, undefined, header)
+      : await s.handle.observe('c2s', m);
     const answer =
       out.answer ?? (out.event?.kind === 'invalid' ? await invalidAnswer(s.handle, 'c2s', out) : undefined);
     if (answer !== undefined) s.write(answer);

@@ -1,3 +1,4 @@
+import type { EraGate } from '../../mrtr/gate.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { Asker } from '../../carrier/asker.js';
@@ -16,6 +17,8 @@ export interface LegacyProxy {
   /** Where clients POST messages. */
   readonly messagesPath: string;
   readonly maxMessageBytes: number;
+  /** The era gate: each message decided per request (a 2026-07-28 request gets the specification's answer). */
+  readonly era?: EraGate;
 }
 
 /** One client stream of the legacy HTTP+SSE transport, carried to one upstream stream. */
@@ -26,6 +29,11 @@ export class LegacySession {
   #resolveEndpoint!: (endpoint: URL) => void;
   /** Back-pressure: the upstream stream is not read while the client's is full or decisions back up. */
   readonly #lane: Lane;
+
+  /** The era gate every message of this session goes through, when the proxy has one. */
+  get era(): EraGate | undefined {
+    return this.p.era;
+  }
 
   constructor(
     private readonly p: LegacyProxy,
@@ -119,7 +127,8 @@ export class LegacySession {
       await this.handle.observe('s2c', ev.data);
       return;
     }
-    const out = await this.handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
+    const seen = await this.handle.observe('s2c', m, Buffer.byteLength(ev.data), ev.data);
+    const out = this.p.era ? await this.p.era.back(this.handle, seen) : seen;
     if (out.answer !== undefined)
       void this.post(JSON.stringify(out.answer), this.host).catch(() => undefined);
     if (out.forward !== undefined) this.write(out.forward === m ? ev.data : out.forward);

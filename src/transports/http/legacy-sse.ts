@@ -1,3 +1,4 @@
+import type { EraGate } from '../../mrtr/gate.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../../model/events.js';
@@ -41,6 +42,8 @@ export interface LegacySseOptions {
   readonly sessionQuota?: SessionQuota;
   /** Traces: a POST's `traceparent` header is continued, and sent upstream (see `upstreamTraceHeaders`). */
   readonly observe?: Observability;
+  /** The era gate (src/mrtr/gate.ts): every message on this path is decided per request too. */
+  readonly era?: EraGate;
 }
 
 export interface LegacySse {
@@ -69,6 +72,7 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
     url: o.upstream,
     messagesPath: o.messagesPath,
     maxMessageBytes: o.monitor.options.maxMessageBytes,
+    ...(o.era && { era: o.era }),
   };
   return {
     async stream(req, res, identity, intent) {

@@ -129,6 +129,7 @@ function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
       maxSessions,
       sessionQuota,
       observe: o.runtime.observe,
+      era: o.runtime.era,
       ...headers,
     });
     return { path: o.path ?? '/sse', messagesPath, maxBody, door, legacy, auth };

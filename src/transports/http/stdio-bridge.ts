@@ -17,7 +17,7 @@ import {
 import { BridgeSession, type BridgeServer } from './bridge-session.js';
 import { postToBridge } from './bridge-post.js';
 import { claimsModern } from '../../era/classify.js';
-import { statelessKey } from '../../stateless/http.js';
+import { statelessKey } from '../../stateless/key.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -99,7 +99,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
         // MCP 2026-07-28: no initialize and no session id; the grant's requests share one process.
         const key =
           !s && o.era && claimsModern(body, header('mcp-protocol-version'))
-            ? statelessKey(identity, req)
+            ? // Anonymous requests share one process here, in either mode (not a server process per connection).
+              statelessKey(identity, req, body, 'enforce').key
             : undefined;
         if (key !== undefined) s = modern.get(key);
         s ??= admit(res, identity, intent, body, key);
