@@ -61,13 +61,16 @@ export async function benchStartup(): Promise<void> {
       process.execPath,
       rawServer,
     ];
-    // BENCH_STARTUP_ALT=<root of another build (bin/, dist/, rules/)>: its proxy row beside this one's.
+    // BENCH_STARTUP_ALT=<root of another build (bin/, dist/, rules/)>: its rows beside this one's, e.g.
+    // the package installed from the packed tarball (<project>/node_modules/intentguard).
     const alt = process.env.BENCH_STARTUP_ALT;
-    const altProxy = alt && [join(alt, 'bin', 'intentguard.js'), ...proxy.slice(1)];
+    const altBin = alt && join(alt, 'bin', 'intentguard.js');
+    const altProxy = altBin && [altBin, ...proxy.slice(1)];
     const node0: number[] = [];
     const help: number[] = [];
     const server: number[] = [];
     const ready: number[] = [];
+    const altHelp: number[] = [];
     const altReady: number[] = [];
     // Interleaved, so a change in machine load hits every row alike.
     for (let i = 0; i < RUNS; i++) {
@@ -75,6 +78,7 @@ export async function benchStartup(): Promise<void> {
       help.push(timeExit([bin, '--help']));
       server.push(await timeFirstAnswer([rawServer]));
       ready.push(await timeFirstAnswer(proxy));
+      if (altBin) altHelp.push(timeExit([altBin, '--help']));
       if (altProxy) altReady.push(await timeFirstAnswer(altProxy));
     }
     const base = median(node0);
@@ -91,7 +95,9 @@ export async function benchStartup(): Promise<void> {
         row('intentguard --help', help, '≤ 3×'),
         row('a bare stdio server answers initialize', server, ''),
         row('intentguard stdio proxy answers initialize', ready, '≤ 6×'),
-        ...(altProxy ? [row(`the same, ${alt}`, altReady, '')] : []),
+        ...(altProxy
+          ? [row(`--help, ${alt}`, altHelp, '≤ 3×'), row(`stdio proxy, ${alt}`, altReady, '≤ 6×')]
+          : []),
       ],
     );
   } finally {

@@ -2,7 +2,7 @@
 // CLI and the demo. One pack and one install for the whole file (CPU is shared: never in a loop).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -120,5 +120,59 @@ describe('installed from the packed tarball', () => {
     const show = await run(cli, ['sessions', '--db', join(project, 'demo.db')], project);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /agent:demo-summariser/);
+  });
+
+  it('the installed proxy starts from what the build made: the precompiled shipped pack and the rxjs and yaml bundles', () => {
+    // A preload records every CommonJS module each process loaded. Parsing the pack's YAML would load
+    // ajv (the schema check) and yaml's CommonJS build; the unbundled rx module, rxjs's.
+    const probe = join(dir, 'probe');
+    mkdirSync(probe);
+    const preload = join(probe, 'loaded.cjs');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(probe)} + '/loaded.' + process.pid, Object.keys(require.cache).join('\\n')));\n`,
+    );
+    const intent = join(probe, 'intent.yaml');
+    writeFileSync(intent, 'purpose: echo things\ntools: [echo]\n');
+    const initialize = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'probe', version: '1' },
+      },
+    });
+    const r = spawnSync(
+      cli,
+      [
+        'stdio',
+        '--intent',
+        intent,
+        '--db',
+        join(probe, 'p.db'),
+        '--',
+        process.execPath,
+        join(repo, 'test', 'fixtures', 'raw-server.mjs'),
+      ],
+      {
+        cwd: project,
+        input: `${initialize}\n`,
+        env: { ...env, NODE_OPTIONS: `--require ${preload}` },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /"id":1,"result"/);
+    const loaded = readdirSync(probe)
+      .filter((f) => /^loaded\.\d+$/.test(f))
+      .flatMap((f) => readFileSync(join(probe, f), 'utf8').split('\n'));
+    assert.ok(
+      loaded.some((f) => f.includes('/node_modules/better-sqlite3/')),
+      'the probe saw the recorder load',
+    );
+    for (const lib of ['ajv', 'rxjs', 'yaml'])
+      assert.ok(!loaded.some((f) => f.includes(`/node_modules/${lib}/`)), `${lib} was loaded at start-up`);
   });
 });
