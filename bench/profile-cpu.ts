@@ -55,13 +55,16 @@ const paths: [string, string[]][] = [
   ['pack, no recording', ig('--rules', site, '--no-record')],
   ['pack + recording', ig('--rules', site, '--db', join(dir, 'r.db'))],
 ];
-// IG_ALT=<root of another build> adds its pack + recording path beside this one's, for a before/after.
+// IG_ALT=<root of another build> adds its pack + recording and policy-only paths beside this one's.
 const alt = process.env.IG_ALT;
 if (alt)
-  paths.push([
-    'pack + recording (IG_ALT)',
-    stdioArgs(['--rules', site, '--db', join(dir, 'alt.db')], join(alt, 'bin/intentguard.js')),
-  ]);
+  paths.push(
+    [
+      'pack + recording (IG_ALT)',
+      stdioArgs(['--rules', site, '--db', join(dir, 'alt.db')], join(alt, 'bin/intentguard.js')),
+    ],
+    ['intent policy only (IG_ALT)', stdioArgs(['--no-pack', '--no-record'], join(alt, 'bin/intentguard.js'))],
+  );
 const only = process.env.PATHS?.split(';');
 const rounds = Number(process.env.ROUNDS ?? 10);
 try {

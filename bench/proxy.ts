@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Runtime } from '../src/transports/runtime.js';
 import { freePort } from '../test/helpers/everything-http.js';
+import { nullHttpRelay } from './null-http-relay.js';
 import { TRIVIAL_SERVER, fmt, internal, printTable, proxyBenchDir, summarise, type Sample } from './lib.js';
 
 // The HTTP proxies run in this process: from the compiled dist/ (what the CLI runs), else the sources.
@@ -114,6 +115,21 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     await waitHttp(upstream);
 
     // Cold: the first 2,000 calls of fresh processes (after 100 to connect and settle), path by path.
+    function baselinePaths(base: string): { label: string; transport: () => Transport }[] {
+      const bin = join(base, 'bin', 'intentguard.js');
+      const at = (...flags: string[]) =>
+        new StdioClientTransport({ command: node, args: stdioArgs(flags, bin) });
+      return [
+        {
+          label: 'baseline: intentguard stdio (rule pack, recording)',
+          transport: () => at('--rules', site, '--db', join(dir, 'base.db')),
+        },
+        {
+          label: 'baseline: intentguard stdio (intent policy only, no recording)',
+          transport: () => at('--no-pack', '--no-record'),
+        },
+      ];
+    }
     const ig = (...flags: string[]) => new StdioClientTransport({ command: node, args: stdioArgs(flags) });
     const paths: { label: string; transport: () => Transport }[] = [
       {
@@ -136,6 +152,8 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         label: 'intentguard stdio (intent policy only, no recording)',
         transport: () => ig('--no-pack', '--no-record'),
       },
+      // BENCH_PROXY_BASELINE=<a built checkout>: its `intentguard stdio` beside this one's, in the same run.
+      ...(process.env.BENCH_PROXY_BASELINE ? baselinePaths(process.env.BENCH_PROXY_BASELINE) : []),
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
       // (Its stderr is dropped: its own fetch client warns about abort listeners thousands of times.)
       {
@@ -191,6 +209,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
       log: () => undefined,
     });
     const proxy = await startHttpProxy({ upstream, runtime });
+    const relay = await nullHttpRelay(upstream);
     // The path mcp-proxy and supergateway serve: Streamable HTTP in front of a stdio server.
     const bridgeRuntime = await createRuntime({
       mode: 'enforce',
@@ -241,6 +260,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     if (parts.has('http')) {
       const httpPaths: [string, string][] = [
         ['direct Streamable HTTP', upstream],
+        ['null HTTP relay (node:http, reads and forwards bodies: the floor)', relay.url],
         ['intentguard http (-> HTTP server; rule pack, recording)', proxy.url],
         ['intentguard http (-> stdio server; rule pack, recording)', bridge.url],
         ['mcp-proxy (HTTP -> stdio server)', `http://127.0.0.1:${mpPort}/mcp`],
@@ -263,6 +283,7 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
     // Soak: concurrent sessions through intentguard http, every call must succeed and be seen.
     if (parts.has('soak')) await soak(runtime, proxy.url, h);
     await proxy.close();
+    await relay.close();
     await runtime.close();
     await bridge.close();
     await bridgeRuntime.close();

@@ -13,6 +13,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { fmt, internal, printTable, summarise, type Sample } from './lib.js';
+import { nullHttpRelay } from './null-http-relay.js';
 
 // The proxy runs in this process from the compiled dist/ (what the CLI runs), as in bench/proxy.ts;
 // the sources through tsx would add its transform's per-function costs to the proxy's side only.
@@ -106,12 +107,17 @@ export async function benchStateless(): Promise<Sample[]> {
     return { runtime, proxy: await build.startHttpProxy({ upstream, runtime }) };
   };
   const proxies = [await start({ createRuntime, startHttpProxy }, 'stateless')];
+  const relay = await nullHttpRelay(upstream);
   // BENCH_STATELESS_ALT=<dist/ of another build>: its proxy beside this one's, in the same rounds.
   const alt = process.env.BENCH_STATELESS_ALT;
   if (alt) proxies.push(await start(await altBuild(alt), 'alt'));
   const open: { client: Client; label: string }[] = [];
   try {
     open.push({ client: await connect(upstream), label: 'direct (v2 client -> v2 server, 2026-07-28)' });
+    open.push({
+      client: await connect(relay.url),
+      label: 'null HTTP relay (node:http, reads and forwards bodies: the floor)',
+    });
     open.push({
       client: await connect(proxies[0]!.proxy.url),
       label: 'intentguard http, stateless (rule pack, recording)',
@@ -142,6 +148,7 @@ export async function benchStateless(): Promise<Sample[]> {
     return samples;
   } finally {
     for (const o of open) await o.client.close();
+    await relay.close();
     for (const { proxy, runtime } of proxies) {
       await proxy.close();
       await runtime.close();

@@ -1,4 +1,5 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { Memo } from './memo.js';
 import { invisible } from './normalize.js';
 import { asciiTable, isAlnum, isDigit, isSpace, trimEnd } from './scan.js';
 
@@ -385,24 +386,17 @@ function push(out: string[], s: string, left: { chars: number }): void {
  * (runs of 16+ characters that decode to readable text), up to {@link DECODE_LIMITS}.levels deep
  * (base64 of hex of a secret is found). Linear and bounded: the output is at most
  * `outputFactor` × the input's length, so decoding never costs more than a constant times reading.
- * Short values are memoized (bounded): the returned array must not be modified.
+ * Short values seen more than once are memoized (bounded, see memo.ts): the returned array must not be
+ * modified.
  * @example decodedLayers('QUtJQUlPU0ZPRE5ON0VYQU1QTEU=') // ['AKIAIOSFODNN7EXAMPLE']
  */
 export function decodedLayers(value: string): Decoded {
-  if (value.length <= 512) {
-    let hit = cache.get(value);
-    if (!hit) {
-      hit = decodeUncached(value);
-      if (cache.size >= 4096) cache.clear();
-      cache.set(value, hit);
-    }
-    return hit;
-  }
-  return decodeUncached(value);
+  return value.length <= 512 ? memo.get(value) : decodeUncached(value);
 }
 
-// Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded).
-const cache = new Map<string, Decoded>();
+// Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded);
+// values seen once are not kept.
+const memo = new Memo<Decoded>(4096, (value) => decodeUncached(value));
 
 /**
  * {@link decodedLayers} without the memo, for values seen once (a trail joined with a call's value):

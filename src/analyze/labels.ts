@@ -1,5 +1,6 @@
 import { SENSITIVITY_LEVELS, type Sensitivity } from '../model/intent.js';
 import { linearGroup, type LinearPattern } from './linear.js';
+import { Memo } from './memo.js';
 import { isDigit, isUpper } from './scan.js';
 
 /** Data labels attached to text (tool results, call arguments). */
@@ -209,39 +210,33 @@ export function sensitivityRank(s: string): number {
   return i < 0 ? 0 : i;
 }
 
-const labelCache = new Map<string, LabelReport>();
+// Labels of values seen more than once, bounded (see memo.ts): values seen once are not kept.
+const memo = new Memo<LabelReport>(8192, labelText);
+
+/** The labels of both reports: their union, and the higher sensitivity. */
+function mergeLabels(a: LabelReport, b: LabelReport): LabelReport {
+  if (b === EMPTY || b.labels.length === 0) return a;
+  if (a === EMPTY || a.labels.length === 0) return b;
+  return {
+    labels: [...new Set([...a.labels, ...b.labels])].sort(),
+    kinds: [...new Set([...a.kinds, ...b.kinds])],
+    sensitivity:
+      sensitivityRank(b.sensitivity) > sensitivityRank(a.sensitivity) ? b.sensitivity : a.sensitivity,
+  };
+}
 
 /**
- * Labels of several values (call arguments), each value's labels memoized (bounded): the same
- * recipients and paths come back call after call. `once` are values seen once (a trail joined with a
- * call's value): labelled without the memo, which would only evict the values that do repeat.
+ * Labels of several values (call arguments), each value's labels memoized when it repeats (bounded):
+ * the same recipients and paths come back call after call. `once` are values known to be seen once (a
+ * trail joined with a call's value): labelled without the memo. `from` is merged into the result.
  */
-export function labelValues(values: readonly string[], once: readonly string[] = []): LabelReport {
-  let out: LabelReport = EMPTY;
-  const n = values.length;
-  for (let i = 0; i < n + once.length; i++) {
-    const v = i < n ? values[i]! : once[i - n]!;
-    const memo = i < n && v.length <= 512;
-    let r = memo ? labelCache.get(v) : undefined;
-    if (!r) {
-      r = labelText(v);
-      if (memo) {
-        if (labelCache.size >= 8192) labelCache.clear();
-        labelCache.set(v, r);
-      }
-    }
-    if (r === EMPTY) continue;
-    out =
-      out === EMPTY
-        ? r
-        : {
-            labels: [...new Set([...out.labels, ...r.labels])].sort(),
-            kinds: [...new Set([...out.kinds, ...r.kinds])],
-            sensitivity:
-              sensitivityRank(r.sensitivity) > sensitivityRank(out.sensitivity)
-                ? r.sensitivity
-                : out.sensitivity,
-          };
-  }
+export function labelValues(
+  values: readonly string[],
+  once: readonly string[] = [],
+  from: LabelReport = EMPTY,
+): LabelReport {
+  let out = from;
+  for (const v of values) out = mergeLabels(out, v.length <= 512 ? memo.get(v) : labelText(v));
+  for (const v of once) out = mergeLabels(out, labelText(v));
   return out;
 }

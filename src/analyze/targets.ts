@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import { accountsIn } from './accounts.js';
+import { Memo } from './memo.js';
 import { trimEnd } from './scan.js';
 import { isDottedQuad, visitPlaces } from './urls.js';
 
@@ -181,22 +182,19 @@ function addHost(out: Map<string, Target>, host: string): void {
   addTarget(out, { kind: isIp(host) ? 'ip' : 'host', value: host });
 }
 
-const extractCache = new Map<string, ReadonlyMap<string, Target>>();
+// Two memos (a destination argument's value is read with bare names as hosts): values seen once are not kept.
+const memos = [false, true].map(
+  (asDestination) =>
+    new Memo<ReadonlyMap<string, Target>>(4096, (text) => extractTargets(text, new Map(), asDestination)),
+);
 
 /**
- * {@link extractTargets} for one argument value, memoized (bounded): agents repeat the same paths,
- * recipients and URLs call after call. The returned map must not be modified.
+ * {@link extractTargets} for one argument value, memoized when it repeats (bounded, see memo.ts): agents
+ * repeat the same paths, recipients and URLs call after call. The returned map must not be modified.
  */
 export function targetsOf(text: string, asDestination = false): ReadonlyMap<string, Target> {
   if (text.length > 512) return extractTargets(text, new Map(), asDestination);
-  const key = asDestination ? `\u0000${text}` : text;
-  let found = extractCache.get(key);
-  if (!found) {
-    found = extractTargets(text, new Map(), asDestination);
-    if (extractCache.size >= 8192) extractCache.clear();
-    extractCache.set(key, found);
-  }
-  return found;
+  return memos[asDestination ? 1 : 0]!.get(text);
 }
 
 /** Collect every string inside a JSON value (keys excluded), up to a total length budget. */

@@ -92,10 +92,10 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.elicitation === true) channels.push(elicitationChannel());
   if (o.approvals?.webhook)
     channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
-  if (store && (o.approvals?.cli || o.console)) channels.push(databaseChannel(store));
+  if (store && (o.approvals?.cli || o.approvals?.url || o.console)) channels.push(databaseChannel(store));
   // A fleet: held calls wait in the shared approvals table, decided from any host (or the console), released here.
   const fleetApprovals =
-    pgStore && (o.approvals?.cli || o.console)
+    pgStore && (o.approvals?.cli || o.approvals?.url || o.console)
       ? await (await import('../fleet/approvals.js')).pgApprovalChannel(pgStore)
       : undefined;
   if (fleetApprovals) channels.push(fleetApprovals.channel);
@@ -168,7 +168,16 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
   // MCP 2026-07-28: approvals over MRTR, with a requestState key derived from the store's key (so every
   // process on one database verifies the others' states) and single use recorded in that database.
+  // With a console, held calls are asked in URL mode on its approval page (known once it listens).
+  let pageBase = o.approvals?.url;
   const era = createEraGate({
+    page: {
+      url: (id) =>
+        pageBase === undefined
+          ? undefined
+          : `${pageBase.replace(/\/+$/, '')}/approvals/${encodeURIComponent(id)}`,
+    },
+    approvalTimeoutMs: timeoutMs,
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),
     ...(store && { ledger: sqliteLedger(store.db), tasks: sqliteTaskOwners(store.db) }),
     ...(pgStore && {
@@ -237,20 +246,21 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
             await import('../alerts/ws-stream.js')
           ).alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
-    if (o.console)
-      sinks.push(
-        await (
-          await import('../console/attach.js')
-        ).attachConsole(
-          o.console,
-          monitor,
-          log,
-          // A fleet's console: the shared tables, as `intentguard console --store postgres://…` reads them.
-          pgStore && typeof o.db === 'string'
-            ? { data: await (await import('./pg-console.js')).pgConsole(pgStore, o.db) }
-            : store,
-        ),
+    if (o.console) {
+      const c = await (
+        await import('../console/attach.js')
+      ).attachConsole(
+        o.console,
+        monitor,
+        log,
+        // A fleet's console: the shared tables, as `intentguard console --store postgres://…` reads them.
+        pgStore && typeof o.db === 'string'
+          ? { data: await (await import('./pg-console.js')).pgConsole(pgStore, o.db) }
+          : store,
       );
+      pageBase ??= c.url;
+      sinks.push(c);
+    }
     await observe.attach({
       monitor,
       ...(recorder && { recorder }),

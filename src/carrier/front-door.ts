@@ -148,8 +148,19 @@ export function createFrontDoor(o: FrontDoorOptions): FrontDoor {
     return hp !== undefined && own.has(hp.host) && (hp.port ?? 80) === localPort;
   };
 
+  // A client sends the same Host on every request: its verdict is kept (a bounded memo: a flood of
+  // distinct values empties it rather than growing it).
+  const hostVerdicts = new Map<string, string | undefined>();
   const hostProblem = (value: string | undefined, localPort: number | undefined): string | undefined => {
     if (value === undefined) return 'the request has no Host header';
+    const key = `${localPort ?? ''} ${value}`;
+    if (hostVerdicts.has(key)) return hostVerdicts.get(key);
+    if (hostVerdicts.size >= 256) hostVerdicts.clear();
+    const problem = judgeHost(value, localPort);
+    hostVerdicts.set(key, problem);
+    return problem;
+  };
+  const judgeHost = (value: string, localPort: number | undefined): string | undefined => {
     const hp = splitHostPort(value);
     if (hp === undefined) return `Host "${value}" is not a host`;
     const port = hp.port ?? 80;

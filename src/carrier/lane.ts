@@ -30,6 +30,23 @@ export class Lane {
     });
   }
 
+  /**
+   * Carry a frame whose job may finish at once: while nothing is queued the job runs now, and when it
+   * returns anything but a promise (the decision was immediate) the frame is done before this returns,
+   * with no promise and no turn of the microtask queue; otherwise it is queued as {@link carry} does.
+   * A job run now that throws is reported as a queued one's failure is. The per-message fast path of a
+   * wire whose reads are events (stdio's pipes): order holds, because a job runs now only when none is
+   * queued or running, and a job still running (it returned a promise) is the tail every later frame
+   * waits behind.
+   */
+  pass(bytes: number, job: () => unknown): void {
+    if (!this.#queue.idle) return this.carry(bytes, job);
+    this.valve.take(bytes);
+    const settled = this.#queue.run(job);
+    if (settled === undefined) this.valve.give(bytes);
+    else void settled.then(() => this.valve.give(bytes));
+  }
+
   /** Queue `job` behind every frame so far, outside the valve's count; settles once it has run. */
   push(job: () => unknown): Promise<void> {
     return this.#queue.push(job);

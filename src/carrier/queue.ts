@@ -33,14 +33,40 @@ export class OrderedQueue {
     return this.#tail;
   }
 
+  /**
+   * Run `job` now when the queue is idle: undefined when it finished synchronously (it returned
+   * anything but a promise, or threw: reported through `onError`), else the promise of its end, which
+   * every job queued from now on waits behind. Queued behind the others as {@link push} when not idle.
+   */
+  run(job: () => unknown): Promise<void> | undefined {
+    if (this.#pending > 0) return this.push(job);
+    this.#pending++;
+    let result: unknown;
+    try {
+      result = job();
+    } catch (e) {
+      this.#pending--;
+      this.onError(e instanceof Error ? e : new Error(String(e)));
+      return undefined;
+    }
+    if (!(result instanceof Promise)) {
+      this.#pending--;
+      return undefined;
+    }
+    this.#tail = result.then(
+      () => {
+        this.#pending--;
+      },
+      (e: unknown) => {
+        this.#pending--;
+        this.onError(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+    return this.#tail;
+  }
+
   /** Settles once every job queued so far has run (jobs queued later are not waited for). */
   drained(): Promise<void> {
     return this.#tail;
   }
 }
-
-/** The two directions of one session, each in its own order. */
-export const directionQueues = (onError: (dir: 'c2s' | 's2c', error: Error) => void) => ({
-  c2s: new OrderedQueue((e) => onError('c2s', e)),
-  s2c: new OrderedQueue((e) => onError('s2c', e)),
-});

@@ -35,66 +35,105 @@ export async function invalidAnswer(session: SessionHandle, dir: Direction, o: O
   return answer;
 }
 
+/** What one frame comes to: the texts to forward (in order) and the answers for its sender. */
+export interface Relayed {
+  readonly forward: string[];
+  readonly answers: unknown[];
+}
+
 /**
- * The message-level core every proxy shares: parse one wire frame, show each message to the monitor,
- * and return what to forward (the original text when unchanged, so unknown fields and formatting pass
- * through byte for byte) and what to answer the sender. A batch (a JSON array) is never forwarded as
- * one: each element is decided on its own and each allowed element is forwarded as a single message;
- * with `batches` (the answers going back to the batch's sender), those answers are re-assembled into
- * one array (see {@link BatchAnswers}). With `era` (the runtime's gate), each message is seen through it
- * (MCP 2026-07-28 beside 2025-11-25: src/mrtr/tap-hook.ts `observeThrough`); `header` reads the HTTP
- * request's headers when the frame came in a POST (Mcp-Method / Mcp-Name checked against the body).
+ * The message-level core every proxy shares: parse one wire frame (once), show each message to the
+ * monitor, and return what to forward (the original text when unchanged, so unknown fields and
+ * formatting pass through byte for byte) and what to answer the sender. A batch (a JSON array) is never
+ * forwarded as one: each element is decided on its own and each allowed element is forwarded as a
+ * single message; with `batches` (the answers going back to the batch's sender), those answers are
+ * re-assembled into one array (see {@link BatchAnswers}). With `era` (the runtime's gate), each message
+ * is seen through it (MCP 2026-07-28 beside 2025-11-25: src/mrtr/tap-hook.ts `observeThrough`); `header`
+ * reads the HTTP request's headers when the frame came in a POST (Mcp-Method / Mcp-Name checked against
+ * the body). A single message the monitor decides at once is relayed synchronously (no promise): the
+ * per-message fast path; anything that waits (a held call, a refusal's record, a batch) returns a promise.
  */
-export async function relayFrame(
+export function relayFrame(
   session: SessionHandle,
   dir: Direction,
   frame: WireMessage,
   batches?: BatchAnswers,
   era?: EraGate,
   header?: (name: string) => string | undefined,
-): Promise<{ forward: string[]; answers: unknown[] }> {
+): Relayed | Promise<Relayed> {
   const see = (m: unknown, bytes: number, text?: string): Outcome | Promise<Outcome> =>
     era ? observeThrough(era, session, dir, m, bytes, text, header) : session.observe(dir, m, bytes, text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(frame.text);
   } catch (e) {
-    // Still shown to the monitor (as an invalid event), never forwarded; the answer is recorded too.
-    await session.observe(dir, frame.text, frame.bytes);
-    const answer = PARSE_ERROR((e as Error).message);
-    if (session.status === 'open') await session.record(dir === 'c2s' ? 's2c' : 'c2s', answer);
-    return { forward: [], answers: [answer] };
+    return unparsable(session, dir, frame, e as Error);
   }
-  if (Array.isArray(parsed)) {
-    if (parsed.length === 0) {
-      await session.observe(dir, parsed, frame.bytes);
-      return {
-        forward: [],
-        answers: [errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' })],
-      };
-    }
-    // Opened before any element is decided: a halt while deciding answers into it too.
-    const batch = batches?.open(batchRequestIds(parsed));
-    const forward: string[] = [];
-    const answers: unknown[] = [];
-    const loose: unknown[] = [];
-    for (const m of parsed) {
-      const o = await see(m, Math.ceil(frame.bytes / parsed.length));
-      const answer =
-        o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
-      if (answer !== undefined)
-        (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
-      if (o.forward !== undefined) forward.push(JSON.stringify(o.forward));
-    }
-    if (batch) batches!.seal(batch, loose);
-    return { forward, answers };
+  if (Array.isArray(parsed)) return relayBatch(session, dir, frame, parsed, see, batches);
+  const o = see(parsed, frame.bytes, frame.text);
+  return o instanceof Promise
+    ? o.then((x) => single(session, dir, frame, parsed, x))
+    : single(session, dir, frame, parsed, o);
+}
+
+/** One decided message: its text forwarded unchanged when the monitor passed it as it came. */
+function single(
+  session: SessionHandle,
+  dir: Direction,
+  frame: WireMessage,
+  parsed: unknown,
+  o: Outcome,
+): Relayed | Promise<Relayed> {
+  const forward =
+    o.forward === undefined ? [] : [o.forward === parsed ? frame.text : JSON.stringify(o.forward)];
+  if (o.answer !== undefined) return { forward, answers: [o.answer] };
+  if (o.event?.kind !== 'invalid') return { forward, answers: [] };
+  return invalidAnswer(session, dir, o).then((a) => ({ forward, answers: a === undefined ? [] : [a] }));
+}
+
+/** Not JSON: still shown to the monitor (as an invalid event), never forwarded; the answer is recorded. */
+async function unparsable(
+  session: SessionHandle,
+  dir: Direction,
+  frame: WireMessage,
+  e: Error,
+): Promise<Relayed> {
+  await session.observe(dir, frame.text, frame.bytes);
+  const answer = PARSE_ERROR(e.message);
+  if (session.status === 'open') await session.record(dir === 'c2s' ? 's2c' : 'c2s', answer);
+  return { forward: [], answers: [answer] };
+}
+
+async function relayBatch(
+  session: SessionHandle,
+  dir: Direction,
+  frame: WireMessage,
+  parsed: unknown[],
+  see: (m: unknown, bytes: number) => Outcome | Promise<Outcome>,
+  batches: BatchAnswers | undefined,
+): Promise<Relayed> {
+  if (parsed.length === 0) {
+    await session.observe(dir, parsed, frame.bytes);
+    return {
+      forward: [],
+      answers: [errorAnswer(null, -32600, 'intentguard: empty batch', { code: 'ERR_JSONRPC_INVALID' })],
+    };
   }
-  const o = await see(parsed, frame.bytes, frame.text);
-  const answer = o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
-  return {
-    forward: o.forward === undefined ? [] : [o.forward === parsed ? frame.text : JSON.stringify(o.forward)],
-    answers: answer !== undefined ? [answer] : [],
-  };
+  // Opened before any element is decided: a halt while deciding answers into it too.
+  const batch = batches?.open(batchRequestIds(parsed));
+  const forward: string[] = [];
+  const answers: unknown[] = [];
+  const loose: unknown[] = [];
+  for (const m of parsed) {
+    const o = await see(m, Math.ceil(frame.bytes / parsed.length));
+    const answer =
+      o.answer ?? (o.event?.kind === 'invalid' ? await invalidAnswer(session, dir, o) : undefined);
+    if (answer !== undefined)
+      (batch && (answer as { id?: unknown }).id === null ? loose : answers).push(answer);
+    if (o.forward !== undefined) forward.push(JSON.stringify(o.forward));
+  }
+  if (batch) batches!.seal(batch, loose);
+  return { forward, answers };
 }
 
 const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/;

@@ -43,6 +43,7 @@ const CONFIG_SCHEMA = {
     approvalWebhookSecret: str,
     approvalTimeout: duration,
     approveCli: { type: 'boolean' },
+    approvalUrl: str,
     elicitation: { type: 'boolean' },
     maxMessageBytes: positive,
     allowedOrigins: strings,

@@ -73,6 +73,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   const alertsJsonl = pick(flags.alertsJsonl, 'alertsJsonl');
   const alertsWebhook = pick(flags.alertsWebhook, 'alertsWebhook');
   const approvalWebhook = pick(flags.approvalWebhook, 'approvalWebhook');
+  const approvalUrl = pick(flags.approvalUrl, 'approvalUrl', 'INTENTGUARD_APPROVAL_URL');
   const intentFile = pick(flags.intent, 'intent', 'INTENTGUARD_INTENT');
   // URLs are checked at start: a typo would otherwise surface only when the first alert or approval is sent.
   const visibility = pick(flags.visibility, 'visibility', 'INTENTGUARD_VISIBILITY');
@@ -87,6 +88,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
   if (jwksUrl) urlSetting(jwksUrl, '--jwks-url', ['http:', 'https:']);
   if (alertsWebhook) urlSetting(alertsWebhook, '--alerts-webhook', ['http:', 'https:']);
   if (approvalWebhook) urlSetting(approvalWebhook, '--approval-webhook', ['http:', 'https:']);
+  if (approvalUrl) urlSetting(approvalUrl, '--approval-url', ['http:', 'https:']);
   return {
     mode,
     db: flags.record === false || file.record === false ? false : storeSetting(flags, file, env, configPath),
@@ -127,6 +129,7 @@ export function runtimeOptions(flags: ProxyFlags, env: NodeJS.ProcessEnv = proce
       }),
       timeout: pick(flags.approvalTimeout, 'approvalTimeout') ?? '60s',
       cli: Boolean(flags.approveCli ?? file.approveCli),
+      ...(approvalUrl && { url: approvalUrl }),
       elicitation: flags.elicitation ?? file.elicitation === true,
     },
     maxMessageBytes: intSetting(

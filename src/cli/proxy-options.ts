@@ -31,6 +31,7 @@ export interface ProxyFlags {
   approvalWebhookSecret?: string;
   approvalTimeout?: string;
   approveCli?: boolean;
+  approvalUrl?: string;
   elicitation?: boolean;
   maxMessageBytes?: string;
   failOpenOnRecordError?: boolean;
@@ -91,6 +92,10 @@ export function addProxyOptions(cmd: Command): Command {
       durationFlag('--approval-timeout'),
     )
     .option('--approve-cli', 'hold re-authorizations for `intentguard approve|deny ID` (polls the database)')
+    .option(
+      '--approval-url <url>',
+      'the console serving this store: held 2026-07-28 calls are asked in URL mode on its /approvals/ID page (env INTENTGUARD_APPROVAL_URL; default the --console-port console)',
+    )
     .option(
       '--elicitation',
       "also ask the client's user to approve a held call over MCP elicitation (off by default: an agent's own client could answer its own prompts)",

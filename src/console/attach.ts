@@ -23,7 +23,7 @@ export async function attachConsole(
   monitor: Monitor,
   log: (line: string) => void,
   store: Store | { readonly data: ConsoleData } | undefined,
-): Promise<{ close(): Promise<void> }> {
+): Promise<{ readonly url: string; close(): Promise<void> }> {
   if (!store)
     throw new IntentGuardError('ERR_CONFIG', '--console-port needs a recording database (not --no-record)');
   if (!o.token && !o.jwks)

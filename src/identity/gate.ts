@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { Monitor } from '../monitor/create.js';
 import { GrantError, verifyGrant, type GrantPolicy, type VerifiedGrant } from './grant.js';
+import { verifiedGrants } from './verified.js';
 import type { Revocations } from './revocations.js';
 
 /**
@@ -138,9 +139,16 @@ export function createGrantGate(
       }
     }),
   ];
+  const full: GrantPolicy = { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) };
+  const verified = verifiedGrants(full, revocations);
   return {
-    verify: (token) =>
-      verifyGrant(token, { ...policy, isRevoked: (jti, sub, now) => revocations.isRevoked(jti, sub, now) }),
+    verify: async (token) => {
+      const known = verified.get(token);
+      if (known) return known;
+      const grant = await verifyGrant(token, full);
+      verified.keep(grant);
+      return grant;
+    },
     revocations,
     close: () => subs.forEach((s) => s.unsubscribe()),
   };

@@ -8,7 +8,10 @@ import type { SessionHandle } from '../monitor/handle.js';
 import type { Approver, Outcome } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
 import { createdTask, memoryTaskOwners, ownTasksOnly, TASK_METHODS, type TaskOwners } from './tasks.js';
+import { approvalIdFor } from '../model/approval-id.js';
+import type { SessionEvent } from '../model/events.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';
+import { urlApprovals, type ApprovalPage } from './url-approvals.js';
 import {
   argumentsDigest,
   isOwnState,
@@ -32,6 +35,15 @@ export interface EraGateOptions {
   readonly prompt?: PromptMode;
   /** Who created each task; default in memory (give {@link sqliteTaskOwners} to share). */
   readonly tasks?: TaskOwners;
+  /**
+   * An approval page (the console): a held call of a modern request is then asked in URL mode pointing
+   * at its page, held as an approval the page's approvers decide (the wrapped approver records it and
+   * waits for them), and its retry released only once they approved — the client's own answer to the
+   * elicitation never approves.
+   */
+  readonly page?: ApprovalPage;
+  /** How long an approval on the page may wait for its decision; default 60 s. */
+  readonly approvalTimeoutMs?: number;
 }
 
 /** What {@link EraGate.admit} decided about one client message. */
@@ -110,6 +122,19 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const ledger = options.ledger ?? memoryLedger();
   const ttlMs = options.ttlMs ?? 300_000;
   const prompt: PromptMode = options.prompt ?? { mode: 'form' };
+  const onPage = options.page ? urlApprovals(options.approvalTimeoutMs ?? 60_000) : undefined;
+  /** How one approval is asked: on its page when one is serving, else as configured. */
+  const promptFor = (approvalId: string): PromptMode => {
+    const url = options.page?.url(approvalId);
+    return url !== undefined ? { mode: 'url', url } : prompt;
+  };
+  /** The clientCapabilities a modern request declared in its own `_meta`. */
+  const capsOf = (event: SessionEvent): Record<string, unknown> | undefined => {
+    const params = isPlain(event.raw) && isPlain(event.raw.params) ? event.raw.params : undefined;
+    const meta = params && isPlain(params._meta) ? params._meta : undefined;
+    const caps = meta?.[META.clientCapabilities];
+    return isPlain(caps) ? caps : undefined;
+  };
   const tasks = options.tasks ?? memoryTaskOwners();
   /** The protocol version (or `legacy`) each session started with. */
   const pinned = new Map<string, string>();
@@ -188,7 +213,9 @@ export function createEraGate(options: EraGateOptions): EraGate {
         answer: errorAnswer(message.id, RPC_CODES.REFUSED, v.message, { code: v.code }),
         refusal: v,
       };
-    const said = approvalAnswer(params, prompt);
+    const asked = promptFor(v.approval);
+    if (asked.mode === 'url') return onTheirPage(session, message, era, params, binding, v);
+    const said = approvalAnswer(params, asked);
     if (said === 'approved')
       addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
     // Declined (or cancelled) ends the round: refused here, not held and asked again in a loop.
@@ -200,6 +227,47 @@ export function createEraGate(options: EraGateOptions): EraGate {
         message: `intentguard: ${binding.tool || message.method} was not approved (the prompt was declined)`,
       });
     return { message: { ...message, params: stripOwn(params) }, era };
+  };
+
+  /**
+   * The retry of a call asked on the approval page: released only when the page's approvers approved it
+   * (the client's `accept` only says the page was opened); denied or expired ends the round; still
+   * waiting is asked again — a fresh state for the same approval.
+   */
+  const onTheirPage = (
+    session: SessionHandle,
+    message: Record<string, unknown> & { method: string },
+    era: RequestEra,
+    params: Record<string, unknown>,
+    binding: StateBinding,
+    v: { readonly approval: string; readonly nonce: string; readonly exp: number },
+  ): Admission => {
+    const where = onPage?.state(v.approval) ?? 'unknown';
+    const said = approvalAnswer(params, promptFor(v.approval));
+    if (where === 'approved' && said !== 'declined') {
+      onPage!.take(v.approval);
+      addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
+      return { message: { ...message, params: stripOwn(params) }, era };
+    }
+    if (where === 'pending' && said !== 'declined') {
+      const { state } = signState(options.key, binding, v.approval, clock(), ttlMs);
+      const answer = {
+        jsonrpc: '2.0',
+        id: message.id,
+        result: inputRequired(
+          `intentguard: ${binding.tool} is still waiting for an approver on its page`,
+          state,
+          promptFor(v.approval),
+        ),
+      };
+      return { answer, refusal: { code: 'ERR_REAUTH_REQUIRED', message: 'still waiting for approval' } };
+    }
+    return refuse(message, {
+      rpc: RPC_CODES.DENIED,
+      status: 403,
+      code: 'ERR_REAUTH_REQUIRED',
+      message: `intentguard: ${binding.tool || message.method} was not approved (${said === 'declined' ? 'the prompt was declined' : where === 'denied' ? 'denied or expired on its approval page' : 'its approval is not held here'})`,
+    });
   };
 
   async function backAsync(
@@ -291,7 +359,13 @@ export function createEraGate(options: EraGateOptions): EraGate {
         const key = ticketKey(request.event.tool ?? '', argumentsDigest(request.event.args));
         const waiting = byTool?.get(key);
         const ticket = waiting?.shift();
-        if (!ticket) return false;
+        if (!ticket) {
+          // An approval page: the call is held there (recorded, waiting for its approvers) meanwhile.
+          const page = promptFor(approvalIdFor(request.decision));
+          if (onPage && inner && page.mode === 'url' && !checkPromptCapability(capsOf(request.event), page))
+            return onPage.hold(inner, request);
+          return false;
+        }
         if (waiting!.length === 0) byTool!.delete(key);
         // A fleet: single use is confirmed in the shared ledger (another instance may have redeemed it).
         if (ticket.nonce !== undefined && ledger.confirm) {
@@ -369,7 +443,12 @@ export function createEraGate(options: EraGateOptions): EraGate {
       const data = error && isPlain(error.data) ? error.data : undefined;
       if (data?.code !== 'ERR_REAUTH_REQUIRED') return answer;
       // Redeemed tickets the monitor did not use (the call was denied for another reason) expire with it.
-      const missing = checkPromptCapability(era.unverified.clientCapabilities, prompt);
+      const approval =
+        typeof data.approvalId === 'string'
+          ? data.approvalId
+          : approvalIdFor({ id: typeof data.decision === 'string' ? data.decision : randomUUID() });
+      const asked = promptFor(approval);
+      const missing = checkPromptCapability(era.unverified.clientCapabilities, asked);
       if (missing)
         return errorAnswer(request.id, missing.rpc, missing.message, {
           code: missing.code,
@@ -381,7 +460,7 @@ export function createEraGate(options: EraGateOptions): EraGate {
       const { state } = signState(
         options.key,
         bindingOf(session, params, request.method),
-        randomUUID(),
+        approval,
         clock(),
         ttlMs,
       );
@@ -389,7 +468,7 @@ export function createEraGate(options: EraGateOptions): EraGate {
       return {
         jsonrpc: '2.0',
         id: request.id,
-        result: inputRequired(`intentguard: approve ${String(params.name)}? ${reason}`, state, prompt),
+        result: inputRequired(`intentguard: approve ${String(params.name)}? ${reason}`, state, asked),
       };
     },
   };

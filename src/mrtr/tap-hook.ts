@@ -3,34 +3,7 @@ import type { Direction } from '../model/events.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from './gate.js';
 
-/**
- * The era gate as a carrier hook: admit one client message (a refusal goes back to the client and is
- * recorded), else observe the admitted message with the gate's answer transform.
- */
-export type EraHook = (
-  message: unknown,
-  answerClient: (answer: unknown) => unknown,
-  observe: (message: unknown, fix: (answer: unknown) => unknown) => Promise<void> | void,
-) => Promise<void>;
-
-/** Bind a gate to one session for a carrier. */
-export function eraHook(
-  gate: EraGate,
-  session: SessionHandle,
-  header?: (name: string) => string | undefined,
-): EraHook {
-  return async (message, answerClient, observe) => {
-    const a = await gate.admit(session, message, header);
-    if ('answer' in a) {
-      // Refused before any rule: recorded as intentguard's own exchange, never forwarded.
-      await session.record('c2s', message);
-      await session.record('s2c', a.answer);
-      answerClient(a.answer);
-      return;
-    }
-    await observe(a.message, (answer) => gate.answer(session, a.message, a.era, answer));
-  };
-}
+type Admission = Awaited<ReturnType<EraGate['admit']>>;
 
 /**
  * Show one wire message to the session through the gate — the one path every carrier's relay takes
@@ -38,9 +11,10 @@ export function eraHook(
  * answered, never forwarded; intentguard's own retry material verified and stripped), the monitor's
  * answer to it turned into MRTR where it holds a modern call; a server message, once decided, goes
  * through {@link EraGate.back} (task owners, a server's own inputRequests). `header` reads the request
- * headers of a message that came over HTTP (see {@link EraGate.admit}).
+ * headers of a message that came over HTTP (see {@link EraGate.admit}). Synchronous (no promise) when
+ * the monitor decides at once and the gate has nothing to wait for: the carriers' fast path.
  */
-export async function observeThrough(
+export function observeThrough(
   gate: EraGate,
   session: SessionHandle,
   dir: Direction,
@@ -48,15 +22,36 @@ export async function observeThrough(
   bytes?: number,
   text?: string,
   header?: (name: string) => string | undefined,
-): Promise<Outcome> {
-  if (dir === 's2c') return gate.back(session, await session.observe(dir, message, bytes, text));
-  const a = await gate.admit(session, message, header);
-  if ('answer' in a) {
-    await session.record('c2s', message);
-    await session.record('s2c', a.answer);
-    return { answer: a.answer };
+): Outcome | Promise<Outcome> {
+  if (dir === 's2c') {
+    const o = session.observe(dir, message, bytes, text);
+    return o instanceof Promise ? o.then((x) => gate.back(session, x)) : gate.back(session, o);
   }
+  const admitted = gate.admit(session, message, header);
+  const go = (a: Admission) => observeAdmitted(gate, session, message, a, bytes, text);
+  return admitted instanceof Promise ? admitted.then(go) : go(admitted);
+}
+
+/** A client message past {@link EraGate.admit}: refused there, or observed with the gate's answer transform. */
+function observeAdmitted(
+  gate: EraGate,
+  session: SessionHandle,
+  message: unknown,
+  a: Admission,
+  bytes?: number,
+  text?: string,
+): Outcome | Promise<Outcome> {
+  if ('answer' in a) return refusedByGate(session, message, a.answer);
   const same = a.message === message;
-  const o = await session.observe(dir, a.message, bytes, same ? text : undefined);
-  return o.answer !== undefined ? { ...o, answer: gate.answer(session, a.message, a.era, o.answer) } : o;
+  const o = session.observe('c2s', a.message, bytes, same ? text : undefined);
+  const fix = (x: Outcome): Outcome =>
+    x.answer !== undefined ? { ...x, answer: gate.answer(session, a.message, a.era, x.answer) } : x;
+  return o instanceof Promise ? o.then(fix) : fix(o);
+}
+
+/** A request the gate refused: recorded as intentguard's own exchange, answered, never forwarded. */
+async function refusedByGate(session: SessionHandle, message: unknown, answer: unknown): Promise<Outcome> {
+  await session.record('c2s', message);
+  await session.record('s2c', answer);
+  return { answer };
 }

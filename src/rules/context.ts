@@ -646,7 +646,8 @@ function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typ
   const layers = decodedLayers(text);
   if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
   const decoded = layers.filter((d) => budget.spend(d.length));
-  return decoded.length === 0 ? plain : labelValues([text, ...decoded]);
+  // The text itself is labelled once (above); its readings are merged in.
+  return decoded.length === 0 ? plain : labelValues(decoded, [], plain);
 }
 
 /** After the rules ran on a result: index it so later calls can trace their arguments to it. */

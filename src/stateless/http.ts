@@ -10,6 +10,7 @@ import type { EraGate } from '../mrtr/gate.js';
 import { RPC_CODES } from '../errors.js';
 import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
+import { httpTarget } from '../lib/http-target.js';
 import { pendingKey } from '../monitor/state.js';
 import { sseData } from './sse.js';
 
@@ -286,7 +287,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
   // node:http (keep-alive, the global agent as on the 2025 path) rather than fetch: a fetch per request
   // costs a Request, Headers, an AbortSignal and a web stream for the body, several times what the
   // request itself costs the proxy (bench/stateless.ts). Redirects are not followed (as on the 2025 path).
-  const sendUp = o.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const sendUp = httpTarget(o.upstream);
   const upstreamPost = (req: IncomingMessage, text: string) =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const headers: Record<string, string> = { ...o.upstreamHeaders };
@@ -299,7 +300,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       headers.accept ??= 'application/json, text/event-stream';
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(text));
-      const up = sendUp(o.upstream, { method: 'POST', headers }, resolve);
+      const up = sendUp('POST', headers, resolve);
       up.on('error', reject);
       up.end(text);
     });

@@ -51,6 +51,12 @@ export interface RuntimeOptions {
     readonly webhookSecret?: string;
     readonly cli?: boolean;
     readonly timeout?: string;
+    /**
+     * The console serving this store (`--approval-url`): held 2026-07-28 calls are asked in URL mode
+     * pointing at its `/approvals/ID` page and decided there (implies the database channel). Default:
+     * the console of `--console-port`, when there is one.
+     */
+    readonly url?: string;
   };
   /** Serve the security console beside the traffic (`--console-port`): it decides held calls through the store. */
   readonly console?: ConsoleAttachOptions;

@@ -6,12 +6,12 @@ import { printable } from '../lib/printable.js';
 import { errorAnswer } from '../jsonrpc/message.js';
 import { Asker } from '../carrier/asker.js';
 import { BatchAnswers } from '../carrier/batches.js';
-import { directionQueues } from '../carrier/queue.js';
+import { Lane } from '../carrier/lane.js';
 import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import { Valve } from '../carrier/valve.js';
-import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { endedByUpstream, relayFrame, relayOversize, type Relayed } from '../carrier/relay.js';
 import { startServer, type ServerProcess } from './stdio-server.js';
 import type { Runtime } from './runtime.js';
 
@@ -91,7 +91,14 @@ function carry(
   era: Runtime['era'],
 ) {
   const { child } = server;
-  const valves = { c2s: new Valve(input, 'stdio c2s'), s2c: new Valve(child.stdout, 'stdio s2c') };
+  // Each direction is carried in order by its lane: a frame is decided before the next one is looked
+  // at, at once when nothing is queued (the fast path). What a direction's job writes (its forwards,
+  // and its answers to the sender) counts against its valve.
+  const lanes = {
+    c2s: new Lane(new Valve(input, 'stdio c2s'), (e) => log(`relay error (c2s): ${e.message}`)),
+    s2c: new Lane(new Valve(child.stdout, 'stdio s2c'), (e) => log(`relay error (s2c): ${e.message}`)),
+  };
+  const valves = { c2s: lanes.c2s.valve, s2c: lanes.s2c.valve };
   const line = (m: unknown) => `${typeof m === 'string' ? m : JSON.stringify(m)}\n`;
   // Answers to a client's batch go back as one array, whoever makes them (see BatchAnswers).
   const clientBatches = new BatchAnswers((answers) => valves.s2c.write(output, line(answers)));
@@ -117,29 +124,19 @@ function carry(
     close: stopChild,
     ask: (method, params, signal) => asker.ask(method, params, signal),
   });
-  // Each direction is processed in order: a frame is decided before the next one is looked at. What
-  // a direction's job writes (its forwards, and its answers to the sender) counts against its valve.
-  const queues = directionQueues((dir, e) => log(`relay error (${dir}): ${e.message}`));
   const send = {
     c2s: { sender: (m: unknown) => writeClient(m, valves.c2s), receiver: (m: unknown) => writeServer(m) },
     s2c: { sender: (m: unknown) => writeServer(m, valves.s2c), receiver: (m: unknown) => writeClient(m) },
   };
-  const frame = (
-    dir: Direction,
-    bytes: number,
-    relay: () => Promise<{ forward: unknown[]; answers: unknown[] }>,
-  ) => {
-    valves[dir].take(bytes);
-    void queues[dir].push(async () => {
-      try {
-        const r = await relay();
-        for (const a of r.answers) send[dir].sender(a);
-        for (const f of r.forward) send[dir].receiver(f);
-      } finally {
-        valves[dir].give(bytes);
-      }
-    });
+  const deliver = (dir: Direction, r: { forward: readonly unknown[]; answers: readonly unknown[] }) => {
+    for (const a of r.answers) send[dir].sender(a);
+    for (const f of r.forward) send[dir].receiver(f);
   };
+  const frame = (dir: Direction, bytes: number, relay: () => Relayed | Promise<Relayed>) =>
+    lanes[dir].pass(bytes, () => {
+      const r = relay();
+      return r instanceof Promise ? r.then((x) => deliver(dir, x)) : deliver(dir, r);
+    });
   const framer = (dir: Direction) =>
     new LineFramer(
       max,
@@ -161,14 +158,14 @@ function carry(
   input.on('data', (c: Buffer) => fromClient.push(c));
   input.on('end', () => {
     fromClient.end();
-    void queues.c2s.drained().then(() => child.stdin.end());
+    void lanes.c2s.drained().then(() => child.stdin.end());
   });
   child.stdout.on('data', (c: Buffer) => fromServer.push(c));
   return {
     /** The server exited: decide what it still sent, then answer what it owed. */
     async ended(code: number) {
       fromServer.end();
-      await queues.s2c.drained();
+      await lanes.s2c.drained();
       await endedByUpstream(
         session,
         `intentguard: the server exited (code ${code}) before answering`,

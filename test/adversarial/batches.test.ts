@@ -79,7 +79,7 @@ describe('batches (issue 11 §3)', () => {
       await p.waitAnswers(0);
       p.send(INIT[1]!);
       p.send(JSON.stringify(BATCH('message')));
-      await waitFor(() => p.lines.some((l) => l.startsWith('[')), 'the batch answer', 20_000);
+      await waitFor(() => p.lines.some((l) => l.startsWith('[')), 'the batch answer', 60_000);
       checkBatchAnswer(JSON.parse(p.lines.find((l) => l.startsWith('['))!) as Answer[]);
     } finally {
       await p.close(); // a failed check must not leave the server process holding the test file open
@@ -106,7 +106,7 @@ describe('batches (issue 11 §3)', () => {
       await waitFor(() => frames.length >= 1, 'the initialize answer');
       ws.send(INIT[1]!);
       ws.send(JSON.stringify(BATCH('text')));
-      await waitFor(() => frames.some(Array.isArray), 'the batch answer', 20_000);
+      await waitFor(() => frames.some(Array.isArray), 'the batch answer', 60_000);
       checkBatchAnswer(frames.find(Array.isArray) as Answer[]);
     } finally {
       ws.close();

@@ -1,9 +1,9 @@
 // Shared by the adversarial wire tests (issue 11, sections 2 and 3): a real `intentguard stdio` process
 // in front of a real server, driven line by line, and the files it works on.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collectLines, spawnCli } from '../helpers/cli-child.js';
 import { waitFor } from '../helpers/wait.js';
 
 export const FILESYSTEM = 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';
@@ -44,25 +44,8 @@ export interface RawPeer {
 /** `intentguard stdio --intent FILE -- <server...>` as a raw child: write lines, read lines. */
 export function stdioProxy(intentFile: string, server: string[], extra: string[] = []): RawPeer {
   const db = join(tmpdir(), `ig-wire-${process.pid}-${Math.random().toString(36).slice(2)}.db`);
-  const child = spawn(process.execPath, [
-    'bin/intentguard.js',
-    'stdio',
-    '--intent',
-    intentFile,
-    '--db',
-    db,
-    ...extra,
-    '--',
-    ...server,
-  ]) as ChildProcessWithoutNullStreams;
-  const lines: string[] = [];
-  let buf = '';
-  child.stdout.on('data', (c: Buffer) => {
-    buf += c;
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
+  const child = spawnCli(['stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server]);
+  const lines = collectLines(child.stdout);
   child.stderr.resume();
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const parsed = () =>
@@ -80,7 +63,7 @@ export function stdioProxy(intentFile: string, server: string[], extra: string[]
     },
     answers,
     waitAnswers: (id, n = 1) =>
-      waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`, 20_000),
+      waitFor(() => answers(id).length >= n, `${n} answer(s) to id ${JSON.stringify(id)}`),
     close: async () => {
       child.stdin.end();
       // Cleanup only (no assertion waits on it): a proxy that does not leave is stopped.

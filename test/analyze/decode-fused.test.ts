@@ -8,18 +8,7 @@ import assert from 'node:assert/strict';
 import { decodeUncached } from '../../src/analyze/decode.js';
 import { decodeUncached as before } from './fixtures/decode-before-fusion.js';
 import { SHAPES, shaped } from '../adversarial/shapes.js';
-
-/** A small seeded generator (mulberry32): the same inputs on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../helpers/random.js';
 
 // Pieces values are made of: what each reading and layer looks for, and what looks like it but is not.
 const PIECES = [

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createApprovals, databaseChannel } from '../../src/approvals/approvals.js';
 import { esc, html, href } from '../../src/console/escape.js';
 import { CSP } from '../../src/console/http.js';
-import {
-  createMonitor,
-  loadRulePack,
-  packPolicies,
-  parseIntent,
-  tap,
-  type Monitor,
-} from '../../src/index.js';
+import { createMonitor, loadRulePack, packPolicies, type Monitor } from '../../src/index.js';
 import { createRecorder, type Recorder } from '../../src/store/recorder.js';
 import { verifyAudit } from '../../src/store/audit.js';
-import { demoServer } from '../helpers/servers.js';
+import { tappedClient } from '../helpers/session.js';
 import { waitFor } from '../helpers/wait.js';
 import { ADMIN_TOKEN, api, consoleOn, type Json } from './fixture.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
@@ -33,19 +24,6 @@ const HOSTILE = [
   '`${alert(1)}`',
   '\u0000\u001b[31m',
 ];
-
-/** A real MCP session (SDK client, demo server) through the in-process tap of `monitor`. */
-async function tappedClient(
-  monitor: Monitor,
-  intent: { purpose: string; tools: string[] },
-  identity: { sub: string; act?: { sub: string } },
-): Promise<Client> {
-  const [c, s] = InMemoryTransport.createLinkedPair();
-  await demoServer().connect(s);
-  const client = new Client({ name: 'agent', version: '1' });
-  await client.connect(tap(c, monitor, { side: 'client', intent: parseIntent(intent), identity }));
-  return client;
-}
 
 describe('console escaping helper', () => {
   it('escapes every hostile name, purpose, reason and argument into inert text', () => {

@@ -5,25 +5,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createApprovals } from '../../src/approvals/approvals.js';
 import { openConsole } from '../../src/cli/console-command.js';
 import type { ConsoleServer } from '../../src/console/server.js';
 import { pgApprovalChannel, pgApprovalLedger, type FleetApprovalChannel } from '../../src/fleet/approvals.js';
-import {
-  createMonitor,
-  loadRulePack,
-  packPolicies,
-  parseIntent,
-  tap,
-  type Monitor,
-} from '../../src/index.js';
+import { createMonitor, loadRulePack, packPolicies, type Monitor } from '../../src/index.js';
 import { openBackend, type StoreBackend } from '../../src/store/backend.js';
 import type { Recorder } from '../../src/store/recorder.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
-import { demoServer } from '../helpers/servers.js';
-import { driveSession } from '../helpers/session.js';
+import { driveSession, tappedClient } from '../helpers/session.js';
 import { TOKEN_EXCHANGE } from '../../src/console/grants.js';
 import { verifyGrant } from '../../src/identity/grant.js';
 import { generateKeys, resolveKeys } from '../../src/identity/keys.js';
@@ -213,15 +203,10 @@ describe('console on PostgreSQL (the whole fleet)', () => {
 
   it('a call held on one instance is approved from the console and completes there', async () => {
     const i = instances[1]!;
-    const [cl, sv] = InMemoryTransport.createLinkedPair();
-    await demoServer().connect(sv);
-    const client = new Client({ name: 'agent', version: '1' });
-    await client.connect(
-      tap(cl, i.monitor, {
-        side: 'client',
-        intent: parseIntent({ purpose: 'summarise my notes', tools: ['echo'] }),
-        identity: { sub: 'agent:held', jti: 'jti-held' },
-      }),
+    const client = await tappedClient(
+      i.monitor,
+      { purpose: 'summarise my notes', tools: ['echo'] },
+      { sub: 'agent:held', jti: 'jti-held' },
     );
     const call = client.callTool({ name: 'send_email', arguments: { to: 'ops@corp.test', body: 'notes' } });
     let pending: Json[] = [];

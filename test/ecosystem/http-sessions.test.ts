@@ -168,9 +168,26 @@ describe('HTTP sessions left open by clients that exit without DELETE', () => {
     try {
       await waitFor(() => /intentguard http: (http:\/\/\S+)/.test(stderr), 'the proxy to listen', 60_000);
       const url = /intentguard http: (http:\/\/\S+)/.exec(stderr)![1]!;
-      const client = await connect(url);
-      await client.callTool({ name: 'read_graph', arguments: {} });
-      await client.close(); // no DELETE
+      // One initialize POST, then nothing (no DELETE): the client is gone from its first answer on. An
+      // SDK client is not used here: its next messages (notifications/initialized, the call) could
+      // themselves arrive after the 1 s timeout on a slow machine and find the session closed.
+      const opened = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 'left', version: '1' },
+          },
+        }),
+      });
+      assert.equal(opened.status, 200, await opened.clone().text());
+      assert.ok(opened.headers.get('mcp-session-id'));
+      assert.match(await opened.text(), /"serverInfo"/);
       const ended = () => {
         const conn = new Database(db, { readonly: true, fileMustExist: true });
         try {

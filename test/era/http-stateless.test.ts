@@ -7,6 +7,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { RPC_CODES } from '../../src/errors.js';
 import { META } from '../../src/era/keys.js';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
+import { post } from './fixtures/post.js';
 import { httpStack, intentDir } from './fixtures/stack.js';
 import { v2HttpServer } from './fixtures/v2-http.js';
 
@@ -25,41 +26,6 @@ const meta = (caps: Record<string, unknown> = { elicitation: {} }) => ({
   [META.protocolVersion]: '2026-07-28',
   [META.clientCapabilities]: caps,
 });
-type Answer = {
-  status: number;
-  body: { result?: Record<string, unknown>; error?: { code: number; data?: { code?: string } } };
-};
-let n = 0;
-async function post(
-  url: string,
-  method: string,
-  params: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      ...name,
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: `h${n++}`, method, params: { _meta: meta(), ...params } }),
-  });
-  const text = await res.text();
-  const data = text.startsWith('{')
-    ? text
-    : (
-        text
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .pop() ?? 'data: {}'
-      ).slice(6);
-  return { status: res.status, body: JSON.parse(data) as Answer['body'] };
-}
 
 describe('era: 2026-07-28 through intentguard http', () => {
   it('a v2 Client pinned to 2026-07-28 works through the proxy; its stateless requests share one session', async () => {

@@ -23,6 +23,7 @@ import { startWsProxy } from '../../src/transports/ws.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { openStore } from '../../src/store/db.js';
 import { notesServer } from './fixtures/v2-tools.js';
+import { waitFor } from '../helpers/wait.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
@@ -85,9 +86,9 @@ describe('era: both eras through intentguard stdio', () => {
     const done = await yes.callTool({ name: 'write_note', arguments: { title: 't', body: 'b' } });
     assert.deepEqual(done.content, [{ type: 'text', text: 'saved t' }]);
     await yes.close();
-    const events = eventsOf(db);
-    assert.ok(!events.some((e) => e.method === 'initialize'), 'no handshake in 2026-07-28');
-    assert.ok(events.some((e) => e.method === 'server/discover'));
+    // The client's close does not wait for the proxy to flush its recorder: wait for the rows, then assert.
+    await waitFor(() => eventsOf(db).some((e) => e.method === 'server/discover'), 'server/discover recorded');
+    assert.ok(!eventsOf(db).some((e) => e.method === 'initialize'), 'no handshake in 2026-07-28');
 
     const no = v2Client(false);
     await no.connect(new V2Stdio(proxyCommand(join(dir, `v2v2-no-${Math.random()}.db`), V2_SERVER)));
@@ -123,7 +124,7 @@ describe('era: both eras through intentguard stdio', () => {
       (e: unknown) => rpcCode(e) === RPC_CODES.DENIED,
     );
     await client.close();
-    assert.ok(eventsOf(db).some((e) => e.method === 'initialize'));
+    await waitFor(() => eventsOf(db).some((e) => e.method === 'initialize'), 'initialize recorded');
   });
 
   it('v1 client → v2 server: a 2025-11-25 session to a server that serves both eras', async () => {

@@ -10,6 +10,7 @@ import { openBackend } from '../../src/store/backend.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
 import { INVOICE_ACCOUNT, STEERED_ACCOUNT, v2Bank } from './v2-bank.js';
+import { postV2 } from '../helpers/v2-http.js';
 
 type Answer = {
   status: number;
@@ -20,24 +21,10 @@ type Answer = {
 };
 let n = 0;
 /** One stateless tools/call POST with a bearer grant, as a 2026-07-28 client sends it. */
-async function call(
-  url: string,
-  token: string,
-  name: string,
-  args: Record<string, unknown>,
-): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
+const call = (url: string, token: string, name: string, args: Record<string, unknown>): Promise<Answer> =>
+  postV2(
+    url,
+    {
       id: `f${n++}`,
       method: 'tools/call',
       params: {
@@ -45,19 +32,9 @@ async function call(
         arguments: args,
         _meta: { [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: { elicitation: {} } },
       },
-    }),
-  });
-  const text = await res.text();
-  const data = text.startsWith('{')
-    ? text
-    : (
-        text
-          .split('\n')
-          .filter((l) => l.startsWith('data: '))
-          .pop() ?? 'data: {}'
-      ).slice(6);
-  return { status: res.status, body: JSON.parse(data) as Answer['body'] };
-}
+    },
+    { authorization: `Bearer ${token}` },
+  );
 const ran = (a: Answer) =>
   a.body.result?.resultType === 'complete' ||
   (a.body.result !== undefined && a.body.result.resultType === undefined);

@@ -1,11 +1,9 @@
 // A real SDK v2 McpServer behind createMcpHandler (2026-07-28, stateless) for the fleet failover test:
 // `read_invoice` answers an invoice whose text also steers the agent to another account; `send_money`
 // pays. `received` collects every JSON body it was sent.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import { McpServer, createMcpHandler } from '@modelcontextprotocol/server';
+import { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod';
+import { serveV2Http } from '../helpers/v2-http.js';
 
 export const INVOICE_ACCOUNT = 'GB33BUKB20201555555555';
 export const STEERED_ACCOUNT = 'FR7630006000011234567890189';
@@ -30,27 +28,4 @@ function bankServer(): McpServer {
   return server;
 }
 
-export async function v2Bank() {
-  const received: Record<string, unknown>[] = [];
-  const node = toNodeHandler(createMcpHandler(bankServer));
-  const http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text) received.push(JSON.parse(text) as Record<string, unknown>);
-      void node(req, res, text ? JSON.parse(text) : undefined);
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  };
-}
+export const v2Bank = () => serveV2Http(bankServer);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RPC_CODES } from '../../src/index.js';
+import { collectLines, spawnCli } from '../helpers/cli-child.js';
 import { waitFor } from '../helpers/wait.js';
 
 // `intentguard stdio` starts the server before it loads the monitor and the rules (so both starts
@@ -25,8 +26,7 @@ const alive = (pid: number) => {
 
 describe('intentguard stdio start-up', () => {
   it('what the client sends at once, before the monitor is loaded, is decided like the rest: nothing passes unseen', async () => {
-    const child = spawn(process.execPath, [
-      'bin/intentguard.js',
+    const child = spawnCli([
       'stdio',
       '--intent',
       intentFile,
@@ -35,14 +35,7 @@ describe('intentguard stdio start-up', () => {
       process.execPath,
       'test/fixtures/raw-server.mjs',
     ]);
-    const lines: string[] = [];
-    let buf = '';
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c;
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-    });
+    const lines = collectLines(child.stdout);
     const call = (id: number, name: string) =>
       JSON.stringify({
         jsonrpc: '2.0',
@@ -73,17 +66,7 @@ describe('intentguard stdio start-up', () => {
     const pidFile = join(dir, 'server.pid');
     // A server that never reads stdin and ignores nothing: it stays until it is stopped.
     const server = `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, [
-      'bin/intentguard.js',
-      'stdio',
-      '--intent',
-      fifo,
-      '--no-record',
-      '--',
-      process.execPath,
-      '-e',
-      server,
-    ]);
+    const child = spawnCli(['stdio', '--intent', fifo, '--no-record', '--', process.execPath, '-e', server]);
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
 import { openStore } from '../../src/store/db.js';
 import { listSessions } from '../../src/store/queries.js';
+import { collectLines, spawnCli } from '../helpers/cli-child.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -33,20 +34,11 @@ function rawProxy(
   init = true,
 ) {
   const db = join(dir, `raw-${Math.random()}.db`);
-  const child = spawn(
-    process.execPath,
-    ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server],
-    { env: { ...process.env, ...env } },
-  ) as ChildProcessWithoutNullStreams;
-  const lines: string[] = [];
-  let buf = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    buf += c;
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts.filter((l) => !l.includes('"id":"raw-init"')));
+  const child = spawnCli(['stdio', '--intent', intentFile, '--db', db, ...extra, '--', ...server], {
+    env: { ...process.env, ...env },
   });
+  const lines = collectLines(child.stdout, (l) => !l.includes('"id":"raw-init"'));
+  let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     stderr += c;
   });
@@ -304,8 +296,7 @@ describe('intentguard stdio', () => {
   });
 
   it('back-pressure: while the server does not read, intentguard stops reading the client instead of buffering without bound', async () => {
-    const p = spawn(process.execPath, [
-      'bin/intentguard.js',
+    const p = spawnCli([
       'stdio',
       '--intent',
       intentFile,
@@ -314,7 +305,7 @@ describe('intentguard stdio', () => {
       process.execPath,
       '-e',
       'setInterval(() => {}, 1000)',
-    ]) as ChildProcessWithoutNullStreams;
+    ]);
     p.stdin.on('error', () => undefined); // what is still buffered when the proxy is stopped
     const line = `${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { pad: 'x'.repeat(1000) } })}\n`;
     let accepted = 0;
@@ -333,8 +324,7 @@ describe('intentguard stdio', () => {
 
   it('a halt stops the server and answers in-flight requests', async () => {
     writeFileSync(join(dir, 'budget.yaml'), 'purpose: two calls\ntools: [echo]\nbudget: { calls: 1 }\n');
-    const p = spawn(process.execPath, [
-      'bin/intentguard.js',
+    const p = spawnCli([
       'stdio',
       '--intent',
       join(dir, 'budget.yaml'),
@@ -342,15 +332,8 @@ describe('intentguard stdio', () => {
       '--',
       'node',
       'test/fixtures/raw-server.mjs',
-    ]) as ChildProcessWithoutNullStreams;
-    const lines: string[] = [];
-    let buf = '';
-    p.stdout.on('data', (c: Buffer) => {
-      buf += c;
-      const parts = buf.split('\n');
-      buf = parts.pop()!;
-      lines.push(...parts);
-    });
+    ]);
+    const lines = collectLines(p.stdout);
     p.stdin.write(INIT);
     p.stdin.write('{"jsonrpc":"2.0","id":1,"method":"hang"}\n');
     p.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}\n');

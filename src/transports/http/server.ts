@@ -82,12 +82,20 @@ interface Parts {
   readonly legacy?: LegacySse;
   /** A Streamable HTTP upstream. */
   readonly carrier?: HttpCarrier;
+  /** `path` as a request URL (read only). */
+  readonly endpoint: URL;
   /** RFC 9728 protected-resource identifier and metadata URL (known once listening). */
   readonly auth: { resource: string; metadataUrl: string };
 }
 
 /** Build the carrier the options ask for: a stdio bridge, a legacy SSE relay or a Streamable HTTP one. */
 function build(o: HttpProxyOptions): Parts {
+  const parts = carrierOf(o);
+  return { ...parts, endpoint: new URL(parts.path, 'http://localhost') };
+}
+
+/** The carrier the options ask for, and the path it serves. */
+function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
   const { monitor, sessionQuota } = o.runtime;
   if ((o.upstream === undefined) === (o.server === undefined))
     throw new Error('give exactly one of upstream (a URL) and server (a stdio command)');
@@ -212,7 +220,8 @@ async function route(
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The endpoint itself, as clients send it on every request, is parsed once (build).
+    const url = req.url === p.path ? p.endpoint : new URL(req.url ?? '/', 'http://localhost');
     if (await answeredHere(o, p, req, res, url)) return;
     // Authentication first: nothing is forwarded for a request without a valid grant.
     const admitted = await admit(o.runtime, p, req, res);
@@ -346,10 +355,12 @@ async function streamable(
   const sid = req.headers['mcp-session-id'];
   const s = typeof sid === 'string' ? c.sessions.get(sid) : undefined;
   if (s) s.lastSeen = Date.now();
-  const challenge = `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quoted(p.auth.metadataUrl)}`;
+  // The challenge is written only for a request it answers (not on every request of a session).
+  const challenge = () =>
+    `Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata=${quoted(p.auth.metadataUrl)}`;
   const refused = firstRefusal(
     unknownSession(typeof sid !== 'string' || s !== undefined),
-    s && otherAgent(s.sub, identity, challenge),
+    s && identity && s.sub !== identity.sub ? otherAgent(s.sub, identity, challenge()) : undefined,
   );
   if (refused) {
     req.resume();

@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { httpTarget } from '../../lib/http-target.js';
 
 /** What an upstream call needs of the session it belongs to. */
 export interface UpstreamSession {
@@ -38,7 +38,7 @@ const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 
 
 /** `url`: the upstream MCP endpoint; `headers`: sent on every request (upstream credentials). */
 export function createUpstream(url: URL, headers: Readonly<Record<string, string>> = {}): Upstream {
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const send = httpTarget(url);
   const call: Upstream['call'] = (method, from, body, session, trace = {}) =>
     new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers, ...trace };
@@ -51,7 +51,7 @@ export function createUpstream(url: URL, headers: Readonly<Record<string, string
         h['content-type'] = 'application/json';
         h['content-length'] = String(Buffer.byteLength(body));
       }
-      const up = send(new URL(url), { method, headers: h }, (r) => {
+      const up = send(method, h, (r) => {
         session?.upstreamRequests.delete(up);
         resolve(r);
       });

@@ -10,7 +10,7 @@ import type { Monitor } from '../../monitor/create.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import type { OpenSessionOptions, Outcome } from '../../model/decision.js';
 import type { EraGate } from '../../mrtr/gate.js';
-import { eraHook } from '../../mrtr/tap-hook.js';
+import { observeThrough } from '../../mrtr/tap-hook.js';
 import { Inbound } from './inbound.js';
 
 export interface TapOptions extends OpenSessionOptions {
@@ -50,69 +50,29 @@ export interface TappedTransport extends Transport {
  */
 export function tap(inner: Transport, monitor: Monitor, options: TapOptions): TappedTransport {
   const outbound: Direction = options.side === 'client' ? 'c2s' : 's2c';
-  const inbound: Direction = outbound === 'c2s' ? 's2c' : 'c2s';
   const { side: _side, era: gate, highWater = 256, maxBacklog = 1024, ...open } = options;
   const session = monitor.open({ transport: inner.constructor?.name ?? 'transport', ...open });
-  const era = gate && eraHook(gate, session);
-
-  const toLocal = (message: unknown, extra?: MessageExtraInfo) =>
-    wrapper.onmessage?.(message as JSONRPCMessage, extra);
-  const toRemote = (message: unknown, opts?: TransportSendOptions) =>
-    inner.send(message as JSONRPCMessage, opts);
+  const ends: Ends = {
+    session,
+    inner,
+    outbound,
+    inbound: opposite(outbound),
+    // Through the era gate when there is one (a client's request admitted first, a server's message
+    // passed back through it once decided): the path every carrier takes.
+    see: (dir, message) =>
+      gate ? observeThrough(gate, session, dir, message) : session.observe(dir, message),
+    toLocal: (message, extra) => wrapper.onmessage?.(message as JSONRPCMessage, extra),
+    toRemote: (message, opts) => inner.send(message as JSONRPCMessage, opts),
+    onError: (e) => wrapper.onerror?.(e),
+  };
   // intentguard's own requests to the client (approval prompts): their answers are taken here, not forwarded.
-  const asker = new Asker(session, (prompt) => (inbound === 's2c' ? toLocal(prompt) : toRemote(prompt)));
-
-  const applyInbound = (outcome: Outcome, extra?: MessageExtraInfo): void => {
-    if (outcome.answer !== undefined) toRemote(outcome.answer).catch((e: Error) => wrapper.onerror?.(e));
-    if (outcome.forward !== undefined) toLocal(outcome.forward, extra);
-  };
-  const inbound$ = new Inbound(
-    applyInbound,
-    maxBacklog,
-    (owed) => failClosed(session, backlog(highWater, maxBacklog), owed, inbound, inner, wrapper),
-    (e) => wrapper.onerror?.(e),
+  const asker = new Asker(session, (prompt) =>
+    ends.inbound === 's2c' ? ends.toLocal(prompt) : ends.toRemote(prompt),
   );
-  // Local sends: at most highWater decided and sent at once, maxBacklog more waiting (see Handoff).
-  const outbound$ = new Handoff(highWater, maxBacklog);
-  const applyOutbound = (outcome: Outcome, opts?: TransportSendOptions): Promise<void> | undefined => {
-    if (outcome.answer !== undefined) toLocal(outcome.answer);
-    return outcome.forward !== undefined ? toRemote(outcome.forward, opts) : undefined;
-  };
-
-  // A server's message, once decided, goes through the gate too (task owners, its own inputRequests).
-  const see = (dir: Direction, message: unknown): Outcome | Promise<Outcome> => {
-    const seen = session.observe(dir, message);
-    if (!gate || dir !== 's2c') return seen;
-    return seen instanceof Promise ? seen.then((o) => gate.back(session, o)) : gate.back(session, seen);
-  };
-
-  const observeOut = (
-    message: unknown,
-    opts?: TransportSendOptions,
-    fix?: (answer: unknown) => unknown,
-  ): Promise<void> => {
-    const outcome = see(outbound, message);
-    const apply = (o: Outcome) =>
-      applyOutbound(fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o, opts);
-    if (outcome instanceof Promise) return outcome.then(apply);
-    return apply(outcome) ?? Promise.resolve();
-  };
-
   const wrapper: TappedTransport = {
     session,
     start: () => inner.start(),
-    send(message: JSONRPCMessage, opts?: TransportSendOptions): Promise<void> {
-      // Not an async function: an allowed message goes straight to the inner send, no extra hop.
-      try {
-        // Answers to intentguard's prompts are never held: a held call may be waiting on one.
-        if (outbound === 'c2s' && asker.take(message)) return Promise.resolve();
-        if (era && outbound === 'c2s')
-          return outbound$.run(() => era(message, toLocal, (m, fix) => observeOut(m, opts, fix)));
-        return outbound$.run(() => observeOut(message, opts));
-      } catch (e) {
-        return Promise.reject(e as Error);
-      }
-    },
+    send: sender(ends, asker, new Handoff(highWater, maxBacklog)),
     async close() {
       session.close('closed by local peer');
       await inner.close();
@@ -122,35 +82,90 @@ export function tap(inner: Transport, monitor: Monitor, options: TapOptions): Ta
     },
     setProtocolVersion: (version: string) => inner.setProtocolVersion?.(version),
   };
-
-  inner.onmessage = (message, extra) => {
-    if (inbound$.failed) return;
-    if (inbound === 'c2s' && asker.take(message)) return;
-    if (era && inbound === 'c2s')
-      return void era(
-        message,
-        (answer) => void toRemote(answer).catch((e: Error) => wrapper.onerror?.(e)),
-        (m, fix) => observeIn(m, extra, fix),
-      );
-    observeIn(message, extra);
-  };
-  const observeIn = (message: unknown, extra?: MessageExtraInfo, fix?: (answer: unknown) => unknown) => {
-    const decided0 = see(inbound, message);
-    const patch = (o: Outcome): Outcome =>
-      fix && o.answer !== undefined ? { ...o, answer: fix(o.answer) } : o;
-    inbound$.deliver(message, decided0 instanceof Promise ? decided0.then(patch) : patch(decided0), extra);
-  };
+  inner.onmessage = receiver(ends, asker, highWater, maxBacklog, wrapper);
   inner.onerror = (error) => wrapper.onerror?.(error);
   inner.onclose = () => {
     session.close('transport closed');
     wrapper.onclose?.();
   };
   session.attach({
-    deliver: (dir, message) => (dir === inbound ? toLocal(message) : toRemote(message)),
+    deliver: (dir, message) => (dir === ends.inbound ? ends.toLocal(message) : ends.toRemote(message)),
     close: () => inner.close(),
     ask: (method, params, signal) => asker.ask(method, params, signal),
   });
   return wrapper;
+}
+
+/** One tap's two ends and how a message is shown to its session. */
+interface Ends {
+  readonly session: SessionHandle;
+  readonly inner: Transport;
+  /** The local peer's sends. */
+  readonly outbound: Direction;
+  /** The remote peer's messages. */
+  readonly inbound: Direction;
+  see(dir: Direction, message: unknown): Outcome | Promise<Outcome>;
+  toLocal(message: unknown, extra?: MessageExtraInfo): void;
+  toRemote(message: unknown, opts?: TransportSendOptions): Promise<void>;
+  onError(e: Error): void;
+}
+
+/**
+ * The local peer's sends: each decided, then sent (an allowed message straight to the inner send, no
+ * extra hop), at most `highWater` at once and a bounded number waiting ({@link Handoff}).
+ */
+function sender(
+  ends: Ends,
+  asker: Asker,
+  outbound$: Handoff,
+): (message: JSONRPCMessage, opts?: TransportSendOptions) => Promise<void> {
+  const apply = (outcome: Outcome, opts?: TransportSendOptions): Promise<void> => {
+    if (outcome.answer !== undefined) ends.toLocal(outcome.answer);
+    return outcome.forward !== undefined ? ends.toRemote(outcome.forward, opts) : Promise.resolve();
+  };
+  const observeOut = (message: unknown, opts?: TransportSendOptions): Promise<void> => {
+    const outcome = ends.see(ends.outbound, message);
+    return outcome instanceof Promise ? outcome.then((o) => apply(o, opts)) : apply(outcome, opts);
+  };
+  // Not an async function: an allowed message goes straight to the inner send, no extra hop.
+  return (message, opts) => {
+    try {
+      // Answers to intentguard's prompts are never held: a held call may be waiting on one.
+      if (ends.outbound === 'c2s' && asker.take(message)) return Promise.resolve();
+      return outbound$.run(() => observeOut(message, opts));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  };
+}
+
+/**
+ * The remote peer's messages: each decided and delivered in arrival order ({@link Inbound}); past the
+ * bound while decisions are held, the session fails closed.
+ */
+function receiver(
+  ends: Ends,
+  asker: Asker,
+  highWater: number,
+  maxBacklog: number,
+  wrapper: Transport,
+): (message: JSONRPCMessage, extra?: MessageExtraInfo) => void {
+  const apply = (outcome: Outcome, extra?: MessageExtraInfo): void => {
+    if (outcome.answer !== undefined) ends.toRemote(outcome.answer).catch(ends.onError);
+    if (outcome.forward !== undefined) ends.toLocal(outcome.forward, extra);
+  };
+  const inbound$ = new Inbound(
+    apply,
+    maxBacklog,
+    (owed) =>
+      failClosed(ends.session, backlog(highWater, maxBacklog), owed, ends.inbound, ends.inner, wrapper),
+    ends.onError,
+  );
+  return (message, extra) => {
+    if (inbound$.failed) return;
+    if (ends.inbound === 'c2s' && asker.take(message)) return;
+    inbound$.deliver(message, ends.see(ends.inbound, message), extra);
+  };
 }
 
 /**

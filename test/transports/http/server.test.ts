@@ -265,6 +265,60 @@ describe('intentguard http', () => {
     await s.close();
   });
 
+  it("a session's requests under another agent's grant are refused: 403 ERR_GRANT_CLAIM with an invalid_token challenge", async () => {
+    const keys = await generateKeys();
+    writeFileSync(join(dir, 'jwks-other.json'), JSON.stringify(keys.publicJwks));
+    const s = await stack({ auth: { jwks: join(dir, 'jwks-other.json'), issuers: [ISS], audience: AUD } });
+    const grant = (sub: string) =>
+      mintGrant({
+        privateJwk: keys.privateJwk,
+        iss: ISS,
+        aud: AUD,
+        sub,
+        ttl: '5m',
+        intent: { purpose: 'echo things', tools: ['echo'] },
+      });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const sid = await initializeRaw(s.proxy.url, {
+      ...headers,
+      authorization: `Bearer ${await grant('agent:x')}`,
+    });
+    const call = (token: string) =>
+      fetch(s.proxy.url, {
+        method: 'POST',
+        headers: {
+          ...headers,
+          authorization: `Bearer ${token}`,
+          'mcp-session-id': sid,
+          'mcp-protocol-version': '2025-06-18',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'echo', arguments: { text: 'x' } },
+        }),
+      });
+    const other = await call(await grant('agent:y'));
+    assert.equal(other.status, 403);
+    assert.match(
+      other.headers.get('www-authenticate')!,
+      /^Bearer realm="intentguard", error="invalid_token", error_description="session bound to another subject", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"$/,
+    );
+    assert.equal(
+      ((await other.json()) as { error: { data: { code: string } } }).error.data.code,
+      'ERR_GRANT_CLAIM',
+    );
+    const own = await call(await grant('agent:x'));
+    assert.equal(own.status, 200);
+    assert.equal(own.headers.get('www-authenticate'), null);
+    await own.text();
+    await s.close();
+  });
+
   it('an upstream answer over the size limit is withheld (JSON and event-stream answers): the call gets an error at once, the session goes on', async () => {
     for (const json of [true, false]) {
       const s = await stack({ maxMessageBytes: 600 }, { json });

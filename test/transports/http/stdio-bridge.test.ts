@@ -416,7 +416,7 @@ describe('intentguard http in front of a stdio server', () => {
       err += c.toString();
     });
     try {
-      await waitFor(() => err.includes('a process per session'), 'the proxy to listen', 20_000);
+      await waitFor(() => err.includes('a process per session'), 'the proxy to listen', 60_000);
       const r = await post(`http://127.0.0.1:${port}/mcp`, INIT);
       assert.equal(r.status, 200);
       assert.equal(
