@@ -93,9 +93,9 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.approvals?.webhook)
     channels.push(webhookChannel(o.approvals.webhook, o.approvals.webhookSecret ?? ''));
   if (store && (o.approvals?.cli || o.approvals?.url || o.console)) channels.push(databaseChannel(store));
-  // A fleet: held calls wait in the shared approvals table, decided from any host, released here.
+  // A fleet: held calls wait in the shared approvals table, decided from any host (or the console), released here.
   const fleetApprovals =
-    pgStore && (o.approvals?.cli || o.approvals?.url)
+    pgStore && (o.approvals?.cli || o.approvals?.url || o.console)
       ? await (await import('../fleet/approvals.js')).pgApprovalChannel(pgStore)
       : undefined;
   if (fleetApprovals) channels.push(fleetApprovals.channel);
@@ -247,7 +247,17 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
           ).alertStream(monitor.alerts$, { port: o.alerts.wsPort, token: o.alerts.wsToken })
         : undefined;
     if (o.console) {
-      const c = await (await import('../console/attach.js')).attachConsole(o.console, monitor, log, store);
+      const c = await (
+        await import('../console/attach.js')
+      ).attachConsole(
+        o.console,
+        monitor,
+        log,
+        // A fleet's console: the shared tables, as `intentguard console --store postgres://…` reads them.
+        pgStore && typeof o.db === 'string'
+          ? { data: await (await import('./pg-console.js')).pgConsole(pgStore, o.db) }
+          : store,
+      );
       pageBase ??= c.url;
       sinks.push(c);
     }
@@ -315,11 +325,6 @@ async function pgStoreFor(
   url: string,
   o: RuntimeOptions,
 ): Promise<{ store: PgStore; record(monitor: Monitor): Recorder }> {
-  if (o.console)
-    throw new IntentGuardError(
-      'ERR_STORE_BACKEND',
-      '--console-port needs a SQLite store for now (the console reads and decides through it); a fleet decides held calls with intentguard approve|deny --store postgres://…',
-    );
   const [{ openPgStore }, { createPgRecorder }] = await Promise.all([
     import('../store/pg/store.js'),
     import('../store/pg/recorder.js'),

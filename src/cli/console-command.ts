@@ -84,24 +84,14 @@ async function consoleData(location: string): Promise<{ data: ConsoleData; close
     const store = openStore(location, { mustExist: true });
     return { data: sqliteConsoleData(store), close: async () => store.close() };
   }
-  const [{ openPgStore }, { pgConsoleData }, fleet, { revokeInFleet }, { migrateFleet }] = await Promise.all([
+  const [{ openPgStore }, { pgConsole }] = await Promise.all([
     import('../store/pg/store.js'),
-    import('../console/pg-data.js'),
-    import('../fleet/approvals.js'),
-    import('../fleet/revocations.js'),
-    import('../fleet/schema.js'),
+    import('../app/pg-console.js'),
   ]);
   // The fleet's audit key must exist (INTENTGUARD_AUDIT_KEY): the console never makes one of its own.
   const store = await openPgStore(location, { readonly: true });
   try {
-    await migrateFleet(store.pg);
-    const data = await pgConsoleData(store, {
-      decide: (id, approve, approver, scope) => fleet.decideInFleet(location, id, approve, approver, scope),
-      revoke: async (jti, reason) => {
-        await revokeInFleet(location, { jti }, reason, store.keyFile);
-      },
-      approvals: fleet.pgApprovalLedger(store),
-    });
+    const data = await pgConsole(store, location);
     return { data, close: () => store.close() };
   } catch (e) {
     await store.close();

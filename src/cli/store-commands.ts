@@ -182,7 +182,7 @@ export async function auditVerifyCommand(
       return code;
     }
     const c = r.checked;
-    const counts = `${c.sessions} sessions, ${c.events} events, ${c.decisions} decisions, ${c.anchors} anchors, ${c.alerts} alerts, ${c.approvals} approvals, ${c.revocations} revocations`;
+    const counts = `${c.sessions} sessions, ${c.events} events, ${c.decisions} decisions, ${c.anchors} anchors, ${c.alerts} alerts, ${c.approvals} approvals, ${c.grantRequests} grant requests, ${c.revocations} revocations`;
     const line = (p: AuditProblem) =>
       `${p.table} row ${p.rowid}${p.session ? ` (session ${printable(p.session)}${p.seq !== undefined ? ` seq ${p.seq}` : ''})` : ''}: ${p.kind}: ${printable(p.detail)}\n`;
     // The first bad row of each table; the first on the `audit FAILED` line.

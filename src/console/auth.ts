@@ -14,6 +14,16 @@ export interface Principal {
   readonly via: 'token' | 'jwt';
 }
 
+/** The admin token's identity: it already names the console. */
+const TOKEN_SUB = 'console:admin-token';
+
+/**
+ * Who a console decision records as its approver: `console:` and the login's identity — once (the
+ * admin token's identity already carries it; a JWT's `sub` is recorded as it was signed, after the prefix).
+ */
+export const approverOf = (p: Pick<Principal, 'sub' | 'via'>): string =>
+  p.via === 'token' ? p.sub : `console:${p.sub}`;
+
 export interface ConsoleAuthOptions {
   /** The admin bearer token (`--token`, `INTENTGUARD_CONSOLE_TOKEN`). */
   readonly token?: string;
@@ -92,8 +102,7 @@ export function createConsoleAuth(o: ConsoleAuthOptions): ConsoleAuth {
     async verify(credential) {
       const c = credential.trim();
       if (!c) throw refuse('no credential');
-      if (o.token && sameSecret(c, o.token))
-        return { sub: 'console:admin-token', role: 'admin', via: 'token' };
+      if (o.token && sameSecret(c, o.token)) return { sub: TOKEN_SUB, role: 'admin', via: 'token' };
       if (!keys || c.split('.').length !== 3) throw refuse('not the admin token, and not a JWT');
       try {
         const { payload } = await jwtVerify(c, keys, {

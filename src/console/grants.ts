@@ -8,6 +8,7 @@ import { digest } from '../lib/canonical.js';
 import { parseIntent } from '../intent/parse.js';
 import { SENSITIVITY_LEVELS, type Intent } from '../model/intent.js';
 import type { GrantLedger, StoredGrantRequest } from '../store/grant-requests.js';
+import { approverOf, type Principal } from './auth.js';
 
 /** RFC 8693 token exchange. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -53,7 +54,7 @@ export interface GrantIssuer {
   request(sub: string, intentDoc: unknown, act?: string): Promise<GrantRequest>;
   get(id: string): GrantRequest | undefined;
   /** A reviewer decides (recorded and chained: who, when, what). */
-  decide(id: string, approve: boolean, reviewer: string): Promise<GrantRequest>;
+  decide(id: string, approve: boolean, reviewer: Pick<Principal, 'sub' | 'via'>): Promise<GrantRequest>;
   list(): GrantRequest[];
   /**
    * The grant of a granted request: the one minted when it was decided, or — for a request granted
@@ -243,9 +244,9 @@ export async function createGrantIssuer(o: GrantIssuerOptions): Promise<GrantIss
       expire(r);
       if (r.status !== 'pending')
         throw new IntentGuardError('ERR_APPROVAL_DONE', `grant request ${id} is already ${r.status}`);
-      if (r.sub === reviewer || r.act === reviewer)
+      if (r.sub === reviewer.sub || r.act === reviewer.sub)
         throw new IntentGuardError('ERR_CONSOLE_SELF_APPROVAL', 'you cannot decide your own grant request');
-      await settle(r, approve, `console:${reviewer}`);
+      await settle(r, approve, approverOf(reviewer));
       return r;
     },
     list: () => [...requests.values()].map(expire).reverse(),

@@ -13,6 +13,7 @@ import {
   type Login,
   type Principal,
   type Role,
+  approverOf,
 } from './auth.js';
 import {
   createGrantIssuer,
@@ -149,14 +150,15 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       );
     if (row.status === 'pending' && row.expiresAt <= clock())
       throw new IntentGuardError('ERR_APPROVAL_DONE', `approval ${id} has expired`);
+    const approver = approverOf(caller.principal);
     const r = await data.decide(
       id,
       decision === 'approve',
-      `console:${me}`,
+      approver,
       (scope as 'once' | 'session' | 'intent' | undefined) ?? 'once',
     );
     hub.bump();
-    return { id, decision, scope: scope ?? 'once', approver: `console:${me}`, ...r };
+    return { id, decision, scope: scope ?? 'once', approver, ...r };
   };
 
   const revokeSession = async (caller: Caller, id: string) => {
@@ -301,7 +303,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
       need(c, 'approver');
       if (!grants) throw bad('grant requests are not configured (--grant-key)');
       if (decision !== 'approve' && decision !== 'deny') throw bad('decision must be "approve" or "deny"');
-      await grants.decide(id!, decision === 'approve', c.principal.sub);
+      await grants.decide(id!, decision === 'approve', c.principal);
       hub.bump();
       redirect(res, (await body()).back === 'detail' ? href(`/grants/${seg(id!)}`) : '/grants');
     },

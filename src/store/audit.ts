@@ -8,12 +8,21 @@ import {
   type OpenHead,
 } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link } from './chain.js';
+import { digestMatches } from './grant-requests.js';
 import type { Store } from './db.js';
 import type { SqlRow } from './rows.js';
 
 /** The tables (and the head anchor file) `audit verify` checks. */
 type AuditTable =
-  'sessions' | 'events' | 'decisions' | 'alerts' | 'approvals' | 'revocations' | 'audit_anchors' | 'anchor';
+  | 'sessions'
+  | 'events'
+  | 'decisions'
+  | 'alerts'
+  | 'approvals'
+  | 'grant_requests'
+  | 'revocations'
+  | 'audit_anchors'
+  | 'anchor';
 
 /**
  * Why a row is bad. `edited`: its contents do not match its hash. `inserted`: not written by
@@ -41,6 +50,7 @@ export interface AuditReport {
     decisions: number;
     alerts: number;
     approvals: number;
+    grantRequests: number;
     revocations: number;
     anchors: number;
   };
@@ -109,6 +119,7 @@ function verifyWith(store: Store, read: AnchorRead, anchored = store.path !== ':
     decisions: 0,
     alerts: 0,
     approvals: 0,
+    grantRequests: 0,
     revocations: 0,
     anchors: 0,
   };
@@ -382,6 +393,8 @@ function verifyWith(store: Store, read: AnchorRead, anchored = store.path !== ':
     anchor?.heads.approvals,
   );
 
+  checked.grantRequests = checkGrantRequests(store, report);
+
   // Revocations: in order, and every one the anchor holds in force must be in the table.
   checked.revocations = checkRevocations(store, anchor, keyFor, report);
 
@@ -393,6 +406,7 @@ function verifyWith(store: Store, read: AnchorRead, anchored = store.path !== ':
     'decisions',
     'alerts',
     'approvals',
+    'grant_requests',
     'revocations',
   ];
   const problems = order.flatMap((t) => (first.has(t) ? [first.get(t)!] : []));
@@ -456,6 +470,47 @@ function anchorsChain(
     return keys.get(e);
   };
   return { keyFor, sessionStart, count };
+}
+
+/**
+ * Grant requests (the console's token endpoint): chained in insertion order from GENESIS, each row with
+ * the key of the epoch it names, and bound to its approvals row (same identity, the digest of the
+ * requested intent) — the checks the console makes on load, over every row.
+ */
+function checkGrantRequests(store: Store, report: (p: AuditProblem) => void): number {
+  const exists = store.db
+    .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grant_requests'")
+    .pluck()
+    .get() as number;
+  if (!exists) return 0;
+  const rows = store.db
+    .prepare(
+      'SELECT g.rowid, g.*, a.sub AS approval_sub, a.args_digest FROM grant_requests g LEFT JOIN approvals a ON a.id = g.id ORDER BY g.rowid',
+    )
+    .all() as Row[];
+  let bound = true;
+  walk(
+    'grant_requests',
+    rows,
+    GENESIS,
+    HASHED.grantRequests,
+    (r) => store.keys.get(Number(r.epoch)),
+    (r) => {
+      if (!bound) return;
+      const detail =
+        r.approval_sub === null || r.approval_sub === undefined
+          ? `grant request ${r.id} has no approvals row (its decision record was deleted)`
+          : r.approval_sub !== r.sub || !digestMatches(String(r.intent_json), r.args_digest)
+            ? `grant request ${r.id}: its approval was written for another identity or intent`
+            : undefined;
+      if (detail) {
+        bound = false;
+        report({ table: 'grant_requests', rowid: r.rowid, kind: 'edited', detail });
+      }
+    },
+    report,
+  );
+  return rows.length;
 }
 
 function checkRevocations(

@@ -98,7 +98,8 @@ export function checkedGrantRequests(
   return { requests, broken };
 }
 
-function digestMatches(intentJson: string, argsDigest: unknown): boolean {
+/** Whether an approvals row's `args_digest` is the digest of this requested intent. */
+export function digestMatches(intentJson: string, argsDigest: unknown): boolean {
   try {
     return digest(JSON.parse(intentJson), 64) === argsDigest;
   } catch {

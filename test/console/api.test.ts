@@ -206,6 +206,35 @@ describe('console server', () => {
     await client.close();
   });
 
+  it('the approver is recorded with one console: prefix: the admin token as console:admin-token, a JWT login as console:<sub>', async () => {
+    const byToken = await heldCall('dora');
+    let r = await api(ctx.console, `/api/approvals/${byToken.approval.id}`, {
+      method: 'POST',
+      bearer: ADMIN_TOKEN,
+      body: { decision: 'approve' },
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(((await r.json()) as Json).approver, 'console:admin-token');
+    await byToken.call;
+    // A JWT whose own sub begins with console: is recorded as signed, behind the prefix (never merged with the token's).
+    const byJwt = await heldCall('erin');
+    r = await api(ctx.console, `/api/approvals/${byJwt.approval.id}`, {
+      method: 'POST',
+      bearer: await ctx.idp.jwt('console:admin-token', { role: 'approver' }),
+      body: { decision: 'deny' },
+    });
+    assert.equal(r.status, 200, await r.clone().text());
+    await byJwt.call.catch(() => undefined);
+    await recorder.flush();
+    const approvers = ctx.store.db
+      .prepare('SELECT approver FROM approvals WHERE id IN (?, ?) ORDER BY rowid')
+      .pluck()
+      .all(byToken.approval.id, byJwt.approval.id);
+    assert.deepEqual(approvers, ['console:admin-token', 'console:console:admin-token']);
+    await byToken.client.close();
+    await byJwt.client.close();
+  });
+
   it('refuses a page state change without the CSRF token or from another origin', async () => {
     const login = await api(ctx.console, '/login', {
       method: 'POST',
@@ -420,7 +449,10 @@ describe('console token endpoint (RFC 8693 token exchange)', () => {
       });
       assert.equal(heldForPlatform.body.error, 'authorization_pending');
       await assert.rejects(
-        ctx.console.grants!.decide(heldForPlatform.body.request_id, true, 'platform:runner'),
+        ctx.console.grants!.decide(heldForPlatform.body.request_id, true, {
+          sub: 'platform:runner',
+          via: 'jwt',
+        }),
         /your own grant request/,
       );
       // Without the actor token the request is not the caller's to collect.

@@ -12,6 +12,12 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createMonitor, intentPolicy } from '../../src/index.js';
 import { openBackend } from '../../src/store/backend.js';
+import { sqliteConsoleData } from '../../src/console/data.js';
+import { pgConsoleData } from '../../src/console/pg-data.js';
+import { pgApprovalLedger } from '../../src/fleet/approvals.js';
+import { digest } from '../../src/lib/canonical.js';
+import { openStore } from '../../src/store/db.js';
+import type { GrantLedger } from '../../src/store/grant-requests.js';
 import { createPgRecorder } from '../../src/store/pg/recorder.js';
 import { openPgStore } from '../../src/store/pg/store.js';
 import { driveSession } from '../helpers/session.js';
@@ -190,6 +196,74 @@ describe('rotate-key and import on both backends', () => {
       });
     });
   }
+
+  describe('audit verify walks the grant requests chain', () => {
+    /** The console's grant ledger on a store (as the console writes it). */
+    const ledgerOn = async (b: Backend, store: { location: string; key: string }) => {
+      if (b.kind === 'sqlite') {
+        const s = openStore(store.location);
+        return { grants: sqliteConsoleData(s).grants, close: async () => s.close() };
+      }
+      const s = await openPgStore(store.location, { keyFile: store.key });
+      const unused = async () => {
+        throw new Error('not used here');
+      };
+      const data = await pgConsoleData(s, { decide: unused, revoke: unused, approvals: pgApprovalLedger(s) });
+      return { grants: data.grants, close: () => s.close() };
+    };
+    const request = async (grants: GrantLedger, id: string, sub: string) => {
+      const intent = { purpose: `grant ${id}`, tools: ['echo'] };
+      const now = Date.now();
+      await grants.append(
+        {
+          id,
+          sub,
+          act: null,
+          intent_json: JSON.stringify(intent),
+          why: 'a reviewer must look',
+          requested_at: now,
+          expires_at: now + 600_000,
+        },
+        {
+          id,
+          session_id: 'console',
+          decision_id: null,
+          sub,
+          tool: 'grant',
+          args_digest: digest(intent, 64),
+          intent_version: 1,
+          reason: 'grant request',
+          requested_at: now,
+          expires_at: now + 600_000,
+        },
+      );
+    };
+    for (const b of backends)
+      it(`${b.kind}: an edited grant request row fails audit verify, naming it`, async () => {
+        const store = b.fresh(`grq_${b.kind}`);
+        await record(store, 1, 'a');
+        const l = await ledgerOn(b, store);
+        try {
+          await request(l.grants, 'grq-1', 'agent:one');
+          await request(l.grants, 'grq-2', 'agent:two');
+        } finally {
+          await l.close();
+        }
+        const ok = await verify(store);
+        assert.equal(ok.code, 0, JSON.stringify(ok.report.problems));
+        assert.equal(ok.report.checked.grantRequests, 2);
+        await b.sql(
+          store.location,
+          "UPDATE grant_requests SET intent_json = replace(intent_json, 'echo', 'send_email') WHERE id = 'grq-1'",
+        );
+        const bad = await verify(store);
+        assert.equal(bad.code, 1);
+        assert.deepEqual(
+          bad.report.problems.map((p) => [p.table, p.kind]),
+          [['grant_requests', 'edited']],
+        );
+      });
+  });
 
   describe('postgres: a fleet and a rotation', () => {
     it('rotate-key is refused while an instance is connected, and a host left with the retired key cannot write or reopen', async () => {

@@ -26,7 +26,7 @@ export interface Snapshot {
 
 const PAGE = 1000;
 const CHILDREN = ['events', 'decisions', 'alerts'] as const;
-const SHARED = ['approvals', 'revocations', 'audit_anchors'] as const;
+const SHARED = ['approvals', 'grant_requests', 'revocations', 'audit_anchors'] as const;
 
 /**
  * Copy a PostgreSQL store's rows (rowids, hashes and all) into a private temporary SQLite file with
