@@ -198,17 +198,23 @@ export function benchRules(totalCalls = Number(process.env.BENCH_RULE_CALLS ?? 1
       { measure: `per-call cost at call ${totalCalls} (median of the last 11, us)`, value: fmt(late, 2) },
       { measure: 'late / early', value: `${(late / early).toFixed(2)}x` },
       { measure: 'tool-call evaluations per second, one core', value: fmt(perSec, 0) },
+      { measure: 'mean per-call cost over those 50,000 late calls (us)', value: fmt(1e6 / perSec, 2) },
       ...(base
         ? [
             {
               measure: `baseline ${baselineDir}: per-call cost at call 10 / at call ${totalCalls} (us)`,
               value: `${fmt(base.early, 2)} / ${fmt(base.late, 2)}`,
             },
-            { measure: 'baseline: tool-call evaluations per second, one core', value: fmt(base.perSec, 0) },
             {
+              measure: 'baseline: tool-call evaluations per second, one core; mean per-call cost (us)',
+              value: `${fmt(base.perSec, 0)}; ${fmt(1e6 / base.perSec, 2)}`,
+            },
+            {
+              // The mean over the 50,000 late calls of the throughput run is the cost figure; the median
+              // of 11 single calls at call N swings 0.8x-2.8x on a loaded machine.
               measure:
-                'this build / baseline: late per-call cost, evaluations per second (target <= 1.2x cost)',
-              value: `${(late / base.late).toFixed(2)}x, ${(perSec / base.perSec).toFixed(2)}x`,
+                'this build / baseline: mean per-call cost over 50,000 late calls (target <= 1.2x); median of the last 11; evaluations per second',
+              value: `${(base.perSec / perSec).toFixed(2)}x; ${(late / base.late).toFixed(2)}x; ${(perSec / base.perSec).toFixed(2)}x`,
             },
           ]
         : []),
