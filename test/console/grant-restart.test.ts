@@ -96,8 +96,16 @@ describe('grant requests across a console restart', () => {
         'agent:mailer',
       );
       const row = store.db.prepare('SELECT status, approver FROM approvals WHERE id = ?').get(id);
-      assert.deepEqual(row, { status: 'approved', approver: 'console:console:admin-token' });
-      assert.deepEqual(verifyAudit(store).problems, []);
+      assert.deepEqual(row, { status: 'approved', approver: 'console:admin-token' });
+      // The audit finds the one row edited above, and nothing else (the decided request verifies).
+      assert.deepEqual(
+        verifyAudit(store).problems.map((p) => [
+          p.table,
+          p.kind,
+          p.detail.includes(String(edited.request_id)),
+        ]),
+        [['grant_requests', 'edited', true]],
+      );
     } finally {
       await c.close();
       store.close();
