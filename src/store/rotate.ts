@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, chmodSync } from 'node:fs';
 import { IntentGuardError } from '../errors.js';
-import { alive, anchoredTransaction, currentHeads, readAnchor } from './anchor.js';
+import { alive, anchoredTransaction, currentHeads, readAnchor, type Anchor } from './anchor.js';
 import { appendAnchorRow, verifyAudit } from './audit.js';
 import { GENESIS, fingerprint, writeKeyFile } from './chain.js';
 import type { Store } from './db.js';
@@ -41,17 +41,7 @@ export function rotateAuditKey(store: Store, now: number): { epoch: number; fing
   // The hand-over row is HMAC'd with the old key; the anchor written after it with the new one.
   anchoredTransaction({ ...store, key: next, epoch, keys: new Map(store.keys).set(epoch, next) }, () => {
     const h = currentHeads(store.db);
-    const detail = JSON.stringify({
-      epoch,
-      from: store.epoch,
-      fingerprint: fingerprint(next),
-      heads: {
-        sessions: h.sessions?.rowid ?? 0,
-        approvals: h.approvals?.rowid ?? 0,
-        revocations: h.revocations?.rowid ?? 0,
-      },
-      hashes: h,
-    });
+    const detail = handoverDetail(epoch, store.epoch, next, h);
     const sessionPrev =
       h.sessions?.hash ??
       (store.db
@@ -64,4 +54,22 @@ export function rotateAuditKey(store: Store, now: number): { epoch: number; fing
   });
   store.close();
   return { epoch, fingerprint: fingerprint(next) };
+}
+
+/**
+ * The detail of a key hand-over anchor row, the same on both backends so verification reads them alike:
+ * the new epoch, the one it replaces, the new key's fingerprint, and the chain heads it was taken at.
+ */
+export function handoverDetail(epoch: number, from: number, next: Buffer, h: Anchor['heads']): string {
+  return JSON.stringify({
+    epoch,
+    from,
+    fingerprint: fingerprint(next),
+    heads: {
+      sessions: h.sessions?.rowid ?? 0,
+      approvals: h.approvals?.rowid ?? 0,
+      revocations: h.revocations?.rowid ?? 0,
+    },
+    hashes: h,
+  });
 }

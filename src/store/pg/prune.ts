@@ -1,4 +1,4 @@
-import { GENESIS, HASHED, fieldsOf, link } from '../chain.js';
+import { appendPgAnchor, lastAnchor } from './anchor-row.js';
 import type { PgStore } from './store.js';
 import { SESSIONS_CHAIN_LOCK } from './writer.js';
 
@@ -25,26 +25,16 @@ export async function prunePg(store: PgStore, cutoff: number, now: number): Prom
     for (const t of ['events', 'decisions', 'alerts'])
       await client.query(`DELETE FROM ${t} WHERE session_id = ANY($1)`, [ids]);
     await client.query('DELETE FROM sessions WHERE id = ANY($1)', [ids]);
-    const prev = await client.query<{ hash: string }>(
-      'SELECT hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1',
-    );
-    const row: Record<string, unknown> = {
-      kind: 'prune',
-      at: now,
-      detail: JSON.stringify({ cutoff, sessions: ids.length }),
-      session_prev_hash: old.rows[old.rows.length - 1]!.hash,
-    };
-    const prevHash = prev.rows[0]?.hash ?? GENESIS;
-    await client.query(
-      'INSERT INTO audit_anchors (kind, at, detail, session_prev_hash, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6)',
-      [
-        row.kind,
-        row.at,
-        row.detail,
-        row.session_prev_hash,
-        link(store.key, prevHash, fieldsOf(row, HASHED.anchors)),
-        prevHash,
-      ],
+    await appendPgAnchor(
+      client,
+      store.key,
+      {
+        kind: 'prune',
+        at: now,
+        detail: JSON.stringify({ cutoff, sessions: ids.length }),
+        session_prev_hash: old.rows[old.rows.length - 1]!.hash,
+      },
+      (await lastAnchor(client))?.hash,
     );
     return ids.length;
   });

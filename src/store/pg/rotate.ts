@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { IntentGuardError } from '../../errors.js';
 import { verifyAudit } from '../audit.js';
-import { GENESIS, HASHED, fieldsOf, fingerprint, link, writeKeyFile } from '../chain.js';
+import { GENESIS, fingerprint, writeKeyFile } from '../chain.js';
+import { handoverDetail } from '../rotate.js';
+import { appendPgAnchor, lastAnchor } from './anchor-row.js';
 import { KEY_EPOCH_LOCK, WRITER_PRESENCE_LOCK } from './keys.js';
 import { pgSnapshot } from './snapshot.js';
 import type { PgStore } from './store.js';
@@ -83,39 +85,18 @@ export async function rotatePgKey(
       if (a) h.approvals = { rowid: a.rowid, hash: a.hash };
       if (r) h.revocations = { rowid: r.rowid, hash: r.hash };
       if (x) h.anchors = { rowid: x.rowid, hash: x.hash };
-      const detail = JSON.stringify({
-        epoch,
-        from: store.epoch,
-        fingerprint: fingerprint(next),
-        heads: {
-          sessions: h.sessions?.rowid ?? 0,
-          approvals: h.approvals?.rowid ?? 0,
-          revocations: h.revocations?.rowid ?? 0,
+      const detail = handoverDetail(epoch, store.epoch, next, h);
+      const last = await lastAnchor(client);
+      await appendPgAnchor(
+        client,
+        store.key,
+        {
+          kind: 'rotate',
+          at: now,
+          detail,
+          session_prev_hash: h.sessions?.hash ?? last?.session_prev_hash ?? GENESIS,
         },
-        hashes: h,
-      });
-      const lastAnchor = (
-        await client.query<{ hash: string; session_prev_hash: string }>(
-          'SELECT hash, session_prev_hash FROM audit_anchors ORDER BY rowid DESC LIMIT 1',
-        )
-      ).rows[0];
-      const row: Record<string, unknown> = {
-        kind: 'rotate',
-        at: now,
-        detail,
-        session_prev_hash: h.sessions?.hash ?? lastAnchor?.session_prev_hash ?? GENESIS,
-      };
-      const prevHash = lastAnchor?.hash ?? GENESIS;
-      await client.query(
-        'INSERT INTO audit_anchors (kind, at, detail, session_prev_hash, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6)',
-        [
-          row.kind,
-          row.at,
-          row.detail,
-          row.session_prev_hash,
-          link(store.key, prevHash, fieldsOf(row, HASHED.anchors)),
-          prevHash,
-        ],
+        last?.hash,
       );
       await client.query('INSERT INTO audit_keys (epoch, fingerprint, registered_at) VALUES ($1, $2, $3)', [
         epoch,
