@@ -18,6 +18,7 @@ import { generateKeys } from '../../src/identity/keys.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 import { waitFor } from '../helpers/wait.js';
+import { INIT, JSON_HEADERS } from '../adversarial/raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-http-sessions-'));
 const ISS = 'https://idp.test';
@@ -171,20 +172,7 @@ describe('HTTP sessions left open by clients that exit without DELETE', () => {
       // One initialize POST, then nothing (no DELETE): the client is gone from its first answer on. An
       // SDK client is not used here: its next messages (notifications/initialized, the call) could
       // themselves arrive after the 1 s timeout on a slow machine and find the session closed.
-      const opened = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-06-18',
-            capabilities: {},
-            clientInfo: { name: 'left', version: '1' },
-          },
-        }),
-      });
+      const opened = await fetch(url, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(INIT) });
       assert.equal(opened.status, 200, await opened.clone().text());
       assert.ok(opened.headers.get('mcp-session-id'));
       assert.match(await opened.text(), /"serverInfo"/);
