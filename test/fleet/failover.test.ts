@@ -74,9 +74,9 @@ describe('stateless sessions across a fleet (two instances, one PostgreSQL)', ()
       // Call 2, landing on B: served by A, the owner (one session, one lease).
       const honest = await call(b.url, token, 'send_money', { recipient: INVOICE_ACCOUNT, amount: 80 });
       assert.ok(ran(honest), JSON.stringify(honest));
-      const leases = await admin.query<{ session_id: string }>('SELECT session_id FROM session_leases');
-      assert.equal(leases.rows.length, 1);
-      const id = leases.rows[0]!.session_id;
+      const named = await admin.query<{ id: string }>('SELECT id FROM fleet_sessions');
+      assert.equal(named.rows.length, 1);
+      const id = named.rows[0]!.id;
 
       await a.kill();
 

@@ -51,7 +51,12 @@ export async function fleetKit(): Promise<FleetKit> {
 const script = fileURLToPath(new URL('./instance.ts', import.meta.url));
 
 /** Start one instance in its own process (`node --import tsx test/fleet/instance.ts`). */
-export async function startInstance(kit: FleetKit, store: string, upstream: string): Promise<Instance> {
+export async function startInstance(
+  kit: FleetKit,
+  store: string,
+  upstream: string,
+  options: { approvals?: false } = {},
+): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {
       ...process.env,
@@ -62,6 +67,7 @@ export async function startInstance(kit: FleetKit, store: string, upstream: stri
         iss: ISS,
         aud: AUD,
         upstream,
+        ...options,
       }),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
