@@ -12,10 +12,10 @@ import pg from 'pg';
 import { createMonitor, intentPolicy, parseIntent } from '../../src/index.js';
 import { fleetSessions, type FleetSessions } from '../../src/fleet/sessions.js';
 import type { SessionHandle } from '../../src/monitor/handle.js';
-import { openBackend } from '../../src/store/backend.js';
 import { createPgRecorder, type PgRecorder } from '../../src/store/pg/recorder.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/store.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
+import { assertVerifies } from './fleet-helpers.js';
 
 const intent = parseIntent({ purpose: 'echo things', tools: ['echo'] });
 const SCOPE = 'k:fenced-session';
@@ -130,13 +130,7 @@ describe('fencing: a cut-off owner’s last batch after a takeover', () => {
         await a.close();
         await b.close();
       }
-      const backend = await openBackend(url, { keyFile, readonly: true });
-      try {
-        const report = await backend.verify();
-        assert.equal(report.ok, true, JSON.stringify(report));
-      } finally {
-        await backend.close();
-      }
+      await assertVerifies(url, keyFile);
     },
   );
 });

@@ -1,4 +1,5 @@
 // Fleet tests' plumbing: real intentguard instances in child processes on one real PostgreSQL.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generateKeys, type GeneratedKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
+import { openBackend } from '../../src/store/backend.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 
@@ -109,11 +111,17 @@ export async function startInstance(
   };
 }
 
+/** What a test fleet fronts: an upstream MCP endpoint. */
+interface Upstream {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
 /** A test fleet: a throwaway PostgreSQL, one HTTP upstream, two instances on one database of it. */
-export interface TwoInstances {
+export interface TwoInstances<U extends Upstream = Awaited<ReturnType<typeof httpUpstream>>> {
   readonly server: TempPostgres;
   readonly kit: FleetKit;
-  readonly upstream: Awaited<ReturnType<typeof httpUpstream>>;
+  readonly upstream: U;
   /** The database both instances use. */
   readonly url: string;
   readonly a: Instance;
@@ -121,14 +129,21 @@ export interface TwoInstances {
   stop(): Promise<void>;
 }
 
-export async function startTwoInstances(database: string): Promise<TwoInstances> {
+/** Two instances on a fresh database, in front of `upstream` (default: the demo server, JSON answers). */
+export async function startTwoInstances<U extends Upstream = Awaited<ReturnType<typeof httpUpstream>>>(
+  database: string,
+  options: { upstream?: () => Promise<U>; approvals?: false } = {},
+): Promise<TwoInstances<U>> {
   const server = await startPostgres();
   const url = server.createDatabase(database);
   const kit = await fleetKit();
-  const upstream = await httpUpstream({ json: true });
+  const upstream = await (
+    options.upstream ?? (() => httpUpstream({ json: true }) as unknown as Promise<U>)
+  )();
+  const extra = options.approvals === false ? { approvals: false as const } : {};
   const [a, b] = await Promise.all([
-    startInstance(kit, url, upstream.url),
-    startInstance(kit, url, upstream.url),
+    startInstance(kit, url, upstream.url, extra),
+    startInstance(kit, url, upstream.url, extra),
   ]);
   return {
     server,
@@ -143,6 +158,17 @@ export async function startTwoInstances(database: string): Promise<TwoInstances>
       server.stop();
     },
   };
+}
+
+/** `audit verify` of a fleet's database passes (with the fleet's key, read only). */
+export async function assertVerifies(url: string, keyFile: string): Promise<void> {
+  const backend = await openBackend(url, { keyFile, readonly: true });
+  try {
+    const report = await backend.verify();
+    assert.equal(report.ok, true, JSON.stringify(report));
+  } finally {
+    await backend.close();
+  }
 }
 
 /** A real SDK client connected to an instance with a bearer grant (stateful Streamable HTTP). */

@@ -7,9 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import pg from 'pg';
-import { openBackend } from '../../src/store/backend.js';
-import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
-import { connectAgent, fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
+import { assertVerifies, connectAgent, startTwoInstances, type TwoInstances } from './fleet-helpers.js';
 import { EXFIL, TEAM, v1Mail } from './v1-mail.js';
 
 const WRITER = {
@@ -26,29 +24,15 @@ const mail = (c: Client, to: string) =>
 const sidOf = (c: Client) => (c.transport as StreamableHTTPClientTransport).sessionId!;
 
 describe('stateful sessions across a fleet (two instances, one PostgreSQL)', () => {
-  let server: TempPostgres;
-  let kit: FleetKit;
-  let upstream: Awaited<ReturnType<typeof v1Mail>>;
-  let url: string;
-  let a: Instance, b: Instance;
+  let fleet: TwoInstances<Awaited<ReturnType<typeof v1Mail>>>;
+  // No approval channel: a call the policies hold is refused at once (HTTP 403, step-up).
   before(async () => {
-    server = await startPostgres();
-    url = server.createDatabase('fleet_stateful');
-    kit = await fleetKit();
-    upstream = await v1Mail();
-    // No approval channel: a call the policies hold is refused at once (HTTP 403, step-up).
-    [a, b] = await Promise.all([
-      startInstance(kit, url, upstream.url, { approvals: false }),
-      startInstance(kit, url, upstream.url, { approvals: false }),
-    ]);
+    fleet = await startTwoInstances('fleet_stateful', { upstream: v1Mail, approvals: false });
   });
-  after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await upstream?.close();
-    server?.stop();
-  });
+  after(() => fleet?.stop());
 
   it('provenance of session 1 on A decides session 2 landing on B; A killed, both sessions go on on B', async () => {
+    const { a, b, kit, upstream, url } = fleet;
     const exfiltrated = () => upstream.seen.filter((r) => r.body.includes(`"to":"${EXFIL}"`)).length;
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
@@ -107,13 +91,7 @@ describe('stateful sessions across a fleet (two instances, one PostgreSQL)', () 
           r.seqs.map((_, i) => i),
           `session ${r.session_id}: one sequence, no gap, no repeat`,
         );
-      const backend = await openBackend(url, { keyFile: kit.auditKey, readonly: true });
-      try {
-        const report = await backend.verify();
-        assert.equal(report.ok, true, JSON.stringify(report));
-      } finally {
-        await backend.close();
-      }
+      await assertVerifies(url, kit.auditKey);
     } finally {
       await Promise.allSettled(clients.map((c) => c.close()));
       await admin.end();
