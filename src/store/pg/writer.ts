@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { IntentGuardError } from '../../errors.js';
 import { ACTION_RANK, type Action } from '../../model/policy.js';
 import { CHAIN_V, GENESIS, HASHED, fieldsOf, link } from '../chain.js';
 import {
@@ -22,6 +23,12 @@ import type { PgStore } from './store.js';
 
 /** The chain ends of one session as this writer last committed them. */
 interface Chains {
+  /**
+   * The audit key this session's rows are chained with: the key of the epoch its session row was
+   * written in (a session opened before a rotation and continued after it, on another instance, goes on
+   * with its own key, as `audit verify` reads it: by the session row's place before the hand-over).
+   */
+  key: Buffer;
   session: string;
   event: string;
   decision: string;
@@ -236,9 +243,28 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     if (!row.ok) refuseRetired(row.newest, store.epoch, store.display, store.keyFile);
     return row.ok;
   };
+  /** The key of a stored session: its epoch's (as `audit verify` reads it), which must be beside the key file. */
+  const sessionKey = (
+    rowid: number | null,
+    rotations: readonly { epoch?: number; heads?: { sessions?: number } }[],
+  ): Buffer => {
+    if (rowid === null) return key;
+    let epoch = 0;
+    for (const r of rotations) if (r.epoch !== undefined && rowid > (r.heads?.sessions ?? 0)) epoch = r.epoch;
+    const k = store.keys.get(epoch);
+    if (!k)
+      throw new IntentGuardError(
+        'ERR_STORE_KEY',
+        `${store.display}: a session recorded under key epoch ${epoch} goes on here, but the retired key ${store.keyFile}.${epoch} is not beside ${store.keyFile}: copy it here`,
+      );
+    return k;
+  };
+
   /** A session this writer did not open (another instance did, or an earlier run): its stored chain ends. */
   const loadChains = async (client: pg.PoolClient, id: string): Promise<Chains> => {
     const r = await client.query<{
+      rowid: number | null;
+      rotations: { epoch?: number; heads?: { sessions?: number } }[] | null;
       hash: string | null;
       event: string | null;
       decision: string | null;
@@ -247,7 +273,9 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
       decisions: number;
       alerts: number;
     }>(
-      `SELECT (SELECT hash FROM sessions WHERE id = $1) AS hash,
+      `SELECT (SELECT rowid FROM sessions WHERE id = $1) AS rowid,
+        (SELECT json_agg(detail::json ORDER BY rowid) FROM audit_anchors WHERE kind = 'rotate') AS rotations,
+        (SELECT hash FROM sessions WHERE id = $1) AS hash,
         (SELECT hash FROM events WHERE session_id = $1 ORDER BY seq DESC LIMIT 1) AS event,
         (SELECT hash FROM decisions WHERE session_id = $1 ORDER BY rowid DESC LIMIT 1) AS decision,
         (SELECT hash FROM alerts WHERE session_id = $1 ORDER BY rowid DESC LIMIT 1) AS alert,
@@ -259,6 +287,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     const row = r.rows[0]!;
     const h = row.hash ?? GENESIS;
     return {
+      key: sessionKey(row.rowid, row.rotations ?? []),
       session: h,
       event: row.event ?? h,
       decision: row.decision ?? h,
@@ -325,6 +354,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             sessions.push([...fieldsOf(row, HASHED.sessions2), 'open', hash, prevSession]);
             prevSession = hash;
             work.set(s.id, {
+              key,
               session: hash,
               event: hash,
               decision: hash,
@@ -342,7 +372,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             const c = work.get(session) ?? (await chainOf(session));
             values.length = 0;
             for (let k = 0; k < EVENT_HASHED; k++) values.push(text(rows[i + 1 + k]));
-            const hash = link(key, c.event, values);
+            const hash = link(c.key, c.event, values);
             values.push(hash, c.event);
             events.push(values);
             c.event = hash;
@@ -365,7 +395,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             c.flagged += flagged;
             if (ACTION_RANK[d.action as Action] > ACTION_RANK[c.strongest]) c.strongest = d.action as Action;
             const fields = fieldsOf(d as unknown as Record<string, unknown>, HASHED.decisions).map(text);
-            const hash = link(key, c.decision, fields);
+            const hash = link(c.key, c.decision, fields);
             decisions.push([...fields, hash, c.decision]);
             c.decision = hash;
             c.decisions++;
@@ -377,7 +407,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             const c = work.get(session) ?? (await chainOf(session));
             values.length = 0;
             for (let k = 0; k < WIDTH[ALERT]; k++) values.push(text(rows[i + 1 + k]));
-            const hash = link(key, c.alert, values);
+            const hash = link(c.key, c.alert, values);
             values.push(hash, c.alert);
             alerts.push(values);
             c.alert = hash;
@@ -404,7 +434,7 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
               seal_note: null,
             };
             const fields = fieldsOf(v as unknown as Record<string, unknown>, HASHED.sessionEnd2);
-            ends.push([e.id, ...fields, link(key, c.session, fields)]);
+            ends.push([e.id, ...fields, link(c.key, c.session, fields)]);
             work.set(e.id, null);
             break;
           }
