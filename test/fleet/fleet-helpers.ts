@@ -63,7 +63,7 @@ export async function startInstance(
   kit: FleetKit,
   store: string,
   upstream: string,
-  options: { approvals?: false } = {},
+  options: { approvals?: false; server?: { command: string; args: string[] } } = {},
 ): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: {

@@ -8,19 +8,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import pg from 'pg';
 import { assertVerifies, connectAgent, startTwoInstances, type TwoInstances } from './fleet-helpers.js';
-import { EXFIL, TEAM, v1Mail } from './v1-mail.js';
+import { EXFIL, mail, TEAM, v1Mail, WRITER } from './v1-mail.js';
 
-const WRITER = {
-  purpose: 'summarise the project notes and email the summary to the team',
-  tools: ['read_notes', 'send_email'],
-};
-
-/** An email: 'ran' when the server's answer came back, 'refused' when intentguard stopped it. */
-const mail = (c: Client, to: string) =>
-  c.callTool({ name: 'send_email', arguments: { to, body: 'the summary' } }).then(
-    (r) => (r.isError !== true && JSON.stringify(r.content).includes(`sent to ${to}`) ? 'ran' : 'refused'),
-    () => 'refused',
-  );
 const sidOf = (c: Client) => (c.transport as StreamableHTTPClientTransport).sessionId!;
 
 describe('stateful sessions across a fleet (two instances, one PostgreSQL)', () => {
