@@ -1,5 +1,5 @@
 // A real SDK v1 McpServer behind StreamableHTTPServerTransport (2025-11-25, stateful: an
-// Mcp-Session-Id per session, JSON answers) for the fleet's stateful tests: `read_notes` answers
+// Mcp-Session-Id per session, JSON or SSE answers) for the fleet's stateful tests: `read_notes` answers
 // project notes carrying an injected instruction to mail them to an outside address; `send_email`
 // sends. `seen` has every request it was sent.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -28,7 +28,8 @@ export function mailServer(): McpServer {
   return server;
 }
 
-export const v1Mail = () => httpUpstream({ json: true, server: mailServer });
+/** `json` false: the server answers POSTs with event streams. */
+export const v1Mail = (json = true) => httpUpstream({ json, server: mailServer });
 
 /** A grant's intent that needs both tools (and names no recipients: only provenance stops the outside one). */
 export const WRITER = {
