@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { IntentGuardError } from '../../errors.js';
 import { ACTION_RANK, type Action } from '../../model/policy.js';
@@ -230,15 +231,19 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     if (c.decisions.rows) add(guarded('decisions', DECISION_COLS), c.decisions.cols);
     if (c.alerts.rows) add(guarded('alerts', ALERT_COLS), c.alerts.cols);
     if (c.ends.rows) add((at) => `ends_upd AS (${endsSql(at)} AND (SELECT ok FROM g))`, c.ends.cols);
-    const r = await store.pg.pool.query<{ ok: boolean; newest: number | null }>(
-      `WITH g AS MATERIALIZED (
+    const text = `WITH g AS MATERIALIZED (
         SELECT (pg_advisory_xact_lock_shared($1)::text = '' AND ${held}
           AND COALESCE((SELECT max(epoch) FROM audit_keys) <= $2, true)) AS ok,
           (SELECT max(epoch) FROM audit_keys) AS newest
       ), ${parts.join(', ')}
-      SELECT ok, newest FROM g`,
-      params,
-    );
+      SELECT ok, newest FROM g`;
+    // Prepared once per connection and shape (which tables, fenced or not): a few shapes in all, and
+    // parsing and planning this statement costs more than running it.
+    const r = await store.pg.pool.query<{ ok: boolean; newest: number | null }>({
+      name: `ig-commit-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`,
+      text,
+      values: params,
+    });
     const row = r.rows[0]!;
     if (!row.ok) refuseRetired(row.newest, store.epoch, store.display, store.keyFile);
     return row.ok;
