@@ -118,6 +118,10 @@ const SQL = {
   ends: endsSql(),
 };
 
+/** One of the {@link SQL} statements, prepared once per connection (parsing and planning cost more than running it). */
+const insert = (client: pg.PoolClient, which: keyof typeof SQL, cols: unknown[][]) =>
+  client.query({ name: `ig-write-${which}`, text: SQL[which], values: cols });
+
 /** Most event rows per INSERT statement. */
 const SPILL = 2048;
 
@@ -387,9 +391,9 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             // A long backlog goes in statements of SPILL rows: one huge array parameter is slower to
             // encode and to plan than several (measured: bench/fleet.ts).
             if (events.rows >= SPILL && client) {
-              if (sessions.rows) await client.query(SQL.sessions, sessions.cols);
+              if (sessions.rows) await insert(client, 'sessions', sessions.cols);
               sessions = new Columns(SESSION_COLS.length);
-              await client.query(SQL.events, events.cols);
+              await insert(client, 'events', events.cols);
               events = new Columns(EVENT_COLS.length);
             }
             break;
@@ -452,11 +456,11 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     if (!client)
       return (await oneStatement(batches, { events, decisions, alerts, ends })) ? [tally, work] : undefined;
     // Sessions first (their rows exist before anything refers to them), seals last.
-    if (sessions.rows) await client.query(SQL.sessions, sessions.cols);
-    if (events.rows) await client.query(SQL.events, events.cols);
-    if (decisions.rows) await client.query(SQL.decisions, decisions.cols);
-    if (alerts.rows) await client.query(SQL.alerts, alerts.cols);
-    if (ends.rows) await client.query(SQL.ends, ends.cols);
+    if (sessions.rows) await insert(client, 'sessions', sessions.cols);
+    if (events.rows) await insert(client, 'events', events.cols);
+    if (decisions.rows) await insert(client, 'decisions', decisions.cols);
+    if (alerts.rows) await insert(client, 'alerts', alerts.cols);
+    if (ends.rows) await insert(client, 'ends', ends.cols);
     return [tally, work];
   };
 
