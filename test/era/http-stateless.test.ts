@@ -144,16 +144,18 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
-  it('an MRTR approval runs the call once; the replayed and the altered state are refused', async () => {
+  it('an MRTR approval runs the call once, across connections; the replayed and the altered state are refused', async () => {
     const s = await stack();
     try {
       const args = { title: 't', body: 'b' };
-      const held = await post(s.url, 'tools/call', { name: 'write_note', arguments: args });
+      // Held on one connection, retried on another: the approval belongs to the session, not the socket.
+      const close = { connection: 'close' };
+      const held = await post(s.url, 'tools/call', { name: 'write_note', arguments: args }, close);
       assert.equal(held.body.result?.resultType, 'input_required', JSON.stringify(held.body));
       const state = held.body.result!.requestState as string;
       const approve = { [APPROVAL_KEY]: { action: 'accept', content: { approve: true } } };
       const retry = { name: 'write_note', arguments: args, inputResponses: approve, requestState: state };
-      const done = await post(s.url, 'tools/call', retry);
+      const done = await post(s.url, 'tools/call', retry, close);
       assert.deepEqual(done.body.result?.content, [{ type: 'text', text: 'saved t' }]);
       const upstreamCall = s.upstream.received.find(
         (m) => (m.params as { name?: string }).name === 'write_note',

@@ -5,34 +5,23 @@
 // and legacy HTTP+SSE have their own tests (tap-v2, legacy-sse); here `intentguard stdio`, `intentguard
 // ws`, and the 2025 session path of `intentguard http --upstream` and `intentguard http -- <command>`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import WebSocket from 'ws';
 import { createRuntime } from '../../src/app/runtime.js';
 import { META } from '../../src/era/keys.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { listenWebSocket } from '../../src/transports/ws-transport.js';
-import { startWsProxy } from '../../src/transports/ws.js';
 import { everythingHttp } from '../helpers/everything-http.js';
 import { lastJson } from '../helpers/v2-http.js';
-import { bridgeStack, V2_STDIO_SERVER } from './fixtures/stack.js';
-import { notesServer } from './fixtures/v2-tools.js';
+import { stdioPeer, wsPeer, type Msg } from './fixtures/peers.js';
+import { bridgeStack, wsStack } from './fixtures/stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-era-pin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const intentFile = join(dir, 'intent.yaml');
 writeFileSync(intentFile, "purpose: echo things\ntools: '*'\n");
 
-type Msg = {
-  id?: unknown;
-  result?: Record<string, unknown>;
-  error?: { code: number; data?: { code?: string } };
-};
 const modern = (id: string, name = 'echo') => ({
   jsonrpc: '2.0',
   id,
@@ -54,36 +43,7 @@ const refusedChange = (m: Msg | undefined) => {
   assert.equal(m?.error?.data?.code, 'ERR_PROTOCOL_VERSION_CHANGED');
 };
 
-/** A line-framed peer (stdio, or WebSocket text frames): `ask` sends one message and waits for its answer. */
-function peer(send: (line: string) => void, onLine: (cb: (line: string) => void) => void) {
-  const waiting = new Map<unknown, (m: Msg) => void>();
-  onLine((line) => {
-    const m = JSON.parse(line) as Msg;
-    waiting.get(m.id)?.(m);
-  });
-  return {
-    ask: (m: { id: string }) =>
-      new Promise<Msg>((resolve) => {
-        waiting.set(m.id, resolve);
-        send(JSON.stringify(m));
-      }),
-    tell: (m: unknown) => send(JSON.stringify(m)),
-  };
-}
-
-/** `intentguard stdio` in front of the v2 server (it serves both eras), as a process. */
-function stdioProxy() {
-  const child = spawn(
-    process.execPath,
-    ['bin/intentguard.js', 'stdio', '--intent', intentFile, '--no-record', '--', ...V2_STDIO_SERVER],
-    { stdio: ['pipe', 'pipe', 'ignore'] },
-  );
-  const p = peer(
-    (line) => child.stdin.write(`${line}\n`),
-    (cb) => createInterface({ input: child.stdout }).on('line', cb),
-  );
-  return { ...p, close: () => child.kill() };
-}
+const stdioProxy = () => stdioPeer(['--intent', intentFile, '--no-record']);
 
 /** POST over the 2025 session path: `sid` once initialized. The answer (JSON, or the SSE's last data line). */
 async function postHttp(url: string, body: unknown, sid?: string, version = '2025-11-25') {
@@ -130,7 +90,7 @@ describe('era: a session keeps its protocol version on every carrier', () => {
       const still = await modernFirst.ask(modern('a3'));
       assert.deepEqual(still.result?.content, [{ type: 'text', text: 'a3' }]);
     } finally {
-      modernFirst.close();
+      await modernFirst.close();
     }
     const legacyFirst = stdioProxy();
     try {
@@ -138,29 +98,20 @@ describe('era: a session keeps its protocol version on every carrier', () => {
       legacyFirst.tell({ jsonrpc: '2.0', method: 'notifications/initialized' });
       refusedChange(await legacyFirst.ask(modern('b2')));
     } finally {
-      legacyFirst.close();
+      await legacyFirst.close();
     }
   });
 
   it('intentguard ws: the same on a WebSocket session', async () => {
-    const upstream = await listenWebSocket({}, (t) => void serveStdio(notesServer, { transport: t }));
-    const rt = await runtime();
-    const proxy = await startWsProxy({ upstream: upstream.url, runtime: rt });
-    const ws = new WebSocket(proxy.url, 'mcp');
+    const ws = await wsStack(dir);
+    const p = await wsPeer(ws.url);
     try {
-      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-      const p = peer(
-        (line) => ws.send(line),
-        (cb) => ws.on('message', (d) => cb(String(d))),
-      );
       const ok = await p.ask(modern('w1'));
       assert.deepEqual(ok.result?.content, [{ type: 'text', text: 'w1' }], JSON.stringify(ok));
       refusedChange(await p.ask(initialize('w2')));
     } finally {
-      ws.close();
-      await proxy.close();
-      await rt.close();
-      await upstream.close();
+      p.close();
+      await ws.close();
     }
   });
 
