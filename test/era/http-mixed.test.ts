@@ -15,7 +15,26 @@ import { v2HttpServer } from './fixtures/v2-http.js';
 
 const { dir, remove } = intentDir('ig-era-mixed-', 'purpose: echo things\ntools: [echo]\n');
 after(remove);
-const rpcCode = (e: unknown) => (e as { code?: number }).code;
+
+/** A 2025-11-25 session through intentguard: an out-of-intent call refused with intentguard's code. */
+async function decidedAsBefore(
+  client: {
+    callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+    close(): Promise<void>;
+  },
+  events: readonly { method?: string }[],
+  refused: { name: string; arguments: Record<string, unknown> },
+) {
+  await assert.rejects(
+    client.callTool(refused),
+    (e: unknown) => (e as { code?: number }).code === RPC_CODES.DENIED,
+  );
+  assert.ok(
+    events.some((e) => e.method === 'initialize'),
+    'a 2025-11-25 session',
+  );
+  await client.close();
+}
 
 describe('era: SDK v1 and v2 mixed over Streamable HTTP', () => {
   it('v2 client → intentguard http → v1 server (server-everything): falls back to 2025-11-25, decided as before', async () => {
@@ -29,15 +48,7 @@ describe('era: SDK v1 and v2 mixed over Streamable HTTP', () => {
       await client.connect(new V2Http(new URL(s.url)));
       const r = await client.callTool({ name: 'echo', arguments: { message: 'old' } });
       assert.match(JSON.stringify(r.content), /old/);
-      await assert.rejects(
-        client.callTool({ name: 'toggle-simulated-logging', arguments: {} }),
-        (e: unknown) => rpcCode(e) === RPC_CODES.DENIED,
-      );
-      assert.ok(
-        s.events.some((e) => e.method === 'initialize'),
-        'a 2025-11-25 session',
-      );
-      await client.close();
+      await decidedAsBefore(client, s.events, { name: 'toggle-simulated-logging', arguments: {} });
     } finally {
       await s.close();
     }
@@ -52,15 +63,7 @@ describe('era: SDK v1 and v2 mixed over Streamable HTTP', () => {
       assert.deepEqual((await client.callTool({ name: 'echo', arguments: { text: 'x' } })).content, [
         { type: 'text', text: 'x' },
       ]);
-      await assert.rejects(
-        client.callTool({ name: 'write_note', arguments: { title: 't', body: 'b' } }),
-        (e: unknown) => rpcCode(e) === RPC_CODES.DENIED,
-      );
-      assert.ok(
-        s.events.some((e) => e.method === 'initialize'),
-        'a 2025-11-25 session',
-      );
-      await client.close();
+      await decidedAsBefore(client, s.events, { name: 'write_note', arguments: { title: 't', body: 'b' } });
     } finally {
       await s.close();
     }
