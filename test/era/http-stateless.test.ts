@@ -200,6 +200,16 @@ describe('era: 2026-07-28 through intentguard http', () => {
         !bank.received.some((m) => JSON.stringify(m).includes(`"recipient":"${STEERED_ACCOUNT}"`)),
         'the steered payment never reached the server',
       );
+      // Held by the provenance rule, as recorded: the account's origin was a result two connections earlier.
+      await s.runtime.recorder!.flush();
+      const findings = s.runtime
+        .store!.db.prepare<[], { findings_json: string }>(
+          "SELECT findings_json FROM decisions WHERE tool = 'send_money' AND action = 'reauthorize'",
+        )
+        .all()
+        .map((r) => r.findings_json)
+        .join('\n');
+      assert.match(findings, /"rule":"IG-PRV-005"/);
     } finally {
       await s.close();
       payer.remove();
