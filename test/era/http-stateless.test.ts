@@ -51,6 +51,24 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
+  it('a 2026-07-28 request carrying Last-Event-ID is served as any other (there is no resumption to ask for)', async () => {
+    const s = await stack();
+    try {
+      const r = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'no-resume' } },
+        {
+          'last-event-id': 'ig-0-17',
+        },
+      );
+      assert.deepEqual(r.body.result?.content, [{ type: 'text', text: 'no-resume' }], JSON.stringify(r.body));
+      assert.equal(s.upstream.received.length, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses headers that contradict the body (-32020, 400) before any rule or upstream sees them', async () => {
     const s = await stack();
     try {
