@@ -12,6 +12,8 @@ interface Exchange {
   readonly batch: boolean;
   /** Answers gathered for a JSON body, or undefined once the response became an event stream. */
   json: string[] | undefined;
+  /** The status of a JSON body (400: intentguard refused the request as the specification asks). */
+  status?: number;
 }
 
 /**
@@ -131,7 +133,9 @@ export class Exchanges {
     }
     const body = x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!;
     if (!x.res.headersSent)
-      x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sid }).end(body);
+      x.res
+        .writeHead(x.status ?? 200, { 'content-type': 'application/json', 'mcp-session-id': this.sid })
+        .end(body);
   }
 
   /** The server is gone: every open exchange gets an end, and so does the GET stream. */
