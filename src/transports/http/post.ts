@@ -320,7 +320,9 @@ async function answerJson(
       : batch || all.length > 1
         ? `[${all.join(',')}]`
         : all[0]!;
-  res.writeHead(up.statusCode ?? 200, headers).end(out);
+  res
+    .writeHead(up.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(out)) })
+    .end(out);
 }
 
 /**

@@ -19,6 +19,10 @@ import { handlePost } from './post.js';
 import { firstRefusal, noIntent, otherAgent, quoted, refuse, sendJson, unknownSession } from './refusals.js';
 import { SessionTable } from './sessions.js';
 import { createUpstream } from './upstream.js';
+import { distinctHeaders } from './distinct.js';
+
+/** The headers the front door checks for a second occurrence. */
+const DOOR_HEADERS = ['host', 'origin'];
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -256,7 +260,12 @@ async function answeredHere(
   res: ServerResponse,
   url: URL,
 ): Promise<boolean> {
-  const refused = p.door.check(req.headers, req.socket.localPort, req.headersDistinct);
+  // The door reads only whether Host or Origin came twice: those two, not every header, are collected.
+  const refused = p.door.check(
+    req.headers,
+    req.socket.localPort,
+    distinctHeaders(req.rawHeaders, DOOR_HEADERS),
+  );
   if (refused) {
     req.resume();
     refuseRequest(res, refused);
