@@ -40,7 +40,14 @@ export interface Anchor {
   v: 1;
   epoch: number;
   /** Heads of the insertion-ordered chains. */
-  heads: { sessions?: Head; approvals?: Head; revocations?: Head; anchors?: Head };
+  heads: {
+    sessions?: Head;
+    approvals?: Head;
+    revocations?: Head;
+    anchors?: Head;
+    /** The console's grant requests (absent in anchors written before they were covered). */
+    grantRequests?: Head;
+  };
   /** Sessions not sealed yet, by id. */
   open: Record<string, OpenHead>;
   /** Approvals (rowids) written and not decided yet. */
@@ -145,11 +152,13 @@ export function currentHeads(db: Database.Database): Anchor['heads'] {
   const s = head('sessions'),
     a = head('approvals'),
     r = head('revocations'),
-    x = head('audit_anchors');
+    x = head('audit_anchors'),
+    g = head('grant_requests');
   if (s) heads.sessions = { rowid: s.rowid, hash: s.hash };
   if (a) heads.approvals = { rowid: a.rowid, hash: a.hash };
   if (r) heads.revocations = { rowid: r.rowid, hash: r.hash };
   if (x) heads.anchors = { rowid: x.rowid, hash: x.hash };
+  if (g) heads.grantRequests = { rowid: g.rowid, hash: g.hash };
   return heads;
 }
 

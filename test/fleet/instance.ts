@@ -15,6 +15,8 @@ interface Config {
   iss: string;
   aud: string;
   upstream: string;
+  /** false: no approval channel (a held call is denied at once). */
+  approvals?: false;
 }
 
 const config = JSON.parse(process.env.FLEET_INSTANCE ?? '{}') as Config;
@@ -27,7 +29,7 @@ const runtime = await createRuntime({
   log: (line) => process.env.FLEET_DEBUG && process.stderr.write(`instance: ${line}\n`),
   auth: { jwks: config.jwks, issuers: [config.iss], audience: config.aud },
   // Held calls wait in the shared approvals table for `intentguard approve|deny --store postgres://…`.
-  approvals: { cli: true, timeout: '10m' },
+  ...(config.approvals !== false && { approvals: { cli: true, timeout: '10m' } }),
 });
 const proxy = await startHttpProxy({ upstream: config.upstream, runtime });
 const revocations = runtime.gate!.revocations as FleetRevocations;
