@@ -206,4 +206,31 @@ describe('era: URL-mode approvals across a fleet (two instances, one PostgreSQL)
     assert.equal(bad.body.error?.data?.code, 'ERR_REQUEST_STATE_INVALID', JSON.stringify(bad.body));
     assert.equal(writes().length, before + 1);
   });
+  it('a halt holds across stateless requests on two instances (its grant revoked fleet-wide), and after its owner dies', async () => {
+    b ??= await instance();
+    const d = await instance();
+    const token = await kit.grant('agent:halted', {
+      purpose: 'echo things',
+      tools: ['echo'],
+      budget: { calls: 2 },
+    });
+    const echo = (url: string, text: string) => call(url, token, { name: 'echo', arguments: { text } });
+    const echoed = (text: string) =>
+      upstream.received.filter(
+        (m) => (m.params as { arguments?: { text?: string } } | undefined)?.arguments?.text === text,
+      );
+    for (const text of ['h1', 'h2'])
+      assert.equal((await echo(d.url, text)).body.result?.resultType, 'complete');
+    // Past the budget, on B: served by D (the owner), which halts the session.
+    const over = await echo(b.url, 'h3');
+    assert.equal(over.body.error?.data?.code, 'ERR_SESSION_HALTED', JSON.stringify(over.body));
+    // The halt revoked the grant fleet-wide: B refuses it at its front door.
+    const after = await echo(b.url, 'h4');
+    assert.equal(after.body.error?.data?.code, 'ERR_GRANT_REVOKED', JSON.stringify(after.body));
+    // D is gone: the grant stays refused on B (the revocation is in the shared table).
+    await d.kill();
+    const taken = await echo(b.url, 'h5');
+    assert.equal(taken.body.error?.data?.code, 'ERR_GRANT_REVOKED', JSON.stringify(taken.body));
+    for (const text of ['h3', 'h4', 'h5']) assert.equal(echoed(text).length, 0, `${text} never ran`);
+  });
 });
