@@ -102,11 +102,12 @@ export async function fleetSessions(
   /** Takeovers in progress, by state key: concurrent requests of one state wait for one. */
   const owning = new Map<string, Promise<true | ElsewhereOwned>>();
 
-  const track = (scope: string, id: string, handle: SessionHandle | undefined) => {
+  /** Serve session `id` here as one of `scope`, its rows recorded under the lease's `epoch` (its fence). */
+  const track = (scope: string, id: string, handle: SessionHandle | undefined, epoch: number) => {
     let ids = local.get(scope);
     if (!ids) local.set(scope, (ids = new Set()));
     ids.add(id);
-    fences.set(id, { scope, epoch: leases.epoch(scope) ?? 0 });
+    fences.set(id, { scope, epoch });
     void (handle ?? monitor.session(id))?.whenEnded().then(() => {
       ids.delete(id);
       if (ids.size === 0 && local.get(scope) === ids) {
@@ -151,7 +152,7 @@ export async function fleetSessions(
   };
 
   /** Rebuild a state taken over from another instance, from the record of every session of it. */
-  const rebuild = async (scope: string, identity: Identity | undefined, intent: Intent) => {
+  const rebuild = async (scope: string, epoch: number, identity: Identity | undefined, intent: Intent) => {
     options.grantScopes?.forget(scope);
     for (const row of await rowsOf(scope)) {
       // Held here before another instance took it: what it did since is in the record, not here.
@@ -175,11 +176,12 @@ export async function fleetSessions(
         upstreamSid: row.upstream_sid ?? undefined,
       };
       // Ended in the record: replayed for the state it left behind (provenance), then let go.
-      if (row.status === 'closed') {
+      // (A halted one stays, halted: its key must not open a fresh session that escapes the halt.)
+      if (row.status?.startsWith('closed')) {
         monitor.release(row.id);
         continue;
       }
-      track(scope, row.id, handle);
+      track(scope, row.id, handle, epoch);
       if (!adopters.get(row.kind)?.(r, handle))
         // Its client's connection, or its stdio server, died with its owner: ended, in the record.
         handle.close('its owner instance is gone and it cannot be continued here');
@@ -218,7 +220,7 @@ export async function fleetSessions(
           for (const id of ids ?? []) monitor.release(id);
           return claim;
         }
-        if (claim.takenOver) await rebuild(scope, identity, intent);
+        if (claim.takenOver) await rebuild(scope, claim.epoch, identity, intent);
         return true;
       })().finally(() => owning.delete(scope));
       owning.set(scope, p);
@@ -226,7 +228,8 @@ export async function fleetSessions(
     },
     register(row, identity, intent) {
       const p = (async () => {
-        if (!leases.holds(row.scope)) {
+        // Held (and its epoch known) when the session is tracked: a lease dropped meanwhile is claimed again.
+        while (!leases.holds(row.scope) || leases.epoch(row.scope) === undefined) {
           const owner = await fleet.own(row.scope, identity, intent);
           if (owner !== true)
             throw new IntentGuardError(
@@ -234,7 +237,7 @@ export async function fleetSessions(
               `the state of this session is served by instance ${owner.owner}`,
             );
         }
-        track(row.scope, row.id, undefined);
+        track(row.scope, row.id, undefined, leases.epoch(row.scope)!);
         await write(row);
       })();
       // What durable() waits for too: an answer that names a session goes out once the fleet knows it.

@@ -72,6 +72,7 @@ export async function startInstance(
     readonly script?: string;
     readonly config?: Record<string, unknown>;
     readonly approvals?: false;
+    readonly server?: { command: string; args: string[] };
   } = {},
 ): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', opts.script ?? script], {
@@ -86,6 +87,7 @@ export async function startInstance(
         upstream,
         ...opts.config,
         ...(opts.approvals === false ? { approvals: false } : {}),
+        ...(opts.server ? { server: opts.server } : {}),
       }),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
