@@ -51,6 +51,24 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
+  it('a 2026-07-28 request carrying Last-Event-ID is served as any other (there is no resumption to ask for)', async () => {
+    const s = await stack();
+    try {
+      const r = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'no-resume' } },
+        {
+          'last-event-id': 'ig-0-17',
+        },
+      );
+      assert.deepEqual(r.body.result?.content, [{ type: 'text', text: 'no-resume' }], JSON.stringify(r.body));
+      assert.equal(s.upstream.received.length, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses headers that contradict the body (-32020, 400) before any rule or upstream sees them', async () => {
     const s = await stack();
     try {
@@ -200,6 +218,16 @@ describe('era: 2026-07-28 through intentguard http', () => {
         !bank.received.some((m) => JSON.stringify(m).includes(`"recipient":"${STEERED_ACCOUNT}"`)),
         'the steered payment never reached the server',
       );
+      // Held by the provenance rule, as recorded: the account's origin was a result two connections earlier.
+      await s.runtime.recorder!.flush();
+      const findings = s.runtime
+        .store!.db.prepare<[], { findings_json: string }>(
+          "SELECT findings_json FROM decisions WHERE tool = 'send_money' AND action = 'reauthorize'",
+        )
+        .all()
+        .map((r) => r.findings_json)
+        .join('\n');
+      assert.match(findings, /"rule":"IG-PRV-005"/);
     } finally {
       await s.close();
       payer.remove();

@@ -11,7 +11,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { META } from '../../src/era/keys.js';
 import { post } from './fixtures/post.js';
-import { httpStack, intentDir } from './fixtures/stack.js';
+import { bridgeStack, httpStack, intentDir } from './fixtures/stack.js';
 import { notesServer } from './fixtures/v2-tools.js';
 
 const { dir, remove } = intentDir('ig-era-listen-', 'purpose: echo things\ntools: [echo]\n');
@@ -41,27 +41,36 @@ async function listeningServer() {
   };
 }
 
-/** Open a listen stream; `next()` reads its next JSON-RPC message. */
-async function listen(url: string, signal: AbortSignal) {
-  const res = await fetch(url, {
+/** POST one 2026-07-28 request; the answer as it comes (read it as a stream or whole). */
+const send = (
+  url: string,
+  id: string,
+  method: string,
+  params: Record<string, unknown>,
+  signal?: AbortSignal,
+) =>
+  fetch(url, {
     method: 'POST',
-    signal,
+    ...(signal && { signal }),
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'subscriptions/listen',
+      'mcp-method': method,
+      ...(typeof params.name === 'string' && { 'mcp-name': params.name }),
     },
     body: JSON.stringify({
       jsonrpc: '2.0',
-      id: 'listen-1',
-      method: 'subscriptions/listen',
-      params: {
-        notifications: { toolsListChanged: true },
-        _meta: { [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: {} },
-      },
+      id,
+      method,
+      params: { ...params, _meta: { [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: {} } },
     }),
   });
+
+/** Open a listen stream; `next()` reads its next JSON-RPC message. */
+async function listen(url: string, signal: AbortSignal) {
+  const filter = { notifications: { toolsListChanged: true } };
+  const res = await send(url, 'listen-1', 'subscriptions/listen', filter, signal);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   const reader = res.body!.getReader();
@@ -129,6 +138,38 @@ describe('era: subscriptions/listen through intentguard http', () => {
     } finally {
       stop.abort();
       await s.close();
+    }
+  });
+  it('intentguard http -- <command>: the listen stream carries the list change a tool call made, tapped', async () => {
+    const all = intentDir('ig-era-listen-all-', "purpose: change the tools\ntools: '*'\n");
+    const s = await bridgeStack(all.dir);
+    const stop = new AbortController();
+    try {
+      const stream = await listen(s.url, stop.signal);
+      const ack = await stream.next();
+      assert.equal(ack.method, 'notifications/subscriptions/acknowledged', JSON.stringify(ack));
+      // The call that changed the tools is answered on its own POST, without the subscription's notification.
+      const added = await send(s.url, 'add-1', 'tools/call', { name: 'add_tool', arguments: {} });
+      const answer = await added.text();
+      assert.match(answer, /extra_1/);
+      assert.doesNotMatch(answer, /list_changed/, 'the list change belongs to the listen stream');
+      const changed = await stream.next();
+      assert.equal(changed.method, 'notifications/tools/list_changed', JSON.stringify(changed));
+      const listenReq = s.events.find((e) => e.method === 'subscriptions/listen' && e.kind === 'request');
+      assert.ok(listenReq, 'the listen request is an event');
+      assert.ok(
+        s.events.some(
+          (e) =>
+            e.dir === 's2c' &&
+            e.method === 'notifications/tools/list_changed' &&
+            e.session === listenReq.session,
+        ),
+        'the change notification is an event of the session',
+      );
+    } finally {
+      stop.abort();
+      await s.close();
+      all.remove();
     }
   });
 });
