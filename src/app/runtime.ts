@@ -33,6 +33,7 @@ import { loadRulePack, packPolicies } from '../rules/pack.js';
 import { openStore } from '../store/db.js';
 import { parseStoreLocation } from '../store/location.js';
 import type { PgStore } from '../store/pg/store.js';
+import type { PgFence } from '../store/pg/writer.js';
 import { recordingGuard } from '../store/guard.js';
 import { createRecorder, type Recorder } from '../store/recorder.js';
 import { combinePolicies } from '../policy/combine.js';
@@ -197,17 +198,21 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
     ...(o.visibility && { visibility: o.visibility }),
   });
-  recorder = store ? createRecorder(store, monitor) : pgStore ? pg!.record(monitor) : undefined;
+  // A fleet's recorder refuses the rows of sessions whose state another instance took over (fencing).
+  let fence: PgFence | undefined;
+  recorder = store ? createRecorder(store, monitor) : pgStore ? pg!.record(monitor, () => fence) : undefined;
   // A fleet: each stateless session has one owner instance at a time; another takes it over from the record.
   const fleetSessions =
     pgStore && recorder
       ? await (
           await import('../fleet/sessions.js')
         ).fleetSessions(pgStore, monitor, () => recorder!.flush(), {
+          grantScopes,
           // Where the other instances reach this one (default: the address it listens on).
           ...(process.env.INTENTGUARD_ADVERTISE_URL && { address: process.env.INTENTGUARD_ADVERTISE_URL }),
         })
       : undefined;
+  if (fleetSessions) fence = { owner: fleetSessions.leases.owner, of: fleetSessions.fence };
   const sinks: { close(): Promise<void> }[] = [];
   let gate: GrantGate | undefined;
   let stream: AlertStream | undefined;
@@ -328,11 +333,11 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
 async function pgStoreFor(
   url: string,
   o: RuntimeOptions,
-): Promise<{ store: PgStore; record(monitor: Monitor): Recorder }> {
+): Promise<{ store: PgStore; record(monitor: Monitor, fence: () => PgFence | undefined): Recorder }> {
   const [{ openPgStore }, { createPgRecorder }] = await Promise.all([
     import('../store/pg/store.js'),
     import('../store/pg/recorder.js'),
   ]);
   const store = await openPgStore(url, { ...(o.auditKey && { keyFile: o.auditKey }) });
-  return { store, record: (monitor) => createPgRecorder(store, monitor) };
+  return { store, record: (monitor, fence) => createPgRecorder(store, monitor, { fence }) };
 }

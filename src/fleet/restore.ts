@@ -70,7 +70,8 @@ export async function restoreFromRecord(
   };
   if (!session) return monitor.open(open);
   const halted =
-    session.status === 'halted'
+    // Sealed as `halted (its reason)` (src/store/rows.ts pushEnd), or without a reason.
+    session.status?.startsWith('halted')
       ? 'halted on its previous owner'
       : session.halted !== null
         ? haltReason(session.halted)

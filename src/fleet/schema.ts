@@ -70,6 +70,37 @@ const FLEET_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX mrtr_task_owners_expiry ON mrtr_task_owners(expires_at);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Ownership moves from each stateless session to the state it shares (src/fleet/leases.ts): one
+      -- lease per state key (a grant, a principal, or a session of its own), so every session of a
+      -- grant is decided in one process. epoch counts the owners: each takeover increments it, and the
+      -- recorder's rows of a session are refused once its epoch is not the lease's (fencing).
+      DROP TABLE session_leases;
+      CREATE TABLE state_leases (
+        scope TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        address TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        epoch BIGINT NOT NULL
+      );
+      CREATE INDEX state_leases_expiry ON state_leases(expires_at);
+      -- The sessions of each state key, and what a new owner needs to continue them: kind
+      -- ('stateless' | 'http' | 'bridge'), handle (the stateless key, or the client's Mcp-Session-Id)
+      -- and, for a stateful session to an HTTP upstream, the upstream's own Mcp-Session-Id.
+      CREATE TABLE fleet_sessions (
+        id TEXT PRIMARY KEY,
+        scope TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        handle TEXT,
+        upstream_sid TEXT,
+        started_at BIGINT NOT NULL
+      );
+      CREATE INDEX fleet_sessions_scope ON fleet_sessions(scope);
+      CREATE INDEX fleet_sessions_handle ON fleet_sessions(kind, handle);
+    `,
+  },
 ];
 
 /** Bring the fleet tables up to date (after the recording tables, which they refer to). */

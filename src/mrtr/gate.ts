@@ -477,11 +477,18 @@ export function createEraGate(options: EraGateOptions): EraGate {
         const own = ownTasksOnly(result, ownerOf(session), tasks, clock());
         return own instanceof Promise ? own.then(only) : only(own);
       }
+      const answered = outcome.event.id;
       if (
-        outcome.event.id === undefined ||
+        answered === undefined ||
         (result.resultType === undefined && result.task === undefined && !approved.has(session.id))
       )
         return outcome;
+      // A plain result ("complete", as a 2026-07-28 server marks every ordinary answer): neither a task
+      // nor an input round, so nothing to wait for — an approved call's entry ends here, synchronously.
+      if (createdTask(result) === undefined && inputRequestsOf(result) === undefined) {
+        approved.get(session.id)?.delete(answered);
+        return outcome;
+      }
       return backAsync(session, outcome, fwd, result);
     },
 

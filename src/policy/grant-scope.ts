@@ -1,3 +1,5 @@
+import type { Identity } from '../model/events.js';
+import type { Intent } from '../model/intent.js';
 import type { SessionState } from '../model/session.js';
 
 /** Most grants (or principals) whose state is kept at once; the entry expiring first is dropped beyond it. */
@@ -13,6 +15,11 @@ const MAX_SCOPES = 65_536;
 export interface GrantScopes {
   /** The value of `kind` shared by this session's grant (or principal), made on first use. */
   shared<T>(session: SessionState, kind: string, make: () => T): T;
+  /**
+   * Drop every value kept for `key` (a {@link scopeKey}): a fleet instance taking a grant's state over
+   * from another rebuilds it from the record, never on top of what it held before the other owner.
+   */
+  forget(key: string): void;
   /** Live entries, for tests and bounds. */
   readonly size: number;
 }
@@ -23,10 +30,16 @@ interface Entry {
 }
 
 /** Whose state a session's state is: `g:jti`, `p:iss sub`, or undefined (its own). */
-export function scopeKey(session: SessionState): string | undefined {
-  const id = session.identity;
+export const scopeKey = (session: SessionState): string | undefined =>
+  scopeKeyOf(session.identity, session.intent);
+
+/** {@link scopeKey} of a session not open yet: its grant's identity and intent. */
+export function scopeKeyOf(
+  id: Identity | undefined,
+  intent: Pick<Intent, 'statePer'> | undefined,
+): string | undefined {
   if (!id) return undefined;
-  if (session.intent.statePer === 'principal' && id.sub) return `p:${id.iss ?? ''}\u0000${id.sub}`;
+  if (intent?.statePer === 'principal' && id.sub) return `p:${id.iss ?? ''}\u0000${id.sub}`;
   return id.jti ? `g:${id.iss ?? ''}\u0000${id.jti}` : undefined;
 }
 
@@ -62,6 +75,10 @@ export function createGrantScopes(): GrantScopes {
         entries.set(full, e);
       } else if (expiresAt > e.expiresAt) e.expiresAt = expiresAt;
       return e.value as T;
+    },
+    forget(key) {
+      for (const full of entries.keys())
+        if (full.slice(full.indexOf('\u0000') + 1) === key) entries.delete(full);
     },
     get size() {
       return entries.size;

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { FleetSessions } from '../fleet/sessions.js';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FORWARDED_HEADER, hop } from '../fleet/hop.js';
+import type { ElsewhereOwned, FleetSessions } from '../fleet/sessions.js';
 import type { Identity } from '../model/events.js';
 import type { Intent } from '../model/intent.js';
 import type { Monitor } from '../monitor/create.js';
@@ -12,7 +11,7 @@ import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
 import { httpTarget } from '../lib/http-target.js';
 import { pendingKey } from '../monitor/state.js';
-import { CORRELATION_HEADER, statelessKey, type StatelessKey } from './key.js';
+import { statelessKey, type StatelessKey } from './key.js';
 import { sseData } from './sse.js';
 
 /** Options of {@link createStatelessHttp}. */
@@ -36,24 +35,6 @@ export interface StatelessHttpOptions {
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
 const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
 
-/** Set on a request one instance of a fleet sends on to the session's owner: it is never sent on again. */
-const FORWARDED_HEADER = 'intentguard-forwarded';
-
-/** Response headers carried back from the owner of a session to the client. */
-const CARRIED_BACK = [
-  'content-type',
-  'cache-control',
-  'www-authenticate',
-  'retry-after',
-  'x-accel-buffering',
-];
-
-/** Whether a request failed without reaching its server (not received: it may go elsewhere). */
-const unreached = (e: unknown): boolean => {
-  const code = (e as { code?: unknown } | null)?.code;
-  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
-};
-
 const one = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
   return typeof v === 'string' ? v : undefined;
@@ -70,8 +51,32 @@ const recordFailed = (id: unknown, e: unknown) => ({
   },
 });
 
+/**
+ * Answer with one JSON body, its length given (no chunked framing: one write, and the client knows the
+ * body is whole when it has read that many bytes).
+ */
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+    })
+    .end(text);
+};
+
+/**
+ * The text of one SSE `data:` line for `m`: upstream's own text when it is one line (it came as several
+ * `data:` lines joined by line breaks, say), else serialized again.
+ */
+const oneLine = (m: unknown, text: string | undefined): string =>
+  text !== undefined && !/[\r\n]/.test(text) ? text : JSON.stringify(m);
+
+/** The client's `Mcp-Param-*` headers (carried upstream as they came); no array built per request. */
+const copyParamHeaders = (req: IncomingMessage, to: Record<string, string>) => {
+  for (const h in req.headers) {
+    const v = req.headers[h];
+    if (h.startsWith('mcp-param-') && typeof v === 'string') to[h] = v;
+  }
 };
 
 /** HTTP status of an error answer: the spec's codes are 400 on HTTP (basic/index.mdx, streamable-http.mdx). */
@@ -99,7 +104,6 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     chosen: StatelessKey,
     identity: Identity | undefined,
     intent: Intent,
-    id?: string,
   ): SessionHandle => {
     const { key, basis, connection } = chosen;
     const known = sessions.get(key);
@@ -110,7 +114,6 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       transport: 'http-stateless',
       // What chose this session when the client's word did (never the key's trust): in the record.
       ...(basis !== undefined && { transportSessionId: basis }),
-      ...(id !== undefined && { id }),
     });
     // Keyed by its connection: it ends with the connection (a client keeps neither across connections).
     connection?.once('close', () => {
@@ -133,99 +136,53 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       close: () => undefined,
     });
     sessions.set(key, s);
-    if (o.fleet) void s.whenEnded().then(() => sessions.get(key) === s && o.fleet?.leases.drop(key));
     return s;
   };
 
   const fleet = o.fleet;
-  // A lease another instance took: the session goes on there, so here it is forgotten (its end not recorded).
-  fleet?.leases.onLost((key) => {
-    const s = sessions.get(key);
-    if (!s) return;
-    sessions.delete(key);
-    o.monitor.release(s.id);
+  // A session of a state taken over from another instance goes on here, under its stateless key.
+  fleet?.adopt('stateless', (row, handle) => {
+    if (row.handle === undefined) return false;
+    adopt(row.handle, handle);
+    return true;
   });
-  /** Claims in progress, by key: concurrent requests of one session wait for one claim. */
-  const claiming = new Map<string, Promise<SessionHandle | Claimed>>();
-  type Claimed = { readonly owner: string; readonly address: string; readonly waitMs: number };
+  /** Sessions opened here whose fleet row is being written: their requests wait for it. */
+  const registering = new Map<string, Promise<void>>();
 
-  /** The session of `key` if this instance owns it (claimed, taken over and rebuilt), or who owns it. */
-  const own = (
+  /**
+   * The session of `key` if this instance owns its state (claimed, or taken over and rebuilt), or who
+   * owns it. Every stateless session of a grant shares the grant's state key (its correlations too).
+   */
+  const own = async (
     chosen: StatelessKey,
     identity: Identity | undefined,
     intent: Intent,
-  ): Promise<SessionHandle | Claimed> => {
+  ): Promise<SessionHandle | ElsewhereOwned> => {
     const key = chosen.key;
+    const scope = fleet!.scopeOf(identity, intent, `k:${key}`);
+    if (!fleet!.holds(scope)) {
+      const owner = await fleet!.own(scope, identity, intent);
+      if (owner !== true) return owner;
+    }
     const known = sessions.get(key);
-    if (known && fleet!.leases.holds(key)) return Promise.resolve(known);
-    const busy = claiming.get(key);
-    if (busy) return busy;
-    const p = (async (): Promise<SessionHandle | Claimed> => {
-      const fresh = known && known.status !== 'closed' ? known.id : `ig-${randomUUID()}`;
-      const claim = await fleet!.leases.claim(key, fresh);
-      if (!claim.mine) {
-        if (known) {
-          sessions.delete(key);
-          o.monitor.release(known.id);
-        }
-        return claim;
-      }
-      if (known && known.id === claim.sessionId && !claim.takenOver) return known;
-      if (!known && claim.sessionId === fresh && !claim.takenOver)
-        return sessionFor(chosen, identity, intent, fresh);
-      // Another instance owned it: rebuilt from what it recorded, continued here under its own id.
-      if (known) {
-        sessions.delete(key);
-        o.monitor.release(known.id);
-      }
-      return adopt(key, await fleet!.restore(claim.sessionId, intent, identity));
-    })().finally(() => claiming.delete(key));
-    claiming.set(key, p);
-    return p;
-  };
-
-  /** Send a request on to the instance that owns its session; 'unreached' when it is not there. */
-  const forward = async (
-    address: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-    body: unknown,
-  ): Promise<'done' | 'unreached'> => {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      [FORWARDED_HEADER]: fleet!.leases.owner,
-    };
-    for (const h of [...CARRIED, 'authorization', CORRELATION_HEADER]) {
-      const v = one(req, h);
-      if (v !== undefined) headers[h] = v;
+    if (known && known.status !== 'closed') {
+      await registering.get(known.id);
+      return known;
     }
-    for (const [h, v] of Object.entries(req.headers))
-      if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
-    const text = JSON.stringify(body);
-    headers['content-length'] = String(Buffer.byteLength(text));
-    const target = new URL(address);
-    const post = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    let up: IncomingMessage;
+    const s = sessionFor(chosen, identity, intent);
+    // Named in the fleet before anything of it is answered: a takeover finds it.
+    const named = fleet!
+      .register({ id: s.id, scope, kind: 'stateless', handle: key }, identity, intent)
+      .finally(() => registering.delete(s.id));
+    registering.set(s.id, named);
     try {
-      up = await new Promise<IncomingMessage>((resolve, reject) => {
-        const r = post(target, { method: 'POST', headers }, resolve);
-        r.on('error', reject);
-        r.end(text);
-      });
+      await named;
     } catch (e) {
-      if (unreached(e)) return 'unreached';
-      leaseRefused(res, body, `the owner of this session at ${address} failed: ${(e as Error).message}`, 502);
-      return 'done';
+      sessions.delete(key);
+      s.close('it could not be named in the fleet');
+      throw e;
     }
-    const back: Record<string, string> = {};
-    for (const h of CARRIED_BACK) {
-      const v = up.headers[h];
-      if (typeof v === 'string') back[h] = v;
-    }
-    res.writeHead(up.statusCode ?? 502, back);
-    for await (const chunk of up) res.write(chunk);
-    res.end();
-    return 'done';
+    return s;
   };
 
   const leaseRefused = (res: ServerResponse, body: unknown, why: string, status = 503) => {
@@ -249,10 +206,11 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     identity: Identity | undefined,
     intent: Intent,
     body: unknown,
+    text: string,
   ): Promise<SessionHandle | undefined> => {
     // Twice at most: the owner is found gone (not listening), its lease runs out, this one takes over.
     for (let round = 0; round < 2; round++) {
-      let got: SessionHandle | Claimed;
+      let got: SessionHandle | ElsewhereOwned;
       try {
         got = await own(chosen, identity, intent);
       } catch (e) {
@@ -264,7 +222,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         leaseRefused(res, body, `this session is served by instance ${got.owner}`);
         return undefined;
       }
-      if ((await forward(got.address, req, res, body)) === 'done') return undefined;
+      if ((await hop(got.address, req, res, text, fleet!.leases.owner)) === 'done') return undefined;
       // Not there (crashed, stopped): it can no longer renew; wait out its lease, then take the session over.
       await new Promise((r) => setTimeout(r, Math.min(got.waitMs, fleet!.leases.ttlMs) + 20));
     }
@@ -295,8 +253,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         const v = one(req, h);
         if (v !== undefined) headers[h] = v;
       }
-      for (const [h, v] of Object.entries(req.headers))
-        if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+      copyParamHeaders(req, headers);
       headers.accept ??= 'application/json, text/event-stream';
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(text));
@@ -351,7 +308,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
       const chosen = statelessKey(identity, req, body, o.monitor.options.mode);
       const key = chosen.key;
       const s = fleet
-        ? await fleetSession(chosen, req, res, identity, intent, body)
+        ? await fleetSession(chosen, req, res, identity, intent, body, wire?.text ?? JSON.stringify(body))
         : sessionFor(chosen, identity, intent);
       if (!s) return;
       const id = (body as { id?: unknown }).id;
@@ -440,17 +397,20 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
           cancelled = true;
           up.destroy();
         });
-        const write = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
-        /** One event to the client; in a fleet once what led to it is committed (false: withheld, stop). */
-        const event = async (m: unknown): Promise<boolean> => {
+        const write = (text: string) => res.write(`event: message\ndata: ${text}\n\n`);
+        /**
+         * One event to the client (`text`: the message as upstream sent it, when it passed unchanged); in
+         * a fleet once what led to it is committed (false: withheld, stop).
+         */
+        const event = async (m: unknown, text?: string): Promise<boolean> => {
           if (fleet)
             try {
               await fleet.durable();
             } catch (e) {
-              write(recordFailed(id, e));
+              write(JSON.stringify(recordFailed(id, e)));
               return false;
             }
-          write(m);
+          write(oneLine(m, text));
           return true;
         };
         try {
@@ -461,7 +421,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
               break;
             }
             const back = await decideBack(s, item.data);
-            if (back !== undefined && !(await event(back.message))) break;
+            if (back !== undefined && !(await event(back.message, back.text))) break;
           }
         } catch (e) {
           // The client went away (its stream closed, upstream's cancelled with it): nothing to tell.

@@ -4,7 +4,7 @@ import { META } from '../era/keys.js';
 import type { Identity } from '../model/events.js';
 
 /** The request header naming an explicit correlation (several agents on one grant, or without one). */
-export const CORRELATION_HEADER = 'intentguard-correlation';
+const CORRELATION_HEADER = 'intentguard-correlation';
 
 /** The same correlation in a request's `_meta` (a client that cannot set headers). The header wins. */
 export const CORRELATION_META = 'io.intentguard/correlation';

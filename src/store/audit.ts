@@ -393,7 +393,7 @@ function verifyWith(store: Store, read: AnchorRead, anchored = store.path !== ':
     anchor?.heads.approvals,
   );
 
-  checked.grantRequests = checkGrantRequests(store, report);
+  checked.grantRequests = checkGrantRequests(store, anchor, report);
 
   // Revocations: in order, and every one the anchor holds in force must be in the table.
   checked.revocations = checkRevocations(store, anchor, keyFor, report);
@@ -475,9 +475,14 @@ function anchorsChain(
 /**
  * Grant requests (the console's token endpoint): chained in insertion order from GENESIS, each row with
  * the key of the epoch it names, and bound to its approvals row (same identity, the digest of the
- * requested intent) — the checks the console makes on load, over every row.
+ * requested intent) — the checks the console makes on load, over every row — and, against the head
+ * the anchor keeps, not cut short.
  */
-function checkGrantRequests(store: Store, report: (p: AuditProblem) => void): number {
+function checkGrantRequests(
+  store: Store,
+  anchor: Anchor | undefined,
+  report: (p: AuditProblem) => void,
+): number {
   const exists = store.db
     .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grant_requests'")
     .pluck()
@@ -509,6 +514,7 @@ function checkGrantRequests(store: Store, report: (p: AuditProblem) => void): nu
       }
     },
     report,
+    anchor?.heads.grantRequests,
   );
   return rows.length;
 }

@@ -1,4 +1,5 @@
 import { digest } from '../lib/canonical.js';
+import { anchoredTransaction } from './anchor.js';
 import { GENESIS, HASHED, fieldsOf, link, type AuditKeys } from './chain.js';
 import type { Store } from './db.js';
 import { appendApproval, sealApproval, type ApprovalRecord } from './ledger.js';
@@ -118,13 +119,12 @@ export function sqliteGrantLedger(store: Store): GrantLedger {
   return {
     async append(r, approval) {
       // The request first: a request without its approval row (a crash between) is never loaded.
-      store.db
-        .transaction(() => {
-          const prev = (head.get() as string | undefined) ?? GENESIS;
-          const row = { ...r, epoch: store.epoch };
-          insert.run({ ...row, hash: grantRequestHash(store.key, prev, row), prev_hash: prev });
-        })
-        .immediate();
+      // Under the head anchor, which keeps the chain's head: rows cut from its end are found.
+      anchoredTransaction(store, () => {
+        const prev = (head.get() as string | undefined) ?? GENESIS;
+        const row = { ...r, epoch: store.epoch };
+        insert.run({ ...row, hash: grantRequestHash(store.key, prev, row), prev_hash: prev });
+      });
       appendApproval(store, approval);
     },
     async seal(id, d) {

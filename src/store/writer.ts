@@ -23,6 +23,8 @@ export interface Tally {
   alerts: number;
   /** Highest committed event seq per session, as `[session, seq]` pairs (plain, to cross threads). */
   lastSeq: [string, number][];
+  /** Records refused, not written: a fleet's fence (src/store/pg/writer.ts). */
+  fenced?: number;
 }
 
 export interface Writer {

@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { META } from '../../src/era/keys.js';
-import { openBackend } from '../../src/store/backend.js';
-import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
-import { fleetKit, startInstance, type FleetKit, type Instance } from './fleet-helpers.js';
+import { assertVerifies, startTwoInstances, type TwoInstances } from './fleet-helpers.js';
 import { INVOICE_ACCOUNT, STEERED_ACCOUNT, v2Bank } from './v2-bank.js';
 import { postV2 } from '../helpers/v2-http.js';
 
@@ -40,25 +38,14 @@ const ran = (a: Answer) =>
   (a.body.result !== undefined && a.body.result.resultType === undefined);
 
 describe('stateless sessions across a fleet (two instances, one PostgreSQL)', () => {
-  let server: TempPostgres;
-  let kit: FleetKit;
-  let bank: Awaited<ReturnType<typeof v2Bank>>;
-  let url: string;
-  let a: Instance, b: Instance;
+  let fleet: TwoInstances<Awaited<ReturnType<typeof v2Bank>>>;
   before(async () => {
-    server = await startPostgres();
-    url = server.createDatabase('fleet_failover');
-    kit = await fleetKit();
-    bank = await v2Bank();
-    [a, b] = await Promise.all([startInstance(kit, url, bank.url), startInstance(kit, url, bank.url)]);
+    fleet = await startTwoInstances('fleet_failover', { upstream: v2Bank });
   });
-  after(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await bank?.close();
-    server?.stop();
-  });
+  after(() => fleet?.stop());
 
   it('the owner killed mid-session: the instance taking over keeps its provenance and its budget', async () => {
+    const { a, b, kit, url, upstream: bank } = fleet;
     const token = await kit.grant('agent:payer', {
       purpose: 'Pay the invoice from Blue Hills',
       tools: ['read_invoice', 'send_money'],
@@ -74,9 +61,9 @@ describe('stateless sessions across a fleet (two instances, one PostgreSQL)', ()
       // Call 2, landing on B: served by A, the owner (one session, one lease).
       const honest = await call(b.url, token, 'send_money', { recipient: INVOICE_ACCOUNT, amount: 80 });
       assert.ok(ran(honest), JSON.stringify(honest));
-      const leases = await admin.query<{ session_id: string }>('SELECT session_id FROM session_leases');
-      assert.equal(leases.rows.length, 1);
-      const id = leases.rows[0]!.session_id;
+      const named = await admin.query<{ id: string }>('SELECT id FROM fleet_sessions');
+      assert.equal(named.rows.length, 1);
+      const id = named.rows[0]!.id;
 
       await a.kill();
 
@@ -110,13 +97,7 @@ describe('stateless sessions across a fleet (two instances, one PostgreSQL)', ()
         'one sequence of events, no gap, no repeat',
       );
       await b.stop();
-      const backend = await openBackend(url, { keyFile: kit.auditKey, readonly: true });
-      try {
-        const report = await backend.verify();
-        assert.equal(report.ok, true, JSON.stringify(report));
-      } finally {
-        await backend.close();
-      }
+      await assertVerifies(url, kit.auditKey);
     } finally {
       await admin.end();
     }

@@ -1,4 +1,6 @@
 // Fleet tests' plumbing: real intentguard instances in child processes on one real PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generateKeys, type GeneratedKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
+import { openBackend } from '../../src/store/backend.js';
+import { createMonitor, intentPolicy, parseIntent } from '../../src/index.js';
+import { fleetSessions, type FleetSessions } from '../../src/fleet/sessions.js';
+import type { SessionHandle } from '../../src/monitor/handle.js';
+import { createPgRecorder, type PgRecorder } from '../../src/store/pg/recorder.js';
+import { openPgStore, type PgStore } from '../../src/store/pg/store.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
 
@@ -60,7 +68,12 @@ export async function startInstance(
   kit: FleetKit,
   store: string,
   upstream: string,
-  opts: { readonly script?: string; readonly config?: Record<string, unknown> } = {},
+  opts: {
+    readonly script?: string;
+    readonly config?: Record<string, unknown>;
+    readonly approvals?: false;
+    readonly server?: { command: string; args: string[] };
+  } = {},
 ): Promise<Instance> {
   const child = spawn(process.execPath, ['--import', 'tsx', opts.script ?? script], {
     env: {
@@ -73,6 +86,8 @@ export async function startInstance(
         aud: AUD,
         upstream,
         ...opts.config,
+        ...(opts.approvals === false ? { approvals: false } : {}),
+        ...(opts.server ? { server: opts.server } : {}),
       }),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -115,11 +130,17 @@ export async function startInstance(
   };
 }
 
+/** What a test fleet fronts: an upstream MCP endpoint. */
+interface Upstream {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
 /** A test fleet: a throwaway PostgreSQL, one HTTP upstream, two instances on one database of it. */
-export interface TwoInstances {
+export interface TwoInstances<U extends Upstream = Awaited<ReturnType<typeof httpUpstream>>> {
   readonly server: TempPostgres;
   readonly kit: FleetKit;
-  readonly upstream: Awaited<ReturnType<typeof httpUpstream>>;
+  readonly upstream: U;
   /** The database both instances use. */
   readonly url: string;
   readonly a: Instance;
@@ -127,14 +148,21 @@ export interface TwoInstances {
   stop(): Promise<void>;
 }
 
-export async function startTwoInstances(database: string): Promise<TwoInstances> {
+/** Two instances on a fresh database, in front of `upstream` (default: the demo server, JSON answers). */
+export async function startTwoInstances<U extends Upstream = Awaited<ReturnType<typeof httpUpstream>>>(
+  database: string,
+  options: { upstream?: () => Promise<U>; approvals?: false } = {},
+): Promise<TwoInstances<U>> {
   const server = await startPostgres();
   const url = server.createDatabase(database);
   const kit = await fleetKit();
-  const upstream = await httpUpstream({ json: true });
+  const upstream = await (
+    options.upstream ?? (() => httpUpstream({ json: true }) as unknown as Promise<U>)
+  )();
+  const extra = options.approvals === false ? { approvals: false as const } : {};
   const [a, b] = await Promise.all([
-    startInstance(kit, url, upstream.url),
-    startInstance(kit, url, upstream.url),
+    startInstance(kit, url, upstream.url, extra),
+    startInstance(kit, url, upstream.url, extra),
   ]);
   return {
     server,
@@ -151,6 +179,17 @@ export async function startTwoInstances(database: string): Promise<TwoInstances>
   };
 }
 
+/** `audit verify` of a fleet's database passes (with the fleet's key, read only). */
+export async function assertVerifies(url: string, keyFile: string): Promise<void> {
+  const backend = await openBackend(url, { keyFile, readonly: true });
+  try {
+    const report = await backend.verify();
+    assert.equal(report.ok, true, JSON.stringify(report));
+  } finally {
+    await backend.close();
+  }
+}
+
 /** A real SDK client connected to an instance with a bearer grant (stateful Streamable HTTP). */
 export async function connectAgent(url: string, token: string): Promise<Client> {
   const c = new Client({ name: 'agent', version: '1' });
@@ -160,4 +199,76 @@ export async function connectAgent(url: string, token: string): Promise<Client> 
     }),
   );
   return c;
+}
+
+export const ECHO_INTENT = parseIntent({ purpose: 'echo things', tools: ['echo'] });
+
+/** One instance in this process (no HTTP): its store, monitor, recorder (fenced) and fleet sessions (lease TTL 300 ms). */
+export async function inProcessInstance(url: string, keyFile: string, flushDelayMs: number) {
+  const store: PgStore = await openPgStore(url, { keyFile });
+  const monitor = createMonitor({ policy: intentPolicy() });
+  let fleet: FleetSessions | undefined;
+  const recorder: PgRecorder = createPgRecorder(store, monitor, {
+    flushDelayMs,
+    fence: () => fleet && { owner: fleet.leases.owner, of: fleet.fence },
+  });
+  fleet = await fleetSessions(store, monitor, () => recorder.flush(), { ttlMs: 300 });
+  const f = fleet;
+  return {
+    store,
+    monitor,
+    recorder,
+    fleet,
+    /** Own `scope` and open a stateless session of it here, named in the fleet. */
+    async openOwned(scope: string): Promise<SessionHandle> {
+      assert.equal(await f.own(scope, undefined, ECHO_INTENT), true);
+      const s = monitor.open({ intent: ECHO_INTENT, transport: 'http-stateless' });
+      await f.register({ id: s.id, scope, kind: 'stateless', handle: 'key' }, undefined, ECHO_INTENT);
+      return s;
+    },
+    /** Take `scope` over once its lease ran out: the session continued here, rebuilt from the record. */
+    async takeOver(scope: string): Promise<SessionHandle> {
+      let continued: SessionHandle | undefined;
+      f.adopt('stateless', (_row, handle) => {
+        continued = handle;
+        return true;
+      });
+      while ((await f.own(scope, undefined, ECHO_INTENT)) !== true)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(continued, 'the session was continued here');
+      return continued;
+    },
+    async close() {
+      await fleet.close();
+      await recorder.close().catch(() => undefined);
+      monitor.close();
+      await store.close();
+    },
+  };
+}
+
+let n = 0;
+/** One echo tools/call seen from the client (`call N` in its text); resolves with its text. */
+export const echoCall = async (s: SessionHandle): Promise<string> => {
+  const text = `call ${++n}`;
+  await s.observe('c2s', {
+    jsonrpc: '2.0',
+    id: n,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text } },
+  });
+  return text;
+};
+
+/** A throwaway PostgreSQL database and audit key file for one suite (its before/after hooks registered). */
+export function suiteDatabase(name: string): { readonly url: string; readonly keyFile: string } {
+  const db = { url: '', keyFile: '' };
+  let server: TempPostgres | undefined;
+  before(async () => {
+    server = await startPostgres();
+    db.url = server.createDatabase(name);
+    db.keyFile = join(mkdtempSync(join(tmpdir(), `ig-${name}-`)), 'audit.key');
+  });
+  after(() => server?.stop());
+  return db;
 }

@@ -15,6 +15,10 @@ interface Config {
   iss: string;
   aud: string;
   upstream: string;
+  /** false: no approval channel (a held call is denied at once). */
+  approvals?: false;
+  /** A stdio server to front instead of `upstream` (`intentguard http -- <command>`). */
+  server?: { command: string; args: string[] };
 }
 
 const config = JSON.parse(process.env.FLEET_INSTANCE ?? '{}') as Config;
@@ -27,9 +31,12 @@ const runtime = await createRuntime({
   log: (line) => process.env.FLEET_DEBUG && process.stderr.write(`instance: ${line}\n`),
   auth: { jwks: config.jwks, issuers: [config.iss], audience: config.aud },
   // Held calls wait in the shared approvals table for `intentguard approve|deny --store postgres://…`.
-  approvals: { cli: true, timeout: '10m' },
+  ...(config.approvals !== false && { approvals: { cli: true, timeout: '10m' } }),
 });
-const proxy = await startHttpProxy({ upstream: config.upstream, runtime });
+const proxy = await startHttpProxy({
+  ...(config.server ? { server: config.server } : { upstream: config.upstream }),
+  runtime,
+});
 const revocations = runtime.gate!.revocations as FleetRevocations;
 const ledger = await pgLedger(runtime.pgStore!);
 const reply = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { demoServer } from './servers.js';
 
 /**
  * A real SDK McpServer behind StreamableHTTPServerTransport on 127.0.0.1, recording what reached it.
- * `json`: answer POSTs with JSON bodies instead of event streams.
+ * `json`: answer POSTs with JSON bodies instead of event streams; `server`: the server each session
+ * gets (default {@link demoServer}).
  */
-export async function httpUpstream(options: { json?: boolean; stateless?: boolean } = {}): Promise<{
+export async function httpUpstream(
+  options: { json?: boolean; stateless?: boolean; server?: () => McpServer } = {},
+): Promise<{
   url: string;
   server: Server;
   seen: { method: string; headers: IncomingHttpHeaders; body: string }[];
@@ -27,7 +31,7 @@ export async function httpUpstream(options: { json?: boolean; stateless?: boolea
         sessionIdGenerator: undefined,
         enableJsonResponse: options.json ?? false,
       });
-      await demoServer().connect(t);
+      await (options.server ?? demoServer)().connect(t);
       await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
       return;
     }
@@ -41,7 +45,7 @@ export async function httpUpstream(options: { json?: boolean; stateless?: boolea
           transports.set(id, t!);
         },
       });
-      await demoServer().connect(t);
+      await (options.server ?? demoServer)().connect(t);
     }
     await t.handleRequest(req, res, body ? JSON.parse(body) : undefined);
   });

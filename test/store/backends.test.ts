@@ -238,17 +238,21 @@ describe('rotate-key and import on both backends', () => {
         },
       );
     };
+    /** Two requests, grq-1 and grq-2, written by the console's ledger. */
+    const twoRequests = async (b: Backend, store: { location: string; key: string }) => {
+      const l = await ledgerOn(b, store);
+      try {
+        await request(l.grants, 'grq-1', 'agent:one');
+        await request(l.grants, 'grq-2', 'agent:two');
+      } finally {
+        await l.close();
+      }
+    };
     for (const b of backends)
       it(`${b.kind}: an edited grant request row fails audit verify, naming it`, async () => {
         const store = b.fresh(`grq_${b.kind}`);
         await record(store, 1, 'a');
-        const l = await ledgerOn(b, store);
-        try {
-          await request(l.grants, 'grq-1', 'agent:one');
-          await request(l.grants, 'grq-2', 'agent:two');
-        } finally {
-          await l.close();
-        }
+        await twoRequests(b, store);
         const ok = await verify(store);
         assert.equal(ok.code, 0, JSON.stringify(ok.report.problems));
         assert.equal(ok.report.checked.grantRequests, 2);
@@ -263,6 +267,20 @@ describe('rotate-key and import on both backends', () => {
           [['grant_requests', 'edited']],
         );
       });
+    it('sqlite: grant request rows cut from the end of the chain are found (the head anchor keeps its head)', async () => {
+      const store = sqlite.fresh('grq_cut');
+      await record(store, 1, 'a');
+      await twoRequests(sqlite, store);
+      assert.equal((await verify(store)).code, 0);
+      // The newest request deleted (its approvals row left as it is): what is left still chains.
+      await sqlite.sql(store.location, "DELETE FROM grant_requests WHERE id = 'grq-2'");
+      const cut = await verify(store);
+      assert.equal(cut.code, 1);
+      assert.deepEqual(
+        cut.report.problems.map((p) => [p.table, p.kind]),
+        [['grant_requests', 'truncated']],
+      );
+    });
   });
 
   describe('postgres: a fleet and a rotation', () => {

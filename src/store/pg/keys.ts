@@ -77,7 +77,8 @@ export async function checkEpoch(
   refuseRetired(r.rows[0]?.e ?? null, keys.epoch, display, keys.keyFile);
 }
 
-function refuseRetired(newest: number | null, epoch: number, display: string, file: string): void {
+/** Refuse (`ERR_STORE_KEY`) a write chained with `epoch` once the store's newest key epoch is past it. */
+export function refuseRetired(newest: number | null, epoch: number, display: string, file: string): void {
   if (newest !== null && newest > epoch)
     throw new IntentGuardError(
       'ERR_STORE_KEY',

@@ -4,7 +4,7 @@ import { recordInto, type Committed, type Failed, type Recorder, type Sink } fro
 import type { Rows } from '../rows.js';
 import { pgError } from './pool.js';
 import type { PgStore } from './store.js';
-import { createPgWriter } from './writer.js';
+import { createPgWriter, type PgFence, type PgWriter } from './writer.js';
 
 export interface PgRecorderOptions {
   readonly maxBatch?: number;
@@ -17,6 +17,13 @@ export interface PgRecorderOptions {
    * is already being denied); what was kept is written when the store is back.
    */
   readonly maxBacklog?: number;
+  /** A fleet instance's fencing tokens, once it has them (src/store/pg/writer.ts, {@link PgFence}). */
+  readonly fence?: () => PgFence | undefined;
+}
+
+/** A PostgreSQL recorder, and how many records a fleet's fence refused so far. */
+export interface PgRecorder extends Recorder {
+  readonly fenced: number;
 }
 
 /**
@@ -30,25 +37,35 @@ export function createPgRecorder(
   store: PgStore,
   monitor: Monitor,
   options: PgRecorderOptions = {},
-): Recorder {
-  return recordInto(
+): PgRecorder {
+  const writer = createPgWriter(store, options.fence);
+  const recorder = recordInto(
     monitor,
     'async',
     (committed, failed, isClosed) =>
-      pgSink(store, options.retryMs ?? 1000, options.maxBacklog ?? 65_536, committed, failed, isClosed),
+      pgSink(
+        store,
+        writer,
+        options.retryMs ?? 1000,
+        options.maxBacklog ?? 65_536,
+        committed,
+        failed,
+        isClosed,
+      ),
     options,
   );
+  return Object.defineProperty(recorder, 'fenced', { get: () => writer.fenced }) as PgRecorder;
 }
 
 function pgSink(
   store: PgStore,
+  writer: PgWriter,
   retryMs: number,
   maxBacklog: number,
   committed: Committed,
   failed: Failed,
   isClosed: () => boolean,
 ): Sink {
-  const writer = createPgWriter(store);
   let backlog: Rows[] = [];
   let records = 0;
   let flushes: number[] = [];
@@ -57,7 +74,8 @@ function pgSink(
   let retry: NodeJS.Timeout | undefined;
   let closing = false;
 
-  const attempt = async (): Promise<void> => {
+  /** Write what is queued; false when a transaction failed (its rows kept, a retry scheduled unless closing). */
+  const attempt = async (): Promise<boolean> => {
     while (backlog.length > 0 || flushes.length > 0) {
       const batches = backlog;
       const n = records;
@@ -74,17 +92,19 @@ function pgSink(
         records += n;
         failed(pgError(e, store.display), waiting);
         if (!isClosed() && !closing) retry = setTimeout(kick, retryMs);
-        return;
+        return false;
       }
     }
+    return true;
   };
   const kick = () => {
     retry = undefined;
     if (writing) return;
-    writing = attempt().finally(() => {
+    writing = attempt().then((ok) => {
       writing = undefined;
-      // Rows queued while that transaction ran go in the next one.
-      if (!retry && (backlog.length > 0 || flushes.length > 0)) kick();
+      // Rows queued while that transaction ran go in the next one. After a failure only the retry
+      // (or an explicit flush) tries again: closing, a store that fails at once must not spin.
+      if (ok && !retry && (backlog.length > 0 || flushes.length > 0)) kick();
     });
   };
 

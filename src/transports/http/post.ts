@@ -3,12 +3,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerUnreached } from '../../carrier/relay.js';
 import { quotaExceeded } from '../../carrier/session-quota.js';
 import { claimsModern } from '../../era/classify.js';
+import { RPC_CODES } from '../../errors.js';
 import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
 import { readBody } from '../../carrier/read-body.js';
-import { readJsonBody } from './body.js';
+import { readJsonBody, type JsonBody } from './body.js';
 import type { HttpCarrier } from './context.js';
 import { decideClient, decideServerBody, withheld, type ClientDecided, type WireBody } from './decide.js';
 import {
@@ -51,8 +52,10 @@ export async function handlePost(
   s: ProxySession | undefined,
   identity: Identity | undefined,
   intent: Intent | undefined,
+  /** The body, when a fleet's router read it already (src/transports/http/fleet-route.ts). */
+  pre?: JsonBody,
 ): Promise<void> {
-  const read = await readJsonBody(req, c.maxBody);
+  const read = pre ?? (await readJsonBody(req, c.maxBody));
   if (read.refusal) return refuse(res, read.refusal);
   const parsed = read.body;
   if (!intent) return refuse(res, noIntent(intent)!);
@@ -320,7 +323,20 @@ async function answerJson(
       : batch || all.length > 1
         ? `[${all.join(',')}]`
         : all[0]!;
-  res.writeHead(up.statusCode ?? 200, headers).end(out);
+  // A fleet: answered once what led to the answer is committed, so the instance that takes the
+  // session over next rebuilds it from everything its client saw (withheld if it cannot be).
+  const fleet = c.runtime.fleetSessions;
+  if (fleet)
+    try {
+      await fleet.durable();
+    } catch (e) {
+      const why = `intentguard: result withheld: it could not be recorded (${(e as Error).message})`;
+      sendJson(res, 503, errorAnswer(null, RPC_CODES.REFUSED, why, { code: 'ERR_RECORD_FAILED' }));
+      return;
+    }
+  res
+    .writeHead(up.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(out)) })
+    .end(out);
 }
 
 /**

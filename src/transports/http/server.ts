@@ -11,7 +11,8 @@ import { spawnedProbe, tcpProbe } from '../../observe/hooks.js';
 import { listen } from '../../lib/listen.js';
 import { createLegacySse, type LegacySse } from './legacy-sse.js';
 import type { Runtime } from '../runtime.js';
-import { readJsonBody } from './body.js';
+import { readJsonBody, type JsonBody } from './body.js';
+import { fleetHere, joinFleet } from './fleet-route.js';
 import type { HttpCarrier } from './context.js';
 import { handleDelete } from './delete.js';
 import { handleGet } from './get.js';
@@ -19,6 +20,10 @@ import { handlePost } from './post.js';
 import { firstRefusal, noIntent, otherAgent, quoted, refuse, sendJson, unknownSession } from './refusals.js';
 import { SessionTable } from './sessions.js';
 import { createUpstream } from './upstream.js';
+import { distinctHeaders } from './distinct.js';
+
+/** The headers the front door checks for a second occurrence. */
+const DOOR_HEADERS = ['host', 'origin'];
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -116,6 +121,7 @@ function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
       sessionQuota,
       log,
       era: o.runtime.era,
+      ...(o.runtime.fleetSessions && { fleet: o.runtime.fleetSessions }),
     });
     return { path: o.path ?? '/mcp', messagesPath, maxBody, door, bridge, auth };
   }
@@ -152,6 +158,7 @@ function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
     }),
     metadataUrl: () => auth.metadataUrl,
   };
+  if (o.runtime.fleetSessions) joinFleet(carrier, o.runtime.fleetSessions);
   return { path: o.path ?? '/mcp', messagesPath, maxBody, door, carrier, auth };
 }
 
@@ -231,7 +238,7 @@ async function route(
     if (p.bridge) {
       const read = req.method === 'POST' ? await readJsonBody(req, p.maxBody) : undefined;
       if (read?.refusal) return refuse(res, read.refusal);
-      await p.bridge.handle(req, res, identity, intent, read?.body);
+      await p.bridge.handle(req, res, identity, intent, read?.body, read?.text);
     } else if (p.legacy) await legacyRoute(p, p.legacy, req, res, url, identity, intent);
     else await streamable(p.carrier!, p, req, res, identity, intent);
   } catch (e) {
@@ -256,7 +263,12 @@ async function answeredHere(
   res: ServerResponse,
   url: URL,
 ): Promise<boolean> {
-  const refused = p.door.check(req.headers, req.socket.localPort, req.headersDistinct);
+  // The door reads only whether Host or Origin came twice: those two, not every header, are collected.
+  const refused = p.door.check(
+    req.headers,
+    req.socket.localPort,
+    distinctHeaders(req.rawHeaders, DOOR_HEADERS),
+  );
   if (refused) {
     req.resume();
     refuseRequest(res, refused);
@@ -353,6 +365,12 @@ async function streamable(
   identity: Identity | undefined,
   intent: Intent | undefined,
 ): Promise<void> {
+  // A fleet: served here only by the owner of the session's state; else sent on to it, once.
+  const fleet = c.runtime.fleetSessions;
+  const here: { read?: JsonBody } | undefined = fleet
+    ? await fleetHere(c, fleet, req, res, identity, intent)
+    : {};
+  if (!here) return;
   const sid = req.headers['mcp-session-id'];
   const s = typeof sid === 'string' ? c.sessions.get(sid) : undefined;
   if (s) s.lastSeen = Date.now();
@@ -367,7 +385,7 @@ async function streamable(
     req.resume();
     return refuse(res, refused);
   }
-  if (req.method === 'POST') return handlePost(c, req, res, s, identity, intent);
+  if (req.method === 'POST') return handlePost(c, req, res, s, identity, intent, here.read);
   if (req.method === 'GET') return handleGet(c, req, res, s);
   if (req.method === 'DELETE') return handleDelete(c, req, res, s);
   res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();

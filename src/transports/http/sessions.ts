@@ -59,20 +59,40 @@ export class SessionTable {
     return this.#byId.get(sid);
   }
 
+  /** Called with each session once named (a fleet writes down whose state it is, src/fleet/stateful.ts). */
+  onNamed: ((s: ProxySession) => void) | undefined;
+
   /** The session's first exchange gave it its client-facing id: keep it under that id. */
   name(s: ProxySession, sid: string): void {
     s.sid = sid;
     this.#byId.set(sid, s);
+    this.onNamed?.(s);
   }
 
   /** Open a monitor session and attach this carrier to it; `release` gives back its quota at the end. */
   openSession(identity: Identity | undefined, intent: Intent, release: () => void): ProxySession {
-    this.#open++;
     const handle = this.monitor.open({ intent, ...(identity && { identity }), transport: 'http' });
+    return this.#carry(handle, identity?.sub, release);
+  }
+
+  /**
+   * Carry here a session another instance of a fleet served, rebuilt from its record (src/fleet/):
+   * under the client's `sid`, sent upstream with the upstream's own session id, as it was there.
+   */
+  continueSession(handle: SessionHandle, sid: string, upstreamSid: string | undefined): ProxySession {
+    const s = this.#carry(handle, handle.state().identity?.sub, () => undefined);
+    if (upstreamSid !== undefined) s.upstreamSid = upstreamSid;
+    s.sid = sid;
+    this.#byId.set(sid, s);
+    return s;
+  }
+
+  #carry(handle: SessionHandle, sub: string | undefined, release: () => void): ProxySession {
+    this.#open++;
     const s: ProxySession = {
       handle,
       ...(this.era && { era: this.era }),
-      sub: identity?.sub,
+      sub,
       waiters: new Map(),
       upstreamRequests: new Set(),
       lastSeen: Date.now(),

@@ -14,6 +14,8 @@ interface Proxy {
   readonly upstream: Upstream;
   /** The size limit of one message; an event growing past it (and some slack) cuts the stream. */
   readonly maxBody: number;
+  /** A fleet: each event goes out once what led to it is committed (src/fleet/sessions.ts). */
+  readonly runtime?: { readonly fleetSessions?: { durable(): Promise<unknown> } | undefined };
 }
 
 /** How one stream ends and what it owes. */
@@ -29,6 +31,8 @@ interface RelayEnd {
 /** One upstream SSE stream relayed to one client response (`to`, already an event stream). */
 interface SseRelay {
   readonly upstream: Upstream;
+  /** Resolves once what was observed is committed (a fleet); a rejection ends the session (fail closed). */
+  readonly durable: (() => Promise<unknown>) | undefined;
   readonly session: ProxySession;
   readonly to: ServerResponse;
   /** Back-pressure: the upstream stream is not read while `to` is full or decisions are backed up. */
@@ -46,6 +50,7 @@ async function relayEvent(r: SseRelay, ev: EventSourceMessage): Promise<void> {
     return;
   }
   const d = await decideServer(r.upstream, r.session, m, ev.data);
+  if (d.text !== undefined && r.durable) await r.durable();
   if (d.text !== undefined && !r.to.writableEnded)
     r.valve.write(
       r.to,
@@ -73,7 +78,14 @@ export function relaySse(
   const lane = new Lane(new Valve(from, 'http sse'), (e) =>
     session.handle.close(`relay error: ${e.message}`),
   );
-  const r: SseRelay = { upstream: proxy.upstream, session, to, valve: lane.valve };
+  const fleet = proxy.runtime?.fleetSessions;
+  const r: SseRelay = {
+    upstream: proxy.upstream,
+    durable: fleet && (() => fleet.durable()),
+    session,
+    to,
+    valve: lane.valve,
+  };
   for (const a of end.prefix ?? []) to.write(`data: ${JSON.stringify(a)}\n\n`);
   readSse(from, {
     lane,

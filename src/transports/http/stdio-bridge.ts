@@ -18,6 +18,8 @@ import { BridgeSession, type BridgeServer } from './bridge-session.js';
 import { postToBridge } from './bridge-post.js';
 import { claimsModern } from '../../era/classify.js';
 import { statelessKey } from '../../stateless/key.js';
+import type { FleetSessions } from '../../fleet/sessions.js';
+import { nameStateful, routeStateful } from '../../fleet/stateful.js';
 
 /**
  * Streamable HTTP in front of a stdio server (`intentguard http -- <server command>`): the path mcp-proxy
@@ -31,6 +33,12 @@ export interface StdioBridgeOptions extends BridgeServer {
   readonly maxSessions?: number;
   /** Sessions per agent identity; one more gets 429 (ERR_SESSION_QUOTA) before any process starts. */
   readonly sessionQuota?: SessionQuota;
+  /**
+   * A fleet: each session served by the instance owning its grant's state (sent on there otherwise).
+   * Its server process lives and dies with that instance: a session whose owner died gets 404 on
+   * another instance, and its client initializes again (the grant's state rebuilt from the record).
+   */
+  readonly fleet?: FleetSessions;
 }
 
 export interface StdioBridge {
@@ -41,6 +49,8 @@ export interface StdioBridge {
     identity: Identity | undefined,
     intent: Intent | undefined,
     body: unknown,
+    /** The body as it came (what a fleet sends on to the owner). */
+    text?: string,
   ): Promise<void>;
   /** Close every session no request has touched since `cutoff` and none is waiting on. */
   sweep(cutoff: number): void;
@@ -78,13 +88,33 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
     });
     sessions.set(s.id, s);
     if (key !== undefined) modern.set(key, s);
+    else if (o.fleet)
+      void nameStateful(o.fleet, {
+        id: s.handle.id,
+        kind: 'bridge',
+        sid: s.id,
+        identity,
+        intent: intent!,
+      }).then((failed) => failed && s.handle.close(`it could not be named in the fleet: ${failed.message}`));
     return s;
   };
 
   return {
-    async handle(req, res, identity, intent, body) {
+    async handle(req, res, identity, intent, body, text) {
       const sid = req.headers['mcp-session-id'];
       let s = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      if (o.fleet) {
+        const where = await routeStateful(o.fleet, req, res, {
+          kind: 'bridge',
+          sid: typeof sid === 'string' ? sid : undefined,
+          localScope: s && o.fleet.fence(s.handle.id)?.scope,
+          identity,
+          intent,
+          body: text,
+        });
+        if (where === 'done') return;
+        s = typeof sid === 'string' ? sessions.get(sid) : undefined;
+      }
       const refused = firstRefusal(
         unknownSession(typeof sid !== 'string' || s !== undefined),
         s && otherAgent(s.sub, identity),
