@@ -11,7 +11,10 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { META } from '../../src/era/keys.js';
 import { post } from './fixtures/post.js';
-import { bridgeStack, httpStack, intentDir } from './fixtures/stack.js';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/db.js';
+import { stdioPeer, wsPeer } from './fixtures/peers.js';
+import { bridgeStack, httpStack, intentDir, wsStack } from './fixtures/stack.js';
 import { notesServer } from './fixtures/v2-tools.js';
 
 const { dir, remove } = intentDir('ig-era-listen-', 'purpose: echo things\ntools: [echo]\n');
@@ -169,6 +172,63 @@ describe('era: subscriptions/listen through intentguard http', () => {
     } finally {
       stop.abort();
       await s.close();
+      all.remove();
+    }
+  });
+  it('intentguard stdio and intentguard ws: the listen request and its notifications are tapped', async () => {
+    const all = intentDir('ig-era-listen-line-', "purpose: change the tools\ntools: '*'\n");
+    const meta = { [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: {} };
+    const listenReq = (id: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'subscriptions/listen',
+      params: { notifications: { toolsListChanged: true }, _meta: meta },
+    });
+    const addTool = (id: string) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'add_tool', arguments: {}, _meta: meta },
+    });
+    /** Listen, change the tools, and hear of it: every message also an event of the session. */
+    const walk = async (p: ReturnType<typeof stdioPeer> | Awaited<ReturnType<typeof wsPeer>>) => {
+      void p.ask(listenReq('l1'));
+      await p.until('notifications/subscriptions/acknowledged');
+      assert.match(JSON.stringify(await p.ask(addTool('a1'))), /extra_1/);
+      await p.until('notifications/tools/list_changed');
+    };
+    const db = join(all.dir, 'stdio.db');
+    const stdio = stdioPeer(['--intent', all.intentFile, '--db', db]);
+    try {
+      await walk(stdio);
+    } finally {
+      await stdio.close();
+    }
+    const store = openStore(db);
+    try {
+      const methods = store.db
+        .prepare<[], { dir: string; method: string | null }>('SELECT dir, method FROM events ORDER BY seq')
+        .all()
+        .map((e) => `${e.dir} ${e.method}`);
+      for (const m of [
+        'c2s subscriptions/listen',
+        's2c notifications/subscriptions/acknowledged',
+        's2c notifications/tools/list_changed',
+      ])
+        assert.ok(methods.includes(m), `${m} recorded: ${methods.join(', ')}`);
+    } finally {
+      store.close();
+    }
+    const ws = await wsStack(all.dir);
+    const peer = await wsPeer(ws.url);
+    try {
+      await walk(peer);
+      const seen = ws.events.map((e) => `${e.dir} ${e.method}`);
+      assert.ok(seen.includes('c2s subscriptions/listen'));
+      assert.ok(seen.includes('s2c notifications/tools/list_changed'));
+    } finally {
+      peer.close();
+      await ws.close();
       all.remove();
     }
   });
