@@ -25,6 +25,8 @@ export class LineFramer {
         start = nl + 1;
         continue;
       }
+      // The chunk ended with its last line: nothing of it to hold (no empty slice kept, nor the chunk with it).
+      if (nl < 0 && start === chunk.length) return;
       const end = nl < 0 ? chunk.length : nl;
       const piece = chunk.subarray(start, end);
       if (this.discarding) this.size += piece.length;
