@@ -98,7 +98,15 @@ try {
     const child = spawn(
       node,
       [
-        ...(process.env.CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CPU_PROF] : []),
+        ...(process.env.CPU_PROF
+          ? [
+              '--cpu-prof',
+              '--cpu-prof-interval',
+              process.env.CPU_PROF_INTERVAL ?? '1000',
+              '--cpu-prof-dir',
+              process.env.CPU_PROF,
+            ]
+          : []),
         join(root, 'bin/intentguard.js'),
         'http',
         '--listen',

@@ -48,7 +48,9 @@ async function measure(client: Client, n: number, label: string): Promise<Sample
 
 /**
  * Steady state: every path already warm (its first calls were the cold run), then rounds of calls
- * taken in turn on each path, so drift on a shared machine falls on all of them alike.
+ * taken in turn on each path, so drift on a shared machine falls on all of them alike. Each round starts
+ * one path further on, so no path always runs right after the same one (a fixed order leaves any effect of
+ * the order on one path, e.g. on the BENCH_PROXY_BASELINE rows, which came last).
  */
 async function steady(
   clients: readonly { client: Client; label: string }[],
@@ -59,7 +61,8 @@ async function steady(
   const elapsed = clients.map(() => 0);
   for (const { client } of clients) await measure(client, 2 * perRound, '');
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < clients.length; i++) {
+    for (let j = 0; j < clients.length; j++) {
+      const i = (r + j) % clients.length;
       const t0 = process.hrtime.bigint();
       for (let k = 0; k < perRound; k++) {
         const s = process.hrtime.bigint();

@@ -2,11 +2,16 @@
 // every check must come out the same (transparency).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { mintGrant } from '../src/identity/grant.js';
+import { generateKeys } from '../src/identity/keys.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
@@ -24,6 +29,7 @@ async function conformance(
   select: readonly string[] = [],
 ): Promise<Map<string, string>> {
   const out = mkdtempSync(join(tmpdir(), 'ig-conf-'));
+  let said = '';
   await run(
     process.execPath,
     [
@@ -38,13 +44,16 @@ async function conformance(
       ...select,
     ],
     { timeout: 240_000 },
-  ).catch((e: { code?: number }) => {
+  ).catch((e: { code?: number; stdout?: string; stderr?: string }) => {
     // The suite exits non-zero when checks fail; the servers fail some of them either way.
     if (typeof e.code !== 'number') throw e;
+    said = `${e.stdout ?? ''}${e.stderr ?? ''}`;
   });
   const results = new Map<string, string>();
   for (const d of readdirSync(out)) {
     const scenario = d.replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
+    if (!existsSync(join(out, d, 'checks.json')))
+      throw new Error(`${scenario} reported no checks (${select.join(' ')}):\n${said.slice(-4000)}`);
     const checks = JSON.parse(readFileSync(join(out, d, 'checks.json'), 'utf8')) as {
       id: string;
       status: string;
@@ -149,20 +158,67 @@ describe('conformance', () => {
 });
 
 /**
- * A site rules folder turning the flood rule off. The run enforces without a grant (the suite has no way
- * to present one), and enforcing, anonymous stateless (2026-07-28) requests are one intentguard session
- * on purpose: a key the client chooses — a correlation, a new connection — would let it shed a halt or a
- * budget by choosing another (src/stateless/key.ts; monitoring, they are keyed by correlation or by
- * connection + clientInfo instead). So the suite, one client running all its scenarios within seconds,
- * is one agent; its MRTR scenarios together ask more server inputs in a minute than IG-SRV-003 lets one
- * session ask (10), and which checks the flood then refuses depends on the machine's speed. The 2025 run
- * opens one session per scenario and never gets there. The rule's own tests cover it.
+ * Each scenario of the 2026-07-28 run is one agent with a grant of its own, so the shipped pack runs
+ * unchanged (IG-SRV-003, the server-input flood rule, included). The suite cannot present a grant, and
+ * enforcing, anonymous stateless requests are deliberately one intentguard session (a key the client
+ * chose — a correlation, a new connection — would let it shed a halt or a budget by choosing another,
+ * src/stateless/key.ts): run in one go, the whole suite would be one agent asking more server inputs a
+ * minute than the rule lets one session ask. So the harness runs the suite once per scenario
+ * (`--scenario`), and a fronting shim adds `Authorization: Bearer <that scenario's grant>` to every
+ * request of the run — each grant a distinct `jti`, verified by intentguard like any agent's. What the
+ * suite sends is otherwise passed byte for byte (a Host or Origin naming the shim names intentguard
+ * instead, as if the suite had been given intentguard's address; any other, such as the rebinding
+ * probe's, reaches intentguard's front door as sent), and what comes back is piped unchanged (SSE
+ * streams included).
  */
-const floodOff = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-conf-rules-'));
-  writeFileSync(join(dir, 'flood.yaml'), 'override: IG-SRV-003\nenabled: false\n');
-  return dir;
-};
+async function grantShim(target: string, bearer: () => string) {
+  const to = new URL(target);
+  let own = '';
+  /** The shim's own host as the suite names it becomes intentguard's; any other (the rebinding probe's) stays. */
+  const retarget = (v: string | undefined) => (v === undefined ? v : v.replace(own, `:${to.port}`));
+  const server = createServer((req, res) => {
+    const host = req.headers.host;
+    const headers = {
+      ...req.headers,
+      ...(host !== undefined && /^(127\.0\.0\.1|localhost)(:\d+)?$/.test(host) && { host: retarget(host) }),
+      ...(req.headers.origin !== undefined && { origin: retarget(req.headers.origin) }),
+      authorization: `Bearer ${bearer()}`,
+    };
+    const up = httpRequest(
+      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    // The suite closing a stream (a cancelled request) closes it upstream too.
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  own = `:${port}`;
+  return {
+    url: `http://127.0.0.1:${port}${to.pathname}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The server scenarios a revision requires, and the unscored ones it runs, from the suite's own file. */
+function serverScenarios(revision: string): string[] {
+  const doc = parseYaml(
+    readFileSync(`node_modules/conformance-next/requirements/${revision}.yaml`, 'utf8'),
+  ) as { server: string[]; not_scored?: { scenario: string; leg: string }[] };
+  return [...doc.server, ...(doc.not_scored ?? []).filter((e) => e.leg === 'server').map((e) => e.scenario)];
+}
+
+const GRANT_ISS = 'https://idp.conformance.test';
+const GRANT_AUD = 'https://intentguard.conformance.test/mcp';
 
 /**
  * The other check intentguard is meant to change, in the Tasks extension's scenarios (not scored for the
@@ -180,30 +236,61 @@ const unknownTaskRefused = (through: Map<string, string>, direct: Map<string, st
 };
 
 describe('conformance 2026-07-28 (conformance-next)', () => {
-  it('gives identical per-check results against a v2 server directly and through intentguard http', async () => {
+  it('gives identical per-check results against a v2 server directly and through intentguard http (the pack unchanged, a grant per scenario)', async () => {
     const upstream = await v2ConformanceServer();
+    const dir = mkdtempSync(join(tmpdir(), 'ig-conf-grants-'));
+    const keys = await generateKeys();
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.publicJwks));
     const runtime = await createRuntime({
       mode: 'enforce',
       db: false,
       pack: true,
-      rules: [floodOff()],
+      rules: [],
       intentFile: intentFile(),
+      auth: { jwks: join(dir, 'jwks.json'), issuers: [GRANT_ISS], audience: GRANT_AUD },
       log: () => undefined,
     });
+    const subs = new Set<string | undefined>();
+    runtime.monitor.events$.subscribe((e) => subs.add(e.identity?.sub));
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
+    let grant = '';
+    const shim = await grantShim(proxy.url, () => grant);
     try {
       // The scenarios the revision requires, frozen at its release (the suite's requirements file).
-      const select = ['--requirements', '2026-07-28'];
-      const expected = await conformance(upstream.url, 'conformance-next', select);
-      const proxied = await conformance(proxy.url, 'conformance-next', select);
+      const expected = await conformance(upstream.url, 'conformance-next', ['--requirements', '2026-07-28']);
+      const proxied = new Map<string, string>();
+      const scenarios = serverScenarios('2026-07-28');
+      for (const scenario of scenarios) {
+        grant = await mintGrant({
+          privateJwk: keys.privateJwk,
+          iss: GRANT_ISS,
+          aud: GRANT_AUD,
+          sub: `agent:conformance:${scenario}`,
+          ttl: '10m',
+        });
+        // At the revision's wire version; `--force` as `--requirements` runs the extension's scenarios.
+        const select = ['--scenario', scenario, '--spec-version', '2026-07-28', '--force'];
+        for (const [k, v] of await conformance(shim.url, 'conformance-next', select)) proxied.set(k, v);
+      }
       assert.ok(expected.size >= 90, `only ${expected.size} checks ran`);
+      // The suite names each result folder `server-<scenario>`: one run per scenario of the requirements.
+      const ran = (m: Map<string, string>) => [...new Set([...m.keys()].map((k) => k.split('/')[0]))].sort();
+      const required = [...new Set(scenarios.map((x) => `server-${x}`))].sort();
+      assert.deepEqual(ran(expected), required);
+      assert.deepEqual(ran(proxied), required);
       rebindingRefused(proxied, expected);
       unknownTaskRefused(proxied, expected);
       assert.deepEqual([...proxied.entries()].sort(), [...expected.entries()].sort());
+      // Every scenario was its own agent: its requests under its own grant's subject, none anonymous.
+      assert.ok(!subs.has(undefined), 'no request went through without its grant');
+      for (const sub of subs) assert.match(String(sub), /^agent:conformance:/);
+      assert.ok(subs.size >= scenarios.length - 2, `${subs.size} agents for ${scenarios.length} scenarios`);
     } finally {
+      await shim.close();
       await proxy.close();
       await runtime.close();
       await upstream.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

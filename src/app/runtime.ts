@@ -171,12 +171,16 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   // process on one database verifies the others' states) and single use recorded in that database.
   // With a console, held calls are asked in URL mode on its approval page (known once it listens).
   let pageBase = o.approvals?.url;
+  // A fleet: a retry whose approval another instance held (and this one took its session over) is
+  // decided by the shared approvals table.
+  const shared = pgStore && (await import('../fleet/page-approvals.js')).pgSharedApprovals(pgStore);
   const era = createEraGate({
     page: {
       url: (id) =>
         pageBase === undefined
           ? undefined
           : `${pageBase.replace(/\/+$/, '')}/approvals/${encodeURIComponent(id)}`,
+      ...(shared && { shared }),
     },
     approvalTimeoutMs: timeoutMs,
     key: deriveStateKey(store?.key ?? pgStore?.key ?? randomBytes(32)),

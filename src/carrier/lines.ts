@@ -18,6 +18,15 @@ export class LineFramer {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
+      // The per-message fast path: a whole line inside one chunk, nothing held from earlier chunks,
+      // is decoded straight from the chunk (no slice object, no copy into a buffer of its own).
+      if (nl >= 0 && this.size === 0 && !this.discarding && nl - start <= this.maxBytes) {
+        this.line(chunk.toString('utf8', start, nl), nl - start);
+        start = nl + 1;
+        continue;
+      }
+      // The chunk ended with its last line: nothing of it to hold (no empty slice kept, nor the chunk with it).
+      if (nl < 0 && start === chunk.length) return;
       const end = nl < 0 ? chunk.length : nl;
       const piece = chunk.subarray(start, end);
       if (this.discarding) this.size += piece.length;
@@ -42,12 +51,24 @@ export class LineFramer {
 
   private emit(): void {
     const bytes = this.size;
-    const text = Buffer.concat(this.parts).toString('utf8').replace(/\r$/, '');
+    const parts = this.parts;
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
     const oversize = this.discarding;
     this.parts = [];
     this.size = 0;
     this.discarding = false;
-    if (oversize) this.onOversize(text.slice(0, 256), bytes);
-    else if (text.trim() !== '') this.onLine(text, bytes);
+    if (oversize) this.onOversize(dropCr(text).slice(0, 256), bytes);
+    else this.line(text, bytes);
+  }
+
+  /** A complete line: a trailing CR dropped (CRLF framing), blank lines skipped. */
+  private line(raw: string, bytes: number): void {
+    const text = dropCr(raw);
+    // A JSON-RPC line starts with `{` or `[`: only anything else needs the whitespace check.
+    const c = text.charCodeAt(0);
+    if (c === 0x7b || c === 0x5b || text.trim() !== '') this.onLine(text, bytes);
   }
 }
+
+const dropCr = (text: string): string =>
+  text.charCodeAt(text.length - 1) === 0x0d ? text.slice(0, -1) : text;

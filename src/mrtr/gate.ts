@@ -11,7 +11,7 @@ import { createdTask, memoryTaskOwners, ownTasksOnly, TASK_METHODS, type TaskOwn
 import { approvalIdFor } from '../model/approval-id.js';
 import type { SessionEvent } from '../model/events.js';
 import { approvalAnswer, checkPromptCapability, inputRequired, stripOwn, type PromptMode } from './prompt.js';
-import { urlApprovals, type ApprovalPage } from './url-approvals.js';
+import { urlApprovals, type ApprovalPage, type UrlApprovalState } from './url-approvals.js';
 import {
   argumentsDigest,
   isOwnState,
@@ -65,8 +65,8 @@ export interface EraGate {
    * Admit one client message: refused (`answer` to send back, nothing forwarded), or the message to
    * observe — with intentguard's own retry material verified and stripped.
    * @param header a request header by lower-case name, over HTTP; undefined on other transports.
-   * @returns synchronously, but for a task method when the task owners live in a shared store over the
-   * network (a fleet): then a promise.
+   * @returns synchronously, but when a shared store over the network (a fleet) must answer: a task
+   * method's owner, or the approval of a page's retry that another instance held; then a promise.
    */
   admit(
     session: SessionHandle,
@@ -114,7 +114,15 @@ const errorAnswer = (id: unknown, rpc: number, message: string, data: Record<str
 interface Ticket {
   readonly nonce?: string;
   readonly exp?: number;
+  /**
+   * A URL-mode approval it releases: used once across every process sharing the ledger (its id is
+   * redeemed like a nonce, until `exp`, past the last state that could still name it).
+   */
+  readonly approval?: { readonly id: string; readonly exp: number };
 }
+
+/** The ledger key of a URL-mode approval used once (nonces are base64url: no collision). */
+const approvalUse = (id: string) => `approval:${id}`;
 
 /** Create the gate. One per runtime: its per-session state is keyed by intentguard's session id. */
 export function createEraGate(options: EraGateOptions): EraGate {
@@ -122,7 +130,8 @@ export function createEraGate(options: EraGateOptions): EraGate {
   const ledger = options.ledger ?? memoryLedger();
   const ttlMs = options.ttlMs ?? 300_000;
   const prompt: PromptMode = options.prompt ?? { mode: 'form' };
-  const onPage = options.page ? urlApprovals(options.approvalTimeoutMs ?? 60_000) : undefined;
+  const approvalTimeoutMs = options.approvalTimeoutMs ?? 60_000;
+  const onPage = options.page ? urlApprovals(approvalTimeoutMs, clock) : undefined;
   /** How one approval is asked: on its page when one is serving, else as configured. */
   const promptFor = (approvalId: string): PromptMode => {
     const url = options.page?.url(approvalId);
@@ -182,6 +191,11 @@ export function createEraGate(options: EraGateOptions): EraGate {
     };
   };
   const ticketKey = (tool: string, args: string) => `${tool}\u0000${args}`;
+  /** Redeem `key` here, then (a fleet) in the shared ledger: true only the first time anywhere. */
+  const usedOnce = async (key: string, exp: number): Promise<boolean> => {
+    if (!ledger.redeem(key, exp, clock())) return false;
+    return ledger.confirm ? ledger.confirm(key, exp, clock()).catch(() => false) : true;
+  };
 
   const refuse = (message: unknown, r: EraRefusal): Admission => ({
     answer: errorAnswer((message as { id?: unknown }).id, r.rpc, r.message, {
@@ -196,13 +210,8 @@ export function createEraGate(options: EraGateOptions): EraGate {
     session: SessionHandle,
     message: Record<string, unknown> & { method: string },
     era: RequestEra,
-    header: ((name: string) => string | undefined) | undefined,
-  ): Admission => {
+  ): Admission | Promise<Admission> => {
     if (era.era === 'legacy') return { message, era };
-    if (header) {
-      const h = checkRequestHeaders(message as { method: string; params?: unknown }, header);
-      if (h) return refuse(message, h);
-    }
     const params = isPlain(message.params) ? message.params : {};
     if (!isOwnState(params.requestState)) return { message, era };
     // intentguard's own retry: verified and redeemed here, and never forwarded with its state in it.
@@ -232,7 +241,9 @@ export function createEraGate(options: EraGateOptions): EraGate {
   /**
    * The retry of a call asked on the approval page: released only when the page's approvers approved it
    * (the client's `accept` only says the page was opened); denied or expired ends the round; still
-   * waiting is asked again — a fresh state for the same approval.
+   * waiting is asked again — a fresh state for the same approval. An approval this process does not hold
+   * (a fleet: another instance held it, and this one took the session over) is read from the shared
+   * approvals table.
    */
   const onTheirPage = (
     session: SessionHandle,
@@ -241,33 +252,61 @@ export function createEraGate(options: EraGateOptions): EraGate {
     params: Record<string, unknown>,
     binding: StateBinding,
     v: { readonly approval: string; readonly nonce: string; readonly exp: number },
-  ): Admission => {
+  ): Admission | Promise<Admission> => {
     const where = onPage?.state(v.approval) ?? 'unknown';
     const said = approvalAnswer(params, promptFor(v.approval));
-    if (where === 'approved' && said !== 'declined') {
-      onPage!.take(v.approval);
-      addTicket(session.id, ticketKey(binding.tool, binding.args), { nonce: v.nonce, exp: v.exp });
+    // Past the last state that could still name this approval: signed while it waited, each for ttlMs.
+    const useUntil = (until: number | undefined) => Math.max(clock() + approvalTimeoutMs, until ?? 0) + ttlMs;
+    const release = (ticket: Ticket): Admission => {
+      addTicket(session.id, ticketKey(binding.tool, binding.args), ticket);
       return { message: { ...message, params: stripOwn(params) }, era };
-    }
-    if (where === 'pending' && said !== 'declined') {
-      const { state } = signState(options.key, binding, v.approval, clock(), ttlMs);
-      const answer = {
-        jsonrpc: '2.0',
-        id: message.id,
-        result: inputRequired(
-          `intentguard: ${binding.tool} is still waiting for an approver on its page`,
-          state,
-          promptFor(v.approval),
-        ),
-      };
-      return { answer, refusal: { code: 'ERR_REAUTH_REQUIRED', message: 'still waiting for approval' } };
-    }
-    return refuse(message, {
-      rpc: RPC_CODES.DENIED,
-      status: 403,
-      code: 'ERR_REAUTH_REQUIRED',
-      message: `intentguard: ${binding.tool || message.method} was not approved (${said === 'declined' ? 'the prompt was declined' : where === 'denied' ? 'denied or expired on its approval page' : 'its approval is not held here'})`,
-    });
+    };
+    const settle = (state: UrlApprovalState, until: number | undefined): Admission => {
+      if (state === 'approved' && said !== 'declined') {
+        onPage?.take(v.approval);
+        const approval = { id: v.approval, exp: useUntil(until) };
+        return release({ nonce: v.nonce, exp: v.exp, approval });
+      }
+      if (state === 'pending' && said !== 'declined') {
+        const { state: next } = signState(options.key, binding, v.approval, clock(), ttlMs);
+        const answer = {
+          jsonrpc: '2.0',
+          id: message.id,
+          result: inputRequired(
+            `intentguard: ${binding.tool} is still waiting for an approver on its page`,
+            next,
+            promptFor(v.approval),
+          ),
+        };
+        return { answer, refusal: { code: 'ERR_REAUTH_REQUIRED', message: 'still waiting for approval' } };
+      }
+      return refuse(message, {
+        rpc: RPC_CODES.DENIED,
+        status: 403,
+        code: 'ERR_REAUTH_REQUIRED',
+        message: `intentguard: ${binding.tool || message.method} was not approved (${said === 'declined' ? 'the prompt was declined' : state === 'denied' ? 'denied or expired on its approval page' : 'its approval is not held here'})`,
+      });
+    };
+    const shared = options.page?.shared;
+    if (where !== 'unknown' || !shared || said === 'declined')
+      return settle(where, onPage?.until(v.approval));
+    // Not held here: what the approvers decided, as the shared table says (a store away: refused).
+    const fromTable = async (): Promise<Admission> => {
+      const a = await shared(v.approval);
+      if (a.state === 'pending')
+        return settle((a.expiresAt ?? 0) > clock() ? 'pending' : 'denied', a.expiresAt);
+      if (a.state !== 'approved') return settle(a.state, a.expiresAt);
+      // Used once across the fleet: the instance that held it may have released it with another state.
+      if (!(await usedOnce(approvalUse(v.approval), useUntil(a.expiresAt))))
+        return refuse(message, {
+          rpc: RPC_CODES.REFUSED,
+          status: 403,
+          code: 'ERR_REQUEST_STATE_REPLAYED',
+          message: `intentguard: requestState names approval ${v.approval}, which was already used`,
+        });
+      return release({ nonce: v.nonce, exp: v.exp });
+    };
+    return fromTable().catch(() => settle('unknown', undefined));
   };
 
   async function backAsync(
@@ -372,6 +411,10 @@ export function createEraGate(options: EraGateOptions): EraGate {
           const mine = await ledger.confirm(ticket.nonce, ticket.exp!, clock()).catch(() => false);
           if (!mine) return false;
         }
+        // A page's approval releases one call, whichever state of it (each round signs a fresh one) and
+        // whichever process (the one holding it, or one reading the shared table) presents it.
+        if (ticket.approval && !(await usedOnce(approvalUse(ticket.approval.id), ticket.approval.exp)))
+          return false;
         const done = approved.get(request.session) ?? new Map<string | number, string>();
         if (request.event.id !== undefined && done.size < 1024) done.set(request.event.id, key);
         approved.set(request.session, done);
@@ -394,6 +437,11 @@ export function createEraGate(options: EraGateOptions): EraGate {
         if (changed) return refuse(message, changed);
       }
       const request = message as Record<string, unknown> & { method: string };
+      // Over HTTP the headers must mirror the body before anything is decided on either (a task's owner too).
+      if (era.era === 'modern' && header) {
+        const h = checkRequestHeaders(request, header);
+        if (h) return refuse(message, h);
+      }
       if (TASK_METHODS.has(request.method)) {
         // A task id is a bearer handle: only its creator (this agent, or this anonymous session) may use it.
         const taskId = isPlain(message.params) ? message.params.taskId : undefined;
@@ -403,7 +451,7 @@ export function createEraGate(options: EraGateOptions): EraGate {
         } catch {
           owner = undefined;
         }
-        const decide = (found: string | undefined): Admission =>
+        const decide = (found: string | undefined): Admission | Promise<Admission> =>
           found !== ownerOf(session)
             ? refuse(message, {
                 rpc: RPC_CODES.DENIED,
@@ -411,11 +459,11 @@ export function createEraGate(options: EraGateOptions): EraGate {
                 code: 'ERR_TASK_NOT_OWNED',
                 message: `intentguard: task ${JSON.stringify(taskId ?? null)} ${found === undefined ? 'was not created through intentguard for this agent' : 'belongs to another agent or session'}`,
               })
-            : admitRequest(session, request, era, header);
+            : admitRequest(session, request, era);
         // A shared store over the network answers later; one that cannot answer refuses (fail closed).
         return owner instanceof Promise ? owner.then(decide, () => decide(undefined)) : decide(owner);
       }
-      return admitRequest(session, request, era, header);
+      return admitRequest(session, request, era);
     },
 
     back(session, outcome) {
@@ -429,11 +477,18 @@ export function createEraGate(options: EraGateOptions): EraGate {
         const own = ownTasksOnly(result, ownerOf(session), tasks, clock());
         return own instanceof Promise ? own.then(only) : only(own);
       }
+      const answered = outcome.event.id;
       if (
-        outcome.event.id === undefined ||
+        answered === undefined ||
         (result.resultType === undefined && result.task === undefined && !approved.has(session.id))
       )
         return outcome;
+      // A plain result ("complete", as a 2026-07-28 server marks every ordinary answer): neither a task
+      // nor an input round, so nothing to wait for — an approved call's entry ends here, synchronously.
+      if (createdTask(result) === undefined && inputRequestsOf(result) === undefined) {
+        approved.get(session.id)?.delete(answered);
+        return outcome;
+      }
       return backAsync(session, outcome, fwd, result);
     },
 

@@ -488,6 +488,18 @@ function sessionCtx(a: Analysis, session: SessionState, event: SessionEvent): Re
   };
 }
 
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT = 'io.modelcontextprotocol/clientInfo';
+
+/** `unverified.*` from a 2026-07-28 request's `_meta`, replaced only when it says something new. */
+function modernUnverified(a: Analysis, meta: Record<string, unknown>): void {
+  const info = isObject(meta[META_CLIENT]) ? meta[META_CLIENT] : {};
+  const name = String(info.name ?? ''), version = String(info.version ?? ''), protocol = meta[META_VERSION] as string;
+  const u = a.unverified;
+  if (u.client_name !== name || u.client_version !== version || u.protocol_version !== protocol)
+    a.unverified = { client_name: name, client_version: version, protocol_version: protocol };
+}
+
 /** Every context has the same roots for what all events share (identity, intent, event, time, session); no spreads. */
 function withCommon(extra: Record<string, unknown>, a: Analysis, session: SessionState, event: SessionEvent, kind: EventKindName, timeZone: string | undefined): Record<string, unknown> {
   extra.principal = a.principalCtx;
@@ -512,6 +524,11 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
     const p = (event.raw as { params: Record<string, unknown> }).params;
     const info = isObject(p.clientInfo) ? p.clientInfo : {};
     a.unverified = { client_name: String(info.name ?? ''), client_version: String(info.version ?? ''), protocol_version: String(p.protocolVersion ?? '') };
+  }
+  // MCP 2026-07-28 has no initialize: each request names its protocol version and clientInfo in _meta.
+  if ((kind === 'request' || kind === 'tool_call') && isObject((event.raw as { params?: unknown }).params)) {
+    const meta = (event.raw as { params: { _meta?: unknown } }).params._meta;
+    if (isObject(meta) && typeof meta[META_VERSION] === 'string') modernUnverified(a, meta);
   }
   if (kind === 'response' && event.method === 'initialize' && isObject(event.result) && isObject(event.result.serverInfo)) {
     a.server = String(event.result.serverInfo.name ?? '');

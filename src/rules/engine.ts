@@ -59,7 +59,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   // Macros are lazy fields of one shared object; they read the context being evaluated right now
   // (evaluation is synchronous) and are cached for that event.
   let current: Record<string, unknown> = {};
-  let macroCache = new Map<string, unknown>();
+  const macroCache = new Map<string, unknown>();
   const macros: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(set.macros)) {
     Object.defineProperty(macros, name, {
@@ -140,7 +140,12 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   };
 
   const evalSequence = (rule: SequenceRule, ec: EventContext, s: RulesState, now: number, out: Finding[]) => {
-    const list = (s.partials.get(rule.id) ?? []).filter((p) => now - p.started <= rule.withinMs);
+    const prior = s.partials.get(rule.id);
+    const first = rule.steps[0]!;
+    // Nothing under way and this event cannot start the sequence: nothing to do (the common case), no
+    // arrays built and nothing stored (an absent entry and an empty one mean the same).
+    if ((prior === undefined || prior.length === 0) && !kindMatches(first.on, ec.kind)) return;
+    const list = (prior ?? []).filter((p) => now - p.started <= rule.withinMs);
     const next: Partial[] = [];
     let fired = false;
     for (const p of list) {
@@ -162,7 +167,6 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       }
       next.push(p);
     }
-    const first = rule.steps[0]!;
     if (kindMatches(first.on, ec.kind) && (!first.when || run(rule, first.when, ec.ctx))) {
       next.push({ step: 1, started: now, bound: { [first.as]: ec.ctx } });
     }
@@ -181,7 +185,8 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       const ctx = ec.ctx;
       ctx.lists = lists;
       ctx.macros = macros;
-      macroCache = new Map();
+      // Cleared, not replaced: most events read no macro, and a Map per event is garbage on the hot path.
+      if (macroCache.size > 0) macroCache.clear();
       const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
       for (const rule of byKind.get(ec.kind) ?? rules) {
         try {

@@ -51,8 +51,32 @@ const recordFailed = (id: unknown, e: unknown) => ({
   },
 });
 
+/**
+ * Answer with one JSON body, its length given (no chunked framing: one write, and the client knows the
+ * body is whole when it has read that many bytes).
+ */
 const send = (res: ServerResponse, status: number, body: unknown, text = JSON.stringify(body)) => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+    })
+    .end(text);
+};
+
+/**
+ * The text of one SSE `data:` line for `m`: upstream's own text when it is one line (it came as several
+ * `data:` lines joined by line breaks, say), else serialized again.
+ */
+const oneLine = (m: unknown, text: string | undefined): string =>
+  text !== undefined && !/[\r\n]/.test(text) ? text : JSON.stringify(m);
+
+/** The client's `Mcp-Param-*` headers (carried upstream as they came); no array built per request. */
+const copyParamHeaders = (req: IncomingMessage, to: Record<string, string>) => {
+  for (const h in req.headers) {
+    const v = req.headers[h];
+    if (h.startsWith('mcp-param-') && typeof v === 'string') to[h] = v;
+  }
 };
 
 /** HTTP status of an error answer: the spec's codes are 400 on HTTP (basic/index.mdx, streamable-http.mdx). */
@@ -229,8 +253,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         const v = one(req, h);
         if (v !== undefined) headers[h] = v;
       }
-      for (const [h, v] of Object.entries(req.headers))
-        if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+      copyParamHeaders(req, headers);
       headers.accept ??= 'application/json, text/event-stream';
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(text));
@@ -374,17 +397,20 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
           cancelled = true;
           up.destroy();
         });
-        const write = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
-        /** One event to the client; in a fleet once what led to it is committed (false: withheld, stop). */
-        const event = async (m: unknown): Promise<boolean> => {
+        const write = (text: string) => res.write(`event: message\ndata: ${text}\n\n`);
+        /**
+         * One event to the client (`text`: the message as upstream sent it, when it passed unchanged); in
+         * a fleet once what led to it is committed (false: withheld, stop).
+         */
+        const event = async (m: unknown, text?: string): Promise<boolean> => {
           if (fleet)
             try {
               await fleet.durable();
             } catch (e) {
-              write(recordFailed(id, e));
+              write(JSON.stringify(recordFailed(id, e)));
               return false;
             }
-          write(m);
+          write(oneLine(m, text));
           return true;
         };
         try {
@@ -395,7 +421,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
               break;
             }
             const back = await decideBack(s, item.data);
-            if (back !== undefined && !(await event(back.message))) break;
+            if (back !== undefined && !(await event(back.message, back.text))) break;
           }
         } catch (e) {
           // The client went away (its stream closed, upstream's cancelled with it): nothing to tell.

@@ -2,6 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
+  linkSync,
   openSync,
   readFileSync,
   renameSync,
@@ -233,6 +234,26 @@ function nextAnchor(store: AnchorStore, change: (a: Anchor) => void): Anchor {
 }
 
 /**
+ * Create the lock file at `path` holding `me`, or return false if it exists. The content is written to
+ * a file of its own first and hard-linked into place (link fails if the name exists), so the lock
+ * appears with its holder already in it: a writer killed at any point leaves no empty lock behind, at
+ * most a stray `.tmp` file, which is removed here.
+ */
+function tryLock(path: string, me: string): boolean {
+  const staged = `${path}.${me.replace(' ', '-')}.tmp`;
+  writeFileSync(staged, me, { flag: 'wx', mode: 0o600 });
+  try {
+    linkSync(staged, path);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    return false;
+  } finally {
+    rmSync(staged, { force: true });
+  }
+}
+
+/**
  * Take the anchor lock (exclusive creation of `<db>.anchor.lock`, holding this process's pid); a lock
  * left by a dead process is taken over. Returns its release. Waits at most `timeoutMs`.
  */
@@ -250,12 +271,7 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
   const until = Date.now() + timeoutMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
-    try {
-      writeFileSync(path, me, { flag: 'wx', mode: 0o600 });
-      return () => rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'EEXIST') throw e;
-    }
+    if (tryLock(path, me)) return () => rmSync(path, { force: true });
     let holder: string;
     try {
       holder = readFileSync(path, 'utf8');
@@ -264,11 +280,9 @@ export function lockAnchor(dbPath: string, timeoutMs: number): () => void {
     }
     const pid = Number(holder.split(' ')[0]);
     // A commit holds the lock for milliseconds: one held by a dead process, or for over 30 s (a thread
-    // terminated mid-commit), is stale.
-    if (
-      holder !== '' &&
-      ((Number.isInteger(pid) && pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000)
-    ) {
+    // terminated mid-commit), is stale. So is an empty or unreadable holder: tryLock links a file whose
+    // content is complete, so only a writer killed mid-write by an older build leaves one.
+    if (!/^\d+ \S+$/.test(holder) || (pid !== process.pid && !alive(pid)) || lockAge(path) > 30_000) {
       rmSync(path, { force: true });
       continue;
     }

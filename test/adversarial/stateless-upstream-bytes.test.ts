@@ -19,6 +19,7 @@ import { after, describe, it } from 'node:test';
 import { createRuntime } from '../../src/app/runtime.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { META } from '../../src/era/keys.js';
+import { raw } from './raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-stateless-bytes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -201,6 +202,10 @@ const oddlyWritten = (res: ServerResponse, id: unknown) => {
 
 const meta = JSON.stringify({ [META.protocolVersion]: '2026-07-28', [META.clientCapabilities]: {} });
 
+/** A stateless tools/call of `echo` as the client writes it. */
+const callBody = (id: string) =>
+  `{"jsonrpc":"2.0","id":"${id}","method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":${meta}}}`;
+
 describe('stateless HTTP: the bytes decided are the bytes carried', () => {
   it('a request that passes goes upstream byte for byte, and upstream answer comes back byte for byte', async () => {
     const s = await stack(oddlyWritten);
@@ -217,6 +222,47 @@ describe('stateless HTTP: the bytes decided are the bytes carried', () => {
       assert.equal(text, oddText('w1'));
     } finally {
       await s.close();
+    }
+  });
+
+  it('a JSON answer goes to the client with its Content-Length, never chunked', async () => {
+    const s = await stack(oddlyWritten);
+    try {
+      const r = await raw(s.url, { headers: HEADERS, body: callBody('w3') });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.headers['transfer-encoding'], undefined);
+      assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)));
+      assert.equal(r.body, oddText('w3'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an upstream event that passes reaches the client as upstream wrote it (one data line); one written over several lines is framed again', async () => {
+    // Spacing, key order and an escape JSON.stringify would not write, on one line.
+    const oneLine = (id: unknown) => oddText(id).replace('\n', '');
+    const s = await stack((res, id) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: message\ndata: ${oneLine(id)}\n\n`);
+      res.end();
+    });
+    const split = await stack((res, id) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // One event's data over two `data:` lines: the client reads it joined by a line feed.
+      res.end(
+        `event: message\ndata: {"jsonrpc":"2.0",\ndata: "id":${JSON.stringify(id)},"result":{"content":[]}}\n\n`,
+      );
+    });
+    try {
+      const r = await raw(s.url, { headers: HEADERS, body: callBody('w4') });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body, `event: message\ndata: ${oneLine('w4')}\n\n`);
+      const t = await call(split.url);
+      assert.equal(t.messages.length, 1, JSON.stringify(t.messages));
+      assert.deepEqual(t.messages[0], { jsonrpc: '2.0', id: 'c' + String(n - 1), result: { content: [] } });
+    } finally {
+      await s.close();
+      await split.close();
     }
   });
 

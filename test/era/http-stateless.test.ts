@@ -8,8 +8,9 @@ import { RPC_CODES } from '../../src/errors.js';
 import { META } from '../../src/era/keys.js';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
 import { post } from './fixtures/post.js';
-import { httpStack, intentDir } from './fixtures/stack.js';
+import { bridgeStack, httpStack, intentDir } from './fixtures/stack.js';
 import { v2HttpServer } from './fixtures/v2-http.js';
+import { INVOICE_ACCOUNT, STEERED_ACCOUNT, v2Bank } from '../fleet/v2-bank.js';
 
 const { dir, remove } = intentDir(
   'ig-era-http-',
@@ -50,6 +51,24 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
+  it('a 2026-07-28 request carrying Last-Event-ID is served as any other (there is no resumption to ask for)', async () => {
+    const s = await stack();
+    try {
+      const r = await post(
+        s.url,
+        'tools/call',
+        { name: 'echo', arguments: { text: 'no-resume' } },
+        {
+          'last-event-id': 'ig-0-17',
+        },
+      );
+      assert.deepEqual(r.body.result?.content, [{ type: 'text', text: 'no-resume' }], JSON.stringify(r.body));
+      assert.equal(s.upstream.received.length, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses headers that contradict the body (-32020, 400) before any rule or upstream sees them', async () => {
     const s = await stack();
     try {
@@ -70,6 +89,34 @@ describe('era: 2026-07-28 through intentguard http', () => {
       assert.equal(m.body.error?.code, -32020);
       assert.equal(s.upstream.received.length, 0);
     } finally {
+      await s.close();
+    }
+  });
+
+  it('Mcp-Name must mirror the body on every method that has one, on both HTTP paths; checked before a task owner', async () => {
+    const named: [string, Record<string, unknown>][] = [
+      ['tools/call', { name: 'echo', arguments: { text: 'x' } }],
+      ['prompts/get', { name: 'greeting' }],
+      ['resources/read', { uri: 'note://one' }],
+      ['tasks/get', { taskId: 'task-1' }],
+      ['tasks/update', { taskId: 'task-1', inputResponses: {} }],
+      ['tasks/cancel', { taskId: 'task-1' }],
+    ];
+    const s = await stack();
+    const bridge = await bridgeStack(dir);
+    try {
+      for (const url of [s.url, bridge.url])
+        for (const [method, params] of named) {
+          const wrong = await post(url, method, params, { 'mcp-name': 'not-the-body' });
+          assert.equal(wrong.status, 400, `${method}: ${JSON.stringify(wrong.body)}`);
+          assert.equal(wrong.body.error?.code, -32020, method);
+          assert.equal(wrong.body.error?.data?.code, 'ERR_HEADER_MISMATCH', method);
+          const missing = await post(url, method, params, { 'mcp-name': '' });
+          assert.equal(missing.body.error?.code, -32020, `${method} with an empty Mcp-Name`);
+        }
+      assert.equal(s.upstream.received.length, 0, 'none of them went upstream');
+    } finally {
+      await bridge.close();
       await s.close();
     }
   });
@@ -115,16 +162,18 @@ describe('era: 2026-07-28 through intentguard http', () => {
     }
   });
 
-  it('an MRTR approval runs the call once; the replayed and the altered state are refused', async () => {
+  it('an MRTR approval runs the call once, across connections; the replayed and the altered state are refused', async () => {
     const s = await stack();
     try {
       const args = { title: 't', body: 'b' };
-      const held = await post(s.url, 'tools/call', { name: 'write_note', arguments: args });
+      // Held on one connection, retried on another: the approval belongs to the session, not the socket.
+      const close = { connection: 'close' };
+      const held = await post(s.url, 'tools/call', { name: 'write_note', arguments: args }, close);
       assert.equal(held.body.result?.resultType, 'input_required', JSON.stringify(held.body));
       const state = held.body.result!.requestState as string;
       const approve = { [APPROVAL_KEY]: { action: 'accept', content: { approve: true } } };
       const retry = { name: 'write_note', arguments: args, inputResponses: approve, requestState: state };
-      const done = await post(s.url, 'tools/call', retry);
+      const done = await post(s.url, 'tools/call', retry, close);
       assert.deepEqual(done.body.result?.content, [{ type: 'text', text: 'saved t' }]);
       const upstreamCall = s.upstream.received.find(
         (m) => (m.params as { name?: string }).name === 'write_note',
@@ -144,6 +193,44 @@ describe('era: 2026-07-28 through intentguard http', () => {
       );
     } finally {
       await s.close();
+    }
+  });
+
+  it('provenance holds across stateless requests on separate connections', async () => {
+    const bank = await v2Bank();
+    const payer = intentDir(
+      'ig-era-http-bank-',
+      'purpose: Pay the invoice from Blue Hills\ntools: [read_invoice, send_money]\n',
+    );
+    const s = await httpStack(bank, payer.dir);
+    const close = { connection: 'close' };
+    try {
+      const invoice = await post(s.url, 'tools/call', { name: 'read_invoice', arguments: {} }, close);
+      assert.match(JSON.stringify(invoice.body), new RegExp(STEERED_ACCOUNT));
+      const pay = (recipient: string, amount: number) =>
+        post(s.url, 'tools/call', { name: 'send_money', arguments: { recipient, amount } }, close);
+      const honest = await pay(INVOICE_ACCOUNT, 80);
+      assert.equal(honest.body.result?.resultType, 'complete', JSON.stringify(honest.body));
+      // The steered account came from a tool result two connections ago: held, not paid.
+      const steered = await pay(STEERED_ACCOUNT, 300);
+      assert.equal(steered.body.result?.resultType, 'input_required', JSON.stringify(steered.body));
+      assert.ok(
+        !bank.received.some((m) => JSON.stringify(m).includes(`"recipient":"${STEERED_ACCOUNT}"`)),
+        'the steered payment never reached the server',
+      );
+      // Held by the provenance rule, as recorded: the account's origin was a result two connections earlier.
+      await s.runtime.recorder!.flush();
+      const findings = s.runtime
+        .store!.db.prepare<[], { findings_json: string }>(
+          "SELECT findings_json FROM decisions WHERE tool = 'send_money' AND action = 'reauthorize'",
+        )
+        .all()
+        .map((r) => r.findings_json)
+        .join('\n');
+      assert.match(findings, /"rule":"IG-PRV-005"/);
+    } finally {
+      await s.close();
+      payer.remove();
     }
   });
 

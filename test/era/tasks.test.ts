@@ -29,7 +29,7 @@ const notOwned = (e: { code?: number; data?: { code?: string } }) =>
   e.code === RPC_CODES.DENIED && e.data?.code === 'ERR_TASK_NOT_OWNED';
 
 describe('era: task ownership', () => {
-  it("a session polls its own task; another session's tasks/get and tasks/cancel of it, and an unknown task id, are refused", async () => {
+  it("a session polls its own task; another session's tasks/get, tasks/cancel, tasks/update and tasks/result of it, and an unknown task id, are refused", async () => {
     const everything = await everythingHttp();
     const proxy = await httpStack({ url: everything.url, close: () => everything.stop() }, dir);
     try {
@@ -54,6 +54,13 @@ describe('era: task ownership', () => {
         b.request({ method: 'tasks/cancel', params: { taskId } }, GetTaskResultSchema),
         notOwned,
       );
+      // The extension's tasks/update, and 2025-11-25's tasks/result: the same principal check.
+      for (const method of ['tasks/update', 'tasks/result'])
+        await assert.rejects(
+          b.request({ method, params: { taskId, inputResponses: {} } } as never, GetTaskResultSchema),
+          notOwned,
+          method,
+        );
       await assert.rejects(
         a.request({ method: 'tasks/get', params: { taskId: 'no-such-task' } }, GetTaskResultSchema),
         notOwned,

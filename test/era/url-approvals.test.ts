@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
-import { post as rawPost, type Answer } from './fixtures/post.js';
+import { post as rawPost, urlPrompt } from './fixtures/post.js';
 import { httpStack, intentDir } from './fixtures/stack.js';
 import { v2HttpServer } from './fixtures/v2-http.js';
 
@@ -26,7 +26,6 @@ async function stack() {
 /** One tools/call from a client declaring `caps`; its JSON-RPC answer. */
 const call = async (url: string, params: Record<string, unknown>, caps: Record<string, unknown>) =>
   (await rawPost(url, 'tools/call', params, {}, caps)).body;
-type Body = Answer['body'];
 
 /** The console's JSON API, as an approver's script uses it (Bearer token). */
 async function api(base: string, path: string, body?: unknown) {
@@ -39,18 +38,7 @@ async function api(base: string, path: string, body?: unknown) {
 }
 
 /** The URL-mode prompt of an input_required result: its page, and the approval id and console it names. */
-function prompt(r: Body) {
-  assert.equal(r.result?.resultType, 'input_required', JSON.stringify(r));
-  const ask = (
-    r.result!.inputRequests as Record<string, { method: string; params: Record<string, unknown> }>
-  )[APPROVAL_KEY]!;
-  assert.equal(ask.method, 'elicitation/create');
-  assert.equal(ask.params.mode, 'url');
-  const page = new URL(String(ask.params.url));
-  const m = /^\/approvals\/(apr-[^/]+)$/.exec(page.pathname);
-  assert.ok(m, page.pathname);
-  return { state: r.result!.requestState as string, id: decodeURIComponent(m[1]!), console: page.origin };
-}
+const prompt = urlPrompt;
 
 /**
  * Wait until the console shows the approval as `status`: `pending` once the proxy's recorder has

@@ -27,6 +27,8 @@ export const AUD = 'https://intentguard.fleet.test/mcp';
 export interface Instance {
   readonly url: string;
   readonly pid: number;
+  /** Everything its ready line said (an instance script may say more than its URL and pid). */
+  readonly info: Readonly<Record<string, unknown>>;
   readonly child: ChildProcess;
   ask(op: string, args?: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Kill it (SIGKILL: no clean shutdown, as a crashed host). */
@@ -58,14 +60,22 @@ export async function fleetKit(): Promise<FleetKit> {
 
 const script = fileURLToPath(new URL('./instance.ts', import.meta.url));
 
-/** Start one instance in its own process (`node --import tsx test/fleet/instance.ts`). */
+/**
+ * Start one instance in its own process (`node --import tsx test/fleet/instance.ts`, or another instance
+ * script given as `opts.script`, which gets `opts.config` in its configuration too).
+ */
 export async function startInstance(
   kit: FleetKit,
   store: string,
   upstream: string,
-  options: { approvals?: false; server?: { command: string; args: string[] } } = {},
+  opts: {
+    readonly script?: string;
+    readonly config?: Record<string, unknown>;
+    readonly approvals?: false;
+    readonly server?: { command: string; args: string[] };
+  } = {},
 ): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, ['--import', 'tsx', opts.script ?? script], {
     env: {
       ...process.env,
       FLEET_INSTANCE: JSON.stringify({
@@ -75,7 +85,9 @@ export async function startInstance(
         iss: ISS,
         aud: AUD,
         upstream,
-        ...options,
+        ...opts.config,
+        ...(opts.approvals === false ? { approvals: false } : {}),
+        ...(opts.server ? { server: opts.server } : {}),
       }),
     },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -83,18 +95,19 @@ export async function startInstance(
   const waiting = new Map<number, (o: Record<string, unknown>) => void>();
   let next = 0;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const ready = new Promise<{ ready: string; pid: number }>((resolve, reject) => {
+  const ready = new Promise<{ ready: string; pid: number } & Record<string, unknown>>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`instance exited (${code}) before it was ready`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const o = JSON.parse(line) as Record<string, unknown>;
-      if (o.ready) resolve(o as { ready: string; pid: number });
+      if (o.ready) resolve(o as { ready: string; pid: number } & Record<string, unknown>);
       else waiting.get(o.id as number)?.(o);
     });
   });
-  const { ready: url, pid } = await ready;
+  const info = await ready;
   return {
-    url,
-    pid,
+    url: info.ready,
+    pid: info.pid,
+    info,
     child,
     ask(op, args = {}) {
       const id = next++;

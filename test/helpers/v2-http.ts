@@ -54,7 +54,11 @@ export async function postV2<Body>(
     },
     body: JSON.stringify({ jsonrpc: '2.0', ...message }),
   });
-  const text = await res.text();
+  return { status: res.status, body: lastJson<Body>(await res.text()) };
+}
+
+/** The JSON of an HTTP answer: a JSON body's, or the last `data:` line of an event stream's. */
+export function lastJson<Body>(text: string): Body {
   const data = text.startsWith('{')
     ? text
     : (
@@ -63,5 +67,5 @@ export async function postV2<Body>(
           .filter((l) => l.startsWith('data: '))
           .pop() ?? 'data: {}'
       ).slice(6);
-  return { status: res.status, body: JSON.parse(data) as Body };
+  return JSON.parse(data) as Body;
 }

@@ -3,18 +3,35 @@ import { RPC_CODES } from '../../errors.js';
 import { readBody } from '../../carrier/read-body.js';
 import { jsonContentTypeProblem } from './media-type.js';
 import type { Refusal } from './refusals.js';
+import { distinctHeaders } from './distinct.js';
 
 /**
  * A POST body must be JSON: parsed as a media type, so `text/plain; x=application/json` (which a browser
  * sends cross-site without a preflight) is not, and neither is a second Content-Type header (415).
  */
 function contentTypeRefusal(req: IncomingMessage): Refusal | undefined {
-  const types = req.headersDistinct['content-type'] ?? [];
-  const problem = types.length > 1 ? 'more than one Content-Type header' : jsonContentTypeProblem(types[0]);
+  const types = distinctHeaders(req.rawHeaders, CONTENT_TYPE)['content-type'] ?? [];
+  const problem = types.length > 1 ? 'more than one Content-Type header' : typeProblem(types[0]);
   return problem === undefined
     ? undefined
     : { status: 415, rpc: -32600, message: `intentguard: ${problem}`, code: 'ERR_CONTENT_TYPE' };
 }
+
+const CONTENT_TYPE = ['content-type'];
+
+/**
+ * A client sends the same Content-Type on every request: its verdict is kept (a bounded memo, as the
+ * front door keeps Host verdicts: a flood of distinct values empties it rather than growing it).
+ */
+const verdicts = new Map<string, string | undefined>();
+const typeProblem = (value: string | undefined): string | undefined => {
+  if (value === undefined) return jsonContentTypeProblem(value);
+  if (verdicts.has(value)) return verdicts.get(value);
+  if (verdicts.size >= 64) verdicts.clear();
+  const problem = jsonContentTypeProblem(value);
+  verdicts.set(value, problem);
+  return problem;
+};
 
 /** A POST body read and parsed, or why not (415 type, 413 size, 400 syntax). */
 export type JsonBody =

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Valve } from '../../carrier/valve.js';
+import { META } from '../../era/keys.js';
 import { isObject, isRequest, isResponse } from '../../jsonrpc/message.js';
 import { openSse, sseEvent } from './sse-format.js';
 import { idKey } from './sessions.js';
@@ -12,6 +13,8 @@ interface Exchange {
   readonly batch: boolean;
   /** Answers gathered for a JSON body, or undefined once the response became an event stream. */
   json: string[] | undefined;
+  /** The status of a JSON body (400: intentguard refused the request as the specification asks). */
+  status?: number;
 }
 
 /**
@@ -131,7 +134,9 @@ export class Exchanges {
     }
     const body = x.batch || x.json.length !== 1 ? `[${x.json.join(',')}]` : x.json[0]!;
     if (!x.res.headersSent)
-      x.res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': this.sid }).end(body);
+      x.res
+        .writeHead(x.status ?? 200, { 'content-type': 'application/json', 'mcp-session-id': this.sid })
+        .end(body);
   }
 
   /** The server is gone: every open exchange gets an end, and so does the GET stream. */
@@ -155,13 +160,23 @@ export class Exchanges {
     x.json = undefined;
   }
 
-  /** The exchange a server message belongs to, if any: its answer's request, its progress token's, or the latest open one. */
+  /**
+   * The exchange a server message belongs to, if any: its answer's request, its subscription's
+   * (`subscriptions/listen`, 2026-07-28: the listen request's id in `_meta`; none once that stream is
+   * gone), its progress token's, or the latest open one.
+   */
   #exchangeFor(m: unknown, latest: boolean): { x: Exchange; answers?: string } | undefined {
     if (!isObject(m)) return undefined;
     if (isResponse(m)) {
       const k = idKey(m.id);
       const x = this.#waiting.get(k);
       return x && { x, answers: k };
+    }
+    const meta = isObject(m.params) && isObject(m.params._meta) ? m.params._meta : undefined;
+    const subscription = meta?.[META.subscriptionId];
+    if (typeof subscription === 'string' || typeof subscription === 'number') {
+      const x = this.#waiting.get(idKey(subscription));
+      return x && { x };
     }
     const token = isObject(m.params) ? m.params.progressToken : undefined;
     if (token !== undefined) {

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { relayFrame } from '../../carrier/relay.js';
+import { httpStatusOf } from '../../era/refusal.js';
 import type { BridgeSession } from './bridge-session.js';
 
 /**
@@ -37,7 +38,11 @@ export async function postToBridge(
       for (const a of r.answers) {
         // An answer to a request goes where that request waits; an invalid message's (null id) to this POST.
         if ((a as { id?: unknown }).id === null) invalid.push(JSON.stringify(a));
-        else s.exchanges.deliver(a, JSON.stringify(a));
+        else {
+          // One request refused as the specification asks (-32020 HeaderMismatch…): HTTP 400.
+          if (!batch && httpStatusOf(a) === 400) x.status = 400;
+          s.exchanges.deliver(a, JSON.stringify(a));
+        }
       }
       for (const f of r.forward) {
         forwarded++;

@@ -12,8 +12,15 @@ interface Decider extends UpstreamSession {
 }
 
 /** Through the era gate when the session has one (version pinning, task owners, MRTR rounds). */
-const see = (s: Decider, dir: 'c2s' | 's2c', m: unknown, bytes?: number, raw?: string) =>
-  s.era ? observeThrough(s.era, s.handle, dir, m, bytes, raw) : s.handle.observe(dir, m, bytes, raw);
+const see = (
+  s: Decider,
+  dir: 'c2s' | 's2c',
+  m: unknown,
+  bytes?: number,
+  raw?: string,
+  header?: (name: string) => string | undefined,
+) =>
+  s.era ? observeThrough(s.era, s.handle, dir, m, bytes, raw, header) : s.handle.observe(dir, m, bytes, raw);
 
 /** What a client body's messages came to: to forward, to answer at once, and each one's outcome. */
 export interface ClientDecided {
@@ -29,11 +36,15 @@ export interface WireBody {
   readonly bytes: number;
 }
 
-/** Decide every message of a client body, in order; `wire`: the body, when it is one of them. */
+/**
+ * Decide every message of a client body, in order; `wire`: the body, when it is one of them; `header`:
+ * the POST's headers, for the era gate (an `MCP-Protocol-Version` contradicting a body is -32020).
+ */
 export async function decideClient(
   s: Decider,
   messages: readonly unknown[],
   wire?: WireBody,
+  header?: (name: string) => string | undefined,
 ): Promise<ClientDecided> {
   const forward: unknown[] = [],
     answers: unknown[] = [],
@@ -41,8 +52,8 @@ export async function decideClient(
   for (const m of messages) {
     const out =
       wire !== undefined && wire.message === m
-        ? await see(s, 'c2s', m, wire.bytes, wire.text)
-        : await see(s, 'c2s', m);
+        ? await see(s, 'c2s', m, wire.bytes, wire.text, header)
+        : await see(s, 'c2s', m, undefined, undefined, header);
     outcomes.push(out);
     if (out.forward !== undefined) forward.push(out.forward);
     const answer =

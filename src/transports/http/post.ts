@@ -131,7 +131,10 @@ async function decideOnPost(
   for (const m of messages) if (isRequest(m)) s.waiters.set(idKey(m.id), (a) => early.push(a));
   if (String(req.headers.accept ?? '').includes('text/event-stream')) s.promptOn = res;
   hintTraceparent(c.runtime.observe, s.handle.id, messages, req.headers.traceparent);
-  const decided = await decideClient(s, messages, wire);
+  const decided = await decideClient(s, messages, wire, (name) => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  });
   if (s.promptOn === res) s.promptOn = undefined;
   for (const m of messages) if (isRequest(m)) s.waiters.delete(idKey(m.id));
   return { decided, early };
@@ -331,7 +334,9 @@ async function answerJson(
       sendJson(res, 503, errorAnswer(null, RPC_CODES.REFUSED, why, { code: 'ERR_RECORD_FAILED' }));
       return;
     }
-  res.writeHead(up.statusCode ?? 200, headers).end(out);
+  res
+    .writeHead(up.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(out)) })
+    .end(out);
 }
 
 /**

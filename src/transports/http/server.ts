@@ -20,6 +20,10 @@ import { handlePost } from './post.js';
 import { firstRefusal, noIntent, otherAgent, quoted, refuse, sendJson, unknownSession } from './refusals.js';
 import { SessionTable } from './sessions.js';
 import { createUpstream } from './upstream.js';
+import { distinctHeaders } from './distinct.js';
+
+/** The headers the front door checks for a second occurrence. */
+const DOOR_HEADERS = ['host', 'origin'];
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -226,9 +230,13 @@ async function route(
   try {
     // The endpoint itself, as clients send it on every request, is parsed once (build).
     const url = req.url === p.path ? p.endpoint : new URL(req.url ?? '/', 'http://localhost');
-    if (await answeredHere(o, p, req, res, url)) return;
+    // Both answer synchronously on the common path (the endpoint itself, no grant configured): no
+    // promise and no microtask hop there.
+    const here = answeredHere(o, p, req, res, url);
+    if (here === true || (here !== false && (await here))) return;
     // Authentication first: nothing is forwarded for a request without a valid grant.
-    const admitted = await admit(o.runtime, p, req, res);
+    const granted = admit(o.runtime, p, req, res);
+    const admitted = granted instanceof Promise ? await granted : granted;
     if (!admitted) return;
     const { identity, intent } = admitted;
     if (p.bridge) {
@@ -252,32 +260,40 @@ async function route(
  * rebinding, cross-site requests), CORS for an allowed browser origin, /metrics and health, the RFC
  * 9728 metadata, and a 404 for a path that is no MCP endpoint. True when it answered.
  */
-async function answeredHere(
+function answeredHere(
   o: HttpProxyOptions,
   p: Parts,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-): Promise<boolean> {
-  const refused = p.door.check(req.headers, req.socket.localPort, req.headersDistinct);
+): boolean | Promise<boolean> {
+  // The door reads only whether Host or Origin came twice: those two, not every header, are collected.
+  const refused = p.door.check(
+    req.headers,
+    req.socket.localPort,
+    distinctHeaders(req.rawHeaders, DOOR_HEADERS),
+  );
   if (refused) {
     req.resume();
     refuseRequest(res, refused);
     return true;
   }
   if (corsFor(req.headers, req.method, res)) return true;
+  return url.pathname === p.path ? metadata(o, p, res, url) : offEndpoint(o, p, req, res, url);
+}
+
+/** A path other than the endpoint: /metrics, /healthz, /readyz, the metadata, legacy messages, or 404. */
+async function offEndpoint(
+  o: HttpProxyOptions,
+  p: Parts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
   // /metrics, /healthz, /readyz: answered here (past the door), never forwarded upstream.
-  if (url.pathname !== p.path && (await o.runtime.observe.serve(req, res, url.pathname))) return true;
-  if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
-    sendJson(res, 200, {
-      resource: p.auth.resource,
-      authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])],
-      bearer_methods_supported: ['header'],
-      resource_name: 'intentguard MCP gateway',
-    });
-    return true;
-  }
-  if (url.pathname === p.path || (p.legacy && url.pathname === p.messagesPath)) return false;
+  if (await o.runtime.observe.serve(req, res, url.pathname)) return true;
+  if (metadata(o, p, res, url)) return true;
+  if (p.legacy && url.pathname === p.messagesPath) return false;
   refuse(res, {
     status: 404,
     rpc: -32601,
@@ -287,19 +303,49 @@ async function answeredHere(
   return true;
 }
 
+/** The RFC 9728 protected-resource metadata, answered here: true when `url` asks for it. */
+function metadata(o: HttpProxyOptions, p: Parts, res: ServerResponse, url: URL): boolean {
+  if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
+    sendJson(res, 200, {
+      resource: p.auth.resource,
+      authorization_servers: [...(o.runtime.options.auth?.issuers ?? [])],
+      bearer_methods_supported: ['header'],
+      resource_name: 'intentguard MCP gateway',
+    });
+    return true;
+  }
+  return false;
+}
+
 /**
  * The grant of this request (when grants are configured): its identity and intent, or a 401 with a
  * `WWW-Authenticate: Bearer` challenge naming the RFC 9728 metadata. Undefined when it answered.
  */
-async function admit(
+function admit(
   runtime: Runtime,
   p: Parts,
   req: IncomingMessage,
   res: ServerResponse,
-): Promise<{ identity: Identity | undefined; intent: Intent | undefined } | undefined> {
+): Admitted | undefined | Promise<Admitted | undefined> {
   if (!runtime.gate) return { identity: undefined, intent: runtime.defaultIntent };
+  return verified(runtime.gate, p, req, res);
+}
+
+/** Who a request is: its grant's identity and intent. */
+interface Admitted {
+  readonly identity: Identity | undefined;
+  readonly intent: Intent | undefined;
+}
+
+/** {@link admit} with grants configured: the grant verified, or the 401 sent. */
+async function verified(
+  gate: NonNullable<Runtime['gate']>,
+  p: Parts,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<Admitted | undefined> {
   try {
-    const g = await runtime.gate.verify(bearerToken(req.headers.authorization));
+    const g = await gate.verify(bearerToken(req.headers.authorization));
     return { identity: g.identity, intent: g.intent };
   } catch (e) {
     req.resume();

@@ -34,7 +34,8 @@ export interface Upstream {
   end(session: UpstreamSession): void;
 }
 
-const MCP_HEADERS = ['mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'accept'];
+/** The client's headers carried upstream (its session id never is: upstream's own goes instead). */
+const MCP_HEADERS = ['mcp-protocol-version', 'last-event-id', 'accept'];
 
 /** `url`: the upstream MCP endpoint; `headers`: sent on every request (upstream credentials). */
 export function createUpstream(url: URL, headers: Readonly<Record<string, string>> = {}): Upstream {
@@ -44,7 +45,8 @@ export function createUpstream(url: URL, headers: Readonly<Record<string, string
       const h: Record<string, string> = { ...headers, ...trace };
       for (const name of MCP_HEADERS) if (typeof from[name] === 'string') h[name] = from[name];
       // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
-      delete h['mcp-session-id'];
+      // (MCP_HEADERS names none: a `delete` on every request would turn the object into a slow dictionary.)
+      if ('mcp-session-id' in h) delete h['mcp-session-id'];
       if (session?.upstreamSid) h['mcp-session-id'] = session.upstreamSid;
       if (from.host) h.host = from.host;
       if (body !== undefined) {

@@ -17,6 +17,7 @@ import type { RuntimeOptions } from '../../../src/transports/runtime.js';
 import { approvingClient } from '../../helpers/approving-client.js';
 import { httpUpstream } from '../../helpers/http-upstream.js';
 import { waitFor } from '../../helpers/wait.js';
+import { raw } from '../../adversarial/raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-http-'));
 writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [echo, read_notes, slow]\n');
@@ -519,6 +520,30 @@ describe('intentguard http', () => {
       const refused = (await twice.json()) as { id: number; error?: { data?: { code?: string } } };
       assert.equal(refused.error?.data?.code, 'ERR_JSON_AMBIGUOUS', JSON.stringify(refused));
       assert.equal(s.upstream.seen.length, before, 'nothing of it reached the server');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a JSON answer goes with its Content-Length, never chunked: upstream answers decided here, and refusals', async () => {
+    const s = await stack({}, { json: true });
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      const session = { ...headers, 'mcp-session-id': await initializeRaw(s.proxy.url, headers) };
+      const call =
+        '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}';
+      const denied =
+        '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"send_email","arguments":{}}}';
+      for (const [what, init] of [
+        ['an upstream answer', { method: 'POST', headers: session, body: call }],
+        ["intentguard's refusal of a call", { method: 'POST', headers: session, body: denied }],
+        ['a refused request (no session)', { method: 'POST', headers, body: call }],
+      ] as const) {
+        const r = await raw(s.proxy.url, { method: init.method, headers: init.headers, body: init.body });
+        assert.equal(r.headers['transfer-encoding'], undefined, `${what}: ${r.status} ${r.body}`);
+        assert.equal(r.headers['content-length'], String(Buffer.byteLength(r.body)), what);
+        assert.ok(JSON.parse(r.body), what);
+      }
     } finally {
       await s.close();
     }
