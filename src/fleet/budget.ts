@@ -65,13 +65,18 @@ export async function fleetBudget(store: PgStore, options: FleetBudgetOptions = 
       try {
         if (++counted % 1024 === 0)
           await store.pg.pool.query('DELETE FROM grant_usage WHERE expires_at <= $1', [now]);
-        const r = await store.pg.pool.query<{ calls: number; started_at: number }>(COUNT, [
-          scope,
-          session.startedAt,
-          session.identity?.expiresAt ?? now + NO_EXPIRY_MS,
-          limits.calls ?? Number.MAX_SAFE_INTEGER,
-          now,
-        ]);
+        // Prepared once per connection: one budgeted call, one execution (no parse and plan each time).
+        const r = await store.pg.pool.query<{ calls: number; started_at: number }>({
+          name: 'ig-fleet-budget-count',
+          text: COUNT,
+          values: [
+            scope,
+            session.startedAt,
+            session.identity?.expiresAt ?? now + NO_EXPIRY_MS,
+            limits.calls ?? Number.MAX_SAFE_INTEGER,
+            now,
+          ],
+        });
         const row = r.rows[0];
         if (!row)
           return verdictOf([

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { IntentGuardError } from '../../errors.js';
 import { ACTION_RANK, type Action } from '../../model/policy.js';
@@ -117,6 +118,10 @@ const SQL = {
   ends: endsSql(),
 };
 
+/** One of the {@link SQL} statements, prepared once per connection (parsing and planning cost more than running it). */
+const insert = (client: pg.PoolClient, which: keyof typeof SQL, cols: unknown[][]) =>
+  client.query({ name: `ig-write-${which}`, text: SQL[which], values: cols });
+
 /** Most event rows per INSERT statement. */
 const SPILL = 2048;
 
@@ -230,15 +235,19 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     if (c.decisions.rows) add(guarded('decisions', DECISION_COLS), c.decisions.cols);
     if (c.alerts.rows) add(guarded('alerts', ALERT_COLS), c.alerts.cols);
     if (c.ends.rows) add((at) => `ends_upd AS (${endsSql(at)} AND (SELECT ok FROM g))`, c.ends.cols);
-    const r = await store.pg.pool.query<{ ok: boolean; newest: number | null }>(
-      `WITH g AS MATERIALIZED (
+    const text = `WITH g AS MATERIALIZED (
         SELECT (pg_advisory_xact_lock_shared($1)::text = '' AND ${held}
           AND COALESCE((SELECT max(epoch) FROM audit_keys) <= $2, true)) AS ok,
           (SELECT max(epoch) FROM audit_keys) AS newest
       ), ${parts.join(', ')}
-      SELECT ok, newest FROM g`,
-      params,
-    );
+      SELECT ok, newest FROM g`;
+    // Prepared once per connection and shape (which tables, fenced or not): a few shapes in all, and
+    // parsing and planning this statement costs more than running it.
+    const r = await store.pg.pool.query<{ ok: boolean; newest: number | null }>({
+      name: `ig-commit-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`,
+      text,
+      values: params,
+    });
     const row = r.rows[0]!;
     if (!row.ok) refuseRetired(row.newest, store.epoch, store.display, store.keyFile);
     return row.ok;
@@ -382,9 +391,9 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
             // A long backlog goes in statements of SPILL rows: one huge array parameter is slower to
             // encode and to plan than several (measured: bench/fleet.ts).
             if (events.rows >= SPILL && client) {
-              if (sessions.rows) await client.query(SQL.sessions, sessions.cols);
+              if (sessions.rows) await insert(client, 'sessions', sessions.cols);
               sessions = new Columns(SESSION_COLS.length);
-              await client.query(SQL.events, events.cols);
+              await insert(client, 'events', events.cols);
               events = new Columns(EVENT_COLS.length);
             }
             break;
@@ -447,11 +456,11 @@ export function createPgWriter(store: PgStore, fence?: () => PgFence | undefined
     if (!client)
       return (await oneStatement(batches, { events, decisions, alerts, ends })) ? [tally, work] : undefined;
     // Sessions first (their rows exist before anything refers to them), seals last.
-    if (sessions.rows) await client.query(SQL.sessions, sessions.cols);
-    if (events.rows) await client.query(SQL.events, events.cols);
-    if (decisions.rows) await client.query(SQL.decisions, decisions.cols);
-    if (alerts.rows) await client.query(SQL.alerts, alerts.cols);
-    if (ends.rows) await client.query(SQL.ends, ends.cols);
+    if (sessions.rows) await insert(client, 'sessions', sessions.cols);
+    if (events.rows) await insert(client, 'events', events.cols);
+    if (decisions.rows) await insert(client, 'decisions', decisions.cols);
+    if (alerts.rows) await insert(client, 'alerts', alerts.cols);
+    if (ends.rows) await insert(client, 'ends', ends.cols);
     return [tally, work];
   };
 
