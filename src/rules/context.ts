@@ -65,7 +65,7 @@ export interface Analysis {
   purposeWords: PurposeWords | undefined;
   /** Words of the listed tools' names. */
   readonly toolWords: Set<string>;
-  /** Targets (`kind:value`) some result steered the reader towards (see steering.ts). */
+  /** Targets (`kind:value`) some result steered the reader towards (see steering.ts); shared by the grant's sessions. */
   readonly steered: Set<string>;
   /** Per call index: the arguments, so results can be paired with what was asked. */
   readonly callArgs: Map<number, Readonly<Record<string, unknown>>>;
@@ -112,8 +112,15 @@ function deriveIntentFields(session: SessionState) {
   };
 }
 
-/** A fresh analysis; `prov` is the provenance index to use (shared by a grant's sessions), else a new one. */
-export function createAnalysis(session: SessionState, prov: ProvenanceIndex = new ProvenanceIndex()): Analysis {
+/**
+ * A fresh analysis; `prov` is the provenance index to use and `steered` the targets results steered
+ * towards (both shared by a grant's sessions: what one session read decides another's calls), else new ones.
+ */
+export function createAnalysis(
+  session: SessionState,
+  prov: ProvenanceIndex = new ProvenanceIndex(),
+  steered: Set<string> = new Set(),
+): Analysis {
   return {
     prov,
     ...intentFields(session),
@@ -126,7 +133,7 @@ export function createAnalysis(session: SessionState, prov: ProvenanceIndex = ne
     outOfIntent: 0, outOfIntentSideEffects: 0, sideEffects: 0, serverRequests: 0,
     drift_: { out: 0, outSide: 0, targets: 0, injected: 0, seen: new Set() },
     callTimes: [], callTimesStart: 0, toolsUsedList: [], drift: 0, driftKey: '', lastTool: '', streak: 0, listCount: 0, firstListTools: new Set(), toolDigests: new Map(), profiles: new Map(), callArgs: new Map(), trails: new Map(), secrets: new SecretPieces(),
-    steered: new Set(), toolWords: new Set(),
+    steered, toolWords: new Set(),
   };
 }
 

@@ -177,8 +177,17 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   const scopes = options.grantScopes ?? createGrantScopes();
   return {
     name: 'rules',
-    // What earlier results contained belongs to the grant: a read in one session taints a send in another.
-    createState: (session) => ({ analysis: createAnalysis(session, scopes.shared(session, 'provenance', () => new ProvenanceIndex())), partials: new Map(), rates: new Map() }),
+    // What earlier results contained, and the targets they steered towards, belong to the grant: a read
+    // in one session taints a send in another.
+    createState: (session) => ({
+      analysis: createAnalysis(
+        session,
+        scopes.shared(session, 'provenance', () => new ProvenanceIndex()),
+        scopes.shared(session, 'steered', () => new Set<string>()),
+      ),
+      partials: new Map(),
+      rates: new Map(),
+    }),
     evaluate({ event, session, state }) {
       if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
       const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);
