@@ -1,5 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { errorAnswer } from '../jsonrpc/message.js';
+import { copyParamHeaders } from '../lib/param-headers.js';
 
 /** Set on a request one instance of a fleet sends on to the owner of its state: it is never sent on again. */
 export const FORWARDED_HEADER = 'intentguard-forwarded';
@@ -55,8 +57,7 @@ export async function hop(
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
-  for (const [h, v] of Object.entries(req.headers))
-    if (h.startsWith('mcp-param-') && typeof v === 'string') headers[h] = v;
+  copyParamHeaders(req, headers);
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   const target = new URL(address);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -71,17 +72,18 @@ export async function hop(
   } catch (e) {
     if (unreached(e)) return 'unreached';
     if (!res.headersSent)
-      res.writeHead(502, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: null,
-          error: {
-            code: -32603,
-            message: `intentguard: the owner of this session at ${address} failed: ${(e as Error).message}`,
-            data: { code: 'ERR_SESSION_LEASE' },
-          },
-        }),
-      );
+      res
+        .writeHead(502, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify(
+            errorAnswer(
+              null,
+              -32603,
+              `intentguard: the owner of this session at ${address} failed: ${(e as Error).message}`,
+              { code: 'ERR_SESSION_LEASE' },
+            ),
+          ),
+        );
     return 'done';
   }
   const back: Record<string, string> = {};

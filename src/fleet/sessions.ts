@@ -40,6 +40,10 @@ export type Adopter = (row: FleetSessionRow, handle: SessionHandle) => boolean;
 const handleOf = (kind: FleetSessionKind, handle: string | undefined): string | null =>
   handle === undefined ? null : kind === 'stateless' ? stored(handle) : handle;
 
+/** A stored handle read back ({@link handleOf} undone). */
+const handleFrom = (kind: FleetSessionKind, handle: string | null): string | undefined =>
+  handle === null ? undefined : kind === 'stateless' ? (JSON.parse(handle) as string) : handle;
+
 /** What the HTTP paths need to serve sessions of a fleet (src/stateless/http.ts, src/transports/http/). */
 export interface FleetSessions {
   readonly leases: SessionLeases;
@@ -125,12 +129,13 @@ export async function fleetSessions(
     });
   };
 
-  // A lease another instance took: its sessions go on there, so here they are forgotten (not ended).
-  leases.onLost((scope) => {
+  /** Another instance serves `scope` now: its sessions go on there, so here they are forgotten (not ended). */
+  const letGo = (scope: string) => {
     const ids = local.get(scope);
     local.delete(scope);
     for (const id of ids ?? []) monitor.release(id);
-  });
+  };
+  leases.onLost(letGo);
 
   const rowsOf = async (scope: string) => {
     try {
@@ -167,12 +172,7 @@ export async function fleetSessions(
         id: row.id,
         scope,
         kind: row.kind,
-        handle:
-          row.handle === null
-            ? undefined
-            : row.kind === 'stateless'
-              ? (JSON.parse(row.handle) as string)
-              : row.handle,
+        handle: handleFrom(row.kind, row.handle),
         upstreamSid: row.upstream_sid ?? undefined,
       };
       // Ended in the record: replayed for the state it left behind (provenance), then let go.
@@ -214,10 +214,7 @@ export async function fleetSessions(
       const p = (async (): Promise<true | ElsewhereOwned> => {
         const claim = await leases.claim(scope);
         if (!claim.mine) {
-          // Another instance serves it now: what was served here is forgotten (it goes on there).
-          const ids = local.get(scope);
-          local.delete(scope);
-          for (const id of ids ?? []) monitor.release(id);
+          letGo(scope);
           return claim;
         }
         if (claim.takenOver) await rebuild(scope, claim.epoch, identity, intent);
@@ -252,7 +249,7 @@ export async function fleetSessions(
       try {
         const r = await store.pg.pool.query<{ id: string; scope: string; upstream_sid: string | null }>(
           'SELECT id, scope, upstream_sid FROM fleet_sessions WHERE kind = $1 AND handle = $2 ORDER BY started_at DESC LIMIT 1',
-          [kind, handle],
+          [kind, handleOf(kind, handle)],
         );
         const row = r.rows[0];
         return (

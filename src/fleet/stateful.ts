@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RPC_CODES } from '../errors.js';
+import { errorAnswer } from '../jsonrpc/message.js';
 import type { Identity } from '../model/events.js';
 import type { Intent } from '../model/intent.js';
 import { FORWARDED_HEADER, hop } from './hop.js';
@@ -101,11 +102,11 @@ export async function nameStateful(
 
 function refuse(res: ServerResponse, why: string): void {
   if (res.headersSent) return void res.end();
-  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '3' }).end(
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: null,
-      error: { code: RPC_CODES.REFUSED, message: `intentguard: ${why}`, data: { code: 'ERR_SESSION_LEASE' } },
-    }),
-  );
+  res
+    .writeHead(503, { 'content-type': 'application/json', 'retry-after': '3' })
+    .end(
+      JSON.stringify(
+        errorAnswer(null, RPC_CODES.REFUSED, `intentguard: ${why}`, { code: 'ERR_SESSION_LEASE' }),
+      ),
+    );
 }

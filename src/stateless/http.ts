@@ -10,6 +10,7 @@ import { RPC_CODES } from '../errors.js';
 import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
 import { httpTarget } from '../lib/http-target.js';
+import { copyParamHeaders } from '../lib/param-headers.js';
 import { pendingKey } from '../monitor/state.js';
 import { statelessKey, type StatelessKey } from './key.js';
 import { sseData } from './sse.js';
@@ -70,14 +71,6 @@ const send = (res: ServerResponse, status: number, body: unknown, text = JSON.st
  */
 const oneLine = (m: unknown, text: string | undefined): string =>
   text !== undefined && !/[\r\n]/.test(text) ? text : JSON.stringify(m);
-
-/** The client's `Mcp-Param-*` headers (carried upstream as they came); no array built per request. */
-const copyParamHeaders = (req: IncomingMessage, to: Record<string, string>) => {
-  for (const h in req.headers) {
-    const v = req.headers[h];
-    if (h.startsWith('mcp-param-') && typeof v === 'string') to[h] = v;
-  }
-};
 
 /** HTTP status of an error answer: the spec's codes are 400 on HTTP (basic/index.mdx, streamable-http.mdx). */
 const statusOf = (answer: unknown): number => {

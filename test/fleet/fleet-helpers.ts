@@ -24,6 +24,23 @@ export const ISS = 'https://idp.fleet.test';
 export const AUD = 'https://intentguard.fleet.test/mcp';
 
 /** A running instance: its proxy URL, its pid, and a request/answer line protocol over stdin/stdout. */
+/**
+ * What an instance process reads from `FLEET_INSTANCE` (test/fleet/instance.ts, and the console
+ * instance of test/era/fixtures/fleet-instance.ts, which adds its console token).
+ */
+export interface InstanceConfig {
+  store: string;
+  auditKey: string;
+  jwks: string;
+  iss: string;
+  aud: string;
+  upstream: string;
+  /** false: no approval channel (a held call is denied at once). */
+  approvals?: false;
+  /** A stdio server to front instead of `upstream` (`intentguard http -- <command>`). */
+  server?: { command: string; args: string[] };
+}
+
 export interface Instance {
   readonly url: string;
   readonly pid: number;

@@ -6,22 +6,10 @@ import { createInterface } from 'node:readline';
 import { createRuntime } from '../../src/app/runtime.js';
 import { pgLedger } from '../../src/fleet/ledger.js';
 import type { FleetRevocations } from '../../src/fleet/revocations.js';
+import type { InstanceConfig } from './fleet-helpers.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 
-interface Config {
-  store: string;
-  auditKey: string;
-  jwks: string;
-  iss: string;
-  aud: string;
-  upstream: string;
-  /** false: no approval channel (a held call is denied at once). */
-  approvals?: false;
-  /** A stdio server to front instead of `upstream` (`intentguard http -- <command>`). */
-  server?: { command: string; args: string[] };
-}
-
-const config = JSON.parse(process.env.FLEET_INSTANCE ?? '{}') as Config;
+const config = JSON.parse(process.env.FLEET_INSTANCE ?? '{}') as InstanceConfig;
 const runtime = await createRuntime({
   mode: 'enforce',
   db: config.store,
