@@ -714,8 +714,7 @@ describe('intentguard http', () => {
     const client = await connectClient(proxy.url);
     await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
     assert.equal(runtime.monitor.stats().sessions, 1);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(runtime.monitor.stats().sessions, 0, 'the idle session was closed');
+    await waitFor(() => runtime.monitor.stats().sessions === 0, 'the idle session was closed');
     await proxy.close();
     await runtime.close();
     await upstream.close();
