@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Subscriber } from 'rxjs';
-import { Observable, Subject, asapScheduler, filter, finalize, groupBy, mergeMap, scan } from '../lib/rx.js';
+import { Subject, asapScheduler, type Observable } from '../lib/rx.js';
 import { IntentGuardError } from '../errors.js';
 import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
@@ -8,7 +7,7 @@ import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
 import { ALLOW, verdictOf, type AnyPolicy, type Finding, type Verdict } from '../model/policy.js';
 import { coreFindings } from './core-checks.js';
-import { concatMapEager } from './operators/concat-map-eager.js';
+import { Sequence } from './sequence.js';
 import type { Step, Submission } from './submission.js';
 import type { SessionCore, SessionHandle } from './handle.js';
 import type { MonitorOptions, ResolvedMonitorOptions } from './options.js';
@@ -57,15 +56,12 @@ export interface Monitor {
   close(): void;
 }
 
-/** A submission after `scan`: it carries its state and event (no wrapper object per message). */
+/** A submission once reduced: it carries its state and event (no wrapper object per message). */
 type Scanned = Submission & { readonly state: SessionState; readonly event: SessionEvent };
 
 /** A verdict with one more finding, first (the strongest action still wins; at a tie it names the code). */
 const withFinding = (v: Verdict | Promise<Verdict>, f: Finding): Verdict | Promise<Verdict> =>
   isThenable(v) ? v.then((r) => verdictOf([f, ...r.findings])) : verdictOf([f, ...v.findings]);
-
-/** The seed of each session's `scan`: the first submission starts from its session's initial state. */
-const SEED = undefined as Scanned | undefined;
 
 const isThenable = (v: unknown): v is PromiseLike<Verdict> =>
   typeof (v as PromiseLike<Verdict> | undefined)?.then === 'function';
@@ -114,16 +110,6 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const alerts$ = new Subject<Alert>();
   const sessionEnded$ = new Subject<SessionState>();
   const sessionOpened$ = new Subject<SessionState>();
-  // The pipeline's source: one subscriber (the pipeline), fed directly rather than through a Subject's
-  // observer list, which is a measurable share of the per-message cost.
-  let feed: Subscriber<Submission> | undefined;
-  const input$ = new Observable<Submission>((subscriber) => {
-    feed = subscriber;
-    return () => {
-      feed = undefined;
-    };
-  });
-  const ended$ = new Subject<string>();
   const live = new Map<string, SessionCore>();
   let groups = 0;
   // Decision/alert ids: a random per-monitor prefix plus a counter (unique, and cheap on the hot path).
@@ -252,39 +238,72 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     return step;
   };
 
-  const pipeline = input$.pipe(
-    groupBy((sub) => sub.session.id, { duration: (g) => ended$.pipe(filter((id) => id === g.key)) }),
-    mergeMap((group) => {
-      groups++;
-      let core: SessionCore | undefined;
-      return group.pipe(
-        scan<Submission, Scanned | undefined>((acc, sub) => {
-          core ??= sub.session;
-          const { state, event } = advance(acc === undefined ? sub.session.state : acc.state, sub.incoming);
-          sub.state = state;
-          sub.event = event;
-          return sub as Scanned;
-        }, SEED),
-        concatMapEager((scanned) => {
-          const step = scanned!;
-          step.session.state = step.state;
-          if (events$.observed) events$.next(step.event);
-          const verdict = decide(step.state, step.event, step.session);
-          return isThenable(verdict) ? verdict.then((v) => publish(step, v)) : publish(step, verdict);
-        }),
-        finalize(() => {
+  /**
+   * Each session's sequence: its messages advance its state in arrival order (the reducer runs as each is
+   * submitted), then are decided one at a time in that order — at once when nothing is held, after the
+   * held decision otherwise. A sequence lasts from the session's first message to its end.
+   */
+  interface SessionSequence {
+    readonly sequence: Sequence<Scanned>;
+    /** The state after the last message submitted (ahead of the decisions while one is held). */
+    last: SessionState;
+  }
+  const sequences = new Map<string, SessionSequence>();
+  let closed = false;
+  const decideStep = (step: Scanned): void | Promise<void> => {
+    step.session.state = step.state;
+    if (events$.observed) events$.next(step.event);
+    const verdict = decide(step.state, step.event, step.session);
+    if (!isThenable(verdict)) {
+      publish(step, verdict);
+      return;
+    }
+    return verdict.then((v) => {
+      publish(step, v);
+    });
+  };
+  const decisionFault = (e: unknown) => {
+    // Decisions never throw by construction; if one does, every live session is closed (fail closed).
+    for (const s of [...live.values()])
+      s.handle.close(`monitor failure: ${(e as Error)?.message ?? String(e)}`);
+  };
+  const sequenceOf = (core: SessionCore): SessionSequence => {
+    const found = sequences.get(core.id);
+    if (found) return found;
+    groups++;
+    const id = core.id;
+    const entry: SessionSequence = {
+      sequence: new Sequence<Scanned>(
+        decideStep,
+        () => {
           groups--;
-          if (core) policy.disposeState?.(core.policyState);
-        }),
-      );
-    }),
-  );
-  const subscription = pipeline.subscribe({
-    error: (e: unknown) => {
-      // The pipeline never errors by construction; if it does, every live session is closed (fail closed).
-      for (const s of live.values()) s.handle.close(`monitor failure: ${(e as Error)?.message ?? String(e)}`);
-    },
-  });
+          if (sequences.get(id) === entry) sequences.delete(id);
+          policy.disposeState?.(core.policyState);
+        },
+        decisionFault,
+      ),
+      last: core.state,
+    };
+    sequences.set(id, entry);
+    return entry;
+  };
+  const submit = (sub: Submission): void => {
+    if (closed) return;
+    const entry = sequenceOf(sub.session);
+    let reduced: { state: SessionState; event: SessionEvent };
+    try {
+      reduced = advance(entry.last, sub.incoming);
+    } catch (e) {
+      entry.sequence.close();
+      decisionFault(e);
+      return;
+    }
+    const { state, event } = reduced;
+    entry.last = state;
+    sub.state = state;
+    sub.event = event;
+    entry.sequence.push(sub as Scanned);
+  };
 
   /** Sessions released to another owner: their end here is not published. */
   const released = new Set<string>();
@@ -294,11 +313,11 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       state,
       policyState,
       options: opts,
-      submit: (sub) => feed?.next(sub),
+      submit,
       serialize: () => events$.observed,
       onEnd: (final) => {
         live.delete(id);
-        ended$.next(id);
+        sequences.get(id)?.sequence.end();
         if (released.delete(id)) return;
         sessionEnded$.next(final);
       },
@@ -412,9 +431,9 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     },
     close() {
       for (const s of [...live.values()]) s.handle.close('monitor closed');
-      subscription.unsubscribe();
-      feed?.complete();
-      for (const s of [events$, decisions$, alerts$, sessionEnded$, sessionOpened$, ended$]) s.complete();
+      closed = true;
+      for (const { sequence } of [...sequences.values()]) sequence.close();
+      for (const s of [events$, decisions$, alerts$, sessionEnded$, sessionOpened$]) s.complete();
     },
   };
   return monitor;
