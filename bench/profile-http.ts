@@ -5,10 +5,11 @@
 // Usage: node --import tsx bench/profile-http.ts [calls] — ERA=2025 for the 2025-11-25 path (an SDK v1
 // client and server, a session), default the 2026-07-28 stateless path; IG_ALT=<root of another build>
 // adds that build's proxy beside this one's, rounds taken in turn; ROUNDS=n; CPU_PROF=<dir> runs the
-// proxies under `node --cpu-prof` (profiles written there as they exit).
+// proxies under `node --cpu-prof` (profiles written there as they exit); PROXY_NODE_FLAGS=<flags> runs
+// them with those node flags.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -34,6 +35,23 @@ function cpuOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * TICK_US;
+}
+
+/** utime + stime (µs) per thread name of a process (/proc/<pid>/task/<tid>/stat). */
+function threadsOf(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const key = `${name}#${tid}`;
+      out.set(key, (out.get(key) ?? 0) + (Number(f[11]) + Number(f[12])) * TICK_US);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }
 
 interface Caller {
@@ -92,7 +110,14 @@ try {
   }
   const builds: [string, string][] = [['this build', '.']];
   if (process.env.IG_ALT) builds.push([`IG_ALT ${process.env.IG_ALT}`, process.env.IG_ALT]);
-  const open: { label: string; c: Caller; pid: number; cpu: number; wall: number }[] = [];
+  const open: {
+    label: string;
+    c: Caller;
+    pid: number;
+    cpu: number;
+    wall: number;
+    threads: Map<string, number>;
+  }[] = [];
   for (const [label, root] of builds) {
     const port = await freePort();
     const child = spawn(
@@ -107,6 +132,7 @@ try {
               process.env.CPU_PROF,
             ]
           : []),
+        ...(process.env.PROXY_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
         join(root, 'bin/intentguard.js'),
         'http',
         '--listen',
@@ -127,22 +153,29 @@ try {
     await up(url);
     const c = await caller(url);
     for (let i = 0; i < 1000; i++) await c.call();
-    open.push({ label, c, pid: child.pid!, cpu: 0, wall: 0 });
+    open.push({ label, c, pid: child.pid!, cpu: 0, wall: 0, threads: new Map() });
   }
   const per = Math.ceil(calls / rounds);
   for (let r = 0; r < rounds; r++)
     for (const o of open) {
       const c0 = cpuOf(o.pid);
+      const th0 = threadsOf(o.pid);
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < per; i++) await o.c.call();
       o.wall += Number(process.hrtime.bigint() - t0) / 1e3;
       o.cpu += cpuOf(o.pid) - c0;
+      for (const [name, t] of threadsOf(o.pid))
+        o.threads.set(name, (o.threads.get(name) ?? 0) + t - (th0.get(name) ?? 0));
     }
   for (const o of open) {
     await o.c.close();
     const n = per * rounds;
     console.log(
       `${o.label} (${modern ? '2026-07-28 stateless' : '2025-11-25'}): ${(o.cpu / n).toFixed(0)} us CPU per call in intentguard http, ${(o.wall / n).toFixed(0)} us wall per call`,
+    );
+    const threads = [...o.threads].filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]);
+    console.log(
+      `  by thread, us per call: ${threads.map(([name, t]) => `${name} ${(t / n).toFixed(0)}`).join(', ')}`,
     );
   }
 } finally {

@@ -7,9 +7,8 @@ import type { Monitor } from '../monitor/create.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import type { EraGate } from '../mrtr/gate.js';
 import { RPC_CODES } from '../errors.js';
-import { readBody } from '../carrier/read-body.js';
 import { SSE_EVENT_SLACK } from '../carrier/relay.js';
-import { httpTarget } from '../lib/http-target.js';
+import { httpPool, type HttpPool, type PoolAnswer } from '../lib/http-pool.js';
 import { copyParamHeaders } from '../lib/param-headers.js';
 import { pendingKey } from '../monitor/state.js';
 import { statelessKey, type StatelessKey } from './key.js';
@@ -21,6 +20,8 @@ export interface StatelessHttpOptions {
   readonly era: EraGate;
   /** The upstream MCP endpoint (a 2026-07-28 server: no session, one POST per request). */
   readonly upstream: URL;
+  /** Requests to `upstream` (shared with the 2025 path's); default a pool of this one's own. */
+  readonly pool?: HttpPool;
   /** Headers sent upstream (credentials); the client's Authorization is never forwarded. */
   readonly upstreamHeaders?: Readonly<Record<string, string>>;
   /** Largest upstream answer read (a JSON body, or one SSE event past {@link SSE_EVENT_SLACK}); default the monitor's maxMessageBytes. */
@@ -35,6 +36,8 @@ export interface StatelessHttpOptions {
 
 /** Client headers carried upstream (streamable-http.mdx, "Request Metadata"), besides `Mcp-Param-*`. */
 const CARRIED = ['accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate'];
+
+const isEventStream = (type: string) => type.startsWith('text/event-stream');
 
 const one = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
@@ -235,25 +238,22 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
     send(res, status, answer, text);
   };
 
-  // node:http (keep-alive, the global agent as on the 2025 path) rather than fetch: a fetch per request
-  // costs a Request, Headers, an AbortSignal and a web stream for the body, several times what the
-  // request itself costs the proxy (bench/stateless.ts). Redirects are not followed (as on the 2025 path).
-  const sendUp = httpTarget(o.upstream);
-  const upstreamPost = (req: IncomingMessage, text: string) =>
-    new Promise<IncomingMessage>((resolve, reject) => {
-      const headers: Record<string, string> = { ...o.upstreamHeaders };
-      for (const h of CARRIED) {
-        const v = one(req, h);
-        if (v !== undefined) headers[h] = v;
-      }
-      copyParamHeaders(req, headers);
-      headers.accept ??= 'application/json, text/event-stream';
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(text));
-      const up = sendUp('POST', headers, resolve);
-      up.on('error', reject);
-      up.end(text);
-    });
+  // undici's dispatch (kept-alive connections, no stream for a JSON answer) rather than fetch or
+  // node:http: a fetch per request costs a Request, Headers, an AbortSignal and a web stream, and
+  // node:http a ClientRequest, agent bookkeeping and an IncomingMessage — several times what the request
+  // itself costs the proxy (bench/stateless.ts). Redirects are not followed (as on the 2025 path).
+  const pool = o.pool ?? httpPool(o.upstream);
+  const upstreamPost = (req: IncomingMessage, text: string) => {
+    const headers: Record<string, string> = { ...o.upstreamHeaders };
+    for (const h of CARRIED) {
+      const v = one(req, h);
+      if (v !== undefined) headers[h] = v;
+    }
+    copyParamHeaders(req, headers);
+    headers.accept ??= 'application/json, text/event-stream';
+    headers['content-type'] = 'application/json';
+    return pool.request({ method: 'POST', headers, body: text, maxBytes: maxBody, streamed: isEventStream });
+  };
 
   /**
    * Decide one upstream message; returns what goes to the client (undefined: withheld), and its text:
@@ -360,7 +360,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         res.writeHead(202).end();
         return;
       }
-      let up: IncomingMessage;
+      let up: PoolAnswer;
       try {
         const text = asCame && outcome.forward === body ? asCame.text : JSON.stringify(outcome.forward);
         up = await upstreamPost(req, text);
@@ -376,9 +376,9 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         });
         return;
       }
-      const type = up.headers['content-type'] ?? '';
-      const status = up.statusCode ?? 502;
-      if (type.startsWith('text/event-stream')) {
+      const status = up.status;
+      if (up.kind === 'stream') {
+        const stream = up;
         res.writeHead(status, {
           'content-type': 'text/event-stream',
           'cache-control': 'no-cache',
@@ -388,7 +388,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         let cancelled = false;
         res.once('close', () => {
           cancelled = true;
-          up.destroy();
+          stream.body.destroy();
         });
         const write = (text: string) => res.write(`event: message\ndata: ${text}\n\n`);
         /**
@@ -407,7 +407,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
           return true;
         };
         try {
-          for await (const item of sseData(up, maxBody + SSE_EVENT_SLACK)) {
+          for await (const item of sseData(stream.body, maxBody + SSE_EVENT_SLACK)) {
             if ('tooLarge' in item) {
               const answer = await withheld(s, id);
               if (answer !== undefined) await event(answer);
@@ -423,7 +423,7 @@ export function createStatelessHttp(o: StatelessHttpOptions) {
         res.end();
         return;
       }
-      const read = await readBody(up, maxBody, true);
+      const read = up.body;
       if (read === 'too-large') {
         const answer = await withheld(s, id);
         send(

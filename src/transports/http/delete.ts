@@ -18,7 +18,8 @@ export async function handleDelete(
       code: 'ERR_SESSION_CLOSED',
     });
   const up = await c.upstream.call('DELETE', req.headers, undefined, s);
-  res.writeHead(up.statusCode ?? 200, { 'content-type': String(up.headers['content-type'] ?? 'text/plain') });
-  up.pipe(res);
+  res.writeHead(up.status, { 'content-type': String(up.headers['content-type'] ?? 'text/plain') });
+  if (up.kind === 'stream') up.body.pipe(res);
+  else res.end(up.body === 'too-large' ? '' : up.body);
   s.handle.close('closed by client (DELETE)');
 }

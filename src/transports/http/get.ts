@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpCarrier } from './context.js';
-import { needsSession, refuse } from './refusals.js';
+import { needsSession, refuse, upstreamTooLarge } from './refusals.js';
 import type { ProxySession } from './sessions.js';
-import { isEventStream, relaySse } from './sse.js';
+import { relaySse } from './sse.js';
 
 /**
  * `GET` on the MCP endpoint: the session's stream for server messages that belong to no request,
@@ -19,14 +19,16 @@ export async function handleGet(
   const headers: Record<string, string> = {};
   for (const h of ['content-type', 'cache-control', 'mcp-session-id'])
     if (typeof up.headers[h] === 'string') headers[h] = up.headers[h];
-  res.writeHead(up.statusCode ?? 200, headers);
-  if (!isEventStream(up)) {
-    up.pipe(res);
+  if (up.kind === 'whole') {
+    // Not a stream (upstream has none for this session, say): its answer passes as it is.
+    if (up.body === 'too-large') return refuse(res, upstreamTooLarge(c.maxBody));
+    res.writeHead(up.status, headers).end(up.body);
     return;
   }
+  res.writeHead(up.status, headers);
   s.stream = res;
-  res.on('close', () => up.destroy());
-  relaySse(c, s, up, res, {
+  res.on('close', () => up.body.destroy());
+  relaySse(c, s, up.body, res, {
     onEnd: () => {
       if (s.stream === res) s.stream = undefined;
     },

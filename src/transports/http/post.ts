@@ -8,7 +8,6 @@ import { errorAnswer, isRequest } from '../../jsonrpc/message.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import { hintTraceparent, upstreamTraceHeaders } from '../../observe/hooks.js';
-import { readBody } from '../../carrier/read-body.js';
 import { readJsonBody, type JsonBody } from './body.js';
 import type { HttpCarrier } from './context.js';
 import { decideClient, decideServerBody, withheld, type ClientDecided, type WireBody } from './decide.js';
@@ -24,7 +23,8 @@ import {
   tooManySessions,
 } from './refusals.js';
 import { idKey, type ProxySession } from './sessions.js';
-import { isEventStream, relaySse } from './sse.js';
+import { relaySse } from './sse.js';
+import type { PoolAnswer, WholeAnswer } from '../../lib/http-pool.js';
 import { sseEvent } from './sse-format.js';
 
 /** One POST being carried: its exchange, its session and what its body came to. */
@@ -176,7 +176,7 @@ function answerHere({ res, decided, batch }: Exchange): void {
  * POST the allowed messages upstream (a batch as one array, as it came): upstream's answer, or the
  * error that kept it from coming (then the exchange waits for nothing more).
  */
-async function forwardUp(x: Exchange): Promise<IncomingMessage | Error> {
+async function forwardUp(x: Exchange): Promise<PoolAnswer | Error> {
   const { c, req, s, batch, decided, wire } = x;
   try {
     const trace = upstreamTraceHeaders(c.runtime.observe, s.handle.id, decided.forward, req.headers);
@@ -229,27 +229,25 @@ async function forward(x: Exchange): Promise<void> {
     return;
   }
   if (settled) {
-    up.resume();
+    if (up.kind === 'stream') up.body.resume();
     done();
     return;
   }
   const headers = answerHeaders(x, up);
-  if (isEventStream(up)) {
+  if (up.kind === 'stream') {
     settled = true;
-    res.writeHead(up.statusCode ?? 200, headers);
+    res.writeHead(up.status, headers);
     // From now on a halt answers these requests inside the stream.
     for (const r of requests)
       s.waiters.set(idKey(r.id), (a) => {
         if (!res.writableEnded) res.write(`data: ${JSON.stringify(a)}\n\n`);
       });
-    relaySse(c, s, up, res, { prefix: decided.answers, requests, onEnd: done });
+    relaySse(c, s, up.body, res, { prefix: decided.answers, requests, onEnd: done });
     return;
   }
-  const body = await readBody(up, c.maxBody, true);
   done();
-  if (settled) return;
   settled = true;
-  await answerJson(x, up, headers, body);
+  await answerJson(x, up, headers);
 }
 
 /**
@@ -258,13 +256,13 @@ async function forward(x: Exchange): Promise<void> {
  * accepted the request, one of intentguard's own, so the session's calls are still seen together
  * (budgets, sequences, data flow).
  */
-function answerHeaders({ c, s }: Exchange, up: IncomingMessage): Record<string, string> {
+function answerHeaders({ c, s }: Exchange, up: PoolAnswer): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const h of ['content-type', 'cache-control'])
     if (typeof up.headers[h] === 'string') headers[h] = up.headers[h];
   if (!s.sid) {
     const sid = up.headers['mcp-session-id'];
-    const ok = (up.statusCode ?? 0) >= 200 && (up.statusCode ?? 0) < 300;
+    const ok = up.status >= 200 && up.status < 300;
     if (typeof sid === 'string') s.upstreamSid = sid;
     const name = typeof sid === 'string' ? sid : ok ? `ig-${randomUUID()}` : undefined;
     if (name) c.sessions.name(s, name);
@@ -274,13 +272,9 @@ function answerHeaders({ c, s }: Exchange, up: IncomingMessage): Record<string, 
 }
 
 /** Upstream answered with a body (JSON, or something that is not MCP): decided, then sent as one. */
-async function answerJson(
-  x: Exchange,
-  up: IncomingMessage,
-  headers: Record<string, string>,
-  body: Buffer | 'too-large',
-): Promise<void> {
+async function answerJson(x: Exchange, up: WholeAnswer, headers: Record<string, string>): Promise<void> {
   const { c, res, s, batch, decided, requests } = x;
+  const body = up.body;
   if (body === 'too-large') {
     const answers = [...decided.answers, ...(await withheld(s, requests, c.maxBody))];
     sendJson(res, 200, batch || answers.length !== 1 ? answers : answers[0]);
@@ -291,13 +285,13 @@ async function answerJson(
   if (!type.includes('application/json') || text.trim() === '') {
     if (requests.length === 0) {
       // Only notifications and responses went up: the server's acknowledgement (202) passes as it is.
-      res.writeHead(up.statusCode ?? 502, headers).end(text);
+      res.writeHead(up.status, headers).end(text);
       return;
     }
     // Requests owed answers got something that is not MCP (an HTML error page, an empty body): it is
     // not delivered; each request gets an error the monitor records, and the client a 502.
     const why = new Error(
-      `upstream answered HTTP ${up.statusCode ?? '?'} with ${type || 'no content type'}${text.trim() === '' ? ' and an empty body' : ''}`,
+      `upstream answered HTTP ${up.status} with ${type || 'no content type'}${text.trim() === '' ? ' and an empty body' : ''}`,
     );
     const errs = await answerUnreached(s.handle, requests, why);
     sendJson(res, 502, batch ? [...decided.answers, ...errs] : errs[0]);
@@ -334,9 +328,7 @@ async function answerJson(
       sendJson(res, 503, errorAnswer(null, RPC_CODES.REFUSED, why, { code: 'ERR_RECORD_FAILED' }));
       return;
     }
-  res
-    .writeHead(up.statusCode ?? 200, { ...headers, 'content-length': String(Buffer.byteLength(out)) })
-    .end(out);
+  res.writeHead(up.status, { ...headers, 'content-length': String(Buffer.byteLength(out)) }).end(out);
 }
 
 /**
@@ -361,11 +353,11 @@ async function finishOnStream(x: Exchange, early: readonly unknown[]): Promise<v
     res.end();
     return;
   }
-  if (isEventStream(up)) {
-    relaySse(c, s, up, res, { requests, onEnd: done });
+  if (up.kind === 'stream') {
+    relaySse(c, s, up.body, res, { requests, onEnd: done });
     return;
   }
-  const body = await readBody(up, c.maxBody, true);
+  const body = up.body;
   done();
   const texts =
     body === 'too-large'

@@ -146,5 +146,14 @@ export const tooManySessions = (open: number, max: number): Refusal | undefined 
         { 'retry-after': '5' },
       );
 
+/** An upstream answer that is not a stream and exceeds the size limit: not passed on (502). */
+export const upstreamTooLarge = (max: number): Refusal =>
+  refusal(
+    502,
+    RPC_CODES.REFUSED,
+    `intentguard: upstream answer exceeds ${max} bytes`,
+    'ERR_MESSAGE_TOO_LARGE',
+  );
+
 /** A quoted-string of an HTTP auth parameter (RFC 9110): backslash and quote escaped, line breaks folded. */
 export const quoted = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`;

@@ -20,6 +20,7 @@ import { handlePost } from './post.js';
 import { firstRefusal, noIntent, otherAgent, quoted, refuse, sendJson, unknownSession } from './refusals.js';
 import { SessionTable } from './sessions.js';
 import { createUpstream } from './upstream.js';
+import { httpPool } from '../../lib/http-pool.js';
 import { distinctHeaders } from './distinct.js';
 
 /** The headers the front door checks for a second occurrence. */
@@ -140,7 +141,9 @@ function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
     });
     return { path: o.path ?? '/sse', messagesPath, maxBody, door, legacy, auth };
   }
-  const upstream = createUpstream(upstreamUrl, o.upstreamHeaders);
+  // One pool of kept-alive connections upstream, for both eras' requests.
+  const pool = httpPool(upstreamUrl);
+  const upstream = createUpstream(pool, o.upstreamHeaders, maxBody);
   const carrier: HttpCarrier = {
     runtime: o.runtime,
     upstream,
@@ -152,6 +155,7 @@ function carrierOf(o: HttpProxyOptions): Omit<Parts, 'endpoint'> {
       monitor,
       era: o.runtime.era,
       upstream: upstreamUrl,
+      pool,
       maxBodyBytes: maxBody,
       ...headers,
       ...(o.runtime.fleetSessions && { fleet: o.runtime.fleetSessions }),
@@ -192,6 +196,7 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   const shut = () => {
     clearInterval(sweeper);
     p.carrier?.sessions.closeAll('proxy shut down');
+    void p.carrier?.upstream.close();
     p.legacy?.close();
     p.bridge?.close();
   };

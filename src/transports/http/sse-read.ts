@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { Lane } from '../../carrier/lane.js';
 import { SSE_EVENT_SLACK } from '../../carrier/relay.js';
@@ -23,7 +23,7 @@ export interface SseReading {
  * Read an upstream SSE body event by event into a lane, the one way every HTTP path reads a server's
  * stream: an event growing past the size limit is not buffered further, the upstream stream is cut.
  */
-export function readSse(from: IncomingMessage, r: SseReading): void {
+export function readSse(from: Readable, r: SseReading): void {
   // Bytes of the event being read.
   let partial = 0;
   let cut = false;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { Lane } from '../../carrier/lane.js';
 import { Valve } from '../../carrier/valve.js';
@@ -70,7 +71,7 @@ export const isEventStream = (up: IncomingMessage) =>
 export function relaySse(
   proxy: Proxy,
   session: ProxySession,
-  from: IncomingMessage,
+  from: Readable,
   to: ServerResponse,
   end: RelayEnd,
 ): void {

@@ -1,11 +1,11 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { httpTarget } from '../../lib/http-target.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HttpPool, PoolAnswer } from '../../lib/http-pool.js';
 
 /** What an upstream call needs of the session it belongs to. */
 export interface UpstreamSession {
   /** The Mcp-Session-Id upstream gave (none for a stateless upstream, or before it answered). */
   readonly upstreamSid?: string | undefined;
-  /** Upstream requests in flight, destroyed when the session ends. */
+  /** Upstream requests not answered yet, cut when the session ends. */
   readonly upstreamRequests: Set<{ destroy(): void }>;
 }
 
@@ -23,7 +23,7 @@ export interface Upstream {
     body: string | undefined,
     session?: UpstreamSession,
     trace?: Readonly<Record<string, string>>,
-  ): Promise<IncomingMessage>;
+  ): Promise<PoolAnswer>;
   /**
    * A message intentguard sends upstream on its own (an answer to a server request, a refusal of one):
    * POSTed, its response drained and dropped, a failure ignored (the server's request then times out
@@ -32,47 +32,51 @@ export interface Upstream {
   post(session: UpstreamSession, message: unknown): void;
   /** End the session upstream (DELETE with its session id), ignoring the outcome. */
   end(session: UpstreamSession): void;
+  /** Close the kept-alive connections (the proxy is shutting down). */
+  close(): Promise<void>;
 }
 
 /** The client's headers carried upstream (its session id never is: upstream's own goes instead). */
 const MCP_HEADERS = ['mcp-protocol-version', 'last-event-id', 'accept'];
 
-/** `url`: the upstream MCP endpoint; `headers`: sent on every request (upstream credentials). */
-export function createUpstream(url: URL, headers: Readonly<Record<string, string>> = {}): Upstream {
-  const send = httpTarget(url);
-  const call: Upstream['call'] = (method, from, body, session, trace = {}) =>
-    new Promise((resolve, reject) => {
-      const h: Record<string, string> = { ...headers, ...trace };
-      for (const name of MCP_HEADERS) if (typeof from[name] === 'string') h[name] = from[name];
-      // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
-      // (MCP_HEADERS names none: a `delete` on every request would turn the object into a slow dictionary.)
-      if ('mcp-session-id' in h) delete h['mcp-session-id'];
-      if (session?.upstreamSid) h['mcp-session-id'] = session.upstreamSid;
-      if (from.host) h.host = from.host;
-      if (body !== undefined) {
-        h['content-type'] = 'application/json';
-        h['content-length'] = String(Buffer.byteLength(body));
-      }
-      const up = send(method, h, (r) => {
-        session?.upstreamRequests.delete(up);
-        resolve(r);
-      });
-      session?.upstreamRequests.add(up);
-      up.on('error', (e) => {
-        session?.upstreamRequests.delete(up);
-        reject(e);
-      });
-      if (body !== undefined) up.end(body);
-      else up.end();
+const isEventStream = (type: string) => type.includes('text/event-stream');
+
+/**
+ * `pool`: requests to the upstream MCP endpoint; `headers`: sent on every request (upstream
+ * credentials); `maxBytes`: the largest answer body read whole (an event stream is read event by event).
+ */
+export function createUpstream(
+  pool: HttpPool,
+  headers: Readonly<Record<string, string>> = {},
+  maxBytes: number,
+): Upstream {
+  const call: Upstream['call'] = (method, from, body, session, trace = {}) => {
+    const h: Record<string, string> = { ...headers, ...trace };
+    for (const name of MCP_HEADERS) if (typeof from[name] === 'string') h[name] = from[name];
+    // Upstream only ever sees its own session id (none for a stateless server), never intentguard's.
+    // (MCP_HEADERS names none: a `delete` on every request would turn the object into a slow dictionary.)
+    if ('mcp-session-id' in h) delete h['mcp-session-id'];
+    if (session?.upstreamSid) h['mcp-session-id'] = session.upstreamSid;
+    if (from.host) h.host = from.host;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    return pool.request({
+      method,
+      headers: h,
+      body,
+      maxBytes,
+      streamed: isEventStream,
+      ...(session && { inFlight: session.upstreamRequests }),
     });
-  const drop = (p: Promise<IncomingMessage>) =>
+  };
+  const drop = (p: Promise<PoolAnswer>) =>
     void p.then(
-      (r) => r.resume(),
+      (r) => r.kind === 'stream' && r.body.resume(),
       () => undefined,
     );
   return {
     call,
     post: (session, message) => drop(call('POST', {}, JSON.stringify(message), session)),
     end: (session) => drop(call('DELETE', {}, undefined, session)),
+    close: () => pool.close(),
   };
 }
