@@ -1,9 +1,9 @@
 // Profiling helper (not a benchmark): `intentguard stdio` in front of the trivial server under
 // `node --cpu-prof`, driven by an SDK client for N calls, then the profile summed by function and by
 // file (self time), so where a proxied call's time goes can be read off.
-// Usage: node --import tsx bench/profile-proxy.ts [calls] [pack|policy|null]
+// Usage: node --import tsx bench/profile-proxy.ts [calls] [pack|pack-norec|policy|null]
 //   0 calls: start-up only (spawn, the client's initialize, close).
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -15,7 +15,11 @@ const node = process.execPath;
 const { dir, site, stdioArgs } = proxyBenchDir('ig-profile-proxy-');
 const profDir = join(dir, 'prof');
 const flags =
-  variant === 'pack' ? ['--rules', site, '--db', join(dir, 'p.db')] : ['--no-pack', '--no-record'];
+  variant === 'pack'
+    ? ['--rules', site, '--db', join(dir, 'p.db')]
+    : variant === 'pack-norec'
+      ? ['--rules', site, '--no-record']
+      : ['--no-pack', '--no-record'];
 // `null`: the byte-copying null relay under the same profiler, for the floor's own cost per call.
 const proxied =
   variant === 'null' ? ['bench/fixtures/null-relay.mjs', node, TRIVIAL_SERVER, 'stdio'] : stdioArgs(flags);
@@ -101,4 +105,6 @@ for (const f of readdirSync(profDir)) {
     `\n${f}: ${(total / 1000).toFixed(0)} ms sampled\n-- by function\n${top(fn, 40)}\n-- by file\n${top(file, 30)}\n-- native, by caller\n${top(chains, 15)}`,
   );
 }
+// PROF_KEEP=<dir>: the profiles are copied there (for a closer look) before the bench folder goes.
+if (process.env.PROF_KEEP) cpSync(profDir, process.env.PROF_KEEP, { recursive: true });
 rmSync(dir, { recursive: true, force: true });
