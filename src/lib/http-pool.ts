@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
-import { Pool, util, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 
 /** An upstream answer read whole (a JSON body, an acknowledgement): resolved once it has all come. */
 export interface WholeAnswer {
@@ -61,7 +61,16 @@ const first = (v: string | string[] | undefined): string => (Array.isArray(v) ? 
  * const a = await up.request({ method: 'POST', headers, body, maxBytes: 1 << 20, streamed: (t) => t.startsWith('text/event-stream') });
  */
 export function httpPool(url: URL): HttpPool {
-  const pool = new Pool(url.origin, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+  // undici is loaded with the first pool, not with the module: a process that never proxies HTTP (the
+  // stdio proxy, an in-process tap importing the package) does not carry its ≈ 7 MB of heap.
+  let pool: Pool | undefined;
+  const ready = loadUndici().then((u) => {
+    loaded(u);
+    pool = new u.Pool(url.origin, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+    return pool;
+  });
+  // A load failure is each request's error (below), not an unhandled rejection of its own.
+  ready.catch(() => undefined);
   const options = (r: PoolRequest): Dispatcher.DispatchOptions => ({
     origin: url.origin,
     path: `${url.pathname}${url.search}`,
@@ -73,15 +82,25 @@ export function httpPool(url: URL): HttpPool {
     request: (r) =>
       new Promise((resolve, reject) => {
         const exchange = new Exchange(r, resolve, reject);
-        try {
-          pool.dispatch(options(r), exchange);
-        } catch (e) {
-          exchange.onError(e as Error);
-        }
+        const send = (p: Pool) => {
+          try {
+            p.dispatch(options(r), exchange);
+          } catch (e) {
+            exchange.onError(e as Error);
+          }
+        };
+        if (pool) send(pool);
+        else ready.then(send, (e: unknown) => exchange.onError(e as Error));
       }),
-    close: () => pool.close(),
+    close: () => ready.then((p) => p.close()),
   };
 }
+
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
+/** undici's header parser, set once the module is loaded (every Exchange runs after that). */
+let parseHeaders: (raw: Buffer[] | string[]) => Record<string, string | string[]>;
+const loaded = (u: typeof import('undici')) => (parseHeaders = u.util.parseHeaders as typeof parseHeaders);
 
 /**
  * One request's handler, in the interface undici 7's pool takes (onConnect … onError): a class, so a
@@ -114,7 +133,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(status: number, raw: Buffer[] | string[] | null, resume: () => void): boolean {
     this.r.inFlight?.delete(this.#cut);
     this.#status = status;
-    this.#headers = (raw ? util.parseHeaders(raw) : {}) as IncomingHttpHeaders;
+    this.#headers = (raw ? parseHeaders(raw) : {}) as IncomingHttpHeaders;
     this.#resume = resume;
     if (!this.r.streamed(first(this.#headers['content-type']))) return true;
     const body = new Readable({
