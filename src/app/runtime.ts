@@ -193,7 +193,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   monitor = createMonitor({
     policy: observe.timed(combinePolicies(policies)),
     mode: o.mode,
-    approver: era.approver(approvals.approver),
+    approver: era.approver(approvals.approver, approvals.adopt),
     approvalTimeoutMs: timeoutMs,
     ...(o.maxMessageBytes !== undefined && { maxMessageBytes: o.maxMessageBytes }),
     ...(o.visibility && { visibility: o.visibility }),

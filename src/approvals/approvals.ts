@@ -6,7 +6,7 @@ import { resourcesOf } from '../intent/resource-args.js';
 import type { Intent } from '../model/intent.js';
 import { RESOURCE_RULES } from '../policy/resource-scope.js';
 import type { Monitor } from '../monitor/create.js';
-import type { ApprovalRequest, Approver } from '../model/decision.js';
+import type { AdoptedApproval, ApprovalRequest, ApprovalScope, Approver } from '../model/decision.js';
 import { redactValue, renderMessage } from '../rules/template.js';
 import type { Store } from '../store/db.js';
 import { appendApproval, sealApproval, type ApprovalRecord } from '../store/ledger.js';
@@ -54,6 +54,12 @@ export interface Approvals {
   readonly approver: Approver;
   /** Decide a pending approval from outside (CLI, console). */
   decide(id: string, answer: ApprovalAnswer): void;
+  /**
+   * An approval decided for a call another instance held (a fleet: that instance died and this one took
+   * its session over), released here by the shared table: its row is sealed, and its scope (`session`,
+   * `intent`) applies here as it would have on the holder — not only to the one call it released.
+   */
+  adopt(req: ApprovalRequest, decided: AdoptedApproval): Promise<void>;
   pending(): PendingApproval[];
   /** Approvals decided so far (who approved what), newest last. */
   history(): (PendingApproval & {
@@ -174,6 +180,34 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     if (decided.length > 10_000) decided.shift();
   };
 
+  /**
+   * What an approval's scope grants beyond its one call: `session`, the same tool for the rest of the
+   * session at this intent version, for the same reasons, within the folders and hosts of this call;
+   * `intent`, the tool added to the session's intent (a new version, recorded as a control event).
+   */
+  const standing = async (req: ApprovalRequest, scope: ApprovalScope, by: string): Promise<void> => {
+    const tool = req.event.tool ?? req.event.method ?? '';
+    if (scope === 'session') {
+      const grantKey = `${req.session}\u0000${tool}\u0000${req.intent.version}`;
+      const schema = monitor().session(req.session)?.state().tools.get(tool)?.inputSchema;
+      const enforcing = req.decision.findings.filter((f) => f.action === req.decision.action);
+      const earlier = sessionGrants.get(grantKey);
+      const where = locationsOf(req.event.args ?? {}, schema);
+      sessionGrants.set(grantKey, {
+        rules: new Set([...(earlier?.rules ?? []), ...enforcing.map((f) => f.rule)]),
+        dirs: [...(earlier?.dirs ?? []), ...where.dirs],
+        hosts: new Set([...(earlier?.hosts ?? []), ...where.hosts]),
+      });
+    }
+    if (scope === 'intent') {
+      const handle = monitor().session(req.session);
+      if (handle && req.intent.tools !== '*' && !req.intent.tools.some((t) => t.name === tool)) {
+        const widened: Intent = { ...req.intent, tools: [...req.intent.tools, { name: tool }] };
+        await handle.amendIntent(widened, by);
+      }
+    }
+  };
+
   const approver: Approver = async (req: ApprovalRequest) => {
     const event = req.event;
     const tool = event.tool ?? event.method ?? '';
@@ -290,27 +324,24 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       return false;
     }
     record(pending, 'approved', answer.approver, answer.scope ?? 'once');
-    if (answer.scope === 'session') {
-      const earlier = sessionGrants.get(grantKey);
-      const where = locationsOf(args, schema);
-      sessionGrants.set(grantKey, {
-        rules: new Set([...(earlier?.rules ?? []), ...enforcing.map((f) => f.rule)]),
-        dirs: [...(earlier?.dirs ?? []), ...where.dirs],
-        hosts: new Set([...(earlier?.hosts ?? []), ...where.hosts]),
-      });
-    }
-    if (answer.scope === 'intent') {
-      const handle = monitor().session(req.session);
-      if (handle && req.intent.tools !== '*' && !req.intent.tools.some((t) => t.name === tool)) {
-        const widened: Intent = { ...req.intent, tools: [...req.intent.tools, { name: tool }] };
-        await handle.amendIntent(widened, answer.approver);
-      }
-    }
+    await standing(req, answer.scope ?? 'once', answer.approver);
     return true;
   };
 
   return {
     approver,
+    async adopt(req, decided) {
+      // Sealed here (its holder is gone, so nobody else will), then its scope applies as if held here.
+      const seal = {
+        status: 'approved',
+        approver: decided.approver,
+        scope: decided.scope,
+        decided_at: clock(),
+      };
+      if (store) sealApproval(store, decided.id, seal);
+      else await options.ledger?.seal(decided.id, seal).catch(() => undefined);
+      await standing(req, decided.scope, decided.approver);
+    },
     decide(id, answer) {
       const w = waiting.get(id);
       if (!w) throw new Error(`no pending approval ${id}`);

@@ -11,10 +11,12 @@ import type { PgStore } from '../store/pg/store.js';
  */
 export function pgSharedApprovals(store: PgStore): (id: string) => Promise<SharedApproval> {
   return async (id) => {
-    const r = await store.pg.pool.query<{ status: string; expires_at: string | number }>(
-      'SELECT status, expires_at FROM approvals WHERE id = $1',
-      [id],
-    );
+    const r = await store.pg.pool.query<{
+      status: string;
+      expires_at: string | number;
+      scope: string | null;
+      approver: string | null;
+    }>('SELECT status, expires_at, scope, approver FROM approvals WHERE id = $1', [id]);
     const row = r.rows[0];
     if (!row) return { state: 'unknown' };
     const expiresAt = Number(row.expires_at);
@@ -24,6 +26,7 @@ export function pgSharedApprovals(store: PgStore): (id: string) => Promise<Share
         : row.status === 'pending'
           ? 'pending'
           : 'denied';
-    return { state, expiresAt };
+    const scope = row.scope === 'session' || row.scope === 'intent' ? row.scope : 'once';
+    return { state, expiresAt, scope, ...(row.approver !== null && { approver: row.approver }) };
   };
 }

@@ -111,3 +111,13 @@ export interface RestoreSessionOptions extends OpenSessionOptions {
   /** The record says it was halted (why): it stays halted here, refusing everything. */
   readonly halted?: string;
 }
+
+/** How far an approval reaches: its one call, the rest of the session, or the intent itself. */
+export type ApprovalScope = 'once' | 'session' | 'intent';
+
+/** An approval another instance held, as the shared approvals table says it was decided. */
+export interface AdoptedApproval {
+  readonly id: string;
+  readonly approver: string;
+  readonly scope: ApprovalScope;
+}

@@ -5,7 +5,7 @@ import { META } from '../era/keys.js';
 import type { EraRefusal } from '../era/refusal.js';
 import { RPC_CODES } from '../errors.js';
 import type { SessionHandle } from '../monitor/handle.js';
-import type { Approver, Outcome } from '../model/decision.js';
+import type { AdoptedApproval, ApprovalRequest, Approver, Outcome } from '../model/decision.js';
 import { memoryLedger, type RedemptionLedger } from './ledger.js';
 import { createdTask, memoryTaskOwners, ownTasksOnly, TASK_METHODS, type TaskOwners } from './tasks.js';
 import { approvalIdFor } from '../model/approval-id.js';
@@ -59,8 +59,15 @@ type Admission =
  * {@link EraGate.approver}.
  */
 export interface EraGate {
-  /** Wrap the monitor's approver: modern sessions are approved only by a redeemed requestState. */
-  approver(inner?: Approver): Approver;
+  /**
+   * Wrap the monitor's approver: modern sessions are approved only by a redeemed requestState.
+   * `adopt`: told of an approval another instance held, released here by the shared table, with the
+   * call it released, so its scope (session, intent) applies here too (the runtime's approvals).
+   */
+  approver(
+    inner?: Approver,
+    adopt?: (request: ApprovalRequest, decided: AdoptedApproval) => Promise<void>,
+  ): Approver;
   /**
    * Admit one client message: refused (`answer` to send back, nothing forwarded), or the message to
    * observe — with intentguard's own retry material verified and stripped.
@@ -119,6 +126,8 @@ interface Ticket {
    * redeemed like a nonce, until `exp`, past the last state that could still name it).
    */
   readonly approval?: { readonly id: string; readonly exp: number };
+  /** Read from the shared table (another instance held it): how it was decided, to adopt here. */
+  readonly adopted?: AdoptedApproval;
 }
 
 /** The ledger key of a URL-mode approval used once (nonces are base64url: no collision). */
@@ -304,7 +313,11 @@ export function createEraGate(options: EraGateOptions): EraGate {
           code: 'ERR_REQUEST_STATE_REPLAYED',
           message: `intentguard: requestState names approval ${v.approval}, which was already used`,
         });
-      return release({ nonce: v.nonce, exp: v.exp });
+      const adopted =
+        a.scope === 'session' || a.scope === 'intent'
+          ? { id: v.approval, approver: a.approver ?? 'cli', scope: a.scope }
+          : undefined;
+      return release({ nonce: v.nonce, exp: v.exp, ...(adopted && { adopted }) });
     };
     return fromTable().catch(() => settle('unknown', undefined));
   };
@@ -389,7 +402,7 @@ export function createEraGate(options: EraGateOptions): EraGate {
   }
 
   return {
-    approver(inner) {
+    approver(inner, adopt) {
       return async (request) => {
         const byTool = tickets.get(request.session);
         if (!pinned.has(request.session) || pinned.get(request.session) === 'legacy')
@@ -415,6 +428,7 @@ export function createEraGate(options: EraGateOptions): EraGate {
         // whichever process (the one holding it, or one reading the shared table) presents it.
         if (ticket.approval && !(await usedOnce(approvalUse(ticket.approval.id), ticket.approval.exp)))
           return false;
+        if (ticket.adopted && adopt) await adopt(request, ticket.adopted).catch(() => undefined);
         const done = approved.get(request.session) ?? new Map<string | number, string>();
         if (request.event.id !== undefined && done.size < 1024) done.set(request.event.id, key);
         approved.set(request.session, done);

@@ -9,6 +9,9 @@ export interface SharedApproval {
   readonly state: UrlApprovalState;
   /** When the held call stops waiting (ms since the epoch); absent for an unknown approval. */
   readonly expiresAt?: number;
+  /** How far an approved one reaches (`once` when the table says nothing), and who approved it. */
+  readonly scope?: 'once' | 'session' | 'intent';
+  readonly approver?: string;
 }
 
 /**

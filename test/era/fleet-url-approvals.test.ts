@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { META } from '../../src/era/keys.js';
 import { APPROVAL_KEY } from '../../src/mrtr/prompt.js';
 import { startPostgres, type TempPostgres } from '../helpers/postgres.js';
@@ -74,12 +75,12 @@ async function openPage(base: string, id: string) {
   while ((page = await offered()) === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
   return {
-    async approve() {
+    async approve(decision = 'approve-once') {
       const decided = await fetch(`${base}${path}`, {
         method: 'POST',
         redirect: 'manual',
         headers: { cookie, origin: base, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ csrf, decision: 'approve-once', back: 'detail' }),
+        body: new URLSearchParams({ csrf, decision, back: 'detail' }),
       });
       assert.equal(decided.status, 303, await decided.text());
     },
@@ -206,6 +207,49 @@ describe('era: URL-mode approvals across a fleet (two instances, one PostgreSQL)
     assert.equal(bad.body.error?.data?.code, 'ERR_REQUEST_STATE_INVALID', JSON.stringify(bad.body));
     assert.equal(writes().length, before + 1);
   });
+  it('a session-scope approval decided after its holder died covers the session there too, not only the call it released', async () => {
+    b ??= await instance();
+    const e = await instance();
+    const before = writes().length;
+    const token = await kit.grant('agent:standing');
+    const first = { name: 'write_note', arguments: { title: 'standing-1', body: 'b' } };
+    const held = prompt(await call(e.url, token, first));
+    assert.equal(held.console, e.console);
+    const page = await openPage(b.console, held.id);
+    await e.kill();
+    await page.approve('approve-session');
+    const done = await call(b.url, token, {
+      ...first,
+      inputResponses: selfApproval,
+      requestState: held.state,
+    });
+    assert.deepEqual(
+      done.body.result?.content,
+      [{ type: 'text', text: 'saved standing-1' }],
+      JSON.stringify(done.body),
+    );
+    // The same tool again in that session, on the instance that took it over: covered, not asked again.
+    const second = await call(b.url, token, {
+      name: 'write_note',
+      arguments: { title: 'standing-2', body: 'b' },
+    });
+    assert.deepEqual(
+      second.body.result?.content,
+      [{ type: 'text', text: 'saved standing-2' }],
+      JSON.stringify(second.body),
+    );
+    assert.equal(writes().length, before + 2);
+    // The row the dead holder left decided is sealed by the instance that used it.
+    const db = new pg.Client({ connectionString: store });
+    await db.connect();
+    try {
+      const sealed = await db.query('SELECT status, scope FROM approvals WHERE id = $1', [held.id]);
+      assert.deepEqual(sealed.rows, [{ status: 'approved', scope: 'session' }]);
+    } finally {
+      await db.end();
+    }
+  });
+
   it('a halt holds across stateless requests on two instances (its grant revoked fleet-wide), and after its owner dies', async () => {
     b ??= await instance();
     const d = await instance();
