@@ -124,6 +124,34 @@ describe('era: URL-mode approvals across a fleet (two instances, one PostgreSQL)
     instances.push(i);
     return i;
   };
+  /**
+   * A write_note call held on a fresh instance, recorded in the shared tables (B's console offers the
+   * decision), the holder killed, then decided on B's console page (`decision`) and retried on B: the
+   * retry's answer, with what is needed to go on.
+   */
+  const heldThenHolderDies = async (agent: string, title: string, decision?: string) => {
+    b ??= await instance();
+    const holder = await instance();
+    const before = writes().length;
+    const token = await kit.grant(agent);
+    const params = { name: 'write_note', arguments: { title, body: 'b' } };
+    const held = prompt(await call(holder.url, token, params));
+    assert.equal(held.console, holder.console);
+    const page = await openPage(b.console, held.id);
+    await holder.kill();
+    await page.approve(decision);
+    const done = await call(b.url, token, {
+      ...params,
+      inputResponses: selfApproval,
+      requestState: held.state,
+    });
+    assert.deepEqual(
+      done.body.result?.content,
+      [{ type: 'text', text: `saved ${title}` }],
+      JSON.stringify(done.body),
+    );
+    return { b, before, token, params, held };
+  };
 
   it("held on A, approved on B's console page, the retry posted to B runs once; replayed and altered states are refused on both", async () => {
     const [a, bee] = await Promise.all([instance(), instance()]);
@@ -175,27 +203,7 @@ describe('era: URL-mode approvals across a fleet (two instances, one PostgreSQL)
   });
 
   it('the instance holding the approval dies: the one taking its session over releases the retry by the shared table, once', async () => {
-    b ??= await instance();
-    const c = await instance();
-    const before = writes().length;
-    const token = await kit.grant('agent:survivor');
-    const params = { name: 'write_note', arguments: { title: 'survived', body: 'b' } };
-    const held = prompt(await call(c.url, token, params));
-    assert.equal(held.console, c.console);
-    // Recorded in the shared tables (B's console offers the decision) before C dies; decided after.
-    const page = await openPage(b.console, held.id);
-    await c.kill();
-    await page.approve();
-    const done = await call(b.url, token, {
-      ...params,
-      inputResponses: selfApproval,
-      requestState: held.state,
-    });
-    assert.deepEqual(
-      done.body.result?.content,
-      [{ type: 'text', text: 'saved survived' }],
-      JSON.stringify(done.body),
-    );
+    const { b, before, token, params, held } = await heldThenHolderDies('agent:survivor', 'survived');
     assert.equal(writes().length, before + 1);
     const replay = await call(b.url, token, {
       ...params,
@@ -208,25 +216,10 @@ describe('era: URL-mode approvals across a fleet (two instances, one PostgreSQL)
     assert.equal(writes().length, before + 1);
   });
   it('a session-scope approval decided after its holder died covers the session there too, not only the call it released', async () => {
-    b ??= await instance();
-    const e = await instance();
-    const before = writes().length;
-    const token = await kit.grant('agent:standing');
-    const first = { name: 'write_note', arguments: { title: 'standing-1', body: 'b' } };
-    const held = prompt(await call(e.url, token, first));
-    assert.equal(held.console, e.console);
-    const page = await openPage(b.console, held.id);
-    await e.kill();
-    await page.approve('approve-session');
-    const done = await call(b.url, token, {
-      ...first,
-      inputResponses: selfApproval,
-      requestState: held.state,
-    });
-    assert.deepEqual(
-      done.body.result?.content,
-      [{ type: 'text', text: 'saved standing-1' }],
-      JSON.stringify(done.body),
+    const { b, before, token, held } = await heldThenHolderDies(
+      'agent:standing',
+      'standing-1',
+      'approve-session',
     );
     // The same tool again in that session, on the instance that took it over: covered, not asked again.
     const second = await call(b.url, token, {
