@@ -166,6 +166,15 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
   const decided: ReturnType<Approvals['history']> = [];
   const sessionGrants = new Map<string, SessionGrant>();
 
+  /** Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts). */
+  const seal = async (
+    id: string,
+    d: { status: string; approver: string; scope: string | null; decided_at: number },
+  ) => {
+    if (store) sealApproval(store, id, d);
+    else await options.ledger?.seal(id, d).catch(() => undefined);
+  };
+
   const record = (
     p: PendingApproval,
     status: 'approved' | 'denied' | 'expired' | 'rejected',
@@ -173,9 +182,7 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     scope: string | null,
   ) => {
     const at = clock();
-    // Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts).
-    if (store) sealApproval(store, p.id, { status, approver, scope, decided_at: at });
-    else options.ledger?.seal(p.id, { status, approver, scope, decided_at: at }).catch(() => undefined);
+    void seal(p.id, { status, approver, scope, decided_at: at });
     decided.push({ ...p, status, approver, decidedAt: at });
     if (decided.length > 10_000) decided.shift();
   };
@@ -330,17 +337,11 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
 
   return {
     approver,
-    async adopt(req, decided) {
+    async adopt(req, adopted) {
       // Sealed here (its holder is gone, so nobody else will), then its scope applies as if held here.
-      const seal = {
-        status: 'approved',
-        approver: decided.approver,
-        scope: decided.scope,
-        decided_at: clock(),
-      };
-      if (store) sealApproval(store, decided.id, seal);
-      else await options.ledger?.seal(decided.id, seal).catch(() => undefined);
-      await standing(req, decided.scope, decided.approver);
+      const { id, approver: by, scope } = adopted;
+      await seal(id, { status: 'approved', approver: by, scope, decided_at: clock() });
+      await standing(req, scope, by);
     },
     decide(id, answer) {
       const w = waiting.get(id);

@@ -13,3 +13,6 @@ export function openSse(res: ServerResponse, sid: string | undefined): void {
     ...(sid && { 'mcp-session-id': sid }),
   });
 }
+
+/** Whether a content type is an event stream's. */
+export const isEventStreamType = (type: string) => type.includes('text/event-stream');

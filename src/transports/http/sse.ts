@@ -6,7 +6,7 @@ import { Valve } from '../../carrier/valve.js';
 import { pendingKey } from '../../monitor/state.js';
 import { decideServer, withheld } from './decide.js';
 import type { ProxySession } from './sessions.js';
-import { sseEvent } from './sse-format.js';
+import { isEventStreamType, sseEvent } from './sse-format.js';
 import type { Upstream } from './upstream.js';
 import { readSse } from './sse-read.js';
 
@@ -61,7 +61,7 @@ async function relayEvent(r: SseRelay, ev: EventSourceMessage): Promise<void> {
 
 /** Whether an upstream answer is an event stream. */
 export const isEventStream = (up: IncomingMessage) =>
-  String(up.headers['content-type'] ?? '').includes('text/event-stream');
+  isEventStreamType(String(up.headers['content-type'] ?? ''));
 
 /**
  * Relay an upstream SSE body, tapping each event as it streams, in order. An event growing past the

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpPool, PoolAnswer } from '../../lib/http-pool.js';
+import { isEventStreamType } from './sse-format.js';
 
 /** What an upstream call needs of the session it belongs to. */
 export interface UpstreamSession {
@@ -39,8 +40,6 @@ export interface Upstream {
 /** The client's headers carried upstream (its session id never is: upstream's own goes instead). */
 const MCP_HEADERS = ['mcp-protocol-version', 'last-event-id', 'accept'];
 
-const isEventStream = (type: string) => type.includes('text/event-stream');
-
 /**
  * `pool`: requests to the upstream MCP endpoint; `headers`: sent on every request (upstream
  * credentials); `maxBytes`: the largest answer body read whole (an event stream is read event by event).
@@ -64,7 +63,7 @@ export function createUpstream(
       headers: h,
       body,
       maxBytes,
-      streamed: isEventStream,
+      streamed: isEventStreamType,
       ...(session && { inFlight: session.upstreamRequests }),
     });
   };
