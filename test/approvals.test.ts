@@ -217,6 +217,44 @@ describe('re-authorization (step-up)', () => {
     store.close();
   });
 
+  it('closing the approvals denies what is held, seals it expired by shutdown, and refuses what comes after', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'ig-apr-')), 'intentguard.db');
+    const store = openStore(db);
+    const t = await session({
+      approvals: (m) => createApprovals(m, { channels: [databaseChannel(store, 20)], store }),
+      timeoutMs: 60_000,
+    });
+    const call = t.client.callTool({ name: 'send_email', arguments: { to: 'boss@corp.test', body: 'hi' } });
+    await waitFor(() => t.approvals.pending().length === 1, 'a pending approval');
+    const id = t.approvals.pending()[0]!.id;
+    await t.approvals.close();
+    // Sealed before close() resolved: the store can close right after, and nothing polls it any more.
+    const row = store.db.prepare('SELECT status, approver FROM approvals WHERE id = ?').get(id);
+    assert.deepEqual(row, { status: 'expired', approver: 'shutdown' });
+    store.close();
+    const refused = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof McpError, 'the held call is refused, not let through');
+    assert.equal(t.sent.length, 0);
+    assert.equal(t.approvals.pending().length, 0);
+    const late = t.client.callTool({
+      name: 'send_email',
+      arguments: { to: 'boss@corp.test', body: 'again' },
+    });
+    assert.ok(
+      (await late.then(
+        () => undefined,
+        (e: unknown) => e,
+      )) instanceof McpError,
+    );
+    assert.equal(t.sent.length, 0);
+    assert.equal(t.approvals.history().at(-1)?.approver, 'shutdown');
+    await t.client.close();
+    t.monitor.close();
+  });
+
   it('intentguard approve ID --scope intent widens the intent (a new intent version, the tool allowed after)', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'ig-apr-')), 'intentguard.db');
     const store = openStore(db);

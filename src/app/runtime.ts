@@ -279,6 +279,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   } catch (e) {
     // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
     // thread would otherwise keep the process alive after the error is reported).
+    await approvals.close();
     await fleetSessions?.close();
     await recorder?.close();
     for (const s of sinks) await s.close();
@@ -307,13 +308,17 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     options: o,
     observe,
     async close() {
+      // Held calls are denied (and sealed) while the store is open; nothing waits on it after it closes.
+      await approvals.close();
+      const grace: NodeJS.Timeout[] = [];
       await Promise.allSettled(
         monitor
           .sessions()
           .map((s) => monitor.session(s.id)?.whenEnded())
           .filter(Boolean)
-          .map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 2000))])),
+          .map((p) => Promise.race([p, new Promise((r) => grace.push(setTimeout(r, 2000)))])),
       );
+      for (const t of grace) clearTimeout(t);
       await fleetSessions?.close();
       await recorder?.close();
       for (const s of sinks) await s.close();

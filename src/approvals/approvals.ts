@@ -61,6 +61,12 @@ export interface Approvals {
    */
   adopt(req: ApprovalRequest, decided: AdoptedApproval): Promise<void>;
   pending(): PendingApproval[];
+  /**
+   * Shutting down: every held call is denied now (fail closed) and sealed `expired` by `shutdown` while
+   * the record is still open; resolves once each has settled. Calls held after it are denied at once.
+   * Call it before the store closes.
+   */
+  close(): Promise<void>;
   /** Approvals decided so far (who approved what), newest last. */
   history(): (PendingApproval & {
     status: 'approved' | 'denied' | 'expired' | 'rejected';
@@ -165,6 +171,11 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
   const waiting = new Map<string, { pending: PendingApproval; resolve: (a: ApprovalAnswer) => void }>();
   const decided: ReturnType<Approvals['history']> = [];
   const sessionGrants = new Map<string, SessionGrant>();
+  /** The held calls' own abort (close() cuts them all) and their settling, for close() to wait on. */
+  const holding = new Map<AbortController, Promise<unknown>>();
+  let closed = false;
+  /** Seals not yet written (a fleet's ledger is asynchronous): close() waits for them too. */
+  const sealing = new Set<Promise<void>>();
 
   /** Chained and sealed in the record: who decided, what scope, when (see src/store/ledger.ts). */
   const seal = async (
@@ -182,7 +193,10 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     scope: string | null,
   ) => {
     const at = clock();
-    void seal(p.id, { status, approver, scope, decided_at: at });
+    const sealed = seal(p.id, { status, approver, scope, decided_at: at });
+    sealing.add(sealed);
+    const done = () => void sealing.delete(sealed);
+    sealed.then(done, done);
     decided.push({ ...p, status, approver, decidedAt: at });
     if (decided.length > 10_000) decided.shift();
   };
@@ -215,7 +229,15 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     }
   };
 
-  const approver: Approver = async (req: ApprovalRequest) => {
+  const approver: Approver = (req: ApprovalRequest) => {
+    if (closed) return Promise.resolve(false);
+    const controller = new AbortController();
+    const settled = hold(req, controller).finally(() => holding.delete(controller));
+    holding.set(controller, settled);
+    return settled;
+  };
+
+  const hold = async (req: ApprovalRequest, controller: AbortController): Promise<boolean> => {
     const event = req.event;
     const tool = event.tool ?? event.method ?? '';
     const args = event.args ?? {};
@@ -269,7 +291,10 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
       ))
     )
       return false;
-    const controller = new AbortController();
+    if (controller.signal.aborted) {
+      record(pending, 'expired', 'shutdown', null);
+      return false;
+    }
     req.signal.addEventListener('abort', () => controller.abort(), { once: true });
     const external = new Promise<ApprovalAnswer>((resolve) => waiting.set(pending.id, { pending, resolve }));
     // A channel that cannot ask (no elicitation capability, say) answers undefined; when no channel can
@@ -307,6 +332,10 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     } finally {
       waiting.delete(pending.id);
       controller.abort();
+    }
+    if (!answer && closed) {
+      record(pending, 'expired', 'shutdown', null);
+      return false;
     }
     if (!answer) {
       if (declined === options.channels.length && !options.external) options.onNoApprover?.(pending);
@@ -350,6 +379,12 @@ export function createApprovals(monitor: () => Monitor, options: ApprovalsOption
     },
     pending: () => [...waiting.values()].map((w) => w.pending),
     history: () => [...decided],
+    async close() {
+      closed = true;
+      for (const c of holding.keys()) c.abort();
+      await Promise.allSettled(holding.values());
+      await Promise.allSettled(sealing);
+    },
   };
 }
 
@@ -463,8 +498,15 @@ export function databaseChannel(store: Store, pollMs = 250): ApprovalChannel {
   return (p, { signal }) =>
     new Promise<ApprovalAnswer | undefined>((resolve) => {
       const timer = setInterval(() => {
-        const row = get.get(p.id) as
-          { status: string; approver: string | null; scope: string | null } | undefined;
+        let row: { status: string; approver: string | null; scope: string | null } | undefined;
+        try {
+          row = get.get(p.id) as typeof row;
+        } catch {
+          // The store closed under the wait (shutting down): nothing can be read, the call is not released.
+          clearInterval(timer);
+          resolve(undefined);
+          return;
+        }
         if (!row || row.status === 'pending') return;
         clearInterval(timer);
         if (row.status === 'cli-approved' || row.status === 'cli-denied') {
