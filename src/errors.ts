@@ -111,6 +111,8 @@ export const ERROR_CODES = {
     'intent suggest found no recorded session matching its filter: nothing to learn from',
   ERR_WRAP_CONFIG:
     "a desktop client MCP configuration to wrap or unwrap is missing, not JSON, or not of that client's shape",
+  ERR_UNFINISHED:
+    'the command stopped before it finished: nothing was left to wake what it was waiting for (a defect; status 1)',
   ERR_REPLAY: 'a replay job failed for a reason of its own (the message says which)',
   ERR_RECORD_FAILED: 'recording failed; calls are denied rather than run unrecorded',
   ERR_SESSION_LEASE:

@@ -4,6 +4,7 @@ import { isPostgresUrl } from '../store/location.js';
 import { addListenOptions, addProxyOptions, type ProxyFlags } from './proxy-options.js';
 import { handleClosedPipes } from './pipes.js';
 import { exitStatus, failureText, reportUnhandled } from './report.js';
+import { IntentGuardError } from '../errors.js';
 import { choiceFlag, durationFlag, sinceFlag } from './config.js';
 import { packageVersion } from './version.js';
 import type { httpCommand, wsCommand } from './proxy-commands.js';
@@ -520,7 +521,20 @@ for (const verb of ['approve', 'deny'] as const) {
 }
 
 reportUnhandled();
-program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(failureText(e));
-  process.exitCode = exitStatus(e);
+let finished = false;
+// A command whose work waits on something that can no longer happen would otherwise end the process
+// quietly, with status 0 and its output missing: it is reported, and the status says it failed.
+process.once('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write(failureText(new IntentGuardError('ERR_UNFINISHED')));
+  process.exitCode = 1;
 });
+program
+  .parseAsync(process.argv)
+  .catch((e: unknown) => {
+    process.stderr.write(failureText(e));
+    process.exitCode = exitStatus(e);
+  })
+  .finally(() => {
+    finished = true;
+  });

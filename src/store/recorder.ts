@@ -312,10 +312,15 @@ function workerSink(
   };
   let exited = false;
   let closing = false;
+  // Keep the process alive while rows, or flushes someone awaits, are on their way to the disk, not
+  // longer. A flush can carry no rows and be answered by a later message than the rows before it: counting
+  // rows alone let the process exit between the two, with the flush (and `close()`) never settled.
   let outstanding = 0;
+  let flushing = 0;
   worker.on('message', (m: FromWriter) => {
-    // Keep the process alive while rows are on their way to the disk, not longer.
-    if (m.ok && (outstanding -= m.rows) === 0) worker.unref();
+    if (m.ok) outstanding -= m.rows;
+    flushing -= m.flushes.length;
+    if (outstanding === 0 && flushing === 0 && !closing) worker.unref();
     if (m.ok) committed(m.tally, m.rows, m.flushes);
     else failed(new IntentGuardError(m.error.code as ErrorCode, m.error.message, m.error.data), m.flushes);
   });
@@ -342,8 +347,9 @@ function workerSink(
         );
         return;
       }
-      if (outstanding === 0) worker.ref();
+      if (outstanding === 0 && flushing === 0) worker.ref();
       outstanding += records;
+      if (flush !== undefined) flushing++;
       worker.postMessage({ rows, ...(flush !== undefined && { flush }) } satisfies ToWriter);
       posted = (posted + records) | 0;
       if (((posted - Atomics.load(progress, 0)) | 0) > maxInFlight && Atomics.load(progress, 1) === 0)
