@@ -216,6 +216,20 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
   const sinks: { close(): Promise<void> }[] = [];
   let gate: GrantGate | undefined;
   let stream: AlertStream | undefined;
+  /** Stop what was started, consumers of the monitor before it and the stores last. */
+  const stop = async () => {
+    await fleetSessions?.close();
+    await recorder?.close();
+    for (const s of sinks) await s.close();
+    await stream?.close();
+    await observe.close();
+    gate?.close();
+    monitor.close();
+    store?.close();
+    await fleetRevocations?.close();
+    await fleetApprovals?.close();
+    await pgStore?.close();
+  };
   try {
     if (o.auth && revocations) {
       // Loaded only when grants are configured: jose is most of a proxy's start-up otherwise.
@@ -280,17 +294,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
     // Keys that do not load, an alert port in use: what was started is stopped (the recorder's
     // thread would otherwise keep the process alive after the error is reported).
     await approvals.close();
-    await fleetSessions?.close();
-    await recorder?.close();
-    for (const s of sinks) await s.close();
-    await stream?.close();
-    await observe.close();
-    gate?.close();
-    monitor.close();
-    store?.close();
-    await fleetRevocations?.close();
-    await fleetApprovals?.close();
-    await pgStore?.close();
+    await stop();
     throw e;
   }
   return {
@@ -319,17 +323,7 @@ export async function createRuntime(o: RuntimeOptions): Promise<Runtime> {
           .map((p) => Promise.race([p, new Promise((r) => grace.push(setTimeout(r, 2000)))])),
       );
       for (const t of grace) clearTimeout(t);
-      await fleetSessions?.close();
-      await recorder?.close();
-      for (const s of sinks) await s.close();
-      await stream?.close();
-      await observe.close();
-      gate?.close();
-      monitor.close();
-      store?.close();
-      await fleetRevocations?.close();
-      await fleetApprovals?.close();
-      await pgStore?.close();
+      await stop();
     },
   };
 }
