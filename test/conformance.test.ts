@@ -16,6 +16,7 @@ import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
 import { v2ConformanceServer } from './era/fixtures/v2-conformance.js';
+import { enforcingRuntime } from './helpers/runtime.js';
 
 const run = promisify(execFile);
 
@@ -101,14 +102,7 @@ const intentFile = () => {
 describe('conformance', () => {
   it('gives identical per-check results directly and through intentguard http', async () => {
     const upstream = await everythingHttp();
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: intentFile(),
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile());
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
       const expected = new Map(await direct());
@@ -124,14 +118,7 @@ describe('conformance', () => {
   });
 
   it('server-everything over stdio behind intentguard http -- <command> gives the same results as over its own HTTP', async () => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: intentFile(),
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile());
     const proxy = await startHttpProxy({
       server: {
         command: process.execPath,

@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startHttpProxy } from '../src/transports/http/server.js';
-import { createRuntime } from '../src/app/runtime.js';
 import { everythingHttp } from './helpers/everything-http.js';
+import { enforcingRuntime } from './helpers/runtime.js';
 
 const exec = promisify(execFile);
 const root = resolve('.');
@@ -106,14 +106,7 @@ describe('inspector-cli through the proxies', () => {
 
   it('lists and calls tools through intentguard http', async () => {
     const upstream = await everythingHttp();
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: join(dir, 'intent.yaml'),
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(join(dir, 'intent.yaml'));
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {
       await overHttp(proxy.url);
@@ -125,14 +118,7 @@ describe('inspector-cli through the proxies', () => {
   });
 
   it('lists and calls tools through intentguard http in front of a stdio server', async () => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: join(dir, 'intent.yaml'),
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(join(dir, 'intent.yaml'));
     const proxy = await startHttpProxy({
       server: { command: process.execPath, args: [everything, 'stdio'] },
       runtime,

@@ -30,12 +30,12 @@ import { startHttpProxy } from '../src/transports/http/server.js';
 import { listenWebSocket } from '../src/transports/ws-transport.js';
 import { startWsProxy } from '../src/transports/ws.js';
 import { demoServer } from './helpers/servers.js';
-import { createRuntime } from '../src/app/runtime.js';
 import type { RuntimeOptions } from '../src/transports/runtime.js';
 import { openStore } from '../src/store/db.js';
 import { recordedSessions } from '../src/store/queries.js';
 import { httpUpstream } from './helpers/http-upstream.js';
 import { waitFor } from './helpers/wait.js';
+import { enforcingRuntime } from './helpers/runtime.js';
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
@@ -81,13 +81,7 @@ async function listAll(client: Client): Promise<string[]> {
 function proxyRuntime(intentYaml: string, extra: Partial<RuntimeOptions> = {}) {
   const file = join(mkdtempSync(join(tmpdir(), 'ig-visibility-')), 'intent.yaml');
   writeFileSync(file, intentYaml);
-  return createRuntime({
-    mode: 'enforce',
-    db: false,
-    pack: true,
-    rules: [],
-    intentFile: file,
-    log: () => undefined,
+  return enforcingRuntime(file, {
     ...extra,
   });
 }

@@ -199,10 +199,11 @@ export async function answerUnreached(
 }
 
 /**
- * The server went away: every client request still waiting for it is answered with an error now (not
- * left to the client's timeout), then the session ends as ended by upstream.
+ * The session ends while the client still waits on it (the server went away, or the proxy is shutting
+ * down): every client request still owed an answer is answered with an error now (not left to the
+ * client's timeout, nor cut with its connection), then the session is closed with `reason`.
  */
-export async function endedByUpstream(
+export async function endOwing(
   session: SessionHandle,
   message: string,
   reason: string,

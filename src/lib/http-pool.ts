@@ -35,8 +35,8 @@ interface PoolRequest {
   /** True for a content type read as a stream (`text/event-stream`), else the body is read whole. */
   readonly streamed: (contentType: string) => boolean;
   /**
-   * Requests not answered yet (no headers back), to cut when their session ends: this one is in it
-   * from when it is sent until its answer starts.
+   * Exchanges not over yet, to cut when their session ends: this one is in it from when it is sent
+   * until its answer has been read to the end (a streamed answer included) or it failed.
    */
   readonly inFlight?: Set<{ destroy(): void }>;
 }
@@ -116,7 +116,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   #headers: IncomingHttpHeaders = {};
   #chunks: Buffer[] = [];
   #size = 0;
-  readonly #cut = { destroy: () => this.#abort(new Error('cancelled: the session ended')) };
+  /**
+   * What the session's `inFlight` holds until the exchange is over: its end cancels the request, or,
+   * once the answer is a stream being read, that stream (a session's close leaves nothing open upstream).
+   */
+  readonly #cut = {
+    destroy: () => {
+      const e = new Error('cancelled: the session ended');
+      if (this.#stream) this.#stream.destroy(e);
+      else this.#abort(e);
+    },
+  };
 
   constructor(
     private readonly r: PoolRequest,
@@ -131,7 +141,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(status: number, raw: Buffer[] | string[] | null, resume: () => void): boolean {
-    this.r.inFlight?.delete(this.#cut);
     this.#status = status;
     this.#headers = (raw ? parseHeaders(raw) : {}) as IncomingHttpHeaders;
     this.#resume = resume;
@@ -166,6 +175,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#done = true;
+    this.r.inFlight?.delete(this.#cut);
     if (this.#stream) {
       this.#stream.push(null);
       return;

@@ -11,7 +11,7 @@ import { LineFramer } from '../carrier/lines.js';
 import { childProbe } from '../observe/hooks.js';
 import type { SessionHandle } from '../monitor/handle.js';
 import { Valve } from '../carrier/valve.js';
-import { endedByUpstream, relayFrame, relayOversize, type Relayed } from '../carrier/relay.js';
+import { endOwing, relayFrame, relayOversize, type Relayed } from '../carrier/relay.js';
 import { startServer, type ServerProcess } from './stdio-server.js';
 import type { Runtime } from './runtime.js';
 
@@ -166,7 +166,7 @@ function carry(
     async ended(code: number) {
       fromServer.end();
       await lanes.s2c.drained();
-      await endedByUpstream(
+      await endOwing(
         session,
         `intentguard: the server exited (code ${code}) before answering`,
         `ended by upstream (exit ${code})`,

@@ -13,7 +13,7 @@ import type { SessionHandle } from '../monitor/handle.js';
 import type { Duplex } from 'node:stream';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
-import { endedByUpstream, relayFrame, relayOversize } from '../carrier/relay.js';
+import { endOwing, relayFrame, relayOversize } from '../carrier/relay.js';
 import { quotaExceededUpgrade } from '../carrier/session-quota.js';
 import type { Runtime } from './runtime.js';
 
@@ -35,6 +35,9 @@ const tokenOf = (req: IncomingMessage): string | undefined => {
  * `intentguard ws`: a WebSocket proxy (subprotocol `mcp`). The grant is checked during the upgrade
  * (401 otherwise); then every text frame in either direction is decided before it is passed on.
  */
+/** How long, at shutdown, a client may take to finish the WebSocket closing handshake. */
+const SHUTDOWN_GRACE_MS = 2000;
+
 export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { monitor } = o.runtime;
   const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
@@ -49,6 +52,8 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
     maxPayload: monitor.options.maxMessageBytes,
     handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false),
   });
+  /** Each carried connection's shutdown: answer what its client is owed, then close it (1001). */
+  const carried = new Set<(message: string) => Promise<void>>();
   server.on('upgrade', async (req, socket, head) => {
     const admitted = await admitUpgrade(o, door, req, socket, wss.clients.size);
     if (!admitted) return;
@@ -60,20 +65,36 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
         transport: 'websocket',
       });
       void session.whenEnded().then(admitted.release);
-      carry(o, client, session);
+      const shutDown = carry(o, client, session);
+      carried.add(shutDown);
+      client.once('close', () => carried.delete(shutDown));
     });
   });
   await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
   const { port } = server.address() as { port: number };
   return {
     url: `ws://${o.host ?? '127.0.0.1'}:${port}`,
-    close: () =>
-      new Promise((r) => {
+    // As the HTTP proxy: held calls are denied and answered first, then each client is told the proxy
+    // is going away (1001) and given a grace to finish the closing handshake before it is cut.
+    close: async () => {
+      await o.runtime.approvals?.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      wss.close();
+      await Promise.all(
+        [...carried].map((shutDown) =>
+          shutDown('intentguard: the proxy shut down before the server answered'),
+        ),
+      );
+      for (const c of wss.clients) c.close(1001, 'intentguard is shutting down');
+      server.closeIdleConnections();
+      const cut = setTimeout(() => {
         for (const c of wss.clients) c.terminate();
-        wss.close();
         server.closeAllConnections();
-        server.close(() => r());
-      }),
+      }, SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(cut);
+    },
   };
 }
 
@@ -128,7 +149,11 @@ async function admitUpgrade(
  * in order and under back-pressure (a {@link Lane} per direction; `ws` confirms each send by
  * callback, so the bytes sent and not yet written out count against the direction that sent them).
  */
-function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): void {
+function carry(
+  o: WsProxyOptions,
+  client: WebSocket,
+  session: SessionHandle,
+): (message: string) => Promise<void> {
   const max = o.runtime.monitor.options.maxMessageBytes;
   // A server's frame over the limit is withheld (its caller gets an error); one so large that
   // reading it is itself the problem (over 4x the limit) ends the connection instead of being buffered.
@@ -198,7 +223,7 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
     void lanes.s2c
       .drained()
       .then(() =>
-        endedByUpstream(session, `intentguard: ${why} before answering`, `ended by upstream (${why})`, (a) =>
+        endOwing(session, `intentguard: ${why} before answering`, `ended by upstream (${why})`, (a) =>
           toClient(JSON.stringify(a)),
         ),
       )
@@ -206,6 +231,13 @@ function carry(o: WsProxyOptions, client: WebSocket, session: SessionHandle): vo
   };
   upstream.on('close', () => upstreamGone('the server closed the connection'));
   upstream.on('error', () => upstreamGone('the server is unavailable'));
+  // The proxy is shutting down: what the client is still owed is answered first, then both sides close.
+  return async (message) => {
+    gone = true;
+    await endOwing(session, message, 'proxy shut down', (a) => toClient(JSON.stringify(a)));
+    client.close(1001, 'intentguard is shutting down');
+    upstream.close();
+  };
 }
 
 /** Send on a socket, the bytes counted against `valve` until `ws` has written them out. */
@@ -245,7 +277,7 @@ function upstreamBacklog(
     }
     overflowed = true;
     backlog.length = 0;
-    void endedByUpstream(
+    void endOwing(
       session,
       'intentguard: too many messages waiting for the server to accept the connection',
       'ended: upstream backlog full (the server did not accept the connection in time)',

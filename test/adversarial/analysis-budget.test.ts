@@ -13,8 +13,8 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ANALYSIS_BUDGET } from '../../src/analyze/budget.js';
 import { createMonitor, loadRulePack, packPolicies, parseIntent, tap } from '../../src/index.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { createRuntime } from '../../src/app/runtime.js';
 import { httpUpstream } from '../helpers/http-upstream.js';
+import { enforcingRuntime } from '../helpers/runtime.js';
 
 const codeOf = (e: unknown) => ((e as McpError).data as { code?: string } | undefined)?.code;
 
@@ -25,14 +25,7 @@ async function httpStack() {
     'purpose: echo and send my notes to team@corp.test\ntools: [echo, send_email]\n',
   );
   const upstream = await httpUpstream();
-  const runtime = await createRuntime({
-    mode: 'enforce',
-    db: false,
-    pack: true,
-    rules: [],
-    intentFile: join(dir, 'intent.yaml'),
-    log: () => undefined,
-  });
+  const runtime = await enforcingRuntime(join(dir, 'intent.yaml'));
   const proxy = await startHttpProxy({
     upstream: upstream.url,
     runtime,

@@ -18,10 +18,10 @@ import { parseIntent } from '../../src/intent/parse.js';
 import type { Identity } from '../../src/model/events.js';
 import { generateKeys } from '../../src/identity/keys.js';
 import { mintGrant } from '../../src/identity/grant.js';
-import { createRuntime } from '../../src/app/runtime.js';
 import type { Runtime, RuntimeOptions } from '../../src/transports/runtime.js';
 import { tap } from '../../src/transports/sdk/tap.js';
 import type { Decision } from '../../src/model/decision.js';
+import { enforcingRuntime } from '../helpers/runtime.js';
 
 const FS = 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js';
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
@@ -52,13 +52,7 @@ after(async () => {
 async function runtime(intent: unknown, extra: Partial<RuntimeOptions> = {}): Promise<Runtime> {
   const file = join(root, `intent-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(intent));
-  const r = await createRuntime({
-    mode: 'enforce',
-    db: false,
-    pack: true,
-    rules: [],
-    intentFile: file,
-    log: () => undefined,
+  const r = await enforcingRuntime(file, {
     ...extra,
   });
   runtimes.push(r);

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { createRuntime } from '../../src/app/runtime.js';
 import { startWsProxy } from '../../src/transports/ws.js';
+import { enforcingRuntime } from '../helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-ws-backlog-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,13 +57,7 @@ describe('WebSocket proxy: the backlog before the upstream opens is bounded', ()
       { timeout: 120_000 },
       async () => {
         const upstream = await stalledUpstream();
-        const runtime = await createRuntime({
-          mode: 'enforce',
-          db: false,
-          pack: true,
-          rules: [],
-          intentFile: join(dir, 'intent.yaml'),
-          log: () => undefined,
+        const runtime = await enforcingRuntime(join(dir, 'intent.yaml'), {
           maxMessageBytes: 4096,
         });
         const proxy = await startWsProxy({ upstream: upstream.url, runtime });

@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Asker } from '../../carrier/asker.js';
 import { Lane } from '../../carrier/lane.js';
 import { LineFramer } from '../../carrier/lines.js';
-import { endedByUpstream, relayFrame, relayOversize } from '../../carrier/relay.js';
+import { endOwing, relayFrame, relayOversize } from '../../carrier/relay.js';
 import { serverEnv } from '../../carrier/server-env.js';
 import { OrderedQueue } from '../../carrier/queue.js';
 import { Valve } from '../../carrier/valve.js';
@@ -97,6 +97,12 @@ export class BridgeSession {
     return this.#write(text) ? Promise.resolve() : drained(this.#child, () => this.#exited);
   }
 
+  /** The proxy is shutting down: answer what the client is still owed, end every open exchange, close. */
+  async shutDown(message: string): Promise<void> {
+    await endOwing(this.handle, message, 'proxy shut down', (a) => this.#toClient(a, JSON.stringify(a)));
+    this.exchanges.endAll();
+  }
+
   /** Write a line to the server; false when the pipe is full. */
   #write(text: string): boolean {
     return this.#exited || !this.#child.stdin.writable || this.#child.stdin.write(`${text}\n`);
@@ -164,7 +170,7 @@ export class BridgeSession {
     // Messages already on their way in either direction are decided first, so their requests are owed answers too.
     void Promise.all([this.c2s.drained(), this.#s2c.drained()])
       .then(() =>
-        endedByUpstream(
+        endOwing(
           this.handle,
           `intentguard: the server ${what} before answering`,
           `ended by upstream (${what})`,

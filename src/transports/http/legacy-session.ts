@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { Asker } from '../../carrier/asker.js';
 import { Lane } from '../../carrier/lane.js';
-import { endedByUpstream } from '../../carrier/relay.js';
+import { endOwing } from '../../carrier/relay.js';
 import { Valve } from '../../carrier/valve.js';
 import type { SessionHandle } from '../../monitor/handle.js';
 import type { LegacyUpstream } from './legacy-upstream.js';
@@ -89,7 +89,7 @@ export class LegacySession {
       maxBytes: this.p.maxMessageBytes,
       onEvent: (ev) => this.#onEvent(ev),
       onEnd: async () => {
-        await endedByUpstream(
+        await endOwing(
           this.handle,
           'intentguard: the server closed its stream before answering',
           'ended by upstream (SSE stream closed)',

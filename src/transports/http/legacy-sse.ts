@@ -1,3 +1,4 @@
+import { endOwing } from '../../carrier/relay.js';
 import type { EraGate } from '../../mrtr/gate.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -62,7 +63,8 @@ export interface LegacySse {
     identity: Identity | undefined,
     body: unknown,
   ): Promise<void>;
-  close(): void;
+  /** Close every session, first answering each client request still owed with `message`. */
+  close(message: string): Promise<void>;
 }
 
 export function createLegacySse(o: LegacySseOptions): LegacySse {
@@ -129,8 +131,10 @@ export function createLegacySse(o: LegacySseOptions): LegacySse {
       return postToLegacy(req, res, s, body, o.observe);
     },
 
-    close() {
-      for (const s of sessions.values()) s.handle.close('proxy shut down');
+    async close(message) {
+      await Promise.all(
+        [...sessions.values()].map((s) => endOwing(s.handle, message, 'proxy shut down', (a) => s.write(a))),
+      );
     },
   };
 }

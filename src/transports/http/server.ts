@@ -25,6 +25,8 @@ import { distinctHeaders } from './distinct.js';
 
 /** The headers the front door checks for a second occurrence. */
 const DOOR_HEADERS = ['host', 'origin'];
+/** How long, at shutdown, a connection still busy after every owed answer was written may take to end. */
+const SHUTDOWN_GRACE_MS = 2000;
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -193,17 +195,20 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   sweeper.unref();
   server.requestTimeout = requestTimeout;
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
-  const shut = () => {
+  const shut = async () => {
     clearInterval(sweeper);
-    p.carrier?.sessions.closeAll('proxy shut down');
-    void p.carrier?.upstream.close();
-    p.legacy?.close();
-    p.bridge?.close();
+    const owed = 'intentguard: the proxy shut down before the server answered';
+    await Promise.all([
+      p.carrier?.sessions.closeAll(owed, 'proxy shut down'),
+      p.legacy?.close(owed),
+      p.bridge?.close(owed),
+    ]);
+    await p.carrier?.upstream.close();
   };
   try {
     await listen(server, o.host ?? '127.0.0.1', o.port ?? 0);
   } catch (e) {
-    shut();
+    await shut();
     throw e;
   }
   const addr = server.address() as { port: number };
@@ -216,12 +221,19 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   return {
     url: `${base}${p.path}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        shut();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    // Shutting down answers what is owed before the connections go: no new connection is taken, held
+    // calls are denied (their answers written on their own requests), the sessions are closed (what
+    // upstream still owes answered as closed), idle connections end at once and busy ones get a grace.
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await o.runtime.approvals?.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      await shut();
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(cut);
+    },
   };
 }
 

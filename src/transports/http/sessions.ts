@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Asker } from '../../carrier/asker.js';
+import { endOwing } from '../../carrier/relay.js';
 import type { Identity } from '../../model/events.js';
 import type { Intent } from '../../model/intent.js';
 import type { Monitor } from '../../monitor/create.js';
@@ -115,8 +116,7 @@ export class SessionTable {
         });
       },
       close: () => {
-        for (const r of s.upstreamRequests) r.destroy();
-        if (s.stream && !s.stream.writableEnded) s.stream.end();
+        this.#cut(s);
         if (s.upstreamSid) this.upstream.end(s);
       },
     });
@@ -126,6 +126,12 @@ export class SessionTable {
       if (s.sid && this.#byId.get(s.sid) === s) this.#byId.delete(s.sid);
     });
     return s;
+  }
+
+  /** Its upstream exchanges cut and its GET stream ended. */
+  #cut(s: ProxySession): void {
+    for (const r of s.upstreamRequests) r.destroy();
+    if (s.stream && !s.stream.writableEnded) s.stream.end();
   }
 
   /** A message for the client: to the exchange waiting for its id, else the GET stream, else nowhere. */
@@ -141,7 +147,14 @@ export class SessionTable {
       if (s.lastSeen < cutoff && s.waiters.size === 0) s.handle.close('idle timeout');
   }
 
-  closeAll(reason: string): void {
-    for (const s of this.#byId.values()) s.handle.close(reason);
+  /** Close every session, first answering each client request still owed (`message`, ERR_SESSION_CLOSED). */
+  async closeAll(message: string, reason: string): Promise<void> {
+    await Promise.all(
+      [...this.#byId.values()].map(async (s) => {
+        await endOwing(s.handle, message, reason, (a) => this.#toClient(s, a));
+        // Upstream's session is left to end on its own: in a fleet another instance may carry it on.
+        this.#cut(s);
+      }),
+    );
   }
 }

@@ -54,7 +54,8 @@ export interface StdioBridge {
   ): Promise<void>;
   /** Close every session no request has touched since `cutoff` and none is waiting on. */
   sweep(cutoff: number): void;
-  close(): void;
+  /** Close every session, first answering each client request still owed with `message`. */
+  close(message: string): Promise<void>;
 }
 
 export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
@@ -152,8 +153,8 @@ export function createStdioBridge(o: StdioBridgeOptions): StdioBridge {
       for (const s of sessions.values())
         if (s.lastSeen < cutoff && s.exchanges.waiting === 0) s.handle.close('idle timeout');
     },
-    close() {
-      for (const s of [...sessions.values()]) s.handle.close('proxy shut down');
+    async close(message) {
+      await Promise.all([...sessions.values()].map((s) => s.shutDown(message)));
     },
   };
 }

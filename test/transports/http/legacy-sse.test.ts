@@ -16,6 +16,7 @@ import type { RuntimeOptions } from '../../../src/transports/runtime.js';
 import { approvingClient } from '../../helpers/approving-client.js';
 import { sseUpstream } from '../../helpers/http-upstream.js';
 import { waitFor } from '../../helpers/wait.js';
+import { enforcingRuntime } from '../../helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-sse-'));
 writeFileSync(join(dir, 'intent.yaml'), 'purpose: summarise my notes\ntools: [echo, read_notes, slow]\n');
@@ -271,14 +272,7 @@ describe('intentguard http in front of a legacy HTTP+SSE server', () => {
       );
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile: join(dir, 'intent.yaml'),
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(join(dir, 'intent.yaml'));
     const proxy = await startHttpProxy({
       upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}/sse`,
       runtime,
