@@ -277,6 +277,25 @@ describe('intentguard http in front of a stdio server', () => {
     await b.close();
   });
 
+  it('shutting down answers a call the server has not answered before the server process and the connection go', async () => {
+    const b = await bridge(['test/fixtures/raw-server.mjs']);
+    const init = await post(b.proxy.url, INIT);
+    const sid = init.headers.get('mcp-session-id')!;
+    const ended: string[] = [];
+    b.runtime.monitor.sessionEnded$.subscribe((st) => ended.push(st.endReason ?? ''));
+    const hanging = post(b.proxy.url, { jsonrpc: '2.0', id: 5, method: 'hang' }, { 'mcp-session-id': sid });
+    await waitFor(() => b.runtime.monitor.sessions()[0]?.pending.size === 1, 'the call sent to the server');
+    await b.proxy.close();
+    const answer = (await (await hanging).json()) as {
+      id: number;
+      error: { code: number; data: { code: string } };
+    };
+    assert.equal(answer.id, 5);
+    assert.equal(answer.error.data.code, 'ERR_SESSION_CLOSED');
+    assert.deepEqual(ended, ['proxy shut down']);
+    await b.runtime.close();
+  });
+
   it('an answer from the server over the size limit is withheld: the call gets an error, the session goes on', async () => {
     const b = await bridge(['test/fixtures/raw-server.mjs'], { maxMessageBytes: 2048 });
     const sid = (await post(b.proxy.url, INIT)).headers.get('mcp-session-id')!;
