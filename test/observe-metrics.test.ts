@@ -15,6 +15,7 @@ import type { RuntimeOptions } from '../src/transports/runtime.js';
 import { startWsProxy } from '../src/transports/ws.js';
 import { openStore } from '../src/store/db.js';
 import { httpUpstream } from './helpers/http-upstream.js';
+import { enforcingRuntime } from './helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-observe-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -194,14 +195,7 @@ describe('metrics and health on the WebSocket proxy', () => {
   it('/metrics and /readyz answer plain HTTP on the proxy port, behind the front door', async () => {
     const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'mcp' });
     await new Promise((r) => upstream.once('listening', r));
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile);
     const proxy = await startWsProxy({
       upstream: `ws://127.0.0.1:${(upstream.address() as { port: number }).port}`,
       runtime,

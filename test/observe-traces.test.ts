@@ -14,11 +14,11 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createMonitor, parseIntent, tap } from '../src/index.js';
 import { createTracing } from '../src/observe/tracing.js';
 import { parseTraceparent } from '../src/era/trace.js';
-import { createRuntime } from '../src/app/runtime.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
 import { httpUpstream, sseUpstream } from './helpers/http-upstream.js';
 import { demoServer } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
+import { enforcingRuntime } from './helpers/runtime.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -293,14 +293,7 @@ describe('traces from the OTEL_* environment, to a real OTLP/HTTP receiver', () 
 describe('trace context sent upstream without tracing', () => {
   it("intentguard http passes the client's valid traceparent (and tracestate) to the server unchanged, and never a malformed one", async () => {
     const upstream = await httpUpstream();
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile);
     assert.equal(runtime.observe.tracing, undefined, 'no OTEL_* settings: no tracing');
     const proxy = await startHttpProxy({ upstream: upstream.url, runtime });
     try {

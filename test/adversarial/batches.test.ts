@@ -10,13 +10,13 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { RPC_CODES, createMonitor, parseIntent } from '../../src/index.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
-import { createRuntime } from '../../src/app/runtime.js';
 import { listenWebSocket } from '../../src/transports/ws-transport.js';
 import { startWsProxy } from '../../src/transports/ws.js';
 import { everythingHttp } from '../helpers/everything-http.js';
 import { demoServer } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 import { EVERYTHING, INIT, stdioProxy } from './wire.js';
+import { enforcingRuntime } from '../helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-batches-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -88,14 +88,7 @@ describe('batches (issue 11 §3)', () => {
 
   it('batch over intentguard ws in front of an SDK McpServer: every element answered, as one array', async () => {
     const upstream = await listenWebSocket({}, (t) => void demoServer().connect(t));
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile);
     const proxy = await startWsProxy({ upstream: upstream.url, runtime });
     const ws = new WebSocket(proxy.url, 'mcp');
     try {
@@ -119,14 +112,7 @@ describe('batches (issue 11 §3)', () => {
   for (const kind of ['in front of a stdio server', 'in front of an HTTP server'] as const) {
     it(`batch over intentguard http ${kind} (server-everything): every element answered, as one array`, async () => {
       const everything = kind === 'in front of an HTTP server' ? await everythingHttp() : undefined;
-      const runtime = await createRuntime({
-        mode: 'enforce',
-        db: false,
-        pack: true,
-        rules: [],
-        intentFile,
-        log: () => undefined,
-      });
+      const runtime = await enforcingRuntime(intentFile);
       const proxy = await startHttpProxy({
         ...(everything
           ? { upstream: everything.url }

@@ -13,13 +13,13 @@ import { runtimeOptions } from '../../src/cli/proxy-commands.js';
 import { createFrontDoor } from '../../src/carrier/front-door.js';
 import { startHttpProxy } from '../../src/transports/http/server.js';
 import { jsonContentTypeProblem } from '../../src/transports/http/media-type.js';
-import { createRuntime } from '../../src/app/runtime.js';
 import type { RuntimeOptions } from '../../src/transports/runtime.js';
 import { listenWebSocket } from '../../src/transports/ws-transport.js';
 import { startWsProxy } from '../../src/transports/ws.js';
 import { httpUpstream, sseUpstream } from '../helpers/http-upstream.js';
 import { demoServer } from '../helpers/servers.js';
 import { INIT, JSON_HEADERS, raw, rawSocket } from './raw-http.js';
+import { enforcingRuntime } from '../helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-door-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -31,16 +31,7 @@ const memoryServer = 'node_modules/@modelcontextprotocol/server-memory/dist/inde
 const EVIL = 'https://evil.example';
 const BROWSER_TEXT = 'text/plain; x=application/json';
 
-const runtimeFor = (extra: Partial<RuntimeOptions> = {}) =>
-  createRuntime({
-    mode: 'enforce',
-    db: false,
-    pack: true,
-    rules: [],
-    intentFile,
-    log: () => undefined,
-    ...extra,
-  });
+const runtimeFor = (extra: Partial<RuntimeOptions> = {}) => enforcingRuntime(intentFile, extra);
 
 const call = (id: number, name: string, args: Record<string, unknown>) =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });

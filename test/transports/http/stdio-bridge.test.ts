@@ -10,12 +10,12 @@ import { RPC_CODES, listSessions, openStore } from '../../../src/index.js';
 import { mintGrant } from '../../../src/identity/grant.js';
 import { generateKeys } from '../../../src/identity/keys.js';
 import { startHttpProxy } from '../../../src/transports/http/server.js';
-import { createRuntime } from '../../../src/app/runtime.js';
 import type { RuntimeOptions } from '../../../src/transports/runtime.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { freePort } from '../../helpers/everything-http.js';
 import { approvingClient } from '../../helpers/approving-client.js';
 import { waitFor } from '../../helpers/wait.js';
+import { enforcingRuntime } from '../../helpers/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ig-http-stdio-'));
 const intentFile = join(dir, 'intent.yaml');
@@ -26,15 +26,7 @@ writeFileSync(
 const everything = ['node_modules/@modelcontextprotocol/server-everything/dist/index.js', 'stdio'];
 
 async function bridge(server: readonly string[], extra: Partial<RuntimeOptions> = {}) {
-  const runtime = await createRuntime({
-    mode: 'enforce',
-    db: false,
-    pack: true,
-    rules: [],
-    intentFile,
-    log: () => undefined,
-    ...extra,
-  });
+  const runtime = await enforcingRuntime(intentFile, extra);
   const proxy = await startHttpProxy({
     server: { command: process.execPath, args: server },
     runtime,
@@ -322,14 +314,7 @@ describe('intentguard http in front of a stdio server', () => {
   });
 
   it('at most maxSessions sessions (a process each) at once: one more gets 503 ERR_TOO_MANY_SESSIONS and starts nothing', async () => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile);
     const proxy = await startHttpProxy({
       server: { command: process.execPath, args: ['test/fixtures/raw-server.mjs'] },
       runtime,
@@ -353,14 +338,7 @@ describe('intentguard http in front of a stdio server', () => {
   });
 
   it('a server command that cannot be started: the initialize call gets an error at once, nothing hangs', async () => {
-    const runtime = await createRuntime({
-      mode: 'enforce',
-      db: false,
-      pack: true,
-      rules: [],
-      intentFile,
-      log: () => undefined,
-    });
+    const runtime = await enforcingRuntime(intentFile);
     const proxy = await startHttpProxy({
       server: { command: join(dir, 'no-such-server'), args: [] },
       runtime,
