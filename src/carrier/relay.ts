@@ -198,6 +198,11 @@ export async function answerUnreached(
   return answers;
 }
 
+/** What a proxy shutting down answers each request a server still owes ({@link endOwing}). */
+export const SHUT_DOWN_OWED = 'intentguard: the proxy shut down before the server answered';
+/** How long, at shutdown, a connection still busy after every owed answer was written may take to end. */
+export const SHUTDOWN_GRACE_MS = 2000;
+
 /**
  * The session ends while the client still waits on it (the server went away, or the proxy is shutting
  * down): every client request still owed an answer is answered with an error now (not left to the

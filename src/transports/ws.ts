@@ -13,7 +13,7 @@ import type { SessionHandle } from '../monitor/handle.js';
 import type { Duplex } from 'node:stream';
 import { listen } from '../lib/listen.js';
 import { serveBehindDoor, tcpProbe } from '../observe/hooks.js';
-import { endOwing, relayFrame, relayOversize } from '../carrier/relay.js';
+import { SHUTDOWN_GRACE_MS, SHUT_DOWN_OWED, endOwing, relayFrame, relayOversize } from '../carrier/relay.js';
 import { quotaExceededUpgrade } from '../carrier/session-quota.js';
 import type { Runtime } from './runtime.js';
 
@@ -35,9 +35,6 @@ const tokenOf = (req: IncomingMessage): string | undefined => {
  * `intentguard ws`: a WebSocket proxy (subprotocol `mcp`). The grant is checked during the upgrade
  * (401 otherwise); then every text frame in either direction is decided before it is passed on.
  */
-/** How long, at shutdown, a client may take to finish the WebSocket closing handshake. */
-const SHUTDOWN_GRACE_MS = 2000;
-
 export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; close(): Promise<void> }> {
   const { monitor } = o.runtime;
   const door = createFrontDoor({ listenHost: o.host ?? '127.0.0.1', ...o.runtime.options });
@@ -81,11 +78,7 @@ export async function startWsProxy(o: WsProxyOptions): Promise<{ url: string; cl
       await new Promise((resolve) => setImmediate(resolve));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       wss.close();
-      await Promise.all(
-        [...carried].map((shutDown) =>
-          shutDown('intentguard: the proxy shut down before the server answered'),
-        ),
-      );
+      await Promise.all([...carried].map((shutDown) => shutDown(SHUT_DOWN_OWED)));
       for (const c of wss.clients) c.close(1001, 'intentguard is shutting down');
       server.closeIdleConnections();
       const cut = setTimeout(() => {

@@ -21,12 +21,11 @@ import { firstRefusal, noIntent, otherAgent, quoted, refuse, sendJson, unknownSe
 import { SessionTable } from './sessions.js';
 import { createUpstream } from './upstream.js';
 import { httpPool } from '../../lib/http-pool.js';
+import { SHUTDOWN_GRACE_MS, SHUT_DOWN_OWED } from '../../carrier/relay.js';
 import { distinctHeaders } from './distinct.js';
 
 /** The headers the front door checks for a second occurrence. */
 const DOOR_HEADERS = ['host', 'origin'];
-/** How long, at shutdown, a connection still busy after every owed answer was written may take to end. */
-const SHUTDOWN_GRACE_MS = 2000;
 
 export interface HttpProxyOptions {
   readonly host?: string;
@@ -197,11 +196,10 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<HttpProxy> {
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
   const shut = async () => {
     clearInterval(sweeper);
-    const owed = 'intentguard: the proxy shut down before the server answered';
     await Promise.all([
-      p.carrier?.sessions.closeAll(owed, 'proxy shut down'),
-      p.legacy?.close(owed),
-      p.bridge?.close(owed),
+      p.carrier?.sessions.closeAll(SHUT_DOWN_OWED, 'proxy shut down'),
+      p.legacy?.close(SHUT_DOWN_OWED),
+      p.bridge?.close(SHUT_DOWN_OWED),
     ]);
     await p.carrier?.upstream.close();
   };
