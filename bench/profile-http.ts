@@ -6,7 +6,7 @@
 // client and server, a session), default the 2026-07-28 stateless path; IG_ALT=<root of another build>
 // adds that build's proxy beside this one's, rounds taken in turn; ROUNDS=n; CPU_PROF=<dir> runs the
 // proxies under `node --cpu-prof` (profiles written there as they exit); PROXY_NODE_FLAGS=<flags> runs
-// them with those node flags.
+// them with those node flags; PROXY_ARGS=<flags> passes more CLI flags (e.g. --no-pack, --no-record).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -145,6 +145,7 @@ try {
         site,
         '--db',
         join(dir, `${open.length}.db`),
+        ...(process.env.PROXY_ARGS?.split(' ').filter(Boolean) ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );

@@ -95,11 +95,11 @@ export async function benchStateless(): Promise<Sample[]> {
   const http = createServer((req, res) => void handler(req, res));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const upstream = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  const start = async (build: Build, name: string) => {
+  const start = async (build: Build, name: string, pack = true, record = true) => {
     const runtime = await build.createRuntime({
       mode: 'enforce',
-      db: join(dir, `${name}.db`),
-      pack: true,
+      db: record && join(dir, `${name}.db`),
+      pack,
       rules: [site],
       intentFile: join(dir, 'intent.yaml'),
       log: () => undefined,
@@ -110,7 +110,22 @@ export async function benchStateless(): Promise<Sample[]> {
   const relay = await nullHttpRelay(upstream);
   // BENCH_STATELESS_ALT=<dist/ of another build>: its proxy beside this one's, in the same rounds.
   const alt = process.env.BENCH_STATELESS_ALT;
-  if (alt) proxies.push(await start(await altBuild(alt), 'alt'));
+  const altProxy = alt ? await start(await altBuild(alt), 'alt') : undefined;
+  if (altProxy) proxies.push(altProxy);
+  // BENCH_STATELESS_PARTS=1: this build without the pack, without recording, without both, in the same
+  // rounds: which part of the added p50 is the hop, the decisions and the recording.
+  const parts: { proxy: (typeof proxies)[number]; label: string }[] = [];
+  if (process.env.BENCH_STATELESS_PARTS === '1')
+    for (const [pack, record, label] of [
+      [true, false, 'the same, rule pack, no recording'],
+      [false, true, 'the same, intent policy only, recording'],
+      [false, false, 'the same, intent policy only, no recording'],
+    ] as const)
+      parts.push({
+        proxy: await start({ createRuntime, startHttpProxy }, `part${parts.length}`, pack, record),
+        label,
+      });
+  proxies.push(...parts.map((p) => p.proxy));
   const open: { client: Client; label: string }[] = [];
   try {
     open.push({ client: await connect(upstream), label: 'direct (v2 client -> v2 server, 2026-07-28)' });
@@ -122,11 +137,12 @@ export async function benchStateless(): Promise<Sample[]> {
       client: await connect(proxies[0]!.proxy.url),
       label: 'intentguard http, stateless (rule pack, recording)',
     });
-    if (proxies[1])
+    if (altProxy)
       open.push({
-        client: await connect(proxies[1].proxy.url),
+        client: await connect(altProxy.proxy.url),
         label: `the same, ${alt} (BENCH_STATELESS_ALT)`,
       });
+    for (const part of parts) open.push({ client: await connect(part.proxy.proxy.url), label: part.label });
     const samples = await rounds(
       open,
       Number(process.env.BENCH_STATELESS_ROUNDS ?? 8),

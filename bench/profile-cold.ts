@@ -1,0 +1,67 @@
+// Profiling helper (not a benchmark): what the monitor's decisions cost per call when the caches are
+// cold, as they are in a proxy, against a hot loop. A runtime as `intentguard http` builds it (no
+// recording), one 2026-07-28 session, and the proxy bench's trivial call and result observed through
+// the session handle (parse, classify, policies, the per-session reducer, the streams). Between
+// messages the loop can touch `THRASH_KB` KiB of other memory, standing in for what a proxy runs
+// between two messages (HTTP parsing, the SDKs, GC), so each message finds the decision code and data
+// as far out of the caches as that. Usage: node --import tsx bench/profile-cold.ts [calls]
+//   THRASH_KB=<KiB> (default 0: a hot loop) · PACK=0 (intent policy only) — prints µs per call (both
+//   messages) in windows of 4,000 calls.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { internal, proxyBenchDir } from './lib.js';
+
+const { createRuntime } = await internal<typeof import('../src/app/runtime.js')>('app/runtime');
+const calls = Number(process.argv[2] ?? 20_000);
+const thrashKb = Number(process.env.THRASH_KB ?? 0);
+// As in the proxy benches: the trivial tool's intent; the rate rules off (thousands of calls a second).
+const { dir, site } = proxyBenchDir('ig-profile-cold-');
+const runtime = await createRuntime({
+  mode: 'enforce',
+  db: false,
+  pack: process.env.PACK !== '0',
+  rules: [site],
+  intentFile: join(dir, 'intent.yaml'),
+  log: () => undefined,
+});
+const session = runtime.monitor.open({ intent: runtime.defaultIntent!, transport: 'http-stateless' });
+session.attach({ deliver: () => undefined, close: () => undefined });
+
+const junk = new Uint8Array(thrashKb << 10);
+let sink = 0;
+/** One write per cache line of `junk`: that much of the caches taken by something else. */
+const thrash = () => {
+  for (let j = 0; j < junk.length; j += 64) sink += junk[j]!++;
+};
+// The messages of the stateless bench (an SDK v2 client and server, 2026-07-28), as their wire text.
+const request = (id: number) =>
+  `{"method":"tools/call","params":{"name":"noop","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"2"},"io.modelcontextprotocol/clientCapabilities":{}}},"jsonrpc":"2.0","id":${id}}`;
+const result = (id: number) =>
+  `{"result":{"content":[],"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"bench-v2","version":"1"}}},"jsonrpc":"2.0","id":${id}}`;
+
+const WINDOW = 4000;
+let spent = 0n;
+try {
+  for (let i = 0; i < calls; i++) {
+    for (const [dir, text] of [
+      ['c2s', request(i)],
+      ['s2c', result(i)],
+    ] as const) {
+      if (thrashKb > 0) thrash();
+      const t0 = process.hrtime.bigint();
+      const outcome = await session.observe(dir, JSON.parse(text), Buffer.byteLength(text), text);
+      spent += process.hrtime.bigint() - t0;
+      if (outcome.forward === undefined) throw new Error(`call ${i}: ${dir} not forwarded`);
+    }
+    if ((i + 1) % WINDOW === 0) {
+      console.log(
+        `${process.env.PACK === '0' ? 'intent policy' : 'rule pack'}, ${thrashKb} KiB touched between messages: ${(Number(spent) / WINDOW / 1000).toFixed(2)} us per call (calls ${i + 2 - WINDOW}-${i + 1})`,
+      );
+      spent = 0n;
+    }
+  }
+} finally {
+  await runtime.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (sink === -1) console.log(sink);
