@@ -9,6 +9,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketServer } from 'ws';
 import { storeCheck } from '../src/observe/health.js';
+import { createMetrics } from '../src/observe/metrics.js';
+import { createMonitor } from '../src/monitor/create.js';
+import { intentPolicy } from '../src/policy/intent-policy.js';
+import { parseIntent } from '../src/intent/parse.js';
 import { startHttpProxy } from '../src/transports/http/server.js';
 import { createRuntime } from '../src/app/runtime.js';
 import type { RuntimeOptions } from '../src/transports/runtime.js';
@@ -283,5 +287,65 @@ describe('--metrics-listen on the stdio proxy', () => {
         () => runtimeOptions({ ...flags, record: false }, {}),
         (e: Error & { code?: string }) => e.code === 'ERR_CONFIG' && /--metrics-/.test(e.message),
       );
+  });
+});
+
+describe('metrics counted on the per-message path', () => {
+  it('expose every decision and analysis time up to the read, once, past the queue size, across reads', async () => {
+    const metrics = createMetrics();
+    const intent = parseIntent({ purpose: 'summarise my notes', tools: ['echo'] });
+    const monitor = createMonitor({ mode: 'monitor', policy: metrics.timed(intentPolicy()) });
+    metrics.attach({ monitor });
+    const s = monitor.open({ intent, transport: 'test' });
+    s.attach({ deliver: () => undefined, close: () => undefined });
+    const call = (id: number, name: string) =>
+      s.observe('c2s', { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
+    const answer = (id: number) => s.observe('s2c', { jsonrpc: '2.0', id, result: { content: [] } });
+    await s.observe('c2s', {
+      jsonrpc: '2.0',
+      id: 'init',
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    await s.observe('s2c', {
+      jsonrpc: '2.0',
+      id: 'init',
+      result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 's', version: '1' } },
+    });
+    await s.observe('c2s', { jsonrpc: '2.0', method: 'notifications/initialized' });
+    const before = await metrics.render();
+    const handshake = sample(before, 'intentguard_analysis_seconds_count') ?? 0;
+    // More than the 1,024 analysis times queued between two reads.
+    for (let i = 0; i < 1500; i++) {
+      await call(i, i % 3 === 0 ? 'delete_everything' : 'echo');
+      await answer(i);
+    }
+    const first = await metrics.render();
+    const outside = 500; // i % 3 === 0 for i < 1500
+    assert.equal(sample(first, 'intentguard_calls_total', { decision: 'allow', enforced: 'false' }), 1000);
+    assert.equal(
+      sample(first, 'intentguard_calls_total', { decision: 'reauthorize', enforced: 'false' }),
+      outside,
+    );
+    assert.equal(sample(first, 'intentguard_rule_findings_total', { action: 'reauthorize' }), outside);
+    assert.equal(
+      sample(first, 'intentguard_decisions_total', { dir: 'c2s', kind: 'request', decision: 'reauthorize' }),
+      outside,
+    );
+    assert.equal(sample(first, 'intentguard_decisions_total', { dir: 's2c', decision: 'allow' }), 1501);
+    assert.equal(sample(first, 'intentguard_analysis_seconds_count'), handshake + 3000);
+    // A second read adds nothing by itself; what came after the first read is counted once.
+    const ours = (text: string) => text.split('\n').filter((l) => l.startsWith('intentguard_'));
+    assert.deepEqual(ours(await metrics.render()), ours(first));
+    await call(2000, 'echo');
+    const second = await metrics.render();
+    assert.equal(sample(second, 'intentguard_calls_total', { decision: 'allow', enforced: 'false' }), 1001);
+    assert.equal(sample(second, 'intentguard_analysis_seconds_count'), handshake + 3001);
+    assert.equal(
+      sample(second, 'intentguard_analysis_seconds_bucket', { le: '+Inf' }),
+      sample(second, 'intentguard_analysis_seconds_count'),
+    );
+    s.close('done');
+    metrics.close();
   });
 });
