@@ -36,11 +36,23 @@ const thrash = () => {
 // The messages of the stateless bench (an SDK v2 client and server, 2026-07-28), as their wire text.
 const request = (id: number) =>
   `{"method":"tools/call","params":{"name":"noop","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"2"},"io.modelcontextprotocol/clientCapabilities":{}}},"jsonrpc":"2.0","id":${id}}`;
+// RESULT_KB=<KiB>: a result of that much text (a document read, a page fetched) instead of an empty one.
+const body = JSON.stringify(
+  'The quarterly report lists revenue by region, the open issues of each team and the plan for the next release. '
+    .repeat(Math.ceil((Number(process.env.RESULT_KB ?? 0) * 1024) / 110))
+    .slice(0, Number(process.env.RESULT_KB ?? 0) * 1024),
+);
+// Each result its own text (numbered), as results are: nothing of one is remembered for the next.
+const content = (id: number) =>
+  process.env.RESULT_KB ? `[{"type":"text","text":"${id} ${body.slice(1)}}]` : '[]';
 const result = (id: number) =>
-  `{"result":{"content":[],"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"bench-v2","version":"1"}}},"jsonrpc":"2.0","id":${id}}`;
+  `{"result":{"content":${content(id)},"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"bench-v2","version":"1"}}},"jsonrpc":"2.0","id":${id}}`;
 
 const WINDOW = 4000;
 let spent = 0n;
+// SPLIT=1: the two directions apart (the call, and its result), each until it may be delivered
+// (observe returned), without the analysis left for after delivery.
+const byDir = { c2s: 0n, s2c: 0n };
 try {
   for (let i = 0; i < calls; i++) {
     for (const [dir, text] of [
@@ -49,15 +61,20 @@ try {
     ] as const) {
       if (thrashKb > 0) thrash();
       const t0 = process.hrtime.bigint();
-      const outcome = await session.observe(dir, JSON.parse(text), Buffer.byteLength(text), text);
+      const decided = session.observe(dir, JSON.parse(text), Buffer.byteLength(text), text);
+      // Until the message may be delivered (observe returned), then with what runs after (microtasks).
+      const took = process.hrtime.bigint() - t0;
+      const outcome = await decided;
       spent += process.hrtime.bigint() - t0;
+      byDir[dir] += took;
       if (outcome.forward === undefined) throw new Error(`call ${i}: ${dir} not forwarded`);
     }
     if ((i + 1) % WINDOW === 0) {
       console.log(
-        `${process.env.PACK === '0' ? 'intent policy' : 'rule pack'}, ${thrashKb} KiB touched between messages: ${(Number(spent) / WINDOW / 1000).toFixed(2)} us per call (calls ${i + 2 - WINDOW}-${i + 1})`,
+        `${process.env.PACK === '0' ? 'intent policy' : 'rule pack'}, ${thrashKb} KiB touched between messages: ${(Number(spent) / WINDOW / 1000).toFixed(2)} us per call (calls ${i + 2 - WINDOW}-${i + 1})${process.env.SPLIT ? `: until delivery, call ${(Number(byDir.c2s) / WINDOW / 1000).toFixed(2)}, result ${(Number(byDir.s2c) / WINDOW / 1000).toFixed(2)}` : ''}`,
       );
       spent = 0n;
+      byDir.c2s = byDir.s2c = 0n;
     }
   }
 } finally {

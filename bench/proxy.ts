@@ -56,9 +56,10 @@ async function steady(
   clients: readonly { client: Client; label: string }[],
   rounds: number,
   perRound: number,
-): Promise<Sample[]> {
+): Promise<Paired[]> {
   const lat = clients.map(() => [] as number[]);
   const elapsed = clients.map(() => 0);
+  const byRound = clients.map(() => [] as number[]);
   for (const { client } of clients) await measure(client, 2 * perRound, '');
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < clients.length; j++) {
@@ -69,11 +70,28 @@ async function steady(
         await clients[i]!.client.callTool({ name: 'noop', arguments: {} });
         lat[i]!.push(Number(process.hrtime.bigint() - s));
       }
-      elapsed[i]! += Number(process.hrtime.bigint() - t0);
+      const took = Number(process.hrtime.bigint() - t0);
+      elapsed[i]! += took;
+      byRound[i]![r] = took;
     }
   }
-  return clients.map((c, i) => summarise(c.label, lat[i]!, elapsed[i]!));
+  return clients.map((c, i) => ({ ...summarise(c.label, lat[i]!, elapsed[i]!), byRound: byRound[i]! }));
 }
+
+/** A steady-state sample with the time each of its rounds took (rounds of the same size on every path). */
+interface Paired extends Sample {
+  readonly byRound: readonly number[];
+}
+
+/**
+ * Throughput against a floor, round by round: the floor's time for a round over the path's time for
+ * the same round (taken within about a second of each other), then the median over the rounds. The load
+ * of a shared machine drifts within the run; pooled totals carry that drift, paired rounds mostly do not.
+ */
+const pairedRatio = (s: Paired, floor: Paired): number => {
+  const ratios = s.byRound.map((t, r) => floor.byRound[r]! / t).sort((a, b) => a - b);
+  return ratios[Math.floor(ratios.length / 2)]!;
+};
 
 /** Wait for a server to answer; up to 60 s (a gateway's start takes many seconds on a loaded machine). */
 async function waitHttp(url: string) {
@@ -156,6 +174,20 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         label: 'intentguard stdio (intent policy only, no recording)',
         transport: () => ig('--no-pack', '--no-record'),
       },
+      // BENCH_PROXY_SPLIT=1: the two other combinations too, so the pack's and recording's shares are
+      // read off one run.
+      ...(process.env.BENCH_PROXY_SPLIT
+        ? [
+            {
+              label: 'intentguard stdio (rule pack, no recording)',
+              transport: () => ig('--rules', site, '--no-record'),
+            },
+            {
+              label: 'intentguard stdio (intent policy only, recording)',
+              transport: () => ig('--no-pack', '--db', join(dir, 'policy.db')),
+            },
+          ]
+        : []),
       // BENCH_PROXY_BASELINE=<a built checkout>: its `intentguard stdio` beside this one's, in the same run.
       ...(process.env.BENCH_PROXY_BASELINE ? baselinePaths(process.env.BENCH_PROXY_BASELINE) : []),
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
@@ -195,8 +227,11 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         const perRound = Number(process.env.BENCH_STEADY_CALLS ?? 100);
         const warm = await steady(open, rounds, perRound);
         printTable(
-          `stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path (targets, vs the null relay: intent policy only >= 0.9x, rule pack + recording >= 0.8x)`,
-          rows(warm, warm[1]),
+          `stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path (targets, vs the null relay: intent policy only >= 0.9x, rule pack + recording >= 0.8x; the last column pairs each round with the null relay's round beside it and takes the median)`,
+          rows(warm, warm[1]).map((row, i) => ({
+            ...row,
+            'vs null relay, median of paired rounds': `${pairedRatio(warm[i]!, warm[1]!).toFixed(2)}x`,
+          })),
         );
       }
     } finally {

@@ -386,13 +386,19 @@ function push(out: string[], s: string, left: { chars: number }): void {
  * (runs of 16+ characters that decode to readable text), up to {@link DECODE_LIMITS}.levels deep
  * (base64 of hex of a secret is found). Linear and bounded: the output is at most
  * `outputFactor` × the input's length, so decoding never costs more than a constant times reading.
- * Short values seen more than once are memoized (bounded, see memo.ts): the returned array must not be
- * modified.
+ * Short values seen more than once are memoized (bounded, see memo.ts), and the last long one: the
+ * returned array must not be modified.
  * @example decodedLayers('QUtJQUlPU0ZPRE5ON0VYQU1QTEU=') // ['AKIAIOSFODNN7EXAMPLE']
  */
 export function decodedLayers(value: string): Decoded {
-  return value.length <= 512 ? memo.get(value) : decodeUncached(value);
+  if (value.length <= 512) return memo.get(value);
+  // A long value is decoded twice in a row when an answer's budget is checked before it is delivered
+  // and the answer analysed after (src/rules/engine.ts): the last one is kept for that.
+  if (last?.value !== value) last = { value, decoded: decodeUncached(value) };
+  return last.decoded;
 }
+
+let last: { readonly value: string; readonly decoded: Decoded } | undefined;
 
 // Values repeat call after call (recipients, subjects, paths): short ones are decoded once (bounded);
 // values seen once are not kept.

@@ -6,8 +6,22 @@ import { sensitivityRank } from '../analyze/labels.js';
 import { compileFast, type FunctionSpec } from './cel-fast.js';
 import { ROOTS, knownPath } from './vocabulary.js';
 
-/** A compiled rule expression: call it with the event context. */
-export type Compiled = (ctx: Record<string, unknown>) => unknown;
+/**
+ * A compiled rule expression: call it with the event context. `guard`, when present, is the part of the
+ * expression that reads only what stays fixed for a session (see {@link SESSION_ROOTS}): its top-level
+ * `&&` conjuncts over those roots, as an expression of its own. Where the guard is false the whole
+ * expression is false (CEL's `&&` is false when any side is, whatever the others give, errors included).
+ */
+export interface Compiled {
+  (ctx: Record<string, unknown>): unknown;
+  readonly guard?: (ctx: Record<string, unknown>) => unknown;
+}
+
+/**
+ * The roots whose values are fixed for a session while its approval stands: the approval (`intent`,
+ * replaced as a whole when it is amended), the verified identity (`principal`) and the rule set's lists.
+ */
+const SESSION_ROOTS: ReadonlySet<string> = new Set(['intent', 'principal', 'lists']);
 
 /** Where in the expression text something is wrong. */
 export class ExpressionError extends Error {
@@ -160,8 +174,18 @@ export function compileExpression(env: Environment, text: string, extraNames: re
     throw new ExpressionError('ERR_RULE_EXPRESSION', err.message.split('\n')[0] ?? 'parse error', err.node?.pos ?? 0);
   }
   checkAst(parsed.ast, new Set(), new Set(extraNames));
-  // The closure answers what it can answer exactly; anything else (a missing key, a type it does not
-  // handle, a function that throws) is asked of the CEL evaluator, which gives the reference answer or error.
+  const compiled = evaluator(parsed);
+  const guardText = sessionConjuncts(parsed.ast, text);
+  if (guardText === undefined) return compiled;
+  const guard = evaluator(env.parse(guardText) as typeof parsed);
+  return Object.assign((ctx: Record<string, unknown>) => compiled(ctx), { guard });
+}
+
+/**
+ * The closure answers what it can answer exactly; anything else (a missing key, a type it does not
+ * handle, a function that throws) is asked of the CEL evaluator, which gives the reference answer or error.
+ */
+function evaluator(parsed: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown }): Compiled {
   const fast = compileFast(parsed.ast, FUNCTION_SPECS);
   if (!fast) return parsed;
   return (ctx) => {
@@ -171,4 +195,41 @@ export function compileExpression(env: Environment, text: string, extraNames: re
       return parsed(ctx);
     }
   };
+}
+
+/**
+ * The text of the top-level `&&` conjuncts of an expression that read only {@link SESSION_ROOTS}
+ * (each in parentheses, joined by `&&`); undefined when there are none.
+ */
+function sessionConjuncts(ast: unknown, text: string): string | undefined {
+  const conjuncts: AstNode[] = [];
+  const flatten = (n: unknown) => {
+    if (isNode(n) && n.op === '&&' && Array.isArray(n.args)) for (const a of n.args) flatten(a);
+    else if (isNode(n)) conjuncts.push(n);
+  };
+  flatten(ast);
+  const parts: string[] = [];
+  for (const c of conjuncts) {
+    const { start, end } = c as AstNode & { start?: number; end?: number };
+    if (typeof start !== 'number' || typeof end !== 'number' || !readsOnly(c, SESSION_ROOTS)) continue;
+    parts.push(`(${text.slice(start, end)})`);
+  }
+  return parts.length === 0 ? undefined : parts.join(' && ');
+}
+
+/** Does the expression read no name but these roots (and the variables its own macros bind)? */
+function readsOnly(node: unknown, roots: ReadonlySet<string>): boolean {
+  if (Array.isArray(node)) return node.every((n) => readsOnly(n, roots));
+  if (!isNode(node)) return true;
+  const { op, args } = node;
+  if (op === 'id') return roots.has(args as string);
+  if (op === 'rcall') {
+    const [name, target, callArgs] = args as [string, unknown, unknown[]];
+    if (!readsOnly(target, roots)) return false;
+    if (BINDING_MACROS.has(name) && Array.isArray(callArgs) && isNode(callArgs[0]) && callArgs[0].op === 'id')
+      return readsOnly(callArgs.slice(1), new Set(roots).add(callArgs[0].args as string));
+    return readsOnly(callArgs, roots);
+  }
+  if (op === 'call') return readsOnly((args as [string, unknown])[1], roots);
+  return readsOnly(args, roots);
 }

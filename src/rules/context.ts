@@ -196,7 +196,8 @@ const inIntent = (a: Analysis, t: Target): boolean => {
 const maxSens = (a: Sensitivity, b: Sensitivity): Sensitivity => (sensitivityRank(b) > sensitivityRank(a) ? b : a);
 
 /** Which rule event kind an event is. */
-function eventKind(event: SessionEvent): EventKindName {
+/** The rule vocabulary's kind of an event (a `tools/call` request is a `tool_call`, its answer a `tool_result`). */
+export function eventKind(event: SessionEvent): EventKindName {
   if (event.kind === 'request') {
     if (event.dir === 's2c') return 'server_request';
     return event.method === 'tools/call' ? 'tool_call' : 'request';
@@ -518,13 +519,38 @@ function withCommon(extra: Record<string, unknown>, a: Analysis, session: Sessio
   return extra;
 }
 
+/** The text a result (or error) is analysed as. */
+const resultFull = (event: SessionEvent): string =>
+  event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+
+/**
+ * Why analysing this answer would go over the analysis budget, or undefined. Never less strict than
+ * {@link observeEvent}: it decodes every text long enough to be decoded (observeEvent skips decoding a
+ * text already labelled secret), so what passes here passes there. Other kinds have no budget.
+ */
+export function answerOverBudget(event: SessionEvent): string | undefined {
+  if (event.kind !== 'response' && event.kind !== 'error') return undefined;
+  const full = resultFull(event);
+  const budget = new AnalysisBudget();
+  if (!budget.read(full.length) || full.length < 16) return budget.exceeded;
+  const layers = decodedLayers(full);
+  if (layers.overflow) budget.spend(Infinity);
+  for (const d of layers) budget.spend(d.length);
+  return budget.exceeded;
+}
+
+/** Bring the analysis's view of the approval up to date with the session's (amended approvals replace it). */
+export function syncIntent(a: Analysis, session: SessionState): void {
+  if (a.intentSource !== session.intent) Object.assign(a, intentFields(session));
+}
+
 /**
  * Update the analysis with one event and build the context its rules see. Counters include the
  * current event ("this one included").
  */
 export function observeEvent(a: Analysis, session: SessionState, event: SessionEvent, timeZone?: string, fragmentFields = true): EventContext {
   const kind = eventKind(event);
-  if (a.intentSource !== session.intent) Object.assign(a, intentFields(session));
+  syncIntent(a, session);
   const ctxOf = (extra: Record<string, unknown>) => withCommon(extra, a, session, event, kind, timeZone);
 
   if (kind === 'request' && event.method === 'initialize' && isObject((event.raw as { params?: unknown }).params)) {
@@ -599,7 +625,7 @@ export function observeEvent(a: Analysis, session: SessionState, event: SessionE
   }
 
   if (kind === 'tool_result' || kind === 'response') {
-    const full = event.kind === 'error' ? `${event.error?.message ?? ''}\n${JSON.stringify(event.error?.data ?? '')}` : resultText(event.result);
+    const full = resultFull(event);
     const budget = new AnalysisBudget();
     // Over the budget, nothing is analysed: the result is withheld (overBudget), never delivered unscanned.
     const text = budget.read(full.length) ? full : '';

@@ -1,9 +1,9 @@
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
-import { ALLOW, verdictOf, type Finding, type Policy } from '../model/policy.js';
+import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
 import type { Compiled } from './cel.js';
 import { budgetFinding } from '../analyze/budget.js';
-import { createAnalysis, indexResult, observeEvent, type Analysis, type EventContext } from './context.js';
+import { answerOverBudget, createAnalysis, eventKind, indexResult, observeEvent, syncIntent, type Analysis, type EventContext } from './context.js';
 import { redactValue, renderMessage } from './template.js';
 import type { CompiledRule, EventKindName, FlowRule, MatchRule, RateRule, RuleSet, SequenceRule } from './types.js';
 
@@ -18,6 +18,13 @@ export interface RulesState {
   readonly analysis: Analysis;
   readonly partials: Map<string, Partial[]>;
   readonly rates: Map<string, number[]>;
+  /** The rule parts this session's approval rules out (their session guard is false), for the approval they were worked out from. */
+  inert?: { readonly intent: object; readonly parts: ReadonlySet<object> };
+  /**
+   * What the analysis of an earlier event, run after that event was delivered, found (an evaluation
+   * error): reported with the session's next decision; an enforcing one with every later decision too.
+   */
+  late: Finding[];
 }
 
 export interface RulesPolicyOptions {
@@ -33,6 +40,9 @@ const kindMatches = (on: readonly EventKindName[], kind: EventKindName): boolean
   on.includes(kind) || on.includes('any') || (on.includes('request') && kind === 'tool_call') || (on.includes('response') && (kind === 'tool_result' || kind === 'tools_list'));
 
 class RuleFault extends Error {}
+
+/** What the policy is asked to decide: an event, the session's state, this policy's state for it. */
+type Evaluation = Parameters<Policy<RulesState>['evaluate']>[0];
 
 /** Could this rule react to an event of this kind? */
 function appliesTo(rule: CompiledRule, kind: EventKindName): boolean {
@@ -174,6 +184,127 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     s.partials.set(rule.id, next.length > rule.maxPending ? next.slice(next.length - rule.maxPending) : next);
   };
 
+  /**
+   * Rule parts ruled out for a session: a match or rate rule, a flow's `to` or `from`, or a sequence's
+   * first step, whose condition's session guard (cel.ts, `Compiled.guard`: its conjuncts over the
+   * approval, the identity and the lists) is false for the session's approval. Worked out once per approval.
+   */
+  const guarded = rules.filter((r) => !options.faultRules?.has(r.id));
+  const inertParts = (s: RulesState): ReadonlySet<object> => {
+    const a = s.analysis;
+    if (s.inert?.intent === a.intentCtx) return s.inert.parts;
+    const probe = { intent: a.intentCtx, principal: a.principalCtx, lists };
+    const ruledOut = (c: Compiled | undefined) => {
+      if (!c?.guard) return false;
+      try {
+        return c.guard(probe) === false;
+      } catch {
+        return false; // cannot tell: the rule stays
+      }
+    };
+    const parts = new Set<object>();
+    for (const r of guarded) {
+      if ((r.kind === 'match' || r.kind === 'rate') && ruledOut(r.when)) parts.add(r);
+      if (r.kind === 'flow' && ruledOut(r.to.when)) parts.add(r.to);
+      if (r.kind === 'flow' && ruledOut(r.from.when)) parts.add(r.from);
+      if (r.kind === 'sequence' && ruledOut(r.steps[0]?.when)) parts.add(r.steps[0]!);
+    }
+    s.inert = { intent: a.intentCtx, parts };
+    return parts;
+  };
+
+  /** Could this rule report a finding on an event of this kind in this session (not only update state)? */
+  const decides = (rule: CompiledRule, kind: EventKindName, s: RulesState, inert: ReadonlySet<object>): boolean => {
+    if (options.faultRules?.has(rule.id)) return appliesTo(rule, kind);
+    switch (rule.kind) {
+      case 'match':
+      case 'rate': return kindMatches(rule.on, kind) && !inert.has(rule);
+      case 'flow': return kindMatches(rule.to.on, kind) && !inert.has(rule.to);
+      case 'sequence': {
+        // A sequence fires on its last step; one that cannot start and has nothing under way never does.
+        if (!kindMatches(rule.steps[rule.steps.length - 1]!.on, kind) && rule.steps.length > 1) return false;
+        return !inert.has(rule.steps[0]!) || (s.partials.get(rule.id)?.length ?? 0) > 0;
+      }
+    }
+  };
+
+  /**
+   * Analysis that can no longer change the decision of the event it belongs to, run after that event
+   * is decided (and delivered): at the latest before the next event of any session is evaluated, since
+   * results are shared by a grant's sessions; otherwise in the microtask after the decision.
+   */
+  const later: (() => void)[] = [];
+  const drain = () => {
+    for (let i = 0; i < later.length; i++) later[i]!();
+    later.length = 0;
+  };
+  const defer = (job: () => void) => {
+    if (later.push(job) === 1) queueMicrotask(drain);
+  };
+
+  /** A finding of an analysis run after its event was delivered: reported with the session's next decisions. */
+  const lateFinding = (f: Finding, event: { seq: number }): Finding => ({
+    ...f,
+    reason: `${f.reason} (while analysing event ${event.seq}, after it was delivered)`,
+  });
+
+  /** Findings of late analysis for this decision: the enforcing ones stay for the next decisions too. */
+  function takeLate(state: RulesState): Finding[] {
+    const found = state.late;
+    state.late = found.filter((f) => f.action !== 'alert' && f.action !== 'allow');
+    return found;
+  }
+
+  /**
+   * Decide this event now with every rule, or (false) only queue its analysis for after the decision:
+   * when no rule can report a finding on it in this session and it is within the analysis budget. A
+   * tool call always has a rule to answer to (its arguments' budget at least), and is decided now.
+   */
+  function decideNow(input: Evaluation): boolean {
+    const { event, session, state } = input;
+    const kind = eventKind(event);
+    if (kind === 'tool_call') return true;
+    syncIntent(state.analysis, session);
+    const inert = inertParts(state);
+    for (const rule of byKind.get(kind) ?? rules) if (decides(rule, kind, state, inert)) return true;
+    if (answerOverBudget(event) !== undefined) return true;
+    defer(() => {
+      let v: Verdict;
+      try {
+        v = evaluateEvent(input);
+      } catch (e) {
+        v = verdictOf([{ rule: 'core/policy-failure', action: 'deny', severity: 'high', code: 'ERR_POLICY_FAILED', reason: `policy failed; failing closed: ${(e as Error)?.message ?? String(e)}` }]);
+      }
+      for (const f of v.findings) state.late.push(lateFinding(f, event));
+    });
+    return false;
+  }
+
+  function evaluateEvent({ event, session, state }: Evaluation): Verdict {
+    const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);
+    const ctx = ec.ctx;
+    ctx.lists = lists;
+    ctx.macros = macros;
+    // Cleared, not replaced: most events read no macro, and a Map per event is garbage on the hot path.
+    if (macroCache.size > 0) macroCache.clear();
+    const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
+    for (const rule of byKind.get(ec.kind) ?? rules) {
+      try {
+        if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
+        switch (rule.kind) {
+          case 'match': evalMatch(rule, ec, out); break;
+          case 'rate': evalRate(rule, ec, state, event.time, out); break;
+          case 'flow': evalFlowTo(rule, ec, event.time, out); evalFlowFrom(rule, ec); break;
+          case 'sequence': evalSequence(rule, ec, state, event.time, out); break;
+        }
+      } catch (e) {
+        out.push(errorFinding(rule, e));
+      }
+    }
+    indexResult(state.analysis, ec);
+    return out.length === 0 ? ALLOW : verdictOf(out);
+  }
+
   const scopes = options.grantScopes ?? createGrantScopes();
   return {
     name: 'rules',
@@ -187,31 +318,15 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       ),
       partials: new Map(),
       rates: new Map(),
+      late: [],
     }),
-    evaluate({ event, session, state }) {
+    evaluate(input) {
+      if (later.length > 0) drain();
+      const { event, state } = input;
       if (event.synthetic || event.kind === 'invalid' || event.kind === 'control') return ALLOW;
-      const ec = observeEvent(state.analysis, session, event, options.timeZone, fragmentFields);
-      const ctx = ec.ctx;
-      ctx.lists = lists;
-      ctx.macros = macros;
-      // Cleared, not replaced: most events read no macro, and a Map per event is garbage on the hot path.
-      if (macroCache.size > 0) macroCache.clear();
-      const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
-      for (const rule of byKind.get(ec.kind) ?? rules) {
-        try {
-          if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
-          switch (rule.kind) {
-            case 'match': evalMatch(rule, ec, out); break;
-            case 'rate': evalRate(rule, ec, state, event.time, out); break;
-            case 'flow': evalFlowTo(rule, ec, event.time, out); evalFlowFrom(rule, ec); break;
-            case 'sequence': evalSequence(rule, ec, state, event.time, out); break;
-          }
-        } catch (e) {
-          out.push(errorFinding(rule, e));
-        }
-      }
-      indexResult(state.analysis, ec);
-      return out.length === 0 ? ALLOW : verdictOf(out);
+      const late = state.late.length === 0 ? undefined : takeLate(state);
+      const verdict = decideNow(input) ? evaluateEvent(input) : ALLOW;
+      return late === undefined ? verdict : verdictOf([...late, ...verdict.findings]);
     },
   };
 }
