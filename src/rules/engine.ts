@@ -231,15 +231,17 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
   /**
    * Analysis that can no longer change the decision of the event it belongs to, run after that event
    * is decided (and delivered): at the latest before the next event of any session is evaluated, since
-   * results are shared by a grant's sessions; otherwise in the microtask after the decision.
+   * results are shared by a grant's sessions; otherwise on the next turn of the event loop.
    */
   const later: (() => void)[] = [];
   const drain = () => {
     for (let i = 0; i < later.length; i++) later[i]!();
     later.length = 0;
   };
+  // On the next turn of the event loop, not in a microtask: a carrier often writes what was decided a few
+  // promise hops later (an HTTP response), and the analysis should not run before that write.
   const defer = (job: () => void) => {
-    if (later.push(job) === 1) queueMicrotask(drain);
+    if (later.push(job) === 1) setImmediate(drain);
   };
 
   /** A finding of an analysis run after its event was delivered: reported with the session's next decisions. */
