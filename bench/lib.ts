@@ -63,7 +63,7 @@ export function proxyBenchDir(prefix: string): {
   stdioArgs: (flags: readonly string[], bin?: string) => string[];
 } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop]\n');
+  writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop, read_document]\n');
   const site = join(dir, 'site-rules');
   mkdirSync(site);
   for (const id of ['IG-RATE-001', 'IG-RATE-002'])

@@ -56,21 +56,26 @@ async function steady(
   clients: readonly { client: Client; label: string }[],
   rounds: number,
   perRound: number,
+  call: { name: string; arguments: Record<string, unknown> } = { name: 'noop', arguments: {} },
+  /** Between calls (not timed): an agent's think time before its next call. */
+  pauseMs = 0,
 ): Promise<Paired[]> {
   const lat = clients.map(() => [] as number[]);
   const elapsed = clients.map(() => 0);
   const byRound = clients.map(() => [] as number[]);
-  for (const { client } of clients) await measure(client, 2 * perRound, '');
+  for (const { client } of clients) for (let k = 0; k < 2 * perRound; k++) await client.callTool(call);
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < clients.length; j++) {
       const i = (r + j) % clients.length;
-      const t0 = process.hrtime.bigint();
+      let took = 0;
       for (let k = 0; k < perRound; k++) {
         const s = process.hrtime.bigint();
-        await clients[i]!.client.callTool({ name: 'noop', arguments: {} });
-        lat[i]!.push(Number(process.hrtime.bigint() - s));
+        await clients[i]!.client.callTool(call);
+        const ns = Number(process.hrtime.bigint() - s);
+        lat[i]!.push(ns);
+        took += ns;
+        if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
       }
-      const took = Number(process.hrtime.bigint() - t0);
       elapsed[i]! += took;
       byRound[i]![r] = took;
     }
@@ -231,6 +236,26 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
           rows(warm, warm[1]).map((row, i) => ({
             ...row,
             'vs null relay, median of paired rounds': `${pairedRatio(warm[i]!, warm[1]!).toFixed(2)}x`,
+          })),
+        );
+        // A large result: what the agent waits for when a tool returns a document, calls spaced as an
+        // agent's are (it reads the answer before it calls again).
+        const kib = Number(process.env.BENCH_LARGE_KIB ?? 64);
+        const pause = Number(process.env.BENCH_LARGE_PAUSE_MS ?? 20);
+        const large = await steady(
+          open,
+          Number(process.env.BENCH_LARGE_ROUNDS ?? 10),
+          20,
+          { name: 'read_document', arguments: { kib } },
+          pause,
+        );
+        printTable(
+          `stdio, a ${kib} KiB result: the same processes, ${large[0]!.byRound.length} rounds of 20 calls of a tool returning a different ${kib} KiB document each time, ${pause} ms between calls (BENCH_LARGE_KIB, BENCH_LARGE_PAUSE_MS)`,
+          large.map((s) => ({
+            path: s.label,
+            'p50 ms': fmt(s.p50us / 1000, 3),
+            'p99 ms': fmt(s.p99us / 1000, 3),
+            'added p50 vs direct': `${fmt((s.p50us - large[0]!.p50us) / 1000, 3)} ms`,
           })),
         );
       }
