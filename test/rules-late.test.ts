@@ -239,11 +239,7 @@ describe('session guards of rule expressions', () => {
     const g = (text: string) => compileExpression(env, text).guard;
     assert.equal(g("tool.known || intent.sensitivity == ''"), undefined, 'a disjunction has no guard');
     assert.equal(g('tool.side_effecting && session.calls > 3'), undefined);
-    assert.equal(
-      g('lists.always_allowed_tools.exists(t, t == call.tool)'),
-      undefined,
-      'a macro over event fields',
-    );
+    assert.equal(g('net.hosts.exists(h, h == intent.purpose)'), undefined, 'a macro over event fields');
     const probe = { intent: { sensitivity: '', purpose: 'p', zones: [] }, lists: { l: ['p'] } };
     const guard = g(
       "intent.sensitivity != '' && !sensitivity_at_least(intent.sensitivity, result.sensitivity)",
@@ -253,6 +249,29 @@ describe('session guards of rule expressions', () => {
     const bound = g('lists.l.exists(x, x == intent.purpose) && tool.known')!;
     assert.equal(bound(probe), true, 'a macro binding its own variable over session roots');
     assert.equal(bound({ ...probe, lists: { l: ['q'] } }), false);
+  });
+
+  it("take in a tool's name and approval, and cannot tell without them", () => {
+    const guard = compileExpression(
+      env,
+      '!tool.approved && tool.side_effecting && !(call.tool in lists.l)',
+    ).guard!;
+    assert.ok(guard, 'the first and the last conjunct read only the tool and the lists');
+    const lists = { l: ['always'] };
+    assert.equal(
+      guard({ intent: {}, lists, tool: { approved: true, name: 'x' }, call: { tool: 'x' } }),
+      false,
+    );
+    assert.equal(
+      guard({ intent: {}, lists, tool: { approved: false, name: 'x' }, call: { tool: 'x' } }),
+      true,
+    );
+    assert.equal(
+      guard({ intent: {}, lists, tool: { approved: false, name: 'always' }, call: { tool: 'always' } }),
+      false,
+    );
+    assert.throws(() => guard({ intent: {}, lists }), 'no tool: cannot tell (the rule stays)');
+    assert.equal(compileExpression(env, 'tool.side_effecting && !tool.known').guard, undefined);
   });
 
   it('never say false where the whole expression could be true', () => {

@@ -16,12 +16,17 @@ export interface Compiled {
   (ctx: Record<string, unknown>): unknown;
   readonly guard?: (ctx: Record<string, unknown>) => unknown;
 }
+// A guard reading a tool field is evaluated only for an event of a tool (a call or its result), with the
+// tool's name and approval; elsewhere those fields are absent, the guard errs, and the rule stays.
 
 /**
  * The roots whose values are fixed for a session while its approval stands: the approval (`intent`,
- * replaced as a whole when it is amended), the verified identity (`principal`) and the rule set's lists.
+ * replaced as a whole when it is amended), the verified identity (`principal`) and the rule set's lists;
+ * and the fields fixed for one tool under that approval ({@link TOOL_FIELDS}).
  */
 const SESSION_ROOTS: ReadonlySet<string> = new Set(['intent', 'principal', 'lists']);
+/** A tool call's (and its result's) fields that only the tool's name and the approval decide. */
+const TOOL_FIELDS: ReadonlySet<string> = new Set(['tool.name', 'tool.approved', 'call.tool']);
 
 /** Where in the expression text something is wrong. */
 export class ExpressionError extends Error {
@@ -175,9 +180,17 @@ export function compileExpression(env: Environment, text: string, extraNames: re
   }
   checkAst(parsed.ast, new Set(), new Set(extraNames));
   const compiled = evaluator(parsed);
-  const guardText = sessionConjuncts(parsed.ast, text);
-  if (guardText === undefined) return compiled;
-  const guard = evaluator(env.parse(guardText) as typeof parsed);
+  // The guard is compiled from the expression's own nodes (never from re-cut text), by the exact
+  // compiler only: where it cannot answer exactly it throws, and the rule stays.
+  const conjuncts = sessionConjuncts(parsed.ast);
+  const guard =
+    conjuncts.length === 0
+      ? undefined
+      : compileFast(
+          conjuncts.reduce((left, right) => ({ op: '&&', args: [left, right], pos: left.pos })),
+          FUNCTION_SPECS,
+        );
+  if (!guard) return compiled;
   return Object.assign((ctx: Record<string, unknown>) => compiled(ctx), { guard });
 }
 
@@ -197,24 +210,15 @@ function evaluator(parsed: ((ctx: Record<string, unknown>) => unknown) & { ast: 
   };
 }
 
-/**
- * The text of the top-level `&&` conjuncts of an expression that read only {@link SESSION_ROOTS}
- * (each in parentheses, joined by `&&`); undefined when there are none.
- */
-function sessionConjuncts(ast: unknown, text: string): string | undefined {
+/** The top-level `&&` conjuncts of an expression that read only {@link SESSION_ROOTS} and {@link TOOL_FIELDS}. */
+function sessionConjuncts(ast: unknown): AstNode[] {
   const conjuncts: AstNode[] = [];
   const flatten = (n: unknown) => {
     if (isNode(n) && n.op === '&&' && Array.isArray(n.args)) for (const a of n.args) flatten(a);
-    else if (isNode(n)) conjuncts.push(n);
+    else if (isNode(n) && readsOnly(n, SESSION_ROOTS)) conjuncts.push(n);
   };
   flatten(ast);
-  const parts: string[] = [];
-  for (const c of conjuncts) {
-    const { start, end } = c as AstNode & { start?: number; end?: number };
-    if (typeof start !== 'number' || typeof end !== 'number' || !readsOnly(c, SESSION_ROOTS)) continue;
-    parts.push(`(${text.slice(start, end)})`);
-  }
-  return parts.length === 0 ? undefined : parts.join(' && ');
+  return conjuncts;
 }
 
 /** Does the expression read no name but these roots (and the variables its own macros bind)? */
@@ -223,6 +227,11 @@ function readsOnly(node: unknown, roots: ReadonlySet<string>): boolean {
   if (!isNode(node)) return true;
   const { op, args } = node;
   if (op === 'id') return roots.has(args as string);
+  if (op === '.') {
+    const { base, path } = unwind(node);
+    if (isNode(base) && base.op === 'id' && path.length === 1 && TOOL_FIELDS.has(`${base.args as string}.${path[0]}`))
+      return true;
+  }
   if (op === 'rcall') {
     const [name, target, callArgs] = args as [string, unknown, unknown[]];
     if (!readsOnly(target, roots)) return false;

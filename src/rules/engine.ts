@@ -5,6 +5,7 @@ import type { Compiled } from './cel.js';
 import { budgetFinding } from '../analyze/budget.js';
 import { answerOverBudget, createAnalysis, eventKind, indexResult, observeEvent, syncIntent, type Analysis, type EventContext } from './context.js';
 import { redactValue, renderMessage } from './template.js';
+import type { SessionState } from '../model/session.js';
 import type { CompiledRule, EventKindName, FlowRule, MatchRule, RateRule, RuleSet, SequenceRule } from './types.js';
 
 interface Partial {
@@ -19,7 +20,12 @@ export interface RulesState {
   readonly partials: Map<string, Partial[]>;
   readonly rates: Map<string, number[]>;
   /** The rule parts this session's approval rules out (their session guard is false), for the approval they were worked out from. */
-  inert?: { readonly intent: object; readonly parts: ReadonlySet<object> };
+  inert?: {
+    readonly intent: object;
+    readonly parts: ReadonlySet<object>;
+    /** The same for the events of one tool (its calls and results), by tool name. */
+    readonly byTool: Map<string, ReadonlySet<object>>;
+  };
   /**
    * What the analysis of an earlier event, run after that event was delivered, found (an evaluation
    * error): reported with the session's next decision; an enforcing one with every later decision too.
@@ -190,10 +196,20 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
    * approval, the identity and the lists) is false for the session's approval. Worked out once per approval.
    */
   const guarded = rules.filter((r) => !options.faultRules?.has(r.id));
-  const inertParts = (s: RulesState): ReadonlySet<object> => {
+  const inertParts = (s: RulesState, session: SessionState, tool: string | undefined): ReadonlySet<object> => {
     const a = s.analysis;
-    if (s.inert?.intent === a.intentCtx) return s.inert.parts;
-    const probe = { intent: a.intentCtx, principal: a.principalCtx, lists };
+    if (s.inert?.intent !== a.intentCtx) s.inert = { intent: a.intentCtx, parts: ruledOutBy({ intent: a.intentCtx, principal: a.principalCtx, lists }), byTool: new Map() };
+    if (tool === undefined) return s.inert.parts;
+    let parts = s.inert.byTool.get(tool);
+    if (!parts) {
+      const approved = session.intent.tools === '*' || session.intent.tools.some((t) => t.name === tool);
+      parts = ruledOutBy({ intent: a.intentCtx, principal: a.principalCtx, lists, tool: { name: tool, approved }, call: { tool } });
+      // Bounded: past it, the session's tools are worked out again each time.
+      if (s.inert.byTool.size < 1024) s.inert.byTool.set(tool, parts);
+    }
+    return parts;
+  };
+  const ruledOutBy = (probe: Record<string, unknown>): ReadonlySet<object> => {
     const ruledOut = (c: Compiled | undefined) => {
       if (!c?.guard) return false;
       try {
@@ -209,7 +225,6 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       if (r.kind === 'flow' && ruledOut(r.from.when)) parts.add(r.from);
       if (r.kind === 'sequence' && ruledOut(r.steps[0]?.when)) parts.add(r.steps[0]!);
     }
-    s.inert = { intent: a.intentCtx, parts };
     return parts;
   };
 
@@ -267,7 +282,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     const kind = eventKind(event);
     if (kind === 'tool_call') return true;
     syncIntent(state.analysis, session);
-    const inert = inertParts(state);
+    const inert = inertParts(state, session, event.tool);
     for (const rule of byKind.get(kind) ?? rules) if (decides(rule, kind, state, inert)) return true;
     if (answerOverBudget(event) !== undefined) return true;
     defer(() => {
@@ -290,14 +305,21 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     // Cleared, not replaced: most events read no macro, and a Map per event is garbage on the hot path.
     if (macroCache.size > 0) macroCache.clear();
     const out: Finding[] = ec.overBudget === undefined ? [] : [budgetFinding(ec.overBudget)];
+    // What the approval rules out for this session (and this tool) is not evaluated: it cannot fire.
+    const inert = inertParts(state, session, event.tool);
     for (const rule of byKind.get(ec.kind) ?? rules) {
       try {
         if (options.faultRules?.has(rule.id) && appliesTo(rule, ec.kind)) throw new RuleFault(`injected fault in ${rule.id}`);
         switch (rule.kind) {
-          case 'match': evalMatch(rule, ec, out); break;
-          case 'rate': evalRate(rule, ec, state, event.time, out); break;
-          case 'flow': evalFlowTo(rule, ec, event.time, out); evalFlowFrom(rule, ec); break;
-          case 'sequence': evalSequence(rule, ec, state, event.time, out); break;
+          case 'match': if (!inert.has(rule)) evalMatch(rule, ec, out); break;
+          case 'rate': if (!inert.has(rule)) evalRate(rule, ec, state, event.time, out); break;
+          case 'flow':
+            if (!inert.has(rule.to)) evalFlowTo(rule, ec, event.time, out);
+            if (!inert.has(rule.from)) evalFlowFrom(rule, ec);
+            break;
+          case 'sequence':
+            if (!inert.has(rule.steps[0]!) || (state.partials.get(rule.id)?.length ?? 0) > 0) evalSequence(rule, ec, state, event.time, out);
+            break;
         }
       } catch (e) {
         out.push(errorFinding(rule, e));
