@@ -74,6 +74,10 @@ describe('parser differential (issue 11 §2, JSON read two ways)', () => {
     assert.match(ambiguity(JSON.parse('{"a":1,"a":2}'), '{"a":1,"a":2}')!, /same key more than once/);
     assert.match(ambiguity({ tool: 1, Tool: 2 })!, /differ only in case \(\["tool","Tool"\]\)/);
     assert.match(ambiguity({ x: [{ ſ: 1, s: 2 }] })!, /differ only in case/);
+    // Two keys that both need folding, to one fold; and keys that fold to themselves beside others.
+    assert.match(ambiguity({ a: 1, Tool: 2, TOOL: 3 })!, /differ only in case \(\["Tool","TOOL"\]\)/);
+    assert.match(ambiguity({ É: 1, é: 2 })!, /differ only in case/);
+    assert.equal(ambiguity({ é: 1, e: 2, isError: true, inputSchema: {} }), undefined);
     assert.equal(
       ambiguity(
         { inputSchema: {}, isError: false, name: 'x' },
