@@ -36,6 +36,15 @@ export class AnalysisBudget {
     return this.exceeded === undefined;
   }
 
+  /**
+   * Account for the decoded readings of a text: everything when they were cut off for being compressed
+   * past the bound (unreadable: fail closed), then each reading. Returns the readings within the budget.
+   */
+  spendLayers(layers: readonly string[] & { readonly overflow?: true }): string[] {
+    if (layers.overflow) this.spend(Infinity);
+    return layers.filter((d) => this.spend(d.length));
+  }
+
   /** Whether nesting `depth` may still be walked; false (and {@link exceeded} set) past the limit. */
   deep(depth: number): boolean {
     if (depth > this.limits.depth)

@@ -81,6 +81,17 @@ function strongest(findings: readonly Finding[]): Action {
 }
 
 /** Build a verdict from findings. */
+/** The finding a policy that failed or did not answer in time comes to: deny (fail closed). */
+export function policyFailure(code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Finding {
+  return {
+    rule: 'core/policy-failure',
+    action: 'deny',
+    severity: 'high',
+    code,
+    reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
+  };
+}
+
 export function verdictOf(findings: readonly Finding[]): Verdict {
   return findings.length === 0 ? ALLOW : { action: strongest(findings), findings };
 }

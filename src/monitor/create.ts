@@ -5,7 +5,14 @@ import type { Identity, SessionEvent } from '../model/events.js';
 import { digest } from '../lib/canonical.js';
 import { combinePolicies } from '../policy/combine.js';
 import { intentPolicy } from '../policy/intent-policy.js';
-import { ALLOW, verdictOf, type AnyPolicy, type Finding, type Verdict } from '../model/policy.js';
+import {
+  ALLOW,
+  policyFailure,
+  verdictOf,
+  type AnyPolicy,
+  type Finding,
+  type Verdict,
+} from '../model/policy.js';
 import { coreFindings } from './core-checks.js';
 import { Sequence } from './sequence.js';
 import type { Step, Submission } from './submission.js';
@@ -119,15 +126,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   const nextId = (kind: 'd' | 'a') => prefix[kind] + (idCounter++).toString(36);
 
   const failClosed = (code: 'ERR_POLICY_FAILED' | 'ERR_POLICY_TIMEOUT', why: string): Verdict =>
-    verdictOf([
-      {
-        rule: 'core/policy-failure',
-        action: 'deny',
-        severity: 'high',
-        code,
-        reason: `${code === 'ERR_POLICY_TIMEOUT' ? 'policy timed out' : 'policy failed'}; failing closed: ${why}`,
-      },
-    ]);
+    verdictOf([policyFailure(code, why)]);
 
   /** Decide one event: synchronously when every policy does, else a promise bounded by the timeout. */
   const decide = (

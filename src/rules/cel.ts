@@ -11,13 +11,13 @@ import { ROOTS, knownPath } from './vocabulary.js';
  * expression that reads only what stays fixed for a session (see {@link SESSION_ROOTS}): its top-level
  * `&&` conjuncts over those roots, as an expression of its own. Where the guard is false the whole
  * expression is false (CEL's `&&` is false when any side is, whatever the others give, errors included).
+ * A guard reading a tool field answers only for an event of a tool (a call or its result), given the
+ * tool's name and approval; elsewhere those fields are absent, the guard throws, and the rule stays.
  */
 export interface Compiled {
   (ctx: Record<string, unknown>): unknown;
   readonly guard?: (ctx: Record<string, unknown>) => unknown;
 }
-// A guard reading a tool field is evaluated only for an event of a tool (a call or its result), with the
-// tool's name and approval; elsewhere those fields are absent, the guard errs, and the rule stays.
 
 /**
  * The roots whose values are fixed for a session while its approval stands: the approval (`intent`,
@@ -190,8 +190,7 @@ export function compileExpression(env: Environment, text: string, extraNames: re
           conjuncts.reduce((left, right) => ({ op: '&&', args: [left, right], pos: left.pos })),
           FUNCTION_SPECS,
         );
-  if (!guard) return compiled;
-  return Object.assign((ctx: Record<string, unknown>) => compiled(ctx), { guard });
+  return guard ? Object.assign(compiled, { guard }) : compiled;
 }
 
 /**
@@ -200,7 +199,8 @@ export function compileExpression(env: Environment, text: string, extraNames: re
  */
 function evaluator(parsed: ((ctx: Record<string, unknown>) => unknown) & { ast: unknown }): Compiled {
   const fast = compileFast(parsed.ast, FUNCTION_SPECS);
-  if (!fast) return parsed;
+  // A closure of its own either way (cel-js's function is not ours to add a guard to).
+  if (!fast) return (ctx) => parsed(ctx);
   return (ctx) => {
     try {
       return fast(ctx);

@@ -299,9 +299,7 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
     }
   }
   for (const s of decode) {
-    const layers = decodedLayers(s);
-    if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
-    for (const d of layers) if (budget.spend(d.length)) texts.push(d);
+    texts.push(...budget.spendLayers(decodedLayers(s)));
   }
   if (scan.destinations.size === 0 || scan.destinations === scan.targets) return { texts, once, quiet };
   for (const [arg, value] of scan.sent) {
@@ -317,9 +315,7 @@ function contentTexts(a: Analysis, scan: ReturnType<typeof scanArgs>, budget: An
         if (fastPath && !couldBeToken(joined) && plainText(joined)) quiet.push(joined);
         else {
           once.push(joined);
-          const layers = decodeUncached(joined);
-          if (layers.overflow) budget.spend(Infinity);
-          for (const d of layers) if (budget.spend(d.length)) once.push(d);
+          once.push(...budget.spendLayers(decodeUncached(joined)));
         }
       }
       if (before === undefined && a.trails.size >= TRAIL.destinations) a.trails.delete(a.trails.keys().next().value!);
@@ -533,9 +529,7 @@ export function answerOverBudget(event: SessionEvent): string | undefined {
   const full = resultFull(event);
   const budget = new AnalysisBudget();
   if (!budget.read(full.length) || full.length < 16) return budget.exceeded;
-  const layers = decodedLayers(full);
-  if (layers.overflow) budget.spend(Infinity);
-  for (const d of layers) budget.spend(d.length);
+  budget.spendLayers(decodedLayers(full));
   return budget.exceeded;
 }
 
@@ -709,9 +703,7 @@ function withSecretPieces(a: Analysis, labels: LabelReport, texts: readonly stri
 function labelsWithDecoded(text: string, budget: AnalysisBudget): ReturnType<typeof labelText> {
   const plain = labelText(text);
   if (text.length < 16 || plain.sensitivity === 'secret') return plain;
-  const layers = decodedLayers(text);
-  if (layers.overflow) budget.spend(Infinity); // compressed past the bound: unreadable, fail closed
-  const decoded = layers.filter((d) => budget.spend(d.length));
+  const decoded = budget.spendLayers(decodedLayers(text));
   // The text itself is labelled once (above); its readings are merged in.
   return decoded.length === 0 ? plain : labelValues(decoded, [], plain);
 }

@@ -1,6 +1,6 @@
 import { ProvenanceIndex, type Source } from '../analyze/provenance.js';
 import { createGrantScopes, type GrantScopes } from '../policy/grant-scope.js';
-import { ALLOW, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
+import { ALLOW, policyFailure, verdictOf, type Finding, type Policy, type Verdict } from '../model/policy.js';
 import type { Compiled } from './cel.js';
 import { budgetFinding } from '../analyze/budget.js';
 import { answerOverBudget, createAnalysis, eventKind, indexResult, observeEvent, syncIntent, type Analysis, type EventContext } from './context.js';
@@ -228,6 +228,10 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
     return parts;
   };
 
+  /** A sequence that cannot start (its first step ruled out) and has nothing under way does nothing. */
+  const sequenceLive = (rule: SequenceRule, s: RulesState, inert: ReadonlySet<object>): boolean =>
+    !inert.has(rule.steps[0]!) || (s.partials.get(rule.id)?.length ?? 0) > 0;
+
   /** Could this rule report a finding on an event of this kind in this session (not only update state)? */
   const decides = (rule: CompiledRule, kind: EventKindName, s: RulesState, inert: ReadonlySet<object>): boolean => {
     if (options.faultRules?.has(rule.id)) return appliesTo(rule, kind);
@@ -236,9 +240,9 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       case 'rate': return kindMatches(rule.on, kind) && !inert.has(rule);
       case 'flow': return kindMatches(rule.to.on, kind) && !inert.has(rule.to);
       case 'sequence': {
-        // A sequence fires on its last step; one that cannot start and has nothing under way never does.
+        // A sequence fires on its last step.
         if (!kindMatches(rule.steps[rule.steps.length - 1]!.on, kind) && rule.steps.length > 1) return false;
-        return !inert.has(rule.steps[0]!) || (s.partials.get(rule.id)?.length ?? 0) > 0;
+        return sequenceLive(rule, s, inert);
       }
     }
   };
@@ -290,7 +294,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
       try {
         v = evaluateEvent(input);
       } catch (e) {
-        v = verdictOf([{ rule: 'core/policy-failure', action: 'deny', severity: 'high', code: 'ERR_POLICY_FAILED', reason: `policy failed; failing closed: ${(e as Error)?.message ?? String(e)}` }]);
+        v = verdictOf([policyFailure('ERR_POLICY_FAILED', (e as Error)?.message ?? String(e))]);
       }
       for (const f of v.findings) state.late.push(lateFinding(f, event));
     });
@@ -318,7 +322,7 @@ export function rulesPolicy(set: RuleSet, options: RulesPolicyOptions = {}): Pol
             if (!inert.has(rule.from)) evalFlowFrom(rule, ec);
             break;
           case 'sequence':
-            if (!inert.has(rule.steps[0]!) || (state.partials.get(rule.id)?.length ?? 0) > 0) evalSequence(rule, ec, state, event.time, out);
+            if (sequenceLive(rule, state, inert)) evalSequence(rule, ec, state, event.time, out);
             break;
         }
       } catch (e) {
