@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ambiguity, keysInText } from '../../src/events/ambiguity.js';
+import { ambiguity } from '../../src/events/ambiguity.js';
 import { AWS_LINE, handshake, project, stdioProxy } from './wire.js';
 
 const SERVER = 'test/adversarial/fixtures/first-wins-server.mjs';
@@ -68,9 +68,16 @@ describe('parser differential (issue 11 §2, JSON read two ways)', () => {
     assert.equal(p.answers(1)[0]?.error, undefined);
   });
 
-  it('keysInText counts keys by the text, and ambiguity names what is wrong', () => {
-    assert.equal(keysInText('{"a":1,"b":{"c":"d:\\"e\\":"},"f":[{"g":null}]}'), 5);
-    assert.equal(keysInText('{"a\\\\":1,"b":"\\\\"}'), 2);
+  it('the text is read for keys only where they are keys, and ambiguity names what is wrong', () => {
+    const read = (t: string) => ambiguity(JSON.parse(t), t);
+    // Colons and quoted keys inside strings are not keys; an escaped backslash ends before the quote.
+    assert.equal(read('{"a":1,"b":{"c":"d:\\"e\\":"},"f":[{"g":null}]}'), undefined);
+    assert.equal(read('{"a\\\\":1,"b":"\\\\"}'), undefined);
+    assert.match(read('{"a":1,"b":{"c":"d:\\"a\\":"},"f":[{"g":null,"g":1}]}')!, /same key more than once/);
+    // The same key, once escaped: the same key to every parser.
+    assert.match(read('{"name":1,"\\u006eame":2}')!, /same key more than once/);
+    // Keys of sibling and nested objects are their own.
+    assert.equal(read('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"c":{"a":1}}'), undefined);
     assert.match(ambiguity(JSON.parse('{"a":1,"a":2}'), '{"a":1,"a":2}')!, /same key more than once/);
     assert.match(ambiguity({ tool: 1, Tool: 2 })!, /differ only in case \(\["tool","Tool"\]\)/);
     assert.match(ambiguity({ x: [{ ſ: 1, s: 2 }] })!, /differ only in case/);
