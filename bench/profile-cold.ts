@@ -5,7 +5,7 @@
 // messages the loop can touch `THRASH_KB` KiB of other memory, standing in for what a proxy runs
 // between two messages (HTTP parsing, the SDKs, GC), so each message finds the decision code and data
 // as far out of the caches as that. Usage: node --import tsx bench/profile-cold.ts [calls]
-//   THRASH_KB=<KiB> (default 0: a hot loop) · PACK=0 (intent policy only) — prints µs per call (both
+//   THRASH_KB=<KiB> (default 0: a hot loop) · PACK=0 (intent policy only) · ERA=2025 (the stdio bench's messages) — prints µs per call (both
 //   messages) in windows of 4,000 calls.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,8 +24,28 @@ const runtime = await createRuntime({
   intentFile: join(dir, 'intent.yaml'),
   log: () => undefined,
 });
-const session = runtime.monitor.open({ intent: runtime.defaultIntent!, transport: 'http-stateless' });
+// ERA=2025: the stdio bench's messages instead (MCP 2025-11-25, after an initialize handshake).
+const old = process.env.ERA === '2025';
+const session = runtime.monitor.open({
+  intent: runtime.defaultIntent!,
+  transport: old ? 'stdio' : 'http-stateless',
+});
 session.attach({ deliver: () => undefined, close: () => undefined });
+if (old)
+  for (const [dir, text] of [
+    [
+      'c2s',
+      '{"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}},"jsonrpc":"2.0","id":0}',
+    ],
+    [
+      's2c',
+      '{"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"bench","version":"1"}},"jsonrpc":"2.0","id":0}',
+    ],
+    ['c2s', '{"method":"notifications/initialized","jsonrpc":"2.0"}'],
+  ] as const) {
+    const o = await session.observe(dir, JSON.parse(text), Buffer.byteLength(text), text);
+    if (o.forward === undefined) throw new Error(`handshake: ${dir} not forwarded`);
+  }
 
 const junk = new Uint8Array(thrashKb << 10);
 let sink = 0;
@@ -35,7 +55,9 @@ const thrash = () => {
 };
 // The messages of the stateless bench (an SDK v2 client and server, 2026-07-28), as their wire text.
 const request = (id: number) =>
-  `{"method":"tools/call","params":{"name":"noop","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"2"},"io.modelcontextprotocol/clientCapabilities":{}}},"jsonrpc":"2.0","id":${id}}`;
+  old
+    ? `{"method":"tools/call","params":{"name":"noop","arguments":{}},"jsonrpc":"2.0","id":${id}}`
+    : `{"method":"tools/call","params":{"name":"noop","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"2"},"io.modelcontextprotocol/clientCapabilities":{}}},"jsonrpc":"2.0","id":${id}}`;
 // RESULT_KB=<KiB>: a result of that much text (a document read, a page fetched) instead of an empty one.
 const body = JSON.stringify(
   'The quarterly report lists revenue by region, the open issues of each team and the plan for the next release. '
@@ -46,7 +68,9 @@ const body = JSON.stringify(
 const content = (id: number) =>
   process.env.RESULT_KB ? `[{"type":"text","text":"${id} ${body.slice(1)}}]` : '[]';
 const result = (id: number) =>
-  `{"result":{"content":${content(id)},"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"bench-v2","version":"1"}}},"jsonrpc":"2.0","id":${id}}`;
+  old
+    ? `{"result":{"content":${content(id)}},"jsonrpc":"2.0","id":${id}}`
+    : `{"result":{"content":${content(id)},"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"bench-v2","version":"1"}}},"jsonrpc":"2.0","id":${id}}`;
 
 const WINDOW = 4000;
 let spent = 0n;

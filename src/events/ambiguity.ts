@@ -49,13 +49,21 @@ function clashesParsed(v: unknown, seen: { clash: string | undefined }, depth: n
 }
 
 // The text scan's working memory, reused from message to message (the scan is synchronous): the keys
-// of the open objects, innermost last, each beside its fold; where each open object's keys start; and,
-// for an object with many keys, an index of them by fold (a linear search stays cheap below that).
-const keys: string[] = [];
-const folds: string[] = [];
+// of the open objects, innermost last, each beside its fold (`count` of them in use); where each open
+// object's keys start (`depth` objects open); and, for an object with many keys, an index of them by
+// fold (a linear search stays cheap below that). Counters, not array lengths: setting an array's
+// length is a call into the engine, per message and per object.
+let keys: string[] = [];
+let folds: string[] = [];
 const starts: number[] = [];
 const indexes: (Map<string, number> | undefined)[] = [];
+let count = 0;
+let depth = 0;
+/** One more than the deepest open object given an index in this scan (0: none). */
+let indexed = 0;
 const INDEX_FROM = 16;
+/** Past this many keys held at once, the arrays are let go after the scan (their strings with them). */
+const KEEP_KEYS = 4096;
 
 /**
  * The text of a valid JSON value read for two keys of one object that are the same (after unescaping)
@@ -64,7 +72,17 @@ const INDEX_FROM = 16;
  * followed by a colon is a key of the innermost open object.
  */
 function textAmbiguity(text: string): string | undefined {
-  keys.length = folds.length = starts.length = indexes.length = 0;
+  count = depth = indexed = 0;
+  const problem = scan(text);
+  if (keys.length > KEEP_KEYS) {
+    keys = [];
+    folds = [];
+  }
+  for (let d = 0; d < indexed; d++) indexes[d] = undefined;
+  return problem;
+}
+
+function scan(text: string): string | undefined {
   const n = text.length;
   let i = 0;
   for (;;) {
@@ -73,12 +91,9 @@ function textAmbiguity(text: string): string | undefined {
     for (let k = i; k < gap; k++) {
       const c = text.charCodeAt(k);
       if (c === 123 /* { */) {
-        starts.push(keys.length);
-        indexes.push(undefined);
-      } else if (c === 125 /* } */ && starts.length > 0) {
-        keys.length = folds.length = starts.pop()!;
-        indexes.pop();
-      }
+        starts[depth] = count;
+        indexes[depth++] = undefined;
+      } else if (c === 125 /* } */ && depth > 0) count = starts[--depth]!;
     }
     if (q === -1) return undefined;
     let end = text.indexOf('"', q + 1);
@@ -86,7 +101,7 @@ function textAmbiguity(text: string): string | undefined {
     if (end === -1) return undefined;
     let k = end + 1;
     while (k < n && isSpace(text.charCodeAt(k))) k++;
-    if (text.charCodeAt(k) === 58 /* : */ && starts.length > 0) {
+    if (text.charCodeAt(k) === 58 /* : */ && depth > 0) {
       const raw = text.slice(q + 1, end);
       const key = raw.includes('\\') ? (JSON.parse(text.slice(q, end + 1)) as string) : raw;
       const problem = addKey(key);
@@ -99,25 +114,26 @@ function textAmbiguity(text: string): string | undefined {
 /** Add a key to the innermost open object: what is wrong if it repeats one of its keys. */
 function addKey(key: string): string | undefined {
   const f = needsFold(key) ? fold(key) : key;
-  const top = starts.length - 1;
+  const top = depth - 1;
   const from = starts[top]!;
   let index = indexes[top];
   let at = -1;
   if (index !== undefined) at = index.get(f) ?? -1;
   else
-    for (let j = from; j < folds.length; j++)
+    for (let j = from; j < count; j++)
       if (folds[j] === f) {
         at = j;
         break;
       }
   if (at !== -1) return keys[at] === key ? DUPLICATE : caseClash(keys[at]!, key);
-  keys.push(key);
-  folds.push(f);
-  if (index !== undefined) index.set(f, folds.length - 1);
-  else if (folds.length - from >= INDEX_FROM) {
+  keys[count] = key;
+  folds[count++] = f;
+  if (index !== undefined) index.set(f, count - 1);
+  else if (count - from >= INDEX_FROM) {
     index = new Map();
-    for (let j = from; j < folds.length; j++) index.set(folds[j]!, j);
+    for (let j = from; j < count; j++) index.set(folds[j]!, j);
     indexes[top] = index;
+    if (top >= indexed) indexed = top + 1;
   }
   return undefined;
 }
