@@ -5,8 +5,10 @@
 // messages the loop can touch `THRASH_KB` KiB of other memory, standing in for what a proxy runs
 // between two messages (HTTP parsing, the SDKs, GC), so each message finds the decision code and data
 // as far out of the caches as that. Usage: node --import tsx bench/profile-cold.ts [calls]
-//   THRASH_KB=<KiB> (default 0: a hot loop) · PACK=0 (intent policy only) · ERA=2025 (the stdio bench's messages) — prints µs per call (both
+//   THRASH_KB=<KiB> (default 0: a hot loop) · PACK=0 (intent policy only) · ERA=2025 (the stdio bench's messages)
+//   · ALLOC=1 (bytes allocated per call, by function) — prints µs per call (both
 //   messages) in windows of 4,000 calls.
+import { Session } from 'node:inspector/promises';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, proxyBenchDir } from './lib.js';
@@ -77,8 +79,21 @@ let spent = 0n;
 // SPLIT=1: the two directions apart (the call, and its result), each until it may be delivered
 // (observe returned), without the analysis left for after delivery.
 const byDir = { c2s: 0n, s2c: 0n };
+// ALLOC=1: V8's sampling heap profiler over every call after the first window (collected objects kept),
+// then bytes allocated per call by the innermost function of intentguard's own code that allocated them.
+const alloc = process.env.ALLOC ? new Session() : undefined;
 try {
   for (let i = 0; i < calls; i++) {
+    if (alloc && i === WINDOW) {
+      alloc.connect();
+      // The two include flags are newer than @types/node's copy of the protocol.
+      const sampling = {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      };
+      await alloc.post('HeapProfiler.startSampling', sampling);
+    }
     for (const [dir, text] of [
       ['c2s', request(i)],
       ['s2c', result(i)],
@@ -103,8 +118,34 @@ try {
       byDir.c2s = byDir.s2c = 0n;
     }
   }
+  if (alloc) await printAllocations(alloc, calls - WINDOW);
 } finally {
   await runtime.close();
   rmSync(dir, { recursive: true, force: true });
 }
 if (sink === -1) console.log(sink);
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+async function printAllocations(session: Session, n: number): Promise<void> {
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: HeapNode } };
+  const by = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode, owner: string) => {
+    const f = node.callFrame;
+    const here = /\/(dist|src)\//.test(f.url)
+      ? `${f.functionName || '(anon)'} ${f.url.replace(/^.*\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}`
+      : owner;
+    total += node.selfSize;
+    by.set(here, (by.get(here) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c, here);
+  };
+  walk(profile.head, '(the loop, node, V8)');
+  console.log(`allocated ${(total / n).toFixed(0)} B per call; by function:`);
+  for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`${(v / n).toFixed(0).padStart(8)} B  ${k}`);
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ambiguity } from '../../src/events/ambiguity.js';
+import { ambiguity, keysInText } from '../../src/events/ambiguity.js';
 import { AWS_LINE, handshake, project, stdioProxy } from './wire.js';
 
 const SERVER = 'test/adversarial/fixtures/first-wins-server.mjs';
@@ -69,6 +69,8 @@ describe('parser differential (issue 11 §2, JSON read two ways)', () => {
   });
 
   it('the text is read for keys only where they are keys, and ambiguity names what is wrong', () => {
+    assert.equal(keysInText('{"a":1,"b":{"c":"d:\\"e\\":"},"f":[{"g":null}]}'), 5);
+    assert.equal(keysInText('{"a\\\\":1,"b":"\\\\"}'), 2);
     const read = (t: string) => ambiguity(JSON.parse(t), t);
     // Colons and quoted keys inside strings are not keys; an escaped backslash ends before the quote.
     assert.equal(read('{"a":1,"b":{"c":"d:\\"e\\":"},"f":[{"g":null}]}'), undefined);
