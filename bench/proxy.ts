@@ -90,12 +90,14 @@ interface Paired extends Sample {
 
 /**
  * Throughput against a floor, round by round: the floor's time for a round over the path's time for
- * the same round (taken within about a second of each other), then the median over the rounds. The load
- * of a shared machine drifts within the run; pooled totals carry that drift, paired rounds mostly do not.
+ * the same round (taken within about a second of each other), then the median over the rounds, and the
+ * middle half of them (the quartiles): how far the machine's drift moves a round. The load of a shared
+ * machine drifts within the run; pooled totals carry that drift, paired rounds mostly do not.
  */
-const pairedRatio = (s: Paired, floor: Paired): number => {
+const pairedRatio = (s: Paired, floor: Paired): string => {
   const ratios = s.byRound.map((t, r) => floor.byRound[r]! / t).sort((a, b) => a - b);
-  return ratios[Math.floor(ratios.length / 2)]!;
+  const at = (q: number) => ratios[Math.min(ratios.length - 1, Math.floor(ratios.length * q))]!.toFixed(2);
+  return `${at(0.5)}x (${at(0.25)}-${at(0.75)})`;
 };
 
 /** Wait for a server to answer; up to 60 s (a gateway's start takes many seconds on a loaded machine). */
@@ -232,10 +234,10 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         const perRound = Number(process.env.BENCH_STEADY_CALLS ?? 100);
         const warm = await steady(open, rounds, perRound);
         printTable(
-          `stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path (targets, vs the null relay: intent policy only >= 0.9x, rule pack + recording >= 0.8x; the last column pairs each round with the null relay's round beside it and takes the median)`,
+          `stdio, steady state: the same processes, warm, ${rounds} rounds of ${perRound} calls taken in turn on each path (targets, vs the null relay: intent policy only >= 0.9x, rule pack + recording >= 0.8x; the last column pairs each round with the null relay's round beside it and takes the median, with the quartiles of those ratios)`,
           rows(warm, warm[1]).map((row, i) => ({
             ...row,
-            'vs null relay, median of paired rounds': `${pairedRatio(warm[i]!, warm[1]!).toFixed(2)}x`,
+            'vs null relay, median of paired rounds (quartiles)': pairedRatio(warm[i]!, warm[1]!),
           })),
         );
         // A large result: what the agent waits for when a tool returns a document, calls spaced as an
