@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ambiguity } from '../../src/events/ambiguity.js';
+import { random } from '../helpers/random.js';
 
 type Verdict = 'duplicate' | 'case' | undefined;
 type Problem = Exclude<Verdict, undefined>;
@@ -79,16 +80,6 @@ const verdictOf = (m: string | undefined): Verdict =>
         ? 'case'
         : undefined;
 
-/** A small seeded generator (mulberry32): the same texts on every run. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const KEYS = [
   'a',
   'A',
@@ -138,7 +129,7 @@ function generate(r: () => number, depth = 0): string {
 
 describe('ambiguity: JSON two parsers read differently', () => {
   it('agrees with a reference parser on 6,000 random texts', () => {
-    const r = rng(7);
+    const r = random(7);
     const tally = { duplicate: 0, case: 0, clean: 0 };
     for (let n = 0; n < 6_000; n++) {
       const text = generate(r);
