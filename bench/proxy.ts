@@ -197,6 +197,15 @@ export async function benchProxy(n = Number(process.env.BENCH_PROXY_CALLS ?? 200
         : []),
       // BENCH_PROXY_BASELINE=<a built checkout>: its `intentguard stdio` beside this one's, in the same run.
       ...(process.env.BENCH_PROXY_BASELINE ? baselinePaths(process.env.BENCH_PROXY_BASELINE) : []),
+      // What reading the messages costs by itself: line framing and JSON.parse, no decision (a second floor).
+      {
+        label: 'parse relay (lines + JSON.parse, no decision)',
+        transport: () =>
+          new StdioClientTransport({
+            command: node,
+            args: ['bench/fixtures/parse-relay.mjs', node, ...SERVER, 'stdio'],
+          }),
+      },
       // supergateway's stdio side is a bridge to a remote server: stdio client -> supergateway -> HTTP server.
       // (Its stderr is dropped: its own fetch client warns about abort listeners thousands of times.)
       {
