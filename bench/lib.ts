@@ -61,6 +61,7 @@ export function proxyBenchDir(prefix: string): {
   dir: string;
   site: string;
   stdioArgs: (flags: readonly string[], bin?: string) => string[];
+  variantArgs: (variant: string) => string[];
 } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   writeFileSync(join(dir, 'intent.yaml'), 'purpose: benchmark\ntools: [noop, read_document]\n');
@@ -79,7 +80,19 @@ export function proxyBenchDir(prefix: string): {
     TRIVIAL_SERVER,
     'stdio',
   ];
-  return { dir, site, stdioArgs };
+  // The profiling helpers' stdio paths by name: a relay fixture (`null`, `parse`), or `intentguard stdio`
+  // with the pack and recording (`pack`), the pack alone (`pack-norec`) or the intent policy alone.
+  const variantArgs = (v: string): string[] =>
+    v === 'null' || v === 'parse'
+      ? [`bench/fixtures/${v}-relay.mjs`, process.execPath, TRIVIAL_SERVER, 'stdio']
+      : stdioArgs(
+          v === 'pack'
+            ? ['--rules', site, '--db', join(dir, 'p.db')]
+            : v === 'pack-norec'
+              ? ['--rules', site, '--no-record']
+              : ['--no-pack', '--no-record'],
+        );
+  return { dir, site, stdioArgs, variantArgs };
 }
 
 /** The benchmarks' trivial MCP server (one tool, `noop`): `stdio` or `http PORT` after it. */

@@ -11,24 +11,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { TRIVIAL_SERVER, proxyBenchDir } from './lib.js';
+import { proxyBenchDir } from './lib.js';
 
 const calls = Number(process.argv[2] ?? 20_000);
 const variants = (process.argv[3] ?? 'null,policy').split(',');
 const HZ = 10_000;
 const node = process.execPath;
-const { dir, site, stdioArgs } = proxyBenchDir('ig-profile-perf-');
-
-const argsOf = (v: string): string[] =>
-  v === 'null' || v === 'parse'
-    ? [`bench/fixtures/${v}-relay.mjs`, node, TRIVIAL_SERVER, 'stdio']
-    : stdioArgs(
-        v === 'pack'
-          ? ['--rules', site, '--db', join(dir, 'p.db')]
-          : v === 'pack-norec'
-            ? ['--rules', site, '--no-record']
-            : ['--no-pack', '--no-record'],
-      );
+const { dir, variantArgs: argsOf } = proxyBenchDir('ig-profile-perf-');
 
 /** Stages, by a frame any of their samples' stacks holds. */
 const STAGES: [string, RegExp][] = [

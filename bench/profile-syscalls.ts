@@ -7,23 +7,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { TRIVIAL_SERVER, proxyBenchDir } from './lib.js';
+import { proxyBenchDir } from './lib.js';
 
 const calls = Number(process.argv[2] ?? 5000);
 const variants = (process.argv[3] ?? 'null,policy,pack-norec,pack').split(',');
 const node = process.execPath;
-const { dir, site, stdioArgs } = proxyBenchDir('ig-profile-syscalls-');
-
-const argsOf = (v: string): string[] =>
-  v === 'null'
-    ? ['bench/fixtures/null-relay.mjs', node, TRIVIAL_SERVER, 'stdio']
-    : stdioArgs(
-        v === 'pack'
-          ? ['--rules', site, '--db', join(dir, 'p.db')]
-          : v === 'pack-norec'
-            ? ['--rules', site, '--no-record']
-            : ['--no-pack', '--no-record'],
-      );
+const { dir, variantArgs: argsOf } = proxyBenchDir('ig-profile-syscalls-');
 
 for (const v of variants) {
   const out = join(dir, `${v}.strace`);
