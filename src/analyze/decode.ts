@@ -275,6 +275,44 @@ function readings(s: string, out: string[], left: { chars: number }): boolean {
   return !longRun && !percent;
 }
 
+/**
+ * True only if {@link decodedLayers} would decode nothing in `s`: its one reading would be `s`
+ * reversed, with no layer decoded and no compressed stream inflated. Nothing past ASCII, no `%`, no
+ * run of the base64 alphabet long enough to decode, fewer than 8 places where an escape could start,
+ * and no text made only of short tokens of the base64 alphabet (which dropping its fillers would
+ * join). It errs one way: escape starts are over-counted (every digit run) and any text of short
+ * alphabet tokens is taken as hiding, so false says nothing. One pass with no allocation, a few
+ * times cheaper than decoding (`readings` also builds the reversal): what settles an answer's
+ * analysis budget before delivery for prose without decoding it first.
+ */
+export function nothingToDecode(s: string): boolean {
+  let run = 0,
+    escapes = 0,
+    digits = false,
+    // Every character a filler or in the base64 alphabet, and no run of it over 4: what `readings` could squeeze.
+    shortTokens = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x7f || c === 37) return false;
+    const k = KIND[c]!;
+    if (k & K_B64) {
+      if (++run >= DECODE_LIMITS.minRun) return false;
+      if (run > 4) shortTokens = false;
+    } else {
+      run = 0;
+      if (!(k & K_FILLER)) shortTokens = false;
+    }
+    if (k & K_DIGIT) {
+      if (!digits && ++escapes >= 8) return false;
+      digits = true;
+    } else {
+      digits = false;
+      if (k & K_ESCAPE && ++escapes >= 8) return false;
+    }
+  }
+  return !shortTokens || s.length < DECODE_LIMITS.minRun;
+}
+
 /** The `n` hex digits of `s` at `i` as a number, or -1 if they are not all hex digits. */
 function hexAt(s: string, i: number, n: number): number {
   let v = 0;
@@ -392,7 +430,7 @@ function push(out: string[], s: string, left: { chars: number }): void {
  */
 export function decodedLayers(value: string): Decoded {
   if (value.length <= 512) return memo.get(value);
-  // A long value is decoded twice in a row when an answer's budget is checked before it is delivered
+  // A long value with something to decode is decoded twice in a row when an answer's budget is checked before it is delivered
   // and the answer analysed after (src/rules/engine.ts): the last one is kept for that.
   if (last?.value !== value) last = { value, decoded: decodeUncached(value) };
   return last.decoded;

@@ -2,7 +2,7 @@ import { nameWords, profileTool, readOnlyCommand, type ToolProfile } from '../an
 import { sensitivePathCategory } from '../intent/sensitive.js';
 import { detectInjection, instructionLike } from '../analyze/injection.js';
 import { AnalysisBudget } from '../analyze/budget.js';
-import { decodeUncached, decodedLayers } from '../analyze/decode.js';
+import { decodeUncached, decodedLayers, nothingToDecode } from '../analyze/decode.js';
 import { labelText, labelValues, sensitivityRank, type LabelReport } from '../analyze/labels.js';
 import { SecretPieces } from '../analyze/secret-pieces.js';
 import { linear } from '../analyze/linear.js';
@@ -529,7 +529,10 @@ export function answerOverBudget(event: SessionEvent): string | undefined {
   const full = resultFull(event);
   const budget = new AnalysisBudget();
   if (!budget.read(full.length) || full.length < 16) return budget.exceeded;
-  budget.spendLayers(decodedLayers(full));
+  // A text with nothing to decode (most prose) has one reading, itself reversed: its account is
+  // settled without decoding it, so a long answer is not decoded before it is delivered as well as after.
+  if (nothingToDecode(full)) budget.spend(full.length);
+  else budget.spendLayers(decodedLayers(full));
   return budget.exceeded;
 }
 

@@ -4,7 +4,7 @@
  */
 import { actionWords, nameWords, profileTool } from '../../src/analyze/categories.js';
 import { detectInjection } from '../../src/analyze/injection.js';
-import { decodedLayers } from '../../src/analyze/decode.js';
+import { decodedLayers, nothingToDecode } from '../../src/analyze/decode.js';
 import { labelText, labelValues } from '../../src/analyze/labels.js';
 import { ProvenanceIndex } from '../../src/analyze/provenance.js';
 import { extractTargets } from '../../src/analyze/targets.js';
@@ -90,6 +90,9 @@ export const ENTRY_POINTS: Readonly<Record<string, (text: string) => unknown>> =
   labelText: (t) => labelText(t),
   labelValues: (t) => labelValues([t, t.slice(1)]),
   decodedLayers: (t) => decodedLayers(t),
+  // An answer's budget check before delivery (src/rules/context.ts answerOverBudget): decoded only
+  // when there may be something to decode.
+  'nothingToDecode, else decodedLayers': (t) => nothingToDecode(t) || decodedLayers(t),
   'provenance index + lookup': (t) => {
     const p = new ProvenanceIndex();
     p.add(source, t, []);

@@ -5,7 +5,7 @@
 // order, same overflow flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeUncached } from '../../src/analyze/decode.js';
+import { decodeUncached, nothingToDecode } from '../../src/analyze/decode.js';
 import { decodeUncached as before } from './fixtures/decode-before-fusion.js';
 import { SHAPES, shaped } from '../adversarial/shapes.js';
 import { random } from '../helpers/random.js';
@@ -151,4 +151,52 @@ test('fused level-0 readings: readings still found (reversal, fillers, escapes, 
     has(secret.replace(/[A-Z0-9]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))),
     'full-width',
   );
+});
+
+// An answer's analysis budget is settled before delivery without decoding a text that nothingToDecode
+// clears (src/rules/context.ts answerOverBudget): that is only sound if the decoder, given it, decodes
+// nothing — its one reading the text reversed, no layer, no inflated stream.
+function clearedButDecoded(values: Iterable<string>): { cleared: number; wrong: string[] } {
+  let cleared = 0;
+  const wrong: string[] = [];
+  for (const v of values) {
+    if (!nothingToDecode(v)) continue;
+    cleared++;
+    const d = decodeUncached(v);
+    const reversal = [...v].reverse().join('');
+    if (d.overflow || d.length > 1 || (d.length === 1 && d[0] !== reversal))
+      if (wrong.length < 5) wrong.push(JSON.stringify(v).slice(0, 200));
+  }
+  return { cleared, wrong };
+}
+
+test('nothingToDecode: true only for values the decoder decodes nothing in (generated values)', () => {
+  const { cleared, wrong } = clearedButDecoded(generated(13, 15_000).flatMap(variants));
+  assert.deepEqual(wrong, [], `cleared, yet decoded: ${wrong.join(', ')}`);
+  // Not vacuous: plenty of the generated values have nothing to decode.
+  assert.ok(cleared > 1000, `only ${cleared} values cleared`);
+});
+
+test('nothingToDecode: true only for values the decoder decodes nothing in (adversarial shapes)', () => {
+  const values = Object.values(SHAPES).flatMap((unit) =>
+    [15, 16, 17, 64, 200, 4000].flatMap((n) => variants(shaped(unit, n, 'x'))),
+  );
+  const { wrong } = clearedButDecoded(values);
+  assert.deepEqual(wrong, [], `cleared, yet decoded: ${wrong.join(', ')}`);
+});
+
+test('nothingToDecode: prose is cleared; what hides or encodes something is not', () => {
+  const prose = 'The quarterly report lists revenue by region, and the plan for the next release. '.repeat(
+    800,
+  );
+  assert.equal(nothingToDecode(prose), true);
+  for (const hidden of [
+    `${prose}H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ8HFAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, // a run of base64
+    `${prose}%41%4b%49`, // percent-encoding
+    `${prose}\\u0041\\u004b\\u0049\\u0041\\u0049\\u004f\\u0053\\u0046`, // escapes
+    `${prose}65, 75, 73, 65, 73, 79, 83, 70`, // a list of character codes
+    'QUtJ QUlP U0ZP RE5O N0VY QU1Q TEU=', // short tokens a filler hides a run between
+    `${prose}ｉｇｎｏｒｅ`, // past ASCII: folded by NFKC
+  ])
+    assert.equal(nothingToDecode(hidden), false, hidden.slice(-60));
 });
