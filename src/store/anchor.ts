@@ -142,18 +142,22 @@ function writeAnchor(dbPath: string, key: Buffer, anchor: Anchor): void {
   cache.set(path, { stamp: written, read: { anchor } });
 }
 
+const CHAINED = ['sessions', 'approvals', 'revocations', 'audit_anchors', 'grant_requests'] as const;
+type HeadStatements = readonly Database.Statement[];
+/** The heads' statements, prepared once per connection: every write transaction reads them. */
+const headStatements = new WeakMap<Database.Database, HeadStatements>();
+
 /** Heads of the insertion-ordered chains, as the database has them now. */
 export function currentHeads(db: Database.Database): Anchor['heads'] {
-  const head = (table: string) =>
-    db
-      .prepare(`SELECT rowid, hash FROM ${table} WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1`)
-      .get() as Head | undefined;
+  let statements = headStatements.get(db);
+  if (!statements) {
+    statements = CHAINED.map((table) =>
+      db.prepare(`SELECT rowid, hash FROM ${table} WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1`),
+    );
+    headStatements.set(db, statements);
+  }
+  const [s, a, r, x, g] = statements.map((st) => st.get() as Head | undefined);
   const heads: Anchor['heads'] = {};
-  const s = head('sessions'),
-    a = head('approvals'),
-    r = head('revocations'),
-    x = head('audit_anchors'),
-    g = head('grant_requests');
   if (s) heads.sessions = { rowid: s.rowid, hash: s.hash };
   if (a) heads.approvals = { rowid: a.rowid, hash: a.hash };
   if (r) heads.revocations = { rowid: r.rowid, hash: r.hash };
