@@ -15,6 +15,16 @@ export class LineFramer {
   ) {}
 
   push(chunk: Buffer): void {
+    const last = chunk.length - 1;
+    // The per-message fast path: nothing held from earlier chunks, and the chunk is one whole line (how
+    // a pipe read between a request and its answer comes): decoded once, with no search in its bytes.
+    if (last >= 0 && this.size === 0 && !this.discarding && last <= this.maxBytes && chunk[last] === 0x0a) {
+      const text = chunk.toString('utf8', 0, last);
+      if (text.indexOf('\n') === -1) {
+        this.line(text, last);
+        return;
+      }
+    }
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);

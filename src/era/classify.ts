@@ -24,6 +24,9 @@ export interface RequestEra {
 const isPlain = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** What a request without `_meta` or headers says of itself: it is legacy (shared, never changed). */
+const LEGACY: RequestEra = Object.freeze({ era: 'legacy', unverified: Object.freeze({}) });
+
 /** The `params._meta` object of a message, if it has one. */
 const metaOf = (message: unknown): Record<string, unknown> | undefined => {
   if (!isPlain(message) || !isPlain(message.params)) return undefined;
@@ -45,6 +48,8 @@ const metaOf = (message: unknown): Record<string, unknown> | undefined => {
  */
 export function classifyRequest(message: unknown, headerVersion?: string): RequestEra | EraRefusal {
   const meta = metaOf(message);
+  // A message without `_meta` (every message of a 2025-11-25 session): legacy, with nothing to record.
+  if (!meta && headerVersion === undefined) return LEGACY;
   const isRequest = isPlain(message) && 'id' in message && typeof message.method === 'string';
   const trace = traceContextOf(meta);
   const base = { ...(trace && { trace }) };

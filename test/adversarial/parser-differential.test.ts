@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ambiguity, keysInText } from '../../src/events/ambiguity.js';
 import { AWS_LINE, handshake, project, stdioProxy } from './wire.js';
 
@@ -93,6 +94,57 @@ describe('parser differential (issue 11 §2, JSON read two ways)', () => {
         '{"inputSchema":{},"isError":false,"name":"x"}',
       ),
       undefined,
+    );
+  });
+
+  it('a key given twice is found however colons, quotes and backslashes sit in the strings around it', () => {
+    // Texts written here, key by key, so the test knows which objects give a key twice (by its decoded
+    // value: a key may be written with an escape). Strings are full of colons, escaped quotes and
+    // backslashes, and colons are spaced, so the cheap colon count and the full scan both get exercised.
+    type Tree =
+      | { kind: 'obj'; pairs: [string, boolean, Tree][] }
+      | { kind: 'arr'; items: Tree[] }
+      | { kind: 'str'; s: string };
+    const piece = fc.constantFrom('a', 'b', ':', '\\', '"', ' ', 'x:y', '":', '\\":', '\\\\');
+    const str = fc.array(piece, { maxLength: 6 }).map((p) => p.join(''));
+    const tree: fc.Arbitrary<Tree> = fc.letrec<{ t: Tree }>((tie) => ({
+      t: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        str.map((s) => ({ kind: 'str' as const, s })),
+        fc.array(tie('t'), { maxLength: 3 }).map((items) => ({ kind: 'arr' as const, items })),
+        fc
+          .array(fc.tuple(fc.constantFrom('k', 'id', 'n:m', 'q"', 'z\\'), fc.boolean(), tie('t')), {
+            maxLength: 4,
+          })
+          .map((pairs) => ({ kind: 'obj' as const, pairs })),
+      ),
+    })).t;
+    const space = fc.constantFrom('', ' ', '\n  ');
+    const write = (t: Tree, gap: string): { text: string; twice: boolean } => {
+      if (t.kind === 'str') return { text: JSON.stringify(t.s), twice: false };
+      const parts = (t.kind === 'arr' ? t.items : t.pairs.map((p) => p[2])).map((c) => write(c, gap));
+      let twice = parts.some((p) => p.twice);
+      if (t.kind === 'arr') return { text: `[${parts.map((p) => p.text).join(',')}]`, twice };
+      const seen = new Set<string>();
+      const members = t.pairs.map(([k, escape], i) => {
+        if (seen.has(k)) twice = true;
+        seen.add(k);
+        // The same key, once with its first character escaped.
+        const key = escape
+          ? `"\\u${k.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(k).slice(2)}`
+          : JSON.stringify(k);
+        return `${key}${gap}:${gap}${parts[i]!.text}`;
+      });
+      return { text: `{${members.join(',')}}`, twice };
+    };
+    fc.assert(
+      fc.property(tree, space, (t, gap) => {
+        const { text, twice } = write({ kind: 'obj', pairs: [['root', false, t]] }, gap);
+        const found = ambiguity(JSON.parse(text), text);
+        assert.equal(found !== undefined, twice, text);
+        if (twice) assert.match(found!, /same key more than once/);
+      }),
+      { numRuns: 3000 },
     );
   });
 });

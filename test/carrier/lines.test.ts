@@ -72,6 +72,24 @@ describe('carrier LineFramer', () => {
     assert.deepEqual(lines, [['{"ok":1}', 8]]);
   });
 
+  it('a chunk that is one whole line is decoded once: its size, CR, the bound and a blank chunk as anywhere', () => {
+    const { f, lines, oversize } = framer(12);
+    f.push(Buffer.from('{"é":"ü"}\n'));
+    f.push(Buffer.from('{"a":1}\r\n'));
+    f.push(Buffer.from('\n'));
+    f.push(Buffer.from('{"a":"123"}\n')); // 11 bytes: under the bound
+    f.push(Buffer.from('{"a":"12345"}\n')); // 13 bytes: over it
+    f.push(Buffer.from('{"x":1}\n{"y":2}\n')); // two lines: each on its own
+    assert.deepEqual(lines, [
+      ['{"é":"ü"}', 11],
+      ['{"a":1}', 8],
+      ['{"a":"123"}', 11],
+      ['{"x":1}', 7],
+      ['{"y":2}', 7],
+    ]);
+    assert.deepEqual(oversize, [['{"a":"12345"}', 13]]);
+  });
+
   it('a line exactly at the bound is a line', () => {
     const { f, lines, oversize } = framer(10);
     f.push(Buffer.from('{"a":"12"}\n'));
