@@ -6,6 +6,9 @@
 // all, in the kernel, and inclusive of each stage (JSON.parse, the decision, the writes, epoll),
 // then the JavaScript functions by self time.
 // Usage: node --import tsx bench/profile-perf.ts [calls] [null,parse,policy,pack-norec,pack]. Linux, perf.
+//   BY_THREAD=1: instead, CPU per call of each thread (the traffic thread, the recording thread, V8's),
+//   each thread's top functions by self time (the innermost JavaScript frame, else the native leaf) and
+//   by the outermost of intentguard's own frames (which wire handler, which deferred analysis).
 import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +19,12 @@ import { proxyBenchDir } from './lib.js';
 const calls = Number(process.argv[2] ?? 20_000);
 const variants = (process.argv[3] ?? 'null,policy').split(',');
 const HZ = 10_000;
+const byThread = process.env.BY_THREAD === '1';
+/** One frame of `perf script`: `ip symbol (dso)`. */
+const FRAME = /^\s*[0-9a-f]+\s+(.*?)\s+\(([^)]*)\)\s*$/;
+const short = (f: string) =>
+  f.replace(/ file:\/\/\S*\/(dist|src|node_modules)\//, ' $1/').replace(/^JS:[*^~]?/, '');
+
 const node = process.execPath;
 const { dir, variantArgs: argsOf } = proxyBenchDir('ig-profile-perf-');
 
@@ -60,7 +69,7 @@ try {
     summarize(
       v,
       wall,
-      execFileSync('perf', ['script', '-i', data, '-F', 'ip,sym,dso'], {
+      execFileSync('perf', ['script', '-i', data, '-F', byThread ? 'tid,ip,sym,dso' : 'ip,sym,dso'], {
         maxBuffer: 1 << 30,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
@@ -74,6 +83,7 @@ try {
 }
 
 function summarize(v: string, wall: number, script: string): void {
+  if (byThread) return summarizeThreads(v, wall, script);
   const us = (samples: number) => ((samples / HZ / calls) * 1e6).toFixed(2).padStart(7);
   let total = 0;
   let kernel = 0;
@@ -103,4 +113,31 @@ function summarize(v: string, wall: number, script: string): void {
   if (deciding > 0) console.log(`${us(deciding)} us  the decision (relayFrame less JSON.parse)`);
   if (self.size > 0) console.log('  within relayFrame, by the innermost JavaScript function:');
   for (const [k, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`${us(n)} us    ${k}`);
+}
+
+function summarizeThreads(v: string, wall: number, script: string): void {
+  const us = (samples: number) => ((samples / HZ / calls) * 1e6).toFixed(2).padStart(7);
+  const threads = new Map<string, number>();
+  const leaf = new Map<string, number>();
+  const outer = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  // With a thread id, each sample is a line `tid` and then its frames, the leaf first.
+  for (const sample of script.split('\n\n')) {
+    const [head, ...rest] = sample.split('\n').filter((l) => l.trim());
+    const tid = head && /^\s*(\d+)\s*$/.exec(head)?.[1];
+    const frames = rest.map((l) => FRAME.exec(l)?.[1] ?? '?');
+    if (!tid || frames.length === 0) continue;
+    add(threads, tid);
+    const js = frames.find((f) => f.startsWith('JS:'));
+    add(leaf, `${tid} ${js ? short(js) : `${frames[0]} [native]`}`);
+    const ours = frames.findLast((f) => /^JS:.*\/dist\//.test(f));
+    add(outer, `${tid} ${ours ? short(ours) : '(none of ours)'}`);
+  }
+  const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
+  console.log(`\n${v}: ${wall.toFixed(0)} us wall per call (under perf), CPU per call by thread:`);
+  for (const [t, n] of top(threads, 12)) console.log(`${us(n)} us  thread ${t}`);
+  console.log('  by function (self):');
+  for (const [k, n] of top(leaf, 30)) console.log(`${us(n)} us    ${k}`);
+  console.log("  by the outermost of intentguard's frames:");
+  for (const [k, n] of top(outer, 12)) console.log(`${us(n)} us    ${k}`);
 }
