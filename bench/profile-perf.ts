@@ -20,6 +20,8 @@ const calls = Number(process.argv[2] ?? 20_000);
 const variants = (process.argv[3] ?? 'null,policy').split(',');
 const HZ = 10_000;
 const byThread = process.env.BY_THREAD === '1';
+/** Samples as µs of CPU per call. */
+const us = (samples: number) => ((samples / HZ / calls) * 1e6).toFixed(2).padStart(7);
 /** One frame of `perf script`: `ip symbol (dso)`. */
 const FRAME = /^\s*[0-9a-f]+\s+(.*?)\s+\(([^)]*)\)\s*$/;
 const short = (f: string) =>
@@ -84,7 +86,6 @@ try {
 
 function summarize(v: string, wall: number, script: string): void {
   if (byThread) return summarizeThreads(v, wall, script);
-  const us = (samples: number) => ((samples / HZ / calls) * 1e6).toFixed(2).padStart(7);
   let total = 0;
   let kernel = 0;
   const stage = new Map<string, number>();
@@ -116,7 +117,6 @@ function summarize(v: string, wall: number, script: string): void {
 }
 
 function summarizeThreads(v: string, wall: number, script: string): void {
-  const us = (samples: number) => ((samples / HZ / calls) * 1e6).toFixed(2).padStart(7);
   const threads = new Map<string, number>();
   const leaf = new Map<string, number>();
   const outer = new Map<string, number>();

@@ -15,24 +15,16 @@ export class LineFramer {
   ) {}
 
   push(chunk: Buffer): void {
-    const last = chunk.length - 1;
-    // The per-message fast path: nothing held from earlier chunks, and the chunk is one whole line (how
-    // a pipe read between a request and its answer comes): decoded once, with no search in its bytes.
-    if (last >= 0 && this.size === 0 && !this.discarding && last <= this.maxBytes && chunk[last] === 0x0a) {
-      const text = chunk.toString('utf8', 0, last);
-      if (text.indexOf('\n') === -1) {
-        this.line(text, last);
-        return;
-      }
-    }
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       // The per-message fast path: a whole line inside one chunk, nothing held from earlier chunks,
-      // is decoded straight from the chunk (no slice object, no copy into a buffer of its own).
+      // is decoded straight from the chunk (no slice object, no copy into a buffer of its own); a chunk
+      // that ends with it (one message a read, the usual case) is done without searching it again.
       if (nl >= 0 && this.size === 0 && !this.discarding && nl - start <= this.maxBytes) {
         this.line(chunk.toString('utf8', start, nl), nl - start);
         start = nl + 1;
+        if (start === chunk.length) return;
         continue;
       }
       // The chunk ended with its last line: nothing of it to hold (no empty slice kept, nor the chunk with it).
